@@ -1,0 +1,1 @@
+"""The command-line interface: scriptable, one line per error, distinct exit codes."""

@@ -1,0 +1,584 @@
+"""The CLI's commands: each parses its arguments, calls services, prints the result."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.bootstrap import CalTrack, open_caltrack
+from app.cli.output import human_size, print_fields, print_json, print_table
+from app.db.engine import EngineOptions
+from app.errors import ValidationError
+from app.services.calibrations import parse_point
+from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail
+from app.settings.paths import default_database_path
+
+Handler = Callable[[argparse.Namespace], int]
+STATUSES = ("ok", "due-soon", "overdue", "out-of-service", "retired", "lost")
+
+# CLI option -> instrument field, shared by `instruments add` and `instruments edit`.
+INSTRUMENT_OPTIONS: dict[str, str] = {
+    "asset-tag": "asset_tag",
+    "description": "description",
+    "manufacturer": "manufacturer",
+    "model": "model",
+    "serial-number": "serial_number",
+    "firmware-version": "firmware_version",
+    "category": "category",
+    "location": "location",
+    "owner": "owner",
+    "status": "status",
+    "interval-days": "calibration_interval_days",
+    "grace-days": "grace_days",
+    "range": "range_text",
+    "resolution": "resolution_text",
+    "accuracy": "accuracy_text",
+    "notes": "notes",
+}
+
+
+def open_app(args: argparse.Namespace, *, create: bool = False) -> CalTrack:
+    target = args.db or str(default_database_path())
+    if not args.db and create:
+        default_database_path().parent.mkdir(parents=True, exist_ok=True)
+    options = EngineOptions(busy_timeout_s=args.busy_timeout, journal=args.journal)
+    return open_caltrack(target, create=create, options=options)
+
+
+def _instrument_values(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        field: getattr(args, option.replace("-", "_"))
+        for option, field in INSTRUMENT_OPTIONS.items()
+        if getattr(args, option.replace("-", "_"), None) is not None
+    }
+
+
+def _print_detail(d: InstrumentDetail) -> None:
+    print_fields(
+        [
+            ("Asset tag", d.asset_tag),
+            ("Description", d.description),
+            ("Status", f"{d.due_status} ({d.lifecycle.replace('_', ' ')})"),
+            ("Manufacturer", d.manufacturer),
+            ("Model", d.model),
+            ("Serial number", d.serial_number),
+            ("Firmware", d.firmware_version),
+            ("Category", d.category),
+            ("Location", d.location),
+            ("Owner", d.owner),
+            ("Interval", f"{d.calibration_interval_days} days (grace {d.grace_days})"),
+            ("Range", d.range_text),
+            ("Resolution", d.resolution_text),
+            ("Accuracy", d.accuracy_text),
+            ("Last calibrated", d.last_calibrated),
+            ("Next due", d.next_due),
+            ("Notes", d.notes),
+            ("Updated", f"{d.updated_at:%Y-%m-%d %H:%M} UTC by {d.updated_by}"),
+            ("Version", d.version),
+        ]
+    )
+
+
+def _point_summary(c: CalibrationView) -> str:
+    if not c.points:
+        return "-"
+    failed = sum(1 for p in c.points if p.as_found_pass is False)
+    left_failed = sum(1 for p in c.points if p.as_left_pass is False)
+    return f"{len(c.points)} pts, {failed} out as found, {left_failed} out as left"
+
+
+# -- handlers ----------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    with open_app(args, create=True) as app:
+        stats = app.maintenance.stats()
+        print(f"CalTrack database ready at {stats.path or stats.url}")
+        print(
+            f"schema {stats.schema_revision}, journal {stats.journal_mode} ({stats.journal_reason})"
+        )
+        for notice in app.notices:
+            print(notice)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+
+        def progress(done: int, total: int) -> None:
+            if sys.stderr.isatty():
+                print(f"\rgenerating {done:,}/{total:,} instruments", end="", file=sys.stderr)
+
+        counts = app.demo.generate(args.instruments, seed=args.seed, progress=progress)
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        print(
+            f"added {counts['instruments']:,} instruments, {counts['calibrations']:,} "
+            f"calibrations, {counts['points']:,} measurement points"
+        )
+    return 0
+
+
+def cmd_instruments_list(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        page = app.instruments.list(
+            status=args.status,
+            search=args.search or "",
+            sort=args.sort,
+            descending=args.desc,
+            limit=None if args.limit == 0 else args.limit,
+            offset=args.offset,
+        )
+    if args.json:
+        print_json({"total": page.total, "instruments": page.rows})
+        return 0
+    print_table(
+        ("TAG", "STATUS", "NEXT DUE", "DESCRIPTION", "MANUFACTURER", "MODEL", "LOCATION"),
+        [
+            (
+                r.asset_tag,
+                r.due_status,
+                r.next_due or "never calibrated",
+                r.description,
+                r.manufacturer,
+                r.model,
+                r.location,
+            )
+            for r in page.rows
+        ],
+    )
+    print(f"{len(page.rows)} of {page.total} shown")
+    return 0
+
+
+def cmd_instruments_counts(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        counts = app.instruments.status_counts()
+    if args.json:
+        print_json(counts)
+    else:
+        print_fields(list(counts.items()))
+    return 0
+
+
+def cmd_instruments_add(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        detail = app.instruments.add(_instrument_values(args), reason=args.reason or "")
+    if args.json:
+        print_json(detail)
+    else:
+        print(f"added {detail.asset_tag} (version {detail.version})")
+    return 0
+
+
+def cmd_instruments_edit(args: argparse.Namespace) -> int:
+    changes = _instrument_values(args)
+    with open_app(args) as app:
+        detail = app.instruments.edit(
+            args.tag, changes, expected_version=args.expect_version, reason=args.reason or ""
+        )
+    if args.json:
+        print_json(detail)
+    else:
+        print(f"saved {detail.asset_tag} (version {detail.version})")
+    return 0
+
+
+def cmd_instruments_show(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        history = app.instruments.history(args.tag)
+    if args.json:
+        print_json(history)
+        return 0
+    _print_detail(history.instrument)
+    print("\nCalibration history")
+    print_table(
+        ("ID", "DATE", "RESULT", "READINGS", "BY", "CERTIFICATE", "STANDARDS", "NEXT DUE"),
+        [
+            (
+                c.id,
+                c.performed_on,
+                f"VOID: {c.void_reason}" if c.voided else c.result,
+                _point_summary(c),
+                c.performed_by,
+                c.certificate_number,
+                ", ".join(c.standards),
+                c.next_due,
+            )
+            for c in history.calibrations
+        ],
+    )
+    if history.attachments:
+        print("\nAttachments")
+        _print_attachments(history.attachments)
+    print("\nAudit trail")
+    print_table(
+        ("WHEN (UTC)", "USER", "ACTION", "CHANGES", "REASON"),
+        [
+            (
+                f"{e.occurred_at:%Y-%m-%d %H:%M}",
+                e.user,
+                e.action,
+                ", ".join(e.changes) if e.action != "create" else "created",
+                e.reason,
+            )
+            for e in history.audit
+        ],
+    )
+    return 0
+
+
+def cmd_calibrations_add(args: argparse.Namespace) -> int:
+    points = tuple(parse_point(p) for p in args.point or ())
+    data = CalibrationInput(
+        performed_on=args.performed_on,
+        result=args.result,
+        performed_by=args.performed_by or "",
+        provider_kind="external" if args.provider_name else "in_house",
+        provider_name=args.provider_name or "",
+        certificate_number=args.certificate or "",
+        temperature_c=args.temperature,
+        humidity_pct=args.humidity,
+        uncertainty=args.uncertainty or "",
+        next_due=args.next_due,
+        next_due_reason=args.next_due_reason or "",
+        notes=args.notes or "",
+        points=points,
+        standards=tuple(args.standard or ()),
+    )
+    with open_app(args) as app:
+        view = app.calibrations.add(args.tag, data)
+    if args.json:
+        print_json(view)
+    else:
+        print(
+            f"recorded calibration #{view.id} of {view.asset_tag}: {view.result}, "
+            f"next due {view.next_due}"
+        )
+    return 0
+
+
+def cmd_calibrations_list(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        views = app.calibrations.history(args.tag)
+    if args.json:
+        print_json(views)
+        return 0
+    print_table(
+        ("ID", "DATE", "RESULT", "READINGS", "BY", "CERTIFICATE", "NEXT DUE"),
+        [
+            (
+                c.id,
+                c.performed_on,
+                f"VOID: {c.void_reason}" if c.voided else c.result,
+                _point_summary(c),
+                c.performed_by,
+                c.certificate_number,
+                c.next_due,
+            )
+            for c in views
+        ],
+    )
+    return 0
+
+
+def cmd_calibrations_void(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        view = app.calibrations.void(args.id, args.reason, expected_version=args.expect_version)
+    print(f"voided calibration #{view.id} of {view.asset_tag}")
+    return 0
+
+
+def _print_attachments(rows: Any) -> None:
+    print_table(
+        ("ID", "NAME", "SIZE", "OWNER", "ADDED (UTC)", "BY", "STATE"),
+        [
+            (
+                a.id,
+                a.original_name,
+                human_size(a.size_bytes),
+                a.owner,
+                f"{a.added_at:%Y-%m-%d %H:%M}",
+                a.added_by,
+                f"void: {a.void_reason}" if a.voided else "",
+            )
+            for a in rows
+        ],
+    )
+
+
+def cmd_attachments_add(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        view = app.attachments.add(args.tag, Path(args.file), record_id=args.record)
+    if args.json:
+        print_json(view)
+    else:
+        print(f"attached {view.original_name} as #{view.id} ({human_size(view.size_bytes)})")
+    return 0
+
+
+def cmd_attachments_list(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        rows = app.attachments.list(args.tag)
+    if args.json:
+        print_json(rows)
+    else:
+        _print_attachments(rows)
+    return 0
+
+
+def cmd_attachments_export(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        path = app.attachments.export(args.id, Path(args.dest))
+    print(f"saved a copy to {path}")
+    return 0
+
+
+def cmd_attachments_void(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        view = app.attachments.void(args.id, args.reason)
+    print(f"voided attachment #{view.id} ({view.original_name})")
+    return 0
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        events = app.audit.recent(entity_type=args.entity_type, user=args.user, limit=args.limit)
+    if args.json:
+        print_json(events)
+        return 0
+    print_table(
+        ("ID", "WHEN (UTC)", "USER", "MACHINE", "ENTITY", "ACTION", "CHANGES", "REASON"),
+        [
+            (
+                e.id,
+                f"{e.occurred_at:%Y-%m-%d %H:%M:%S}",
+                e.user,
+                e.machine,
+                f"{e.entity_type} {e.entity_label}",
+                e.action,
+                "created" if e.action == "create" else ", ".join(e.changes),
+                e.reason,
+            )
+            for e in events
+        ],
+    )
+    return 0
+
+
+def cmd_db_stats(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        stats = app.maintenance.stats()
+    if args.json:
+        print_json(stats)
+        return 0
+    print_fields(
+        [
+            ("Database", stats.path or stats.url),
+            ("Database id", stats.database_id),
+            ("Schema", f"{stats.schema_revision} (this CalTrack: {stats.schema_head})"),
+            ("Journal mode", f"{stats.journal_mode} — {stats.journal_reason}"),
+            ("File size", human_size(stats.file_size_bytes)),
+            ("WAL size", human_size(stats.wal_size_bytes)),
+            ("Read-only", stats.read_only_reason or "no"),
+        ]
+    )
+    print()
+    print_table(
+        ("TABLE", "ROWS", "INDEXES"),
+        [(t.name, f"{t.rows:,}", ", ".join(t.indexes)) for t in stats.tables],
+    )
+    return 0
+
+
+def cmd_db_verify(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        report = app.maintenance.verify(deep=args.deep)
+        removed = app.maintenance.clean_orphans() if args.clean_orphans else []
+    if args.json:
+        print_json({**vars(report), "clean": report.clean, "removed_orphans": removed})
+        return 0 if report.clean else 1
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    for name in report.orphan_files:
+        state = "removed" if name in removed else "orphan file (no row refers to it)"
+        print(f"note: {name}: {state}")
+    verdict = "clean" if report.clean else f"{len(report.problems)} problem(s)"
+    print(
+        f"{verdict}: integrity and foreign keys checked, {report.audit_events:,} audit events, "
+        f"{report.attachments_checked:,} attachments{' with hashes' if report.deep else ''}"
+    )
+    return 0 if report.clean else 1
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        path = app.maintenance.backup(args.label)
+    print(f"backup written to {path}")
+    return 0
+
+
+def cmd_db_restore(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        safety = app.maintenance.restore(Path(args.file))
+    print(f"restored from {args.file}; the replaced database was kept at {safety}")
+    return 0
+
+
+def cmd_db_checkpoint(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        busy, wal, moved = app.maintenance.checkpoint()
+    if busy:
+        print(f"checkpoint partly done: others are reading ({moved}/{wal} pages moved)")
+        return 4
+    print(f"checkpoint done ({moved} pages moved, WAL truncated)")
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _group(sub: Any, name: str, help_text: str) -> Any:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(group_parser=parser)
+    return parser.add_subparsers(dest="action", metavar="ACTION")
+
+
+def _cmd(sub: Any, name: str, handler: Handler, help_text: str, *, json: bool = False) -> Any:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(handler=handler)
+    if json:
+        parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    return parser
+
+
+def _instrument_args(parser: argparse.ArgumentParser, *, adding: bool) -> None:
+    for option, field in INSTRUMENT_OPTIONS.items():
+        required = adding and field in ("asset_tag", "description")
+        parser.add_argument(f"--{option}", required=required, metavar=option.split("-")[-1].upper())
+    parser.add_argument("--reason", help="why (kept in the audit trail)")
+
+
+def register(sub: Any) -> None:
+    _cmd(sub, "init", cmd_init, "create a database, or upgrade an existing one")
+    demo = _cmd(sub, "demo", cmd_demo, "add realistic demo instruments and calibrations")
+    demo.add_argument("--instruments", type=_positive_int, required=True, metavar="N")
+    demo.add_argument("--seed", type=int, default=1)
+
+    inst = _group(sub, "instruments", "the instrument register")
+    lst = _cmd(inst, "list", cmd_instruments_list, "list instruments", json=True)
+    lst.add_argument("--status", choices=STATUSES)
+    lst.add_argument("--search", metavar="TEXT", help="tag, description, serial, maker, model")
+    lst.add_argument(
+        "--sort",
+        default="next_due",
+        choices=(
+            "asset_tag",
+            "description",
+            "manufacturer",
+            "model",
+            "serial_number",
+            "location",
+            "status",
+            "last_calibrated",
+            "next_due",
+        ),
+    )
+    lst.add_argument("--desc", action="store_true", help="sort descending")
+    lst.add_argument("--limit", type=_positive_int, default=100, help="0 for all (default 100)")
+    lst.add_argument("--offset", type=_positive_int, default=0)
+    _cmd(inst, "counts", cmd_instruments_counts, "how many instruments per status", json=True)
+    add = _cmd(inst, "add", cmd_instruments_add, "register an instrument", json=True)
+    _instrument_args(add, adding=True)
+    show = _cmd(inst, "show", cmd_instruments_show, "an instrument with its history", json=True)
+    show.add_argument("tag")
+    edit = _cmd(inst, "edit", cmd_instruments_edit, "change fields of an instrument", json=True)
+    edit.add_argument("tag")
+    _instrument_args(edit, adding=False)
+    edit.add_argument(
+        "--expect-version",
+        type=int,
+        metavar="V",
+        help="refuse (exit 3) if the instrument changed since version V",
+    )
+
+    cal = _group(sub, "calibrations", "calibration records")
+    cadd = _cmd(cal, "add", cmd_calibrations_add, "record a calibration", json=True)
+    cadd.add_argument("tag")
+    cadd.add_argument("--performed-on", required=True, metavar="YYYY-MM-DD")
+    cadd.add_argument("--result", required=True, choices=("pass", "fail", "adjusted"))
+    cadd.add_argument("--certificate", metavar="NUMBER")
+    cadd.add_argument("--point", action="append", metavar="NOMINAL:AS_FOUND:AS_LEFT:TOL[:UNIT]")
+    cadd.add_argument("--standard", action="append", metavar="TAG", help="reference used")
+    cadd.add_argument("--performed-by", metavar="NAME")
+    cadd.add_argument("--provider-name", metavar="LAB", help="external provider (if not in-house)")
+    cadd.add_argument("--temperature", metavar="°C")
+    cadd.add_argument("--humidity", metavar="%RH")
+    cadd.add_argument("--uncertainty")
+    cadd.add_argument("--next-due", metavar="YYYY-MM-DD", help="override the computed due date")
+    cadd.add_argument("--next-due-reason", metavar="TEXT")
+    cadd.add_argument("--notes")
+    clist = _cmd(cal, "list", cmd_calibrations_list, "an instrument's calibrations", json=True)
+    clist.add_argument("tag")
+    cvoid = _cmd(cal, "void", cmd_calibrations_void, "void a calibration record")
+    cvoid.add_argument("id", type=int)
+    cvoid.add_argument("--reason", required=True)
+    cvoid.add_argument("--expect-version", type=int, metavar="V")
+
+    att = _group(sub, "attachments", "certificates and other files")
+    aadd = _cmd(att, "add", cmd_attachments_add, "attach a file to an instrument", json=True)
+    aadd.add_argument("tag")
+    aadd.add_argument("file")
+    aadd.add_argument("--record", type=int, metavar="ID", help="attach to this calibration")
+    alist = _cmd(att, "list", cmd_attachments_list, "an instrument's files", json=True)
+    alist.add_argument("tag")
+    aexp = _cmd(att, "export", cmd_attachments_export, "save a copy of an attachment")
+    aexp.add_argument("id", type=int)
+    aexp.add_argument("dest", help="file or folder")
+    avoid = _cmd(att, "void", cmd_attachments_void, "void an attachment")
+    avoid.add_argument("id", type=int)
+    avoid.add_argument("--reason", required=True)
+
+    aud = _group(sub, "audit", "the audit trail")
+    alst = _cmd(aud, "list", cmd_audit_list, "recent audit events", json=True)
+    alst.add_argument("--entity-type", choices=("instrument", "calibration", "attachment"))
+    alst.add_argument("--user")
+    alst.add_argument("--limit", type=_positive_int, default=50)
+
+    db = _group(sub, "db", "database administration")
+    _cmd(db, "stats", cmd_db_stats, "schema, tables, indexes, size, journal mode", json=True)
+    ver = _cmd(db, "verify", cmd_db_verify, "check integrity, audit chain, files", json=True)
+    ver.add_argument("--deep", action="store_true", help="also hash every attachment")
+    ver.add_argument(
+        "--clean-orphans",
+        action="store_true",
+        help="remove attachment files no row refers to (older than an hour)",
+    )
+    bak = _cmd(db, "backup", cmd_db_backup, "online backup into backups/")
+    bak.add_argument("label", nargs="?", default="manual")
+    res = _cmd(db, "restore", cmd_db_restore, "replace the database with a checked backup")
+    res.add_argument("file")
+    _cmd(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
+
+
+def ensure_valid_date(text: str) -> str:
+    from app.services.validation import parse_date
+
+    errors: dict[str, str] = {}
+    parse_date("date", text, errors)
+    if errors:
+        raise ValidationError(errors)
+    return text

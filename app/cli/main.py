@@ -1,0 +1,101 @@
+"""``caltrack``: argument parsing, dispatch and the mapping of errors to exit codes.
+
+Exit codes: 0 ok, 1 problems found, 2 usage or validation error, 3 conflict,
+4 busy or locked, 5 read-only, 6 storage failure (disk full, I/O error), 70 bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from sqlalchemy.exc import DBAPIError
+
+from app import __version__
+from app.cli import commands
+from app.db.transactions import is_busy_error, translate_storage_error
+from app.errors import CalTrackError
+
+EXIT_INTERNAL = 70
+log = logging.getLogger("caltrack")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, as every other CalTrack error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"caltrack: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="caltrack",
+        description="CalTrack: calibration tracker for laboratories.",
+        epilog="Exit codes: 0 ok, 1 problems found, 2 usage or validation error, 3 conflict, "
+        "4 busy or locked, 5 read-only, 6 storage failure.",
+    )
+    parser.add_argument("--version", action="version", version=f"CalTrack {__version__}")
+    parser.add_argument(
+        "--db",
+        metavar="PATH_OR_URL",
+        default=os.environ.get("CALTRACK_DB"),
+        help="database file or SQLAlchemy URL (default: $CALTRACK_DB, else your default database)",
+    )
+    parser.add_argument(
+        "--journal",
+        choices=("auto", "wal", "delete"),
+        default="auto",
+        help="SQLite journal: auto picks WAL on local disk, rollback journal on shares",
+    )
+    parser.add_argument(
+        "--busy-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long SQLite waits for a lock before each retry (default 5)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        if args.command:  # a group such as `instruments` without its action
+            args.group_parser.print_help()
+            return 2
+        parser.print_help()
+        print(
+            "\nThe desktop window is not part of this version yet; use the commands above.",
+        )
+        return 0
+    try:
+        return int(handler(args) or 0)
+    except CalTrackError as exc:
+        print(f"caltrack: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except DBAPIError as exc:
+        translated = translate_storage_error(exc)
+        if translated is None and is_busy_error(exc):
+            print("caltrack: the database is busy; try again in a moment", file=sys.stderr)
+            return 4
+        if isinstance(translated, CalTrackError):
+            print(f"caltrack: {translated}", file=sys.stderr)
+            return translated.exit_code
+        log.exception("database error")
+        print(f"caltrack: database error: {exc.orig}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("caltrack: interrupted; the last change was rolled back", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head`: not an error worth a traceback.
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,52 @@
+"""Printing results: plain tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from app.services.dto import to_jsonable
+
+
+def print_json(value: Any, out: TextIO = sys.stdout) -> None:
+    json.dump(to_jsonable(value), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout
+) -> None:
+    texts = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in texts:
+        for i, cell in enumerate(row):
+            widths[i] = min(max(widths[i], len(cell)), 48)
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            (c if len(c) <= widths[i] else c[: widths[i] - 1] + "…").ljust(widths[i])
+            for i, c in enumerate(cells)
+        ).rstrip()
+
+    out.write(line(headers) + "\n")
+    for row in texts:
+        out.write(line(row) + "\n")
+
+
+def print_fields(pairs: Sequence[tuple[str, Any]], out: TextIO = sys.stdout) -> None:
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        out.write(f"{key.ljust(width)}  {'' if value is None else value}\n")
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

@@ -1,0 +1,1 @@
+"""Database infrastructure: models, engine and pragmas, transactions, migrations."""

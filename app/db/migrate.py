@@ -1,0 +1,89 @@
+"""Schema state and migrations through alembic, run on CalTrack's own connection."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect
+
+
+class SchemaStatus(enum.Enum):
+    """How a database's schema relates to this version of CalTrack."""
+
+    EMPTY = "empty"  # no tables at all: a new database
+    CURRENT = "current"
+    BEHIND = "behind"  # an older CalTrack schema: upgrade it
+    NEWER = "newer"  # written by a newer CalTrack: open read-only
+    FOREIGN = "foreign"  # tables, but not CalTrack's
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """The schema's status with the revisions behind it."""
+
+    status: SchemaStatus
+    current: str | None
+    head: str
+
+
+def migrations_dir() -> Path:
+    return Path(str(resources.files("app.migrations")))
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    # ConfigParser would read '%' in a URL as interpolation.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships revisions
+        raise RuntimeError("no migrations found")
+    return head
+
+
+def known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def schema_state(connection: Connection) -> SchemaState:
+    head = head_revision()
+    tables = set(inspect(connection).get_table_names())
+    if not tables:
+        return SchemaState(SchemaStatus.EMPTY, None, head)
+    if "alembic_version" not in tables or "meta" not in tables:
+        return SchemaState(SchemaStatus.FOREIGN, None, head)
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current == head:
+        return SchemaState(SchemaStatus.CURRENT, current, head)
+    if current is None:
+        return SchemaState(SchemaStatus.FOREIGN, None, head)
+    if current in known_revisions():
+        return SchemaState(SchemaStatus.BEHIND, current, head)
+    return SchemaState(SchemaStatus.NEWER, current, head)
+
+
+def upgrade(engine: Engine, url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` inside one transaction."""
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, url: str, revision: str) -> None:
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)

@@ -1,0 +1,218 @@
+"""SQLAlchemy 2 typed models: the tables of a CalTrack database.
+
+Only repositories and infrastructure import this module. Services receive plain
+dataclasses built from these rows, never the ORM objects themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import cast
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints let alembic's batch mode on SQLite find and alter them later.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Field lengths are part of validation too: the services read them from here.
+TAG_LEN = 64
+SHORT_LEN = 120
+TEXT_LEN = 255
+NOTES_LEN = 4000
+USER_LEN = 128
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Instrument(Base):
+    """A measuring instrument in the register."""
+
+    __tablename__ = "instrument"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_tag: Mapped[str] = mapped_column(String(TAG_LEN))
+    # Upper-cased tag: uniqueness ignoring case, portable to every backend.
+    asset_tag_key: Mapped[str] = mapped_column(String(TAG_LEN), unique=True)
+    description: Mapped[str] = mapped_column(String(TEXT_LEN))
+    manufacturer: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    model: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    serial_number: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    firmware_version: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    category: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    location: Mapped[str] = mapped_column(String(SHORT_LEN), default="", index=True)
+    owner: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    status: Mapped[str] = mapped_column(String(20), default="in_service", index=True)
+    calibration_interval_days: Mapped[int] = mapped_column(Integer)
+    grace_days: Mapped[int] = mapped_column(Integer, default=0)
+    range_text: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    resolution_text: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    accuracy_text: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    last_calibrated: Mapped[date | None] = mapped_column(Date)
+    next_due: Mapped[date | None] = mapped_column(Date, index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # Lower-cased haystack for the list search: one column to scan instead of five.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("calibration_interval_days > 0", name="interval_positive"),
+        CheckConstraint(
+            "status IN ('in_service', 'out_of_service', 'retired', 'lost')", name="status"
+        ),
+        Index("ix_instrument_status_next_due", "status", "next_due"),
+        Index("ix_instrument_asset_tag", "asset_tag"),
+    )
+
+
+class CalibrationRecord(Base):
+    """One calibration of one instrument. Never deleted: voided with a reason."""
+
+    __tablename__ = "calibration_record"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"), index=True)
+    performed_on: Mapped[date] = mapped_column(Date)
+    performed_by: Mapped[str] = mapped_column(String(SHORT_LEN))
+    provider_kind: Mapped[str] = mapped_column(String(20), default="in_house")
+    provider_name: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    certificate_number: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    temperature_c: Mapped[float | None] = mapped_column(Float)
+    humidity_pct: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[str] = mapped_column(String(20))
+    adjustment_made: Mapped[bool] = mapped_column(Boolean, default=False)
+    uncertainty: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    next_due: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    voided_by: Mapped[str | None] = mapped_column(String(USER_LEN))
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    points: Mapped[list[MeasurementPoint]] = relationship(
+        order_by="MeasurementPoint.seq", cascade="all, delete-orphan"
+    )
+    standards: Mapped[list[CalibrationStandard]] = relationship(cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("result IN ('pass', 'fail', 'adjusted')", name="result"),
+        CheckConstraint("provider_kind IN ('in_house', 'external')", name="provider_kind"),
+        Index("ix_calibration_record_instrument_performed", "instrument_id", "performed_on"),
+    )
+
+
+class MeasurementPoint(Base):
+    """One reading of a calibration: nominal, as found, as left, tolerance (±)."""
+
+    __tablename__ = "measurement_point"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("calibration_record.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    nominal: Mapped[float] = mapped_column(Float)
+    as_found: Mapped[float | None] = mapped_column(Float)
+    as_left: Mapped[float | None] = mapped_column(Float)
+    tolerance: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32), default="")
+
+
+class CalibrationStandard(Base):
+    """A reference instrument used in a calibration (traceability both ways)."""
+
+    __tablename__ = "calibration_standard"
+
+    record_id: Mapped[int] = mapped_column(ForeignKey("calibration_record.id"), primary_key=True)
+    standard_id: Mapped[int] = mapped_column(
+        ForeignKey("instrument.id"), primary_key=True, index=True
+    )
+
+
+class Attachment(Base):
+    """A file (certificate, photo) owned by an instrument or a calibration record."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instrument.id"), index=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_record.id"), index=True)
+    original_name: Mapped[str] = mapped_column(String(TEXT_LEN))
+    stored_name: Mapped[str] = mapped_column(String(TEXT_LEN), unique=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+    added_by: Mapped[str] = mapped_column(String(USER_LEN))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    voided_by: Mapped[str | None] = mapped_column(String(USER_LEN))
+    void_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("(instrument_id IS NULL) <> (record_id IS NULL)", name="exactly_one_owner"),
+    )
+
+
+class AuditEvent(Base):
+    """One audited change, hash-chained to the event before it."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    user: Mapped[str] = mapped_column(String(USER_LEN), index=True)
+    machine: Mapped[str] = mapped_column(String(USER_LEN))
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    entity_label: Mapped[str] = mapped_column(String(TEXT_LEN), default="")
+    action: Mapped[str] = mapped_column(String(40))
+    changes: Mapped[str] = mapped_column(Text)  # canonical JSON {field: [before, after]}
+    reason: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+
+
+class Meta(Base):
+    """Key/value facts about the database: id, lock epoch, shared settings."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a model, for bulk inserts that skip the ORM."""
+    return cast(Table, model.__table__)

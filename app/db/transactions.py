@@ -1,0 +1,231 @@
+"""Transactions: the Database handle, write/read scopes and the busy retry.
+
+Writes start with ``BEGIN IMMEDIATE`` on SQLite so that a busy database is met at the
+first statement, before anything was done, which is what makes a retry safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.engine import BEGIN_MODE_OPTION, JournalPolicy
+from app.errors import DatabaseBusyError, ReadOnlyError
+
+T = TypeVar("T")
+
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
+# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+PG_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a busy transaction is tried again."""
+
+    attempts: int = 3
+    initial_delay_s: float = 0.5
+    factor: float = 2.0
+    max_delay_s: float = 5.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial_delay_s
+        for _ in range(self.attempts - 1):
+            yield min(delay, self.max_delay_s)
+            delay *= self.factor
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    """True when the database refused because someone else holds it."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in (SQLITE_BUSY, SQLITE_LOCKED):
+        return True
+    if getattr(orig, "pgcode", None) in PG_RETRYABLE:
+        return True
+    message = str(orig).lower()
+    return isinstance(exc, OperationalError) and (
+        "database is locked" in message or "database is busy" in message
+    )
+
+
+BUSY_ADVICE = (
+    "the database is busy: another program or user kept it locked; "
+    "wait a moment and try again, or close other programs using the file"
+)
+
+
+def with_busy_retry(
+    policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorator: repeat a whole transaction on SQLITE_BUSY, then DatabaseBusyError.
+
+    Only for functions that open and finish their own transaction and touch nothing
+    outside the database, so that a repeat cannot do anything twice.
+    """
+
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            delays = policy.delays()
+            while True:
+                try:
+                    return fn(*args, **kwargs)
+                except DBAPIError as exc:
+                    if not is_busy_error(exc):
+                        translated = translate_storage_error(exc)
+                        if translated is not None:
+                            raise translated from exc
+                        raise
+                    delay = next(delays, None)
+                    if delay is None:
+                        raise DatabaseBusyError(BUSY_ADVICE) from exc
+                    sleep(delay)
+
+        wrapper.__name__ = getattr(fn, "__name__", "transaction")
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
+
+    return decorate
+
+
+class Database:
+    """An open database: engine, sessions, write guard and read-only state."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        url: str,
+        path: Path | None,
+        journal: JournalPolicy | None,
+        retry: RetryPolicy | None = None,
+        write_lock_timeout_s: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.url = url
+        self.path = path
+        self.journal = journal
+        self.retry = retry or RetryPolicy()
+        self._write_engine = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
+        self._read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(bind=self._write_engine, expire_on_commit=False)
+        self._write_lock = threading.Lock()
+        self._write_holder = ""
+        self._write_lock_timeout_s = write_lock_timeout_s
+        self.read_only_reason: str | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def set_read_only(self, reason: str | None) -> None:
+        """Refuse (or allow again) every write, naming why."""
+        self.read_only_reason = reason
+
+    def check_writable(self) -> None:
+        if self.read_only_reason:
+            raise ReadOnlyError(self.read_only_reason)
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A consistent read-only snapshot; nothing it does is committed."""
+        with self._read_sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def write_session(self, label: str = "write") -> Iterator[Session]:
+        """One writer per process at a time; commit on success, rollback on error."""
+        self.check_writable()
+        if not self._write_lock.acquire(timeout=self._write_lock_timeout_s):
+            raise DatabaseBusyError(
+                f"another task of this session is still writing ({self._write_holder}); "
+                "wait for it to finish and try again"
+            )
+        try:
+            self._write_holder = f"{label} in {threading.current_thread().name}"
+            with self._write_sessions() as session, session.begin():
+                yield session
+        finally:
+            self._write_holder = ""
+            self._write_lock.release()
+
+    def run_write(self, fn: Callable[[Session], T], *, label: str = "write") -> T:
+        """Run ``fn`` in a write transaction, retried whole while the database is busy."""
+
+        @with_busy_retry(self.retry)
+        def attempt() -> T:
+            with self.write_session(label) as session:
+                return fn(session)
+
+        return attempt()
+
+    def run_read(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` in a read transaction, retried while the database is busy."""
+
+        @with_busy_retry(self.retry)
+        def attempt() -> T:
+            with self.read_session() as session:
+                return fn(session)
+
+        return attempt()
+
+    def journal_mode(self) -> str:
+        """The journal mode in force (SQLite), or the backend name."""
+        if not self.is_sqlite:
+            return self.engine.dialect.name
+        with self.engine.connect() as conn:
+            return str(conn.execute(text("PRAGMA journal_mode")).scalar_one())
+
+    def checked_out_connections(self) -> int:
+        """Connections currently lent out by the pool (0 when all are returned)."""
+        checkedout = getattr(self.engine.pool, "checkedout", None)
+        return int(checkedout()) if callable(checkedout) else 0
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def translate_storage_error(exc: DBAPIError) -> Exception | None:
+    """A domain error for failures of the disk or share under SQLite, else None."""
+    from app.errors import StorageError
+
+    message = str(exc.orig).lower()
+    if "readonly database" in message or "read-only" in message:
+        return ReadOnlyError(
+            "the database file or its folder is read-only; nothing was saved — "
+            "ask an admin for write access"
+        )
+    if "database or disk is full" in message or "disk is full" in message:
+        return StorageError(
+            "the disk holding the database is full; nothing was saved — free space and try again"
+        )
+    if "disk i/o error" in message:
+        return StorageError(
+            "the disk or network share failed while writing (disk I/O error); the change was "
+            "rolled back — check the connection to the share and try again"
+        )
+    if "unable to open database file" in message:
+        return StorageError(
+            "the database file cannot be opened any more (moved, renamed or the share is "
+            "gone); nothing was saved — reconnect the share or reopen the database"
+        )
+    if "file is not a database" in message or "malformed" in message:
+        return StorageError(
+            "the database file is damaged or not a database; run `db verify` and restore a backup"
+        )
+    return None

@@ -1,0 +1,151 @@
+"""Domain errors shared by every layer.
+
+The UI maps each error to one clear dialog; the CLI maps each to one line on stderr
+and a distinct exit code (``exit_code``). Messages are written for the person at the
+keyboard: what happened and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class CalTrackError(Exception):
+    """Base of all errors a user can cause or meet; never a programming error."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(CalTrackError):
+    """Input that breaks a rule; ``fields`` maps field name to a message."""
+
+    exit_code = 2
+
+    def __init__(self, fields: Mapping[str, str], message: str | None = None) -> None:
+        self.fields: dict[str, str] = dict(fields)
+        text = message or "; ".join(f"{name}: {msg}" for name, msg in self.fields.items())
+        super().__init__(text)
+
+
+class NotFoundError(CalTrackError):
+    """An instrument, record or attachment named by the user does not exist."""
+
+    exit_code = 2
+
+
+class UsageError(CalTrackError):
+    """The command or its arguments are wrong (bad path, unreadable file...)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ConflictSide:
+    """One side of a conflict: field values plus who changed it last and when."""
+
+    version: int
+    values: Mapping[str, Any]
+    changed_by: str | None = None
+    changed_at: str | None = None
+
+
+class ConflictError(CalTrackError):
+    """A save based on stale data; carries the user's values and the stored ones."""
+
+    exit_code = 3
+
+    def __init__(
+        self, entity: str, label: str, *, yours: ConflictSide, theirs: ConflictSide
+    ) -> None:
+        self.entity = entity
+        self.label = label
+        self.yours = yours
+        self.theirs = theirs
+        who = f" by {theirs.changed_by}" if theirs.changed_by else ""
+        when = f" at {theirs.changed_at}" if theirs.changed_at else ""
+        super().__init__(
+            f"{entity} {label} was changed{who}{when} since you loaded it "
+            f"(your version {yours.version}, stored version {theirs.version}); "
+            "reload it and apply your change again"
+        )
+
+    @property
+    def changed_fields(self) -> list[str]:
+        """Fields whose stored value differs from what the user wants to save."""
+        names = set(self.yours.values) | set(self.theirs.values)
+        return sorted(n for n in names if self.yours.values.get(n) != self.theirs.values.get(n))
+
+
+class DatabaseBusyError(CalTrackError):
+    """Another program kept the database locked past every retry."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds the editor lock, as written in the holder file."""
+
+    user: str
+    machine: str
+    pid: int
+    session_id: str
+    since: str
+    app_version: str = ""
+    heartbeat: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class LockHeldError(CalTrackError):
+    """Another session holds the editor lock."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, holder: LockHolder | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class ReadOnlyError(CalTrackError):
+    """The database is open read-only; the message says why."""
+
+    exit_code = 5
+
+
+class LeaseLostError(ReadOnlyError):
+    """This session's editor lock was taken over; it may no longer write."""
+
+    exit_code = 5
+
+
+class SchemaTooNewError(ReadOnlyError):
+    """The database was written by a newer CalTrack; it opens read-only."""
+
+    exit_code = 5
+
+
+class DatabaseOpenError(CalTrackError):
+    """The path is missing, not a SQLite file, or not a CalTrack database."""
+
+    exit_code = 2
+
+
+class StorageError(CalTrackError):
+    """The disk or share failed under a write: full, I/O error, file gone."""
+
+    exit_code = 6
+
+
+class IntegrityProblem(CalTrackError):
+    """A check found damage: corrupt pages, a broken audit chain, a missing file."""
+
+    exit_code = 1

@@ -1,0 +1,1 @@
+"""Repositories: SQLAlchemy queries and persistence, one per aggregate."""

@@ -1,0 +1,71 @@
+"""Audit events: append to the chain, read it back in order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.db.models import AuditEvent, table_of
+
+
+class AuditRepository:
+    """The audit_event table."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def last(self) -> tuple[int, str] | None:
+        """(id, hash) of the newest event."""
+        row = self._session.execute(
+            select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+        ).first()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def add(self, event: AuditEvent) -> None:
+        self._session.add(event)
+
+    def bulk_insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self._session.execute(table_of(AuditEvent).insert(), list(rows))
+
+    def iter_all(self, batch: int = 5000) -> Iterator[AuditEvent]:
+        stmt = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
+        yield from self._session.execute(stmt).scalars()
+
+    def for_entity(self, entity_type: str, entity_id: int) -> list[AuditEvent]:
+        stmt = (
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
+            .order_by(AuditEvent.id)
+        )
+        return list(self._session.execute(stmt).scalars())
+
+    def query(
+        self,
+        *,
+        entity_type: str | None = None,
+        user: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = 500,
+    ) -> list[AuditEvent]:
+        stmt = select(AuditEvent)
+        if entity_type:
+            stmt = stmt.where(AuditEvent.entity_type == entity_type)
+        if user:
+            stmt = stmt.where(AuditEvent.user == user)
+        if since:
+            stmt = stmt.where(AuditEvent.occurred_at >= since)
+        if until:
+            stmt = stmt.where(AuditEvent.occurred_at < until)
+        stmt = stmt.order_by(AuditEvent.id.desc())
+        if limit:
+            stmt = stmt.limit(limit)
+        return list(self._session.execute(stmt).scalars())
+
+    def total(self) -> int:
+        return int(self._session.execute(select(func.count(AuditEvent.id))).scalar_one())

@@ -1,0 +1,36 @@
+"""Key/value facts stored in the database's ``meta`` table."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import Meta
+
+
+class MetaRepository:
+    """Read and write ``meta`` rows."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        row = self._session.get(Meta, key)
+        return row.value if row is not None else default
+
+    def get_for_update(self, key: str) -> str | None:
+        # FOR UPDATE serialises writers on PostgreSQL; SQLite is serialised by
+        # BEGIN IMMEDIATE and ignores the clause.
+        stmt = select(Meta.value).where(Meta.key == key).with_for_update()
+        return self._session.execute(stmt).scalar_one_or_none()
+
+    def set(self, key: str, value: str) -> None:
+        row = self._session.get(Meta, key)
+        if row is None:
+            self._session.add(Meta(key=key, value=value))
+        else:
+            row.value = value
+        self._session.flush()
+
+    def all(self) -> dict[str, str]:
+        return {k: v for k, v in self._session.execute(select(Meta.key, Meta.value))}

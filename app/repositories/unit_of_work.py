@@ -1,0 +1,51 @@
+"""The unit of work: one session and the repositories that share it.
+
+Services never see a session. They ask for ``uow.write(fn)`` or ``uow.read(fn)``;
+``fn`` receives a ``UnitOfWork`` and runs inside one transaction, committed when it
+returns and rolled back when it raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from app.db.transactions import Database
+from app.repositories.attachments import AttachmentRepository
+from app.repositories.audit import AuditRepository
+from app.repositories.calibrations import CalibrationRepository
+from app.repositories.instruments import InstrumentRepository
+from app.repositories.meta import MetaRepository
+
+T = TypeVar("T")
+
+
+class UnitOfWork:
+    """Repositories bound to one transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.instruments = InstrumentRepository(session)
+        self.calibrations = CalibrationRepository(session)
+        self.attachments = AttachmentRepository(session)
+        self.audit = AuditRepository(session)
+        self.meta = MetaRepository(session)
+        self._session = session
+
+    def flush(self) -> None:
+        self._session.flush()
+
+
+class UnitOfWorkFactory:
+    """Runs service functions in read or write transactions of one database."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def write(self, fn: Callable[[UnitOfWork], T], *, label: str = "write") -> T:
+        """Run ``fn`` in a write transaction, repeated whole if the database is busy."""
+        return self.database.run_write(lambda session: fn(UnitOfWork(session)), label=label)
+
+    def read(self, fn: Callable[[UnitOfWork], T]) -> T:
+        return self.database.run_read(lambda session: fn(UnitOfWork(session)))

@@ -1,0 +1,1 @@
+"""Use cases and validation: no Qt, no SQL text; plain values in and out."""

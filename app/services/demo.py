@@ -1,0 +1,412 @@
+"""Realistic demo data: instruments of a typical lab with years of calibrations.
+
+Rows are built in memory and inserted in bulk inside one transaction, with one
+audit event per created instrument and record, so ``db verify`` stays clean.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from app.clock import Clock
+from app.errors import ValidationError
+from app.identity import Identity
+from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.audit import AuditChainWriter
+from app.services.dto import to_jsonable
+from app.services.due import next_due_from
+from app.services.instruments import search_text_of
+from app.services.snapshots import INSTRUMENT_AUDITED, RECORD_AUDITED, created
+
+MAX_DEMO_INSTRUMENTS = 1_000_000
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Category:
+    """A kind of instrument with the numbers that make its readings plausible."""
+
+    prefix: str
+    name: str
+    reference: str
+    makers: tuple[tuple[str, tuple[str, ...]], ...]
+    unit: str
+    low: float
+    high: float
+    tolerance: float
+    interval: int
+
+
+CATEGORIES = (
+    Category(
+        "TH",
+        "Digital thermometer",
+        "Reference PRT thermometer",
+        (
+            ("Fluke", ("1523", "1524", "51 II")),
+            ("Testo", ("735-2", "110")),
+            ("ThermoWorks", ("Thermapen ONE",)),
+        ),
+        "°C",
+        -40,
+        250,
+        0.5,
+        365,
+    ),
+    Category(
+        "BAL",
+        "Analytical balance",
+        "Reference mass set (E2)",
+        (
+            ("Mettler Toledo", ("XPR205", "MS204TS")),
+            ("Sartorius", ("Quintix 224", "Cubis II")),
+            ("Ohaus", ("Explorer EX224",)),
+        ),
+        "g",
+        0.01,
+        200,
+        0.0005,
+        365,
+    ),
+    Category(
+        "PIP",
+        "Adjustable pipette",
+        "Gravimetric pipette test rig",
+        (
+            ("Eppendorf", ("Research plus 100", "Research plus 1000")),
+            ("Gilson", ("Pipetman P200", "Pipetman P1000")),
+            ("Sartorius", ("Tacta 1000",)),
+        ),
+        "µL",
+        10,
+        1000,
+        8,
+        180,
+    ),
+    Category(
+        "PG",
+        "Pressure gauge",
+        "Deadweight tester",
+        (("WIKA", ("CPG1500", "232.50")), ("Additel", ("ADT681",)), ("Druck", ("DPI 104",))),
+        "bar",
+        0,
+        250,
+        0.5,
+        365,
+    ),
+    Category(
+        "MM",
+        "Digital multimeter",
+        "Multifunction calibrator",
+        (
+            ("Fluke", ("87V", "289", "8846A")),
+            ("Keysight", ("34465A", "U1282A")),
+            ("Keithley", ("DMM6500",)),
+        ),
+        "V",
+        0.1,
+        1000,
+        0.05,
+        365,
+    ),
+    Category(
+        "CAL",
+        "Digital caliper",
+        "Gauge block set (grade 0)",
+        (("Mitutoyo", ('CD-6"ASX', "500-196-30")), ("Starrett", ("EC799A-6/150",))),
+        "mm",
+        0,
+        150,
+        0.02,
+        365,
+    ),
+    Category(
+        "PH",
+        "pH meter",
+        "Certified buffer set",
+        (("Hanna", ("HI5221", "HI98191")), ("Mettler Toledo", ("SevenExcellence",))),
+        "pH",
+        4,
+        10,
+        0.02,
+        90,
+    ),
+    Category(
+        "HYG",
+        "Thermo-hygrometer",
+        "Humidity generator",
+        (("Vaisala", ("HM40", "HMT330")), ("Testo", ("608-H1", "625"))),
+        "%RH",
+        10,
+        90,
+        2.0,
+        365,
+    ),
+    Category(
+        "TW",
+        "Torque wrench",
+        "Torque transducer",
+        (("Norbar", ("TTi 60", "Model 100")), ("Snap-on", ("QD2R200",))),
+        "N·m",
+        5,
+        200,
+        4,
+        365,
+    ),
+    Category(
+        "TMR",
+        "Stopwatch",
+        "GPS-disciplined time reference",
+        (("Fisherbrand", ("Traceable 14-649-17",)), ("Extech", ("HW30",))),
+        "s",
+        10,
+        3600,
+        0.5,
+        730,
+    ),
+)
+LOCATIONS = (
+    "Lab 1.01",
+    "Lab 1.02",
+    "Lab 1.14",
+    "Lab 2.03",
+    "Lab 2.07",
+    "Metrology room",
+    "Production line A",
+    "Production line B",
+    "Incoming inspection",
+    "QC stores",
+)
+OWNERS = ("Chemistry", "Microbiology", "Physical testing", "Metrology", "Production", "QC")
+TECHNICIANS = ("A. Novak", "B. Okafor", "C. Lindqvist", "D. Moreau", "E. Tanaka", "F. Rossi")
+PROVIDERS = ("Trescal", "Transcat", "Tektronix Service", "NPL Calibration Services")
+
+
+class DemoService:
+    """Fills a database with plausible instruments and calibration history."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, identity: Identity, clock: Clock) -> None:
+        self._uow = uow
+        self._identity = identity
+        self._clock = clock
+
+    def generate(
+        self,
+        instruments: int,
+        *,
+        seed: int = 1,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, int]:
+        """Add ``instruments`` instruments (about five calibrations each)."""
+        if not 1 <= instruments <= MAX_DEMO_INSTRUMENTS:
+            raise ValidationError(
+                {"instruments": f"must be between 1 and {MAX_DEMO_INSTRUMENTS:,}"}
+            )
+
+        def write(uow: UnitOfWork) -> dict[str, int]:
+            builder = _Builder(uow, random.Random(seed), self._clock.today(), self._identity)
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            builder.now = audit.now
+            done = 0
+            while done < instruments:
+                n = min(CHUNK, instruments - done)
+                builder.chunk(n, audit)
+                done += n
+                if progress:
+                    progress(done, instruments)
+            audit.flush()
+            return builder.counts
+
+        return self._uow.write(write, label="demo data")
+
+
+class _Builder:
+    def __init__(self, uow: UnitOfWork, rng: random.Random, today: date, identity: Identity):
+        self.uow = uow
+        self.rng = rng
+        self.today = today
+        self.user = identity.user
+        self.now: Any = None
+        self.next_instrument = uow.instruments.max_id() + 1
+        self.next_record, self.next_point = (i + 1 for i in uow.calibrations.max_ids())
+        self.references: dict[str, list[int]] = {c.prefix: [] for c in CATEGORIES}
+        self.counts = {"instruments": 0, "calibrations": 0, "points": 0}
+
+    def chunk(self, n: int, audit: AuditChainWriter) -> None:
+        instruments: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
+        points: list[dict[str, Any]] = []
+        standards: list[dict[str, Any]] = []
+        record_snaps: list[tuple[int, str, dict[str, Any]]] = []
+        for _ in range(n):
+            inst, recs = self._instrument()
+            instruments.append(inst)
+            for rec, pts, stds in recs:
+                records.append(rec)
+                points.extend(pts)
+                standards.extend({"record_id": rec["id"], "standard_id": s} for s in stds)
+                snap = {k: to_jsonable(rec.get(k)) for k in RECORD_AUDITED}
+                snap["points"] = [
+                    [p["seq"], p["nominal"], p["as_found"], p["as_left"], p["tolerance"], p["unit"]]
+                    for p in pts
+                ]
+                snap["standards"] = sorted(stds)
+                record_snaps.append((rec["id"], f"{inst['asset_tag']} #{rec['id']}", snap))
+        self.uow.instruments.bulk_insert(instruments)
+        self.uow.calibrations.bulk_insert(records, points, standards)
+        for inst in instruments:
+            snap = {k: to_jsonable(inst[k]) for k in INSTRUMENT_AUDITED}
+            audit.record(
+                "instrument", inst["id"], inst["asset_tag"], "create", created(snap), "demo data"
+            )
+        for rec_id, label, snap in record_snaps:
+            audit.record("calibration", rec_id, label, "create", created(snap), "demo data")
+        self.counts["instruments"] += len(instruments)
+        self.counts["calibrations"] += len(records)
+        self.counts["points"] += len(points)
+
+    def _instrument(
+        self,
+    ) -> tuple[dict[str, Any], list[tuple[dict[str, Any], list[dict[str, Any]], list[int]]]]:
+        rng = self.rng
+        iid = self.next_instrument
+        self.next_instrument += 1
+        cat = rng.choice(CATEGORIES)
+        refs = self.references[cat.prefix]
+        is_reference = not refs or rng.random() < 0.02
+        maker, models = rng.choice(cat.makers)
+        interval = cat.interval
+        # Where in its cycle the instrument is today decides ok / due soon / overdue.
+        roll = rng.random()
+        if roll < 0.08:
+            since_last = interval + rng.randint(1, 120)  # overdue
+        elif roll < 0.18:
+            since_last = interval - rng.randint(0, 29)  # due within 30 days
+        else:
+            since_last = rng.randint(0, max(1, interval - 31))
+        last = self.today - timedelta(days=since_last)
+        history = rng.choice((3, 4, 5, 5, 5, 6, 7))
+        dates = [
+            last - timedelta(days=interval * k + rng.randint(-10, 10))
+            for k in range(history - 1, 0, -1)
+        ] + [last]
+        fail_last = rng.random() < 0.03
+        status = "in_service"
+        fate = rng.random()
+        if fail_last:
+            status = "out_of_service"
+        elif fate < 0.02:
+            status = "retired"
+        elif fate < 0.025:
+            status = "lost"
+        elif fate < 0.04:
+            status = "out_of_service"
+        records = []
+        for k, performed in enumerate(dates):
+            is_last = k == len(dates) - 1
+            result = (
+                "fail" if is_last and fail_last else ("adjusted" if rng.random() < 0.08 else "pass")
+            )
+            records.append(self._record(iid, cat, performed, result, is_reference, refs))
+        inst = {
+            "id": iid,
+            "asset_tag": f"{cat.prefix}-{iid:06d}",
+            "asset_tag_key": f"{cat.prefix}-{iid:06d}",
+            "description": cat.reference if is_reference else cat.name,
+            "manufacturer": maker,
+            "model": rng.choice(models),
+            "serial_number": f"{maker[:2].upper()}{rng.randint(100000, 999999)}",
+            "firmware_version": rng.choice(("", "1.2.0", "2.0.4", "3.1")),
+            "category": cat.name,
+            "location": "Metrology room" if is_reference else rng.choice(LOCATIONS),
+            "owner": "Metrology" if is_reference else rng.choice(OWNERS),
+            "status": status,
+            "calibration_interval_days": interval,
+            "grace_days": 0,
+            "range_text": f"{cat.low:g} to {cat.high:g} {cat.unit}",
+            "resolution_text": f"{cat.tolerance / 10:g} {cat.unit}",
+            "accuracy_text": f"±{cat.tolerance:g} {cat.unit}",
+            "last_calibrated": last,
+            "next_due": next_due_from(last, interval),
+            "notes": "",
+            "created_at": self.now,
+            "created_by": self.user,
+            "updated_at": self.now,
+            "updated_by": self.user,
+            "version": 1,
+        }
+        inst["search_text"] = search_text_of(inst)
+        if is_reference:
+            refs.append(iid)
+        return inst, records
+
+    def _record(
+        self,
+        iid: int,
+        cat: Category,
+        performed: date,
+        result: str,
+        is_reference: bool,
+        refs: list[int],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[int]]:
+        rng = self.rng
+        rid = self.next_record
+        self.next_record += 1
+        external = is_reference or rng.random() < 0.15
+        pts = []
+        span = cat.high - cat.low
+        for seq, frac in enumerate((0.1, 0.5, 0.9), start=1):
+            nominal = round(cat.low + span * frac, 4)
+            if result == "pass":
+                found = nominal + rng.uniform(-0.8, 0.8) * cat.tolerance
+                left = found
+            else:
+                found = nominal + rng.choice((-1, 1)) * rng.uniform(1.1, 2.5) * cat.tolerance
+                left = (
+                    nominal + rng.uniform(-0.4, 0.4) * cat.tolerance
+                    if result == "adjusted"
+                    else found
+                )
+            pts.append(
+                {
+                    "id": self.next_point,
+                    "record_id": rid,
+                    "seq": seq,
+                    "nominal": nominal,
+                    "as_found": round(found, 4),
+                    "as_left": round(left, 4),
+                    "tolerance": cat.tolerance,
+                    "unit": cat.unit,
+                }
+            )
+            self.next_point += 1
+        stds = [] if is_reference or not refs else [rng.choice(refs)]
+        rec = {
+            "id": rid,
+            "instrument_id": iid,
+            "performed_on": performed,
+            "performed_by": rng.choice(PROVIDERS) if external else rng.choice(TECHNICIANS),
+            "provider_kind": "external" if external else "in_house",
+            "provider_name": rng.choice(PROVIDERS) if external else "",
+            "certificate_number": f"C{performed.year}-{rid:07d}",
+            "temperature_c": round(rng.uniform(19.0, 23.0), 1),
+            "humidity_pct": round(rng.uniform(35.0, 55.0), 1),
+            "result": result,
+            "adjustment_made": result == "adjusted",
+            "uncertainty": f"±{cat.tolerance / 4:g} {cat.unit} (k=2)",
+            "next_due": next_due_from(performed, cat.interval),
+            "notes": "",
+            "voided_at": None,
+            "voided_by": None,
+            "void_reason": None,
+            "created_at": self.now,
+            "created_by": self.user,
+            "updated_at": self.now,
+            "updated_by": self.user,
+            "version": 1,
+        }
+        return rec, pts, stds

@@ -1,0 +1,25 @@
+"""Due rules: when an instrument is next due and what its status is today."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+DEFAULT_DUE_SOON_DAYS = 30
+
+LIFECYCLE = ("in_service", "out_of_service", "retired", "lost")
+DUE_STATUSES = ("ok", "due-soon", "overdue", "out-of-service", "retired", "lost")
+
+
+def next_due_from(performed_on: date, interval_days: int) -> date:
+    return performed_on + timedelta(days=interval_days)
+
+
+def due_status(lifecycle: str, next_due: date | None, today: date, soon_days: int) -> str:
+    """ok / due-soon / overdue for instruments in service; otherwise the lifecycle."""
+    if lifecycle != "in_service":
+        return lifecycle.replace("_", "-")
+    if next_due is None or next_due < today:
+        return "overdue"
+    if next_due <= today + timedelta(days=soon_days):
+        return "due-soon"
+    return "ok"

@@ -1,0 +1,302 @@
+"""Instrument use cases: register, edit with conflict detection, list, show."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.clock import Clock
+from app.db.models import Instrument
+from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
+from app.identity import Identity
+from app.repositories.instruments import DueFilter, ListQuery
+from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.audit import AuditChainWriter, decode_event
+from app.services.dto import (
+    InstrumentDetail,
+    InstrumentHistory,
+    InstrumentPage,
+    InstrumentRow,
+    to_jsonable,
+)
+from app.services.due import due_status, next_due_from
+from app.services.settings import due_soon_days
+from app.services.snapshots import created, diff, instrument_snapshot
+from app.services.validation import INSTRUMENT_FIELDS, validate_instrument_fields
+
+DEFAULT_INTERVAL_DAYS = 365
+SEARCHED_FIELDS = ("asset_tag", "description", "serial_number", "manufacturer", "model")
+
+
+INSTRUMENT_DEFAULTS: dict[str, Any] = {
+    name: "" for name, spec in INSTRUMENT_FIELDS.items() if spec.kind == "text"
+} | {"grace_days": 0, "status": "in_service", "calibration_interval_days": DEFAULT_INTERVAL_DAYS}
+
+
+def search_text_of(values: Mapping[str, Any]) -> str:
+    return " ".join(str(values.get(f) or "") for f in SEARCHED_FIELDS).casefold()
+
+
+def require_instrument(uow: UnitOfWork, tag: str) -> Instrument:
+    instrument = uow.instruments.get_by_tag(tag)
+    if instrument is None:
+        raise NotFoundError(
+            f"no instrument with asset tag {tag!r}; `instruments list --search` finds it"
+        )
+    return instrument
+
+
+def detail_of(obj: Instrument, today: Any, soon_days: int) -> InstrumentDetail:
+    return InstrumentDetail(
+        id=obj.id,
+        asset_tag=obj.asset_tag,
+        description=obj.description,
+        manufacturer=obj.manufacturer,
+        model=obj.model,
+        serial_number=obj.serial_number,
+        firmware_version=obj.firmware_version,
+        category=obj.category,
+        location=obj.location,
+        owner=obj.owner,
+        lifecycle=obj.status,
+        due_status=due_status(obj.status, obj.next_due, today, soon_days),
+        calibration_interval_days=obj.calibration_interval_days,
+        grace_days=obj.grace_days,
+        range_text=obj.range_text,
+        resolution_text=obj.resolution_text,
+        accuracy_text=obj.accuracy_text,
+        last_calibrated=obj.last_calibrated,
+        next_due=obj.next_due,
+        notes=obj.notes,
+        created_at=obj.created_at,
+        created_by=obj.created_by,
+        updated_at=obj.updated_at,
+        updated_by=obj.updated_by,
+        version=obj.version,
+    )
+
+
+class InstrumentService:
+    """Register, edit, list and show instruments; every change audited."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, identity: Identity, clock: Clock) -> None:
+        self._uow = uow
+        self._identity = identity
+        self._clock = clock
+
+    # -- reads ---------------------------------------------------------------------
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        search: str = "",
+        sort: str = "next_due",
+        descending: bool = False,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> InstrumentPage:
+        try:
+            due = DueFilter(status) if status else None
+        except ValueError:
+            choices = ", ".join(d.value for d in DueFilter)
+            raise ValidationError({"status": f"must be one of {choices}"}) from None
+        query = ListQuery(
+            due=due, search=search, sort=sort, descending=descending, limit=limit, offset=offset
+        )
+        today = self._clock.today()
+
+        def read(uow: UnitOfWork) -> InstrumentPage:
+            soon = due_soon_days(uow)
+            until = today + timedelta(days=soon)
+            rows = [
+                InstrumentRow(
+                    id=r.id,
+                    asset_tag=r.asset_tag,
+                    description=r.description,
+                    manufacturer=r.manufacturer,
+                    model=r.model,
+                    serial_number=r.serial_number,
+                    location=r.location,
+                    lifecycle=r.status,
+                    due_status=due_status(r.status, r.next_due, today, soon),
+                    interval_days=r.calibration_interval_days,
+                    last_calibrated=r.last_calibrated,
+                    next_due=r.next_due,
+                    version=r.version,
+                )
+                for r in uow.instruments.list_rows(query, today, until)
+            ]
+            total = uow.instruments.count(query, today, until)
+            return InstrumentPage(rows=rows, total=total)
+
+        return self._uow.read(read)
+
+    def status_counts(self) -> dict[str, int]:
+        today = self._clock.today()
+
+        def read(uow: UnitOfWork) -> dict[str, int]:
+            until = today + timedelta(days=due_soon_days(uow))
+            counts = uow.instruments.status_counts(today, until)
+            result = {d.value: n for d, n in counts.items()}
+            result["all"] = uow.instruments.total()
+            return result
+
+        return self._uow.read(read)
+
+    def get(self, tag: str) -> InstrumentDetail:
+        today = self._clock.today()
+        return self._uow.read(
+            lambda uow: detail_of(require_instrument(uow, tag), today, due_soon_days(uow))
+        )
+
+    def history(self, tag: str) -> InstrumentHistory:
+        """The instrument with its calibrations, attachments and audit trail."""
+        # Imported here to keep the service modules free of import cycles.
+        from app.services.attachments import attachment_view
+        from app.services.calibrations import calibration_view
+
+        today = self._clock.today()
+
+        def read(uow: UnitOfWork) -> InstrumentHistory:
+            obj = require_instrument(uow, tag)
+            records = uow.calibrations.history(obj.id)
+            std_ids = sorted({s.standard_id for r in records for s in r.standards})
+            tags = uow.instruments.tags_by_id(std_ids)
+            tags[obj.id] = obj.asset_tag
+            return InstrumentHistory(
+                instrument=detail_of(obj, today, due_soon_days(uow)),
+                calibrations=[calibration_view(r, tags) for r in records],
+                attachments=[
+                    attachment_view(a, tags) for a in uow.attachments.for_instrument(obj.id)
+                ],
+                audit=[decode_event(e) for e in uow.audit.for_entity("instrument", obj.id)],
+            )
+
+        return self._uow.read(read)
+
+    # -- writes --------------------------------------------------------------------
+
+    def add(self, values: Mapping[str, Any], *, reason: str = "") -> InstrumentDetail:
+        """Register a new instrument."""
+        clean = INSTRUMENT_DEFAULTS | validate_instrument_fields(values, partial=False)
+        today = self._clock.today()
+
+        def write(uow: UnitOfWork) -> InstrumentDetail:
+            self._check_tag_free(uow, clean["asset_tag"], None)
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            obj = Instrument(
+                **clean,
+                asset_tag_key=clean["asset_tag"].upper(),
+                search_text=search_text_of(clean),
+                created_at=audit.now,
+                created_by=self._identity.user,
+                updated_at=audit.now,
+                updated_by=self._identity.user,
+            )
+            self._flush_unique(uow, lambda: uow.instruments.add(obj), clean["asset_tag"])
+            audit.record(
+                "instrument",
+                obj.id,
+                obj.asset_tag,
+                "create",
+                created(instrument_snapshot(obj)),
+                reason,
+            )
+            audit.flush()
+            return detail_of(obj, today, due_soon_days(uow))
+
+        return self._uow.write(write, label="add instrument")
+
+    def edit(
+        self,
+        tag: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        reason: str = "",
+    ) -> InstrumentDetail:
+        """Change fields of an instrument the user loaded at ``expected_version``."""
+        if not changes:
+            raise ValidationError({"fields": "nothing to change"})
+        clean = validate_instrument_fields(changes, partial=True)
+        today = self._clock.today()
+
+        def write(uow: UnitOfWork) -> InstrumentDetail:
+            obj = require_instrument(uow, tag)
+            if expected_version is not None and obj.version != expected_version:
+                raise self._conflict(obj, clean, expected_version)
+            if "asset_tag" in clean:
+                self._check_tag_free(uow, clean["asset_tag"], obj.id)
+            before = instrument_snapshot(obj)
+            for name, value in clean.items():
+                setattr(obj, name, value)
+            if "asset_tag" in clean:
+                obj.asset_tag_key = clean["asset_tag"].upper()
+            if "calibration_interval_days" in clean and obj.last_calibrated is not None:
+                obj.next_due = next_due_from(obj.last_calibrated, obj.calibration_interval_days)
+            after = instrument_snapshot(obj)
+            changed = diff(before, after)
+            if not changed:
+                return detail_of(obj, today, due_soon_days(uow))
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            obj.search_text = search_text_of(after)
+            obj.updated_at = audit.now
+            obj.updated_by = self._identity.user
+            self._flush_unique(uow, uow.instruments.flush, obj.asset_tag)
+            audit.record("instrument", obj.id, obj.asset_tag, "update", changed, reason)
+            audit.flush()
+            return detail_of(obj, today, due_soon_days(uow))
+
+        try:
+            return self._uow.write(write, label="edit instrument")
+        except StaleDataError:
+            # Another writer got in between our read and our flush (possible on
+            # backends without BEGIN IMMEDIATE): report it as the conflict it is.
+            current = self.get(tag)
+            raise ConflictError(
+                "instrument",
+                tag,
+                yours=ConflictSide(expected_version or 0, to_jsonable(dict(clean))),
+                theirs=ConflictSide(
+                    current.version,
+                    {k: to_jsonable(getattr(current, k, None)) for k in clean},
+                    current.updated_by,
+                    to_jsonable(current.updated_at),
+                ),
+            ) from None
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _conflict(self, obj: Instrument, clean: Mapping[str, Any], expected: int) -> ConflictError:
+        theirs = instrument_snapshot(obj)
+        return ConflictError(
+            "instrument",
+            obj.asset_tag,
+            yours=ConflictSide(expected, to_jsonable(dict(clean))),
+            theirs=ConflictSide(obj.version, theirs, obj.updated_by, to_jsonable(obj.updated_at)),
+        )
+
+    @staticmethod
+    def _check_tag_free(uow: UnitOfWork, tag: str, own_id: int | None) -> None:
+        existing = uow.instruments.get_by_tag(tag)
+        if existing is not None and existing.id != own_id:
+            raise ValidationError(
+                {
+                    "asset_tag": f"{tag!r} is already used by {existing.asset_tag} "
+                    f"({existing.description}); asset tags are unique ignoring case"
+                }
+            )
+
+    @staticmethod
+    def _flush_unique(uow: UnitOfWork, flush: Any, tag: str) -> None:
+        try:
+            flush()
+        except IntegrityError as exc:
+            if "asset_tag" in str(exc.orig).lower():
+                raise ValidationError({"asset_tag": f"{tag!r} is already used"}) from None
+            raise

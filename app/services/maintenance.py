@@ -1,0 +1,212 @@
+"""Database administration: statistics, verification, backup, restore, checkpoint."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from app.clock import Clock
+from app.db import maintenance as infra
+from app.db.migrate import schema_state
+from app.db.transactions import Database
+from app.errors import UsageError
+from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.audit import AuditService
+from app.storage.attachments import AttachmentStore
+
+ORPHAN_MIN_AGE_S = 3600  # younger files may belong to an attach still committing
+
+
+@dataclass(frozen=True)
+class DatabaseStats:
+    """What ``db stats`` shows."""
+
+    url: str
+    path: str | None
+    schema_revision: str | None
+    schema_head: str
+    database_id: str | None
+    journal_mode: str
+    journal_reason: str
+    file_size_bytes: int | None
+    wal_size_bytes: int | None
+    read_only_reason: str | None
+    tables: list[infra.TableStats]
+
+
+@dataclass
+class VerifyReport:
+    """What ``db verify`` found; clean when ``problems`` is empty."""
+
+    problems: list[str] = field(default_factory=list)
+    audit_events: int = 0
+    attachments_checked: int = 0
+    orphan_files: list[str] = field(default_factory=list)
+    deep: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+def backup_label(label: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")[:40]
+    return text or "manual"
+
+
+class MaintenanceService:
+    """Admin tasks on the open database."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        store: AttachmentStore | None,
+        audit: AuditService,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._db: Database = uow.database
+        self._store = store
+        self._audit = audit
+        self._clock = clock
+
+    def stats(self) -> DatabaseStats:
+        db = self._db
+
+        def revision(conn: Connection) -> tuple[str | None, str]:
+            state = schema_state(conn)
+            return state.current, state.head
+
+        with db.engine.connect() as conn:
+            current, head = revision(conn)
+        database_id = self._uow.read(lambda uow: uow.meta.get("database_id"))
+        size = wal = None
+        if db.path is not None:
+            size = db.path.stat().st_size if db.path.exists() else None
+            wal_path = db.path.with_name(db.path.name + "-wal")
+            wal = wal_path.stat().st_size if wal_path.exists() else None
+        return DatabaseStats(
+            url=db.url,
+            path=str(db.path) if db.path else None,
+            schema_revision=current,
+            schema_head=head,
+            database_id=database_id,
+            journal_mode=db.journal_mode(),
+            journal_reason=db.journal.reason if db.journal else "server database",
+            file_size_bytes=size,
+            wal_size_bytes=wal,
+            read_only_reason=db.read_only_reason,
+            tables=infra.table_stats(db.engine),
+        )
+
+    def verify(self, *, deep: bool = False) -> VerifyReport:
+        """integrity, foreign keys, the audit chain, attachment files (and hashes)."""
+        report = VerifyReport(deep=deep)
+        report.problems += infra.integrity_problems(self._db.engine)
+        chain = self._audit.verify()
+        report.audit_events = chain.events
+        report.problems += chain.problems
+        if self._store is not None:
+            self._verify_files(report, deep)
+        return report
+
+    def _verify_files(self, report: VerifyReport, deep: bool) -> None:
+        store = self._store
+        assert store is not None
+
+        def rows(uow: UnitOfWork) -> list[tuple[int, str, str, int, str]]:
+            return [
+                (a.id, a.stored_name, a.original_name, a.size_bytes, a.sha256)
+                for a in uow.attachments.iter_all()
+            ]
+
+        known: set[str] = set()
+        for att_id, stored, original, size, sha in self._uow.read(rows):
+            known.add(stored)
+            report.attachments_checked += 1
+            try:
+                exists = store.exists(stored)
+            except UsageError as exc:
+                report.problems.append(f"attachment #{att_id} ({original}): {exc}")
+                continue
+            if not exists:
+                report.problems.append(
+                    f"attachment #{att_id} ({original}): file {stored} is missing from "
+                    f"{store.folder}; restore it from a backup"
+                )
+                continue
+            if deep:
+                actual_size, actual_sha = store.hash_file(stored)
+                if (actual_size, actual_sha) != (size, sha):
+                    report.problems.append(
+                        f"attachment #{att_id} ({original}): file {stored} does not match its "
+                        "recorded size and sha256 (damaged or replaced outside CalTrack)"
+                    )
+        report.orphan_files = [n for n in store.iter_names() if n not in known]
+
+    def clean_orphans(self) -> list[str]:
+        """Remove orphan files older than an hour (a fresh one may still get its row)."""
+        if self._store is None:
+            return []
+        self._db.check_writable()
+        report = VerifyReport()
+        self._verify_files(report, deep=False)
+        removed = []
+        cutoff = time.time() - ORPHAN_MIN_AGE_S
+        for name in report.orphan_files:
+            path = self._store.folder / name
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(name)
+        return removed
+
+    def backup(self, label: str = "manual", *, folder: Path | None = None) -> Path:
+        """Snapshot through the SQLite backup API into ``backups/``."""
+        db = self._db
+        if db.path is None:
+            raise UsageError("backups of a server database are made with the server's tools")
+        target_dir = folder or db.path.parent / "backups"
+        try:
+            target_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot create backup folder {target_dir}: {exc.strerror or exc}"
+            ) from None
+        stamp = self._clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
+        target = target_dir / f"{db.path.stem}_{stamp}_{backup_label(label)}.db"
+        try:
+            infra.sqlite_backup(db.engine, target)
+        except OSError as exc:
+            target.unlink(missing_ok=True)
+            raise UsageError(f"backup failed: {exc.strerror or exc}; nothing was changed") from None
+        problems = infra.check_backup_file(target)
+        if problems:
+            raise UsageError(f"the backup {target} failed its check: {problems[0]}")
+        return target
+
+    def restore(self, backup_file: Path) -> Path:
+        """Replace the database with a checked backup; the current one is backed up first."""
+        db = self._db
+        if db.path is None:
+            raise UsageError("restore a server database with the server's tools")
+        db.check_writable()
+        problems = infra.check_backup_file(backup_file)
+        if problems:
+            raise UsageError("cannot restore: " + "; ".join(problems))
+        if backup_file.resolve() == db.path.resolve():
+            raise UsageError("that is the database itself; name a backup file")
+        safety = self.backup("before-restore")
+        db.dispose()
+        infra.restore_into(backup_file, db.path)
+        db.dispose()
+        return safety
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        if not self._db.is_sqlite:
+            raise UsageError("checkpoints apply to SQLite databases only")
+        return infra.checkpoint(self._db.engine)

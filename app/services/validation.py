@@ -1,0 +1,145 @@
+"""Field rules and coercion of user input (text from a CLI or a line edit).
+
+Every checker collects all problems before raising, so a dialog can show each next
+to its field and the CLI can name them all in one line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from app.db.models import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
+from app.errors import ValidationError
+from app.services.due import LIFECYCLE
+
+MAX_INTERVAL_DAYS = 3650 * 2
+MAX_GRACE_DAYS = 365
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One instrument field: its kind, limits and whether it is required."""
+
+    kind: str  # "text", "int", "date", "choice"
+    max_len: int = 0
+    required: bool = False
+    label: str = ""
+
+
+INSTRUMENT_FIELDS: dict[str, FieldSpec] = {
+    "asset_tag": FieldSpec("text", TAG_LEN, True, "asset tag"),
+    "description": FieldSpec("text", TEXT_LEN, True, "description"),
+    "manufacturer": FieldSpec("text", SHORT_LEN),
+    "model": FieldSpec("text", SHORT_LEN),
+    "serial_number": FieldSpec("text", SHORT_LEN),
+    "firmware_version": FieldSpec("text", SHORT_LEN),
+    "category": FieldSpec("text", SHORT_LEN),
+    "location": FieldSpec("text", SHORT_LEN),
+    "owner": FieldSpec("text", SHORT_LEN),
+    "status": FieldSpec("choice"),
+    "calibration_interval_days": FieldSpec("int", label="calibration interval"),
+    "grace_days": FieldSpec("int"),
+    "range_text": FieldSpec("text", SHORT_LEN),
+    "resolution_text": FieldSpec("text", SHORT_LEN),
+    "accuracy_text": FieldSpec("text", SHORT_LEN),
+    "notes": FieldSpec("text", NOTES_LEN),
+}
+
+
+def _has_control(text: str, allow_newlines: bool) -> bool:
+    allowed = {"\n", "\r", "\t"} if allow_newlines else set()
+    return any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in text)
+
+
+def clean_text(
+    name: str, value: Any, max_len: int, errors: dict[str, str], *, multiline: bool = False
+) -> str:
+    text = "" if value is None else str(value).strip()
+    if len(text) > max_len:
+        errors[name] = f"at most {max_len} characters (got {len(text)})"
+    elif _has_control(text, multiline):
+        errors[name] = "contains control characters"
+    return text
+
+
+def parse_int(name: str, value: Any, errors: dict[str, str]) -> int | None:
+    if isinstance(value, bool):
+        errors[name] = "must be a whole number"
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        errors[name] = f"must be a whole number (got {text!r})"
+        return None
+
+
+def parse_float(name: str, value: Any, errors: dict[str, str]) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = (
+            float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+        )
+    except (TypeError, ValueError):
+        errors[name] = f"must be a number (got {value!r})"
+        return None
+    if not math.isfinite(number):
+        errors[name] = "must be a finite number"
+        return None
+    return number
+
+
+def parse_date(name: str, value: Any, errors: dict[str, str]) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors[name] = f"must be a date as YYYY-MM-DD (got {text!r})"
+        return None
+
+
+def validate_instrument_fields(values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    """Check and coerce instrument fields; raise ValidationError listing every problem."""
+    errors: dict[str, str] = {}
+    unknown = sorted(set(values) - set(INSTRUMENT_FIELDS))
+    for name in unknown:
+        errors[name] = "unknown field; known: " + ", ".join(INSTRUMENT_FIELDS)
+    clean: dict[str, Any] = {}
+    for name, spec in INSTRUMENT_FIELDS.items():
+        if name not in values:
+            if spec.required and not partial:
+                errors[name] = "required"
+            continue
+        raw = values[name]
+        if spec.kind == "text":
+            text = clean_text(name, raw, spec.max_len, errors, multiline=name == "notes")
+            if spec.required and not text and name not in errors:
+                errors[name] = "required"
+            clean[name] = text
+        elif spec.kind == "int":
+            number = parse_int(name, raw, errors)
+            if number is not None:
+                if name == "calibration_interval_days" and not 0 < number <= MAX_INTERVAL_DAYS:
+                    errors[name] = f"must be between 1 and {MAX_INTERVAL_DAYS} days"
+                elif name == "grace_days" and not 0 <= number <= MAX_GRACE_DAYS:
+                    errors[name] = f"must be between 0 and {MAX_GRACE_DAYS} days"
+                clean[name] = number
+        elif spec.kind == "choice":
+            choice = str(raw).strip().lower().replace("-", "_").replace(" ", "_")
+            if choice not in LIFECYCLE:
+                errors[name] = "must be one of " + ", ".join(LIFECYCLE)
+            clean[name] = choice
+    if errors:
+        raise ValidationError(errors)
+    return clean

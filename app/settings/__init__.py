@@ -1,0 +1,1 @@
+"""Per-user settings and folders (platformdirs), written atomically."""

@@ -1,0 +1,1 @@
+"""Files beside the database: atomic writes and attachment storage."""

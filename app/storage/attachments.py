@@ -1,0 +1,160 @@
+"""Attachment files in the folder beside the database.
+
+Files are streamed in (constant memory for any size), hashed on the way, written to a
+temp file in the same folder, fsynced and renamed into place before their row is
+committed, so a crash can leave an orphan file but never a row without its file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.errors import UsageError
+from app.storage.atomic import TMP_SUFFIX, atomic_writer, fsync_directory
+from app.storage.filenames import stored_name
+
+CHUNK = 1024 * 1024
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file now in the store."""
+
+    stored_name: str
+    size_bytes: int
+    sha256: str
+
+
+def attachments_folder_for(db_path: Path) -> Path:
+    """``lab.db`` keeps its files in ``lab.db-attachments`` beside it."""
+    return db_path.with_name(f"{db_path.name}-attachments")
+
+
+def _open_source(source: Path) -> tuple[int, int]:
+    """Open a file the user named; clear messages for every way that can fail."""
+    try:
+        info = source.stat()
+    except FileNotFoundError:
+        raise UsageError(f"no file at {source}; check the path") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{source} is not a regular file; attach a file, not a folder")
+    try:
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except PermissionError:
+        raise UsageError(f"cannot read {source}: permission denied") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+    return fd, info.st_size
+
+
+class AttachmentStore:
+    """The folder of attachment files for one database."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_of(self, name: str) -> Path:
+        path = self.folder / name
+        # Stored names come from the database, which anyone can edit: stay inside.
+        if path.resolve().parent != self.folder.resolve():
+            raise UsageError(f"refusing attachment name outside the store: {name!r}")
+        return path
+
+    def ingest(self, source: Path, *, progress: Progress | None = None) -> StoredFile:
+        """Copy ``source`` in under a fresh stored name; the file is durable on return."""
+        fd, total = _open_source(source)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            os.close(fd)
+            raise UsageError(
+                f"cannot create the attachments folder {self.folder}: {exc.strerror or exc}"
+            ) from None
+        name = stored_name(source.name)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with (
+                os.fdopen(fd, "rb") as src,
+                atomic_writer(self.folder / name, prefix=".incoming-") as dst,
+            ):
+                while chunk := src.read(CHUNK):
+                    dst.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if progress:
+                        progress(size, total)
+        except OSError as exc:
+            raise UsageError(
+                f"could not store {source.name}: {exc.strerror or exc}; nothing was attached"
+            ) from None
+        return StoredFile(stored_name=name, size_bytes=size, sha256=digest.hexdigest())
+
+    def discard(self, name: str) -> None:
+        """Remove a file whose row never committed."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path_of(name).unlink()
+        fsync_directory(self.folder)
+
+    def exists(self, name: str) -> bool:
+        return self.path_of(name).is_file()
+
+    def hash_file(self, name: str) -> tuple[int, str]:
+        digest = hashlib.sha256()
+        size = 0
+        with self.path_of(name).open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        return size, digest.hexdigest()
+
+    def export(self, name: str, destination: Path, *, expected_sha256: str) -> Path:
+        """Copy a stored file out, verifying its hash; never overwrite silently."""
+        source = self.path_of(name)
+        if not source.is_file():
+            raise UsageError(f"the attachment file {name} is missing from {self.folder}")
+        if destination.exists():
+            raise UsageError(f"{destination} already exists; choose another name")
+        if not destination.parent.is_dir():
+            raise UsageError(f"folder {destination.parent} does not exist")
+        digest = hashlib.sha256()
+        try:
+            with source.open("rb") as src, atomic_writer(destination) as dst:
+                while chunk := src.read(CHUNK):
+                    dst.write(chunk)
+                    digest.update(chunk)
+                if digest.hexdigest() != expected_sha256:
+                    raise UsageError(
+                        f"attachment file {name} does not match its recorded hash "
+                        "(damaged or changed outside CalTrack); run `db verify --deep`"
+                    )
+        except OSError as exc:
+            raise UsageError(f"could not write {destination}: {exc.strerror or exc}") from None
+        return destination
+
+    def iter_names(self) -> Iterator[str]:
+        """Every file in the store, temp files included (for orphan checks)."""
+        if not self.folder.is_dir():
+            return
+        for entry in sorted(os.scandir(self.folder), key=lambda e: e.name):
+            if entry.is_file():
+                yield entry.name
+
+    @staticmethod
+    def is_temp(name: str) -> bool:
+        return name.startswith(".") and name.endswith(TMP_SUFFIX)
+
+    def copy_tree_to(self, target: Path) -> None:
+        """Copy the whole store (backups keep certificates with the data)."""
+        if self.folder.is_dir():
+            shutil.copytree(self.folder, target, dirs_exist_ok=True)

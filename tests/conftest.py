@@ -1,0 +1,50 @@
+"""Shared fixtures: a real CalTrack database file in a temp folder per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.bootstrap import CalTrack, open_caltrack
+from app.clock import FixedClock
+from app.identity import Identity
+
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "lab.db"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def alice() -> Identity:
+    return Identity(user="alice", machine="LAB-PC-3")
+
+
+@pytest.fixture
+def app(db_path: Path, clock: FixedClock, alice: Identity) -> Iterator[CalTrack]:
+    """A freshly initialised database opened as alice, with a fixed clock."""
+    with open_caltrack(str(db_path), create=True, identity=alice, clock=clock) as opened:
+        yield opened
+
+
+def add_thermometer(app: CalTrack, tag: str = "TH-001", **extra: object) -> None:
+    values: dict[str, object] = {
+        "asset_tag": tag,
+        "description": "Digital thermometer",
+        "manufacturer": "Fluke",
+        "model": "1524",
+        "serial_number": "SN123",
+        "calibration_interval_days": 365,
+    }
+    values.update(extra)
+    app.instruments.add(values)
