@@ -15,10 +15,10 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 from app import __version__
 from app.clock import Clock, SystemClock
 from app.db import maintenance as db_maintenance
-from app.db.engine import EngineOptions, build_engine, database_url, is_url, sqlite_path
+from app.db.engine import EngineOptions, build_engine, database_url, sqlite_path
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
 from app.db.transactions import Database
-from app.errors import DatabaseOpenError, SchemaTooNewError
+from app.errors import DatabaseOpenError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity, get_current_user_id
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.attachments import AttachmentService
@@ -26,7 +26,7 @@ from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
 from app.services.demo import DemoService
 from app.services.instruments import InstrumentService
-from app.services.maintenance import MaintenanceService
+from app.services.maintenance import MaintenanceService, backup_database
 from app.storage.attachments import AttachmentStore, attachments_folder_for
 
 
@@ -108,6 +108,7 @@ def open_caltrack(
     path = sqlite_path(url)
     notices: list[str] = []
     read_only: str | None = None
+    read_only_error: type[ReadOnlyError] = ReadOnlyError
     if path is not None:
         _check_file(path, create)
         read_only = _read_only_reason(path)
@@ -123,7 +124,7 @@ def open_caltrack(
         raise DatabaseOpenError(
             f"{path or url} cannot be opened as a database: {exc.orig}"
         ) from None
-    where = path or (url if not is_url(path_or_url) else make_safe(url))
+    where = path or make_safe(url)
     if state.status is SchemaStatus.FOREIGN:
         engine.dispose()
         raise DatabaseOpenError(
@@ -136,28 +137,25 @@ def open_caltrack(
             f"{where} holds no CalTrack data yet; create it with: caltrack --db {where} init"
         )
     if state.status is SchemaStatus.NEWER:
-        read_only = str(
-            SchemaTooNewError(
-                f"this database was written by a newer CalTrack (schema {state.current}); "
-                f"CalTrack {__version__} opens it read-only — install the newer version to edit"
-            )
+        read_only = (
+            f"this database was written by a newer CalTrack (schema {state.current}); "
+            f"CalTrack {__version__} opens it read-only — install the newer version to edit"
         )
+        read_only_error = SchemaTooNewError
     elif state.status in (SchemaStatus.EMPTY, SchemaStatus.BEHIND):
         if read_only:
             engine.dispose()
             raise DatabaseOpenError(f"the database needs an upgrade but {read_only}")
-        uow = UnitOfWorkFactory(database)
-        store = AttachmentStore(attachments_folder_for(path)) if path else None
         if state.status is SchemaStatus.BEHIND and path is not None:
-            backup = _services(database, identity, clock, store, state, notices).maintenance.backup(
-                f"before-upgrade-{state.current}"
-            )
+            backup = backup_database(database, clock, f"before-upgrade-{state.current}")
             notices.append(f"upgraded the schema from {state.current}; backup at {backup}")
         upgrade(engine, url)
-        uow.write(lambda u: _init_meta(u, clock.now_utc().isoformat()), label="initialise")
+        UnitOfWorkFactory(database).write(
+            lambda u: _init_meta(u, clock.now_utc().isoformat()), label="initialise"
+        )
         with engine.connect() as conn:
             state = schema_state(conn)
-    database.set_read_only(read_only)
+    database.set_read_only(read_only, read_only_error)
     store = AttachmentStore(attachments_folder_for(path)) if path else None
     return _services(database, identity, clock, store, state, notices)
 

@@ -453,8 +453,9 @@ def _positive_int(text: str) -> int:
 
 def _group(sub: Any, name: str, help_text: str) -> Any:
     parser = sub.add_parser(name, help=help_text, description=help_text)
-    parser.set_defaults(group_parser=parser)
-    return parser.add_subparsers(dest="action", metavar="ACTION")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    parser.set_defaults(group_prog=parser.prog, group_actions=actions)
+    return actions
 
 
 def _cmd(sub: Any, name: str, handler: Handler, help_text: str, *, json: bool = False) -> Any:
@@ -574,11 +575,19 @@ def register(sub: Any) -> None:
     _cmd(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
 
 
-def ensure_valid_date(text: str) -> str:
-    from app.services.validation import parse_date
+_OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items()} | {
+    "certificate_number": "certificate",
+    "temperature_c": "temperature",
+    "humidity_pct": "humidity",
+    "provider_name": "provider-name",
+}
 
-    errors: dict[str, str] = {}
-    parse_date("date", text, errors)
-    if errors:
-        raise ValidationError(errors)
-    return text
+
+def describe_validation(error: ValidationError) -> str:
+    """The problems in terms of this CLI's options (--interval-days, not the column)."""
+    parts = []
+    for name, message in error.fields.items():
+        option = _OPTION_OF_FIELD.get(name, name.replace("_", "-"))
+        label = f"--{option}" if " " not in option else option
+        parts.append(f"{label}: {message}")
+    return "; ".join(parts)

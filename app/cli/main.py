@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from app import __version__
 from app.cli import commands
 from app.db.transactions import is_busy_error, translate_storage_error
-from app.errors import CalTrackError
+from app.errors import CalTrackError, ValidationError
 
 EXIT_INTERNAL = 70
 log = logging.getLogger("caltrack")
@@ -69,7 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         if args.command:  # a group such as `instruments` without its action
-            args.group_parser.print_help()
+            print(
+                f"caltrack: {args.group_prog} needs an action: "
+                f"{', '.join(args.group_actions.choices)} (see `{args.group_prog} --help`)",
+                file=sys.stderr,
+            )
             return 2
         parser.print_help()
         print(
@@ -78,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(handler(args) or 0)
+    except ValidationError as exc:
+        print(f"caltrack: {commands.describe_validation(exc)}", file=sys.stderr)
+        return exc.exit_code
     except CalTrackError as exc:
         print(f"caltrack: {exc}", file=sys.stderr)
         return exc.exit_code

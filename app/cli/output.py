@@ -22,7 +22,9 @@ def print_table(
     widths = [len(h) for h in headers]
     for row in texts:
         for i, cell in enumerate(row):
-            widths[i] = min(max(widths[i], len(cell)), 48)
+            # Cap wide columns, but let the last one run on: nothing follows it.
+            cap = 10_000 if i == len(headers) - 1 else 48
+            widths[i] = min(max(widths[i], len(cell)), cap)
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(

@@ -112,12 +112,14 @@ class Database:
         journal: JournalPolicy | None,
         retry: RetryPolicy | None = None,
         write_lock_timeout_s: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.engine = engine
         self.url = url
         self.path = path
         self.journal = journal
         self.retry = retry or RetryPolicy()
+        self.sleep = sleep
         self._write_engine = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
         self._read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(bind=self._write_engine, expire_on_commit=False)
@@ -125,18 +127,20 @@ class Database:
         self._write_holder = ""
         self._write_lock_timeout_s = write_lock_timeout_s
         self.read_only_reason: str | None = None
+        self._read_only_error: type[ReadOnlyError] = ReadOnlyError
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def set_read_only(self, reason: str | None) -> None:
+    def set_read_only(self, reason: str | None, error: type[ReadOnlyError] = ReadOnlyError) -> None:
         """Refuse (or allow again) every write, naming why."""
         self.read_only_reason = reason
+        self._read_only_error = error
 
     def check_writable(self) -> None:
         if self.read_only_reason:
-            raise ReadOnlyError(self.read_only_reason)
+            raise self._read_only_error(self.read_only_reason)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -167,7 +171,7 @@ class Database:
     def run_write(self, fn: Callable[[Session], T], *, label: str = "write") -> T:
         """Run ``fn`` in a write transaction, retried whole while the database is busy."""
 
-        @with_busy_retry(self.retry)
+        @with_busy_retry(self.retry, self.sleep)
         def attempt() -> T:
             with self.write_session(label) as session:
                 return fn(session)
@@ -177,7 +181,7 @@ class Database:
     def run_read(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn`` in a read transaction, retried while the database is busy."""
 
-        @with_busy_retry(self.retry)
+        @with_busy_retry(self.retry, self.sleep)
         def attempt() -> T:
             with self.read_session() as session:
                 return fn(session)

@@ -58,6 +58,30 @@ def backup_label(label: str) -> str:
     return text or "manual"
 
 
+def backup_database(db: Database, clock: Clock, label: str, *, folder: Path | None = None) -> Path:
+    """Write ``backups/<stem>_<UTC timestamp>_<label>.db`` and check it."""
+    if db.path is None:
+        raise UsageError("backups of a server database are made with the server's tools")
+    target_dir = folder or db.path.parent / "backups"
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create backup folder {target_dir}: {exc.strerror or exc}"
+        ) from None
+    stamp = clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
+    target = target_dir / f"{db.path.stem}_{stamp}_{backup_label(label)}.db"
+    try:
+        infra.sqlite_backup(db.engine, target)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise UsageError(f"backup failed: {exc.strerror or exc}; nothing was changed") from None
+    problems = infra.check_backup_file(target)
+    if problems:
+        raise UsageError(f"the backup {target} failed its check: {problems[0]}")
+    return target
+
+
 class MaintenanceService:
     """Admin tasks on the open database."""
 
@@ -167,27 +191,7 @@ class MaintenanceService:
 
     def backup(self, label: str = "manual", *, folder: Path | None = None) -> Path:
         """Snapshot through the SQLite backup API into ``backups/``."""
-        db = self._db
-        if db.path is None:
-            raise UsageError("backups of a server database are made with the server's tools")
-        target_dir = folder or db.path.parent / "backups"
-        try:
-            target_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(
-                f"cannot create backup folder {target_dir}: {exc.strerror or exc}"
-            ) from None
-        stamp = self._clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
-        target = target_dir / f"{db.path.stem}_{stamp}_{backup_label(label)}.db"
-        try:
-            infra.sqlite_backup(db.engine, target)
-        except OSError as exc:
-            target.unlink(missing_ok=True)
-            raise UsageError(f"backup failed: {exc.strerror or exc}; nothing was changed") from None
-        problems = infra.check_backup_file(target)
-        if problems:
-            raise UsageError(f"the backup {target} failed its check: {problems[0]}")
-        return target
+        return backup_database(self._db, self._clock, label, folder=folder)
 
     def restore(self, backup_file: Path) -> Path:
         """Replace the database with a checked backup; the current one is backed up first."""

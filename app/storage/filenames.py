@@ -24,7 +24,14 @@ def display_name(name: str) -> str:
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
     if base in {"", ".", ".."}:
         base = "attachment"
-    return base[:MAX_DISPLAY_NAME]
+    if len(base) > MAX_DISPLAY_NAME:
+        # Shorten the stem, not the extension: the type of file must survive.
+        stem, dot, suffix = base.rpartition(".")
+        if dot and stem and len(suffix) <= MAX_SUFFIX:
+            base = f"{stem[: MAX_DISPLAY_NAME - len(suffix) - 1]}.{suffix}"
+        else:
+            base = base[:MAX_DISPLAY_NAME]
+    return base
 
 
 def safe_parts(name: str) -> tuple[str, str]:

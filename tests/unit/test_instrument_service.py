@@ -1,0 +1,169 @@
+"""InstrumentService on a real database file: validation, due rules, conflicts, audit."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.bootstrap import CalTrack
+from app.errors import ConflictError, NotFoundError, ValidationError
+from tests.conftest import add_thermometer
+
+
+def test_add_returns_detail_and_writes_one_audit_event(app: CalTrack) -> None:
+    detail = app.instruments.add(
+        {"asset_tag": "TH-001", "description": "Thermometer", "calibration_interval_days": "180"}
+    )
+    assert detail.asset_tag == "TH-001"
+    assert detail.calibration_interval_days == 180
+    assert detail.version == 1
+    assert detail.due_status == "overdue"  # never calibrated: must not be used yet
+    events = app.audit.for_entity("instrument", detail.id)
+    assert [e.action for e in events] == ["create"]
+    assert events[0].user == "alice" and events[0].machine == "LAB-PC-3"
+    assert events[0].changes["description"] == [None, "Thermometer"]
+
+
+def test_interval_defaults_to_a_year(app: CalTrack) -> None:
+    detail = app.instruments.add({"asset_tag": "X-1", "description": "Timer"})
+    assert detail.calibration_interval_days == 365
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"asset_tag": "", "description": "d"}, "asset_tag"),
+        ({"asset_tag": "A" * 300, "description": "d"}, "asset_tag"),
+        ({"asset_tag": "A1", "description": ""}, "description"),
+        (
+            {"asset_tag": "A1", "description": "d", "calibration_interval_days": 0},
+            "calibration_interval_days",
+        ),
+        (
+            {"asset_tag": "A1", "description": "d", "calibration_interval_days": "x"},
+            "calibration_interval_days",
+        ),
+        ({"asset_tag": "A1", "description": "d", "status": "broken"}, "status"),
+        ({"asset_tag": "A\x001", "description": "d"}, "asset_tag"),
+        ({"asset_tag": "A1", "description": "d", "colour": "red"}, "colour"),
+    ],
+)
+def test_add_rejects_bad_fields(app: CalTrack, values: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        app.instruments.add(values)
+    assert field in info.value.fields
+    assert app.instruments.list().total == 0
+    assert app.audit.recent() == []
+
+
+def test_asset_tag_is_unique_ignoring_case(app: CalTrack) -> None:
+    add_thermometer(app, "TH-001")
+    with pytest.raises(ValidationError) as info:
+        add_thermometer(app, "th-001")
+    assert "already used" in info.value.fields["asset_tag"]
+    assert app.instruments.list().total == 1
+
+
+def test_edit_with_current_version_saves_and_audits_fields(app: CalTrack) -> None:
+    add_thermometer(app)
+    loaded = app.instruments.get("th-001")
+    saved = app.instruments.edit(
+        "TH-001",
+        {"location": "Lab 2", "notes": "moved"},
+        expected_version=loaded.version,
+        reason="relocation",
+    )
+    assert saved.version == loaded.version + 1
+    assert saved.location == "Lab 2"
+    update = app.audit.for_entity("instrument", saved.id)[-1]
+    assert update.action == "update"
+    assert update.changes == {"location": ["", "Lab 2"], "notes": ["", "moved"]}
+    assert update.reason == "relocation"
+
+
+def test_stale_edit_raises_conflict_with_both_sides(app: CalTrack) -> None:
+    add_thermometer(app)
+    v1 = app.instruments.get("TH-001").version
+    app.instruments.edit("TH-001", {"location": "Lab 2"}, expected_version=v1)
+    with pytest.raises(ConflictError) as info:
+        app.instruments.edit("TH-001", {"location": "Lab 9"}, expected_version=v1)
+    conflict = info.value
+    assert conflict.yours.values == {"location": "Lab 9"}
+    assert conflict.theirs.values["location"] == "Lab 2"
+    assert conflict.theirs.changed_by == "alice"
+    assert "location" in conflict.changed_fields
+    assert app.instruments.get("TH-001").location == "Lab 2"
+
+
+def test_edit_that_changes_nothing_writes_no_event(app: CalTrack) -> None:
+    add_thermometer(app)
+    before = len(app.audit.recent())
+    detail = app.instruments.edit("TH-001", {"manufacturer": "Fluke"})
+    assert detail.version == 1
+    assert len(app.audit.recent()) == before
+
+
+def test_changing_interval_moves_next_due(app: CalTrack) -> None:
+    from app.services.dto import CalibrationInput
+
+    add_thermometer(app)
+    app.calibrations.add("TH-001", CalibrationInput(performed_on="2026-01-10", result="pass"))
+    detail = app.instruments.edit("TH-001", {"calibration_interval_days": 30})
+    assert str(detail.next_due) == "2026-02-09"
+
+
+def test_unknown_tag_is_not_found(app: CalTrack) -> None:
+    with pytest.raises(NotFoundError):
+        app.instruments.get("NOPE")
+
+
+def test_search_matches_every_word_across_fields(app: CalTrack) -> None:
+    add_thermometer(app, "TH-001", manufacturer="Fluke", model="1524")
+    add_thermometer(app, "TH-002", manufacturer="Testo", model="735", serial_number="50%_OFF")
+    assert [r.asset_tag for r in app.instruments.list(search="fluke 1524").rows] == ["TH-001"]
+    assert [r.asset_tag for r in app.instruments.list(search="50%").rows] == ["TH-002"]
+    # LIKE wildcards in the search are literal characters.
+    assert app.instruments.list(search="5_%").total == 0
+    assert app.instruments.list(search="TH-00").total == 2
+
+
+def test_status_filters_and_counts_agree(app: CalTrack) -> None:
+    from app.services.dto import CalibrationInput
+
+    add_thermometer(app, "OK-1")
+    add_thermometer(app, "SOON-1")
+    add_thermometer(app, "LATE-1")
+    add_thermometer(app, "NEVER-1")
+    add_thermometer(app, "OLD-1", status="retired")
+    # The clock says 2026-11-23; the interval is 365 days.
+    app.calibrations.add("OK-1", CalibrationInput(performed_on="2026-06-01", result="pass"))
+    app.calibrations.add("SOON-1", CalibrationInput(performed_on="2025-12-10", result="pass"))
+    app.calibrations.add("LATE-1", CalibrationInput(performed_on="2025-01-01", result="pass"))
+    counts = app.instruments.status_counts()
+    assert counts == {
+        "ok": 1,
+        "due-soon": 1,
+        "overdue": 2,
+        "out-of-service": 0,
+        "retired": 1,
+        "lost": 0,
+        "all": 5,
+    }
+    for status, n in counts.items():
+        if status != "all":
+            page = app.instruments.list(status=status)
+            assert page.total == n
+            assert all(r.due_status == status for r in page.rows)
+
+
+def test_list_sorts_in_the_database(app: CalTrack) -> None:
+    for tag in ("B-2", "A-1", "C-3"):
+        add_thermometer(app, tag)
+    tags = [r.asset_tag for r in app.instruments.list(sort="asset_tag", descending=True).rows]
+    assert tags == ["C-3", "B-2", "A-1"]
+    page = app.instruments.list(sort="asset_tag", limit=1, offset=1)
+    assert [r.asset_tag for r in page.rows] == ["B-2"] and page.total == 3
+
+
+def test_bad_status_filter_is_a_validation_error(app: CalTrack) -> None:
+    with pytest.raises(ValidationError):
+        app.instruments.list(status="sideways")
