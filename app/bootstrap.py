@@ -1,33 +1,51 @@
 """The composition root: opens a database and wires every service to it.
 
-The GUI and the CLI both start here; nothing else builds engines or services.
+The GUI and the CLI both start here; nothing else builds engines, locks or services.
+Opening does, in order: file checks, the network/WAL guard, the schema check, a
+migration under the editor lock if needed, becoming the editor (or read-only), and the
+crash check of the previous run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 from app import __version__
 from app.clock import Clock, SystemClock
 from app.db import maintenance as db_maintenance
-from app.db.engine import EngineOptions, build_engine, database_url, sqlite_path
+from app.db.engine import EngineOptions, build_engine, database_url, sqlite_header_mode, sqlite_path
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
 from app.db.transactions import Database
-from app.errors import DatabaseOpenError, ReadOnlyError, SchemaTooNewError
+from app.errors import DatabaseOpenError, LockHeldError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity, get_current_user_id
+from app.locking.editor_lock import EditorLock, held_message, os_lock_free, to_lock_holder
+from app.locking.holder import HolderInfo, holder_path, read_holder, write_holder
+from app.locking.running import RunMarker
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
 from app.services.demo import DemoService
+from app.services.editing import EditingOptions, EditingSession, db_identity
 from app.services.instruments import InstrumentService
+from app.services.lock_admin import ADMINS_KEY, LockAdminService
 from app.services.maintenance import MaintenanceService, backup_database
+from app.settings.paths import user_state_dir
 from app.storage.attachments import AttachmentStore, attachments_folder_for
+
+log = logging.getLogger(__name__)
+
+MIGRATION_WAIT_S = 6.0
 
 
 @dataclass
@@ -38,22 +56,41 @@ class CalTrack:
     identity: Identity
     clock: Clock
     schema: SchemaState
+    session: EditingSession
     instruments: InstrumentService
     calibrations: CalibrationService
     attachments: AttachmentService
     audit: AuditService
     maintenance: MaintenanceService
     demo: DemoService
-    notices: list[str]
+    locks: LockAdminService
+    notices: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    run_marker: RunMarker | None = None
 
     def close(self) -> None:
-        self.database.dispose()
+        """Give the lock back, forget the run marker, close connections."""
+        try:
+            self.session.close()
+        finally:
+            if self.run_marker is not None:
+                self.run_marker.clear()
+            self.database.dispose()
 
     def __enter__(self) -> CalTrack:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def make_safe(url: str) -> str:
+    """A URL fit to print: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def migrating_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".migrating")
 
 
 def _check_file(path: Path, create: bool) -> None:
@@ -85,11 +122,73 @@ def _read_only_reason(path: Path) -> str | None:
     return None
 
 
-def _init_meta(uow: UnitOfWork, now: str) -> None:
+def _init_meta(uow: UnitOfWork, now: str, creator: str) -> None:
     if uow.meta.get("database_id") is None:
         uow.meta.set("database_id", str(uuid.uuid4()))
         uow.meta.set("created_at", now)
         uow.meta.set("created_by_version", __version__)
+    if uow.meta.get(ADMINS_KEY) is None:
+        # Whoever creates the database administers it until they name others.
+        uow.meta.set(ADMINS_KEY, json.dumps([creator]))
+
+
+def _guard_network_wal(database: Database) -> None:
+    """A WAL database on a share cannot be read safely while someone else has it open."""
+    path, location = database.path, database.location
+    if path is None or location is None or not location.is_network or not path.exists():
+        return
+    if sqlite_header_mode(path) != "wal" or os_lock_free(path):
+        return
+    holder = read_holder(holder_path(path))
+    raise LockHeldError(
+        f"{held_message(holder)}, in WAL mode from a local disk; WAL cannot be read safely "
+        "over a network share, so nothing was opened — it can be opened once they close it",
+        to_lock_holder(holder) if holder else None,
+    )
+
+
+def _wait_for_migration(path: Path) -> HolderInfo | None:
+    """If another session is upgrading the schema, wait a little; its marker if still there."""
+    marker = migrating_marker(path)
+    deadline = time.monotonic() + MIGRATION_WAIT_S
+    while marker.exists():
+        if os_lock_free(path):
+            return None  # a migration that crashed: whoever takes the lock redoes it
+        if time.monotonic() >= deadline:
+            return read_holder(marker)
+        time.sleep(0.2)
+    return None
+
+
+def _migrate(
+    database: Database,
+    lock: EditorLock | None,
+    state: SchemaState,
+    clock: Clock,
+    identity: Identity,
+) -> list[str]:
+    """Upgrade under the editor lock and a ``.migrating`` marker, after a backup."""
+    notices: list[str] = []
+    path = database.path
+    marker = migrating_marker(path) if path else None
+    if lock is not None and marker is not None:
+        lock.acquire(MIGRATION_WAIT_S)  # LockHeldError names the holder
+        assert lock.info is not None
+        write_holder(marker, lock.info)
+    try:
+        if state.status is SchemaStatus.BEHIND and path is not None:
+            backup = backup_database(database, clock, f"before-upgrade-{state.current}")
+            notices.append(f"upgraded the schema from {state.current}; backup at {backup}")
+        upgrade(database.engine, database.url)
+        UnitOfWorkFactory(database).write(
+            lambda u: _init_meta(u, clock.now_utc().isoformat(), identity.user),
+            label="initialise",
+        )
+    finally:
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                marker.unlink()
+    return notices
 
 
 def open_caltrack(
@@ -97,45 +196,73 @@ def open_caltrack(
     *,
     create: bool = False,
     options: EngineOptions | None = None,
+    editing: EditingOptions | None = None,
     identity: Identity | None = None,
     clock: Clock | None = None,
+    state_dir: Path | None = None,
 ) -> CalTrack:
-    """Open (or with ``create`` make) a database, upgrade its schema, wire services."""
+    """Open (or with ``create`` make) a database, upgrade it, and take the editor role."""
     options = options or EngineOptions()
+    editing = editing or EditingOptions()
     identity = identity or get_current_user_id()
     clock = clock or SystemClock()
     url = database_url(path_or_url)
     path = sqlite_path(url)
-    notices: list[str] = []
-    read_only: str | None = None
-    read_only_error: type[ReadOnlyError] = ReadOnlyError
+    fs_read_only: str | None = None
     if path is not None:
         _check_file(path, create)
-        read_only = _read_only_reason(path)
-        if read_only and not path.exists():
-            raise DatabaseOpenError(f"cannot create {path}: {read_only}")
-    engine, journal = build_engine(url, options)
-    database = Database(engine, url=url, path=path, journal=journal)
+        fs_read_only = _read_only_reason(path)
+        if fs_read_only and not path.exists():
+            raise DatabaseOpenError(f"cannot create {path}: {fs_read_only}")
+    engine, location = build_engine(url, options)
+    database = Database(
+        engine, url=url, path=path, location=location, journal_choice=options.journal
+    )
+    uow = UnitOfWorkFactory(database)
+    session = EditingSession(
+        database=database, uow=uow, identity=identity, clock=clock, options=editing
+    )
     try:
-        with engine.connect() as conn:
+        app = _open(database, uow, session, create, fs_read_only, identity, clock, state_dir)
+    except BaseException:
+        session.close()
+        database.dispose()
+        raise
+    return app
+
+
+def _open(
+    database: Database,
+    uow: UnitOfWorkFactory,
+    session: EditingSession,
+    create: bool,
+    fs_read_only: str | None,
+    identity: Identity,
+    clock: Clock,
+    state_dir: Path | None,
+) -> CalTrack:
+    path = database.path
+    where = str(path) if path else make_safe(database.url)
+    notices: list[str] = []
+    problems: list[str] = []
+    _guard_network_wal(database)
+    migrating = _wait_for_migration(path) if path else None
+    try:
+        with database.engine.connect() as conn:
             state = schema_state(conn)
     except SADatabaseError as exc:
-        engine.dispose()
-        raise DatabaseOpenError(
-            f"{path or url} cannot be opened as a database: {exc.orig}"
-        ) from None
-    where = path or make_safe(url)
+        raise DatabaseOpenError(f"{where} cannot be opened as a database: {exc.orig}") from None
     if state.status is SchemaStatus.FOREIGN:
-        engine.dispose()
         raise DatabaseOpenError(
             f"{where} is a database but not a CalTrack one; "
             "open a CalTrack database or create a new one with init"
         )
     if state.status is SchemaStatus.EMPTY and not create:
-        engine.dispose()
         raise DatabaseOpenError(
             f"{where} holds no CalTrack data yet; create it with: caltrack --db {where} init"
         )
+    read_only: str | None = fs_read_only
+    read_only_error: type[ReadOnlyError] = ReadOnlyError
     if state.status is SchemaStatus.NEWER:
         read_only = (
             f"this database was written by a newer CalTrack (schema {state.current}); "
@@ -143,53 +270,88 @@ def open_caltrack(
         )
         read_only_error = SchemaTooNewError
     elif state.status in (SchemaStatus.EMPTY, SchemaStatus.BEHIND):
-        if read_only:
-            engine.dispose()
-            raise DatabaseOpenError(f"the database needs an upgrade but {read_only}")
-        if state.status is SchemaStatus.BEHIND and path is not None:
-            backup = backup_database(database, clock, f"before-upgrade-{state.current}")
-            notices.append(f"upgraded the schema from {state.current}; backup at {backup}")
-        upgrade(engine, url)
-        UnitOfWorkFactory(database).write(
-            lambda u: _init_meta(u, clock.now_utc().isoformat()), label="initialise"
-        )
-        with engine.connect() as conn:
-            state = schema_state(conn)
-    database.set_read_only(read_only, read_only_error)
+        if fs_read_only:
+            raise DatabaseOpenError(f"the database needs an upgrade but {fs_read_only}")
+        try:
+            notices += _migrate(database, session.lock, state, clock, identity)
+        except LockHeldError as exc:
+            if state.status is SchemaStatus.EMPTY:
+                raise
+            who = migrating.describe() if migrating else (exc.holder.user if exc.holder else "?")
+            read_only = (
+                f"database is being upgraded by {who}; reopen it in a minute"
+                if migrating
+                else f"the database needs an upgrade, but {exc}; it is upgraded when they close"
+            )
+        else:
+            with database.engine.connect() as conn:
+                state = schema_state(conn)
+    if read_only:
+        database.set_read_only(read_only, read_only_error)
+        if session.lock is not None:
+            session.lock.release()
+    else:
+        report = session.start()
+        notices += report.notices
+    marker = _crash_check(database, state_dir, clock, notices, problems)
+    for line in problems:
+        log.warning("startup problem on %s: %s", where, line)
     store = AttachmentStore(attachments_folder_for(path)) if path else None
-    return _services(database, identity, clock, store, state, notices)
-
-
-def make_safe(url: str) -> str:
-    """A URL fit to print: the password hidden."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _services(
-    database: Database,
-    identity: Identity,
-    clock: Clock,
-    store: AttachmentStore | None,
-    schema: SchemaState,
-    notices: list[str],
-) -> CalTrack:
-    uow = UnitOfWorkFactory(database)
     audit = AuditService(uow)
-    store_or_default = store or AttachmentStore(Path.cwd() / "caltrack-attachments")
     return CalTrack(
         database=database,
         identity=identity,
         clock=clock,
-        schema=schema,
+        schema=state,
+        session=session,
         instruments=InstrumentService(uow=uow, identity=identity, clock=clock),
         calibrations=CalibrationService(uow=uow, identity=identity, clock=clock),
         attachments=AttachmentService(
-            uow=uow, store=store_or_default, identity=identity, clock=clock
+            uow=uow,
+            store=store or AttachmentStore(Path.cwd() / "caltrack-attachments"),
+            identity=identity,
+            clock=clock,
         ),
         audit=audit,
         maintenance=MaintenanceService(uow=uow, store=store, audit=audit, clock=clock),
         demo=DemoService(uow=uow, identity=identity, clock=clock),
+        locks=LockAdminService(
+            uow=uow, identity=identity, clock=clock, stale_after_s=session.stale_after_s
+        ),
         notices=notices,
+        problems=problems,
+        run_marker=marker,
     )
+
+
+def _crash_check(
+    database: Database,
+    state_dir: Path | None,
+    clock: Clock,
+    notices: list[str],
+    problems: list[str],
+) -> RunMarker | None:
+    """After a run that ended without closing: quick_check, and say what was found."""
+    try:
+        marker = RunMarker(state_dir or user_state_dir(), db_identity(database.path, database.url))
+        crashed = marker.crashed_runs()
+        marker.mark(clock.now_utc().isoformat(timespec="seconds"))
+    except OSError as exc:
+        problems.append(f"cannot keep the run marker in the user state folder: {exc}")
+        return None
+    if crashed:
+        found = db_maintenance.integrity_problems(database.engine, quick=True)
+        started = ", ".join(sorted({c.started for c in crashed}))
+        if found:
+            problems.append(
+                f"CalTrack did not close properly last time (started {started}), and the "
+                f"database check found damage: {found[0]}. Restore the latest backup "
+                "(db restore) or ask your admin."
+            )
+            problems.extend(found[1:10])
+        else:
+            notices.append(
+                f"CalTrack did not close properly last time (started {started}); "
+                "the database was checked and is fine."
+            )
+    return marker

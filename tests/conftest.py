@@ -31,9 +31,11 @@ def alice() -> Identity:
 
 
 @pytest.fixture
-def app(db_path: Path, clock: FixedClock, alice: Identity) -> Iterator[CalTrack]:
-    """A freshly initialised database opened as alice, with a fixed clock."""
-    with open_caltrack(str(db_path), create=True, identity=alice, clock=clock) as opened:
+def app(db_path: Path, clock: FixedClock, alice: Identity, tmp_path: Path) -> Iterator[CalTrack]:
+    """A freshly initialised database opened by alice as its editor, with a fixed clock."""
+    with open_caltrack(
+        str(db_path), create=True, identity=alice, clock=clock, state_dir=tmp_path / "state"
+    ) as opened:
         yield opened
 
 

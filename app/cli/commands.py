@@ -14,6 +14,7 @@ from app.db.engine import EngineOptions
 from app.errors import ValidationError
 from app.services.calibrations import parse_point
 from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail
+from app.services.editing import EditingOptions
 from app.settings.paths import default_database_path
 
 Handler = Callable[[argparse.Namespace], int]
@@ -40,12 +41,21 @@ INSTRUMENT_OPTIONS: dict[str, str] = {
 }
 
 
-def open_app(args: argparse.Namespace, *, create: bool = False) -> CalTrack:
+def open_app(args: argparse.Namespace, *, create: bool = False, edit: bool = False) -> CalTrack:
+    """Open the database; a command that writes tries to become the editor first."""
     target = args.db or str(default_database_path())
     if not args.db and create:
         default_database_path().parent.mkdir(parents=True, exist_ok=True)
     options = EngineOptions(busy_timeout_s=args.busy_timeout, journal=args.journal)
-    return open_caltrack(target, create=create, options=options)
+    editing = EditingOptions(
+        edit=edit, wait_s=args.wait, heartbeat_s=args.heartbeat, stale_after_s=args.stale_after
+    )
+    app = open_caltrack(target, create=create, options=options, editing=editing)
+    for line in app.problems:
+        print(f"caltrack: PROBLEM: {line}", file=sys.stderr)
+    for line in app.notices:
+        print(f"caltrack: note: {line}", file=sys.stderr)
+    return app
 
 
 def _instrument_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -94,7 +104,7 @@ def _point_summary(c: CalibrationView) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    with open_app(args, create=True) as app:
+    with open_app(args, create=True, edit=True) as app:
         stats = app.maintenance.stats()
         print(f"CalTrack database ready at {stats.path or stats.url}")
         print(
@@ -106,7 +116,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    with open_app(args) as app:
+    with open_app(args, edit=True) as app:
 
         def progress(done: int, total: int) -> None:
             if sys.stderr.isatty():
@@ -165,7 +175,7 @@ def cmd_instruments_counts(args: argparse.Namespace) -> int:
 
 
 def cmd_instruments_add(args: argparse.Namespace) -> int:
-    with open_app(args) as app:
+    with open_app(args, edit=True) as app:
         detail = app.instruments.add(_instrument_values(args), reason=args.reason or "")
     if args.json:
         print_json(detail)
@@ -176,7 +186,7 @@ def cmd_instruments_add(args: argparse.Namespace) -> int:
 
 def cmd_instruments_edit(args: argparse.Namespace) -> int:
     changes = _instrument_values(args)
-    with open_app(args) as app:
+    with open_app(args, edit=True) as app:
         detail = app.instruments.edit(
             args.tag, changes, expected_version=args.expect_version, reason=args.reason or ""
         )
@@ -249,7 +259,7 @@ def cmd_calibrations_add(args: argparse.Namespace) -> int:
         points=points,
         standards=tuple(args.standard or ()),
     )
-    with open_app(args) as app:
+    with open_app(args, edit=True) as app:
         view = app.calibrations.add(args.tag, data)
     if args.json:
         print_json(view)
@@ -286,7 +296,7 @@ def cmd_calibrations_list(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrations_void(args: argparse.Namespace) -> int:
-    with open_app(args) as app:
+    with open_app(args, edit=True) as app:
         view = app.calibrations.void(args.id, args.reason, expected_version=args.expect_version)
     print(f"voided calibration #{view.id} of {view.asset_tag}")
     return 0
@@ -311,7 +321,7 @@ def _print_attachments(rows: Any) -> None:
 
 
 def cmd_attachments_add(args: argparse.Namespace) -> int:
-    with open_app(args) as app:
+    with open_app(args, edit=True) as app:
         view = app.attachments.add(args.tag, Path(args.file), record_id=args.record)
     if args.json:
         print_json(view)
@@ -338,7 +348,7 @@ def cmd_attachments_export(args: argparse.Namespace) -> int:
 
 
 def cmd_attachments_void(args: argparse.Namespace) -> int:
-    with open_app(args) as app:
+    with open_app(args, edit=True) as app:
         view = app.attachments.void(args.id, args.reason)
     print(f"voided attachment #{view.id} ({view.original_name})")
     return 0
@@ -395,7 +405,7 @@ def cmd_db_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_db_verify(args: argparse.Namespace) -> int:
-    with open_app(args) as app:
+    with open_app(args, edit=args.clean_orphans) as app:
         report = app.maintenance.verify(deep=args.deep)
         removed = app.maintenance.clean_orphans() if args.clean_orphans else []
     if args.json:
@@ -422,19 +432,89 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_db_restore(args: argparse.Namespace) -> int:
-    with open_app(args) as app:
+    with open_app(args, edit=True) as app:
         safety = app.maintenance.restore(Path(args.file))
     print(f"restored from {args.file}; the replaced database was kept at {safety}")
     return 0
 
 
 def cmd_db_checkpoint(args: argparse.Namespace) -> int:
-    with open_app(args) as app:
+    with open_app(args, edit=True) as app:
         busy, wal, moved = app.maintenance.checkpoint()
     if busy:
         print(f"checkpoint partly done: others are reading ({moved}/{wal} pages moved)")
         return 4
     print(f"checkpoint done ({moved} pages moved, WAL truncated)")
+    return 0
+
+
+def cmd_lock_status(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        status = app.locks.status(watch_s=args.watch)
+    holder = status.holder if status.held else None
+    data = {
+        "held": status.held,
+        "user": holder.user if holder else None,
+        "machine": holder.machine if holder else None,
+        "pid": holder.pid if holder else None,
+        "since": holder.since if holder else None,
+        "session_id": holder.session_id if holder else None,
+        "epoch": holder.epoch if holder else None,
+        "heartbeat": holder.heartbeat if holder else None,
+        "heartbeat_age_s": round(status.heartbeat_age_s, 1)
+        if status.held and args.watch > 0 and status.heartbeat_age_s is not None
+        else None,
+        "watched_s": args.watch,
+        "stale": status.stale,
+    }
+    if args.json:
+        print_json(data)
+        return 0
+    if not status.held:
+        last = status.holder
+        print("not held" + (f" (last editor: {last.describe()})" if last else ""))
+        return 0
+    age = data["heartbeat_age_s"]
+    print_fields(
+        [
+            ("Held by", f"{data['user']} on {data['machine']} (pid {data['pid']})"),
+            ("Since", holder.since_local() if holder else ""),
+            ("Heartbeat", f"{data['heartbeat']} beats"),
+            (
+                "Heartbeat age",
+                f"{age} s (watched {args.watch:g} s here)"
+                if age is not None
+                else "not observed (use --watch SECONDS)",
+            ),
+            ("Stale", "yes" if status.stale else "no"),
+        ]
+    )
+    return 0
+
+
+def cmd_lock_release(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        result = app.locks.release(
+            force=args.force, progress=lambda line: print(line, file=sys.stderr)
+        )
+    print(result.message)
+    return 0
+
+
+def cmd_admins_list(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        admins = app.locks.admins()
+    if args.json:
+        print_json(admins)
+    else:
+        print("\n".join(admins) if admins else "no admins")
+    return 0
+
+
+def cmd_admins_change(args: argparse.Namespace) -> int:
+    with open_app(args, edit=True) as app:
+        admins = app.locks.set_admin(args.user, admin=args.action == "add")
+    print("admins: " + ", ".join(admins))
     return 0
 
 
@@ -558,6 +638,30 @@ def register(sub: Any) -> None:
     alst.add_argument("--entity-type", choices=("instrument", "calibration", "attachment"))
     alst.add_argument("--user")
     alst.add_argument("--limit", type=_positive_int, default=50)
+
+    lock = _group(sub, "lock", "the editor lock of a shared database")
+    lst_lock = _cmd(
+        lock, "status", cmd_lock_status, "who edits, since when, stale or not", json=True
+    )
+    lst_lock.add_argument(
+        "--watch",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="watch the heartbeat this long to judge its age",
+    )
+    rel = _cmd(lock, "release", cmd_lock_release, "release a lock left behind (admins only)")
+    rel.add_argument(
+        "--force",
+        action="store_true",
+        help="fence off a holder whose heartbeat stopped (stale lock only)",
+    )
+
+    adm = _group(sub, "admins", "who may administer this database")
+    _cmd(adm, "list", cmd_admins_list, "the admins", json=True)
+    for action in ("add", "remove"):
+        change = _cmd(adm, action, cmd_admins_change, f"{action} an admin (admins only)")
+        change.add_argument("user", help="OS login name")
 
     db = _group(sub, "db", "database administration")
     _cmd(db, "stats", cmd_db_stats, "schema, tables, indexes, size, journal mode", json=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -58,9 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long SQLite waits for a lock before each retry (default 5)",
     )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="a command that writes waits this long for another editor to finish (default 0)",
+    )
+    parser.add_argument(
+        "--heartbeat", type=float, default=30.0, metavar="SECONDS", help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--stale-after", type=float, default=300.0, metavar="SECONDS", help=argparse.SUPPRESS
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.register(sub)
     return parser
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "\nThe desktop window is not part of this version yet; use the commands above.",
         )
         return 0
+    # SIGTERM (logout, kill) unwinds like Ctrl+C: the editor lock is released on the way.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(handler(args) or 0)
     except ValidationError as exc:

@@ -6,7 +6,6 @@ the program speaks plain SQLAlchemy and a ``postgresql://`` URL keeps working.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ JournalChoice = Literal["auto", "wal", "delete"]
 
 # Execution option read by the "begin" hook: which BEGIN a transaction starts with.
 BEGIN_MODE_OPTION = "caltrack_begin"
+# Keep a WAL or journal from staying huge after a big transaction (demo data, imports).
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,14 @@ def database_url(path_or_url: str) -> str:
     return f"sqlite:///{Path(path_or_url).expanduser().absolute()}"
 
 
-def choose_journal(location: Location, choice: JournalChoice) -> JournalPolicy:
-    """WAL on local disk, rollback journal on network shares, unless overridden."""
+def choose_journal(
+    location: Location, choice: JournalChoice, *, shared: bool = False
+) -> JournalPolicy:
+    """WAL on local disk, rollback journal on network shares, unless overridden.
+
+    ``shared`` is the one-way mark of a database once opened over the network: the PC
+    hosting the folder must not turn WAL back on under the feet of the network users.
+    """
     if choice == "wal":
         return JournalPolicy("wal", "NORMAL", "WAL forced by option")
     if choice == "delete":
@@ -73,10 +80,29 @@ def choose_journal(location: Location, choice: JournalChoice) -> JournalPolicy:
         return JournalPolicy(
             "delete", "FULL", f"rollback journal: database is on a {location.describe()}"
         )
+    if shared:
+        return JournalPolicy(
+            "delete",
+            "FULL",
+            "rollback journal: this database has been opened over a network share, so it "
+            "stays in rollback mode even from a local disk",
+        )
     return JournalPolicy("wal", "NORMAL", f"WAL: database is on {location.describe()}")
 
 
-def _install_sqlite_hooks(engine: Engine, options: EngineOptions, policy: JournalPolicy) -> None:
+def sqlite_header_mode(path: Path) -> str | None:
+    """'wal' or 'delete' from the file header (bytes 18-19), without opening SQLite."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return None
+    if len(header) < 20 or not header.startswith(b"SQLite format 3\x00"):
+        return None
+    return "wal" if header[18] == 2 or header[19] == 2 else "delete"
+
+
+def _install_sqlite_hooks(engine: Engine, options: EngineOptions) -> None:
     busy_ms = int(options.busy_timeout_s * 1000)
 
     @event.listens_for(engine, "connect")
@@ -87,13 +113,11 @@ def _install_sqlite_hooks(engine: Engine, options: EngineOptions, policy: Journa
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-            current = cursor.execute("PRAGMA journal_mode").fetchone()[0]
-            if current != policy.mode:
-                # Another connection may hold the file; it then keeps its mode, which
-                # Database.journal_mode reports rather than hides.
-                with contextlib.suppress(sqlite3.OperationalError):
-                    cursor.execute(f"PRAGMA journal_mode={policy.mode.upper()}")
-            cursor.execute(f"PRAGMA synchronous={policy.synchronous}")
+            # The journal mode itself is switched only by the editor (see
+            # Database.switch_journal); each connection matches its durability to it.
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            cursor.execute(f"PRAGMA synchronous={'NORMAL' if mode == 'wal' else 'FULL'}")
+            cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         finally:
             cursor.close()
 
@@ -103,15 +127,15 @@ def _install_sqlite_hooks(engine: Engine, options: EngineOptions, policy: Journa
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def build_engine(url: str, options: EngineOptions) -> tuple[Engine, JournalPolicy | None]:
-    """Create the engine; for SQLite also the journal policy it runs under."""
+def build_engine(url: str, options: EngineOptions) -> tuple[Engine, Location | None]:
+    """Create the engine; for SQLite also where its file lives."""
     path = sqlite_path(url)
     if path is None:
         return create_engine(url, pool_pre_ping=True), None
-    policy = choose_journal(detect_location(path.parent), options.journal)
+    location = detect_location(path.parent)
     engine = create_engine(
         url,
         connect_args={"timeout": options.busy_timeout_s, "check_same_thread": False},
     )
-    _install_sqlite_hooks(engine, options, policy)
-    return engine, policy
+    _install_sqlite_hooks(engine, options)
+    return engine, location

@@ -6,6 +6,7 @@ first statement, before anything was done, which is what makes a retry safe.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.engine import BEGIN_MODE_OPTION, JournalPolicy
+from app.db.engine import BEGIN_MODE_OPTION, JournalChoice, JournalPolicy, choose_journal
+from app.db.filesystem import Location
 from app.errors import DatabaseBusyError, ReadOnlyError
 
 T = TypeVar("T")
@@ -109,7 +111,8 @@ class Database:
         *,
         url: str,
         path: Path | None,
-        journal: JournalPolicy | None,
+        location: Location | None = None,
+        journal_choice: JournalChoice = "auto",
         retry: RetryPolicy | None = None,
         write_lock_timeout_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -117,7 +120,12 @@ class Database:
         self.engine = engine
         self.url = url
         self.path = path
-        self.journal = journal
+        self.location = location
+        self.journal_choice: JournalChoice = journal_choice
+        # The policy in force, decided once the shared mark in meta is known.
+        self.journal: JournalPolicy | None = (
+            choose_journal(location, journal_choice) if location is not None else None
+        )
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self._write_engine = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
@@ -128,6 +136,8 @@ class Database:
         self._write_lock_timeout_s = write_lock_timeout_s
         self.read_only_reason: str | None = None
         self._read_only_error: type[ReadOnlyError] = ReadOnlyError
+        # Set by the editing session: checks the lock epoch in every write transaction.
+        self.fence: Callable[[Session], None] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -152,9 +162,16 @@ class Database:
                 session.rollback()
 
     @contextmanager
-    def write_session(self, label: str = "write") -> Iterator[Session]:
-        """One writer per process at a time; commit on success, rollback on error."""
-        self.check_writable()
+    def write_session(
+        self, label: str = "write", *, admin_override: bool = False
+    ) -> Iterator[Session]:
+        """One writer per process at a time; commit on success, rollback on error.
+
+        ``admin_override`` skips the read-only state and the fence: only for an admin
+        fencing off a stale editor, which is exactly when this session cannot edit.
+        """
+        if not admin_override:
+            self.check_writable()
         if not self._write_lock.acquire(timeout=self._write_lock_timeout_s):
             raise DatabaseBusyError(
                 f"another task of this session is still writing ({self._write_holder}); "
@@ -163,17 +180,21 @@ class Database:
         try:
             self._write_holder = f"{label} in {threading.current_thread().name}"
             with self._write_sessions() as session, session.begin():
+                if self.fence is not None and not admin_override:
+                    self.fence(session)
                 yield session
         finally:
             self._write_holder = ""
             self._write_lock.release()
 
-    def run_write(self, fn: Callable[[Session], T], *, label: str = "write") -> T:
+    def run_write(
+        self, fn: Callable[[Session], T], *, label: str = "write", admin_override: bool = False
+    ) -> T:
         """Run ``fn`` in a write transaction, retried whole while the database is busy."""
 
         @with_busy_retry(self.retry, self.sleep)
         def attempt() -> T:
-            with self.write_session(label) as session:
+            with self.write_session(label, admin_override=admin_override) as session:
                 return fn(session)
 
         return attempt()
@@ -194,6 +215,30 @@ class Database:
             return self.engine.dialect.name
         with self.engine.connect() as conn:
             return str(conn.execute(text("PRAGMA journal_mode")).scalar_one())
+
+    def switch_journal(self, mode: str) -> bool:
+        """Put the file in ``mode`` (only the editor calls this); False if others hold it."""
+        if not self.is_sqlite or self.journal_mode() == mode:
+            return True
+        # The switch needs the only connection to the file: drop our pooled ones.
+        self.engine.dispose()
+        raw = self.engine.raw_connection()
+        try:
+            # Outside any transaction: the raw connection runs in autocommit mode.
+            cursor = raw.cursor()
+            try:
+                cursor.execute(f"PRAGMA journal_mode={mode.upper()}")
+                row = cursor.fetchone()
+                new = str(row[0]).lower() if row else ""
+            except sqlite3.OperationalError:
+                return False  # "database is locked": other connections have it open
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+        # Pooled connections chose their synchronous level for the old mode.
+        self.engine.dispose()
+        return new == mode
 
     def checked_out_connections(self) -> int:
         """Connections currently lent out by the pool (0 when all are returned)."""

@@ -32,5 +32,15 @@ class MetaRepository:
             row.value = value
         self._session.flush()
 
+    def increment(self, key: str) -> int:
+        """Add one to an integer value (0 when absent) and return the new value."""
+        raw = self.get_for_update(key)
+        try:
+            value = int(raw) + 1 if raw is not None else 1
+        except ValueError:
+            value = 1
+        self.set(key, str(value))
+        return value
+
     def all(self) -> dict[str, str]:
         return {k: v for k, v in self._session.execute(select(Meta.key, Meta.value))}

@@ -43,9 +43,13 @@ class UnitOfWorkFactory:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def write(self, fn: Callable[[UnitOfWork], T], *, label: str = "write") -> T:
+    def write(
+        self, fn: Callable[[UnitOfWork], T], *, label: str = "write", admin_override: bool = False
+    ) -> T:
         """Run ``fn`` in a write transaction, repeated whole if the database is busy."""
-        return self.database.run_write(lambda session: fn(UnitOfWork(session)), label=label)
+        return self.database.run_write(
+            lambda session: fn(UnitOfWork(session)), label=label, admin_override=admin_override
+        )
 
     def read(self, fn: Callable[[UnitOfWork], T]) -> T:
         return self.database.run_read(lambda session: fn(UnitOfWork(session)))

@@ -20,3 +20,8 @@ def user_log_dir() -> Path:
 def default_database_path() -> Path:
     """The database a one-person lab gets without choosing one."""
     return user_data_dir() / "caltrack.db"
+
+
+def user_state_dir() -> Path:
+    """Run markers and other per-user state that is not a setting."""
+    return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))

@@ -1,0 +1,1 @@
+"""The editor lock: one editing session per database, safe on network shares."""
