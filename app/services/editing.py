@@ -215,8 +215,7 @@ class EditingSession:
         """User activity; an editor released for idleness takes the lock back if free."""
         self._last_activity = self._monotonic()
         if self._idle_released and self.lock is not None and not self.lock.held:
-            report = self.become_editor(0.0)
-            del report
+            self.become_editor(0.0)
             return self.editing
         return False
 
