@@ -119,10 +119,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.exception("database error")
         print(f"caltrack: database error: {exc.orig}", file=sys.stderr)
         return EXIT_INTERNAL
-    except KeyboardInterrupt:
-        print("caltrack: interrupted; the last change was rolled back", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         # Output piped into `head`: not an error worth a traceback.
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        # The folder or share went away, or the disk failed, outside a database call.
+        where = f" {exc.filename}" if exc.filename else ""
+        print(
+            f"caltrack: cannot access{where}: {exc.strerror or exc}; check that the folder "
+            "or network share is reachable and try again",
+            file=sys.stderr,
+        )
+        return 6
+    except KeyboardInterrupt:
+        print("caltrack: interrupted; the last change was rolled back", file=sys.stderr)
+        return 130

@@ -66,8 +66,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _open_lock_file(path: Path) -> IO[bytes]:
-    # "a" creates the file if needed and never truncates what is there.
-    return path.open("ab")
+    # Create if needed, never truncate. Not O_APPEND: smbnetfs answers it with EIO and
+    # then fails every later call on the mount.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+    return os.fdopen(fd, "r+b")
 
 
 def os_lock_free(db_path: Path) -> bool:
