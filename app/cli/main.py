@@ -20,9 +20,10 @@ from app import __version__
 from app.cli import commands
 from app.db.transactions import is_busy_error, translate_storage_error
 from app.errors import CalTrackError, ValidationError
+from app.settings.logs import setup_logging
 
 EXIT_INTERNAL = 70
-log = logging.getLogger("caltrack")
+log = logging.getLogger("app.cli")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "\nThe desktop window is not part of this version yet; use the commands above.",
         )
         return 0
+    log_file = setup_logging()
+    log.info("caltrack %s", " ".join(sys.argv[1:] if argv is None else argv))
     # SIGTERM (logout, kill) unwinds like Ctrl+C: the editor lock is released on the way.
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -106,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"caltrack: {commands.describe_validation(exc)}", file=sys.stderr)
         return exc.exit_code
     except CalTrackError as exc:
+        log.warning("%s: %s", type(exc).__name__, exc)
         print(f"caltrack: {exc}", file=sys.stderr)
         return exc.exit_code
     except DBAPIError as exc:
@@ -116,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(translated, CalTrackError):
             print(f"caltrack: {translated}", file=sys.stderr)
             return translated.exit_code
-        log.exception("database error")
+        log.error("database error", exc_info=exc)
         print(f"caltrack: database error: {exc.orig}", file=sys.stderr)
         return EXIT_INTERNAL
     except BrokenPipeError:
@@ -132,6 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 6
+    except Exception as exc:  # a bug: one line here, the traceback in the log file
+        log.exception("internal error")
+        print(
+            f"caltrack: internal error: {type(exc).__name__}: {exc} "
+            f"(details in {log_file or 'the log'}); please report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("caltrack: interrupted; the last change was rolled back", file=sys.stderr)
         return 130

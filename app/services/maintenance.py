@@ -11,11 +11,13 @@ from sqlalchemy import Connection
 
 from app.clock import Clock
 from app.db import maintenance as infra
+from app.db.engine import choose_journal
 from app.db.migrate import schema_state
 from app.db.transactions import Database
 from app.errors import UsageError
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditService
+from app.services.editing import SHARED_KEY
 from app.storage.attachments import AttachmentStore
 
 ORPHAN_MIN_AGE_S = 3600  # younger files may belong to an attach still committing
@@ -108,7 +110,16 @@ class MaintenanceService:
 
         with db.engine.connect() as conn:
             current, head = revision(conn)
-        database_id = self._uow.read(lambda uow: uow.meta.get("database_id"))
+        database_id, shared = self._uow.read(
+            lambda uow: (uow.meta.get("database_id"), uow.meta.get(SHARED_KEY) is not None)
+        )
+        mode = db.journal_mode()
+        reason = "server database"
+        if db.location is not None:
+            policy = choose_journal(db.location, db.journal_choice, shared=shared)
+            reason = policy.reason
+            if policy.mode != mode:
+                reason += f" (switches to {policy.mode} when an editor opens it)"
         size = wal = None
         if db.path is not None:
             size = db.path.stat().st_size if db.path.exists() else None
@@ -120,8 +131,8 @@ class MaintenanceService:
             schema_revision=current,
             schema_head=head,
             database_id=database_id,
-            journal_mode=db.journal_mode(),
-            journal_reason=db.journal.reason if db.journal else "server database",
+            journal_mode=mode,
+            journal_reason=reason,
             file_size_bytes=size,
             wal_size_bytes=wal,
             read_only_reason=db.read_only_reason,
