@@ -17,13 +17,19 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 from app import __version__
 from app.clock import Clock, SystemClock
 from app.db import maintenance as db_maintenance
-from app.db.engine import EngineOptions, build_engine, database_url, sqlite_header_mode, sqlite_path
+from app.db.engine import (
+    EngineOptions,
+    build_engine,
+    database_url,
+    safe_url,
+    sqlite_header_mode,
+    sqlite_path,
+)
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
 from app.db.transactions import Database
 from app.errors import DatabaseOpenError, LockHeldError, ReadOnlyError, SchemaTooNewError
@@ -82,11 +88,6 @@ class CalTrack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def make_safe(url: str) -> str:
-    """A URL fit to print: the password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def migrating_marker(path: Path) -> Path:
@@ -242,7 +243,7 @@ def _open(
     state_dir: Path | None,
 ) -> CalTrack:
     path = database.path
-    where = str(path) if path else make_safe(database.url)
+    where = str(path) if path else safe_url(database.url)
     notices: list[str] = []
     problems: list[str] = []
     _guard_network_wal(database)
@@ -308,7 +309,7 @@ def _open(
         calibrations=CalibrationService(uow=uow, identity=identity, clock=clock),
         attachments=AttachmentService(
             uow=uow,
-            store=store or AttachmentStore(Path.cwd() / "caltrack-attachments"),
+            store=store,
             identity=identity,
             clock=clock,
         ),

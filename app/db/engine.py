@@ -47,6 +47,11 @@ def is_url(text: str) -> bool:
     return bool(sep) and len(head) > 1 and head.replace("+", "").isalnum()
 
 
+def safe_url(url: str) -> str:
+    """A URL fit to print or log: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other backends and memory."""
     parsed = make_url(url)

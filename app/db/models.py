@@ -22,8 +22,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 # Named constraints let alembic's batch mode on SQLite find and alter them later.
 NAMING_CONVENTION = {
@@ -216,3 +217,21 @@ class Meta(Base):
 def table_of(model: type[Base]) -> Table:
     """The Core table behind a model, for bulk inserts that skip the ORM."""
     return cast(Table, model.__table__)
+
+
+def sync_id_sequence(session: Session, model: type[Base]) -> None:
+    """After inserting rows with explicit ids: move a PostgreSQL id sequence past them.
+
+    SQLite picks max(id)+1 by itself; PostgreSQL's serial sequence does not see ids
+    given by the caller and would hand them out again.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    table = table_of(model)
+    session.execute(
+        text(
+            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+            f"(SELECT COALESCE(MAX(id), 1) FROM {table.name}))"
+        )
+    )

@@ -8,7 +8,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.db.models import CalibrationRecord, CalibrationStandard, MeasurementPoint, table_of
+from app.db.models import (
+    CalibrationRecord,
+    CalibrationStandard,
+    MeasurementPoint,
+    sync_id_sequence,
+    table_of,
+)
 
 
 class CalibrationRepository:
@@ -76,7 +82,9 @@ class CalibrationRepository:
         """Insert many records with their points and standards (ids are given)."""
         if records:
             self._session.execute(table_of(CalibrationRecord).insert(), list(records))
+            sync_id_sequence(self._session, CalibrationRecord)
         if points:
             self._session.execute(table_of(MeasurementPoint).insert(), list(points))
+            sync_id_sequence(self._session, MeasurementPoint)
         if standards:
             self._session.execute(table_of(CalibrationStandard).insert(), list(standards))

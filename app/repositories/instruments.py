@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Instrument, table_of
+from app.db.models import Instrument, sync_id_sequence, table_of
 
 
 class DueFilter(enum.Enum):
@@ -175,3 +175,4 @@ class InstrumentRepository:
         """Insert many instruments at once (demo data, imports); ids are given."""
         if rows:
             self._session.execute(table_of(Instrument).insert(), list(rows))
+            sync_id_sequence(self._session, Instrument)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from app.clock import Clock
 from app.db.models import Attachment
-from app.errors import NotFoundError, ValidationError
+from app.errors import NotFoundError, UsageError, ValidationError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
@@ -43,7 +43,7 @@ class AttachmentService:
         self,
         *,
         uow: UnitOfWorkFactory,
-        store: AttachmentStore,
+        store: AttachmentStore | None,
         identity: Identity,
         clock: Clock,
     ) -> None:
@@ -54,6 +54,11 @@ class AttachmentService:
 
     @property
     def store(self) -> AttachmentStore:
+        if self._store is None:
+            raise UsageError(
+                "attachments need a database file (they are kept in a folder beside it); "
+                "server databases do not support them yet"
+            )
         return self._store
 
     def add(
@@ -68,7 +73,7 @@ class AttachmentService:
         self._uow.database.check_writable()
         # Fail on a wrong tag or record before copying a possibly huge file.
         self._uow.read(lambda uow: self._owner(uow, tag, record_id))
-        stored = self._store.ingest(source, progress=progress)
+        stored = self.store.ingest(source, progress=progress)
         original = display_name(source.name)
 
         def write(uow: UnitOfWork) -> AttachmentView:
@@ -98,7 +103,7 @@ class AttachmentService:
         try:
             return self._uow.write(write, label="attach file")
         except BaseException:
-            self._store.discard(stored.stored_name)
+            self.store.discard(stored.stored_name)
             raise
 
     def list(self, tag: str, *, include_voided: bool = True) -> list[AttachmentView]:
@@ -127,7 +132,7 @@ class AttachmentService:
         """Save a copy; a folder as destination gets the original file name."""
         view = self.get(attachment_id)
         target = destination / view.original_name if destination.is_dir() else destination
-        return self._store.export(view.stored_name, target, expected_sha256=view.sha256)
+        return self.store.export(view.stored_name, target, expected_sha256=view.sha256)
 
     def void(self, attachment_id: int, reason: str) -> AttachmentView:
         if not reason.strip():

@@ -232,6 +232,10 @@ class InstrumentService:
                 raise self._conflict(obj, clean, expected_version)
             if "asset_tag" in clean:
                 self._check_tag_free(uow, clean["asset_tag"], obj.id)
+            soon_days = due_soon_days(uow)
+            # The writer reads the chain head: a query, so it comes before any change to
+            # obj (an autoflush in between would bump the version twice).
+            audit = AuditChainWriter(uow, self._identity, self._clock)
             before = instrument_snapshot(obj)
             for name, value in clean.items():
                 setattr(obj, name, value)
@@ -242,15 +246,14 @@ class InstrumentService:
             after = instrument_snapshot(obj)
             changed = diff(before, after)
             if not changed:
-                return detail_of(obj, today, due_soon_days(uow))
-            audit = AuditChainWriter(uow, self._identity, self._clock)
+                return detail_of(obj, today, soon_days)
             obj.search_text = search_text_of(after)
             obj.updated_at = audit.now
             obj.updated_by = self._identity.user
             self._flush_unique(uow, uow.instruments.flush, obj.asset_tag)
             audit.record("instrument", obj.id, obj.asset_tag, "update", changed, reason)
             audit.flush()
-            return detail_of(obj, today, due_soon_days(uow))
+            return detail_of(obj, today, soon_days)
 
         try:
             return self._uow.write(write, label="edit instrument")

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from app.clock import Clock
 from app.db import maintenance as infra
-from app.db.engine import choose_journal
+from app.db.engine import choose_journal, safe_url
 from app.db.migrate import schema_state
 from app.db.transactions import Database
 from app.errors import UsageError
@@ -126,7 +126,7 @@ class MaintenanceService:
             wal_path = db.path.with_name(db.path.name + "-wal")
             wal = wal_path.stat().st_size if wal_path.exists() else None
         return DatabaseStats(
-            url=db.url,
+            url=safe_url(db.url),
             path=str(db.path) if db.path else None,
             schema_revision=current,
             schema_head=head,
