@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
+import builtins
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +49,25 @@ def require_instrument(uow: UnitOfWork, tag: str) -> Instrument:
             f"no instrument with asset tag {tag!r}; `instruments list --search` finds it"
         )
     return instrument
+
+
+def row_of(r: Any, today: date, soon_days: int) -> InstrumentRow:
+    """A list row from the repository's plain row."""
+    return InstrumentRow(
+        id=r.id,
+        asset_tag=r.asset_tag,
+        description=r.description,
+        manufacturer=r.manufacturer,
+        model=r.model,
+        serial_number=r.serial_number,
+        location=r.location,
+        lifecycle=r.status,
+        due_status=due_status(r.status, r.next_due, today, soon_days),
+        interval_days=r.calibration_interval_days,
+        last_calibrated=r.last_calibrated,
+        next_due=r.next_due,
+        version=r.version,
+    )
 
 
 def detail_of(obj: Instrument, today: Any, soon_days: int) -> InstrumentDetail:
@@ -100,11 +120,7 @@ class InstrumentService:
         limit: int | None = 100,
         offset: int = 0,
     ) -> InstrumentPage:
-        try:
-            due = DueFilter(status) if status else None
-        except ValueError:
-            choices = ", ".join(d.value for d in DueFilter)
-            raise ValidationError({"status": f"must be one of {choices}"}) from None
+        due = self._due_filter(status)
         query = ListQuery(
             due=due, search=search, sort=sort, descending=descending, limit=limit, offset=offset
         )
@@ -113,28 +129,52 @@ class InstrumentService:
         def read(uow: UnitOfWork) -> InstrumentPage:
             soon = due_soon_days(uow)
             until = today + timedelta(days=soon)
-            rows = [
-                InstrumentRow(
-                    id=r.id,
-                    asset_tag=r.asset_tag,
-                    description=r.description,
-                    manufacturer=r.manufacturer,
-                    model=r.model,
-                    serial_number=r.serial_number,
-                    location=r.location,
-                    lifecycle=r.status,
-                    due_status=due_status(r.status, r.next_due, today, soon),
-                    interval_days=r.calibration_interval_days,
-                    last_calibrated=r.last_calibrated,
-                    next_due=r.next_due,
-                    version=r.version,
-                )
-                for r in uow.instruments.list_rows(query, today, until)
-            ]
+            rows = [row_of(r, today, soon) for r in uow.instruments.list_rows(query, today, until)]
             total = uow.instruments.count(query, today, until)
             return InstrumentPage(rows=rows, total=total)
 
         return self._uow.read(read)
+
+    def list_ids(
+        self,
+        *,
+        status: str | None = None,
+        search: str = "",
+        sort: str = "next_due",
+        descending: bool = False,
+    ) -> builtins.list[int]:
+        """Ids of every matching instrument in display order (the GUI fetches rows lazily)."""
+        query = ListQuery(
+            due=self._due_filter(status),
+            search=search,
+            sort=sort,
+            descending=descending,
+            limit=None,
+        )
+        today = self._clock.today()
+        return self._uow.read(
+            lambda uow: uow.instruments.list_ids(
+                query, today, today + timedelta(days=due_soon_days(uow))
+            )
+        )
+
+    def rows(self, ids: Sequence[int]) -> dict[int, InstrumentRow]:
+        """List rows for these ids (missing ids were deleted or never existed)."""
+        today = self._clock.today()
+
+        def read(uow: UnitOfWork) -> dict[int, InstrumentRow]:
+            soon = due_soon_days(uow)
+            return {r.id: row_of(r, today, soon) for r in uow.instruments.rows_by_ids(ids)}
+
+        return self._uow.read(read)
+
+    @staticmethod
+    def _due_filter(status: str | None) -> DueFilter | None:
+        try:
+            return DueFilter(status) if status else None
+        except ValueError:
+            choices = ", ".join(d.value for d in DueFilter)
+            raise ValidationError({"status": f"must be one of {choices}"}) from None
 
     def status_counts(self) -> dict[str, int]:
         today = self._clock.today()
