@@ -314,7 +314,14 @@ def _open(
             clock=clock,
         ),
         audit=audit,
-        maintenance=MaintenanceService(uow=uow, store=store, audit=audit, clock=clock),
+        maintenance=MaintenanceService(
+            uow=uow,
+            store=store,
+            audit=audit,
+            clock=clock,
+            identity=identity,
+            on_epoch=session.adopt_epoch,
+        ),
         demo=DemoService(uow=uow, identity=identity, clock=clock),
         locks=LockAdminService(
             uow=uow, identity=identity, clock=clock, stale_after_s=session.stale_after_s

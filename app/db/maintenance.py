@@ -123,6 +123,18 @@ def check_backup_file(path: Path) -> list[str]:
     return problems
 
 
+def backup_revision(path: Path) -> str | None:
+    """The schema revision recorded in a backup file."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return str(row[0]) if row else None
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        conn.close()
+
+
 def restore_into(backup: Path, target: Path) -> None:
     """Copy a checked backup over the live database through the backup API."""
     source = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)

@@ -62,6 +62,10 @@ def schema_state(connection: Connection) -> SchemaState:
     tables = set(inspect(connection).get_table_names())
     if not tables:
         return SchemaState(SchemaStatus.EMPTY, None, head)
+    if tables == {"alembic_version"}:
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current is None:  # downgraded to base: as good as new
+            return SchemaState(SchemaStatus.EMPTY, None, head)
     if "alembic_version" not in tables or "meta" not in tables:
         return SchemaState(SchemaStatus.FOREIGN, None, head)
     current = MigrationContext.configure(connection).get_current_revision()

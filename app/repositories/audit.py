@@ -36,6 +36,16 @@ class AuditRepository:
         stmt = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
         yield from self._session.execute(stmt).scalars()
 
+    def iter_entity_events(self, entity_type: str, batch: int = 5000) -> Iterator[AuditEvent]:
+        """Every event of one entity type, by entity id then event id (for replay)."""
+        stmt = (
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == entity_type)
+            .order_by(AuditEvent.entity_id, AuditEvent.id)
+            .execution_options(yield_per=batch)
+        )
+        yield from self._session.execute(stmt).scalars()
+
     def for_entity(self, entity_type: str, entity_id: int) -> list[AuditEvent]:
         stmt = (
             select(AuditEvent)

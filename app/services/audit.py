@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from app.clock import Clock
-from app.db.models import AuditEvent
+from app.db.models import Attachment, AuditEvent, CalibrationRecord, Instrument
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.dto import AuditView
@@ -25,6 +25,7 @@ from app.services.snapshots import (
     attachment_snapshot,
     instrument_snapshot,
     record_snapshot,
+    search_text_of,
 )
 
 GENESIS_HASH = "0" * 64
@@ -42,8 +43,14 @@ def format_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# One encoder for every call: json.dumps with these options builds a new one each time,
+# which costs more than encoding a typical event.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``."""
+    return _CANONICAL.encode(value)
 
 
 def event_payload(
@@ -59,10 +66,65 @@ def event_payload(
     changes: str,
     reason: str,
 ) -> bytes:
+    return _payload(
+        event_id,
+        format_time(occurred_at),
+        user,
+        machine,
+        entity_type,
+        entity_id,
+        entity_label,
+        action,
+        changes,
+        reason,
+    )
+
+
+# How canonical_json writes a str (ensure_ascii=False): the json module's own encoder.
+_json_text = json.encoder.encode_basestring
+
+
+def _payload(
+    event_id: int,
+    at: str,
+    user: str,
+    machine: str,
+    entity_type: str,
+    entity_id: int,
+    entity_label: str,
+    action: str,
+    changes: str,
+    reason: str,
+) -> bytes:
+    """``event_payload`` with the time already formatted (a writer formats it once).
+
+    The same bytes as ``canonical_json`` of the payload dict, written out by hand with
+    the keys in sorted order: a bulk write hashes hundreds of thousands of events, and
+    ``verify`` rehashes them all. Anything but exact str/int values takes the general way.
+    """
+    if (
+        type(event_id) is int
+        and type(entity_id) is int
+        and type(at) is str
+        and type(user) is str
+        and type(machine) is str
+        and type(entity_type) is str
+        and type(entity_label) is str
+        and type(action) is str
+        and type(changes) is str
+        and type(reason) is str
+    ):
+        return (
+            f'{{"action":{_json_text(action)},"at":{_json_text(at)},'
+            f'"changes":{_json_text(changes)},"entity_id":{entity_id},'
+            f'"entity_type":{_json_text(entity_type)},"id":{event_id},'
+            f'"label":{_json_text(entity_label)},"machine":{_json_text(machine)},'
+            f'"reason":{_json_text(reason)},"user":{_json_text(user)}}}'
+        ).encode()
     return canonical_json(
         {
             "id": event_id,
-            "at": format_time(occurred_at),
+            "at": at,
             "user": user,
             "machine": machine,
             "entity_type": entity_type,
@@ -102,6 +164,7 @@ class AuditChainWriter:
         self._uow = uow
         self._identity = identity
         self._now = utc_naive(clock.now_utc())
+        self._at = format_time(self._now)
         head = uow.meta.get_for_update(HEAD_KEY)
         last = uow.audit.last()
         self._last_id = last[0] if last else 0
@@ -126,17 +189,17 @@ class AuditChainWriter:
     ) -> None:
         changes_json = canonical_json(changes)
         event_id = self._last_id + 1
-        payload = event_payload(
-            event_id=event_id,
-            occurred_at=self._now,
-            user=self._identity.user,
-            machine=self._identity.machine,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            entity_label=label,
-            action=action,
-            changes=changes_json,
-            reason=reason,
+        payload = _payload(
+            event_id,
+            self._at,
+            self._identity.user,
+            self._identity.machine,
+            entity_type,
+            entity_id,
+            label,
+            action,
+            changes_json,
+            reason,
         )
         digest = chain_hash(self._last_hash, payload)
         self._pending.append(
@@ -193,11 +256,73 @@ class ChainReport:
     first_bad_event: int | None
 
 
-SNAPSHOTTERS: dict[str, Callable[[UnitOfWork], Iterable[tuple[int, Snapshot]]]] = {
-    "instrument": lambda uow: ((o.id, instrument_snapshot(o)) for o in uow.instruments.iter_all()),
-    "calibration": lambda uow: ((o.id, record_snapshot(o)) for o in uow.calibrations.iter_all()),
-    "attachment": lambda uow: ((o.id, attachment_snapshot(o)) for o in uow.attachments.iter_all()),
+@dataclass(frozen=True)
+class EntityState:
+    """An entity as stored now, in the terms its audit trail speaks."""
+
+    id: int
+    label: str
+    snapshot: Snapshot
+    stamp: tuple[str, datetime]  # who and when, to match against its audit events
+    stamp_from_first: bool  # added_by/at match the first event; updated_by/at the last
+    derived_problems: tuple[str, ...] = ()
+
+
+def _instrument_state(o: Instrument) -> EntityState:
+    snap = instrument_snapshot(o)
+    derived = []
+    if o.asset_tag_key != o.asset_tag.upper():
+        derived.append("asset_tag_key")
+    if o.search_text != search_text_of(snap):
+        derived.append("search_text")
+    return EntityState(o.id, o.asset_tag, snap, (o.updated_by, o.updated_at), False, tuple(derived))
+
+
+def _record_state(o: CalibrationRecord) -> EntityState:
+    return EntityState(o.id, f"#{o.id}", record_snapshot(o), (o.updated_by, o.updated_at), False)
+
+
+def _attachment_state(o: Attachment) -> EntityState:
+    return EntityState(
+        o.id, o.original_name, attachment_snapshot(o), (o.added_by, o.added_at), True
+    )
+
+
+ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
+    "instrument": lambda uow: (_instrument_state(o) for o in uow.instruments.iter_all()),
+    "calibration": lambda uow: (_record_state(o) for o in uow.calibrations.iter_all()),
+    "attachment": lambda uow: (_attachment_state(o) for o in uow.attachments.iter_all()),
 }
+
+
+@dataclass
+class _Replayed:
+    """An entity's state rebuilt from its audit events."""
+
+    state: Snapshot
+    first: tuple[str, datetime]
+    last: tuple[str, datetime]
+
+
+def _replay(events: Iterable[AuditEvent]) -> Iterator[tuple[int, _Replayed]]:
+    """Fold events (ordered by entity id, then id) into one state per entity."""
+    current: tuple[int, _Replayed] | None = None
+    for event in events:
+        try:
+            changes = json.loads(event.changes)
+        except ValueError:
+            changes = {}
+        stamp = (event.user, event.occurred_at)
+        if current is None or current[0] != event.entity_id:
+            if current is not None:
+                yield current
+            current = (event.entity_id, _Replayed({}, stamp, stamp))
+        replayed = current[1]
+        replayed.last = stamp
+        for name, pair in changes.items():
+            replayed.state[name] = pair[1]
+    if current is not None:
+        yield current
 
 
 class AuditService:
@@ -226,10 +351,29 @@ class AuditService:
 
     def _verify(self, uow: UnitOfWork, max_problems: int) -> ChainReport:
         problems: list[str] = []
+        first_bad, count = self._verify_chain(uow, problems, max_problems)
+        for entity_type, states in ENTITY_STATES.items():
+            if len(problems) >= max_problems:
+                break
+            self._verify_entities(
+                entity_type,
+                states(uow),
+                _replay(uow.audit.iter_entity_events(entity_type)),
+                problems,
+                max_problems,
+            )
+        return ChainReport(
+            events=count, problems=problems[:max_problems], first_bad_event=first_bad
+        )
+
+    @staticmethod
+    def _verify_chain(
+        uow: UnitOfWork, problems: list[str], max_problems: int
+    ) -> tuple[int | None, int]:
+        """Recompute every hash in order; (first bad event id, events read)."""
         first_bad: int | None = None
         expected_prev = GENESIS_HASH
         count = 0
-        replay: dict[str, dict[int, Snapshot]] = {k: {} for k in SNAPSHOTTERS}
         for event in uow.audit.iter_all():
             count += 1
             if event.prev_hash != expected_prev:
@@ -245,48 +389,55 @@ class AuditService:
                     f"{event.entity_label}) was changed outside CalTrack: its hash does not match"
                 )
             expected_prev = event.hash
-            state = replay.setdefault(event.entity_type, {}).setdefault(event.entity_id, {})
-            try:
-                changes = json.loads(event.changes)
-            except ValueError:
-                problems.append(f"audit event #{event.id} has unreadable changes")
-                continue
-            for name, pair in changes.items():
-                state[name] = pair[1]
             if len(problems) >= max_problems:
-                break
+                return first_bad, count
         head = uow.meta.get(HEAD_KEY)
-        if head is not None and head != expected_prev and len(problems) < max_problems:
+        if head is not None and head != expected_prev:
             problems.append(
                 "the newest audit events are missing: the trail ends before the recorded "
                 "chain head (events were deleted outside CalTrack)"
             )
-        for entity_type, snapshots in SNAPSHOTTERS.items():
-            expected = replay.get(entity_type, {})
-            seen: set[int] = set()
-            for entity_id, snap in snapshots(uow):
-                if len(problems) >= max_problems:
-                    break
-                seen.add(entity_id)
-                audited = expected.get(entity_id)
-                if audited is None:
-                    problems.append(
-                        f"{entity_type} #{entity_id} has no audit trail: "
-                        "it was added outside CalTrack"
-                    )
-                    continue
-                differing = sorted(k for k, v in snap.items() if audited.get(k) != v)
-                if differing:
-                    problems.append(
-                        f"{entity_type} #{entity_id} differs from its audit trail in "
-                        f"{', '.join(differing)}: changed outside CalTrack"
-                    )
-            missing = sorted(set(expected) - seen)
-            for entity_id in missing[: max(0, max_problems - len(problems))]:
+        return first_bad, count
+
+    @staticmethod
+    def _verify_entities(
+        entity_type: str,
+        states: Iterator[EntityState],
+        replayed: Iterator[tuple[int, _Replayed]],
+        problems: list[str],
+        max_problems: int,
+    ) -> None:
+        """Merge-join the stored entities with their replayed trails (both by id)."""
+        state = next(states, None)
+        trail = next(replayed, None)
+        while (state is not None or trail is not None) and len(problems) < max_problems:
+            if trail is None or (state is not None and state.id < trail[0]):
+                assert state is not None
                 problems.append(
-                    f"{entity_type} #{entity_id} is in the audit trail but not in the "
+                    f"{entity_type} {state.label} (#{state.id}) has no audit trail: "
+                    "it was added outside CalTrack"
+                )
+                state = next(states, None)
+                continue
+            if state is None or trail[0] < state.id:
+                problems.append(
+                    f"{entity_type} #{trail[0]} is in the audit trail but not in the "
                     "database: deleted outside CalTrack"
                 )
-        return ChainReport(
-            events=count, problems=problems[:max_problems], first_bad_event=first_bad
-        )
+                trail = next(replayed, None)
+                continue
+            audit = trail[1]
+            differing = sorted(k for k, v in state.snapshot.items() if audit.state.get(k) != v)
+            differing += state.derived_problems
+            expected_stamp = audit.first if state.stamp_from_first else audit.last
+            if state.stamp != expected_stamp:
+                differing.append(
+                    "added_by/added_at" if state.stamp_from_first else "updated_by/updated_at"
+                )
+            if differing:
+                problems.append(
+                    f"{entity_type} {state.label} (#{state.id}) differs from its audit trail "
+                    f"in {', '.join(differing)}: changed outside CalTrack"
+                )
+            state = next(states, None)
+            trail = next(replayed, None)

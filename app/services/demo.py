@@ -19,8 +19,7 @@ from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
 from app.services.dto import to_jsonable
 from app.services.due import next_due_from
-from app.services.instruments import search_text_of
-from app.services.snapshots import INSTRUMENT_AUDITED, RECORD_AUDITED, created
+from app.services.snapshots import INSTRUMENT_AUDITED, RECORD_AUDITED, search_text_of
 
 MAX_DEMO_INSTRUMENTS = 1_000_000
 CHUNK = 2000
@@ -186,6 +185,29 @@ TECHNICIANS = ("A. Novak", "B. Okafor", "C. Lindqvist", "D. Moreau", "E. Tanaka"
 PROVIDERS = ("Trescal", "Transcat", "Tektronix Service", "NPL Calibration Services")
 
 
+# Types whose values ``to_jsonable`` returns unchanged.
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
+def created_row(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, list[Any]]:
+    """``created(snapshot)`` of a bulk-insert row, the same as the services write it.
+
+    Equal to ``created({k: to_jsonable(row.get(k)) for k in fields})``, but without
+    ``to_jsonable``'s general dispatch for the plain values demo rows hold: this runs
+    for every one of hundreds of thousands of rows.
+    """
+    changes: dict[str, list[Any]] = {}
+    for name in fields:
+        value = row.get(name)
+        kind = type(value)
+        if kind is date:
+            value = value.isoformat()
+        elif kind not in _AS_IS:
+            value = to_jsonable(value)
+        changes[name] = [None, value]
+    return changes
+
+
 class DemoService:
     """Fills a database with plausible instruments and calibration history."""
 
@@ -241,7 +263,7 @@ class _Builder:
         records: list[dict[str, Any]] = []
         points: list[dict[str, Any]] = []
         standards: list[dict[str, Any]] = []
-        record_snaps: list[tuple[int, str, dict[str, Any]]] = []
+        record_snaps: list[tuple[int, str, dict[str, list[Any]]]] = []
         for _ in range(n):
             inst, recs = self._instrument()
             instruments.append(inst)
@@ -249,22 +271,22 @@ class _Builder:
                 records.append(rec)
                 points.extend(pts)
                 standards.extend({"record_id": rec["id"], "standard_id": s} for s in stds)
-                snap = {k: to_jsonable(rec.get(k)) for k in RECORD_AUDITED}
-                snap["points"] = [
+                changes = created_row(rec, RECORD_AUDITED)
+                readings = [
                     [p["seq"], p["nominal"], p["as_found"], p["as_left"], p["tolerance"], p["unit"]]
                     for p in pts
                 ]
-                snap["standards"] = sorted(stds)
-                record_snaps.append((rec["id"], f"{inst['asset_tag']} #{rec['id']}", snap))
+                changes["points"] = [None, readings]
+                changes["standards"] = [None, sorted(stds)]
+                record_snaps.append((rec["id"], f"{inst['asset_tag']} #{rec['id']}", changes))
         self.uow.instruments.bulk_insert(instruments)
         self.uow.calibrations.bulk_insert(records, points, standards)
         for inst in instruments:
-            snap = {k: to_jsonable(inst[k]) for k in INSTRUMENT_AUDITED}
-            audit.record(
-                "instrument", inst["id"], inst["asset_tag"], "create", created(snap), "demo data"
-            )
-        for rec_id, label, snap in record_snaps:
-            audit.record("calibration", rec_id, label, "create", created(snap), "demo data")
+            changes = created_row(inst, INSTRUMENT_AUDITED)
+            tag = inst["asset_tag"]
+            audit.record("instrument", inst["id"], tag, "create", changes, "demo data")
+        for rec_id, label, changes in record_snaps:
+            audit.record("calibration", rec_id, label, "create", changes, "demo data")
         self.counts["instruments"] += len(instruments)
         self.counts["calibrations"] += len(records)
         self.counts["points"] += len(points)

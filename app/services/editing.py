@@ -183,6 +183,14 @@ class EditingSession:
                     "programs have it open; it keeps its current mode for now"
                 )
 
+    def adopt_epoch(self, epoch: int) -> None:
+        """After a restore moved the epoch on under this editor: write under the new one."""
+        if self.lock is None or not self.lock.held:
+            return
+        self.epoch = epoch
+        self._db.fence = Fence(epoch, self._lost)
+        self.lock.set_epoch(epoch)
+
     def _lost(self, reason: str) -> None:
         self._db.set_read_only(reason, LeaseLostError)
 

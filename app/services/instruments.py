@@ -26,20 +26,15 @@ from app.services.dto import (
 )
 from app.services.due import due_status, next_due_from
 from app.services.settings import due_soon_days
-from app.services.snapshots import created, diff, instrument_snapshot
+from app.services.snapshots import created, diff, instrument_snapshot, search_text_of
 from app.services.validation import INSTRUMENT_FIELDS, validate_instrument_fields
 
 DEFAULT_INTERVAL_DAYS = 365
-SEARCHED_FIELDS = ("asset_tag", "description", "serial_number", "manufacturer", "model")
 
 
 INSTRUMENT_DEFAULTS: dict[str, Any] = {
     name: "" for name, spec in INSTRUMENT_FIELDS.items() if spec.kind == "text"
 } | {"grace_days": 0, "status": "in_service", "calibration_interval_days": DEFAULT_INTERVAL_DAYS}
-
-
-def search_text_of(values: Mapping[str, Any]) -> str:
-    return " ".join(str(values.get(f) or "") for f in SEARCHED_FIELDS).casefold()
 
 
 def require_instrument(uow: UnitOfWork, tag: str) -> Instrument:

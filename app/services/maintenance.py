@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,12 +13,15 @@ from sqlalchemy import Connection
 from app.clock import Clock
 from app.db import maintenance as infra
 from app.db.engine import choose_journal, safe_url
-from app.db.migrate import schema_state
+from app.db.fencing import LOCK_EPOCH_KEY
+from app.db.migrate import head_revision, known_revisions, schema_state, upgrade
 from app.db.transactions import Database
 from app.errors import UsageError
+from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.services.audit import AuditService
+from app.services.audit import AuditChainWriter, AuditService
 from app.services.editing import SHARED_KEY
+from app.services.lock_admin import ADMINS_KEY
 from app.storage.attachments import AttachmentStore
 
 ORPHAN_MIN_AGE_S = 3600  # younger files may belong to an attach still committing
@@ -53,6 +57,16 @@ class VerifyReport:
     @property
     def clean(self) -> bool:
         return not self.problems
+
+
+FILE_FACTS = (LOCK_EPOCH_KEY, SHARED_KEY, ADMINS_KEY)
+
+
+def _as_int(value: str | None) -> int:
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        return 0
 
 
 def backup_label(label: str) -> str:
@@ -94,8 +108,12 @@ class MaintenanceService:
         store: AttachmentStore | None,
         audit: AuditService,
         clock: Clock,
+        identity: Identity,
+        on_epoch: Callable[[int], None] | None = None,
     ) -> None:
         self._uow = uow
+        self._identity = identity
+        self._on_epoch = on_epoch
         self._db: Database = uow.database
         self._store = store
         self._audit = audit
@@ -205,7 +223,12 @@ class MaintenanceService:
         return backup_database(self._db, self._clock, label, folder=folder)
 
     def restore(self, backup_file: Path) -> Path:
-        """Replace the database with a checked backup; the current one is backed up first."""
+        """Replace the database with a checked backup; the current one is backed up first.
+
+        Facts about the *file* rather than the data survive the restore: the fencing epoch
+        only moves forward (an old, fenced-off editor must stay fenced off), the one-way
+        "shared over the network" mark stays, and so does today's admin list.
+        """
         db = self._db
         if db.path is None:
             raise UsageError("restore a server database with the server's tools")
@@ -215,10 +238,42 @@ class MaintenanceService:
             raise UsageError("cannot restore: " + "; ".join(problems))
         if backup_file.resolve() == db.path.resolve():
             raise UsageError("that is the database itself; name a backup file")
+        revision = infra.backup_revision(backup_file)
+        if revision not in known_revisions():
+            raise UsageError(
+                f"{backup_file} was written by a newer CalTrack (schema {revision}); "
+                "restore it with that version"
+            )
+        kept = self._uow.read(lambda uow: {k: uow.meta.get(k) for k in FILE_FACTS})
         safety = self.backup("before-restore")
         db.dispose()
         infra.restore_into(backup_file, db.path)
         db.dispose()
+        if revision != head_revision():
+            upgrade(db.engine, db.url)
+
+        def write(uow: UnitOfWork) -> int:
+            restored = _as_int(uow.meta.get(LOCK_EPOCH_KEY))
+            epoch = max(_as_int(kept[LOCK_EPOCH_KEY]), restored) + 1
+            uow.meta.set(LOCK_EPOCH_KEY, str(epoch))
+            for key in (SHARED_KEY, ADMINS_KEY):
+                if kept[key] is not None:
+                    uow.meta.set(key, kept[key] or "")
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            audit.record(
+                "database",
+                0,
+                db.path.name if db.path else "",
+                "restore",
+                {"restored_from": [None, str(backup_file)], "replaced_copy": [None, str(safety)]},
+                "restored from a backup",
+            )
+            audit.flush()
+            return epoch
+
+        epoch = self._uow.write(write, label="restore", admin_override=True)
+        if self._on_epoch is not None:
+            self._on_epoch(epoch)
         return safety
 
     def checkpoint(self) -> tuple[int, int, int]:

@@ -7,6 +7,7 @@ CalTrack's back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from app.db.models import Attachment, CalibrationRecord, Instrument
@@ -65,6 +66,13 @@ ATTACHMENT_AUDITED = (
 )
 
 Snapshot = dict[str, Any]
+
+SEARCHED_FIELDS = ("asset_tag", "description", "serial_number", "manufacturer", "model")
+
+
+def search_text_of(values: Mapping[str, Any]) -> str:
+    """The lower-cased haystack the instrument list searches in."""
+    return " ".join(str(values.get(f) or "") for f in SEARCHED_FIELDS).casefold()
 
 
 def instrument_snapshot(obj: Instrument) -> Snapshot:

@@ -1,0 +1,222 @@
+"""Alembic migrations against real files, and how CalTrack opens files it cannot own."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from app.clock import FixedClock
+from app.db.engine import EngineOptions, build_engine, database_url
+from app.db.migrate import SchemaStatus, downgrade, head_revision, schema_state, upgrade
+from app.db.models import Base
+from app.errors import DatabaseOpenError, ReadOnlyError, SchemaTooNewError
+from app.identity import Identity
+from tests.conftest import add_thermometer
+from tests.integration.helpers import (
+    assert_one_error_line,
+    fingerprint,
+    open_lab,
+    run_cli,
+    scalar,
+)
+
+CALTRACK_TABLES = {
+    "alembic_version",
+    "attachment",
+    "audit_event",
+    "calibration_record",
+    "calibration_standard",
+    "instrument",
+    "measurement_point",
+    "meta",
+}
+UNKNOWN_REVISION = "ffff9999"
+
+
+@pytest.fixture
+def engine(db_path: Path) -> Iterator[tuple[Engine, str]]:
+    """A bare engine on an empty file, built the way CalTrack builds it."""
+    url = database_url(str(db_path))
+    built, _ = build_engine(url, EngineOptions())
+    yield built, url
+    built.dispose()
+
+
+def _tables(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+# -- the migrations themselves -------------------------------------------------------
+
+
+def test_upgrade_head_matches_the_models(engine: tuple[Engine, str]) -> None:
+    eng, url = engine
+    upgrade(eng, url)
+    with eng.connect() as conn:
+        assert schema_state(conn).status is SchemaStatus.CURRENT
+        context = MigrationContext.configure(
+            connection=conn, opts={"compare_type": True, "render_as_batch": True}
+        )
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == [], f"models and migrations disagree: {differences}"
+    assert _tables(eng) == CALTRACK_TABLES
+
+
+def test_downgrade_to_base_and_upgrade_again_round_trips(
+    engine: tuple[Engine, str], db_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    eng, url = engine
+    upgrade(eng, url)
+    assert _tables(eng) == CALTRACK_TABLES
+
+    downgrade(eng, url, "base")
+    # Only alembic's own bookkeeping table may stay, and it names no revision.
+    assert _tables(eng) <= {"alembic_version"}
+    with eng.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() is None
+
+    upgrade(eng, url)
+    assert _tables(eng) == CALTRACK_TABLES
+    with eng.connect() as conn:
+        state = schema_state(conn)
+    assert (state.status, state.current) == (SchemaStatus.CURRENT, head_revision())
+    eng.dispose()
+
+    # The re-created schema takes real data through the services, audit chain included.
+    with open_lab(db_path, identity=alice, clock=clock) as app:
+        add_thermometer(app, "RT-001")
+        app.instruments.edit("RT-001", {"location": "Lab 2"}, expected_version=1)
+        assert app.instruments.get("RT-001").location == "Lab 2"
+        report = app.maintenance.verify(deep=True)
+        assert report.problems == []
+        assert report.audit_events == 2
+
+
+def test_database_downgraded_to_base_can_be_initialised_again(
+    engine: tuple[Engine, str], db_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    eng, url = engine
+    upgrade(eng, url)
+    downgrade(eng, url, "base")
+    eng.dispose()
+    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+
+
+# -- a database written by a newer CalTrack ------------------------------------------
+
+
+@pytest.fixture
+def newer_db(db_path: Path, clock: FixedClock, alice: Identity) -> Path:
+    """A real CalTrack database whose revision this CalTrack does not know."""
+    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+        add_thermometer(app)
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:
+            conn.execute("UPDATE alembic_version SET version_num = ?", (UNKNOWN_REVISION,))
+    finally:
+        conn.close()
+    return db_path
+
+
+def test_unknown_revision_opens_read_only(
+    newer_db: Path, clock: FixedClock, alice: Identity, tmp_path: Path
+) -> None:
+    before = fingerprint(newer_db)
+    cert = tmp_path / "cert.pdf"
+    cert.write_bytes(b"%PDF certificate")
+    with open_lab(newer_db, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.NEWER
+        assert app.schema.current == UNKNOWN_REVISION
+        assert app.database.read_only_reason is not None
+        assert UNKNOWN_REVISION in app.database.read_only_reason
+        # Reading still works.
+        assert app.instruments.get("TH-001").description == "Digital thermometer"
+        with pytest.raises(ReadOnlyError) as raised:
+            app.instruments.edit("TH-001", {"description": "changed"})
+        assert isinstance(raised.value, SchemaTooNewError)
+        with pytest.raises(ReadOnlyError):
+            add_thermometer(app, "TH-002")
+        with pytest.raises(ReadOnlyError):
+            app.attachments.add("TH-001", cert)
+    assert fingerprint(newer_db) == before
+    # Never "upgraded" or downgraded behind the user's back.
+    assert scalar(newer_db, "SELECT version_num FROM alembic_version") == UNKNOWN_REVISION
+    assert not (newer_db.parent / "backups").exists()
+
+
+def test_unknown_revision_cli_write_exits_5(newer_db: Path) -> None:
+    before = fingerprint(newer_db)
+    result = run_cli(newer_db, "instruments", "edit", "TH-001", "--description", "changed")
+    line = assert_one_error_line(result, 5)
+    assert "newer" in line and UNKNOWN_REVISION in line
+    assert fingerprint(newer_db) == before
+
+
+# -- files that are not CalTrack databases -------------------------------------------
+
+
+def test_non_sqlite_file_is_refused_and_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "notes.db"
+    content = os.urandom(2048).hex().encode("ascii")  # random text
+    target.write_bytes(content)
+    result = run_cli(target, "instruments", "add", "--asset-tag", "X-1", "--description", "x")
+    line = assert_one_error_line(result, 2)
+    assert "not a SQLite database" in line and str(target) in line
+    assert target.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.glob("notes*")) == ["notes.db"]
+
+
+def _foreign_db(path: Path) -> bytes:
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute("CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT)")
+            conn.execute("INSERT INTO customer (name) VALUES ('ACME')")
+    finally:
+        conn.close()
+    return path.read_bytes()
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "crm.db"
+    _foreign_db(target)
+    result = run_cli(target, "instruments", "list")
+    line = assert_one_error_line(result, 2)
+    assert "not a CalTrack" in line and str(target) in line
+    with pytest.raises(DatabaseOpenError):
+        open_lab(target, create=True)
+    conn = sqlite3.connect(target)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        conn.close()
+    assert tables == {"customer"}, "CalTrack created tables in a foreign database"
+
+
+def test_foreign_sqlite_file_bytes_are_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "crm.db"
+    content = _foreign_db(target)
+    result = run_cli(target, "instruments", "list")
+    assert result.returncode == 2
+    # Not even switched to WAL (header bytes 18-19) before CalTrack saw it is not its own.
+    assert target.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.glob("crm*")) == ["crm.db"]
+
+
+def test_missing_path_exits_2_and_suggests_init(tmp_path: Path) -> None:
+    target = tmp_path / "nowhere.db"
+    result = run_cli(target, "instruments", "list")
+    line = assert_one_error_line(result, 2)
+    assert "init" in line and str(target) in line
+    assert not target.exists()
+    assert list(tmp_path.glob("nowhere*")) == []

@@ -1,0 +1,145 @@
+"""`db verify` catches changes made behind CalTrack's back with the real sqlite3 tool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app.clock import FixedClock
+from app.errors import NotFoundError
+from app.identity import Identity
+from app.services.dto import CalibrationInput, PointInput
+from tests.conftest import add_thermometer
+from tests.integration.helpers import open_lab, run_cli, scalar
+
+SQLITE3 = shutil.which("sqlite3")
+pytestmark = pytest.mark.skipif(
+    SQLITE3 is None, reason="the sqlite3 command-line tool is not installed (apt install sqlite3)"
+)
+
+CERT = b"%PDF-1.7 calibration certificate " + bytes(range(256)) * 40
+
+
+@dataclass(frozen=True)
+class Lab:
+    db: Path
+    probe_id: int
+    cert_stored_name: str
+
+
+@pytest.fixture
+def lab(db_path: Path, clock: FixedClock, alice: Identity, tmp_path: Path) -> Lab:
+    """Two instruments, a calibration with readings, an attached certificate."""
+    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+        add_thermometer(app, "TH-001")
+        add_thermometer(app, "PR-002", description="Reference probe")
+        app.calibrations.add(
+            "TH-001",
+            CalibrationInput(
+                performed_on="2026-11-20",
+                result="pass",
+                points=(PointInput(20.0, 20.01, 20.01, 0.05, "°C"),),
+                standards=("PR-002",),
+            ),
+        )
+        app.instruments.edit("PR-002", {"location": "Metrology room"})
+        source = tmp_path / "cert.pdf"
+        source.write_bytes(CERT)
+        stored = app.attachments.add("TH-001", source).stored_name
+        probe_id = app.instruments.get("PR-002").id
+    return Lab(db_path, probe_id, stored)
+
+
+def sqlite3_cli(db: Path, sql: str) -> None:
+    """Change the file with the real sqlite3 program, as someone outside CalTrack would."""
+    assert SQLITE3 is not None
+    done = subprocess.run(
+        [SQLITE3, "-bail", str(db), sql], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def problems_of(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith("PROBLEM: ")]
+
+
+def test_clean_database_verifies(lab: Lab) -> None:
+    result = run_cli(lab.db, "db", "verify", "--deep")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert problems_of(result) == []
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("clean: ") and "1 attachments with hashes" in last
+
+
+def test_row_changed_outside_caltrack(lab: Lab) -> None:
+    sqlite3_cli(lab.db, "UPDATE instrument SET description='x' WHERE asset_tag='PR-002'")
+    result = run_cli(lab.db, "db", "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = problems_of(result)
+    assert len(found) == 1, found
+    assert f"(#{lab.probe_id})" in found[0]
+    assert "description" in found[0] and "outside CalTrack" in found[0]
+
+
+def test_audit_event_changes_edited(lab: Lab) -> None:
+    first = scalar(lab.db, "SELECT MIN(id) FROM audit_event")
+    sqlite3_cli(
+        lab.db,
+        "UPDATE audit_event SET changes = replace(changes, 'Digital thermometer', "
+        f"'Analog thermometer') WHERE id = {first}",
+    )
+    result = run_cli(lab.db, "db", "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = problems_of(result)
+    assert any(f"audit event #{first} " in p and "hash does not match" in p for p in found), found
+
+
+def test_last_audit_event_deleted(lab: Lab) -> None:
+    sqlite3_cli(lab.db, "DELETE FROM audit_event WHERE id = (SELECT MAX(id) FROM audit_event)")
+    result = run_cli(lab.db, "db", "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert any("newest audit events are missing" in p for p in problems_of(result))
+
+
+def test_middle_audit_event_deleted(lab: Lab) -> None:
+    sqlite3_cli(lab.db, "DELETE FROM audit_event WHERE id = 2")
+    result = run_cli(lab.db, "db", "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert any("audit event #3 does not follow" in p for p in problems_of(result))
+
+
+def test_attachment_file_deleted(lab: Lab) -> None:
+    (lab.db.parent / "lab.db-attachments" / lab.cert_stored_name).unlink()
+    result = run_cli(lab.db, "db", "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = problems_of(result)
+    assert len(found) == 1, found
+    assert lab.cert_stored_name in found[0] and "cert.pdf" in found[0] and "missing" in found[0]
+
+
+def test_attachment_content_changed_same_size(lab: Lab) -> None:
+    stored = lab.db.parent / "lab.db-attachments" / lab.cert_stored_name
+    forged = CERT.replace(b"calibration", b"CALIBRATION")
+    assert len(forged) == len(CERT) and forged != CERT
+    stored.write_bytes(forged)
+
+    deep = run_cli(lab.db, "db", "verify", "--deep")
+    assert deep.returncode == 1, deep.stdout + deep.stderr
+    found = problems_of(deep)
+    assert len(found) == 1, found
+    assert lab.cert_stored_name in found[0] and "sha256" in found[0]
+
+
+def test_lookup_key_changed_outside_caltrack(lab: Lab, clock: FixedClock, alice: Identity) -> None:
+    sqlite3_cli(lab.db, "UPDATE instrument SET asset_tag_key='HIDDEN' WHERE asset_tag='PR-002'")
+    with open_lab(lab.db, edit=False, identity=alice, clock=clock) as app:
+        # The damage is real: the instrument can no longer be found by its tag...
+        with pytest.raises(NotFoundError):
+            app.instruments.get("PR-002")
+        # ...so verify must report it.
+        problems = app.maintenance.verify().problems
+    assert any(f"(#{lab.probe_id})" in p for p in problems), problems
