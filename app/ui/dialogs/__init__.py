@@ -1,0 +1,1 @@
+"""Dialogs: each takes plain values in and gives plain values back."""

@@ -1,0 +1,99 @@
+"""Every message box goes through here: one seam for tests, one voice for users.
+
+Domain errors map to one clear dialog each, saying what happened and what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from app.errors import (
+    CalTrackError,
+    ConflictError,
+    DatabaseBusyError,
+    LeaseLostError,
+    LockHeldError,
+    NotFoundError,
+    ReadOnlyError,
+    StorageError,
+    ValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+# Tests replace this to answer dialogs without showing them.
+Presenter = Callable[[QWidget | None, QMessageBox.Icon, str, str, str], None]
+
+
+def _show(
+    parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, detail: str
+) -> None:
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    if detail:
+        box.setInformativeText(detail)
+    box.setTextFormat(box.textFormat())
+    box.exec()
+
+
+presenter: Presenter = _show
+
+
+def info(parent: QWidget | None, title: str, text: str, detail: str = "") -> None:
+    presenter(parent, QMessageBox.Icon.Information, title, text, detail)
+
+
+def warn(parent: QWidget | None, title: str, text: str, detail: str = "") -> None:
+    presenter(parent, QMessageBox.Icon.Warning, title, text, detail)
+
+
+def error(parent: QWidget | None, title: str, text: str, detail: str = "") -> None:
+    presenter(parent, QMessageBox.Icon.Critical, title, text, detail)
+
+
+def explain(parent: QWidget | None, exc: BaseException, *, doing: str) -> None:
+    """The one dialog for an error met while ``doing`` something (e.g. "saving TH-001")."""
+    if isinstance(exc, DatabaseBusyError):
+        warn(
+            parent,
+            "Database busy",
+            f"The database stayed busy while {doing}; nothing was saved.",
+            "Another program or user is holding it. Wait a moment and try again. If this "
+            "keeps happening, close other programs that use the file (backup tools, "
+            "spreadsheets, a second CalTrack window).",
+        )
+    elif isinstance(exc, LeaseLostError):
+        warn(parent, "No longer editing", f"Nothing was saved while {doing}.", str(exc))
+    elif isinstance(exc, ReadOnlyError):
+        warn(parent, "Read-only", f"This window cannot save while {doing}.", str(exc))
+    elif isinstance(exc, LockHeldError):
+        warn(parent, "Database in use", str(exc))
+    elif isinstance(exc, ValidationError):
+        detail = "\n".join(f"• {field}: {msg}" for field, msg in exc.fields.items())
+        warn(parent, "Please check the input", f"Not saved while {doing}.", detail)
+    elif isinstance(exc, ConflictError):
+        warn(parent, "Changed by someone else", str(exc))
+    elif isinstance(exc, NotFoundError):
+        warn(parent, "Not found", str(exc), "It may have been changed by another user: refresh.")
+    elif isinstance(exc, StorageError):
+        error(parent, "Storage problem", f"Nothing was saved while {doing}.", str(exc))
+    elif isinstance(exc, CalTrackError):
+        warn(parent, "CalTrack", str(exc))
+    elif isinstance(exc, OSError):
+        error(
+            parent,
+            "File problem",
+            f"A file could not be read or written while {doing}.",
+            f"{exc.strerror or exc} ({exc.filename or 'no file name'}). Check that the folder "
+            "or network share is reachable.",
+        )
+    else:
+        log.error("unexpected error while %s", doing, exc_info=exc)
+        error(
+            parent,
+            "Unexpected error",
+            f"Something went wrong while {doing}; nothing was saved.",
+            f"{type(exc).__name__}: {exc}\nThe details are in the CalTrack log file.",
+        )

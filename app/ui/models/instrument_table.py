@@ -1,0 +1,196 @@
+"""The instrument list as a Qt model: ids up front, row data fetched lazily by pages.
+
+Sorting and filtering happen in the database. The model holds the sorted, filtered ids
+(cheap even for 100k rows) and asks for row data only for the pages the view paints;
+rows not yet loaded show a placeholder until their page arrives (Anki's browser model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+from app.services.dto import InstrumentRow
+from app.ui.look import STATUS_TEXT, status_color, status_icon
+
+PAGE = 200
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_KEY_ROLE = Qt.ItemDataRole.UserRole + 2
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 3
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+# (key, header, service sort key or None when the column cannot be sorted)
+COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("asset_tag", "Asset tag", "asset_tag"),
+    ("status", "Status", "status"),
+    ("next_due", "Next due", "next_due"),
+    ("description", "Description", "description"),
+    ("manufacturer", "Manufacturer", "manufacturer"),
+    ("model", "Model", "model"),
+    ("serial_number", "Serial number", "serial_number"),
+    ("location", "Location", "location"),
+    ("last_calibrated", "Last calibrated", "last_calibrated"),
+    ("interval_days", "Interval (days)", None),
+)
+COL_TAG, COL_STATUS, COL_NEXT_DUE, COL_DESCRIPTION = 0, 1, 2, 3
+LOADING = "…"
+
+
+def _display(row: InstrumentRow, key: str) -> str:
+    if key == "status":
+        return STATUS_TEXT.get(row.due_status, row.due_status)
+    if key == "next_due":
+        return row.next_due.isoformat() if row.next_due else "never calibrated"
+    value = getattr(row, key)
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+class InstrumentTableModel(QAbstractTableModel):
+    """Rows of the instrument register, for a QTableView."""
+
+    rows_wanted = Signal(list)  # ids whose rows should be fetched (off the GUI thread)
+    sort_wanted = Signal(str, bool)  # service sort key, descending
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._ids: list[int] = []
+        self._row_of_id: dict[int, int] = {}
+        self._cache: dict[int, InstrumentRow] = {}
+        self._requested: set[int] = set()  # page numbers asked for and not yet answered
+
+    # -- feeding ---------------------------------------------------------------------
+
+    def set_ids(self, ids: Sequence[int], *, keep_cache: bool = False) -> None:
+        """A new filter, sort or refresh: the full ordered id list."""
+        self.beginResetModel()
+        self._ids = list(ids)
+        self._row_of_id = {iid: row for row, iid in enumerate(self._ids)}
+        if not keep_cache:
+            self._cache.clear()
+        self._requested.clear()
+        self.endResetModel()
+
+    def set_rows(self, rows: dict[int, InstrumentRow]) -> None:
+        """Rows fetched for ids (answers to ``rows_wanted``)."""
+        touched: list[int] = []
+        for iid, row in rows.items():
+            self._cache[iid] = row
+            position = self._row_of_id.get(iid)
+            if position is not None:
+                touched.append(position)
+        for position in touched:
+            self._requested.discard(position // PAGE)
+        if touched:
+            last = self.columnCount() - 1
+            self.dataChanged.emit(self.index(min(touched), 0), self.index(max(touched), last))
+
+    def forget_requests(self) -> None:
+        """A fetch failed: let the pages be asked for again when painted."""
+        self._requested.clear()
+
+    def invalidate_rows(self) -> None:
+        """Data changed: keep showing what we have, but re-fetch visible pages."""
+        self._cache.clear()
+        self._requested.clear()
+        if self._ids:
+            last = self.columnCount() - 1
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, last))
+
+    def id_at(self, row: int) -> int | None:
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def row_of(self, instrument_id: int) -> int | None:
+        return self._row_of_id.get(instrument_id)
+
+    def cached(self, instrument_id: int) -> InstrumentRow | None:
+        return self._cache.get(instrument_id)
+
+    # -- Qt model --------------------------------------------------------------------
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section][1]
+            if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section][2] is None:
+                return "This column cannot be sorted"
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._ids):
+            return None
+        iid = self._ids[index.row()]
+        if role == ID_ROLE:
+            return iid
+        row = self._cache.get(iid)
+        if row is None:
+            if role == Qt.ItemDataRole.DisplayRole:
+                self._want(index.row())
+                return LOADING
+            return None
+        key = COLUMNS[index.column()][0]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(row, key)
+        if role == STATUS_ROLE:
+            return row.due_status
+        if role == SORT_KEY_ROLE:
+            return getattr(row, key if key != "status" else "due_status")
+        if key == "status":
+            if role == Qt.ItemDataRole.DecorationRole:
+                return status_icon(row.due_status)
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return status_color(row.due_status)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return _status_tooltip(row)
+        overdue_or_soon = row.due_status in ("overdue", "due-soon")
+        if key == "next_due" and role == Qt.ItemDataRole.ForegroundRole and overdue_or_soon:
+            return status_color(row.due_status)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{COLUMNS[index.column()][1]}: {_display(row, key)}"
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if 0 <= column < len(COLUMNS) and COLUMNS[column][2] is not None:
+            key = COLUMNS[column][2]
+            assert key is not None
+            self.sort_wanted.emit(key, order == Qt.SortOrder.DescendingOrder)
+
+    # -- lazy fetching ---------------------------------------------------------------
+
+    def _want(self, row: int) -> None:
+        page = row // PAGE
+        if page in self._requested:
+            return
+        self._requested.add(page)
+        ids = [i for i in self._ids[page * PAGE : (page + 1) * PAGE] if i not in self._cache]
+        if ids:
+            self.rows_wanted.emit(ids)
+
+
+def _status_tooltip(row: InstrumentRow) -> str:
+    text = STATUS_TEXT.get(row.due_status, row.due_status)
+    if row.due_status == "overdue":
+        if row.next_due is None:
+            return f"{text}: never calibrated — calibrate before use"
+        return f"{text}: was due on {row.next_due.isoformat()}"
+    if row.due_status == "due-soon" and row.next_due is not None:
+        return f"{text}: due on {row.next_due.isoformat()}"
+    return text

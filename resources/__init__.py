@@ -1,0 +1,1 @@
+"""Icons and themes, installed as ``app.resources``."""
