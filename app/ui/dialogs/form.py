@@ -1,0 +1,63 @@
+"""A form whose fields can show their own validation message right below them."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+
+class FieldRow(QWidget):
+    """An editor with an error label under it (hidden while there is nothing to say)."""
+
+    def __init__(self, editor: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.editor = editor
+        self.error = QLabel(self)
+        self.error.setObjectName("fieldError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(editor)
+        layout.addWidget(self.error)
+
+    def set_error(self, message: str | None) -> None:
+        self.error.setText(message or "")
+        self.error.setVisible(bool(message))
+        self.editor.setAccessibleDescription(message or "")
+
+
+class ValidatingForm(QWidget):
+    """Rows of labelled fields keyed by name; errors go next to the field they are about."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_ = QFormLayout(self)
+        self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        self.rows: dict[str, FieldRow] = {}
+
+    def add(self, name: str, label: str, editor: QWidget) -> FieldRow:
+        row = FieldRow(editor, self)
+        title = QLabel(label, self)
+        title.setBuddy(editor)
+        editor.setAccessibleName(label.replace("&", "").rstrip(":"))
+        self.layout_.addRow(title, row)
+        self.rows[name] = row
+        return row
+
+    def show_errors(self, errors: dict[str, str]) -> list[str]:
+        """Show each message at its field; returns the messages no field claimed."""
+        for row in self.rows.values():
+            row.set_error(None)
+        unclaimed = []
+        first: QWidget | None = None
+        for name, message in errors.items():
+            field = self.rows.get(name)
+            if field is None:
+                unclaimed.append(f"{name}: {message}")
+                continue
+            field.set_error(message)
+            first = first or field.editor
+        if first is not None:
+            first.setFocus()
+        return unclaimed

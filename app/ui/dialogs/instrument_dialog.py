@@ -1,0 +1,215 @@
+"""Add or edit an instrument, with messages next to the fields they are about."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.db.models import SHORT_LEN, TAG_LEN, TEXT_LEN
+from app.errors import ConflictError, ValidationError
+from app.services.dto import InstrumentDetail
+from app.services.validation import MAX_GRACE_DAYS, MAX_INTERVAL_DAYS
+from app.ui import messages
+from app.ui.dialogs.form import ValidatingForm
+
+Submit = Callable[
+    [dict[str, Any], int | None, Callable[[Any], None], Callable[[BaseException], None]], None
+]
+
+LIFECYCLE_LABELS = {
+    "in_service": "In service",
+    "out_of_service": "Out of service",
+    "retired": "Retired",
+    "lost": "Lost",
+}
+TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
+    ("asset_tag", "&Asset tag:", TAG_LEN),
+    ("description", "&Description:", TEXT_LEN),
+    ("manufacturer", "&Manufacturer:", SHORT_LEN),
+    ("model", "M&odel:", SHORT_LEN),
+    ("serial_number", "&Serial number:", SHORT_LEN),
+    ("firmware_version", "&Firmware:", SHORT_LEN),
+    ("category", "&Category:", SHORT_LEN),
+    ("location", "&Location:", SHORT_LEN),
+    ("owner", "O&wner / department:", SHORT_LEN),
+    ("range_text", "&Range:", SHORT_LEN),
+    ("resolution_text", "Resol&ution:", SHORT_LEN),
+    ("accuracy_text", "Acc&uracy:", SHORT_LEN),
+)
+
+
+class InstrumentDialog(QDialog):
+    """The instrument form. ``submit`` saves off the GUI thread and calls back."""
+
+    def __init__(
+        self,
+        *,
+        submit: Submit,
+        on_conflict: Callable[[ConflictError, dict[str, Any]], None],
+        detail: InstrumentDetail | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._submit = submit
+        self._on_conflict = on_conflict
+        self._detail = detail
+        self.expected_version = detail.version if detail else None
+        self.saved: Any = None
+        self.setWindowTitle(f"Edit {detail.asset_tag}" if detail else "New instrument")
+        self.setMinimumWidth(520)
+
+        self.form = ValidatingForm()
+        self.edits: dict[str, QLineEdit] = {}
+        for name, label, max_len in TEXT_FIELDS:
+            edit = QLineEdit()
+            edit.setMaxLength(max_len)
+            self.edits[name] = edit
+            self.form.add(name, label, edit)
+            if name == "description":
+                self._add_numbers_and_status()
+        self.notes = QPlainTextEdit()
+        self.notes.setTabChangesFocus(True)
+        self.notes.setFixedHeight(70)
+        self.form.add("notes", "&Notes:", self.notes)
+
+        self.banner = QLabel()
+        self.banner.setObjectName("noticeBox")
+        self.banner.setWordWrap(True)
+        self.banner.setContentsMargins(8, 6, 8, 6)
+        self.banner.hide()
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self._save)
+        self.buttons.rejected.connect(self.reject)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addWidget(scroll)
+        layout.addWidget(self.buttons)
+        if detail:
+            self.load(detail)
+        self.edits["asset_tag"].setFocus()
+
+    def _add_numbers_and_status(self) -> None:
+        self.interval = QSpinBox()
+        self.interval.setRange(1, MAX_INTERVAL_DAYS)
+        self.interval.setValue(365)
+        self.interval.setSuffix(" days")
+        self.form.add("calibration_interval_days", "Calibration &interval:", self.interval)
+        self.grace = QSpinBox()
+        self.grace.setRange(0, MAX_GRACE_DAYS)
+        self.grace.setSuffix(" days")
+        self.form.add("grace_days", "&Grace period:", self.grace)
+        self.status = QComboBox()
+        for value, label in LIFECYCLE_LABELS.items():
+            self.status.addItem(label, value)
+        self.form.add("status", "S&tatus:", self.status)
+
+    # -- values ----------------------------------------------------------------------
+
+    def load(self, detail: InstrumentDetail) -> None:
+        for name, edit in self.edits.items():
+            edit.setText(str(getattr(detail, name) or ""))
+        self.interval.setValue(detail.calibration_interval_days)
+        self.grace.setValue(detail.grace_days)
+        self.status.setCurrentIndex(max(0, self.status.findData(detail.lifecycle)))
+        self.notes.setPlainText(detail.notes)
+        self.expected_version = detail.version
+        self._detail = detail
+
+    def values(self) -> dict[str, Any]:
+        """What the form holds now."""
+        values: dict[str, Any] = {name: edit.text().strip() for name, edit in self.edits.items()}
+        values["calibration_interval_days"] = self.interval.value()
+        values["grace_days"] = self.grace.value()
+        values["status"] = self.status.currentData()
+        values["notes"] = self.notes.toPlainText().strip()
+        return values
+
+    def changes(self) -> dict[str, Any]:
+        """For an edit: only the fields that differ from what was loaded."""
+        values = self.values()
+        if self._detail is None:
+            return values
+        loaded = {
+            **{n: str(getattr(self._detail, n) or "") for n in self.edits},
+            "calibration_interval_days": self._detail.calibration_interval_days,
+            "grace_days": self._detail.grace_days,
+            "status": self._detail.lifecycle,
+            "notes": self._detail.notes,
+        }
+        return {k: v for k, v in values.items() if loaded.get(k) != v}
+
+    def _local_errors(self, values: dict[str, Any]) -> dict[str, str]:
+        errors = {}
+        for name in ("asset_tag", "description"):
+            if not values.get(name, "x"):
+                errors[name] = "required"
+        return errors
+
+    # -- saving ----------------------------------------------------------------------
+
+    def _save(self) -> None:
+        values = self.changes()
+        errors = self._local_errors(self.values())
+        if errors:
+            self.form.show_errors(errors)
+            return
+        if self._detail is not None and not values:
+            self.accept()  # nothing changed: nothing to save
+            return
+        self._busy(True)
+        self._submit(values, self.expected_version, self._saved, self._failed)
+
+    def _busy(self, busy: bool) -> None:
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(not busy)
+        if busy:
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        else:
+            QGuiApplication.restoreOverrideCursor()
+
+    def _saved(self, result: Any) -> None:
+        self._busy(False)
+        self.saved = result
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._busy(False)
+        if isinstance(exc, ValidationError):
+            unclaimed = self.form.show_errors(exc.fields)
+            self.show_banner("\n".join(unclaimed) if unclaimed else "")
+        elif isinstance(exc, ConflictError):
+            self._on_conflict(exc, self.changes())
+        else:
+            # Read-only now, lost lock, busy...: keep everything typed, say why.
+            self.show_banner("Not saved — your entries are kept in this dialog. " + _short(exc))
+            messages.explain(self, exc, doing="saving the instrument")
+
+    def show_banner(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.setVisible(bool(text))
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).split("; ")[0] if str(exc) else type(exc).__name__
