@@ -41,11 +41,13 @@ from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
+from app.services.changes import ChangeWatcher
 from app.services.demo import DemoService
 from app.services.editing import EditingOptions, EditingSession, db_identity
 from app.services.instruments import InstrumentService
 from app.services.lock_admin import ADMINS_KEY, LockAdminService
 from app.services.maintenance import MaintenanceService, backup_database
+from app.services.settings import SharedSettingsService
 from app.settings.paths import user_state_dir
 from app.storage.attachments import AttachmentStore, attachments_folder_for
 
@@ -70,9 +72,15 @@ class CalTrack:
     maintenance: MaintenanceService
     demo: DemoService
     locks: LockAdminService
+    settings: SharedSettingsService
+    uow: UnitOfWorkFactory
     notices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     run_marker: RunMarker | None = None
+
+    def change_watcher(self) -> ChangeWatcher:
+        """A fresh watcher for "did anyone change the data?" (reads the database)."""
+        return ChangeWatcher(self.uow)
 
     def close(self) -> None:
         """Give the lock back, forget the run marker, close connections."""
@@ -326,6 +334,8 @@ def _open(
         locks=LockAdminService(
             uow=uow, identity=identity, clock=clock, stale_after_s=session.stale_after_s
         ),
+        settings=SharedSettingsService(uow=uow, identity=identity, clock=clock),
+        uow=uow,
         notices=notices,
         problems=problems,
         run_marker=marker,

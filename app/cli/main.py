@@ -94,11 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        parser.print_help()
-        print(
-            "\nThe desktop window is not part of this version yet; use the commands above.",
-        )
-        return 0
+        # No command: the desktop window (Qt is imported only here).
+        from app.ui.app import run_gui
+
+        return run_gui(args.db)
     log_file = setup_logging()
     log.info("caltrack %s", " ".join(sys.argv[1:] if argv is None else argv))
     # SIGTERM (logout, kill) unwinds like Ctrl+C: the editor lock is released on the way.

@@ -185,6 +185,28 @@ TECHNICIANS = ("A. Novak", "B. Okafor", "C. Lindqvist", "D. Moreau", "E. Tanaka"
 PROVIDERS = ("Trescal", "Transcat", "Tektronix Service", "NPL Calibration Services")
 
 
+@dataclass(frozen=True)
+class _Fixed:
+    """What every row of a category repeats, worked out once instead of per row."""
+
+    nominals: tuple[float, ...]
+    range_text: str
+    resolution_text: str
+    accuracy_text: str
+    uncertainty: str
+
+
+def _fixed(cat: Category) -> _Fixed:
+    span = cat.high - cat.low
+    return _Fixed(
+        nominals=tuple(round(cat.low + span * frac, 4) for frac in (0.1, 0.5, 0.9)),
+        range_text=f"{cat.low:g} to {cat.high:g} {cat.unit}",
+        resolution_text=f"{cat.tolerance / 10:g} {cat.unit}",
+        accuracy_text=f"±{cat.tolerance:g} {cat.unit}",
+        uncertainty=f"±{cat.tolerance / 4:g} {cat.unit} (k=2)",
+    )
+
+
 # Types whose values ``to_jsonable`` returns unchanged.
 _AS_IS = frozenset({str, int, float, bool, type(None)})
 
@@ -256,6 +278,7 @@ class _Builder:
         self.next_instrument = uow.instruments.max_id() + 1
         self.next_record, self.next_point = (i + 1 for i in uow.calibrations.max_ids())
         self.references: dict[str, list[int]] = {c.prefix: [] for c in CATEGORIES}
+        self.fixed = {c.prefix: _fixed(c) for c in CATEGORIES}
         self.counts = {"instruments": 0, "calibrations": 0, "points": 0}
 
     def chunk(self, n: int, audit: AuditChainWriter) -> None:
@@ -328,6 +351,7 @@ class _Builder:
         elif fate < 0.04:
             status = "out_of_service"
         records = []
+        fixed = self.fixed[cat.prefix]
         for k, performed in enumerate(dates):
             is_last = k == len(dates) - 1
             result = (
@@ -349,9 +373,9 @@ class _Builder:
             "status": status,
             "calibration_interval_days": interval,
             "grace_days": 0,
-            "range_text": f"{cat.low:g} to {cat.high:g} {cat.unit}",
-            "resolution_text": f"{cat.tolerance / 10:g} {cat.unit}",
-            "accuracy_text": f"±{cat.tolerance:g} {cat.unit}",
+            "range_text": fixed.range_text,
+            "resolution_text": fixed.resolution_text,
+            "accuracy_text": fixed.accuracy_text,
             "last_calibrated": last,
             "next_due": next_due_from(last, interval),
             "notes": "",
@@ -380,9 +404,8 @@ class _Builder:
         self.next_record += 1
         external = is_reference or rng.random() < 0.15
         pts = []
-        span = cat.high - cat.low
-        for seq, frac in enumerate((0.1, 0.5, 0.9), start=1):
-            nominal = round(cat.low + span * frac, 4)
+        fixed = self.fixed[cat.prefix]
+        for seq, nominal in enumerate(fixed.nominals, start=1):
             if result == "pass":
                 found = nominal + rng.uniform(-0.8, 0.8) * cat.tolerance
                 left = found
@@ -419,7 +442,7 @@ class _Builder:
             "humidity_pct": round(rng.uniform(35.0, 55.0), 1),
             "result": result,
             "adjustment_made": result == "adjusted",
-            "uncertainty": f"±{cat.tolerance / 4:g} {cat.unit} (k=2)",
+            "uncertainty": fixed.uncertainty,
             "next_due": next_due_from(performed, cat.interval),
             "notes": "",
             "voided_at": None,

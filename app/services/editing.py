@@ -34,10 +34,9 @@ from app.locking.editor_lock import (
 from app.locking.holder import HolderInfo
 from app.locking.requests import EditRequest, read_request, write_request
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.settings import DEFAULT_IDLE_MINUTES, IDLE_KEY
 
 SHARED_KEY = "shared_since"
-IDLE_KEY = "idle_release_minutes"
-DEFAULT_IDLE_MINUTES = 15
 
 
 @dataclass(frozen=True)
@@ -219,9 +218,18 @@ class EditingSession:
             minutes = DEFAULT_IDLE_MINUTES
         return float(minutes * 60)
 
+    @property
+    def idle_released(self) -> bool:
+        """True while the lock is given up for idleness (activity may take it back)."""
+        return self._idle_released
+
+    def note_activity(self) -> None:
+        """User activity (cheap, no I/O: safe on the GUI thread)."""
+        self._last_activity = self._monotonic()
+
     def touch(self) -> bool:
         """User activity; an editor released for idleness takes the lock back if free."""
-        self._last_activity = self._monotonic()
+        self.note_activity()
         if self._idle_released and self.lock is not None and not self.lock.held:
             self.become_editor(0.0)
             return self.editing
@@ -245,13 +253,18 @@ class EditingSession:
         """Could this session become the editor right now?"""
         return self._db.path is None or os_lock_free(self._db.path)
 
-    def wait_until_free(self, timeout_s: float, poll_s: float = 1.0) -> bool:
+    def wait_until_free(
+        self,
+        timeout_s: float,
+        poll_s: float = 1.0,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> bool:
         """Block (in a worker, not the GUI thread) until the lock frees up or time runs out."""
-        deadline = self._monotonic() + timeout_s
+        deadline = time.monotonic() + timeout_s
         while True:
             if self.lock_free():
                 return True
-            if self._monotonic() >= deadline:
+            if time.monotonic() >= deadline or (cancelled is not None and cancelled()):
                 return False
             time.sleep(poll_s)
 

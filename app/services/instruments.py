@@ -183,6 +183,17 @@ class InstrumentService:
 
         return self._uow.read(read)
 
+    def tag_of(self, instrument_id: int) -> str:
+        """The asset tag of an instrument known by id (the list works with ids)."""
+
+        def read(uow: UnitOfWork) -> str:
+            tags = uow.instruments.tags_by_id([instrument_id])
+            if instrument_id not in tags:
+                raise NotFoundError(f"instrument #{instrument_id} no longer exists; refresh")
+            return tags[instrument_id]
+
+        return self._uow.read(read)
+
     def get(self, tag: str) -> InstrumentDetail:
         today = self._clock.today()
         return self._uow.read(

@@ -109,9 +109,17 @@ class LockAdminService:
         return status
 
     def release(
-        self, *, force: bool = False, progress: Callable[[str], None] | None = None
+        self,
+        *,
+        force: bool = False,
+        progress: Callable[[str], None] | None = None,
+        observed: LockStatus | None = None,
     ) -> ReleaseResult:
-        """Release a lock left behind (admins only); ``force`` fences a stale holder."""
+        """Release a lock left behind (admins only); ``force`` fences a stale holder.
+
+        ``observed`` is a status the caller watched long enough to call stale (the
+        window's own observer); without it, this call watches the heartbeat itself.
+        """
         self.require_admin("release the editor lock")
         path = self._uow.database.path
         if path is None:
@@ -134,12 +142,15 @@ class LockAdminService:
                 "PC is gone (only a stale lock is released)",
                 to_lock_holder(holder) if holder else None,
             )
-        if progress:
-            progress(
-                f"watching the heartbeat for {self._stale_after_s:.0f} s to make sure the "
-                "holder is not alive…"
-            )
-        status = self.status(watch_s=self._stale_after_s)
+        if observed is not None and observed.stale:
+            status = observed
+        else:
+            if progress:
+                progress(
+                    f"watching the heartbeat for {self._stale_after_s:.0f} s to make sure the "
+                    "holder is not alive…"
+                )
+            status = self.status(watch_s=self._stale_after_s)
         if not status.held:
             return self.release(force=False)
         if not status.stale:

@@ -59,8 +59,8 @@ class TaskRunner(QObject):
     def run(
         self,
         fn: Callable[[], Any],
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None],
+        on_done: Callable[[Any], object],
+        on_error: Callable[[BaseException], object],
         *,
         key: str | None = None,
     ) -> None:

@@ -147,6 +147,23 @@ class InstrumentDialog(QDialog):
         values["notes"] = self.notes.toPlainText().strip()
         return values
 
+    def set_value(self, name: str, value: Any) -> None:
+        """Put one value back into its editor (re-applying the user's changes)."""
+        if name in self.edits:
+            self.edits[name].setText("" if value is None else str(value))
+        elif name == "calibration_interval_days":
+            self.interval.setValue(int(value))
+        elif name == "grace_days":
+            self.grace.setValue(int(value))
+        elif name == "status":
+            self.status.setCurrentIndex(max(0, self.status.findData(value)))
+        elif name == "notes":
+            self.notes.setPlainText(str(value or ""))
+
+    def save_now(self) -> None:
+        """Save as if the user pressed Save."""
+        self._save()
+
     def changes(self) -> dict[str, Any]:
         """For an edit: only the fields that differ from what was loaded."""
         values = self.values()

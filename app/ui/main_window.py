@@ -1,0 +1,1036 @@
+"""The main window: instrument list, filters, detail pane, status bar, multi-user state.
+
+Every database call goes through the task runner; callbacks update widgets on the GUI
+thread. The window holds one open database (a ``CalTrack``) and never builds services.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QButtonGroup,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import __version__
+from app.bootstrap import CalTrack
+from app.errors import ConflictError
+from app.services.changes import ChangeWatcher
+from app.services.dto import CalibrationInput, InstrumentDetail, InstrumentHistory
+from app.settings.user_settings import UserSettings
+from app.ui import messages
+from app.ui.detail_pane import DetailPane
+from app.ui.dialogs.calibration_dialog import CalibrationDialog
+from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.instrument_dialog import InstrumentDialog
+from app.ui.dialogs.reason_dialog import ReasonDialog
+from app.ui.look import icon, status_icon
+from app.ui.models.instrument_table import COLUMNS, ID_ROLE, InstrumentTableModel
+from app.ui.status_bar import CalTrackStatusBar
+from app.ui.tasks import TaskRunner
+
+FILTERS: tuple[tuple[str | None, str], ...] = (
+    (None, "All"),
+    ("due-soon", "Due soon"),
+    ("overdue", "Overdue"),
+    ("out-of-service", "Out of service"),
+    ("retired", "Retired"),
+    ("lost", "Lost"),
+)
+SEARCH_DEBOUNCE_MS = 250
+POLL_MS = 3000
+IDLE_CHECK_MS = 30_000
+REMINDER_MS = 3_600_000
+
+
+def in_quiet_hours(settings: UserSettings, now: time) -> bool:
+    """True inside the user's quiet hours (which may run over midnight)."""
+    try:
+        start = time.fromisoformat(settings.quiet_start)
+        end = time.fromisoformat(settings.quiet_end)
+    except ValueError:
+        return False
+    if start == end:
+        return False
+    return start <= now < end if start < end else now >= start or now < end
+
+
+class _Progress(QObject):
+    """Carries progress from a worker thread to a progress dialog (queued signal)."""
+
+    moved = Signal(int, int)
+
+
+class _ActivityFilter(QObject):
+    """Notes keyboard and mouse activity for the idle release of the editor lock."""
+
+    def __init__(self, on_activity: Callable[[], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._on_activity = on_activity
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress):
+            self._on_activity()
+        return False
+
+
+class MainWindow(QMainWindow):
+    """One open database, its instrument register and everything done with it."""
+
+    open_database_requested = Signal(str, bool)  # path, create
+    settings_changed = Signal(object)  # UserSettings
+
+    def __init__(
+        self,
+        *,
+        app: CalTrack,
+        runner: TaskRunner,
+        settings: UserSettings,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.runner = runner
+        self.settings = settings
+        self.status_filter: str | None = None
+        self.sort_key = "next_due"
+        self.sort_desc = False
+        self.selected_id: int | None = None
+        self.history: InstrumentHistory | None = None
+        self.counts: dict[str, int] = {}
+        self.notify_when_free = False
+        self._closing = False
+        self.watcher: ChangeWatcher | None = None
+        self.setWindowTitle(f"CalTrack — {app.database.path or 'server database'}")
+        self.setWindowIcon(icon("caltrack"))
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+
+        self.model = InstrumentTableModel(self)
+        self.model.rows_wanted.connect(self._fetch_rows)
+        self.model.sort_wanted.connect(self._sort)
+        self._build_actions()
+        self._build_central()
+        self._build_menus()
+        self.status = CalTrackStatusBar(self)
+        self.setStatusBar(self.status)
+        self.status.refresh_clicked.connect(self.refresh)
+        self.status.set_path(str(app.database.path or app.database.url))
+        self._build_timers()
+        self._restore_state()
+        self.activity = _ActivityFilter(self._activity, self)
+        qapp = QApplication.instance()
+        if qapp is not None:
+            qapp.installEventFilter(self.activity)
+        self.update_lock_state()
+        self.refresh(initial=True)
+        self.runner.run(
+            self.app.change_watcher,
+            self._watcher_ready,
+            lambda exc: None,
+        )
+
+    # -- construction ----------------------------------------------------------------
+
+    def _action(
+        self, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.act_new_db = self._action("&New database…", self.new_database)
+        self.act_open_db = self._action(
+            "&Open database…", self.open_database, QKeySequence.StandardKey.Open
+        )
+        self.act_backup = self._action("&Backup now", self.backup)
+        self.act_verify = self._action("&Verify database…", self.verify)
+        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_new = self._action(
+            "&New instrument…",
+            self.new_instrument,
+            QKeySequence.StandardKey.New,
+            "Register a new instrument (Ctrl+N)",
+        )
+        self.act_edit = self._action(
+            "&Edit instrument…", self.edit_instrument, "Ctrl+E", "Edit the selected instrument"
+        )
+        self.act_calibrate = self._action(
+            "New &calibration…",
+            self.new_calibration,
+            "Ctrl+K",
+            "Record a calibration of the selected instrument (Ctrl+K)",
+        )
+        self.act_void = self._action(
+            "&Void calibration…",
+            self.void_selected_calibration,
+            "Ctrl+Shift+V",
+            "Void the calibration selected in the history",
+        )
+        self.act_attach = self._action(
+            "&Attach file…", self.attach_file, "Ctrl+Shift+A", "Attach a file to the instrument"
+        )
+        self.act_find = self._action("&Find", self.focus_search, QKeySequence.StandardKey.Find)
+        self.act_refresh = self._action(
+            "&Refresh", self.refresh, QKeySequence.StandardKey.Refresh, "Reload data (F5)"
+        )
+        self.act_stop_editing = self._action("Stop &editing", self.stop_editing)
+        self.act_edit_again = self._action("Try to &edit", self.try_edit)
+        self.act_settings = self._action("&Settings…", self.open_settings, "Ctrl+,")
+        self.act_about = self._action("&About CalTrack", self.about)
+        for act in (self.act_new, self.act_calibrate, self.act_refresh):
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.act_new_db)
+        file_menu.addAction(self.act_open_db)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._fill_recent()
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_backup)
+        file_menu.addAction(self.act_verify)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        edit_menu = bar.addMenu("&Instrument")
+        for act in (
+            self.act_new,
+            self.act_edit,
+            self.act_calibrate,
+            self.act_void,
+            self.act_attach,
+        ):
+            edit_menu.addAction(act)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.act_find)
+        view_menu.addAction(self.act_refresh)
+        self.columns_menu = view_menu.addMenu("&Columns")
+        self._fill_columns_menu()
+        db_menu = bar.addMenu("&Database")
+        db_menu.addAction(self.act_stop_editing)
+        db_menu.addAction(self.act_edit_again)
+        db_menu.addSeparator()
+        db_menu.addAction(self.act_settings)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        for act in (self.act_new, self.act_edit, self.act_calibrate, self.act_attach):
+            toolbar.addAction(act)
+        toolbar.addSeparator()
+        toolbar.addAction(self.act_refresh)
+
+    def _build_central(self) -> None:
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+
+        self.banner = QWidget()
+        self.banner.setObjectName("readOnlyBanner")
+        self.banner.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        banner_layout = QHBoxLayout(self.banner)
+        self.banner_text = QLabel()
+        self.banner_text.setWordWrap(True)
+        self.request_button = QPushButton("&Request edit")
+        self.request_button.setToolTip("Ask the current editor to hand the database over")
+        self.request_button.clicked.connect(self.request_edit)
+        self.notify_button = QPushButton("&Notify me")
+        self.notify_button.setToolTip("Tell me when the database is free, then let me edit")
+        self.notify_button.setCheckable(True)
+        self.notify_button.toggled.connect(self._set_notify)
+        self.take_over_button = QPushButton("&Take over")
+        self.take_over_button.setToolTip("Admins: fence off a frozen editor and edit")
+        self.take_over_button.clicked.connect(self.take_over)
+        self.take_over_button.hide()
+        banner_layout.addWidget(QLabel(pixmap=icon("lock").pixmap(18, 18)))
+        banner_layout.addWidget(self.banner_text, 1)
+        for button in (self.request_button, self.notify_button, self.take_over_button):
+            banner_layout.addWidget(button)
+        self.banner.hide()
+        layout.addWidget(self.banner)
+
+        filter_bar = QWidget()
+        filter_bar.setObjectName("filterBar")
+        filter_layout = QHBoxLayout(filter_bar)
+        filter_layout.setContentsMargins(0, 0, 0, 0)
+        self.filter_group = QButtonGroup(self)
+        self.filter_group.setExclusive(True)
+        self.filter_buttons: dict[str | None, QToolButton] = {}
+        for key, label in FILTERS:
+            chip = QToolButton()
+            chip.setCheckable(True)
+            chip.setText(label)
+            chip.setAccessibleName(f"Show {label.lower()}")
+            if key is not None:
+                chip.setIcon(status_icon(key))
+            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            chip.clicked.connect(lambda _c=False, k=key: self.set_filter(k))
+            self.filter_group.addButton(chip)
+            self.filter_buttons[key] = chip
+            filter_layout.addWidget(chip)
+        self.filter_buttons[None].setChecked(True)
+        filter_layout.addStretch(1)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search tag, description, serial, maker, model (Ctrl+F)")
+        self.search.setAccessibleName("Search instruments")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(340)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self.reload_ids)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        filter_layout.addWidget(self.search)
+        layout.addWidget(filter_bar)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Instruments")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSortingEnabled(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        vertical = self.table.verticalHeader()
+        vertical.hide()
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setDefaultSectionSize(self.fontMetrics().height() + 10)
+        header = self.table.horizontalHeader()
+        header.setSectionsMovable(True)
+        header.setHighlightSections(False)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(
+            lambda pos: self.columns_menu.exec(header.mapToGlobal(pos))
+        )
+        header.setSortIndicator(2, Qt.SortOrder.AscendingOrder)
+        for col, width in enumerate((110, 130, 110, 260, 130, 120, 120, 150, 110, 90)):
+            self.table.setColumnWidth(col, width)
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.table.doubleClicked.connect(lambda _i: self.edit_instrument())
+
+        self.detail = DetailPane()
+        self.detail.void_calibration_requested.connect(self.void_calibration)
+        self.detail.add_attachment_requested.connect(self.attach_file)
+        self.detail.open_attachment_requested.connect(self.open_attachment)
+        self.detail.save_attachment_requested.connect(self.save_attachment)
+        self.detail.void_attachment_requested.connect(self.void_attachment)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([780, 500])
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+    def _fill_columns_menu(self) -> None:
+        self.columns_menu.clear()
+        header = self.table.horizontalHeader()
+        for col, (_key, label, _sort) in enumerate(COLUMNS):
+            action = self.columns_menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(col))
+            action.setEnabled(col != 0)  # the asset tag always stays
+            action.toggled.connect(lambda on, c=col: header.setSectionHidden(c, not on))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_databases:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(
+                lambda _c=False, p=path: self.open_database_requested.emit(p, False)
+            )
+        self.recent_menu.setEnabled(bool(self.settings.recent_databases))
+
+    def _build_timers(self) -> None:
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(POLL_MS)
+        self.poll_timer.timeout.connect(self.poll)
+        self.poll_timer.start()
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setInterval(IDLE_CHECK_MS)
+        self.idle_timer.timeout.connect(self._check_idle)
+        self.idle_timer.start()
+        self.reminder_timer = QTimer(self)
+        self.reminder_timer.setInterval(REMINDER_MS)
+        self.reminder_timer.timeout.connect(self.remind)
+        self.reminder_timer.start()
+        QTimer.singleShot(1500, self.remind)
+
+    # -- state saved per user --------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        def restore(text: str, apply: Callable[[QByteArray], Any]) -> None:
+            if text:
+                with contextlib.suppress(ValueError):
+                    apply(QByteArray(base64.b64decode(text)))
+
+        restore(self.settings.window_geometry, self.restoreGeometry)
+        restore(self.settings.window_state, self.restoreState)
+        restore(self.settings.splitter_state, self.splitter.restoreState)
+        restore(self.settings.table_header_state, self.table.horizontalHeader().restoreState)
+        header = self.table.horizontalHeader()
+        column = header.sortIndicatorSection()
+        if 0 <= column < len(COLUMNS) and COLUMNS[column][2]:
+            self.sort_key = str(COLUMNS[column][2])
+            self.sort_desc = header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+        self._fill_columns_menu()
+
+    def saved_settings(self) -> UserSettings:
+        from dataclasses import replace
+
+        def b64(data: QByteArray) -> str:
+            return base64.b64encode(bytes(data.data())).decode("ascii")
+
+        return replace(
+            self.settings,
+            window_geometry=b64(self.saveGeometry()),
+            window_state=b64(self.saveState()),
+            splitter_state=b64(self.splitter.saveState()),
+            table_header_state=b64(self.table.horizontalHeader().saveState()),
+        )
+
+    # -- loading ---------------------------------------------------------------------
+
+    def refresh(self, initial: bool = False) -> None:
+        """Reload the list, the counts and the selected instrument from the database."""
+        self.reload_ids(keep_cache=False)
+        if not initial:
+            self.status.refreshed()
+            if self.watcher is not None:
+                watcher = self.watcher
+                self.runner.run(watcher.acknowledge, lambda _r: None, lambda _e: None)
+
+    def reload_ids(self, keep_cache: bool = False) -> None:
+        service = self.app.instruments
+        status, search = self.status_filter, self.search.text()
+        sort, desc = self.sort_key, self.sort_desc
+
+        def load() -> tuple[list[int], dict[str, int]]:
+            ids = service.list_ids(status=status, search=search, sort=sort, descending=desc)
+            return ids, service.status_counts()
+
+        self.runner.run(load, self._ids_loaded, self._load_failed, key="ids")
+
+    def _ids_loaded(self, result: tuple[list[int], dict[str, int]]) -> None:
+        ids, counts = result
+        self.model.set_ids(ids)
+        self.counts = counts
+        for key, label in FILTERS:
+            n = counts.get(key or "all", 0)
+            self.filter_buttons[key].setText(f"{label} ({n:,})")
+        self._reselect()
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.model.forget_requests()
+        messages.explain(self, exc, doing="loading the instrument list")
+
+    def _fetch_rows(self, ids: list[int]) -> None:
+        service = self.app.instruments
+        self.runner.run(lambda: service.rows(ids), self.model.set_rows, self._load_failed)
+
+    def _sort(self, key: str, descending: bool) -> None:
+        self.sort_key, self.sort_desc = key, descending
+        self.reload_ids()
+
+    def set_filter(self, key: str | None) -> None:
+        self.status_filter = key
+        self.filter_buttons[key].setChecked(True)
+        self.reload_ids()
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _reselect(self) -> None:
+        if self.selected_id is None:
+            if self.model.rowCount() and not self.table.selectionModel().hasSelection():
+                self.table.selectRow(0)
+            return
+        row = self.model.row_of(self.selected_id)
+        if row is None:
+            self.selected_id = None
+            self.detail.show_history(None)
+            return
+        self.table.selectRow(row)
+        self.load_detail(self.selected_id)
+
+    def _row_changed(self, current: Any, _previous: Any) -> None:
+        instrument_id = current.data(ID_ROLE) if current.isValid() else None
+        if instrument_id is None or (instrument_id == self.selected_id and self.history):
+            return
+        self.selected_id = instrument_id
+        self.load_detail(instrument_id)
+
+    def load_detail(self, instrument_id: int) -> None:
+        row = self.model.cached(instrument_id)
+        service = self.app.instruments
+
+        def load() -> InstrumentHistory:
+            tag = row.asset_tag if row is not None else service.tag_of(instrument_id)
+            return service.history(tag)
+
+        self.runner.run(load, self._detail_loaded, self._detail_failed, key="detail")
+
+    def _detail_loaded(self, history: InstrumentHistory) -> None:
+        self.history = history
+        self.detail.show_history(history)
+
+    def _detail_failed(self, exc: BaseException) -> None:
+        self.history = None
+        self.detail.show_history(None)
+        messages.explain(self, exc, doing="loading the instrument")
+
+    # -- polling: changes, lock state, requests --------------------------------------
+
+    def _watcher_ready(self, watcher: ChangeWatcher) -> None:
+        self.watcher = watcher
+
+    def poll(self) -> None:
+        """Cheap checks every few seconds, off the GUI thread."""
+        session = self.app.session
+        watcher = self.watcher
+        notify = self.notify_when_free
+
+        def check() -> tuple[bool, Any, bool, Any]:
+            changed = watcher.changed() if watcher is not None else False
+            request = session.pending_request()
+            free = notify and not session.editing and session.lock_free()
+            status = session.status()
+            return changed, request, free, status
+
+        self.runner.run(check, self._polled, lambda exc: None, key="poll")
+
+    def _polled(self, result: tuple[bool, Any, bool, Any]) -> None:
+        changed, request, free, status = result
+        if changed:
+            self.status.show_change_hint()
+        self.update_lock_state(status)
+        if request is not None:
+            self._show_request(request)
+        if free:
+            self.notify_when_free = False
+            self.notify_button.setChecked(False)
+            answer = QMessageBox.question(
+                self,
+                "Database available",
+                "The database is free for editing now. Start editing?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.Yes,
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self.try_edit()
+
+    def update_lock_state(self, status: Any = None) -> None:
+        session = self.app.session
+        editing = session.editing
+        self.status.set_lock_state(session.describe(), editing)
+        self.banner.setVisible(not editing)
+        if not editing:
+            self.banner_text.setText(session.describe())
+            is_lock = session.lock is not None and not session.lock_free()
+            self.request_button.setVisible(is_lock)
+            self.notify_button.setVisible(is_lock or session.idle_released)
+            stale = bool(status is not None and getattr(status, "stale", False))
+            self.take_over_button.setVisible(stale)
+        for act in (
+            self.act_new,
+            self.act_edit,
+            self.act_calibrate,
+            self.act_void,
+            self.act_attach,
+        ):
+            act.setEnabled(editing)
+        self.act_stop_editing.setEnabled(editing and session.lock is not None)
+        self.act_edit_again.setEnabled(not editing)
+
+    def _show_request(self, request: Any) -> None:
+        note = f"\n\nTheir note: {request.message}" if request.message else ""
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Edit requested",
+            f"{request.user} on {request.machine} asks to edit this database.{note}",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        hand_over = box.addButton("Stop editing and hand over", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
+        box.setModal(False)
+        box.buttonClicked.connect(
+            lambda button: self.stop_editing() if button is hand_over else None
+        )
+        box.show()
+
+    def _activity(self) -> None:
+        session = self.app.session
+        session.note_activity()
+        if session.idle_released and not session.editing:
+            self.runner.run(
+                session.touch, lambda _ok: self.update_lock_state(), lambda e: None, key="touch"
+            )
+
+    def _check_idle(self) -> None:
+        session = self.app.session
+
+        def check() -> bool:
+            return session.check_idle()
+
+        self.runner.run(
+            check,
+            lambda released: self._idle_checked(bool(released)),
+            lambda exc: None,
+            key="idle",
+        )
+
+    def _idle_checked(self, released: bool) -> None:
+        if released:
+            self.update_lock_state()
+
+    def _set_notify(self, on: bool) -> None:
+        self.notify_when_free = on
+        if on:
+            self.status.showMessage("You will be told when the database is free.", 5000)
+
+    def request_edit(self) -> None:
+        session = self.app.session
+        self.runner.run(
+            lambda: session.request_edit(""),
+            lambda _r: self.status.showMessage("Edit request sent to the current editor.", 5000),
+            lambda exc: messages.explain(self, exc, doing="sending the edit request"),
+        )
+
+    def try_edit(self) -> None:
+        session = self.app.session
+
+        def take() -> bool:
+            session.become_editor(0.0)
+            return session.editing
+
+        def done(editing: bool) -> None:
+            self.update_lock_state()
+            if not editing:
+                messages.info(self, "Still read-only", session.describe())
+
+        self.runner.run(
+            take, done, lambda exc: messages.explain(self, exc, doing="taking the lock")
+        )
+
+    def stop_editing(self) -> None:
+        session = self.app.session
+        self.runner.run(
+            lambda: session.release("you handed the database over"),
+            lambda _r: self.update_lock_state(),
+            lambda exc: messages.explain(self, exc, doing="releasing the lock"),
+        )
+
+    def take_over(self) -> None:
+        locks = self.app.locks
+        session = self.app.session
+        answer = QMessageBox.warning(
+            self,
+            "Take over the database?",
+            "The editing session's heartbeat has stopped. Taking over fences it off: even if "
+            "it wakes up, it can never save again. Continue?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+
+        def run() -> str:
+            result = locks.release(force=True, observed=session.status())
+            session.become_editor(0.0)
+            return result.message
+
+        def done(message: str) -> None:
+            self.update_lock_state()
+            messages.info(self, "Take over", message)
+
+        self.runner.run(run, done, lambda exc: messages.explain(self, exc, doing="taking over"))
+
+    # -- reminders -------------------------------------------------------------------
+
+    def remind(self) -> None:
+        if not self.settings.reminders or in_quiet_hours(self.settings, datetime.now().time()):
+            return
+        service = self.app.instruments
+        self.runner.run(service.status_counts, self._show_reminder, lambda exc: None, key="remind")
+
+    def _show_reminder(self, counts: dict[str, int]) -> None:
+        overdue, soon = counts.get("overdue", 0), counts.get("due-soon", 0)
+        if not overdue and not soon:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Calibrations due",
+            f"{overdue:,} instrument(s) overdue, {soon:,} due soon.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        show_overdue = box.addButton("Show overdue", QMessageBox.ButtonRole.AcceptRole)
+        show_soon = box.addButton("Show due soon", QMessageBox.ButtonRole.ActionRole)
+        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.setModal(False)
+        box.setObjectName("dueReminder")
+
+        def clicked(button: Any) -> None:
+            if button is show_overdue:
+                self.set_filter("overdue")
+            elif button is show_soon:
+                self.set_filter("due-soon")
+
+        box.buttonClicked.connect(clicked)
+        box.show()
+        self.reminder = box
+
+    # -- instruments -----------------------------------------------------------------
+
+    def _current_detail(self) -> InstrumentDetail | None:
+        return self.history.instrument if self.history is not None else None
+
+    def new_instrument(self) -> None:
+        self._instrument_dialog(None)
+
+    def edit_instrument(self) -> None:
+        detail = self._current_detail()
+        if detail is None:
+            self.status.showMessage("Select an instrument first.", 4000)
+            return
+        self._instrument_dialog(detail)
+
+    def _instrument_dialog(self, detail: InstrumentDetail | None) -> None:
+        service = self.app.instruments
+        dialog: InstrumentDialog | None = None
+
+        def submit(
+            values: dict[str, Any],
+            version: int | None,
+            ok: Callable[[Any], None],
+            fail: Callable[[BaseException], None],
+        ) -> None:
+            if detail is None:
+                self.runner.run(lambda: service.add(values), ok, fail)
+            else:
+                tag = detail.asset_tag
+                self.runner.run(
+                    lambda: service.edit(tag, values, expected_version=version), ok, fail
+                )
+
+        def conflict(exc: ConflictError, mine: dict[str, Any]) -> None:
+            assert dialog is not None
+            self._resolve_conflict(dialog, exc, mine)
+
+        dialog = InstrumentDialog(submit=submit, on_conflict=conflict, detail=detail, parent=self)
+        if dialog.exec() and dialog.saved is not None:
+            saved: InstrumentDetail = dialog.saved
+            self.selected_id = saved.id
+            self.reload_ids()
+            self.status.showMessage(f"Saved {saved.asset_tag}.", 4000)
+
+    def _resolve_conflict(
+        self, dialog: InstrumentDialog, exc: ConflictError, mine: dict[str, Any]
+    ) -> None:
+        choice_dialog = ConflictDialog(exc, mine, parent=dialog)
+        choice_dialog.exec()
+        choice = choice_dialog.choice
+        if choice is ConflictChoice.CANCEL:
+            dialog.show_banner(
+                "Not saved yet: the instrument changed under you. Your entries are kept."
+            )
+            return
+        if choice is ConflictChoice.KEEP_THEIRS:
+            dialog.reject()
+            self.refresh()
+            return
+        service = self.app.instruments
+        tag = exc.label
+
+        def reapply(fresh: InstrumentDetail) -> None:
+            dialog.load(fresh)
+            for name, value in mine.items():
+                dialog.set_value(name, value)
+            dialog.save_now()
+
+        self.runner.run(
+            lambda: service.get(tag),
+            reapply,
+            lambda err: messages.explain(dialog, err, doing="reloading the instrument"),
+        )
+
+    # -- calibrations ----------------------------------------------------------------
+
+    def new_calibration(self) -> None:
+        detail = self._current_detail()
+        if detail is None:
+            self.status.showMessage("Select an instrument first.", 4000)
+            return
+        service = self.app.calibrations
+        instruments = self.app.instruments
+
+        def open_dialog(standard_tags: list[str]) -> None:
+            def submit(
+                data: CalibrationInput,
+                ok: Callable[[Any], None],
+                fail: Callable[[BaseException], None],
+            ) -> None:
+                self.runner.run(lambda: service.add(detail.asset_tag, data), ok, fail)
+
+            dialog = CalibrationDialog(
+                instrument=detail,
+                today=self.app.clock.today(),
+                user=self.app.identity.user,
+                standard_tags=standard_tags,
+                submit=submit,
+                parent=self,
+            )
+            if dialog.exec() and dialog.saved is not None:
+                due = dialog.saved.next_due
+                self.status.showMessage(
+                    f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
+                )
+                self.reload_ids()
+
+        self.runner.run(
+            lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
+            open_dialog,
+            lambda exc: messages.explain(self, exc, doing="loading the standards"),
+        )
+
+    def void_selected_calibration(self) -> None:
+        selected = self.detail.selected_calibration()
+        if selected is None or selected.voided:
+            self.status.showMessage("Select a calibration in the Calibrations tab first.", 4000)
+            return
+        self.void_calibration(selected.id, selected.version)
+
+    def void_calibration(self, record_id: int, version: int) -> None:
+        dialog = ReasonDialog(
+            "Void calibration",
+            f"Void calibration #{record_id}? It stays in the history, marked void, and the "
+            "due date falls back to the latest valid calibration.",
+            self,
+        )
+        if not dialog.exec():
+            return
+        reason = dialog.reason
+        service = self.app.calibrations
+        self.runner.run(
+            lambda: service.void(record_id, reason, expected_version=version),
+            lambda _v: self.reload_ids(),
+            lambda exc: messages.explain(self, exc, doing="voiding the calibration"),
+        )
+
+    # -- attachments -----------------------------------------------------------------
+
+    def attach_file(self, path: str | None = None) -> None:
+        detail = self._current_detail()
+        if detail is None:
+            self.status.showMessage("Select an instrument first.", 4000)
+            return
+        if not path:
+            path, _filter = QFileDialog.getOpenFileName(
+                self, f"Attach a file to {detail.asset_tag}"
+            )
+            if not path:
+                return
+        source = Path(path)
+        service = self.app.attachments
+        progress = QProgressDialog(f"Attaching {source.name}…", "", 0, 100, self)
+        progress.setCancelButton(None)
+        progress.setMinimumDuration(400)
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        relay = _Progress(self)
+        relay.moved.connect(
+            lambda done, total: progress.setValue(int(done * 100 / total) if total else 100)
+        )
+
+        def run() -> Any:
+            return service.add(detail.asset_tag, source, progress=relay.moved.emit)
+
+        def finished(view: Any) -> None:
+            progress.close()
+            self.status.showMessage(f"Attached {view.original_name}.", 4000)
+            self.load_detail(detail.id)
+
+        def failed(exc: BaseException) -> None:
+            progress.close()
+            messages.explain(self, exc, doing=f"attaching {source.name}")
+
+        self.runner.run(run, finished, failed)
+
+    def open_attachment(self, attachment_id: int) -> None:
+        service = self.app.attachments
+        folder = Path(tempfile.mkdtemp(prefix="caltrack-open-"))
+        self.runner.run(
+            lambda: service.export(attachment_id, folder),
+            lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))),
+            lambda exc: messages.explain(self, exc, doing="opening the attachment"),
+        )
+
+    def save_attachment(self, attachment_id: int) -> None:
+        if self.history is None:
+            return
+        name = next(
+            (a.original_name for a in self.history.attachments if a.id == attachment_id), ""
+        )
+        target, _filter = QFileDialog.getSaveFileName(self, "Save a copy", name)
+        if not target:
+            return
+        service = self.app.attachments
+        self.runner.run(
+            lambda: service.export(attachment_id, Path(target)),
+            lambda path: self.status.showMessage(f"Saved a copy to {path}.", 5000),
+            lambda exc: messages.explain(self, exc, doing="saving a copy"),
+        )
+
+    def void_attachment(self, attachment_id: int) -> None:
+        dialog = ReasonDialog("Void attachment", "Void this attachment? The file is kept.", self)
+        if not dialog.exec():
+            return
+        reason = dialog.reason
+        service = self.app.attachments
+        instrument_id = self.selected_id
+        self.runner.run(
+            lambda: service.void(attachment_id, reason),
+            lambda _v: self.load_detail(instrument_id) if instrument_id else None,
+            lambda exc: messages.explain(self, exc, doing="voiding the attachment"),
+        )
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and self.app.session.editing and self.history is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.attach_file(url.toLocalFile())
+        event.acceptProposedAction()
+
+    # -- database --------------------------------------------------------------------
+
+    def new_database(self) -> None:
+        path, _filter = QFileDialog.getSaveFileName(
+            self, "New CalTrack database", "", "CalTrack database (*.db);;All files (*)"
+        )
+        if path:
+            if not path.endswith(".db"):
+                path += ".db"
+            self.open_database_requested.emit(path, True)
+
+    def open_database(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Open CalTrack database", "", "CalTrack database (*.db);;All files (*)"
+        )
+        if path:
+            self.open_database_requested.emit(path, False)
+
+    def backup(self) -> None:
+        service = self.app.maintenance
+        self.status.showMessage("Backing up…")
+        self.runner.run(
+            lambda: service.backup("manual"),
+            lambda path: messages.info(self, "Backup done", f"Backup written to\n{path}"),
+            lambda exc: messages.explain(self, exc, doing="backing up"),
+        )
+
+    def verify(self) -> None:
+        service = self.app.maintenance
+        self.status.showMessage("Verifying the database…")
+
+        def done(report: Any) -> None:
+            self.status.clearMessage()
+            if report.clean:
+                messages.info(
+                    self,
+                    "Database verified",
+                    "No problems found.",
+                    f"Integrity, foreign keys, {report.audit_events:,} audit events and "
+                    f"{report.attachments_checked:,} attachment files checked.",
+                )
+            else:
+                messages.warn(
+                    self,
+                    "Problems found",
+                    f"{len(report.problems)} problem(s) found. Restore the latest backup or "
+                    "ask your admin.",
+                    "\n".join(f"• {p}" for p in report.problems[:30]),
+                )
+
+        self.runner.run(
+            service.verify, done, lambda exc: messages.explain(self, exc, doing="verifying")
+        )
+
+    def open_settings(self) -> None:
+        from app.ui.dialogs.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.app, self.runner, parent=self)
+        if dialog.exec():
+            self.settings = dialog.result_settings()
+            self.settings_changed.emit(self.settings)
+
+    def about(self) -> None:
+        session = self.app.session
+        db = self.app.database
+        journal = db.journal.reason if db.journal else "server database"
+        messages.info(
+            self,
+            "About CalTrack",
+            f"CalTrack {__version__} — calibration tracker for laboratories",
+            f"Database: {db.path or db.url}\nJournal: {journal}\nLock: {session.describe()}\n"
+            f"You: {self.app.identity}",
+        )
+
+    # -- closing ---------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._closing = True
+        for timer in (self.poll_timer, self.idle_timer, self.reminder_timer):
+            timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self.activity)
+        self.settings_changed.emit(self.saved_settings())
+        self.runner.wait(10_000)
+        event.accept()
