@@ -491,8 +491,12 @@ class MainWindow(QMainWindow):
             return
         row = self.model.row_of(self.selected_id)
         if row is None:
+            # The selected instrument is not in this list: show the first one instead.
             self.selected_id = None
+            self.history = None
             self.detail.show_history(None)
+            if self.model.rowCount():
+                self.table.selectRow(0)
             return
         self.table.selectRow(row)
         self.load_detail(self.selected_id)

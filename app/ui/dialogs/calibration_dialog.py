@@ -36,7 +36,15 @@ from app.ui.dialogs.form import ValidatingForm
 from app.ui.look import STATUS_COLOR
 
 Submit = Callable[[CalibrationInput, Callable[[Any], None], Callable[[BaseException], None]], None]
-POINT_COLUMNS = ("Nominal", "As found", "As left", "Tolerance ±", "Unit", "As found", "As left")
+POINT_COLUMNS = (
+    "Nominal",
+    "As found",
+    "As left",
+    "Tolerance ±",
+    "Unit",
+    "✓ found",
+    "✓ left",
+)
 VERDICT_FOUND, VERDICT_LEFT = 5, 6
 RESULT_LABELS = (
     ("pass", "Pass"),
@@ -85,6 +93,8 @@ class CalibrationDialog(QDialog):
 
         form = ValidatingForm()
         self.form = form
+        side = ValidatingForm()
+        self.side = side
         self.performed_on = QDateEdit(_qdate(today))
         self.performed_on.setCalendarPopup(True)
         self.performed_on.setDisplayFormat("yyyy-MM-dd")
@@ -108,7 +118,7 @@ class CalibrationDialog(QDialog):
         form.add("provider_kind", "&Provider:", self.provider)
         form.add("provider_name", "Provider &name:", self.provider_name)
         self.certificate = QLineEdit()
-        form.add("certificate_number", "Cer&tificate no.:", self.certificate)
+        side.add("certificate_number", "Cer&tificate no.:", self.certificate)
         env = QWidget()
         env_layout = QHBoxLayout(env)
         env_layout.setContentsMargins(0, 0, 0, 0)
@@ -119,16 +129,20 @@ class CalibrationDialog(QDialog):
         self.humidity.setPlaceholderText("%RH")
         self.humidity.setAccessibleName("Relative humidity in percent")
         env_layout.addWidget(self.temperature)
+        env_layout.addWidget(QLabel("°C"))
         env_layout.addWidget(self.humidity)
-        form.add("temperature_c", "&Environment:", env)
+        env_layout.addWidget(QLabel("%RH"))
+        side.add("temperature_c", "&Environment:", env)
         self.uncertainty = QLineEdit()
-        form.add("uncertainty", "&Uncertainty:", self.uncertainty)
+        self.uncertainty.setPlaceholderText("e.g. ±0.05 °C (k=2)")
+        side.add("uncertainty", "&Uncertainty:", self.uncertainty)
 
         # Readings grid.
         self.points = QTableWidget(0, len(POINT_COLUMNS))
         self.points.setHorizontalHeaderLabels(list(POINT_COLUMNS))
         self.points.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.points.setAccessibleName("Measurement points")
+        self.points.setMinimumHeight(170)
         self.points.itemChanged.connect(self._point_changed)
         add_point = QPushButton("&Add point")
         add_point.clicked.connect(self.add_point)
@@ -150,7 +164,7 @@ class CalibrationDialog(QDialog):
         self.standard_input.setCompleter(completer)
         self.standard_input.returnPressed.connect(self._add_standard)
         self.standards = QListWidget()
-        self.standards.setMaximumHeight(64)
+        self.standards.setMaximumHeight(48)
         self.standards.setAccessibleName("Standards used")
         remove_standard = QPushButton("Remove standard")
         remove_standard.clicked.connect(
@@ -203,8 +217,11 @@ class CalibrationDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(form, 1)
+        top.addWidget(side, 1)
         layout.addWidget(self.banner)
-        layout.addWidget(form)
+        layout.addLayout(top)
         layout.addWidget(QLabel("Measurement points (pass/fail from the tolerance, live):"))
         layout.addWidget(self.points, 1)
         layout.addLayout(point_buttons)
@@ -377,12 +394,11 @@ class CalibrationDialog(QDialog):
         messages.explain(self, exc, doing="recording the calibration")
 
     def _show_errors(self, errors: dict[str, str]) -> None:
-        rest = self.form.show_errors({k: v for k, v in errors.items() if k in self.form.rows})
-        rest += self.after.show_errors({k: v for k, v in errors.items() if k in self.after.rows})
-        rest += [
-            f"{k}: {v}"
-            for k, v in errors.items()
-            if k not in self.form.rows and k not in self.after.rows
-        ]
+        rest: list[str] = []
+        known: set[str] = set()
+        for form in (self.form, self.side, self.after):
+            rest += form.show_errors({k: v for k, v in errors.items() if k in form.rows})
+            known |= set(form.rows)
+        rest += [f"{k}: {v}" for k, v in errors.items() if k not in known]
         self.banner.setText("\n".join(rest))
         self.banner.setVisible(bool(rest))

@@ -46,13 +46,14 @@ class ConflictDialog(QDialog):
         who = theirs.changed_by or "another user"
         when = f" at {theirs.changed_at[11:16]} UTC" if theirs.changed_at else ""
         intro = QLabel(
-            f"<b>{conflict.label}</b> was saved by <b>{who}</b>{when} after you opened it. "
-            "Your changes are not lost. Compare and choose:"
+            f"<b>{conflict.label}</b> was saved by <b>{who}</b>{when} after you opened it.<br>"
+            f"<i>Yours</i>: what you typed. <i>Theirs</i>: what {who} saved. "
+            "Your changes are not lost — compare and choose:"
         )
         intro.setWordWrap(True)
         names = sorted(set(mine) | set(conflict.changed_fields))
         table = QTableWidget(len(names), 3)
-        table.setHorizontalHeaderLabels(["Field", "Yours", f"Theirs (changed by {who}{when})"])
+        table.setHorizontalHeaderLabels(["Field", "Yours", "Theirs"])
         table.verticalHeader().hide()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         for row, name in enumerate(names):
@@ -69,7 +70,12 @@ class ConflictDialog(QDialog):
                     font.setBold(True)
                     item.setFont(font)
                 table.setItem(row, col, item)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        theirs_header = QTableWidgetItem(f"Theirs ({who}{when})")
+        theirs_header.setToolTip(f"Changed by {who}{when}")
+        table.setHorizontalHeaderItem(2, theirs_header)
         table.setAccessibleName("Your values and the stored values")
         self.table = table
 
