@@ -22,6 +22,9 @@ JournalChoice = Literal["auto", "wal", "delete"]
 BEGIN_MODE_OPTION = "caltrack_begin"
 # Keep a WAL or journal from staying huge after a big transaction (demo data, imports).
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+# Page cache per connection (KiB; SQLite's default is 2 MiB). Big writes (demo data,
+# imports) otherwise spill dirty pages and re-read index pages over and over.
+CACHE_SIZE_KIB = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def _install_sqlite_hooks(engine: Engine, options: EngineOptions) -> None:
             mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
             cursor.execute(f"PRAGMA synchronous={'NORMAL' if mode == 'wal' else 'FULL'}")
             cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+            cursor.execute(f"PRAGMA cache_size=-{CACHE_SIZE_KIB}")
         finally:
             cursor.close()
 

@@ -220,7 +220,7 @@ def created_row(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, list[
     """
     changes: dict[str, list[Any]] = {}
     for name in fields:
-        value = row.get(name)
+        value: Any = row.get(name)
         kind = type(value)
         if kind is date:
             value = value.isoformat()

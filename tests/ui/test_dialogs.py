@@ -1,0 +1,188 @@
+"""Dialogs on their own: inline errors, live verdicts, required reasons, choices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox, QLabel
+from pytestqt.qtbot import QtBot
+
+from app.bootstrap import CalTrack
+from app.errors import ConflictError, ConflictSide, ReadOnlyError, ValidationError
+from app.locking.holder import HolderInfo
+from app.services.dto import CalibrationInput
+from app.ui.dialogs.calibration_dialog import VERDICT_FOUND, VERDICT_LEFT, CalibrationDialog
+from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.instrument_dialog import InstrumentDialog
+from app.ui.dialogs.lock_dialog import LockChoice, LockInUseDialog
+from app.ui.dialogs.reason_dialog import ReasonDialog
+from tests.ui.conftest import Shown
+
+Ok = Callable[[Any], None]
+Fail = Callable[[BaseException], None]
+
+
+def test_instrument_dialog_shows_server_errors_next_to_fields(qtbot: QtBot, shown: Shown) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def submit(values: dict[str, Any], version: int | None, ok: Ok, fail: Fail) -> None:
+        calls.append(values)
+        fail(ValidationError({"asset_tag": "'TH-1' is already used by TH-1"}))
+
+    dialog = InstrumentDialog(submit=submit, on_conflict=lambda e, m: None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.edits["asset_tag"], "th-1")
+    qtbot.keyClicks(dialog.edits["description"], "Thermometer")
+    qtbot.keyClick(dialog.edits["description"], Qt.Key.Key_Return)  # Enter saves
+    assert calls and calls[0]["asset_tag"] == "th-1"
+    error = dialog.form.rows["asset_tag"].error
+    assert error.isVisible() and "already used" in error.text()
+    assert dialog.isVisible(), "the dialog stays open with what was typed"
+    assert dialog.edits["description"].text() == "Thermometer"
+    assert dialog.buttons.button(QDialogButtonBox.StandardButton.Save).isEnabled()
+
+
+def test_instrument_dialog_requires_tag_and_description(qtbot: QtBot) -> None:
+    calls: list[Any] = []
+    dialog = InstrumentDialog(submit=lambda *a: calls.append(a), on_conflict=lambda e, m: None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert calls == []
+    assert dialog.form.rows["description"].error.text() == "required"
+
+
+def test_instrument_dialog_keeps_entries_when_read_only(qtbot: QtBot, shown: Shown) -> None:
+    dialog = InstrumentDialog(
+        submit=lambda v, ver, ok, fail: fail(ReadOnlyError("locked by bob on LAB-PC-7")),
+        on_conflict=lambda e, m: None,
+    )
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.edits["asset_tag"], "TH-9")
+    qtbot.keyClicks(dialog.edits["description"], "kept")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert dialog.isVisible()
+    assert dialog.banner.isVisible() and "kept" in dialog.banner.text()
+    assert dialog.edits["description"].text() == "kept"
+    assert shown.titles() == ["Read-only"]
+
+
+def test_instrument_dialog_escape_cancels(qtbot: QtBot) -> None:
+    dialog = InstrumentDialog(submit=lambda *a: None, on_conflict=lambda e, m: None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.result() == 0 and not dialog.isVisible()
+
+
+def test_edit_sends_only_changed_fields_with_version(qtbot: QtBot, demo_app: CalTrack) -> None:
+    tag = demo_app.instruments.list(limit=1).rows[0].asset_tag
+    detail = demo_app.instruments.get(tag)
+    sent: list[tuple[dict[str, Any], int | None]] = []
+    dialog = InstrumentDialog(
+        submit=lambda v, ver, ok, fail: sent.append((v, ver)),
+        on_conflict=lambda e, m: None,
+        detail=detail,
+    )
+    qtbot.addWidget(dialog)
+    dialog.edits["location"].setText("Lab 9.99")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert sent == [({"location": "Lab 9.99"}, detail.version)]
+
+
+def calibration_dialog(qtbot: QtBot, app: CalTrack, submit: Any) -> CalibrationDialog:
+    tag = app.instruments.list(limit=1).rows[0].asset_tag
+    dialog = CalibrationDialog(
+        instrument=app.instruments.get(tag),
+        today=date(2026, 11, 23),
+        user="alice",
+        standard_tags=[],
+        submit=submit,
+    )
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def test_points_pass_and_fail_update_live(qtbot: QtBot, demo_app: CalTrack) -> None:
+    dialog = calibration_dialog(qtbot, demo_app, lambda *a: None)
+    for col, text in enumerate(("20", "20.4", "20.6", "0.5", "°C")):
+        item = dialog.points.item(0, col)
+        assert item is not None
+        item.setText(text)
+    found, left = dialog.points.item(0, VERDICT_FOUND), dialog.points.item(0, VERDICT_LEFT)
+    assert found is not None and left is not None
+    assert (found.text(), left.text()) == ("Pass", "FAIL")
+    assert "as left" in dialog.verdict.text()
+    item = dialog.points.item(0, 2)
+    assert item is not None
+    item.setText("20.1")
+    assert left.text() == "Pass"
+
+
+def test_calibration_submits_input_and_due_override_needs_reason(
+    qtbot: QtBot, demo_app: CalTrack
+) -> None:
+    sent: list[CalibrationInput] = []
+    dialog = calibration_dialog(qtbot, demo_app, lambda data, ok, fail: sent.append(data))
+    for col, text in enumerate(("100", "100.2", "", "0.5", "bar")):
+        item = dialog.points.item(0, col)
+        assert item is not None
+        item.setText(text)
+    dialog.override_due.setChecked(True)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert sent == []
+    assert "reason" in dialog.after.rows["next_due"].error.text()
+    dialog.due_reason.setText("heavy use")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert len(sent) == 1
+    assert sent[0].points[0].nominal == 100.0 and sent[0].points[0].as_left is None
+    assert sent[0].next_due_reason == "heavy use"
+
+
+def test_reason_dialog_needs_a_reason(qtbot: QtBot) -> None:
+    dialog = ReasonDialog("Void", "Why?")
+    qtbot.addWidget(dialog)
+    assert not dialog.ok.isEnabled()
+    qtbot.keyClicks(dialog.text, "   ")
+    assert not dialog.ok.isEnabled()
+    qtbot.keyClicks(dialog.text, "wrong instrument")
+    assert dialog.ok.isEnabled() and dialog.reason == "wrong instrument"
+
+
+def test_conflict_dialog_lists_both_sides_and_defaults_to_cancel(qtbot: QtBot) -> None:
+    conflict = ConflictError(
+        "instrument",
+        "TH-1",
+        yours=ConflictSide(1, {"location": "Lab 2"}),
+        theirs=ConflictSide(2, {"location": "Lab 3"}, "bob", "2026-11-23T10:42:00.000000Z"),
+    )
+    dialog = ConflictDialog(conflict, {"location": "Lab 2"})
+    qtbot.addWidget(dialog)
+    cells = [
+        [dialog.table.item(r, c).text() for c in range(3)]  # type: ignore[union-attr]
+        for r in range(dialog.table.rowCount())
+    ]
+    assert cells == [["location", "Lab 2", "Lab 3"]]
+    header = dialog.table.horizontalHeaderItem(2)
+    assert header is not None and "bob at 10:42" in header.text()
+    assert dialog.choice is ConflictChoice.CANCEL
+    dialog.reapply.click()
+    assert dialog.choice.value == ConflictChoice.REAPPLY_MINE.value
+
+
+def test_lock_dialog_names_the_holder_and_defaults_to_read_only(qtbot: QtBot) -> None:
+    holder = HolderInfo("alice", "LAB-PC-3", 1, "s", "0.1.0", "2026-11-23T09:12:00+00:00")
+    dialog = LockInUseDialog(holder)
+    qtbot.addWidget(dialog)
+    text = " ".join(label.text() for label in dialog.findChildren(QLabel))
+    assert "CalTrack database in use" in text
+    assert "<b>alice</b> on <b>LAB-PC-3</b>" in text
+    assert dialog.read_only.isDefault()
+    assert dialog.take_over is None, "no take-over unless the heartbeat is known to be stale"
+    dialog.notify.click()
+    assert dialog.choice is LockChoice.NOTIFY
