@@ -10,10 +10,12 @@ import base64
 import contextlib
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
@@ -86,6 +88,36 @@ def in_quiet_hours(settings: UserSettings, now: time) -> bool:
     return start <= now < end if start < end else now >= start or now < end
 
 
+@dataclass(frozen=True)
+class LockView:
+    """Who edits, as the window shows it (read off the GUI thread)."""
+
+    editing: bool
+    text: str
+    held_elsewhere: bool
+    idle_released: bool
+    stale: bool
+    admin: bool
+    has_lock: bool
+
+
+def read_lock_view(app: CalTrack) -> LockView:
+    """Reads the holder file and probes the lock: call it in a worker."""
+    session = app.session
+    status = session.status()
+    held_elsewhere = bool(status is not None and status.held and not session.editing)
+    stale = bool(status is not None and status.stale)
+    return LockView(
+        editing=session.editing,
+        text=session.describe(),
+        held_elsewhere=held_elsewhere,
+        idle_released=session.idle_released,
+        stale=stale,
+        admin=stale and app.locks.is_admin(),
+        has_lock=session.lock is not None,
+    )
+
+
 class _Progress(QObject):
     """Carries progress from a worker thread to a progress dialog (queued signal)."""
 
@@ -132,6 +164,7 @@ class MainWindow(QMainWindow):
         self.notify_when_free = False
         self._closing = False
         self.watcher: ChangeWatcher | None = None
+        self.lock_view: LockView | None = None
         self.setWindowTitle(f"CalTrack — {app.database.path or 'server database'}")
         self.setWindowIcon(icon("caltrack"))
         self.setAcceptDrops(True)
@@ -155,10 +188,30 @@ class MainWindow(QMainWindow):
             qapp.installEventFilter(self.activity)
         self.update_lock_state()
         self.refresh(initial=True)
-        self.runner.run(
+        self._run(
             self.app.change_watcher,
             self._watcher_ready,
             lambda exc: None,
+        )
+
+    def _run(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], object],
+        on_error: Callable[[BaseException], object],
+        *,
+        key: str | None = None,
+    ) -> None:
+        """Run off the GUI thread; results for a window already closed are dropped."""
+
+        def alive() -> bool:
+            return not self._closing and shiboken6.isValid(self)
+
+        self.runner.run(
+            fn,
+            lambda result: on_done(result) if alive() else None,
+            lambda exc: on_error(exc) if alive() else None,
+            key=key,
         )
 
     # -- construction ----------------------------------------------------------------
@@ -216,8 +269,17 @@ class MainWindow(QMainWindow):
         self.act_edit_again = self._action("Try to &edit", self.try_edit)
         self.act_settings = self._action("&Settings…", self.open_settings, "Ctrl+,")
         self.act_about = self._action("&About CalTrack", self.about)
-        for act in (self.act_new, self.act_calibrate, self.act_refresh):
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        for act, name in (
+            (self.act_new, "new"),
+            (self.act_edit, "edit"),
+            (self.act_calibrate, "calibrate"),
+            (self.act_attach, "attach"),
+            (self.act_refresh, "refresh"),
+        ):
+            act.setIcon(icon(name))
+
+    def _editing_actions(self) -> tuple[QAction, ...]:
+        return (self.act_new, self.act_edit, self.act_calibrate, self.act_void, self.act_attach)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -255,6 +317,7 @@ class MainWindow(QMainWindow):
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for act in (self.act_new, self.act_edit, self.act_calibrate, self.act_attach):
             toolbar.addAction(act)
         toolbar.addSeparator()
@@ -441,7 +504,7 @@ class MainWindow(QMainWindow):
             self.status.refreshed()
             if self.watcher is not None:
                 watcher = self.watcher
-                self.runner.run(watcher.acknowledge, lambda _r: None, lambda _e: None)
+                self._run(watcher.acknowledge, lambda _r: None, lambda _e: None)
 
     def reload_ids(self, keep_cache: bool = False) -> None:
         service = self.app.instruments
@@ -452,7 +515,7 @@ class MainWindow(QMainWindow):
             ids = service.list_ids(status=status, search=search, sort=sort, descending=desc)
             return ids, service.status_counts()
 
-        self.runner.run(load, self._ids_loaded, self._load_failed, key="ids")
+        self._run(load, self._ids_loaded, self._load_failed, key="ids")
 
     def _ids_loaded(self, result: tuple[list[int], dict[str, int]]) -> None:
         ids, counts = result
@@ -469,7 +532,7 @@ class MainWindow(QMainWindow):
 
     def _fetch_rows(self, ids: list[int]) -> None:
         service = self.app.instruments
-        self.runner.run(lambda: service.rows(ids), self.model.set_rows, self._load_failed)
+        self._run(lambda: service.rows(ids), self.model.set_rows, self._load_failed)
 
     def _sort(self, key: str, descending: bool) -> None:
         self.sort_key, self.sort_desc = key, descending
@@ -516,7 +579,7 @@ class MainWindow(QMainWindow):
             tag = row.asset_tag if row is not None else service.tag_of(instrument_id)
             return service.history(tag)
 
-        self.runner.run(load, self._detail_loaded, self._detail_failed, key="detail")
+        self._run(load, self._detail_loaded, self._detail_failed, key="detail")
 
     def _detail_loaded(self, history: InstrumentHistory) -> None:
         self.history = history
@@ -535,23 +598,23 @@ class MainWindow(QMainWindow):
     def poll(self) -> None:
         """Cheap checks every few seconds, off the GUI thread."""
         session = self.app.session
+        app = self.app
         watcher = self.watcher
         notify = self.notify_when_free
 
-        def check() -> tuple[bool, Any, bool, Any]:
+        def check() -> tuple[bool, Any, bool, LockView]:
             changed = watcher.changed() if watcher is not None else False
             request = session.pending_request()
             free = notify and not session.editing and session.lock_free()
-            status = session.status()
-            return changed, request, free, status
+            return changed, request, free, read_lock_view(app)
 
-        self.runner.run(check, self._polled, lambda exc: None, key="poll")
+        self._run(check, self._polled, lambda exc: None, key="poll")
 
-    def _polled(self, result: tuple[bool, Any, bool, Any]) -> None:
-        changed, request, free, status = result
+    def _polled(self, result: tuple[bool, Any, bool, LockView]) -> None:
+        changed, request, free, view = result
         if changed:
             self.status.show_change_hint()
-        self.update_lock_state(status)
+        self.show_lock_view(view)
         if request is not None:
             self._show_request(request)
         if free:
@@ -567,28 +630,24 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Yes:
                 self.try_edit()
 
-    def update_lock_state(self, status: Any = None) -> None:
-        session = self.app.session
-        editing = session.editing
-        self.status.set_lock_state(session.describe(), editing)
-        self.banner.setVisible(not editing)
-        if not editing:
-            self.banner_text.setText(session.describe())
-            is_lock = session.lock is not None and not session.lock_free()
-            self.request_button.setVisible(is_lock)
-            self.notify_button.setVisible(is_lock or session.idle_released)
-            stale = bool(status is not None and getattr(status, "stale", False))
-            self.take_over_button.setVisible(stale)
-        for act in (
-            self.act_new,
-            self.act_edit,
-            self.act_calibrate,
-            self.act_void,
-            self.act_attach,
-        ):
-            act.setEnabled(editing)
-        self.act_stop_editing.setEnabled(editing and session.lock is not None)
-        self.act_edit_again.setEnabled(not editing)
+    def update_lock_state(self) -> None:
+        """Re-read who edits (files on the share: off the GUI thread), then show it."""
+        app = self.app
+        self._run(lambda: read_lock_view(app), self.show_lock_view, lambda exc: None)
+
+    def show_lock_view(self, view: LockView) -> None:
+        self.lock_view = view
+        self.status.set_lock_state(view.text, view.editing)
+        self.banner.setVisible(not view.editing)
+        if not view.editing:
+            self.banner_text.setText(view.text)
+            self.request_button.setVisible(view.held_elsewhere)
+            self.notify_button.setVisible(view.held_elsewhere or view.idle_released)
+            self.take_over_button.setVisible(view.stale and view.admin)
+        for act in self._editing_actions():
+            act.setEnabled(view.editing)
+        self.act_stop_editing.setEnabled(view.editing and view.has_lock)
+        self.act_edit_again.setEnabled(not view.editing)
 
     def _show_request(self, request: Any) -> None:
         note = f"\n\nTheir note: {request.message}" if request.message else ""
@@ -611,7 +670,7 @@ class MainWindow(QMainWindow):
         session = self.app.session
         session.note_activity()
         if session.idle_released and not session.editing:
-            self.runner.run(
+            self._run(
                 session.touch, lambda _ok: self.update_lock_state(), lambda e: None, key="touch"
             )
 
@@ -621,7 +680,7 @@ class MainWindow(QMainWindow):
         def check() -> bool:
             return session.check_idle()
 
-        self.runner.run(
+        self._run(
             check,
             lambda released: self._idle_checked(bool(released)),
             lambda exc: None,
@@ -639,7 +698,7 @@ class MainWindow(QMainWindow):
 
     def request_edit(self) -> None:
         session = self.app.session
-        self.runner.run(
+        self._run(
             lambda: session.request_edit(""),
             lambda _r: self.status.showMessage("Edit request sent to the current editor.", 5000),
             lambda exc: messages.explain(self, exc, doing="sending the edit request"),
@@ -657,13 +716,11 @@ class MainWindow(QMainWindow):
             if not editing:
                 messages.info(self, "Still read-only", session.describe())
 
-        self.runner.run(
-            take, done, lambda exc: messages.explain(self, exc, doing="taking the lock")
-        )
+        self._run(take, done, lambda exc: messages.explain(self, exc, doing="taking the lock"))
 
     def stop_editing(self) -> None:
         session = self.app.session
-        self.runner.run(
+        self._run(
             lambda: session.release("you handed the database over"),
             lambda _r: self.update_lock_state(),
             lambda exc: messages.explain(self, exc, doing="releasing the lock"),
@@ -692,7 +749,7 @@ class MainWindow(QMainWindow):
             self.update_lock_state()
             messages.info(self, "Take over", message)
 
-        self.runner.run(run, done, lambda exc: messages.explain(self, exc, doing="taking over"))
+        self._run(run, done, lambda exc: messages.explain(self, exc, doing="taking over"))
 
     # -- reminders -------------------------------------------------------------------
 
@@ -700,7 +757,7 @@ class MainWindow(QMainWindow):
         if not self.settings.reminders or in_quiet_hours(self.settings, datetime.now().time()):
             return
         service = self.app.instruments
-        self.runner.run(service.status_counts, self._show_reminder, lambda exc: None, key="remind")
+        self._run(service.status_counts, self._show_reminder, lambda exc: None, key="remind")
 
     def _show_reminder(self, counts: dict[str, int]) -> None:
         overdue, soon = counts.get("overdue", 0), counts.get("due-soon", 0)
@@ -755,12 +812,10 @@ class MainWindow(QMainWindow):
             fail: Callable[[BaseException], None],
         ) -> None:
             if detail is None:
-                self.runner.run(lambda: service.add(values), ok, fail)
+                self._run(lambda: service.add(values), ok, fail)
             else:
                 tag = detail.asset_tag
-                self.runner.run(
-                    lambda: service.edit(tag, values, expected_version=version), ok, fail
-                )
+                self._run(lambda: service.edit(tag, values, expected_version=version), ok, fail)
 
         def conflict(exc: ConflictError, mine: dict[str, Any]) -> None:
             assert dialog is not None
@@ -797,7 +852,7 @@ class MainWindow(QMainWindow):
                 dialog.set_value(name, value)
             dialog.save_now()
 
-        self.runner.run(
+        self._run(
             lambda: service.get(tag),
             reapply,
             lambda err: messages.explain(dialog, err, doing="reloading the instrument"),
@@ -819,7 +874,7 @@ class MainWindow(QMainWindow):
                 ok: Callable[[Any], None],
                 fail: Callable[[BaseException], None],
             ) -> None:
-                self.runner.run(lambda: service.add(detail.asset_tag, data), ok, fail)
+                self._run(lambda: service.add(detail.asset_tag, data), ok, fail)
 
             dialog = CalibrationDialog(
                 instrument=detail,
@@ -836,7 +891,7 @@ class MainWindow(QMainWindow):
                 )
                 self.reload_ids()
 
-        self.runner.run(
+        self._run(
             lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
             open_dialog,
             lambda exc: messages.explain(self, exc, doing="loading the standards"),
@@ -860,7 +915,7 @@ class MainWindow(QMainWindow):
             return
         reason = dialog.reason
         service = self.app.calibrations
-        self.runner.run(
+        self._run(
             lambda: service.void(record_id, reason, expected_version=version),
             lambda _v: self.reload_ids(),
             lambda exc: messages.explain(self, exc, doing="voiding the calibration"),
@@ -902,12 +957,12 @@ class MainWindow(QMainWindow):
             progress.close()
             messages.explain(self, exc, doing=f"attaching {source.name}")
 
-        self.runner.run(run, finished, failed)
+        self._run(run, finished, failed)
 
     def open_attachment(self, attachment_id: int) -> None:
         service = self.app.attachments
         folder = Path(tempfile.mkdtemp(prefix="caltrack-open-"))
-        self.runner.run(
+        self._run(
             lambda: service.export(attachment_id, folder),
             lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))),
             lambda exc: messages.explain(self, exc, doing="opening the attachment"),
@@ -923,7 +978,7 @@ class MainWindow(QMainWindow):
         if not target:
             return
         service = self.app.attachments
-        self.runner.run(
+        self._run(
             lambda: service.export(attachment_id, Path(target)),
             lambda path: self.status.showMessage(f"Saved a copy to {path}.", 5000),
             lambda exc: messages.explain(self, exc, doing="saving a copy"),
@@ -936,7 +991,7 @@ class MainWindow(QMainWindow):
         reason = dialog.reason
         service = self.app.attachments
         instrument_id = self.selected_id
-        self.runner.run(
+        self._run(
             lambda: service.void(attachment_id, reason),
             lambda _v: self.load_detail(instrument_id) if instrument_id else None,
             lambda exc: messages.explain(self, exc, doing="voiding the attachment"),
@@ -973,7 +1028,7 @@ class MainWindow(QMainWindow):
     def backup(self) -> None:
         service = self.app.maintenance
         self.status.showMessage("Backing up…")
-        self.runner.run(
+        self._run(
             lambda: service.backup("manual"),
             lambda path: messages.info(self, "Backup done", f"Backup written to\n{path}"),
             lambda exc: messages.explain(self, exc, doing="backing up"),
@@ -1002,9 +1057,7 @@ class MainWindow(QMainWindow):
                     "\n".join(f"• {p}" for p in report.problems[:30]),
                 )
 
-        self.runner.run(
-            service.verify, done, lambda exc: messages.explain(self, exc, doing="verifying")
-        )
+        self._run(service.verify, done, lambda exc: messages.explain(self, exc, doing="verifying"))
 
     def open_settings(self) -> None:
         from app.ui.dialogs.settings_dialog import SettingsDialog
@@ -1015,16 +1068,30 @@ class MainWindow(QMainWindow):
             self.settings_changed.emit(self.settings)
 
     def about(self) -> None:
+        import platform
+        import sqlite3
+
+        import sqlalchemy
+        from PySide6 import __version__ as pyside_version
+
         session = self.app.session
         db = self.app.database
         journal = db.journal.reason if db.journal else "server database"
-        messages.info(
-            self,
-            "About CalTrack",
-            f"CalTrack {__version__} — calibration tracker for laboratories",
-            f"Database: {db.path or db.url}\nJournal: {journal}\nLock: {session.describe()}\n"
-            f"You: {self.app.identity}",
-        )
+
+        def show(mode: str) -> None:
+            messages.info(
+                self,
+                "About CalTrack",
+                f"CalTrack {__version__} — calibration tracker for laboratories",
+                f"Database: {db.path or db.url}\n"
+                f"Journal: {mode} — {journal}\n"
+                f"Lock: {session.describe()}\n"
+                f"You: {self.app.identity}\n\n"
+                f"Python {platform.python_version()}, Qt/PySide {pyside_version}, "
+                f"SQLite {sqlite3.sqlite_version}, SQLAlchemy {sqlalchemy.__version__}",
+            )
+
+        self._run(db.journal_mode, show, lambda exc: show("unknown"))
 
     # -- closing ---------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ def test_list_counts_and_detail(qtbot: QtBot, window: MainWindow, demo_app: CalT
     assert window.history is not None
     assert window.detail.title.text().startswith(window.history.instrument.asset_tag)
     assert window.detail.calibrations.rowCount() == len(window.history.calibrations)
+    qtbot.waitUntil(lambda: window.lock_view is not None, timeout=5000)
     assert window.status.lock_state.text().endswith("Editing")
     assert not window.banner.isVisible()
 
@@ -210,7 +211,7 @@ def test_second_process_opens_read_only_and_names_the_holder(
         assert win is not None
         qtbot.addWidget(win)
         assert seen and "<b>bob</b> on <b>LAB-PC-7</b>" in seen[0]
-        assert win.banner.isVisible()
+        qtbot.waitUntil(win.banner.isVisible, timeout=5000)
         assert "bob on LAB-PC-7" in win.banner_text.text()
         assert "Read-only" in win.status.lock_state.text()
         assert not win.act_new.isEnabled()

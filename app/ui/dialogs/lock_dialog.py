@@ -40,9 +40,7 @@ class LockInUseDialog(QDialog):
             if holder
             else "another CalTrack session"
         )
-        text = QLabel(
-            f"<h3>CalTrack database in use</h3><p>Locked for editing by {who}.</p>"
-        )
+        text = QLabel(f"<h3>CalTrack database in use</h3><p>Locked for editing by {who}.</p>")
         text.setWordWrap(True)
         more = QLabel(
             "You can open it read-only now and see everything, or be told when it is "
