@@ -84,12 +84,16 @@ class CalTrack:
 
     def close(self) -> None:
         """Give the lock back, forget the run marker, close connections."""
+        # Connections first: a rolled-back journal may still fill a full disk, and the
+        # holder record must then still be writable to say the session ended cleanly.
         try:
-            self.session.close()
-        finally:
-            if self.run_marker is not None:
-                self.run_marker.clear()
             self.database.dispose()
+        finally:
+            try:
+                self.session.close()
+            finally:
+                if self.run_marker is not None:
+                    self.run_marker.clear()
 
     def __enter__(self) -> CalTrack:
         return self
@@ -118,6 +122,18 @@ def _check_file(path: Path, create: bool) -> None:
             f"{path} is not a SQLite database (wrong file, or damaged); "
             "give the path of a CalTrack database"
         )
+
+
+def _create_empty(path: Path) -> bool:
+    """Create a new database as an empty file (an empty file is an empty SQLite database)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise DatabaseOpenError(f"cannot create {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    return True
 
 
 def _read_only_reason(path: Path) -> str | None:
@@ -163,8 +179,11 @@ def _wait_for_migration(path: Path) -> HolderInfo | None:
     while marker.exists():
         if os_lock_free(path):
             return None  # a migration that crashed: whoever takes the lock redoes it
+        migrator, editor = read_holder(marker), read_holder(holder_path(path))
+        if migrator is not None and editor is not None and migrator.session_id != editor.session_id:
+            return None  # a stale marker beside someone's ordinary editing session
         if time.monotonic() >= deadline:
-            return read_holder(marker)
+            return migrator
         time.sleep(0.2)
     return None
 
@@ -218,11 +237,13 @@ def open_caltrack(
     url = database_url(path_or_url)
     path = sqlite_path(url)
     fs_read_only: str | None = None
+    created = False
     if path is not None:
         _check_file(path, create)
         fs_read_only = _read_only_reason(path)
         if fs_read_only and not path.exists():
             raise DatabaseOpenError(f"cannot create {path}: {fs_read_only}")
+        created = _create_empty(path) if create else False
     engine, location = build_engine(url, options)
     database = Database(
         engine, url=url, path=path, location=location, journal_choice=options.journal
@@ -236,6 +257,8 @@ def open_caltrack(
     except BaseException:
         session.close()
         database.dispose()
+        if created and path is not None and path.exists() and path.stat().st_size == 0:
+            path.unlink(missing_ok=True)  # leave no empty file behind a failed init
         raise
     return app
 
@@ -261,6 +284,11 @@ def _open(
             state = schema_state(conn)
     except SADatabaseError as exc:
         raise DatabaseOpenError(f"{where} cannot be opened as a database: {exc.orig}") from None
+    if migrating is not None and state.status is SchemaStatus.EMPTY:
+        raise LockHeldError(
+            f"the database is being upgraded by {migrating.describe()}; open it again in a minute",
+            to_lock_holder(migrating),
+        )
     if state.status is SchemaStatus.FOREIGN:
         raise DatabaseOpenError(
             f"{where} is a database but not a CalTrack one; "
@@ -278,6 +306,12 @@ def _open(
             f"CalTrack {__version__} opens it read-only — install the newer version to edit"
         )
         read_only_error = SchemaTooNewError
+    elif migrating is not None:
+        # Another session is still upgrading: show what there is, write nothing.
+        read_only = (
+            f"the database is being upgraded by {migrating.describe()}; "
+            "reopen it in a minute to edit"
+        )
     elif state.status in (SchemaStatus.EMPTY, SchemaStatus.BEHIND):
         if fs_read_only:
             raise DatabaseOpenError(f"the database needs an upgrade but {fs_read_only}")
@@ -286,15 +320,11 @@ def _open(
         except LockHeldError as exc:
             if state.status is SchemaStatus.EMPTY:
                 raise
-            who = migrating.describe() if migrating else (exc.holder.user if exc.holder else "?")
-            read_only = (
-                f"database is being upgraded by {who}; reopen it in a minute"
-                if migrating
-                else f"the database needs an upgrade, but {exc}; it is upgraded when they close"
-            )
+            read_only = f"the database needs an upgrade, but {exc}; it is upgraded when they close"
         else:
             with database.engine.connect() as conn:
                 state = schema_state(conn)
+    database.remember_file()
     if read_only:
         database.set_read_only(read_only, read_only_error)
         if session.lock is not None:
@@ -302,6 +332,10 @@ def _open(
     else:
         report = session.start()
         notices += report.notices
+        if path is not None and session.editing:
+            # We hold the lock, so no upgrade is running: a marker left by a crash goes.
+            with contextlib.suppress(OSError):
+                migrating_marker(path).unlink(missing_ok=True)
     marker = _crash_check(database, state_dir, clock, notices, problems)
     for line in problems:
         log.warning("startup problem on %s: %s", where, line)

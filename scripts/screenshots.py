@@ -91,7 +91,11 @@ def main() -> int:
 
     def lock_dialog() -> None:
         holder = HolderInfo(
-            "alice", "LAB-PC-3", 4242, "x", "0.1.0",
+            "alice",
+            "LAB-PC-3",
+            4242,
+            "x",
+            "0.1.0",
             datetime.now(UTC).replace(hour=9, minute=12).isoformat(),
         )
         dialog = LockInUseDialog(holder, parent=window())

@@ -136,6 +136,16 @@ def _install_sqlite_hooks(engine: Engine, options: EngineOptions) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def file_url(path: Path) -> str:
+    """A SQLite URI URL in which a missing file is an error, never a new empty database.
+
+    (A plain path would let any new connection after a rename or a lost share quietly
+    create an empty database where the real one used to be. New databases are created
+    as empty files by the caller first.)
+    """
+    return f"sqlite:///{path.absolute().as_uri()}?mode=rw&uri=true"
+
+
 def build_engine(url: str, options: EngineOptions) -> tuple[Engine, Location | None]:
     """Create the engine; for SQLite also where its file lives."""
     path = sqlite_path(url)
@@ -143,7 +153,7 @@ def build_engine(url: str, options: EngineOptions) -> tuple[Engine, Location | N
         return create_engine(url, pool_pre_ping=True), None
     location = detect_location(path.parent)
     engine = create_engine(
-        url,
+        file_url(path),
         connect_args={"timeout": options.busy_timeout_s, "check_same_thread": False},
     )
     _install_sqlite_hooks(engine, options)

@@ -6,6 +6,8 @@ first statement, before anything was done, which is what makes a retry safe.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -21,12 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.engine import BEGIN_MODE_OPTION, JournalChoice, JournalPolicy, choose_journal
 from app.db.filesystem import Location
-from app.errors import DatabaseBusyError, ReadOnlyError
+from app.errors import DatabaseBusyError, ReadOnlyError, StorageError
 
 T = TypeVar("T")
 
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
+SQLITE_READONLY_DBMOVED = 1032
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
 PG_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
 
@@ -135,6 +138,8 @@ class Database:
         self._write_holder = ""
         self._write_lock_timeout_s = write_lock_timeout_s
         self.read_only_reason: str | None = None
+        self._identity: tuple[int, int] | None = None
+        self._rescued = False
         self._read_only_error: type[ReadOnlyError] = ReadOnlyError
         # Set by the editing session: checks the lock epoch in every write transaction.
         self.fence: Callable[[Session], None] | None = None
@@ -172,6 +177,7 @@ class Database:
         """
         if not admin_override:
             self.check_writable()
+        self.check_not_moved()
         if not self._write_lock.acquire(timeout=self._write_lock_timeout_s):
             raise DatabaseBusyError(
                 f"another task of this session is still writing ({self._write_holder}); "
@@ -245,15 +251,67 @@ class Database:
         checkedout = getattr(self.engine.pool, "checkedout", None)
         return int(checkedout()) if callable(checkedout) else 0
 
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def remember_file(self) -> None:
+        """Note which file this is (after opening or creating it)."""
+        self._identity = self._file_identity()
+
+    def moved(self) -> bool:
+        """True when the path no longer names the file this session opened."""
+        return self._identity is not None and self._file_identity() != self._identity
+
+    def check_not_moved(self) -> None:
+        """Refuse to write once the file was moved, renamed or deleted while open."""
+        if not self.moved():
+            return
+        self._rescue_wal()
+        reason = (
+            f"the database file {self.path} was moved, renamed or deleted while open; "
+            "nothing was saved — open it again from its new place"
+        )
+        self.set_read_only(reason)
+        raise StorageError(reason)
+
+    def _rescue_wal(self) -> None:
+        """Move committed WAL pages into the moved file while our connections still see it.
+
+        SQLite keeps ``<old name>-wal`` beside the old name; without this checkpoint the
+        moved file would lack the last committed changes.
+        """
+        if not self.is_sqlite or self._rescued:
+            return
+        self._rescued = True
+        with contextlib.suppress(DBAPIError, sqlite3.Error, OSError):
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor.close()
+            finally:
+                raw.close()
+
     def dispose(self) -> None:
+        if self.moved():
+            self._rescue_wal()
         self.engine.dispose()
 
 
 def translate_storage_error(exc: DBAPIError) -> Exception | None:
     """A domain error for failures of the disk or share under SQLite, else None."""
-    from app.errors import StorageError
-
     message = str(exc.orig).lower()
+    if getattr(exc.orig, "sqlite_errorcode", None) == SQLITE_READONLY_DBMOVED:
+        return StorageError(
+            "the database file was moved or renamed while open; nothing was saved — "
+            "open it again from its new place"
+        )
     if "readonly database" in message or "read-only" in message:
         return ReadOnlyError(
             "the database file or its folder is read-only; nothing was saved — "

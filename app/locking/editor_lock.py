@@ -69,6 +69,11 @@ def _open_lock_file(path: Path) -> IO[bytes]:
     # Create if needed, never truncate. Not O_APPEND: smbnetfs answers it with EIO and
     # then fails every later call on the mount.
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+    # Everyone who may write the database must be able to open its lock file, whatever
+    # the creator's umask (only the owner can change the mode; others leave it).
+    with contextlib.suppress(OSError):
+        if os.fstat(fd).st_mode & 0o666 != 0o666:
+            os.fchmod(fd, 0o666)
     return os.fdopen(fd, "r+b")
 
 
@@ -178,6 +183,14 @@ class EditorLock:
             )
             write_holder(self.holder_file, self._info)
         except BaseException:
+            # Interrupted (SIGTERM, a full disk) after the holder record may have been
+            # written: say it was released, or the next session reports a crash.
+            if self._info is not None:
+                with contextlib.suppress(OSError):
+                    current = self.current_holder()
+                    if current is not None and current.session_id == self.session_id:
+                        write_holder(self.holder_file, replace(self._info, released=True))
+            self._info = None
             portalocker.unlock(handle)
             handle.close()
             raise

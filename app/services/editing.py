@@ -132,8 +132,8 @@ class EditingSession:
         try:
             result = self.lock.acquire(wait_s)
         except BrokenLockingError as exc:
+            # Said once, as the read-only reason every write (and the window) repeats.
             self._db.set_read_only(str(exc))
-            report.notices.append(str(exc))
             return report
         except LockHeldError as exc:
             self._db.set_read_only(f"{exc} (this session is read-only)")

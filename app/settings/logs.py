@@ -20,6 +20,9 @@ def setup_logging(folder: Path | None = None, *, level: int = logging.INFO) -> P
             folder / LOG_NAME, maxBytes=1024 * 1024, backupCount=5, encoding="utf-8"
         )
     except OSError:
+        # Without a handler Python would print every record on stderr, doubling the
+        # one-line errors users see.
+        logging.getLogger("app").addHandler(logging.NullHandler())
         return None
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")

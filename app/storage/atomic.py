@@ -16,6 +16,28 @@ from typing import IO
 TMP_SUFFIX = ".tmp"
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import, before any thread starts (os.umask sets as it reads).
+_UMASK = _read_umask()
+
+
+def shared_mode(target: Path) -> int:
+    """The mode a replacement should get: the old file's, or what open() would give.
+
+    mkstemp makes 0600 files; beside a shared database that would hide the lock holder,
+    edit requests and attachments from colleagues with access to the folder.
+    """
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 def fsync_directory(folder: Path) -> None:
     """Make a rename durable; a no-op where directories cannot be opened (Windows)."""
     try:
@@ -39,6 +61,8 @@ def atomic_writer(target: Path, *, prefix: str | None = None) -> Iterator[IO[byt
     )
     tmp = Path(tmp_name)
     try:
+        with contextlib.suppress(OSError):  # not every share keeps modes
+            os.fchmod(fd, shared_mode(target))
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

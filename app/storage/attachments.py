@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import UsageError
+from app.errors import StorageError, UsageError
 from app.storage.atomic import TMP_SUFFIX, atomic_writer, fsync_directory
 from app.storage.filenames import stored_name
 
@@ -95,8 +95,10 @@ class AttachmentStore:
                     if progress:
                         progress(size, total)
         except OSError as exc:
-            raise UsageError(
-                f"could not store {source.name}: {exc.strerror or exc}; nothing was attached"
+            # Reading the user's file was checked above: this is the store's disk or share.
+            raise StorageError(
+                f"could not store {source.name} in {self.folder}: {exc.strerror or exc}; "
+                "nothing was attached — free space or check the share and try again"
             ) from None
         return StoredFile(stored_name=name, size_bytes=size, sha256=digest.hexdigest())
 

@@ -43,6 +43,7 @@ UNKNOWN_REVISION = "ffff9999"
 @pytest.fixture
 def engine(db_path: Path) -> Iterator[tuple[Engine, str]]:
     """A bare engine on an empty file, built the way CalTrack builds it."""
+    db_path.touch()  # CalTrack creates a new database as an empty file first
     url = database_url(str(db_path))
     built, _ = build_engine(url, EngineOptions())
     yield built, url
