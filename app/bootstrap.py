@@ -283,6 +283,12 @@ def _open(
         with database.engine.connect() as conn:
             state = schema_state(conn)
     except SADatabaseError as exc:
+        if fs_read_only and path is not None and sqlite_header_mode(path) == "wal":
+            raise DatabaseOpenError(
+                f"{where} is in WAL mode and {fs_read_only}: SQLite must create "
+                f"{path.name}-shm beside it even to read. Open it once with write access "
+                "(on a share it then stays in rollback mode) or ask an admin"
+            ) from None
         raise DatabaseOpenError(f"{where} cannot be opened as a database: {exc.orig}") from None
     if migrating is not None and state.status is SchemaStatus.EMPTY:
         raise LockHeldError(
