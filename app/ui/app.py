@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
 
 from app import __version__
@@ -227,6 +228,12 @@ class Launcher(QObject):
             self.app = None
 
 
+def _quit_gracefully(launcher: Launcher) -> None:
+    if launcher.window is not None:
+        launcher.window.close()
+    launcher.qapp.quit()
+
+
 def run_gui(database: str | None, argv: Sequence[str] | None = None) -> int:
     """Open the window on ``database``, the last one used, or the default one."""
     setup_logging()
@@ -243,6 +250,12 @@ def run_gui(database: str | None, argv: Sequence[str] | None = None) -> int:
         default_database_path().parent.mkdir(parents=True, exist_ok=True)
     launcher = Launcher(qapp, settings=settings)
     qapp.setQuitOnLastWindowClosed(True)
+    # SIGTERM (logout, kill) closes the window properly, releasing the editor lock.
+    # Python runs signal handlers only when it gets control: a timer gives it that.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: _quit_gracefully(launcher))
+    wake = QTimer()
+    wake.start(500)
+    wake.timeout.connect(lambda: None)
     launcher.open(target, create=create)
     code = qapp.exec()
     launcher.shutdown()
