@@ -9,7 +9,9 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from app.db.models import Instrument, sync_id_sequence, table_of
 
@@ -123,6 +125,11 @@ class InstrumentRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
+    def _core(self, stmt: Executable) -> CursorResult[Any]:
+        """Plain-row reads through the session's connection, skipping ORM loading (the
+        list is read-heavy and wants plain tuples anyway)."""
+        return self._session.connection().execute(stmt)
+
     def get(self, instrument_id: int) -> Instrument | None:
         return self._session.get(Instrument, instrument_id)
 
@@ -169,7 +176,7 @@ class InstrumentRepository:
         )
         if query.limit is not None:
             stmt = stmt.limit(query.limit)
-        return [ListRow._make(r) for r in self._session.execute(stmt)]
+        return [ListRow._make(r) for r in self._core(stmt)]
 
     def list_ids(self, query: ListQuery, today: date, soon_until: date) -> list[int]:
         """Every matching id in display order: cheap even for 100k rows (Anki's way)."""
@@ -180,19 +187,19 @@ class InstrumentRepository:
             .where(*self._filtered(query, today, soon_until))
             .order_by(order, Instrument.id)
         )
-        return list(self._session.execute(stmt).scalars())
+        return list(self._core(stmt).scalars())
 
     def rows_by_ids(self, ids: Sequence[int]) -> list[ListRow]:
         """List rows for the given ids (in no particular order)."""
         if not ids:
             return []
         stmt = select(*LIST_COLUMNS).where(Instrument.id.in_(list(ids)))
-        return [ListRow._make(r) for r in self._session.execute(stmt)]
+        return [ListRow._make(r) for r in self._core(stmt)]
 
     def count(self, query: ListQuery, today: date, soon_until: date) -> int:
         stmt = select(func.count()).select_from(Instrument)
         stmt = stmt.where(*self._filtered(query, today, soon_until))
-        return int(self._session.execute(stmt).scalar_one())
+        return int(self._core(stmt).scalar_one())
 
     def status_counts(self, today: date, soon_until: date) -> dict[DueFilter, int]:
         """Every filter's count in one pass over the table."""

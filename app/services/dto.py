@@ -24,7 +24,7 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstrumentRow:
     """One line of the instrument list."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from app.services.snapshots import created, diff, instrument_snapshot, search_te
 from app.services.validation import INSTRUMENT_FIELDS, validate_instrument_fields
 
 DEFAULT_INTERVAL_DAYS = 365
+SETTING_TTL_S = 5.0  # how stale the shared due-soon window may be in list queries
 
 
 INSTRUMENT_DEFAULTS: dict[str, Any] = {
@@ -102,8 +104,16 @@ class InstrumentService:
         self._uow = uow
         self._identity = identity
         self._clock = clock
+        self._soon_cache: tuple[float, int] | None = None
 
     # -- reads ---------------------------------------------------------------------
+
+    def _soon_days(self, uow: UnitOfWork) -> int:
+        """The due-soon window, re-read at most every few seconds (the list asks a lot)."""
+        now = time.monotonic()
+        if self._soon_cache is None or now - self._soon_cache[0] > SETTING_TTL_S:
+            self._soon_cache = (now, due_soon_days(uow))
+        return self._soon_cache[1]
 
     def list(
         self,
@@ -122,7 +132,7 @@ class InstrumentService:
         today = self._clock.today()
 
         def read(uow: UnitOfWork) -> InstrumentPage:
-            soon = due_soon_days(uow)
+            soon = self._soon_days(uow)
             until = today + timedelta(days=soon)
             rows = [row_of(r, today, soon) for r in uow.instruments.list_rows(query, today, until)]
             total = uow.instruments.count(query, today, until)
@@ -149,7 +159,7 @@ class InstrumentService:
         today = self._clock.today()
         return self._uow.read(
             lambda uow: uow.instruments.list_ids(
-                query, today, today + timedelta(days=due_soon_days(uow))
+                query, today, today + timedelta(days=self._soon_days(uow))
             )
         )
 
@@ -158,7 +168,7 @@ class InstrumentService:
         today = self._clock.today()
 
         def read(uow: UnitOfWork) -> dict[int, InstrumentRow]:
-            soon = due_soon_days(uow)
+            soon = self._soon_days(uow)
             return {r.id: row_of(r, today, soon) for r in uow.instruments.rows_by_ids(ids)}
 
         return self._uow.read(read)
@@ -175,7 +185,7 @@ class InstrumentService:
         today = self._clock.today()
 
         def read(uow: UnitOfWork) -> dict[str, int]:
-            until = today + timedelta(days=due_soon_days(uow))
+            until = today + timedelta(days=self._soon_days(uow))
             counts = uow.instruments.status_counts(today, until)
             result = {d.value: n for d, n in counts.items()}
             result["all"] = uow.instruments.total()
