@@ -13,7 +13,12 @@ from app.cli.output import human_size, print_fields, print_json, print_table
 from app.db.engine import EngineOptions
 from app.errors import ValidationError
 from app.services.calibrations import parse_point
-from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail
+from app.services.dto import (
+    CalibrationInput,
+    CalibrationView,
+    InstrumentDetail,
+    instrument_fields,
+)
 from app.services.editing import EditingOptions
 from app.settings.paths import default_database_path
 
@@ -71,22 +76,8 @@ def _print_detail(d: InstrumentDetail) -> None:
         [
             ("Asset tag", d.asset_tag),
             ("Description", d.description),
-            ("Status", f"{d.due_status} ({d.lifecycle.replace('_', ' ')})"),
-            ("Manufacturer", d.manufacturer),
-            ("Model", d.model),
-            ("Serial number", d.serial_number),
-            ("Firmware", d.firmware_version),
-            ("Category", d.category),
-            ("Location", d.location),
-            ("Owner", d.owner),
-            ("Interval", f"{d.calibration_interval_days} days (grace {d.grace_days})"),
-            ("Range", d.range_text),
-            ("Resolution", d.resolution_text),
-            ("Accuracy", d.accuracy_text),
-            ("Last calibrated", d.last_calibrated),
-            ("Next due", d.next_due),
-            ("Notes", d.notes),
-            ("Updated", f"{d.updated_at:%Y-%m-%d %H:%M} UTC by {d.updated_by}"),
+            ("Due status", d.due_status),
+            *instrument_fields(d),
             ("Version", d.version),
         ]
     )

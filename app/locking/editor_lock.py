@@ -26,6 +26,7 @@ from app import __version__
 from app.errors import LockHeldError, LockHolder
 from app.identity import Identity
 from app.locking.holder import HolderInfo, holder_path, lock_path, read_holder, write_holder
+from app.locking.process import pid_alive
 
 DEFAULT_HEARTBEAT_S = 30.0
 DEFAULT_STALE_AFTER_S = 300.0
@@ -51,18 +52,6 @@ def held_message(info: HolderInfo | None) -> str:
     if info is None:
         return "Database is locked for editing by another CalTrack session"
     return f"Database is locked for editing by {info.describe()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True  # unknown: fall back to watching the heartbeat
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _open_lock_file(path: Path) -> IO[bytes]:
@@ -219,7 +208,7 @@ class EditorLock:
         if previous is None or previous.released or previous.session_id == self.session_id:
             return None
         same_machine = previous.machine == self.identity.machine
-        if same_machine and not _pid_alive(previous.pid):
+        if same_machine and not pid_alive(previous.pid):
             return previous  # it died; its OS lock went with it
         # Alive elsewhere (or here): a live holder's counter moves within a heartbeat.
         deadline = time.monotonic() + self.takeover_check_s

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.locking.process import pid_alive
 from app.storage.atomic import atomic_write_text
 
 
@@ -28,18 +29,6 @@ class CrashedRun:
 
 def _key(db_identity: str) -> str:
     return hashlib.sha256(db_identity.encode("utf-8")).hexdigest()[:16]
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunMarker:
@@ -63,7 +52,7 @@ class RunMarker:
                 pid = int(data["pid"])
             except (OSError, ValueError, KeyError, TypeError):
                 pid, data = -1, {}
-            if pid > 0 and _alive(pid):
+            if pid > 0 and pid_alive(pid):
                 continue
             found.append(CrashedRun(pid, str(data.get("started", "?")), self.db_identity))
             with contextlib.suppress(OSError):

@@ -197,3 +197,26 @@ class InstrumentHistory:
     calibrations: list[CalibrationView]
     attachments: list[AttachmentView]
     audit: list[AuditView] = field(default_factory=list)
+
+
+def instrument_fields(d: InstrumentDetail) -> list[tuple[str, Any]]:
+    """The instrument's fields as people read them: (label, value), in display order."""
+    return [
+        ("Manufacturer", d.manufacturer),
+        ("Model", d.model),
+        ("Serial number", d.serial_number),
+        ("Firmware", d.firmware_version),
+        ("Category", d.category),
+        ("Location", d.location),
+        ("Owner", d.owner),
+        ("Status", d.lifecycle.replace("_", " ")),
+        ("Interval", f"{d.calibration_interval_days} days (grace {d.grace_days})"),
+        ("Range", d.range_text),
+        ("Resolution", d.resolution_text),
+        ("Accuracy", d.accuracy_text),
+        ("Last calibrated", d.last_calibrated),
+        ("Next due", d.next_due),
+        ("Notes", d.notes),
+        ("Created", f"{d.created_at:%Y-%m-%d %H:%M} UTC by {d.created_by}"),
+        ("Updated", f"{d.updated_at:%Y-%m-%d %H:%M} UTC by {d.updated_by}"),
+    ]

@@ -19,7 +19,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.dto import AttachmentView, AuditView, CalibrationView, InstrumentHistory
+from app.services.dto import (
+    AttachmentView,
+    AuditView,
+    CalibrationView,
+    InstrumentHistory,
+    instrument_fields,
+)
 from app.ui.look import STATUS_TEXT, status_color, status_icon
 
 
@@ -178,25 +184,7 @@ class DetailPane(QWidget):
         )
         self.status.setToolTip(STATUS_TEXT.get(d.due_status, d.due_status))
         self.setWindowIcon(status_icon(d.due_status))
-        for label, value in (
-            ("Manufacturer", d.manufacturer),
-            ("Model", d.model),
-            ("Serial number", d.serial_number),
-            ("Firmware", d.firmware_version),
-            ("Category", d.category),
-            ("Location", d.location),
-            ("Owner", d.owner),
-            ("Status", d.lifecycle.replace("_", " ")),
-            ("Interval", f"{d.calibration_interval_days} days (grace {d.grace_days})"),
-            ("Range", d.range_text),
-            ("Resolution", d.resolution_text),
-            ("Accuracy", d.accuracy_text),
-            ("Last calibrated", d.last_calibrated),
-            ("Next due", d.next_due),
-            ("Notes", d.notes),
-            ("Created", f"{d.created_at:%Y-%m-%d %H:%M} UTC by {d.created_by}"),
-            ("Updated", f"{d.updated_at:%Y-%m-%d %H:%M} UTC by {d.updated_by}"),
-        ):
+        for label, value in instrument_fields(d):
             text = QLabel(_fmt(value))
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.setWordWrap(True)
