@@ -31,7 +31,7 @@ from app.db.engine import (
     sqlite_path,
 )
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
-from app.db.transactions import Database
+from app.db.transactions import Database, with_busy_retry
 from app.errors import DatabaseOpenError, LockHeldError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity, get_current_user_id
 from app.locking.editor_lock import EditorLock, held_message, os_lock_free, to_lock_holder
@@ -172,6 +172,17 @@ def _guard_network_wal(database: Database) -> None:
     )
 
 
+def _read_schema_state(database: Database) -> SchemaState:
+    """The schema state, read like any other read: retried while the file is busy."""
+
+    @with_busy_retry(database.retry, database.sleep)
+    def read() -> SchemaState:
+        with database.engine.connect() as conn:
+            return schema_state(conn)
+
+    return read()
+
+
 def _wait_for_migration(path: Path) -> HolderInfo | None:
     """If another session is upgrading the schema, wait a little; its marker if still there."""
     marker = migrating_marker(path)
@@ -280,8 +291,7 @@ def _open(
     _guard_network_wal(database)
     migrating = _wait_for_migration(path) if path else None
     try:
-        with database.engine.connect() as conn:
-            state = schema_state(conn)
+        state = _read_schema_state(database)
     except SADatabaseError as exc:
         if fs_read_only and path is not None and sqlite_header_mode(path) == "wal":
             raise DatabaseOpenError(
@@ -328,8 +338,7 @@ def _open(
                 raise
             read_only = f"the database needs an upgrade, but {exc}; it is upgraded when they close"
         else:
-            with database.engine.connect() as conn:
-                state = schema_state(conn)
+            state = _read_schema_state(database)
     database.remember_file()
     if read_only:
         database.set_read_only(read_only, read_only_error)

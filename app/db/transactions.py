@@ -30,6 +30,7 @@ T = TypeVar("T")
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
 SQLITE_READONLY_DBMOVED = 1032
+SQLITE_IOERR_DELETE = 2570
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
 PG_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
 
@@ -57,6 +58,12 @@ def is_busy_error(exc: BaseException) -> bool:
     orig = exc.orig
     code = getattr(orig, "sqlite_errorcode", None)
     if isinstance(code, int) and (code & 0xFF) in (SQLITE_BUSY, SQLITE_LOCKED):
+        return True
+    if code == SQLITE_IOERR_DELETE:
+        # Deleting the rollback journal is the commit point in DELETE mode; on SMB it
+        # fails while another program (backup, antivirus, the share itself) still has the
+        # journal open. The transaction was not committed and is rolled back, so it is
+        # as safe to repeat as a busy one.
         return True
     if getattr(orig, "pgcode", None) in PG_RETRYABLE:
         return True
