@@ -59,12 +59,7 @@ def is_busy_error(exc: BaseException) -> bool:
     code = getattr(orig, "sqlite_errorcode", None)
     if isinstance(code, int) and (code & 0xFF) in (SQLITE_BUSY, SQLITE_LOCKED):
         return True
-    if code == SQLITE_IOERR_DELETE:
-        # Deleting the rollback journal is the commit point in DELETE mode; on SMB it
-        # fails while another program (backup, antivirus, the share itself) still has the
-        # journal open. The transaction was not committed and is rolled back, so it is
-        # as safe to repeat as a busy one.
-        return True
+
     if getattr(orig, "pgcode", None) in PG_RETRYABLE:
         return True
     message = str(orig).lower()
@@ -314,7 +309,17 @@ class Database:
 def translate_storage_error(exc: DBAPIError) -> Exception | None:
     """A domain error for failures of the disk or share under SQLite, else None."""
     message = str(exc.orig).lower()
-    if getattr(exc.orig, "sqlite_errorcode", None) == SQLITE_READONLY_DBMOVED:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code == SQLITE_IOERR_DELETE:
+        # The commit point in DELETE mode is deleting the journal; on a share another
+        # program holding it open makes that fail. Not retried automatically: if the
+        # share deleted it later after all, a repeat would save the change twice.
+        return StorageError(
+            "the network share would not let CalTrack finish the save (the journal file "
+            "could not be deleted; a backup or antivirus program may hold it open) — "
+            "refresh to see whether the change is there before trying again"
+        )
+    if code == SQLITE_READONLY_DBMOVED:
         return StorageError(
             "the database file was moved or renamed while open; nothing was saved — "
             "open it again from its new place"
