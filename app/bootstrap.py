@@ -26,6 +26,7 @@ from app.db.engine import (
     EngineOptions,
     build_engine,
     database_url,
+    needs_snapshot,
     safe_url,
     sqlite_header_mode,
     sqlite_path,
@@ -255,7 +256,13 @@ def open_caltrack(
         if fs_read_only and not path.exists():
             raise DatabaseOpenError(f"cannot create {path}: {fs_read_only}")
         created = _create_empty(path) if create else False
-    engine, location = build_engine(url, options)
+    snapshot = path is not None and needs_snapshot(path, os.access(path.parent, os.W_OK))
+    engine, location = build_engine(url, options, snapshot=snapshot)
+    if snapshot:
+        fs_read_only = (
+            f"{fs_read_only}; showing the database as it was when last closed (changes "
+            "others make appear when you open it again)"
+        )
     database = Database(
         engine, url=url, path=path, location=location, journal_choice=options.journal
     )

@@ -146,14 +146,36 @@ def file_url(path: Path) -> str:
     return f"sqlite:///{path.absolute().as_uri()}?mode=rw&uri=true"
 
 
-def build_engine(url: str, options: EngineOptions) -> tuple[Engine, Location | None]:
+def snapshot_url(path: Path) -> str:
+    """Read-only, lock-free access to a WAL database whose folder we cannot write.
+
+    Only for a database closed cleanly (no ``-wal`` beside it): then the file holds
+    every commit, and SQLite need not create ``-shm`` in a folder we may not write.
+    """
+    return f"sqlite:///{path.absolute().as_uri()}?mode=ro&immutable=1&uri=true"
+
+
+def needs_snapshot(path: Path, folder_writable: bool) -> bool:
+    """True for a cleanly closed WAL database in a folder this user cannot write."""
+    return (
+        not folder_writable
+        and path.exists()
+        and sqlite_header_mode(path) == "wal"
+        and not path.with_name(path.name + "-wal").exists()
+        and not path.with_name(path.name + "-shm").exists()
+    )
+
+
+def build_engine(
+    url: str, options: EngineOptions, *, snapshot: bool = False
+) -> tuple[Engine, Location | None]:
     """Create the engine; for SQLite also where its file lives."""
     path = sqlite_path(url)
     if path is None:
         return create_engine(url, pool_pre_ping=True), None
     location = detect_location(path.parent)
     engine = create_engine(
-        file_url(path),
+        snapshot_url(path) if snapshot else file_url(path),
         connect_args={"timeout": options.busy_timeout_s, "check_same_thread": False},
     )
     _install_sqlite_hooks(engine, options)

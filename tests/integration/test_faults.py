@@ -220,12 +220,6 @@ def test_read_only_access_shows_the_data_and_refuses_every_write(
         assert integrity(db) == ["ok"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a WAL database in a read-only folder cannot be read at all: SQLite must "
-    "create lab.db-shm there, and CalTrack exits 2 with 'cannot be opened as a database: "
-    "attempt to write a readonly database' instead of opening read-only",
-)
 def test_wal_database_in_a_read_only_folder_can_still_be_read(
     tmp_path: Path, clock: FixedClock, alice: Identity
 ) -> None:
