@@ -42,6 +42,7 @@ import sqlalchemy
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.identity import Identity
+from app.services.snapshots import RECORD_AUDITED
 
 # A fixed "now" makes the demo data (and so every timing) the same from run to run.
 BENCH_NOW = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
@@ -382,24 +383,8 @@ def baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date)
             audit.rows = []
 
 
-RECORD_COLUMNS = (
-    "instrument_id",
-    "performed_on",
-    "performed_by",
-    "provider_kind",
-    "provider_name",
-    "certificate_number",
-    "temperature_c",
-    "humidity_pct",
-    "result",
-    "adjustment_made",
-    "uncertainty",
-    "next_due",
-    "notes",
-    "voided_at",
-    "voided_by",
-    "void_reason",
-)
+# The baseline's audit rows carry the same record fields as CalTrack's.
+RECORD_COLUMNS = RECORD_AUDITED
 
 LIST_SQL = (
     "SELECT id, asset_tag, description, manufacturer, model, serial_number, location, status, "

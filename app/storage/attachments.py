@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import StorageError, UsageError
-from app.storage.atomic import TMP_SUFFIX, atomic_writer, fsync_directory
+from app.storage.atomic import atomic_writer, fsync_directory
 from app.storage.filenames import stored_name
 
 CHUNK = 1024 * 1024
@@ -151,12 +150,3 @@ class AttachmentStore:
         for entry in sorted(os.scandir(self.folder), key=lambda e: e.name):
             if entry.is_file():
                 yield entry.name
-
-    @staticmethod
-    def is_temp(name: str) -> bool:
-        return name.startswith(".") and name.endswith(TMP_SUFFIX)
-
-    def copy_tree_to(self, target: Path) -> None:
-        """Copy the whole store (backups keep certificates with the data)."""
-        if self.folder.is_dir():
-            shutil.copytree(self.folder, target, dirs_exist_ok=True)
