@@ -49,9 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--journal",
-        choices=("auto", "wal", "delete"),
+        choices=("auto", "wal", "truncate", "delete"),
         default="auto",
-        help="SQLite journal: auto picks WAL on local disk, rollback journal on shares",
+        help="SQLite journal: auto picks WAL on local disk, rollback (truncate) on shares",
     )
     parser.add_argument(
         "--busy-timeout",

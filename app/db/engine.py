@@ -6,6 +6,7 @@ the program speaks plain SQLAlchemy and a ``postgresql://`` URL keeps working.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from sqlalchemy.engine import make_url
 
 from app.db.filesystem import Location, detect_location
 
-JournalChoice = Literal["auto", "wal", "delete"]
+JournalChoice = Literal["auto", "wal", "truncate", "delete"]
+JournalMode = Literal["wal", "truncate", "delete"]
 
 # Execution option read by the "begin" hook: which BEGIN a transaction starts with.
 BEGIN_MODE_OPTION = "caltrack_begin"
@@ -39,7 +41,7 @@ class EngineOptions:
 class JournalPolicy:
     """The journal mode chosen for a SQLite file and why."""
 
-    mode: Literal["wal", "delete"]
+    mode: JournalMode
     synchronous: Literal["NORMAL", "FULL"]
     reason: str
 
@@ -79,18 +81,21 @@ def choose_journal(
 
     ``shared`` is the one-way mark of a database once opened over the network: the PC
     hosting the folder must not turn WAL back on under the feet of the network users.
+    The rollback journal is kept and truncated at each commit rather than deleted: on an
+    SMB share deleting it fails whenever any handle to it is still open (a scanner, a
+    backup agent, or the share still closing our own), and a failed delete fails the save.
     """
     if choice == "wal":
         return JournalPolicy("wal", "NORMAL", "WAL forced by option")
-    if choice == "delete":
-        return JournalPolicy("delete", "FULL", "rollback journal forced by option")
+    if choice in ("delete", "truncate"):
+        return JournalPolicy(choice, "FULL", f"rollback journal ({choice}) forced by option")
     if location.is_network:
         return JournalPolicy(
-            "delete", "FULL", f"rollback journal: database is on a {location.describe()}"
+            "truncate", "FULL", f"rollback journal: database is on a {location.describe()}"
         )
     if shared:
         return JournalPolicy(
-            "delete",
+            "truncate",
             "FULL",
             "rollback journal: this database has been opened over a network share, so it "
             "stays in rollback mode even from a local disk",
@@ -98,8 +103,13 @@ def choose_journal(
     return JournalPolicy("wal", "NORMAL", f"WAL: database is on {location.describe()}")
 
 
+def rollback_mode(choice: JournalChoice) -> Literal["truncate", "delete"]:
+    """The rollback journal a connection uses while the file is not in WAL mode."""
+    return "delete" if choice == "delete" else "truncate"
+
+
 def sqlite_header_mode(path: Path) -> str | None:
-    """'wal' or 'delete' from the file header (bytes 18-19), without opening SQLite."""
+    """'wal' or 'delete' (any rollback journal) from the file header (bytes 18-19)."""
     try:
         with path.open("rb") as handle:
             header = handle.read(20)
@@ -110,8 +120,40 @@ def sqlite_header_mode(path: Path) -> str | None:
     return "wal" if header[18] == 2 or header[19] == 2 else "delete"
 
 
-def _install_sqlite_hooks(engine: Engine, options: EngineOptions) -> None:
+SIDE_FILE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def share_side_files(path: Path) -> None:
+    """Let the others who may write the folder write the side files we created.
+
+    SQLite gives ``-wal``/``-shm`` the database file's mode, owned by whoever opened the
+    file first. A user who may only read the database would otherwise leave them
+    unwritable for its owner, who is then refused every save until someone deletes
+    them. Opening them as wide as the folder already is gives nobody a new power.
+    """
+    if not hasattr(os, "getuid"):
+        return  # Windows: no POSIX owners or modes to fix
+    try:
+        folder_write = os.stat(path.parent).st_mode & 0o022
+        if not folder_write:
+            return
+        uid = os.getuid()
+        for suffix in SIDE_FILE_SUFFIXES:
+            side = path.with_name(path.name + suffix)
+            try:
+                info = os.stat(side)
+            except FileNotFoundError:
+                continue
+            wanted = (info.st_mode & 0o7777) | folder_write
+            if info.st_uid == uid and info.st_mode & 0o7777 != wanted:
+                os.chmod(side, wanted)
+    except OSError:
+        return  # best effort: a failure here only means the old behaviour
+
+
+def _install_sqlite_hooks(engine: Engine, options: EngineOptions, path: Path) -> None:
     busy_ms = int(options.busy_timeout_s * 1000)
+    rollback = rollback_mode(options.journal)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -124,11 +166,16 @@ def _install_sqlite_hooks(engine: Engine, options: EngineOptions) -> None:
             # The journal mode itself is switched only by the editor (see
             # Database.switch_journal); each connection matches its durability to it.
             mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode in ("delete", "truncate", "persist") and mode != rollback:
+                # Rollback journal modes belong to the connection, not to the file.
+                mode = cursor.execute(f"PRAGMA journal_mode={rollback}").fetchone()[0]
             cursor.execute(f"PRAGMA synchronous={'NORMAL' if mode == 'wal' else 'FULL'}")
             cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             cursor.execute(f"PRAGMA cache_size=-{CACHE_SIZE_KIB}")
         finally:
             cursor.close()
+        if mode == "wal" and not os.access(path, os.W_OK):
+            share_side_files(path)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -178,5 +225,5 @@ def build_engine(
         snapshot_url(path) if snapshot else file_url(path),
         connect_args={"timeout": options.busy_timeout_s, "check_same_thread": False},
     )
-    _install_sqlite_hooks(engine, options)
+    _install_sqlite_hooks(engine, options, path)
     return engine, location

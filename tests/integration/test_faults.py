@@ -233,12 +233,6 @@ def test_wal_database_in_a_read_only_folder_can_still_be_read(
         assert [r["asset_tag"] for r in json.loads(listed.stdout)["instruments"]] == [TAG]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a user who may only read a WAL database leaves lab.db-wal and lab.db-shm "
-    "owned by them (0644) in the folder; the database's owner is then refused every write "
-    "('the database file or its folder is read-only') until someone deletes them",
-)
 def test_a_reader_without_write_access_does_not_lock_out_the_owner(
     tmp_path: Path, clock: FixedClock
 ) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from app.db.engine import JournalChoice
 from app.errors import DatabaseBusyError
 from app.identity import Identity
 from app.locking.holder import holder_path, read_holder
@@ -288,16 +289,15 @@ def _holder_released(db: Path) -> bool:
     return holder is not None and holder.released
 
 
-@pytest.mark.parametrize(
-    "journal",
-    ["wal", "delete"],
-)
-def test_sqlite3_shell_holding_exclusive_cli_says_busy(journal: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("journal", ["wal", "truncate", "delete"])
+def test_sqlite3_shell_holding_exclusive_cli_says_busy(
+    journal: JournalChoice, tmp_path: Path
+) -> None:
     """CLI edit while the shell holds the file for 10 s: exit 4, one line, nothing lost."""
     tag = TAGS[0]
     db, state = tmp_path / "lab.db", tmp_path / "state"
-    new_lab(db, state, [tag], journal="wal" if journal == "wal" else "delete")
-    with open_db(db, state, edit=False) as app:
+    new_lab(db, state, [tag], journal=journal)
+    with open_db(db, state, edit=False, journal=journal) as app:
         assert app.database.journal_mode() == journal
     before, epoch = fingerprint(db), meta_epoch(db)
     edit = (
@@ -334,19 +334,17 @@ def test_sqlite3_shell_holding_exclusive_cli_says_busy(journal: str, tmp_path: P
         assert app.maintenance.verify().problems == []
 
 
-@pytest.mark.parametrize("journal", ["wal", "delete"])
+@pytest.mark.parametrize("journal", ["wal", "truncate", "delete"])
 def test_busy_write_is_retried_then_refused_then_retried_into_success(
-    journal: str, tmp_path: Path
+    journal: JournalChoice, tmp_path: Path
 ) -> None:
     """In a running session: 3 attempts then DatabaseBusyError; a lock freed between
     attempts lets the retry commit the change exactly once."""
     tag = TAGS[0]
     db, state = tmp_path / "lab.db", tmp_path / "state"
-    new_lab(db, state, [tag], journal="wal" if journal == "wal" else "delete")
+    new_lab(db, state, [tag], journal=journal)
     bob = Identity(user="bob", machine=MACHINE)
-    with open_db(
-        db, state, identity=bob, journal="wal" if journal == "wal" else "delete", busy_timeout_s=0.3
-    ) as app:
+    with open_db(db, state, identity=bob, journal=journal, busy_timeout_s=0.3) as app:
         assert app.session.editing
         assert app.database.journal_mode() == journal
         waits: list[float] = []
