@@ -48,7 +48,9 @@ from app.services.editing import EditingOptions, EditingSession, db_identity
 from app.services.instruments import InstrumentService
 from app.services.lock_admin import ADMINS_KEY, LockAdminService
 from app.services.maintenance import MaintenanceService, backup_database
+from app.services.reports import ReportService
 from app.services.settings import SharedSettingsService
+from app.services.transfer import TransferService
 from app.settings.paths import user_state_dir
 from app.storage.attachments import AttachmentStore, attachments_folder_for
 
@@ -74,6 +76,8 @@ class CalTrack:
     demo: DemoService
     locks: LockAdminService
     settings: SharedSettingsService
+    reports: ReportService
+    transfer: TransferService
     uow: UnitOfWorkFactory
     notices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -363,14 +367,16 @@ def _open(
         log.warning("startup problem on %s: %s", where, line)
     store = AttachmentStore(attachments_folder_for(path)) if path else None
     audit = AuditService(uow)
+    instruments = InstrumentService(uow=uow, identity=identity, clock=clock)
+    calibrations = CalibrationService(uow=uow, identity=identity, clock=clock)
     return CalTrack(
         database=database,
         identity=identity,
         clock=clock,
         schema=state,
         session=session,
-        instruments=InstrumentService(uow=uow, identity=identity, clock=clock),
-        calibrations=CalibrationService(uow=uow, identity=identity, clock=clock),
+        instruments=instruments,
+        calibrations=calibrations,
         attachments=AttachmentService(
             uow=uow,
             store=store,
@@ -391,6 +397,14 @@ def _open(
             uow=uow, identity=identity, clock=clock, stale_after_s=session.stale_after_s
         ),
         settings=SharedSettingsService(uow=uow, identity=identity, clock=clock),
+        reports=ReportService(uow=uow, identity=identity, clock=clock),
+        transfer=TransferService(
+            uow=uow,
+            identity=identity,
+            clock=clock,
+            instruments=instruments,
+            calibrations=calibrations,
+        ),
         uow=uow,
         notices=notices,
         problems=problems,

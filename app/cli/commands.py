@@ -545,6 +545,9 @@ def _instrument_args(parser: argparse.ArgumentParser, *, adding: bool) -> None:
 
 
 def register(sub: Any) -> None:
+    # Imported here: those modules import this one for open_app and the helpers.
+    from app.cli import report_commands, transfer_commands
+
     _cmd(sub, "init", cmd_init, "create a database, or upgrade an existing one")
     demo = _cmd(sub, "demo", cmd_demo, "add realistic demo instruments and calibrations")
     demo.add_argument("--instruments", type=_positive_int, required=True, metavar="N")
@@ -668,6 +671,9 @@ def register(sub: Any) -> None:
     res = _cmd(db, "restore", cmd_db_restore, "replace the database with a checked backup")
     res.add_argument("file")
     _cmd(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
+
+    report_commands.register(sub)
+    transfer_commands.register(sub)
 
 
 _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items()} | {

@@ -113,6 +113,12 @@ class CalibrationRecord(Base):
     uncertainty: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
     next_due: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Why a standard that was overdue or out of service on the day was used anyway.
+    standards_justification: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The record this one replaces (that one is voided with the reason). Checked by the
+    # service and by verify, not by a foreign key: adding one to this table on SQLite
+    # needs a copy of the table, which its children's foreign keys do not allow.
+    supersedes_id: Mapped[int | None] = mapped_column(Integer, index=True)
     voided_at: Mapped[datetime | None] = mapped_column(DateTime)
     voided_by: Mapped[str | None] = mapped_column(String(USER_LEN))
     void_reason: Mapped[str | None] = mapped_column(Text)
@@ -203,6 +209,108 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+
+
+ROLES = ("technician", "qa", "admin")
+
+
+class UserAccount(Base):
+    """A person known to this database: OS login, role, printed name, signing password.
+
+    Logins without an account work as technicians. The signing password is kept only
+    as a salted scrypt hash.
+    """
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(USER_LEN))
+    # Case-folded login: Windows logins are case-insensitive, and one person is one row.
+    login_key: Mapped[str] = mapped_column(String(USER_LEN), unique=True)
+    display_name: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    signing_hash: Mapped[str | None] = mapped_column(String(TEXT_LEN))
+    password_set_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (CheckConstraint("role IN ('technician', 'qa', 'admin')", name="role"),)
+
+
+SIGNATURE_MEANINGS = ("reviewed", "approved", "closed")
+
+
+class Signature(Base):
+    """An electronic signature on a calibration record or an out-of-tolerance case.
+
+    Never changed or removed. ``content_hash`` binds it to what was signed: sha256 of
+    the canonical JSON of the record (or case) as it stood when signed.
+    """
+
+    __tablename__ = "signature"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_record.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("oot_case.id"), index=True)
+    meaning: Mapped[str] = mapped_column(String(20))
+    signer: Mapped[str] = mapped_column(String(USER_LEN))
+    printed_name: Mapped[str] = mapped_column(String(SHORT_LEN))
+    signed_at: Mapped[datetime] = mapped_column(DateTime)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint("(record_id IS NULL) <> (case_id IS NULL)", name="exactly_one_subject"),
+        CheckConstraint("meaning IN ('reviewed', 'approved', 'closed')", name="meaning"),
+    )
+
+
+OOT_STATUSES = ("open", "closed", "cancelled")
+OOT_DISPOSITIONS = ("no_impact", "results_reassessed", "results_recalled", "other")
+
+
+class OotCase(Base):
+    """An out-of-tolerance case: a calibration found the instrument outside its limits.
+
+    QA assesses what the instrument may have affected since its last good calibration
+    (ISO/IEC 17025 6.4.9 / 7.10) and closes the case with a signature.
+    """
+
+    __tablename__ = "oot_case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("calibration_record.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    found_on: Mapped[date] = mapped_column(Date)
+    last_good_on: Mapped[date | None] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    impact_assessment: Mapped[str] = mapped_column(Text, default="")
+    disposition: Mapped[str] = mapped_column(String(40), default="")
+    # What QA assessed, frozen at closing: JSON list of the affected calibrations.
+    affected_snapshot: Mapped[str] = mapped_column(Text, default="")
+    returned_to_service: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(USER_LEN))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="status"),
+        CheckConstraint(
+            "disposition IN ('', 'no_impact', 'results_reassessed', 'results_recalled', 'other')",
+            name="disposition",
+        ),
+    )
 
 
 class Meta(Base):

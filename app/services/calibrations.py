@@ -183,57 +183,77 @@ class CalibrationService:
         """Record a calibration; moves the due date and takes a failed one out of service."""
 
         def write(uow: UnitOfWork) -> CalibrationView:
-            instrument = require_instrument(uow, tag)
-            clean = self._validate(data, instrument)
-            standards = self._standards(uow, instrument, data.standards)
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            record = CalibrationRecord(
-                instrument_id=instrument.id,
-                performed_on=clean.performed_on,
-                next_due=clean.next_due,
-                created_at=audit.now,
-                created_by=self._identity.user,
-                updated_at=audit.now,
-                updated_by=self._identity.user,
-                **clean.fields,
-            )
-            record.points = [
-                MeasurementPoint(
-                    seq=i,
-                    nominal=p.nominal,
-                    as_found=p.as_found,
-                    as_left=p.as_left,
-                    tolerance=p.tolerance,
-                    unit=p.unit,
-                )
-                for i, p in enumerate(clean.points, start=1)
-            ]
-            record.standards = [CalibrationStandard(standard_id=s.id) for s in standards]
-            uow.calibrations.add(record)
-            reason = data.next_due_reason.strip()
-            audit.record(
-                "calibration",
-                record.id,
-                f"{instrument.asset_tag} #{record.id}",
-                "create",
-                created(record_snapshot(record)),
-                reason,
-            )
-            before = instrument_snapshot(instrument)
-            if (
-                instrument.last_calibrated is None
-                or clean.performed_on >= instrument.last_calibrated
-            ):
-                instrument.last_calibrated = clean.performed_on
-                instrument.next_due = clean.next_due
-            if record.result == "fail" and instrument.status == "in_service":
-                instrument.status = "out_of_service"
-            self._touch_instrument(uow, audit, instrument, before, f"calibration #{record.id}")
+            record = self.add_in(uow, audit, tag, data)
             audit.flush()
-            tags = {instrument.id: instrument.asset_tag} | {s.id: s.asset_tag for s in standards}
-            return calibration_view(record, tags)
+            ids = [record.instrument_id, *(s.standard_id for s in record.standards)]
+            return calibration_view(record, uow.instruments.tags_by_id(ids))
 
         return self._uow.write(write, label="record calibration")
+
+    def add_in(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        tag: str,
+        data: CalibrationInput,
+        *,
+        reason: str = "",
+    ) -> CalibrationRecord:
+        """Record a calibration inside the caller's transaction (imports add many).
+
+        ``reason`` goes into the audit events (an import names its file); a changed due
+        date's own reason comes first.
+        """
+        instrument = require_instrument(uow, tag)
+        clean = self._validate(data, instrument)
+        standards = self._standards(uow, instrument, data.standards)
+        record = CalibrationRecord(
+            instrument_id=instrument.id,
+            performed_on=clean.performed_on,
+            next_due=clean.next_due,
+            created_at=audit.now,
+            created_by=self._identity.user,
+            updated_at=audit.now,
+            updated_by=self._identity.user,
+            **clean.fields,
+        )
+        record.points = [
+            MeasurementPoint(
+                seq=i,
+                nominal=p.nominal,
+                as_found=p.as_found,
+                as_left=p.as_left,
+                tolerance=p.tolerance,
+                unit=p.unit,
+            )
+            for i, p in enumerate(clean.points, start=1)
+        ]
+        record.standards = [CalibrationStandard(standard_id=s.id) for s in standards]
+        uow.calibrations.add(record)
+        why = "; ".join(r for r in (data.next_due_reason.strip(), reason.strip()) if r)
+        audit.record(
+            "calibration",
+            record.id,
+            f"{instrument.asset_tag} #{record.id}",
+            "create",
+            created(record_snapshot(record)),
+            why,
+        )
+        before = instrument_snapshot(instrument)
+        if instrument.last_calibrated is None or clean.performed_on >= instrument.last_calibrated:
+            instrument.last_calibrated = clean.performed_on
+            instrument.next_due = clean.next_due
+        if record.result == "fail" and instrument.status == "in_service":
+            instrument.status = "out_of_service"
+        self._touch_instrument(
+            uow,
+            audit,
+            instrument,
+            before,
+            "; ".join(r for r in (f"calibration #{record.id}", reason.strip()) if r),
+        )
+        return record
 
     def void(
         self, record_id: int, reason: str, *, expected_version: int | None = None

@@ -126,6 +126,33 @@ class CalibrationInput:
     notes: str = ""
     points: tuple[PointInput, ...] = ()
     standards: tuple[str, ...] = ()
+    # Why a standard that was overdue or out of service on the day was used anyway.
+    standards_justification: str = ""
+
+
+@dataclass(frozen=True)
+class SignatureView:
+    """An electronic signature as shown on screen and printed (21 CFR 11.50)."""
+
+    id: int
+    subject: str  # "calibration" or "oot_case"
+    subject_id: int
+    meaning: str  # reviewed, approved, closed
+    signer: str  # OS login
+    printed_name: str
+    signed_at: datetime  # naive UTC
+    comment: str
+    content_hash: str
+    # False when the signed content no longer hashes to content_hash (changed outside).
+    intact: bool = True
+
+    @property
+    def manifestation(self) -> str:
+        """One line: printed name, login, meaning and UTC time, as printed on reports."""
+        return (
+            f"{self.meaning.capitalize()} by {self.printed_name} ({self.signer}) "
+            f"on {self.signed_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
 
 
 @dataclass(frozen=True)
@@ -154,6 +181,20 @@ class CalibrationView:
     created_at: datetime
     created_by: str
     version: int
+    signatures: list[SignatureView] = field(default_factory=list)
+    standards_justification: str = ""
+    supersedes_id: int | None = None
+    superseded_by_id: int | None = None
+    oot_case_id: int | None = None
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.signatures)
+
+    @property
+    def as_found_failed(self) -> bool:
+        """True when any as-found reading was outside its tolerance."""
+        return any(p.as_found_pass is False for p in self.points)
 
 
 @dataclass(frozen=True)
@@ -220,3 +261,89 @@ def instrument_fields(d: InstrumentDetail) -> list[tuple[str, Any]]:
         ("Created", f"{d.created_at:%Y-%m-%d %H:%M} UTC by {d.created_by}"),
         ("Updated", f"{d.updated_at:%Y-%m-%d %H:%M} UTC by {d.updated_by}"),
     ]
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A person known to the database: login, role, printed name."""
+
+    login: str
+    display_name: str
+    role: str  # technician, qa, admin
+    active: bool
+    has_signing_password: bool
+    password_set_at: datetime | None
+    known: bool  # False: no account, working with the default role
+    version: int = 0
+
+    @property
+    def may_sign(self) -> bool:
+        return self.active and self.role in ("qa", "admin")
+
+
+@dataclass(frozen=True)
+class AffectedCalibration:
+    """A calibration in which a suspect standard served (reverse traceability)."""
+
+    record_id: int
+    instrument_id: int
+    asset_tag: str
+    description: str
+    performed_on: date
+    result: str
+    certificate_number: str
+    instrument_lifecycle: str
+
+
+@dataclass(frozen=True)
+class OotCaseView:
+    """An out-of-tolerance case with what it may have affected."""
+
+    id: int
+    instrument_id: int
+    asset_tag: str
+    description: str
+    record_id: int
+    status: str  # open, closed, cancelled
+    found_on: date
+    last_good_on: date | None
+    summary: str
+    failing_points: list[PointView]
+    impact_assessment: str
+    disposition: str  # "", no_impact, results_reassessed, results_recalled, other
+    affected: list[AffectedCalibration]
+    returned_to_service: bool
+    opened_at: datetime
+    opened_by: str
+    closed_at: datetime | None
+    closed_by: str | None
+    updated_at: datetime
+    updated_by: str
+    version: int
+    signatures: list[SignatureView] = field(default_factory=list)
+
+    @property
+    def affected_instruments(self) -> list[str]:
+        """Asset tags of the instruments the affected calibrations were for, sorted."""
+        return sorted({a.asset_tag for a in self.affected})
+
+
+@dataclass(frozen=True)
+class TraceLink:
+    """One calibration linking an instrument and a standard."""
+
+    record_id: int
+    performed_on: date
+    instrument_tag: str
+    standard_tag: str
+    result: str
+    voided: bool
+
+
+@dataclass(frozen=True)
+class Traceability:
+    """Both directions: the standards behind an instrument, and what it calibrated."""
+
+    asset_tag: str
+    standards_used: list[TraceLink]  # this instrument was calibrated with these
+    used_as_standard: list[TraceLink]  # this instrument served in these calibrations

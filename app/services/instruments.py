@@ -239,34 +239,47 @@ class InstrumentService:
 
     def add(self, values: Mapping[str, Any], *, reason: str = "") -> InstrumentDetail:
         """Register a new instrument."""
-        clean = INSTRUMENT_DEFAULTS | validate_instrument_fields(values, partial=False)
+        validate_instrument_fields(values, partial=False)  # fail before any transaction
         today = self._clock.today()
 
         def write(uow: UnitOfWork) -> InstrumentDetail:
-            self._check_tag_free(uow, clean["asset_tag"], None)
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            obj = Instrument(
-                **clean,
-                asset_tag_key=clean["asset_tag"].upper(),
-                search_text=search_text_of(clean),
-                created_at=audit.now,
-                created_by=self._identity.user,
-                updated_at=audit.now,
-                updated_by=self._identity.user,
-            )
-            self._flush_unique(uow, lambda: uow.instruments.add(obj), clean["asset_tag"])
-            audit.record(
-                "instrument",
-                obj.id,
-                obj.asset_tag,
-                "create",
-                created(instrument_snapshot(obj)),
-                reason,
-            )
+            obj = self.add_in(uow, audit, values, reason=reason)
             audit.flush()
             return detail_of(obj, today, due_soon_days(uow))
 
         return self._uow.write(write, label="add instrument")
+
+    def add_in(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        values: Mapping[str, Any],
+        *,
+        reason: str = "",
+    ) -> Instrument:
+        """Register an instrument inside the caller's transaction (imports add many)."""
+        clean = INSTRUMENT_DEFAULTS | validate_instrument_fields(values, partial=False)
+        self._check_tag_free(uow, clean["asset_tag"], None)
+        obj = Instrument(
+            **clean,
+            asset_tag_key=clean["asset_tag"].upper(),
+            search_text=search_text_of(clean),
+            created_at=audit.now,
+            created_by=self._identity.user,
+            updated_at=audit.now,
+            updated_by=self._identity.user,
+        )
+        self._flush_unique(uow, lambda: uow.instruments.add(obj), clean["asset_tag"])
+        audit.record(
+            "instrument",
+            obj.id,
+            obj.asset_tag,
+            "create",
+            created(instrument_snapshot(obj)),
+            reason,
+        )
+        return obj
 
     def edit(
         self,
@@ -283,33 +296,14 @@ class InstrumentService:
         today = self._clock.today()
 
         def write(uow: UnitOfWork) -> InstrumentDetail:
-            obj = require_instrument(uow, tag)
-            if expected_version is not None and obj.version != expected_version:
-                raise self._conflict(obj, clean, expected_version)
-            if "asset_tag" in clean:
-                self._check_tag_free(uow, clean["asset_tag"], obj.id)
-            soon_days = due_soon_days(uow)
             # The writer reads the chain head: a query, so it comes before any change to
-            # obj (an autoflush in between would bump the version twice).
+            # the instrument (an autoflush in between would bump the version twice).
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            before = instrument_snapshot(obj)
-            for name, value in clean.items():
-                setattr(obj, name, value)
-            if "asset_tag" in clean:
-                obj.asset_tag_key = clean["asset_tag"].upper()
-            if "calibration_interval_days" in clean and obj.last_calibrated is not None:
-                obj.next_due = next_due_from(obj.last_calibrated, obj.calibration_interval_days)
-            after = instrument_snapshot(obj)
-            changed = diff(before, after)
-            if not changed:
-                return detail_of(obj, today, soon_days)
-            obj.search_text = search_text_of(after)
-            obj.updated_at = audit.now
-            obj.updated_by = self._identity.user
-            self._flush_unique(uow, uow.instruments.flush, obj.asset_tag)
-            audit.record("instrument", obj.id, obj.asset_tag, "update", changed, reason)
+            obj = self.edit_in(
+                uow, audit, tag, changes, expected_version=expected_version, reason=reason
+            )
             audit.flush()
-            return detail_of(obj, today, soon_days)
+            return detail_of(obj, today, due_soon_days(uow))
 
         try:
             return self._uow.write(write, label="edit instrument")
@@ -328,6 +322,41 @@ class InstrumentService:
                     to_jsonable(current.updated_at),
                 ),
             ) from None
+
+    def edit_in(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        tag: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        reason: str = "",
+    ) -> Instrument:
+        """Change an instrument inside the caller's transaction (the audit writer first)."""
+        clean = validate_instrument_fields(changes, partial=True)
+        obj = require_instrument(uow, tag)
+        if expected_version is not None and obj.version != expected_version:
+            raise self._conflict(obj, clean, expected_version)
+        if "asset_tag" in clean:
+            self._check_tag_free(uow, clean["asset_tag"], obj.id)
+        before = instrument_snapshot(obj)
+        for name, value in clean.items():
+            setattr(obj, name, value)
+        if "asset_tag" in clean:
+            obj.asset_tag_key = clean["asset_tag"].upper()
+        if "calibration_interval_days" in clean and obj.last_calibrated is not None:
+            obj.next_due = next_due_from(obj.last_calibrated, obj.calibration_interval_days)
+        after = instrument_snapshot(obj)
+        changed = diff(before, after)
+        if not changed:
+            return obj
+        obj.search_text = search_text_of(after)
+        obj.updated_at = audit.now
+        obj.updated_by = self._identity.user
+        self._flush_unique(uow, uow.instruments.flush, obj.asset_tag)
+        audit.record("instrument", obj.id, obj.asset_tag, "update", changed, reason)
+        return obj
 
     # -- helpers -------------------------------------------------------------------
 

@@ -36,6 +36,9 @@ CALTRACK_TABLES = {
     "instrument",
     "measurement_point",
     "meta",
+    "oot_case",
+    "signature",
+    "user_account",
 }
 UNKNOWN_REVISION = "ffff9999"
 
