@@ -9,7 +9,6 @@ crash check of the previous run.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import time
@@ -39,6 +38,7 @@ from app.locking.editor_lock import EditorLock, held_message, os_lock_free, to_l
 from app.locking.holder import HolderInfo, holder_path, read_holder, write_holder
 from app.locking.running import RunMarker
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.accounts import AccountService, seed_accounts, user_view
 from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
@@ -46,10 +46,12 @@ from app.services.changes import ChangeWatcher
 from app.services.demo import DemoService
 from app.services.editing import EditingOptions, EditingSession, db_identity
 from app.services.instruments import InstrumentService
-from app.services.lock_admin import ADMINS_KEY, LockAdminService
+from app.services.lock_admin import LockAdminService
 from app.services.maintenance import MaintenanceService, backup_database
+from app.services.oot import OotService
 from app.services.reports import ReportService
 from app.services.settings import SharedSettingsService
+from app.services.signatures import SignatureService
 from app.services.transfer import TransferService
 from app.settings.paths import user_state_dir
 from app.storage.attachments import AttachmentStore, attachments_folder_for
@@ -75,6 +77,9 @@ class CalTrack:
     maintenance: MaintenanceService
     demo: DemoService
     locks: LockAdminService
+    accounts: AccountService
+    signatures: SignatureService
+    oot: OotService
     settings: SharedSettingsService
     reports: ReportService
     transfer: TransferService
@@ -152,14 +157,14 @@ def _read_only_reason(path: Path) -> str | None:
     return None
 
 
-def _init_meta(uow: UnitOfWork, now: str, creator: str) -> None:
+def _init_meta(uow: UnitOfWork, identity: Identity, clock: Clock) -> None:
     if uow.meta.get("database_id") is None:
         uow.meta.set("database_id", str(uuid.uuid4()))
-        uow.meta.set("created_at", now)
+        uow.meta.set("created_at", clock.now_utc().isoformat())
         uow.meta.set("created_by_version", __version__)
-    if uow.meta.get(ADMINS_KEY) is None:
-        # Whoever creates the database administers it until they name others.
-        uow.meta.set(ADMINS_KEY, json.dumps([creator]))
+    # Whoever creates the database administers it until they name others; an older
+    # database's admin list becomes admin accounts.
+    seed_accounts(uow, identity, clock)
 
 
 def _guard_network_wal(database: Database) -> None:
@@ -225,8 +230,7 @@ def _migrate(
             notices.append(f"upgraded the schema from {state.current}; backup at {backup}")
         upgrade(database.engine, database.url)
         UnitOfWorkFactory(database).write(
-            lambda u: _init_meta(u, clock.now_utc().isoformat(), identity.user),
-            label="initialise",
+            lambda u: _init_meta(u, identity, clock), label="initialise"
         )
     finally:
         if marker is not None:
@@ -351,6 +355,13 @@ def _open(
         else:
             state = _read_schema_state(database)
     database.remember_file()
+    if not read_only and state.status is SchemaStatus.CURRENT:
+        me = uow.read(lambda u: user_view(u.accounts.get(identity.user), identity.user))
+        if not me.active:
+            read_only = (
+                f"your CalTrack account ({identity.user}) is deactivated; you can look but "
+                "not change anything — ask an admin"
+            )
     if read_only:
         database.set_read_only(read_only, read_only_error)
         if session.lock is not None:
@@ -362,6 +373,9 @@ def _open(
             # We hold the lock, so no upgrade is running: a marker left by a crash goes.
             with contextlib.suppress(OSError):
                 migrating_marker(path).unlink(missing_ok=True)
+        if session.editing and not uow.read(lambda u: bool(u.accounts.all())):
+            # Upgraded by hand (alembic) rather than by CalTrack: nobody would administer it.
+            uow.write(lambda u: seed_accounts(u, identity, clock), label="initialise")
     marker = _crash_check(database, state_dir, clock, notices, problems)
     for line in problems:
         log.warning("startup problem on %s: %s", where, line)
@@ -369,6 +383,7 @@ def _open(
     audit = AuditService(uow)
     instruments = InstrumentService(uow=uow, identity=identity, clock=clock)
     calibrations = CalibrationService(uow=uow, identity=identity, clock=clock)
+    signatures = SignatureService(uow=uow, identity=identity, clock=clock)
     return CalTrack(
         database=database,
         identity=identity,
@@ -396,8 +411,13 @@ def _open(
         locks=LockAdminService(
             uow=uow, identity=identity, clock=clock, stale_after_s=session.stale_after_s
         ),
+        accounts=AccountService(uow=uow, identity=identity, clock=clock),
+        signatures=signatures,
+        oot=OotService(uow=uow, identity=identity, clock=clock, check=signatures.check),
         settings=SharedSettingsService(uow=uow, identity=identity, clock=clock),
-        reports=ReportService(uow=uow, identity=identity, clock=clock),
+        reports=ReportService(
+            uow=uow, identity=identity, clock=clock, instruments=instruments, audit=audit
+        ),
         transfer=TransferService(
             uow=uow,
             identity=identity,

@@ -121,6 +121,13 @@ class ReadOnlyError(CalTrackError):
     exit_code = 5
 
 
+class NotAllowedError(CalTrackError):
+    """The user's role does not allow this (a technician signing, a non-admin managing
+    accounts). On a shared file this guards against mistakes, not attackers."""
+
+    exit_code = 5
+
+
 class LeaseLostError(ReadOnlyError):
     """This session's editor lock was taken over; it may no longer write."""
 

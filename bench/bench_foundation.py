@@ -16,6 +16,7 @@ file. See ``bench/README.md`` for what each line compares and the last measured 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -248,11 +249,44 @@ INSERT_INSTRUMENT = (
     "last_calibrated, next_due, notes, search_text, created_at, created_by, updated_at, "
     "updated_by, version) VALUES (" + ",".join("?" * 26) + ")"
 )
+# The record's audited fields (the app's own list: a field added there is filled and
+# audited here too), then its stamps.
+RECORD_INSERT_COLUMNS = (
+    "id",
+    *RECORD_AUDITED,
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "version",
+)
 INSERT_RECORD = (
-    "INSERT INTO calibration_record (id, instrument_id, performed_on, performed_by, "
-    "provider_kind, provider_name, certificate_number, temperature_c, humidity_pct, result, "
-    "adjustment_made, uncertainty, next_due, notes, voided_at, voided_by, void_reason, "
-    "created_at, created_by, updated_at, updated_by, version) VALUES (" + ",".join("?" * 22) + ")"
+    f"INSERT INTO calibration_record ({', '.join(RECORD_INSERT_COLUMNS)}) "
+    f"VALUES ({','.join('?' * len(RECORD_INSERT_COLUMNS))})"
+)
+# The baseline writes the record fields in this order; the app must still audit these.
+BASELINE_RECORD_FIELDS = (
+    "instrument_id",
+    "performed_on",
+    "performed_by",
+    "provider_kind",
+    "provider_name",
+    "certificate_number",
+    "temperature_c",
+    "humidity_pct",
+    "result",
+    "adjustment_made",
+    "uncertainty",
+    "next_due",
+    "notes",
+    "standards_justification",
+    "supersedes_id",
+    "voided_at",
+    "voided_by",
+    "void_reason",
+)
+assert RECORD_AUDITED == BASELINE_RECORD_FIELDS, (
+    "the app audits other record fields now: update baseline_generate to fill them"
 )
 INSERT_POINT = (
     "INSERT INTO measurement_point (id, record_id, seq, nominal, as_found, as_left, tolerance, "
@@ -271,7 +305,18 @@ def baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date)
     Comparable content: every column filled, one audit row (JSON of the values, sha256
     chained) per instrument and per calibration record. Rows are spread evenly: instrument
     ``i`` gets the records up to ``i * R // I``, and the points are split evenly over them.
+    The cycle collector is paused meanwhile, as CalTrack's demo pauses it.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _baseline_generate(conn, counts, today)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date) -> None:
     rng = random.Random(1)
     now = BENCH_NOW.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
     audit = PlainAudit(now)
@@ -326,8 +371,7 @@ def baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date)
                 while rec_id < rec_end:
                     performed = last - timedelta(days=365 * (rec_end - 1 - rec_id))
                     result = "pass" if rng.random() < 0.9 else "adjusted"
-                    rec = (
-                        rec_id,
+                    audited = (  # in RECORD_AUDITED's order (checked at import)
                         iid,
                         performed.isoformat(),
                         rng.choice(PEOPLE),
@@ -341,15 +385,13 @@ def baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date)
                         f"±0.025 {unit} (k=2)",
                         (performed + timedelta(days=365)).isoformat(),
                         "",
+                        "",
                         None,
                         None,
                         None,
-                        now,
-                        IDENTITY.user,
-                        now,
-                        IDENTITY.user,
-                        1,
+                        None,
                     )
+                    rec = (rec_id, *audited, now, IDENTITY.user, now, IDENTITY.user, 1)
                     rec_rows.append(rec)
                     points: list[list[Any]] = []
                     pt_end = (rec_id * n_pts) // n_rec + 1
@@ -367,7 +409,7 @@ def baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date)
                         std_rows.append((rec_id, standard))
                         standards.append(standard)
                         std_left -= 1
-                    snap: dict[str, Any] = dict(zip(RECORD_COLUMNS, rec[1:17], strict=True))
+                    snap: dict[str, Any] = dict(zip(RECORD_AUDITED, audited, strict=True))
                     snap["points"] = points
                     snap["standards"] = standards
                     rec_audit.append((rec_id, f"{tag} #{rec_id}", snap))
@@ -382,9 +424,6 @@ def baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date)
             conn.executemany(INSERT_AUDIT, audit.rows)
             audit.rows = []
 
-
-# The baseline's audit rows carry the same record fields as CalTrack's.
-RECORD_COLUMNS = RECORD_AUDITED
 
 LIST_SQL = (
     "SELECT id, asset_tag, description, manufacturer, model, serial_number, location, status, "

@@ -83,6 +83,18 @@ def _print_detail(d: InstrumentDetail) -> None:
     )
 
 
+def record_state(c: CalibrationView) -> str:
+    """Result, voided, signed and OOT marks of a record, in a few words."""
+    if c.voided:
+        return f"VOID: {c.void_reason}"
+    marks = [c.result]
+    if c.signatures:
+        marks.append("signed: " + ", ".join(s.meaning for s in c.signatures))
+    if c.oot_case_id is not None:
+        marks.append(f"OOT-{c.oot_case_id}")
+    return "; ".join(marks)
+
+
 def _point_summary(c: CalibrationView) -> str:
     if not c.points:
         return "-"
@@ -202,7 +214,7 @@ def cmd_instruments_show(args: argparse.Namespace) -> int:
             (
                 c.id,
                 c.performed_on,
-                f"VOID: {c.void_reason}" if c.voided else c.result,
+                record_state(c),
                 _point_summary(c),
                 c.performed_by,
                 c.certificate_number,
@@ -232,9 +244,10 @@ def cmd_instruments_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_calibrations_add(args: argparse.Namespace) -> int:
+def calibration_input(args: argparse.Namespace) -> CalibrationInput:
+    """A new calibration from the options of `calibrations add` (and `supersede`)."""
     points = tuple(parse_point(p) for p in args.point or ())
-    data = CalibrationInput(
+    return CalibrationInput(
         performed_on=args.performed_on,
         result=args.result,
         performed_by=args.performed_by or "",
@@ -249,7 +262,12 @@ def cmd_calibrations_add(args: argparse.Namespace) -> int:
         notes=args.notes or "",
         points=points,
         standards=tuple(args.standard or ()),
+        standards_justification=args.standard_justification or "",
     )
+
+
+def cmd_calibrations_add(args: argparse.Namespace) -> int:
+    data = calibration_input(args)
     with open_app(args, edit=True) as app:
         view = app.calibrations.add(args.tag, data)
     if args.json:
@@ -259,6 +277,11 @@ def cmd_calibrations_add(args: argparse.Namespace) -> int:
             f"recorded calibration #{view.id} of {view.asset_tag}: {view.result}, "
             f"next due {view.next_due}"
         )
+        if view.oot_case_id is not None:
+            print(
+                f"found out of tolerance: case OOT-{view.oot_case_id} opened and "
+                f"{view.asset_tag} taken out of service (`oot show {view.oot_case_id}`)"
+            )
     return 0
 
 
@@ -274,7 +297,7 @@ def cmd_calibrations_list(args: argparse.Namespace) -> int:
             (
                 c.id,
                 c.performed_on,
-                f"VOID: {c.void_reason}" if c.voided else c.result,
+                record_state(c),
                 _point_summary(c),
                 c.performed_by,
                 c.certificate_number,
@@ -544,9 +567,33 @@ def _instrument_args(parser: argparse.ArgumentParser, *, adding: bool) -> None:
     parser.add_argument("--reason", help="why (kept in the audit trail)")
 
 
+def _calibration_args(parser: argparse.ArgumentParser) -> None:
+    """The options describing a calibration (`calibrations add` and `supersede`)."""
+    parser.add_argument("--performed-on", required=True, metavar="YYYY-MM-DD")
+    parser.add_argument("--result", required=True, choices=("pass", "fail", "adjusted"))
+    parser.add_argument("--certificate", metavar="NUMBER")
+    parser.add_argument("--point", action="append", metavar="NOMINAL:AS_FOUND:AS_LEFT:TOL[:UNIT]")
+    parser.add_argument("--standard", action="append", metavar="TAG", help="reference used")
+    parser.add_argument(
+        "--standard-justification",
+        metavar="TEXT",
+        help="why a standard that was overdue or out of service on the day was used",
+    )
+    parser.add_argument("--performed-by", metavar="NAME")
+    parser.add_argument(
+        "--provider-name", metavar="LAB", help="external provider (if not in-house)"
+    )
+    parser.add_argument("--temperature", metavar="°C")
+    parser.add_argument("--humidity", metavar="%RH")
+    parser.add_argument("--uncertainty")
+    parser.add_argument("--next-due", metavar="YYYY-MM-DD", help="override the computed due date")
+    parser.add_argument("--next-due-reason", metavar="TEXT")
+    parser.add_argument("--notes")
+
+
 def register(sub: Any) -> None:
     # Imported here: those modules import this one for open_app and the helpers.
-    from app.cli import report_commands, transfer_commands
+    from app.cli import qa_commands, report_commands, transfer_commands
 
     _cmd(sub, "init", cmd_init, "create a database, or upgrade an existing one")
     demo = _cmd(sub, "demo", cmd_demo, "add realistic demo instruments and calibrations")
@@ -593,19 +640,7 @@ def register(sub: Any) -> None:
     cal = _group(sub, "calibrations", "calibration records")
     cadd = _cmd(cal, "add", cmd_calibrations_add, "record a calibration", json=True)
     cadd.add_argument("tag")
-    cadd.add_argument("--performed-on", required=True, metavar="YYYY-MM-DD")
-    cadd.add_argument("--result", required=True, choices=("pass", "fail", "adjusted"))
-    cadd.add_argument("--certificate", metavar="NUMBER")
-    cadd.add_argument("--point", action="append", metavar="NOMINAL:AS_FOUND:AS_LEFT:TOL[:UNIT]")
-    cadd.add_argument("--standard", action="append", metavar="TAG", help="reference used")
-    cadd.add_argument("--performed-by", metavar="NAME")
-    cadd.add_argument("--provider-name", metavar="LAB", help="external provider (if not in-house)")
-    cadd.add_argument("--temperature", metavar="°C")
-    cadd.add_argument("--humidity", metavar="%RH")
-    cadd.add_argument("--uncertainty")
-    cadd.add_argument("--next-due", metavar="YYYY-MM-DD", help="override the computed due date")
-    cadd.add_argument("--next-due-reason", metavar="TEXT")
-    cadd.add_argument("--notes")
+    _calibration_args(cadd)
     clist = _cmd(cal, "list", cmd_calibrations_list, "an instrument's calibrations", json=True)
     clist.add_argument("tag")
     cvoid = _cmd(cal, "void", cmd_calibrations_void, "void a calibration record")
@@ -629,7 +664,20 @@ def register(sub: Any) -> None:
 
     aud = _group(sub, "audit", "the audit trail")
     alst = _cmd(aud, "list", cmd_audit_list, "recent audit events", json=True)
-    alst.add_argument("--entity-type", choices=("instrument", "calibration", "attachment"))
+    alst.add_argument(
+        "--entity-type",
+        choices=(
+            "instrument",
+            "calibration",
+            "attachment",
+            "user_account",
+            "signature",
+            "oot_case",
+            "signing",
+            "settings",
+            "database",
+        ),
+    )
     alst.add_argument("--user")
     alst.add_argument("--limit", type=_positive_int, default=50)
 
@@ -672,6 +720,7 @@ def register(sub: Any) -> None:
     res.add_argument("file")
     _cmd(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
 
+    qa_commands.register(sub, calibrations=cal, instruments=inst)
     report_commands.register(sub)
     transfer_commands.register(sub)
 
@@ -681,6 +730,9 @@ _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items(
     "temperature_c": "temperature",
     "humidity_pct": "humidity",
     "provider_name": "provider-name",
+    "standards_justification": "standard-justification",
+    "impact_assessment": "assessment",
+    "display_name": "name",
 }
 
 

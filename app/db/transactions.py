@@ -161,12 +161,13 @@ class Database:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        """A consistent read-only snapshot; nothing it does is committed."""
+        """A consistent read-only snapshot; nothing it does is committed.
+
+        Leaving the block closes the session, which rolls its transaction back and
+        returns the connection (an explicit rollback first would only repeat that).
+        """
         with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write_session(

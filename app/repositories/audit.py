@@ -6,10 +6,11 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, table_of
+from app.repositories.instruments import insert_many
 
 
 class AuditRepository:
@@ -25,12 +26,15 @@ class AuditRepository:
         ).first()
         return (int(row[0]), str(row[1])) if row else None
 
+    def get(self, event_id: int) -> AuditEvent | None:
+        return self._session.get(AuditEvent, event_id)
+
     def add(self, event: AuditEvent) -> None:
         self._session.add(event)
 
     def bulk_insert(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            self._session.execute(table_of(AuditEvent).insert(), list(rows))
+            insert_many(self._session, table_of(AuditEvent), rows)
 
     def iter_all(self, batch: int = 5000) -> Iterator[AuditEvent]:
         stmt = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
@@ -62,7 +66,11 @@ class AuditRepository:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = 500,
+        entity_label: str | None = None,
+        oldest_first: bool = False,
     ) -> list[AuditEvent]:
+        """Events matching every filter given; ``entity_label`` matches a label exactly or
+        as its first word, ignoring case ("TH-001" finds "TH-001" and "TH-001 #12")."""
         stmt = select(AuditEvent)
         if entity_type:
             stmt = stmt.where(AuditEvent.entity_type == entity_type)
@@ -72,7 +80,12 @@ class AuditRepository:
             stmt = stmt.where(AuditEvent.occurred_at >= since)
         if until:
             stmt = stmt.where(AuditEvent.occurred_at < until)
-        stmt = stmt.order_by(AuditEvent.id.desc())
+        if entity_label:
+            key = entity_label.strip().lower()
+            escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            label = func.lower(AuditEvent.entity_label)
+            stmt = stmt.where(or_(label == key, label.like(escaped + " %", escape="\\")))
+        stmt = stmt.order_by(AuditEvent.id.asc() if oldest_first else AuditEvent.id.desc())
         if limit:
             stmt = stmt.limit(limit)
         return list(self._session.execute(stmt).scalars())

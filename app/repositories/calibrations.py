@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.db.models import (
     CalibrationRecord,
@@ -15,6 +16,7 @@ from app.db.models import (
     sync_id_sequence,
     table_of,
 )
+from app.repositories.instruments import insert_many
 
 
 class CalibrationRepository:
@@ -55,6 +57,75 @@ class CalibrationRepository:
         )
         return [(r, i) for r, i in self._session.execute(stmt)]
 
+    def latest_valid_on_or_before(self, instrument_id: int, day: date) -> CalibrationRecord | None:
+        """The newest calibration of an instrument done on or before ``day``, voided ones
+        skipped: the one that vouched for it on that day."""
+        stmt = (
+            select(CalibrationRecord)
+            .where(
+                CalibrationRecord.instrument_id == instrument_id,
+                CalibrationRecord.performed_on <= day,
+                CalibrationRecord.voided_at.is_(None),
+            )
+            .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc())
+            .limit(1)
+        )
+        return self._session.execute(stmt).scalar_one_or_none()
+
+    def by_ids(self, record_ids: Sequence[int]) -> dict[int, CalibrationRecord]:
+        found: dict[int, CalibrationRecord] = {}
+        ids = list(record_ids)
+        for start in range(0, len(ids), 500):
+            stmt = (
+                select(CalibrationRecord)
+                .where(CalibrationRecord.id.in_(ids[start : start + 500]))
+                .options(selectinload(CalibrationRecord.points))
+                .options(selectinload(CalibrationRecord.standards))
+            )
+            found.update({r.id: r for r in self._session.execute(stmt).scalars()})
+        return found
+
+    def dangling_supersedes(self) -> list[tuple[int, int]]:
+        """(record id, missing id) for records that supersede a record that is not there."""
+        older = aliased(CalibrationRecord)
+        stmt = (
+            select(CalibrationRecord.id, CalibrationRecord.supersedes_id)
+            .outerjoin(older, older.id == CalibrationRecord.supersedes_id)
+            .where(CalibrationRecord.supersedes_id.is_not(None), older.id.is_(None))
+        )
+        return [(a, b) for a, b in self._session.execute(stmt) if b is not None]
+
+    def superseded_by(self, record_ids: Sequence[int]) -> dict[int, int]:
+        """old record id → the id of the record that supersedes it."""
+        found: dict[int, int] = {}
+        ids = list(record_ids)
+        for start in range(0, len(ids), 500):
+            stmt = select(CalibrationRecord.supersedes_id, CalibrationRecord.id).where(
+                CalibrationRecord.supersedes_id.in_(ids[start : start + 500])
+            )
+            found.update({old: new for old, new in self._session.execute(stmt) if old is not None})
+        return found
+
+    def standards_of(self, instrument_id: int) -> list[tuple[CalibrationRecord, int]]:
+        """(record, standard id) for every calibration of this instrument that used one."""
+        stmt = (
+            select(CalibrationRecord, CalibrationStandard.standard_id)
+            .join(CalibrationStandard, CalibrationStandard.record_id == CalibrationRecord.id)
+            .where(CalibrationRecord.instrument_id == instrument_id)
+            .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc())
+        )
+        return [(r, int(s)) for r, s in self._session.execute(stmt).all()]
+
+    def used_as_standard(self, standard_id: int) -> list[CalibrationRecord]:
+        """Every calibration (voided included) in which this instrument was a standard."""
+        stmt = (
+            select(CalibrationRecord)
+            .join(CalibrationStandard, CalibrationStandard.record_id == CalibrationRecord.id)
+            .where(CalibrationStandard.standard_id == standard_id)
+            .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc())
+        )
+        return list(self._session.execute(stmt).scalars())
+
     def total(self) -> int:
         return int(self._session.execute(select(func.count(CalibrationRecord.id))).scalar_one())
 
@@ -81,10 +152,10 @@ class CalibrationRepository:
     ) -> None:
         """Insert many records with their points and standards (ids are given)."""
         if records:
-            self._session.execute(table_of(CalibrationRecord).insert(), list(records))
+            insert_many(self._session, table_of(CalibrationRecord), records)
             sync_id_sequence(self._session, CalibrationRecord)
         if points:
-            self._session.execute(table_of(MeasurementPoint).insert(), list(points))
+            insert_many(self._session, table_of(MeasurementPoint), points)
             sync_id_sequence(self._session, MeasurementPoint)
         if standards:
-            self._session.execute(table_of(CalibrationStandard).insert(), list(standards))
+            insert_many(self._session, table_of(CalibrationStandard), standards)

@@ -32,6 +32,12 @@ class MetaRepository:
             row.value = value
         self._session.flush()
 
+    def delete(self, key: str) -> None:
+        row = self._session.get(Meta, key)
+        if row is not None:
+            self._session.delete(row)
+            self._session.flush()
+
     def increment(self, key: str) -> int:
         """Add one to an integer value (0 when absent) and return the new value."""
         raw = self.get_for_update(key)

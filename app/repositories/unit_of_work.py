@@ -13,11 +13,14 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from app.db.transactions import Database
+from app.repositories.accounts import AccountRepository
 from app.repositories.attachments import AttachmentRepository
 from app.repositories.audit import AuditRepository
 from app.repositories.calibrations import CalibrationRepository
 from app.repositories.instruments import InstrumentRepository
 from app.repositories.meta import MetaRepository
+from app.repositories.oot_cases import OotCaseRepository
+from app.repositories.signatures import SignatureRepository
 
 T = TypeVar("T")
 
@@ -31,6 +34,9 @@ class UnitOfWork:
         self.attachments = AttachmentRepository(session)
         self.audit = AuditRepository(session)
         self.meta = MetaRepository(session)
+        self.accounts = AccountRepository(session)
+        self.signatures = SignatureRepository(session)
+        self.oot_cases = OotCaseRepository(session)
         self._session = session
 
     def flush(self) -> None:

@@ -16,16 +16,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.clock import Clock
-from app.db.models import Attachment, AuditEvent, CalibrationRecord, Instrument
+from app.db.models import (
+    Attachment,
+    AuditEvent,
+    CalibrationRecord,
+    Instrument,
+    OotCase,
+    Signature,
+    UserAccount,
+)
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.dto import AuditView
 from app.services.snapshots import (
+    ADDED_LATER,
     Snapshot,
+    account_snapshot,
     attachment_snapshot,
+    case_snapshot,
     instrument_snapshot,
     record_snapshot,
     search_text_of,
+    signature_snapshot,
+    signed_record_content,
 )
 
 GENESIS_HASH = "0" * 64
@@ -51,6 +64,11 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 def canonical_json(value: Any) -> str:
     """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``."""
     return _CANONICAL.encode(value)
+
+
+def content_hash(content: Snapshot) -> str:
+    """sha256 of the canonical JSON of what a signature covers."""
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
 def event_payload(
@@ -187,13 +205,26 @@ class AuditChainWriter:
         changes: dict[str, list[Any]],
         reason: str = "",
     ) -> None:
-        changes_json = canonical_json(changes)
+        self.record_json(entity_type, entity_id, label, action, canonical_json(changes), reason)
+
+    def record_json(
+        self,
+        entity_type: str,
+        entity_id: int,
+        label: str,
+        action: str,
+        changes_json: str,
+        reason: str = "",
+    ) -> None:
+        """``record`` with the changes already written as ``canonical_json`` text (bulk
+        writers that can produce those bytes faster than the json module)."""
         event_id = self._last_id + 1
+        user, machine = self._identity.user, self._identity.machine
         payload = _payload(
             event_id,
             self._at,
-            self._identity.user,
-            self._identity.machine,
+            user,
+            machine,
             entity_type,
             entity_id,
             label,
@@ -206,8 +237,8 @@ class AuditChainWriter:
             {
                 "id": event_id,
                 "occurred_at": self._now,
-                "user": self._identity.user,
-                "machine": self._identity.machine,
+                "user": user,
+                "machine": machine,
                 "entity_type": entity_type,
                 "entity_id": entity_id,
                 "entity_label": label,
@@ -231,6 +262,15 @@ class AuditChainWriter:
         self._uow.meta.set(HEAD_KEY, self._last_hash)
 
 
+def _changes_of(event: AuditEvent) -> dict[str, list[Any]]:
+    """The recorded changes; an event damaged outside CalTrack still shows what it holds."""
+    try:
+        changes = json.loads(event.changes)
+    except ValueError:
+        return {"(unreadable changes)": [None, event.changes]}
+    return changes if isinstance(changes, dict) else {"(unreadable changes)": [None, changes]}
+
+
 def decode_event(event: AuditEvent) -> AuditView:
     return AuditView(
         id=event.id,
@@ -241,7 +281,7 @@ def decode_event(event: AuditEvent) -> AuditView:
         entity_id=event.entity_id,
         entity_label=event.entity_label,
         action=event.action,
-        changes=json.loads(event.changes),
+        changes=_changes_of(event),
         reason=event.reason,
         hash=event.hash,
     )
@@ -288,10 +328,30 @@ def _attachment_state(o: Attachment) -> EntityState:
     )
 
 
+def _account_state(o: UserAccount) -> EntityState:
+    derived = ("login_key",) if o.login_key != o.login.casefold() else ()
+    return EntityState(
+        o.id, o.login, account_snapshot(o), (o.updated_by, o.updated_at), False, derived
+    )
+
+
+def _signature_state(o: Signature) -> EntityState:
+    return EntityState(
+        o.id, f"signature #{o.id}", signature_snapshot(o), (o.signer, o.signed_at), True
+    )
+
+
+def _case_state(o: OotCase) -> EntityState:
+    return EntityState(o.id, f"OOT-{o.id}", case_snapshot(o), (o.updated_by, o.updated_at), False)
+
+
 ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "instrument": lambda uow: (_instrument_state(o) for o in uow.instruments.iter_all()),
     "calibration": lambda uow: (_record_state(o) for o in uow.calibrations.iter_all()),
     "attachment": lambda uow: (_attachment_state(o) for o in uow.attachments.iter_all()),
+    "user_account": lambda uow: (_account_state(o) for o in uow.accounts.iter_all()),
+    "signature": lambda uow: (_signature_state(o) for o in uow.signatures.iter_all()),
+    "oot_case": lambda uow: (_case_state(o) for o in uow.oot_cases.iter_all()),
 }
 
 
@@ -362,9 +422,43 @@ class AuditService:
                 problems,
                 max_problems,
             )
+        if len(problems) < max_problems:
+            self._verify_signatures(uow, problems)
         return ChainReport(
             events=count, problems=problems[:max_problems], first_bad_event=first_bad
         )
+
+    @staticmethod
+    def _verify_signatures(uow: UnitOfWork, problems: list[str]) -> None:
+        """Every signature still covers exactly what was signed; successors exist."""
+        batch: list[Signature] = []
+
+        def check(sigs: list[Signature]) -> None:
+            ids = sorted({s.record_id for s in sigs if s.record_id is not None})
+            records = uow.calibrations.by_ids(ids)
+            for sig in sigs:
+                if sig.record_id is None:
+                    continue
+                record = records.get(sig.record_id)
+                if record is None:
+                    problems.append(
+                        f"signature #{sig.id} signs calibration #{sig.record_id}, which is missing"
+                    )
+                elif content_hash(signed_record_content(record)) != sig.content_hash:
+                    problems.append(
+                        f"calibration #{record.id} no longer matches what {sig.printed_name} "
+                        f"signed as {sig.meaning} on {sig.signed_at:%Y-%m-%d}: the signed "
+                        "content was changed outside CalTrack"
+                    )
+
+        for sig in uow.signatures.iter_all():
+            batch.append(sig)
+            if len(batch) >= 500:
+                check(batch)
+                batch = []
+        check(batch)
+        for record_id, missing in uow.calibrations.dangling_supersedes():
+            problems.append(f"calibration #{record_id} supersedes #{missing}, which does not exist")
 
     @staticmethod
     def _verify_chain(
@@ -427,7 +521,10 @@ class AuditService:
                 trail = next(replayed, None)
                 continue
             audit = trail[1]
-            differing = sorted(k for k, v in state.snapshot.items() if audit.state.get(k) != v)
+            later = ADDED_LATER.get(entity_type, {})
+            differing = sorted(
+                k for k, v in state.snapshot.items() if audit.state.get(k, later.get(k)) != v
+            )
             differing += state.derived_problems
             expected_stamp = audit.first if state.stamp_from_first else audit.last
             if state.stamp != expected_stamp:
@@ -441,3 +538,47 @@ class AuditService:
                 )
             state = next(states, None)
             trail = next(replayed, None)
+
+    def search(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user: str | None = None,
+        entity_type: str | None = None,
+        entity: str | None = None,
+        limit: int | None = 1000,
+        newest_first: bool = False,
+    ) -> list[AuditView]:
+        """Events in ``[since, until)`` (UTC), oldest first, matching every filter given.
+
+        ``newest_first``: the newest come first, so that a ``limit`` keeps the latest.
+
+        ``entity`` is an asset tag or an entity label: "TH-001" finds the instrument and
+        its calibrations ("TH-001 #12") and attachments ("TH-001 cert.pdf").
+        """
+        start = utc_naive(since) if since else None
+        end = utc_naive(until) if until else None
+        return self._uow.read(
+            lambda uow: [
+                decode_event(e)
+                for e in uow.audit.query(
+                    entity_type=entity_type or None,
+                    user=user or None,
+                    since=start,
+                    until=end,
+                    limit=limit,
+                    entity_label=entity or None,
+                    oldest_first=not newest_first,
+                )
+            ]
+        )
+
+    def event(self, event_id: int) -> AuditView | None:
+        """One event by its number, or None."""
+
+        def read(uow: UnitOfWork) -> AuditView | None:
+            event = uow.audit.get(event_id)
+            return decode_event(event) if event is not None else None
+
+        return self._uow.read(read)

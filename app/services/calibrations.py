@@ -1,4 +1,9 @@
-"""Calibration use cases: record a calibration, void one, read the history."""
+"""Calibration use cases: record, edit, supersede and void calibrations; the history.
+
+Recording checks the standards used (traceability), opens an out-of-tolerance case
+when the as-found readings fail, and keeps the instrument's due date and status. A
+record signed by QA can no longer be edited, only voided or superseded with a reason.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +25,40 @@ from app.db.models import (
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
-from app.services.dto import CalibrationInput, CalibrationView, PointInput, PointView
+from app.services.dto import (
+    CalibrationInput,
+    CalibrationView,
+    PointInput,
+    PointView,
+    SignatureView,
+    Traceability,
+    to_jsonable,
+)
 from app.services.due import next_due_from
 from app.services.instruments import require_instrument
+from app.services.oot import cancel_case_in, open_case_in, opens_case
+from app.services.signatures import record_content_hash, signature_view
 from app.services.snapshots import created, diff, instrument_snapshot, record_snapshot
+from app.services.traceability import standard_problems_in, traceability_of
 from app.services.validation import clean_text, parse_date, parse_float
 
 RESULTS = ("pass", "fail", "adjusted")
 PROVIDERS = ("in_house", "external")
 MAX_POINTS = 500
+# What an edit may change on an unsigned record; readings, result and dates change only
+# by superseding the record (a new record replaces it, the old one is voided).
+EDITABLE_FIELDS = (
+    "performed_by",
+    "provider_kind",
+    "provider_name",
+    "certificate_number",
+    "temperature_c",
+    "humidity_pct",
+    "uncertainty",
+    "notes",
+)
 
 
 def within(value: float | None, nominal: float, tolerance: float) -> bool | None:
@@ -54,7 +83,14 @@ def point_view(seq: int, p: PointInput | MeasurementPoint) -> PointView:
     )
 
 
-def calibration_view(record: CalibrationRecord, tags: dict[int, str]) -> CalibrationView:
+def calibration_view(
+    record: CalibrationRecord,
+    tags: dict[int, str],
+    *,
+    signatures: list[SignatureView] | None = None,
+    superseded_by: int | None = None,
+    oot_case_id: int | None = None,
+) -> CalibrationView:
     return CalibrationView(
         id=record.id,
         instrument_id=record.instrument_id,
@@ -78,7 +114,41 @@ def calibration_view(record: CalibrationRecord, tags: dict[int, str]) -> Calibra
         created_at=record.created_at,
         created_by=record.created_by,
         version=record.version,
+        signatures=signatures or [],
+        standards_justification=record.standards_justification,
+        supersedes_id=record.supersedes_id,
+        superseded_by_id=superseded_by,
+        oot_case_id=oot_case_id,
     )
+
+
+def calibration_views(
+    uow: UnitOfWork, records: list[CalibrationRecord], tags: dict[int, str] | None = None
+) -> list[CalibrationView]:
+    """Views of many records with their signatures, cases and successors (a few queries)."""
+    ids = [r.id for r in records]
+    if tags is None:
+        wanted = {r.instrument_id for r in records} | {
+            s.standard_id for r in records for s in r.standards
+        }
+        tags = uow.instruments.tags_by_id(sorted(wanted))
+    sigs = uow.signatures.for_records(ids)
+    cases = uow.oot_cases.by_record_ids(ids)
+    successors = uow.calibrations.superseded_by(ids)
+    views = []
+    for r in records:
+        signed = sigs.get(r.id, [])
+        digest = record_content_hash(r) if signed else ""
+        views.append(
+            calibration_view(
+                r,
+                tags,
+                signatures=[signature_view(x, intact=x.content_hash == digest) for x in signed],
+                superseded_by=successors.get(r.id),
+                oot_case_id=cases.get(r.id),
+            )
+        )
+    return views
 
 
 @dataclass(frozen=True)
@@ -142,6 +212,13 @@ class CalibrationService:
             "result": result,
             "provider_kind": provider,
             "adjustment_made": bool(data.adjustment_made) or result == "adjusted",
+            "standards_justification": clean_text(
+                "standards_justification",
+                data.standards_justification,
+                NOTES_LEN,
+                errors,
+                multiline=True,
+            ),
         }
         humidity = fields["humidity_pct"]
         if isinstance(humidity, float) and not 0 <= humidity <= 100:
@@ -180,14 +257,13 @@ class CalibrationService:
         return _CleanCalibration(performed_on, next_due, fields, points)
 
     def add(self, tag: str, data: CalibrationInput) -> CalibrationView:
-        """Record a calibration; moves the due date and takes a failed one out of service."""
+        """Record a calibration; moves the due date, opens a case when it was found failing."""
 
         def write(uow: UnitOfWork) -> CalibrationView:
             audit = AuditChainWriter(uow, self._identity, self._clock)
             record = self.add_in(uow, audit, tag, data)
             audit.flush()
-            ids = [record.instrument_id, *(s.standard_id for s in record.standards)]
-            return calibration_view(record, uow.instruments.tags_by_id(ids))
+            return calibration_views(uow, [record])[0]
 
         return self._uow.write(write, label="record calibration")
 
@@ -199,19 +275,31 @@ class CalibrationService:
         data: CalibrationInput,
         *,
         reason: str = "",
+        supersedes: CalibrationRecord | None = None,
+        keep_status: bool = False,
     ) -> CalibrationRecord:
         """Record a calibration inside the caller's transaction (imports add many).
 
         ``reason`` goes into the audit events (an import names its file); a changed due
-        date's own reason comes first.
+        date's own reason comes first. ``keep_status``: history imported from a file whose
+        register says what each instrument's status is now; a failure found in it still
+        opens its case for QA, but does not override that status.
         """
+        require_role(uow, self._identity, "technician", "record calibrations")
         instrument = require_instrument(uow, tag)
         clean = self._validate(data, instrument)
-        standards = self._standards(uow, instrument, data.standards)
+        standards = self._standards(
+            uow,
+            instrument,
+            data.standards,
+            clean.performed_on,
+            str(clean.fields["standards_justification"]),
+        )
         record = CalibrationRecord(
             instrument_id=instrument.id,
             performed_on=clean.performed_on,
             next_due=clean.next_due,
+            supersedes_id=supersedes.id if supersedes is not None else None,
             created_at=audit.now,
             created_by=self._identity.user,
             updated_at=audit.now,
@@ -241,11 +329,21 @@ class CalibrationService:
             why,
         )
         before = instrument_snapshot(instrument)
-        if instrument.last_calibrated is None or clean.performed_on >= instrument.last_calibrated:
+        newest = (
+            instrument.last_calibrated is None
+            or clean.performed_on >= instrument.last_calibrated
+            or (supersedes is not None and supersedes.performed_on >= instrument.last_calibrated)
+        )
+        if newest:
             instrument.last_calibrated = clean.performed_on
             instrument.next_due = clean.next_due
-        if record.result == "fail" and instrument.status == "in_service":
-            instrument.status = "out_of_service"
+        found_failing = opens_case(record)
+        if found_failing:
+            open_case_in(uow, audit, self._identity, record, instrument)
+            # A failure found today takes the instrument out of use until QA has looked;
+            # an older one entered late does not undo the calibrations since.
+            if newest and not keep_status and instrument.status == "in_service":
+                instrument.status = "out_of_service"
         self._touch_instrument(
             uow,
             audit,
@@ -255,6 +353,125 @@ class CalibrationService:
         )
         return record
 
+    def edit(
+        self,
+        record_id: int,
+        changes: dict[str, object],
+        *,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> CalibrationView:
+        """Correct the details of an unsigned record (certificate, provider, notes...)."""
+        clean = self._clean_edit(changes)
+        if not reason.strip():
+            raise ValidationError({"reason": "say why the record is corrected (audit trail)"})
+
+        def write(uow: UnitOfWork) -> CalibrationView:
+            require_role(uow, self._identity, "technician", "correct calibration records")
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            record = self._require_record(uow, record_id)
+            if record.voided_at is not None:
+                raise ValidationError({"record": f"calibration #{record_id} is voided"})
+            if uow.signatures.for_records([record_id]).get(record_id):
+                raise ValidationError(
+                    {
+                        "record": f"calibration #{record_id} is signed and can no longer be "
+                        "edited; supersede it with a corrected record (or void it) instead"
+                    }
+                )
+            if expected_version is not None and record.version != expected_version:
+                raise ConflictError(
+                    "calibration",
+                    f"#{record_id}",
+                    yours=ConflictSide(expected_version, to_jsonable(clean)),
+                    theirs=ConflictSide(
+                        record.version,
+                        {k: to_jsonable(getattr(record, k)) for k in clean},
+                        record.updated_by,
+                        to_jsonable(record.updated_at),
+                    ),
+                )
+            before = record_snapshot(record)
+            for name, value in clean.items():
+                setattr(record, name, value)
+            changed = diff(before, record_snapshot(record))
+            if changed:
+                record.updated_at = audit.now
+                record.updated_by = self._identity.user
+                uow.calibrations.flush()
+                tags = uow.instruments.tags_by_id([record.instrument_id])
+                audit.record(
+                    "calibration",
+                    record.id,
+                    f"{tags.get(record.instrument_id, '?')} #{record.id}",
+                    "update",
+                    changed,
+                    reason.strip(),
+                )
+                audit.flush()
+            return calibration_views(uow, [record])[0]
+
+        try:
+            return self._uow.write(write, label="edit calibration")
+        except StaleDataError:
+            raise ConflictError(
+                "calibration",
+                f"#{record_id}",
+                yours=ConflictSide(expected_version or 0, to_jsonable(clean)),
+                theirs=ConflictSide(0, {}),
+            ) from None
+
+    def supersede(
+        self,
+        record_id: int,
+        data: CalibrationInput,
+        *,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> CalibrationView:
+        """Replace a record by a corrected one: the new one is recorded, the old voided."""
+        if not reason.strip():
+            raise ValidationError({"reason": "say why the record is superseded (audit trail)"})
+
+        def write(uow: UnitOfWork) -> CalibrationView:
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            old = self._require_record(uow, record_id)
+            self._check_voidable(uow, old, expected_version, "supersede")
+            tag = uow.instruments.tags_by_id([old.instrument_id])[old.instrument_id]
+            new = self.add_in(
+                uow,
+                audit,
+                tag,
+                data,
+                reason=f"supersedes #{old.id}: {reason.strip()}",
+                supersedes=old,
+            )
+            self._void_in(uow, audit, old, f"superseded by #{new.id}: {reason.strip()}")
+            audit.flush()
+            return calibration_views(uow, [new])[0]
+
+        return self._uow.write(write, label="supersede calibration")
+
+    def standard_problems(self, tags: list[str], performed_on: date | str) -> dict[str, str]:
+        """Why each of these standards could not vouch for a calibration on that day.
+
+        For a live warning while a calibration is entered; ``add`` applies the same rule.
+        """
+        errors: dict[str, str] = {}
+        day = parse_date("performed_on", performed_on, errors)
+        if errors or day is None:
+            return {}
+
+        def read(uow: UnitOfWork) -> dict[str, str]:
+            found = list(uow.instruments.get_many_by_tags(tags).values())
+            return standard_problems_in(uow, found, day)
+
+        return self._uow.read(read)
+
+    def traceability(self, tag: str) -> Traceability:
+        """The standards behind an instrument's calibrations, and what it calibrated."""
+        return self._uow.read(lambda uow: traceability_of(uow, require_instrument(uow, tag)))
+
     def void(
         self, record_id: int, reason: str, *, expected_version: int | None = None
     ) -> CalibrationView:
@@ -263,50 +480,12 @@ class CalibrationService:
             raise ValidationError({"reason": "a reason is required to void a calibration"})
 
         def write(uow: UnitOfWork) -> CalibrationView:
-            record = uow.calibrations.get(record_id)
-            if record is None:
-                raise NotFoundError(f"no calibration record #{record_id}")
-            instrument = uow.instruments.get(record.instrument_id)
-            assert instrument is not None  # guaranteed by the foreign key
-            if record.voided_at is not None:
-                raise ValidationError({"record": f"calibration #{record_id} is already voided"})
-            if expected_version is not None and record.version != expected_version:
-                raise ConflictError(
-                    "calibration",
-                    f"#{record_id}",
-                    yours=ConflictSide(expected_version, {"voided": True}),
-                    theirs=ConflictSide(record.version, record_snapshot(record), record.updated_by),
-                )
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            before = record_snapshot(record)
-            record.voided_at = audit.now
-            record.voided_by = self._identity.user
-            record.void_reason = reason.strip()
-            record.updated_at = audit.now
-            record.updated_by = self._identity.user
-            uow.calibrations.flush()
-            audit.record(
-                "calibration",
-                record.id,
-                f"{instrument.asset_tag} #{record.id}",
-                "void",
-                diff(before, record_snapshot(record)),
-                reason.strip(),
-            )
-            inst_before = instrument_snapshot(instrument)
-            latest = next(
-                (r for r in uow.calibrations.history(instrument.id) if r.voided_at is None), None
-            )
-            instrument.last_calibrated = latest.performed_on if latest else None
-            instrument.next_due = latest.next_due if latest else None
-            self._touch_instrument(
-                uow, audit, instrument, inst_before, f"calibration #{record.id} voided"
-            )
+            record = self._require_record(uow, record_id)
+            self._check_voidable(uow, record, expected_version, "void")
+            self._void_in(uow, audit, record, reason.strip())
             audit.flush()
-            tags = uow.instruments.tags_by_id(
-                [instrument.id, *(s.standard_id for s in record.standards)]
-            )
-            return calibration_view(record, tags)
+            return calibration_views(uow, [record])[0]
 
         try:
             return self._uow.write(write, label="void calibration")
@@ -318,13 +497,64 @@ class CalibrationService:
                 theirs=ConflictSide(0, {}),
             ) from None
 
+    def _check_voidable(
+        self, uow: UnitOfWork, record: CalibrationRecord, expected_version: int | None, what: str
+    ) -> None:
+        if record.voided_at is not None:
+            raise ValidationError({"record": f"calibration #{record.id} is already voided"})
+        if uow.signatures.for_records([record.id]).get(record.id):
+            require_role(uow, self._identity, "qa", f"{what} a signed calibration record")
+        else:
+            require_role(uow, self._identity, "technician", f"{what} calibration records")
+        if expected_version is not None and record.version != expected_version:
+            raise ConflictError(
+                "calibration",
+                f"#{record.id}",
+                yours=ConflictSide(expected_version, {"voided": True}),
+                theirs=ConflictSide(record.version, record_snapshot(record), record.updated_by),
+            )
+
+    def _void_in(
+        self, uow: UnitOfWork, audit: AuditChainWriter, record: CalibrationRecord, reason: str
+    ) -> None:
+        instrument = uow.instruments.get(record.instrument_id)
+        assert instrument is not None  # guaranteed by the foreign key
+        before = record_snapshot(record)
+        record.voided_at = audit.now
+        record.voided_by = self._identity.user
+        record.void_reason = reason
+        record.updated_at = audit.now
+        record.updated_by = self._identity.user
+        uow.calibrations.flush()
+        audit.record(
+            "calibration",
+            record.id,
+            f"{instrument.asset_tag} #{record.id}",
+            "void",
+            diff(before, record_snapshot(record)),
+            reason,
+        )
+        cancel_case_in(uow, audit, self._identity, record, f"calibration #{record.id} voided")
+        inst_before = instrument_snapshot(instrument)
+        latest = next(
+            (r for r in uow.calibrations.history(instrument.id) if r.voided_at is None), None
+        )
+        instrument.last_calibrated = latest.performed_on if latest else None
+        instrument.next_due = latest.next_due if latest else None
+        self._touch_instrument(
+            uow, audit, instrument, inst_before, f"calibration #{record.id} voided"
+        )
+
+    def get(self, record_id: int) -> CalibrationView:
+        """One record as QA reviews it (signatures, case, successor included)."""
+        return self._uow.read(
+            lambda uow: calibration_views(uow, [self._require_record(uow, record_id)])[0]
+        )
+
     def history(self, tag: str) -> list[CalibrationView]:
         def read(uow: UnitOfWork) -> list[CalibrationView]:
             instrument = require_instrument(uow, tag)
-            records = uow.calibrations.history(instrument.id)
-            ids = {instrument.id} | {s.standard_id for r in records for s in r.standards}
-            tags = uow.instruments.tags_by_id(sorted(ids))
-            return [calibration_view(r, tags) for r in records]
+            return calibration_views(uow, uow.calibrations.history(instrument.id))
 
         return self._uow.read(read)
 
@@ -343,7 +573,11 @@ class CalibrationService:
 
     @staticmethod
     def _standards(
-        uow: UnitOfWork, instrument: Instrument, tags: tuple[str, ...]
+        uow: UnitOfWork,
+        instrument: Instrument,
+        tags: tuple[str, ...],
+        performed_on: date,
+        justification: str,
     ) -> list[Instrument]:
         if not tags:
             return []
@@ -353,7 +587,51 @@ class CalibrationService:
             raise ValidationError({"standards": "unknown asset tag(s): " + ", ".join(missing)})
         if instrument.asset_tag_key in found:
             raise ValidationError({"standards": "an instrument cannot be its own standard"})
-        return list(found.values())
+        standards = list(found.values())
+        problems = standard_problems_in(uow, standards, performed_on)
+        if problems and not justification:
+            raise ValidationError(
+                {
+                    "standards": "; ".join(problems.values())
+                    + " — use another standard, or give a justification to use it anyway"
+                }
+            )
+        return standards
+
+    @staticmethod
+    def _require_record(uow: UnitOfWork, record_id: int) -> CalibrationRecord:
+        record = uow.calibrations.get(record_id)
+        if record is None:
+            raise NotFoundError(f"no calibration record #{record_id}")
+        return record
+
+    def _clean_edit(self, changes: dict[str, object]) -> dict[str, object]:
+        errors: dict[str, str] = {}
+        unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+        for name in unknown:
+            errors[name] = (
+                "cannot be edited; supersede the record to change readings, result or dates"
+            )
+        clean: dict[str, object] = {}
+        for name, value in changes.items():
+            if name in ("temperature_c", "humidity_pct"):
+                clean[name] = parse_float(name, value, errors)
+            elif name == "provider_kind":
+                kind = str(value).strip().lower().replace("-", "_")
+                if kind not in PROVIDERS:
+                    errors[name] = "must be in_house or external"
+                clean[name] = kind
+            elif name in EDITABLE_FIELDS:
+                limit = NOTES_LEN if name == "notes" else SHORT_LEN
+                clean[name] = clean_text(name, value, limit, errors, multiline=name == "notes")
+        humidity = clean.get("humidity_pct")
+        if isinstance(humidity, float) and not 0 <= humidity <= 100:
+            errors["humidity_pct"] = "must be between 0 and 100 %"
+        if not changes:
+            errors["fields"] = "nothing to change"
+        if errors:
+            raise ValidationError(errors)
+        return clean
 
     def _touch_instrument(
         self,

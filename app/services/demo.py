@@ -6,23 +6,36 @@ audit event per created instrument and record, so ``db verify`` stays clean.
 
 from __future__ import annotations
 
+import gc
+import json
+import math
 import random
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import Any
 
 from app.clock import Clock
 from app.errors import ValidationError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.services.audit import AuditChainWriter
+from app.services.audit import AuditChainWriter, canonical_json
 from app.services.dto import to_jsonable
 from app.services.due import next_due_from
 from app.services.snapshots import INSTRUMENT_AUDITED, RECORD_AUDITED, search_text_of
 
 MAX_DEMO_INSTRUMENTS = 1_000_000
 CHUNK = 2000
+
+# A passed reading's deviation is uniform in ±0.8 of the tolerance (rng.uniform's terms).
+PASS_LOW, PASS_SPAN = -0.8, 0.8 - -0.8
+
+# The first instruments and records of every chunk also get their JSON from
+# canonical_json, which the column-wise writer's must equal byte for byte.
+JSON_CHECKS = 50
 
 
 @dataclass(frozen=True)
@@ -230,6 +243,130 @@ def created_row(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, list[
     return changes
 
 
+# -- the changes JSON of create events, written column by column -------------------------
+#
+# canonical_json(created_row(row, fields)) for every demo row costs about as much as
+# inserting the row. The functions below write the same text for a whole chunk at once:
+# each field's values are turned into JSON by one C-level map over the column (strings
+# as the json module writes them with ensure_ascii=False, numbers by their repr, dates
+# as their ISO text), then every row's values fill a template with the keys in sorted
+# order and the separators "," and ":". A column of mixed or unusual types takes the
+# general way, value by value, ending in canonical_json. ``_Builder`` also compares the
+# result with canonical_json for the first rows of every chunk.
+
+_json_str = json.encoder.encode_basestring
+_JSON_BOOL = {True: "true", False: "false"}
+
+
+def json_value(value: Any) -> str:
+    """``canonical_json(to_jsonable(value))``: the general way, one value at a time."""
+    kind = type(value)
+    if kind is str:
+        return _json_str(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    if kind is date:
+        return f'"{value.isoformat()}"'
+    return canonical_json(to_jsonable(value))
+
+
+def json_list(values: Iterable[Any]) -> str:
+    return "[" + ",".join(map(json_value, values)) + "]"
+
+
+def _floats(values: list[Any]) -> list[str] | None:
+    # repr is json's spelling of a finite float; nan and infinities are spelled otherwise.
+    return list(map(float.__repr__, values)) if all(map(math.isfinite, values)) else None
+
+
+_COLUMN_JSON: dict[type, Callable[[list[Any]], list[str] | None]] = {
+    str: lambda values: list(map(_json_str, values)),
+    int: lambda values: list(map(int.__repr__, values)),
+    float: _floats,
+    bool: lambda values: list(map(_JSON_BOOL.__getitem__, values)),
+    type(None): lambda values: ["null"] * len(values),
+    date: lambda values: list(map('"{}"'.format, map(date.isoformat, values))),
+}
+
+
+def json_column(values: list[Any]) -> list[str]:
+    """``json_value`` of each value, in C-level passes when the column has one type."""
+    kinds = set(map(type, values))
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        encode = _COLUMN_JSON.get(kind)
+        if encode is not None:
+            encoded = _repeating(values, kind, encode)
+            if encoded is None:
+                encoded = encode(values)
+            if encoded is not None:
+                return encoded
+    return list(map(json_value, values))
+
+
+def _repeating(
+    values: list[Any], kind: type, encode: Callable[[list[Any]], list[str] | None]
+) -> list[str] | None:
+    """A column of a few values repeated (units, nominals, names): each distinct value
+    is written once and looked up after. None when the column is not like that."""
+    if len(values) < 1000 or len(set(values[:200])) > 50:
+        return None
+    distinct = list(set(values))
+    # 0.0 and -0.0 are equal as keys but written differently; bools hash like ints.
+    if len(distinct) * 8 > len(values) or (kind is float and 0.0 in distinct):
+        return None
+    texts = encode(distinct)
+    if texts is None:
+        return None
+    return list(map(dict(zip(distinct, texts, strict=True)).__getitem__, values))
+
+
+class JsonRows:
+    """Many JSON texts of one shape, written field by field (see above)."""
+
+    def __init__(self, keys: Sequence[str], template: str) -> None:
+        self.keys = tuple(keys)
+        self._template = template
+
+    def encode(
+        self, rows: Sequence[dict[str, Any]], given: dict[str, list[str]] | None = None
+    ) -> list[str]:
+        """One text per row; ``given`` holds fields already written as JSON, per row."""
+        if not rows:
+            return []
+        ready = given or {}
+        wanted = [key for key in self.keys if key not in ready]
+        values: dict[str, Sequence[Any]]
+        try:
+            if len(wanted) < 2:
+                raise KeyError(wanted)  # itemgetter of one key returns no tuple
+            # One pass over the rows, then a transpose: far fewer cache misses than
+            # reading one key of every row dict per field.
+            columns_read = zip(*map(itemgetter(*wanted), rows), strict=True)
+            values = dict(zip(wanted, columns_read, strict=True))
+        except KeyError:
+            values = {key: [row.get(key) for row in rows] for key in wanted}
+        columns = [
+            ready[key] if key in ready else json_column(list(values[key])) for key in self.keys
+        ]
+        return list(map(self._template.__mod__, zip(*columns, strict=True)))
+
+
+def created_json(fields: Sequence[str]) -> JsonRows:
+    """``canonical_json(created(...))`` texts: ``{"field":[null,value],...}``."""
+    keys = sorted(fields)
+    return JsonRows(keys, "{" + ",".join(f"{_json_str(k)}:[null,%s]" for k in keys) + "}")
+
+
+INSTRUMENT_JSON = created_json(INSTRUMENT_AUDITED)
+RECORD_JSON = created_json((*RECORD_AUDITED, "points", "standards"))
+POINT_FIELDS = ("seq", "nominal", "as_found", "as_left", "tolerance", "unit")
+# One reading as the audit trail lists it: [seq, nominal, as found, as left, tolerance, unit].
+POINT_JSON = JsonRows(POINT_FIELDS, "[" + ",".join(["%s"] * len(POINT_FIELDS)) + "]")
+
+
 class DemoService:
     """Fills a database with plausible instruments and calibration history."""
 
@@ -252,6 +389,10 @@ class DemoService:
             )
 
         def write(uow: UnitOfWork) -> dict[str, int]:
+            with _no_cyclic_gc():
+                return fill(uow)
+
+        def fill(uow: UnitOfWork) -> dict[str, int]:
             builder = _Builder(uow, random.Random(seed), self._clock.today(), self._identity)
             audit = AuditChainWriter(uow, self._identity, self._clock)
             builder.now = audit.now
@@ -268,6 +409,26 @@ class DemoService:
         return self._uow.write(write, label="demo data")
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cycle collector while rows are built: they hold no cycles, and with
+    hundreds of thousands of live dicts and lists each collection walks them all (a
+    quarter of the run time). Reference counting still frees everything as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _same_json(fast: str, changes: dict[str, list[Any]]) -> None:
+    """The fast JSON must be canonical_json's, byte for byte (it is hashed)."""
+    if fast != canonical_json(changes):
+        raise AssertionError(f"demo JSON differs from canonical_json: {fast[:200]}")
+
+
 class _Builder:
     def __init__(self, uow: UnitOfWork, rng: random.Random, today: date, identity: Identity):
         self.uow = uow
@@ -278,6 +439,11 @@ class _Builder:
         self.next_instrument = uow.instruments.max_id() + 1
         self.next_record, self.next_point = (i + 1 for i in uow.calibrations.max_ids())
         self.references: dict[str, list[int]] = {c.prefix: [] for c in CATEGORIES}
+        # category -> day (ordinal) -> the references in date on that day, oldest first:
+        # exactly ``[r for r in refs if r was in date]``, looked up instead of scanned.
+        self.in_date: dict[str, defaultdict[int, list[int]]] = {
+            c.prefix: defaultdict(list) for c in CATEGORIES
+        }
         self.fixed = {c.prefix: _fixed(c) for c in CATEGORIES}
         self.counts = {"instruments": 0, "calibrations": 0, "points": 0}
 
@@ -286,33 +452,65 @@ class _Builder:
         records: list[dict[str, Any]] = []
         points: list[dict[str, Any]] = []
         standards: list[dict[str, Any]] = []
-        record_snaps: list[tuple[int, str, dict[str, list[Any]]]] = []
+        labels: list[str] = []
+        point_counts: list[int] = []
+        used: list[list[int]] = []
         for _ in range(n):
             inst, recs = self._instrument()
             instruments.append(inst)
             for rec, pts, stds in recs:
                 records.append(rec)
                 points.extend(pts)
+                point_counts.append(len(pts))
+                used.append(sorted(stds))
                 standards.extend({"record_id": rec["id"], "standard_id": s} for s in stds)
-                changes = created_row(rec, RECORD_AUDITED)
-                readings = [
-                    [p["seq"], p["nominal"], p["as_found"], p["as_left"], p["tolerance"], p["unit"]]
-                    for p in pts
-                ]
-                changes["points"] = [None, readings]
-                changes["standards"] = [None, sorted(stds)]
-                record_snaps.append((rec["id"], f"{inst['asset_tag']} #{rec['id']}", changes))
+                labels.append(f"{inst['asset_tag']} #{rec['id']}")
         self.uow.instruments.bulk_insert(instruments)
         self.uow.calibrations.bulk_insert(records, points, standards)
-        for inst in instruments:
-            changes = created_row(inst, INSTRUMENT_AUDITED)
-            tag = inst["asset_tag"]
-            audit.record("instrument", inst["id"], tag, "create", changes, "demo data")
-        for rec_id, label, changes in record_snaps:
-            audit.record("calibration", rec_id, label, "create", changes, "demo data")
+
+        instrument_json = INSTRUMENT_JSON.encode(instruments)
+        readings = POINT_JSON.encode(points)
+        readings_json: list[str] = []
+        start = 0
+        for count in point_counts:
+            readings_json.append("[" + ",".join(readings[start : start + count]) + "]")
+            start += count
+        record_json = RECORD_JSON.encode(
+            records, {"points": readings_json, "standards": list(map(json_list, used))}
+        )
+        self._check_json(instruments, instrument_json, records, points, used, record_json)
+        for inst, changes in zip(instruments, instrument_json, strict=True):
+            audit.record_json(
+                "instrument", inst["id"], inst["asset_tag"], "create", changes, "demo data"
+            )
+        for rec, label, changes in zip(records, labels, record_json, strict=True):
+            audit.record_json("calibration", rec["id"], label, "create", changes, "demo data")
         self.counts["instruments"] += len(instruments)
         self.counts["calibrations"] += len(records)
         self.counts["points"] += len(points)
+
+    @staticmethod
+    def _check_json(
+        instruments: list[dict[str, Any]],
+        instrument_json: list[str],
+        records: list[dict[str, Any]],
+        points: list[dict[str, Any]],
+        used: list[list[int]],
+        record_json: list[str],
+    ) -> None:
+        """The fast JSON of the first rows must be canonical_json's, byte for byte."""
+        for inst, text in zip(instruments[:JSON_CHECKS], instrument_json, strict=False):
+            _same_json(text, created_row(inst, INSTRUMENT_AUDITED))
+        checked = {rec["id"] for rec in records[:JSON_CHECKS]}
+        by_record: defaultdict[int, list[list[Any]]] = defaultdict(list)
+        for p in points:
+            if p["record_id"] in checked:
+                by_record[p["record_id"]].append([p[k] for k in POINT_FIELDS])
+        for rec, stds, text in zip(records[:JSON_CHECKS], used, record_json, strict=False):
+            changes = created_row(rec, RECORD_AUDITED)
+            changes["points"] = [None, by_record[rec["id"]]]
+            changes["standards"] = [None, stds]
+            _same_json(text, changes)
 
     def _instrument(
         self,
@@ -357,7 +555,7 @@ class _Builder:
             result = (
                 "fail" if is_last and fail_last else ("adjusted" if rng.random() < 0.08 else "pass")
             )
-            records.append(self._record(iid, cat, performed, result, is_reference, refs))
+            records.append(self._record(iid, cat, performed, result, is_reference))
         inst = {
             "id": iid,
             "asset_tag": f"{cat.prefix}-{iid:06d}",
@@ -386,8 +584,14 @@ class _Builder:
             "version": 1,
         }
         inst["search_text"] = search_text_of(inst)
-        if is_reference:
+        if is_reference and status == "in_service":
             refs.append(iid)
+            days: set[int] = set()
+            for rec, _pts, _stds in records:
+                days.update(range(rec["performed_on"].toordinal(), rec["next_due"].toordinal() + 1))
+            in_date = self.in_date[cat.prefix]
+            for day in days:
+                in_date[day].append(iid)
         return inst, records
 
     def _record(
@@ -397,7 +601,6 @@ class _Builder:
         performed: date,
         result: str,
         is_reference: bool,
-        refs: list[int],
     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[int]]:
         rng = self.rng
         rid = self.next_record
@@ -405,31 +608,39 @@ class _Builder:
         external = is_reference or rng.random() < 0.15
         pts = []
         fixed = self.fixed[cat.prefix]
+        tolerance, unit, point_id = cat.tolerance, cat.unit, self.next_point
         for seq, nominal in enumerate(fixed.nominals, start=1):
             if result == "pass":
-                found = nominal + rng.uniform(-0.8, 0.8) * cat.tolerance
-                left = found
+                # rng.uniform(-0.8, 0.8) written out (a + (b - a) * random(), the very same
+                # arithmetic): this runs for a million and a half readings.
+                found = nominal + (PASS_LOW + PASS_SPAN * rng.random()) * tolerance
+                as_found = as_left = round(found, 4)
             else:
-                found = nominal + rng.choice((-1, 1)) * rng.uniform(1.1, 2.5) * cat.tolerance
-                left = (
-                    nominal + rng.uniform(-0.4, 0.4) * cat.tolerance
+                found = nominal + rng.choice((-1, 1)) * rng.uniform(1.1, 2.5) * tolerance
+                as_found = round(found, 4)
+                as_left = (
+                    round(nominal + rng.uniform(-0.4, 0.4) * tolerance, 4)
                     if result == "adjusted"
-                    else found
+                    else as_found
                 )
             pts.append(
                 {
-                    "id": self.next_point,
+                    "id": point_id,
                     "record_id": rid,
                     "seq": seq,
                     "nominal": nominal,
-                    "as_found": round(found, 4),
-                    "as_left": round(left, 4),
-                    "tolerance": cat.tolerance,
-                    "unit": cat.unit,
+                    "as_found": as_found,
+                    "as_left": as_left,
+                    "tolerance": tolerance,
+                    "unit": unit,
                 }
             )
-            self.next_point += 1
-        stds = [] if is_reference or not refs else [rng.choice(refs)]
+            point_id += 1
+        self.next_point = point_id
+        # Only a reference that was itself calibrated and in date on the day vouches for
+        # a calibration (a real lab's rule, and CalTrack's: see CalibrationService).
+        usable = None if is_reference else self.in_date[cat.prefix].get(performed.toordinal())
+        stds = [rng.choice(usable)] if usable else []
         rec = {
             "id": rid,
             "instrument_id": iid,
@@ -445,6 +656,8 @@ class _Builder:
             "uncertainty": fixed.uncertainty,
             "next_due": next_due_from(performed, cat.interval),
             "notes": "",
+            "standards_justification": "",
+            "supersedes_id": None,
             "voided_at": None,
             "voided_by": None,
             "void_reason": None,

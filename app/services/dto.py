@@ -321,6 +321,9 @@ class OotCaseView:
     updated_by: str
     version: int
     signatures: list[SignatureView] = field(default_factory=list)
+    # Whether closing may put the instrument back in service now, and why (not).
+    may_return_to_service: bool = False
+    return_to_service_note: str = ""
 
     @property
     def affected_instruments(self) -> list[str]:

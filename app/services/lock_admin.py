@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -11,22 +10,18 @@ from datetime import UTC, datetime
 
 from app.clock import Clock
 from app.db.fencing import LOCK_EPOCH_KEY
-from app.errors import LockHeldError, ReadOnlyError, UsageError, ValidationError
+from app.errors import (
+    LockHeldError,
+    NotAllowedError,
+    UsageError,
+    ValidationError,
+)
 from app.identity import Identity
 from app.locking.editor_lock import LockObserver, LockStatus, os_lock_free, to_lock_holder
 from app.locking.holder import HolderInfo, holder_path, read_holder, write_holder
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.accounts import AccountService, admins_in
 from app.services.audit import AuditChainWriter
-
-ADMINS_KEY = "admins"
-
-
-def parse_admins(raw: str | None) -> list[str]:
-    try:
-        value = json.loads(raw) if raw else []
-    except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)
@@ -59,39 +54,32 @@ class LockAdminService:
     # -- admins ----------------------------------------------------------------------
 
     def admins(self) -> list[str]:
-        return self._uow.read(lambda uow: parse_admins(uow.meta.get(ADMINS_KEY)))
+        return self._uow.read(admins_in)
 
     def is_admin(self) -> bool:
-        return self._identity.user in self.admins()
+        login = self._identity.user.casefold()
+        return any(a.casefold() == login for a in self.admins())
 
     def require_admin(self, what: str) -> None:
-        admins = self.admins()
-        if self._identity.user not in admins:
-            raise ReadOnlyError(
+        if not self.is_admin():
+            admins = self.admins()
+            raise NotAllowedError(
                 f"only CalTrack admins may {what}; admins of this database: "
                 f"{', '.join(admins) or 'none'} — ask one of them"
             )
 
     def set_admin(self, user: str, *, admin: bool) -> list[str]:
-        """Add or remove an admin (admins only); audited."""
+        """Make a login admin, or a technician again (admins only); audited."""
         self.require_admin("change the admin list")
-        user = user.strip()
-        if not user or len(user) > 128:
+        if not user.strip() or len(user.strip()) > 128:
             raise ValidationError({"user": "give the OS login name (1 to 128 characters)"})
-
-        def write(uow: UnitOfWork) -> list[str]:
-            before = parse_admins(uow.meta.get(ADMINS_KEY))
-            after = sorted(set(before) | {user}) if admin else [a for a in before if a != user]
-            if not after:
-                raise ValidationError({"user": "the last admin cannot be removed"})
-            if after != before:
-                uow.meta.set(ADMINS_KEY, json.dumps(after))
-                audit = AuditChainWriter(uow, self._identity, self._clock)
-                audit.record("settings", 0, "admins", "update", {"admins": [before, after]})
-                audit.flush()
-            return after
-
-        return self._uow.write(write, label="admins")
+        accounts = AccountService(uow=self._uow, identity=self._identity, clock=self._clock)
+        current = accounts.get(user)
+        if admin and not (current.known and current.role == "admin"):
+            accounts.set_role(user, "admin", reason="made an admin")
+        elif not admin and current.known and current.role == "admin":
+            accounts.set_role(user, "technician", reason="no longer an admin")
+        return self.admins()
 
     # -- lock ------------------------------------------------------------------------
 

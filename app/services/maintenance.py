@@ -19,9 +19,9 @@ from app.db.transactions import Database
 from app.errors import UsageError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.accounts import require_role, seed_accounts
 from app.services.audit import AuditChainWriter, AuditService
 from app.services.editing import SHARED_KEY
-from app.services.lock_admin import ADMINS_KEY
 from app.storage.attachments import AttachmentStore
 
 ORPHAN_MIN_AGE_S = 3600  # younger files may belong to an attach still committing
@@ -59,7 +59,9 @@ class VerifyReport:
         return not self.problems
 
 
-FILE_FACTS = (LOCK_EPOCH_KEY, SHARED_KEY, ADMINS_KEY)
+# Facts about the file, not its content: a restore keeps them (accounts and roles come
+# back with the data, checked by the audit trail they came with).
+FILE_FACTS = (LOCK_EPOCH_KEY, SHARED_KEY)
 
 
 def _as_int(value: str | None) -> int:
@@ -226,13 +228,17 @@ class MaintenanceService:
         """Replace the database with a checked backup; the current one is backed up first.
 
         Facts about the *file* rather than the data survive the restore: the fencing epoch
-        only moves forward (an old, fenced-off editor must stay fenced off), the one-way
-        "shared over the network" mark stays, and so does today's admin list.
+        only moves forward (an old, fenced-off editor must stay fenced off) and the one-way
+        "shared over the network" mark stays. Accounts and roles come back with the data
+        (their audit trail comes with them). Admins only: it replaces everyone's work.
         """
         db = self._db
         if db.path is None:
             raise UsageError("restore a server database with the server's tools")
         db.check_writable()
+        self._uow.read(
+            lambda uow: require_role(uow, self._identity, "admin", "restore the database")
+        )
         problems = infra.check_backup_file(backup_file)
         if problems:
             raise UsageError("cannot restore: " + "; ".join(problems))
@@ -256,9 +262,10 @@ class MaintenanceService:
             restored = _as_int(uow.meta.get(LOCK_EPOCH_KEY))
             epoch = max(_as_int(kept[LOCK_EPOCH_KEY]), restored) + 1
             uow.meta.set(LOCK_EPOCH_KEY, str(epoch))
-            for key in (SHARED_KEY, ADMINS_KEY):
-                if kept[key] is not None:
-                    uow.meta.set(key, kept[key] or "")
+            if kept[SHARED_KEY] is not None:
+                uow.meta.set(SHARED_KEY, kept[SHARED_KEY] or "")
+            # A backup from before accounts existed: its admin list becomes accounts.
+            seed_accounts(uow, self._identity, self._clock)
             audit = AuditChainWriter(uow, self._identity, self._clock)
             audit.record(
                 "database",

@@ -1,19 +1,697 @@
 """Report data for QA and auditors: due and overdue lists, histories, OOT log, audit trail.
 
-Builds plain data that ``app/reports`` renders as PDF, CSV or XLSX.
+Builds the plain report model (``app.services.report_model``) that ``app/reports``
+renders as PDF, CSV or XLSX. The builders are pure functions of plain values, so the
+GUI and the tests can feed them what they already hold; ``ReportService`` does the
+reading, one read transaction per report.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
 from app.clock import Clock
+from app.db.engine import safe_url
+from app.errors import UsageError, ValidationError
 from app.identity import Identity
-from app.repositories.unit_of_work import UnitOfWorkFactory
+from app.repositories.instruments import DueFilter, ListQuery, ListRow
+from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.audit import AuditService
+from app.services.dto import (
+    AuditView,
+    CalibrationView,
+    InstrumentHistory,
+    OotCaseView,
+    SignatureView,
+    instrument_fields,
+)
+from app.services.instruments import InstrumentService, require_instrument
+from app.services.report_model import Cell, LabelData, Report, Section, Table
+from app.services.settings import due_soon_days
+
+MAX_DUE_DAYS = 3650
+# A period's audit trail beyond this many events is cut (and says so): narrow the period.
+MAX_AUDIT_EVENTS = 50_000
+MAX_LABELS = 10_000
+LABEL_STATUSES = tuple(d.value for d in DueFilter)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who made a report, when, from which database: printed on every report."""
+
+    generated_at: datetime  # aware UTC
+    generated_by: str  # "user on machine"
+    database: str
+
+
+# -- cells and small texts ---------------------------------------------------------------
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    text = f"{value:g}"
+    return f"{text} {unit}".strip()
+
+
+def _verdict(passed: bool | None) -> str | None:
+    if passed is None:
+        return None
+    return "pass" if passed else "FAIL"
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def change_cell(value: Any) -> Cell:
+    """An audited before/after value as a table cell (lists and dicts as compact JSON)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+def _signature_line(s: SignatureView) -> str:
+    line = s.manifestation
+    if s.comment:
+        line += f" — “{s.comment}”"
+    if not s.intact:
+        line += " — WARNING: the signed content was changed after signing"
+    return line
+
+
+# -- due and overdue ---------------------------------------------------------------------
+
+REGISTER_COLUMNS = [
+    "Asset tag",
+    "Description",
+    "Manufacturer",
+    "Model",
+    "Serial number",
+    "Location",
+    "Last calibrated",
+    "Next due",
+]
+
+
+def _register_cells(r: ListRow) -> tuple[Cell, ...]:
+    return (
+        r.asset_tag,
+        r.description,
+        r.manufacturer,
+        r.model,
+        r.serial_number,
+        r.location,
+        r.last_calibrated,
+        r.next_due,
+    )
+
+
+def due_report(rows: Sequence[ListRow], *, today: date, days: int, stamp: Stamp) -> Report:
+    """In-service instruments falling due in ``today .. today + days``, soonest first."""
+    until = today + timedelta(days=days)
+    ordered = sorted(rows, key=lambda r: (r.next_due or date.min, r.asset_tag))
+    table = Table(
+        [*REGISTER_COLUMNS, "Days left"],
+        [(*_register_cells(r), (r.next_due - today).days if r.next_due else None) for r in ordered],
+    )
+    summary = (
+        f"{_plural(len(ordered), 'instrument')} in service fall due between "
+        f"{today:%Y-%m-%d} and {until:%Y-%m-%d}."
+        if ordered
+        else f"No instrument in service falls due between {today:%Y-%m-%d} and {until:%Y-%m-%d}."
+    )
+    return Report(
+        title="Calibrations due",
+        subtitle=f"Due in the next {_plural(days, 'day')} (to {until:%Y-%m-%d})",
+        parameters=[("Days ahead", str(days)), ("From", f"{today:%Y-%m-%d}")],
+        generated_at=stamp.generated_at,
+        generated_by=stamp.generated_by,
+        database=stamp.database,
+        sections=[Section("Due list", [summary], table, sheet="Due")],
+        kind="due",
+    )
+
+
+def overdue_report(rows: Sequence[ListRow], *, today: date, stamp: Stamp) -> Report:
+    """In-service instruments past their due date or never calibrated, worst first."""
+    ordered = sorted(rows, key=lambda r: (r.next_due or date.min, r.asset_tag))
+    never = sum(1 for r in ordered if r.next_due is None)
+    table = Table(
+        [*REGISTER_COLUMNS, "Days overdue", "State"],
+        [
+            (
+                *_register_cells(r),
+                (today - r.next_due).days if r.next_due else None,
+                "overdue" if r.next_due else "never calibrated",
+            )
+            for r in ordered
+        ],
+    )
+    if ordered:
+        summary = (
+            f"{_plural(len(ordered), 'instrument')} in service "
+            f"{'is' if len(ordered) == 1 else 'are'} overdue on {today:%Y-%m-%d}"
+            + (f", {never:,} of them never calibrated." if never else ".")
+            + " Take them out of use until they are calibrated."
+        )
+    else:
+        summary = f"No instrument in service is overdue on {today:%Y-%m-%d}."
+    return Report(
+        title="Overdue calibrations",
+        subtitle=f"In service and past due on {today:%Y-%m-%d}",
+        parameters=[("As of", f"{today:%Y-%m-%d}")],
+        generated_at=stamp.generated_at,
+        generated_by=stamp.generated_by,
+        database=stamp.database,
+        sections=[Section("Overdue list", [summary], table, sheet="Overdue")],
+        kind="overdue",
+    )
+
+
+# -- instrument history --------------------------------------------------------------------
+
+READING_COLUMNS = [
+    "#",
+    "Nominal",
+    "As found",
+    "As left",
+    "Tolerance (±)",
+    "Unit",
+    "As found result",
+    "As left result",
+]
+
+
+def _calibration_heading(c: CalibrationView) -> str:
+    state = f"VOIDED ({c.result})" if c.voided else c.result.upper()
+    return f"Calibration #{c.id} on {c.performed_on:%Y-%m-%d} — {state}"
+
+
+def _calibration_paragraphs(c: CalibrationView) -> list[str]:
+    lines: list[str] = []
+    if c.voided:
+        lines.append(
+            f"VOIDED — this record does not count. Reason: {c.void_reason or 'not given'}."
+        )
+    if c.superseded_by_id is not None:
+        lines.append(f"Superseded by calibration #{c.superseded_by_id}.")
+    if c.supersedes_id is not None:
+        lines.append(f"Supersedes calibration #{c.supersedes_id}.")
+    if c.provider_kind == "external":
+        provider = f"External provider: {c.provider_name or 'not named'}"
+    else:
+        provider = "In-house"
+    if c.performed_by:
+        provider += f"; performed by {c.performed_by}"
+    provider += f"; certificate {c.certificate_number}" if c.certificate_number else ""
+    lines.append(provider + ".")
+    if c.temperature_c is None and c.humidity_pct is None:
+        lines.append("Environment: not recorded.")
+    else:
+        lines.append(f"Environment: {_num(c.temperature_c, '°C')}, {_num(c.humidity_pct, '%RH')}.")
+    result = f"Result: {c.result}; adjustment made: {'yes' if c.adjustment_made else 'no'}"
+    if c.uncertainty:
+        result += f"; uncertainty: {c.uncertainty}"
+    result += f"; next due: {c.next_due:%Y-%m-%d}." if c.next_due else "; next due: not set."
+    lines.append(result)
+    if c.as_found_failed:
+        failed = sum(1 for p in c.points if p.as_found_pass is False)
+        case = f" (out-of-tolerance case #{c.oot_case_id})" if c.oot_case_id else ""
+        lines.append(f"As found: {_plural(failed, 'reading')} outside tolerance{case}.")
+    lines.append(
+        "Standards used: " + (", ".join(c.standards) if c.standards else "none recorded") + "."
+    )
+    if c.standards_justification:
+        lines.append(f"Justification for the standards used: {c.standards_justification}")
+    if c.notes:
+        lines.append(f"Notes: {c.notes}")
+    lines.append(f"Recorded {c.created_at:%Y-%m-%d %H:%M} UTC by {c.created_by}.")
+    if not c.points:
+        lines.append("No readings recorded.")
+    if not c.signatures:
+        lines.append("Not signed.")
+    return lines
+
+
+def _readings_table(c: CalibrationView) -> Table | None:
+    if not c.points:
+        return None
+    return Table(
+        READING_COLUMNS,
+        [
+            (
+                p.seq,
+                p.nominal,
+                p.as_found,
+                p.as_left,
+                p.tolerance,
+                p.unit,
+                _verdict(p.as_found_pass),
+                _verdict(p.as_left_pass),
+            )
+            for p in c.points
+        ],
+    )
+
+
+AUDIT_CHANGE_COLUMNS = ["Field", "Before", "After"]
+
+
+def _change_rows(e: AuditView) -> list[tuple[Cell, ...]]:
+    """(field, before, after) per changed field; a create lists only the fields it set."""
+    rows: list[tuple[Cell, ...]] = []
+    for name in sorted(e.changes):
+        pair = e.changes[name]
+        before, after = (pair[0], pair[1]) if len(pair) == 2 else (None, pair)
+        if e.action == "create" and before is None and after in (None, "", []):
+            continue  # an empty field on creation tells nothing
+        rows.append((name, change_cell(before), change_cell(after)))
+    return rows or [(None, None, None)]
+
+
+def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
+    """Certificate-like: every instrument field, then each calibration with its details."""
+    d = history.instrument
+    fields: list[tuple[Cell, ...]] = [
+        ("Asset tag", d.asset_tag),
+        ("Description", d.description),
+        ("Due status", d.due_status),
+        *((label, value) for label, value in instrument_fields(d)),
+        ("Version", d.version),
+    ]
+    sections = [Section("Instrument", [], Table(["Field", "Value"], fields), sheet="Instrument")]
+    cals = history.calibrations
+    voided = sum(1 for c in cals if c.voided)
+    summary = (
+        f"{_plural(len(cals), 'calibration')} on record"
+        + (f", {voided:,} of them voided" if voided else "")
+        + "."
+        if cals
+        else "No calibration on record."
+    )
+    sections.append(
+        Section(
+            "Calibrations",
+            [summary],
+            Table(
+                [
+                    "ID",
+                    "Performed on",
+                    "Result",
+                    "State",
+                    "Performed by",
+                    "Certificate",
+                    "Next due",
+                ],
+                [
+                    (
+                        c.id,
+                        c.performed_on,
+                        c.result,
+                        f"VOID: {c.void_reason}" if c.voided else "valid",
+                        c.performed_by,
+                        c.certificate_number,
+                        c.next_due,
+                    )
+                    for c in cals
+                ],
+            ),
+            sheet="Calibrations",
+        )
+    )
+    for c in cals:
+        sections.append(
+            Section(
+                _calibration_heading(c),
+                _calibration_paragraphs(c),
+                _readings_table(c),
+                [_signature_line(s) for s in c.signatures],
+                sheet=f"Cal #{c.id} {c.performed_on:%Y-%m-%d}" + (" VOID" if c.voided else ""),
+            )
+        )
+    sections.append(
+        Section(
+            "Attachments",
+            [] if history.attachments else ["No attachments."],
+            Table(
+                ["ID", "File", "Size (bytes)", "Attached to", "Added (UTC)", "Added by", "State"],
+                [
+                    (
+                        a.id,
+                        a.original_name,
+                        a.size_bytes,
+                        a.owner,
+                        a.added_at,
+                        a.added_by,
+                        f"void: {a.void_reason}" if a.voided else "valid",
+                    )
+                    for a in history.attachments
+                ],
+            ),
+            sheet="Attachments",
+        )
+    )
+    sections.append(
+        Section(
+            "Audit trail of the instrument",
+            [],
+            Table(
+                ["When (UTC)", "User", "Action", *AUDIT_CHANGE_COLUMNS, "Reason"],
+                [
+                    (e.occurred_at, e.user, e.action, *change, e.reason)
+                    for e in history.audit
+                    for change in _change_rows(e)
+                ],
+            ),
+            sheet="Audit trail",
+        )
+    )
+    return Report(
+        title=f"Instrument history: {d.asset_tag}",
+        subtitle=d.description,
+        parameters=[("Asset tag", d.asset_tag)],
+        generated_at=stamp.generated_at,
+        generated_by=stamp.generated_by,
+        database=stamp.database,
+        sections=sections,
+        kind="history",
+    )
+
+
+# -- out-of-tolerance log ---------------------------------------------------------------
+
+OOT_COLUMNS = [
+    "Case",
+    "Instrument",
+    "Description",
+    "Found on",
+    "Last good",
+    "Status",
+    "Disposition",
+    "Affected calibrations",
+    "Affected instruments",
+    "Closed by",
+    "Closed at (UTC)",
+    "Signature",
+    "Impact assessment",
+]
+
+
+def oot_log_report(
+    cases: Sequence[OotCaseView],
+    *,
+    stamp: Stamp,
+    status: str | None = None,
+    found_from: date | None = None,
+    found_to: date | None = None,
+) -> Report:
+    """The out-of-tolerance cases (optionally one status, found in a period), oldest first."""
+    chosen = [
+        c
+        for c in cases
+        if (status is None or c.status == status)
+        and (found_from is None or c.found_on >= found_from)
+        and (found_to is None or c.found_on <= found_to)
+    ]
+    chosen.sort(key=lambda c: (c.found_on, c.id))
+    table = Table(
+        OOT_COLUMNS,
+        [
+            (
+                c.id,
+                c.asset_tag,
+                c.description,
+                c.found_on,
+                c.last_good_on,
+                c.status,
+                c.disposition.replace("_", " "),
+                len(c.affected),
+                ", ".join(c.affected_instruments),
+                c.closed_by,
+                c.closed_at,
+                "; ".join(s.manifestation for s in c.signatures),
+                c.impact_assessment,
+            )
+            for c in chosen
+        ],
+    )
+    by_status: dict[str, int] = {}
+    for c in chosen:
+        by_status[c.status] = by_status.get(c.status, 0) + 1
+    summary = (
+        f"{_plural(len(chosen), 'case')}: "
+        + ", ".join(f"{n:,} {s}" for s, n in sorted(by_status.items()))
+        + "."
+        if chosen
+        else "No out-of-tolerance case matches."
+    )
+    parameters = [("Status", status or "all")]
+    period = ""
+    if found_from or found_to:
+        low = f"{found_from:%Y-%m-%d}" if found_from else "the start"
+        high = f"{found_to:%Y-%m-%d}" if found_to else "today"
+        parameters.append(("Found", f"{low} to {high}"))
+        period = f", found {low} to {high}"
+    return Report(
+        title="Out-of-tolerance log",
+        subtitle=f"{(status or 'all').capitalize()} cases{period}",
+        parameters=parameters,
+        generated_at=stamp.generated_at,
+        generated_by=stamp.generated_by,
+        database=stamp.database,
+        sections=[Section("Cases", [summary], table, sheet="OOT cases")],
+        landscape=True,
+        kind="oot",
+    )
+
+
+# -- audit trail ---------------------------------------------------------------------
+
+AUDIT_COLUMNS = [
+    "Event",
+    "When (UTC)",
+    "User",
+    "Machine",
+    "Entity type",
+    "Entity",
+    "Action",
+    *AUDIT_CHANGE_COLUMNS,
+    "Reason",
+]
+
+
+def audit_report(
+    events: Sequence[AuditView],
+    *,
+    stamp: Stamp,
+    since: date | None = None,
+    until: date | None = None,
+    user: str | None = None,
+    entity_type: str | None = None,
+    entity: str | None = None,
+    truncated_at: int | None = None,
+) -> Report:
+    """The audit trail of a period, one row per changed field (before → after)."""
+    rows = [
+        (
+            e.id,
+            e.occurred_at,
+            e.user,
+            e.machine,
+            e.entity_type,
+            e.entity_label,
+            e.action,
+            *change,
+            e.reason,
+        )
+        for e in events
+        for change in _change_rows(e)
+    ]
+    low = f"{since:%Y-%m-%d}" if since else "the first event"
+    high = f"{until:%Y-%m-%d}" if until else "the last event"
+    paragraphs = [
+        f"{_plural(len(events), 'event')} from {low} to {high} (UTC days, both included), "
+        f"{_plural(len(rows), 'row')}: one per changed field, before → after."
+        if events
+        else f"No audit event matches from {low} to {high}."
+    ]
+    if truncated_at is not None:
+        paragraphs.append(
+            f"Only the first {truncated_at:,} events are shown: there are more. "
+            "Narrow the period, the user or the entity to see the rest."
+        )
+    parameters = [("From", low), ("To", high)]
+    parameters += [("User", user)] if user else []
+    parameters += [("Entity type", entity_type)] if entity_type else []
+    parameters += [("Entity", entity)] if entity else []
+    filters = ", ".join(f"{k.lower()} {v}" for k, v in parameters[2:])
+    return Report(
+        title="Audit trail",
+        subtitle=f"{low} to {high}" + (f"; {filters}" if filters else ""),
+        parameters=parameters,
+        generated_at=stamp.generated_at,
+        generated_by=stamp.generated_by,
+        database=stamp.database,
+        sections=[Section("Events", paragraphs, Table(AUDIT_COLUMNS, rows), sheet="Audit trail")],
+        landscape=True,
+        kind="audit",
+    )
+
+
+# -- the service -------------------------------------------------------------------------
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 class ReportService:
-    """Collects what each report shows, in one read transaction per report."""
+    """Collects what each report shows, in one read transaction per report.
 
-    def __init__(self, *, uow: UnitOfWorkFactory, identity: Identity, clock: Clock) -> None:
+    Reports only read, so they work on a database opened read-only as well.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        identity: Identity,
+        clock: Clock,
+        instruments: InstrumentService,
+        audit: AuditService,
+    ) -> None:
         self._uow = uow
         self._identity = identity
         self._clock = clock
+        self._instruments = instruments
+        self._audit = audit
+
+    def stamp(self) -> Stamp:
+        """When, by whom and from which database a report made now is made."""
+        database = self._uow.database
+        where = str(database.path) if database.path is not None else safe_url(database.url)
+        return Stamp(
+            generated_at=self._clock.now_utc().astimezone(UTC),
+            generated_by=str(self._identity),
+            database=where,
+        )
+
+    def due(self, days: int = 30) -> Report:
+        """In-service instruments whose next due date falls within the next ``days``."""
+        if not 0 <= days <= MAX_DUE_DAYS:
+            raise ValidationError({"days": f"must be between 0 and {MAX_DUE_DAYS}"})
+        today = self._clock.today()
+        query = ListQuery(due=DueFilter.DUE_SOON, sort="next_due", limit=None)
+        rows = self._uow.read(
+            lambda uow: uow.instruments.list_rows(query, today, today + timedelta(days=days))
+        )
+        return due_report(rows, today=today, days=days, stamp=self.stamp())
+
+    def overdue(self) -> Report:
+        """In-service instruments past due or never calibrated."""
+        today = self._clock.today()
+        query = ListQuery(due=DueFilter.OVERDUE, sort="next_due", limit=None)
+        rows = self._uow.read(lambda uow: uow.instruments.list_rows(query, today, today))
+        return overdue_report(rows, today=today, stamp=self.stamp())
+
+    def history(self, tag: str) -> Report:
+        """An instrument's record, built from what the window's detail pane shows."""
+        return history_report(self._instruments.history(tag), stamp=self.stamp())
+
+    def oot_log(
+        self,
+        cases: Sequence[OotCaseView],
+        *,
+        status: str | None = None,
+        found_from: date | None = None,
+        found_to: date | None = None,
+    ) -> Report:
+        """The OOT log of cases listed by the OOT service (filtered here by status/period)."""
+        _check_period(found_from, found_to)
+        return oot_log_report(
+            cases, stamp=self.stamp(), status=status, found_from=found_from, found_to=found_to
+        )
+
+    def audit_trail(
+        self,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        user: str | None = None,
+        entity_type: str | None = None,
+        entity: str | None = None,
+    ) -> Report:
+        """The audit trail from ``since`` to ``until`` (UTC days, both included)."""
+        _check_period(since, until)
+        events = self._audit.search(
+            since=_day_start(since) if since else None,
+            until=_day_start(until + timedelta(days=1)) if until else None,
+            user=user,
+            entity_type=entity_type,
+            entity=entity,
+            limit=MAX_AUDIT_EVENTS + 1,
+        )
+        truncated = len(events) > MAX_AUDIT_EVENTS
+        return audit_report(
+            events[:MAX_AUDIT_EVENTS],
+            stamp=self.stamp(),
+            since=since,
+            until=until,
+            user=user,
+            entity_type=entity_type,
+            entity=entity,
+            truncated_at=MAX_AUDIT_EVENTS if truncated else None,
+        )
+
+    def labels(
+        self,
+        *,
+        tags: Sequence[str] = (),
+        status: str | None = None,
+        everything: bool = False,
+    ) -> list[LabelData]:
+        """Label data for the named instruments (in that order), one status, or all."""
+        chosen = sum((bool(tags), status is not None, everything))
+        if chosen != 1:
+            raise UsageError("name asset tags, or choose --status S, or --all (one of them)")
+        if status is not None and status not in LABEL_STATUSES:
+            raise ValidationError({"status": f"must be one of {', '.join(LABEL_STATUSES)}"})
+        today = self._clock.today()
+
+        def read(uow: UnitOfWork) -> list[LabelData]:
+            if tags:
+                found = [require_instrument(uow, t) for t in tags]
+                return [
+                    LabelData(i.asset_tag, i.description, i.last_calibrated, i.next_due)
+                    for i in found
+                ]
+            query = ListQuery(
+                due=DueFilter(status) if status else None, sort="asset_tag", limit=MAX_LABELS + 1
+            )
+            until = today + timedelta(days=due_soon_days(uow))
+            return [
+                LabelData(r.asset_tag, r.description, r.last_calibrated, r.next_due)
+                for r in uow.instruments.list_rows(query, today, until)
+            ]
+
+        labels = self._uow.read(read)
+        if len(labels) > MAX_LABELS:
+            raise UsageError(
+                f"more than {MAX_LABELS:,} labels at once; choose a status or name the tags"
+            )
+        if not labels:
+            raise UsageError(f"no instrument is {status}; no labels to print")
+        return labels
+
+
+def _check_period(since: date | None, until: date | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise ValidationError(
+            {"from": f"{since:%Y-%m-%d} is after the end date {until:%Y-%m-%d}; swap them"}
+        )

@@ -10,8 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.db.models import Attachment, CalibrationRecord, Instrument
+from app.db.models import (
+    Attachment,
+    CalibrationRecord,
+    Instrument,
+    OotCase,
+    Signature,
+    UserAccount,
+)
 from app.services.dto import to_jsonable
+from app.services.passwords import fingerprint
 
 INSTRUMENT_AUDITED = (
     "asset_tag",
@@ -48,9 +56,65 @@ RECORD_AUDITED = (
     "uncertainty",
     "next_due",
     "notes",
+    "standards_justification",
+    "supersedes_id",
     "voided_at",
     "voided_by",
     "void_reason",
+)
+
+# Fields added to an entity after its first release: events written before them do not
+# name them, and replaying such a trail must take the column's default, not "changed".
+ADDED_LATER: dict[str, dict[str, Any]] = {
+    "calibration": {"standards_justification": "", "supersedes_id": None},
+}
+
+# What a signature on a calibration record covers, fixed for good: a later CalTrack
+# auditing more fields must still be able to check old signatures.
+SIGNED_RECORD_FIELDS = (
+    "instrument_id",
+    "performed_on",
+    "performed_by",
+    "provider_kind",
+    "provider_name",
+    "certificate_number",
+    "temperature_c",
+    "humidity_pct",
+    "result",
+    "adjustment_made",
+    "uncertainty",
+    "next_due",
+    "notes",
+    "standards_justification",
+    "supersedes_id",
+)
+
+ACCOUNT_AUDITED = ("login", "display_name", "role", "active", "password_set_at")
+
+SIGNATURE_AUDITED = (
+    "record_id",
+    "case_id",
+    "meaning",
+    "signer",
+    "printed_name",
+    "signed_at",
+    "comment",
+    "content_hash",
+)
+
+CASE_AUDITED = (
+    "instrument_id",
+    "record_id",
+    "status",
+    "found_on",
+    "last_good_on",
+    "summary",
+    "impact_assessment",
+    "disposition",
+    "affected_snapshot",
+    "returned_to_service",
+    "closed_at",
+    "closed_by",
 )
 
 ATTACHMENT_AUDITED = (
@@ -87,6 +151,31 @@ def record_snapshot(obj: CalibrationRecord) -> Snapshot:
     ]
     snap["standards"] = sorted(s.standard_id for s in obj.standards)
     return snap
+
+
+def signed_record_content(obj: CalibrationRecord) -> Snapshot:
+    """The part of a record a signature covers (everything but the void stamp)."""
+    snap = {name: to_jsonable(getattr(obj, name)) for name in SIGNED_RECORD_FIELDS}
+    snap["points"] = [
+        [p.seq, p.nominal, p.as_found, p.as_left, p.tolerance, p.unit]
+        for p in sorted(obj.points, key=lambda p: p.seq)
+    ]
+    snap["standards"] = sorted(s.standard_id for s in obj.standards)
+    return snap
+
+
+def account_snapshot(obj: UserAccount) -> Snapshot:
+    snap = {name: to_jsonable(getattr(obj, name)) for name in ACCOUNT_AUDITED}
+    snap["signing_password"] = fingerprint(obj.signing_hash)
+    return snap
+
+
+def signature_snapshot(obj: Signature) -> Snapshot:
+    return {name: to_jsonable(getattr(obj, name)) for name in SIGNATURE_AUDITED}
+
+
+def case_snapshot(obj: OotCase) -> Snapshot:
+    return {name: to_jsonable(getattr(obj, name)) for name in CASE_AUDITED}
 
 
 def attachment_snapshot(obj: Attachment) -> Snapshot:

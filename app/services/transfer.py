@@ -1,12 +1,143 @@
-"""Import and export of instruments and calibration history (CSV and XLSX)."""
+"""Import and export of instruments and calibration history (CSV and XLSX).
+
+An import reads the file (``app.storage.tables``), finds the header and maps its
+columns (``transfer_mapping``), converts each row (``transfer_rows``), then hands the
+rows to the same in-transaction service methods a form uses —
+``InstrumentService.add_in`` / ``edit_in`` and ``CalibrationService.add_in`` — inside
+ONE write transaction with one audit writer. The dry run is that very save, rolled
+back at the end: the preview applies exactly the rules a commit applies, including the
+ones that depend on the rows before (a standard's own calibration earlier in the same
+file). A commit that meets any error rolls everything back: all rows or none.
+
+Calibration rows are applied in date order (then file order), so that each standard's
+history is in place before a calibration that used it. A row that arrives voided is
+recorded, then voided with its reason, voider and time from the file; it changes
+nothing on its instrument.
+
+An export reads everything in one read transaction (a consistent snapshot) and
+streams it: openpyxl's write-only mode for XLSX, one CSV file per kind.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, PendingRollbackError
+
 from app.clock import Clock
+from app.db.models import CalibrationRecord, Instrument
+from app.errors import ConflictError, NotFoundError, UsageError, ValidationError
 from app.identity import Identity
-from app.repositories.unit_of_work import UnitOfWorkFactory
+from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.audit import AuditChainWriter
 from app.services.calibrations import CalibrationService
+from app.services.due import next_due_from
 from app.services.instruments import InstrumentService
+from app.services.oot import cancel_case_in, opens_case
+from app.services.snapshots import diff, instrument_snapshot, record_snapshot
+from app.services.transfer_dates import DATE_ORDERS, DateOrder, detect_order
+from app.services.transfer_export import calibration_cells, csv_cell, instrument_cells
+from app.services.transfer_mapping import (
+    COLUMNS,
+    KINDS,
+    build_mapping,
+    exported_columns,
+    find_header,
+    header_text,
+    layout_key,
+    looks_like_other_kind,
+    spec_of,
+)
+from app.services.transfer_model import (
+    ExportResult,
+    ImportMapping,
+    ImportOptions,
+    ImportPreview,
+    PreviewRow,
+    RowIssue,
+)
+from app.services.transfer_rows import (
+    PlannedRow,
+    calibration_row,
+    date_samples,
+    instrument_row,
+    interval_looks_like_months,
+)
+from app.services.validation import validate_instrument_fields
+from app.storage.tables import RawTable, ReadOptions, SheetSpec, read_table
+from app.storage.tables import write_csv as write_csv_file
+from app.storage.tables import write_xlsx as write_xlsx_file
+
+# phase ("reading", "checking", "saving", "exporting"), done, total (0: unknown)
+Progress = Callable[[str, int, int], None]
+PROGRESS_EVERY = 500
+TAG_BATCH = 500
+EXPORT_FORMATS = ("csv", "xlsx")
+SHEET_NAMES = {"instruments": "Instruments", "calibrations": "Calibrations"}
+# Instrument fields the preview names by their column label.
+_LABELLED = frozenset(c.field for c in COLUMNS["instruments"])
+DATE_FIELDS = {
+    "instruments": ("last_calibrated", "next_due"),
+    "calibrations": ("performed_on", "next_due", "voided_at"),
+}
+
+
+@dataclass
+class _Plan:
+    """A file read through its mapping: the rows to apply and what stops them."""
+
+    table: RawTable
+    options: ImportOptions
+    header_line: int | None
+    mapping: ImportMapping
+    order: DateOrder
+    rows: list[PlannedRow]
+    problems: list[RowIssue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def excluded(self) -> frozenset[int]:
+        return self.options.exclude_lines
+
+
+@dataclass
+class _Outcome:
+    rows: dict[int, PreviewRow] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.action == "error" for r in self.rows.values())
+
+
+class _RolledBack(Exception):
+    """Leaves the write transaction without committing (a dry run, or a failed row)."""
+
+    def __init__(self, outcome: _Outcome) -> None:
+        super().__init__("rolled back")
+        self.outcome = outcome
+
+
+def _check_options(options: ImportOptions) -> None:
+    if options.kind not in KINDS:
+        raise UsageError(f"import what? {options.kind!r}; one of {', '.join(KINDS)}")
+    if options.date_order not in DATE_ORDERS:
+        raise UsageError(f"date order {options.date_order!r}: one of {', '.join(DATE_ORDERS)}")
+
+
+def refusal(preview: ImportPreview) -> str:
+    """One line that says why nothing was written and what to do."""
+    lines = preview.error_lines
+    if preview.problems:
+        return f"{preview.source}: {preview.problems[0]}; nothing was written"
+    shown = ", ".join(str(n) for n in lines[:10]) + (" …" if len(lines) > 10 else "")
+    return (
+        f"{preview.source}: {len(lines)} line(s) have errors ({shown}); nothing was written — "
+        "fix them, or leave those lines out of the import"
+    )
 
 
 class TransferService:
@@ -26,3 +157,699 @@ class TransferService:
         self._clock = clock
         self._instruments = instruments
         self._calibrations = calibrations
+
+    # -- import ----------------------------------------------------------------------
+
+    def read(
+        self, path: Path, options: ImportOptions, progress: Progress | None = None
+    ) -> RawTable:
+        """The file as raw rows (CSV or XLSX, detected from its content)."""
+        _check_options(options)
+        read_options = ReadOptions(
+            encoding=options.encoding,
+            delimiter=options.delimiter,
+            sheet=options.sheet,
+            preferred_sheets=(SHEET_NAMES[options.kind], options.kind),
+            max_bytes=options.max_bytes,
+            max_rows=options.max_rows,
+        )
+        report = (lambda done, total: progress("reading", done, total)) if progress else None
+        return read_table(path, read_options, report)
+
+    def preview(
+        self, path: Path, options: ImportOptions, progress: Progress | None = None
+    ) -> ImportPreview:
+        """The dry run: every row checked as the save would check it; nothing is written."""
+        return self.preview_table(self.read(path, options, progress), options, progress)
+
+    def preview_table(
+        self, table: RawTable, options: ImportOptions, progress: Progress | None = None
+    ) -> ImportPreview:
+        """The dry run again with other options (mapping, exclusions) without re-reading."""
+        _check_options(options)
+        return self._run(table, options, commit=False, progress=progress)
+
+    def commit(self, preview: ImportPreview, progress: Progress | None = None) -> ImportPreview:
+        """Save what a clean preview showed, in one transaction; refused if it had errors."""
+        if preview.table is None or preview.options is None:
+            raise UsageError("this preview holds no file; preview the file again")
+        if not preview.ok:
+            raise ValidationError({"import": refusal(preview)}, refusal(preview))
+        result = self._run(preview.table, preview.options, commit=True, progress=progress)
+        if not result.committed:
+            # The database changed since the preview (someone else saved in between).
+            raise ValidationError({"import": refusal(result)}, refusal(result))
+        return result
+
+    def import_file(
+        self,
+        path: Path,
+        options: ImportOptions,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> ImportPreview:
+        """Preview and, if every row is fine and not ``dry_run``, commit — in one pass.
+
+        The result's ``committed`` says whether anything was written.
+        """
+        if not dry_run:
+            self._uow.database.check_writable()  # read-only: say so before reading a big file
+        return self.import_table(
+            self.read(path, options, progress), options, dry_run=dry_run, progress=progress
+        )
+
+    def import_table(
+        self,
+        table: RawTable,
+        options: ImportOptions,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> ImportPreview:
+        """``import_file`` for a file already read (its layout's mapping looked up)."""
+        _check_options(options)
+        if not dry_run:
+            self._uow.database.check_writable()
+        return self._run(table, options, commit=not dry_run, progress=progress)
+
+    # -- the run ---------------------------------------------------------------------
+
+    def _run(
+        self, table: RawTable, options: ImportOptions, *, commit: bool, progress: Progress | None
+    ) -> ImportPreview:
+        plan = self._plan(table, options)
+        if plan.problems:
+            rows = {r.line: PreviewRow(r.line, "not checked", r.tag, r.summary) for r in plan.rows}
+            return self._preview(plan, _Outcome(rows), "not checked: fix the problems first")
+        database = self._uow.database
+        if database.read_only_reason:
+            if commit:
+                database.check_writable()
+            outcome = self._uow.read(lambda uow: self._check_read_only(uow, plan))
+            return self._preview(
+                plan,
+                outcome,
+                f"fields only — the database is read-only ({database.read_only_reason}); "
+                "existing tags, standards and due rules were not checked",
+            )
+        apply = self._apply_instruments if options.kind == "instruments" else self._apply_records
+
+        def write(uow: UnitOfWork) -> _Outcome:
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            outcome = apply(uow, audit, plan, progress)
+            if not commit or outcome.failed:
+                raise _RolledBack(outcome)
+            audit.flush()
+            return outcome
+
+        try:
+            outcome = self._uow.write(write, label=f"import {options.kind}")
+        except _RolledBack as rolled:
+            checked = "against the database (the save was tried, then rolled back)"
+            return self._preview(plan, rolled.outcome, checked)
+        return self._preview(plan, outcome, "against the database, and saved", committed=True)
+
+    def _preview(
+        self, plan: _Plan, outcome: _Outcome, checked: str, *, committed: bool = False
+    ) -> ImportPreview:
+        rows = dict(outcome.rows)
+        for r in plan.rows:
+            if r.line in plan.excluded:
+                rows[r.line] = PreviewRow(r.line, "excluded", r.tag, r.summary)
+            elif r.line not in rows:
+                rows[r.line] = PreviewRow(r.line, "not checked", r.tag, r.summary)
+        table = plan.table
+        return ImportPreview(
+            kind=plan.options.kind,
+            source=table.name,
+            format=table.format,
+            encoding=table.encoding,
+            encoding_note=table.encoding_note,
+            delimiter=table.delimiter,
+            sheet=table.sheet,
+            sheets=table.sheets,
+            header_line=plan.header_line,
+            date_order=plan.order.order,
+            date_order_note=plan.order.note,
+            mapping=plan.mapping,
+            rows=tuple(rows[n] for n in sorted(rows)),
+            problems=tuple(plan.problems),
+            warnings=tuple(plan.warnings),
+            update_existing=plan.options.update_existing,
+            excluded_lines=tuple(sorted(plan.excluded)),
+            checked=checked,
+            committed=committed,
+            options=plan.options,
+            table=table,
+        )
+
+    def _plan(self, table: RawTable, options: ImportOptions) -> _Plan:
+        kind = options.kind
+        rows = list(table.rows)
+        problems: list[RowIssue] = []
+        warnings: list[str] = []
+        start, headers = self._header(table, options)
+        header_row = rows[start]
+        if start:
+            skipped = ", ".join(repr(header_text(c)) for r in rows[:start] for c in r.cells if c)
+            warnings.append(
+                f"the header is on line {header_row.line}; the line(s) above it were skipped "
+                f"({skipped[:120]})"
+            )
+        data = rows[start + 1 :]
+        mapping, mapping_problems = build_mapping(
+            kind, headers, given=options.mapping, remembered=options.remembered
+        )
+        problems += [RowIssue(None, None, None, p) for p in mapping_problems]
+        for name in mapping.missing:
+            spec = spec_of(kind, name)
+            hint = ""
+            other = looks_like_other_kind(kind, headers)
+            if other:
+                hint = f" — this looks like a file of {other}: import it as {other}"
+            problems.append(
+                RowIssue(
+                    None,
+                    None,
+                    name,
+                    f"no column gives the {spec.label.lower()} (required); map the column "
+                    f"that holds it to {name}{hint}",
+                )
+            )
+        lines = {r.line for r in data}
+        for line in sorted(options.exclude_lines - lines):
+            problems.append(
+                RowIssue(line, None, None, "left out, but there is no data row on this line")
+            )
+        if not data:
+            problems.append(RowIssue(None, None, None, "the file has a header but no data rows"))
+        kept = [r for r in data if r.line not in options.exclude_lines]
+        order = detect_order(date_samples(kept, mapping, DATE_FIELDS[kind]), options.date_order)
+        if order.conflict:
+            problems.append(RowIssue(None, None, None, order.conflict))
+        if order.warning:
+            warnings.append(order.warning)
+        convert = instrument_row if kind == "instruments" else calibration_row
+        planned = [convert(r, mapping, order.order, len(headers)) for r in data]
+        self._mark_duplicates(
+            [p for p in planned if p.line not in options.exclude_lines], kind, mapping
+        )
+        if kind == "instruments":
+            months = interval_looks_like_months(kept, mapping)
+            if months:
+                warnings.append(months)
+        else:
+            nobody = [
+                p.line
+                for p in planned
+                if p.line not in options.exclude_lines
+                and p.calibration is not None
+                and not p.calibration.performed_by
+            ]
+            if nobody:
+                warnings.append(
+                    f"{len(nobody)} row(s) name nobody who performed the calibration (first: "
+                    f"line {nobody[0]}); they are recorded as performed by "
+                    f"{self._identity.user}, who imports them"
+                )
+        return _Plan(
+            table=table,
+            options=options,
+            header_line=header_row.line,
+            mapping=mapping,
+            order=order,
+            rows=planned,
+            problems=problems,
+            warnings=warnings,
+        )
+
+    @staticmethod
+    def _header(table: RawTable, options: ImportOptions) -> tuple[int, list[str]]:
+        """Where the header is (index into the rows) and its column names."""
+        rows = table.rows
+        if options.header_line is not None:
+            found = [i for i, r in enumerate(rows) if r.line == options.header_line]
+            if not found:
+                raise UsageError(
+                    f"{table.name} has no row on line {options.header_line} for the header "
+                    "(blank?); give the line of the column names"
+                )
+            start = found[0]
+        else:
+            start = find_header([r.cells for r in rows], options.kind)
+        headers = [header_text(c) for c in rows[start].cells]
+        while headers and not headers[-1]:
+            headers.pop()  # trailing empty columns (Excel leaves them)
+        return start, headers
+
+    def layout(self, table: RawTable, options: ImportOptions) -> tuple[list[str], str]:
+        """The file's column names and the key its confirmed mapping is remembered under."""
+        _check_options(options)
+        _, headers = self._header(table, options)
+        return headers, layout_key(options.kind, headers)
+
+    @staticmethod
+    def _mark_duplicates(rows: Sequence[PlannedRow], kind: str, mapping: ImportMapping) -> None:
+        first: dict[Any, int] = {}
+        for row in rows:
+            if kind == "instruments":
+                key: Any = row.tag.strip().upper()
+                what = f"asset tag {row.tag!r} is already on line {{line}} of this file"
+                field_name = "asset_tag"
+            else:
+                key = row.duplicate_key if row.performed_on else None
+                what = "repeats the calibration on line {line} (same tag, date, certificate, "
+                what += "result and readings)"
+                field_name = "performed_on"
+            if not key:
+                continue
+            if key in first:
+                row.issues.append(
+                    RowIssue(
+                        row.line,
+                        mapping.header_of(field_name),
+                        field_name,
+                        what.format(line=first[key])
+                        + "; keep one of them and leave the other line out",
+                    )
+                )
+            else:
+                first[key] = row.line
+
+    # -- applying instruments ----------------------------------------------------------
+
+    @staticmethod
+    def _existing(uow: UnitOfWork, tags: Sequence[str]) -> dict[str, Instrument]:
+        keys = sorted({t.strip().upper() for t in tags if t.strip()})
+        found: dict[str, Instrument] = {}
+        for start in range(0, len(keys), TAG_BATCH):
+            found.update(uow.instruments.get_many_by_tags(keys[start : start + TAG_BATCH]))
+        return found
+
+    def _reason(self, plan: _Plan, row: PlannedRow) -> str:
+        return f"imported from {plan.table.name} line {row.line}"
+
+    @staticmethod
+    def _issues_of(
+        plan: _Plan, row: PlannedRow, exc: Exception, known: Sequence[RowIssue] = ()
+    ) -> tuple[RowIssue, ...]:
+        flagged = {i.field for i in known}
+        if isinstance(exc, ValidationError):
+            return tuple(known) + tuple(
+                RowIssue(row.line, plan.mapping.header_of(name), name, message)
+                for name, message in exc.fields.items()
+                if name not in flagged
+            )
+        return (*known, RowIssue(row.line, None, None, str(exc)))
+
+    def _apply_instruments(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        plan: _Plan,
+        progress: Progress | None,
+    ) -> _Outcome:
+        outcome = _Outcome()
+        rows = [r for r in plan.rows if r.line not in plan.excluded]
+        existing = self._existing(uow, [r.tag for r in rows])
+        for n, row in enumerate(rows, start=1):
+            if progress and n % PROGRESS_EVERY == 0:
+                progress("saving", n, len(rows))
+            current = existing.get(row.tag.strip().upper())
+            if row.issues:
+                outcome.rows[row.line] = self._failed_instrument(plan, row, current)
+                continue
+            try:
+                if current is None:
+                    self._instruments.add_in(
+                        uow,
+                        audit,
+                        row.values,
+                        reason=self._reason(plan, row),
+                        last_calibrated=row.due.get("last_calibrated"),
+                        next_due=row.due.get("next_due"),
+                    )
+                    notes: tuple[str, ...] = ()
+                    if "calibration_interval_days" not in row.values:
+                        notes = ("no interval given: 365 days",)
+                    outcome.rows[row.line] = PreviewRow(
+                        row.line, "add", row.tag, row.summary, notes=notes
+                    )
+                elif not plan.options.update_existing:
+                    outcome.rows[row.line] = self._error(
+                        plan,
+                        row,
+                        "asset_tag",
+                        f"{current.asset_tag} is already in the database ({current.description});"
+                        " leave the line out, or choose to update existing instruments",
+                    )
+                else:
+                    outcome.rows[row.line] = self._update(uow, audit, plan, row, current)
+            except (ValidationError, NotFoundError, ConflictError) as exc:
+                outcome.rows[row.line] = PreviewRow(
+                    row.line, "error", row.tag, row.summary, self._issues_of(plan, row, exc)
+                )
+            except (IntegrityError, PendingRollbackError) as exc:
+                # The transaction is spoiled: report this row, leave the rest unchecked.
+                outcome.rows[row.line] = self._error(
+                    plan, row, None, f"the database refused the row ({exc})"
+                )
+                break
+        return outcome
+
+    def _failed_instrument(
+        self, plan: _Plan, row: PlannedRow, current: Instrument | None
+    ) -> PreviewRow:
+        """A row with conversion problems, plus what the field rules say about the rest."""
+        updating = current is not None and plan.options.update_existing
+        values = {k: v for k, v in row.values.items() if not (updating and k == "asset_tag")}
+        issues: tuple[RowIssue, ...] = tuple(row.issues)
+        try:
+            validate_instrument_fields(values, partial=updating)
+        except ValidationError as exc:
+            issues = self._issues_of(plan, row, exc, issues)
+        return PreviewRow(row.line, "error", row.tag, row.summary, issues)
+
+    def _error(
+        self, plan: _Plan, row: PlannedRow, field_name: str | None, message: str
+    ) -> PreviewRow:
+        header = plan.mapping.header_of(field_name) if field_name else None
+        issue = RowIssue(row.line, header, field_name, message)
+        return PreviewRow(row.line, "error", row.tag, row.summary, (issue,))
+
+    def _update(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        plan: _Plan,
+        row: PlannedRow,
+        current: Instrument,
+    ) -> PreviewRow:
+        notes: list[str] = []
+        for name, day in row.due.items():
+            stored = getattr(current, name)
+            if stored != day:
+                notes.append(
+                    f"{spec_of('instruments', name).label.lower()} {day} in the file differs "
+                    f"from the stored {stored or 'none'}; the stored one was kept (it follows "
+                    "the calibration history)"
+                )
+        # The tag is the key: an update never renames (not even its case).
+        changes = {k: v for k, v in row.values.items() if k != "asset_tag"}
+        before = instrument_snapshot(current)
+        if changes:
+            self._instruments.edit_in(
+                uow, audit, current.asset_tag, changes, reason=self._reason(plan, row)
+            )
+        changed = diff(before, instrument_snapshot(current))
+        labels = [c.label.lower() for c in COLUMNS["instruments"] if c.field in changed]
+        labels += [k.replace("_", " ") for k in changed if k not in _LABELLED]
+        if not changed:
+            return PreviewRow(
+                row.line, "unchanged", current.asset_tag, "no change", notes=tuple(notes)
+            )
+        return PreviewRow(
+            row.line,
+            "update",
+            current.asset_tag,
+            "changes " + ", ".join(labels),
+            notes=tuple(notes),
+        )
+
+    # -- applying calibration records ------------------------------------------------
+
+    @staticmethod
+    def _recorded(
+        uow: UnitOfWork, instruments: dict[str, Instrument]
+    ) -> dict[tuple[Any, ...], int]:
+        """Duplicate keys of the records already stored for these instruments → record id."""
+        if not instruments or uow.calibrations.total() == 0:
+            return {}
+        keys: dict[tuple[Any, ...], int] = {}
+        for key, instrument in instruments.items():
+            for r in uow.calibrations.history(instrument.id):
+                points = tuple(
+                    (p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in r.points
+                )
+                keys[(key, r.performed_on, r.certificate_number.casefold(), r.result, points)] = (
+                    r.id
+                )
+        return keys
+
+    def _apply_records(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        plan: _Plan,
+        progress: Progress | None,
+    ) -> _Outcome:
+        outcome = _Outcome()
+        rows = [r for r in plan.rows if r.line not in plan.excluded]
+        instruments = self._existing(uow, [r.tag for r in rows])
+        recorded = self._recorded(uow, instruments)
+        # Date order, so each standard's own history is in place before it is used.
+        rows.sort(key=lambda r: (r.performed_on or date.max, r.line))
+        for n, row in enumerate(rows, start=1):
+            if progress and n % PROGRESS_EVERY == 0:
+                progress("saving", n, len(rows))
+            if row.issues:
+                outcome.rows[row.line] = PreviewRow(
+                    row.line, "error", row.tag, row.summary, tuple(row.issues)
+                )
+                continue
+            instrument = instruments.get(row.tag.strip().upper())
+            if instrument is None:
+                outcome.rows[row.line] = self._error(
+                    plan,
+                    row,
+                    "asset_tag",
+                    f"no instrument {row.tag!r} in the database; import the instruments first "
+                    "or correct the tag"
+                    if row.tag
+                    else "required: the asset tag of the calibrated instrument",
+                )
+                continue
+            key = self._stored_key(row)
+            if key in recorded:
+                outcome.rows[row.line] = self._error(
+                    plan,
+                    row,
+                    "performed_on",
+                    f"already recorded as calibration #{recorded[key]} of {instrument.asset_tag} "
+                    "(same date, certificate, result and readings); leave the line out",
+                )
+                continue
+            try:
+                outcome.rows[row.line] = self._record(uow, audit, plan, row, instrument)
+            except (ValidationError, NotFoundError, ConflictError) as exc:
+                outcome.rows[row.line] = PreviewRow(
+                    row.line, "error", row.tag, row.summary, self._issues_of(plan, row, exc)
+                )
+            except (IntegrityError, PendingRollbackError) as exc:
+                outcome.rows[row.line] = self._error(
+                    plan, row, None, f"the database refused the row ({exc})"
+                )
+                break
+        return outcome
+
+    @staticmethod
+    def _stored_key(row: PlannedRow) -> tuple[Any, ...]:
+        tag, performed_on, certificate, result, points = row.duplicate_key
+        return (
+            tag,
+            performed_on,
+            certificate,
+            result,
+            tuple((p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in points),
+        )
+
+    def _record(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        plan: _Plan,
+        row: PlannedRow,
+        instrument: Instrument,
+    ) -> PreviewRow:
+        data = row.calibration
+        assert data is not None and row.performed_on is not None
+        reason = self._reason(plan, row)
+        if data.next_due is not None and not data.next_due_reason:
+            computed = next_due_from(row.performed_on, instrument.calibration_interval_days)
+            if data.next_due != computed:
+                # History keeps its own due dates (the interval may have changed since).
+                data = replace(data, next_due_reason=f"next due as recorded in {plan.table.name}")
+        before = (instrument.last_calibrated, instrument.next_due, instrument.status)
+        record = self._calibrations.add_in(
+            uow,
+            audit,
+            instrument.asset_tag,
+            data,
+            reason=reason,
+            keep_status=plan.options.keep_status,
+        )
+        notes: list[str] = []
+        if row.void_reason:
+            self._void_imported(uow, audit, record, instrument, row, before, reason)
+        else:
+            if opens_case(record):
+                notes.append("found out of tolerance: opens an out-of-tolerance case")
+            if instrument.status != before[2]:
+                notes.append(f"takes {instrument.asset_tag} {instrument.status.replace('_', ' ')}")
+        return PreviewRow(row.line, "add", instrument.asset_tag, row.summary, notes=tuple(notes))
+
+    def _void_imported(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        record: CalibrationRecord,
+        instrument: Instrument,
+        row: PlannedRow,
+        before: tuple[date | None, date | None, str],
+        reason: str,
+    ) -> None:
+        """Void a record that was void in the file, keeping who voided it, when and why."""
+        snapshot = record_snapshot(record)
+        record.voided_at = row.voided_at or audit.now
+        record.voided_by = row.voided_by or self._identity.user
+        record.void_reason = row.void_reason
+        record.updated_at = audit.now
+        record.updated_by = self._identity.user
+        uow.calibrations.flush()
+        label = f"{instrument.asset_tag} #{record.id}"
+        audit.record(
+            "calibration", record.id, label, "void", diff(snapshot, record_snapshot(record)), reason
+        )
+        why = f"calibration #{record.id} voided; {reason}"
+        cancel_case_in(uow, audit, self._identity, record, why)
+        # It never counted: the instrument stays as it was before the record came in.
+        inst_before = instrument_snapshot(instrument)
+        instrument.last_calibrated, instrument.next_due, instrument.status = before
+        changed = diff(inst_before, instrument_snapshot(instrument))
+        if changed:
+            instrument.updated_at = audit.now
+            instrument.updated_by = self._identity.user
+            uow.instruments.flush()
+            audit.record("instrument", instrument.id, instrument.asset_tag, "update", changed, why)
+
+    # -- read-only preview -----------------------------------------------------------
+
+    def _check_read_only(self, uow: UnitOfWork, plan: _Plan) -> _Outcome:
+        """Without write access: the field rules and the tags, not the save itself."""
+        outcome = _Outcome()
+        rows = [r for r in plan.rows if r.line not in plan.excluded]
+        existing = self._existing(uow, [r.tag for r in rows])
+        for row in rows:
+            current = existing.get(row.tag.strip().upper())
+            if plan.options.kind == "instruments":
+                if row.issues:
+                    outcome.rows[row.line] = self._failed_instrument(plan, row, current)
+                elif current is not None and not plan.options.update_existing:
+                    outcome.rows[row.line] = self._error(
+                        plan, row, "asset_tag", f"{current.asset_tag} is already in the database"
+                    )
+                else:
+                    failed = self._failed_instrument(plan, row, current)
+                    action = "update" if current is not None else "add"
+                    outcome.rows[row.line] = (
+                        failed
+                        if failed.issues
+                        else PreviewRow(row.line, action, row.tag, row.summary)
+                    )
+            elif row.issues:
+                outcome.rows[row.line] = PreviewRow(
+                    row.line, "error", row.tag, row.summary, tuple(row.issues)
+                )
+            elif current is None:
+                outcome.rows[row.line] = self._error(
+                    plan, row, "asset_tag", f"no instrument {row.tag!r} in the database"
+                )
+            else:
+                outcome.rows[row.line] = PreviewRow(row.line, "add", row.tag, row.summary)
+        return outcome
+
+    # -- export ----------------------------------------------------------------------
+
+    def export(self, fmt: str, target: Path, *, progress: Progress | None = None) -> ExportResult:
+        """Every instrument and calibration record (voided included) to XLSX or CSV.
+
+        XLSX: one workbook, a sheet per kind. CSV: ``<name>-instruments.csv`` and
+        ``<name>-calibrations.csv`` (UTF-8 with BOM, for Excel). ``target`` may be a
+        folder (files named ``caltrack-export...``). Read in one transaction: the files
+        agree with each other.
+        """
+        fmt = fmt.lower()
+        if fmt not in EXPORT_FORMATS:
+            raise UsageError(f"export format {fmt!r}: one of {', '.join(EXPORT_FORMATS)}")
+        files = export_paths(fmt, target)
+        for path in files:
+            if not path.parent.is_dir():
+                raise UsageError(f"folder {path.parent} does not exist; create it first")
+
+        def read(uow: UnitOfWork) -> tuple[int, int]:
+            tags: dict[int, str] = {}
+            counts = [0, 0]
+
+            def instruments() -> Iterator[tuple[Any, ...]]:
+                for obj in uow.instruments.iter_all():
+                    tags[obj.id] = obj.asset_tag
+                    counts[0] += 1
+                    if progress and counts[0] % PROGRESS_EVERY == 0:
+                        progress("exporting", counts[0], 0)
+                    yield instrument_cells(obj)
+
+            def records() -> Iterator[tuple[Any, ...]]:
+                for record in uow.calibrations.iter_all():
+                    counts[1] += 1
+                    if progress and counts[1] % PROGRESS_EVERY == 0:
+                        progress("exporting", counts[0] + counts[1], 0)
+                    yield calibration_cells(record, tags)
+
+            if fmt == "xlsx":
+                write_xlsx_file(
+                    files[0],
+                    [
+                        self._sheet("instruments", instruments()),
+                        self._sheet("calibrations", records()),
+                    ],
+                )
+            else:
+                for path, kind, rows in (
+                    (files[0], "instruments", instruments()),
+                    (files[1], "calibrations", records()),
+                ):
+                    header = [c.label for c in exported_columns(kind)]
+                    write_csv_file(path, header, ([csv_cell(v) for v in r] for r in rows))
+            return counts[0], counts[1]
+
+        instruments_n, records_n = self._uow.read(read)
+        return ExportResult(
+            format=fmt,
+            files=tuple(str(p) for p in files),
+            instruments=instruments_n,
+            calibrations=records_n,
+        )
+
+    @staticmethod
+    def _sheet(kind: str, rows: Iterator[tuple[Any, ...]]) -> SheetSpec:
+        columns = exported_columns(kind)
+        return SheetSpec(
+            SHEET_NAMES[kind], [c.label for c in columns], rows, [c.width for c in columns]
+        )
+
+
+EXPORT_BASE_NAME = "caltrack-export"
+
+
+def export_paths(fmt: str, target: Path) -> list[Path]:
+    """The files an export to ``target`` writes: a folder gets ``caltrack-export…``; XLSX is
+    one workbook, CSV ``<name>-instruments.csv`` and ``<name>-calibrations.csv``."""
+    target = target.absolute()  # the result names the files wherever it is shown
+    if target.is_dir():
+        base = target / EXPORT_BASE_NAME
+    else:
+        base = target.with_suffix("") if target.suffix.lower() in (".csv", ".xlsx") else target
+    if fmt == "xlsx":
+        return [base.with_name(base.name + ".xlsx")]
+    return [base.with_name(f"{base.name}-{kind}.csv") for kind in ("instruments", "calibrations")]

@@ -1,7 +1,14 @@
-"""The selected instrument for QA: fields, calibration history, attachments, audit trail."""
+"""The selected instrument for QA: fields, calibration history, attachments, audit trail,
+traceability.
+
+The history shows per record its signatures, the out-of-tolerance case it opened, what
+it supersedes or is superseded by, and the standards justification; the buttons next to
+it ask for Sign, Correct, Supersede and Void, enabled only where they can apply.
+"""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -24,9 +31,26 @@ from app.services.dto import (
     AuditView,
     CalibrationView,
     InstrumentHistory,
+    SignatureView,
+    Traceability,
+    TraceLink,
     instrument_fields,
 )
 from app.ui.look import STATUS_TEXT, status_color, status_icon
+
+CAL_HEADERS = [
+    "Date",
+    "Result",
+    "QA",
+    "Readings",
+    "By",
+    "Certificate",
+    "Standards",
+    "Next due",
+    "Notes",
+]
+CAL_QA_COLUMN = 2
+TRACE_TAB_TITLE = "T&raceability"
 
 
 def _fmt(value: Any) -> str:
@@ -79,6 +103,68 @@ def readings_summary(c: CalibrationView) -> str:
     return ", ".join(parts)
 
 
+def qa_mark(c: CalibrationView) -> str:
+    """The short QA column text: signed (with meanings), broken, OOT, supersession."""
+    parts: list[str] = []
+    if c.signatures:
+        meanings = ", ".join(dict.fromkeys(s.meaning for s in c.signatures))
+        broken = any(not s.intact for s in c.signatures)
+        parts.append(f"⚠ signature broken ({meanings})" if broken else f"✔ signed ({meanings})")
+    if c.oot_case_id is not None:
+        parts.append(f"OOT-{c.oot_case_id}")
+    if c.superseded_by_id is not None:
+        parts.append(f"superseded by #{c.superseded_by_id}")
+    elif c.supersedes_id is not None:
+        parts.append(f"supersedes #{c.supersedes_id}")
+    if c.standards_justification:
+        parts.append("standards justified")
+    return " · ".join(parts)
+
+
+def _signature_html(sig: SignatureView) -> str:
+    comment = f" — “{html.escape(sig.comment)}”" if sig.comment else ""
+    text = html.escape(sig.manifestation) + comment
+    if sig.intact:
+        color = status_color("ok").name()
+        return f"<span style='color:{color}'>✔</span> {text}"
+    color = status_color("overdue").name()
+    return (
+        f"<span style='color:{color}; font-weight:600'>⚠ BROKEN signature:</span> {text} "
+        "<i>(the record changed after it was signed)</i>"
+    )
+
+
+def record_html(c: CalibrationView) -> str:
+    """Everything QA needs to know about one record beyond its row, with links."""
+    lines = [
+        f"<b>Calibration #{c.id}</b> · version {c.version} · recorded "
+        f"{c.created_at:%Y-%m-%d %H:%M} UTC by {html.escape(c.created_by)}"
+    ]
+    if c.signatures:
+        lines += [_signature_html(s) for s in c.signatures]
+    elif not c.voided:
+        lines.append("Not signed yet.")
+    if c.oot_case_id is not None:
+        lines.append(
+            f"Found out of tolerance: opened case <a href='oot:{c.oot_case_id}'>"
+            f"OOT-{c.oot_case_id}</a>."
+        )
+    if c.supersedes_id is not None:
+        lines.append(
+            f"Supersedes <a href='record:{c.supersedes_id}'>#{c.supersedes_id}</a> "
+            "(a corrected replacement)."
+        )
+    if c.superseded_by_id is not None:
+        lines.append(
+            f"Superseded by <a href='record:{c.superseded_by_id}'>#{c.superseded_by_id}</a>."
+        )
+    if c.voided:
+        lines.append(f"<b>Void:</b> {html.escape(c.void_reason or '')}")
+    if c.standards_justification:
+        lines.append("<b>Standards justification:</b> " + html.escape(c.standards_justification))
+    return "<br>".join(lines)
+
+
 def describe_changes(event: AuditView) -> str:
     if event.action in ("create", "attach"):
         return "created"
@@ -93,6 +179,12 @@ class DetailPane(QWidget):
     """Shows one instrument's history; emits what the user asks to do with it."""
 
     void_calibration_requested = Signal(int, int)  # record id, version
+    sign_calibration_requested = Signal(int)  # record id
+    correct_calibration_requested = Signal(int)  # record id
+    supersede_calibration_requested = Signal(int)  # record id
+    oot_case_requested = Signal(int)  # case id
+    traceability_wanted = Signal(str)  # asset tag whose traceability should be loaded
+    instrument_wanted = Signal(str)  # asset tag to show in the register
     open_attachment_requested = Signal(int)
     save_attachment_requested = Signal(int)
     void_attachment_requested = Signal(int)
@@ -101,6 +193,10 @@ class DetailPane(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history: InstrumentHistory | None = None
+        self.trace: Traceability | None = None
+        self.editing = True
+        # A record to select when the history next arrives (the one just recorded).
+        self.pending_record: int | None = None
         self.title = QLabel("No instrument selected")
         self.title.setObjectName("detailTitle")
         self.title.setWordWrap(True)
@@ -112,19 +208,51 @@ class DetailPane(QWidget):
         self.fields_layout = QFormLayout(self.fields)
         self.tabs.addTab(self.fields, "&Details")
 
-        self.calibrations = _table(
-            ["Date", "Result", "Readings", "By", "Certificate", "Standards", "Next due", "Notes"],
-            "Calibration history",
-        )
+        self.calibrations = _table(CAL_HEADERS, "Calibration history")
         cal_box = QWidget()
         cal_layout = QVBoxLayout(cal_box)
-        cal_layout.addWidget(self.calibrations)
-        self.void_button = QPushButton("&Void selected calibration…")
-        self.void_button.setEnabled(False)
+        cal_layout.addWidget(self.calibrations, 1)
+        self.record_info = QLabel()
+        self.record_info.setObjectName("recordInfo")
+        self.record_info.setWordWrap(True)
+        self.record_info.setTextFormat(Qt.TextFormat.RichText)
+        self.record_info.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
+        self.record_info.setAccessibleName("Selected calibration: signatures and links")
+        self.record_info.linkActivated.connect(self._link)
+        cal_layout.addWidget(self.record_info)
+        self.sign_button = QPushButton("&Sign…")
+        self.correct_button = QPushButton("C&orrect…")
+        self.supersede_button = QPushButton("Su&persede…")
+        self.void_button = QPushButton("&Void…")
+        self.void_button.setAccessibleName("Void selected calibration")
+        self.sign_button.clicked.connect(
+            lambda: self._with_calibration(self.sign_calibration_requested)
+        )
+        self.correct_button.clicked.connect(
+            lambda: self._with_calibration(self.correct_calibration_requested)
+        )
+        self.supersede_button.clicked.connect(
+            lambda: self._with_calibration(self.supersede_calibration_requested)
+        )
         self.void_button.clicked.connect(self._void_selected)
+        self.record_buttons = (
+            self.sign_button,
+            self.correct_button,
+            self.supersede_button,
+            self.void_button,
+        )
+        record_row = QHBoxLayout()
+        for button in self.record_buttons:
+            button.setEnabled(False)
+            record_row.addWidget(button)
+        record_row.addStretch(1)
+        cal_layout.addLayout(record_row)
         self.calibrations.itemSelectionChanged.connect(self._calibration_selected)
-        cal_layout.addWidget(self.void_button, 0, Qt.AlignmentFlag.AlignLeft)
-        self.tabs.addTab(cal_box, "&Calibrations")
+        self.cal_tab = self.tabs.addTab(cal_box, "&Calibrations")
 
         self.attachments = _table(
             ["Name", "Size", "Attached to", "Added", "By", "State"], "Attachments"
@@ -155,6 +283,28 @@ class DetailPane(QWidget):
         )
         self.tabs.addTab(self.audit, "Audit &trail")
 
+        trace_box = QWidget()
+        trace_layout = QVBoxLayout(trace_box)
+        self.trace_used_label = QLabel("Standards used to calibrate this instrument:")
+        self.trace_used = _table(
+            ["Record", "Date", "Standard", "Result"], "Standards used to calibrate it"
+        )
+        self.trace_served_label = QLabel("Calibrations in which it served as a standard:")
+        self.trace_served = _table(
+            ["Record", "Date", "Instrument", "Result"], "Calibrations it served in as a standard"
+        )
+        for label, table in (
+            (self.trace_used_label, self.trace_used),
+            (self.trace_served_label, self.trace_served),
+        ):
+            label.setBuddy(table)
+            table.setToolTip("Double-click: show that instrument in the register")
+            table.itemDoubleClicked.connect(self._trace_clicked)
+            trace_layout.addWidget(label)
+            trace_layout.addWidget(table, 1)
+        self.trace_tab = self.tabs.addTab(trace_box, TRACE_TAB_TITLE)
+        self.tabs.currentChanged.connect(lambda _i: self._want_traceability())
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.status)
@@ -164,6 +314,13 @@ class DetailPane(QWidget):
     # -- filling ---------------------------------------------------------------------
 
     def show_history(self, history: InstrumentHistory | None) -> None:
+        previous = self.selected_calibration()
+        same = (
+            previous is not None
+            and history is not None
+            and self.history is not None
+            and history.instrument.id == self.history.instrument.id
+        )
         self.history = history
         self.setEnabled(history is not None)
         while self.fields_layout.rowCount():
@@ -171,8 +328,16 @@ class DetailPane(QWidget):
         if history is None:
             self.title.setText("No instrument selected")
             self.status.clear()
-            for table in (self.calibrations, self.attachments, self.audit):
+            for table in (
+                self.calibrations,
+                self.attachments,
+                self.audit,
+                self.trace_used,
+                self.trace_served,
+            ):
                 table.setRowCount(0)
+            self.trace = None
+            self._calibration_selected()
             return
         d = history.instrument
         self.title.setText(f"{d.asset_tag} — {d.description}")
@@ -189,9 +354,22 @@ class DetailPane(QWidget):
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.setWordWrap(True)
             self.fields_layout.addRow(f"{label}:", text)
+        self.calibrations.clearSelection()
         self._fill_calibrations(history.calibrations)
+        pending, self.pending_record = self.pending_record, None
+        chosen = pending is not None and self.select_calibration(pending, show=False)
+        if not chosen and same and previous is not None:
+            # The same instrument reloaded (after a signature, say): keep the record.
+            self.select_calibration(previous.id, show=False)
         self._fill_attachments(history.attachments)
         self._fill_audit(history.audit)
+        if self.trace is not None and self.trace.asset_tag != d.asset_tag:
+            self.trace = None
+            self.trace_used.setRowCount(0)
+            self.trace_served.setRowCount(0)
+        self._calibration_selected()
+        # The selected record may have changed (signed, voided): reload the trace too.
+        self._want_traceability(force=True)
 
     def _fill_calibrations(self, rows: list[CalibrationView]) -> None:
         _fill(
@@ -200,6 +378,7 @@ class DetailPane(QWidget):
                 [
                     str(c.performed_on),
                     f"VOID — {c.void_reason}" if c.voided else c.result,
+                    qa_mark(c),
                     readings_summary(c),
                     c.performed_by,
                     c.certificate_number,
@@ -212,6 +391,13 @@ class DetailPane(QWidget):
             [c.id for c in rows],
             {i for i, c in enumerate(rows) if c.voided},
         )
+        for r, c in enumerate(rows):
+            item = self.calibrations.item(r, CAL_QA_COLUMN)
+            if item is None or c.voided or not c.signatures:
+                continue
+            broken = any(not s.intact for s in c.signatures)
+            item.setForeground(status_color("overdue" if broken else "ok"))
+            item.setToolTip("\n".join(s.manifestation for s in c.signatures))
 
     def _fill_attachments(self, rows: list[AttachmentView]) -> None:
         _fill(
@@ -262,9 +448,116 @@ class DetailPane(QWidget):
             return None
         return self.history.calibrations[rows[0].row()]
 
+    def select_calibration(self, record_id: int, *, show: bool = True) -> bool:
+        """Select a record of the history by id (a supersedes link); False if not shown."""
+        if self.history is None:
+            return False
+        for row, c in enumerate(self.history.calibrations):
+            if c.id == record_id:
+                if show:
+                    self.tabs.setCurrentIndex(self.cal_tab)
+                self.calibrations.selectRow(row)
+                return True
+        return False
+
+    def set_editing(self, editing: bool) -> None:
+        """Read-only mode: nothing that writes is offered."""
+        self.editing = editing
+        self._calibration_selected()
+
     def _calibration_selected(self) -> None:
         selected = self.selected_calibration()
-        self.void_button.setEnabled(selected is not None and not selected.voided)
+        self.record_info.setText(record_html(selected) if selected is not None else "")
+        self.record_info.setVisible(selected is not None)
+        states = self.record_actions(selected)
+        for button, (enabled, tip) in zip(self.record_buttons, states, strict=True):
+            button.setEnabled(enabled)
+            button.setToolTip(tip)
+
+    def record_actions(self, c: CalibrationView | None) -> list[tuple[bool, str]]:
+        """(enabled, tooltip) for Sign, Correct, Supersede and Void of a record."""
+        if c is None:
+            return [(False, "Select a calibration in the history first")] * 4
+        if c.voided:
+            why = f"#{c.id} is voided: a voided record is not signed or changed"
+            return [(False, why)] * 4
+        if not self.editing:
+            return [(False, "Read-only: another session edits this database")] * 4
+        correct = (
+            (False, f"#{c.id} is signed and can no longer be corrected; supersede it instead")
+            if c.signed
+            else (True, "Correct the certificate, provider, environment or notes (Ctrl+Shift+E)")
+        )
+        return [
+            (True, "Sign this record as reviewed or approved (QA; Ctrl+Shift+S)"),
+            correct,
+            (True, "Replace this record by a corrected one; this one is voided"),
+            (True, "Void this record with a reason (Ctrl+Shift+V)"),
+        ]
+
+    def _with_calibration(self, signal: Any) -> None:
+        selected = self.selected_calibration()
+        if selected is not None and not selected.voided:
+            signal.emit(selected.id)
+
+    def _link(self, link: str) -> None:
+        kind, _sep, value = link.partition(":")
+        if not value.isdigit():
+            return
+        if kind == "oot":
+            self.oot_case_requested.emit(int(value))
+        elif kind == "record":
+            self.select_calibration(int(value))
+
+    # -- traceability ----------------------------------------------------------------
+
+    def _want_traceability(self, force: bool = False) -> None:
+        """Load the traceability only while its tab shows (it is not needed otherwise)."""
+        if self.history is None or self.tabs.currentIndex() != self.trace_tab:
+            return
+        tag = self.history.instrument.asset_tag
+        if force or self.trace is None or self.trace.asset_tag != tag:
+            self.traceability_wanted.emit(tag)
+
+    def show_traceability(self, trace: Traceability) -> None:
+        if self.history is None or trace.asset_tag != self.history.instrument.asset_tag:
+            return  # an answer for an instrument no longer shown
+        self.trace = trace
+        self._fill_trace(self.trace_used, trace.standards_used, lambda t: t.standard_tag)
+        self._fill_trace(self.trace_served, trace.used_as_standard, lambda t: t.instrument_tag)
+        self.trace_used_label.setText(
+            f"Standards used to calibrate {trace.asset_tag} ({len(trace.standards_used)}):"
+        )
+        self.trace_served_label.setText(
+            f"Calibrations in which {trace.asset_tag} served as a standard "
+            f"({len(trace.used_as_standard)}):"
+        )
+
+    def _fill_trace(self, table: QTableWidget, links: list[TraceLink], other: Any) -> None:
+        _fill(
+            table,
+            [
+                [
+                    f"#{t.record_id}",
+                    str(t.performed_on),
+                    other(t),
+                    "VOID" if t.voided else t.result,
+                ]
+                for t in links
+            ],
+            [t.record_id for t in links],
+            {i for i, t in enumerate(links) if t.voided},
+        )
+        for r, t in enumerate(links):
+            for c in range(table.columnCount()):
+                item = table.item(r, c)
+                if item is not None:
+                    item.setData(Qt.ItemDataRole.UserRole + 1, other(t))
+
+    def _trace_clicked(self, item: QTableWidgetItem) -> None:
+        tag = item.data(Qt.ItemDataRole.UserRole + 1)
+        if tag:
+            self.instrument_wanted.emit(str(tag))
 
     def _void_selected(self) -> None:
         selected = self.selected_calibration()

@@ -49,7 +49,12 @@ from app import __version__
 from app.bootstrap import CalTrack
 from app.errors import ConflictError
 from app.services.changes import ChangeWatcher
-from app.services.dto import CalibrationInput, InstrumentDetail, InstrumentHistory
+from app.services.dto import (
+    CalibrationInput,
+    InstrumentDetail,
+    InstrumentHistory,
+    InstrumentRow,
+)
 from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.detail_pane import DetailPane
@@ -58,9 +63,19 @@ from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.look import icon, status_icon
-from app.ui.models.instrument_table import COLUMNS, ID_ROLE, InstrumentTableModel
+from app.ui.models.instrument_table import (
+    COLUMNS,
+    ID_ROLE,
+    PAGE,
+    AfterPaint,
+    InstrumentTableModel,
+    positions_of,
+)
+from app.ui.qa_actions import QaActions
+from app.ui.report_actions import ReportActions
 from app.ui.status_bar import CalTrackStatusBar
 from app.ui.tasks import TaskRunner
+from app.ui.transfer_actions import TransferActions
 
 FILTERS: tuple[tuple[str | None, str], ...] = (
     (None, "All"),
@@ -175,6 +190,9 @@ class MainWindow(QMainWindow):
         self.model.sort_wanted.connect(self._sort)
         self._build_actions()
         self._build_central()
+        self.qa = QaActions(self)
+        self.transfer = TransferActions(self)
+        self.report_actions = ReportActions(self)
         self._build_menus()
         self.status = CalTrackStatusBar(self)
         self.setStatusBar(self.status)
@@ -187,6 +205,7 @@ class MainWindow(QMainWindow):
         if qapp is not None:
             qapp.installEventFilter(self.activity)
         self.update_lock_state()
+        self.qa.start()
         self.refresh(initial=True)
         self._run(
             self.app.change_watcher,
@@ -279,7 +298,15 @@ class MainWindow(QMainWindow):
             act.setIcon(icon(name))
 
     def _editing_actions(self) -> tuple[QAction, ...]:
-        return (self.act_new, self.act_edit, self.act_calibrate, self.act_void, self.act_attach)
+        return (
+            self.act_new,
+            self.act_edit,
+            self.act_calibrate,
+            self.act_void,
+            self.act_attach,
+            *self.qa.editing_actions(),
+            *self.transfer.editing_actions(),
+        )
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -291,6 +318,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.act_backup)
         file_menu.addAction(self.act_verify)
+        self.transfer.fill_file_menu(file_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit_menu = bar.addMenu("&Instrument")
@@ -302,9 +330,14 @@ class MainWindow(QMainWindow):
             self.act_attach,
         ):
             edit_menu.addAction(act)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.report_actions.act_print_history)
+        self.qa.fill_menu(bar.addMenu("&QA"))
+        self.report_actions.fill_menu(bar.addMenu("&Reports"))
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.act_find)
         view_menu.addAction(self.act_refresh)
+        view_menu.addAction(self.transfer.act_audit)
         self.columns_menu = view_menu.addMenu("&Columns")
         self._fill_columns_menu()
         db_menu = bar.addMenu("&Database")
@@ -312,6 +345,7 @@ class MainWindow(QMainWindow):
         db_menu.addAction(self.act_edit_again)
         db_menu.addSeparator()
         db_menu.addAction(self.act_settings)
+        db_menu.addAction(self.qa.act_users)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_about)
         toolbar = self.addToolBar("Main")
@@ -383,6 +417,12 @@ class MainWindow(QMainWindow):
         self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
         self._search_timer.timeout.connect(self.reload_ids)
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        # reload_ids only starts this: the requests of one turn of the event loop (the
+        # view's initial sort, the restored sort, the first refresh) make one load.
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(0)
+        self._reload_timer.timeout.connect(self._load_ids)
         filter_layout.addWidget(self.search)
         layout.addWidget(filter_bar)
 
@@ -507,24 +547,39 @@ class MainWindow(QMainWindow):
                 self._run(watcher.acknowledge, lambda _r: None, lambda _e: None)
 
     def reload_ids(self, keep_cache: bool = False) -> None:
+        """Reload the list's ids and the filter counts (once per turn of the event loop:
+        each load reads every matching id, 100k of them in a big register)."""
+        self._reload_timer.start()
+
+    def _load_ids(self) -> None:
         service = self.app.instruments
         status, search = self.status_filter, self.search.text()
         sort, desc = self.sort_key, self.sort_desc
 
-        def load() -> tuple[list[int], dict[str, int]]:
+        def load() -> tuple[list[int], dict[int, int], dict[int, InstrumentRow], dict[str, int]]:
             ids = service.list_ids(status=status, search=search, sort=sort, descending=desc)
-            return ids, service.status_counts()
+            # The id → row map and the rows the view shows first come from here too: all
+            # off the GUI thread, and the first paint needs no second round trip.
+            first = service.rows(ids[:PAGE]) if ids else {}
+            return ids, positions_of(ids), first, service.status_counts()
 
         self._run(load, self._ids_loaded, self._load_failed, key="ids")
 
-    def _ids_loaded(self, result: tuple[list[int], dict[str, int]]) -> None:
-        ids, counts = result
-        self.model.set_ids(ids)
+    def _ids_loaded(
+        self,
+        result: tuple[list[int], dict[int, int], dict[int, InstrumentRow], dict[str, int]],
+    ) -> None:
+        ids, positions, first, counts = result
+        self.model.set_ids(ids, positions=positions)
+        self.model.set_rows(first)
         self.counts = counts
         for key, label in FILTERS:
             n = counts.get(key or "all", 0)
             self.filter_buttons[key].setText(f"{label} ({n:,})")
-        self._reselect()
+        # After the repaint the new rows cause: the detail pane's load, Python-heavy,
+        # then does not compete with the painting for the GIL (that froze the window
+        # for a tenth of a second).
+        AfterPaint(self.table.viewport(), self._reselect)
 
     def _load_failed(self, exc: BaseException) -> None:
         self.model.forget_requests()
@@ -882,6 +937,7 @@ class MainWindow(QMainWindow):
                 user=self.app.identity.user,
                 standard_tags=standard_tags,
                 submit=submit,
+                check_standards=self.qa.check_standards,
                 parent=self,
             )
             if dialog.exec() and dialog.saved is not None:
@@ -890,6 +946,7 @@ class MainWindow(QMainWindow):
                     f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
                 )
                 self.reload_ids()
+                self.qa.calibration_saved(dialog.saved)
 
         self._run(
             lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
@@ -1086,7 +1143,8 @@ class MainWindow(QMainWindow):
                 f"Database: {db.path or db.url}\n"
                 f"Journal: {mode} — {journal}\n"
                 f"Lock: {session.describe()}\n"
-                f"You: {self.app.identity}\n\n"
+                f"You: {self.app.identity}\n"
+                f"{self.qa.role_line()}\n\n"
                 f"Python {platform.python_version()}, Qt/PySide {pyside_version}, "
                 f"SQLite {sqlite3.sqlite_version}, SQLAlchemy {sqlalchemy.__version__}",
             )

@@ -16,6 +16,7 @@ from app.errors import (
     DatabaseBusyError,
     LeaseLostError,
     LockHeldError,
+    NotAllowedError,
     NotFoundError,
     ReadOnlyError,
     StorageError,
@@ -68,6 +69,15 @@ def explain(parent: QWidget | None, exc: BaseException, *, doing: str) -> None:
         warn(parent, "No longer editing", f"Nothing was saved while {doing}.", str(exc))
     elif isinstance(exc, ReadOnlyError):
         warn(parent, "Read-only", f"This window cannot save while {doing}.", str(exc))
+    elif isinstance(exc, NotAllowedError):
+        # A role or signing-password refusal: say where each is fixed in this window.
+        warn(
+            parent,
+            "Not allowed",
+            str(exc),
+            "In this window, admins give roles in Database → Users and roles, and you set "
+            "your own signing password in QA → My signing password.",
+        )
     elif isinstance(exc, LockHeldError):
         warn(parent, "Database in use", str(exc))
     elif isinstance(exc, ValidationError):

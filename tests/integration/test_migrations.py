@@ -101,7 +101,7 @@ def test_downgrade_to_base_and_upgrade_again_round_trips(
         assert app.instruments.get("RT-001").location == "Lab 2"
         report = app.maintenance.verify(deep=True)
         assert report.problems == []
-        assert report.audit_events == 2
+        assert report.audit_events == 3  # the creator's account, the add, the edit
 
 
 def test_database_downgraded_to_base_can_be_initialised_again(
@@ -224,3 +224,49 @@ def test_missing_path_exits_2_and_suggests_init(tmp_path: Path) -> None:
     assert "init" in line and str(target) in line
     assert not target.exists()
     assert list(tmp_path.glob("nowhere*")) == []
+
+
+# -- 0001 → 0002 with data: accounts replace the admin list ---------------------------
+
+
+def test_a_populated_database_goes_down_to_0001_and_up_again(
+    db_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+        app.demo.generate(30, seed=3)
+        before = app.instruments.list(limit=None)
+        records = app.calibrations.history(before.rows[0].asset_tag)
+    engine, _ = build_engine(database_url(str(db_path)), EngineOptions())
+    try:
+        downgrade(engine, database_url(str(db_path)), "0001")
+    finally:
+        engine.dispose()
+    assert "user_account" not in _tables_of(db_path)
+    # What a database of CalTrack 0.1 looked like: admins listed in meta.
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('admins', ?)", ('["alice", "carol"]',)
+            )
+    finally:
+        conn.close()
+
+    with open_lab(db_path, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+        assert any("upgraded the schema from 0001" in n for n in app.notices)
+        assert sorted(app.locks.admins()) == ["alice", "carol"]
+        assert app.instruments.list(limit=None) == before
+        assert app.calibrations.history(before.rows[0].asset_tag) == records
+        report = app.maintenance.verify(deep=True)
+        assert report.problems == []
+    assert scalar(db_path, "SELECT count(*) FROM meta WHERE key = 'admins'") == 0
+    assert list((db_path.parent / "backups").glob("lab_*_before-upgrade-0001.db"))
+
+
+def _tables_of(db: Path) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        conn.close()

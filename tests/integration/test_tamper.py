@@ -37,6 +37,7 @@ def lab(db_path: Path, clock: FixedClock, alice: Identity, tmp_path: Path) -> La
     with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
         add_thermometer(app, "TH-001")
         add_thermometer(app, "PR-002", description="Reference probe")
+        app.calibrations.add("PR-002", CalibrationInput(performed_on="2026-06-01", result="pass"))
         app.calibrations.add(
             "TH-001",
             CalibrationInput(
@@ -86,7 +87,7 @@ def test_row_changed_outside_caltrack(lab: Lab) -> None:
 
 
 def test_audit_event_changes_edited(lab: Lab) -> None:
-    first = scalar(lab.db, "SELECT MIN(id) FROM audit_event")
+    first = scalar(lab.db, "SELECT MIN(id) FROM audit_event WHERE entity_type = 'instrument'")
     sqlite3_cli(
         lab.db,
         "UPDATE audit_event SET changes = replace(changes, 'Digital thermometer', "

@@ -98,6 +98,7 @@ def test_backdated_calibration_does_not_move_due_date_back(app: CalTrack) -> Non
 def test_standards_link_both_ways_and_must_exist(app: CalTrack) -> None:
     add_thermometer(app, "TH-001")
     add_thermometer(app, "REF-1", description="Reference PRT")
+    app.calibrations.add("REF-1", CalibrationInput(performed_on="2026-01-10", result="pass"))
     view = app.calibrations.add(
         "TH-001", CalibrationInput(performed_on="2026-03-01", result="pass", standards=("ref-1",))
     )

@@ -52,7 +52,7 @@ def test_add_rejects_bad_fields(app: CalTrack, values: dict[str, object], field:
         app.instruments.add(values)
     assert field in info.value.fields
     assert app.instruments.list().total == 0
-    assert app.audit.recent() == []
+    assert app.audit.recent(entity_type="instrument") == []
 
 
 def test_asset_tag_is_unique_ignoring_case(app: CalTrack) -> None:

@@ -1,4 +1,10 @@
-"""Record a calibration: readings grid with live pass/fail, standards, next due date."""
+"""Record a calibration: readings grid with live pass/fail, standards, next due date.
+
+While standards and the date are chosen, the dialog asks (off the GUI thread, debounced)
+whether each standard could vouch for a calibration on that day, and shows the problems
+next to the standards with a justification that then becomes required. The same dialog,
+prefilled, supersedes a record with a corrected one.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt
+import shiboken6
+from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,6 +29,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -30,12 +38,15 @@ from PySide6.QtWidgets import (
 
 from app.errors import ValidationError
 from app.services.calibrations import within
-from app.services.dto import CalibrationInput, InstrumentDetail, PointInput
+from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail, PointInput
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm
-from app.ui.look import STATUS_COLOR
+from app.ui.look import STATUS_COLOR, status_color
 
 Submit = Callable[[CalibrationInput, Callable[[Any], None], Callable[[BaseException], None]], None]
+# standard tags, calibration date, callback with tag → problem; runs off the GUI thread
+StandardsCheck = Callable[[list[str], date, Callable[[dict[str, str]], None]], None]
+STANDARDS_CHECK_MS = 300
 POINT_COLUMNS = (
     "Nominal",
     "As found",
@@ -63,6 +74,14 @@ def _number(text: str) -> float | None:
         return None
 
 
+def number_text(value: float | None) -> str:
+    """A reading as text without losing digits (``:g`` would round to six)."""
+    if value is None:
+        return ""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _qdate(value: date) -> QDate:
     return QDate(value.year, value.month, value.day)
 
@@ -82,14 +101,34 @@ class CalibrationDialog(QDialog):
         user: str,
         standard_tags: list[str],
         submit: Submit,
+        check_standards: StandardsCheck | None = None,
+        supersede: CalibrationView | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._instrument = instrument
         self._submit = submit
+        self._check_standards = check_standards
+        self.superseding = supersede
+        self.standard_problems: dict[str, str] = {}
+        self._check_generation = 0
+        self._found_fail = False
         self.saved: Any = None
-        self.setWindowTitle(f"New calibration — {instrument.asset_tag}")
-        self.setMinimumSize(760, 620)
+        if supersede is not None:
+            self.setWindowTitle(f"Supersede calibration #{supersede.id} — {instrument.asset_tag}")
+        else:
+            self.setWindowTitle(f"New calibration — {instrument.asset_tag}")
+        self.setMinimumSize(760, 560)
+        self.resize(840, 760)
+
+        # Superseding: why (required), and what happens to the old record.
+        self.top = ValidatingForm()
+        self.supersede_reason = QLineEdit()
+        self.supersede_reason.setPlaceholderText(
+            "Why is the record replaced? (required, kept in the audit trail)"
+        )
+        self.top.add("reason", "Reason &for superseding:", self.supersede_reason)
+        self.top.setVisible(supersede is not None)
 
         form = ValidatingForm()
         self.form = form
@@ -133,6 +172,7 @@ class CalibrationDialog(QDialog):
         env_layout.addWidget(self.humidity)
         env_layout.addWidget(QLabel("%RH"))
         side.add("temperature_c", "&Environment:", env)
+        side.rows["humidity_pct"] = side.rows["temperature_c"]  # one row, both readings
         self.uncertainty = QLineEdit()
         self.uncertainty.setPlaceholderText("e.g. ±0.05 °C (k=2)")
         side.add("uncertainty", "&Uncertainty:", self.uncertainty)
@@ -153,6 +193,12 @@ class CalibrationDialog(QDialog):
         point_buttons.addWidget(remove_point)
         point_buttons.addStretch(1)
         self.verdict = QLabel()
+        self.oot_notice = QLabel()
+        self.oot_notice.setObjectName("ootNotice")
+        self.oot_notice.setWordWrap(True)
+        self.oot_notice.setStyleSheet(f"color: {status_color('due-soon').name()};")
+        self.oot_notice.setAccessibleName("Out-of-tolerance notice")
+        self.oot_notice.hide()
 
         # Standards used.
         self.standard_input = QLineEdit()
@@ -166,6 +212,24 @@ class CalibrationDialog(QDialog):
         self.standards = QListWidget()
         self.standards.setMaximumHeight(48)
         self.standards.setAccessibleName("Standards used")
+        self.standards_problem_text = QLabel()
+        self.standards_problem_text.setObjectName("standardsProblems")
+        self.standards_problem_text.setWordWrap(True)
+        self.standards_problem_text.setStyleSheet(f"color: {status_color('due-soon').name()};")
+        self.standards_problem_text.setAccessibleName("Problems with the standards")
+        self.standards_problem_text.hide()
+        self.justification = QPlainTextEdit()
+        self.justification.setTabChangesFocus(True)
+        self.justification.setFixedHeight(48)
+        self.justification.setPlaceholderText(
+            "Why these standards could still vouch for this calibration (required)"
+        )
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(STANDARDS_CHECK_MS)
+        self._check_timer.timeout.connect(self._ask_standard_problems)
+        self.standards.model().rowsInserted.connect(lambda *_a: self._check_timer.start())
+        self.standards.model().rowsRemoved.connect(lambda *_a: self._check_timer.start())
         remove_standard = QPushButton("Remove standard")
         remove_standard.clicked.connect(
             lambda: [
@@ -201,8 +265,13 @@ class CalibrationDialog(QDialog):
         sb.setContentsMargins(0, 0, 0, 0)
         sb.addWidget(self.standard_input)
         sb.addWidget(self.standards)
+        sb.addWidget(self.standards_problem_text)
         sb.addWidget(remove_standard, 0, Qt.AlignmentFlag.AlignLeft)
         after.add("standards", "&Standards used:", standards_box)
+        self.justification_row = after.add(
+            "standards_justification", "&Justification:", self.justification
+        )
+        after.layout_.setRowVisible(self.justification_row, False)
         after.add("next_due", "Next &due:", due_row)
         after.add("notes", "N&otes:", self.notes)
 
@@ -216,22 +285,83 @@ class CalibrationDialog(QDialog):
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
+        # The body scrolls rather than squeezing its fields when notices and the
+        # justification appear in a small window.
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
         top.addWidget(form, 1)
         top.addWidget(side, 1)
+        body_layout.addWidget(self.top)
+        body_layout.addLayout(top)
+        body_layout.addWidget(QLabel("Measurement points (pass/fail from the tolerance, live):"))
+        body_layout.addWidget(self.points, 1)
+        body_layout.addLayout(point_buttons)
+        body_layout.addWidget(self.verdict)
+        body_layout.addWidget(self.oot_notice)
+        body_layout.addWidget(after)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        self._scroll = scroll
+        layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
-        layout.addLayout(top)
-        layout.addWidget(QLabel("Measurement points (pass/fail from the tolerance, live):"))
-        layout.addWidget(self.points, 1)
-        layout.addLayout(point_buttons)
-        layout.addWidget(self.verdict)
-        layout.addWidget(after)
+        layout.addWidget(scroll, 1)
         layout.addWidget(self.buttons)
 
         self.performed_on.dateChanged.connect(self._recompute_due)
+        self.performed_on.dateChanged.connect(lambda _d: self._check_timer.start())
+        self.performed_on.dateChanged.connect(lambda _d: self._update_oot_notice())
+        self.result_box.currentIndexChanged.connect(lambda _i: self._update_oot_notice())
         self._recompute_due()
         self.add_point()
+        if supersede is not None:
+            self.prefill(supersede)
+            self.banner.setText(
+                f"The new record replaces calibration #{supersede.id} of "
+                f"{supersede.performed_on}; #{supersede.id} stays in the history, voided, "
+                "with your reason. Correct what was wrong below."
+            )
+            self.banner.show()
+            self.supersede_reason.setFocus()
+
+    def prefill(self, record: CalibrationView) -> None:
+        """Start from an existing record (superseding it): every value it holds."""
+        self.performed_on.setDate(_qdate(record.performed_on))
+        self.result_box.setCurrentIndex(max(0, self.result_box.findData(record.result)))
+        self.performed_by.setText(record.performed_by)
+        self.provider.setCurrentIndex(max(0, self.provider.findData(record.provider_kind)))
+        self.provider_name.setText(record.provider_name)
+        self.certificate.setText(record.certificate_number)
+        self.temperature.setText(number_text(record.temperature_c))
+        self.humidity.setText(number_text(record.humidity_pct))
+        self.uncertainty.setText(record.uncertainty)
+        self.notes.setPlainText(record.notes)
+        self.points.setRowCount(0)
+        for p in record.points:
+            self.add_point(
+                (
+                    number_text(p.nominal),
+                    number_text(p.as_found),
+                    number_text(p.as_left),
+                    number_text(p.tolerance),
+                    p.unit,
+                )
+            )
+        if not record.points:
+            self.add_point()
+        self.standards.clear()
+        for tag in record.standards:
+            self.standards.addItem(tag)
+        self.justification.setPlainText(record.standards_justification)
+        computed = record.performed_on + timedelta(days=self._instrument.calibration_interval_days)
+        if record.next_due is not None and record.next_due != computed:
+            # Kept as it was; the reason for the override is asked again for this record.
+            self.override_due.setChecked(True)
+            self.next_due.setDate(_qdate(record.next_due))
+        self._show_justification(bool(record.standards_justification))
 
     # -- readings --------------------------------------------------------------------
 
@@ -288,6 +418,8 @@ class CalibrationDialog(QDialog):
                     any_found_fail |= col == VERDICT_FOUND
                     any_left_fail |= col == VERDICT_LEFT
         self.points.blockSignals(False)
+        self._found_fail = any_found_fail
+        self._update_oot_notice()
         if any_left_fail:
             self.verdict.setText("⚠ A reading is out of tolerance as left: the result is Fail.")
         elif any_found_fail:
@@ -315,7 +447,64 @@ class CalibrationDialog(QDialog):
             points.append(PointInput(nominal, found, left, tol, texts[4].strip()))
         return tuple(points), errors
 
+    def _update_oot_notice(self) -> None:
+        """Before saving: say that a failure opens a case and stops the instrument."""
+        failed = self._found_fail or self.result_box.currentData() == "fail"
+        if not failed:
+            self.oot_notice.hide()
+            return
+        d = self._instrument
+        performed = _pydate(self.performed_on.date())
+        newest = d.last_calibrated is None or performed >= d.last_calibrated
+        stops = (
+            f" and takes {d.asset_tag} out of service until QA closes the case"
+            if newest and d.lifecycle == "in_service"
+            else ""
+        )
+        cause = "The as-found readings are out of tolerance" if self._found_fail else "A Fail"
+        self.oot_notice.setText(
+            f"⚠ {cause}: saving opens an out-of-tolerance case{stops}. QA then assesses "
+            f"what {d.asset_tag} may have affected as a standard since its last good "
+            "calibration."
+        )
+        self.oot_notice.show()
+
     # -- standards and due date ------------------------------------------------------
+
+    def standard_tags(self) -> list[str]:
+        return [self.standards.item(i).text() for i in range(self.standards.count())]
+
+    def _ask_standard_problems(self) -> None:
+        tags = self.standard_tags()
+        self._check_generation += 1
+        generation = self._check_generation
+        if not tags or self._check_standards is None:
+            self.show_standard_problems({})
+            return
+
+        def answered(problems: dict[str, str]) -> None:
+            # An answer to an older question (the list or date changed since) is dropped.
+            if shiboken6.isValid(self) and generation == self._check_generation:
+                self.show_standard_problems(problems)
+
+        self._check_standards(tags, _pydate(self.performed_on.date()), answered)
+
+    def show_standard_problems(self, problems: dict[str, str]) -> None:
+        self.standard_problems = dict(problems)
+        if problems:
+            self.standards_problem_text.setText(
+                "\n".join(f"⚠ {text}" for text in problems.values())
+                + "\nUse another standard, or justify using it below."
+            )
+        self.standards_problem_text.setVisible(bool(problems))
+        self._show_justification(bool(problems) or bool(self.justification.toPlainText().strip()))
+
+    def _show_justification(self, visible: bool) -> None:
+        appearing = visible and self.justification_row.isHidden()
+        self.after.layout_.setRowVisible(self.justification_row, visible)
+        if appearing:
+            # Bring the newly required field into view (the body may be scrolled).
+            QTimer.singleShot(0, lambda: self._scroll.ensureWidgetVisible(self.justification))
 
     def _add_standard(self) -> None:
         tag = self.standard_input.text().strip()
@@ -360,10 +549,17 @@ class CalibrationDialog(QDialog):
             next_due_reason=self.due_reason.text(),
             notes=self.notes.toPlainText(),
             points=points,
-            standards=tuple(self.standards.item(i).text() for i in range(self.standards.count())),
+            standards=tuple(self.standard_tags()),
+            standards_justification=self.justification.toPlainText().strip(),
         )
         if self.override_due.isChecked() and not self.due_reason.text().strip():
             errors["next_due"] = "give a reason for changing the computed due date"
+        if self.standard_problems and not data.standards_justification:
+            errors["standards_justification"] = (
+                "required: say why these standards could still be used, or use others"
+            )
+        if self.superseding is not None and not self.supersede_reason.text().strip():
+            errors["reason"] = "required: say why the record is superseded"
         return data, errors
 
     def _save(self) -> None:
@@ -396,7 +592,9 @@ class CalibrationDialog(QDialog):
     def _show_errors(self, errors: dict[str, str]) -> None:
         rest: list[str] = []
         known: set[str] = set()
-        for form in (self.form, self.side, self.after):
+        if "standards" in errors:
+            self._show_justification(True)
+        for form in (self.top, self.form, self.side, self.after):
             rest += form.show_errors({k: v for k, v in errors.items() if k in form.rows})
             known |= set(form.rows)
         rest += [f"{k}: {v}" for k, v in errors.items() if k not in known]

@@ -7,11 +7,24 @@ rows not yet loaded show a placeholder until their page arrives (Anki's browser 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QModelRoleData,
+    QModelRoleDataSpan,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QWidget
 
 from app.services.dto import InstrumentRow
 from app.ui.look import STATUS_TEXT, status_color, status_icon
@@ -59,6 +72,7 @@ class InstrumentTableModel(QAbstractTableModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
+        _render_status_icons()
         self._ids: list[int] = []
         self._row_of_id: dict[int, int] = {}
         self._cache: dict[int, InstrumentRow] = {}
@@ -66,11 +80,21 @@ class InstrumentTableModel(QAbstractTableModel):
 
     # -- feeding ---------------------------------------------------------------------
 
-    def set_ids(self, ids: Sequence[int], *, keep_cache: bool = False) -> None:
-        """A new filter, sort or refresh: the full ordered id list."""
+    def set_ids(
+        self,
+        ids: Sequence[int],
+        *,
+        keep_cache: bool = False,
+        positions: dict[int, int] | None = None,
+    ) -> None:
+        """A new filter, sort or refresh: the full ordered id list.
+
+        ``positions`` (id → row, see ``positions_of``) may be worked out beforehand off
+        the GUI thread: for 100k ids it takes tens of milliseconds.
+        """
         self.beginResetModel()
         self._ids = list(ids)
-        self._row_of_id = {iid: row for row, iid in enumerate(self._ids)}
+        self._row_of_id = positions if positions is not None else positions_of(self._ids)
         if not keep_cache:
             self._cache.clear()
         self._requested.clear()
@@ -129,10 +153,8 @@ class InstrumentTableModel(QAbstractTableModel):
                 return "This column cannot be sorted"
         return None
 
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    # No flags(): Qt's own (enabled, selectable, never has children) is what this model
+    # wants, and painting asks for it for every cell, a call into Python each time.
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._ids):
@@ -167,6 +189,22 @@ class InstrumentTableModel(QAbstractTableModel):
             return f"{COLUMNS[index.column()][1]}: {_display(row, key)}"
         return None
 
+    def multiData(
+        self, index: ModelIndex, roleDataSpan: QModelRoleDataSpan | QModelRoleData
+    ) -> None:
+        """Every role a delegate asks for, in one call from Qt (what Qt's own default does).
+
+        Painting asks for seven roles per cell; each separate call from C++ into Python
+        takes the GIL anew, and while a worker thread runs Python each take can wait up
+        to the switch interval. One call per cell keeps a repaint short even then.
+        """
+        if isinstance(roleDataSpan, QModelRoleData):
+            roleDataSpan.setData(self.data(index, roleDataSpan.role()))
+            return
+        # The span is iterable at run time; PySide's type stubs do not say so.
+        for role_data in cast("Iterable[QModelRoleData]", roleDataSpan):
+            role_data.setData(self.data(index, role_data.role()))
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if 0 <= column < len(COLUMNS) and COLUMNS[column][2] is not None:
             key = COLUMNS[column][2]
@@ -183,6 +221,60 @@ class InstrumentTableModel(QAbstractTableModel):
         ids = [i for i in self._ids[page * PAGE : (page + 1) * PAGE] if i not in self._cache]
         if ids:
             self.rows_wanted.emit(ids)
+
+
+_icons_rendered = False
+
+
+def _render_status_icons() -> None:
+    """Draw the status icons once while the window is built, not at its first paint.
+
+    The first SVG drawn in a process loads Qt's SVG support: about a tenth of a second
+    that would otherwise freeze the event loop just as the first rows arrive. (Without
+    a QGuiApplication, as in a model test, nothing can be drawn and nothing is.)
+    """
+    global _icons_rendered
+    if _icons_rendered or not isinstance(QGuiApplication.instance(), QGuiApplication):
+        return
+    for status in STATUS_TEXT:
+        status_icon(status).pixmap(16, 16)
+    _icons_rendered = True
+
+
+class AfterPaint(QObject):
+    """Calls ``fn`` once, right after ``widget``'s next paint (or after ``fallback_ms``
+    if it does not paint, e.g. while hidden).
+
+    For work that would compete with that paint for the GIL: a worker thread running
+    Python makes every call from the painting C++ code into the model wait its turn.
+    """
+
+    def __init__(self, widget: QWidget, fn: Callable[[], object], fallback_ms: int = 250) -> None:
+        super().__init__(widget)
+        self._widget = widget
+        self._fn = fn
+        self._done = False
+        widget.installEventFilter(self)
+        QTimer.singleShot(fallback_ms, self, self._fire)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and not self._done:
+            QTimer.singleShot(0, self, self._fire)  # runs once this paint is over
+        return False
+
+    def _fire(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._widget.removeEventFilter(self)
+        self.deleteLater()
+        self._fn()
+
+
+def positions_of(ids: Sequence[int]) -> dict[int, int]:
+    """Id → row number. A Python loop on purpose: run on a worker thread, it lets the GUI
+    thread take the GIL in between (one C-level call would hold it throughout)."""
+    return {iid: row for row, iid in enumerate(ids)}
 
 
 def _status_tooltip(row: InstrumentRow) -> str:

@@ -1,0 +1,483 @@
+"""Out-of-tolerance cases (ISO/IEC 17025 6.4.9 and 7.10).
+
+A calibration whose as-found readings fail (or whose result is fail) opens a case and
+takes the instrument out of service. The case lists what the instrument may have
+affected since its last good calibration: every valid calibration in which it served as
+a standard, and the instruments those calibrated (reverse traceability). QA records an
+impact assessment and a disposition, and closes the case with a signature; closing may
+return the instrument to service once a calibration leaves it within tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from app.clock import Clock
+from app.db.models import (
+    NOTES_LEN,
+    OOT_DISPOSITIONS,
+    CalibrationRecord,
+    Instrument,
+    OotCase,
+    UserAccount,
+)
+from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
+from app.identity import Identity
+from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.accounts import require_role
+from app.services.audit import AuditChainWriter
+from app.services.dto import AffectedCalibration, OotCaseView, to_jsonable
+from app.services.signatures import (
+    SignatureCheck,
+    case_content_hash,
+    clean_comment,
+    signature_view,
+)
+from app.services.snapshots import case_snapshot, created, diff, instrument_snapshot
+from app.services.validation import clean_text
+
+DISPOSITION_LABELS = {
+    "no_impact": "No impact on earlier results",
+    "results_reassessed": "Affected results re-assessed and accepted",
+    "results_recalled": "Affected results recalled / customers informed",
+    "other": "Other (see assessment)",
+}
+assert set(DISPOSITION_LABELS) == set(OOT_DISPOSITIONS)
+
+
+def _point_failed(record: CalibrationRecord, attr: str) -> list[int]:
+    """Seq numbers of points whose reading ``attr`` is outside its tolerance."""
+    from app.services.calibrations import within  # one rule for pass/fail everywhere
+
+    return [
+        p.seq
+        for p in sorted(record.points, key=lambda p: p.seq)
+        if within(getattr(p, attr), p.nominal, p.tolerance) is False
+    ]
+
+
+def opens_case(record: CalibrationRecord) -> bool:
+    """True when a calibration found the instrument out of tolerance."""
+    return record.result == "fail" or bool(_point_failed(record, "as_found"))
+
+
+def left_good(record: CalibrationRecord) -> bool:
+    """True when a calibration left the instrument within tolerance."""
+    return record.result != "fail" and not _point_failed(record, "as_left")
+
+
+def _summary(record: CalibrationRecord) -> str:
+    failed = _point_failed(record, "as_found")
+    if failed:
+        pts = sorted(record.points, key=lambda p: p.seq)
+        detail = ", ".join(
+            f"{p.nominal:g} {p.unit}".strip() + f" found {p.as_found:g}"
+            for p in pts
+            if p.seq in failed and p.as_found is not None
+        )
+        return (
+            f"As found out of tolerance at {len(failed)} of {len(pts)} points ({detail}); "
+            f"result {record.result}"
+        )
+    return f"Calibration result: {record.result}"
+
+
+def open_case_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    record: CalibrationRecord,
+    instrument: Instrument,
+) -> OotCase:
+    """Open the case of a failing calibration inside the caller's transaction."""
+    earlier = [
+        r
+        for r in uow.calibrations.history(instrument.id)
+        if r.id != record.id
+        and r.voided_at is None
+        and (r.performed_on, r.id) < (record.performed_on, record.id)
+    ]
+    last_good = next((r.performed_on for r in earlier if left_good(r)), None)
+    case = OotCase(
+        instrument_id=instrument.id,
+        record_id=record.id,
+        status="open",
+        found_on=record.performed_on,
+        last_good_on=last_good,
+        summary=_summary(record),
+        impact_assessment="",
+        disposition="",
+        affected_snapshot="",
+        returned_to_service=False,
+        closed_at=None,
+        closed_by=None,
+        created_at=audit.now,
+        created_by=identity.user,
+        updated_at=audit.now,
+        updated_by=identity.user,
+    )
+    uow.oot_cases.add(case)
+    audit.record(
+        "oot_case",
+        case.id,
+        f"OOT-{case.id} {instrument.asset_tag}",
+        "create",
+        created(case_snapshot(case)),
+        f"opened by calibration #{record.id}",
+    )
+    return case
+
+
+def cancel_case_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    record: CalibrationRecord,
+    why: str,
+) -> None:
+    """The failing record was voided: its open case has nothing left to assess."""
+    case = uow.oot_cases.for_record(record.id)
+    if case is None or case.status != "open":
+        return
+    before = case_snapshot(case)
+    case.status = "cancelled"
+    case.updated_at = audit.now
+    case.updated_by = identity.user
+    uow.oot_cases.flush()
+    tags = uow.instruments.tags_by_id([case.instrument_id])
+    audit.record(
+        "oot_case",
+        case.id,
+        f"OOT-{case.id} {tags.get(case.instrument_id, '?')}",
+        "cancel",
+        diff(before, case_snapshot(case)),
+        why,
+    )
+
+
+def _affected_live(
+    case: OotCase, used: list[tuple[CalibrationRecord, Instrument]]
+) -> list[AffectedCalibration]:
+    return [
+        AffectedCalibration(
+            record_id=r.id,
+            instrument_id=i.id,
+            asset_tag=i.asset_tag,
+            description=i.description,
+            performed_on=r.performed_on,
+            result=r.result,
+            certificate_number=r.certificate_number,
+            instrument_lifecycle=i.status,
+        )
+        for r, i in used
+        if case.last_good_on is None or r.performed_on > case.last_good_on
+    ]
+
+
+def _affected(
+    uow: UnitOfWork,
+    case: OotCase,
+    used: list[tuple[CalibrationRecord, Instrument]] | None = None,
+) -> list[AffectedCalibration]:
+    """What the case lists: frozen at closing, else live from the standards table."""
+    if case.status != "open" and case.affected_snapshot:
+        return [_affected_from_json(item) for item in json.loads(case.affected_snapshot)]
+    if used is None:
+        used = uow.oot_cases.used_by_standards([case.instrument_id]).get(case.instrument_id, [])
+    return _affected_live(case, used)
+
+
+def _affected_from_json(item: dict[str, Any]) -> AffectedCalibration:
+    return AffectedCalibration(
+        record_id=int(item["record_id"]),
+        instrument_id=int(item["instrument_id"]),
+        asset_tag=str(item["asset_tag"]),
+        description=str(item["description"]),
+        performed_on=date.fromisoformat(item["performed_on"]),
+        result=str(item["result"]),
+        certificate_number=str(item["certificate_number"]),
+        instrument_lifecycle=str(item["instrument_lifecycle"]),
+    )
+
+
+def return_check(uow: UnitOfWork, instrument: Instrument) -> tuple[bool, str]:
+    """Whether closing a case may put the instrument back in service, and why (not)."""
+    tag = instrument.asset_tag
+    if instrument.status != "out_of_service":
+        return False, f"{tag} is {instrument.status.replace('_', ' ')}, not out of service"
+    latest = next((r for r in uow.calibrations.history(instrument.id) if r.voided_at is None), None)
+    if latest is None or not left_good(latest):
+        return False, (
+            f"the latest calibration of {tag} does not leave it within tolerance; record a "
+            "passing calibration first (or close without returning it to service)"
+        )
+    return (
+        True,
+        f"its latest calibration (#{latest.id}, {latest.performed_on}) left it in tolerance",
+    )
+
+
+def case_views(
+    uow: UnitOfWork, cases: list[OotCase], *, with_return_check: bool = False
+) -> list[OotCaseView]:
+    """Views of many cases in a few queries (the return check costs one per open case)."""
+    from app.services.calibrations import point_view
+
+    records = uow.calibrations.by_ids([c.record_id for c in cases])
+    signatures = uow.signatures.for_cases([c.id for c in cases])
+    open_ids = [c.instrument_id for c in cases if c.status == "open" or not c.affected_snapshot]
+    used = uow.oot_cases.used_by_standards(open_ids)
+    views = []
+    for case in cases:
+        instrument = uow.instruments.get(case.instrument_id)
+        record = records.get(case.record_id)
+        assert instrument is not None and record is not None  # foreign keys
+        failed = set(_point_failed(record, "as_found"))
+        digest = case_content_hash(case)
+        may_return, note = (
+            return_check(uow, instrument)
+            if with_return_check and case.status == "open"
+            else (False, "")
+        )
+        views.append(
+            OotCaseView(
+                id=case.id,
+                instrument_id=instrument.id,
+                asset_tag=instrument.asset_tag,
+                description=instrument.description,
+                record_id=record.id,
+                status=case.status,
+                found_on=case.found_on,
+                last_good_on=case.last_good_on,
+                summary=case.summary,
+                failing_points=[
+                    point_view(p.seq, p)
+                    for p in sorted(record.points, key=lambda p: p.seq)
+                    if p.seq in failed
+                ],
+                impact_assessment=case.impact_assessment,
+                disposition=case.disposition,
+                affected=_affected(uow, case, used.get(case.instrument_id, [])),
+                returned_to_service=case.returned_to_service,
+                opened_at=case.created_at,
+                opened_by=case.created_by,
+                closed_at=case.closed_at,
+                closed_by=case.closed_by,
+                updated_at=case.updated_at,
+                updated_by=case.updated_by,
+                version=case.version,
+                signatures=[
+                    signature_view(s, intact=s.content_hash == digest)
+                    for s in signatures.get(case.id, [])
+                ],
+                may_return_to_service=may_return,
+                return_to_service_note=note,
+            )
+        )
+    return views
+
+
+def case_view(uow: UnitOfWork, case: OotCase) -> OotCaseView:
+    return case_views(uow, [case], with_return_check=True)[0]
+
+
+class OotService:
+    """List, assess and close out-of-tolerance cases (QA)."""
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        identity: Identity,
+        clock: Clock,
+        check: SignatureCheck,
+    ) -> None:
+        self._uow = uow
+        self._identity = identity
+        self._clock = clock
+        self._check = check
+
+    def list(self, *, status: str | None = None, tag: str | None = None) -> list[OotCaseView]:
+        """Cases, newest first; ``status`` open, closed or cancelled; ``tag`` one instrument."""
+        if status is not None and status not in ("open", "closed", "cancelled"):
+            raise ValidationError({"status": "must be open, closed or cancelled"})
+
+        def read(uow: UnitOfWork) -> list[OotCaseView]:
+            instrument_id = None
+            if tag:
+                from app.services.instruments import require_instrument
+
+                instrument_id = require_instrument(uow, tag).id
+            cases = uow.oot_cases.find(status=status, instrument_id=instrument_id)
+            return case_views(uow, cases)
+
+        return self._uow.read(read)
+
+    def get(self, case_id: int) -> OotCaseView:
+        return self._uow.read(lambda uow: case_view(uow, self._require(uow, case_id)))
+
+    def open_count(self) -> int:
+        return self.counts().get("open", 0)
+
+    def counts(self) -> dict[str, int]:
+        """Cases per status (open, closed, cancelled), for filters and the status bar."""
+        return self._uow.read(lambda uow: uow.oot_cases.counts())
+
+    def assess(
+        self,
+        case_id: int,
+        *,
+        impact_assessment: str,
+        disposition: str,
+        expected_version: int | None = None,
+    ) -> OotCaseView:
+        """Record QA's impact assessment and disposition (QA only; the case stays open)."""
+        errors: dict[str, str] = {}
+        text = clean_text("impact_assessment", impact_assessment, NOTES_LEN, errors, multiline=True)
+        choice = disposition.strip().lower().replace("-", "_").replace(" ", "_")
+        if choice and choice not in OOT_DISPOSITIONS:
+            errors["disposition"] = "must be one of " + ", ".join(OOT_DISPOSITIONS)
+        if errors:
+            raise ValidationError(errors)
+
+        def write(uow: UnitOfWork) -> OotCaseView:
+            require_role(uow, self._identity, "qa", "assess out-of-tolerance cases")
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            case = self._require_open(uow, case_id, expected_version, text, choice)
+            before = case_snapshot(case)
+            case.impact_assessment = text
+            case.disposition = choice
+            changes = diff(before, case_snapshot(case))
+            if changes:
+                case.updated_at = audit.now
+                case.updated_by = self._identity.user
+                uow.oot_cases.flush()
+                audit.record("oot_case", case.id, self._label(uow, case), "assess", changes)
+                audit.flush()
+            return case_view(uow, case)
+
+        return self._uow.write(write, label="assess OOT case")
+
+    def close(
+        self,
+        case_id: int,
+        *,
+        password: str,
+        comment: str = "",
+        return_to_service: bool = False,
+        expected_version: int | None = None,
+    ) -> OotCaseView:
+        """Close an assessed case with the QA signature; optionally back into service."""
+        text = clean_comment(comment)
+
+        def sign(uow: UnitOfWork, audit: AuditChainWriter, signer: UserAccount) -> OotCaseView:
+            case = self._require_open(uow, case_id, expected_version, None, None)
+            if not case.impact_assessment.strip() or not case.disposition:
+                raise ValidationError(
+                    {
+                        "impact_assessment": "record the impact assessment and a disposition "
+                        "before closing the case"
+                    }
+                )
+            instrument = uow.instruments.get(case.instrument_id)
+            assert instrument is not None
+            before = case_snapshot(case)
+            affected = _affected(uow, case)
+            case.affected_snapshot = json.dumps(
+                [to_jsonable(a) for a in affected], ensure_ascii=False, sort_keys=True
+            )
+            case.status = "closed"
+            case.closed_at = audit.now
+            case.closed_by = signer.login
+            case.updated_at = audit.now
+            case.updated_by = self._identity.user
+            if return_to_service:
+                self._return_to_service(uow, audit, instrument, case)
+            uow.oot_cases.flush()
+            label = self._label(uow, case)
+            audit.record(
+                "oot_case", case.id, label, "close", diff(before, case_snapshot(case)), text
+            )
+            self._check.add_signature(
+                uow,
+                audit,
+                signer,
+                meaning="closed",
+                comment=text,
+                digest=case_content_hash(case),
+                case_id=case.id,
+                label=label,
+            )
+            return case_view(uow, case)
+
+        return self._check.signed_write(
+            password, f"close case OOT-{case_id}", sign, label="close OOT case"
+        )
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _return_to_service(
+        self, uow: UnitOfWork, audit: AuditChainWriter, instrument: Instrument, case: OotCase
+    ) -> None:
+        may, note = return_check(uow, instrument)
+        if not may:
+            raise ValidationError({"return_to_service": note})
+        before = instrument_snapshot(instrument)
+        instrument.status = "in_service"
+        instrument.updated_at = audit.now
+        instrument.updated_by = self._identity.user
+        uow.instruments.flush()
+        case.returned_to_service = True
+        audit.record(
+            "instrument",
+            instrument.id,
+            instrument.asset_tag,
+            "update",
+            diff(before, instrument_snapshot(instrument)),
+            f"returned to service when OOT-{case.id} was closed",
+        )
+
+    @staticmethod
+    def _label(uow: UnitOfWork, case: OotCase) -> str:
+        tags = uow.instruments.tags_by_id([case.instrument_id])
+        return f"OOT-{case.id} {tags.get(case.instrument_id, '?')}"
+
+    @staticmethod
+    def _require(uow: UnitOfWork, case_id: int) -> OotCase:
+        case = uow.oot_cases.get(case_id)
+        if case is None:
+            raise NotFoundError(f"no out-of-tolerance case OOT-{case_id}; `oot list` shows them")
+        return case
+
+    def _require_open(
+        self,
+        uow: UnitOfWork,
+        case_id: int,
+        expected_version: int | None,
+        assessment: str | None,
+        disposition: str | None,
+    ) -> OotCase:
+        case = self._require(uow, case_id)
+        if case.status != "open":
+            raise ValidationError({"case": f"OOT-{case_id} is {case.status}; nothing to change"})
+        if expected_version is not None and case.version != expected_version:
+            yours: dict[str, Any] = {}
+            if assessment is not None:
+                yours = {"impact_assessment": assessment, "disposition": disposition}
+            raise ConflictError(
+                "out-of-tolerance case",
+                f"OOT-{case_id}",
+                yours=ConflictSide(expected_version, yours),
+                theirs=ConflictSide(
+                    case.version,
+                    {
+                        "impact_assessment": case.impact_assessment,
+                        "disposition": case.disposition,
+                    },
+                    case.updated_by,
+                    to_jsonable(case.updated_at),
+                ),
+            )
+        return case

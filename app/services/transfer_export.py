@@ -1,0 +1,71 @@
+"""The rows of an export: one per instrument, one per calibration record, voided included.
+
+The columns are ``transfer_mapping``'s catalogue, so an import reads back what an
+export wrote. Readings go in one cell as ``NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT]``
+items separated by ``; `` (what ``parse_point`` reads), standards as asset tags
+separated by ``; ``. Numbers are written with every digit Python knows (``repr``), so
+reading them back gives the same float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+from app.db.models import CalibrationRecord, Instrument, MeasurementPoint
+from app.services.transfer_mapping import exported_columns
+from app.storage.tables import Cell
+
+INSTRUMENT_FIELDS = tuple(c.field for c in exported_columns("instruments"))
+CALIBRATION_FIELDS = tuple(c.field for c in exported_columns("calibrations"))
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def readings_text(points: Sequence[MeasurementPoint]) -> str:
+    items = []
+    for p in sorted(points, key=lambda p: p.seq):
+        item = ":".join(
+            (_number(p.nominal), _number(p.as_found), _number(p.as_left), _number(p.tolerance))
+        )
+        items.append(f"{item}:{p.unit}" if p.unit else item)
+    return "; ".join(items)
+
+
+def instrument_cells(obj: Instrument) -> tuple[Cell, ...]:
+    return tuple(getattr(obj, name) for name in INSTRUMENT_FIELDS)
+
+
+def calibration_cells(record: CalibrationRecord, tags: Mapping[int, str]) -> tuple[Cell, ...]:
+    special: dict[str, Cell] = {
+        "record_id": record.id,
+        "asset_tag": tags.get(record.instrument_id, f"#{record.instrument_id}"),
+        "adjustment_made": "yes" if record.adjustment_made else "no",
+        "points": readings_text(record.points),
+        "standards": "; ".join(
+            sorted(tags.get(s.standard_id, f"#{s.standard_id}") for s in record.standards)
+        ),
+        # The reason of a changed due date lives in the audit trail, not on the record.
+        "next_due_reason": "",
+    }
+    return tuple(
+        special[name] if name in special else getattr(record, name, None)
+        for name in CALIBRATION_FIELDS
+    )
+
+
+def csv_cell(value: Cell) -> str:
+    """A typed cell as CSV text: ISO dates, exact numbers, yes/no."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)

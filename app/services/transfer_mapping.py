@@ -1,0 +1,455 @@
+"""Which column holds which field: the column catalogue, the guess, overrides, the header.
+
+One catalogue per kind serves both directions: the export writes each column's
+``label`` as its header, and the import recognises the label and the usual synonyms
+(case, spaces and punctuation ignored: "Asset no.", "S/N", "Cal date"...). So what an
+export writes, an import reads back.
+
+Units: the interval is in days ("Interval", "Interval (days)"); a header that says
+months ("Interval (months)") or years is converted (months × 365 / 12, rounded; years ×
+365). Informational columns of an export (record id, creation stamps) are recognised
+and deliberately not imported: the audit trail says who imported what and when.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from app.services.transfer_model import ColumnMap, ImportMapping
+
+KINDS = ("instruments", "calibrations")
+IGNORE = ("", "-", "ignore", "none")
+# How far down a sheet the header row may be (title rows, merged banners above it).
+HEADER_SEARCH_ROWS = 30
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column an import reads and (unless ``alias``) an export writes."""
+
+    field: str
+    label: str  # the export's header
+    synonyms: tuple[str, ...] = ()
+    kind: str = "text"  # text, int, months, years, date, moment, number, bool, readings, tags
+    required: bool = False
+    informational: bool = False  # exported for people, recognised, not imported
+    alias: bool = False  # another spelling of a field (e.g. the interval in months)
+    width: int = 14
+
+    @property
+    def describes(self) -> str:
+        """What the preview says the column becomes."""
+        if self.informational:
+            return "not imported (bookkeeping of the export)"
+        if self.kind == "months":
+            return "calibration interval (months → days: × 365 / 12, rounded)"
+        if self.kind == "years":
+            return "calibration interval (years → days: × 365)"
+        return self.label.lower()
+
+
+_TAG = ColumnSpec(
+    "asset_tag",
+    "Asset tag",
+    (
+        "tag",
+        "asset",
+        "assetno",
+        "assetnumber",
+        "assetid",
+        "equipmentid",
+        "equipmentno",
+        "equipmentnumber",
+        "instrumentid",
+        "instrumenttag",
+        "inventoryno",
+        "inventorynumber",
+        "inventarnummer",
+        "inventarnr",
+        "gaugeid",
+        "idno",
+    ),
+    required=True,
+)
+
+INSTRUMENT_COLUMNS: tuple[ColumnSpec, ...] = (
+    _TAG,
+    ColumnSpec(
+        "description",
+        "Description",
+        (
+            "name",
+            "desc",
+            "instrument",
+            "instrumentname",
+            "equipment",
+            "equipmentname",
+            "designation",
+            "bezeichnung",
+            "item",
+        ),
+        required=True,
+        width=30,
+    ),
+    ColumnSpec(
+        "manufacturer", "Manufacturer", ("mfr", "mfg", "make", "maker", "brand", "hersteller")
+    ),
+    ColumnSpec("model", "Model", ("modelno", "modelnumber", "type", "typ")),
+    ColumnSpec(
+        "serial_number",
+        "Serial number",
+        ("serial", "sn", "serialno", "snr", "serialnr", "seriennummer"),
+    ),
+    ColumnSpec(
+        "firmware_version",
+        "Firmware version",
+        ("firmware", "fw", "fwversion", "software", "softwareversion"),
+    ),
+    ColumnSpec("category", "Category", ("class", "group", "kategorie", "equipmenttype")),
+    ColumnSpec("location", "Location", ("room", "site", "place", "standort", "ort")),
+    ColumnSpec(
+        "owner",
+        "Owner",
+        ("department", "dept", "ownerdepartment", "responsible", "custodian", "abteilung"),
+    ),
+    ColumnSpec("status", "Status", ("state", "lifecycle")),
+    ColumnSpec(
+        "calibration_interval_days",
+        "Interval (days)",
+        (
+            "interval",
+            "intervaldays",
+            "calibrationinterval",
+            "calibrationintervaldays",
+            "calinterval",
+            "calintervaldays",
+            "frequencydays",
+        ),
+        kind="int",
+    ),
+    ColumnSpec(
+        "calibration_interval_months",
+        "Interval (months)",
+        (
+            "intervalmonths",
+            "intervalmo",
+            "calibrationintervalmonths",
+            "calintervalmonths",
+            "frequencymonths",
+            "months",
+        ),
+        kind="months",
+        alias=True,
+    ),
+    ColumnSpec(
+        "calibration_interval_years",
+        "Interval (years)",
+        ("intervalyears", "calibrationintervalyears", "calintervalyears", "years"),
+        kind="years",
+        alias=True,
+    ),
+    ColumnSpec("grace_days", "Grace days", ("grace", "graceperiod", "graceperioddays"), kind="int"),
+    ColumnSpec("range_text", "Range", ("measuringrange", "measurementrange", "messbereich")),
+    ColumnSpec("resolution_text", "Resolution", ("auflosung",)),
+    ColumnSpec("accuracy_text", "Accuracy", ("genauigkeit",)),
+    ColumnSpec(
+        "last_calibrated",
+        "Last calibrated",
+        (
+            "lastcalibration",
+            "lastcal",
+            "lastcaldate",
+            "lastcalibrationdate",
+            "caldate",
+            "calibrationdate",
+            "calibratedon",
+            "calibrated",
+        ),
+        kind="date",
+        width=12,
+    ),
+    ColumnSpec(
+        "next_due",
+        "Next due",
+        (
+            "due",
+            "duedate",
+            "nextduedate",
+            "nextcalibration",
+            "nextcalibrationdue",
+            "nextcaldue",
+            "nextcaldate",
+            "calibrationdue",
+        ),
+        kind="date",
+        width=12,
+    ),
+    ColumnSpec("notes", "Notes", ("note", "comments", "comment", "remarks", "bemerkung"), width=30),
+    ColumnSpec("created_at", "Created at (UTC)", ("createdat",), informational=True, width=20),
+    ColumnSpec("created_by", "Created by", (), informational=True),
+    ColumnSpec("updated_at", "Updated at (UTC)", ("updatedat",), informational=True, width=20),
+    ColumnSpec("updated_by", "Updated by", (), informational=True),
+)
+
+CALIBRATION_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("record_id", "Record id", ("recordno", "record"), informational=True, width=9),
+    _TAG,
+    ColumnSpec(
+        "performed_on",
+        "Performed on",
+        (
+            "date",
+            "caldate",
+            "calibrationdate",
+            "calibratedon",
+            "calibrated",
+            "dateperformed",
+            "datum",
+        ),
+        kind="date",
+        required=True,
+        width=12,
+    ),
+    ColumnSpec("result", "Result", ("outcome", "verdict", "passfail", "ergebnis"), required=True),
+    ColumnSpec(
+        "performed_by",
+        "Performed by",
+        ("technician", "calibratedby", "by", "tech", "operator"),
+    ),
+    ColumnSpec("provider_kind", "Provider kind", ("providertype", "inhouseexternal")),
+    ColumnSpec(
+        "provider_name",
+        "Provider name",
+        ("provider", "lab", "laboratory", "calibrationlab", "supplier", "externalprovider"),
+    ),
+    ColumnSpec(
+        "certificate_number",
+        "Certificate number",
+        ("certificate", "certificateno", "certno", "cert", "certnumber", "zertifikat"),
+    ),
+    ColumnSpec(
+        "temperature_c",
+        "Temperature (°C)",
+        ("temperature", "temp", "tempc", "ambienttemperature"),
+        kind="number",
+    ),
+    ColumnSpec(
+        "humidity_pct",
+        "Humidity (%RH)",
+        ("humidity", "rh", "humiditypct", "relativehumidity"),
+        kind="number",
+    ),
+    ColumnSpec("adjustment_made", "Adjustment made", ("adjusted", "adjustment"), kind="bool"),
+    ColumnSpec("uncertainty", "Uncertainty", ("measurementuncertainty",)),
+    ColumnSpec(
+        "next_due",
+        "Next due",
+        ("due", "duedate", "nextduedate", "nextcalibration", "nextcaldue"),
+        kind="date",
+        width=12,
+    ),
+    ColumnSpec("next_due_reason", "Next due reason", ("duereason",), width=20),
+    ColumnSpec(
+        "points",
+        "Readings",
+        ("points", "measurementpoints", "measurements", "readingsnominalasfoundasleft"),
+        kind="readings",
+        width=40,
+    ),
+    ColumnSpec(
+        "standards",
+        "Standards",
+        ("standardsused", "references", "referencestandards", "reference", "standard"),
+        kind="tags",
+        width=20,
+    ),
+    ColumnSpec("standards_justification", "Standards justification", ("justification",), width=30),
+    ColumnSpec("notes", "Notes", ("note", "comments", "comment", "remarks", "bemerkung"), width=30),
+    ColumnSpec("voided_at", "Voided at (UTC)", ("voidedat", "voidedon"), kind="moment", width=20),
+    ColumnSpec("voided_by", "Voided by", ()),
+    ColumnSpec("void_reason", "Void reason", ("reasonvoided", "voidedbecause"), width=30),
+    ColumnSpec(
+        "supersedes_id",
+        "Supersedes record id",
+        ("supersedes",),
+        informational=True,
+        width=9,
+    ),
+    ColumnSpec("created_at", "Created at (UTC)", ("createdat",), informational=True, width=20),
+    ColumnSpec("created_by", "Created by", (), informational=True),
+)
+
+COLUMNS: dict[str, tuple[ColumnSpec, ...]] = {
+    "instruments": INSTRUMENT_COLUMNS,
+    "calibrations": CALIBRATION_COLUMNS,
+}
+
+# The interval fields: at most one of them may be mapped.
+INTERVAL_FIELDS = (
+    "calibration_interval_days",
+    "calibration_interval_months",
+    "calibration_interval_years",
+)
+
+
+def normalise(header: str) -> str:
+    """``"Asset no."`` → ``"assetno"``: accents, case, spaces and punctuation dropped."""
+    decomposed = unicodedata.normalize("NFKD", header)
+    return "".join(c for c in decomposed.casefold() if c.isalnum())
+
+
+def exported_columns(kind: str) -> tuple[ColumnSpec, ...]:
+    """The columns an export writes, in order (aliases are for reading only)."""
+    return tuple(c for c in COLUMNS[kind] if not c.alias)
+
+
+def spec_of(kind: str, field: str) -> ColumnSpec:
+    for spec in COLUMNS[kind]:
+        if spec.field == field:
+            return spec
+    raise KeyError(field)
+
+
+def _by_name(kind: str) -> dict[str, ColumnSpec]:
+    table: dict[str, ColumnSpec] = {}
+    for spec in COLUMNS[kind]:
+        for name in (spec.field, spec.label, *spec.synonyms):
+            table.setdefault(normalise(name), spec)
+    return table
+
+
+def field_choices(kind: str) -> list[str]:
+    return [c.field for c in COLUMNS[kind] if not c.informational]
+
+
+def header_text(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def find_header(rows: Sequence[Sequence[object]], kind: str) -> int:
+    """Index of the header among the first rows: the first that names two known columns.
+
+    Title rows and merged banners above a header name at most one; a file without
+    any known header gets its first row as the header (the mapping then says what is
+    missing).
+    """
+    known = _by_name(kind)
+    for index, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        names = {known[n].field for n in (normalise(header_text(c)) for c in cells) if n in known}
+        if len(names) >= 2:
+            return index
+    return 0
+
+
+def layout_key(kind: str, headers: Sequence[str]) -> str:
+    """What identifies a file layout for remembering its mapping: kind + normalised header."""
+    text = kind + "\x1f" + "\x1f".join(normalise(h) for h in headers)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def _find_column(headers: Sequence[str], wanted: str) -> int | None:
+    for i, h in enumerate(headers):
+        if h == wanted:
+            return i
+    key = normalise(wanted)
+    for i, h in enumerate(headers):
+        if key and normalise(h) == key:
+            return i
+    return None
+
+
+def build_mapping(
+    kind: str,
+    headers: Sequence[str],
+    *,
+    given: Mapping[str, str],
+    remembered: Mapping[str, str] | None,
+) -> tuple[ImportMapping, list[str]]:
+    """The mapping for these headers and the problems with the overrides given.
+
+    Precedence per column: ``given`` (the caller's --map), then ``remembered`` (what
+    this user confirmed for this layout), then the guess from the header's name.
+    """
+    known = _by_name(kind)
+    fields = {c.field: c for c in COLUMNS[kind]}
+    problems: list[str] = []
+    chosen: dict[int, tuple[str | None, str]] = {}
+    for header, target in given.items():
+        index = _find_column(headers, header)
+        if index is None:
+            listed = ", ".join(repr(h) for h in headers if h)
+            problems.append(f"mapping of {header!r}: the file has no such column ({listed})")
+            continue
+        wanted = target.strip()
+        if wanted.lower() in IGNORE:
+            chosen[index] = (None, "given")
+            continue
+        spec = fields.get(wanted) or known.get(normalise(wanted))
+        if spec is None or spec.informational:
+            problems.append(
+                f"mapping {header!r} to {wanted!r}: unknown field; one of "
+                + ", ".join(field_choices(kind))
+            )
+            continue
+        chosen[index] = (spec.field, "given")
+    for header, target in (remembered or {}).items():
+        index = _find_column(headers, header)
+        if index is None or index in chosen:
+            continue
+        spec = fields.get(target) if target else None
+        chosen[index] = (spec.field if spec else None, "remembered")
+    columns: list[ColumnMap] = []
+    taken: dict[str, str] = {}
+    for index, header in enumerate(headers):
+        field: str | None
+        source: str
+        if index in chosen:
+            field, source = chosen[index]
+        else:
+            spec = known.get(normalise(header))
+            field, source = (spec.field, "guessed") if spec and header else (None, "")
+        note = ""
+        if field is not None:
+            if field in INTERVAL_FIELDS:
+                clash = next((f for f in INTERVAL_FIELDS if f in taken), None)
+            else:
+                clash = field if field in taken else None
+            if clash is not None:
+                if source == "given":
+                    problems.append(
+                        f"mapping {header!r} to {field}: column {taken[clash]!r} already gives "
+                        f"{fields[clash].label.lower()}; map one of them"
+                    )
+                note = f"not imported: column {taken[clash]!r} already gives {field}"
+                field, source = None, ""
+            else:
+                taken[field] = header
+        spec = fields.get(field) if field else None
+        columns.append(
+            ColumnMap(
+                index=index,
+                header=header,
+                field=field,
+                describes=spec.describes if spec else (note or "not imported"),
+                source=source,
+                informational=bool(spec and spec.informational),
+            )
+        )
+    missing = tuple(
+        c.field
+        for c in COLUMNS[kind]
+        if c.required and not any(col.field == c.field for col in columns)
+    )
+    return ImportMapping(kind=kind, columns=tuple(columns), missing=missing), problems
+
+
+def looks_like_other_kind(kind: str, headers: Sequence[str]) -> str | None:
+    """The other kind when its required columns are all there and ours are not."""
+    other = "calibrations" if kind == "instruments" else "instruments"
+    known = _by_name(other)
+    found = {known[n].field for n in (normalise(h) for h in headers) if n in known}
+    needed = {c.field for c in COLUMNS[other] if c.required}
+    return other if needed <= found else None

@@ -1,0 +1,319 @@
+"""From a file's raw cells to what the services take: instrument values, CalibrationInput.
+
+Only the conversions a file needs and a form does not are done here — dates in the
+file's order, an interval in months, readings and standards packed in one cell,
+yes/no cells, Excel numbers in text fields. Every field rule stays with the services
+(``validate_instrument_fields``, ``CalibrationService.add_in``): the import hands them
+the values and reports what they refuse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from app.errors import ValidationError
+from app.services.calibrations import parse_point
+from app.services.dto import CalibrationInput, PointInput
+from app.services.transfer_dates import DateProblem, parse_day, parse_moment
+from app.services.transfer_mapping import spec_of
+from app.services.transfer_model import ImportMapping, RowIssue
+from app.storage.tables import Cell, RawRow
+
+TRUE_WORDS = frozenset({"yes", "y", "true", "1", "x", "ja", "j", "oui", "si", "wahr"})
+FALSE_WORDS = frozenset({"no", "n", "false", "0", "nein", "non", "falsch"})
+_ITEM_SPLIT = re.compile(r"[;|]")
+_TAG_SPLIT = re.compile(r"[;,|]")
+_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+
+
+@dataclass
+class PlannedRow:
+    """One data row of the file, converted; ``issues`` are the conversion's problems."""
+
+    line: int
+    tag: str
+    issues: list[RowIssue] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # instruments
+    values: dict[str, Any] = field(default_factory=dict)
+    due: dict[str, date] = field(default_factory=dict)
+    # calibrations
+    calibration: CalibrationInput | None = None
+    performed_on: date | None = None
+    void_reason: str = ""
+    voided_at: datetime | None = None
+    voided_by: str = ""
+    duplicate_key: tuple[Any, ...] = ()
+    summary: str = ""
+
+
+def cell_text(value: Cell) -> str:
+    """A cell as text: Excel's 1001.0 is "1001", a date cell is ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _blank(value: Cell) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class _Row:
+    """Reads one raw row through the mapping, collecting problems with their headers."""
+
+    def __init__(self, raw: RawRow, mapping: ImportMapping, order: str, width: int) -> None:
+        self.raw = raw
+        self.mapping = mapping
+        self.order = order
+        self.issues: list[RowIssue] = []
+        extra = [c for c in raw.cells[width:] if not _blank(c)]
+        if extra:
+            self.issues.append(
+                RowIssue(
+                    raw.line,
+                    None,
+                    None,
+                    f"has {width + len(extra)} values but the header has {width} columns "
+                    "(a delimiter inside a value that is not quoted?)",
+                )
+            )
+
+    def issue(self, field_name: str, message: str) -> None:
+        self.issues.append(
+            RowIssue(self.raw.line, self.mapping.header_of(field_name), field_name, message)
+        )
+
+    def cell(self, field_name: str) -> Cell:
+        index = self.mapping.index_of(field_name)
+        if index is None or index >= len(self.raw.cells):
+            return None
+        return self.raw.cells[index]
+
+    def text(self, field_name: str) -> str:
+        return cell_text(self.cell(field_name))
+
+    def day(self, field_name: str) -> date | None:
+        value = self.cell(field_name)
+        if _blank(value):
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            self.issue(field_name, f"{cell_text(value)!r} is a number, not a date")
+            return None
+        try:
+            return parse_day(str(value), self.order)
+        except DateProblem as exc:
+            self.issue(field_name, str(exc))
+            return None
+
+    def moment(self, field_name: str) -> datetime | None:
+        value = self.cell(field_name)
+        if _blank(value):
+            return None
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day)
+        try:
+            return parse_moment(str(value), self.order)
+        except DateProblem as exc:
+            self.issue(field_name, str(exc))
+            return None
+
+    def number(self, field_name: str) -> float | str | None:
+        """A float from a number cell; text goes to the service, which checks it."""
+        value = self.cell(field_name)
+        if _blank(value):
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return cell_text(value)
+
+    def whole(self, field_name: str) -> int | str | None:
+        value = self.cell(field_name)
+        if _blank(value):
+            return None
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return cell_text(value)
+
+    def flag(self, field_name: str) -> bool:
+        value = self.cell(field_name)
+        if isinstance(value, bool):
+            return value
+        text = cell_text(value).casefold()
+        if text in TRUE_WORDS:
+            return True
+        if not text or text in FALSE_WORDS:
+            return False
+        self.issue(field_name, f"{text!r} is neither yes nor no")
+        return False
+
+
+def _interval_days(row: _Row, field_name: str, per_unit: float, unit: str) -> int | None:
+    value = row.cell(field_name)
+    if _blank(value):
+        return None
+    text = cell_text(value).replace(",", ".")
+    try:
+        amount = float(text)
+    except ValueError:
+        row.issue(field_name, f"must be a number of {unit} (got {text!r})")
+        return None
+    if amount <= 0:
+        row.issue(field_name, f"must be more than 0 {unit}")
+        return None
+    # Half a day rounds up: 6 months are 183 days.
+    return int(amount * per_unit + 0.5)
+
+
+def instrument_row(raw: RawRow, mapping: ImportMapping, order: str, width: int) -> PlannedRow:
+    """The values for ``InstrumentService.add_in`` / ``edit_in``; blank cells are left out."""
+    row = _Row(raw, mapping, order, width)
+    planned = PlannedRow(line=raw.line, tag=row.text("asset_tag"))
+    for column in mapping.mapped:
+        name = column.field
+        assert name is not None
+        spec = spec_of("instruments", name)
+        if _blank(row.cell(name)):
+            continue
+        if spec.kind == "date":
+            day = row.day(name)
+            if day is not None:
+                planned.due[name] = day
+        elif spec.kind == "months":
+            days = _interval_days(row, name, 365 / 12, "months")
+            if days is not None:
+                planned.values["calibration_interval_days"] = days
+        elif spec.kind == "years":
+            days = _interval_days(row, name, 365, "years")
+            if days is not None:
+                planned.values["calibration_interval_days"] = days
+        elif spec.kind == "int":
+            planned.values[name] = row.whole(name)
+        else:
+            planned.values[name] = row.text(name)
+    planned.issues = row.issues
+    planned.summary = cell_text(row.cell("description"))
+    return planned
+
+
+def _points(row: _Row) -> tuple[PointInput, ...]:
+    text = row.text("points")
+    points: list[PointInput] = []
+    items = [item.strip() for item in _ITEM_SPLIT.split(text) if item.strip()]
+    for n, item in enumerate(items, start=1):
+        try:
+            points.append(parse_point(item))
+        except ValidationError as exc:
+            detail = "; ".join(exc.fields.values())
+            row.issue("points", f"reading {n} of {len(items)}: {detail}")
+    return tuple(points)
+
+
+def _provider_kind(row: _Row, provider_name: str) -> str:
+    text = row.text("provider_kind")
+    if not text:
+        # As the CLI does: a named provider is an external one.
+        return "external" if provider_name else "in_house"
+    return text.lower().replace(" ", "_").replace("-", "_")
+
+
+def calibration_row(raw: RawRow, mapping: ImportMapping, order: str, width: int) -> PlannedRow:
+    """The ``CalibrationInput`` of one row, plus what voiding it needs."""
+    row = _Row(raw, mapping, order, width)
+    tag = row.text("asset_tag")
+    performed_on = row.day("performed_on")
+    if performed_on is None and not any(i.field == "performed_on" for i in row.issues):
+        row.issue("performed_on", "required: the date of the calibration")
+    provider_name = row.text("provider_name")
+    result = row.text("result")
+    data = CalibrationInput(
+        performed_on=performed_on or "",
+        result=result,
+        performed_by=row.text("performed_by"),
+        provider_kind=_provider_kind(row, provider_name),
+        provider_name=provider_name,
+        certificate_number=row.text("certificate_number"),
+        temperature_c=row.number("temperature_c"),
+        humidity_pct=row.number("humidity_pct"),
+        adjustment_made=row.flag("adjustment_made"),
+        uncertainty=row.text("uncertainty"),
+        next_due=row.day("next_due"),
+        next_due_reason=row.text("next_due_reason"),
+        notes=cell_text(row.cell("notes")),
+        points=_points(row),
+        standards=tuple(t.strip() for t in _TAG_SPLIT.split(row.text("standards")) if t.strip()),
+        standards_justification=row.text("standards_justification"),
+    )
+    planned = PlannedRow(line=raw.line, tag=tag, calibration=data, performed_on=performed_on)
+    planned.void_reason = row.text("void_reason")
+    planned.voided_at = row.moment("voided_at")
+    planned.voided_by = row.text("voided_by")
+    if not planned.void_reason and (planned.voided_at or planned.voided_by):
+        row.issue(
+            "void_reason",
+            "the record is marked voided but has no void reason; a voided record needs one",
+        )
+    planned.duplicate_key = (
+        tag.upper(),
+        performed_on,
+        data.certificate_number.casefold(),
+        result.lower(),
+        data.points,
+    )
+    when = performed_on.isoformat() if performed_on else "?"
+    planned.summary = f"calibration on {when}: {result or '?'}" + (
+        " (voided)" if planned.void_reason else ""
+    )
+    planned.issues = row.issues
+    return planned
+
+
+def date_samples(
+    rows: Sequence[RawRow], mapping: ImportMapping, date_fields: Sequence[str]
+) -> list[tuple[int, str]]:
+    """(line, text) of every date written as text, for choosing the file's date order."""
+    indexes = [i for i in (mapping.index_of(f) for f in date_fields) if i is not None]
+    samples: list[tuple[int, str]] = []
+    for raw in rows:
+        for i in indexes:
+            if i < len(raw.cells) and isinstance(raw.cells[i], str) and raw.cells[i]:
+                samples.append((raw.line, str(raw.cells[i])))
+    return samples
+
+
+def interval_looks_like_months(rows: Sequence[RawRow], mapping: ImportMapping) -> str | None:
+    """A warning when an "Interval" column in days holds only numbers like 6, 12, 24."""
+    header = mapping.header_of("calibration_interval_days")
+    index = mapping.index_of("calibration_interval_days")
+    if header is None or index is None or "day" in header.lower():
+        return None
+    numbers = []
+    for raw in rows:
+        text = cell_text(raw.cells[index]) if index < len(raw.cells) else ""
+        if _NUMBER.match(text):
+            numbers.append(float(text.replace(",", ".")))
+    if numbers and max(numbers) <= 60:
+        return (
+            f"column {header!r} is read as days, but its values are at most "
+            f"{max(numbers):g}: if they are months, map it to calibration_interval_months"
+        )
+    return None

@@ -1,0 +1,231 @@
+"""Audit events as a Qt table model, and the texts people read them by.
+
+The audit window loads at most a few thousand events at once (the search has a limit),
+so the events are held here whole and sorted in memory. ``change_summary`` is the
+field-level "before → after" line; ``changes_json`` the full record of the changes.
+Both cope with changes that are not what CalTrack writes (a trail edited behind its
+back is exactly what QA looks at here).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.services.dto import AuditView
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+COLUMNS: tuple[str, ...] = (
+    "Event",
+    "Time (UTC)",
+    "User",
+    "Machine",
+    "Entity",
+    "Action",
+    "Changes (before → after)",
+    "Reason",
+)
+(
+    COL_ID,
+    COL_TIME,
+    COL_USER,
+    COL_MACHINE,
+    COL_ENTITY,
+    COL_ACTION,
+    COL_CHANGES,
+    COL_REASON,
+) = range(len(COLUMNS))
+
+# Entity types as the audit trail stores them → what the window calls them.
+ENTITY_TYPES: tuple[tuple[str, str], ...] = (
+    ("instrument", "Instrument"),
+    ("calibration", "Calibration"),
+    ("attachment", "Attachment"),
+    ("oot_case", "OOT case"),
+    ("signature", "Signature"),
+    ("signing", "Signing attempt"),
+    ("user_account", "User account"),
+    ("settings", "Shared settings"),
+    ("database", "Database"),
+    ("lock", "Editor lock"),
+)
+ENTITY_NAMES = dict(ENTITY_TYPES)
+CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open"})
+MAX_VALUE_CHARS = 80  # one value in the summary; the detail area shows all of it
+
+
+def time_text(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}"
+
+
+def entity_text(event: AuditView) -> str:
+    kind = ENTITY_NAMES.get(event.entity_type, event.entity_type.replace("_", " "))
+    return f"{kind} {event.entity_label}".strip()
+
+
+def value_text(value: Any) -> str:
+    """One stored value as it reads in a summary: — for nothing, lists joined."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(value_text(v) for v in value) or "—"
+    if isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    else:
+        text = str(value)
+    text = " ".join(text.split())  # line breaks in notes would break the row
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def change_summary(event: AuditView) -> str:
+    """``field: before → after; …`` (just the value for a field that came into being)."""
+    changes: object = event.changes
+    if not isinstance(changes, dict):
+        return value_text(changes)
+    parts: list[str] = []
+    for name, pair in changes.items():
+        label = str(name).replace("_", " ")
+        if not isinstance(pair, list) or len(pair) != 2:
+            parts.append(f"{label}: {value_text(pair)}")
+            continue
+        before, after = pair
+        if before is None and event.action in CREATING_ACTIONS:
+            parts.append(f"{label}: {value_text(after)}")
+        else:
+            parts.append(f"{label}: {value_text(before)} → {value_text(after)}")
+    return "; ".join(parts) or "—"
+
+
+def changes_json(event: AuditView) -> str:
+    """The changes exactly as recorded, indented for reading."""
+    return json.dumps(event.changes, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+
+
+def _display(event: AuditView, column: int) -> str:
+    if column == COL_ID:
+        return f"#{event.id}"
+    if column == COL_TIME:
+        return time_text(event.occurred_at)
+    if column == COL_USER:
+        return event.user
+    if column == COL_MACHINE:
+        return event.machine
+    if column == COL_ENTITY:
+        return entity_text(event)
+    if column == COL_ACTION:
+        return event.action
+    if column == COL_CHANGES:
+        return change_summary(event)
+    return event.reason
+
+
+def _sort_key(event: AuditView, column: int) -> Any:
+    if column == COL_ID:
+        return event.id
+    if column == COL_TIME:
+        return event.occurred_at.isoformat()
+    return _display(event, column).casefold()
+
+
+class AuditTableModel(QAbstractTableModel):
+    """The events of one search, sortable by any column (the event number breaks ties)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._events: list[AuditView] = []
+        self._sort: tuple[int, bool] = (COL_ID, False)  # oldest first, as searched
+
+    # -- feeding ---------------------------------------------------------------------
+
+    def set_events(self, events: Sequence[AuditView]) -> None:
+        self.beginResetModel()
+        self._events = list(events)
+        self._apply_sort()
+        self.endResetModel()
+
+    def events(self) -> list[AuditView]:
+        """Every event shown, in the order shown."""
+        return list(self._events)
+
+    def event_at(self, row: int) -> AuditView | None:
+        return self._events[row] if 0 <= row < len(self._events) else None
+
+    def row_of(self, event_id: int) -> int | None:
+        return next((r for r, e in enumerate(self._events) if e.id == event_id), None)
+
+    def users(self) -> set[str]:
+        return {e.user for e in self._events}
+
+    def _apply_sort(self) -> None:
+        column, descending = self._sort
+        self._events.sort(key=lambda e: (_sort_key(e, column), e.id), reverse=descending)
+
+    # -- Qt model --------------------------------------------------------------------
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._events)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(COLUMNS)
+        ):
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._events):
+            return None
+        event = self._events[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(event, column)
+        if role == ID_ROLE:
+            return event.id
+        if role == SORT_ROLE:
+            return _sort_key(event, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == COL_CHANGES:
+                return changes_json(event)
+            return _display(event, column)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{COLUMNS[column]}: {_display(event, column)}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_ID:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        self.layoutAboutToBeChanged.emit()
+        # The selection follows its event, not its row number.
+        before = [(i, self._events[i.row()].id) for i in self.persistentIndexList()]
+        self._sort = (column, order == Qt.SortOrder.DescendingOrder)
+        self._apply_sort()
+        rows = {e.id: r for r, e in enumerate(self._events)}
+        self.changePersistentIndexList(
+            [i for i, _ in before],
+            [self.index(rows[event_id], i.column()) for i, event_id in before],
+        )
+        self.layoutChanged.emit()

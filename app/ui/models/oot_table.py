@@ -1,0 +1,201 @@
+"""Out-of-tolerance cases as a Qt table model (a lab has tens of cases, not thousands).
+
+The whole list arrives at once from ``OotService.list``; the status filter and the sort
+are applied here, so switching between Open / Closed / All needs no database round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.services.dto import OotCaseView
+from app.services.oot import DISPOSITION_LABELS
+from app.ui.look import status_color
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+COLUMNS: tuple[str, ...] = (
+    "Case",
+    "Instrument",
+    "Found on",
+    "Last good",
+    "Affected",
+    "Disposition",
+    "Status",
+)
+(
+    COL_CASE,
+    COL_INSTRUMENT,
+    COL_FOUND,
+    COL_LAST_GOOD,
+    COL_AFFECTED,
+    COL_DISPOSITION,
+    COL_STATUS,
+) = range(len(COLUMNS))
+STATUS_LABELS = {"open": "Open", "closed": "Closed", "cancelled": "Cancelled"}
+# The status filter's chips, in order; None is "All".
+FILTERS: tuple[tuple[str | None, str], ...] = (
+    ("open", "Open"),
+    ("closed", "Closed"),
+    ("cancelled", "Cancelled"),
+    (None, "All"),
+)
+
+
+def status_counts(cases: Sequence[OotCaseView]) -> dict[str | None, int]:
+    """How many cases per status, and in all (key None): the filter chips' numbers."""
+    counts: dict[str | None, int] = {key: 0 for key, _label in FILTERS}
+    for case in cases:
+        counts[case.status] = counts.get(case.status, 0) + 1
+    counts[None] = len(cases)
+    return counts
+
+
+def _display(case: OotCaseView, column: int) -> str:
+    if column == COL_CASE:
+        return f"OOT-{case.id}"
+    if column == COL_INSTRUMENT:
+        return f"{case.asset_tag} — {case.description}" if case.description else case.asset_tag
+    if column == COL_FOUND:
+        return case.found_on.isoformat()
+    if column == COL_LAST_GOOD:
+        return case.last_good_on.isoformat() if case.last_good_on else "none recorded"
+    if column == COL_AFFECTED:
+        return str(len(case.affected))
+    if column == COL_DISPOSITION:
+        return DISPOSITION_LABELS.get(case.disposition, "not assessed yet")
+    return STATUS_LABELS.get(case.status, case.status)
+
+
+def _sort_key(case: OotCaseView, column: int) -> Any:
+    if column == COL_CASE:
+        return case.id
+    if column == COL_INSTRUMENT:
+        return case.asset_tag
+    if column == COL_FOUND:
+        return case.found_on.toordinal()
+    if column == COL_LAST_GOOD:
+        return case.last_good_on.toordinal() if case.last_good_on else 0
+    if column == COL_AFFECTED:
+        return len(case.affected)
+    return _display(case, column)
+
+
+class OotTableModel(QAbstractTableModel):
+    """The cases of one status filter, sortable by any column."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._all: list[OotCaseView] = []
+        self._rows: list[OotCaseView] = []
+        self._status: str | None = "open"
+        self._sort: tuple[int, bool] = (COL_FOUND, True)  # newest finding first
+
+    # -- feeding ---------------------------------------------------------------------
+
+    def set_cases(self, cases: Sequence[OotCaseView]) -> None:
+        self._all = list(cases)
+        self._refilter()
+
+    def set_status(self, status: str | None) -> None:
+        self._status = status
+        self._refilter()
+
+    @property
+    def status(self) -> str | None:
+        return self._status
+
+    def counts(self) -> dict[str | None, int]:
+        return status_counts(self._all)
+
+    def case_at(self, row: int) -> OotCaseView | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, case_id: int) -> int | None:
+        return next((r for r, c in enumerate(self._rows) if c.id == case_id), None)
+
+    def find(self, case_id: int) -> OotCaseView | None:
+        """A case of the whole list, whatever the filter shows."""
+        return next((c for c in self._all if c.id == case_id), None)
+
+    def _refilter(self) -> None:
+        self.beginResetModel()
+        self._rows = [c for c in self._all if self._status is None or c.status == self._status]
+        self._apply_sort()
+        self.endResetModel()
+
+    def _apply_sort(self) -> None:
+        column, descending = self._sort
+        # The case number breaks ties, so equal keys keep a stable, meaningful order.
+        self._rows.sort(key=lambda c: (_sort_key(c, column), c.id), reverse=descending)
+
+    # -- Qt model --------------------------------------------------------------------
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(COLUMNS)
+        ):
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        case = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(case, column)
+        if role == ID_ROLE:
+            return case.id
+        if role == SORT_ROLE:
+            return _sort_key(case, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == COL_LAST_GOOD and case.last_good_on is None:
+                return "No earlier calibration left it in tolerance: everything before is suspect"
+            if column == COL_AFFECTED:
+                tags = ", ".join(case.affected_instruments) or "none"
+                return f"Calibrations it served in since the last good one; instruments: {tags}"
+            return _display(case, column)
+        if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS:
+            return status_color("overdue" if case.status == "open" else "retired")
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{COLUMNS[column]}: {_display(case, column)}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_AFFECTED:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        self.layoutAboutToBeChanged.emit()
+        # The selection follows its case, not its row number.
+        before = [(i, self._rows[i.row()].id) for i in self.persistentIndexList()]
+        self._sort = (column, order == Qt.SortOrder.DescendingOrder)
+        self._apply_sort()
+        rows = {c.id: r for r, c in enumerate(self._rows)}
+        self.changePersistentIndexList(
+            [i for i, _ in before],
+            [self.index(rows[case_id], i.column()) for i, case_id in before],
+        )
+        self.layoutChanged.emit()

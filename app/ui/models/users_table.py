@@ -1,0 +1,94 @@
+"""The accounts of a database as a Qt table model: login, printed name, role, state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.services.accounts import ROLE_NAMES
+from app.services.dto import UserView
+from app.ui.look import status_color
+
+LOGIN_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+COLUMNS: tuple[str, ...] = ("Login", "Printed name", "Role", "State", "Signing password")
+COL_LOGIN, COL_NAME, COL_ROLE, COL_STATE, COL_PASSWORD = range(len(COLUMNS))
+
+
+def _display(user: UserView, column: int) -> str:
+    if column == COL_LOGIN:
+        return user.login
+    if column == COL_NAME:
+        return user.display_name
+    if column == COL_ROLE:
+        return ROLE_NAMES.get(user.role, user.role)
+    if column == COL_STATE:
+        return "Active" if user.active else "Deactivated"
+    if not user.has_signing_password:
+        return "not set"
+    when = f" {user.password_set_at:%Y-%m-%d}" if user.password_set_at else ""
+    return f"set{when}"
+
+
+class UsersTableModel(QAbstractTableModel):
+    """One row per account, in the order the service gives (by login)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._users: list[UserView] = []
+
+    def set_users(self, users: Sequence[UserView]) -> None:
+        self.beginResetModel()
+        self._users = list(users)
+        self.endResetModel()
+
+    def user_at(self, row: int) -> UserView | None:
+        return self._users[row] if 0 <= row < len(self._users) else None
+
+    def row_of(self, login: str) -> int | None:
+        key = login.casefold()
+        return next((r for r, u in enumerate(self._users) if u.login.casefold() == key), None)
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._users)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(COLUMNS)
+        ):
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._users):
+            return None
+        user = self._users[index.row()]
+        column = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return _display(user, column)
+        if role == LOGIN_ROLE:
+            return user.login
+        if role == SORT_ROLE:
+            return _display(user, column).casefold()
+        if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATE and not user.active:
+            return status_color("retired")
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{COLUMNS[column]}: {_display(user, column)}"
+        return None

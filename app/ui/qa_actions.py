@@ -1,0 +1,593 @@
+"""The QA part of the main window: the QA menu's actions and their flows.
+
+Signing, correcting and superseding calibration records, the out-of-tolerance case
+window, one's signing password and printed name, users and roles, and the status bar's
+"n open OOT cases" and "login · role". Given the main window, it hooks into it with a
+few lines there; every database call runs off the GUI thread through the window's task
+runner, and only the callbacks touch widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QLabel, QMenu, QMessageBox, QWidget
+
+from app.errors import ConflictError, NotFoundError
+from app.services.accounts import ROLE_NAMES
+from app.services.dto import CalibrationInput, CalibrationView, Traceability, UserView
+from app.ui import messages
+from app.ui.dialogs import oot_dialogs
+from app.ui.dialogs.calibration_dialog import CalibrationDialog
+from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.oot_dialogs import OotWindow, signer_ready
+from app.ui.dialogs.password_dialog import SigningPasswordDialog
+from app.ui.dialogs.record_edit_dialog import RecordEditDialog
+from app.ui.dialogs.sign_dialog import SignDialog
+from app.ui.dialogs.users_dialog import PrintedNameDialog, UsersDialog
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+Ok = Callable[[Any], None]
+Fail = Callable[[BaseException], None]
+
+
+def bring_to_front(widget: QWidget) -> None:
+    # The offscreen platform (tests, screenshots) has no window stacking and says so.
+    if QGuiApplication.platformName() != "offscreen":
+        widget.raise_()
+        widget.activateWindow()
+
+
+class QaActions(QObject):
+    """Creates the QA actions on the window and runs what they start."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.me: UserView | None = None
+        self.open_cases = 0
+        self.oot_window: OotWindow | None = None
+        self.case_notice: QMessageBox | None = None
+        self.users_dialog: UsersDialog | None = None
+
+        self.act_sign = window._action(
+            "&Sign calibration…",
+            self.sign_selected,
+            "Ctrl+Shift+S",
+            "Sign the calibration selected in the history (QA)",
+        )
+        self.act_correct = window._action(
+            "C&orrect calibration…",
+            self.correct_selected,
+            "Ctrl+Shift+E",
+            "Correct the details of the selected, unsigned calibration",
+        )
+        self.act_supersede = window._action(
+            "Su&persede calibration…",
+            self.supersede_selected,
+            None,
+            "Replace the selected calibration by a corrected one",
+        )
+        self.act_oot = window._action(
+            "&Out-of-tolerance cases…",
+            self.show_oot_window,
+            "Ctrl+Shift+O",
+            "Assess and close out-of-tolerance cases (Ctrl+Shift+O)",
+        )
+        self.act_password = window._action(
+            "My signing &password…", self.set_signing_password, None, "Set or change it"
+        )
+        self.act_name = window._action(
+            "My printed &name…", self.set_printed_name, None, "The name on your signatures"
+        )
+        self.act_users = window._action(
+            "&Users and roles…", self.show_users, None, "Accounts and roles (admins change them)"
+        )
+        # Every action that writes follows the window's editing state; the detail pane's
+        # and the case window's buttons follow it too.
+        self.act_sign.enabledChanged.connect(self._editing_changed)
+
+        detail = window.detail
+        detail.sign_calibration_requested.connect(self.sign)
+        detail.correct_calibration_requested.connect(self.correct)
+        detail.supersede_calibration_requested.connect(self.supersede)
+        detail.oot_case_requested.connect(self.show_oot_window)
+        detail.traceability_wanted.connect(self.load_traceability)
+        detail.instrument_wanted.connect(self.select_instrument)
+
+        self.user_label = QLabel()
+        self.user_label.setAccessibleName("You and your role")
+        self.oot_label = QLabel()
+        self.oot_label.setAccessibleName("Open out-of-tolerance cases")
+        self.oot_label.setToolTip("Open the out-of-tolerance cases (Ctrl+Shift+O)")
+        self.oot_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.oot_label.linkActivated.connect(lambda _link: self.show_oot_window())
+        self.oot_label.hide()
+        window.installEventFilter(self)
+
+    # -- wiring ----------------------------------------------------------------------
+
+    def fill_menu(self, menu: QMenu) -> None:
+        for act in (self.act_sign, self.act_correct, self.act_supersede):
+            menu.addAction(act)
+        menu.addSeparator()
+        menu.addAction(self.act_oot)
+        menu.addSeparator()
+        menu.addAction(self.act_password)
+        menu.addAction(self.act_name)
+
+    def editing_actions(self) -> tuple[QAction, ...]:
+        return (
+            self.act_sign,
+            self.act_correct,
+            self.act_supersede,
+            self.act_password,
+            self.act_name,
+        )
+
+    def start(self) -> None:
+        """Once the status bar exists: show who works here, and the open cases."""
+        status = self.window.status
+        status.addPermanentWidget(self.oot_label)
+        status.addPermanentWidget(self.user_label)
+        # The list reloads after every change, refresh and filter: read ours with it.
+        self.window.model.modelReset.connect(self.refresh_status)
+        self.refresh_status()
+
+    def _editing(self) -> bool:
+        return self.window.app.session.editing
+
+    def _editing_changed(self, editing: bool) -> None:
+        self.window.detail.set_editing(editing)
+        if self.oot_window is not None:
+            self.oot_window.set_editing(editing)
+        if self.users_dialog is not None:
+            self.users_dialog.set_editing(editing)
+
+    def refresh_status(self) -> None:
+        accounts, oot = self.window.app.accounts, self.window.app.oot
+
+        def read() -> tuple[UserView, int]:
+            return accounts.me(), oot.open_count()
+
+        self.window._run(read, self._status_read, lambda exc: None, key="qa-status")
+
+    def _status_read(self, result: tuple[UserView, int]) -> None:
+        self.me, self.open_cases = result
+        me = self.me
+        role = ROLE_NAMES.get(me.role, me.role)
+        self.user_label.setText(f"{me.login} · {role.lower()}" + ("" if me.active else " (off)"))
+        self.user_label.setToolTip(
+            f"{me.display_name} ({me.login}), {role}"
+            + ("" if me.known else " — no account: working as a technician")
+            + ("" if me.active else " — account deactivated")
+        )
+        n = self.open_cases
+        self.oot_label.setText(
+            f"<a href='oot'>{n} open OOT case{'s' if n != 1 else ''}</a>" if n else ""
+        )
+        self.oot_label.setVisible(n > 0)
+
+    def role_line(self) -> str:
+        """For the About dialog."""
+        if self.me is None:
+            return "Role: not read yet"
+        me = self.me
+        extra = "" if me.known else " (no account: the default)"
+        return f"Role: {ROLE_NAMES.get(me.role, me.role)}{extra}, printed name {me.display_name}"
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.window
+            and event.type() == QEvent.Type.Close
+            and self.oot_window is not None
+            and self.oot_window.unsaved_cases()
+        ):
+            cases = ", ".join(f"OOT-{c}" for c in self.oot_window.unsaved_cases())
+            if not oot_dialogs.ask_discard(
+                self.window, f"The assessment of {cases} is not saved. Quit and lose it?"
+            ):
+                event.ignore()
+                self.show_oot_window(self.oot_window.unsaved_cases()[0])
+                return True
+        return False
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _record(self, record_id: int) -> CalibrationView | None:
+        history = self.window.history
+        if history is None:
+            return None
+        return next((c for c in history.calibrations if c.id == record_id), None)
+
+    def _selected(self) -> CalibrationView | None:
+        selected = self.window.detail.selected_calibration()
+        if selected is None or selected.voided:
+            self.window.status.showMessage(
+                "Select a calibration (not a voided one) in the Calibrations tab first.", 4000
+            )
+            return None
+        return selected
+
+    def _with_me(self, then: Callable[[UserView], None], doing: str) -> None:
+        """Read the current user afresh (an admin may have changed the role), then go on."""
+        accounts = self.window.app.accounts
+
+        def got(me: UserView) -> None:
+            self.me = me
+            then(me)
+
+        self.window._run(
+            accounts.me, got, lambda exc: messages.explain(self.window, exc, doing=doing)
+        )
+
+    def _reload_detail(self) -> None:
+        self.window.reload_ids()
+
+    # -- signing ---------------------------------------------------------------------
+
+    def sign_selected(self) -> None:
+        selected = self._selected()
+        if selected is not None:
+            self.sign(selected.id)
+
+    def sign(self, record_id: int) -> None:
+        record = self._record(record_id)
+        if record is None or record.voided:
+            return
+        self._with_me(lambda me: self._sign_as(record, me), "reading your account")
+
+    def _sign_as(self, record: CalibrationView, me: UserView) -> None:
+        if not signer_ready(self.window, me, "sign calibration records"):
+            return
+        service = self.window.app.signatures
+        history = self.window.history
+        description = history.instrument.description if history is not None else ""
+
+        def submit(meaning: str, comment: str, password: str, ok: Ok, fail: Fail) -> None:
+            self.window._run(
+                lambda: service.sign_record(
+                    record.id,
+                    meaning=meaning,
+                    password=password,
+                    comment=comment,
+                    expected_version=record.version,
+                ),
+                ok,
+                fail,
+            )
+
+        dialog = SignDialog(
+            record=record, signer=me, submit=submit, description=description, parent=self.window
+        )
+        if dialog.exec() and dialog.signature is not None:
+            self.window.status.showMessage(
+                f"Calibration #{record.id}: {dialog.signature.manifestation}.", 8000
+            )
+            self._reload_detail()
+
+    # -- correcting ------------------------------------------------------------------
+
+    def correct_selected(self) -> None:
+        selected = self._selected()
+        if selected is not None:
+            self.correct(selected.id)
+
+    def correct(self, record_id: int) -> None:
+        record = self._record(record_id)
+        if record is None or record.voided:
+            return
+        if record.signed:
+            messages.info(
+                self.window,
+                "Signed record",
+                f"Calibration #{record.id} is signed and can no longer be corrected.",
+                "Supersede it with a corrected record instead (QA → Supersede calibration…).",
+            )
+            return
+        service = self.window.app.calibrations
+        dialog: RecordEditDialog | None = None
+
+        def submit(changes: dict[str, Any], version: int, ok: Ok, fail: Fail) -> None:
+            assert dialog is not None
+            reason = dialog.reason_text
+            self.window._run(
+                lambda: service.edit(record.id, changes, reason=reason, expected_version=version),
+                ok,
+                fail,
+            )
+
+        def conflict(exc: ConflictError, mine: dict[str, Any]) -> None:
+            assert dialog is not None
+            self._resolve_record_conflict(dialog, record, exc, mine)
+
+        dialog = RecordEditDialog(
+            record=record, submit=submit, on_conflict=conflict, parent=self.window
+        )
+        if dialog.exec() and dialog.saved is not None:
+            self.window.status.showMessage(f"Calibration #{record.id} corrected.", 5000)
+            self._reload_detail()
+
+    def _resolve_record_conflict(
+        self,
+        dialog: RecordEditDialog,
+        record: CalibrationView,
+        exc: ConflictError,
+        mine: dict[str, Any],
+    ) -> None:
+        choice_dialog = ConflictDialog(exc, mine, parent=dialog)
+        choice_dialog.exec()
+        choice = choice_dialog.choice
+        if choice is ConflictChoice.CANCEL:
+            dialog.show_banner(
+                "Not saved yet: the record changed under you. Your entries are kept."
+            )
+            return
+        if choice is ConflictChoice.KEEP_THEIRS:
+            dialog.reject()
+            self._reload_detail()
+            return
+        service = self.window.app.calibrations
+        record_id = record.id
+
+        def fresh() -> CalibrationView | None:
+            try:
+                return service.get(record_id)
+            except NotFoundError:
+                return None
+
+        def reapply(view: CalibrationView | None) -> None:
+            if view is None or view.voided or view.signed:
+                state = "voided" if view is None or view.voided else "signed"
+                dialog.show_banner(
+                    f"Not saved: calibration #{record_id} is {state} now and can no longer be "
+                    "corrected. Cancel, and supersede it if it is still wrong."
+                )
+                return
+            dialog.load(view)
+            for name, value in mine.items():
+                dialog.set_value(name, value)
+            dialog.save_now()
+
+        self.window._run(
+            fresh,
+            reapply,
+            lambda err: messages.explain(dialog, err, doing="reloading the calibration"),
+        )
+
+    # -- superseding -----------------------------------------------------------------
+
+    def supersede_selected(self) -> None:
+        selected = self._selected()
+        if selected is not None:
+            self.supersede(selected.id)
+
+    def supersede(self, record_id: int) -> None:
+        record = self._record(record_id)
+        history = self.window.history
+        if record is None or record.voided or history is None:
+            return
+        if record.signed and self.me is not None and not self.me.may_sign:
+            messages.warn(
+                self.window,
+                "Not allowed",
+                f"Calibration #{record.id} is signed: only QA reviewers and admins may "
+                f"supersede it; you ({self.me.login}) are a technician.",
+                "Ask QA to supersede it, or an admin for the QA role (Database → Users and roles).",
+            )
+            return
+        instruments = self.window.app.instruments
+        detail = history.instrument
+        self.window._run(
+            lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
+            lambda tags: self._supersede_dialog(record, detail, tags),
+            lambda exc: messages.explain(self.window, exc, doing="loading the standards"),
+        )
+
+    def _supersede_dialog(self, record: CalibrationView, detail: Any, tags: list[str]) -> None:
+        service = self.window.app.calibrations
+        version = [record.version]
+        dialog: CalibrationDialog | None = None
+
+        def submit(data: CalibrationInput, ok: Ok, fail: Fail) -> None:
+            assert dialog is not None
+            reason = dialog.supersede_reason.text().strip()
+            expected = version[0]
+
+            def failed(exc: BaseException) -> None:
+                fail(exc)
+                if isinstance(exc, ConflictError) and dialog is not None:
+                    # Saving again supersedes the version now stored, knowingly.
+                    version[0] = exc.theirs.version
+                    who = exc.theirs.changed_by or "someone else"
+                    dialog.banner.setText(
+                        f"Not saved: calibration #{record.id} was changed by {who} since you "
+                        "opened it. Your entries are kept; check the history, then Save again "
+                        "to supersede the version now stored."
+                    )
+                    dialog.banner.show()
+
+            self.window._run(
+                lambda: service.supersede(
+                    record.id, data, reason=reason, expected_version=expected
+                ),
+                ok,
+                failed,
+            )
+
+        dialog = CalibrationDialog(
+            instrument=detail,
+            today=self.window.app.clock.today(),
+            user=self.window.app.identity.user,
+            standard_tags=tags,
+            submit=submit,
+            check_standards=self.check_standards,
+            supersede=record,
+            parent=self.window,
+        )
+        if dialog.exec() and dialog.saved is not None:
+            new: CalibrationView = dialog.saved
+            self.window.detail.pending_record = new.id
+            self.window.status.showMessage(
+                f"Calibration #{record.id} superseded by #{new.id} (now voided).", 6000
+            )
+            self._reload_detail()
+            self.calibration_saved(new)
+
+    # -- calibration dialog hooks ----------------------------------------------------
+
+    def check_standards(
+        self, tags: list[str], day: date, done: Callable[[dict[str, str]], None]
+    ) -> None:
+        """For the calibration dialog: the standards' problems on that day, off the GUI
+        thread; a failed check shows nothing (saving applies the rule anyway)."""
+        service = self.window.app.calibrations
+        self.window._run(
+            lambda: service.standard_problems(tags, day),
+            done,
+            lambda exc: None,
+            key="standard-problems",
+        )
+
+    def calibration_saved(self, view: CalibrationView) -> None:
+        """After a calibration was recorded: offer its out-of-tolerance case, if it opened one."""
+        if view.oot_case_id is None:
+            return
+        case_id = view.oot_case_id
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Out-of-tolerance case opened",
+            f"Calibration #{view.id} found {view.asset_tag} out of tolerance: case "
+            f"OOT-{case_id} is open. QA assesses what it may have affected as a standard.",
+            QMessageBox.StandardButton.NoButton,
+            self.window,
+        )
+        box.setInformativeText(
+            f"{view.asset_tag} stays out of service until QA closes the case."
+            if view.as_found_failed or view.result == "fail"
+            else ""
+        )
+        open_button = box.addButton(f"Open OOT-{case_id}", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.setModal(False)
+        box.setObjectName("ootNotice")
+        box.buttonClicked.connect(
+            lambda button: self.show_oot_window(case_id) if button is open_button else None
+        )
+        box.show()
+        self.case_notice = box
+        self.refresh_status()
+
+    # -- out-of-tolerance cases ------------------------------------------------------
+
+    def show_oot_window(self, case_id: int | None = None) -> None:
+        if self.oot_window is None:
+            window = OotWindow(
+                app=self.window.app,
+                runner=self.window.runner,
+                editing=self._editing(),
+                parent=self.window,
+            )
+            window.changed.connect(self.window.reload_ids)
+            window.instrument_wanted.connect(self.select_instrument)
+            self.oot_window = window
+        if case_id is not None:
+            self.oot_window.show_case_id(case_id)
+        else:
+            self.oot_window.reload()
+        self.oot_window.show()
+        bring_to_front(self.oot_window)
+
+    # -- traceability and the register -----------------------------------------------
+
+    def load_traceability(self, tag: str) -> None:
+        service = self.window.app.calibrations
+
+        def shown(trace: Traceability) -> None:
+            self.window.detail.show_traceability(trace)
+
+        self.window._run(
+            lambda: service.traceability(tag),
+            shown,
+            lambda exc: messages.explain(self.window, exc, doing="loading the traceability"),
+            key="traceability",
+        )
+
+    def select_instrument(self, tag: str) -> None:
+        """Show an instrument in the register (from a traceability or an affected row)."""
+        instruments = self.window.app.instruments
+        window = self.window
+
+        def found(instrument_id: int) -> None:
+            bring_to_front(window)
+            row = window.model.row_of(instrument_id)
+            if row is not None:
+                if window.selected_id == instrument_id:
+                    window.load_detail(instrument_id)  # already shown: show it afresh
+                window.table.selectRow(row)
+                window.table.scrollTo(window.model.index(row, 0))
+                return
+            # Not in this filter or search: show everything, then it gets selected.
+            window.selected_id = instrument_id
+            window.search.blockSignals(True)
+            window.search.clear()
+            window.search.blockSignals(False)
+            window.set_filter(None)
+
+        window._run(
+            lambda: instruments.get(tag).id,
+            found,
+            lambda exc: messages.explain(window, exc, doing=f"finding {tag}"),
+        )
+
+    # -- accounts --------------------------------------------------------------------
+
+    def set_signing_password(self) -> None:
+        self._with_me(self._password_dialog, "reading your account")
+
+    def _password_dialog(self, me: UserView) -> None:
+        accounts = self.window.app.accounts
+
+        def submit(new: str, current: str | None, ok: Ok, fail: Fail) -> None:
+            self.window._run(lambda: accounts.set_signing_password(new, current=current), ok, fail)
+
+        dialog = SigningPasswordDialog(me=me, submit=submit, parent=self.window)
+        if dialog.exec() and dialog.saved is not None:
+            self.window.status.showMessage("Signing password set.", 5000)
+            self.refresh_status()
+
+    def set_printed_name(self) -> None:
+        self._with_me(self._name_dialog, "reading your account")
+
+    def _name_dialog(self, me: UserView) -> None:
+        accounts = self.window.app.accounts
+
+        def submit(name: str, ok: Ok, fail: Fail) -> None:
+            self.window._run(lambda: accounts.set_display_name(name), ok, fail)
+
+        dialog = PrintedNameDialog(me=me, submit=submit, parent=self.window)
+        if dialog.exec() and dialog.saved is not None:
+            self.window.status.showMessage(
+                f"Your signatures now show “{dialog.saved.display_name}”.", 5000
+            )
+            self.refresh_status()
+
+    def show_users(self) -> None:
+        dialog = UsersDialog(
+            app=self.window.app,
+            runner=self.window.runner,
+            editing=self._editing(),
+            parent=self.window,
+        )
+        dialog.accounts_changed.connect(self.refresh_status)
+        self.users_dialog = dialog
+        try:
+            dialog.exec()
+        finally:
+            self.users_dialog = None

@@ -1,0 +1,248 @@
+"""`caltrack import` and `caltrack export` end to end: separate processes, real files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import add_thermometer
+from tests.integration.helpers import (
+    assert_one_error_line,
+    count,
+    fingerprint,
+    open_lab,
+    query,
+    run_cli,
+)
+
+DATA = Path(__file__).parents[1] / "data" / "import"
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
+    assert result.stderr == "", result.stderr
+    return result
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Path:
+    """A database with TH-001, TH-002 and a reference REF-1; the messy files beside it."""
+    db = tmp_path / "lab.db"
+    with open_lab(db, create=True) as app:
+        add_thermometer(app, "TH-001")
+        add_thermometer(app, "TH-002")
+        app.instruments.add({"asset_tag": "REF-1", "description": "Reference PRT"})
+    for name in ("register-duplicates.csv", "calibrations-history.csv", "not-a-table.csv"):
+        shutil.copy(DATA / name, tmp_path / name)
+    shutil.copy(DATA / "register-cp1252.csv", tmp_path / "register-cp1252.csv")
+    return db
+
+
+def test_errors_are_listed_by_line_and_nothing_is_written(lab: Path) -> None:
+    before = fingerprint(lab)
+    for extra in ((), ("--dry-run",)):
+        result = run_cli(lab, "import", "instruments", "register-duplicates.csv", *extra)
+        line = assert_one_error_line(result, 2)
+        assert line == (
+            "caltrack: register-duplicates.csv: 2 line(s) have errors (3, 4); nothing was "
+            "written — fix them, or leave those lines out of the import"
+        )
+        out = result.stdout
+        assert out.startswith(
+            "instruments from register-duplicates.csv: CSV, UTF-8, comma delimited, "
+            "header on line 1\n"
+        )
+        assert (
+            "ERROR: line 3, column 'Asset tag': TH-001 is already in the database (Digital "
+            "thermometer); leave the line out, or choose to update existing instruments"
+        ) in out
+        assert (
+            "ERROR: line 4, column 'Asset tag': asset tag 'th-100' is already on line 2 of this "
+            "file; keep one of them and leave the other line out"
+        ) in out
+        assert "rows: 4 (2 add, 0 update, 0 unchanged, 2 error, 0 excluded)" in out
+    assert fingerprint(lab) == before
+
+
+def test_dry_run_then_commit(lab: Path) -> None:
+    before = fingerprint(lab)
+    dry = ok(
+        run_cli(
+            lab,
+            "import",
+            "instruments",
+            "register-duplicates.csv",
+            "--exclude-line",
+            "3,4",
+            "--dry-run",
+        )
+    )
+    assert dry.stdout.rstrip().endswith("dry run: nothing was written")
+    assert "checked: against the database (the save was tried, then rolled back)" in dry.stdout
+    assert fingerprint(lab) == before
+    saved = ok(
+        run_cli(lab, "import", "instruments", "register-duplicates.csv", "--exclude-line", "3-4")
+    )
+    assert "saved: 2 added, 0 updated, 0 unchanged" in saved.stdout
+    assert count(lab, "instrument") == 5
+    reasons = query(
+        lab,
+        "SELECT entity_label, reason FROM audit_event WHERE reason LIKE 'imported from%' "
+        "ORDER BY id",
+    )
+    assert reasons == [
+        ("TH-100", "imported from register-duplicates.csv line 2"),
+        ("TH-102", "imported from register-duplicates.csv line 5"),
+    ]
+
+
+def test_update_existing_with_json(lab: Path) -> None:
+    result = ok(
+        run_cli(
+            lab,
+            "import",
+            "instruments",
+            "register-duplicates.csv",
+            "--update-existing",
+            "--exclude-line",
+            "4",
+            "--json",
+        )
+    )
+    data = json.loads(result.stdout)
+    assert data["committed"] is True
+    assert data["counts"]["add"] == 2 and data["counts"]["update"] == 1
+    assert [(r["line"], r["action"]) for r in data["rows"]] == [
+        (2, "add"),
+        (3, "update"),
+        (4, "excluded"),
+        (5, "add"),
+    ]
+    assert data["mapping"][0] == {
+        "index": 0,
+        "header": "Asset tag",
+        "field": "asset_tag",
+        "describes": "asset tag",
+        "source": "guessed",
+        "informational": False,
+    }
+    rows = query(
+        lab,
+        "SELECT description, calibration_interval_days FROM instrument WHERE asset_tag = 'TH-001'",
+    )
+    assert rows == [("Digital thermometer (recalibrated yearly)", 180)]
+
+
+def test_calibration_history_from_the_cli(lab: Path) -> None:
+    result = ok(
+        run_cli(lab, "import", "calibrations", "calibrations-history.csv", "--exclude-line", "6-8")
+    )
+    assert "note: line 4 (TH-001): takes TH-001 out of service" in result.stdout
+    assert "saved: 4 added" in result.stdout
+    assert count(lab, "calibration_record") == 4
+    voided = query(lab, "SELECT void_reason FROM calibration_record WHERE void_reason IS NOT NULL")
+    assert voided == [("Wrong instrument recorded",)]
+
+
+def test_an_import_needs_the_editor_lock(lab: Path) -> None:
+    before = fingerprint(lab)
+    with open_lab(lab):  # someone else is the editor
+        result = run_cli(lab, "import", "instruments", "register-cp1252.csv")
+        line = assert_one_error_line(result, 5)
+        assert "(this session is read-only)" in line
+        # A dry run still shows what it can check, and says how little that is.
+        dry = run_cli(lab, "import", "instruments", "register-cp1252.csv", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "checked: fields only — the database is read-only" in dry.stdout
+    assert fingerprint(lab) == before
+
+
+def test_unreadable_input_is_one_line(lab: Path) -> None:
+    before = fingerprint(lab)
+    png = run_cli(lab, "import", "instruments", "not-a-table.csv")
+    assert assert_one_error_line(png, 2) == (
+        "caltrack: not-a-table.csv is not a table: it is a PNG image; export the data as CSV "
+        "or XLSX and import that file"
+    )
+    encoding = run_cli(lab, "import", "instruments", "register-cp1252.csv", "--encoding", "utf-8")
+    assert (
+        "register-cp1252.csv line 2: byte 0xFC cannot be read as utf-8; choose the encoding cp1252"
+        in (assert_one_error_line(encoding, 2))
+    )
+    missing = run_cli(lab, "import", "instruments", "nothere.csv")
+    assert "nothere.csv: no such file" in assert_one_error_line(missing, 2)
+    bad_map = run_cli(lab, "import", "instruments", "register-cp1252.csv", "--map", "Tag")
+    assert "--map 'Tag': write it as \"Column header=field\"" in assert_one_error_line(bad_map, 2)
+    bad_line = run_cli(lab, "import", "instruments", "register-cp1252.csv", "--exclude-line", "two")
+    assert "--exclude-line 'two'" in assert_one_error_line(bad_line, 2)
+    unknown = run_cli(lab, "import", "instruments", "register-cp1252.csv", "--map", "Colour=x")
+    assert assert_one_error_line(unknown, 2).startswith(
+        "caltrack: register-cp1252.csv: mapping of 'Colour': the file has no such column"
+    )
+    assert fingerprint(lab) == before
+
+
+def test_a_confirmed_mapping_is_offered_for_the_same_layout(lab: Path) -> None:
+    folder = lab.parent
+    (folder / "a.csv").write_text("Kennung;Bezeichnung;Intervall\nK-1;Waage;12\n", encoding="utf-8")
+    (folder / "b.csv").write_text(
+        "KENNUNG;Bezeichnung;Intervall\nK-2;Pipette;6\n", encoding="utf-8"
+    )
+    unmapped = run_cli(lab, "import", "instruments", "a.csv")
+    assert "no column gives the asset tag (required)" in assert_one_error_line(unmapped, 2)
+    ok(
+        run_cli(
+            lab,
+            "import",
+            "instruments",
+            "a.csv",
+            "--map",
+            "Kennung=asset_tag",
+            "--map",
+            "Bezeichnung=description",
+            "--map",
+            "Intervall=calibration_interval_months",
+        )
+    )
+    again = ok(run_cli(lab, "import", "instruments", "b.csv"))
+    assert "remembered" in again.stdout
+    assert query(
+        lab,
+        "SELECT asset_tag, calibration_interval_days FROM instrument WHERE asset_tag LIKE 'K-%' "
+        "ORDER BY asset_tag",
+    ) == [("K-1", 365), ("K-2", 183)]
+    assert (folder / "xdg-config" / "CalTrack" / "settings.json").exists()
+
+
+def test_export_csv_and_xlsx(lab: Path) -> None:
+    folder = lab.parent
+    missing = run_cli(lab, "export", "--format", "csv", "-o", "nowhere/lab")
+    assert "does not exist; create it first" in assert_one_error_line(missing, 2)
+    (folder / "out").mkdir()
+    result = ok(run_cli(lab, "export", "--format", "csv", "-o", "out/lab", "--json"))
+    assert json.loads(result.stdout) == {
+        "format": "csv",
+        "files": [
+            str(folder / "out" / "lab-instruments.csv"),
+            str(folder / "out" / "lab-calibrations.csv"),
+        ],
+        "instruments": 3,
+        "calibrations": 0,
+    }
+    text = (folder / "out" / "lab-instruments.csv").read_bytes()
+    assert text.startswith(b"\xef\xbb\xbfAsset tag,")
+    assert text.count(b"\r\n") == 4
+    xlsx = ok(run_cli(lab, "export", "--format", "xlsx", "-o", "out/lab.xlsx"))
+    assert xlsx.stdout.strip() == (
+        f"exported 3 instruments and 0 calibration records to {folder / 'out' / 'lab.xlsx'}"
+    )
+    # What was exported imports back into a new database.
+    other = folder / "copy.db"
+    with open_lab(other, create=True):
+        pass
+    ok(run_cli(other, "import", "instruments", "out/lab.xlsx"))
+    assert count(other, "instrument") == 3

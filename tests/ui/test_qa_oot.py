@@ -1,0 +1,176 @@
+"""The out-of-tolerance case window with real services: filter counts, selecting a case,
+assessing it (with a conflict), and closing it with a signature and a return to service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.bootstrap import CalTrack
+from app.ui.dialogs.conflict_dialog import ConflictDialog
+from app.ui.dialogs.oot_dialogs import CloseCaseDialog, OotWindow
+from app.ui.tasks import TaskRunner
+from tests.ui.conftest import Shown
+from tests.ui.test_qa_dialogs import answer_modal, build_lab
+from tests.unit.qa_helpers import PASSWORD, calibrate, reading
+
+
+@pytest.fixture
+def lab(app: CalTrack) -> CalTrack:
+    build_lab(app)
+    return app
+
+
+@pytest.fixture
+def window(qtbot: QtBot, lab: CalTrack, shown: Shown) -> Iterator[OotWindow]:
+    runner = TaskRunner()
+    win = OotWindow(app=lab, runner=runner, editing=True)
+    qtbot.addWidget(win)
+    win.show()
+    win.reload()
+    qtbot.waitUntil(lambda: win.loaded and win.case is not None, timeout=10_000)
+    yield win
+    runner.wait()
+
+
+def reload_and_wait(qtbot: QtBot, win: OotWindow) -> None:
+    win.loaded = False
+    win.reload()
+    qtbot.waitUntil(lambda: win.loaded, timeout=10_000)
+
+
+def test_filter_counts_and_the_selected_case(
+    qtbot: QtBot, window: OotWindow, lab: CalTrack
+) -> None:
+    # A second case, cancelled because its calibration was voided.
+    record_id = calibrate(lab, "TH-002", "2026-11-21", "fail", points=(reading(0, 2.0),))
+    lab.calibrations.void(record_id, "entered for the wrong instrument")
+    reload_and_wait(qtbot, window)
+    texts = {key: chip.text() for key, chip in window.filter_buttons.items()}
+    assert texts == {
+        "open": "Open (1)",
+        "closed": "Closed (0)",
+        "cancelled": "Cancelled (1)",
+        None: "All (2)",
+    }
+    assert window.model.rowCount() == 1
+    case = window.case
+    assert case is not None and case.asset_tag == "REF-1"
+    assert window.case_title.text().startswith(f"OOT-{case.id} · REF-1 — Reference PRT")
+    assert "found 0.9 °C (±0.5 °C)" in window.facts.text()
+    assert "2026-01-10" in window.facts.text(), "the last good calibration"
+    assert window.affected.rowCount() == 2
+    affected = [window.affected.item(r, 2).text() for r in range(2)]  # type: ignore[union-attr]
+    assert affected == ["TH-001 — Digital thermometer", "TH-002 — Digital thermometer"]
+    assert not window.close_button.isEnabled(), "not assessed yet"
+
+    window.filter_buttons["cancelled"].click()
+    assert window.model.rowCount() == 1
+    cancelled = window.case
+    assert cancelled is not None and cancelled.status == "cancelled"
+    assert window.assessment.isReadOnly()
+    assert not window.save_button.isEnabled() and not window.close_button.isEnabled()
+    assert "Cancelled" in window.state_note.text()
+    window.filter_buttons[None].click()
+    assert window.model.rowCount() == 2
+
+
+def test_assess_then_close_with_signature_and_return_to_service(
+    qtbot: QtBot, window: OotWindow, lab: CalTrack, shown: Shown
+) -> None:
+    case = window.case
+    assert case is not None
+    assert lab.instruments.get("REF-1").lifecycle == "out_of_service"
+    window.assessment.setPlainText("Offset 0.9 °C is within the ±1 °C needed by TH-001/002.")
+    window.disposition.setCurrentIndex(window.disposition.findData("no_impact"))
+    assert window.unsaved.text() == "● unsaved changes"
+    assert not window.close_button.isEnabled(), "save the assessment first"
+    window.save_button.click()
+    qtbot.waitUntil(lambda: lab.oot.get(case.id).version == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: window.case is not None and window.case.version == 2, timeout=10_000)
+    assert window.unsaved.text() == ""
+    assert lab.oot.get(case.id).disposition == "no_impact"
+    assert window.close_button.isEnabled()
+
+    def close(dialog: CloseCaseDialog) -> None:
+        assert dialog.return_to_service.isEnabled(), "the latest calibration left it good"
+        assert not dialog.ok.isEnabled()
+        dialog.return_to_service.setChecked(True)
+        dialog.comment.setPlainText("no recall needed")
+        dialog.signing.password.setText(PASSWORD)
+        dialog.ok.click()
+
+    answer_modal(CloseCaseDialog, close)
+    window.close_case()
+    qtbot.waitUntil(lambda: lab.oot.get(case.id).status == "closed", timeout=10_000)
+    closed = lab.oot.get(case.id)
+    assert closed.returned_to_service
+    assert lab.instruments.get("REF-1").lifecycle == "in_service"
+    qtbot.waitUntil(
+        lambda: window.case is not None and window.case.status == "closed", timeout=10_000
+    )
+    assert window.signatures.text() == (
+        "Closed by Alice A. Admin (alice) on 2026-11-23 09:30:00 UTC — “no recall needed”"
+    )
+    assert window.assessment.isReadOnly()
+    assert not window.close_button.isEnabled()
+    assert window.filter_buttons["closed"].text() == "Closed (1)"
+    assert shown.boxes == []
+
+
+def test_a_newer_assessment_leads_to_the_conflict_dialog(
+    qtbot: QtBot, window: OotWindow, lab: CalTrack
+) -> None:
+    case = window.case
+    assert case is not None
+    window.assessment.setPlainText("mine: no impact")
+    window.disposition.setCurrentIndex(window.disposition.findData("no_impact"))
+    # Someone else assesses meanwhile (the same database, another session).
+    lab.oot.assess(case.id, impact_assessment="theirs: recall", disposition="results_recalled")
+
+    seen: list[str] = []
+
+    def reapply(dialog: ConflictDialog) -> None:
+        seen.append(dialog.table.item(0, 2).text())  # type: ignore[union-attr]
+        dialog.reapply.click()
+
+    answer_modal(ConflictDialog, reapply)
+    window.save_button.click()
+    qtbot.waitUntil(lambda: lab.oot.get(case.id).version == 3, timeout=10_000)
+    saved = lab.oot.get(case.id)
+    assert (saved.impact_assessment, saved.disposition) == ("mine: no impact", "no_impact")
+    assert seen == ["results_recalled"], "their stored disposition was shown"
+    qtbot.waitUntil(lambda: not window.drafts, timeout=10_000)
+
+
+def test_keep_theirs_drops_the_draft_and_shows_their_assessment(
+    qtbot: QtBot, window: OotWindow, lab: CalTrack
+) -> None:
+    case = window.case
+    assert case is not None
+    window.assessment.setPlainText("mine")
+    lab.oot.assess(case.id, impact_assessment="theirs", disposition="other")
+    answer_modal(ConflictDialog, lambda dialog: dialog.keep.click())
+    window.save_button.click()
+    qtbot.waitUntil(lambda: window.assessment.toPlainText() == "theirs", timeout=10_000)
+    assert window.drafts == {}
+    assert lab.oot.get(case.id).impact_assessment == "theirs"
+
+
+def test_an_unsaved_assessment_survives_switching_cases(
+    qtbot: QtBot, window: OotWindow, lab: CalTrack
+) -> None:
+    calibrate(lab, "TH-002", "2026-11-21", "fail", points=(reading(0, 2.0),))
+    reload_and_wait(qtbot, window)
+    first = window.case
+    assert first is not None and window.model.rowCount() == 2
+    window.assessment.setPlainText("half written")
+    other_row = 1 - (window.model.row_of(first.id) or 0)
+    window.table.selectRow(other_row)
+    assert window.case is not None and window.case.id != first.id
+    assert window.assessment.toPlainText() == ""
+    window.table.selectRow(window.model.row_of(first.id) or 0)
+    assert window.assessment.toPlainText() == "half written"
+    assert window.unsaved_cases() == [first.id]

@@ -1,0 +1,319 @@
+"""Export to CSV and XLSX, and the round trip: export, import elsewhere, export again."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app.bootstrap import CalTrack, open_caltrack
+from app.clock import FixedClock
+from app.errors import UsageError
+from app.identity import Identity
+from app.services.dto import CalibrationInput, PointInput
+from app.services.transfer_mapping import exported_columns
+from app.services.transfer_model import ImportOptions
+from app.storage.tables import ReadOptions, read_table
+
+# What a round trip cannot carry: new ids, and who created the rows when (the audit
+# trail of the new database says who imported them).
+NOT_CARRIED = {
+    "Record id",
+    "Supersedes record id",
+    "Created at (UTC)",
+    "Created by",
+    "Updated at (UTC)",
+    "Updated by",
+}
+
+AWKWARD = [
+    'Thermometer "lab", fridge; door',
+    '=HYPERLINK("http://example.com")',
+    "Pipette 100 µL",
+    "Messschieber (Bügel) — 0…150 mm",
+    "-40 to 250 °C probe",
+    "@home",
+    "+ spare",
+]
+
+
+@pytest.fixture
+def bob_app(tmp_path: Path, clock: FixedClock) -> Iterator[CalTrack]:
+    """A second, empty database opened by another user (the import target)."""
+    folder = tmp_path / "other"
+    folder.mkdir()
+    with open_caltrack(
+        str(folder / "lab2.db"),
+        create=True,
+        identity=Identity(user="bob", machine="LAB-PC-9"),
+        clock=clock,
+        state_dir=tmp_path / "bob-state",
+    ) as opened:
+        yield opened
+
+
+def fill(app: CalTrack) -> dict[str, int]:
+    """Instruments and history made through the services, with every awkward case."""
+    for n in range(60):
+        app.instruments.add(
+            {
+                "asset_tag": f"INS-{n:03d}",
+                "description": AWKWARD[n % len(AWKWARD)],
+                "manufacturer": "Fluke" if n % 2 else "Mettler Toledo",
+                "serial_number": f"{n:06d}",
+                "location": "Kühlraum 2" if n % 3 else "Lab 1.01",
+                "calibration_interval_days": 365 if n % 4 else 180,
+                "range_text": "-40 to 250 °C",
+                "accuracy_text": "±20 µm",
+                "notes": "" if n % 5 else f'Line one of {n}\nline "two"; three',
+                "status": "retired" if n == 59 else "in_service",
+            }
+        )
+    for tag in ("REF-A", "REF-B"):
+        app.instruments.add(
+            {"asset_tag": tag, "description": "Reference PRT", "calibration_interval_days": 365}
+        )
+    ids: dict[str, int] = {}
+    app.calibrations.add(
+        "REF-A",
+        CalibrationInput(
+            performed_on="2025-01-10",
+            result="pass",
+            provider_kind="external",
+            provider_name="Trescal",
+            certificate_number="T-1",
+        ),
+    )
+    app.calibrations.add(
+        "REF-B",
+        CalibrationInput(
+            performed_on="2026-01-05",
+            result="pass",
+            provider_kind="external",
+            provider_name="NPL, London",
+            certificate_number="N-7",
+            uncertainty="±0.02 °C (k=2)",
+        ),
+    )
+    for n in range(0, 40, 2):
+        view = app.calibrations.add(
+            f"INS-{n:03d}",
+            CalibrationInput(
+                performed_on=date(2026, 2, 1 + n % 27),
+                result="pass",
+                performed_by="A. Novák",
+                certificate_number=f"C-{n}",
+                temperature_c=20.5 + n / 10,
+                humidity_pct=45.0,
+                points=(
+                    PointInput(-40.0, -39.98, -39.98, 0.5, "°C"),
+                    PointInput(0.1, 0.1000001, None, 0.0005, "µm"),
+                    PointInput(250.0, None, 250.01, 0.5, ""),
+                ),
+                standards=("REF-B",),
+                notes="" if n % 3 else 'Checked "as found"; ok,\nsee sheet',
+            ),
+        )
+        ids[f"INS-{n:03d}"] = view.id
+    # A standard overdue on the day: recorded with the justification the rule asks for.
+    app.calibrations.add(
+        "INS-041",
+        CalibrationInput(
+            performed_on="2026-03-01",
+            result="pass",
+            standards=("REF-A",),
+            standards_justification="Only reference on site; cross-checked against REF-B",
+        ),
+    )
+    app.calibrations.add(
+        "INS-043",
+        CalibrationInput(
+            performed_on="2026-04-01",
+            result="fail",
+            points=(PointInput(20.0, 21.5, 21.5, 0.5, "°C"),),
+            standards=("REF-B",),
+            notes="Sensor drift",
+        ),
+    )
+    app.calibrations.add(
+        "INS-045",
+        CalibrationInput(
+            performed_on="2026-04-02",
+            result="adjusted",
+            points=(PointInput(20.0, 20.9, 20.1, 0.5, "N·m"),),
+            standards=("REF-B",),
+        ),
+    )
+    app.calibrations.add(
+        "INS-047",
+        CalibrationInput(
+            performed_on="2026-04-03",
+            result="pass",
+            next_due="2026-10-03",
+            next_due_reason="heavy use: six months",
+        ),
+    )
+    wrong = app.calibrations.add(
+        "INS-049", CalibrationInput(performed_on="2026-04-04", result="pass")
+    )
+    app.calibrations.void(wrong.id, "Entered for the wrong instrument; see INS-048")
+    return ids
+
+
+def load_csv(path: Path) -> list[dict[str, str]]:
+    """The rows as an import reads them (the formula escape taken off again)."""
+    table = read_table(path, ReadOptions())
+    assert table.encoding == "utf-8-sig" and table.delimiter == ","
+    header = [str(c) for c in table.rows[0].cells]
+    return [dict(zip(header, (str(c) for c in r.cells), strict=True)) for r in table.rows[1:]]
+
+
+def comparable(rows: list[dict[str, str]]) -> list[tuple[tuple[str, str], ...]]:
+    return sorted(tuple((k, v) for k, v in row.items() if k not in NOT_CARRIED) for row in rows)
+
+
+def load_xlsx(path: Path, sheet: str) -> list[dict[str, object]]:
+    table = read_table(path, ReadOptions(sheet=sheet))
+    header = [str(c) for c in table.rows[0].cells]
+    return [dict(zip(header, r.cells, strict=False)) for r in table.rows[1:]]
+
+
+def test_csv_export_has_the_import_columns_and_everything_in_them(
+    app: CalTrack, tmp_path: Path
+) -> None:
+    fill(app)
+    result = app.transfer.export("csv", tmp_path / "lab.csv")
+    assert result.files == (
+        str(tmp_path / "lab-instruments.csv"),
+        str(tmp_path / "lab-calibrations.csv"),
+    )
+    assert (result.instruments, result.calibrations) == (62, 27)
+    raw = (tmp_path / "lab-instruments.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfAsset tag,Description,")
+    # Excel would run these as formulas: the CSV keeps them as text.
+    assert b"'=HYPERLINK(" in raw and b",'-40 to 250 \xc2\xb0C," in raw
+    with (tmp_path / "lab-instruments.csv").open(encoding="utf-8-sig", newline="") as handle:
+        excel_view = list(csv.DictReader(handle))
+    assert excel_view[1]["Description"] == '\'=HYPERLINK("http://example.com")'
+    assert excel_view[0]["Serial number"] == "000000"
+    instruments = load_csv(tmp_path / "lab-instruments.csv")
+    assert list(instruments[0]) == [c.label for c in exported_columns("instruments")]
+    first = instruments[0]
+    assert (first["Asset tag"], first["Notes"], first["Range"], first["Accuracy"]) == (
+        "INS-000",
+        'Line one of 0\nline "two"; three',
+        "-40 to 250 °C",
+        "±20 µm",
+    )
+    assert first["Last calibrated"] == "2026-02-01" and first["Next due"] == "2026-07-31"
+    records = load_csv(tmp_path / "lab-calibrations.csv")
+    assert list(records[0]) == [c.label for c in exported_columns("calibrations")]
+    by_tag = {r["Asset tag"]: r for r in records}
+    ins0 = by_tag["INS-000"]
+    assert ins0["Readings"] == (
+        "-40.0:-39.98:-39.98:0.5:°C; 0.1:0.1000001::0.0005:µm; 250.0::250.01:0.5"
+    )
+    assert (ins0["Standards"], ins0["Performed by"], ins0["Temperature (°C)"]) == (
+        "REF-B",
+        "A. Novák",
+        "20.5",
+    )
+    assert by_tag["INS-041"]["Standards justification"] == (
+        "Only reference on site; cross-checked against REF-B"
+    )
+    assert by_tag["REF-B"]["Provider name"] == "NPL, London"
+    assert by_tag["REF-B"]["Provider kind"] == "external"
+    assert by_tag["INS-045"]["Adjustment made"] == "yes"
+    voided = by_tag["INS-049"]
+    assert voided["Void reason"] == "Entered for the wrong instrument; see INS-048"
+    assert voided["Voided by"] == "alice"
+    assert voided["Voided at (UTC)"] == "2026-11-23 09:30:00"
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_xlsx_export_is_one_workbook_with_typed_cells(app: CalTrack, tmp_path: Path) -> None:
+    fill(app)
+    result = app.transfer.export("xlsx", tmp_path)
+    assert result.files == (str(tmp_path / "caltrack-export.xlsx"),)
+    book = tmp_path / "caltrack-export.xlsx"
+    assert read_table(book, ReadOptions()).sheets == ("Instruments", "Calibrations")
+    instruments = load_xlsx(book, "Instruments")
+    assert len(instruments) == 62
+    assert instruments[1]["Description"] == '=HYPERLINK("http://example.com")'
+    assert instruments[0]["Last calibrated"] == date(2026, 2, 1)
+    assert instruments[0]["Interval (days)"] == 180
+    records = load_xlsx(book, "Calibrations")
+    ins0 = next(r for r in records if r["Asset tag"] == "INS-000")
+    assert ins0["Temperature (°C)"] == 20.5
+    assert ins0["Performed on"] == date(2026, 2, 1)
+
+
+def test_export_refuses_a_missing_folder_and_an_unknown_format(
+    app: CalTrack, tmp_path: Path
+) -> None:
+    with pytest.raises(UsageError, match="does not exist; create it first"):
+        app.transfer.export("csv", tmp_path / "nowhere" / "lab")
+    with pytest.raises(UsageError, match="export format 'pdf'"):
+        app.transfer.export("pdf", tmp_path / "lab")
+
+
+def round_trip(source: CalTrack, target: CalTrack, fmt: str, tmp_path: Path) -> None:
+    """Export ``source``, import it into ``target``, export that, and compare."""
+    first = source.transfer.export(fmt, tmp_path / "first")
+    if fmt == "csv":
+        instruments_file, records_file = (Path(f) for f in first.files)
+        sheets: dict[str, str | None] = {"instruments": None, "calibrations": None}
+    else:
+        instruments_file = records_file = Path(first.files[0])
+        sheets = {"instruments": "Instruments", "calibrations": "Calibrations"}
+    for kind, path in (("instruments", instruments_file), ("calibrations", records_file)):
+        # The history comes with a register that already says each instrument's status.
+        options = ImportOptions(kind=kind, sheet=sheets[kind], keep_status=True)
+        result = target.transfer.import_file(path, options)
+        assert result.committed, [str(i) for i in result.issues[:5]]
+        assert result.mapping.unmapped == ()
+    second = target.transfer.export(fmt, tmp_path / "second")
+    assert (second.instruments, second.calibrations) == (first.instruments, first.calibrations)
+    if fmt == "csv":
+        for a, b in zip(first.files, second.files, strict=True):
+            assert comparable(load_csv(Path(a))) == comparable(load_csv(Path(b)))
+    else:
+        for sheet in ("Instruments", "Calibrations"):
+            a_rows = load_xlsx(Path(first.files[0]), sheet)
+            b_rows = load_xlsx(Path(second.files[0]), sheet)
+
+            def key(rows: list[dict[str, object]]) -> list[str]:
+                return sorted(
+                    repr(sorted((k, v) for k, v in r.items() if k not in NOT_CARRIED)) for r in rows
+                )
+
+            assert key(a_rows) == key(b_rows)
+    assert target.maintenance.verify().clean
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_round_trip_loses_nothing(
+    app: CalTrack, bob_app: CalTrack, tmp_path: Path, fmt: str
+) -> None:
+    fill(app)
+    round_trip(app, bob_app, fmt, tmp_path)
+    # Spot checks beyond the files: what the rules derived came out the same.
+    assert bob_app.instruments.get("INS-043").lifecycle == "out_of_service"
+    assert bob_app.instruments.get("INS-047").next_due == date(2026, 10, 3)
+    [voided] = bob_app.calibrations.history("INS-049")
+    assert (voided.voided, voided.void_reason) == (
+        True,
+        "Entered for the wrong instrument; see INS-048",
+    )
+    assert bob_app.instruments.get("INS-049").last_calibrated is None
+
+
+def test_a_round_trip_of_a_demo_database_loses_nothing(
+    app: CalTrack, bob_app: CalTrack, tmp_path: Path
+) -> None:
+    app.demo.generate(60, seed=3)
+    fill(app)
+    round_trip(app, bob_app, "csv", tmp_path)
