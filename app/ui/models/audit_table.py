@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from app.services.dto import AuditView
+from app.ui.models.list_model import ListTableModel
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
-ModelIndex = QModelIndex | QPersistentModelIndex
 
 COLUMNS: tuple[str, ...] = (
     "Event",
@@ -137,68 +137,43 @@ def _sort_key(event: AuditView, column: int) -> Any:
     return _display(event, column).casefold()
 
 
-class AuditTableModel(QAbstractTableModel):
+class AuditTableModel(ListTableModel[AuditView]):
     """The events of one search, sortable by any column (the event number breaks ties)."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._events: list[AuditView] = []
         self._sort: tuple[int, bool] = (COL_ID, False)  # oldest first, as searched
 
     # -- feeding ---------------------------------------------------------------------
 
     def set_events(self, events: Sequence[AuditView]) -> None:
         self.beginResetModel()
-        self._events = list(events)
+        self._rows = list(events)
         self._apply_sort()
         self.endResetModel()
 
     def events(self) -> list[AuditView]:
         """Every event shown, in the order shown."""
-        return list(self._events)
+        return list(self._rows)
 
     def event_at(self, row: int) -> AuditView | None:
-        return self._events[row] if 0 <= row < len(self._events) else None
+        return self.item_at(row)
 
     def row_of(self, event_id: int) -> int | None:
-        return next((r for r, e in enumerate(self._events) if e.id == event_id), None)
+        return next((r for r, e in enumerate(self._rows) if e.id == event_id), None)
 
     def users(self) -> set[str]:
-        return {e.user for e in self._events}
+        return {e.user for e in self._rows}
 
     def _apply_sort(self) -> None:
         column, descending = self._sort
-        self._events.sort(key=lambda e: (_sort_key(e, column), e.id), reverse=descending)
+        self._rows.sort(key=lambda e: (_sort_key(e, column), e.id), reverse=descending)
 
     # -- Qt model --------------------------------------------------------------------
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._events)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
-
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._events):
-            return None
-        event = self._events[index.row()]
-        column = index.column()
+    def cell(self, event: AuditView, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(event, column)
         if role == ID_ROLE:
@@ -220,10 +195,10 @@ class AuditTableModel(QAbstractTableModel):
             return
         self.layoutAboutToBeChanged.emit()
         # The selection follows its event, not its row number.
-        before = [(i, self._events[i.row()].id) for i in self.persistentIndexList()]
+        before = [(i, self._rows[i.row()].id) for i in self.persistentIndexList()]
         self._sort = (column, order == Qt.SortOrder.DescendingOrder)
         self._apply_sort()
-        rows = {e.id: r for r, e in enumerate(self._events)}
+        rows = {e.id: r for r, e in enumerate(self._rows)}
         self.changePersistentIndexList(
             [i for i, _ in before],
             [self.index(rows[event_id], i.column()) for i, event_id in before],

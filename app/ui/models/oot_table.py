@@ -9,16 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from app.services.dto import OotCaseView
 from app.services.oot import DISPOSITION_LABELS
 from app.ui.look import status_color
+from app.ui.models.list_model import ListTableModel
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
-
-ModelIndex = QModelIndex | QPersistentModelIndex
 
 COLUMNS: tuple[str, ...] = (
     "Case",
@@ -87,13 +86,14 @@ def _sort_key(case: OotCaseView, column: int) -> Any:
     return _display(case, column)
 
 
-class OotTableModel(QAbstractTableModel):
+class OotTableModel(ListTableModel[OotCaseView]):
     """The cases of one status filter, sortable by any column."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._all: list[OotCaseView] = []
-        self._rows: list[OotCaseView] = []
         self._status: str | None = "open"
         self._sort: tuple[int, bool] = (COL_FOUND, True)  # newest finding first
 
@@ -115,7 +115,7 @@ class OotTableModel(QAbstractTableModel):
         return status_counts(self._all)
 
     def case_at(self, row: int) -> OotCaseView | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        return self.item_at(row)
 
     def row_of(self, case_id: int) -> int | None:
         return next((r for r, c in enumerate(self._rows) if c.id == case_id), None)
@@ -137,33 +137,7 @@ class OotTableModel(QAbstractTableModel):
 
     # -- Qt model --------------------------------------------------------------------
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
-
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        case = self._rows[index.row()]
-        column = index.column()
+    def cell(self, case: OotCaseView, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(case, column)
         if role == ID_ROLE:

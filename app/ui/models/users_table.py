@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from app.services.accounts import ROLE_NAMES
 from app.services.dto import UserView
 from app.ui.look import status_color
+from app.ui.models.list_model import ListTableModel
 
 LOGIN_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
-
-ModelIndex = QModelIndex | QPersistentModelIndex
 
 COLUMNS: tuple[str, ...] = ("Login", "Printed name", "Role", "State", "Signing password")
 COL_LOGIN, COL_NAME, COL_ROLE, COL_STATE, COL_PASSWORD = range(len(COLUMNS))
@@ -35,52 +34,22 @@ def _display(user: UserView, column: int) -> str:
     return f"set{when}"
 
 
-class UsersTableModel(QAbstractTableModel):
+class UsersTableModel(ListTableModel[UserView]):
     """One row per account, in the order the service gives (by login)."""
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._users: list[UserView] = []
+    COLUMNS = COLUMNS
 
     def set_users(self, users: Sequence[UserView]) -> None:
-        self.beginResetModel()
-        self._users = list(users)
-        self.endResetModel()
+        self.set_items(users)
 
     def user_at(self, row: int) -> UserView | None:
-        return self._users[row] if 0 <= row < len(self._users) else None
+        return self.item_at(row)
 
     def row_of(self, login: str) -> int | None:
         key = login.casefold()
-        return next((r for r, u in enumerate(self._users) if u.login.casefold() == key), None)
+        return next((r for r, u in enumerate(self._rows) if u.login.casefold() == key), None)
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._users)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
-
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._users):
-            return None
-        user = self._users[index.row()]
-        column = index.column()
+    def cell(self, user: UserView, column: int, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return _display(user, column)
         if role == LOGIN_ROLE:
