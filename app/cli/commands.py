@@ -130,7 +130,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(file=sys.stderr)
         print(
             f"added {counts['instruments']:,} instruments, {counts['calibrations']:,} "
-            f"calibrations, {counts['points']:,} measurement points"
+            f"calibrations, {counts['points']:,} measurement points, "
+            f"{counts.get('oot_cases', 0):,} open out-of-tolerance cases"
         )
     return 0
 

@@ -25,6 +25,7 @@ from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter, canonical_json
 from app.services.dto import to_jsonable
 from app.services.due import next_due_from
+from app.services.oot import open_case_in
 from app.services.snapshots import INSTRUMENT_AUDITED, RECORD_AUDITED, search_text_of
 
 MAX_DEMO_INSTRUMENTS = 1_000_000
@@ -435,6 +436,7 @@ class _Builder:
         self.rng = rng
         self.today = today
         self.user = identity.user
+        self.identity = identity
         self.now: Any = None
         self.next_instrument = uow.instruments.max_id() + 1
         self.next_record, self.next_point = (i + 1 for i in uow.calibrations.max_ids())
@@ -445,7 +447,7 @@ class _Builder:
             c.prefix: defaultdict(list) for c in CATEGORIES
         }
         self.fixed = {c.prefix: _fixed(c) for c in CATEGORIES}
-        self.counts = {"instruments": 0, "calibrations": 0, "points": 0}
+        self.counts = {"instruments": 0, "calibrations": 0, "points": 0, "oot_cases": 0}
 
     def chunk(self, n: int, audit: AuditChainWriter) -> None:
         instruments: list[dict[str, Any]] = []
@@ -485,6 +487,15 @@ class _Builder:
             )
         for rec, label, changes in zip(records, labels, record_json, strict=True):
             audit.record_json("calibration", rec["id"], label, "create", changes, "demo data")
+        # A failed latest calibration has its out-of-tolerance case open, as CalTrack
+        # would have opened it (older adjusted ones stand for history from before).
+        for rec in records:
+            if rec["result"] == "fail":
+                record = self.uow.calibrations.get(rec["id"])
+                instrument = self.uow.instruments.get(rec["instrument_id"])
+                assert record is not None and instrument is not None  # inserted just now
+                open_case_in(self.uow, audit, self.identity, record, instrument)
+                self.counts["oot_cases"] += 1
         self.counts["instruments"] += len(instruments)
         self.counts["calibrations"] += len(records)
         self.counts["points"] += len(points)
