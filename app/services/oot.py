@@ -90,11 +90,19 @@ def open_case_in(
     identity: Identity,
     record: CalibrationRecord,
     instrument: Instrument,
+    *,
+    history: list[CalibrationRecord] | None = None,
 ) -> OotCase:
-    """Open the case of a failing calibration inside the caller's transaction."""
+    """Open the case of a failing calibration inside the caller's transaction.
+
+    ``history``: the instrument's records when the caller has them loaded already (the
+    demo opens thousands of cases), else they are read.
+    """
+    if history is None:
+        history = uow.calibrations.history(instrument.id)
     earlier = [
         r
-        for r in uow.calibrations.history(instrument.id)
+        for r in sorted(history, key=lambda r: (r.performed_on, r.id), reverse=True)
         if r.id != record.id
         and r.voided_at is None
         and (r.performed_on, r.id) < (record.performed_on, record.id)
