@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
+from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.db.engine import EngineOptions, build_engine, database_url
 from app.db.migrate import SchemaStatus, downgrade, head_revision, schema_state, upgrade
 from app.db.models import Base
 from app.errors import DatabaseOpenError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity
+from app.services.dto import CalibrationInput, PointInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import (
     assert_one_error_line,
@@ -233,9 +236,9 @@ def test_a_populated_database_goes_down_to_0001_and_up_again(
     db_path: Path, clock: FixedClock, alice: Identity
 ) -> None:
     with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
-        app.demo.generate(30, seed=3)
+        _fill_like_0001(app, clock)
         before = app.instruments.list(limit=None)
-        records = app.calibrations.history(before.rows[0].asset_tag)
+        records = {r.asset_tag: app.calibrations.history(r.asset_tag) for r in before.rows}
     engine, _ = build_engine(database_url(str(db_path)), EngineOptions())
     try:
         downgrade(engine, database_url(str(db_path)), "0001")
@@ -257,11 +260,43 @@ def test_a_populated_database_goes_down_to_0001_and_up_again(
         assert any("upgraded the schema from 0001" in n for n in app.notices)
         assert sorted(app.locks.admins()) == ["alice", "carol"]
         assert app.instruments.list(limit=None) == before
-        assert app.calibrations.history(before.rows[0].asset_tag) == records
+        assert {r.asset_tag: app.calibrations.history(r.asset_tag) for r in before.rows} == records
+        assert any(rec.standards for rec in records["TH-001"])
         report = app.maintenance.verify(deep=True)
         assert report.problems == []
     assert scalar(db_path, "SELECT count(*) FROM meta WHERE key = 'admins'") == 0
     assert list((db_path.parent / "backups").glob("lab_*_before-upgrade-0001.db"))
+
+
+def _fill_like_0001(app: CalTrack, clock: FixedClock) -> None:
+    """Data a CalTrack 0.1 database could hold: instruments, calibrations with points
+    and standards, an edit, a void. No out-of-tolerance case (0.1 had none: the demo's
+    failed calibrations open one, and a downgrade drops them with their table)."""
+    today = clock.today()
+    add_thermometer(app, "REF-1", description="Reference thermometer")
+    app.calibrations.add(
+        "REF-1",
+        CalibrationInput(performed_on=today - timedelta(days=100), result="pass"),
+    )
+    for n in range(1, 6):
+        tag = f"TH-{n:03d}"
+        add_thermometer(app, tag, location=f"Room {n}")
+        for days, result in ((60, "pass"), (10, "adjusted")):
+            app.calibrations.add(
+                tag,
+                CalibrationInput(
+                    performed_on=today - timedelta(days=days),
+                    result=result,
+                    certificate_number=f"C-{n}-{days}",
+                    points=(PointInput(20, 20.1, 20.0, 0.5, "°C"),),
+                    standards=("REF-1",),
+                ),
+            )
+    app.instruments.edit("TH-002", {"location": "Cold room"}, reason="moved")
+    wrong = app.calibrations.add(
+        "TH-003", CalibrationInput(performed_on=today - timedelta(days=5), result="pass")
+    )
+    app.calibrations.void(wrong.id, "entered on the wrong instrument")
 
 
 def _tables_of(db: Path) -> set[str]:
