@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -480,43 +481,59 @@ class TransferService:
             if row.issues:
                 outcome.rows[row.line] = self._failed_instrument(plan, row, current)
                 continue
-            try:
-                if current is None:
-                    self._instruments.add_in(
-                        uow,
-                        audit,
-                        row.values,
-                        reason=self._reason(plan, row),
-                        last_calibrated=row.due.get("last_calibrated"),
-                        next_due=row.due.get("next_due"),
-                    )
-                    notes: tuple[str, ...] = ()
-                    if "calibration_interval_days" not in row.values:
-                        notes = ("no interval given: 365 days",)
-                    outcome.rows[row.line] = PreviewRow(
-                        row.line, "add", row.tag, row.summary, notes=notes
-                    )
-                elif not plan.options.update_existing:
-                    outcome.rows[row.line] = self._error(
-                        plan,
-                        row,
-                        "asset_tag",
-                        f"{current.asset_tag} is already in the database ({current.description});"
-                        " leave the line out, or choose to update existing instruments",
-                    )
-                else:
-                    outcome.rows[row.line] = self._update(uow, audit, plan, row, current)
-            except (ValidationError, NotFoundError, ConflictError) as exc:
-                outcome.rows[row.line] = PreviewRow(
-                    row.line, "error", row.tag, row.summary, self._issues_of(plan, row, exc)
-                )
-            except (IntegrityError, PendingRollbackError) as exc:
-                # The transaction is spoiled: report this row, leave the rest unchecked.
-                outcome.rows[row.line] = self._error(
-                    plan, row, None, f"the database refused the row ({exc})"
-                )
+            apply = partial(self._instrument_row, uow, audit, plan, row, current)
+            if not self._applied(outcome, plan, row, apply):
                 break
         return outcome
+
+    def _instrument_row(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        plan: _Plan,
+        row: PlannedRow,
+        current: Instrument | None,
+    ) -> PreviewRow:
+        if current is None:
+            self._instruments.add_in(
+                uow,
+                audit,
+                row.values,
+                reason=self._reason(plan, row),
+                last_calibrated=row.due.get("last_calibrated"),
+                next_due=row.due.get("next_due"),
+            )
+            notes: tuple[str, ...] = ()
+            if "calibration_interval_days" not in row.values:
+                notes = ("no interval given: 365 days",)
+            return PreviewRow(row.line, "add", row.tag, row.summary, notes=notes)
+        if not plan.options.update_existing:
+            return self._error(
+                plan,
+                row,
+                "asset_tag",
+                f"{current.asset_tag} is already in the database ({current.description});"
+                " leave the line out, or choose to update existing instruments",
+            )
+        return self._update(uow, audit, plan, row, current)
+
+    def _applied(
+        self, outcome: _Outcome, plan: _Plan, row: PlannedRow, apply: Callable[[], PreviewRow]
+    ) -> bool:
+        """Run one row's write into ``outcome``; False once the transaction is spoiled."""
+        try:
+            outcome.rows[row.line] = apply()
+        except (ValidationError, NotFoundError, ConflictError) as exc:
+            outcome.rows[row.line] = PreviewRow(
+                row.line, "error", row.tag, row.summary, self._issues_of(plan, row, exc)
+            )
+        except (IntegrityError, PendingRollbackError) as exc:
+            # Report this row and leave the rest unchecked: nothing after it would count.
+            outcome.rows[row.line] = self._error(
+                plan, row, None, f"the database refused the row ({exc})"
+            )
+            return False
+        return True
 
     def _failed_instrument(
         self, plan: _Plan, row: PlannedRow, current: Instrument | None
@@ -640,16 +657,8 @@ class TransferService:
                     "(same date, certificate, result and readings); leave the line out",
                 )
                 continue
-            try:
-                outcome.rows[row.line] = self._record(uow, audit, plan, row, instrument)
-            except (ValidationError, NotFoundError, ConflictError) as exc:
-                outcome.rows[row.line] = PreviewRow(
-                    row.line, "error", row.tag, row.summary, self._issues_of(plan, row, exc)
-                )
-            except (IntegrityError, PendingRollbackError) as exc:
-                outcome.rows[row.line] = self._error(
-                    plan, row, None, f"the database refused the row ({exc})"
-                )
+            apply = partial(self._record, uow, audit, plan, row, instrument)
+            if not self._applied(outcome, plan, row, apply):
                 break
         return outcome
 

@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from app.services.dto import AuditView
-from app.ui.models.list_model import ListTableModel
+from app.ui.models.list_model import SortedListModel
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -137,14 +137,13 @@ def _sort_key(event: AuditView, column: int) -> Any:
     return _display(event, column).casefold()
 
 
-class AuditTableModel(ListTableModel[AuditView]):
+class AuditTableModel(SortedListModel[AuditView]):
     """The events of one search, sortable by any column (the event number breaks ties)."""
 
     COLUMNS = COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._sort: tuple[int, bool] = (COL_ID, False)  # oldest first, as searched
+        super().__init__(parent, sort=(COL_ID, False))  # oldest first, as searched
 
     # -- feeding ---------------------------------------------------------------------
 
@@ -161,15 +160,11 @@ class AuditTableModel(ListTableModel[AuditView]):
     def event_at(self, row: int) -> AuditView | None:
         return self.item_at(row)
 
-    def row_of(self, event_id: int) -> int | None:
-        return next((r for r, e in enumerate(self._rows) if e.id == event_id), None)
-
     def users(self) -> set[str]:
         return {e.user for e in self._rows}
 
-    def _apply_sort(self) -> None:
-        column, descending = self._sort
-        self._rows.sort(key=lambda e: (_sort_key(e, column), e.id), reverse=descending)
+    def sort_key(self, item: AuditView, column: int) -> Any:
+        return _sort_key(item, column)
 
     # -- Qt model --------------------------------------------------------------------
 
@@ -189,18 +184,3 @@ class AuditTableModel(ListTableModel[AuditView]):
         if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_ID:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(COLUMNS):
-            return
-        self.layoutAboutToBeChanged.emit()
-        # The selection follows its event, not its row number.
-        before = [(i, self._rows[i.row()].id) for i in self.persistentIndexList()]
-        self._sort = (column, order == Qt.SortOrder.DescendingOrder)
-        self._apply_sort()
-        rows = {e.id: r for r, e in enumerate(self._rows)}
-        self.changePersistentIndexList(
-            [i for i, _ in before],
-            [self.index(rows[event_id], i.column()) for i, event_id in before],
-        )
-        self.layoutChanged.emit()

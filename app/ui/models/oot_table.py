@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from app.services.dto import OotCaseView
 from app.services.oot import DISPOSITION_LABELS
 from app.ui.look import status_color
-from app.ui.models.list_model import ListTableModel
+from app.ui.models.list_model import SortedListModel
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -86,16 +86,15 @@ def _sort_key(case: OotCaseView, column: int) -> Any:
     return _display(case, column)
 
 
-class OotTableModel(ListTableModel[OotCaseView]):
+class OotTableModel(SortedListModel[OotCaseView]):
     """The cases of one status filter, sortable by any column."""
 
     COLUMNS = COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, sort=(COL_FOUND, True))  # newest finding first
         self._all: list[OotCaseView] = []
         self._status: str | None = "open"
-        self._sort: tuple[int, bool] = (COL_FOUND, True)  # newest finding first
 
     # -- feeding ---------------------------------------------------------------------
 
@@ -117,9 +116,6 @@ class OotTableModel(ListTableModel[OotCaseView]):
     def case_at(self, row: int) -> OotCaseView | None:
         return self.item_at(row)
 
-    def row_of(self, case_id: int) -> int | None:
-        return next((r for r, c in enumerate(self._rows) if c.id == case_id), None)
-
     def find(self, case_id: int) -> OotCaseView | None:
         """A case of the whole list, whatever the filter shows."""
         return next((c for c in self._all if c.id == case_id), None)
@@ -130,10 +126,8 @@ class OotTableModel(ListTableModel[OotCaseView]):
         self._apply_sort()
         self.endResetModel()
 
-    def _apply_sort(self) -> None:
-        column, descending = self._sort
-        # The case number breaks ties, so equal keys keep a stable, meaningful order.
-        self._rows.sort(key=lambda c: (_sort_key(c, column), c.id), reverse=descending)
+    def sort_key(self, item: OotCaseView, column: int) -> Any:
+        return _sort_key(item, column)
 
     # -- Qt model --------------------------------------------------------------------
 
@@ -158,18 +152,3 @@ class OotTableModel(ListTableModel[OotCaseView]):
         if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_AFFECTED:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(COLUMNS):
-            return
-        self.layoutAboutToBeChanged.emit()
-        # The selection follows its case, not its row number.
-        before = [(i, self._rows[i.row()].id) for i in self.persistentIndexList()]
-        self._sort = (column, order == Qt.SortOrder.DescendingOrder)
-        self._apply_sort()
-        rows = {c.id: r for r, c in enumerate(self._rows)}
-        self.changePersistentIndexList(
-            [i for i, _ in before],
-            [self.index(rows[case_id], i.column()) for i, case_id in before],
-        )
-        self.layoutChanged.emit()
