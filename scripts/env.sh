@@ -54,13 +54,23 @@ ensure_venv() {
     echo "creating the Python environment in $VENV (first run only)" >&2
     "$python" -m venv "$VENV"
   fi
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  local have=""
+  [ -f "$stamp" ] && have="$(cat "$stamp")"
+  # An environment with the test tools also runs the app: no reinstall to go back and forth.
+  if [ "$have" != "$want" ] && ! { [ -z "$extras" ] && [ "${have%-*}-" = "$want" ]; }; then
     echo "installing CalTrack and its dependencies" >&2
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    if [ -n "$extras" ]; then
-      "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[$extras]"
-    else
-      "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT"
+    local target="$ROOT"
+    [ -n "$extras" ] && target="$ROOT[$extras]"
+    # pip and the build backend are chatty even with -q: their output goes to a log,
+    # shown only when the install fails.
+    local log="$VENV/install.log"
+    if ! {
+      "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip &&
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$target"
+    } >"$log" 2>&1; then
+      tail -n 40 "$log" >&2
+      echo "installing CalTrack failed (whole log: $log); check the network or the package index and retry" >&2
+      return 1
     fi
     echo "$want" >"$stamp"
   fi
