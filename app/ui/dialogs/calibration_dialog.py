@@ -40,7 +40,7 @@ from app.errors import ValidationError
 from app.services.calibrations import within
 from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail, PointInput
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm
+from app.ui.dialogs.form import ValidatingForm, notice_box
 from app.ui.look import STATUS_COLOR, status_color
 
 Submit = Callable[[CalibrationInput, Callable[[Any], None], Callable[[BaseException], None]], None]
@@ -275,10 +275,7 @@ class CalibrationDialog(QDialog):
         after.add("next_due", "Next &due:", due_row)
         after.add("notes", "N&otes:", self.notes)
 
-        self.banner = QLabel()
-        self.banner.setObjectName("noticeBox")
-        self.banner.setWordWrap(True)
-        self.banner.hide()
+        self.banner = notice_box()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )

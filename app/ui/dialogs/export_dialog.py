@@ -37,6 +37,7 @@ from app.services.transfer import EXPORT_BASE_NAME as BASE_NAME
 from app.services.transfer import TransferService, export_paths
 from app.services.transfer_model import ExportResult
 from app.ui import messages
+from app.ui.dialogs.form import notice_box
 from app.ui.dialogs.import_state import BusyBar, ProgressRelay
 from app.ui.tasks import TaskRunner
 
@@ -143,12 +144,7 @@ class ExportDialog(QDialog):
 
         self.relay = ProgressRelay(self._progress, self)
         self.busy_bar = BusyBar(lambda: None)
-        self.saved = QLabel()
-        self.saved.setObjectName("noticeBox")
-        self.saved.setWordWrap(True)
-        self.saved.setContentsMargins(8, 6, 8, 6)
-        self.saved.setAccessibleName("What was saved")
-        self.saved.hide()
+        self.saved = notice_box("What was saved")
         self.open_button = QPushButton("&Open folder")
         self.open_button.clicked.connect(self._open_folder)
         self.open_button.hide()

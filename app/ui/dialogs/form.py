@@ -1,8 +1,27 @@
-"""A form whose fields can show their own validation message right below them."""
+"""A form whose fields can show their own validation message right below them, and the
+notice box dialogs show above their buttons."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+
+def notice_box(accessible_name: str = "") -> QLabel:
+    """A hidden, word-wrapped notice (styled as ``#noticeBox`` by the themes).
+
+    Plain text always: notices quote what users typed and files held, which must never
+    be taken for markup, and their line breaks must show.
+    """
+    box = QLabel()
+    box.setObjectName("noticeBox")
+    box.setWordWrap(True)
+    box.setContentsMargins(8, 6, 8, 6)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    if accessible_name:
+        box.setAccessibleName(accessible_name)
+    box.hide()
+    return box
 
 
 class FieldRow(QWidget):

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.transfer_model import ImportPreview
+from app.ui.dialogs.form import notice_box
 from app.ui.dialogs.import_state import BusyBar, ImportHost
 from app.ui.look import status_color
 from app.ui.models.import_preview_table import (
@@ -74,13 +75,7 @@ class PreviewPage(QWizardPage):
         self.problems.setTextFormat(Qt.TextFormat.PlainText)
         self.problems.setAccessibleName("Problems with the file")
         self.problems.hide()
-        self.warnings = QLabel()
-        self.warnings.setObjectName("noticeBox")
-        self.warnings.setWordWrap(True)
-        self.warnings.setTextFormat(Qt.TextFormat.PlainText)
-        self.warnings.setContentsMargins(8, 6, 8, 6)
-        self.warnings.setAccessibleName("Warnings")
-        self.warnings.hide()
+        self.warnings = notice_box("Warnings")
 
         self.model = ImportPreviewTableModel(self)
         self.model.exclusions_changed.connect(self._exclusions_changed)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,6 +44,7 @@ from app.services.transfer_dates import ORDER_NAMES
 from app.services.transfer_model import ImportPreview
 from app.storage.tables import DELIMITER_NAMES
 from app.ui import messages
+from app.ui.dialogs.form import notice_box
 from app.ui.dialogs.import_mapping_page import MappingPage, _cell_text
 from app.ui.dialogs.import_preview_page import PreviewPage
 from app.ui.dialogs.import_state import (
@@ -253,12 +254,7 @@ class ReadingPage(QWizardPage):
         self.again = QPushButton("&Read again")
         self.again.clicked.connect(lambda: self.host.run_check())
         self.again.hide()
-        self.warnings = QLabel()
-        self.warnings.setObjectName("noticeBox")
-        self.warnings.setWordWrap(True)
-        self.warnings.setTextFormat(Qt.TextFormat.PlainText)
-        self.warnings.setContentsMargins(8, 6, 8, 6)
-        self.warnings.hide()
+        self.warnings = notice_box()
         self.raw = QTableWidget(0, 0)
         self.raw.setAccessibleName("The first rows as read")
         self.raw.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

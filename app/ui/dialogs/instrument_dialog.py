@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QScrollArea,
@@ -25,7 +24,7 @@ from app.errors import ConflictError, ValidationError
 from app.services.dto import InstrumentDetail
 from app.services.validation import MAX_GRACE_DAYS, MAX_INTERVAL_DAYS
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm
+from app.ui.dialogs.form import ValidatingForm, notice_box
 
 Submit = Callable[
     [dict[str, Any], int | None, Callable[[Any], None], Callable[[BaseException], None]], None
@@ -87,11 +86,7 @@ class InstrumentDialog(QDialog):
         self.notes.setFixedHeight(70)
         self.form.add("notes", "&Notes:", self.notes)
 
-        self.banner = QLabel()
-        self.banner.setObjectName("noticeBox")
-        self.banner.setWordWrap(True)
-        self.banner.setContentsMargins(8, 6, 8, 6)
-        self.banner.hide()
+        self.banner = notice_box()
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel

@@ -51,6 +51,7 @@ from app.services.oot import DISPOSITION_LABELS
 from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.form import notice_box
 from app.ui.dialogs.sign_dialog import SigningBox, signature_line
 from app.ui.models.oot_table import (
     COL_FOUND,
@@ -122,11 +123,7 @@ class CloseCaseDialog(QDialog):
         self.closed: Any = None
         self.setWindowTitle(f"Close OOT-{case.id} — {case.asset_tag}")
         self.setMinimumWidth(600)
-        self.banner = QLabel()
-        self.banner.setObjectName("noticeBox")
-        self.banner.setWordWrap(True)
-        self.banner.setContentsMargins(8, 6, 8, 6)
-        self.banner.hide()
+        self.banner = notice_box()
 
         what = QGroupBox("What you sign")
         facts = QFormLayout(what)

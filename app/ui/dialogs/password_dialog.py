@@ -21,7 +21,7 @@ from app.errors import ValidationError
 from app.services.dto import UserView
 from app.services.passwords import MIN_LENGTH, password_problem
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm
+from app.ui.dialogs.form import ValidatingForm, notice_box
 
 # new password, current password (None when there is none yet), ok, fail
 PasswordSubmit = Callable[
@@ -81,10 +81,7 @@ class SigningPasswordDialog(QDialog):
         for edit in (self.current, self.new, self.repeat):
             edit.textChanged.connect(self._check)
 
-        self.banner = QLabel()
-        self.banner.setObjectName("noticeBox")
-        self.banner.setWordWrap(True)
-        self.banner.hide()
+        self.banner = notice_box()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -30,7 +30,7 @@ from app.errors import ConflictError, ValidationError
 from app.services.dto import CalibrationView
 from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text
-from app.ui.dialogs.form import ValidatingForm
+from app.ui.dialogs.form import ValidatingForm, notice_box
 
 # changes, expected version, ok, fail
 EditSubmit = Callable[
@@ -101,11 +101,7 @@ class RecordEditDialog(QDialog):
         self.reason.setPlaceholderText("Why is the record corrected? (required, audit trail)")
         self.form.add("reason", "&Reason:", self.reason)
 
-        self.banner = QLabel()
-        self.banner.setObjectName("noticeBox")
-        self.banner.setWordWrap(True)
-        self.banner.setContentsMargins(8, 6, 8, 6)
-        self.banner.hide()
+        self.banner = notice_box()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )

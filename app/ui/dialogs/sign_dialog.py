@@ -32,7 +32,7 @@ from app.services.accounts import ROLE_NAMES
 from app.services.dto import CalibrationView, SignatureView, UserView
 from app.ui import messages
 from app.ui.detail_pane import readings_summary
-from app.ui.dialogs.form import FieldRow
+from app.ui.dialogs.form import FieldRow, notice_box
 
 # meaning, comment, password, ok, fail
 SignSubmit = Callable[[str, str, str, Callable[[Any], None], Callable[[BaseException], None]], None]
@@ -122,11 +122,7 @@ class SignDialog(QDialog):
         self.setWindowTitle(f"Sign calibration #{record.id} — {record.asset_tag}")
         self.setMinimumWidth(620)
 
-        self.banner = QLabel()
-        self.banner.setObjectName("noticeBox")
-        self.banner.setWordWrap(True)
-        self.banner.setContentsMargins(8, 6, 8, 6)
-        self.banner.hide()
+        self.banner = notice_box()
 
         what = QGroupBox("What you sign")
         facts = QFormLayout(what)

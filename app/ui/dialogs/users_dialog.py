@@ -34,7 +34,7 @@ from app.errors import ValidationError
 from app.services.accounts import ROLE_NAMES
 from app.services.dto import UserView
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm
+from app.ui.dialogs.form import ValidatingForm, notice_box
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.models.users_table import UsersTableModel
 from app.ui.tasks import TaskRunner
@@ -92,10 +92,7 @@ class AccountDialog(QDialog):
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("Why (required, kept in the audit trail)")
         self.form.add("reason", "R&eason:", self.reason)
-        self.banner = QLabel()
-        self.banner.setObjectName("noticeBox")
-        self.banner.setWordWrap(True)
-        self.banner.hide()
+        self.banner = notice_box()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
