@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Protocol
 
 
@@ -17,6 +17,14 @@ class Clock(Protocol):
         """The local calendar date, used for due rules."""
         ...
 
+    def local_date(self, moment: datetime) -> date:
+        """The local calendar date of a stored moment (naive ones are UTC)."""
+        ...
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
 
 class SystemClock:
     """The real clock."""
@@ -27,15 +35,23 @@ class SystemClock:
     def today(self) -> date:
         return date.today()
 
+    def local_date(self, moment: datetime) -> date:
+        return _aware(moment).astimezone().date()
+
 
 class FixedClock:
     """A clock that stands still (tests, demo data generation)."""
 
-    def __init__(self, now: datetime) -> None:
-        self._now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    def __init__(self, now: datetime, *, local: tzinfo = UTC) -> None:
+        """``local``: the time zone whose calendar ``today`` and ``local_date`` give."""
+        self._now = _aware(now).astimezone(UTC)
+        self._local = local
 
     def now_utc(self) -> datetime:
         return self._now
 
     def today(self) -> date:
-        return self._now.date()
+        return self._now.astimezone(self._local).date()
+
+    def local_date(self, moment: datetime) -> date:
+        return _aware(moment).astimezone(self._local).date()

@@ -21,6 +21,7 @@ from app.services.audit import AuditChainWriter
 from app.services.dto import UserView
 from app.services.passwords import (
     PASSWORD_SET_ACTION,
+    REFUSED_ACTION,
     SIGNING_STREAM,
     hash_password,
     password_problem,
@@ -34,6 +35,31 @@ ROLE_RANK = {"technician": 0, "qa": 1, "admin": 2}
 ROLE_NAMES = {"technician": "Technician", "qa": "QA reviewer", "admin": "Admin"}
 # The admin list of databases made before accounts existed (schema 0001).
 LEGACY_ADMINS_KEY = "admins"
+MAX_WRONG_ATTEMPTS = 5
+LOCKED_MESSAGE = (
+    f"your signing password is locked after {MAX_WRONG_ATTEMPTS} wrong attempts; "
+    "ask an admin to reset it, then set a new one"
+)
+
+
+def wrong_signing_attempts(uow: UnitOfWork, account: UserAccount) -> int:
+    """Wrong passwords in a row since the last good signature or password change."""
+    count = 0
+    for event in reversed(uow.audit.for_entity(SIGNING_STREAM, account.id)):
+        if event.action != REFUSED_ACTION:
+            break
+        count += 1
+    return count
+
+
+def attempts_hint(attempts: int) -> str:
+    """What a user is told after their ``attempts``-th wrong password in a row."""
+    left = MAX_WRONG_ATTEMPTS - attempts
+    if left > 0:
+        then = f"{left} more wrong attempt(s) lock it until an admin resets it"
+    else:
+        then = "it is now locked: ask an admin to reset your signing password"
+    return f"(the attempt was recorded); {then}"
 
 
 def user_view(account: UserAccount | None, login: str) -> UserView:
@@ -228,18 +254,35 @@ class AccountService:
         return self._write(change, "printed name changed", "set name")
 
     def set_signing_password(self, new: str, *, current: str | None = None) -> UserView:
-        """Set one's own signing password; changing one needs the current one."""
+        """Set one's own signing password; changing one needs the current one.
+
+        A wrong current password counts as a wrong signing attempt, and a locked password
+        stays locked here too: only an admin's reset unlocks it.
+        """
         login = self._identity.user
         problem = password_problem(new, login)
         if problem:
             raise ValidationError({"password": problem})
-        stored = self._uow.read(lambda uow: getattr(uow.accounts.get(login), "signing_hash", None))
+
+        def state(uow: UnitOfWork) -> str | None:
+            account = uow.accounts.get(login)
+            if account is not None and account.signing_hash:
+                if wrong_signing_attempts(uow, account) >= MAX_WRONG_ATTEMPTS:
+                    raise NotAllowedError(LOCKED_MESSAGE)
+                return account.signing_hash
+            return None
+
+        stored = self._uow.read(state)
+        if stored is not None and not current:
+            raise ValidationError(
+                {"current_password": "give your current signing password to change it"}
+            )
         if stored is not None and not verify_password(current or "", stored):
+            attempts = self._refused(login, stored)
             raise ValidationError(
                 {
-                    "current_password": "the current signing password is wrong"
-                    if current
-                    else "give your current signing password to change it"
+                    "current_password": "the current signing password is wrong "
+                    + attempts_hint(attempts)
                 }
             )
         new_hash = hash_password(new)  # slow on purpose: outside the write transaction
@@ -249,16 +292,45 @@ class AccountService:
             account = uow.accounts.get(login)
             if account is None:
                 account = new_account(uow, audit, self._identity, login, DEFAULT_ROLE, login)
-            elif account.signing_hash != stored:
+                account.signing_hash = new_hash
+                account.password_set_at = audit.now
+                return _Change(account, "create", created(account_snapshot(account)))
+            if (account.signing_hash or None) != stored:
                 raise ValidationError(
                     {"password": "your signing password was changed meanwhile; try again"}
                 )
+            if stored is not None and wrong_signing_attempts(uow, account) >= MAX_WRONG_ATTEMPTS:
+                raise NotAllowedError(LOCKED_MESSAGE)
             before = account_snapshot(account)
             account.signing_hash = new_hash
             account.password_set_at = audit.now
             return _Change(account, "update", diff(before, account_snapshot(account)))
 
         return self._write(change, "signing password set", "set password")
+
+    def _refused(self, login: str, stored: str) -> int:
+        """Record a wrong current password; how many wrong ones in a row now."""
+
+        def write(uow: UnitOfWork) -> int:
+            account = uow.accounts.get(login)
+            if account is None or account.signing_hash != stored:
+                raise ValidationError(
+                    {"password": "your signing password was changed meanwhile; try again"}
+                )
+            earlier = wrong_signing_attempts(uow, account)
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            audit.record(
+                SIGNING_STREAM,
+                account.id,
+                account.login,
+                REFUSED_ACTION,
+                {},
+                "wrong current signing password while changing it",
+            )
+            audit.flush()
+            return earlier + 1
+
+        return self._uow.write(write, label="wrong signing password")
 
     # -- helpers ---------------------------------------------------------------------
 

@@ -38,7 +38,12 @@ from app.services.dto import (
 )
 from app.services.due import next_due_from
 from app.services.instruments import require_instrument
-from app.services.oot import cancel_case_in, open_case_in, opens_case
+from app.services.oot import (
+    cancel_case_in,
+    open_case_in,
+    opens_case,
+    refresh_open_cases_in,
+)
 from app.services.signatures import record_content_hash, signature_view
 from app.services.snapshots import created, diff, instrument_snapshot, record_snapshot
 from app.services.traceability import standard_problems_in, traceability_of
@@ -339,11 +344,21 @@ class CalibrationService:
             instrument.next_due = clean.next_due
         found_failing = opens_case(record)
         if found_failing:
-            open_case_in(uow, audit, self._identity, record, instrument)
+            # The record it supersedes is voided next: it cannot be the last good one.
+            history = [
+                r
+                for r in uow.calibrations.history(instrument.id)
+                if supersedes is None or r.id != supersedes.id
+            ]
+            open_case_in(uow, audit, self._identity, record, instrument, history=history)
             # A failure found today takes the instrument out of use until QA has looked;
             # an older one entered late does not undo the calibrations since.
             if newest and not keep_status and instrument.status == "in_service":
                 instrument.status = "out_of_service"
+        if supersedes is None:  # else voiding the superseded record refreshes them
+            refresh_open_cases_in(
+                uow, audit, self._identity, instrument, f"calibration #{record.id} recorded"
+            )
         self._touch_instrument(
             uow,
             audit,
@@ -464,7 +479,7 @@ class CalibrationService:
 
         def read(uow: UnitOfWork) -> dict[str, str]:
             found = list(uow.instruments.get_many_by_tags(tags).values())
-            return standard_problems_in(uow, found, day)
+            return standard_problems_in(uow, found, day, self._clock)
 
         return self._uow.read(read)
 
@@ -502,8 +517,21 @@ class CalibrationService:
     ) -> None:
         if record.voided_at is not None:
             raise ValidationError({"record": f"calibration #{record.id} is already voided"})
+        case = uow.oot_cases.for_record(record.id)
         if uow.signatures.for_records([record.id]).get(record.id):
             require_role(uow, self._identity, "qa", f"{what} a signed calibration record")
+        elif (
+            case is not None
+            and case.status == "open"
+            and (case.impact_assessment.strip() or case.disposition)
+        ):
+            # Voiding it cancels the case: QA's assessment would be set aside by others.
+            require_role(
+                uow,
+                self._identity,
+                "qa",
+                f"{what} calibration #{record.id}: QA has assessed its case OOT-{case.id}",
+            )
         else:
             require_role(uow, self._identity, "technician", f"{what} calibration records")
         if expected_version is not None and record.version != expected_version:
@@ -535,6 +563,9 @@ class CalibrationService:
             reason,
         )
         cancel_case_in(uow, audit, self._identity, record, f"calibration #{record.id} voided")
+        refresh_open_cases_in(
+            uow, audit, self._identity, instrument, f"calibration #{record.id} voided"
+        )
         inst_before = instrument_snapshot(instrument)
         latest = next(
             (r for r in uow.calibrations.history(instrument.id) if r.voided_at is None), None
@@ -571,8 +602,8 @@ class CalibrationService:
 
     # -- helpers -------------------------------------------------------------------
 
-    @staticmethod
     def _standards(
+        self,
         uow: UnitOfWork,
         instrument: Instrument,
         tags: tuple[str, ...],
@@ -588,7 +619,7 @@ class CalibrationService:
         if instrument.asset_tag_key in found:
             raise ValidationError({"standards": "an instrument cannot be its own standard"})
         standards = list(found.values())
-        problems = standard_problems_in(uow, standards, performed_on)
+        problems = standard_problems_in(uow, standards, performed_on, self._clock)
         if problems and not justification:
             raise ValidationError(
                 {

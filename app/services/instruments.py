@@ -20,6 +20,7 @@ from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationErr
 from app.identity import Identity
 from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter, decode_event
 from app.services.dto import (
     InstrumentDetail,
@@ -294,13 +295,25 @@ class InstrumentService:
             std_ids = sorted({s.standard_id for r in records for s in r.standards})
             tags = uow.instruments.tags_by_id(std_ids)
             tags[obj.id] = obj.asset_tag
+            attachments = uow.attachments.for_instrument(obj.id)
+            record_ids = [r.id for r in records]
+            signed = uow.signatures.for_records(record_ids)
+            # Its whole trail: the instrument's events, and those of its calibrations,
+            # their signatures, its attachments and its out-of-tolerance cases.
+            trail = uow.audit.for_entities(
+                {
+                    "instrument": [obj.id],
+                    "calibration": record_ids,
+                    "signature": [s.id for sigs in signed.values() for s in sigs],
+                    "attachment": [a.id for a in attachments],
+                    "oot_case": [c.id for c in uow.oot_cases.find(instrument_id=obj.id)],
+                }
+            )
             return InstrumentHistory(
                 instrument=detail_of(obj, today, due_soon_days(uow)),
                 calibrations=calibration_views(uow, records, tags),
-                attachments=[
-                    attachment_view(a, tags) for a in uow.attachments.for_instrument(obj.id)
-                ],
-                audit=[decode_event(e) for e in uow.audit.for_entity("instrument", obj.id)],
+                attachments=[attachment_view(a, tags) for a in attachments],
+                audit=[decode_event(e) for e in trail],
             )
 
         return self._uow.read(read)
@@ -418,6 +431,8 @@ class InstrumentService:
             raise self._conflict(obj, clean, expected_version)
         if "asset_tag" in clean:
             self._check_tag_free(uow, clean["asset_tag"], obj.id)
+        if clean.get("status") == "in_service" and obj.status != "in_service":
+            self._check_may_return(uow, obj)
         before = instrument_snapshot(obj)
         for name, value in clean.items():
             setattr(obj, name, value)
@@ -455,6 +470,19 @@ class InstrumentService:
         if last_day is not None and due_day is None:
             due_day = next_due_from(last_day, clean["calibration_interval_days"])
         return {"last_calibrated": last_day, "next_due": due_day}
+
+    def _check_may_return(self, uow: UnitOfWork, obj: Instrument) -> None:
+        """An open out-of-tolerance case keeps an instrument out of use until QA says so."""
+        cases = uow.oot_cases.find(status="open", instrument_id=obj.id)
+        if cases:
+            names = ", ".join(f"OOT-{c.id}" for c in cases)
+            require_role(
+                uow,
+                self._identity,
+                "qa",
+                f"put {obj.asset_tag} back in service while {names} is open (closing the "
+                "case can return it to service)",
+            )
 
     def _conflict(self, obj: Instrument, clean: Mapping[str, Any], expected: int) -> ConflictError:
         theirs = instrument_snapshot(obj)

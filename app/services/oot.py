@@ -73,7 +73,7 @@ def _summary(record: CalibrationRecord) -> str:
     if failed:
         pts = sorted(record.points, key=lambda p: p.seq)
         detail = ", ".join(
-            f"{p.nominal:g} {p.unit}".strip() + f" found {p.as_found:g}"
+            f"{p.nominal:.10g} {p.unit}".strip() + f" found {p.as_found:.10g}"
             for p in pts
             if p.seq in failed and p.as_found is not None
         )
@@ -82,6 +82,18 @@ def _summary(record: CalibrationRecord) -> str:
             f"result {record.result}"
         )
     return f"Calibration result: {record.result}"
+
+
+def _last_good_before(history: list[CalibrationRecord], record: CalibrationRecord) -> date | None:
+    """The day of the latest valid calibration before ``record`` that left it good."""
+    earlier = [
+        r
+        for r in sorted(history, key=lambda r: (r.performed_on, r.id), reverse=True)
+        if r.id != record.id
+        and r.voided_at is None
+        and (r.performed_on, r.id) < (record.performed_on, record.id)
+    ]
+    return next((r.performed_on for r in earlier if left_good(r)), None)
 
 
 def open_case_in(
@@ -100,14 +112,7 @@ def open_case_in(
     """
     if history is None:
         history = uow.calibrations.history(instrument.id)
-    earlier = [
-        r
-        for r in sorted(history, key=lambda r: (r.performed_on, r.id), reverse=True)
-        if r.id != record.id
-        and r.voided_at is None
-        and (r.performed_on, r.id) < (record.performed_on, record.id)
-    ]
-    last_good = next((r.performed_on for r in earlier if left_good(r)), None)
+    last_good = _last_good_before(history, record)
     case = OotCase(
         instrument_id=instrument.id,
         record_id=record.id,
@@ -136,6 +141,43 @@ def open_case_in(
         f"opened by calibration #{record.id}",
     )
     return case
+
+
+def refresh_open_cases_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    why: str,
+) -> None:
+    """Move the "last good" day of the instrument's open cases to what its history says
+    now (a good calibration voided or superseded widens what may be affected; one
+    entered late narrows it). Closed cases keep what was signed."""
+    cases = uow.oot_cases.find(status="open", instrument_id=instrument.id)
+    if not cases:
+        return
+    history = uow.calibrations.history(instrument.id)
+    records = {r.id: r for r in history}
+    for case in cases:
+        failing = records.get(case.record_id)
+        if failing is None:
+            continue
+        last_good = _last_good_before(history, failing)
+        if last_good == case.last_good_on:
+            continue
+        before = case_snapshot(case)
+        case.last_good_on = last_good
+        case.updated_at = audit.now
+        case.updated_by = identity.user
+        uow.oot_cases.flush()
+        audit.record(
+            "oot_case",
+            case.id,
+            f"OOT-{case.id} {instrument.asset_tag}",
+            "update",
+            diff(before, case_snapshot(case)),
+            why,
+        )
 
 
 def cancel_case_in(

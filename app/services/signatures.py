@@ -19,7 +19,13 @@ from app.db.models import NOTES_LEN, CalibrationRecord, OotCase, Signature, User
 from app.errors import NotAllowedError, NotFoundError, ValidationError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.services.accounts import require_role
+from app.services.accounts import (
+    LOCKED_MESSAGE,
+    MAX_WRONG_ATTEMPTS,
+    attempts_hint,
+    require_role,
+    wrong_signing_attempts,
+)
 from app.services.audit import AuditChainWriter, content_hash
 from app.services.dto import SignatureView
 from app.services.passwords import (
@@ -37,7 +43,6 @@ from app.services.snapshots import (
 from app.services.validation import clean_text
 
 RECORD_MEANINGS = ("reviewed", "approved")
-MAX_WRONG_ATTEMPTS = 5
 
 T = TypeVar("T")
 
@@ -104,7 +109,7 @@ class SignatureCheck:
                     {"password": "your signing password changed meanwhile; sign again"}
                 )
             if not ok:
-                earlier = self._wrong_attempts(uow, signer)  # before this one is written
+                earlier = wrong_signing_attempts(uow, signer)  # before this one is written
                 audit.record(
                     SIGNING_STREAM,
                     signer.id,
@@ -121,14 +126,8 @@ class SignatureCheck:
 
         outcome = self._uow.write(write, label=label)
         if isinstance(outcome, _Refused):
-            left = MAX_WRONG_ATTEMPTS - outcome.attempts
-            hint = (
-                f"{left} more wrong attempt(s) lock it until an admin resets it"
-                if left > 0
-                else "it is now locked: ask an admin to reset your signing password"
-            )
             raise ValidationError(
-                {"password": f"wrong signing password (the attempt was recorded); {hint}"}
+                {"password": "wrong signing password " + attempts_hint(outcome.attempts)}
             )
         return outcome
 
@@ -140,22 +139,9 @@ class SignatureCheck:
                 f"set your signing password first ({view.login} has none): "
                 "QA → My signing password… in the window, or `caltrack users set-password`"
             )
-        if self._wrong_attempts(uow, account) >= MAX_WRONG_ATTEMPTS:
-            raise NotAllowedError(
-                f"your signing password is locked after {MAX_WRONG_ATTEMPTS} wrong attempts; "
-                "ask an admin to reset it, then set a new one"
-            )
+        if wrong_signing_attempts(uow, account) >= MAX_WRONG_ATTEMPTS:
+            raise NotAllowedError(LOCKED_MESSAGE)
         return account
-
-    @staticmethod
-    def _wrong_attempts(uow: UnitOfWork, account: UserAccount) -> int:
-        """Wrong passwords in a row since the last good signature or password change."""
-        count = 0
-        for event in reversed(uow.audit.for_entity(SIGNING_STREAM, account.id)):
-            if event.action != REFUSED_ACTION:
-                break
-            count += 1
-        return count
 
     def add_signature(
         self,

@@ -10,34 +10,72 @@ the failure was found; once a calibration left the standard good again, it may s
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, timedelta
 
+from app.clock import Clock
 from app.db.models import Instrument
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.dto import Traceability, TraceLink
 
 
-def status_since(uow: UnitOfWork, instrument: Instrument) -> date | None:
-    """The day the instrument's current status began, from its audit trail."""
-    for event in reversed(uow.audit.for_entity("instrument", instrument.id)):
-        if '"status"' in event.changes and "status" in json.loads(event.changes):
-            return event.occurred_at.date()
-    return None
+@dataclass(frozen=True)
+class StatusPeriod:
+    """A status and the local day it began (None: not known, older than the trail)."""
+
+    began: date | None
+    status: str
 
 
-def standard_problems_in(uow: UnitOfWork, standards: list[Instrument], day: date) -> dict[str, str]:
+def status_periods(uow: UnitOfWork, instrument: Instrument, clock: Clock) -> list[StatusPeriod]:
+    """Each status the instrument had, oldest first, from its audit trail; the current
+    status alone when the trail names none."""
+    periods: list[StatusPeriod] = []
+    for event in uow.audit.for_entity("instrument", instrument.id):
+        if '"status"' not in event.changes:
+            continue
+        change = json.loads(event.changes).get("status")
+        if change:
+            periods.append(StatusPeriod(clock.local_date(event.occurred_at), str(change[1])))
+    return periods or [StatusPeriod(None, instrument.status)]
+
+
+def out_of_use_on(periods: list[StatusPeriod], day: date) -> StatusPeriod | None:
+    """The period of a status other than in service that covered ``day``; None when the
+    instrument was in service all day, or not yet registered.
+
+    A status set during the day counts for that whole day unless it is "in service"
+    (a calibration carries a date, not a time: a standard taken out of use that day may
+    already have been out of use). Days before the instrument was registered say
+    nothing against it: an imported register's history predates its trail.
+    """
+    for period in periods:
+        if period.began == day and period.status != "in_service":
+            return period
+    in_force = next((p for p in reversed(periods) if p.began is None or p.began <= day), None)
+    if in_force is None or in_force.status == "in_service":
+        return None
+    return in_force
+
+
+def standard_problems_in(
+    uow: UnitOfWork, standards: list[Instrument], day: date, clock: Clock
+) -> dict[str, str]:
     """Asset tag → why that standard could not vouch for a calibration on ``day``."""
     from app.services.oot import left_good  # one rule for "left within tolerance"
 
     problems: dict[str, str] = {}
     for std in standards:
         tag = std.asset_tag
-        if std.status != "in_service":
-            since = status_since(uow, std)
-            if since is None or since <= day:
-                when = f" since {since}" if since else ""
-                problems[tag] = f"{tag} is {std.status.replace('_', ' ')}{when}"
-                continue
+        periods = status_periods(uow, std, clock)
+        off = out_of_use_on(periods, day)
+        if off is not None:
+            words = off.status.replace("_", " ")
+            if off is periods[-1]:
+                problems[tag] = f"{tag} is {words}" + (f" since {off.began}" if off.began else "")
+            else:
+                problems[tag] = f"{tag} was {words} on {day} (from {off.began})"
+            continue
         cover = uow.calibrations.latest_valid_on_or_before(std.id, day)
         if cover is not None:
             due = cover.next_due

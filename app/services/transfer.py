@@ -38,7 +38,7 @@ from app.services.audit import AuditChainWriter
 from app.services.calibrations import CalibrationService
 from app.services.due import next_due_from
 from app.services.instruments import InstrumentService
-from app.services.oot import cancel_case_in, opens_case
+from app.services.oot import cancel_case_in, opens_case, refresh_open_cases_in
 from app.services.snapshots import diff, instrument_snapshot, record_snapshot
 from app.services.transfer_dates import DATE_ORDERS, DateOrder, detect_order
 from app.services.transfer_export import calibration_cells, csv_cell, instrument_cells
@@ -732,6 +732,7 @@ class TransferService:
         )
         why = f"calibration #{record.id} voided; {reason}"
         cancel_case_in(uow, audit, self._identity, record, why)
+        refresh_open_cases_in(uow, audit, self._identity, instrument, why)
         # It never counted: the instrument stays as it was before the record came in.
         inst_before = instrument_snapshot(instrument)
         instrument.last_calibrated, instrument.next_due, instrument.status = before

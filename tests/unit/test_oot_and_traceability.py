@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,18 @@ import pytest
 from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.errors import NotAllowedError, ValidationError
+from app.services.dto import CalibrationInput
 from tests.conftest import add_thermometer
-from tests.unit.qa_helpers import BOB, PASSWORD, QUINN, calibrate, make_qa, open_as, reading
+from tests.unit.qa_helpers import (
+    ALICE,
+    BOB,
+    PASSWORD,
+    QUINN,
+    calibrate,
+    make_qa,
+    open_as,
+    reading,
+)
 
 
 @pytest.fixture
@@ -188,3 +199,114 @@ def test_traceability_both_ways(lab: CalTrack) -> None:
         ("REF-1", "2026-03-01"),
         ("REF-1", "2025-03-01"),
     ]
+
+
+# -- what an open case covers follows the history -------------------------------------
+
+
+def test_superseding_a_good_record_by_a_failing_one_reaches_back_past_it(
+    lab: CalTrack,
+) -> None:
+    # The 2026-01-10 record was mistyped: in truth REF-1 was found out of tolerance.
+    (good,) = [c for c in lab.calibrations.history("REF-1") if str(c.performed_on) == "2026-01-10"]
+    new = lab.calibrations.supersede(
+        good.id,
+        CalibrationInput(
+            performed_on="2026-01-10", result="adjusted", points=(reading(0, 0.9, left=0.1),)
+        ),
+        reason="as-found value mistyped",
+    )
+    assert new.oot_case_id is not None
+    case = lab.oot.get(new.oot_case_id)
+    assert str(case.last_good_on) == "2025-01-10"  # not the superseded record's day
+    assert {(a.asset_tag, str(a.performed_on)) for a in case.affected} == {
+        ("TH-002", "2026-06-15"),
+        ("TH-001", "2026-03-01"),
+        ("TH-001", "2025-03-01"),
+    }
+    assert lab.maintenance.verify().problems == []
+
+
+def test_voiding_the_last_good_calibration_widens_an_open_case(lab: CalTrack) -> None:
+    calibrate(lab, "REF-1", "2026-11-20", "fail", points=(reading(0, 0.9),))
+    (case,) = lab.oot.list(status="open")
+    assert str(case.last_good_on) == "2026-01-10" and len(case.affected) == 2
+    (good,) = [c for c in lab.calibrations.history("REF-1") if str(c.performed_on) == "2026-01-10"]
+    lab.calibrations.void(good.id, "certificate belongs to another reference")
+    case = lab.oot.get(case.id)
+    assert str(case.last_good_on) == "2025-01-10"
+    assert {(a.asset_tag, str(a.performed_on)) for a in case.affected} == {
+        ("TH-002", "2026-06-15"),
+        ("TH-001", "2026-03-01"),
+        ("TH-001", "2025-03-01"),
+    }
+    events = lab.audit.for_entity("oot_case", case.id)
+    assert events[-1].action == "update"
+    assert events[-1].changes["last_good_on"] == ["2026-01-10", "2025-01-10"]
+    assert lab.maintenance.verify().problems == []
+
+
+# -- the standards rule looks at the status on the day ---------------------------------
+
+
+def test_a_standard_out_of_service_then_back_is_refused_for_the_days_between(
+    db_path: Path, app: CalTrack
+) -> None:
+    add_thermometer(app, "REF-1")
+    add_thermometer(app, "TH-001")
+    calibrate(app, "REF-1", "2026-10-01")
+    app.close()
+    with open_as(db_path, ALICE, FixedClock(datetime(2026, 11, 2, 12, tzinfo=UTC))) as lab:
+        lab.instruments.edit("REF-1", {"status": "out_of_service"}, reason="sent for repair")
+    with open_as(db_path, ALICE, FixedClock(datetime(2026, 11, 10, 12, tzinfo=UTC))) as lab:
+        lab.instruments.edit("REF-1", {"status": "in_service"}, reason="back from repair")
+    with open_as(db_path, ALICE, FixedClock(datetime(2026, 11, 20, 12, tzinfo=UTC))) as lab:
+        assert lab.calibrations.standard_problems(["REF-1"], "2026-11-05") == {
+            "REF-1": "REF-1 was out of service on 2026-11-05 (from 2026-11-02)"
+        }
+        with pytest.raises(ValidationError, match="out of service on 2026-11-05"):
+            calibrate(lab, "TH-001", "2026-11-05", standards=("REF-1",))
+        assert lab.calibrations.standard_problems(["REF-1"], "2026-11-02") != {}
+        for fine in ("2026-11-01", "2026-11-10", "2026-11-15"):
+            assert lab.calibrations.standard_problems(["REF-1"], fine) == {}, fine
+
+
+def test_the_day_a_standard_went_out_of_service_is_the_labs_local_day(
+    db_path: Path, app: CalTrack
+) -> None:
+    add_thermometer(app, "REF-1")
+    add_thermometer(app, "TH-001")
+    calibrate(app, "REF-1", "2026-11-01")
+    app.close()
+    # 21:00 on 22 November at UTC-5 is already 02:00 UTC on the 23rd.
+    evening = FixedClock(datetime(2026, 11, 23, 2, tzinfo=UTC), local=timezone(timedelta(hours=-5)))
+    assert str(evening.today()) == "2026-11-22"
+    with open_as(db_path, ALICE, evening) as lab:
+        lab.instruments.edit("REF-1", {"status": "out_of_service"}, reason="dropped")
+        assert lab.calibrations.standard_problems(["REF-1"], "2026-11-22") == {
+            "REF-1": "REF-1 is out of service since 2026-11-22"
+        }
+        assert lab.calibrations.standard_problems(["REF-1"], "2026-11-21") == {}
+
+
+def test_only_qa_takes_an_instrument_with_an_open_case_back_into_service(
+    lab: CalTrack, db_path: Path, clock: FixedClock
+) -> None:
+    failing = calibrate(lab, "REF-1", "2026-11-20", "fail", points=(reading(0, 0.9),))
+    (case,) = lab.oot.list(status="open")
+    make_qa(lab, db_path, clock)
+    with open_as(db_path, BOB, clock) as bob:
+        with pytest.raises(NotAllowedError, match=f"while OOT-{case.id} is open"):
+            bob.instruments.edit("REF-1", {"status": "in_service"}, reason="looks fine")
+        assert bob.instruments.get("REF-1").lifecycle == "out_of_service"
+        bob.instruments.edit("REF-1", {"location": "Bench 2"}, reason="moved")  # still fine
+    with open_as(db_path, QUINN, clock) as qa:
+        qa.oot.assess(case.id, impact_assessment="No results affected", disposition="no_impact")
+    with open_as(db_path, BOB, clock) as bob:
+        # Voiding the failing record would cancel the case QA has assessed.
+        with pytest.raises(NotAllowedError, match=f"QA has assessed its case OOT-{case.id}"):
+            bob.calibrations.void(failing, "wrong instrument")
+        assert bob.oot.get(case.id).status == "open"
+    with open_as(db_path, QUINN, clock) as qa:
+        qa.instruments.edit("REF-1", {"status": "in_service"}, reason="adjusted and verified")
+        assert qa.instruments.get("REF-1").lifecycle == "in_service"

@@ -166,3 +166,43 @@ def test_verify_finds_a_signed_record_changed_outside(
         assert any("no longer matches what Quinn Q. Reviewer signed" in p for p in problems)
         (view,) = qa.calibrations.history("TH-001")
         assert not view.signatures[0].intact
+
+
+def test_a_locked_password_cannot_be_changed_by_its_owner_and_wrong_current_ones_count(
+    recorded: int, db_path: Path, clock: FixedClock
+) -> None:
+    with open_as(db_path, QUINN, clock) as qa:
+        for attempt in range(1, 5):
+            with pytest.raises(ValidationError) as info:
+                qa.accounts.set_signing_password("a brand new phrase", current="guess")
+            assert f"{5 - attempt} more wrong attempt(s)" in info.value.fields["current_password"]
+        with pytest.raises(ValidationError, match="wrong signing password"):
+            qa.signatures.sign_record(recorded, meaning="reviewed", password="guess")
+        attempts = [e.action for e in qa.audit.recent(entity_type="signing")]
+        assert attempts == ["signature_refused"] * 5 + ["password_set"]
+        # Locked: neither signing nor changing the password with the right one unlocks it.
+        with pytest.raises(NotAllowedError, match="locked"):
+            qa.accounts.set_signing_password("a brand new phrase", current=PASSWORD)
+        with pytest.raises(NotAllowedError, match="locked"):
+            qa.signatures.sign_record(recorded, meaning="reviewed", password=PASSWORD)
+        assert len(qa.audit.recent(entity_type="signing")) == 6
+
+
+def test_a_first_signing_password_creates_an_audited_account(
+    db_path: Path, app: CalTrack, clock: FixedClock
+) -> None:
+    app.close()
+    with open_as(db_path, BOB, clock) as bob:
+        me = bob.accounts.set_signing_password("bobs own phrase")
+        assert (me.login, me.role, me.known, me.has_signing_password) == (
+            "bob",
+            "technician",
+            True,
+            True,
+        )
+        (event,) = [
+            e for e in bob.audit.recent(entity_type="user_account") if e.entity_label == "bob"
+        ]
+        assert event.action == "create"
+        assert event.changes["role"] == [None, "technician"]
+        assert bob.maintenance.verify().problems == []
