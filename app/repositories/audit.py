@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, table_of
@@ -56,6 +56,18 @@ class AuditRepository:
             .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
             .order_by(AuditEvent.id)
         )
+        return list(self._session.execute(stmt).scalars())
+
+    def for_entities(self, ids_by_type: dict[str, list[int]]) -> list[AuditEvent]:
+        """The events of several entities (type → ids), oldest first."""
+        wanted = [
+            and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_(ids))
+            for kind, ids in ids_by_type.items()
+            if ids
+        ]
+        if not wanted:
+            return []
+        stmt = select(AuditEvent).where(or_(*wanted)).order_by(AuditEvent.id)
         return list(self._session.execute(stmt).scalars())
 
     def query(

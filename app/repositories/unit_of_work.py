@@ -28,7 +28,9 @@ T = TypeVar("T")
 class UnitOfWork:
     """Repositories bound to one transaction."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, own_heads: dict[str, str] | None = None) -> None:
+        # Audit chain head before → after each write of this process (see ChangeWatcher).
+        self.own_heads: dict[str, str] = own_heads if own_heads is not None else {}
         self.instruments = InstrumentRepository(session)
         self.calibrations = CalibrationRepository(session)
         self.attachments = AttachmentRepository(session)
@@ -48,13 +50,16 @@ class UnitOfWorkFactory:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self.own_heads: dict[str, str] = {}
 
     def write(
         self, fn: Callable[[UnitOfWork], T], *, label: str = "write", admin_override: bool = False
     ) -> T:
         """Run ``fn`` in a write transaction, repeated whole if the database is busy."""
         return self.database.run_write(
-            lambda session: fn(UnitOfWork(session)), label=label, admin_override=admin_override
+            lambda session: fn(UnitOfWork(session, self.own_heads)),
+            label=label,
+            admin_override=admin_override,
         )
 
     def read(self, fn: Callable[[UnitOfWork], T]) -> T:

@@ -189,6 +189,7 @@ class AuditChainWriter:
         self._last_hash = last[1] if last else GENESIS_HASH
         if head is None:
             uow.meta.set(HEAD_KEY, self._last_hash)
+        self._start = head if head is not None else self._last_hash
         self._pending: list[dict[str, Any]] = []
 
     @property
@@ -260,6 +261,8 @@ class AuditChainWriter:
         self._uow.audit.bulk_insert(self._pending)
         self._pending = []
         self._uow.meta.set(HEAD_KEY, self._last_hash)
+        # A transaction that rolls back leaves a move that never becomes the head: harmless.
+        self._uow.own_heads[self._start] = self._last_hash
 
 
 def _changes_of(event: AuditEvent) -> dict[str, list[Any]]:
@@ -508,8 +511,8 @@ class AuditService:
             if trail is None or (state is not None and state.id < trail[0]):
                 assert state is not None
                 problems.append(
-                    f"{entity_type} {state.label} (#{state.id}) has no audit trail: "
-                    "it was added outside CalTrack"
+                    f"{entity_type} {state.label} (#{state.id}) has no audit trail: it was "
+                    "added outside CalTrack, or its audit events were deleted"
                 )
                 state = next(states, None)
                 continue

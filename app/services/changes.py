@@ -2,6 +2,8 @@
 
 Every change CalTrack makes moves the audit chain head in ``meta`` (same transaction),
 so one primary-key read tells whether anything changed, on SQLite and on servers alike.
+This process's own writes do not count: the unit of work remembers each move of the head
+it made, and a head reached from the last one seen through those moves alone is ours.
 """
 
 from __future__ import annotations
@@ -21,11 +23,20 @@ class ChangeWatcher:
         return self._uow.read(lambda uow: uow.meta.get(HEAD_KEY))
 
     def changed(self) -> bool:
-        """True once per change made since the last ``changed`` or ``acknowledge``."""
+        """True once per change made by someone else since the last ``changed`` or
+        ``acknowledge``."""
         head = self._head()
         if head == self._seen:
             return False
-        self._seen = head
+        seen, self._seen = self._seen, head
+        own = dict(self._uow.own_heads)  # written by worker threads meanwhile
+        step = seen
+        for _ in range(len(own)):
+            step = own.get(step) if step is not None else None
+            if step is None:
+                break
+            if step == head:
+                return False
         return True
 
     def acknowledge(self) -> None:

@@ -211,14 +211,20 @@ class _Fixed:
     uncertainty: str
 
 
+def _plain(value: float) -> str:
+    """A number as a lab writes it: 0.00005, never 5e-05."""
+    text = f"{value:.10f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
 def _fixed(cat: Category) -> _Fixed:
     span = cat.high - cat.low
     return _Fixed(
         nominals=tuple(round(cat.low + span * frac, 4) for frac in (0.1, 0.5, 0.9)),
-        range_text=f"{cat.low:g} to {cat.high:g} {cat.unit}",
-        resolution_text=f"{cat.tolerance / 10:g} {cat.unit}",
-        accuracy_text=f"±{cat.tolerance:g} {cat.unit}",
-        uncertainty=f"±{cat.tolerance / 4:g} {cat.unit} (k=2)",
+        range_text=f"{_plain(cat.low)} to {_plain(cat.high)} {cat.unit}",
+        resolution_text=f"{_plain(cat.tolerance / 10)} {cat.unit}",
+        accuracy_text=f"±{_plain(cat.tolerance)} {cat.unit}",
+        uncertainty=f"±{_plain(cat.tolerance / 4)} {cat.unit} (k=2)",
     )
 
 

@@ -263,16 +263,34 @@ def _readings_table(c: CalibrationView) -> Table | None:
 AUDIT_CHANGE_COLUMNS = ["Field", "Before", "After"]
 
 
-def _change_rows(e: AuditView) -> list[tuple[Cell, ...]]:
-    """(field, before, after) per changed field; a create lists only the fields it set."""
+def _change_rows(e: AuditView, *, readable: bool = False) -> list[tuple[Cell, ...]]:
+    """(field, before, after) per changed field; a create lists only the fields it set.
+
+    ``readable``: fields as a reader says them; else as stored (the audit trail report
+    is the record itself, to filter and compare with the database).
+    """
     rows: list[tuple[Cell, ...]] = []
     for name in sorted(e.changes):
         pair = e.changes[name]
         before, after = (pair[0], pair[1]) if len(pair) == 2 else (None, pair)
         if e.action == "create" and before is None and after in (None, "", []):
             continue  # an empty field on creation tells nothing
-        rows.append((name, change_cell(before), change_cell(after)))
+        label = field_label(name) if readable else name
+        rows.append((label, change_cell(before), change_cell(after)))
     return rows or [(None, None, None)]
+
+
+def field_label(name: str) -> str:
+    """A stored field name as a reader says it: range_text → Range."""
+    words = name.removesuffix("_text").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def _record_state(c: CalibrationView) -> str:
+    if c.voided:
+        return f"VOID: {c.void_reason}"
+    meanings = sorted({s.meaning for s in c.signatures})
+    return f"signed ({', '.join(meanings)})" if meanings else "not signed"
 
 
 def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
@@ -314,7 +332,7 @@ def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
                         c.id,
                         c.performed_on,
                         c.result,
-                        f"VOID: {c.void_reason}" if c.voided else "valid",
+                        _record_state(c),
                         c.performed_by,
                         c.certificate_number,
                         c.next_due,
@@ -359,14 +377,24 @@ def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
     )
     sections.append(
         Section(
-            "Audit trail of the instrument",
-            [],
+            "Audit trail",
+            [
+                "The instrument's events, and those of its calibrations, their signatures, "
+                "its attachments and its out-of-tolerance cases."
+            ],
             Table(
-                ["When (UTC)", "User", "Action", *AUDIT_CHANGE_COLUMNS, "Reason"],
+                ["When (UTC)", "User", "Subject", "Action", *AUDIT_CHANGE_COLUMNS, "Reason"],
                 [
-                    (e.occurred_at, e.user, e.action, *change, e.reason)
+                    (
+                        e.occurred_at,
+                        e.user,
+                        f"{field_label(e.entity_type)} {e.entity_label}",
+                        e.action,
+                        *change,
+                        e.reason,
+                    )
                     for e in history.audit
-                    for change in _change_rows(e)
+                    for change in _change_rows(e, readable=True)
                 ],
             ),
             sheet="Audit trail",
@@ -391,6 +419,7 @@ OOT_COLUMNS = [
     "Instrument",
     "Description",
     "Found on",
+    "What was found",
     "Last good",
     "Status",
     "Disposition",
@@ -428,6 +457,7 @@ def oot_log_report(
                 c.asset_tag,
                 c.description,
                 c.found_on,
+                c.summary,
                 c.last_good_on,
                 c.status,
                 c.disposition.replace("_", " "),

@@ -87,7 +87,8 @@ def detect_order(samples: Iterable[tuple[int, str]], requested: str) -> DateOrde
     if day_first and month_first:
         return DateOrder(
             "dmy",
-            "mixed",
+            f"mixed: line {day_first[0]} is day first, line {month_first[0]} month first — "
+            "choose the order",
             conflict=(
                 f"the dates mix two orders: line {day_first[0]} has {day_first[1]} (day "
                 f"first), line {month_first[0]} has {month_first[1]} (month first); "

@@ -37,6 +37,7 @@ from app.services.dto import (
     instrument_fields,
 )
 from app.ui.look import STATUS_TEXT, status_color, status_icon
+from app.ui.models.audit_table import change_summary, entity_text
 
 CAL_HEADERS = [
     "Date",
@@ -165,16 +166,6 @@ def record_html(c: CalibrationView) -> str:
     return "<br>".join(lines)
 
 
-def describe_changes(event: AuditView) -> str:
-    if event.action in ("create", "attach"):
-        return "created"
-    parts = []
-    for field, pair in event.changes.items():
-        before, after = [*pair, None, None][:2]
-        parts.append(f"{field.replace('_', ' ')}: {_fmt(before)} → {_fmt(after)}")
-    return "; ".join(parts)
-
-
 class DetailPane(QWidget):
     """Shows one instrument's history; emits what the user asks to do with it."""
 
@@ -279,7 +270,8 @@ class DetailPane(QWidget):
         self.tabs.addTab(att_box, "&Attachments")
 
         self.audit = _table(
-            ["When (UTC)", "Who", "Machine", "Action", "What changed", "Reason"], "Audit trail"
+            ["When (UTC)", "Who", "Machine", "Subject", "Action", "What changed", "Reason"],
+            "Audit trail",
         )
         self.tabs.addTab(self.audit, "Audit &trail")
 
@@ -428,8 +420,9 @@ class DetailPane(QWidget):
                     f"{e.occurred_at:%Y-%m-%d %H:%M:%S}",
                     e.user,
                     e.machine,
+                    entity_text(e),
                     e.action,
-                    describe_changes(e),
+                    change_summary(e),
                     e.reason,
                 ]
                 for e in newest_first

@@ -31,7 +31,8 @@ class CalTrackStatusBar(QStatusBar):
         self.path = QLabel()
         self.path.setAccessibleName("Database path")
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.addWidget(self.change_hint)
+        # Permanent, so a temporary message ("Signed", "Saved") never draws over it.
+        self.addPermanentWidget(self.change_hint)
         self.addPermanentWidget(self.lock_state)
         self.addPermanentWidget(self.path)
         self.addPermanentWidget(self.refresh)

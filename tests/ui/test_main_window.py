@@ -16,6 +16,8 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.identity import Identity
+from app.repositories.unit_of_work import UnitOfWorkFactory
+from app.services.instruments import InstrumentService
 from app.settings.user_settings import UserSettings
 from app.ui.app import Launcher
 from app.ui.dialogs.conflict_dialog import ConflictDialog
@@ -25,6 +27,7 @@ from app.ui.main_window import MainWindow, in_quiet_hours
 from app.ui.models.instrument_table import COL_TAG, LOADING
 from app.ui.tasks import TaskRunner
 from tests.ui.conftest import Shown
+from tests.unit.qa_helpers import BOB
 
 
 @pytest.fixture
@@ -89,9 +92,20 @@ def test_change_by_someone_else_shows_the_hint(
 ) -> None:
     qtbot.waitUntil(lambda: window.watcher is not None, timeout=5000)
     assert not window.status.change_hint.isVisible()
-    tag = demo_app.instruments.list(limit=1).rows[0].asset_tag
-    # Another window of this session (or, after a hand-over, another user) saves.
-    demo_app.instruments.edit(tag, {"notes": "changed elsewhere"})
+    tags = [r.asset_tag for r in demo_app.instruments.list(limit=2).rows]
+    # This window's own saves are no news to it.
+    demo_app.instruments.edit(tags[0], {"notes": "changed here"})
+    window.poll()
+    qtbot.wait(300)
+    assert window.watcher is not None and not window.watcher.changed()
+    assert not window.status.change_hint.isVisible()
+    # Someone else's are: another process writing the same database (as after a
+    # hand-over), here through a unit of work of its own.
+    elsewhere = InstrumentService(
+        uow=UnitOfWorkFactory(demo_app.uow.database), identity=BOB, clock=demo_app.clock
+    )
+    elsewhere.edit(tags[1], {"notes": "changed elsewhere"})
+    demo_app.instruments.edit(tags[0], {"notes": "and here again"})
     window.poll()
     qtbot.waitUntil(window.status.change_hint.isVisible, timeout=5000)
     assert "Refresh" in window.status.change_hint.text()

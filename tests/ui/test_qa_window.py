@@ -87,6 +87,17 @@ def test_detail_pane_shows_signatures_oot_marks_and_links(
     assert sign.isEnabled() and supersede.isEnabled() and void.isEnabled()
     assert not correct.isEnabled()
     assert "signed and can no longer be corrected" in correct.toolTip()
+    # Its audit trail holds the signature and the calibration's events too.
+    trail = window.detail.audit
+    rows = [
+        [getattr(trail.item(r, c), "text", lambda: "")() for c in range(trail.columnCount())]
+        for r in range(trail.rowCount())
+    ]
+    of, action, changed = 3, 4, 5
+    assert rows[0][action] == "sign" and rows[0][of] == f"Signature TH-001 #{th1.id}"
+    assert rows[0][changed].startswith("meaning: approved; signer: alice")
+    assert any(r[of] == f"Calibration TH-001 #{th1.id}" and r[action] == "create" for r in rows)
+    assert rows[-1][of] == "Instrument TH-001" and rows[-1][action] == "create"
 
     show(qtbot, window, "REF-1")
     (case,) = lab.oot.list(status="open")

@@ -155,7 +155,7 @@ def test_history_has_every_field_and_each_calibration_certificate_like(
     assert report.subtitle == "Process thermometer"
     headings = [s.heading for s in report.sections]
     assert headings[:2] == ["Instrument", "Calibrations"]
-    assert headings[-2:] == ["Attachments", "Audit trail of the instrument"]
+    assert headings[-2:] == ["Attachments", "Audit trail"]
     fields = {row[0]: row[1] for row in _table(report, 0).rows}
     assert fields["Asset tag"] == "HIS-01"
     assert fields["Serial number"] == "SN123"
@@ -192,7 +192,8 @@ def test_history_has_every_field_and_each_calibration_certificate_like(
     assert _column(attachments, "File") == ["ACME-77.pdf"]
     assert _column(attachments, "Size (bytes)") == [len(b"%PDF-1.4 certificate")]
     audit = _table(report, len(report.sections) - 1)
-    assert ("asset_tag", None, "HIS-01") in [row[3:6] for row in audit.rows]
+    assert ("create", "Asset tag", None, "HIS-01") in [row[3:7] for row in audit.rows]
+    assert any(str(row[2]).startswith("Calibration HIS-01 #") for row in audit.rows)
 
 
 def test_history_of_an_unknown_tag_says_so(app: CalTrack) -> None:

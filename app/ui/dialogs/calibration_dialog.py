@@ -40,7 +40,7 @@ from app.errors import ValidationError
 from app.services.calibrations import within
 from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail, PointInput
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm, notice_box
+from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 from app.ui.look import STATUS_COLOR, status_color
 
 Submit = Callable[[CalibrationInput, Callable[[Any], None], Callable[[BaseException], None]], None]
@@ -303,7 +303,7 @@ class CalibrationDialog(QDialog):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(body)
         self._scroll = scroll
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(self.banner)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.buttons)

@@ -37,7 +37,7 @@ from app.services.transfer import EXPORT_BASE_NAME as BASE_NAME
 from app.services.transfer import TransferService, export_paths
 from app.services.transfer_model import ExportResult
 from app.ui import messages
-from app.ui.dialogs.form import notice_box
+from app.ui.dialogs.form import dialog_layout, notice_box
 from app.ui.dialogs.import_state import BusyBar, ProgressRelay
 from app.ui.tasks import TaskRunner
 
@@ -159,7 +159,7 @@ class ExportDialog(QDialog):
         self.export_button.setDefault(True)
         self.buttons.accepted.connect(self.start_export)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
         layout.addWidget(self.busy_bar)

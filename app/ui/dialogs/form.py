@@ -3,8 +3,59 @@ notice box dialogs show above their buttons."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtWidgets import QDialog, QFormLayout, QLabel, QLayout, QVBoxLayout, QWidget
+
+
+class _GrowToFit(QObject):
+    """Makes a dialog taller when what it holds needs more height than it has.
+
+    A minimum-size constraint alone does not do it: word-wrapped labels (notices, field
+    errors, the signing statement) need a height that depends on the width, which a
+    window's minimum size does not follow.
+    """
+
+    def __init__(self, dialog: QDialog) -> None:
+        super().__init__(dialog)
+        self._dialog = dialog
+        self._pending = False
+        dialog.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest and not self._pending:
+            self._pending = True
+            # Once the layout has taken the change in; never after the dialog is gone.
+            QTimer.singleShot(0, self, self._grow)
+        return False
+
+    def _grow(self) -> None:
+        self._pending = False
+        if not shiboken6.isValid(self._dialog):
+            return
+        dialog, layout = self._dialog, self._dialog.layout()
+        if layout is None or not dialog.isVisible():
+            return
+        width = dialog.width()
+        need = (
+            layout.totalHeightForWidth(width)
+            if layout.hasHeightForWidth()
+            else layout.totalSizeHint().height()
+        )
+        screen = dialog.screen()
+        if screen is not None:
+            need = min(need, screen.availableGeometry().height() - 40)
+        if need > dialog.height():
+            dialog.resize(width, need)
+
+
+def dialog_layout(dialog: QDialog) -> QVBoxLayout:
+    """The dialog's main layout. The dialog is never smaller than what it holds, so a
+    notice or an error shown later makes it grow instead of squeezing the rest."""
+    layout = QVBoxLayout(dialog)
+    layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+    _GrowToFit(dialog)
+    return layout
 
 
 def notice_box(accessible_name: str = "") -> QLabel:

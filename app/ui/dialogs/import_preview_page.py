@@ -217,9 +217,11 @@ class PreviewPage(QWizardPage):
                     if preview.update_existing
                     else " Registered instruments are refused (add new only)."
                 )
+            how = preview.checked
+            if not how.startswith("not checked"):
+                how = f"checked {how}"
             self.checked.setText(
-                f"{preview.source}: {preview.counts()['rows']:,} rows, checked {preview.checked}."
-                + mode
+                f"{preview.source}: {preview.counts()['rows']:,} rows, {how}." + mode
             )
             problems = [str(p) for p in preview.problems]
             self.problems.setText("\n".join(problems))

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QScrollArea,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -24,7 +23,7 @@ from app.errors import ConflictError, ValidationError
 from app.services.dto import InstrumentDetail
 from app.services.validation import MAX_GRACE_DAYS, MAX_INTERVAL_DAYS
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm, notice_box
+from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 
 Submit = Callable[
     [dict[str, Any], int | None, Callable[[Any], None], Callable[[BaseException], None]], None
@@ -98,7 +97,7 @@ class InstrumentDialog(QDialog):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(self.banner)
         layout.addWidget(scroll)
         layout.addWidget(self.buttons)

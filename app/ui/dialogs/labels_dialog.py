@@ -46,6 +46,7 @@ from app.services.report_model import LabelData
 from app.services.reports import MAX_LABELS
 from app.ui import messages
 from app.ui.dialogs import report_dialog
+from app.ui.dialogs.form import dialog_layout
 from app.ui.dialogs.report_dialog import BusyBar, CancellableJob, documents_folder
 from app.ui.tasks import TaskRunner
 
@@ -277,7 +278,7 @@ class LabelsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.print_button.clicked.connect(self.print_labels)
 
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(which)
         layout.addWidget(stock)
         layout.addWidget(preview_box)

@@ -51,7 +51,7 @@ from app.services.oot import DISPOSITION_LABELS
 from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
-from app.ui.dialogs.form import notice_box
+from app.ui.dialogs.form import dialog_layout, notice_box
 from app.ui.dialogs.sign_dialog import SigningBox, signature_line
 from app.ui.models.oot_table import (
     COL_FOUND,
@@ -165,7 +165,7 @@ class CloseCaseDialog(QDialog):
         self.ok.setDefault(True)
         self.buttons.accepted.connect(self._close_case)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(self.banner)
         layout.addWidget(what)
         layout.addWidget(self.return_to_service)

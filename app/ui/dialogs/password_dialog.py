@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QLabel,
     QLineEdit,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -21,7 +20,7 @@ from app.errors import ValidationError
 from app.services.dto import UserView
 from app.services.passwords import MIN_LENGTH, password_problem
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm, notice_box
+from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 
 # new password, current password (None when there is none yet), ok, fail
 PasswordSubmit = Callable[
@@ -89,7 +88,7 @@ class SigningPasswordDialog(QDialog):
         self.ok.setText("&Set password")
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(intro)
         layout.addWidget(self.rules)
         layout.addWidget(self.form)

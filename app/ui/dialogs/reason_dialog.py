@@ -7,9 +7,10 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QLabel,
     QPlainTextEdit,
-    QVBoxLayout,
     QWidget,
 )
+
+from app.ui.dialogs.form import dialog_layout
 
 
 class ReasonDialog(QDialog):
@@ -35,7 +36,7 @@ class ReasonDialog(QDialog):
         )
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(label)
         layout.addWidget(self.text)
         layout.addWidget(self.buttons)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -30,7 +29,7 @@ from app.errors import ConflictError, ValidationError
 from app.services.dto import CalibrationView
 from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text
-from app.ui.dialogs.form import ValidatingForm, notice_box
+from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 
 # changes, expected version, ok, fail
 EditSubmit = Callable[
@@ -108,7 +107,7 @@ class RecordEditDialog(QDialog):
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(self.intro)
         layout.addWidget(self.banner)
         layout.addWidget(self.form)

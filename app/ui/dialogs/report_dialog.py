@@ -68,7 +68,7 @@ from app.services.report_model import Report
 from app.services.reports import MAX_DUE_DAYS
 from app.storage.atomic import fsync_directory
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm
+from app.ui.dialogs.form import ValidatingForm, dialog_layout
 from app.ui.tasks import TaskRunner
 
 Ok = Callable[[Any], None]
@@ -529,7 +529,7 @@ class ReportDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.print_button.clicked.connect(self.print_report)
 
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(about)
         layout.addWidget(self.params)
         layout.addWidget(output)

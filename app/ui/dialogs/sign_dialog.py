@@ -32,7 +32,7 @@ from app.services.accounts import ROLE_NAMES
 from app.services.dto import CalibrationView, SignatureView, UserView
 from app.ui import messages
 from app.ui.detail_pane import readings_summary
-from app.ui.dialogs.form import FieldRow, notice_box
+from app.ui.dialogs.form import FieldRow, dialog_layout, notice_box
 
 # meaning, comment, password, ok, fail
 SignSubmit = Callable[[str, str, str, Callable[[Any], None], Callable[[BaseException], None]], None]
@@ -131,7 +131,11 @@ class SignDialog(QDialog):
         rows: list[tuple[str, str]] = [
             ("Instrument:", instrument),
             ("Calibrated on:", f"{record.performed_on} by {record.performed_by} ({provider})"),
-            ("Result:", record.result + (" (adjusted)" if record.adjustment_made else "")),
+            (
+                "Result:",
+                record.result
+                + (" (adjusted)" if record.adjustment_made and record.result != "adjusted" else ""),
+            ),
             ("Readings:", readings_summary(record)),
             ("Certificate:", record.certificate_number or "—"),
             ("Standards used:", ", ".join(record.standards) or "—"),
@@ -193,7 +197,7 @@ class SignDialog(QDialog):
         self.buttons.accepted.connect(self._sign)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(self.banner)
         layout.addWidget(what)
         layout.addWidget(meaning_box)

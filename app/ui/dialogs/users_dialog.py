@@ -34,7 +34,7 @@ from app.errors import ValidationError
 from app.services.accounts import ROLE_NAMES
 from app.services.dto import UserView
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm, notice_box
+from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.models.users_table import UsersTableModel
 from app.ui.tasks import TaskRunner
@@ -101,7 +101,7 @@ class AccountDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         for edit in (self.login, self.name, self.reason):
             edit.textChanged.connect(self._update_ok)
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(self.form)
         layout.addWidget(self.banner)
         layout.addWidget(self.buttons)
@@ -172,7 +172,7 @@ class PrintedNameDialog(QDialog):
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
         self.name.textChanged.connect(lambda text: self.ok.setEnabled(bool(text.strip())))
-        layout = QVBoxLayout(self)
+        layout = dialog_layout(self)
         layout.addWidget(intro)
         layout.addWidget(self.form)
         layout.addWidget(self.buttons)
@@ -246,9 +246,7 @@ class UsersDialog(QDialog):
         honest.setWordWrap(True)
 
         self.add_button = QPushButton("&Add…")
-        self.add_button.setToolTip("Give a login a role and a printed name")
         self.role_button = QPushButton("&Change role…")
-        self.role_button.setToolTip("Change the selected account's role or printed name")
         self.active_button = QPushButton("&Deactivate…")
         self.reset_button = QPushButton("&Reset signing password…")
         self.reset_button.setToolTip(
@@ -350,10 +348,15 @@ class UsersDialog(QDialog):
         )
         self.reset_button.setEnabled(may and user is not None and user.has_signing_password)
         why = "" if may else "Only admins, while editing, change accounts"
-        for button in (self.add_button, self.role_button, self.active_button):
+        tips = {
+            self.add_button: "Give a login a role and a printed name",
+            self.role_button: "Change the selected account's role or printed name",
+            self.active_button: "Deactivate the selected account (it keeps its history), "
+            "or reactivate it",
+        }
+        for button, tip in tips.items():
             button.setStatusTip(why)
-            if why:
-                button.setToolTip(why)
+            button.setToolTip(why or tip)
 
     # -- changes ---------------------------------------------------------------------
 

@@ -87,20 +87,29 @@ def value_text(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
 
 
+# What a reader looks for first in a new thing's fields (a signature's meaning above all).
+LEADING_FIELDS = ("meaning", "signer", "asset_tag", "result", "status", "role")
+
+
 def change_summary(event: AuditView) -> str:
-    """``field: before → after; …`` (just the value for a field that came into being)."""
+    """``field: before → after; …``; for something that came into being, its values
+    (the empty ones left out, the telling ones first)."""
     changes: object = event.changes
     if not isinstance(changes, dict):
         return value_text(changes)
+    creating = event.action in CREATING_ACTIONS
+    names = sorted(changes, key=lambda n: LEADING_FIELDS.index(n) if n in LEADING_FIELDS else 99)
     parts: list[str] = []
-    for name, pair in changes.items():
+    for name in names if creating else list(changes):
+        pair = changes[name]
         label = str(name).replace("_", " ")
         if not isinstance(pair, list) or len(pair) != 2:
             parts.append(f"{label}: {value_text(pair)}")
             continue
         before, after = pair
-        if before is None and event.action in CREATING_ACTIONS:
-            parts.append(f"{label}: {value_text(after)}")
+        if before is None and creating:
+            if after is not None and after != "":
+                parts.append(f"{label}: {value_text(after)}")
         else:
             parts.append(f"{label}: {value_text(before)} → {value_text(after)}")
     return "; ".join(parts) or "—"
