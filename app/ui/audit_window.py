@@ -196,6 +196,7 @@ class AuditWindow(QWidget):
         self.truncated = False
         self.searching = False
         self._wanted: int | None = None  # an event to select when the search comes back
+        self._widened = ""  # said with the count when show_event changed the filters
         self._filling = False
         today = app.clock.now_utc().date()
 
@@ -395,6 +396,7 @@ class AuditWindow(QWidget):
         self.problems.setFixedHeight(self.problems.fontMetrics().lineSpacing() * lines + 14)
         self.problems.setVisible(bool(rest))
         bad = report.first_bad_event
+        self.model.set_broken_at(bad)
         self.jump_button.setText(f"&Show event #{bad}" if bad is not None else "")
         self.jump_button.setVisible(bad is not None)
         self.verified.emit(report)
@@ -469,6 +471,10 @@ class AuditWindow(QWidget):
                 return
             self._set_filters(since=day, until=day, limit=LIMITS[-1])
             self._wanted = event_id
+            self._widened = (
+                f"To show event #{event_id}, the filters now show its whole day ({day}), "
+                f"everyone's, up to {LIMITS[-1]:,} events. "
+            )
             self.search()
 
         self.count.setText(f"Looking for event #{event_id}…")
@@ -516,10 +522,13 @@ class AuditWindow(QWidget):
         else:
             self._show_count("No audit event matches these filters.")
         self._add_users(self.model.users())
+        widened, self._widened = self._widened, ""
         if keep is not None:
             row = self.model.row_of(keep)
             if row is not None:
                 self._select_row(row)
+                if widened:
+                    self._show_count(widened + self.count.text())
             elif self._wanted is not None:
                 self._show_count(
                     f"Event #{keep} is not among the events shown (its time may have been "

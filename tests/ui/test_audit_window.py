@@ -236,6 +236,11 @@ def test_a_tampered_event_breaks_the_chain_and_is_shown(
         selected = window.model.event_at(index.row())
         assert selected is not None and selected.id == bad
         assert "Forged thermometer" in window.detail.toPlainText()
+        # The row is marked, and the count says how the filters changed to show it.
+        mark = window.model.index(index.row(), 0)
+        assert window.model.data(mark) == f"⚠ #{bad}"
+        assert "chain breaks here" in window.model.data(mark, Qt.ItemDataRole.ToolTipRole)
+        assert window.count.text().startswith(f"To show event #{bad}, the filters now show")
 
 
 def test_day_of_event_finds_the_day_with_a_few_searches(lab: CalTrack, trail: Trail) -> None:

@@ -17,8 +17,13 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from app.services.dto import AuditView
+from app.ui.look import status_color
 from app.ui.models.list_model import SortedListModel
 
+BROKEN_TIP = (
+    "The audit chain breaks here: this event, or the one before it, was changed or "
+    "removed outside CalTrack"
+)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -153,6 +158,7 @@ class AuditTableModel(SortedListModel[AuditView]):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent, sort=(COL_ID, False))  # oldest first, as searched
+        self.broken_at: int | None = None
 
     # -- feeding ---------------------------------------------------------------------
 
@@ -172,24 +178,40 @@ class AuditTableModel(SortedListModel[AuditView]):
     def users(self) -> set[str]:
         return {e.user for e in self._rows}
 
+    def set_broken_at(self, event_id: int | None) -> None:
+        """Mark the event where verification found the chain broken (None: intact)."""
+        self.broken_at = event_id
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1)
+            )
+
     def sort_key(self, item: AuditView, column: int) -> Any:
         return _sort_key(item, column)
 
     # -- Qt model --------------------------------------------------------------------
 
     def cell(self, event: AuditView, column: int, role: int) -> Any:
+        broken = event.id == self.broken_at
         if role == Qt.ItemDataRole.DisplayRole:
+            if broken and column == COL_ID:
+                return f"⚠ #{event.id}"
             return _display(event, column)
+        if broken and role == Qt.ItemDataRole.ForegroundRole:
+            return status_color("overdue")
         if role == ID_ROLE:
             return event.id
         if role == SORT_ROLE:
             return _sort_key(event, column)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if broken and column == COL_ID:
+                return BROKEN_TIP
             if column == COL_CHANGES:
                 return changes_json(event)
             return _display(event, column)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{COLUMNS[column]}: {_display(event, column)}"
+            text = f"{COLUMNS[column]}: {_display(event, column)}"
+            return f"{text} (the audit chain breaks here)" if broken and column == COL_ID else text
         if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_ID:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
