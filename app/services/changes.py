@@ -9,7 +9,7 @@ it made, and a head reached from the last one seen through those moves alone is 
 from __future__ import annotations
 
 from app.repositories.unit_of_work import UnitOfWorkFactory
-from app.services.audit import HEAD_KEY
+from app.services.audit import GENESIS_HASH, HEAD_KEY
 
 
 class ChangeWatcher:
@@ -30,7 +30,7 @@ class ChangeWatcher:
             return False
         seen, self._seen = self._seen, head
         own = dict(self._uow.own_heads)  # written by worker threads meanwhile
-        step = seen
+        step: str | None = seen if seen is not None else GENESIS_HASH  # a new database
         for _ in range(len(own)):
             step = own.get(step) if step is not None else None
             if step is None:
