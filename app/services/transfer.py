@@ -31,7 +31,13 @@ from sqlalchemy.exc import IntegrityError, PendingRollbackError
 
 from app.clock import Clock
 from app.db.models import CalibrationRecord, Instrument
-from app.errors import ConflictError, NotFoundError, UsageError, ValidationError
+from app.errors import (
+    ConflictError,
+    NotAllowedError,
+    NotFoundError,
+    UsageError,
+    ValidationError,
+)
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
@@ -523,7 +529,7 @@ class TransferService:
         """Run one row's write into ``outcome``; False once the transaction is spoiled."""
         try:
             outcome.rows[row.line] = apply()
-        except (ValidationError, NotFoundError, ConflictError) as exc:
+        except (ValidationError, NotFoundError, ConflictError, NotAllowedError) as exc:
             outcome.rows[row.line] = PreviewRow(
                 row.line, "error", row.tag, row.summary, self._issues_of(plan, row, exc)
             )

@@ -11,6 +11,7 @@ from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.errors import NotAllowedError, ValidationError
 from app.services.dto import CalibrationInput
+from app.services.transfer_model import ImportOptions
 from tests.conftest import add_thermometer
 from tests.unit.qa_helpers import (
     ALICE,
@@ -310,3 +311,25 @@ def test_only_qa_takes_an_instrument_with_an_open_case_back_into_service(
     with open_as(db_path, QUINN, clock) as qa:
         qa.instruments.edit("REF-1", {"status": "in_service"}, reason="adjusted and verified")
         assert qa.instruments.get("REF-1").lifecycle == "in_service"
+
+
+def test_an_import_by_a_technician_cannot_put_an_instrument_with_an_open_case_back(
+    lab: CalTrack, db_path: Path, clock: FixedClock
+) -> None:
+    calibrate(lab, "REF-1", "2026-11-20", "fail", points=(reading(0, 0.9),))
+    (case,) = lab.oot.list(status="open")
+    lab.close()
+    register = db_path.parent / "register.csv"
+    register.write_text(
+        "Asset tag,Description,Status\nREF-1,Reference PRT,in_service\n"
+        "TH-001,Digital thermometer,in_service\n",
+        encoding="utf-8",
+    )
+    with open_as(db_path, BOB, clock) as bob:
+        options = ImportOptions(kind="instruments", update_existing=True)
+        preview = bob.transfer.import_file(register, options)
+        assert not preview.committed
+        (refused,) = [r for r in preview.rows if r.action == "error"]
+        assert refused.asset_tag == "REF-1"
+        assert f"while OOT-{case.id} is open" in str(refused.issues[0])
+        assert bob.instruments.get("REF-1").lifecycle == "out_of_service"
