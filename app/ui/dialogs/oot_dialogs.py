@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bootstrap import CalTrack
-from app.errors import ConflictError, NotAllowedError, ValidationError
+from app.errors import ConflictError, ValidationError
 from app.services.dto import (
     OotCaseView,
     PointView,
@@ -52,7 +52,7 @@ from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.form import dialog_layout, notice_box
-from app.ui.dialogs.sign_dialog import SigningBox, signature_line
+from app.ui.dialogs.sign_dialog import SigningBox, show_signing_failure, signature_line
 from app.ui.models.oot_table import (
     COL_FOUND,
     FILTERS,
@@ -211,24 +211,15 @@ class CloseCaseDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         self._busy(False)
-        if isinstance(exc, ValidationError):
-            fields = dict(exc.fields)
-            if "password" in fields:
-                self.signing.refuse(fields.pop("password"))
-            if "return_to_service" in fields:
-                self.return_error.setText(fields.pop("return_to_service"))
-                self.return_error.show()
-            if fields:
-                self.banner.setText("Not closed: " + "; ".join(fields.values()))
-                self.banner.show()
-            return
-        if isinstance(exc, NotAllowedError):
-            messages.explain(self, exc, doing="closing the case")
-            self.reject()
-            return
-        self.banner.setText("Not closed — nothing was saved.")
-        self.banner.show()
-        messages.explain(self, exc, doing="closing the case")
+        show_signing_failure(
+            self,
+            exc,
+            signing=self.signing,
+            field=("return_to_service", self.return_error),
+            banner=self.banner,
+            not_done="Not closed",
+            doing="closing the case",
+        )
 
 
 class OotWindow(QWidget):

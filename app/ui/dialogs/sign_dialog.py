@@ -102,6 +102,41 @@ class SigningBox(QGroupBox):
         self.password_row.set_error(None)
 
 
+def show_signing_failure(
+    dialog: QDialog,
+    exc: BaseException,
+    *,
+    signing: SigningBox,
+    field: tuple[str, QLabel],
+    banner: QLabel,
+    not_done: str,
+    doing: str,
+) -> None:
+    """What a signing dialog shows when its action failed: a refused password next to
+    the password, the dialog's own ``field`` next to its editor, the rest in ``banner``.
+    A role or a locked password is explained and closes the dialog: nothing typed in it
+    can fix that."""
+    if isinstance(exc, ValidationError):
+        fields = dict(exc.fields)
+        if "password" in fields:
+            signing.refuse(fields.pop("password"))
+        name, error = field
+        if name in fields:
+            error.setText(fields.pop(name))
+            error.show()
+        if fields:
+            banner.setText(f"{not_done}: " + "; ".join(fields.values()))
+            banner.show()
+        return
+    if isinstance(exc, NotAllowedError):
+        messages.explain(dialog, exc, doing=doing)
+        dialog.reject()
+        return
+    banner.setText(f"{not_done} — nothing was saved.")
+    banner.show()
+    messages.explain(dialog, exc, doing=doing)
+
+
 class SignDialog(QDialog):
     """Shows the record, asks for a meaning, an optional comment and the password."""
 
@@ -257,20 +292,12 @@ class SignDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         self._busy(False)
-        if isinstance(exc, ValidationError):
-            fields = dict(exc.fields)
-            if "password" in fields:
-                self.signing.refuse(fields.pop("password"))
-            if "meaning" in fields:
-                self.meaning_error.setText(fields.pop("meaning"))
-                self.meaning_error.show()
-            if fields:
-                self._say("Not signed: " + "; ".join(fields.values()))
-            return
-        if isinstance(exc, NotAllowedError):
-            # Nothing typed here can fix a role or a locked password: say what to do.
-            messages.explain(self, exc, doing="signing")
-            self.reject()
-            return
-        self._say("Not signed — nothing was saved.")
-        messages.explain(self, exc, doing="signing the record")
+        show_signing_failure(
+            self,
+            exc,
+            signing=self.signing,
+            field=("meaning", self.meaning_error),
+            banner=self.banner,
+            not_done="Not signed",
+            doing="signing the record",
+        )
