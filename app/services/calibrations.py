@@ -343,6 +343,7 @@ class CalibrationService:
             instrument.last_calibrated = clean.performed_on
             instrument.next_due = clean.next_due
         found_failing = opens_case(record)
+        history: list[CalibrationRecord] | None = None
         if found_failing:
             # The record it supersedes is voided next: it cannot be the last good one.
             history = [
@@ -357,7 +358,12 @@ class CalibrationService:
                 instrument.status = "out_of_service"
         if supersedes is None:  # else voiding the superseded record refreshes them
             refresh_open_cases_in(
-                uow, audit, self._identity, instrument, f"calibration #{record.id} recorded"
+                uow,
+                audit,
+                self._identity,
+                instrument,
+                f"calibration #{record.id} recorded",
+                history=history,
             )
         self._touch_instrument(
             uow,

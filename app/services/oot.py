@@ -149,14 +149,20 @@ def refresh_open_cases_in(
     identity: Identity,
     instrument: Instrument,
     why: str,
+    *,
+    history: list[CalibrationRecord] | None = None,
 ) -> None:
     """Move the "last good" day of the instrument's open cases to what its history says
     now (a good calibration voided or superseded widens what may be affected; one
-    entered late narrows it). Closed cases keep what was signed."""
+    entered late narrows it). Closed cases keep what was signed.
+
+    ``history``: the instrument's records when the caller has just read them.
+    """
     cases = uow.oot_cases.find(status="open", instrument_id=instrument.id)
     if not cases:
         return
-    history = uow.calibrations.history(instrument.id)
+    if history is None:
+        history = uow.calibrations.history(instrument.id)
     records = {r.id: r for r in history}
     for case in cases:
         failing = records.get(case.record_id)
