@@ -77,3 +77,10 @@ ensure_venv() {
 }
 
 QT_RUNTIME_PACKAGES=(libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0)
+# What Qt's xcb platform plugin loads on X11 (Qt's "Qt for X11 Requirements"): without
+# libxcb-cursor0 and friends Qt 6.5+ aborts before any window. Kept in step with
+# app/ui/platform_check.py, which names the missing ones when they cannot be installed.
+QT_XCB_PACKAGES=(libx11-6 libx11-xcb1 libxext6 libxfixes3 libxi6 libxrender1 libfreetype6
+  libxcb1 libxcb-cursor0 libxcb-glx0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
+  libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1
+  libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0)

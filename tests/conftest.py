@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,3 +51,18 @@ def add_thermometer(app: CalTrack, tag: str = "TH-001", **extra: object) -> None
     }
     values.update(extra)
     app.instruments.add(values)
+
+
+JOURNEYS = Path(__file__).parent / "journeys"
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """The journeys run in a pytest process of their own (xcb), the rest offscreen.
+
+    ``CALTRACK_JOURNEYS=1`` selects the journeys; without it they are left out.
+    """
+    path = collection_path.resolve()
+    in_journeys = path == JOURNEYS or JOURNEYS in path.parents
+    if os.environ.get("CALTRACK_JOURNEYS") == "1":
+        return None if in_journeys or path in JOURNEYS.parents else True
+    return True if in_journeys else None

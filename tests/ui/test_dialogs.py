@@ -76,8 +76,10 @@ def test_instrument_dialog_escape_cancels(qtbot: QtBot) -> None:
     dialog = InstrumentDialog(submit=lambda *a: None, on_conflict=lambda e, m: None)
     qtbot.addWidget(dialog)
     dialog.show()
+    qtbot.waitUntil(dialog.isVisible)
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
-    assert dialog.result() == 0 and not dialog.isVisible()
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert dialog.result() == 0
 
 
 def test_edit_sends_only_changed_fields_with_version(qtbot: QtBot, demo_app: CalTrack) -> None:

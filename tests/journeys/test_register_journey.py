@@ -1,0 +1,51 @@
+"""Journey: a technician registers a new instrument with the keyboard and sees it listed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.bootstrap import CalTrack
+from app.settings.user_settings import UserSettings
+from app.ui.dialogs.instrument_dialog import InstrumentDialog
+from app.ui.main_window import MainWindow
+from app.ui.tasks import TaskRunner
+from tests.journeys.person import Person
+
+
+@pytest.fixture
+def person(qtbot: QtBot) -> Person:
+    return Person(qtbot)
+
+
+@pytest.fixture
+def window(qtbot: QtBot, app: CalTrack) -> Iterator[MainWindow]:
+    runner = TaskRunner()
+    win = MainWindow(app=app, runner=runner, settings=UserSettings(reminders=False))
+    qtbot.addWidget(win)
+    win.show()
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=10_000)
+    yield win
+    win.close()
+    runner.wait()
+
+
+def test_new_instrument_by_keyboard(
+    qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack
+) -> None:
+    def fill(dialog: InstrumentDialog) -> None:
+        person.type("TH-0042")
+        person.press(Qt.Key.Key_Tab)
+        person.type("Digital thermometer")
+        person.press(Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+
+    with person.answers(InstrumentDialog, fill):
+        person.shortcut("Ctrl+N")
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10_000)
+    assert app.instruments.get("TH-0042").description == "Digital thermometer"
+    assert window.model.index(0, 0).data() is not None
