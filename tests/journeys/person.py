@@ -58,8 +58,9 @@ class Person:
 
         def shown() -> bool:
             for widget in QApplication.topLevelWidgets():
-                wanted = isinstance(widget, kind) and widget.isVisible()
-                if wanted and (where is None or where(widget)):
+                if not isinstance(widget, kind) or not widget.isVisible():
+                    continue
+                if where is None or where(widget):
                     found[:] = [widget]
                     return True
             return False
@@ -131,7 +132,7 @@ class Person:
         assert widget is not None, "no widget has the keyboard focus"
         return widget
 
-    def type(self, text: str) -> None:
+    def write(self, text: str) -> None:
         """Types into the widget that has the keyboard focus."""
         QTest.keyClicks(self.focused(), text)
 
@@ -144,14 +145,13 @@ class Person:
 
     def shortcut(self, sequence: str) -> None:
         """Presses a shortcut such as "Ctrl+N" into the focused widget."""
-        combo = QKeySequence(sequence)[0]
         target = QApplication.focusWidget() or self.top()
-        QTest.keyClick(target, combo.key(), combo.keyboardModifiers())
+        QTest.keySequence(target, QKeySequence(sequence))
 
     def clear_and_type(self, text: str) -> None:
         """Selects all in the focused field and types over it (Ctrl+A, then the text)."""
         self.press(Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-        self.type(text)
+        self.write(text)
 
     def menu(self, window: QMainWindow, *path: str) -> None:
         """Clicks a menu title in the menu bar, then each entry along ``path``."""
@@ -176,15 +176,14 @@ class Person:
             action: QAction = found[0]
             assert action.isEnabled(), f"menu entry {entry!r} is disabled"
             rect = menu.actionGeometry(action)
+            # The last click may open a modal dialog: answer it with ``answers``.
+            QTest.mouseClick(
+                menu, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center()
+            )
             if i + 1 < len(entries):
-                QTest.mouseClick(
-                    menu, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center()
-                )
                 sub = action.menu()
                 assert isinstance(sub, QMenu)
                 menu = sub
-            else:
-                self._click_later(menu, rect.center())
 
     @contextmanager
     def answers(
@@ -207,17 +206,18 @@ class Person:
 
         def look() -> None:
             for widget in QApplication.topLevelWidgets():
-                if isinstance(widget, kind) and widget.isVisible() and widget.isActiveWindow():
-                    if where is not None and not where(widget):
-                        continue
-                    timer.stop()
-                    try:
-                        handler(widget)
-                    except BaseException as exc:  # noqa: BLE001 - raised in the test below
-                        failures.append(exc)
-                        widget.close()
-                    done.append(True)
-                    return
+                if not isinstance(widget, kind) or not widget.isVisible():
+                    continue
+                if not widget.isActiveWindow() or (where is not None and not where(widget)):
+                    continue
+                timer.stop()
+                try:
+                    handler(widget)
+                except BaseException as exc:  # noqa: BLE001 - raised in the test below
+                    failures.append(exc)
+                    widget.close()
+                done.append(True)
+                return
 
         timer.timeout.connect(look)
         timer.start()

@@ -38,9 +38,9 @@ def test_new_instrument_by_keyboard(
     qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack
 ) -> None:
     def fill(dialog: InstrumentDialog) -> None:
-        person.type("TH-0042")
+        person.write("TH-0042")
         person.press(Qt.Key.Key_Tab)
-        person.type("Digital thermometer")
+        person.write("Digital thermometer")
         person.press(Qt.Key.Key_Return)
         qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
 
