@@ -10,10 +10,24 @@ the person sees and what is stored.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+import pytest
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
 
+from app.bootstrap import CalTrack
+from app.settings.user_settings import UserSettings
+from app.ui.main_window import MainWindow
+from app.ui.tasks import TaskRunner
+from tests.journeys.person import Person
 from tests.journeys.xserver import start_xvfb
+from tests.ui.conftest import demo_app, demo_db, shown
+
+__all__ = ["demo_app", "demo_db", "shown"]  # fixtures shared with the offscreen UI tests
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 _SERVER = start_xvfb()
 os.environ["DISPLAY"] = _SERVER.display
@@ -33,3 +47,60 @@ def pytest_unconfigure() -> None:
 
 def pytest_report_header() -> str:
     return f"journeys: xcb platform on Xvfb {_SERVER.display}"
+
+
+@pytest.fixture
+def person(qtbot: QtBot) -> Person:
+    return Person(qtbot)
+
+
+@pytest.fixture
+def screenshot() -> Callable[[QWidget, str], None]:
+    """Saves a widget as ``docs/screenshots/NAME.png`` when CALTRACK_SCREENSHOTS=1.
+
+    The README's pictures are made by the journeys, so they show only what a person
+    can reach by clicking and typing.
+    """
+
+    def save(widget: QWidget, name: str) -> None:
+        if os.environ.get("CALTRACK_SCREENSHOTS") != "1":
+            return
+        QApplication.processEvents()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        assert widget.grab().save(str(SCREENSHOTS / f"{name}.png"))
+
+    return save
+
+
+def open_window(qtbot: QtBot, app: CalTrack, settings: UserSettings) -> Iterator[MainWindow]:
+    """The main window on ``app``, shown, active and with its first rows loaded."""
+    runner = TaskRunner()
+    win = MainWindow(app=app, runner=runner, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=10_000)
+    yield win
+    win.close()
+    runner.wait()
+
+
+@pytest.fixture
+def window(qtbot: QtBot, app: CalTrack) -> Iterator[MainWindow]:
+    """The main window on an empty database (alice edits)."""
+    yield from open_window(qtbot, app, UserSettings(reminders=False))
+
+
+@pytest.fixture
+def demo_window(qtbot: QtBot, demo_app: CalTrack) -> Iterator[MainWindow]:
+    """The main window on a database with 60 demo instruments (alice edits)."""
+    win_iter = open_window(qtbot, demo_app, UserSettings(reminders=False))
+    win = next(win_iter)
+    qtbot.waitUntil(lambda: win.model.rowCount() > 0, timeout=10_000)
+    yield win
+    next(win_iter, None)
+
+
+@pytest.fixture(autouse=True)
+def _on_xcb(qapp: QApplication) -> None:
+    assert qapp.platformName() == "xcb", "journeys run on the real X11 platform"

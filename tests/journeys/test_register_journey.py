@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
-from app.settings.user_settings import UserSettings
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.main_window import MainWindow
-from app.ui.tasks import TaskRunner
 from tests.journeys.person import Person
-
-
-@pytest.fixture
-def person(qtbot: QtBot) -> Person:
-    return Person(qtbot)
-
-
-@pytest.fixture
-def window(qtbot: QtBot, app: CalTrack) -> Iterator[MainWindow]:
-    runner = TaskRunner()
-    win = MainWindow(app=app, runner=runner, settings=UserSettings(reminders=False))
-    qtbot.addWidget(win)
-    win.show()
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow, timeout=10_000)
-    yield win
-    win.close()
-    runner.wait()
 
 
 def test_new_instrument_by_keyboard(
