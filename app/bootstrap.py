@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy.exc import DatabaseError as SADatabaseError
@@ -44,7 +44,7 @@ from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
 from app.services.changes import ChangeWatcher
 from app.services.demo import DemoService
-from app.services.editing import EditingOptions, EditingSession, db_identity
+from app.services.editing import EditingOptions, EditingSession, StartReport, db_identity
 from app.services.instruments import InstrumentService
 from app.services.lock_admin import LockAdminService
 from app.services.maintenance import MaintenanceService, backup_database
@@ -87,6 +87,7 @@ class CalTrack:
     notices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     run_marker: RunMarker | None = None
+    crash: CrashReport | None = None  # the last run here ended without closing
 
     def change_watcher(self) -> ChangeWatcher:
         """A fresh watcher for "did anyone change the data?" (reads the database)."""
@@ -110,6 +111,20 @@ class CalTrack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class CrashReport:
+    """The last run on this database ended without closing: what to tell the person once.
+
+    The command line prints every notice and problem; the window shows ``text`` and
+    ``damage`` in one dialog instead of the notices and problems in ``covers``.
+    """
+
+    started: str  # "yesterday at 14:04", in the viewer's local time
+    text: str
+    damage: tuple[str, ...]
+    covers: tuple[str, ...]
 
 
 def migrating_marker(path: Path) -> Path:
@@ -362,6 +377,7 @@ def _open(
                 f"your CalTrack account ({identity.user}) is deactivated; you can look but "
                 "not change anything — ask an admin"
             )
+    unclean: StartReport | None = None
     if read_only:
         database.set_read_only(read_only, read_only_error)
         if session.lock is not None:
@@ -369,6 +385,7 @@ def _open(
     else:
         report = session.start()
         notices += report.notices
+        unclean = report
         if path is not None and session.editing:
             # We hold the lock, so no upgrade is running: a marker left by a crash goes.
             with contextlib.suppress(OSError):
@@ -376,7 +393,13 @@ def _open(
         if session.editing and not uow.read(lambda u: bool(u.accounts.all())):
             # Upgraded by hand (alembic) rather than by CalTrack: nobody would administer it.
             uow.write(lambda u: seed_accounts(u, identity, clock), label="initialise")
-    marker = _crash_check(database, state_dir, clock, notices, problems)
+    marker, crash = _crash_check(database, state_dir, clock, notices, problems)
+    said = unclean.unclean_notice if unclean is not None else None
+    if crash is not None and unclean is not None and said is not None:
+        previous = unclean.previous_unclean
+        if previous is not None and previous.machine == identity.machine:
+            # The lock's "ended without closing" is the same crash: the window says it once.
+            crash = replace(crash, covers=(*crash.covers, said))
     for line in problems:
         log.warning("startup problem on %s: %s", where, line)
     store = AttachmentStore(attachments_folder_for(path)) if path else None
@@ -429,6 +452,7 @@ def _open(
         notices=notices,
         problems=problems,
         run_marker=marker,
+        crash=crash,
     )
 
 
@@ -438,7 +462,7 @@ def _crash_check(
     clock: Clock,
     notices: list[str],
     problems: list[str],
-) -> RunMarker | None:
+) -> tuple[RunMarker | None, CrashReport | None]:
     """After a run that ended without closing: quick_check, and say what was found."""
     try:
         marker = RunMarker(state_dir or user_state_dir(), db_identity(database.path, database.url))
@@ -446,20 +470,29 @@ def _crash_check(
         marker.mark(clock.now_utc().isoformat(timespec="seconds"))
     except OSError as exc:
         problems.append(f"cannot keep the run marker in the user state folder: {exc}")
-        return None
-    if crashed:
-        found = db_maintenance.integrity_problems(database.engine, quick=True)
-        started = ", ".join(sorted({c.started for c in crashed}))
-        if found:
-            problems.append(
-                f"CalTrack did not close properly last time (started {started}), and the "
-                f"database check found damage: {found[0]}. Restore the latest backup "
-                "(db restore) or ask your admin."
-            )
-            problems.extend(found[1:10])
-        else:
-            notices.append(
-                f"CalTrack did not close properly last time (started {started}); "
-                "the database was checked and is fine."
-            )
-    return marker
+        return None, None
+    if not crashed:
+        return marker, None
+    found = db_maintenance.integrity_problems(database.engine, quick=True)
+    # The latest of them is the one a person remembers.
+    last = max(crashed, key=lambda c: c.started)
+    started = last.started_local()
+    earlier = len(crashed) - 1
+    more = f" (and {earlier} earlier run{'s' if earlier > 1 else ''})" if earlier else ""
+    if found:
+        lines = [
+            f"CalTrack did not close properly last time (started {started}){more}, and the "
+            f"database check found damage: {found[0]}. Restore the latest backup "
+            "(db restore) or ask your admin.",
+            *found[1:10],
+        ]
+        problems.extend(lines)
+    else:
+        lines = [
+            f"CalTrack did not close properly last time (started {started}){more}; "
+            "the database was checked and is fine."
+        ]
+        notices.extend(lines)
+    return marker, CrashReport(
+        started=started, text=lines[0], damage=tuple(lines[1:]), covers=tuple(lines)
+    )

@@ -1,7 +1,8 @@
 """``caltrack``: argument parsing, dispatch and the mapping of errors to exit codes.
 
 Exit codes: 0 ok, 1 problems found, 2 usage or validation error, 3 conflict,
-4 busy or locked, 5 read-only, 6 storage failure (disk full, I/O error), 70 bug.
+4 busy or locked, 5 read-only, 6 storage failure (disk full, I/O error), 7 the window
+cannot open (app/ui/platform_check.py), 70 bug.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="caltrack",
         description="CalTrack: calibration tracker for laboratories.",
         epilog="Exit codes: 0 ok, 1 problems found, 2 usage or validation error, 3 conflict, "
-        "4 busy or locked, 5 read-only, 6 storage failure.",
+        "4 busy or locked, 5 read-only, 6 storage failure, 7 the window cannot open.",
     )
     parser.add_argument("--version", action="version", version=f"CalTrack {__version__}")
     parser.add_argument(

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from app.locking.process import pid_alive
@@ -25,6 +26,25 @@ class CrashedRun:
     pid: int
     started: str
     database: str
+
+    def started_local(self, now: datetime | None = None) -> str:
+        """When it started, as a person reads it: "today at 14:04", "on 2 Dec 2026 at 15:04"."""
+        return spoken_moment(self.started, now)
+
+
+def spoken_moment(iso: str, now: datetime | None = None) -> str:
+    """A stored ISO moment in the viewer's local time, the way a person says it."""
+    try:
+        moment = datetime.fromisoformat(iso).astimezone()
+    except ValueError:
+        return "at an unknown time"
+    today = (now or datetime.now().astimezone()).astimezone(moment.tzinfo).date()
+    clock = moment.strftime("%H:%M")
+    if moment.date() == today:
+        return f"today at {clock}"
+    if moment.date() == today - timedelta(days=1):
+        return f"yesterday at {clock}"
+    return f"on {moment.day} {moment.strftime('%b %Y')} at {clock}"
 
 
 def _key(db_identity: str) -> str:

@@ -31,6 +31,8 @@ from app.services.snapshots import INSTRUMENT_AUDITED, RECORD_AUDITED, search_te
 
 MAX_DEMO_INSTRUMENTS = 1_000_000
 CHUNK = 2000
+# Set in the meta table when demo data is added: the window then says "DEMO DATA".
+DEMO_DATA_KEY = "demo_data_since"
 
 # A passed reading's deviation is uniform in ±0.8 of the tolerance (rng.uniform's terms).
 PASS_LOW, PASS_SPAN = -0.8, 0.8 - -0.8
@@ -412,9 +414,15 @@ class DemoService:
                 if progress:
                     progress(done, instruments)
             audit.flush()
+            if uow.meta.get(DEMO_DATA_KEY) is None:
+                uow.meta.set(DEMO_DATA_KEY, audit.now.isoformat(timespec="seconds"))
             return builder.counts
 
         return self._uow.write(write, label="demo data")
+
+    def holds_demo_data(self) -> bool:
+        """Was demo data ever added here (so nobody takes it for a real register)?"""
+        return self._uow.read(lambda uow: uow.meta.get(DEMO_DATA_KEY) is not None)
 
 
 @contextmanager

@@ -57,6 +57,7 @@ class StartReport:
 
     notices: list[str] = field(default_factory=list)
     previous_unclean: HolderInfo | None = None
+    unclean_notice: str | None = None  # the notice about it, for a caller who says it better
 
 
 class EditingSession:
@@ -141,10 +142,11 @@ class EditingSession:
         report.previous_unclean = result.previous_unclean
         if result.previous_unclean is not None:
             prev = result.previous_unclean
-            report.notices.append(
+            report.unclean_notice = (
                 f"The previous editing session of {prev.user} on {prev.machine} "
                 f"(since {prev.since_local()}) ended without closing."
             )
+            report.notices.append(report.unclean_notice)
         try:
             self._take_epoch(report)
         except BaseException:

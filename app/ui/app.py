@@ -9,11 +9,12 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
 
 from app import __version__
-from app.bootstrap import CalTrack, open_caltrack
+from app.bootstrap import CalTrack, CrashReport, open_caltrack
 from app.locking.editor_lock import os_lock_free
 from app.services.editing import EditingOptions
 from app.settings.logs import setup_logging
@@ -23,15 +24,23 @@ from app.ui import messages
 from app.ui.dialogs.lock_dialog import LockChoice, LockInUseDialog
 from app.ui.look import apply_theme, icon
 from app.ui.main_window import MainWindow
+from app.ui.platform_check import EXIT_NO_WINDOW, window_problem
 from app.ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
 DEMO_OFFER_SIZE = 300
+# Demo data lives in its own database beside the default one, never in a real register.
+DEMO_DATABASE_NAME = "demo.db"
 
 
 class Launcher(QObject):
-    """Opens databases (off the GUI thread) and owns the one main window."""
+    """Opens databases (off the GUI thread) and owns the one main window.
+
+    ``data_dir`` holds the default database (and the demo one beside it), ``state_dir``
+    the run markers, ``log_file`` what "Open log" shows: tests give temporary ones so
+    nothing touches the real user's files.
+    """
 
     def __init__(
         self,
@@ -41,6 +50,8 @@ class Launcher(QObject):
         settings_path: Path | None = None,
         state_dir: Path | None = None,
         editing: EditingOptions | None = None,
+        data_dir: Path | None = None,
+        log_file: Path | None = None,
     ) -> None:
         super().__init__(qapp)
         self.qapp = qapp
@@ -48,12 +59,36 @@ class Launcher(QObject):
         self.settings_path = settings_path
         self.state_dir = state_dir
         self.editing = editing or EditingOptions()
+        self.data_dir = data_dir
+        self.log_file = log_file
         self.runner = TaskRunner(parent=self)
         self.window: MainWindow | None = None
         self.app: CalTrack | None = None
         self._progress: QProgressDialog | None = None
+        self._first_start = False
+
+    @property
+    def default_database(self) -> Path:
+        if self.data_dir is None:
+            return default_database_path()
+        return self.data_dir / default_database_path().name
+
+    @property
+    def demo_database(self) -> Path:
+        return self.default_database.with_name(DEMO_DATABASE_NAME)
 
     # -- opening ---------------------------------------------------------------------
+
+    def start(self, database: str | None) -> None:
+        """Open ``database``, the last one used, or the default one (created on first start)."""
+        default = self.default_database
+        target = database or self.settings.last_database or str(default)
+        create = not Path(target).exists() and target == str(default)
+        if create:
+            default.parent.mkdir(parents=True, exist_ok=True)
+        # A brand-new default database: the one time CalTrack offers a demo database.
+        self._first_start = create
+        self.open(target, create=create)
 
     def open(self, path: str, create: bool = False) -> None:
         parent: QWidget | None = self.window
@@ -64,8 +99,13 @@ class Launcher(QObject):
         self._progress.setWindowModality(Qt.WindowModality.ApplicationModal)
         editing, state_dir = self.editing, self.state_dir
 
-        def run() -> CalTrack:
-            return open_caltrack(path, create=create, editing=editing, state_dir=state_dir)
+        def run() -> tuple[CalTrack, bool]:
+            app = open_caltrack(path, create=create, editing=editing, state_dir=state_dir)
+            try:
+                return app, app.demo.holds_demo_data()
+            except BaseException:
+                app.close()
+                raise
 
         self.runner.run(
             run,
@@ -80,6 +120,7 @@ class Launcher(QObject):
 
     def _open_failed(self, exc: BaseException, path: str) -> None:
         self._close_progress()
+        self._first_start = False
         messages.explain(self.window, exc, doing=f"opening {path}")
         if self.window is None:
             self._choose_another_or_quit()
@@ -95,20 +136,26 @@ class Launcher(QObject):
         else:
             self.qapp.quit()
 
-    def _opened(self, app: CalTrack, path: str) -> None:
+    def _opened(self, opened: tuple[CalTrack, bool], path: str) -> None:
+        app, demo = opened
         self._close_progress()
         parent = self.window
-        if app.problems:
+        covered = set(app.crash.covers) if app.crash is not None else set()
+        if app.crash is not None:
+            self._tell_crash(parent, app.crash)
+        problems = [p for p in app.problems if p not in covered]
+        if problems:
             messages.warn(
                 parent,
                 "Problems found when opening",
                 "CalTrack found problems with this database.",
-                "\n".join(f"• {p}" for p in app.problems)
+                "\n".join(f"• {p}" for p in problems)
                 + "\n\nYou can keep working read-only; restore the latest backup or ask your "
                 "admin before entering new data.",
             )
         for notice in app.notices:
-            messages.info(parent, "CalTrack", notice)
+            if notice not in covered:
+                messages.info(parent, "CalTrack", notice)
         session = app.session
         holder = session.holder()
         held_elsewhere = (
@@ -128,12 +175,43 @@ class Launcher(QObject):
                     self.qapp.quit()
                 return
             if choice is LockChoice.WAIT:
-                self._wait_then_show(app, path)
+                self._wait_then_show(app, path, demo=demo)
                 return
             notify = choice is LockChoice.NOTIFY
-        self._show(app, path, notify=notify)
+        self._show(app, path, notify=notify, demo=demo)
 
-    def _wait_then_show(self, app: CalTrack, path: str) -> None:
+    def _tell_crash(self, parent: QWidget | None, crash: CrashReport) -> None:
+        """One dialog for the run that ended without closing, with the way to its log."""
+        damaged = bool(crash.damage)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning if damaged else QMessageBox.Icon.Information,
+            "CalTrack did not close properly",
+            crash.text,
+            QMessageBox.StandardButton.Ok,
+            parent,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        where = f"The log file ({self.log_file})" if self.log_file else "The CalTrack log file"
+        detail = f"{where} says what happened before it stopped."
+        if damaged:
+            detail = "\n".join(f"• {p}" for p in crash.damage) + "\n\n" + detail
+        box.setInformativeText(detail)
+        open_log = None
+        if self.log_file is not None and self.log_file.exists():
+            open_log = box.addButton("Open log", QMessageBox.ButtonRole.ActionRole)
+            open_log.setToolTip(str(self.log_file))
+        box.exec()
+        if open_log is not None and box.clickedButton() is open_log:
+            assert self.log_file is not None
+            if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.log_file))):
+                messages.info(
+                    parent,
+                    "Open log",
+                    "No program to show the log file is set up on this computer.",
+                    f"Open it in a text editor: {self.log_file}",
+                )
+
+    def _wait_then_show(self, app: CalTrack, path: str, *, demo: bool) -> None:
         holder = app.session.holder()
         who = holder.describe() if holder else "the current editor"
         progress = QProgressDialog(f"Waiting for {who} to finish…", "Open read-only", 0, 0)
@@ -150,19 +228,23 @@ class Launcher(QObject):
 
         def done(_editing: bool) -> None:
             progress.close()
-            self._show(app, path, notify=False)
+            self._show(app, path, notify=False, demo=demo)
 
         self.runner.run(wait, done, lambda exc: self._open_failed(exc, path))
         progress.show()
 
-    def _show(self, app: CalTrack, path: str, *, notify: bool) -> None:
+    def _show(self, app: CalTrack, path: str, *, notify: bool, demo: bool = False) -> None:
         old_window, old_app = self.window, self.app
         self.app = app
-        self.settings = self.settings.with_database(path)
         if old_window is not None:
-            self.settings = old_window.saved_settings().with_database(path)
+            self.settings = old_window.saved_settings()
+        if not demo:
+            # A demo database is never the one the next start opens: that is the register.
+            self.settings = self.settings.with_database(path)
         self._save_settings()
         window = MainWindow(app=app, runner=self.runner, settings=self.settings)
+        if demo:
+            window.setWindowTitle(f"CalTrack — DEMO DATA — {Path(path).name}")
         window.open_database_requested.connect(self.open)
         window.settings_changed.connect(self._settings_changed)
         window.destroyed.connect(lambda _obj=None: None)
@@ -175,10 +257,12 @@ class Launcher(QObject):
         window.show()
         if notify:
             window.notify_button.setChecked(True)
-        if app.session.editing:
+        first_start, self._first_start = self._first_start, False
+        if first_start and app.session.editing:
             self._offer_demo(app, window)
 
     def _offer_demo(self, app: CalTrack, window: MainWindow) -> None:
+        """On first start: look around in a separate demo database; this one stays empty."""
         service = app.instruments
 
         def empty() -> bool:
@@ -187,24 +271,38 @@ class Launcher(QObject):
         def answer(is_empty: bool) -> None:
             if not is_empty:
                 return
+            demo_path = self.demo_database
             choice = QMessageBox.question(
                 window,
-                "An empty database",
-                f"This database has no instruments yet. Add {DEMO_OFFER_SIZE} demo instruments "
-                "with their calibration history to look around?\n\n(Use a separate database "
-                "for demo data: it is audited like real data.)",
+                "Welcome to CalTrack",
+                "Your database is ready and empty, for your lab's real instruments.\n\n"
+                f"Open a separate demo database ({demo_path.name}) with {DEMO_OFFER_SIZE} "
+                "demo instruments and their calibration history to look around first?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
             )
             if choice == QMessageBox.StandardButton.Yes:
-                demo = app.demo
-                self.runner.run(
-                    lambda: demo.generate(DEMO_OFFER_SIZE, seed=7),
-                    lambda _counts: window.refresh(),
-                    lambda exc: messages.explain(window, exc, doing="adding demo data"),
-                )
+                self._open_demo(demo_path, window)
 
         self.runner.run(empty, answer, lambda exc: None)
+
+    def _open_demo(self, demo_path: Path, window: MainWindow) -> None:
+        """Fill the demo database (once), then open it in place of the empty register."""
+        editing, state_dir = self.editing, self.state_dir
+        create = not demo_path.exists()
+
+        def fill() -> None:
+            with open_caltrack(
+                str(demo_path), create=create, editing=editing, state_dir=state_dir
+            ) as demo:
+                if demo.instruments.status_counts().get("all", 0) == 0:
+                    demo.demo.generate(DEMO_OFFER_SIZE, seed=7)
+
+        self.runner.run(
+            fill,
+            lambda _none: self.open(str(demo_path)),
+            lambda exc: messages.explain(window, exc, doing="making the demo database"),
+        )
 
     # -- settings and shutdown -------------------------------------------------------
 
@@ -236,7 +334,13 @@ def _quit_gracefully(launcher: Launcher) -> None:
 
 def run_gui(database: str | None, argv: Sequence[str] | None = None) -> int:
     """Open the window on ``database``, the last one used, or the default one."""
-    setup_logging()
+    if QApplication.instance() is None:
+        # Before Qt loads its platform plugin: Qt would abort with a page of text.
+        problem = window_problem()
+        if problem is not None:
+            sys.stderr.write(problem + "\n")
+            return EXIT_NO_WINDOW
+    log_file = setup_logging(faults=True)
     qapp = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("CalTrack")
@@ -244,11 +348,7 @@ def run_gui(database: str | None, argv: Sequence[str] | None = None) -> int:
     qapp.setWindowIcon(icon("caltrack"))
     settings = load_settings()
     apply_theme(qapp, settings.theme)
-    target = database or settings.last_database or str(default_database_path())
-    create = not Path(target).exists() and target == str(default_database_path())
-    if create:
-        default_database_path().parent.mkdir(parents=True, exist_ok=True)
-    launcher = Launcher(qapp, settings=settings)
+    launcher = Launcher(qapp, settings=settings, log_file=log_file)
     qapp.setQuitOnLastWindowClosed(True)
     # SIGTERM (logout, kill) closes the window properly, releasing the editor lock.
     # Python runs signal handlers only when it gets control: a timer gives it that.
@@ -256,7 +356,7 @@ def run_gui(database: str | None, argv: Sequence[str] | None = None) -> int:
     wake = QTimer()
     wake.start(500)
     wake.timeout.connect(lambda: None)
-    launcher.open(target, create=create)
+    launcher.start(database)
     code = qapp.exec()
     launcher.shutdown()
     return int(code)
