@@ -191,8 +191,8 @@ class Launcher(QObject):
             parent,
         )
         box.setTextFormat(Qt.TextFormat.PlainText)
-        where = f"The log file ({self.log_file})" if self.log_file else "The CalTrack log file"
-        detail = f"{where} says what happened before it stopped."
+        # The path is on the button's tooltip, and said in full if no viewer opens it.
+        detail = "The CalTrack log file says what happened before it stopped."
         if damaged:
             detail = "\n".join(f"• {p}" for p in crash.damage) + "\n\n" + detail
         box.setInformativeText(detail)
