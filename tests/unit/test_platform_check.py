@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from app.ui.platform_check import (
     EXIT_NO_WINDOW,
@@ -78,4 +83,59 @@ def test_the_window_without_a_display_says_so_in_one_line(tmp_path: Path) -> Non
         "CalTrack cannot open its window: no display (DISPLAY is not set). Start it from a "
         "desktop session, or use the command line: caltrack --help"
     ]
+    assert not (tmp_path / "data").exists()
+
+
+def _loaded_from(library: str) -> Path:
+    """The file this process loads for ``library`` (as the dynamic linker finds it)."""
+    ctypes.CDLL(library)
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        path = line.split()[-1]
+        if Path(path).name.startswith(library.split(".so")[0] + ".so"):
+            return Path(path)
+    raise AssertionError(f"{library} is not mapped")
+
+
+def _can_hide_files() -> bool:
+    if not shutil.which("unshare") or os.geteuid() != 0:
+        return False
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_hide_files(), reason="needs root to hide a library in a namespace")
+def test_the_real_window_on_a_machine_without_xcb_cursor_names_what_to_install(
+    tmp_path: Path,
+) -> None:
+    # A private mount namespace where libxcb-cursor and libxcb-icccm cannot be loaded
+    # (an empty file over each, seen only by this child): the machine of finding 1.
+    hidden = [_loaded_from("libxcb-cursor.so.0"), _loaded_from("libxcb-icccm.so.4")]
+    hide = " && ".join(f"mount --bind /dev/null {shlex.quote(str(p))}" for p in hidden)
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "CALTRACK_DB")}
+    env |= {"DISPLAY": ":0", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}
+    env.pop("WAYLAND_DISPLAY", None)
+    run = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            f"{hide} && exec {shlex.quote(sys.executable)} -m app",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == EXIT_NO_WINDOW, run.stderr
+    assert run.stderr.splitlines() == [
+        "CalTrack cannot open its window: install these packages: "
+        "apt-get install libxcb-cursor0 libxcb-icccm4"
+    ]
+    assert "Qt platform plugin" not in run.stderr
     assert not (tmp_path / "data").exists()
