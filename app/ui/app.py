@@ -245,7 +245,9 @@ class Launcher(QObject):
         window = MainWindow(app=app, runner=self.runner, settings=self.settings)
         if demo:
             window.setWindowTitle(f"CalTrack — DEMO DATA — {Path(path).name}")
+            window.act_open_demo.setEnabled(False)  # this is it
         window.open_database_requested.connect(self.open)
+        window.open_demo_requested.connect(lambda: self._open_demo(self.demo_database, window))
         window.settings_changed.connect(self._settings_changed)
         window.destroyed.connect(lambda _obj=None: None)
         self.window = window
@@ -290,6 +292,7 @@ class Launcher(QObject):
         """Fill the demo database (once), then open it in place of the empty register."""
         editing, state_dir = self.editing, self.state_dir
         create = not demo_path.exists()
+        window.status.showMessage(f"Opening the demo database {demo_path}…")
 
         def fill() -> None:
             with open_caltrack(

@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
     """One open database, its instrument register and everything done with it."""
 
     open_database_requested = Signal(str, bool)  # path, create
+    open_demo_requested = Signal()  # the separate demo database, never this one
     settings_changed = Signal(object)  # UserSettings
 
     def __init__(
@@ -253,6 +254,11 @@ class MainWindow(QMainWindow):
         self.act_open_db = self._action(
             "&Open database…", self.open_database, QKeySequence.StandardKey.Open
         )
+        self.act_open_demo = self._action(
+            "Open &demo database…",
+            self.open_demo_requested.emit,
+            tip="Look around in a separate database of demo instruments; this one is not changed",
+        )
         self.act_backup = self._action("&Backup now", self.backup)
         self.act_verify = self._action("&Verify database…", self.verify)
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -314,6 +320,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_new_db)
         file_menu.addAction(self.act_open_db)
         self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addAction(self.act_open_demo)
         self._fill_recent()
         file_menu.addSeparator()
         file_menu.addAction(self.act_backup)

@@ -87,7 +87,7 @@ def test_first_start_offers_demo_data_in_a_database_of_its_own(
     assert (tmp_path / "data" / "demo.db").exists()
 
 
-def test_first_start_without_demo_data_leaves_an_empty_register(
+def test_first_start_without_demo_data_then_the_demo_from_the_file_menu(
     qtbot: QtBot, person: Person, launcher: Launcher, tmp_path: Path
 ) -> None:
     with person.answers(
@@ -96,9 +96,25 @@ def test_first_start_without_demo_data_leaves_an_empty_register(
         launcher.start(None)
     window = launcher.window
     assert window is not None
-    assert "DEMO" not in window.windowTitle()
-    assert str(tmp_path / "data" / "caltrack.db") in window.windowTitle()
+    real = tmp_path / "data" / "caltrack.db"
+    assert window.windowTitle() == f"CalTrack — {real}"
     assert not (tmp_path / "data" / "demo.db").exists()
+
+    # Later, the person wants to look around after all.
+    person.menu(window, "File", "Open demo database…")
+
+    def demo_shown() -> bool:
+        return launcher.window is not None and "DEMO DATA" in launcher.window.windowTitle()
+
+    qtbot.waitUntil(demo_shown, timeout=SLOW_MS)
+    demo = launcher.window
+    assert demo is not None
+    qtbot.waitUntil(lambda: demo.model.rowCount() > 0, timeout=SLOW_MS)
+    assert not demo.act_open_demo.isEnabled()
+    with open_caltrack(
+        str(real), editing=EditingOptions(edit=False), state_dir=tmp_path / "look"
+    ) as register:
+        assert register.instruments.status_counts().get("all", 0) == 0
 
 
 class _FileViewer(QObject):
