@@ -36,6 +36,14 @@ class _LogFile(logging.handlers.RotatingFileHandler):
         super().doRollover()
         self._point_faulthandler()
 
+    def close(self) -> None:
+        if self.faults:
+            # Its file descriptor is about to be closed and may be reused by another
+            # file (a database!): a late crash must not write into that.
+            self.faults = False
+            faulthandler.disable()
+        super().close()
+
 
 def setup_logging(
     folder: Path | None = None, *, level: int = logging.INFO, faults: bool = False

@@ -67,3 +67,21 @@ def test_a_native_crash_leaves_its_stack_in_the_log_file(tmp_path: Path) -> None
     log = (tmp_path / "caltrack.log").read_text(encoding="utf-8")
     assert "Fatal Python error: Segmentation fault" in log
     assert "deep_inside_qt" in log
+
+
+def test_closing_the_log_stops_crash_stacks_going_to_its_old_descriptor(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import faulthandler, logging
+        from pathlib import Path
+        from app.settings.logs import setup_logging
+
+        setup_logging(Path({str(tmp_path)!r}), faults=True)
+        assert faulthandler.is_enabled()
+        logging.shutdown()
+        print(faulthandler.is_enabled())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
