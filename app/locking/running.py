@@ -32,6 +32,9 @@ class CrashedRun:
         return spoken_moment(self.started, now)
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def spoken_moment(iso: str, now: datetime | None = None) -> str:
     """A stored ISO moment in the viewer's local time, the way a person says it."""
     try:
@@ -44,7 +47,9 @@ def spoken_moment(iso: str, now: datetime | None = None) -> str:
         return f"today at {clock}"
     if moment.date() == today - timedelta(days=1):
         return f"yesterday at {clock}"
-    return f"on {moment.day} {moment.strftime('%b %Y')} at {clock}"
+    # Not strftime's %b: Qt sets the C locale from the environment, and the sentence
+    # around it is English.
+    return f"on {moment.day} {_MONTHS[moment.month - 1]} {moment.year} at {clock}"
 
 
 def _key(db_identity: str) -> str:
