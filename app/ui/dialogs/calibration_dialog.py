@@ -8,12 +8,12 @@ prefilled, supersedes a record with a corrected one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QDate, Qt, QTimer
+from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -57,6 +57,7 @@ POINT_COLUMNS = (
     "✓ left",
 )
 VERDICT_FOUND, VERDICT_LEFT = 5, 6
+LAST_ENTRY_COLUMN = 4  # Unit: the last cell a person types into; the verdicts follow
 RESULT_LABELS = (
     ("pass", "Pass"),
     ("adjusted", "Adjusted (passed after adjustment)"),
@@ -80,6 +81,37 @@ def number_text(value: float | None) -> str:
         return ""
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+class PointsTable(QTableWidget):
+    """The readings grid, moving the way a person enters readings row by row.
+
+    Tab goes through the cells a person types into (Nominal … Unit) and skips the
+    computed verdicts; Tab from the last row's Unit adds a row and goes to its first
+    cell, instead of wrapping to the first row. Shift+Tab goes back the same way.
+    """
+
+    def __init__(self, add_row: Callable[[], None], parent: QWidget | None = None) -> None:
+        super().__init__(0, len(POINT_COLUMNS), parent)
+        self._add_row = add_row
+
+    def moveCursor(
+        self, cursorAction: QTableWidget.CursorAction, modifiers: Qt.KeyboardModifier
+    ) -> QModelIndex:
+        current = self.currentIndex()
+        if not current.isValid():
+            return super().moveCursor(cursorAction, modifiers)
+        row, col = current.row(), current.column()
+        model = self.model()
+        if cursorAction == QTableWidget.CursorAction.MoveNext and col >= LAST_ENTRY_COLUMN:
+            if row + 1 >= self.rowCount():
+                self._add_row()
+            return model.index(row + 1, 0)
+        if cursorAction == QTableWidget.CursorAction.MovePrevious and col == 0 and row > 0:
+            return model.index(row - 1, LAST_ENTRY_COLUMN)
+        if cursorAction == QTableWidget.CursorAction.MovePrevious and col > LAST_ENTRY_COLUMN:
+            return model.index(row, LAST_ENTRY_COLUMN)
+        return super().moveCursor(cursorAction, modifiers)
 
 
 def _qdate(value: date) -> QDate:
@@ -178,14 +210,15 @@ class CalibrationDialog(QDialog):
         side.add("uncertainty", "&Uncertainty:", self.uncertainty)
 
         # Readings grid.
-        self.points = QTableWidget(0, len(POINT_COLUMNS))
+        self.points = PointsTable(self._append_row)
         self.points.setHorizontalHeaderLabels(list(POINT_COLUMNS))
         self.points.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.points.setAccessibleName("Measurement points")
         self.points.setMinimumHeight(170)
         self.points.itemChanged.connect(self._point_changed)
         add_point = QPushButton("&Add point")
-        add_point.clicked.connect(self.add_point)
+        # ``clicked`` passes its ``checked`` flag: it must not reach add_point's values.
+        add_point.clicked.connect(lambda _checked=False: self._add_point_clicked())
         remove_point = QPushButton("Re&move point")
         remove_point.clicked.connect(self._remove_point)
         point_buttons = QHBoxLayout()
@@ -362,17 +395,34 @@ class CalibrationDialog(QDialog):
 
     # -- readings --------------------------------------------------------------------
 
-    def add_point(self, values: tuple[str, ...] = ()) -> None:
+    def add_point(self, values: Sequence[str] = ()) -> None:
+        """Append a row holding ``values`` (Nominal, As found, As left, Tolerance, Unit)."""
+        values = [str(v) for v in values]  # a stray non-sequence fails here, before any change
         row = self.points.rowCount()
-        self.points.blockSignals(True)
-        self.points.insertRow(row)
-        for col in range(len(POINT_COLUMNS)):
-            item = QTableWidgetItem(values[col] if col < len(values) else "")
-            if col in (VERDICT_FOUND, VERDICT_LEFT):
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            self.points.setItem(row, col, item)
-        self.points.blockSignals(False)
+        blocked = self.points.blockSignals(True)
+        try:
+            self.points.insertRow(row)
+            for col in range(len(POINT_COLUMNS)):
+                item = QTableWidgetItem(values[col] if col < len(values) else "")
+                if col in (VERDICT_FOUND, VERDICT_LEFT):
+                    item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # computed: never typed over
+                self.points.setItem(row, col, item)
+        finally:
+            # Left blocked, the grid would stop updating its verdicts for good.
+            self.points.blockSignals(blocked)
         self._update_verdicts()
+
+    def _append_row(self) -> None:
+        """Tab from the last cell: a new empty row."""
+        self.add_point()
+
+    def _add_point_clicked(self) -> None:
+        """Add point: a new row, with the cursor in its first cell ready for typing."""
+        self.add_point()
+        row = self.points.rowCount() - 1
+        self.points.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.points.setCurrentCell(row, 0)
+        self.points.scrollTo(self.points.model().index(row, 0))
 
     def _remove_point(self) -> None:
         rows = sorted({i.row() for i in self.points.selectedIndexes()}, reverse=True)
@@ -404,7 +454,9 @@ class CalibrationDialog(QDialog):
                 )
                 item = self.points.item(row, col)
                 if item is None:
-                    continue
+                    item = QTableWidgetItem()
+                    self.points.setItem(row, col, item)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # computed: never typed over
                 item.setText("" if verdict is None else ("Pass" if verdict else "FAIL"))
                 item.setForeground(
                     QColor(STATUS_COLOR["ok" if verdict else "overdue"])
