@@ -207,6 +207,7 @@ class DetailPane(QWidget):
         # The selected record's readings, point by point: what QA reviews and signs.
         self.readings_label = QLabel()
         self.readings_label.setObjectName("readingsTitle")
+        self.readings_label.setWordWrap(True)
         self.readings = ReadingsTable()
         self.readings_label.setBuddy(self.readings)
         cal_layout.addWidget(self.readings_label)

@@ -108,9 +108,13 @@ class ReadingsTable(QTableWidget):
         self.setFixedHeight(self._height_for(min(max(len(points), 1), VISIBLE_ROWS)))
 
     def _height_for(self, rows: int) -> int:
-        row_height = self.verticalHeader().defaultSectionSize()
-        header = self.horizontalHeader().sizeHint().height()
-        return header + rows * row_height + 2 * self.frameWidth() + 2
+        """Tall enough for ``rows`` whole rows under the header: no clipped last row."""
+        self.resizeRowsToContents()
+        vertical = self.verticalHeader()
+        shown = sum(vertical.sectionSize(r) for r in range(min(rows, self.rowCount())))
+        shown += max(0, rows - self.rowCount()) * vertical.defaultSectionSize()
+        header = max(self.horizontalHeader().sizeHint().height(), self.horizontalHeader().height())
+        return header + shown + 2 * self.frameWidth() + 4
 
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()

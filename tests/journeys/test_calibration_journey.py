@@ -196,6 +196,37 @@ def test_record_three_points_by_keyboard_and_add_point(
     screenshot(window, "qa-history")
 
 
+def test_add_point_button_gives_a_live_row(
+    qtbot: QtBot, person: Person, th_window: MainWindow, app: CalTrack
+) -> None:
+    """Finding 3: Add point used to raise and leave the grid without live verdicts."""
+    _select_instrument(person, qtbot, th_window)
+
+    def add_and_type(dialog: CalibrationDialog) -> None:
+        grid = dialog.points
+        person.click_button("Add point")
+        assert grid.rowCount() == 2
+        assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
+        for text in ("100", "100.08", "", "0.05"):
+            person.write(text)
+            person.press(Qt.Key.Key_Tab)
+        qtbot.waitUntil(lambda: _verdicts(dialog, 1)[0] == "FAIL", timeout=5_000)
+        assert dialog.oot_notice.isVisible()
+        found = grid.item(1, VERDICT_FOUND)
+        assert found is not None and not found.flags() & Qt.ItemFlag.ItemIsEditable
+        # Saving as Pass is refused next to Result, naming the row the grid shows failing.
+        person.click_button("Save")
+        error = dialog.form.rows["result"].error
+        qtbot.waitUntil(error.isVisible, timeout=10_000)
+        assert "point 2" in error.text()
+        assert "out of tolerance" in error.text()
+        person.click_button("Cancel")
+
+    with person.answers(CalibrationDialog, add_and_type):
+        person.shortcut("Ctrl+K")
+    assert app.calibrations.history(TAG) == []
+
+
 def _readings_of(view: CalibrationView) -> list[list[str]]:
     def text(value: float | None) -> str:
         if value is None:

@@ -145,6 +145,9 @@ class CalibrationDialog(QDialog):
         self.standard_problems: dict[str, str] = {}
         self._check_generation = 0
         self._found_fail = False
+        # Grid row (1-based) of each point sent: empty rows are skipped, so the service's
+        # "point N" is translated back to the row the person sees.
+        self._point_rows: list[int] = []
         self.saved: Any = None
         if supersede is not None:
             self.setWindowTitle(f"Supersede calibration #{supersede.id} — {instrument.asset_tag}")
@@ -476,9 +479,19 @@ class CalibrationDialog(QDialog):
         else:
             self.verdict.setText("")
 
+    def _failing_rows(self) -> list[int]:
+        """Grid rows (1-based) with a FAIL verdict, as found or as left."""
+        rows: list[int] = []
+        for row in range(self.points.rowCount()):
+            texts = [self._cell(row, c) for c in (VERDICT_FOUND, VERDICT_LEFT)]
+            if "FAIL" in texts:
+                rows.append(row + 1)
+        return rows
+
     def point_inputs(self) -> tuple[tuple[PointInput, ...], dict[str, str]]:
         points: list[PointInput] = []
         errors: dict[str, str] = {}
+        self._point_rows = []
         for row in range(self.points.rowCount()):
             texts = [self._cell(row, c) for c in range(5)]
             if not any(t.strip() for t in texts):
@@ -494,6 +507,7 @@ class CalibrationDialog(QDialog):
                 errors[f"point {row + 1}"] = f"{', '.join(bad)} must be a number"
                 continue
             points.append(PointInput(nominal, found, left, tol, texts[4].strip()))
+            self._point_rows.append(row + 1)
         return tuple(points), errors
 
     def _update_oot_notice(self) -> None:
@@ -601,6 +615,13 @@ class CalibrationDialog(QDialog):
             standards=tuple(self.standard_tags()),
             standards_justification=self.justification.toPlainText().strip(),
         )
+        failing = self._failing_rows()
+        if data.result == "pass" and failing and "result" not in errors:
+            rows = ", ".join(str(r) for r in failing)
+            errors["result"] = (
+                f"point {rows} {'is' if len(failing) == 1 else 'are'} out of tolerance "
+                "(FAIL in the grid): choose Adjusted or Fail"
+            )
         if self.override_due.isChecked() and not self.due_reason.text().strip():
             errors["next_due"] = "give a reason for changing the computed due date"
         if self.standard_problems and not data.standards_justification:
@@ -632,11 +653,21 @@ class CalibrationDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._done()
         if isinstance(exc, ValidationError):
-            self._show_errors(exc.fields)
+            self._show_errors(self._grid_rows(exc.fields))
             return
         self.banner.setText("Not saved — your entries are kept in this dialog.")
         self.banner.show()
         messages.explain(self, exc, doing="recording the calibration")
+
+    def _grid_rows(self, errors: dict[str, str]) -> dict[str, str]:
+        """The service numbers the points it got; name the grid rows the person sees."""
+        shown: dict[str, str] = {}
+        for key, text in errors.items():
+            kind, _sep, number = key.partition(" ")
+            if kind == "point" and number.isdigit() and 0 < int(number) <= len(self._point_rows):
+                key = f"point {self._point_rows[int(number) - 1]}"
+            shown[key] = text
+        return shown
 
     def _show_errors(self, errors: dict[str, str]) -> None:
         rest: list[str] = []
