@@ -214,6 +214,13 @@ def test_add_point_button_gives_a_live_row(
         assert dialog.oot_notice.isVisible()
         found = grid.item(1, VERDICT_FOUND)
         assert found is not None and not found.flags() & Qt.ItemFlag.ItemIsEditable
+        # Tab through the unit adds row 3; Tab through that empty row leaves the grid.
+        person.press(Qt.Key.Key_Tab)
+        assert (grid.rowCount(), grid.currentRow(), grid.currentColumn()) == (3, 2, 0)
+        for _cell in range(5):
+            person.press(Qt.Key.Key_Tab)
+        assert grid.rowCount() == 3
+        assert person.focused() is person.button("Add point")
         # Saving as Pass is refused next to Result, naming the row the grid shows failing.
         person.click_button("Save")
         error = dialog.form.rows["result"].error

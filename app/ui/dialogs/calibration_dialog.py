@@ -16,6 +16,8 @@ import shiboken6
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
+    QAbstractScrollArea,
     QCheckBox,
     QComboBox,
     QCompleter,
@@ -88,7 +90,9 @@ class PointsTable(QTableWidget):
 
     Tab goes through the cells a person types into (Nominal … Unit) and skips the
     computed verdicts; Tab from the last row's Unit adds a row and goes to its first
-    cell, instead of wrapping to the first row. Shift+Tab goes back the same way.
+    cell, instead of wrapping to the first row. When that last row is still empty, Tab
+    leaves the grid instead (to Add point), so the keyboard can get out of it. Shift+Tab
+    goes back the same way.
     """
 
     def __init__(self, add_row: Callable[[], None], parent: QWidget | None = None) -> None:
@@ -105,6 +109,8 @@ class PointsTable(QTableWidget):
         model = self.model()
         if cursorAction == QTableWidget.CursorAction.MoveNext and col >= LAST_ENTRY_COLUMN:
             if row + 1 >= self.rowCount():
+                if self._row_empty(row):
+                    return QModelIndex()  # nothing to go on with: focus moves on
                 self._add_row()
             return model.index(row + 1, 0)
         if cursorAction == QTableWidget.CursorAction.MovePrevious and col == 0 and row > 0:
@@ -112,6 +118,42 @@ class PointsTable(QTableWidget):
         if cursorAction == QTableWidget.CursorAction.MovePrevious and col > LAST_ENTRY_COLUMN:
             return model.index(row, LAST_ENTRY_COLUMN)
         return super().moveCursor(cursorAction, modifiers)
+
+    def _at_end(self, forward: bool) -> bool:
+        """Whether Tab (or Shift+Tab) from the current cell should leave the grid."""
+        current = self.currentIndex()
+        if not forward:
+            return not current.isValid() or (current.row() == 0 and current.column() == 0)
+        last = self.rowCount() - 1
+        return (
+            current.isValid()
+            and current.row() == last
+            and current.column() >= LAST_ENTRY_COLUMN
+            and self._row_empty(last)
+        )
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        # The view would keep Tab inside the grid for good (wrapping, or typing a tab);
+        # at its ends the focus goes on to the next (or previous) field instead.
+        if self.state() != QTableWidget.State.EditingState and self._at_end(next):
+            return QAbstractScrollArea.focusNextPrevChild(self, next)
+        return super().focusNextPrevChild(next)
+
+    def closeEditor(self, editor: QWidget, hint: QAbstractItemDelegate.EndEditHint) -> None:
+        # Tab out of a cell being edited, at the grid's ends: leave the grid too.
+        forward = hint == QAbstractItemDelegate.EndEditHint.EditNextItem
+        backward = hint == QAbstractItemDelegate.EndEditHint.EditPreviousItem
+        if (forward or backward) and self._at_end(forward):
+            super().closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+            QAbstractScrollArea.focusNextPrevChild(self, forward)
+            return
+        super().closeEditor(editor, hint)
+
+    def _row_empty(self, row: int) -> bool:
+        return not any(
+            (item := self.item(row, col)) is not None and item.text().strip()
+            for col in range(LAST_ENTRY_COLUMN + 1)
+        )
 
 
 def _qdate(value: date) -> QDate:
