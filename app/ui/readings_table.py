@@ -114,7 +114,7 @@ class ReadingsTable(QTableWidget):
         shown = sum(vertical.sectionSize(r) for r in range(min(rows, self.rowCount())))
         shown += max(0, rows - self.rowCount()) * vertical.defaultSectionSize()
         header = max(self.horizontalHeader().sizeHint().height(), self.horizontalHeader().height())
-        return header + shown + 2 * self.frameWidth() + 4
+        return header + shown + 2 * self.frameWidth() + 1
 
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()

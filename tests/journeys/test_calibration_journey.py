@@ -207,6 +207,11 @@ def test_add_point_button_gives_a_live_row(
         person.click_button("Add point")
         assert grid.rowCount() == 2
         assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
+        # Shift+Tab goes back to the unit of the row above, Tab forward again.
+        person.press(Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+        assert (grid.currentRow(), grid.currentColumn()) == (0, 4)
+        person.press(Qt.Key.Key_Tab)
+        assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
         for text in ("100", "100.08", "", "0.05"):
             person.write(text)
             person.press(Qt.Key.Key_Tab)
