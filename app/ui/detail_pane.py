@@ -38,6 +38,7 @@ from app.services.dto import (
 )
 from app.ui.look import STATUS_TEXT, status_color, status_icon
 from app.ui.models.audit_table import change_summary, entity_text
+from app.ui.readings_table import ReadingsTable
 
 CAL_HEADERS = [
     "Date",
@@ -203,6 +204,14 @@ class DetailPane(QWidget):
         cal_box = QWidget()
         cal_layout = QVBoxLayout(cal_box)
         cal_layout.addWidget(self.calibrations, 1)
+        # The selected record's readings, point by point: what QA reviews and signs.
+        self.readings_label = QLabel()
+        self.readings_label.setObjectName("readingsTitle")
+        self.readings_label.setWordWrap(True)
+        self.readings = ReadingsTable()
+        self.readings_label.setBuddy(self.readings)
+        cal_layout.addWidget(self.readings_label)
+        cal_layout.addWidget(self.readings)
         self.record_info = QLabel()
         self.record_info.setObjectName("recordInfo")
         self.record_info.setWordWrap(True)
@@ -462,10 +471,25 @@ class DetailPane(QWidget):
         selected = self.selected_calibration()
         self.record_info.setText(record_html(selected) if selected is not None else "")
         self.record_info.setVisible(selected is not None)
+        self._show_readings(selected)
         states = self.record_actions(selected)
         for button, (enabled, tip) in zip(self.record_buttons, states, strict=True):
             button.setEnabled(enabled)
             button.setToolTip(tip)
+
+    def _show_readings(self, c: CalibrationView | None) -> None:
+        if c is None or not c.points:
+            self.readings.show_points([])
+            self.readings.hide()
+            self.readings_label.setText("" if c is None else f"Calibration #{c.id}: no readings.")
+            self.readings_label.setVisible(c is not None)
+            return
+        self.readings_label.setText(
+            f"Readings of calibration #{c.id} ({c.performed_on}): {readings_summary(c)}"
+        )
+        self.readings_label.show()
+        self.readings.show_points(c.points)
+        self.readings.show()
 
     def record_actions(self, c: CalibrationView | None) -> list[tuple[bool, str]]:
         """(enabled, tooltip) for Sign, Correct, Supersede and Void of a record."""
