@@ -626,8 +626,14 @@ class ReportService:
     def overdue(self) -> Report:
         """In-service instruments past due or never calibrated."""
         today = self._clock.today()
-        query = ListQuery(due=DueFilter.OVERDUE, sort="next_due", limit=None)
-        rows = self._uow.read(lambda uow: uow.instruments.list_rows(query, today, today))
+        # Both must be taken out of use: the past due and the never calibrated.
+        queries = [
+            ListQuery(due=due, sort="next_due", limit=None)
+            for due in (DueFilter.OVERDUE, DueFilter.NOT_CALIBRATED)
+        ]
+        rows = self._uow.read(
+            lambda uow: [r for q in queries for r in uow.instruments.list_rows(q, today, today)]
+        )
         return overdue_report(rows, today=today, stamp=self.stamp())
 
     def history(self, tag: str) -> Report:
