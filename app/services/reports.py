@@ -32,6 +32,7 @@ from app.services.dto import (
 from app.services.instruments import InstrumentService, require_instrument
 from app.services.report_model import Cell, LabelData, Report, Section, Table
 from app.services.settings import due_soon_days
+from app.words import count
 
 MAX_DUE_DAYS = 3650
 # A period's audit trail beyond this many events is cut (and says so): narrow the period.
@@ -66,7 +67,7 @@ def _verdict(passed: bool | None) -> str | None:
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+    return count(n, one, many)
 
 
 def change_cell(value: Any) -> Cell:

@@ -38,6 +38,7 @@ from app.services.dto import (
 )
 from app.ui.look import STATUS_TEXT, status_color, status_icon
 from app.ui.models.audit_table import change_summary, entity_text
+from app.words import count
 
 CAL_HEADERS = [
     "Date",
@@ -97,7 +98,7 @@ def readings_summary(c: CalibrationView) -> str:
         return "no readings"
     found = sum(1 for p in c.points if p.as_found_pass is False)
     left = sum(1 for p in c.points if p.as_left_pass is False)
-    parts = [f"{len(c.points)} points"]
+    parts = [count(len(c.points), "point")]
     parts.append(f"{found} out as found" if found else "all in as found")
     if any(p.as_left is not None for p in c.points):
         parts.append(f"{left} out as left" if left else "all in as left")

@@ -77,6 +77,7 @@ from app.ui.report_actions import ReportActions
 from app.ui.status_bar import CalTrackStatusBar
 from app.ui.tasks import TaskRunner
 from app.ui.transfer_actions import TransferActions
+from app.words import count
 
 FILTERS: tuple[tuple[str | None, str], ...] = (
     (None, "All"),
@@ -842,7 +843,7 @@ class MainWindow(QMainWindow):
         box = QMessageBox(
             QMessageBox.Icon.Information,
             "Calibrations due",
-            f"{overdue:,} instrument(s) overdue, {soon:,} due soon.",
+            f"{count(overdue, 'instrument')} overdue, {soon:,} due soon.",
             QMessageBox.StandardButton.NoButton,
             self,
         )
@@ -1123,14 +1124,14 @@ class MainWindow(QMainWindow):
                     self,
                     "Database verified",
                     "No problems found.",
-                    f"Integrity, foreign keys, {report.audit_events:,} audit events and "
-                    f"{report.attachments_checked:,} attachment files checked.",
+                    f"Integrity, foreign keys, {count(report.audit_events, 'audit event')} and "
+                    f"{count(report.attachments_checked, 'attachment file')} checked.",
                 )
             else:
                 messages.warn(
                     self,
                     "Problems found",
-                    f"{len(report.problems)} problem(s) found. Restore the latest backup or "
+                    f"{count(len(report.problems), 'problem')} found. Restore the latest backup or "
                     "ask your admin.",
                     "\n".join(f"• {p}" for p in report.problems[:30]),
                 )

@@ -30,12 +30,14 @@ from app.settings.user_settings import UserSettings, load_settings
 from app.ui.app import Launcher
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
+from app.ui.dialogs.oot_dialogs import OotWindow
 from app.ui.dialogs.settings_dialog import SettingsDialog
 from app.ui.look import apply_theme
 from app.ui.main_window import MainWindow
 from app.ui.models.instrument_table import COL_STATUS, COLUMNS, LOADING
 from tests.journeys.person import Person
 from tests.ui.conftest import Shown
+from tests.ui.test_qa_dialogs import build_lab
 from tests.unit.test_theme_contrast import contrast
 
 LAPTOP = (1280, 800)
@@ -273,3 +275,24 @@ def test_preferences_is_in_the_file_menu(qtbot: QtBot, person: Person, window: M
         person.menu(window, "File", "Preferences…")
     assert not [m for m in QApplication.topLevelWidgets() if isinstance(m, QMessageBox)]
     assert isinstance(window.search, QLineEdit)
+
+
+def test_oot_cases_window_has_room_for_its_cases(
+    qtbot: QtBot,
+    person: Person,
+    window: MainWindow,
+    app: CalTrack,
+    screenshot: Callable[[QWidget, str], None],
+) -> None:
+    build_lab(app)  # one open case: REF-1 found out of tolerance
+    person.menu(window, "QA", "Out-of-tolerance cases…")
+    cases = person.wait_for(OotWindow)
+    qtbot.waitUntil(lambda: cases.loaded and cases.model.rowCount() == 1, timeout=10_000)
+    assert cases.height() <= LAPTOP[1] - 60 and cases.width() <= LAPTOP[0]
+    table = cases.table
+    rows_fit = table.viewport().height() // max(1, table.verticalHeader().defaultSectionSize())
+    assert rows_fit >= 8, f"only {rows_fit} case rows fit"
+    for chip in cases.filter_buttons.values():
+        assert "…" not in chip.text() and chip.width() >= chip.sizeHint().width()
+    screenshot(cases, "oot-window")
+    cases.close()
