@@ -12,7 +12,6 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -36,7 +35,7 @@ from app.services.dto import (
     TraceLink,
     instrument_fields,
 )
-from app.ui.look import STATUS_TEXT, status_color, status_icon
+from app.ui.look import STATUS_TEXT, icon_html, muted_color, status_color, status_icon
 from app.ui.models.audit_table import change_summary, entity_text
 from app.words import count
 
@@ -85,7 +84,7 @@ def _fill(table: QTableWidget, rows: list[list[str]], ids: list[int], grey: set[
             item.setData(Qt.ItemDataRole.UserRole, row_id)
             item.setToolTip(text)
             if r in grey:
-                item.setForeground(QColor("#8a8a8a"))
+                item.setForeground(muted_color())
                 font = item.font()
                 font.setStrikeOut(c == 1)
                 item.setFont(font)
@@ -111,7 +110,7 @@ def qa_mark(c: CalibrationView) -> str:
     if c.signatures:
         meanings = ", ".join(dict.fromkeys(s.meaning for s in c.signatures))
         broken = any(not s.intact for s in c.signatures)
-        parts.append(f"⚠ signature broken ({meanings})" if broken else f"✔ signed ({meanings})")
+        parts.append(f"signature BROKEN ({meanings})" if broken else f"signed ({meanings})")
     if c.oot_case_id is not None:
         parts.append(f"OOT-{c.oot_case_id}")
     if c.superseded_by_id is not None:
@@ -127,11 +126,11 @@ def _signature_html(sig: SignatureView) -> str:
     comment = f" — “{html.escape(sig.comment)}”" if sig.comment else ""
     text = html.escape(sig.manifestation) + comment
     if sig.intact:
-        color = status_color("ok").name()
-        return f"<span style='color:{color}'>✔</span> {text}"
+        return f"{icon_html('status-ok')} {text}"
     color = status_color("overdue").name()
     return (
-        f"<span style='color:{color}; font-weight:600'>⚠ BROKEN signature:</span> {text} "
+        f"{icon_html('warning')} <span style='color:{color}; font-weight:600'>BROKEN "
+        f"signature:</span> {text} "
         "<i>(the record changed after it was signed)</i>"
     )
 

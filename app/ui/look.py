@@ -53,6 +53,13 @@ def icon(name: str) -> QIcon:
     return QIcon(str(resources_dir() / "icons" / f"{name}.svg"))
 
 
+def icon_html(name: str, size: int = 14) -> str:
+    """An icon inline in a rich-text label: drawn from our SVG, so it shows on every
+    desktop (an emoji or dingbat glyph shows as an empty box where the font lacks it)."""
+    path = (resources_dir() / "icons" / f"{name}.svg").as_posix()
+    return f"<img src='{path}' width='{size}' height='{size}' style='vertical-align:middle'>"
+
+
 def status_icon(status: str) -> QIcon:
     return icon(f"status-{status}")
 

@@ -617,7 +617,7 @@ class OotWindow(QWidget):
         else:
             tip = "Close the case with your signature"
         self.close_button.setToolTip(tip or "Only open cases are closed")
-        self.unsaved.setText("● unsaved changes" if dirty else "")
+        self.unsaved.setText("Unsaved changes" if dirty else "")
         if case is None:
             note = ""
         elif case.status == "closed":
