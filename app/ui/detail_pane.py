@@ -12,7 +12,6 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -36,9 +35,10 @@ from app.services.dto import (
     TraceLink,
     instrument_fields,
 )
-from app.ui.look import STATUS_TEXT, status_color, status_icon
+from app.ui.look import STATUS_TEXT, icon_html, muted_color, status_color, status_icon
 from app.ui.models.audit_table import change_summary, entity_text
 from app.ui.readings_table import ReadingsTable
+from app.words import count
 
 CAL_HEADERS = [
     "Date",
@@ -85,7 +85,7 @@ def _fill(table: QTableWidget, rows: list[list[str]], ids: list[int], grey: set[
             item.setData(Qt.ItemDataRole.UserRole, row_id)
             item.setToolTip(text)
             if r in grey:
-                item.setForeground(QColor("#8a8a8a"))
+                item.setForeground(muted_color())
                 font = item.font()
                 font.setStrikeOut(c == 1)
                 item.setFont(font)
@@ -98,7 +98,7 @@ def readings_summary(c: CalibrationView) -> str:
         return "no readings"
     found = sum(1 for p in c.points if p.as_found_pass is False)
     left = sum(1 for p in c.points if p.as_left_pass is False)
-    parts = [f"{len(c.points)} points"]
+    parts = [count(len(c.points), "point")]
     parts.append(f"{found} out as found" if found else "all in as found")
     if any(p.as_left is not None for p in c.points):
         parts.append(f"{left} out as left" if left else "all in as left")
@@ -111,7 +111,7 @@ def qa_mark(c: CalibrationView) -> str:
     if c.signatures:
         meanings = ", ".join(dict.fromkeys(s.meaning for s in c.signatures))
         broken = any(not s.intact for s in c.signatures)
-        parts.append(f"⚠ signature broken ({meanings})" if broken else f"✔ signed ({meanings})")
+        parts.append(f"signature BROKEN ({meanings})" if broken else f"signed ({meanings})")
     if c.oot_case_id is not None:
         parts.append(f"OOT-{c.oot_case_id}")
     if c.superseded_by_id is not None:
@@ -127,11 +127,11 @@ def _signature_html(sig: SignatureView) -> str:
     comment = f" — “{html.escape(sig.comment)}”" if sig.comment else ""
     text = html.escape(sig.manifestation) + comment
     if sig.intact:
-        color = status_color("ok").name()
-        return f"<span style='color:{color}'>✔</span> {text}"
+        return f"{icon_html('status-ok')} {text}"
     color = status_color("overdue").name()
     return (
-        f"<span style='color:{color}; font-weight:600'>⚠ BROKEN signature:</span> {text} "
+        f"{icon_html('warning')} <span style='color:{color}; font-weight:600'>BROKEN "
+        f"signature:</span> {text} "
         "<i>(the record changed after it was signed)</i>"
     )
 

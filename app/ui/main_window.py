@@ -69,6 +69,7 @@ from app.ui.models.instrument_table import (
     PAGE,
     AfterPaint,
     InstrumentTableModel,
+    fit_register_columns,
     positions_of,
 )
 from app.ui.qa_actions import QaActions
@@ -76,11 +77,13 @@ from app.ui.report_actions import ReportActions
 from app.ui.status_bar import CalTrackStatusBar
 from app.ui.tasks import TaskRunner
 from app.ui.transfer_actions import TransferActions
+from app.words import count
 
 FILTERS: tuple[tuple[str | None, str], ...] = (
     (None, "All"),
     ("due-soon", "Due soon"),
     ("overdue", "Overdue"),
+    ("not-calibrated", "Not yet calibrated"),
     ("out-of-service", "Out of service"),
     ("retired", "Retired"),
     ("lost", "Lost"),
@@ -176,6 +179,7 @@ class MainWindow(QMainWindow):
         self.selected_id: int | None = None
         self.history: InstrumentHistory | None = None
         self.counts: dict[str, int] = {}
+        self._searched = ""  # the search term of the list last asked for
         self.notify_when_free = False
         self._closing = False
         self.watcher: ChangeWatcher | None = None
@@ -286,7 +290,13 @@ class MainWindow(QMainWindow):
         )
         self.act_stop_editing = self._action("Stop &editing", self.stop_editing)
         self.act_edit_again = self._action("Try to &edit", self.try_edit)
-        self.act_settings = self._action("&Settings…", self.open_settings, "Ctrl+,")
+        self.act_settings = self._action(
+            "&Preferences…", self.open_settings, "Ctrl+,", "Theme, reminders, due-soon window"
+        )
+        self.act_guide = self._action(
+            "&User guide", self.show_guide, QKeySequence.StandardKey.HelpContents
+        )
+        self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts)
         self.act_about = self._action("&About CalTrack", self.about)
         for act, name in (
             (self.act_new, "new"),
@@ -320,6 +330,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_verify)
         self.transfer.fill_file_menu(file_menu)
         file_menu.addSeparator()
+        file_menu.addAction(self.act_settings)
+        file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit_menu = bar.addMenu("&Instrument")
         for act in (
@@ -344,9 +356,11 @@ class MainWindow(QMainWindow):
         db_menu.addAction(self.act_stop_editing)
         db_menu.addAction(self.act_edit_again)
         db_menu.addSeparator()
-        db_menu.addAction(self.act_settings)
         db_menu.addAction(self.qa.act_users)
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_guide)
+        help_menu.addAction(self.act_shortcuts)
+        help_menu.addSeparator()
         help_menu.addAction(self.act_about)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolbar")
@@ -408,10 +422,11 @@ class MainWindow(QMainWindow):
         self.filter_buttons[None].setChecked(True)
         filter_layout.addStretch(1)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search tag, description, serial, maker, model (Ctrl+F)")
+        self.search.setPlaceholderText("Search (Ctrl+F): tag, description, serial, maker, model")
         self.search.setAccessibleName("Search instruments")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(340)
+        self.search.setMinimumWidth(200)
+        self.search.setMaximumWidth(420)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
@@ -424,6 +439,12 @@ class MainWindow(QMainWindow):
         self._reload_timer.setInterval(0)
         self._reload_timer.timeout.connect(self._load_ids)
         filter_layout.addWidget(self.search)
+        # How many the search found, next to the box where the person typed.
+        self.found = QLabel()
+        self.found.setObjectName("searchCount")
+        self.found.setAccessibleName("Search result count")
+        self.found.setMinimumWidth(self.fontMetrics().horizontalAdvance("9,999 found"))
+        filter_layout.addWidget(self.found)
         layout.addWidget(filter_bar)
 
         self.table = QTableView()
@@ -447,8 +468,7 @@ class MainWindow(QMainWindow):
             lambda pos: self.columns_menu.exec(header.mapToGlobal(pos))
         )
         header.setSortIndicator(2, Qt.SortOrder.AscendingOrder)
-        for col, width in enumerate((110, 130, 110, 260, 130, 120, 120, 150, 110, 90)):
-            self.table.setColumnWidth(col, width)
+        fit_register_columns(self.table)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.table.doubleClicked.connect(lambda _i: self.edit_instrument())
 
@@ -464,7 +484,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([780, 500])
+        self.splitter.setSizes([800, 480])
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
@@ -555,6 +575,7 @@ class MainWindow(QMainWindow):
         service = self.app.instruments
         status, search = self.status_filter, self.search.text()
         sort, desc = self.sort_key, self.sort_desc
+        self._searched = search.strip()
 
         def load() -> tuple[list[int], dict[int, int], dict[int, InstrumentRow], dict[str, int]]:
             ids = service.list_ids(status=status, search=search, sort=sort, descending=desc)
@@ -576,6 +597,7 @@ class MainWindow(QMainWindow):
         for key, label in FILTERS:
             n = counts.get(key or "all", 0)
             self.filter_buttons[key].setText(f"{label} ({n:,})")
+        self.found.setText(f"{len(ids):,} found" if self._searched else "")
         # After the repaint the new rows cause: the detail pane's load, Python-heavy,
         # then does not compete with the painting for the GIL (that froze the window
         # for a tenth of a second).
@@ -821,7 +843,7 @@ class MainWindow(QMainWindow):
         box = QMessageBox(
             QMessageBox.Icon.Information,
             "Calibrations due",
-            f"{overdue:,} instrument(s) overdue, {soon:,} due soon.",
+            f"{count(overdue, 'instrument')} overdue, {soon:,} due soon.",
             QMessageBox.StandardButton.NoButton,
             self,
         )
@@ -1102,14 +1124,14 @@ class MainWindow(QMainWindow):
                     self,
                     "Database verified",
                     "No problems found.",
-                    f"Integrity, foreign keys, {report.audit_events:,} audit events and "
-                    f"{report.attachments_checked:,} attachment files checked.",
+                    f"Integrity, foreign keys, {count(report.audit_events, 'audit event')} and "
+                    f"{count(report.attachments_checked, 'attachment file')} checked.",
                 )
             else:
                 messages.warn(
                     self,
                     "Problems found",
-                    f"{len(report.problems)} problem(s) found. Restore the latest backup or "
+                    f"{count(len(report.problems), 'problem')} found. Restore the latest backup or "
                     "ask your admin.",
                     "\n".join(f"• {p}" for p in report.problems[:30]),
                 )
@@ -1123,6 +1145,16 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.settings = dialog.result_settings()
             self.settings_changed.emit(self.settings)
+
+    def show_guide(self) -> None:
+        from app.ui.dialogs.help_dialogs import UserGuide
+
+        UserGuide.show_for(self)
+
+    def show_shortcuts(self) -> None:
+        from app.ui.dialogs.help_dialogs import ShortcutsDialog
+
+        ShortcutsDialog.show_for(self)
 
     def about(self) -> None:
         import platform

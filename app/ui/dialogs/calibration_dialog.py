@@ -43,7 +43,7 @@ from app.services.calibrations import within
 from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail, PointInput
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
-from app.ui.look import STATUS_COLOR, status_color
+from app.ui.look import status_color
 
 Submit = Callable[[CalibrationInput, Callable[[Any], None], Callable[[BaseException], None]], None]
 # standard tags, calibration date, callback with tag → problem; runs off the GUI thread
@@ -55,8 +55,8 @@ POINT_COLUMNS = (
     "As left",
     "Tolerance ±",
     "Unit",
-    "✓ found",
-    "✓ left",
+    "Pass as found",
+    "Pass as left",
 )
 VERDICT_FOUND, VERDICT_LEFT = 5, 6
 LAST_ENTRY_COLUMN = 4  # Unit: the last cell a person types into; the verdicts follow
@@ -504,7 +504,7 @@ class CalibrationDialog(QDialog):
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # computed: never typed over
                 item.setText("" if verdict is None else ("Pass" if verdict else "FAIL"))
                 item.setForeground(
-                    QColor(STATUS_COLOR["ok" if verdict else "overdue"])
+                    status_color("ok" if verdict else "overdue")
                     if verdict is not None
                     else QColor()
                 )
@@ -515,9 +515,9 @@ class CalibrationDialog(QDialog):
         self._found_fail = any_found_fail
         self._update_oot_notice()
         if any_left_fail:
-            self.verdict.setText("⚠ A reading is out of tolerance as left: the result is Fail.")
+            self.verdict.setText("A reading is out of tolerance as left: the result is Fail.")
         elif any_found_fail:
-            self.verdict.setText("⚠ Out of tolerance as found: record Adjusted (or Fail).")
+            self.verdict.setText("Out of tolerance as found: record Adjusted (or Fail).")
         else:
             self.verdict.setText("")
 
@@ -568,7 +568,7 @@ class CalibrationDialog(QDialog):
         )
         cause = "The as-found readings are out of tolerance" if self._found_fail else "A Fail"
         self.oot_notice.setText(
-            f"⚠ {cause}: saving opens an out-of-tolerance case{stops}. QA then assesses "
+            f"{cause}: saving opens an out-of-tolerance case{stops}. QA then assesses "
             f"what {d.asset_tag} may have affected as a standard since its last good "
             "calibration."
         )
@@ -598,7 +598,7 @@ class CalibrationDialog(QDialog):
         self.standard_problems = dict(problems)
         if problems:
             self.standards_problem_text.setText(
-                "\n".join(f"⚠ {text}" for text in problems.values())
+                "\n".join(f"• {text}" for text in problems.values())
                 + "\nUse another standard, or justify using it below."
             )
         self.standards_problem_text.setVisible(bool(problems))

@@ -56,7 +56,7 @@ def signature_line(sig: SignatureView) -> str:
     comment = f" — “{sig.comment}”" if sig.comment else ""
     if sig.intact:
         return f"{sig.manifestation}{comment}"
-    return f"⚠ BROKEN: {sig.manifestation}{comment} (the record changed after signing)"
+    return f"BROKEN: {sig.manifestation}{comment} (the record changed after signing)"
 
 
 class SigningBox(QGroupBox):
