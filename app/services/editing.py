@@ -111,6 +111,7 @@ class EditingSession:
         self._monotonic = monotonic
         self._last_activity = monotonic()
         self._idle_released = False
+        self._lock_reason: str | None = None  # the read-only reason the lock logic set
         self._seen_request: set[str] = set()
         self._my_request: EditRequest | None = None
         self._last_request_beat = 0.0
@@ -154,6 +155,18 @@ class EditingSession:
     def read_only_reason(self) -> str | None:
         return self._db.read_only_reason
 
+    @property
+    def may_edit_again(self) -> bool:
+        """Read-only only because of the lock (someone held it, or this session gave it
+        up), so taking a free lock makes it the editor; not when opened read-only, for a
+        newer schema, a read-only folder or a share that does not lock."""
+        return (
+            self.lock is not None
+            and self._options.edit
+            and self._lock_reason is not None
+            and self._db.read_only_reason == self._lock_reason
+        )
+
     def status(self) -> LockStatus | None:
         """The lock as observed from this session (None for server databases)."""
         return self.observer.observe() if self.observer else None
@@ -179,7 +192,8 @@ class EditingSession:
             self._db.set_read_only(str(exc))
             return report
         except LockHeldError as exc:
-            self._db.set_read_only(f"{exc} (this session is read-only)")
+            self._lock_reason = f"{exc} (this session is read-only)"
+            self._db.set_read_only(self._lock_reason)
             return report
         report.previous_unclean = result.previous_unclean
         if result.previous_unclean is not None:
@@ -244,6 +258,7 @@ class EditingSession:
         """Stop editing: give the lock back and turn read-only."""
         if self.lock is not None and self.lock.info is not None:
             self.lock.release()
+            self._lock_reason = reason
             self._db.set_read_only(reason)
         self._db.fence = None
 

@@ -1,0 +1,152 @@
+"""Journey: two people, one database — request edit, hand over, notify me.
+
+Alice edits in one window; Bob opens the same database file in a second CalTrack (its
+own session, lock and window) and finds it read-only. He asks to edit, she hands over by
+clicking in her window, and his window tells him the database is his. In the second
+journey the editor is a real second process that quits while Bob waits to be notified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.bootstrap import CalTrack, open_caltrack
+from app.clock import FixedClock
+from app.identity import Identity
+from app.locking.requests import request_files
+from app.settings.user_settings import UserSettings
+from app.ui.main_window import MainWindow
+from tests.integration.process_helpers import holding_child
+from tests.journeys.conftest import open_window
+from tests.journeys.person import Person
+
+BOB = Identity("bob", "LAB-PC-7")
+WAIT_MS = 20_000
+
+
+@contextmanager
+def second_window(
+    qtbot: QtBot, db: Path, who: Identity, clock: FixedClock, state: Path
+) -> Iterator[MainWindow]:
+    """Another person's CalTrack on the same database file, with its own window."""
+    with open_caltrack(str(db), identity=who, clock=clock, state_dir=state) as other:
+        windows = open_window(qtbot, other, UserSettings(reminders=False))
+        win = next(windows)
+        try:
+            yield win
+        finally:
+            next(windows, None)
+
+
+def leftovers(db: Path) -> list[str]:
+    return sorted(p.name for p in db.parent.glob(f"{db.name}.lock.*.*.json"))
+
+
+def test_request_edit_and_hand_over_between_two_sessions(
+    qtbot: QtBot,
+    person: Person,
+    demo_window: MainWindow,
+    demo_app: CalTrack,
+    demo_db: Path,
+    clock: FixedClock,
+    tmp_path: Path,
+    screenshot: Callable[[QWidget, str], None],
+) -> None:
+    alice, app, db_path = demo_window, demo_app, demo_db
+    with second_window(qtbot, db_path, BOB, clock, tmp_path / "bob") as bob:
+        # Bob finds the database in use: who edits, and the ways forward.
+        qtbot.waitUntil(bob.banner.isVisible, timeout=WAIT_MS)
+        qtbot.waitUntil(
+            lambda: "alice on LAB-PC-3 edits since" in bob.banner_text.text(), timeout=WAIT_MS
+        )
+        assert bob.status.lock_state.text().startswith("Read-only — alice on LAB-PC-3")
+        assert "read-only:" not in bob.banner_text.text()
+        assert person.button("Notify me", within=bob).isVisible()
+        assert not bob.act_new.isEnabled()
+        qtbot.waitUntil(lambda: bob.model.rowCount() > 0, timeout=WAIT_MS)
+        screenshot(bob, "lock-in-use")
+
+        person.click_button("Request edit", within=bob)
+        qtbot.waitUntil(
+            lambda: "waiting for alice to answer" in bob.banner_text.text(), timeout=WAIT_MS
+        )
+        assert person.button("Withdraw request", within=bob).isEnabled()
+        assert len(request_files(db_path)) == 1
+
+        # Alice's window shows the request; she hands over.
+        request_box = person.wait_for_box("bob on LAB-PC-7 asks to edit")
+        seen_by_bob: list[str] = []
+
+        def read_the_notice(notice: QMessageBox) -> None:
+            seen_by_bob.append(notice.text())
+            # The window behind the notice already shows what it says.
+            assert not bob.banner.isVisible()
+            assert bob.act_new.isEnabled()
+            person.click_button("OK", within=notice)
+
+        with person.answers(
+            QMessageBox,
+            read_the_notice,
+            where=lambda box: "handed the database over to you" in box.text(),
+        ):
+            person.click_button("Hand over to bob", within=request_box)
+
+        assert seen_by_bob == [
+            "alice on LAB-PC-3 handed the database over to you. You are the editor now."
+        ]
+        assert bob.status.lock_state.text() == "Editing"
+        assert bob.act_new.isEnabled()
+        assert bob.app.session.editing
+        assert leftovers(db_path) == []
+
+        # Alice now reads; her window names the new editor, never "read-only: ...".
+        qtbot.waitUntil(
+            lambda: "bob on LAB-PC-7 edits since" in alice.banner_text.text(), timeout=WAIT_MS
+        )
+        assert alice.banner.isVisible() and not alice.act_new.isEnabled()
+        assert alice.status.lock_state.text().startswith("Read-only — bob on LAB-PC-7")
+        assert "read-only:" not in alice.status.lock_state.text()
+        assert person.button("Request edit", within=alice).isVisible()
+        assert not app.session.editing
+
+
+def test_notify_me_when_the_editor_quits(
+    qtbot: QtBot,
+    person: Person,
+    db_path: Path,
+    clock: FixedClock,
+    alice: Identity,
+    tmp_path: Path,
+) -> None:
+    with open_caltrack(
+        str(db_path), create=True, identity=alice, clock=clock, state_dir=tmp_path / "alice"
+    ):
+        pass
+    with (
+        holding_child(db_path, tmp_path / "holder", user="hanna", machine="LAB-PC-5") as holder,
+        second_window(qtbot, db_path, BOB, clock, tmp_path / "bob") as bob,
+    ):
+        qtbot.waitUntil(
+            lambda: "hanna on LAB-PC-5 edits since" in bob.banner_text.text(), timeout=WAIT_MS
+        )
+        person.click_button("Notify me", within=bob)
+        assert bob.notify_button.isChecked()
+
+        def start_editing(box: QMessageBox) -> None:
+            person.click_button("Yes", within=box)
+
+        with person.answers(
+            QMessageBox, start_editing, where=lambda box: "free for editing now" in box.text()
+        ):
+            holder.order("close")  # Hanna quits CalTrack
+        code, _out, err = holder.finish()
+        assert code == 0, err
+        qtbot.waitUntil(lambda: bob.status.lock_state.text() == "Editing", timeout=WAIT_MS)
+        assert not bob.banner.isVisible()
+        assert bob.act_new.isEnabled()
+        assert not bob.notify_button.isChecked()
