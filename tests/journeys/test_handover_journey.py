@@ -150,3 +150,46 @@ def test_notify_me_when_the_editor_quits(
         assert not bob.banner.isVisible()
         assert bob.act_new.isEnabled()
         assert not bob.notify_button.isChecked()
+
+
+def test_withdrawn_request_leaves_the_editor_and_a_declined_one_is_told(
+    qtbot: QtBot,
+    person: Person,
+    window: MainWindow,
+    app: CalTrack,
+    db_path: Path,
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    alice = window
+    with second_window(qtbot, db_path, BOB, clock, tmp_path / "bob") as bob:
+        qtbot.waitUntil(lambda: bob.request_button.isVisible(), timeout=WAIT_MS)
+        person.click_button("Request edit", within=bob)
+        person.wait_for_box("bob on LAB-PC-7 asks to edit")
+
+        # Bob changes his mind: the request disappears from Alice's screen and the share.
+        person.click_button("Withdraw request", within=bob)
+        qtbot.waitUntil(
+            lambda: "no longer asks to edit" in alice.status.currentMessage(), timeout=WAIT_MS
+        )
+        assert not [box for box in alice.findChildren(QMessageBox) if box.isVisible()], (
+            "the withdrawn request is still on Alice's screen"
+        )
+        assert leftovers(db_path) == []
+        assert "waiting for" not in bob.banner_text.text()
+
+        # He asks again; this time Alice keeps editing, and Bob is told.
+        person.click_button("Request edit", within=bob)
+        request_box = person.wait_for_box("bob on LAB-PC-7 asks to edit")
+        told: list[str] = []
+
+        def read(notice: QMessageBox) -> None:
+            told.append(f"{notice.text()} {notice.informativeText()}")
+            person.click_button("OK", within=notice)
+
+        with person.answers(QMessageBox, read, where=lambda box: "keeps editing" in box.text()):
+            person.click_button("Keep editing", within=request_box)
+        assert told and told[0].startswith("alice on LAB-PC-3 keeps editing for now.")
+        assert app.session.editing and alice.act_new.isEnabled()
+        qtbot.waitUntil(lambda: person.button("Request edit", within=bob).isVisible())
+        assert leftovers(db_path) == []
