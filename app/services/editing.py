@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -114,6 +115,7 @@ class EditingSession:
         self._lock_reason: str | None = None  # the read-only reason the lock logic set
         self._seen_request: set[str] = set()
         self._my_request: EditRequest | None = None
+        self._request_mutex = threading.RLock()
         self._last_request_beat = 0.0
         self.epoch: int | None = None
         self.lock: EditorLock | None = None
@@ -349,10 +351,11 @@ class EditingSession:
             pid=os.getpid(),
             beat_s=self._options.heartbeat_s,
         )
-        remove_request(path, self.session_id)  # an old answer must not answer this one
-        write_request(path, request)
-        self._my_request = request
-        self._last_request_beat = self._monotonic()
+        with self._request_mutex:
+            remove_request(path, self.session_id)  # an old answer must not answer this one
+            write_request(path, request)
+            self._my_request = request
+            self._last_request_beat = self._monotonic()
         return request
 
     @property
@@ -362,11 +365,12 @@ class EditingSession:
 
     def withdraw_request(self) -> None:
         """Take this session's request back (a no-op when there is none)."""
-        if self._my_request is None or self._db.path is None:
+        with self._request_mutex:
+            if self._my_request is None or self._db.path is None:
+                self._my_request = None
+                return
             self._my_request = None
-            return
-        self._my_request = None
-        remove_request(self._db.path, self.session_id)
+            remove_request(self._db.path, self.session_id)
 
     def check_my_request(self, take_wait_s: float = 5.0) -> RequestStatus | None:
         """For the author: has the editor answered? Hands-over are taken at once.
@@ -374,6 +378,12 @@ class EditingSession:
         Call it from a worker on every poll: it also beats the request so the others
         know its author still waits. None when this session asked nothing.
         """
+        # One at a time with request_edit and withdraw_request (the window runs them in
+        # workers): a beat written after a withdrawal would bring the file back.
+        with self._request_mutex:
+            return self._check_my_request(take_wait_s)
+
+    def _check_my_request(self, take_wait_s: float) -> RequestStatus | None:
         mine, path = self._my_request, self._db.path
         if mine is None or path is None:
             return None

@@ -222,3 +222,59 @@ def test_request_file_holds_who_asked(
         assert data["user"] == "bob" and data["message"] == "calibrate TH-001"
         assert data["session_id"] == bob.session.session_id == sent.session_id
         assert data["pid"] == os.getpid()
+
+
+# Bob in another process: opens read-only, asks to edit, polls like the window does until
+# the answer comes, saves an instrument if he became the editor, and closes on demand.
+ASKER = r"""
+import json, sys, time
+from pathlib import Path
+from app.bootstrap import open_caltrack
+from app.identity import Identity
+from app.services.editing import EditingOptions, RequestOutcome
+
+db, control = sys.argv[1], Path(sys.argv[2])
+app = open_caltrack(db, identity=Identity("bob", "LAB-PC-7"), editing=EditingOptions())
+assert not app.session.editing
+app.session.request_edit("calibrating TH-001 now")
+(control / "asked").write_text("1")
+while True:
+    status = app.session.check_my_request()
+    if status is not None and status.outcome is not RequestOutcome.WAITING:
+        break
+    time.sleep(0.05)
+if app.session.editing:
+    app.instruments.add({"asset_tag": "TH-BOB", "description": "saved after the hand-over"})
+(control / "result.json").write_text(json.dumps(
+    {"outcome": status.outcome.value, "by": status.by, "editing": app.session.editing}))
+while not (control / "close").exists():
+    time.sleep(0.05)
+app.close()
+"""
+
+
+def test_hand_over_to_a_requester_in_another_process(app: CalTrack, db_path: Path) -> None:
+    control = db_path.parent / "asker"
+    control.mkdir()
+    proc = popen_python(ASKER, str(db_path), str(control), cwd=db_path.parent)
+    try:
+        wait_for_file(control / "asked", proc)
+        request = app.session.pending_request()
+        assert request is not None and request.message == "calibrating TH-001 now"
+        assert app.session.answer_request(request, hand_over=True)
+        wait_for_file(control / "result.json", proc)
+        result = json.loads((control / "result.json").read_text())
+        assert result == {"outcome": "handed-over", "by": "alice on LAB-PC-3", "editing": True}
+        assert leftovers(db_path) == []
+        assert app.session.describe().startswith("Read-only — bob on LAB-PC-7 edits since ")
+        assert app.instruments.get("TH-BOB").description == "saved after the hand-over"
+        (control / "close").write_text("1")
+        _out, err = proc.communicate(timeout=CHILD_TIMEOUT_S)
+        assert proc.returncode == 0, err
+        # Bob closed: the database is free again and Alice may take it back.
+        app.session.become_editor()
+        assert app.session.describe() == "Editing"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=CHILD_TIMEOUT_S)
