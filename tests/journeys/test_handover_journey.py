@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack, open_caltrack
@@ -20,6 +20,8 @@ from app.clock import FixedClock
 from app.identity import Identity
 from app.locking.requests import request_files
 from app.settings.user_settings import UserSettings
+from app.ui.app import Launcher
+from app.ui.dialogs.lock_dialog import LockInUseDialog
 from app.ui.main_window import MainWindow
 from tests.integration.process_helpers import holding_child
 from tests.journeys.conftest import open_window
@@ -192,4 +194,46 @@ def test_withdrawn_request_leaves_the_editor_and_a_declined_one_is_told(
         assert told and told[0].startswith("alice on LAB-PC-3 keeps editing for now.")
         assert app.session.editing and alice.act_new.isEnabled()
         qtbot.waitUntil(lambda: person.button("Request edit", within=bob).isVisible())
+        assert leftovers(db_path) == []
+
+
+def test_request_edit_straight_from_the_database_in_use_dialog(
+    qtbot: QtBot,
+    person: Person,
+    qapp: QApplication,
+    db_path: Path,
+    clock: FixedClock,
+    alice: Identity,
+    tmp_path: Path,
+) -> None:
+    with open_caltrack(
+        str(db_path), create=True, identity=alice, clock=clock, state_dir=tmp_path / "alice"
+    ):
+        pass
+    with holding_child(db_path, tmp_path / "holder", user="hanna", machine="LAB-PC-5") as holder:
+        launcher = Launcher(
+            qapp,
+            settings=UserSettings(reminders=False),
+            settings_path=tmp_path / "settings.json",
+            state_dir=tmp_path / "me",
+        )
+        try:
+            with person.answers(
+                LockInUseDialog, lambda dialog: person.click_button("Request edit", within=dialog)
+            ):
+                launcher.open(str(db_path))
+            qtbot.waitUntil(lambda: launcher.window is not None, timeout=WAIT_MS)
+            win = launcher.window
+            assert win is not None
+            qtbot.addWidget(win)
+            qtbot.waitUntil(
+                lambda: "waiting for hanna to answer" in win.banner_text.text(), timeout=WAIT_MS
+            )
+            state = holder.wait_state(lambda s: bool(s["requests"]), "hanna to see the request")
+            assert len(state["requests"]) == 1
+            assert len(request_files(db_path)) == 1
+            win.close()
+        finally:
+            launcher.shutdown()
+        # Quitting ends the session, and its request with it.
         assert leftovers(db_path) == []
