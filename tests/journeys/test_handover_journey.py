@@ -237,3 +237,17 @@ def test_request_edit_straight_from_the_database_in_use_dialog(
             launcher.shutdown()
         # Quitting ends the session, and its request with it.
         assert leftovers(db_path) == []
+
+
+def test_stop_editing_then_start_again_from_the_banner(
+    qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack
+) -> None:
+    person.menu(window, "Database", "Stop editing")
+    qtbot.waitUntil(window.banner.isVisible, timeout=WAIT_MS)
+    assert window.banner_text.text() == "Read-only — you stopped editing"
+    assert window.status.lock_state.text() == "Read-only — you stopped editing"
+    assert not window.act_new.isEnabled()
+    person.click_button("Start editing", within=window)
+    qtbot.waitUntil(lambda: window.status.lock_state.text() == "Editing", timeout=WAIT_MS)
+    assert not window.banner.isVisible() and window.act_new.isEnabled()
+    assert app.session.editing
