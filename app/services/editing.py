@@ -113,6 +113,7 @@ class EditingSession:
         self._last_activity = monotonic()
         self._idle_released = False
         self._lock_reason: str | None = None  # the read-only reason the lock logic set
+        self._held_at_start = False  # read-only because someone else held the lock
         self._seen_request: set[str] = set()
         self._my_request: EditRequest | None = None
         self._request_mutex = threading.RLock()
@@ -195,6 +196,7 @@ class EditingSession:
             return report
         except LockHeldError as exc:
             self._lock_reason = f"{exc} (this session is read-only)"
+            self._held_at_start = True
             self._db.set_read_only(self._lock_reason)
             return report
         report.previous_unclean = result.previous_unclean
@@ -261,6 +263,7 @@ class EditingSession:
         if self.lock is not None and self.lock.info is not None:
             self.lock.release()
             self._lock_reason = reason
+            self._held_at_start = False
             self._db.set_read_only(reason)
         self._db.fence = None
 
@@ -490,6 +493,9 @@ class EditingSession:
         ):
             who = f"{holder.user} on {holder.machine}"
             return f"Read-only — {who} edits since {holder.since_local()}"
+        if self._held_at_start and self.may_edit_again:
+            # The editor named when this session opened has gone: do not name them still.
+            return "Read-only — nobody is editing now"
         return f"Read-only — {self.read_only_reason or 'not editing'}"
 
 

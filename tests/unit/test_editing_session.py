@@ -46,6 +46,18 @@ def test_second_session_is_read_only_and_names_the_editor(
         assert bob.instruments.list().total == 1
 
 
+def test_reader_stops_naming_an_editor_who_left(
+    app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
+) -> None:
+    with open_as(db_path, BOB, clock, tmp_path / "bob") as bob:
+        assert "alice on LAB-PC-3 edits since" in bob.session.describe()
+        app.close()
+        assert bob.session.describe() == "Read-only — nobody is editing now"
+        assert bob.session.may_edit_again
+        bob.session.become_editor()
+        assert bob.session.describe() == "Editing"
+
+
 def test_epochs_increase_with_each_editor(
     app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
 ) -> None:
