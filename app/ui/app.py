@@ -117,7 +117,7 @@ class Launcher(QObject):
             and app.database.path is not None
             and not os_lock_free(app.database.path)
         )
-        notify = False
+        notify = request = False
         if held_elsewhere:
             dialog = LockInUseDialog(holder, parent=parent)
             dialog.exec()
@@ -131,7 +131,8 @@ class Launcher(QObject):
                 self._wait_then_show(app, path)
                 return
             notify = choice is LockChoice.NOTIFY
-        self._show(app, path, notify=notify)
+            request = choice is LockChoice.REQUEST
+        self._show(app, path, notify=notify, request=request)
 
     def _wait_then_show(self, app: CalTrack, path: str) -> None:
         holder = app.session.holder()
@@ -155,7 +156,7 @@ class Launcher(QObject):
         self.runner.run(wait, done, lambda exc: self._open_failed(exc, path))
         progress.show()
 
-    def _show(self, app: CalTrack, path: str, *, notify: bool) -> None:
+    def _show(self, app: CalTrack, path: str, *, notify: bool, request: bool = False) -> None:
         old_window, old_app = self.window, self.app
         self.app = app
         self.settings = self.settings.with_database(path)
@@ -175,6 +176,8 @@ class Launcher(QObject):
         window.show()
         if notify:
             window.notify_button.setChecked(True)
+        if request:
+            window.request_edit()
         if app.session.editing:
             self._offer_demo(app, window)
 

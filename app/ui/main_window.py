@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.bootstrap import CalTrack
 from app.errors import ConflictError
+from app.locking.requests import EditRequest
 from app.services.changes import ChangeWatcher
 from app.services.dto import (
     CalibrationInput,
@@ -55,6 +56,7 @@ from app.services.dto import (
     InstrumentHistory,
     InstrumentRow,
 )
+from app.services.editing import RequestOutcome, RequestStatus
 from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.detail_pane import DetailPane
@@ -117,6 +119,9 @@ class LockView:
     stale: bool
     admin: bool
     has_lock: bool
+    asked: bool = False  # this session's edit request waits for an answer
+    editor: str = ""  # the user who edits elsewhere, to name in the banner
+    can_start: bool = False  # nobody edits and this session may take the lock
 
 
 def read_lock_view(app: CalTrack) -> LockView:
@@ -125,6 +130,7 @@ def read_lock_view(app: CalTrack) -> LockView:
     status = session.status()
     held_elsewhere = bool(status is not None and status.held and not session.editing)
     stale = bool(status is not None and status.stale)
+    holder = status.holder if status is not None else None
     return LockView(
         editing=session.editing,
         text=session.describe(),
@@ -133,7 +139,27 @@ def read_lock_view(app: CalTrack) -> LockView:
         stale=stale,
         admin=stale and app.locks.is_admin(),
         has_lock=session.lock is not None,
+        asked=session.my_request is not None,
+        editor=holder.user if holder is not None and held_elsewhere else "",
+        can_start=bool(
+            status is not None
+            and not status.held
+            and not session.editing
+            and session.may_edit_again
+        ),
     )
+
+
+@dataclass(frozen=True)
+class _Poll:
+    """What one poll found (read in a worker)."""
+
+    changed: bool
+    request: EditRequest | None  # a new request to this editor
+    shown_live: bool  # the request on screen still waits
+    mine: RequestStatus | None  # what became of this session's own request
+    free: bool  # notify-me: the lock is free now
+    view: LockView
 
 
 class _Progress(QObject):
@@ -184,6 +210,8 @@ class MainWindow(QMainWindow):
         self._closing = False
         self.watcher: ChangeWatcher | None = None
         self.lock_view: LockView | None = None
+        self._request_box: QMessageBox | None = None
+        self._request_shown: EditRequest | None = None
         self.setWindowTitle(f"CalTrack — {app.database.path or 'server database'}")
         self.setWindowIcon(icon("caltrack"))
         self.setAcceptDrops(True)
@@ -393,9 +421,14 @@ class MainWindow(QMainWindow):
         self.take_over_button.setToolTip("Admins: fence off a frozen editor and edit")
         self.take_over_button.clicked.connect(self.take_over)
         self.take_over_button.hide()
+        self.start_button = QPushButton("&Start editing")
+        self.start_button.setToolTip("Nobody edits the database now: take the editor lock")
+        self.start_button.clicked.connect(self.try_edit)
+        self.start_button.hide()
         banner_layout.addWidget(QLabel(pixmap=icon("lock").pixmap(18, 18)))
         banner_layout.addWidget(self.banner_text, 1)
-        for button in (self.request_button, self.notify_button, self.take_over_button):
+        buttons = (self.start_button, self.request_button, self.notify_button)
+        for button in (*buttons, self.take_over_button):
             banner_layout.addWidget(button)
         self.banner.hide()
         layout.addWidget(self.banner)
@@ -678,23 +711,32 @@ class MainWindow(QMainWindow):
         app = self.app
         watcher = self.watcher
         notify = self.notify_when_free
+        shown = self._request_shown if self._request_box is not None else None
 
-        def check() -> tuple[bool, Any, bool, LockView]:
+        def check() -> _Poll:
             changed = watcher.changed() if watcher is not None else False
+            # The author's own request first: a hand-over makes her the editor here.
+            mine = session.check_my_request()
             request = session.pending_request()
+            shown_live = shown is None or session.request_live(shown)
             free = notify and not session.editing and session.lock_free()
-            return changed, request, free, read_lock_view(app)
+            return _Poll(changed, request, shown_live, mine, free, read_lock_view(app))
 
         self._run(check, self._polled, lambda exc: None, key="poll")
 
-    def _polled(self, result: tuple[bool, Any, bool, LockView]) -> None:
-        changed, request, free, view = result
-        if changed:
+    def _polled(self, result: _Poll) -> None:
+        if result.changed:
             self.status.show_change_hint()
-        self.show_lock_view(view)
-        if request is not None:
-            self._show_request(request)
-        if free:
+        self.show_lock_view(result.view)
+        if not result.shown_live and self._request_box is not None:
+            who = self._request_shown.user if self._request_shown is not None else "They"
+            self._close_request_box()
+            self.status.showMessage(f"{who} no longer asks to edit.", 8000)
+        if result.request is not None:
+            self._show_request(result.request)
+        if result.mine is not None:
+            self._request_answered(result.mine)
+        if result.free and not result.view.editing:
             self.notify_when_free = False
             self.notify_button.setChecked(False)
             answer = QMessageBox.question(
@@ -707,6 +749,41 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Yes:
                 self.try_edit()
 
+    def _request_answered(self, status: RequestStatus) -> None:
+        """Tell the author what became of her request (the lock view already shows it)."""
+        outcome = status.outcome
+        if outcome is RequestOutcome.WAITING:
+            return
+        if status.editing:
+            self.notify_when_free = False
+            self.notify_button.setChecked(False)
+            how = (
+                f"{status.by} handed the database over to you."
+                if outcome is RequestOutcome.HANDED_OVER
+                else f"{status.by or 'The editor'} stopped editing."
+            )
+            self.status.showMessage("You are editing now.", 10_000)
+            messages.info(self, "You can edit now", f"{how} You are the editor now.")
+        elif outcome is RequestOutcome.HANDED_OVER:
+            messages.warn(
+                self,
+                "Still read-only",
+                f"{status.by} handed the database over, but another session took it first.",
+                self.app.session.describe(),
+            )
+        elif outcome is RequestOutcome.DECLINED:
+            messages.info(
+                self,
+                "Edit request declined",
+                f"{status.by} keeps editing for now.",
+                "Ask again later, or click Notify me to be told when the database is free.",
+            )
+        else:
+            self.status.showMessage(
+                "Your edit request is no longer open; ask again if you still need to edit.",
+                10_000,
+            )
+
     def update_lock_state(self) -> None:
         """Re-read who edits (files on the share: off the GUI thread), then show it."""
         app = self.app
@@ -717,16 +794,29 @@ class MainWindow(QMainWindow):
         self.status.set_lock_state(view.text, view.editing)
         self.banner.setVisible(not view.editing)
         if not view.editing:
-            self.banner_text.setText(view.text)
+            text = view.text
+            if view.asked and view.held_elsewhere:
+                text += (
+                    f" — you asked to edit; waiting for {view.editor or 'the editor'} to answer."
+                )
+            self.banner_text.setText(text)
             self.request_button.setVisible(view.held_elsewhere)
+            self.request_button.setText("&Withdraw request" if view.asked else "&Request edit")
+            self.request_button.setToolTip(
+                "Take your edit request back"
+                if view.asked
+                else "Ask the current editor to hand the database over"
+            )
             self.notify_button.setVisible(view.held_elsewhere or view.idle_released)
+            self.start_button.setVisible(view.can_start)
             self.take_over_button.setVisible(view.stale and view.admin)
         for act in self._editing_actions():
             act.setEnabled(view.editing)
         self.act_stop_editing.setEnabled(view.editing and view.has_lock)
         self.act_edit_again.setEnabled(not view.editing)
 
-    def _show_request(self, request: Any) -> None:
+    def _show_request(self, request: EditRequest) -> None:
+        self._close_request_box()
         note = f"\n\nTheir note: {request.message}" if request.message else ""
         box = QMessageBox(
             QMessageBox.Icon.Information,
@@ -735,13 +825,48 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.NoButton,
             self,
         )
-        hand_over = box.addButton("Stop editing and hand over", QMessageBox.ButtonRole.AcceptRole)
+        box.setInformativeText(
+            "Handing over ends your editing: this window turns read-only and "
+            f"{request.user} becomes the editor. What you saved stays saved."
+        )
+        hand_over = box.addButton(f"Hand over to {request.user}", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
         box.setModal(False)
         box.buttonClicked.connect(
-            lambda button: self.stop_editing() if button is hand_over else None
+            lambda button: self.answer_request(request, hand_over=button is hand_over)
         )
+        self._request_box = box
+        self._request_shown = request
         box.show()
+
+    def _close_request_box(self) -> None:
+        box, self._request_box, self._request_shown = self._request_box, None, None
+        if box is not None:
+            box.close()
+            box.deleteLater()
+
+    def answer_request(self, request: EditRequest, *, hand_over: bool) -> None:
+        """The editor's answer to a request (from the request's message box)."""
+        self._request_box = self._request_shown = None
+        session = self.app.session
+
+        def done(answered: bool) -> None:
+            self.update_lock_state()
+            if not answered:
+                messages.info(
+                    self,
+                    "Edit request",
+                    f"{request.user} no longer asks to edit (withdrawn or closed). "
+                    "You keep editing.",
+                )
+            elif hand_over:
+                self.status.showMessage(f"You handed the database over to {request.user}.", 10_000)
+
+        self._run(
+            lambda: session.answer_request(request, hand_over=hand_over),
+            done,
+            lambda exc: messages.explain(self, exc, doing="answering the edit request"),
+        )
 
     def _activity(self) -> None:
         session = self.app.session
@@ -774,12 +899,24 @@ class MainWindow(QMainWindow):
             self.status.showMessage("You will be told when the database is free.", 5000)
 
     def request_edit(self) -> None:
+        """Request edit, or take the waiting request back (the same banner button)."""
         session = self.app.session
+        if session.my_request is not None:
+            self._run(
+                session.withdraw_request,
+                lambda _r: self._request_sent("Edit request withdrawn."),
+                lambda exc: messages.explain(self, exc, doing="withdrawing the edit request"),
+            )
+            return
         self._run(
             lambda: session.request_edit(""),
-            lambda _r: self.status.showMessage("Edit request sent to the current editor.", 5000),
+            lambda _r: self._request_sent("Edit request sent to the current editor."),
             lambda exc: messages.explain(self, exc, doing="sending the edit request"),
         )
+
+    def _request_sent(self, message: str) -> None:
+        self.status.showMessage(message, 5000)
+        self.update_lock_state()
 
     def try_edit(self) -> None:
         session = self.app.session
@@ -798,7 +935,7 @@ class MainWindow(QMainWindow):
     def stop_editing(self) -> None:
         session = self.app.session
         self._run(
-            lambda: session.release("you handed the database over"),
+            lambda: session.release("you stopped editing"),
             lambda _r: self.update_lock_state(),
             lambda exc: messages.explain(self, exc, doing="releasing the lock"),
         )
