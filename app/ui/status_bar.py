@@ -28,7 +28,7 @@ class CalTrackStatusBar(QStatusBar):
         self.change_hint.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
         self.change_hint.linkActivated.connect(lambda _link: self.refresh_clicked.emit())
         self.change_hint.hide()
-        # An icon, not an emoji glyph: a desktop without an emoji font shows a box for the lock emoji.
+        # An icon, not an emoji glyph: a desktop without an emoji font shows a box.
         self.lock_icon = QLabel()
         self.lock_icon.setAccessibleName("Editing state icon")
         self.lock_state = QLabel()
