@@ -66,3 +66,15 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
     if os.environ.get("CALTRACK_JOURNEYS") == "1":
         return None if in_journeys or path in JOURNEYS.parents else True
     return True if in_journeys else None
+
+
+WINDOW_TESTS = (Path(__file__).parent / "ui", JOURNEYS)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``CALTRACK_REPEAT=N`` runs every window test N times in one process (crash hunting)."""
+    repeat = int(os.environ.get("CALTRACK_REPEAT", "1"))
+    path = Path(str(metafunc.definition.path)).resolve()
+    if repeat > 1 and any(folder in path.parents for folder in WINDOW_TESTS):
+        metafunc.fixturenames.append("_repeat")
+        metafunc.parametrize("_repeat", range(1, repeat + 1), ids=lambda n: f"repeat{n}")

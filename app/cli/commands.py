@@ -19,11 +19,12 @@ from app.services.dto import (
     InstrumentDetail,
     instrument_fields,
 )
+from app.services.due import DUE_STATUSES
 from app.services.editing import EditingOptions
 from app.settings.paths import default_database_path
 
 Handler = Callable[[argparse.Namespace], int]
-STATUSES = ("ok", "due-soon", "overdue", "out-of-service", "retired", "lost")
+STATUSES = DUE_STATUSES
 
 # CLI option -> instrument field, shared by `instruments add` and `instruments edit`.
 INSTRUMENT_OPTIONS: dict[str, str] = {

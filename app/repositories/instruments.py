@@ -22,7 +22,6 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    or_,
     select,
 )
 from sqlalchemy.engine import CursorResult, Dialect
@@ -38,6 +37,7 @@ class DueFilter(enum.Enum):
     OK = "ok"
     DUE_SOON = "due-soon"
     OVERDUE = "overdue"
+    NOT_CALIBRATED = "not-calibrated"
     OUT_OF_SERVICE = "out-of-service"
     RETIRED = "retired"
     LOST = "lost"
@@ -129,8 +129,10 @@ def due_condition(due: DueFilter, today: Any, soon_until: Any) -> ColumnElement[
     if due is DueFilter.DUE_SOON:
         return and_(in_service, _C.next_due >= today, _C.next_due <= soon_until)
     if due is DueFilter.OVERDUE:
-        # Never calibrated counts as overdue: it must not be used until it is.
-        return and_(in_service, or_(_C.next_due < today, _C.next_due.is_(None)))
+        return and_(in_service, _C.next_due < today)
+    if due is DueFilter.NOT_CALIBRATED:
+        # In service and never calibrated: not late, but not to be used until it is.
+        return and_(in_service, _C.next_due.is_(None))
     lifecycle: ColumnElement[bool] = _C.status == due.value.replace("-", "_")
     return lifecycle
 

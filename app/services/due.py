@@ -7,7 +7,15 @@ from datetime import date, timedelta
 DEFAULT_DUE_SOON_DAYS = 30
 
 LIFECYCLE = ("in_service", "out_of_service", "retired", "lost")
-DUE_STATUSES = ("ok", "due-soon", "overdue", "out-of-service", "retired", "lost")
+DUE_STATUSES = (
+    "ok",
+    "due-soon",
+    "overdue",
+    "not-calibrated",
+    "out-of-service",
+    "retired",
+    "lost",
+)
 
 
 def next_due_from(performed_on: date, interval_days: int) -> date:
@@ -15,10 +23,18 @@ def next_due_from(performed_on: date, interval_days: int) -> date:
 
 
 def due_status(lifecycle: str, next_due: date | None, today: date, soon_days: int) -> str:
-    """ok / due-soon / overdue for instruments in service; otherwise the lifecycle."""
+    """ok / due-soon / overdue / not-calibrated for instruments in service; otherwise the
+    lifecycle.
+
+    An instrument never calibrated has missed no date: it is not overdue (that alarm,
+    the moment it is registered, teaches people to ignore the colour red), but it must
+    not be used until it is calibrated, which is a status of its own.
+    """
     if lifecycle != "in_service":
         return lifecycle.replace("_", "-")
-    if next_due is None or next_due < today:
+    if next_due is None:
+        return "not-calibrated"
+    if next_due < today:
         return "overdue"
     if next_due <= today + timedelta(days=soon_days):
         return "due-soon"

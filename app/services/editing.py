@@ -8,6 +8,9 @@ nothing here starts Qt timers.
 
 from __future__ import annotations
 
+import enum
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,11 +31,21 @@ from app.locking.editor_lock import (
     EditorLock,
     LockObserver,
     LockStatus,
-    held_message,
     os_lock_free,
 )
 from app.locking.holder import HolderInfo
-from app.locking.requests import EditRequest, read_request, write_request
+from app.locking.requests import (
+    DECLINED,
+    HANDED_OVER,
+    EditRequest,
+    RequestAnswer,
+    RequestWatch,
+    read_answer,
+    read_request,
+    remove_request,
+    write_answer,
+    write_request,
+)
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.settings import DEFAULT_IDLE_MINUTES, IDLE_KEY
 
@@ -49,6 +62,25 @@ class EditingOptions:
     stale_after_s: float = DEFAULT_STALE_AFTER_S
     takeover_check_s: float | None = None
     idle_release_s: float | None = None  # None: the database's own setting
+
+
+class RequestOutcome(enum.Enum):
+    """What became of this session's own edit request (seen by its author)."""
+
+    WAITING = "waiting"  # still asked, the editor has not answered
+    HANDED_OVER = "handed-over"  # the editor handed over (``editing`` says if we took it)
+    EDITOR_LEFT = "editor-left"  # the editor stopped without answering; the lock was free
+    DECLINED = "declined"  # the editor keeps editing
+    EXPIRED = "expired"  # the request file is gone (removed as dead by another session)
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    """The author's view of her request after a check."""
+
+    outcome: RequestOutcome
+    by: str = ""  # who answered ("alice on LAB-PC-3")
+    editing: bool = False  # this session is the editor now
 
 
 @dataclass
@@ -81,10 +113,17 @@ class EditingSession:
         self._monotonic = monotonic
         self._last_activity = monotonic()
         self._idle_released = False
-        self._seen_request: str | None = None
+        self._lock_reason: str | None = None  # the read-only reason the lock logic set
+        self._held_at_start = False  # read-only because someone else held the lock
+        self._seen_request: set[str] = set()
+        self._my_request: EditRequest | None = None
+        self._request_mutex = threading.RLock()
+        self._last_request_beat = 0.0
         self.epoch: int | None = None
         self.lock: EditorLock | None = None
         self.observer: LockObserver | None = None
+        self.requests: RequestWatch | None = None
+        self.session_id = uuid.uuid4().hex
         path = database.path
         if path is not None:
             self.lock = EditorLock(
@@ -94,7 +133,15 @@ class EditingSession:
                 takeover_check_s=options.takeover_check_s,
                 on_lost=self._lost,
             )
+            self.session_id = self.lock.session_id
             self.observer = LockObserver(path, stale_after_s=options.stale_after_s)
+            # A waiting author beats at her lock heartbeat; three missed beats is dead.
+            self.requests = RequestWatch(
+                path,
+                machine=identity.machine,
+                stale_after_s=options.heartbeat_s * 3,
+                monotonic=monotonic,
+            )
 
     # -- state -----------------------------------------------------------------------
 
@@ -111,6 +158,18 @@ class EditingSession:
     @property
     def read_only_reason(self) -> str | None:
         return self._db.read_only_reason
+
+    @property
+    def may_edit_again(self) -> bool:
+        """Read-only only because of the lock (someone held it, or this session gave it
+        up), so taking a free lock makes it the editor; not when opened read-only, for a
+        newer schema, a read-only folder or a share that does not lock."""
+        return (
+            self.lock is not None
+            and self._options.edit
+            and self._lock_reason is not None
+            and self._db.read_only_reason == self._lock_reason
+        )
 
     def status(self) -> LockStatus | None:
         """The lock as observed from this session (None for server databases)."""
@@ -137,7 +196,9 @@ class EditingSession:
             self._db.set_read_only(str(exc))
             return report
         except LockHeldError as exc:
-            self._db.set_read_only(f"{exc} (this session is read-only)")
+            self._lock_reason = f"{exc} (this session is read-only)"
+            self._held_at_start = True
+            self._db.set_read_only(self._lock_reason)
             return report
         report.previous_unclean = result.previous_unclean
         if result.previous_unclean is not None:
@@ -154,6 +215,8 @@ class EditingSession:
             raise
         self._last_activity = self._monotonic()
         self._idle_released = False
+        # Whoever asked is now the editor: her request is settled, nobody else sees it.
+        self.withdraw_request()
         return report
 
     def _take_epoch(self, report: StartReport) -> None:
@@ -201,10 +264,14 @@ class EditingSession:
         """Stop editing: give the lock back and turn read-only."""
         if self.lock is not None and self.lock.info is not None:
             self.lock.release()
-            self._db.set_read_only(f"read-only: {reason}")
+            self._lock_reason = reason
+            self._held_at_start = False
+            self._db.set_read_only(reason)
         self._db.fence = None
 
     def close(self) -> None:
+        """The session ends: its request (if any) goes with it, the lock is given back."""
+        self.withdraw_request()
         if self.lock is not None:
             self.lock.release()
 
@@ -271,28 +338,146 @@ class EditingSession:
             time.sleep(poll_s)
 
     def request_edit(self, message: str = "") -> EditRequest:
-        """Ask the current editor to hand over (they see it on their next poll)."""
+        """Ask the current editor to hand over (they see it on their next poll).
+
+        Asking again replaces this session's earlier request; the request lives until it
+        is answered, withdrawn, or this session ends (or dies: then it expires).
+        """
         if self._db.path is None:
             raise ReadOnlyError("edit requests apply to shared database files only")
+        path = self._db.path
         request = EditRequest(
             user=self._identity.user,
             machine=self._identity.machine,
             at=datetime.now(UTC).isoformat(timespec="seconds"),
             message=message.strip()[:500],
             request_id=uuid.uuid4().hex,
+            session_id=self.session_id,
+            pid=os.getpid(),
+            beat_s=self._options.heartbeat_s,
         )
-        write_request(self._db.path, request)
+        with self._request_mutex:
+            remove_request(path, self.session_id)  # an old answer must not answer this one
+            write_request(path, request)
+            self._my_request = request
+            self._last_request_beat = self._monotonic()
         return request
 
+    @property
+    def my_request(self) -> EditRequest | None:
+        """This session's own request while it waits for an answer."""
+        return self._my_request
+
+    def withdraw_request(self) -> None:
+        """Take this session's request back (a no-op when there is none)."""
+        with self._request_mutex:
+            if self._my_request is None or self._db.path is None:
+                self._my_request = None
+                return
+            self._my_request = None
+            remove_request(self._db.path, self.session_id)
+
+    def check_my_request(self, take_wait_s: float = 5.0) -> RequestStatus | None:
+        """For the author: has the editor answered? Hands-over are taken at once.
+
+        Call it from a worker on every poll: it also beats the request so the others
+        know its author still waits. None when this session asked nothing.
+        """
+        # One at a time with request_edit and withdraw_request (the window runs them in
+        # workers): a beat written after a withdrawal would bring the file back.
+        with self._request_mutex:
+            return self._check_my_request(take_wait_s)
+
+    def _check_my_request(self, take_wait_s: float) -> RequestStatus | None:
+        mine, path = self._my_request, self._db.path
+        if mine is None or path is None:
+            return None
+        if self.editing:
+            self.withdraw_request()
+            return None
+        answer = read_answer(path, self.session_id)
+        if answer is not None and answer.request_id == mine.request_id:
+            if answer.answer == HANDED_OVER:
+                # The editor released before answering: the lock is ours unless someone
+                # else was quicker; wait a little in case the release is still on its way.
+                self.become_editor(take_wait_s)
+                self.withdraw_request()
+                return RequestStatus(RequestOutcome.HANDED_OVER, answer.by, self.editing)
+            self.withdraw_request()
+            return RequestStatus(RequestOutcome.DECLINED, answer.by)
+        current = read_request(path, self.session_id)
+        if current is None or current.request_id != mine.request_id:
+            self._my_request = None
+            remove_request(path, self.session_id)
+            return RequestStatus(RequestOutcome.EXPIRED)
+        if self.lock_free():
+            # The editor stopped (closed, idle release) without answering: she asked to
+            # edit, so she edits.
+            holder = self.holder()
+            by = f"{holder.user} on {holder.machine}" if holder is not None else ""
+            self.become_editor(0.0)
+            if self.lock is not None and self.lock.held:  # (mypy narrowed ``editing``)
+                return RequestStatus(RequestOutcome.EDITOR_LEFT, by, self.editing)
+        now = self._monotonic()
+        if now - self._last_request_beat >= self._options.heartbeat_s:
+            self._last_request_beat = now
+            mine = mine.beaten(datetime.now(UTC).isoformat(timespec="seconds"))
+            write_request(path, mine)
+            self._my_request = mine
+        return RequestStatus(RequestOutcome.WAITING)
+
     def pending_request(self) -> EditRequest | None:
-        """A request for the lock not yet shown to this editor (each shown once)."""
-        if self._db.path is None or not self.editing:
+        """A live request for the lock not yet shown to this editor (each shown once).
+
+        Requests of dead sessions are removed on the way; this session's own request is
+        never shown to it.
+        """
+        if self.requests is None or not self.editing:
             return None
-        request = read_request(self._db.path)
-        if request is None or request.request_id == self._seen_request:
-            return None
-        self._seen_request = request.request_id
-        return request
+        for request in self.requests.live_requests(own_session=self.session_id):
+            if request.request_id not in self._seen_request:
+                self._seen_request.add(request.request_id)
+                return request
+        return None
+
+    def request_live(self, request: EditRequest) -> bool:
+        """Is this request still waiting (not withdrawn, answered by someone, or dead)?"""
+        path = self._db.path
+        if path is None:
+            return False
+        current = read_request(path, request.session_id)
+        return (
+            current is not None
+            and current.request_id == request.request_id
+            and read_answer(path, request.session_id) is None
+        )
+
+    def answer_request(self, request: EditRequest, *, hand_over: bool) -> bool:
+        """The editor's answer. Handing over releases the lock first, then tells her.
+
+        False (and nothing changes) when the request is no longer waiting: withdrawn,
+        expired, or its author became the editor some other way.
+        """
+        path = self._db.path
+        if path is None or not self.request_live(request):
+            return False
+        if hand_over:
+            if not self.editing:
+                return False
+            self.release(f"you handed the database over to {request.user}")
+        me = self._identity
+        write_answer(
+            path,
+            request.session_id,
+            RequestAnswer(
+                request_id=request.request_id,
+                answer=HANDED_OVER if hand_over else DECLINED,
+                by=f"{me.user} on {me.machine}",
+                by_user=me.user,
+                at=datetime.now(UTC).isoformat(timespec="seconds"),
+            ),
+        )
+        return True
 
     def holder(self) -> HolderInfo | None:
         return self.lock.current_holder() if self.lock else None
@@ -301,8 +486,18 @@ class EditingSession:
         if self.editing:
             return "Editing"
         holder = self.holder()
-        if holder is not None and not holder.released and self.lock and not self.lock.held:
-            return f"Read-only — {held_message(holder).replace('Database is locked', 'locked')}"
+        if (
+            holder is not None
+            and not holder.released
+            and self.lock is not None
+            and not self.lock.held
+            and holder.session_id != self.session_id
+        ):
+            who = f"{holder.user} on {holder.machine}"
+            return f"Read-only — {who} edits since {holder.since_local()}"
+        if self._held_at_start and self.may_edit_again:
+            # The editor named when this session opened has gone: do not name them still.
+            return "Read-only — nobody is editing now"
         return f"Read-only — {self.read_only_reason or 'not editing'}"
 
 

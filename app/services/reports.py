@@ -32,6 +32,7 @@ from app.services.dto import (
 from app.services.instruments import InstrumentService, require_instrument
 from app.services.report_model import Cell, LabelData, Report, Section, Table
 from app.services.settings import due_soon_days
+from app.words import count
 
 MAX_DUE_DAYS = 3650
 # A period's audit trail beyond this many events is cut (and says so): narrow the period.
@@ -66,7 +67,7 @@ def _verdict(passed: bool | None) -> str | None:
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+    return count(n, one, many)
 
 
 def change_cell(value: Any) -> Cell:
@@ -626,8 +627,14 @@ class ReportService:
     def overdue(self) -> Report:
         """In-service instruments past due or never calibrated."""
         today = self._clock.today()
-        query = ListQuery(due=DueFilter.OVERDUE, sort="next_due", limit=None)
-        rows = self._uow.read(lambda uow: uow.instruments.list_rows(query, today, today))
+        # Both must be taken out of use: the past due and the never calibrated.
+        queries = [
+            ListQuery(due=due, sort="next_due", limit=None)
+            for due in (DueFilter.OVERDUE, DueFilter.NOT_CALIBRATED)
+        ]
+        rows = self._uow.read(
+            lambda uow: [r for q in queries for r in uow.instruments.list_rows(q, today, today)]
+        )
         return overdue_report(rows, today=today, stamp=self.stamp())
 
     def history(self, tag: str) -> Report:

@@ -164,7 +164,7 @@ class Launcher(QObject):
             and app.database.path is not None
             and not os_lock_free(app.database.path)
         )
-        notify = False
+        notify = request = False
         if held_elsewhere:
             dialog = LockInUseDialog(holder, parent=parent)
             dialog.exec()
@@ -178,7 +178,8 @@ class Launcher(QObject):
                 self._wait_then_show(app, path, demo=demo)
                 return
             notify = choice is LockChoice.NOTIFY
-        self._show(app, path, notify=notify, demo=demo)
+            request = choice is LockChoice.REQUEST
+        self._show(app, path, notify=notify, request=request, demo=demo)
 
     def _tell_crash(self, parent: QWidget | None, crash: CrashReport) -> None:
         """One dialog for the run that ended without closing, with the way to its log."""
@@ -233,7 +234,9 @@ class Launcher(QObject):
         self.runner.run(wait, done, lambda exc: self._open_failed(exc, path))
         progress.show()
 
-    def _show(self, app: CalTrack, path: str, *, notify: bool, demo: bool = False) -> None:
+    def _show(
+        self, app: CalTrack, path: str, *, notify: bool, request: bool = False, demo: bool = False
+    ) -> None:
         old_window, old_app = self.window, self.app
         self.app = app
         if old_window is not None:
@@ -259,6 +262,8 @@ class Launcher(QObject):
         window.show()
         if notify:
             window.notify_button.setChecked(True)
+        if request:
+            window.request_edit()
         first_start, self._first_start = self._first_start, False
         if first_start and app.session.editing:
             self._offer_demo(app, window)

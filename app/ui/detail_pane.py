@@ -12,7 +12,6 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -36,8 +35,10 @@ from app.services.dto import (
     TraceLink,
     instrument_fields,
 )
-from app.ui.look import STATUS_TEXT, status_color, status_icon
+from app.ui.look import STATUS_TEXT, icon_html, muted_color, status_color, status_icon
 from app.ui.models.audit_table import change_summary, entity_text
+from app.ui.readings_table import ReadingsTable
+from app.words import count
 
 CAL_HEADERS = [
     "Date",
@@ -84,7 +85,7 @@ def _fill(table: QTableWidget, rows: list[list[str]], ids: list[int], grey: set[
             item.setData(Qt.ItemDataRole.UserRole, row_id)
             item.setToolTip(text)
             if r in grey:
-                item.setForeground(QColor("#8a8a8a"))
+                item.setForeground(muted_color())
                 font = item.font()
                 font.setStrikeOut(c == 1)
                 item.setFont(font)
@@ -97,7 +98,7 @@ def readings_summary(c: CalibrationView) -> str:
         return "no readings"
     found = sum(1 for p in c.points if p.as_found_pass is False)
     left = sum(1 for p in c.points if p.as_left_pass is False)
-    parts = [f"{len(c.points)} points"]
+    parts = [count(len(c.points), "point")]
     parts.append(f"{found} out as found" if found else "all in as found")
     if any(p.as_left is not None for p in c.points):
         parts.append(f"{left} out as left" if left else "all in as left")
@@ -110,7 +111,7 @@ def qa_mark(c: CalibrationView) -> str:
     if c.signatures:
         meanings = ", ".join(dict.fromkeys(s.meaning for s in c.signatures))
         broken = any(not s.intact for s in c.signatures)
-        parts.append(f"⚠ signature broken ({meanings})" if broken else f"✔ signed ({meanings})")
+        parts.append(f"signature BROKEN ({meanings})" if broken else f"signed ({meanings})")
     if c.oot_case_id is not None:
         parts.append(f"OOT-{c.oot_case_id}")
     if c.superseded_by_id is not None:
@@ -126,11 +127,11 @@ def _signature_html(sig: SignatureView) -> str:
     comment = f" — “{html.escape(sig.comment)}”" if sig.comment else ""
     text = html.escape(sig.manifestation) + comment
     if sig.intact:
-        color = status_color("ok").name()
-        return f"<span style='color:{color}'>✔</span> {text}"
+        return f"{icon_html('status-ok')} {text}"
     color = status_color("overdue").name()
     return (
-        f"<span style='color:{color}; font-weight:600'>⚠ BROKEN signature:</span> {text} "
+        f"{icon_html('warning')} <span style='color:{color}; font-weight:600'>BROKEN "
+        f"signature:</span> {text} "
         "<i>(the record changed after it was signed)</i>"
     )
 
@@ -203,6 +204,14 @@ class DetailPane(QWidget):
         cal_box = QWidget()
         cal_layout = QVBoxLayout(cal_box)
         cal_layout.addWidget(self.calibrations, 1)
+        # The selected record's readings, point by point: what QA reviews and signs.
+        self.readings_label = QLabel()
+        self.readings_label.setObjectName("readingsTitle")
+        self.readings_label.setWordWrap(True)
+        self.readings = ReadingsTable()
+        self.readings_label.setBuddy(self.readings)
+        cal_layout.addWidget(self.readings_label)
+        cal_layout.addWidget(self.readings)
         self.record_info = QLabel()
         self.record_info.setObjectName("recordInfo")
         self.record_info.setWordWrap(True)
@@ -462,10 +471,25 @@ class DetailPane(QWidget):
         selected = self.selected_calibration()
         self.record_info.setText(record_html(selected) if selected is not None else "")
         self.record_info.setVisible(selected is not None)
+        self._show_readings(selected)
         states = self.record_actions(selected)
         for button, (enabled, tip) in zip(self.record_buttons, states, strict=True):
             button.setEnabled(enabled)
             button.setToolTip(tip)
+
+    def _show_readings(self, c: CalibrationView | None) -> None:
+        if c is None or not c.points:
+            self.readings.show_points([])
+            self.readings.hide()
+            self.readings_label.setText("" if c is None else f"Calibration #{c.id}: no readings.")
+            self.readings_label.setVisible(c is not None)
+            return
+        self.readings_label.setText(
+            f"Readings of calibration #{c.id} ({c.performed_on}): {readings_summary(c)}"
+        )
+        self.readings_label.show()
+        self.readings.show_points(c.points)
+        self.readings.show()
 
     def record_actions(self, c: CalibrationView | None) -> list[tuple[bool, str]]:
         """(enabled, tooltip) for Sign, Correct, Supersede and Void of a record."""

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.bootstrap import CalTrack
 from app.errors import ConflictError
+from app.locking.requests import EditRequest
 from app.services.changes import ChangeWatcher
 from app.services.dto import (
     CalibrationInput,
@@ -55,6 +56,7 @@ from app.services.dto import (
     InstrumentHistory,
     InstrumentRow,
 )
+from app.services.editing import RequestOutcome, RequestStatus
 from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.detail_pane import DetailPane
@@ -69,6 +71,7 @@ from app.ui.models.instrument_table import (
     PAGE,
     AfterPaint,
     InstrumentTableModel,
+    fit_register_columns,
     positions_of,
 )
 from app.ui.qa_actions import QaActions
@@ -76,11 +79,13 @@ from app.ui.report_actions import ReportActions
 from app.ui.status_bar import CalTrackStatusBar
 from app.ui.tasks import TaskRunner
 from app.ui.transfer_actions import TransferActions
+from app.words import count
 
 FILTERS: tuple[tuple[str | None, str], ...] = (
     (None, "All"),
     ("due-soon", "Due soon"),
     ("overdue", "Overdue"),
+    ("not-calibrated", "Not yet calibrated"),
     ("out-of-service", "Out of service"),
     ("retired", "Retired"),
     ("lost", "Lost"),
@@ -114,6 +119,9 @@ class LockView:
     stale: bool
     admin: bool
     has_lock: bool
+    asked: bool = False  # this session's edit request waits for an answer
+    editor: str = ""  # the user who edits elsewhere, to name in the banner
+    can_start: bool = False  # nobody edits and this session may take the lock
 
 
 def read_lock_view(app: CalTrack) -> LockView:
@@ -122,6 +130,7 @@ def read_lock_view(app: CalTrack) -> LockView:
     status = session.status()
     held_elsewhere = bool(status is not None and status.held and not session.editing)
     stale = bool(status is not None and status.stale)
+    holder = status.holder if status is not None else None
     return LockView(
         editing=session.editing,
         text=session.describe(),
@@ -130,7 +139,27 @@ def read_lock_view(app: CalTrack) -> LockView:
         stale=stale,
         admin=stale and app.locks.is_admin(),
         has_lock=session.lock is not None,
+        asked=session.my_request is not None,
+        editor=holder.user if holder is not None and held_elsewhere else "",
+        can_start=bool(
+            status is not None
+            and not status.held
+            and not session.editing
+            and session.may_edit_again
+        ),
     )
+
+
+@dataclass(frozen=True)
+class _Poll:
+    """What one poll found (read in a worker)."""
+
+    changed: bool
+    request: EditRequest | None  # a new request to this editor
+    shown_live: bool  # the request on screen still waits
+    mine: RequestStatus | None  # what became of this session's own request
+    free: bool  # notify-me: the lock is free now
+    view: LockView
 
 
 class _Progress(QObject):
@@ -177,10 +206,13 @@ class MainWindow(QMainWindow):
         self.selected_id: int | None = None
         self.history: InstrumentHistory | None = None
         self.counts: dict[str, int] = {}
+        self._searched = ""  # the search term of the list last asked for
         self.notify_when_free = False
         self._closing = False
         self.watcher: ChangeWatcher | None = None
         self.lock_view: LockView | None = None
+        self._request_box: QMessageBox | None = None
+        self._request_shown: EditRequest | None = None
         self.setWindowTitle(f"CalTrack — {app.database.path or 'server database'}")
         self.setWindowIcon(icon("caltrack"))
         self.setAcceptDrops(True)
@@ -292,7 +324,13 @@ class MainWindow(QMainWindow):
         )
         self.act_stop_editing = self._action("Stop &editing", self.stop_editing)
         self.act_edit_again = self._action("Try to &edit", self.try_edit)
-        self.act_settings = self._action("&Settings…", self.open_settings, "Ctrl+,")
+        self.act_settings = self._action(
+            "&Preferences…", self.open_settings, "Ctrl+,", "Theme, reminders, due-soon window"
+        )
+        self.act_guide = self._action(
+            "&User guide", self.show_guide, QKeySequence.StandardKey.HelpContents
+        )
+        self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts)
         self.act_about = self._action("&About CalTrack", self.about)
         for act, name in (
             (self.act_new, "new"),
@@ -327,6 +365,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_verify)
         self.transfer.fill_file_menu(file_menu)
         file_menu.addSeparator()
+        file_menu.addAction(self.act_settings)
+        file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit_menu = bar.addMenu("&Instrument")
         for act in (
@@ -351,9 +391,11 @@ class MainWindow(QMainWindow):
         db_menu.addAction(self.act_stop_editing)
         db_menu.addAction(self.act_edit_again)
         db_menu.addSeparator()
-        db_menu.addAction(self.act_settings)
         db_menu.addAction(self.qa.act_users)
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_guide)
+        help_menu.addAction(self.act_shortcuts)
+        help_menu.addSeparator()
         help_menu.addAction(self.act_about)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolbar")
@@ -386,9 +428,14 @@ class MainWindow(QMainWindow):
         self.take_over_button.setToolTip("Admins: fence off a frozen editor and edit")
         self.take_over_button.clicked.connect(self.take_over)
         self.take_over_button.hide()
+        self.start_button = QPushButton("&Start editing")
+        self.start_button.setToolTip("Nobody edits the database now: take the editor lock")
+        self.start_button.clicked.connect(self.try_edit)
+        self.start_button.hide()
         banner_layout.addWidget(QLabel(pixmap=icon("lock").pixmap(18, 18)))
         banner_layout.addWidget(self.banner_text, 1)
-        for button in (self.request_button, self.notify_button, self.take_over_button):
+        buttons = (self.start_button, self.request_button, self.notify_button)
+        for button in (*buttons, self.take_over_button):
             banner_layout.addWidget(button)
         self.banner.hide()
         layout.addWidget(self.banner)
@@ -415,10 +462,11 @@ class MainWindow(QMainWindow):
         self.filter_buttons[None].setChecked(True)
         filter_layout.addStretch(1)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search tag, description, serial, maker, model (Ctrl+F)")
+        self.search.setPlaceholderText("Search (Ctrl+F): tag, description, serial, maker, model")
         self.search.setAccessibleName("Search instruments")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(340)
+        self.search.setMinimumWidth(200)
+        self.search.setMaximumWidth(420)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
@@ -431,6 +479,12 @@ class MainWindow(QMainWindow):
         self._reload_timer.setInterval(0)
         self._reload_timer.timeout.connect(self._load_ids)
         filter_layout.addWidget(self.search)
+        # How many the search found, next to the box where the person typed.
+        self.found = QLabel()
+        self.found.setObjectName("searchCount")
+        self.found.setAccessibleName("Search result count")
+        self.found.setMinimumWidth(self.fontMetrics().horizontalAdvance("9,999 found"))
+        filter_layout.addWidget(self.found)
         layout.addWidget(filter_bar)
 
         self.table = QTableView()
@@ -454,8 +508,7 @@ class MainWindow(QMainWindow):
             lambda pos: self.columns_menu.exec(header.mapToGlobal(pos))
         )
         header.setSortIndicator(2, Qt.SortOrder.AscendingOrder)
-        for col, width in enumerate((110, 130, 110, 260, 130, 120, 120, 150, 110, 90)):
-            self.table.setColumnWidth(col, width)
+        fit_register_columns(self.table)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.table.doubleClicked.connect(lambda _i: self.edit_instrument())
 
@@ -471,7 +524,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([780, 500])
+        self.splitter.setSizes([800, 480])
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
@@ -562,6 +615,7 @@ class MainWindow(QMainWindow):
         service = self.app.instruments
         status, search = self.status_filter, self.search.text()
         sort, desc = self.sort_key, self.sort_desc
+        self._searched = search.strip()
 
         def load() -> tuple[list[int], dict[int, int], dict[int, InstrumentRow], dict[str, int]]:
             ids = service.list_ids(status=status, search=search, sort=sort, descending=desc)
@@ -583,6 +637,7 @@ class MainWindow(QMainWindow):
         for key, label in FILTERS:
             n = counts.get(key or "all", 0)
             self.filter_buttons[key].setText(f"{label} ({n:,})")
+        self.found.setText(f"{len(ids):,} found" if self._searched else "")
         # After the repaint the new rows cause: the detail pane's load, Python-heavy,
         # then does not compete with the painting for the GIL (that froze the window
         # for a tenth of a second).
@@ -663,23 +718,32 @@ class MainWindow(QMainWindow):
         app = self.app
         watcher = self.watcher
         notify = self.notify_when_free
+        shown = self._request_shown if self._request_box is not None else None
 
-        def check() -> tuple[bool, Any, bool, LockView]:
+        def check() -> _Poll:
             changed = watcher.changed() if watcher is not None else False
+            # The author's own request first: a hand-over makes her the editor here.
+            mine = session.check_my_request()
             request = session.pending_request()
+            shown_live = shown is None or session.request_live(shown)
             free = notify and not session.editing and session.lock_free()
-            return changed, request, free, read_lock_view(app)
+            return _Poll(changed, request, shown_live, mine, free, read_lock_view(app))
 
         self._run(check, self._polled, lambda exc: None, key="poll")
 
-    def _polled(self, result: tuple[bool, Any, bool, LockView]) -> None:
-        changed, request, free, view = result
-        if changed:
+    def _polled(self, result: _Poll) -> None:
+        if result.changed:
             self.status.show_change_hint()
-        self.show_lock_view(view)
-        if request is not None:
-            self._show_request(request)
-        if free:
+        self.show_lock_view(result.view)
+        if not result.shown_live and self._request_box is not None:
+            who = self._request_shown.user if self._request_shown is not None else "They"
+            self._close_request_box()
+            self.status.showMessage(f"{who} no longer asks to edit.", 8000)
+        if result.request is not None:
+            self._show_request(result.request)
+        if result.mine is not None:
+            self._request_answered(result.mine)
+        if result.free and not result.view.editing:
             self.notify_when_free = False
             self.notify_button.setChecked(False)
             answer = QMessageBox.question(
@@ -692,6 +756,41 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Yes:
                 self.try_edit()
 
+    def _request_answered(self, status: RequestStatus) -> None:
+        """Tell the author what became of her request (the lock view already shows it)."""
+        outcome = status.outcome
+        if outcome is RequestOutcome.WAITING:
+            return
+        if status.editing:
+            self.notify_when_free = False
+            self.notify_button.setChecked(False)
+            how = (
+                f"{status.by} handed the database over to you."
+                if outcome is RequestOutcome.HANDED_OVER
+                else f"{status.by or 'The editor'} stopped editing."
+            )
+            self.status.showMessage("You are editing now.", 10_000)
+            messages.info(self, "You can edit now", f"{how} You are the editor now.")
+        elif outcome is RequestOutcome.HANDED_OVER:
+            messages.warn(
+                self,
+                "Still read-only",
+                f"{status.by} handed the database over, but another session took it first.",
+                self.app.session.describe(),
+            )
+        elif outcome is RequestOutcome.DECLINED:
+            messages.info(
+                self,
+                "Edit request declined",
+                f"{status.by} keeps editing for now.",
+                "Ask again later, or click Notify me to be told when the database is free.",
+            )
+        else:
+            self.status.showMessage(
+                "Your edit request is no longer open; ask again if you still need to edit.",
+                10_000,
+            )
+
     def update_lock_state(self) -> None:
         """Re-read who edits (files on the share: off the GUI thread), then show it."""
         app = self.app
@@ -702,16 +801,29 @@ class MainWindow(QMainWindow):
         self.status.set_lock_state(view.text, view.editing)
         self.banner.setVisible(not view.editing)
         if not view.editing:
-            self.banner_text.setText(view.text)
+            text = view.text
+            if view.asked and view.held_elsewhere:
+                text += (
+                    f" — you asked to edit; waiting for {view.editor or 'the editor'} to answer."
+                )
+            self.banner_text.setText(text)
             self.request_button.setVisible(view.held_elsewhere)
+            self.request_button.setText("&Withdraw request" if view.asked else "&Request edit")
+            self.request_button.setToolTip(
+                "Take your edit request back"
+                if view.asked
+                else "Ask the current editor to hand the database over"
+            )
             self.notify_button.setVisible(view.held_elsewhere or view.idle_released)
+            self.start_button.setVisible(view.can_start)
             self.take_over_button.setVisible(view.stale and view.admin)
         for act in self._editing_actions():
             act.setEnabled(view.editing)
         self.act_stop_editing.setEnabled(view.editing and view.has_lock)
         self.act_edit_again.setEnabled(not view.editing)
 
-    def _show_request(self, request: Any) -> None:
+    def _show_request(self, request: EditRequest) -> None:
+        self._close_request_box()
         note = f"\n\nTheir note: {request.message}" if request.message else ""
         box = QMessageBox(
             QMessageBox.Icon.Information,
@@ -720,13 +832,48 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.NoButton,
             self,
         )
-        hand_over = box.addButton("Stop editing and hand over", QMessageBox.ButtonRole.AcceptRole)
+        box.setInformativeText(
+            "Handing over ends your editing: this window turns read-only and "
+            f"{request.user} becomes the editor. What you saved stays saved."
+        )
+        hand_over = box.addButton(f"Hand over to {request.user}", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
         box.setModal(False)
         box.buttonClicked.connect(
-            lambda button: self.stop_editing() if button is hand_over else None
+            lambda button: self.answer_request(request, hand_over=button is hand_over)
         )
+        self._request_box = box
+        self._request_shown = request
         box.show()
+
+    def _close_request_box(self) -> None:
+        box, self._request_box, self._request_shown = self._request_box, None, None
+        if box is not None:
+            box.close()
+            box.deleteLater()
+
+    def answer_request(self, request: EditRequest, *, hand_over: bool) -> None:
+        """The editor's answer to a request (from the request's message box)."""
+        self._request_box = self._request_shown = None
+        session = self.app.session
+
+        def done(answered: bool) -> None:
+            self.update_lock_state()
+            if not answered:
+                messages.info(
+                    self,
+                    "Edit request",
+                    f"{request.user} no longer asks to edit (withdrawn or closed). "
+                    "You keep editing.",
+                )
+            elif hand_over:
+                self.status.showMessage(f"You handed the database over to {request.user}.", 10_000)
+
+        self._run(
+            lambda: session.answer_request(request, hand_over=hand_over),
+            done,
+            lambda exc: messages.explain(self, exc, doing="answering the edit request"),
+        )
 
     def _activity(self) -> None:
         session = self.app.session
@@ -759,12 +906,24 @@ class MainWindow(QMainWindow):
             self.status.showMessage("You will be told when the database is free.", 5000)
 
     def request_edit(self) -> None:
+        """Request edit, or take the waiting request back (the same banner button)."""
         session = self.app.session
+        if session.my_request is not None:
+            self._run(
+                session.withdraw_request,
+                lambda _r: self._request_sent("Edit request withdrawn."),
+                lambda exc: messages.explain(self, exc, doing="withdrawing the edit request"),
+            )
+            return
         self._run(
             lambda: session.request_edit(""),
-            lambda _r: self.status.showMessage("Edit request sent to the current editor.", 5000),
+            lambda _r: self._request_sent("Edit request sent to the current editor."),
             lambda exc: messages.explain(self, exc, doing="sending the edit request"),
         )
+
+    def _request_sent(self, message: str) -> None:
+        self.status.showMessage(message, 5000)
+        self.update_lock_state()
 
     def try_edit(self) -> None:
         session = self.app.session
@@ -783,7 +942,7 @@ class MainWindow(QMainWindow):
     def stop_editing(self) -> None:
         session = self.app.session
         self._run(
-            lambda: session.release("you handed the database over"),
+            lambda: session.release("you stopped editing"),
             lambda _r: self.update_lock_state(),
             lambda exc: messages.explain(self, exc, doing="releasing the lock"),
         )
@@ -828,7 +987,7 @@ class MainWindow(QMainWindow):
         box = QMessageBox(
             QMessageBox.Icon.Information,
             "Calibrations due",
-            f"{overdue:,} instrument(s) overdue, {soon:,} due soon.",
+            f"{count(overdue, 'instrument')} overdue, {soon:,} due soon.",
             QMessageBox.StandardButton.NoButton,
             self,
         )
@@ -1109,14 +1268,14 @@ class MainWindow(QMainWindow):
                     self,
                     "Database verified",
                     "No problems found.",
-                    f"Integrity, foreign keys, {report.audit_events:,} audit events and "
-                    f"{report.attachments_checked:,} attachment files checked.",
+                    f"Integrity, foreign keys, {count(report.audit_events, 'audit event')} and "
+                    f"{count(report.attachments_checked, 'attachment file')} checked.",
                 )
             else:
                 messages.warn(
                     self,
                     "Problems found",
-                    f"{len(report.problems)} problem(s) found. Restore the latest backup or "
+                    f"{count(len(report.problems), 'problem')} found. Restore the latest backup or "
                     "ask your admin.",
                     "\n".join(f"• {p}" for p in report.problems[:30]),
                 )
@@ -1130,6 +1289,16 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.settings = dialog.result_settings()
             self.settings_changed.emit(self.settings)
+
+    def show_guide(self) -> None:
+        from app.ui.dialogs.help_dialogs import UserGuide
+
+        UserGuide.show_for(self)
+
+    def show_shortcuts(self) -> None:
+        from app.ui.dialogs.help_dialogs import ShortcutsDialog
+
+        ShortcutsDialog.show_for(self)
 
     def about(self) -> None:
         import platform

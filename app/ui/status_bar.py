@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from app.ui.look import icon
+
 REFRESH_TIP = "Reload data from database (data may have changed)"
 
 
@@ -26,6 +28,9 @@ class CalTrackStatusBar(QStatusBar):
         self.change_hint.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
         self.change_hint.linkActivated.connect(lambda _link: self.refresh_clicked.emit())
         self.change_hint.hide()
+        # An icon, not an emoji glyph: a desktop without an emoji font shows a box.
+        self.lock_icon = QLabel()
+        self.lock_icon.setAccessibleName("Editing state icon")
         self.lock_state = QLabel()
         self.lock_state.setAccessibleName("Editing state")
         self.path = QLabel()
@@ -33,6 +38,7 @@ class CalTrackStatusBar(QStatusBar):
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # Permanent, so a temporary message ("Signed", "Saved") never draws over it.
         self.addPermanentWidget(self.change_hint)
+        self.addPermanentWidget(self.lock_icon)
         self.addPermanentWidget(self.lock_state)
         self.addPermanentWidget(self.path)
         self.addPermanentWidget(self.refresh)
@@ -54,7 +60,10 @@ class CalTrackStatusBar(QStatusBar):
         self.change_hint.show()
 
     def set_lock_state(self, text: str, editing: bool) -> None:
-        self.lock_state.setText(("✎ " if editing else "🔒 ") + text)
+        size = self.fontMetrics().height()
+        self.lock_icon.setPixmap(icon("edit" if editing else "lock").pixmap(size, size))
+        self.lock_icon.setToolTip(text)
+        self.lock_state.setText(text)
         self.lock_state.setToolTip(text)
 
     def set_path(self, text: str) -> None:

@@ -133,8 +133,13 @@ class Person:
         return widget
 
     def write(self, text: str) -> None:
-        """Types into the widget that has the keyboard focus."""
-        QTest.keyClicks(self.focused(), text)
+        """Types into the widget that has the keyboard focus.
+
+        Key by key, each to the widget focused at that moment, as a keyboard does: the
+        first key may open an editor (a table cell) that takes the rest.
+        """
+        for char in text:
+            QTest.keyClicks(self.focused(), char)
 
     def press(
         self, key: Qt.Key, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier

@@ -238,7 +238,8 @@ def test_a_tampered_event_breaks_the_chain_and_is_shown(
         assert "Forged thermometer" in window.detail.toPlainText()
         # The row is marked, and the count says how the filters changed to show it.
         mark = window.model.index(index.row(), 0)
-        assert window.model.data(mark) == f"⚠ #{bad}"
+        assert window.model.data(mark) == f"#{bad}"
+        assert not window.model.data(mark, Qt.ItemDataRole.DecorationRole).isNull()
         assert "chain breaks here" in window.model.data(mark, Qt.ItemDataRole.ToolTipRole)
         assert window.count.text().startswith(f"To show event #{bad}, the filters now show")
 

@@ -85,7 +85,7 @@ def test_assess_then_close_with_signature_and_return_to_service(
     assert lab.instruments.get("REF-1").lifecycle == "out_of_service"
     window.assessment.setPlainText("Offset 0.9 °C is within the ±1 °C needed by TH-001/002.")
     window.disposition.setCurrentIndex(window.disposition.findData("no_impact"))
-    assert window.unsaved.text() == "● unsaved changes"
+    assert window.unsaved.text() == "Unsaved changes"
     assert not window.close_button.isEnabled(), "save the assessment first"
     window.save_button.click()
     qtbot.waitUntil(lambda: lab.oot.get(case.id).version == 2, timeout=10_000)

@@ -79,7 +79,7 @@ def test_detail_pane_shows_signatures_oot_marks_and_links(
     th1 = lab.calibrations.history("TH-001")[0]
     lab.signatures.sign_record(th1.id, meaning="approved", password=PASSWORD, comment="ok")
     show(qtbot, window, "TH-001")
-    assert cell(window, 0, CAL_QA_COLUMN) == "✔ signed (approved)"
+    assert cell(window, 0, CAL_QA_COLUMN) == "signed (approved)"
     info = window.detail.record_info.text()
     assert "Approved by Alice A. Admin (alice) on 2026-11-23 09:30:00 UTC" in info
     assert "BROKEN" not in info
@@ -127,7 +127,7 @@ def test_sign_from_the_window(qtbot: QtBot, window: MainWindow, lab: CalTrack) -
     answer_modal(SignDialog, sign)
     window.qa.act_sign.trigger()
     qtbot.waitUntil(lambda: bool(lab.signatures.for_record(record_id)), timeout=10_000)
-    qtbot.waitUntil(lambda: cell(window, 0, CAL_QA_COLUMN) == "✔ signed (reviewed)", timeout=10_000)
+    qtbot.waitUntil(lambda: cell(window, 0, CAL_QA_COLUMN) == "signed (reviewed)", timeout=10_000)
     assert window.detail.selected_calibration() is not None, "the record stays selected"
 
 

@@ -38,12 +38,24 @@ def test_second_session_is_read_only_and_names_the_editor(
     assert app.session.editing and app.session.describe() == "Editing"
     with open_as(db_path, BOB, clock, tmp_path / "bob") as bob:
         assert not bob.session.editing
-        assert "locked for editing by alice on LAB-PC-3" in bob.session.describe()
+        assert bob.session.describe().startswith("Read-only — alice on LAB-PC-3 edits since ")
         with pytest.raises(ReadOnlyError, match="alice on LAB-PC-3"):
             add_thermometer(bob)
         # Reading still works.
         add_thermometer(app)
         assert bob.instruments.list().total == 1
+
+
+def test_reader_stops_naming_an_editor_who_left(
+    app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
+) -> None:
+    with open_as(db_path, BOB, clock, tmp_path / "bob") as bob:
+        assert "alice on LAB-PC-3 edits since" in bob.session.describe()
+        app.close()
+        assert bob.session.describe() == "Read-only — nobody is editing now"
+        assert bob.session.may_edit_again
+        bob.session.become_editor()
+        assert bob.session.describe() == "Editing"
 
 
 def test_epochs_increase_with_each_editor(
@@ -104,9 +116,9 @@ def test_edit_request_reaches_the_editor_once(
 ) -> None:
     with open_as(db_path, BOB, clock, tmp_path / "bob") as bob:
         sent = bob.session.request_edit("need to record a calibration")
-    seen = app.session.pending_request()
-    assert seen == sent and seen.user == "bob"
-    assert app.session.pending_request() is None
+        seen = app.session.pending_request()
+        assert seen == sent and seen.user == "bob"
+        assert app.session.pending_request() is None
 
 
 def test_read_only_folder_opens_read_only(

@@ -16,7 +16,7 @@ def test_add_returns_detail_and_writes_one_audit_event(app: CalTrack) -> None:
     assert detail.asset_tag == "TH-001"
     assert detail.calibration_interval_days == 180
     assert detail.version == 1
-    assert detail.due_status == "overdue"  # never calibrated: must not be used yet
+    assert detail.due_status == "not-calibrated"  # not late, but not to be used yet
     events = app.audit.for_entity("instrument", detail.id)
     assert [e.action for e in events] == ["create"]
     assert events[0].user == "alice" and events[0].machine == "LAB-PC-3"
@@ -142,7 +142,8 @@ def test_status_filters_and_counts_agree(app: CalTrack) -> None:
     assert counts == {
         "ok": 1,
         "due-soon": 1,
-        "overdue": 2,
+        "overdue": 1,
+        "not-calibrated": 1,  # NEVER-1: not late, its own filter
         "out-of-service": 0,
         "retired": 1,
         "lost": 0,

@@ -366,7 +366,9 @@ def test_label_data_by_tags_status_or_all(register: CalTrack) -> None:
     ]
     assert named[0].last_calibrated == date(2025, 6, 1)
     overdue = register.reports.labels(status="overdue")
-    assert [lb.asset_tag for lb in overdue] == ["NEW-01", "OLD-01"]  # by asset tag
+    assert [lb.asset_tag for lb in overdue] == ["OLD-01"]
+    never = register.reports.labels(status="not-calibrated")
+    assert [lb.asset_tag for lb in never] == ["NEW-01"]
     assert len(register.reports.labels(everything=True)) == 7
     with pytest.raises(NotFoundError, match="NOPE"):
         register.reports.labels(tags=["DUE-01", "NOPE"])

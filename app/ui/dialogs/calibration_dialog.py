@@ -8,14 +8,16 @@ prefilled, supersedes a record with a corrected one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QDate, Qt, QTimer
+from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
+    QAbstractScrollArea,
     QCheckBox,
     QComboBox,
     QCompleter,
@@ -41,7 +43,7 @@ from app.services.calibrations import within
 from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail, PointInput
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
-from app.ui.look import STATUS_COLOR, status_color
+from app.ui.look import status_color
 
 Submit = Callable[[CalibrationInput, Callable[[Any], None], Callable[[BaseException], None]], None]
 # standard tags, calibration date, callback with tag → problem; runs off the GUI thread
@@ -53,10 +55,11 @@ POINT_COLUMNS = (
     "As left",
     "Tolerance ±",
     "Unit",
-    "✓ found",
-    "✓ left",
+    "Pass as found",
+    "Pass as left",
 )
 VERDICT_FOUND, VERDICT_LEFT = 5, 6
+LAST_ENTRY_COLUMN = 4  # Unit: the last cell a person types into; the verdicts follow
 RESULT_LABELS = (
     ("pass", "Pass"),
     ("adjusted", "Adjusted (passed after adjustment)"),
@@ -80,6 +83,77 @@ def number_text(value: float | None) -> str:
         return ""
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+class PointsTable(QTableWidget):
+    """The readings grid, moving the way a person enters readings row by row.
+
+    Tab goes through the cells a person types into (Nominal … Unit) and skips the
+    computed verdicts; Tab from the last row's Unit adds a row and goes to its first
+    cell, instead of wrapping to the first row. When that last row is still empty, Tab
+    leaves the grid instead (to Add point), so the keyboard can get out of it. Shift+Tab
+    goes back the same way.
+    """
+
+    def __init__(self, add_row: Callable[[], None], parent: QWidget | None = None) -> None:
+        super().__init__(0, len(POINT_COLUMNS), parent)
+        self._add_row = add_row
+
+    def moveCursor(
+        self, cursorAction: QTableWidget.CursorAction, modifiers: Qt.KeyboardModifier
+    ) -> QModelIndex:
+        current = self.currentIndex()
+        if not current.isValid():
+            return super().moveCursor(cursorAction, modifiers)
+        row, col = current.row(), current.column()
+        model = self.model()
+        if cursorAction == QTableWidget.CursorAction.MoveNext and col >= LAST_ENTRY_COLUMN:
+            if row + 1 >= self.rowCount():
+                if self._row_empty(row):
+                    return QModelIndex()  # nothing to go on with: focus moves on
+                self._add_row()
+            return model.index(row + 1, 0)
+        if cursorAction == QTableWidget.CursorAction.MovePrevious and col == 0 and row > 0:
+            return model.index(row - 1, LAST_ENTRY_COLUMN)
+        if cursorAction == QTableWidget.CursorAction.MovePrevious and col > LAST_ENTRY_COLUMN:
+            return model.index(row, LAST_ENTRY_COLUMN)
+        return super().moveCursor(cursorAction, modifiers)
+
+    def _at_end(self, forward: bool) -> bool:
+        """Whether Tab (or Shift+Tab) from the current cell should leave the grid."""
+        current = self.currentIndex()
+        if not forward:
+            return not current.isValid() or (current.row() == 0 and current.column() == 0)
+        last = self.rowCount() - 1
+        return (
+            current.isValid()
+            and current.row() == last
+            and current.column() >= LAST_ENTRY_COLUMN
+            and self._row_empty(last)
+        )
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        # The view would keep Tab inside the grid for good (wrapping, or typing a tab);
+        # at its ends the focus goes on to the next (or previous) field instead.
+        if self.state() != QTableWidget.State.EditingState and self._at_end(next):
+            return QAbstractScrollArea.focusNextPrevChild(self, next)
+        return super().focusNextPrevChild(next)
+
+    def closeEditor(self, editor: QWidget, hint: QAbstractItemDelegate.EndEditHint) -> None:
+        # Tab out of a cell being edited, at the grid's ends: leave the grid too.
+        forward = hint == QAbstractItemDelegate.EndEditHint.EditNextItem
+        backward = hint == QAbstractItemDelegate.EndEditHint.EditPreviousItem
+        if (forward or backward) and self._at_end(forward):
+            super().closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+            QAbstractScrollArea.focusNextPrevChild(self, forward)
+            return
+        super().closeEditor(editor, hint)
+
+    def _row_empty(self, row: int) -> bool:
+        return not any(
+            (item := self.item(row, col)) is not None and item.text().strip()
+            for col in range(LAST_ENTRY_COLUMN + 1)
+        )
 
 
 def _qdate(value: date) -> QDate:
@@ -113,6 +187,9 @@ class CalibrationDialog(QDialog):
         self.standard_problems: dict[str, str] = {}
         self._check_generation = 0
         self._found_fail = False
+        # Grid row (1-based) of each point sent: empty rows are skipped, so the service's
+        # "point N" is translated back to the row the person sees.
+        self._point_rows: list[int] = []
         self.saved: Any = None
         if supersede is not None:
             self.setWindowTitle(f"Supersede calibration #{supersede.id} — {instrument.asset_tag}")
@@ -178,14 +255,15 @@ class CalibrationDialog(QDialog):
         side.add("uncertainty", "&Uncertainty:", self.uncertainty)
 
         # Readings grid.
-        self.points = QTableWidget(0, len(POINT_COLUMNS))
+        self.points = PointsTable(self._append_row)
         self.points.setHorizontalHeaderLabels(list(POINT_COLUMNS))
         self.points.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.points.setAccessibleName("Measurement points")
         self.points.setMinimumHeight(170)
         self.points.itemChanged.connect(self._point_changed)
         add_point = QPushButton("&Add point")
-        add_point.clicked.connect(self.add_point)
+        # ``clicked`` passes its ``checked`` flag: it must not reach add_point's values.
+        add_point.clicked.connect(lambda _checked=False: self._add_point_clicked())
         remove_point = QPushButton("Re&move point")
         remove_point.clicked.connect(self._remove_point)
         point_buttons = QHBoxLayout()
@@ -362,17 +440,34 @@ class CalibrationDialog(QDialog):
 
     # -- readings --------------------------------------------------------------------
 
-    def add_point(self, values: tuple[str, ...] = ()) -> None:
+    def add_point(self, values: Sequence[str] = ()) -> None:
+        """Append a row holding ``values`` (Nominal, As found, As left, Tolerance, Unit)."""
+        values = [str(v) for v in values]  # a stray non-sequence fails here, before any change
         row = self.points.rowCount()
-        self.points.blockSignals(True)
-        self.points.insertRow(row)
-        for col in range(len(POINT_COLUMNS)):
-            item = QTableWidgetItem(values[col] if col < len(values) else "")
-            if col in (VERDICT_FOUND, VERDICT_LEFT):
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            self.points.setItem(row, col, item)
-        self.points.blockSignals(False)
+        blocked = self.points.blockSignals(True)
+        try:
+            self.points.insertRow(row)
+            for col in range(len(POINT_COLUMNS)):
+                item = QTableWidgetItem(values[col] if col < len(values) else "")
+                if col in (VERDICT_FOUND, VERDICT_LEFT):
+                    item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # computed: never typed over
+                self.points.setItem(row, col, item)
+        finally:
+            # Left blocked, the grid would stop updating its verdicts for good.
+            self.points.blockSignals(blocked)
         self._update_verdicts()
+
+    def _append_row(self) -> None:
+        """Tab from the last cell: a new empty row."""
+        self.add_point()
+
+    def _add_point_clicked(self) -> None:
+        """Add point: a new row, with the cursor in its first cell ready for typing."""
+        self.add_point()
+        row = self.points.rowCount() - 1
+        self.points.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.points.setCurrentCell(row, 0)
+        self.points.scrollTo(self.points.model().index(row, 0))
 
     def _remove_point(self) -> None:
         rows = sorted({i.row() for i in self.points.selectedIndexes()}, reverse=True)
@@ -404,10 +499,12 @@ class CalibrationDialog(QDialog):
                 )
                 item = self.points.item(row, col)
                 if item is None:
-                    continue
+                    item = QTableWidgetItem()
+                    self.points.setItem(row, col, item)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # computed: never typed over
                 item.setText("" if verdict is None else ("Pass" if verdict else "FAIL"))
                 item.setForeground(
-                    QColor(STATUS_COLOR["ok" if verdict else "overdue"])
+                    status_color("ok" if verdict else "overdue")
                     if verdict is not None
                     else QColor()
                 )
@@ -418,15 +515,25 @@ class CalibrationDialog(QDialog):
         self._found_fail = any_found_fail
         self._update_oot_notice()
         if any_left_fail:
-            self.verdict.setText("⚠ A reading is out of tolerance as left: the result is Fail.")
+            self.verdict.setText("A reading is out of tolerance as left: the result is Fail.")
         elif any_found_fail:
-            self.verdict.setText("⚠ Out of tolerance as found: record Adjusted (or Fail).")
+            self.verdict.setText("Out of tolerance as found: record Adjusted (or Fail).")
         else:
             self.verdict.setText("")
+
+    def _failing_rows(self) -> list[int]:
+        """Grid rows (1-based) with a FAIL verdict, as found or as left."""
+        rows: list[int] = []
+        for row in range(self.points.rowCount()):
+            texts = [self._cell(row, c) for c in (VERDICT_FOUND, VERDICT_LEFT)]
+            if "FAIL" in texts:
+                rows.append(row + 1)
+        return rows
 
     def point_inputs(self) -> tuple[tuple[PointInput, ...], dict[str, str]]:
         points: list[PointInput] = []
         errors: dict[str, str] = {}
+        self._point_rows = []
         for row in range(self.points.rowCount()):
             texts = [self._cell(row, c) for c in range(5)]
             if not any(t.strip() for t in texts):
@@ -442,6 +549,7 @@ class CalibrationDialog(QDialog):
                 errors[f"point {row + 1}"] = f"{', '.join(bad)} must be a number"
                 continue
             points.append(PointInput(nominal, found, left, tol, texts[4].strip()))
+            self._point_rows.append(row + 1)
         return tuple(points), errors
 
     def _update_oot_notice(self) -> None:
@@ -460,7 +568,7 @@ class CalibrationDialog(QDialog):
         )
         cause = "The as-found readings are out of tolerance" if self._found_fail else "A Fail"
         self.oot_notice.setText(
-            f"⚠ {cause}: saving opens an out-of-tolerance case{stops}. QA then assesses "
+            f"{cause}: saving opens an out-of-tolerance case{stops}. QA then assesses "
             f"what {d.asset_tag} may have affected as a standard since its last good "
             "calibration."
         )
@@ -490,7 +598,7 @@ class CalibrationDialog(QDialog):
         self.standard_problems = dict(problems)
         if problems:
             self.standards_problem_text.setText(
-                "\n".join(f"⚠ {text}" for text in problems.values())
+                "\n".join(f"• {text}" for text in problems.values())
                 + "\nUse another standard, or justify using it below."
             )
         self.standards_problem_text.setVisible(bool(problems))
@@ -549,6 +657,13 @@ class CalibrationDialog(QDialog):
             standards=tuple(self.standard_tags()),
             standards_justification=self.justification.toPlainText().strip(),
         )
+        failing = self._failing_rows()
+        if data.result == "pass" and failing and "result" not in errors:
+            rows = ", ".join(str(r) for r in failing)
+            errors["result"] = (
+                f"point {rows} {'is' if len(failing) == 1 else 'are'} out of tolerance "
+                "(FAIL in the grid): choose Adjusted or Fail"
+            )
         if self.override_due.isChecked() and not self.due_reason.text().strip():
             errors["next_due"] = "give a reason for changing the computed due date"
         if self.standard_problems and not data.standards_justification:
@@ -580,11 +695,21 @@ class CalibrationDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._done()
         if isinstance(exc, ValidationError):
-            self._show_errors(exc.fields)
+            self._show_errors(self._grid_rows(exc.fields))
             return
         self.banner.setText("Not saved — your entries are kept in this dialog.")
         self.banner.show()
         messages.explain(self, exc, doing="recording the calibration")
+
+    def _grid_rows(self, errors: dict[str, str]) -> dict[str, str]:
+        """The service numbers the points it got; name the grid rows the person sees."""
+        shown: dict[str, str] = {}
+        for key, text in errors.items():
+            kind, _sep, number = key.partition(" ")
+            if kind == "point" and number.isdigit() and 0 < int(number) <= len(self._point_rows):
+                key = f"point {self._point_rows[int(number) - 1]}"
+            shown[key] = text
+        return shown
 
     def _show_errors(self, errors: dict[str, str]) -> None:
         rest: list[str] = []

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QDialog, QFormLayout, QLabel, QLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class _GrowToFit(QObject):
@@ -97,21 +105,51 @@ class FieldRow(QWidget):
         self.editor.setAccessibleDescription(message or "")
 
 
-class ValidatingForm(QWidget):
-    """Rows of labelled fields keyed by name; errors go next to the field they are about."""
+def _form_layout() -> QFormLayout:
+    form = QFormLayout()
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+    return form
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+
+class ValidatingForm(QWidget):
+    """Rows of labelled fields keyed by name; errors go next to the field they are about.
+
+    With ``columns`` above 1 the rows are laid out in side-by-side columns (``add`` takes
+    the column), and ``add_wide`` puts a row under all of them: a long form then fits a
+    laptop screen without a scroll bar.
+    """
+
+    def __init__(self, parent: QWidget | None = None, *, columns: int = 1) -> None:
         super().__init__(parent)
-        self.layout_ = QFormLayout(self)
-        self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        self.columns = [_form_layout() for _ in range(max(1, columns))]
+        self.layout_ = self.columns[0]
+        self.wide = _form_layout()
+        if len(self.columns) == 1:
+            self.setLayout(self.layout_)
+        else:
+            outer = QVBoxLayout(self)
+            outer.setContentsMargins(0, 0, 0, 0)
+            side_by_side = QHBoxLayout()
+            side_by_side.setSpacing(24)
+            for form in self.columns:
+                side_by_side.addLayout(form, 1)
+            outer.addLayout(side_by_side)
+            outer.addLayout(self.wide)
         self.rows: dict[str, FieldRow] = {}
 
-    def add(self, name: str, label: str, editor: QWidget) -> FieldRow:
+    def add(self, name: str, label: str, editor: QWidget, *, column: int = 0) -> FieldRow:
+        return self._add(self.columns[column], name, label, editor)
+
+    def add_wide(self, name: str, label: str, editor: QWidget) -> FieldRow:
+        """A row under every column (notes, long text)."""
+        return self._add(self.wide if len(self.columns) > 1 else self.layout_, name, label, editor)
+
+    def _add(self, form: QFormLayout, name: str, label: str, editor: QWidget) -> FieldRow:
         row = FieldRow(editor, self)
         title = QLabel(label, self)
         title.setBuddy(editor)
         editor.setAccessibleName(label.replace("&", "").rstrip(":"))
-        self.layout_.addRow(title, row)
+        form.addRow(title, row)
         self.rows[name] = row
         return row
 

@@ -453,7 +453,8 @@ def detail_lines(result: ImportPreview) -> str:
     if result.excluded_lines:
         shown = ", ".join(str(n) for n in result.excluded_lines[:20])
         more = " …" if len(result.excluded_lines) > 20 else ""
-        lines.append(f"Left out: line(s) {shown}{more}.")
+        word = "line" if len(result.excluded_lines) == 1 else "lines"
+        lines.append(f"Left out: {word} {shown}{more}.")
     lines.append(
         f"Each change is audited as “imported from {result.source} line N”. The column "
         "mapping is remembered for files with the same columns."

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QLineEdit,
     QPlainTextEdit,
-    QScrollArea,
     QSpinBox,
     QWidget,
 )
@@ -38,17 +37,21 @@ LIFECYCLE_LABELS = {
 TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
     ("asset_tag", "&Asset tag:", TAG_LEN),
     ("description", "&Description:", TEXT_LEN),
+    ("category", "&Category:", SHORT_LEN),
+    ("location", "&Location:", SHORT_LEN),
+    ("owner", "O&wner / department:", SHORT_LEN),
     ("manufacturer", "&Manufacturer:", SHORT_LEN),
     ("model", "M&odel:", SHORT_LEN),
     ("serial_number", "&Serial number:", SHORT_LEN),
     ("firmware_version", "&Firmware:", SHORT_LEN),
-    ("category", "&Category:", SHORT_LEN),
-    ("location", "&Location:", SHORT_LEN),
-    ("owner", "O&wner / department:", SHORT_LEN),
     ("range_text", "&Range:", SHORT_LEN),
     ("resolution_text", "Resol&ution:", SHORT_LEN),
     ("accuracy_text", "Acc&uracy:", SHORT_LEN),
 )
+# Two columns, so every field shows at once on a 1280×800 screen: who and where the
+# instrument is (and its calibration rhythm) on the left, what it is on the right.
+# Creation order is the Tab order: down the left column, then down the right one.
+RIGHT_COLUMN_FROM = "manufacturer"
 
 
 class InstrumentDialog(QDialog):
@@ -69,21 +72,23 @@ class InstrumentDialog(QDialog):
         self.expected_version = detail.version if detail else None
         self.saved: Any = None
         self.setWindowTitle(f"Edit {detail.asset_tag}" if detail else "New instrument")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(760)
 
-        self.form = ValidatingForm()
+        self.form = ValidatingForm(columns=2)
         self.edits: dict[str, QLineEdit] = {}
+        column = 0
         for name, label, max_len in TEXT_FIELDS:
+            if name == RIGHT_COLUMN_FROM:
+                self._add_numbers_and_status()
+                column = 1
             edit = QLineEdit()
             edit.setMaxLength(max_len)
             self.edits[name] = edit
-            self.form.add(name, label, edit)
-            if name == "description":
-                self._add_numbers_and_status()
+            self.form.add(name, label, edit, column=column)
         self.notes = QPlainTextEdit()
         self.notes.setTabChangesFocus(True)
         self.notes.setFixedHeight(70)
-        self.form.add("notes", "&Notes:", self.notes)
+        self.form.add_wide("notes", "&Notes:", self.notes)
 
         self.banner = notice_box()
 
@@ -93,13 +98,9 @@ class InstrumentDialog(QDialog):
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
 
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.form)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         layout = dialog_layout(self)
         layout.addWidget(self.banner)
-        layout.addWidget(scroll)
+        layout.addWidget(self.form)
         layout.addWidget(self.buttons)
         if detail:
             self.load(detail)

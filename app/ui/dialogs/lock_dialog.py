@@ -14,6 +14,7 @@ class LockChoice(enum.Enum):
     """The answers to "database in use"."""
 
     READ_ONLY = "read-only"
+    REQUEST = "request"
     NOTIFY = "notify"
     WAIT = "wait"
     TAKE_OVER = "take-over"
@@ -43,8 +44,8 @@ class LockInUseDialog(QDialog):
         text = QLabel(f"<h3>CalTrack database in use</h3><p>Locked for editing by {who}.</p>")
         text.setWordWrap(True)
         more = QLabel(
-            "You can open it read-only now and see everything, or be told when it is "
-            "free and then edit."
+            "You can open it read-only now and see everything, ask the editor to hand it "
+            "over, or be told when it is free and then edit."
             + (
                 "<br><br><b>Its heartbeat has stopped:</b> that session seems frozen or its "
                 "PC is gone."
@@ -55,10 +56,13 @@ class LockInUseDialog(QDialog):
         more.setWordWrap(True)
         buttons = QDialogButtonBox()
         self.read_only = QPushButton("Open &read-only")
+        self.request = QPushButton("Re&quest edit")
+        self.request.setToolTip("Open read-only and ask the editor to hand the database over")
         self.notify = QPushButton("&Notify me when available")
         self.wait = QPushButton("&Wait")
         self.wait.setToolTip("Wait until the lock is free, then open for editing")
         buttons.addButton(self.read_only, QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(self.request, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.notify, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.wait, QDialogButtonBox.ButtonRole.ActionRole)
         self.take_over: QPushButton | None = None
@@ -72,6 +76,7 @@ class LockInUseDialog(QDialog):
         cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.read_only.setDefault(True)
         self.read_only.clicked.connect(lambda: self._choose(LockChoice.READ_ONLY))
+        self.request.clicked.connect(lambda: self._choose(LockChoice.REQUEST))
         self.notify.clicked.connect(lambda: self._choose(LockChoice.NOTIFY))
         self.wait.clicked.connect(lambda: self._choose(LockChoice.WAIT))
         cancel.clicked.connect(self.reject)

@@ -61,6 +61,7 @@ from app.ui.models.oot_table import (
     OotTableModel,
 )
 from app.ui.tasks import TaskRunner
+from app.words import count
 
 Ok = Callable[[Any], None]
 Fail = Callable[[BaseException], None]
@@ -130,7 +131,7 @@ class CloseCaseDialog(QDialog):
         for label, value in (
             ("Case:", f"OOT-{case.id}, {case.asset_tag} — {case.description}"),
             ("Found:", f"{case.found_on} by calibration #{case.record_id}: {case.summary}"),
-            ("Affected:", f"{len(case.affected)} calibration(s) since the last good one"),
+            ("Affected:", f"{count(len(case.affected), 'calibration')} since the last good one"),
             ("Assessment:", case.impact_assessment or "—"),
             ("Disposition:", DISPOSITION_LABELS.get(case.disposition, "—")),
         ):
@@ -240,7 +241,7 @@ class OotWindow(QWidget):
         self.setWindowFlag(Qt.WindowType.Window, True)
         self.setWindowTitle("Out-of-tolerance cases")
         self.setObjectName("ootWindow")
-        self.resize(1180, 780)
+        self.resize(1180, 700)
         self._app = app
         self._runner = runner
         self._editing = editing
@@ -261,6 +262,9 @@ class OotWindow(QWidget):
             chip = QToolButton()
             chip.setCheckable(True)
             chip.setText(label)
+            # Text only: the default (icon only) sizes the chip for an icon and elides
+            # its words to "Op…0)".
+            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             chip.setAccessibleName(f"Show {label.lower()} cases")
             chip.clicked.connect(lambda _c=False, k=key: self.set_filter(k))
             self.filter_group.addButton(chip)
@@ -300,9 +304,11 @@ class OotWindow(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self._build_case_panel())
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([200, 560])
+        # The case list gets room for a dozen cases; the selected case's panel the rest
+        # (its tables scroll, its assessment box grows).
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([320, 380])
         layout = QVBoxLayout(self)
         layout.addWidget(self.splitter)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.reload)
@@ -557,8 +563,8 @@ class OotWindow(QWidget):
                 self.affected.setItem(r, c, item)
         self.affected.resizeColumnsToContents()
         self.affected_label.setText(
-            f"May have affected ({len(case.affected)} calibration(s) since the last good one, "
-            f"{len(case.affected_instruments)} instrument(s)):"
+            f"May have affected ({count(len(case.affected), 'calibration')} since the last "
+            f"good one, {count(len(case.affected_instruments), 'instrument')}):"
         )
 
     def _affected_clicked(self, item: QTableWidgetItem) -> None:
@@ -611,7 +617,7 @@ class OotWindow(QWidget):
         else:
             tip = "Close the case with your signature"
         self.close_button.setToolTip(tip or "Only open cases are closed")
-        self.unsaved.setText("● unsaved changes" if dirty else "")
+        self.unsaved.setText("Unsaved changes" if dirty else "")
         if case is None:
             note = ""
         elif case.status == "closed":

@@ -33,6 +33,7 @@ from app.services.dto import CalibrationView, SignatureView, UserView
 from app.ui import messages
 from app.ui.detail_pane import readings_summary
 from app.ui.dialogs.form import FieldRow, dialog_layout, notice_box
+from app.ui.readings_table import ReadingsTable
 
 # meaning, comment, password, ok, fail
 SignSubmit = Callable[[str, str, str, Callable[[Any], None], Callable[[BaseException], None]], None]
@@ -55,7 +56,7 @@ def signature_line(sig: SignatureView) -> str:
     comment = f" — “{sig.comment}”" if sig.comment else ""
     if sig.intact:
         return f"{sig.manifestation}{comment}"
-    return f"⚠ BROKEN: {sig.manifestation}{comment} (the record changed after signing)"
+    return f"BROKEN: {sig.manifestation}{comment} (the record changed after signing)"
 
 
 class SigningBox(QGroupBox):
@@ -188,6 +189,12 @@ class SignDialog(QDialog):
         self.existing.setWordWrap(True)
         self.existing.setAccessibleName("Existing signatures")
         facts.addRow("Signatures so far:", self.existing)
+        # The readings themselves, point by point: the signature vouches for them.
+        self.readings = ReadingsTable()
+        self.readings.setAccessibleName("Readings you sign")
+        self.readings.show_points(record.points)
+        self.readings.setVisible(bool(record.points))
+        facts.addRow(self.readings)
 
         meaning_box = QGroupBox("Meaning of your signature")
         meaning_layout = QVBoxLayout(meaning_box)

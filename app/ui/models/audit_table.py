@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from app.services.dto import AuditView
-from app.ui.look import status_color
+from app.ui.look import icon, status_color
 from app.ui.models.list_model import SortedListModel
 
 BROKEN_TIP = (
@@ -194,9 +194,9 @@ class AuditTableModel(SortedListModel[AuditView]):
     def cell(self, event: AuditView, column: int, role: int) -> Any:
         broken = event.id == self.broken_at
         if role == Qt.ItemDataRole.DisplayRole:
-            if broken and column == COL_ID:
-                return f"⚠ #{event.id}"
             return _display(event, column)
+        if broken and column == COL_ID and role == Qt.ItemDataRole.DecorationRole:
+            return icon("warning")
         if broken and role == Qt.ItemDataRole.ForegroundRole:
             return status_color("overdue")
         if role == ID_ROLE:

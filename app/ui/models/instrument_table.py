@@ -24,7 +24,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QTableView, QWidget
 
 from app.services.dto import InstrumentRow
 from app.ui.look import STATUS_TEXT, status_color, status_icon
@@ -50,6 +50,22 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("interval_days", "Interval (days)", None),
 )
 COL_TAG, COL_STATUS, COL_NEXT_DUE, COL_DESCRIPTION = 0, 1, 2, 3
+# What a register shows before the person picks columns (View → Columns): what they
+# look for first. The rest stays one click away rather than pushed off the right edge.
+SHOWN_FIRST = ("asset_tag", "description", "status", "next_due", "location")
+# Widths from a sample of typical content (in the window's font), so they fit any DPI.
+WIDTH_SAMPLES = {
+    "asset_tag": "TH-000042",
+    "status": "Not yet calibrated",
+    "next_due": "2026-12-31",
+    "description": "GPS-disciplined time reference",
+    "manufacturer": "Fluke Calibration",
+    "model": "1524-P1-256",
+    "serial_number": "SN-12345678",
+    "location": "Incoming inspection",
+    "last_calibrated": "Last calibrated",
+    "interval_days": "Interval (days)",
+}
 LOADING = "…"
 
 
@@ -57,7 +73,7 @@ def _display(row: InstrumentRow, key: str) -> str:
     if key == "status":
         return STATUS_TEXT.get(row.due_status, row.due_status)
     if key == "next_due":
-        return row.next_due.isoformat() if row.next_due else "never calibrated"
+        return row.next_due.isoformat() if row.next_due else "—"
     value = getattr(row, key)
     if isinstance(value, date):
         return value.isoformat()
@@ -279,10 +295,27 @@ def positions_of(ids: Sequence[int]) -> dict[int, int]:
 
 def _status_tooltip(row: InstrumentRow) -> str:
     text = STATUS_TEXT.get(row.due_status, row.due_status)
-    if row.due_status == "overdue":
-        if row.next_due is None:
-            return f"{text}: never calibrated — calibrate before use"
+    if row.due_status == "not-calibrated":
+        return f"{text}: record its first calibration before it is used"
+    if row.due_status == "overdue" and row.next_due is not None:
         return f"{text}: was due on {row.next_due.isoformat()}"
     if row.due_status == "due-soon" and row.next_due is not None:
         return f"{text}: due on {row.next_due.isoformat()}"
     return text
+
+
+def fit_register_columns(table: QTableView) -> None:
+    """The register's first look: the columns that matter, in reading order, each as wide
+    as its usual content (room for the status icon too), the others hidden."""
+    header = table.horizontalHeader()
+    metrics = table.fontMetrics()
+    for col, (key, label, _sort) in enumerate(COLUMNS):
+        sample = max(WIDTH_SAMPLES.get(key, label), label, key=metrics.horizontalAdvance)
+        extra = 44 if key == "status" else 22  # icon; padding and the sort arrow
+        table.setColumnWidth(col, metrics.horizontalAdvance(sample) + extra)
+        header.setSectionHidden(col, key not in SHOWN_FIRST)
+    # Whatever the window's width, the last column takes what is left (no ragged gap).
+    header.setStretchLastSection(True)
+    keys = [key for key, _label, _sort in COLUMNS]
+    for visual, key in enumerate(SHOWN_FIRST):
+        header.moveSection(header.visualIndex(keys.index(key)), visual)
