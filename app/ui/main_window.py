@@ -77,7 +77,7 @@ from app.ui.models.instrument_table import (
 from app.ui.qa_actions import QaActions
 from app.ui.report_actions import ReportActions
 from app.ui.status_bar import CalTrackStatusBar
-from app.ui.tasks import TaskRunner
+from app.ui.tasks import Changes, TaskRunner
 from app.ui.transfer_actions import TransferActions
 from app.words import count
 
@@ -238,6 +238,7 @@ class MainWindow(QMainWindow):
         if qapp is not None:
             qapp.installEventFilter(self.activity)
         self.update_lock_state()
+        self.runner.changed.connect(self._data_changed)
         self.qa.start()
         self.refresh(initial=True)
         self._run(
@@ -253,8 +254,14 @@ class MainWindow(QMainWindow):
         on_error: Callable[[BaseException], object],
         *,
         key: str | None = None,
+        changes: Changes | None = None,
     ) -> None:
-        """Run off the GUI thread; results for a window already closed are dropped."""
+        """Run off the GUI thread; results for a window already closed are dropped.
+
+        A write names what it ``changes``: the runner announces it once it succeeded,
+        and every view (this window's register and detail pane among them) reloads
+        what it shows from that one signal.
+        """
 
         def alive() -> bool:
             return not self._closing and shiboken6.isValid(self)
@@ -264,7 +271,18 @@ class MainWindow(QMainWindow):
             lambda result: on_done(result) if alive() else None,
             lambda exc: on_error(exc) if alive() else None,
             key=key,
+            owner=self,
+            changes=changes,
         )
+
+    def _data_changed(self, changes: Changes) -> None:
+        """A write succeeded somewhere in this window: show the data as it is now."""
+        if self._closing:
+            return
+        if changes.instruments or changes.calibrations or changes.cases:
+            self.reload_ids()
+        elif self.selected_id is not None and changes.touches(self.selected_id):
+            self.load_detail(self.selected_id)
 
     # -- construction ----------------------------------------------------------------
 
@@ -1033,10 +1051,15 @@ class MainWindow(QMainWindow):
             fail: Callable[[BaseException], None],
         ) -> None:
             if detail is None:
-                self._run(lambda: service.add(values), ok, fail)
+                self._run(lambda: service.add(values), ok, fail, changes=Changes(instruments=True))
             else:
                 tag = detail.asset_tag
-                self._run(lambda: service.edit(tag, values, expected_version=version), ok, fail)
+                self._run(
+                    lambda: service.edit(tag, values, expected_version=version),
+                    ok,
+                    fail,
+                    changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),
+                )
 
         def conflict(exc: ConflictError, mine: dict[str, Any]) -> None:
             assert dialog is not None
@@ -1046,7 +1069,6 @@ class MainWindow(QMainWindow):
         if dialog.exec() and dialog.saved is not None:
             saved: InstrumentDetail = dialog.saved
             self.selected_id = saved.id
-            self.reload_ids()
             self.status.showMessage(f"Saved {saved.asset_tag}.", 4000)
 
     def _resolve_conflict(
@@ -1095,7 +1117,12 @@ class MainWindow(QMainWindow):
                 ok: Callable[[Any], None],
                 fail: Callable[[BaseException], None],
             ) -> None:
-                self._run(lambda: service.add(detail.asset_tag, data), ok, fail)
+                self._run(
+                    lambda: service.add(detail.asset_tag, data),
+                    ok,
+                    fail,
+                    changes=Changes(calibrations=True, instrument_ids=frozenset({detail.id})),
+                )
 
             dialog = CalibrationDialog(
                 instrument=detail,
@@ -1111,7 +1138,6 @@ class MainWindow(QMainWindow):
                 self.status.showMessage(
                     f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
                 )
-                self.reload_ids()
                 self.qa.calibration_saved(dialog.saved)
 
         self._run(
@@ -1140,8 +1166,9 @@ class MainWindow(QMainWindow):
         service = self.app.calibrations
         self._run(
             lambda: service.void(record_id, reason, expected_version=version),
-            lambda _v: self.reload_ids(),
+            lambda _v: None,
             lambda exc: messages.explain(self, exc, doing="voiding the calibration"),
+            changes=Changes(calibrations=True),
         )
 
     # -- attachments -----------------------------------------------------------------
@@ -1174,13 +1201,17 @@ class MainWindow(QMainWindow):
         def finished(view: Any) -> None:
             progress.close()
             self.status.showMessage(f"Attached {view.original_name}.", 4000)
-            self.load_detail(detail.id)
 
         def failed(exc: BaseException) -> None:
             progress.close()
             messages.explain(self, exc, doing=f"attaching {source.name}")
 
-        self._run(run, finished, failed)
+        self._run(
+            run,
+            finished,
+            failed,
+            changes=Changes(attachments=True, instrument_ids=frozenset({detail.id})),
+        )
 
     def open_attachment(self, attachment_id: int) -> None:
         service = self.app.attachments
@@ -1213,11 +1244,11 @@ class MainWindow(QMainWindow):
             return
         reason = dialog.reason
         service = self.app.attachments
-        instrument_id = self.selected_id
         self._run(
             lambda: service.void(attachment_id, reason),
-            lambda _v: self.load_detail(instrument_id) if instrument_id else None,
+            lambda _v: None,
             lambda exc: messages.explain(self, exc, doing="voiding the attachment"),
+            changes=Changes(attachments=True),
         )
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
