@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bootstrap import CalTrack
-from app.services.audit import AuditService, ChainReport
+from app.services.audit import CREATING_ACTIONS, AuditService, ChainReport, readable_changes
 from app.services.dto import AuditView
 from app.storage.tables import SheetSpec, write_csv, write_xlsx
 from app.ui import messages
@@ -50,7 +50,6 @@ from app.ui.models.audit_table import (
     ENTITY_TYPES,
     AuditTableModel,
     change_summary,
-    changes_json,
     entity_text,
     time_text,
 )
@@ -87,7 +86,8 @@ class AuditFilters:
     limit: int = LIMITS[0]
 
     def search(self, audit: AuditService) -> tuple[list[AuditView], bool]:
-        """The events, and whether there are more than the limit (in the worker)."""
+        """The events, newest first, and whether there are more than the limit (in the
+        worker)."""
         events = audit.search(
             since=datetime.combine(self.since, time.min, tzinfo=UTC),
             until=datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC),
@@ -97,7 +97,7 @@ class AuditFilters:
             limit=self.limit + 1,
             newest_first=True,  # a limit keeps the latest events
         )
-        return list(reversed(events[: self.limit])), len(events) > self.limit
+        return events[: self.limit], len(events) > self.limit
 
 
 def day_of_event(audit: AuditService, event_id: int) -> date | None:
@@ -158,16 +158,38 @@ def choose_export_file(parent: QWidget, suggested: str) -> str:
 
 
 def event_detail(event: AuditView) -> str:
-    """Everything recorded about one event, for the detail area."""
+    """Everything recorded about one event, for the detail area: one readable
+    "field: before → after" line per change (readings one per line)."""
     lines = [
         f"Event #{event.id} · {time_text(event.occurred_at)} UTC · {event.user} on {event.machine}",
-        f"{entity_text(event)} (id {event.entity_id}) — {event.action}",
+        f"{entity_text(event)} — {event.action}",
         f"Reason: {event.reason or '—'}",
-        "Changes, as recorded:",
-        changes_json(event),
-        f"Hash: {event.hash}",
+        "",
     ]
+    changes = readable_changes(event)
+    creating = event.action in CREATING_ACTIONS
+    for label, before, after in changes:
+        if before is None and creating:
+            lines.append(f"{label}: {detail_value(after)}")
+        else:
+            lines.append(f"{label}: {detail_value(before)} → {detail_value(after)}")
+    if not changes:
+        lines.append("No field changed.")
+    lines += ["", f"Hash: {event.hash}"]
     return "\n".join(lines)
+
+
+def detail_value(value: Any) -> str:
+    """A value in full (the table's summary shortens long ones)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list) and all(not isinstance(v, list | dict) for v in value):
+        return ", ".join(detail_value(v) for v in value) or "—"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return str(value)
 
 
 def _qdate(day: date) -> QDate:
@@ -271,7 +293,8 @@ class AuditWindow(QWidget):
         self.table.verticalHeader().hide()
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
-        header.setSortIndicator(COL_ID, Qt.SortOrder.AscendingOrder)
+        # Newest first: what happened last is what a reviewer looks for first.
+        header.setSortIndicator(COL_ID, Qt.SortOrder.DescendingOrder)
         for col, width in enumerate((64, 140, 80, 90, 200, 64, 400, 220)):
             self.table.setColumnWidth(col, width)
         # The changes take whatever room the window has; the other columns keep theirs.
@@ -509,10 +532,11 @@ class AuditWindow(QWidget):
         self.truncated = more
         n = len(events)
         if more:
+            # Said quietly: a limit is a choice of how much to show, not a fault.
             self._show_count(
-                f"{n:,} shown of at least {n + 1:,} events: the limit was reached. Narrow the "
-                "days, the user or the entity, or raise the limit, to see the rest.",
-                bad=True,
+                f"The newest {n:,} events from {filters.since} to {filters.until} are shown; "
+                "there are older ones. Narrow the days, the user or the entity, or raise "
+                "“At most”, to see them."
             )
         elif n:
             self._show_count(
