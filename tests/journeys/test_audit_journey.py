@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QTableWidget, QWidget
+from PySide6.QtWidgets import QApplication, QTableWidget, QTableWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
@@ -57,8 +57,16 @@ def tab_named(person: Person, window: MainWindow, name: str) -> None:
     person.click(bar, bar.tabRect(titles.index(name)).center())
 
 
+def tab_item(table: QTableWidget, row: int, column: int) -> QTableWidgetItem:
+    item = table.item(row, column)
+    assert item is not None
+    return item
+
+
 def tab_event_ids(table: QTableWidget) -> list[int]:
-    return [int(table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(table.rowCount())]
+    return [
+        int(tab_item(table, r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(table.rowCount())
+    ]
 
 
 def test_the_audit_window_shows_what_the_instrument_tab_shows(
@@ -78,7 +86,7 @@ def test_the_audit_window_shows_what_the_instrument_tab_shows(
     audit_tab = window.detail.audit
     qtbot.waitUntil(lambda: audit_tab.isVisible() and audit_tab.rowCount() > 0, timeout=WAIT_MS)
     in_tab = tab_event_ids(audit_tab)
-    subjects = {audit_tab.item(r, 3).text() for r in range(audit_tab.rowCount())}
+    subjects = {tab_item(audit_tab, r, 3).text() for r in range(audit_tab.rowCount())}
     assert "Out-of-tolerance case OOT-1 REF-1" in subjects, subjects
 
     person.menu(window, "View", "Audit trail…")
