@@ -85,6 +85,18 @@ class AuditFilters:
     entity: str | None = None
     limit: int = LIMITS[0]
 
+    def days_text(self) -> str:
+        """ "from 2026-10-24 to 2026-11-23", or "up to 2026-11-23" from the beginning."""
+        if self.since <= EARLIEST:
+            return f"up to {self.until}"
+        return f"from {self.since} to {self.until}"
+
+    def period_name(self) -> str:
+        """The period in a file name: "2026-10-24-to-2026-11-23" or "to-2026-11-23"."""
+        if self.since <= EARLIEST:
+            return f"to-{self.until}"
+        return f"{self.since}-to-{self.until}"
+
     def search(self, audit: AuditService) -> tuple[list[AuditView], bool]:
         """The events, newest first, and whether there are more than the limit (in the
         worker)."""
@@ -256,7 +268,12 @@ class AuditWindow(QWidget):
         line = self.user.lineEdit()
         if line is not None:
             line.setPlaceholderText("everyone")
-        self.since = self._date_edit("From (UTC day)", today - timedelta(days=DEFAULT_DAYS))
+        self._recent = today - timedelta(days=DEFAULT_DAYS)
+        self.since = self._date_edit("From (UTC day)", self._recent)
+        # Whether the person set From: until then, a tag or entity typed is searched from
+        # the beginning, so that it shows what the instrument's own audit tab shows.
+        self._since_chosen = False
+        self.since.dateChanged.connect(self._since_changed)
         self.until = self._date_edit("To (UTC day, included)", today)
         self.entity = QLineEdit()
         self.entity.setAccessibleName("Entity or asset tag")
@@ -337,7 +354,7 @@ class AuditWindow(QWidget):
         self._timer.timeout.connect(self.search)
         self.entity_type.currentIndexChanged.connect(lambda _i: self._filters_changed())
         self.user.editTextChanged.connect(lambda _t: self._filters_changed())
-        self.entity.textChanged.connect(lambda _t: self._filters_changed())
+        self.entity.textChanged.connect(self._entity_changed)
         self.limit.currentIndexChanged.connect(lambda _i: self._filters_changed())
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.search)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, self._focus_entity)
@@ -448,6 +465,19 @@ class AuditWindow(QWidget):
             limit=int(self.limit.currentData()),
         )
 
+    def _since_changed(self, _day: QDate) -> None:
+        if not self._filling:
+            self._since_chosen = True
+
+    def _entity_changed(self, text: str) -> None:
+        if not self._filling and not self._since_chosen:
+            self._filling = True
+            try:
+                self.since.setDate(_qdate(EARLIEST if text.strip() else self._recent))
+            finally:
+                self._filling = False
+        self._filters_changed()
+
     def _filters_changed(self) -> None:
         if not self._filling:
             self._timer.start()
@@ -531,17 +561,17 @@ class AuditWindow(QWidget):
         self.model.set_events(events)
         self.truncated = more
         n = len(events)
+        days = filters.days_text()
         if more:
             # Said quietly: a limit is a choice of how much to show, not a fault.
             self._show_count(
-                f"The newest {n:,} events from {filters.since} to {filters.until} are shown; "
+                f"The newest {n:,} events {days} are shown; "
                 "there are older ones. Narrow the days, the user or the entity, or raise "
                 "“At most”, to see them."
             )
         elif n:
             self._show_count(
-                f"{n:,} event{'s' if n != 1 else ''} from {filters.since} to {filters.until} "
-                "(UTC days, both included)."
+                f"{n:,} event{'s' if n != 1 else ''} {days} (UTC days, both included)."
             )
         else:
             self._show_count("No audit event matches these filters.")
@@ -624,7 +654,7 @@ class AuditWindow(QWidget):
         if not events:
             return
         filters = self.filters()
-        period = f"{filters.since}-to-{filters.until}" if filters else "shown"
+        period = filters.period_name() if filters else "shown"
         path = choose_export_file(self, f"audit-trail-{period}.xlsx")
         if not path:
             return

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QApplication, QTableWidget, QTableWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -100,6 +100,9 @@ def test_the_audit_window_shows_what_the_instrument_tab_shows(
     person.write("REF-1")
     qtbot.waitUntil(lambda: not trail.searching and trail.shown_ids() == in_tab, timeout=WAIT_MS)
     assert trail.shown_ids() == sorted(in_tab, reverse=True), "the same events, newest first"
+    # Like the tab, from the beginning: the last 30 days would hide older events.
+    assert trail.since.date() == QDate(2000, 1, 1)
+    assert trail.count.text().startswith(f"{len(in_tab)} events up to 2026-11-23")
     kinds = {trail.model.event_at(r).entity_type for r in range(trail.model.rowCount())}  # type: ignore[union-attr]
     assert {"instrument", "calibration", "oot_case"} <= kinds
 

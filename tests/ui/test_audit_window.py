@@ -273,7 +273,7 @@ def test_what_is_shown_exports_and_reads_back(
     monkeypatch.setattr(audit_window, "choose_export_file", choose)
     window.export_button.click()
     qtbot.waitUntil(lambda: window.count.text().startswith("Saved"), timeout=WAIT_MS)
-    assert offered == ["audit-trail-2026-10-24-to-2026-11-23.xlsx"]
+    assert offered == ["audit-trail-to-2026-11-23.xlsx"]  # a tag typed: from the beginning
     assert window.count.text() == f"Saved trail{suffix} (2 events) in {tmp_path}."
     if suffix == ".csv":
         with target.open(encoding="utf-8-sig", newline="") as handle:
