@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from pypdf import PdfReader
+
 from app.bootstrap import CalTrack
+from app.reports.pdf import render_pdf
 from app.services.audit import entity_name, readable_changes
 from app.services.dto import AuditView
 from tests.ui.test_qa_dialogs import build_lab
@@ -52,3 +56,17 @@ def test_readings_and_names_read_as_a_person_says_them(app: CalTrack) -> None:
     assert all(label != "Points" for label, _b, _a in rows)
     assert entity_name("oot_case") == "Out-of-tolerance case"
     assert entity_name("some_new_thing") == "Some new thing"
+
+
+def test_the_printed_history_reads_as_a_person_says_it_with_no_blank_page(app: CalTrack) -> None:
+    build_lab(app)
+    data = render_pdf(app.reports.history("REF-1"))
+    pages = PdfReader(io.BytesIO(data)).pages
+    text = " ".join(" ".join(p.extract_text() for p in pages).split())
+    assert "Out-of-tolerance case OOT-1" in text and "Oot case" not in text
+    assert "Reading 1 nominal 0 °C, as found 0.9, as left 0.1, ± 0.5" in text
+    assert "[[" not in text
+    # Its Attachments heading ended page 1 once and moved two pages on: a blank page.
+    for number, page in enumerate(pages, start=1):
+        body = [line for line in page.extract_text().splitlines()[4:] if line.strip()]
+        assert body, f"page {number} holds only its header and footer"
