@@ -306,6 +306,8 @@ ENTITY_NAMES: dict[str, str] = {
     "lock": "Editor lock",
 }
 CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open"})
+# Fields holding a code ("in_service", "no_impact"): read with spaces for underscores.
+CODE_FIELDS = frozenset({"status", "disposition", "provider_kind", "role", "result", "meaning"})
 READINGS_FIELD = "points"  # a calibration's readings: [[seq, nominal, found, left, tol, unit]]
 
 
@@ -328,6 +330,10 @@ def _number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return "—" if value is None or value == "" else str(value)
+
+
+def _code_text(value: Any) -> Any:
+    return value.replace("_", " ") if isinstance(value, str) else value
 
 
 def reading_text(point: Any) -> str:
@@ -384,6 +390,8 @@ def readable_changes(event: AuditView) -> list[tuple[str, Any, Any]]:
         readings = reading_changes(before, after) if name == READINGS_FIELD else None
         if readings is not None:
             rows.extend(readings)
+        elif name in CODE_FIELDS:
+            rows.append((field_label(name), _code_text(before), _code_text(after)))
         else:
             rows.append((field_label(name), before, after))
     return rows

@@ -113,6 +113,7 @@ def test_the_audit_window_shows_what_the_instrument_tab_shows(
     assert detail.startswith(f"Event #{in_tab[0]} · ")
     assert "Out-of-tolerance case OOT-1 REF-1" in detail
     assert "Impact assessment: — → Both thermometers were checked" in detail, detail
+    assert "Disposition: — → no impact" in detail
     assert "{" not in detail and '"' not in detail
     screenshot(trail, "audit-trail")
 

@@ -58,7 +58,11 @@ def test_readings_and_names_read_as_a_person_says_them(app: CalTrack) -> None:
     assert entity_name("some_new_thing") == "Some new thing"
 
 
-def test_the_printed_history_reads_as_a_person_says_it_with_no_blank_page(app: CalTrack) -> None:
+def test_the_printed_history_reads_as_a_person_says_it_with_no_blank_page(
+    app: CalTrack, qapp: object
+) -> None:
+    # qapp: a QApplication, not the bare QGuiApplication printing would start, so that
+    # window tests in the same run can still make widgets.
     build_lab(app)
     data = render_pdf(app.reports.history("REF-1"))
     pages = PdfReader(io.BytesIO(data)).pages
