@@ -86,10 +86,10 @@ class AuditFilters:
     limit: int = LIMITS[0]
 
     def days_text(self) -> str:
-        """ "from 2026-10-24 to 2026-11-23", or "up to 2026-11-23" from the beginning."""
+        """The period as the count says it, "from … to … (UTC days, both included)"."""
         if self.since <= EARLIEST:
-            return f"up to {self.until}"
-        return f"from {self.since} to {self.until}"
+            return f"up to {self.until} (UTC day included)"
+        return f"from {self.since} to {self.until} (UTC days, both included)"
 
     def period_name(self) -> str:
         """The period in a file name: "2026-10-24-to-2026-11-23" or "to-2026-11-23"."""
@@ -570,9 +570,7 @@ class AuditWindow(QWidget):
                 "“At most”, to see them."
             )
         elif n:
-            self._show_count(
-                f"{n:,} event{'s' if n != 1 else ''} {days} (UTC days, both included)."
-            )
+            self._show_count(f"{n:,} event{'s' if n != 1 else ''} {days}.")
         else:
             self._show_count("No audit event matches these filters.")
         self._add_users(self.model.users())
