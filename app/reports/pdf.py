@@ -28,7 +28,6 @@ from PySide6.QtGui import (
     QTextBlock,
     QTextCursor,
     QTextDocument,
-    QTextFormat,
     QTextOption,
     QTextTable,
 )
@@ -90,7 +89,11 @@ def keep_headings_with_content(doc: QTextDocument, page_height: float) -> None:
             top = layout.blockBoundingRect(block).top()
             end = _keep_until(block, layout)
             if int(top // page_height) != int(end // page_height) and end - top < page_height:
-                fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+                # Down to the next page by a top margin. A page break before it would be
+                # counted from the page Qt's layout believes it is on, which for a heading
+                # straddling the page end is already the next one: a blank page between.
+                next_page = (int(top // page_height) + 1) * page_height
+                fmt.setTopMargin(fmt.topMargin() + next_page - top)
                 QTextCursor(block).setBlockFormat(fmt)
                 # The incremental relayout after a format change leaves later blocks at
                 # stale positions (they are then not painted at all): lay it all out anew.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,17 +58,9 @@ class AuditRepository:
         )
         return list(self._session.execute(stmt).scalars())
 
-    def for_entities(self, ids_by_type: dict[str, list[int]]) -> list[AuditEvent]:
+    def for_entities(self, ids_by_type: Mapping[str, Sequence[int]]) -> list[AuditEvent]:
         """The events of several entities (type → ids), oldest first."""
-        wanted = [
-            and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_(ids))
-            for kind, ids in ids_by_type.items()
-            if ids
-        ]
-        if not wanted:
-            return []
-        stmt = select(AuditEvent).where(or_(*wanted)).order_by(AuditEvent.id)
-        return list(self._session.execute(stmt).scalars())
+        return self.query(entities=ids_by_type, limit=None, oldest_first=True)
 
     def query(
         self,
@@ -79,11 +71,22 @@ class AuditRepository:
         until: datetime | None = None,
         limit: int | None = 500,
         entity_label: str | None = None,
+        entities: Mapping[str, Sequence[int]] | None = None,
         oldest_first: bool = False,
     ) -> list[AuditEvent]:
         """Events matching every filter given; ``entity_label`` matches a label exactly or
-        as its first word, ignoring case ("TH-001" finds "TH-001" and "TH-001 #12")."""
+        as its first word, ignoring case ("TH-001" finds "TH-001" and "TH-001 #12");
+        ``entities`` keeps the events of these entities (type → ids) only."""
         stmt = select(AuditEvent)
+        if entities is not None:
+            wanted = [
+                and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_(list(ids)))
+                for kind, ids in entities.items()
+                if ids
+            ]
+            if not wanted:
+                return []
+            stmt = stmt.where(or_(*wanted))
         if entity_type:
             stmt = stmt.where(AuditEvent.entity_type == entity_type)
         if user:

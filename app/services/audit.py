@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -290,6 +290,113 @@ def decode_event(event: AuditEvent) -> AuditView:
     )
 
 
+# -- reading events as a person does --------------------------------------------------
+
+# Entity types as the trail stores them → what a person calls them.
+ENTITY_NAMES: dict[str, str] = {
+    "instrument": "Instrument",
+    "calibration": "Calibration",
+    "attachment": "Attachment",
+    "oot_case": "Out-of-tolerance case",
+    "signature": "Signature",
+    "signing": "Signing attempt",
+    "user_account": "User account",
+    "settings": "Shared settings",
+    "database": "Database",
+    "lock": "Editor lock",
+}
+CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open"})
+# Fields holding a code ("in_service", "no_impact"): read with spaces for underscores.
+CODE_FIELDS = frozenset({"status", "disposition", "provider_kind", "role", "result", "meaning"})
+READINGS_FIELD = "points"  # a calibration's readings: [[seq, nominal, found, left, tol, unit]]
+
+
+def entity_name(entity_type: str) -> str:
+    """``oot_case`` → "Out-of-tolerance case" (an unknown type in plain words)."""
+    known = ENTITY_NAMES.get(entity_type)
+    if known is not None:
+        return known
+    words = entity_type.replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def field_label(name: str) -> str:
+    """A stored field name as a reader says it: range_text → Range."""
+    words = name.removesuffix("_text").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "—" if value is None or value == "" else str(value)
+
+
+def _code_text(value: Any) -> Any:
+    return value.replace("_", " ") if isinstance(value, str) else value
+
+
+def reading_text(point: Any) -> str:
+    """One recorded reading: "nominal 100 °C, as found 100.08, as left 100.01, ± 0.05"."""
+    if not isinstance(point, list) or len(point) != 6:
+        return canonical_json(point)
+    _seq, nominal, found, left, tolerance, unit = point
+    unit = f" {unit}" if unit else ""
+    return (
+        f"nominal {_number(nominal)}{unit}, as found {_number(found)}, "
+        f"as left {_number(left)}, ± {_number(tolerance)}"
+    )
+
+
+def reading_changes(before: Any, after: Any) -> list[tuple[str, str | None, str | None]] | None:
+    """("Reading 2", before, after) for each reading added, changed or removed; None when
+    the values are not readings as CalTrack writes them."""
+
+    def by_seq(value: Any) -> dict[Any, str] | None:
+        if value is None:
+            return {}
+        if not isinstance(value, list) or not all(
+            isinstance(p, list) and len(p) == 6 for p in value
+        ):
+            return None
+        return {p[0]: reading_text(p) for p in value}
+
+    old, new = by_seq(before), by_seq(after)
+    if old is None or new is None:
+        return None
+    rows = []
+    for seq in sorted(old.keys() | new.keys(), key=str):
+        if old.get(seq) != new.get(seq):
+            rows.append((f"Reading {seq}", old.get(seq), new.get(seq)))
+    return rows
+
+
+def readable_changes(event: AuditView) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) as a person reads them: fields named in words, readings one
+    per line; a new thing lists only the fields it set."""
+    rows: list[tuple[str, Any, Any]] = []
+    for name in sorted(event.changes):
+        pair = event.changes[name]
+        before, after = (
+            (pair[0], pair[1])
+            if isinstance(pair, list) and len(pair) == 2
+            else (
+                None,
+                pair,
+            )
+        )
+        if before is None and after in (None, "", []) and event.action in CREATING_ACTIONS:
+            continue  # an empty field of a new thing tells nothing
+        readings = reading_changes(before, after) if name == READINGS_FIELD else None
+        if readings is not None:
+            rows.extend(readings)
+        elif name in CODE_FIELDS:
+            rows.append((field_label(name), _code_text(before), _code_text(after)))
+        else:
+            rows.append((field_label(name), before, after))
+    return rows
+
+
 @dataclass(frozen=True)
 class ChainReport:
     """What verifying the chain and replaying it against the tables found."""
@@ -386,6 +493,31 @@ def _replay(events: Iterable[AuditEvent]) -> Iterator[tuple[int, _Replayed]]:
             replayed.state[name] = pair[1]
     if current is not None:
         yield current
+
+
+def instrument_trail(
+    uow: UnitOfWork, instrument_id: int, *, record_ids: Sequence[int] | None = None
+) -> dict[str, list[int]]:
+    """The entities whose events are "about" one instrument, by entity type.
+
+    The one rule for an instrument's audit trail, used by its audit tab, its printed
+    history and the audit window filtered by its tag: the instrument itself, its
+    calibrations and their signatures, its attachments (its own and its records'), and
+    its out-of-tolerance cases with the signatures that closed them. ``record_ids``
+    saves reading the calibrations again when the caller has them.
+    """
+    if record_ids is None:
+        record_ids = [r.id for r in uow.calibrations.history(instrument_id)]
+    case_ids = [c.id for c in uow.oot_cases.find(instrument_id=instrument_id)]
+    signatures = [s.id for sigs in uow.signatures.for_records(record_ids).values() for s in sigs]
+    signatures += [s.id for sigs in uow.signatures.for_cases(case_ids).values() for s in sigs]
+    return {
+        "instrument": [instrument_id],
+        "calibration": list(record_ids),
+        "signature": sorted(set(signatures)),
+        "attachment": [a.id for a in uow.attachments.for_instrument(instrument_id)],
+        "oot_case": case_ids,
+    }
 
 
 class AuditService:
@@ -557,25 +689,31 @@ class AuditService:
 
         ``newest_first``: the newest come first, so that a ``limit`` keeps the latest.
 
-        ``entity`` is an asset tag or an entity label: "TH-001" finds the instrument and
-        its calibrations ("TH-001 #12") and attachments ("TH-001 cert.pdf").
+        ``entity`` is an asset tag or an entity label. An asset tag of a registered
+        instrument finds what its audit tab shows (``instrument_trail``): the instrument,
+        its calibrations, their signatures, its attachments and its out-of-tolerance
+        cases. Anything else matches labels: exactly, or as their first word ("OOT-3",
+        "alice", a tag no longer registered finds "TH-001" and "TH-001 #12").
         """
         start = utc_naive(since) if since else None
         end = utc_naive(until) if until else None
-        return self._uow.read(
-            lambda uow: [
-                decode_event(e)
-                for e in uow.audit.query(
-                    entity_type=entity_type or None,
-                    user=user or None,
-                    since=start,
-                    until=end,
-                    limit=limit,
-                    entity_label=entity or None,
-                    oldest_first=not newest_first,
-                )
-            ]
-        )
+        wanted = (entity or "").strip()
+
+        def read(uow: UnitOfWork) -> list[AuditView]:
+            instrument = uow.instruments.get_by_tag(wanted) if wanted else None
+            events = uow.audit.query(
+                entity_type=entity_type or None,
+                user=user or None,
+                since=start,
+                until=end,
+                limit=limit,
+                entity_label=wanted if wanted and instrument is None else None,
+                entities=instrument_trail(uow, instrument.id) if instrument else None,
+                oldest_first=not newest_first,
+            )
+            return [decode_event(e) for e in events]
+
+        return self._uow.read(read)
 
     def event(self, event_id: int) -> AuditView | None:
         """One event by its number, or None."""

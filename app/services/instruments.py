@@ -21,7 +21,7 @@ from app.identity import Identity
 from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
-from app.services.audit import AuditChainWriter, decode_event
+from app.services.audit import AuditChainWriter, decode_event, instrument_trail
 from app.services.dto import (
     InstrumentDetail,
     InstrumentHistory,
@@ -297,18 +297,8 @@ class InstrumentService:
             tags[obj.id] = obj.asset_tag
             attachments = uow.attachments.for_instrument(obj.id)
             record_ids = [r.id for r in records]
-            signed = uow.signatures.for_records(record_ids)
-            # Its whole trail: the instrument's events, and those of its calibrations,
-            # their signatures, its attachments and its out-of-tolerance cases.
-            trail = uow.audit.for_entities(
-                {
-                    "instrument": [obj.id],
-                    "calibration": record_ids,
-                    "signature": [s.id for sigs in signed.values() for s in sigs],
-                    "attachment": [a.id for a in attachments],
-                    "oot_case": [c.id for c in uow.oot_cases.find(instrument_id=obj.id)],
-                }
-            )
+            # Its whole trail, by the one rule the audit window filters a tag by.
+            trail = uow.audit.for_entities(instrument_trail(uow, obj.id, record_ids=record_ids))
             return InstrumentHistory(
                 instrument=detail_of(obj, today, due_soon_days(uow)),
                 calibrations=calibration_views(uow, records, tags),

@@ -20,7 +20,7 @@ from app.errors import UsageError, ValidationError
 from app.identity import Identity
 from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.services.audit import AuditService
+from app.services.audit import AuditService, entity_name, readable_changes
 from app.services.dto import (
     AuditView,
     CalibrationView,
@@ -267,24 +267,23 @@ AUDIT_CHANGE_COLUMNS = ["Field", "Before", "After"]
 def _change_rows(e: AuditView, *, readable: bool = False) -> list[tuple[Cell, ...]]:
     """(field, before, after) per changed field; a create lists only the fields it set.
 
-    ``readable``: fields as a reader says them; else as stored (the audit trail report
-    is the record itself, to filter and compare with the database).
+    ``readable``: fields and readings as a reader says them (``readable_changes``); else
+    as stored (the audit trail report is the record itself, to filter and compare with
+    the database).
     """
+    if readable:
+        return [
+            (label, change_cell(before), change_cell(after))
+            for label, before, after in readable_changes(e)
+        ] or [(None, None, None)]
     rows: list[tuple[Cell, ...]] = []
     for name in sorted(e.changes):
         pair = e.changes[name]
         before, after = (pair[0], pair[1]) if len(pair) == 2 else (None, pair)
         if e.action == "create" and before is None and after in (None, "", []):
             continue  # an empty field on creation tells nothing
-        label = field_label(name) if readable else name
-        rows.append((label, change_cell(before), change_cell(after)))
+        rows.append((name, change_cell(before), change_cell(after)))
     return rows or [(None, None, None)]
-
-
-def field_label(name: str) -> str:
-    """A stored field name as a reader says it: range_text → Range."""
-    words = name.removesuffix("_text").replace("_", " ")
-    return words[:1].upper() + words[1:]
 
 
 def _record_state(c: CalibrationView) -> str:
@@ -389,7 +388,7 @@ def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
                     (
                         e.occurred_at,
                         e.user,
-                        f"{field_label(e.entity_type)} {e.entity_label}",
+                        f"{entity_name(e.entity_type)} {e.entity_label}",
                         e.action,
                         *change,
                         e.reason,

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bootstrap import CalTrack
-from app.services.audit import AuditService, ChainReport
+from app.services.audit import CREATING_ACTIONS, AuditService, ChainReport, readable_changes
 from app.services.dto import AuditView
 from app.storage.tables import SheetSpec, write_csv, write_xlsx
 from app.ui import messages
@@ -50,7 +50,6 @@ from app.ui.models.audit_table import (
     ENTITY_TYPES,
     AuditTableModel,
     change_summary,
-    changes_json,
     entity_text,
     time_text,
 )
@@ -86,8 +85,21 @@ class AuditFilters:
     entity: str | None = None
     limit: int = LIMITS[0]
 
+    def days_text(self) -> str:
+        """The period as the count says it, "from … to … (UTC days, both included)"."""
+        if self.since <= EARLIEST:
+            return f"up to {self.until} (UTC day included)"
+        return f"from {self.since} to {self.until} (UTC days, both included)"
+
+    def period_name(self) -> str:
+        """The period in a file name: "2026-10-24-to-2026-11-23" or "to-2026-11-23"."""
+        if self.since <= EARLIEST:
+            return f"to-{self.until}"
+        return f"{self.since}-to-{self.until}"
+
     def search(self, audit: AuditService) -> tuple[list[AuditView], bool]:
-        """The events, and whether there are more than the limit (in the worker)."""
+        """The events, newest first, and whether there are more than the limit (in the
+        worker)."""
         events = audit.search(
             since=datetime.combine(self.since, time.min, tzinfo=UTC),
             until=datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=UTC),
@@ -97,7 +109,7 @@ class AuditFilters:
             limit=self.limit + 1,
             newest_first=True,  # a limit keeps the latest events
         )
-        return list(reversed(events[: self.limit])), len(events) > self.limit
+        return events[: self.limit], len(events) > self.limit
 
 
 def day_of_event(audit: AuditService, event_id: int) -> date | None:
@@ -158,16 +170,38 @@ def choose_export_file(parent: QWidget, suggested: str) -> str:
 
 
 def event_detail(event: AuditView) -> str:
-    """Everything recorded about one event, for the detail area."""
+    """Everything recorded about one event, for the detail area: one readable
+    "field: before → after" line per change (readings one per line)."""
     lines = [
         f"Event #{event.id} · {time_text(event.occurred_at)} UTC · {event.user} on {event.machine}",
-        f"{entity_text(event)} (id {event.entity_id}) — {event.action}",
+        f"{entity_text(event)} — {event.action}",
         f"Reason: {event.reason or '—'}",
-        "Changes, as recorded:",
-        changes_json(event),
-        f"Hash: {event.hash}",
+        "",
     ]
+    changes = readable_changes(event)
+    creating = event.action in CREATING_ACTIONS
+    for label, before, after in changes:
+        if before is None and creating:
+            lines.append(f"{label}: {detail_value(after)}")
+        else:
+            lines.append(f"{label}: {detail_value(before)} → {detail_value(after)}")
+    if not changes:
+        lines.append("No field changed.")
+    lines += ["", f"Hash: {event.hash}"]
     return "\n".join(lines)
+
+
+def detail_value(value: Any) -> str:
+    """A value in full (the table's summary shortens long ones)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list) and all(not isinstance(v, list | dict) for v in value):
+        return ", ".join(detail_value(v) for v in value) or "—"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return str(value)
 
 
 def _qdate(day: date) -> QDate:
@@ -234,7 +268,12 @@ class AuditWindow(QWidget):
         line = self.user.lineEdit()
         if line is not None:
             line.setPlaceholderText("everyone")
-        self.since = self._date_edit("From (UTC day)", today - timedelta(days=DEFAULT_DAYS))
+        self._recent = today - timedelta(days=DEFAULT_DAYS)
+        self.since = self._date_edit("From (UTC day)", self._recent)
+        # Whether the person set From: until then, a tag or entity typed is searched from
+        # the beginning, so that it shows what the instrument's own audit tab shows.
+        self._since_chosen = False
+        self.since.dateChanged.connect(self._since_changed)
         self.until = self._date_edit("To (UTC day, included)", today)
         self.entity = QLineEdit()
         self.entity.setAccessibleName("Entity or asset tag")
@@ -271,7 +310,8 @@ class AuditWindow(QWidget):
         self.table.verticalHeader().hide()
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
-        header.setSortIndicator(COL_ID, Qt.SortOrder.AscendingOrder)
+        # Newest first: what happened last is what a reviewer looks for first.
+        header.setSortIndicator(COL_ID, Qt.SortOrder.DescendingOrder)
         for col, width in enumerate((64, 140, 80, 90, 200, 64, 400, 220)):
             self.table.setColumnWidth(col, width)
         # The changes take whatever room the window has; the other columns keep theirs.
@@ -314,7 +354,7 @@ class AuditWindow(QWidget):
         self._timer.timeout.connect(self.search)
         self.entity_type.currentIndexChanged.connect(lambda _i: self._filters_changed())
         self.user.editTextChanged.connect(lambda _t: self._filters_changed())
-        self.entity.textChanged.connect(lambda _t: self._filters_changed())
+        self.entity.textChanged.connect(self._entity_changed)
         self.limit.currentIndexChanged.connect(lambda _i: self._filters_changed())
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.search)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, self._focus_entity)
@@ -425,6 +465,19 @@ class AuditWindow(QWidget):
             limit=int(self.limit.currentData()),
         )
 
+    def _since_changed(self, _day: QDate) -> None:
+        if not self._filling:
+            self._since_chosen = True
+
+    def _entity_changed(self, text: str) -> None:
+        if not self._filling and not self._since_chosen:
+            self._filling = True
+            try:
+                self.since.setDate(_qdate(EARLIEST if text.strip() else self._recent))
+            finally:
+                self._filling = False
+        self._filters_changed()
+
     def _filters_changed(self) -> None:
         if not self._filling:
             self._timer.start()
@@ -508,17 +561,16 @@ class AuditWindow(QWidget):
         self.model.set_events(events)
         self.truncated = more
         n = len(events)
+        days = filters.days_text()
         if more:
+            # Said quietly: a limit is a choice of how much to show, not a fault.
             self._show_count(
-                f"{n:,} shown of at least {n + 1:,} events: the limit was reached. Narrow the "
-                "days, the user or the entity, or raise the limit, to see the rest.",
-                bad=True,
+                f"The newest {n:,} events {days} are shown; "
+                "there are older ones. Narrow the days, the user or the entity, or raise "
+                "“At most”, to see them."
             )
         elif n:
-            self._show_count(
-                f"{n:,} event{'s' if n != 1 else ''} from {filters.since} to {filters.until} "
-                "(UTC days, both included)."
-            )
+            self._show_count(f"{n:,} event{'s' if n != 1 else ''} {days}.")
         else:
             self._show_count("No audit event matches these filters.")
         self._add_users(self.model.users())
@@ -600,7 +652,7 @@ class AuditWindow(QWidget):
         if not events:
             return
         filters = self.filters()
-        period = f"{filters.since}-to-{filters.until}" if filters else "shown"
+        period = filters.period_name() if filters else "shown"
         path = choose_export_file(self, f"audit-trail-{period}.xlsx")
         if not path:
             return

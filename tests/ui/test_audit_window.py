@@ -128,7 +128,7 @@ def test_filters_by_days_entity_type_user_and_entity(
     assert window.count.text().endswith("from 2026-10-24 to 2026-11-23 (UTC days, both included).")
     search(qtbot, window, lambda: window.since.setDate(QDate(2026, 9, 1)))
     assert trail.old_event in window.shown_ids()
-    assert window.shown_ids() == sorted(window.shown_ids()), "oldest first"
+    assert window.shown_ids() == sorted(window.shown_ids(), reverse=True), "newest first"
 
     calibrations = window.entity_type.findData("calibration")
     search(qtbot, window, lambda: window.entity_type.setCurrentIndex(calibrations))
@@ -166,7 +166,8 @@ def test_the_limit_is_said_when_it_is_reached(
     monkeypatch.setattr(audit_window, "LIMITS", (3, 50))
     window = open_window(qtbot, lab, runner)
     assert window.model.rowCount() == 3 and truncated(window)
-    assert window.count.text().startswith("3 shown of at least 4 events: the limit was reached.")
+    assert window.count.text().startswith("The newest 3 events from 2026-10-24 to 2026-11-23")
+    assert window.count.styleSheet() == "", "the limit is a choice, said quietly (not red)"
     search(qtbot, window, lambda: window.limit.setCurrentIndex(1))
     assert not truncated(window)
     assert window.model.rowCount() == len(
@@ -181,7 +182,7 @@ def test_the_selected_event_shows_everything_recorded(
     window.show_event(trail.bob_event)
     text = window.detail.toPlainText()
     assert text.startswith(f"Event #{trail.bob_event} · 2026-11-23 09:30:00 UTC · bob on LAB-PC-4")
-    assert '"location": [\n    "Lab 1",\n    "Lab 2"\n  ]' in text
+    assert "\nLocation: Lab 1 → Lab 2\n" in text, "a readable line, not JSON"
     (event,) = [e for e in window.model.events() if e.id == trail.bob_event]
     assert f"Hash: {event.hash}" in text
     row = window.model.row_of(trail.bob_event)
@@ -273,22 +274,23 @@ def test_what_is_shown_exports_and_reads_back(
     monkeypatch.setattr(audit_window, "choose_export_file", choose)
     window.export_button.click()
     qtbot.waitUntil(lambda: window.count.text().startswith("Saved"), timeout=WAIT_MS)
-    assert offered == ["audit-trail-2026-10-24-to-2026-11-23.xlsx"]
+    assert offered == ["audit-trail-to-2026-11-23.xlsx"]  # a tag typed: from the beginning
     assert window.count.text() == f"Saved trail{suffix} (2 events) in {tmp_path}."
     if suffix == ".csv":
         with target.open(encoding="utf-8-sig", newline="") as handle:
             table = list(csv.reader(handle))
         assert tuple(table[0]) == EXPORT_HEADER
         assert [r[0] for r in table[1:]] == [str(e.id) for e in events]
-        assert table[2][1] == "2026-11-23 09:30:00"
-        assert table[2][7] == change_summary(events[1]) == "location: Lab 1 → Lab 2"
-        assert json.loads(table[2][8]) == {"location": ["Lab 1", "Lab 2"]}
+        # Newest first: bob's move of TH-002 leads.
+        assert table[1][1] == "2026-11-23 09:30:00"
+        assert table[1][7] == change_summary(events[0]) == "location: Lab 1 → Lab 2"
+        assert json.loads(table[1][8]) == {"location": ["Lab 1", "Lab 2"]}
     else:
         sheet = openpyxl.load_workbook(target)["Audit trail"]
         values = [[c.value for c in r] for r in sheet.iter_rows()]
         assert tuple(values[0]) == EXPORT_HEADER
         assert [r[0] for r in values[1:]] == [e.id for e in events]
-        assert values[2][2] == "bob" and values[2][7] == "location: Lab 1 → Lab 2"
+        assert values[1][2] == "bob" and values[1][7] == "location: Lab 1 → Lab 2"
     assert not list(tmp_path.glob("*.tmp*")), "written through a temp file, renamed"
 
 

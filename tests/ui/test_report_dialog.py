@@ -554,3 +554,20 @@ def test_print_history_opens_the_selected_instrument_ready_to_print(
     assert dialog.tag is not None and dialog.tag.text() == tag
     assert dialog.print_button.isDefault()
     dialog.reject()
+
+
+def test_a_remembered_folder_since_removed_gives_way_to_documents(
+    qtbot: QtBot,
+    demo_app: CalTrack,
+    runner: TaskRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    dialog = make(qtbot, demo_app, runner, "due", tmp_path / "removed since")
+    proposed = Path(dialog.file.text())
+    assert proposed.parent == home / "Documents" and proposed.parent.is_dir()
+    assert dialog.file.toolTip() == dialog.file.text()

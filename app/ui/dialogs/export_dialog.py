@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QStandardPaths, QUrl
+from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -39,6 +39,7 @@ from app.services.transfer_model import ExportResult
 from app.ui import messages
 from app.ui.dialogs.form import dialog_layout, notice_box
 from app.ui.dialogs.import_state import BusyBar, ProgressRelay
+from app.ui.dialogs.report_dialog import documents_folder, show_whole_path
 from app.ui.tasks import TaskRunner
 
 FILTERS = {
@@ -117,11 +118,9 @@ class ExportDialog(QDialog):
         group.addButton(self.csv)
         self.xlsx.setChecked(True)
         self.xlsx.toggled.connect(lambda _on: self._format_changed())
-        start = folder or Path(
-            QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-            or Path.home()
-        )
+        start = folder or documents_folder()  # one that exists (created when missing)
         self.target = QLineEdit(str(start / f"{BASE_NAME}-{today.isoformat()}.xlsx"))
+        show_whole_path(self.target)
         self.target.setAccessibleName("Export to")
         self.target.textChanged.connect(lambda _t: self._update_writes())
         self.browse = QPushButton("&Browse…")

@@ -47,7 +47,7 @@ from app.services.reports import MAX_LABELS
 from app.ui import messages
 from app.ui.dialogs import report_dialog
 from app.ui.dialogs.form import dialog_layout
-from app.ui.dialogs.report_dialog import BusyBar, CancellableJob, documents_folder
+from app.ui.dialogs.report_dialog import BusyBar, CancellableJob, proposed_folder
 from app.ui.tasks import TaskRunner
 
 Ok = Callable[[Any], None]
@@ -187,7 +187,7 @@ class LabelsDialog(QDialog):
         self.job: CancellableJob | None = None
         self.preview_data: LabelData | None = None
         self.pages_written = 0
-        self._folder = Path(prefs.folder) if prefs.folder else documents_folder()
+        self._folder = proposed_folder(prefs.folder)
         self.setWindowTitle("Labels — CalTrack")
         self.setObjectName("labelsDialog")
         self.setMinimumWidth(640)

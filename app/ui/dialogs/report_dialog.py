@@ -191,9 +191,43 @@ open_file: Callable[[Path], None] = _open_file
 
 
 def documents_folder() -> Path:
-    """Where files are proposed the first time: the user's documents folder."""
+    """Where files are proposed the first time: the user's Documents folder.
+
+    A fresh account often has none yet (Qt names it all the same), and a folder that
+    does not exist is refused at Save: it is created here, and when it cannot be, the
+    home folder is proposed instead.
+    """
     found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    return Path(found) if found else Path.home()
+    if found:
+        folder = Path(found)
+        with contextlib.suppress(OSError):  # then the home folder
+            folder.mkdir(exist_ok=True)  # inside an existing home only: no parents
+        if folder.is_dir():
+            return folder
+    return Path.home()
+
+
+def proposed_folder(remembered: str) -> Path:
+    """The folder last saved to while it still exists, else ``documents_folder()``."""
+    if remembered and Path(remembered).is_dir():
+        return Path(remembered)
+    return documents_folder()
+
+
+# The File field shows a whole path up to this wide (a 1280-pixel screen keeps room).
+MAX_PATH_FIELD_PX = 820
+
+
+def show_whole_path(field: QLineEdit) -> None:
+    """Widen ``field`` to show its whole text (up to MAX_PATH_FIELD_PX), from the start.
+
+    A path field shows its end by default: the folder, what people check, was cut off.
+    """
+    text = field.text()
+    wanted = field.fontMetrics().horizontalAdvance(text) + 24
+    field.setMinimumWidth(min(max(wanted, 320), MAX_PATH_FIELD_PX))
+    field.setToolTip(text)
+    field.setCursorPosition(0)
 
 
 def safe_file_part(text: str) -> str:
@@ -464,7 +498,7 @@ class ReportDialog(QDialog):
         self.report: Report | None = None  # the last one built (tests look at it)
         self._auto_name = True
         self._confirmed: Path | None = None  # a path the Save dialog already confirmed
-        self._folder = Path(prefs.folder) if prefs.folder else documents_folder()
+        self._folder = proposed_folder(prefs.folder)
         self.setWindowTitle(f"{self.kind.title} — CalTrack")
         self.setObjectName("reportDialog")
         self.setMinimumWidth(620)
@@ -722,6 +756,7 @@ class ReportDialog(QDialog):
     def _propose_name(self) -> None:
         if self._auto_name:
             self.file.setText(str(self._folder / self.proposed_name()))
+            show_whole_path(self.file)
 
     def _file_edited(self, _text: str) -> None:
         self._auto_name = False
@@ -771,6 +806,7 @@ class ReportDialog(QDialog):
         self._auto_name = False
         self._confirmed = None
         self.file.setText(str(path))
+        show_whole_path(self.file)
         self.file_error.hide()
 
     # -- running ---------------------------------------------------------------------

@@ -16,6 +16,13 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
+from app.services.audit import (
+    CREATING_ACTIONS,
+    ENTITY_NAMES,
+    READINGS_FIELD,
+    entity_name,
+    reading_changes,
+)
 from app.services.dto import AuditView
 from app.ui.look import icon, status_color
 from app.ui.models.list_model import SortedListModel
@@ -50,20 +57,7 @@ COLUMNS: tuple[str, ...] = (
 ) = range(len(COLUMNS))
 
 # Entity types as the audit trail stores them → what the window calls them.
-ENTITY_TYPES: tuple[tuple[str, str], ...] = (
-    ("instrument", "Instrument"),
-    ("calibration", "Calibration"),
-    ("attachment", "Attachment"),
-    ("oot_case", "OOT case"),
-    ("signature", "Signature"),
-    ("signing", "Signing attempt"),
-    ("user_account", "User account"),
-    ("settings", "Shared settings"),
-    ("database", "Database"),
-    ("lock", "Editor lock"),
-)
-ENTITY_NAMES = dict(ENTITY_TYPES)
-CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open"})
+ENTITY_TYPES: tuple[tuple[str, str], ...] = tuple(ENTITY_NAMES.items())
 MAX_VALUE_CHARS = 80  # one value in the summary; the detail area shows all of it
 
 
@@ -72,8 +66,7 @@ def time_text(moment: datetime) -> str:
 
 
 def entity_text(event: AuditView) -> str:
-    kind = ENTITY_NAMES.get(event.entity_type, event.entity_type.replace("_", " "))
-    return f"{kind} {event.entity_label}".strip()
+    return f"{entity_name(event.entity_type)} {event.entity_label}".strip()
 
 
 def value_text(value: Any) -> str:
@@ -112,6 +105,15 @@ def change_summary(event: AuditView) -> str:
             parts.append(f"{label}: {value_text(pair)}")
             continue
         before, after = pair
+        readings = reading_changes(before, after) if name == READINGS_FIELD else None
+        if readings is not None:
+            parts.extend(
+                f"{what}: {value_text(new)}"
+                if old is None and creating
+                else f"{what}: {value_text(old)} → {value_text(new)}"
+                for what, old, new in readings
+            )
+            continue
         if before is None and creating:
             if after is not None and after != "":
                 parts.append(f"{label}: {value_text(after)}")
@@ -157,7 +159,7 @@ class AuditTableModel(SortedListModel[AuditView]):
     COLUMNS = COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent, sort=(COL_ID, False))  # oldest first, as searched
+        super().__init__(parent, sort=(COL_ID, True))  # newest first, as searched
         self.broken_at: int | None = None
 
     # -- feeding ---------------------------------------------------------------------
