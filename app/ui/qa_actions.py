@@ -29,12 +29,15 @@ from app.ui.dialogs.password_dialog import SigningPasswordDialog
 from app.ui.dialogs.record_edit_dialog import RecordEditDialog
 from app.ui.dialogs.sign_dialog import SignDialog
 from app.ui.dialogs.users_dialog import PrintedNameDialog, UsersDialog
+from app.ui.tasks import Changes
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
 
 Ok = Callable[[Any], None]
 Fail = Callable[[BaseException], None]
+# A signature, correction or supersede moves a record, its instrument and maybe a case.
+RECORDS_CHANGED = Changes(calibrations=True, cases=True)
 
 
 def bring_to_front(widget: QWidget) -> None:
@@ -261,6 +264,7 @@ class QaActions(QObject):
                 ),
                 ok,
                 fail,
+                changes=RECORDS_CHANGED,
             )
 
         dialog = SignDialog(
@@ -270,7 +274,6 @@ class QaActions(QObject):
             self.window.status.showMessage(
                 f"Calibration #{record.id}: {dialog.signature.manifestation}.", 8000
             )
-            self._reload_detail()
 
     # -- correcting ------------------------------------------------------------------
 
@@ -301,6 +304,7 @@ class QaActions(QObject):
                 lambda: service.edit(record.id, changes, reason=reason, expected_version=version),
                 ok,
                 fail,
+                changes=RECORDS_CHANGED,
             )
 
         def conflict(exc: ConflictError, mine: dict[str, Any]) -> None:
@@ -312,7 +316,6 @@ class QaActions(QObject):
         )
         if dialog.exec() and dialog.saved is not None:
             self.window.status.showMessage(f"Calibration #{record.id} corrected.", 5000)
-            self._reload_detail()
 
     def _resolve_record_conflict(
         self,
@@ -419,6 +422,7 @@ class QaActions(QObject):
                 ),
                 ok,
                 failed,
+                changes=RECORDS_CHANGED,
             )
 
         dialog = CalibrationDialog(
@@ -437,7 +441,6 @@ class QaActions(QObject):
             self.window.status.showMessage(
                 f"Calibration #{record.id} superseded by #{new.id} (now voided).", 6000
             )
-            self._reload_detail()
             self.calibration_saved(new)
 
     # -- calibration dialog hooks ----------------------------------------------------
