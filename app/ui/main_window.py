@@ -844,17 +844,46 @@ class MainWindow(QMainWindow):
     # -- instruments -----------------------------------------------------------------
 
     def _current_detail(self) -> InstrumentDetail | None:
-        return self.history.instrument if self.history is not None else None
+        # Only the detail of the selected row: right after a click the one loaded may
+        # still be the instrument selected before.
+        history = self.history
+        if history is None or history.instrument.id != self.selected_id:
+            return None
+        return history.instrument
+
+    def _with_detail(self, then: Callable[[InstrumentDetail], None]) -> None:
+        """Runs ``then`` on the selected instrument, once its detail is loaded.
+
+        A shortcut pressed right after clicking a row acts on that row's instrument
+        (not the one shown before, and without "Select an instrument first").
+        """
+        detail = self._current_detail()
+        if detail is not None:
+            then(detail)
+            return
+        wanted = self.selected_id
+        if wanted is None:
+            self.status.showMessage("Select an instrument first.", 4000)
+            return
+        row = self.model.cached(wanted)
+        service = self.app.instruments
+
+        def load() -> InstrumentHistory:
+            return service.history(row.asset_tag if row is not None else service.tag_of(wanted))
+
+        def loaded(history: InstrumentHistory) -> None:
+            if self.selected_id != wanted:
+                return  # the person moved on meanwhile
+            self._detail_loaded(history)
+            then(history.instrument)
+
+        self._run(load, loaded, self._detail_failed)
 
     def new_instrument(self) -> None:
         self._instrument_dialog(None)
 
     def edit_instrument(self) -> None:
-        detail = self._current_detail()
-        if detail is None:
-            self.status.showMessage("Select an instrument first.", 4000)
-            return
-        self._instrument_dialog(detail)
+        self._with_detail(self._instrument_dialog)
 
     def _instrument_dialog(self, detail: InstrumentDetail | None) -> None:
         service = self.app.instruments
@@ -981,10 +1010,9 @@ class MainWindow(QMainWindow):
     # -- attachments -----------------------------------------------------------------
 
     def attach_file(self, path: str | None = None) -> None:
-        detail = self._current_detail()
-        if detail is None:
-            self.status.showMessage("Select an instrument first.", 4000)
-            return
+        self._with_detail(lambda detail: self._attach_to(detail, path))
+
+    def _attach_to(self, detail: InstrumentDetail, path: str | None) -> None:
         if not path:
             path, _filter = QFileDialog.getOpenFileName(
                 self, f"Attach a file to {detail.asset_tag}"
