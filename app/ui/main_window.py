@@ -915,7 +915,8 @@ class MainWindow(QMainWindow):
     def _resolve_conflict(
         self, dialog: InstrumentDialog, exc: ConflictError, mine: dict[str, Any]
     ) -> None:
-        choice_dialog = ConflictDialog(exc, mine, parent=dialog)
+        # What the form shows: for the fields the user left alone, what they opened.
+        choice_dialog = ConflictDialog(exc, mine, parent=dialog, base=dialog.values())
         choice_dialog.exec()
         choice = choice_dialog.choice
         if choice is ConflictChoice.CANCEL:

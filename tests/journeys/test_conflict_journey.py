@@ -65,11 +65,15 @@ def test_reapply_mine_keeps_their_other_change(
     app: CalTrack,
     screenshot: Callable[[QWidget, str], None],
 ) -> None:
-    seen: dict[str, tuple[str, str]] = {}
+    seen: dict[str, tuple[str, ...]] = {}
 
     def choose(conflict: ConflictDialog) -> None:
-        seen["description"] = theirs_row(conflict, "description")
-        seen["location"] = theirs_row(conflict, "location")
+        seen["fields"] = tuple(
+            conflict.table.item(row, 0).text()  # type: ignore[union-attr]
+            for row in range(conflict.table.rowCount())
+        )
+        seen["description"] = theirs_row(conflict, "Description")
+        seen["location"] = theirs_row(conflict, "Location")
         screenshot(conflict, "conflict")
         person.click(conflict.reapply)
 
@@ -84,9 +88,10 @@ def test_reapply_mine_keeps_their_other_change(
     with person.answers(InstrumentDialog, edit):
         open_editor(person, th_window)
 
+    # Only what differs: the field the person changed and the one they changed.
+    assert seen["fields"] == ("Description", "Location")
     assert seen["description"] == ("Thermometer of lab 2", "Digital thermometer")
-    # Fields the person did not touch show what re-applying gives: their value.
-    assert seen["location"] == ("Lab 2", "Lab 2")
+    assert seen["location"] == ("Lab 1 (not changed by you)", "Lab 2")
     stored = app.instruments.get("TH-001")
     assert (stored.description, stored.location) == ("Thermometer of lab 2", "Lab 2")
     qtbot.waitUntil(lambda: "Saved TH-001" in th_window.status.currentMessage(), timeout=10_000)
@@ -99,7 +104,8 @@ def test_cancel_keeps_my_entries_then_keep_theirs_drops_them(
         person.click_button("Cancel", conflict)
 
     def keep_theirs(conflict: ConflictDialog) -> None:
-        assert theirs_row(conflict, "description") == ("Mine", "Theirs")
+        assert theirs_row(conflict, "Description") == ("Mine", "Theirs")
+        assert conflict.table.rowCount() == 1
         person.click(conflict.keep)
 
     def edit(dialog: InstrumentDialog) -> None:
