@@ -106,6 +106,14 @@ def test_assess_and_close_a_case_after_setting_the_signing_password(
     def close(dialog: CloseCaseDialog) -> None:
         assert dialog.return_to_service.isEnabled(), "the latest calibration left it good"
         assert person.focused() is dialog.signing.password
+        # A wrong password first: refused next to the field, which is ready for a retry.
+        person.write("not my password")
+        person.press(Qt.Key.Key_Return)
+        error = dialog.signing.password_row
+        qtbot.waitUntil(lambda: dialog.signing.text() == "", timeout=10_000)
+        assert dialog.isVisible() and app.oot.get(case.id).status == "open"
+        assert person.focused() is dialog.signing.password
+        assert error.error.isVisible() and "wrong" in error.error.text().lower()
         person.write(PASSWORD)
         box = dialog.return_to_service
         person.click(box, QPoint(8, box.height() // 2))  # on the box itself

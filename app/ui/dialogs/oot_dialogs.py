@@ -162,7 +162,6 @@ class CloseCaseDialog(QDialog):
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.addButton("C&lose case", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.ok.setDefault(True)
         self.buttons.accepted.connect(self._close_case)
         self.buttons.rejected.connect(self.reject)
         layout = dialog_layout(self)
@@ -175,6 +174,10 @@ class CloseCaseDialog(QDialog):
         layout.addWidget(self.comment)
         layout.addWidget(self.signing)
         layout.addWidget(self.buttons)
+        # Enter after the password closes the case. Only once the button is inside the
+        # dialog does setDefault reach it; before, Qt made Cancel the default at show,
+        # and Enter threw the dialog away.
+        self.ok.setDefault(True)
         self._update_ok()
         self.signing.password.setFocus()
 
