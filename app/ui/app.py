@@ -23,6 +23,7 @@ from app.ui import messages
 from app.ui.dialogs.lock_dialog import LockChoice, LockInUseDialog
 from app.ui.look import apply_theme, icon
 from app.ui.main_window import MainWindow
+from app.ui.modal import run_modal
 from app.ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class Launcher(QObject):
         notify = False
         if held_elsewhere:
             dialog = LockInUseDialog(holder, parent=parent)
-            dialog.exec()
+            run_modal(dialog)
             choice = dialog.choice
             if choice is LockChoice.CANCEL:
                 app.close()

@@ -63,6 +63,7 @@ from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.look import icon, status_icon
+from app.ui.modal import run_modal
 from app.ui.models.instrument_table import (
     COLUMNS,
     ID_ROLE,
@@ -906,7 +907,7 @@ class MainWindow(QMainWindow):
             self._resolve_conflict(dialog, exc, mine)
 
         dialog = InstrumentDialog(submit=submit, on_conflict=conflict, detail=detail, parent=self)
-        if dialog.exec() and dialog.saved is not None:
+        if run_modal(dialog) and dialog.saved is not None:
             saved: InstrumentDetail = dialog.saved
             self.selected_id = saved.id
             self.reload_ids()
@@ -917,7 +918,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         # What the form shows: for the fields the user left alone, what they opened.
         choice_dialog = ConflictDialog(exc, mine, parent=dialog, base=dialog.values())
-        choice_dialog.exec()
+        run_modal(choice_dialog)
         choice = choice_dialog.choice
         if choice is ConflictChoice.CANCEL:
             dialog.show_banner(
@@ -970,7 +971,7 @@ class MainWindow(QMainWindow):
                 check_standards=self.qa.check_standards,
                 parent=self,
             )
-            if dialog.exec() and dialog.saved is not None:
+            if run_modal(dialog) and dialog.saved is not None:
                 due = dialog.saved.next_due
                 self.status.showMessage(
                     f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
@@ -998,7 +999,7 @@ class MainWindow(QMainWindow):
             "due date falls back to the latest valid calibration.",
             self,
         )
-        if not dialog.exec():
+        if not run_modal(dialog):
             return
         reason = dialog.reason
         service = self.app.calibrations
@@ -1072,7 +1073,7 @@ class MainWindow(QMainWindow):
 
     def void_attachment(self, attachment_id: int) -> None:
         dialog = ReasonDialog("Void attachment", "Void this attachment? The file is kept.", self)
-        if not dialog.exec():
+        if not run_modal(dialog):
             return
         reason = dialog.reason
         service = self.app.attachments
@@ -1149,7 +1150,7 @@ class MainWindow(QMainWindow):
         from app.ui.dialogs.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self.app, self.runner, parent=self)
-        if dialog.exec():
+        if run_modal(dialog):
             self.settings = dialog.result_settings()
             self.settings_changed.emit(self.settings)
 

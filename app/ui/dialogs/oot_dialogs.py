@@ -53,6 +53,7 @@ from app.ui.dialogs.calibration_dialog import number_text
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.form import dialog_layout, notice_box
 from app.ui.dialogs.sign_dialog import SigningBox, show_signing_failure, signature_line
+from app.ui.modal import run_modal
 from app.ui.models.oot_table import (
     COL_FOUND,
     FILTERS,
@@ -677,7 +678,7 @@ class OotWindow(QWidget):
     ) -> None:
         mine = {"impact_assessment": text, "disposition": disposition}
         dialog = ConflictDialog(exc, mine, parent=self)
-        dialog.exec()
+        run_modal(dialog)
         choice = dialog.choice
         if choice is ConflictChoice.CANCEL:
             self.assess_error.setText(
@@ -738,7 +739,7 @@ class OotWindow(QWidget):
             submit=submit,
             parent=self,
         )
-        if dialog.exec() and dialog.closed is not None:
+        if run_modal(dialog) and dialog.closed is not None:
             closed: OotCaseView = dialog.closed
             self._wanted = closed.id
             self.changed.emit()
