@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget, QWizard
+from PySide6.QtWidgets import QFileDialog, QWidget, QWizard
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
@@ -91,3 +91,26 @@ def test_import_a_csv_with_the_wizard(
 
     person.click(next_button(wizard, QWizard.WizardButton.FinishButton))
     qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)
+
+
+def test_browse_for_the_file_by_keyboard(
+    qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack, tmp_path: Path
+) -> None:
+    path = tmp_path / "register.csv"
+    path.write_text(CSV, encoding="utf-8")
+
+    def choose(dialog: QFileDialog) -> None:
+        person.write(str(path))  # the file name field has the focus
+        person.press(Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+
+    person.shortcut("Ctrl+Shift+I")
+    wizard = person.wait_for(ImportWizard)
+    with person.answers(QFileDialog, choose):
+        person.press(Qt.Key.Key_B, Qt.KeyboardModifier.AltModifier)  # &Browse…
+    qtbot.waitUntil(lambda: wizard.file_page.path.text() == str(path), timeout=10_000)
+    person.press(Qt.Key.Key_Return)  # Next
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_READING, timeout=20_000)
+    person.click_button("Cancel", wizard)
+    qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)
+    assert app.instruments.status_counts()["all"] == 0
