@@ -21,9 +21,11 @@ from app.settings.logs import setup_logging
 from app.settings.paths import default_database_path
 from app.settings.user_settings import UserSettings, load_settings, save_settings
 from app.ui import messages
+from app.ui.collector import GuiThreadCollector
 from app.ui.dialogs.lock_dialog import LockChoice, LockInUseDialog
 from app.ui.look import apply_theme, icon
 from app.ui.main_window import MainWindow
+from app.ui.modal import run_modal
 from app.ui.platform_check import EXIT_NO_WINDOW, window_problem
 from app.ui.tasks import TaskRunner
 
@@ -167,7 +169,7 @@ class Launcher(QObject):
         notify = request = False
         if held_elsewhere:
             dialog = LockInUseDialog(holder, parent=parent)
-            dialog.exec()
+            run_modal(dialog)
             choice = dialog.choice
             if choice is LockChoice.CANCEL:
                 app.close()
@@ -201,7 +203,7 @@ class Launcher(QObject):
         if self.log_file is not None and self.log_file.exists():
             open_log = box.addButton("Open log", QMessageBox.ButtonRole.ActionRole)
             open_log.setToolTip(str(self.log_file))
-        box.exec()
+        run_modal(box)
         if open_log is not None and box.clickedButton() is open_log:
             assert self.log_file is not None
             if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.log_file))):
@@ -357,6 +359,7 @@ def run_gui(database: str | None, argv: Sequence[str] | None = None) -> int:
     settings = load_settings()
     apply_theme(qapp, settings.theme)
     launcher = Launcher(qapp, settings=settings, log_file=log_file)
+    GuiThreadCollector(launcher)
     qapp.setQuitOnLastWindowClosed(True)
     # SIGTERM (logout, kill) closes the window properly, releasing the editor lock.
     # Python runs signal handlers only when it gets control: a timer gives it that.

@@ -276,6 +276,7 @@ class DetailPane(QWidget):
         self.attachments.itemDoubleClicked.connect(
             lambda _item: self._with_attachment(self.open_attachment_requested)
         )
+        self.attachments.itemSelectionChanged.connect(self._attachment_selected)
         self.tabs.addTab(att_box, "&Attachments")
 
         self.audit = _table(
@@ -419,6 +420,7 @@ class DetailPane(QWidget):
             [a.id for a in rows],
             {i for i, a in enumerate(rows) if a.voided},
         )
+        self._attachment_selected()
 
     def _fill_audit(self, rows: list[AuditView]) -> None:
         newest_first = list(reversed(rows))
@@ -466,6 +468,35 @@ class DetailPane(QWidget):
         """Read-only mode: nothing that writes is offered."""
         self.editing = editing
         self._calibration_selected()
+        self._attachment_selected()
+
+    def selected_attachment(self) -> AttachmentView | None:
+        if self.history is None:
+            return None
+        rows = self.attachments.selectionModel().selectedRows()
+        return self.history.attachments[rows[0].row()] if rows else None
+
+    def _attachment_selected(self) -> None:
+        """Open, Save a copy and Void are offered only for a selected attachment (Void
+        not for a void one), Add file only while editing; the tooltip says why not."""
+        chosen = self.selected_attachment()
+        pick = "Select an attachment first"
+        read_only = "Read-only: another session edits this database"
+        self.att_add.setEnabled(self.editing)
+        self.att_add.setToolTip("Attach a file (Ctrl+Shift+A)" if self.editing else read_only)
+        for button, tip in ((self.att_open, "Open a copy"), (self.att_save, "Save a copy")):
+            button.setEnabled(chosen is not None)
+            button.setToolTip(tip if chosen is not None else pick)
+        if chosen is None:
+            void = (False, pick)
+        elif chosen.voided:
+            void = (False, f"{chosen.original_name} is already void")
+        elif not self.editing:
+            void = (False, read_only)
+        else:
+            void = (True, "Void it with a reason (the file is kept)")
+        self.att_void.setEnabled(void[0])
+        self.att_void.setToolTip(void[1])
 
     def _calibration_selected(self) -> None:
         selected = self.selected_calibration()

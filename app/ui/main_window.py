@@ -65,6 +65,7 @@ from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.look import icon, status_icon
+from app.ui.modal import run_modal
 from app.ui.models.instrument_table import (
     COLUMNS,
     ID_ROLE,
@@ -1028,17 +1029,46 @@ class MainWindow(QMainWindow):
     # -- instruments -----------------------------------------------------------------
 
     def _current_detail(self) -> InstrumentDetail | None:
-        return self.history.instrument if self.history is not None else None
+        # Only the detail of the selected row: right after a click the one loaded may
+        # still be the instrument selected before.
+        history = self.history
+        if history is None or history.instrument.id != self.selected_id:
+            return None
+        return history.instrument
+
+    def _with_detail(self, then: Callable[[InstrumentDetail], None]) -> None:
+        """Runs ``then`` on the selected instrument, once its detail is loaded.
+
+        A shortcut pressed right after clicking a row acts on that row's instrument
+        (not the one shown before, and without "Select an instrument first").
+        """
+        detail = self._current_detail()
+        if detail is not None:
+            then(detail)
+            return
+        wanted = self.selected_id
+        if wanted is None:
+            self.status.showMessage("Select an instrument first.", 4000)
+            return
+        row = self.model.cached(wanted)
+        service = self.app.instruments
+
+        def load() -> InstrumentHistory:
+            return service.history(row.asset_tag if row is not None else service.tag_of(wanted))
+
+        def loaded(history: InstrumentHistory) -> None:
+            if self.selected_id != wanted:
+                return  # the person moved on meanwhile
+            self._detail_loaded(history)
+            then(history.instrument)
+
+        self._run(load, loaded, self._detail_failed)
 
     def new_instrument(self) -> None:
         self._instrument_dialog(None)
 
     def edit_instrument(self) -> None:
-        detail = self._current_detail()
-        if detail is None:
-            self.status.showMessage("Select an instrument first.", 4000)
-            return
-        self._instrument_dialog(detail)
+        self._with_detail(self._instrument_dialog)
 
     def _instrument_dialog(self, detail: InstrumentDetail | None) -> None:
         service = self.app.instruments
@@ -1066,7 +1096,7 @@ class MainWindow(QMainWindow):
             self._resolve_conflict(dialog, exc, mine)
 
         dialog = InstrumentDialog(submit=submit, on_conflict=conflict, detail=detail, parent=self)
-        if dialog.exec() and dialog.saved is not None:
+        if run_modal(dialog) and dialog.saved is not None:
             saved: InstrumentDetail = dialog.saved
             self.selected_id = saved.id
             self.status.showMessage(f"Saved {saved.asset_tag}.", 4000)
@@ -1074,8 +1104,9 @@ class MainWindow(QMainWindow):
     def _resolve_conflict(
         self, dialog: InstrumentDialog, exc: ConflictError, mine: dict[str, Any]
     ) -> None:
-        choice_dialog = ConflictDialog(exc, mine, parent=dialog)
-        choice_dialog.exec()
+        # What the form shows: for the fields the user left alone, what they opened.
+        choice_dialog = ConflictDialog(exc, mine, parent=dialog, base=dialog.values())
+        run_modal(choice_dialog)
         choice = choice_dialog.choice
         if choice is ConflictChoice.CANCEL:
             dialog.show_banner(
@@ -1133,7 +1164,7 @@ class MainWindow(QMainWindow):
                 check_standards=self.qa.check_standards,
                 parent=self,
             )
-            if dialog.exec() and dialog.saved is not None:
+            if run_modal(dialog) and dialog.saved is not None:
                 due = dialog.saved.next_due
                 self.status.showMessage(
                     f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
@@ -1160,7 +1191,7 @@ class MainWindow(QMainWindow):
             "due date falls back to the latest valid calibration.",
             self,
         )
-        if not dialog.exec():
+        if not run_modal(dialog):
             return
         reason = dialog.reason
         service = self.app.calibrations
@@ -1174,10 +1205,9 @@ class MainWindow(QMainWindow):
     # -- attachments -----------------------------------------------------------------
 
     def attach_file(self, path: str | None = None) -> None:
-        detail = self._current_detail()
-        if detail is None:
-            self.status.showMessage("Select an instrument first.", 4000)
-            return
+        self._with_detail(lambda detail: self._attach_to(detail, path))
+
+    def _attach_to(self, detail: InstrumentDetail, path: str | None) -> None:
         if not path:
             path, _filter = QFileDialog.getOpenFileName(
                 self, f"Attach a file to {detail.asset_tag}"
@@ -1240,7 +1270,7 @@ class MainWindow(QMainWindow):
 
     def void_attachment(self, attachment_id: int) -> None:
         dialog = ReasonDialog("Void attachment", "Void this attachment? The file is kept.", self)
-        if not dialog.exec():
+        if not run_modal(dialog):
             return
         reason = dialog.reason
         service = self.app.attachments
@@ -1317,7 +1347,7 @@ class MainWindow(QMainWindow):
         from app.ui.dialogs.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self.app, self.runner, parent=self)
-        if dialog.exec():
+        if run_modal(dialog):
             self.settings = dialog.result_settings()
             self.settings_changed.emit(self.settings)
 

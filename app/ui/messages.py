@@ -22,6 +22,7 @@ from app.errors import (
     StorageError,
     ValidationError,
 )
+from app.ui.modal import run_modal
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _show(
     if detail:
         box.setInformativeText(detail)
     box.setTextFormat(box.textFormat())
-    box.exec()
+    run_modal(box)
 
 
 presenter: Presenter = _show

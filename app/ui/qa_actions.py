@@ -29,6 +29,7 @@ from app.ui.dialogs.password_dialog import SigningPasswordDialog
 from app.ui.dialogs.record_edit_dialog import RecordEditDialog
 from app.ui.dialogs.sign_dialog import SignDialog
 from app.ui.dialogs.users_dialog import PrintedNameDialog, UsersDialog
+from app.ui.modal import run_modal
 from app.ui.tasks import Changes
 
 if TYPE_CHECKING:
@@ -270,7 +271,7 @@ class QaActions(QObject):
         dialog = SignDialog(
             record=record, signer=me, submit=submit, description=description, parent=self.window
         )
-        if dialog.exec() and dialog.signature is not None:
+        if run_modal(dialog) and dialog.signature is not None:
             self.window.status.showMessage(
                 f"Calibration #{record.id}: {dialog.signature.manifestation}.", 8000
             )
@@ -314,7 +315,7 @@ class QaActions(QObject):
         dialog = RecordEditDialog(
             record=record, submit=submit, on_conflict=conflict, parent=self.window
         )
-        if dialog.exec() and dialog.saved is not None:
+        if run_modal(dialog) and dialog.saved is not None:
             self.window.status.showMessage(f"Calibration #{record.id} corrected.", 5000)
 
     def _resolve_record_conflict(
@@ -325,7 +326,7 @@ class QaActions(QObject):
         mine: dict[str, Any],
     ) -> None:
         choice_dialog = ConflictDialog(exc, mine, parent=dialog)
-        choice_dialog.exec()
+        run_modal(choice_dialog)
         choice = choice_dialog.choice
         if choice is ConflictChoice.CANCEL:
             dialog.show_banner(
@@ -435,7 +436,7 @@ class QaActions(QObject):
             supersede=record,
             parent=self.window,
         )
-        if dialog.exec() and dialog.saved is not None:
+        if run_modal(dialog) and dialog.saved is not None:
             new: CalibrationView = dialog.saved
             self.window.detail.pending_record = new.id
             self.window.status.showMessage(
@@ -561,7 +562,7 @@ class QaActions(QObject):
             self.window._run(lambda: accounts.set_signing_password(new, current=current), ok, fail)
 
         dialog = SigningPasswordDialog(me=me, submit=submit, parent=self.window)
-        if dialog.exec() and dialog.saved is not None:
+        if run_modal(dialog) and dialog.saved is not None:
             self.window.status.showMessage("Signing password set.", 5000)
             self.refresh_status()
 
@@ -575,7 +576,7 @@ class QaActions(QObject):
             self.window._run(lambda: accounts.set_display_name(name), ok, fail)
 
         dialog = PrintedNameDialog(me=me, submit=submit, parent=self.window)
-        if dialog.exec() and dialog.saved is not None:
+        if run_modal(dialog) and dialog.saved is not None:
             self.window.status.showMessage(
                 f"Your signatures now show “{dialog.saved.display_name}”.", 5000
             )
@@ -591,6 +592,6 @@ class QaActions(QObject):
         dialog.accounts_changed.connect(self.refresh_status)
         self.users_dialog = dialog
         try:
-            dialog.exec()
+            run_modal(dialog)
         finally:
             self.users_dialog = None

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -23,9 +25,14 @@ from app.ui.main_window import MainWindow
 from app.ui.tasks import TaskRunner
 from tests.journeys.person import Person
 from tests.journeys.xserver import start_xvfb
-from tests.ui.conftest import demo_app, demo_db, shown
+from tests.ui.conftest import _collect_on_gui_thread, demo_app, demo_db, shown
 
-__all__ = ["demo_app", "demo_db", "shown"]  # fixtures shared with the offscreen UI tests
+__all__ = [
+    "_collect_on_gui_thread",
+    "demo_app",
+    "demo_db",
+    "shown",
+]  # fixtures shared with the offscreen UI tests
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -104,3 +111,35 @@ def demo_window(qtbot: QtBot, demo_app: CalTrack) -> Iterator[MainWindow]:
 @pytest.fixture(autouse=True)
 def _on_xcb(qapp: QApplication) -> None:
     assert qapp.platformName() == "xcb", "journeys run on the real X11 platform"
+
+
+class _FocusReverts(QObject):
+    """What a desktop's window manager does, which a bare Xvfb does not: when the active
+    window (a dialog) goes away, its parent window becomes active again, so the person's
+    next key lands there."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.Hide or not isinstance(watched, QWidget):
+            return False
+        owner = watched.parentWidget()
+        if watched.isWindow() and owner is not None:
+            parent = owner.window()
+
+            def revert() -> None:
+                if (
+                    shiboken6.isValid(parent)
+                    and parent.isVisible()
+                    and QApplication.activeWindow() is None
+                ):
+                    parent.activateWindow()
+
+            QTimer.singleShot(0, revert)
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _window_manager(qapp: QApplication) -> Iterator[None]:
+    manager = _FocusReverts()
+    qapp.installEventFilter(manager)
+    yield
+    qapp.removeEventFilter(manager)

@@ -231,6 +231,9 @@ class Person:
             self.qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
         finally:
             timer.stop()
+            # The timer and its slot form a cycle: let Qt delete it here, in the GUI
+            # thread, rather than the garbage collector wherever it next runs.
+            timer.deleteLater()
         if failures:
             raise failures[0]
 

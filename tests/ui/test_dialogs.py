@@ -169,7 +169,7 @@ def test_conflict_dialog_lists_both_sides_and_defaults_to_cancel(qtbot: QtBot) -
         [dialog.table.item(r, c).text() for c in range(3)]  # type: ignore[union-attr]
         for r in range(dialog.table.rowCount())
     ]
-    assert cells == [["location", "Lab 2", "Lab 3"]]
+    assert cells == [["Location", "Lab 2", "Lab 3"]]
     header = dialog.table.horizontalHeaderItem(2)
     assert header is not None and "bob at 10:42" in header.text()
     assert dialog.choice is ConflictChoice.CANCEL

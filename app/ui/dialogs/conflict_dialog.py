@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -32,11 +33,37 @@ def _text(value: Any) -> str:
     return "—" if value in (None, "") else str(value)
 
 
+def field_label(name: str) -> str:
+    """ "calibration_interval_days" → "Calibration interval days"."""
+    return name.replace("_", " ").capitalize()
+
+
+def conflict_fields(
+    conflict: ConflictError, mine: Mapping[str, Any], base: Mapping[str, Any] | None
+) -> list[str]:
+    """The fields worth showing: those the user changed, and those the other person
+    changed (their value differs from what the user's form started from)."""
+    theirs = conflict.theirs.values
+    names = set(mine)
+    if base is not None:
+        names |= {n for n in theirs if n in base and _text(base[n]) != _text(theirs[n])}
+    return sorted(names, key=field_label)
+
+
 class ConflictDialog(QDialog):
-    """Fields with "yours" and "theirs (changed by Bob at 10:42)"."""
+    """Fields with "yours" and "theirs (changed by Bob at 10:42)".
+
+    Only the fields that matter are listed: what the user changed (``mine``), and, when
+    ``base`` (what the user's form showed) is given, what the other person changed.
+    """
 
     def __init__(
-        self, conflict: ConflictError, mine: dict[str, Any], parent: QWidget | None = None
+        self,
+        conflict: ConflictError,
+        mine: dict[str, Any],
+        parent: QWidget | None = None,
+        *,
+        base: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(parent)
         self.choice = ConflictChoice.CANCEL
@@ -48,24 +75,27 @@ class ConflictDialog(QDialog):
         intro = QLabel(
             f"<b>{conflict.label}</b> was saved by <b>{who}</b>{when} after you opened it.<br>"
             f"<i>Yours</i>: what you typed. <i>Theirs</i>: what {who} saved. "
-            "Your changes are not lost — compare and choose:"
+            "Your changes are not lost — compare and choose. Re-applying yours keeps "
+            f"{who}'s changes to the fields you did not change."
         )
         intro.setWordWrap(True)
-        names = sorted(set(mine) | set(conflict.changed_fields))
+        names = conflict_fields(conflict, mine, base)
         table = QTableWidget(len(names), 3)
         table.setHorizontalHeaderLabels(["Field", "Yours", "Theirs"])
         table.verticalHeader().hide()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         for row, name in enumerate(names):
-            yours = mine.get(name, theirs.values.get(name))
+            touched = name in mine
+            yours = mine.get(name, (base or {}).get(name, theirs.values.get(name)))
             cells = [
-                QTableWidgetItem(name.replace("_", " ")),
-                QTableWidgetItem(_text(yours)),
+                QTableWidgetItem(field_label(name)),
+                QTableWidgetItem(_text(yours) + ("" if touched else " (not changed by you)")),
                 QTableWidgetItem(_text(theirs.values.get(name))),
             ]
             differs = _text(yours) != _text(theirs.values.get(name))
             for col, item in enumerate(cells):
-                if differs and col:
+                item.setToolTip(item.text())
+                if differs and (col == 2 or (col == 1 and touched)):
                     font = item.font()
                     font.setBold(True)
                     item.setFont(font)
@@ -77,6 +107,12 @@ class ConflictDialog(QDialog):
         theirs_header.setToolTip(f"Changed by {who}{when}")
         table.setHorizontalHeaderItem(2, theirs_header)
         table.setAccessibleName("Your values and the stored values")
+        # Every row in sight without scrolling (there are only the few that differ).
+        table.resizeRowsToContents()
+        rows_height = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        table.setFixedHeight(
+            min(480, header.sizeHint().height() + rows_height + 2 * table.frameWidth() + 2)
+        )
         self.table = table
 
         buttons = QDialogButtonBox()
@@ -85,7 +121,7 @@ class ConflictDialog(QDialog):
             "Take their version, put your changed fields on top of it, and save again"
         )
         self.keep = QPushButton("&Keep theirs")
-        self.keep.setToolTip("Discard your changes to this instrument")
+        self.keep.setToolTip(f"Discard your changes to {conflict.label}")
         cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         cancel.setToolTip("Go back to your dialog; nothing is saved or discarded")
         buttons.addButton(self.reapply, QDialogButtonBox.ButtonRole.AcceptRole)

@@ -53,6 +53,7 @@ from app.ui.dialogs.calibration_dialog import number_text
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.form import dialog_layout, notice_box
 from app.ui.dialogs.sign_dialog import SigningBox, show_signing_failure, signature_line
+from app.ui.modal import run_modal
 from app.ui.models.oot_table import (
     COL_FOUND,
     FILTERS,
@@ -163,7 +164,6 @@ class CloseCaseDialog(QDialog):
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.addButton("C&lose case", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.ok.setDefault(True)
         self.buttons.accepted.connect(self._close_case)
         self.buttons.rejected.connect(self.reject)
         layout = dialog_layout(self)
@@ -176,6 +176,10 @@ class CloseCaseDialog(QDialog):
         layout.addWidget(self.comment)
         layout.addWidget(self.signing)
         layout.addWidget(self.buttons)
+        # Enter after the password closes the case. Only once the button is inside the
+        # dialog does setDefault reach it; before, Qt made Cancel the default at show,
+        # and Enter threw the dialog away.
+        self.ok.setDefault(True)
         self._update_ok()
         self.signing.password.setFocus()
 
@@ -680,7 +684,7 @@ class OotWindow(QWidget):
     ) -> None:
         mine = {"impact_assessment": text, "disposition": disposition}
         dialog = ConflictDialog(exc, mine, parent=self)
-        dialog.exec()
+        run_modal(dialog)
         choice = dialog.choice
         if choice is ConflictChoice.CANCEL:
             self.assess_error.setText(
@@ -741,7 +745,7 @@ class OotWindow(QWidget):
             submit=submit,
             parent=self,
         )
-        if dialog.exec() and dialog.closed is not None:
+        if run_modal(dialog) and dialog.closed is not None:
             closed: OotCaseView = dialog.closed
             self._wanted = closed.id
             self.changed.emit()

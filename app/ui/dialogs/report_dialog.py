@@ -69,6 +69,7 @@ from app.services.reports import MAX_DUE_DAYS
 from app.storage.atomic import fsync_directory
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout
+from app.ui.modal import run_modal
 from app.ui.tasks import TaskRunner
 
 Ok = Callable[[Any], None]
@@ -166,7 +167,7 @@ def _ask_save_path(parent: QWidget, title: str, proposed: str, filters: str) -> 
 
 def _ask_printer(parent: QWidget, printer: QPrinter) -> bool:
     dialog = QPrintDialog(printer, parent)
-    return dialog.exec() == QDialog.DialogCode.Accepted
+    return run_modal(dialog) == QDialog.DialogCode.Accepted
 
 
 def _confirm_replace(parent: QWidget, path: Path) -> bool:

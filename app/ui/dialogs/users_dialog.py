@@ -36,6 +36,7 @@ from app.services.dto import UserView
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 from app.ui.dialogs.reason_dialog import ReasonDialog
+from app.ui.modal import run_modal
 from app.ui.models.users_table import UsersTableModel
 from app.ui.tasks import TaskRunner
 
@@ -370,7 +371,7 @@ class UsersDialog(QDialog):
             )
 
         dialog = AccountDialog(submit=submit, user=user, parent=self)
-        if dialog.exec() and dialog.saved is not None:
+        if run_modal(dialog) and dialog.saved is not None:
             self._changed()
 
     def add(self) -> None:
@@ -424,7 +425,7 @@ class UsersDialog(QDialog):
 
     def _ask_reason(self, title: str, prompt: str) -> str | None:
         dialog = ReasonDialog(title, prompt, self)
-        return dialog.reason if dialog.exec() else None
+        return dialog.reason if run_modal(dialog) else None
 
     def _changed(self) -> None:
         self.accounts_changed.emit()

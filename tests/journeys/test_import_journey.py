@@ -1,0 +1,116 @@
+"""Journey: a technician imports a register from a CSV file with the wizard.
+
+File → Import instruments…, the file's path typed into the wizard's file field, Next
+through how the file was read and the column mapping, the dry run's preview, Import,
+and the rows in the register and the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QWidget, QWizard
+from pytestqt.qtbot import QtBot
+
+from app.bootstrap import CalTrack
+from app.ui.dialogs.import_wizard import (
+    PAGE_DONE,
+    PAGE_MAPPING,
+    PAGE_PREVIEW,
+    PAGE_READING,
+    ImportWizard,
+)
+from app.ui.main_window import MainWindow
+from tests.journeys.person import Person
+
+CSV = (
+    "Asset tag,Description,Manufacturer,Serial number,Interval (days)\n"
+    "TH-101,Digital thermometer,Fluke,SN-1,365\n"
+    "BAL-102,Analytical balance,Mettler,SN-2,180\n"
+    "PIP-103,Pipette 100 µl,Eppendorf,SN-3,90\n"
+)
+
+
+def next_button(wizard: QWizard, which: QWizard.WizardButton) -> QWidget:
+    button = wizard.button(which)
+    assert button is not None
+    return button
+
+
+def test_import_a_csv_with_the_wizard(
+    qtbot: QtBot,
+    person: Person,
+    window: MainWindow,
+    app: CalTrack,
+    tmp_path: Path,
+    screenshot: Callable[[QWidget, str], None],
+) -> None:
+    path = tmp_path / "register.csv"
+    path.write_text(CSV, encoding="utf-8")
+
+    person.menu(window, "File", "Import instruments…")
+    wizard = person.wait_for(ImportWizard)
+    assert wizard.windowTitle() == "Import instruments"
+    person.press(Qt.Key.Key_F, Qt.KeyboardModifier.AltModifier)  # &File:
+    assert person.focused() is wizard.file_page.path
+    person.write(str(path))
+
+    next_ = next_button(wizard, QWizard.WizardButton.NextButton)
+    person.click(next_)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_READING, timeout=20_000)
+    assert wizard.reading_page.header_note.text() == "found on line 1"
+
+    person.click(next_)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_MAPPING, timeout=20_000)
+    tag = wizard.mapping_page.combo_for("Asset tag")
+    assert tag is not None and tag.currentData() == "asset_tag"
+    screenshot(wizard, "import-mapping")
+
+    person.click(next_)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_PREVIEW, timeout=20_000)
+    page = wizard.preview_page
+    qtbot.waitUntil(
+        lambda: page.counts.text() == "3 to add · 0 to update · 0 with errors", timeout=20_000
+    )
+    commit = next_button(wizard, QWizard.WizardButton.CommitButton)
+    qtbot.waitUntil(commit.isEnabled, timeout=20_000)
+    assert app.instruments.status_counts()["all"] == 0, "the dry run writes nothing"
+    screenshot(wizard, "import-preview")
+
+    person.click(commit)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_DONE, timeout=20_000)
+    assert wizard.done_page.summary.text() == (
+        "Imported 3 instruments from register.csv; every row is in the audit trail."
+    )
+    assert app.instruments.get("BAL-102").description == "Analytical balance"
+    assert app.instruments.get("PIP-103").calibration_interval_days == 90
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=20_000)
+    assert "Imported 3 instruments" in window.status.currentMessage()
+
+    person.click(next_button(wizard, QWizard.WizardButton.FinishButton))
+    qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)
+
+
+def test_browse_for_the_file_by_keyboard(
+    qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack, tmp_path: Path
+) -> None:
+    path = tmp_path / "register.csv"
+    path.write_text(CSV, encoding="utf-8")
+
+    def choose(dialog: QFileDialog) -> None:
+        person.write(str(path))  # the file name field has the focus
+        person.press(Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+
+    person.shortcut("Ctrl+Shift+I")
+    wizard = person.wait_for(ImportWizard)
+    with person.answers(QFileDialog, choose):
+        person.press(Qt.Key.Key_B, Qt.KeyboardModifier.AltModifier)  # &Browse…
+    qtbot.waitUntil(lambda: wizard.file_page.path.text() == str(path), timeout=10_000)
+    person.press(Qt.Key.Key_Return)  # Next
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_READING, timeout=20_000)
+    person.click_button("Cancel", wizard)
+    qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)
+    assert app.instruments.status_counts()["all"] == 0
