@@ -17,6 +17,7 @@ from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.settings_dialog import SettingsDialog
 from app.ui.main_window import MainWindow
 from app.ui.tasks import TaskRunner
+from app.words import count
 from tests.ui.conftest import Shown
 
 
@@ -41,7 +42,7 @@ def test_reminder_is_non_modal_and_leads_to_the_list(
     qtbot.waitUntil(lambda: getattr(window, "reminder", None) is not None, timeout=5000)
     box: QMessageBox = window.reminder
     assert not box.isModal()
-    assert f"{counts['overdue']} instrument(s) overdue" in box.text()
+    assert f"{count(counts['overdue'], 'instrument')} overdue" in box.text()
     show = next(b for b in box.buttons() if b.text() == "Show overdue")
     show.click()
     qtbot.waitUntil(lambda: window.model.rowCount() == counts["overdue"], timeout=5000)
