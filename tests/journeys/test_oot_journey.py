@@ -92,7 +92,7 @@ def test_assess_and_close_a_case_after_setting_the_signing_password(
     assert person.focused() is cases.disposition
     person.write("N")  # "No impact on earlier results"
     assert cases.disposition.currentData() == "no_impact"
-    assert cases.unsaved.text() == "● unsaved changes"
+    assert cases.unsaved.text() == "Unsaved changes"
     screenshot(cases, "oot-case")
 
     person.click(cases.save_button)
