@@ -1,0 +1,76 @@
+"""Journey: someone changed an audit event with sqlite3; QA opens the audit trail and sees it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.bootstrap import open_caltrack
+from app.clock import FixedClock
+from app.identity import Identity
+from app.settings.user_settings import UserSettings
+from app.ui.audit_window import AuditWindow
+from app.ui.look import apply_theme
+from app.ui.main_window import MainWindow
+from tests.journeys.conftest import open_window
+from tests.journeys.person import Person
+
+WAIT_MS = 15_000
+
+
+@pytest.fixture
+def forged(demo_db: Path) -> int:
+    """Rewrites one creation event behind CalTrack's back, as an outsider with sqlite3 would."""
+    with sqlite3.connect(demo_db) as con:
+        event_id, changes = con.execute(
+            "SELECT id, changes FROM audit_event WHERE action = 'create' "
+            "AND entity_type = 'instrument' ORDER BY id LIMIT 1 OFFSET 3"
+        ).fetchone()
+        forged = json.loads(changes)
+        forged["description"] = [None, "Forged description"]
+        con.execute(
+            "UPDATE audit_event SET changes = ? WHERE id = ?",
+            (json.dumps(forged, sort_keys=True, separators=(",", ":")), event_id),
+        )
+    return int(event_id)
+
+
+@pytest.fixture
+def dark_window(
+    qtbot: QtBot, demo_db: Path, forged: int, clock: FixedClock, alice: Identity, tmp_path: Path
+) -> Iterator[MainWindow]:
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    apply_theme(qapp, "dark")
+    with open_caltrack(
+        str(demo_db), identity=alice, clock=clock, state_dir=tmp_path / "state"
+    ) as app:
+        yield from open_window(qtbot, app, UserSettings(reminders=False, theme="dark"))
+    apply_theme(qapp, "light")
+
+
+def test_a_forged_event_shows_as_a_broken_chain(
+    qtbot: QtBot,
+    person: Person,
+    dark_window: MainWindow,
+    forged: int,
+    screenshot: Callable[[QWidget, str], None],
+) -> None:
+    person.menu(dark_window, "View", "Audit trail…")
+    trail = person.wait_for(AuditWindow)
+    qtbot.waitUntil(lambda: trail.report is not None, timeout=60_000)
+    assert trail.chain.text().startswith(f"Audit chain BROKEN at event #{forged}:")
+    assert "changed outside CalTrack" in trail.chain.text()
+    assert trail.jump_button.isVisible()
+    person.click(trail.jump_button)
+    qtbot.waitUntil(lambda: forged in trail.shown_ids(), timeout=WAIT_MS)
+    current = trail.table.selectionModel().currentIndex()
+    assert current.isValid()
+    screenshot(trail, "audit-broken-dark")
+    trail.close()
