@@ -18,7 +18,7 @@ from typing import Any
 from app.errors import ValidationError
 from app.services.calibrations import parse_point
 from app.services.dto import CalibrationInput, PointInput
-from app.services.transfer_dates import DateProblem, parse_day, parse_moment
+from app.services.transfer_dates import DateProblem, in_calendar, parse_day, parse_moment
 from app.services.transfer_mapping import spec_of
 from app.services.transfer_model import ImportMapping, RowIssue
 from app.storage.tables import Cell, RawRow
@@ -108,14 +108,14 @@ class _Row:
         value = self.cell(field_name)
         if _blank(value):
             return None
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            self.issue(field_name, f"{cell_text(value)!r} is a number, not a date")
-            return None
         try:
+            if isinstance(value, datetime):
+                return in_calendar(value.date())
+            if isinstance(value, date):
+                return in_calendar(value)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                self.issue(field_name, f"{cell_text(value)!r} is a number, not a date")
+                return None
             return parse_day(str(value), self.order)
         except DateProblem as exc:
             self.issue(field_name, str(exc))
@@ -125,12 +125,15 @@ class _Row:
         value = self.cell(field_name)
         if _blank(value):
             return None
-        if isinstance(value, datetime):
-            return value
-        if isinstance(value, date):
-            return datetime(value.year, value.month, value.day)
         try:
-            return parse_moment(str(value), self.order)
+            if isinstance(value, datetime):
+                in_calendar(value.date())
+                return value
+            if isinstance(value, date):
+                return datetime.combine(in_calendar(value), datetime.min.time())
+            moment = parse_moment(str(value), self.order)
+            in_calendar(moment.date())
+            return moment
         except DateProblem as exc:
             self.issue(field_name, str(exc))
             return None

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.db.models import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.errors import ValidationError
+from app.services.bounds import day_problem
 from app.services.due import LIFECYCLE
 
 MAX_INTERVAL_DAYS = 3650 * 2
@@ -97,16 +98,25 @@ def parse_float(name: str, value: Any, errors: dict[str, str]) -> float | None:
 
 
 def parse_date(name: str, value: Any, errors: dict[str, str]) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    text = str(value).strip()
-    if not text:
+    """A calendar day from text or a date; outside EARLIEST_DAY..LATEST_DAY is an error."""
+    if value is None:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors[name] = f"must be a date as YYYY-MM-DD (got {text!r})"
+    if isinstance(value, date):
+        day = value
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            errors[name] = f"must be a date as YYYY-MM-DD (got {text!r})"
+            return None
+    problem = day_problem(day)
+    if problem:
+        errors[name] = problem
         return None
+    return day
 
 
 def validate_instrument_fields(values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
