@@ -109,6 +109,9 @@ def _point_summary(c: CalibrationView) -> str:
 
 def cmd_init(args: argparse.Namespace) -> int:
     with open_app(args, create=True, edit=True) as app:
+        # A database this CalTrack cannot upgrade or write (a newer schema, a read-only
+        # folder) is not "ready": say why and fail, as every write would.
+        app.database.check_writable()
         stats = app.maintenance.stats()
         print(f"CalTrack database ready at {stats.path or stats.url}")
         print(
