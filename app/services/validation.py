@@ -14,6 +14,7 @@ from typing import Any
 
 from app.db.models import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.errors import ValidationError
+from app.plain_text import control_problem
 from app.services.bounds import day_problem
 from app.services.due import LIFECYCLE
 
@@ -51,19 +52,14 @@ INSTRUMENT_FIELDS: dict[str, FieldSpec] = {
 }
 
 
-def _has_control(text: str, allow_newlines: bool) -> bool:
-    allowed = {"\n", "\r", "\t"} if allow_newlines else set()
-    return any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in text)
-
-
 def clean_text(
     name: str, value: Any, max_len: int, errors: dict[str, str], *, multiline: bool = False
 ) -> str:
     text = "" if value is None else str(value).strip()
     if len(text) > max_len:
         errors[name] = f"at most {max_len} characters (got {len(text)})"
-    elif _has_control(text, multiline):
-        errors[name] = "contains control characters"
+    elif problem := control_problem(text, multiline=multiline):
+        errors[name] = problem
     return text
 
 
