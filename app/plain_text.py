@@ -53,3 +53,51 @@ def control_problem(text: str, *, multiline: bool = False) -> str | None:
                 f"contains the control character {describe_character(char)} at position {position}"
             )
     return None
+
+
+# -- asset tags: what looks identical is identical ------------------------------------
+
+# Bidirectional controls reorder what is shown ("TH-1<RLO>0" prints as something else).
+_BIDI = {
+    "\u061c",
+    "\u200e",
+    "\u200f",
+    *map(chr, range(0x202A, 0x202F)),
+    *map(chr, range(0x2066, 0x206A)),
+}
+# Characters that draw nothing although they are not format characters.
+_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", *map(chr, range(0xFE00, 0xFE10))}
+
+
+def tag_problem(tag: str) -> str | None:
+    """Why ``tag`` cannot be an asset tag: an invisible or bidirectional control
+    character, named with its position; None when it can."""
+    for position, char in enumerate(tag, start=1):
+        if char in _BIDI:
+            kind = "a bidirectional control character"
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") or char in _INVISIBLE:
+            kind = "an invisible character"
+        else:
+            continue
+        return (
+            f"contains {kind} {describe_character(char)} at position {position}; "
+            "type the tag again without it"
+        )
+    return None
+
+
+def tag_key(tag: str) -> str:
+    """The form tags are compared in: NFKC, case folded, every dash a hyphen-minus,
+    every space a plain space. Precomposed and decomposed É, fullwidth letters, a
+    no-break space or a non-breaking hyphen then make no new tag. Upper case, so a
+    plain ASCII tag is its own key, as before this rule."""
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", tag.strip()).casefold())
+    text = "".join(
+        "-"
+        if unicodedata.category(c) == "Pd" or c == "\u2212"
+        else " "
+        if unicodedata.category(c) == "Zs"
+        else c
+        for c in text
+    )
+    return text.upper()

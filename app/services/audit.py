@@ -27,7 +27,7 @@ from app.db.models import (
 )
 from app.errors import ValidationError
 from app.identity import Identity
-from app.plain_text import control_problem
+from app.plain_text import control_problem, tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.dto import AuditView
 from app.services.snapshots import (
@@ -321,7 +321,7 @@ class EntityState:
 def _instrument_state(o: Instrument) -> EntityState:
     snap = instrument_snapshot(o)
     derived = []
-    if o.asset_tag_key != o.asset_tag.upper():
+    if o.asset_tag_key != tag_key(o.asset_tag):
         derived.append("asset_tag_key")
     if o.search_text != search_text_of(snap):
         derived.append("search_text")

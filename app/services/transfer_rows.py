@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app.errors import ValidationError
+from app.plain_text import tag_key, tag_problem
 from app.services.calibrations import parse_point
 from app.services.dto import CalibrationInput, PointInput
 from app.services.transfer_dates import DateProblem, in_calendar, parse_day, parse_moment
@@ -243,6 +244,8 @@ def calibration_row(raw: RawRow, mapping: ImportMapping, order: str, width: int)
     """The ``CalibrationInput`` of one row, plus what voiding it needs."""
     row = _Row(raw, mapping, order, width)
     tag = row.text("asset_tag")
+    if problem := tag_problem(tag):
+        row.issue("asset_tag", problem)
     performed_on = row.day("performed_on")
     if performed_on is None and not any(i.field == "performed_on" for i in row.issues):
         row.issue("performed_on", "required: the date of the calibration")
@@ -276,7 +279,7 @@ def calibration_row(raw: RawRow, mapping: ImportMapping, order: str, width: int)
             "the record is marked voided but has no void reason; a voided record needs one",
         )
     planned.duplicate_key = (
-        tag.upper(),
+        tag_key(tag),
         performed_on,
         data.certificate_number.casefold(),
         result.lower(),

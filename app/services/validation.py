@@ -14,7 +14,7 @@ from typing import Any
 
 from app.db.models import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.errors import ValidationError
-from app.plain_text import control_problem
+from app.plain_text import control_problem, tag_problem
 from app.services.bounds import day_problem
 from app.services.due import LIFECYCLE
 
@@ -132,6 +132,8 @@ def validate_instrument_fields(values: Mapping[str, Any], *, partial: bool) -> d
             text = clean_text(name, raw, spec.max_len, errors, multiline=name == "notes")
             if spec.required and not text and name not in errors:
                 errors[name] = "required"
+            if name == "asset_tag" and name not in errors and (problem := tag_problem(text)):
+                errors[name] = problem
             clean[name] = text
         elif spec.kind == "int":
             number = parse_int(name, raw, errors)

@@ -358,3 +358,48 @@ def _tables_of(db: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     finally:
         conn.close()
+
+
+# -- 0002 → 0003: tag keys after NFKC and case folding --------------------------------
+
+
+def test_0003_rekeys_tags_and_keeps_twins_already_stored(
+    db_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+        add_thermometer(app, "CAL-\u00c9-1")  # precomposed
+        add_thermometer(app, "TH-001")
+    url = database_url(str(db_path))
+    eng, _ = build_engine(url, EngineOptions())
+    downgrade(eng, url, "0002")
+    eng.dispose()
+    conn = sqlite3.connect(db_path)
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(instrument)") if r[1] != "id"]
+        copied = ", ".join({"asset_tag": "?", "asset_tag_key": "?"}.get(c, c) for c in columns)
+        with conn:
+            # A twin stored by the old rule: the decomposed É (its own upper-case key).
+            conn.execute(
+                f"INSERT INTO instrument ({', '.join(columns)}) SELECT {copied} "
+                "FROM instrument WHERE asset_tag = ?",
+                ("CAL-E\u0301-1", "CAL-E\u0301-1".upper(), "CAL-\u00c9-1"),
+            )
+        assert conn.execute("SELECT asset_tag_key FROM instrument ORDER BY id").fetchall() == [
+            ("CAL-\u00c9-1",),
+            ("TH-001",),
+            ("CAL-E\u0301-1",),
+        ]
+    finally:
+        conn.close()
+    with open_lab(db_path, identity=alice, clock=clock) as app:
+        assert app.schema.current == head_revision()
+        # Both spellings find the older instrument; the twin is kept, not lost.
+        assert app.instruments.get("CAL-E\u0301-1").asset_tag == "CAL-\u00c9-1"
+        assert app.instruments.get("\uff34\uff28-001").asset_tag == "TH-001"
+    keys = [
+        r[0]
+        for r in sqlite3.connect(db_path).execute(
+            "SELECT asset_tag_key FROM instrument ORDER BY id"
+        )
+    ]
+    assert keys == ["CAL-\u00c9-1", "TH-001", "CAL-\u00c9-1#3"]
