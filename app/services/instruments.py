@@ -501,7 +501,8 @@ class InstrumentService:
             raise ValidationError(
                 {
                     "asset_tag": f"{tag!r} is already used by {existing.asset_tag} "
-                    f"({existing.description}); asset tags are unique ignoring case"
+                    f"({existing.description}); asset tags are unique ignoring case and "
+                    "look-alike characters"
                 }
             )
 
