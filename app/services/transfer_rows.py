@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app.errors import ValidationError
-from app.plain_text import tag_key, tag_problem
+from app.plain_text import control_problem, tag_key, tag_problem
 from app.services.calibrations import parse_point
 from app.services.dto import CalibrationInput, PointInput
 from app.services.transfer_dates import DateProblem, in_calendar, parse_day, parse_moment
@@ -273,6 +273,10 @@ def calibration_row(raw: RawRow, mapping: ImportMapping, order: str, width: int)
     planned.void_reason = row.text("void_reason")
     planned.voided_at = row.moment("voided_at")
     planned.voided_by = row.text("voided_by")
+    # Stored as they are and printed as lines: the one rule for such text applies.
+    for name in ("voided_by", "void_reason"):
+        if problem := control_problem(row.text(name)):
+            row.issue(name, problem)
     if not planned.void_reason and (planned.voided_at or planned.voided_by):
         row.issue(
             "void_reason",
