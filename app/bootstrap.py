@@ -340,6 +340,14 @@ def _open(
             f"{where} is a database but not a CalTrack one; "
             "open a CalTrack database or create a new one with init"
         )
+    if state.status is SchemaStatus.AMBIGUOUS:
+        raise DatabaseOpenError(
+            f"{where} records several schema revisions at once ({state.current}) in its "
+            f"alembic_version table, where CalTrack writes exactly one (this CalTrack's is "
+            f"{state.head}); the file was changed outside CalTrack. Nothing was changed: "
+            "restore a backup, or have an admin delete the wrong row with the sqlite3 tool "
+            "and run `db verify`"
+        )
     if state.status is SchemaStatus.EMPTY and not create:
         raise DatabaseOpenError(
             f"{where} holds no CalTrack data yet; create it with: caltrack --db {where} init"

@@ -12,6 +12,7 @@ from app.bootstrap import CalTrack, open_caltrack
 from app.cli.output import human_size, print_fields, print_json, print_table
 from app.db.engine import EngineOptions
 from app.errors import ValidationError
+from app.services.bounds import count_problem, id_problem, seconds_problem
 from app.services.calibrations import parse_point
 from app.services.dto import (
     CalibrationInput,
@@ -109,6 +110,9 @@ def _point_summary(c: CalibrationView) -> str:
 
 def cmd_init(args: argparse.Namespace) -> int:
     with open_app(args, create=True, edit=True) as app:
+        # A database this CalTrack cannot upgrade or write (a newer schema, a read-only
+        # folder) is not "ready": say why and fail, as every write would.
+        app.database.check_writable()
         stats = app.maintenance.stats()
         print(f"CalTrack database ready at {stats.path or stats.url}")
         print(
@@ -537,13 +541,49 @@ def cmd_admins_change(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a count, limit or offset (0 .. SQLite's largest integer)."""
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    problem = count_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+def id_of(what: str) -> Callable[[str], int]:
+    """argparse type: the id of a ``what`` (1 .. SQLite's largest integer)."""
+
+    def parse(text: str) -> int:
+        problem = id_problem(_whole(text), what)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return int(text)
+
+    parse.__name__ = what.replace(" ", "_")  # argparse names the type in some errors
+    return parse
+
+
+version_number = id_of("version number")
+
+
+def seconds(text: str) -> float:
+    """argparse type: seconds to wait or watch, finite and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    problem = seconds_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
@@ -600,7 +640,7 @@ def register(sub: Any) -> None:
     _cmd(sub, "init", cmd_init, "create a database, or upgrade an existing one")
     demo = _cmd(sub, "demo", cmd_demo, "add realistic demo instruments and calibrations")
     demo.add_argument("--instruments", type=_positive_int, required=True, metavar="N")
-    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--seed", type=_whole, default=1)
 
     inst = _group(sub, "instruments", "the instrument register")
     lst = _cmd(inst, "list", cmd_instruments_list, "list instruments", json=True)
@@ -634,7 +674,7 @@ def register(sub: Any) -> None:
     _instrument_args(edit, adding=False)
     edit.add_argument(
         "--expect-version",
-        type=int,
+        type=version_number,
         metavar="V",
         help="refuse (exit 3) if the instrument changed since version V",
     )
@@ -646,22 +686,24 @@ def register(sub: Any) -> None:
     clist = _cmd(cal, "list", cmd_calibrations_list, "an instrument's calibrations", json=True)
     clist.add_argument("tag")
     cvoid = _cmd(cal, "void", cmd_calibrations_void, "void a calibration record")
-    cvoid.add_argument("id", type=int)
+    cvoid.add_argument("id", type=id_of("calibration id"))
     cvoid.add_argument("--reason", required=True)
-    cvoid.add_argument("--expect-version", type=int, metavar="V")
+    cvoid.add_argument("--expect-version", type=version_number, metavar="V")
 
     att = _group(sub, "attachments", "certificates and other files")
     aadd = _cmd(att, "add", cmd_attachments_add, "attach a file to an instrument", json=True)
     aadd.add_argument("tag")
     aadd.add_argument("file")
-    aadd.add_argument("--record", type=int, metavar="ID", help="attach to this calibration")
+    aadd.add_argument(
+        "--record", type=id_of("calibration id"), metavar="ID", help="attach to this calibration"
+    )
     alist = _cmd(att, "list", cmd_attachments_list, "an instrument's files", json=True)
     alist.add_argument("tag")
     aexp = _cmd(att, "export", cmd_attachments_export, "save a copy of an attachment")
-    aexp.add_argument("id", type=int)
+    aexp.add_argument("id", type=id_of("attachment id"))
     aexp.add_argument("dest", help="file or folder")
     avoid = _cmd(att, "void", cmd_attachments_void, "void an attachment")
-    avoid.add_argument("id", type=int)
+    avoid.add_argument("id", type=id_of("attachment id"))
     avoid.add_argument("--reason", required=True)
 
     aud = _group(sub, "audit", "the audit trail")
@@ -689,7 +731,7 @@ def register(sub: Any) -> None:
     )
     lst_lock.add_argument(
         "--watch",
-        type=float,
+        type=seconds,
         default=0.0,
         metavar="SECONDS",
         help="watch the heartbeat this long to judge its age",
