@@ -6,6 +6,11 @@ while others read; a plain file copy of a live database can capture half a write
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import secrets
+import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,9 +18,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
 
-from app.errors import UsageError
+from app.errors import StorageError, UsageError
+from app.storage.atomic import fsync_directory
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+# Hidden temporary copies end so; a kill can leave one (never under a backup's name).
+COPY_TMP_SUFFIX = ".partial"
+# Room beyond the pages themselves: the journal of the final header change, directories.
+COPY_MARGIN_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,19 +74,114 @@ def is_sqlite_file(path: Path) -> bool:
         return False
 
 
+def human_bytes(size: int) -> str:
+    """A size as people read it (``3.2 MiB``)."""
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"  # pragma: no cover - the loop always returns
+
+
+def database_bytes(engine: Engine) -> int:
+    """How many bytes a copy of the database takes (every page, the WAL's included)."""
+    with engine.connect() as conn:
+        pages = int(conn.execute(text("PRAGMA page_count")).scalar_one())
+        size = int(conn.execute(text("PRAGMA page_size")).scalar_one())
+    return pages * size
+
+
+def _no_room(folder: Path, needed: int, free: int | None = None) -> StorageError:
+    if free is None:
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(folder).free
+    room = f"; {human_bytes(free)} is free there" if free is not None else ""
+    return StorageError(
+        f"not enough room in {folder} for the copy: it needs about {human_bytes(needed)}"
+        f"{room}; nothing was written — free some space (or choose another folder) and "
+        "try again"
+    )
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.Error) and "full" in str(exc).lower()
+
+
+def temp_copy_path(destination: Path) -> Path:
+    """A hidden name beside ``destination`` that is never taken for a real copy."""
+    return destination.with_name(f".{destination.name}.{secrets.token_hex(4)}{COPY_TMP_SUFFIX}")
+
+
+def discard_copy(tmp: Path) -> None:
+    """Remove a temporary copy and whatever journal SQLite left beside it."""
+    for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: Path, destination: Path) -> None:
+    """Give the checked copy its real name without ever replacing an existing file."""
+    try:
+        # A hard link fails if the name is taken, so a copy made in the same second
+        # under the same label is never overwritten.
+        os.link(tmp, destination)
+    except FileExistsError:
+        raise UsageError(f"{destination} already exists; choose another label") from None
+    except OSError:
+        # Some shares have no hard links: check, then rename (the name holds a UTC
+        # timestamp, so a clash in between is out of the ordinary).
+        if destination.exists():
+            raise UsageError(f"{destination} already exists; choose another label") from None
+        os.replace(tmp, destination)
+    else:
+        tmp.unlink()
+    fsync_directory(destination.parent)
+
+
 def sqlite_backup(
     engine: Engine, destination: Path, progress: Callable[[int, int], None] | None = None
 ) -> None:
-    """Online backup of the engine's database into a new file."""
+    """Online backup of the engine's database into ``destination``, whole or not at all.
+
+    The copy is written under a hidden temporary name in the destination folder, checked
+    (``quick_check``), flushed to disk and only then given its real name, so a full disk,
+    a kill or a power cut leaves no file under a backup's name that is not a whole, good
+    copy. A full disk is a ``StorageError`` that says how much room the copy needs.
+    """
     if destination.exists():
         raise UsageError(f"{destination} already exists; choose another label")
+    folder = destination.parent
+    needed = database_bytes(engine) + COPY_MARGIN_BYTES
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None  # some shares do not say; the write itself will tell
+    if free is not None and free < needed:
+        raise _no_room(folder, needed, free)
+    tmp = temp_copy_path(destination)
     raw = engine.raw_connection()
     try:
+        # Made here rather than by SQLite, so a full disk or a missing permission comes
+        # back as the operating system's error, not as "unable to open database file".
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         source = raw.driver_connection
         if not isinstance(source, sqlite3.Connection):  # pragma: no cover - sqlite only
             raise UsageError("backups of this database are made with its server's tools")
-        target = sqlite3.connect(destination)
+        target = sqlite3.connect(tmp)
         try:
+            # A temporary file needs no journal of its own: a failed copy is thrown away.
+            target.execute("PRAGMA journal_mode=OFF")
             # Pages in steps so other users are not locked out for the whole copy.
             source.backup(
                 target,
@@ -89,6 +194,19 @@ def sqlite_backup(
             target.execute("PRAGMA journal_mode=DELETE")
         finally:
             target.close()
+        problems = check_backup_file(tmp, quick=True)
+        if problems:
+            raise UsageError(f"the copy failed its check ({problems[0]}); nothing was written")
+        _fsync_file(tmp)
+        _publish(tmp, destination)
+    except (OSError, sqlite3.Error) as exc:
+        discard_copy(tmp)
+        if _is_disk_full(exc):
+            raise _no_room(folder, needed) from None
+        raise
+    except BaseException:
+        discard_copy(tmp)
+        raise
     finally:
         raw.close()
 
@@ -100,7 +218,7 @@ def checkpoint(engine: Engine) -> tuple[int, int, int]:
         return int(row[0]), int(row[1]), int(row[2])
 
 
-def check_backup_file(path: Path) -> list[str]:
+def check_backup_file(path: Path, *, quick: bool = False) -> list[str]:
     """Problems that make ``path`` unfit to restore from (empty when fit)."""
     if not path.is_file():
         return [f"no backup file at {path}"]
@@ -110,9 +228,10 @@ def check_backup_file(path: Path) -> list[str]:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+            pragma = "quick_check" if quick else "integrity_check"
+            rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}")]
             if rows != ["ok"]:
-                problems += [f"integrity_check: {r}" for r in rows[:10]]
+                problems += [f"{pragma}: {r}" for r in rows[:10]]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if not {"meta", "instrument", "alembic_version"} <= tables:
                 problems.append(f"{path} is a SQLite database but not a CalTrack one")
@@ -136,12 +255,28 @@ def backup_revision(path: Path) -> str | None:
 
 
 def restore_into(backup: Path, target: Path) -> None:
-    """Copy a checked backup over the live database through the backup API."""
+    """Copy a checked backup over the live database through the backup API.
+
+    SQLite writes the pages in one transaction of the live database (its journal or WAL),
+    so a failure part-way, a full disk included, leaves the database as it was.
+    """
+    # The pages go through the journal or WAL first: room for the copy twice over.
+    needed = 2 * backup.stat().st_size + COPY_MARGIN_BYTES
+    try:
+        free: int | None = shutil.disk_usage(target.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < needed:
+        raise _no_room(target.parent, needed, free)
     source = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
     try:
         dest = sqlite3.connect(target, timeout=10)
         try:
             source.backup(dest)
+        except sqlite3.Error as exc:
+            if _is_disk_full(exc):
+                raise _no_room(target.parent, needed) from None
+            raise
         finally:
             dest.close()
     finally:

@@ -77,7 +77,10 @@ def backup_label(label: str) -> str:
 
 
 def backup_database(db: Database, clock: Clock, label: str, *, folder: Path | None = None) -> Path:
-    """Write ``backups/<stem>_<UTC timestamp>_<label>.db`` and check it."""
+    """Write ``backups/<stem>_<UTC timestamp>_<label>.db``: a whole, checked copy or nothing.
+
+    A full disk raises ``StorageError`` naming the room the copy needs.
+    """
     if db.path is None:
         raise UsageError("backups of a server database are made with the server's tools")
     target_dir = folder or db.path.parent / "backups"
@@ -90,13 +93,13 @@ def backup_database(db: Database, clock: Clock, label: str, *, folder: Path | No
     stamp = clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
     target = target_dir / f"{db.path.stem}_{stamp}_{backup_label(label)}.db"
     try:
+        # Written under a temporary name, checked, flushed and renamed: nothing under
+        # ``target`` unless it is a whole, checked copy.
         infra.sqlite_backup(db.engine, target)
     except OSError as exc:
-        target.unlink(missing_ok=True)
-        raise UsageError(f"backup failed: {exc.strerror or exc}; nothing was changed") from None
-    problems = infra.check_backup_file(target)
-    if problems:
-        raise UsageError(f"the backup {target} failed its check: {problems[0]}")
+        raise UsageError(
+            f"backup failed: {exc.strerror or exc}; nothing was written to {target_dir}"
+        ) from None
     return target
 
 
