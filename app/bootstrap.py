@@ -32,7 +32,13 @@ from app.db.engine import (
 )
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
 from app.db.transactions import Database, with_busy_retry
-from app.errors import DatabaseOpenError, LockHeldError, ReadOnlyError, SchemaTooNewError
+from app.errors import (
+    DatabaseDamagedError,
+    DatabaseOpenError,
+    LockHeldError,
+    ReadOnlyError,
+    SchemaTooNewError,
+)
 from app.identity import Identity, get_current_user_id
 from app.locking.editor_lock import EditorLock, held_message, os_lock_free, to_lock_holder
 from app.locking.holder import HolderInfo, holder_path, read_holder, write_holder
@@ -362,6 +368,12 @@ def _open(
                 f"your CalTrack account ({identity.user}) is deactivated; you can look but "
                 "not change anything — ask an admin"
             )
+    if not read_only and session.wants_edit and database.check_sound():
+        # Damaged: nothing may be written into it, not even the lock epoch. The findings
+        # are shown, and the session reads what it can.
+        read_only = database.read_only_reason
+        read_only_error = DatabaseDamagedError
+        problems.extend((database.damage or [])[:10])
     if read_only:
         database.set_read_only(read_only, read_only_error)
         if session.lock is not None:

@@ -10,8 +10,8 @@ from typing import Any
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.cli.output import human_size, print_fields, print_json, print_table
-from app.db.engine import EngineOptions
-from app.errors import ValidationError
+from app.db.engine import EngineOptions, database_url, sqlite_path
+from app.errors import UsageError, ValidationError
 from app.services.calibrations import parse_point
 from app.services.dto import (
     CalibrationInput,
@@ -20,6 +20,7 @@ from app.services.dto import (
     instrument_fields,
 )
 from app.services.editing import EditingOptions
+from app.services.maintenance import salvage_database
 from app.settings.paths import default_database_path
 
 Handler = Callable[[argparse.Namespace], int]
@@ -56,8 +57,10 @@ def open_app(args: argparse.Namespace, *, create: bool = False, edit: bool = Fal
         edit=edit, wait_s=args.wait, heartbeat_s=args.heartbeat, stale_after_s=args.stale_after
     )
     app = open_caltrack(target, create=create, options=options, editing=editing)
+    damage = app.database.damage or []
     for line in app.problems:
-        print(f"caltrack: PROBLEM: {line}", file=sys.stderr)
+        if line not in damage:  # said by the command's own error line (or `db verify`)
+            print(f"caltrack: PROBLEM: {line}", file=sys.stderr)
     for line in app.notices:
         print(f"caltrack: note: {line}", file=sys.stderr)
     return app
@@ -453,6 +456,28 @@ def cmd_db_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_salvage(args: argparse.Namespace) -> int:
+    target = args.db or str(default_database_path())
+    path = sqlite_path(database_url(target))
+    if path is None:
+        raise UsageError("salvage applies to SQLite database files")
+    result = salvage_database(path, Path(args.output))
+    rows = ", ".join(f"{name} {count:,}" for name, count in result.tables.items())
+    print(f"salvaged into {result.output}: {rows}")
+    for finding in result.findings:
+        print(f"note: {finding}")
+    if result.lost_and_found:
+        print(
+            f"note: {result.lost_and_found:,} row(s) whose table could not be told are in its "
+            "lost_and_found table"
+        )
+    print(
+        f"the damaged file {path} was left as it is; check the new one with "
+        f"`caltrack --db {result.output} db verify` before using it"
+    )
+    return 0
+
+
 def cmd_db_checkpoint(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
         busy, wal, moved = app.maintenance.checkpoint()
@@ -720,6 +745,10 @@ def register(sub: Any) -> None:
     res = _cmd(db, "restore", cmd_db_restore, "replace the database with a checked backup")
     res.add_argument("file")
     _cmd(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
+    salv = _cmd(
+        db, "salvage", cmd_db_salvage, "copy what can be read from a damaged file into a new one"
+    )
+    salv.add_argument("-o", "--output", required=True, metavar="NEW.db", help="the new file")
 
     qa_commands.register(sub, calibrations=cal, instruments=inst)
     report_commands.register(sub)

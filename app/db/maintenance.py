@@ -12,11 +12,13 @@ import os
 import secrets
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from app.errors import StorageError, UsageError
 from app.storage.atomic import fsync_directory
@@ -49,16 +51,44 @@ def table_stats(engine: Engine) -> list[TableStats]:
     return result
 
 
+def check_findings(run: Callable[[str], list[str]], pragma: str) -> list[str]:
+    """``PRAGMA integrity_check`` or ``quick_check`` findings, each as one line.
+
+    ``run`` executes a statement and returns its first column. On a damaged file SQLite
+    can fail with "malformed" once the check has more to say than it can read, and the
+    findings are lost with the error; asking for fewer findings gets them back.
+    """
+    for limit in (100, 10, 1):
+        try:
+            rows = run(f"PRAGMA {pragma}({limit})")
+        except (sqlite3.DatabaseError, DBAPIError) as exc:
+            failure = exc.orig if isinstance(exc, DBAPIError) else exc
+            if not isinstance(failure, sqlite3.DatabaseError):
+                raise
+            continue
+        lines = [
+            line.strip()
+            for row in rows
+            for line in str(row).splitlines()
+            if line.strip() and not line.startswith("*** in database")
+        ]
+        return [] if lines == ["ok"] else [f"{pragma}: {line}" for line in lines]
+    return [f"{pragma}: SQLite cannot read the file far enough to check it (malformed)"]
+
+
 def integrity_problems(engine: Engine, *, quick: bool = False) -> list[str]:
     """``integrity_check`` (or ``quick_check``) and ``foreign_key_check`` findings."""
     if engine.dialect.name != "sqlite":
         return []
-    problems: list[str] = []
     pragma = "quick_check" if quick else "integrity_check"
     with engine.connect() as conn:
-        rows = [r[0] for r in conn.execute(text(f"PRAGMA {pragma}"))]
-        if rows != ["ok"]:
-            problems += [f"{pragma}: {r}" for r in rows]
+
+        def run(sql: str) -> list[str]:
+            return [str(r[0]) for r in conn.execute(text(sql))]
+
+        problems = check_findings(run, pragma)
+        if problems:
+            return problems  # foreign keys on damaged pages would only fail to read
         for table, rowid, parent, _fk in conn.execute(text("PRAGMA foreign_key_check")):
             problems.append(
                 f"foreign_key_check: {table} row {rowid} points to a missing {parent} row"
@@ -229,9 +259,11 @@ def check_backup_file(path: Path, *, quick: bool = False) -> list[str]:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             pragma = "quick_check" if quick else "integrity_check"
-            rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}")]
-            if rows != ["ok"]:
-                problems += [f"{pragma}: {r}" for r in rows[:10]]
+            problems += check_findings(lambda sql: [str(r[0]) for r in conn.execute(sql)], pragma)[
+                :10
+            ]
+            if problems:
+                return problems
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if not {"meta", "instrument", "alembic_version"} <= tables:
                 problems.append(f"{path} is a SQLite database but not a CalTrack one")
@@ -281,3 +313,174 @@ def restore_into(backup: Path, target: Path) -> None:
             dest.close()
     finally:
         source.close()
+
+
+@dataclass(frozen=True)
+class SalvageResult:
+    """What ``db salvage`` recovered: rows per table in the new file."""
+
+    output: Path
+    tables: dict[str, int]
+    lost_and_found: int
+    findings: list[str]
+
+
+SQLITE_SHELL = "sqlite3"
+LOST_AND_FOUND = "lost_and_found"
+
+
+def salvage(source: Path, output: Path, *, work: Path) -> SalvageResult:
+    """Recover what can be read from a damaged ``source`` into a new file ``output``.
+
+    Uses the ``sqlite3`` shell's ``.recover`` on a copy of the file (and its WAL) made in
+    ``work``, so the damaged database is only ever read, never opened for writing.
+    Rows whose table cannot be told go to a ``lost_and_found`` table.
+    """
+    shell = shutil.which(SQLITE_SHELL)
+    if shell is None:
+        raise UsageError(
+            "salvage needs the sqlite3 program, which is not installed here: install it "
+            "(Debian/Ubuntu: apt-get install sqlite3; Windows and macOS: the sqlite-tools "
+            "from sqlite.org) and try again; the damaged file was not touched"
+        )
+    if not source.is_file():
+        raise UsageError(f"no database file at {source}")
+    if output.exists():
+        raise UsageError(f"{output} already exists; name a new file for what is salvaged")
+    if not output.parent.is_dir():
+        raise UsageError(f"folder {output.parent} does not exist; create it first")
+    if output.resolve() == source.resolve():
+        raise UsageError("salvage writes into a new file; name another file than the database")
+    copy = work / source.name
+    shutil.copyfile(source, copy)
+    wal = source.with_name(source.name + "-wal")
+    if wal.is_file():
+        shutil.copyfile(wal, work / wal.name)
+    findings = check_backup_file(copy, quick=True)
+    recovered = subprocess.run(
+        [shell, str(copy), f".recover --lost-and-found {LOST_AND_FOUND}"],
+        capture_output=True,
+        check=False,
+    )
+    tmp = temp_copy_path(output)
+    try:
+        if recovered.returncode == 0 and recovered.stdout:
+            loaded = subprocess.run(
+                [shell, "-bail", str(tmp)],
+                input=recovered.stdout,
+                capture_output=True,
+                check=False,
+            )
+            if loaded.returncode != 0:
+                reason = loaded.stderr.decode("utf-8", "replace").strip().splitlines()
+                raise StorageError(
+                    "the recovered data could not be written"
+                    + (f" (sqlite3: {reason[0]})" if reason else "")
+                    + "; check the free space of the folder and try again"
+                )
+        else:
+            # Some builds of the shell lack what .recover needs (the sqlite_dbpage
+            # table): read row by row what SQLite can still reach instead.
+            discard_copy(tmp)
+            findings = findings + _copy_readable(copy, tmp)
+        conn = sqlite3.connect(tmp)
+        try:
+            names = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+            tables = {
+                n: int(conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0]) for n in names
+            }
+            conn.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            conn.close()
+        _fsync_file(tmp)
+        _publish(tmp, output)
+    except BaseException:
+        discard_copy(tmp)
+        raise
+    lost = tables.pop(LOST_AND_FOUND, 0)
+    return SalvageResult(output=output, tables=tables, lost_and_found=lost, findings=findings)
+
+
+# Probing stops after this many row ids in a row that hold nothing.
+PROBE_GAP = 10_000
+
+
+def _readable_rows(src: sqlite3.Connection, table: str) -> tuple[list[tuple[object, ...]], int]:
+    """The rows of ``table`` that can be read, and how many ids could not be."""
+    quoted = table.replace('"', '""')
+    try:
+        return list(src.execute(f'SELECT rowid, * FROM "{quoted}"')), 0
+    except sqlite3.DatabaseError:
+        pass
+    # A damaged page on the way: look each row id up on its own, skipping the damage.
+    rows: list[tuple[object, ...]] = []
+    failed = 0
+    rowid, gap = 1, 0
+    while gap < PROBE_GAP:
+        try:
+            row = src.execute(
+                f'SELECT rowid, * FROM "{quoted}" WHERE rowid = ?', (rowid,)
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+            failed += 1
+        if row is None:
+            gap += 1
+        else:
+            rows.append(tuple(row))
+            gap = 0
+        rowid += 1
+    return rows, failed
+
+
+def _copy_readable(copy: Path, tmp: Path) -> list[str]:
+    """Copy schema and every readable row of ``copy`` into a new file ``tmp``; notes."""
+    notes: list[str] = []
+    src = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+    dst = sqlite3.connect(tmp)
+    try:
+        try:
+            schema = list(
+                src.execute(
+                    "SELECT type, name, sql FROM sqlite_master "
+                    "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+                )
+            )
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(
+                f"nothing could be recovered: the file's list of tables cannot be read ({exc}); "
+                "restore a backup instead"
+            ) from None
+        tables = [(name, sql) for kind, name, sql in schema if kind == "table"]
+        for name, sql in tables:
+            dst.execute(sql)
+            rows, failed = _readable_rows(src, name)
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                quoted = name.replace('"', '""')
+                columns = [c[1] for c in src.execute(f'PRAGMA table_info("{quoted}")')]
+                names = ", ".join('"' + c.replace('"', '""') + '"' for c in ["rowid", *columns])
+                dst.executemany(
+                    f'INSERT OR IGNORE INTO "{quoted}" ({names}) VALUES ({marks})', rows
+                )
+            if failed:
+                notes.append(f"salvage: {name}: {failed} row id(s) could not be read")
+        dst.commit()
+        for kind, name, sql in schema:
+            if kind == "table":
+                continue
+            try:
+                dst.execute(sql)
+            except sqlite3.DatabaseError as exc:
+                notes.append(f"salvage: {kind} {name} not recreated ({exc})")
+        dst.commit()
+    finally:
+        dst.close()
+        src.close()
+    return notes

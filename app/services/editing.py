@@ -98,6 +98,11 @@ class EditingSession:
     # -- state -----------------------------------------------------------------------
 
     @property
+    def wants_edit(self) -> bool:
+        """True when this session was opened to edit (it may still end up read-only)."""
+        return self._options.edit
+
+    @property
     def stale_after_s(self) -> float:
         return self._options.stale_after_s
 

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from app.clock import Clock
 from app.db import maintenance as infra
 from app.db.engine import choose_journal, safe_url
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.db.migrate import head_revision, known_revisions, schema_state, upgrade
-from app.db.transactions import Database
-from app.errors import UsageError
+from app.db.transactions import DAMAGE_ADVICE, Database, is_corruption_error
+from app.errors import DatabaseDamagedError, UsageError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role, seed_accounts
@@ -90,6 +92,16 @@ def backup_database(db: Database, clock: Clock, label: str, *, folder: Path | No
         raise UsageError(
             f"cannot create backup folder {target_dir}: {exc.strerror or exc}"
         ) from None
+    # A copy of a damaged file would only fail when it is needed; checked afresh, as the
+    # file may have been damaged since the session's first write.
+    db.forget_check()
+    findings = db.check_sound()
+    if findings:
+        raise DatabaseDamagedError(
+            f"the database file is damaged ({findings[0]}); a backup of it could not be "
+            f"restored, so none was made — {DAMAGE_ADVICE}",
+            findings,
+        )
     stamp = clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
     target = target_dir / f"{db.path.stem}_{stamp}_{backup_label(label)}.db"
     try:
@@ -101,6 +113,16 @@ def backup_database(db: Database, clock: Clock, label: str, *, folder: Path | No
             f"backup failed: {exc.strerror or exc}; nothing was written to {target_dir}"
         ) from None
     return target
+
+
+def salvage_database(path: Path, output: Path) -> infra.SalvageResult:
+    """Recover what can be read from a damaged database file into a new file.
+
+    Works without opening the database as CalTrack does (a damaged file may not open at
+    all), and only ever reads the damaged file.
+    """
+    with tempfile.TemporaryDirectory(prefix="caltrack-salvage-") as work:
+        return infra.salvage(path, output, work=Path(work))
 
 
 class MaintenanceService:
@@ -165,12 +187,30 @@ class MaintenanceService:
     def verify(self, *, deep: bool = False) -> VerifyReport:
         """integrity, foreign keys, the audit chain, attachment files (and hashes)."""
         report = VerifyReport(deep=deep)
-        report.problems += infra.integrity_problems(self._db.engine)
-        chain = self._audit.verify()
-        report.audit_events = chain.events
-        report.problems += chain.problems
+        try:
+            report.problems += infra.integrity_problems(self._db.engine)
+        except DBAPIError as exc:
+            if not is_corruption_error(exc):
+                raise
+            report.problems.append(f"integrity_check: SQLite cannot read the file: {exc.orig}")
+        # On a damaged file every finding is listed, and each later check that meets a
+        # damaged page says so instead of ending the verification.
+        try:
+            chain = self._audit.verify()
+        except DatabaseDamagedError:
+            report.problems.append(
+                "audit chain: not checked, its pages cannot be read (see the damage above)"
+            )
+        else:
+            report.audit_events = chain.events
+            report.problems += chain.problems
         if self._store is not None:
-            self._verify_files(report, deep)
+            try:
+                self._verify_files(report, deep)
+            except DatabaseDamagedError:
+                report.problems.append(
+                    "attachments: not checked, their rows cannot be read (see the damage above)"
+                )
         return report
 
     def _verify_files(self, report: VerifyReport, deep: bool) -> None:
