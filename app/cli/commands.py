@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -431,8 +432,13 @@ def cmd_db_verify(args: argparse.Namespace) -> int:
         return 0 if report.clean else 1
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
+    folder = app.maintenance.quarantine_folder()
     for name in report.orphan_files:
-        state = "removed" if name in removed else "orphan file (no row refers to it)"
+        state = (
+            f"moved to {folder} (`db quarantine` lists and restores it)"
+            if name in removed
+            else "orphan file (no row refers to it)"
+        )
         print(f"note: {name}: {state}")
     verdict = "clean" if report.clean else f"{len(report.problems)} problem(s)"
     print(
@@ -451,8 +457,30 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 
 def cmd_db_restore(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
-        safety = app.maintenance.restore(Path(args.file))
+        safety = app.maintenance.restore(Path(args.file), other_database=args.other_database)
     print(f"restored from {args.file}; the replaced database was kept at {safety}")
+    return 0
+
+
+def cmd_db_quarantine(args: argparse.Namespace) -> int:
+    with open_app(args, edit=bool(args.restore)) as app:
+        if args.restore:
+            path = app.maintenance.unquarantine(args.restore)
+            print(f"{args.restore} is back at {path}")
+            return 0
+        files = app.maintenance.quarantined()
+        folder = app.maintenance.quarantine_folder()
+    if args.json:
+        print_json([{"name": n, "size_bytes": size, "modified": when} for n, size, when in files])
+        return 0
+    print_table(
+        ("FILE", "SIZE", "MOVED OUT OF USE"),
+        [
+            (n, human_size(size), datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC"))
+            for n, size, when in files
+        ],
+    )
+    print(f"{len(files)} file(s) in {folder}")
     return 0
 
 
@@ -738,13 +766,26 @@ def register(sub: Any) -> None:
     ver.add_argument(
         "--clean-orphans",
         action="store_true",
-        help="remove attachment files no row refers to (older than an hour)",
+        help="move attachment files no row refers to (older than an hour) into quarantine",
     )
     bak = _cmd(db, "backup", cmd_db_backup, "online backup into backups/")
     bak.add_argument("label", nargs="?", default="manual")
     res = _cmd(db, "restore", cmd_db_restore, "replace the database with a checked backup")
     res.add_argument("file")
+    res.add_argument(
+        "--other-database",
+        action="store_true",
+        help="accept a backup of another database (another database id) on purpose",
+    )
     _cmd(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
+    qua = _cmd(
+        db,
+        "quarantine",
+        cmd_db_quarantine,
+        "attachment files a cleanup moved aside (never deleted)",
+        json=True,
+    )
+    qua.add_argument("--restore", metavar="FILE", help="move FILE back among the attachments")
     salv = _cmd(
         db, "salvage", cmd_db_salvage, "copy what can be read from a damaged file into a new one"
     )

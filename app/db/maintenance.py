@@ -286,6 +286,20 @@ def backup_revision(path: Path) -> str | None:
         conn.close()
 
 
+def backup_meta(path: Path, keys: tuple[str, ...]) -> dict[str, str | None]:
+    """Values of the ``meta`` table of a backup file (None where missing)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        marks = ", ".join("?" * len(keys))
+        rows = conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys)
+        found = {str(k): (None if v is None else str(v)) for k, v in rows}
+    except sqlite3.DatabaseError:
+        found = {}
+    finally:
+        conn.close()
+    return {key: found.get(key) for key in keys}
+
+
 def restore_into(backup: Path, target: Path) -> None:
     """Copy a checked backup over the live database through the backup API.
 

@@ -22,7 +22,7 @@ from app.errors import DatabaseDamagedError, UsageError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role, seed_accounts
-from app.services.audit import AuditChainWriter, AuditService
+from app.services.audit import HEAD_KEY, AuditChainWriter, AuditService
 from app.services.editing import SHARED_KEY
 from app.storage.attachments import AttachmentStore
 
@@ -248,26 +248,41 @@ class MaintenanceService:
         report.orphan_files = [n for n in store.iter_names() if n not in known]
 
     def clean_orphans(self) -> list[str]:
-        """Remove orphan files older than an hour (a fresh one may still get its row)."""
+        """Move orphan files older than an hour into quarantine (a fresh one may still get
+        its row). Never deleted: a restore can bring back the rows they belong to."""
         if self._store is None:
             return []
         self._db.check_writable()
         report = VerifyReport()
         self._verify_files(report, deep=False)
-        removed = []
+        moved = []
         cutoff = time.time() - ORPHAN_MIN_AGE_S
         for name in report.orphan_files:
             path = self._store.folder / name
             if path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed.append(name)
-        return removed
+                self._store.quarantine(name)
+                moved.append(name)
+        return moved
+
+    def quarantine_folder(self) -> Path | None:
+        return self._store.quarantine_folder if self._store is not None else None
+
+    def quarantined(self) -> list[tuple[str, int, float]]:
+        """Files a cleanup moved out of the attachments folder: (name, size, mtime)."""
+        return self._store.quarantined() if self._store is not None else []
+
+    def unquarantine(self, name: str) -> Path:
+        """Put a quarantined file back among the attachments (after a restore needs it)."""
+        if self._store is None:
+            raise UsageError("a server database has no attachments folder")
+        self._db.check_writable()
+        return self._store.release(name)
 
     def backup(self, label: str = "manual", *, folder: Path | None = None) -> Path:
         """Snapshot through the SQLite backup API into ``backups/``."""
         return backup_database(self._db, self._clock, label, folder=folder)
 
-    def restore(self, backup_file: Path) -> Path:
+    def restore(self, backup_file: Path, *, other_database: bool = False) -> Path:
         """Replace the database with a checked backup; the current one is backed up first.
 
         Facts about the *file* rather than the data survive the restore: the fencing epoch
@@ -293,7 +308,21 @@ class MaintenanceService:
                 f"{backup_file} was written by a newer CalTrack (schema {revision}); "
                 "restore it with that version"
             )
-        kept = self._uow.read(lambda uow: {k: uow.meta.get(k) for k in FILE_FACTS})
+        kept = self._uow.read(
+            lambda uow: {k: uow.meta.get(k) for k in (*FILE_FACTS, "database_id", HEAD_KEY)}
+        )
+        theirs = infra.backup_meta(backup_file, ("database_id", HEAD_KEY))
+        if (
+            not other_database
+            and kept["database_id"]
+            and theirs.get("database_id") != kept["database_id"]
+        ):
+            raise UsageError(
+                f"{backup_file} is a backup of another database (database id "
+                f"{theirs.get('database_id') or 'none'}, this one is {kept['database_id']}); "
+                "nothing was changed — name a backup of this database, or add "
+                "--other-database to replace this one with it on purpose"
+            )
         safety = self.backup("before-restore")
         db.dispose()
         infra.restore_into(backup_file, db.path)
@@ -315,7 +344,14 @@ class MaintenanceService:
                 0,
                 db.path.name if db.path else "",
                 "restore",
-                {"restored_from": [None, str(backup_file)], "replaced_copy": [None, str(safety)]},
+                {
+                    "restored_from": [None, str(backup_file)],
+                    "replaced_copy": [None, str(safety)],
+                    # The trail that was replaced ends here; its copy is ``replaced_copy``.
+                    "replaced_head": [kept[HEAD_KEY], theirs.get(HEAD_KEY)],
+                    "database_id": [kept["database_id"], theirs.get("database_id")],
+                    "lock_epoch": [kept[LOCK_EPOCH_KEY], str(epoch)],
+                },
                 "restored from a backup",
             )
             audit.flush()
