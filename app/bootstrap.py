@@ -33,7 +33,6 @@ from app.db.engine import (
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
 from app.db.transactions import Database, with_busy_retry
 from app.errors import (
-    DatabaseDamagedError,
     DatabaseOpenError,
     LockHeldError,
     ReadOnlyError,
@@ -368,13 +367,14 @@ def _open(
                 f"your CalTrack account ({identity.user}) is deactivated; you can look but "
                 "not change anything — ask an admin"
             )
-    if not read_only and session.wants_edit and database.check_sound():
-        # Damaged: nothing may be written into it, not even the lock epoch. The findings
-        # are shown, and the session reads what it can.
-        read_only = database.read_only_reason
-        read_only_error = DatabaseDamagedError
+    damaged = bool(not read_only and session.wants_edit and database.check_sound())
+    if damaged:
+        # Nothing may be written into it, not even the lock epoch (the damage keeps the
+        # session read-only); the findings are shown, and the lock is held so that a
+        # restore can replace the file with nobody else writing.
         problems.extend((database.damage or [])[:10])
-    if read_only:
+        session.hold_without_writing()
+    elif read_only:
         database.set_read_only(read_only, read_only_error)
         if session.lock is not None:
             session.lock.release()
@@ -418,6 +418,8 @@ def _open(
             clock=clock,
             identity=identity,
             on_epoch=session.adopt_epoch,
+            holds_lock=session.holds_lock,
+            seen_epoch=lambda: session.seen_epoch,
         ),
         demo=DemoService(uow=uow, identity=identity, clock=clock),
         locks=LockAdminService(

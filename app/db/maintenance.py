@@ -286,6 +286,27 @@ def backup_revision(path: Path) -> str | None:
         conn.close()
 
 
+def copy_damaged(source: Path, destination: Path) -> Path:
+    """A plain copy of a damaged database file (a checked backup of it cannot be made)."""
+    if destination.exists():
+        raise UsageError(f"{destination} already exists; try again in a second")
+    needed = source.stat().st_size + COPY_MARGIN_BYTES
+    tmp = temp_copy_path(destination)
+    try:
+        shutil.copyfile(source, tmp)
+        _fsync_file(tmp)
+        _publish(tmp, destination)
+    except OSError as exc:
+        discard_copy(tmp)
+        if _is_disk_full(exc):
+            raise _no_room(destination.parent, needed) from None
+        raise
+    except BaseException:
+        discard_copy(tmp)
+        raise
+    return destination
+
+
 def backup_meta(path: Path, keys: tuple[str, ...]) -> dict[str, str | None]:
     """Values of the ``meta`` table of a backup file (None where missing)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

@@ -31,7 +31,7 @@ from app.locking.editor_lock import (
     held_message,
     os_lock_free,
 )
-from app.locking.holder import HolderInfo
+from app.locking.holder import HolderInfo, holder_path, read_holder
 from app.locking.requests import EditRequest, read_request, write_request
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.settings import DEFAULT_IDLE_MINUTES, IDLE_KEY
@@ -82,6 +82,8 @@ class EditingSession:
         self._idle_released = False
         self._seen_request: str | None = None
         self.epoch: int | None = None
+        # The epoch in the previous holder's file, read when the database could not be.
+        self.seen_epoch = 0
         self.lock: EditorLock | None = None
         self.observer: LockObserver | None = None
         path = database.path
@@ -158,6 +160,26 @@ class EditingSession:
         self._last_activity = self._monotonic()
         self._idle_released = False
         return report
+
+    def hold_without_writing(self) -> None:
+        """Hold the editor lock but write nothing: the file is damaged.
+
+        Nobody else may write while a restore is possible, and the lock epoch is not
+        moved (that is a write into the damaged file); a restore moves it past every
+        epoch seen, the one in the previous holder's file included.
+        """
+        if self.lock is None or self._db.path is None:
+            return
+        previous = read_holder(holder_path(self._db.path))
+        self.seen_epoch = previous.epoch if previous is not None else 0
+        try:
+            self.lock.acquire(self._options.wait_s)
+        except LockHeldError:
+            return  # someone else edits: this session only reads
+
+    def holds_lock(self) -> bool:
+        """True when no other session may write (the lock is ours, or a server arbitrates)."""
+        return self.lock is None or self.lock.held
 
     def _take_epoch(self, report: StartReport) -> None:
         assert self.lock is not None

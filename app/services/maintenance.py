@@ -137,8 +137,12 @@ class MaintenanceService:
         clock: Clock,
         identity: Identity,
         on_epoch: Callable[[int], None] | None = None,
+        holds_lock: Callable[[], bool] | None = None,
+        seen_epoch: Callable[[], int] | None = None,
     ) -> None:
         self._uow = uow
+        self._holds_lock = holds_lock or (lambda: True)
+        self._seen_epoch = seen_epoch or (lambda: 0)
         self._identity = identity
         self._on_epoch = on_epoch
         self._db: Database = uow.database
@@ -278,6 +282,13 @@ class MaintenanceService:
         self._db.check_writable()
         return self._store.release(name)
 
+    def _backup_target(self, label: str) -> Path:
+        assert self._db.path is not None
+        folder = self._db.path.parent / "backups"
+        folder.mkdir(exist_ok=True)
+        stamp = self._clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
+        return folder / f"{self._db.path.stem}_{stamp}_{backup_label(label)}.db"
+
     def backup(self, label: str = "manual", *, folder: Path | None = None) -> Path:
         """Snapshot through the SQLite backup API into ``backups/``."""
         return backup_database(self._db, self._clock, label, folder=folder)
@@ -293,7 +304,10 @@ class MaintenanceService:
         db = self._db
         if db.path is None:
             raise UsageError("restore a server database with the server's tools")
-        db.check_writable()
+        damaged = bool(db.damage)
+        if not (damaged and self._holds_lock()):
+            # A damaged file is read-only for everything but this: replacing it is the cure.
+            db.check_writable()
         self._uow.read(
             lambda uow: require_role(uow, self._identity, "admin", "restore the database")
         )
@@ -308,9 +322,14 @@ class MaintenanceService:
                 f"{backup_file} was written by a newer CalTrack (schema {revision}); "
                 "restore it with that version"
             )
-        kept = self._uow.read(
-            lambda uow: {k: uow.meta.get(k) for k in (*FILE_FACTS, "database_id", HEAD_KEY)}
-        )
+        keys = (*FILE_FACTS, "database_id", HEAD_KEY)
+        try:
+            kept = self._uow.read(lambda uow: {k: uow.meta.get(k) for k in keys})
+        except DatabaseDamagedError:
+            if not damaged:
+                raise
+            kept = dict.fromkeys(keys)  # unreadable: the epoch comes from the lock file
+        kept[LOCK_EPOCH_KEY] = str(max(_as_int(kept[LOCK_EPOCH_KEY]), self._seen_epoch()))
         theirs = infra.backup_meta(backup_file, ("database_id", HEAD_KEY))
         if (
             not other_database
@@ -323,10 +342,15 @@ class MaintenanceService:
                 "nothing was changed — name a backup of this database, or add "
                 "--other-database to replace this one with it on purpose"
             )
-        safety = self.backup("before-restore")
+        if damaged:
+            # Kept as it is, for salvage: a checked backup of it cannot be made.
+            safety = infra.copy_damaged(db.path, self._backup_target("before-restore-damaged"))
+        else:
+            safety = self.backup("before-restore")
         db.dispose()
         infra.restore_into(backup_file, db.path)
         db.dispose()
+        db.forget_check()
         if revision != head_revision():
             upgrade(db.engine, db.url)
 

@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     child_env,
     cli_command,
     count,
+    query,
     run_cli,
 )
 
@@ -107,3 +108,29 @@ def test_salvage_says_so_when_the_sqlite3_program_is_missing(damaged: Path, tmp_
     line = assert_one_error_line(result, 2)
     assert "sqlite3 program" in line and "not installed" in line, line
     assert not new.exists()
+
+
+def test_a_damaged_file_can_be_restored_from_a_backup(tmp_path: Path) -> None:
+    db = tmp_path / "lab.db"
+    for args in (("init",), ("demo", "--instruments", "120", "--seed", "4"), ("db", "checkpoint")):
+        done = run_cli(db, *args)
+        assert done.returncode == 0, done.stderr
+    made = run_cli(db, "db", "backup", "good")
+    assert made.returncode == 0, made.stderr
+    backup = next((tmp_path / "backups").iterdir())
+    epoch = int(str(query(db, "SELECT value FROM meta WHERE key = 'lock_epoch'")[0][0]))
+    size = db.stat().st_size
+    with db.open("r+b") as handle:
+        handle.seek(size // 2)
+        handle.write(os.urandom(3000))
+    damaged_digest = _digest(db)
+
+    restored = run_cli(db, "db", "restore", str(backup))
+    assert restored.returncode == 0, (restored.stdout, restored.stderr)
+    kept = [p for p in (tmp_path / "backups").iterdir() if "damaged" in p.name]
+    assert len(kept) == 1 and _digest(kept[0]) == damaged_digest  # kept for salvage
+    verified = run_cli(db, "db", "verify")
+    assert verified.returncode == 0, (verified.stdout, verified.stderr)
+    assert int(str(query(db, "SELECT value FROM meta WHERE key = 'lock_epoch'")[0][0])) > epoch
+    added = run_cli(db, "instruments", "add", "--asset-tag", "X-1", "--description", "x")
+    assert added.returncode == 0, added.stderr
