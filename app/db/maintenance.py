@@ -417,7 +417,12 @@ def salvage(source: Path, output: Path, *, work: Path) -> SalvageResult:
             # Some builds of the shell lack what .recover needs (the sqlite_dbpage
             # table): read row by row what SQLite can still reach instead.
             discard_copy(tmp)
-            findings = findings + _copy_readable(copy, tmp)
+            try:
+                findings = findings + _copy_readable(copy, tmp)
+            except sqlite3.Error as exc:
+                if _is_disk_full(exc):
+                    raise _no_room(output.parent, 2 * source.stat().st_size) from None
+                raise
         conn = sqlite3.connect(tmp)
         try:
             names = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import tempfile
 import time
@@ -18,7 +19,7 @@ from app.db.engine import choose_journal, safe_url
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.db.migrate import head_revision, known_revisions, schema_state, upgrade
 from app.db.transactions import DAMAGE_ADVICE, Database, is_corruption_error
-from app.errors import DatabaseDamagedError, UsageError
+from app.errors import DatabaseDamagedError, StorageError, UsageError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role, seed_accounts
@@ -121,8 +122,19 @@ def salvage_database(path: Path, output: Path) -> infra.SalvageResult:
     Works without opening the database as CalTrack does (a damaged file may not open at
     all), and only ever reads the damaged file.
     """
-    with tempfile.TemporaryDirectory(prefix="caltrack-salvage-") as work:
-        return infra.salvage(path, output, work=Path(work))
+    folder = output.parent if output.parent.is_dir() else None
+    try:
+        # Beside the new file: the room it needs is there, not in the system's temp folder.
+        with tempfile.TemporaryDirectory(prefix=".caltrack-salvage-", dir=folder) as work:
+            return infra.salvage(path, output, work=Path(work))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageError(
+                f"not enough room in {output.parent} to salvage {path.name} (it needs about "
+                f"{infra.human_bytes(2 * path.stat().st_size)}); nothing was written — free "
+                "some space or choose another folder"
+            ) from None
+        raise
 
 
 class MaintenanceService:

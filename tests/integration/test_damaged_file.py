@@ -23,6 +23,7 @@ from tests.integration.helpers import (
     query,
     run_cli,
 )
+from tests.integration.process_helpers import small_tmpfs
 
 
 def _damaged_lab(folder: Path) -> Path:
@@ -134,3 +135,18 @@ def test_a_damaged_file_can_be_restored_from_a_backup(tmp_path: Path) -> None:
     assert int(str(query(db, "SELECT value FROM meta WHERE key = 'lock_epoch'")[0][0])) > epoch
     added = run_cli(db, "instruments", "add", "--asset-tag", "X-1", "--description", "x")
     assert added.returncode == 0, added.stderr
+
+
+def test_salvage_onto_a_full_disk_is_exit_6_and_leaves_nothing(
+    damaged: Path, tmp_path: Path
+) -> None:
+    disk = tmp_path / "small"
+    disk.mkdir()
+    before = _digest(damaged)
+    with small_tmpfs(disk, "256k"):
+        result = run_cli(damaged, "db", "salvage", "-o", str(disk / "salvaged.db"))
+        left = sorted(p.name for p in disk.iterdir())
+    line = assert_one_error_line(result, 6)
+    assert "room" in line and "nothing was written" in line, line
+    assert left == []
+    assert _digest(damaged) == before
