@@ -474,7 +474,7 @@ def cmd_db_quarantine(args: argparse.Namespace) -> int:
         print_json([{"name": n, "size_bytes": size, "modified": when} for n, size, when in files])
         return 0
     print_table(
-        ("FILE", "SIZE", "MOVED OUT OF USE"),
+        ("FILE", "SIZE", "LAST MODIFIED"),
         [
             (n, human_size(size), datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC"))
             for n, size, when in files

@@ -180,7 +180,7 @@ class AttachmentStore:
         return target
 
     def quarantined(self) -> list[tuple[str, int, float]]:
-        """Files in quarantine: (name, size in bytes, modified as a POSIX time)."""
+        """Files in quarantine: (name, size in bytes, last modified as a POSIX time)."""
         folder = self.quarantine_folder
         if not folder.is_dir():
             return []
