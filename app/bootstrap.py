@@ -32,7 +32,12 @@ from app.db.engine import (
 )
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
 from app.db.transactions import Database, with_busy_retry
-from app.errors import DatabaseOpenError, LockHeldError, ReadOnlyError, SchemaTooNewError
+from app.errors import (
+    DatabaseOpenError,
+    LockHeldError,
+    ReadOnlyError,
+    SchemaTooNewError,
+)
 from app.identity import Identity, get_current_user_id
 from app.locking.editor_lock import EditorLock, held_message, os_lock_free, to_lock_holder
 from app.locking.holder import HolderInfo, holder_path, read_holder, write_holder
@@ -340,6 +345,14 @@ def _open(
             f"{where} is a database but not a CalTrack one; "
             "open a CalTrack database or create a new one with init"
         )
+    if state.status is SchemaStatus.AMBIGUOUS:
+        raise DatabaseOpenError(
+            f"{where} records several schema revisions at once ({state.current}) in its "
+            f"alembic_version table, where CalTrack writes exactly one (this CalTrack's is "
+            f"{state.head}); the file was changed outside CalTrack. Nothing was changed: "
+            "restore a backup, or have an admin delete the wrong row with the sqlite3 tool "
+            "and run `db verify`"
+        )
     if state.status is SchemaStatus.EMPTY and not create:
         raise DatabaseOpenError(
             f"{where} holds no CalTrack data yet; create it with: caltrack --db {where} init"
@@ -378,7 +391,14 @@ def _open(
                 "not change anything — ask an admin"
             )
     unclean: StartReport | None = None
-    if read_only:
+    damaged = bool(not read_only and session.wants_edit and database.check_sound())
+    if damaged:
+        # Nothing may be written into it, not even the lock epoch (the damage keeps the
+        # session read-only); the findings are shown, and the lock is held so that a
+        # restore can replace the file with nobody else writing.
+        problems.extend((database.damage or [])[:10])
+        session.hold_without_writing()
+    elif read_only:
         database.set_read_only(read_only, read_only_error)
         if session.lock is not None:
             session.lock.release()
@@ -429,6 +449,8 @@ def _open(
             clock=clock,
             identity=identity,
             on_epoch=session.adopt_epoch,
+            holds_lock=session.holds_lock,
+            seen_epoch=lambda: session.seen_epoch,
         ),
         demo=DemoService(uow=uow, identity=identity, clock=clock),
         locks=LockAdminService(

@@ -140,6 +140,20 @@ class SchemaTooNewError(ReadOnlyError):
     exit_code = 5
 
 
+class DatabaseDamagedError(ReadOnlyError):
+    """The database file failed SQLite's check: it is open read-only, nothing is written.
+
+    A storage failure (exit 6) rather than a plain read-only state: the file itself is
+    damaged, and the way out is salvage or a backup, not write access.
+    """
+
+    exit_code = 6
+
+    def __init__(self, message: str, findings: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.findings: list[str] = list(findings or [])
+
+
 class DatabaseOpenError(CalTrackError):
     """The path is missing, not a SQLite file, or not a CalTrack database."""
 

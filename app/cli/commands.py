@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.cli.output import human_size, print_fields, print_json, print_table
-from app.db.engine import EngineOptions
-from app.errors import ValidationError
+from app.db.engine import EngineOptions, database_url, sqlite_path
+from app.errors import UsageError, ValidationError
+from app.services.bounds import count_problem, id_problem, seconds_problem
 from app.services.calibrations import parse_point
 from app.services.dto import (
     CalibrationInput,
@@ -21,6 +23,7 @@ from app.services.dto import (
 )
 from app.services.due import DUE_STATUSES
 from app.services.editing import EditingOptions
+from app.services.maintenance import salvage_database
 from app.settings.paths import default_database_path
 
 Handler = Callable[[argparse.Namespace], int]
@@ -57,8 +60,10 @@ def open_app(args: argparse.Namespace, *, create: bool = False, edit: bool = Fal
         edit=edit, wait_s=args.wait, heartbeat_s=args.heartbeat, stale_after_s=args.stale_after
     )
     app = open_caltrack(target, create=create, options=options, editing=editing)
+    damage = app.database.damage or []
     for line in app.problems:
-        print(f"caltrack: PROBLEM: {line}", file=sys.stderr)
+        if line not in damage:  # said by the command's own error line (or `db verify`)
+            print(f"caltrack: PROBLEM: {line}", file=sys.stderr)
     for line in app.notices:
         print(f"caltrack: note: {line}", file=sys.stderr)
     return app
@@ -109,6 +114,9 @@ def _point_summary(c: CalibrationView) -> str:
 
 def cmd_init(args: argparse.Namespace) -> int:
     with open_app(args, create=True, edit=True) as app:
+        # A database this CalTrack cannot upgrade or write (a newer schema, a read-only
+        # folder) is not "ready": say why and fail, as every write would.
+        app.database.check_writable()
         stats = app.maintenance.stats()
         print(f"CalTrack database ready at {stats.path or stats.url}")
         print(
@@ -429,8 +437,13 @@ def cmd_db_verify(args: argparse.Namespace) -> int:
         return 0 if report.clean else 1
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
+    folder = app.maintenance.quarantine_folder()
     for name in report.orphan_files:
-        state = "removed" if name in removed else "orphan file (no row refers to it)"
+        state = (
+            f"moved to {folder} (`db quarantine` lists and restores it)"
+            if name in removed
+            else "orphan file (no row refers to it)"
+        )
         print(f"note: {name}: {state}")
     verdict = "clean" if report.clean else f"{len(report.problems)} problem(s)"
     print(
@@ -449,8 +462,52 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 
 def cmd_db_restore(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
-        safety = app.maintenance.restore(Path(args.file))
+        safety = app.maintenance.restore(Path(args.file), other_database=args.other_database)
     print(f"restored from {args.file}; the replaced database was kept at {safety}")
+    return 0
+
+
+def cmd_db_quarantine(args: argparse.Namespace) -> int:
+    with open_app(args, edit=bool(args.restore)) as app:
+        if args.restore:
+            path = app.maintenance.unquarantine(args.restore)
+            print(f"{args.restore} is back at {path}")
+            return 0
+        files = app.maintenance.quarantined()
+        folder = app.maintenance.quarantine_folder()
+    if args.json:
+        print_json([{"name": n, "size_bytes": size, "modified": when} for n, size, when in files])
+        return 0
+    print_table(
+        ("FILE", "SIZE", "LAST MODIFIED"),
+        [
+            (n, human_size(size), datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC"))
+            for n, size, when in files
+        ],
+    )
+    print(f"{len(files)} file(s) in {folder}")
+    return 0
+
+
+def cmd_db_salvage(args: argparse.Namespace) -> int:
+    target = args.db or str(default_database_path())
+    path = sqlite_path(database_url(target))
+    if path is None:
+        raise UsageError("salvage applies to SQLite database files")
+    result = salvage_database(path, Path(args.output))
+    rows = ", ".join(f"{name} {count:,}" for name, count in result.tables.items())
+    print(f"salvaged into {result.output}: {rows}")
+    for finding in result.findings:
+        print(f"note: {finding}")
+    if result.lost_and_found:
+        print(
+            f"note: {result.lost_and_found:,} row(s) whose table could not be told are in its "
+            "lost_and_found table"
+        )
+    print(
+        f"the damaged file {path} was left as it is; check the new one with "
+        f"`caltrack --db {result.output} db verify` before using it"
+    )
     return 0
 
 
@@ -537,13 +594,49 @@ def cmd_admins_change(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a count, limit or offset (0 .. SQLite's largest integer)."""
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    problem = count_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+def id_of(what: str) -> Callable[[str], int]:
+    """argparse type: the id of a ``what`` (1 .. SQLite's largest integer)."""
+
+    def parse(text: str) -> int:
+        problem = id_problem(_whole(text), what)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return int(text)
+
+    parse.__name__ = what.replace(" ", "_")  # argparse names the type in some errors
+    return parse
+
+
+version_number = id_of("version number")
+
+
+def seconds(text: str) -> float:
+    """argparse type: seconds to wait or watch, finite and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    problem = seconds_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
@@ -600,7 +693,7 @@ def register(sub: Any) -> None:
     _cmd(sub, "init", cmd_init, "create a database, or upgrade an existing one")
     demo = _cmd(sub, "demo", cmd_demo, "add realistic demo instruments and calibrations")
     demo.add_argument("--instruments", type=_positive_int, required=True, metavar="N")
-    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--seed", type=_whole, default=1)
 
     inst = _group(sub, "instruments", "the instrument register")
     lst = _cmd(inst, "list", cmd_instruments_list, "list instruments", json=True)
@@ -634,7 +727,7 @@ def register(sub: Any) -> None:
     _instrument_args(edit, adding=False)
     edit.add_argument(
         "--expect-version",
-        type=int,
+        type=version_number,
         metavar="V",
         help="refuse (exit 3) if the instrument changed since version V",
     )
@@ -646,22 +739,24 @@ def register(sub: Any) -> None:
     clist = _cmd(cal, "list", cmd_calibrations_list, "an instrument's calibrations", json=True)
     clist.add_argument("tag")
     cvoid = _cmd(cal, "void", cmd_calibrations_void, "void a calibration record")
-    cvoid.add_argument("id", type=int)
+    cvoid.add_argument("id", type=id_of("calibration id"))
     cvoid.add_argument("--reason", required=True)
-    cvoid.add_argument("--expect-version", type=int, metavar="V")
+    cvoid.add_argument("--expect-version", type=version_number, metavar="V")
 
     att = _group(sub, "attachments", "certificates and other files")
     aadd = _cmd(att, "add", cmd_attachments_add, "attach a file to an instrument", json=True)
     aadd.add_argument("tag")
     aadd.add_argument("file")
-    aadd.add_argument("--record", type=int, metavar="ID", help="attach to this calibration")
+    aadd.add_argument(
+        "--record", type=id_of("calibration id"), metavar="ID", help="attach to this calibration"
+    )
     alist = _cmd(att, "list", cmd_attachments_list, "an instrument's files", json=True)
     alist.add_argument("tag")
     aexp = _cmd(att, "export", cmd_attachments_export, "save a copy of an attachment")
-    aexp.add_argument("id", type=int)
+    aexp.add_argument("id", type=id_of("attachment id"))
     aexp.add_argument("dest", help="file or folder")
     avoid = _cmd(att, "void", cmd_attachments_void, "void an attachment")
-    avoid.add_argument("id", type=int)
+    avoid.add_argument("id", type=id_of("attachment id"))
     avoid.add_argument("--reason", required=True)
 
     aud = _group(sub, "audit", "the audit trail")
@@ -689,7 +784,7 @@ def register(sub: Any) -> None:
     )
     lst_lock.add_argument(
         "--watch",
-        type=float,
+        type=seconds,
         default=0.0,
         metavar="SECONDS",
         help="watch the heartbeat this long to judge its age",
@@ -714,13 +809,30 @@ def register(sub: Any) -> None:
     ver.add_argument(
         "--clean-orphans",
         action="store_true",
-        help="remove attachment files no row refers to (older than an hour)",
+        help="move attachment files no row refers to (older than an hour) into quarantine",
     )
     bak = _cmd(db, "backup", cmd_db_backup, "online backup into backups/")
     bak.add_argument("label", nargs="?", default="manual")
     res = _cmd(db, "restore", cmd_db_restore, "replace the database with a checked backup")
     res.add_argument("file")
+    res.add_argument(
+        "--other-database",
+        action="store_true",
+        help="accept a backup of another database (another database id) on purpose",
+    )
     _cmd(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
+    qua = _cmd(
+        db,
+        "quarantine",
+        cmd_db_quarantine,
+        "attachment files a cleanup moved aside (never deleted)",
+        json=True,
+    )
+    qua.add_argument("--restore", metavar="FILE", help="move FILE back among the attachments")
+    salv = _cmd(
+        db, "salvage", cmd_db_salvage, "copy what can be read from a damaged file into a new one"
+    )
+    salv.add_argument("-o", "--output", required=True, metavar="NEW.db", help="the new file")
 
     qa_commands.register(sub, calibrations=cal, instruments=inst)
     report_commands.register(sub)

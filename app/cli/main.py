@@ -1,8 +1,8 @@
 """``caltrack``: argument parsing, dispatch and the mapping of errors to exit codes.
 
 Exit codes: 0 ok, 1 problems found, 2 usage or validation error, 3 conflict,
-4 busy or locked, 5 read-only, 6 storage failure (disk full, I/O error), 7 the window
-cannot open (app/ui/platform_check.py), 70 bug.
+4 busy or locked, 5 read-only, 6 storage failure (disk full, I/O error, damaged file), 7 the
+window cannot open (app/ui/platform_check.py), 70 bug.
 """
 
 from __future__ import annotations
@@ -56,23 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--busy-timeout",
-        type=float,
+        type=commands.seconds,
         default=5.0,
         metavar="SECONDS",
         help="how long SQLite waits for a lock before each retry (default 5)",
     )
     parser.add_argument(
         "--wait",
-        type=float,
+        type=commands.seconds,
         default=0.0,
         metavar="SECONDS",
         help="a command that writes waits this long for another editor to finish (default 0)",
     )
     parser.add_argument(
-        "--heartbeat", type=float, default=30.0, metavar="SECONDS", help=argparse.SUPPRESS
+        "--heartbeat",
+        type=commands.seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help=argparse.SUPPRESS,
     )
     parser.add_argument(
-        "--stale-after", type=float, default=300.0, metavar="SECONDS", help=argparse.SUPPRESS
+        "--stale-after",
+        type=commands.seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help=argparse.SUPPRESS,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.register(sub)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from app.plain_text import is_control
 from app.services.dto import to_jsonable
 
 
@@ -15,10 +16,18 @@ def print_json(value: Any, out: TextIO = sys.stdout) -> None:
     out.write("\n")
 
 
+def _one_line(text: str) -> str:
+    """A cell as one line: a control character stored before the rule existed (or by
+    another program) is shown escaped, never allowed to start a row of its own."""
+    if not any(is_control(c) for c in text):
+        return text
+    return "".join(repr(c)[1:-1] if is_control(c) else c for c in text)
+
+
 def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout
 ) -> None:
-    texts = [[("" if v is None else str(v)) for v in row] for row in rows]
+    texts = [[_one_line("" if v is None else str(v)) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in texts:
         for i, cell in enumerate(row):

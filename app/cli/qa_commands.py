@@ -12,10 +12,13 @@ from app.cli.commands import (
     _cmd,
     _group,
     calibration_input,
+    id_of,
     open_app,
+    version_number,
 )
 from app.cli.output import print_fields, print_json, print_table
 from app.errors import UsageError
+from app.services.bounds import id_problem
 from app.services.dto import OotCaseView, UserView
 from app.services.oot import DISPOSITION_LABELS
 
@@ -282,9 +285,13 @@ def cmd_oot_list(args: argparse.Namespace) -> int:
 def _case_id(text: str) -> int:
     value = text.strip().upper().removeprefix("OOT-")
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a case number (OOT-12 or 12)") from None
+    problem = id_problem(number, "case number")
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return number
 
 
 def cmd_oot_show(args: argparse.Namespace) -> int:
@@ -389,19 +396,19 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
     reset.add_argument("--reason")
 
     sign = _cmd(calibrations, "sign", cmd_calibrations_sign, "sign a record (QA)", json=True)
-    sign.add_argument("id", type=int)
+    sign.add_argument("id", type=id_of("calibration id"))
     sign.add_argument("--meaning", required=True, choices=("reviewed", "approved"))
     sign.add_argument("--comment")
-    sign.add_argument("--expect-version", type=int, metavar="V")
+    sign.add_argument("--expect-version", type=version_number, metavar="V")
     _password_stdin(sign)
     sigs = _cmd(
         calibrations, "signatures", cmd_calibrations_signatures, "a record's signatures", json=True
     )
-    sigs.add_argument("id", type=int)
+    sigs.add_argument("id", type=id_of("calibration id"))
     edit = _cmd(
         calibrations, "edit", cmd_calibrations_edit, "correct an unsigned record", json=True
     )
-    edit.add_argument("id", type=int)
+    edit.add_argument("id", type=id_of("calibration id"))
     edit.add_argument("--certificate", metavar="NUMBER")
     edit.add_argument("--performed-by", metavar="NAME")
     edit.add_argument("--provider-kind", choices=("in_house", "external"))
@@ -411,7 +418,7 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
     edit.add_argument("--uncertainty")
     edit.add_argument("--notes")
     edit.add_argument("--reason", required=True, help="why it is corrected")
-    edit.add_argument("--expect-version", type=int, metavar="V")
+    edit.add_argument("--expect-version", type=version_number, metavar="V")
     sup = _cmd(
         calibrations,
         "supersede",
@@ -419,10 +426,10 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
         "replace a record by a corrected one (the old one is voided)",
         json=True,
     )
-    sup.add_argument("id", type=int)
+    sup.add_argument("id", type=id_of("calibration id"))
     _calibration_args(sup)
     sup.add_argument("--reason", required=True, help="why it is superseded")
-    sup.add_argument("--expect-version", type=int, metavar="V")
+    sup.add_argument("--expect-version", type=version_number, metavar="V")
 
     oot = _group(sub, "oot", "out-of-tolerance cases")
     olist = _cmd(oot, "list", cmd_oot_list, "cases, newest first", json=True)
@@ -434,7 +441,7 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
     oassess.add_argument("id", type=_case_id)
     oassess.add_argument("--assessment", required=True, metavar="TEXT")
     oassess.add_argument("--disposition", required=True, choices=tuple(DISPOSITION_LABELS))
-    oassess.add_argument("--expect-version", type=int, metavar="V")
+    oassess.add_argument("--expect-version", type=version_number, metavar="V")
     oclose = _cmd(oot, "close", cmd_oot_close, "close an assessed case with your signature (QA)")
     oclose.add_argument("id", type=_case_id)
     oclose.add_argument("--comment")
@@ -443,7 +450,7 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
         action="store_true",
         help="put the instrument back in service (its latest calibration must pass)",
     )
-    oclose.add_argument("--expect-version", type=int, metavar="V")
+    oclose.add_argument("--expect-version", type=version_number, metavar="V")
     _password_stdin(oclose)
 
     trace = _cmd(

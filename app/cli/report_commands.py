@@ -20,6 +20,7 @@ from app.cli.output import print_table
 from app.errors import UsageError
 from app.reports.output import FORMATS, check_output_path, format_for, write_atomically
 from app.reports.output import write_report as write_report_file
+from app.services.bounds import day_problem
 from app.services.report_model import Report
 from app.services.reports import LABEL_STATUSES
 
@@ -31,9 +32,14 @@ def _date(text: str) -> date:
     """argparse type: a calendar date written YYYY-MM-DD."""
     if _ISO_DATE.fullmatch(text.strip()):
         try:
-            return date.fromisoformat(text.strip())
+            day = date.fromisoformat(text.strip())
         except ValueError:
             pass
+        else:
+            problem = day_problem(day)
+            if problem:
+                raise argparse.ArgumentTypeError(problem)
+            return day
     raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD")
 
 

@@ -14,15 +14,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.cli.commands import _cmd, open_app
+from app.cli.commands import _cmd, id_of, open_app
 from app.cli.output import print_json, print_table
 from app.errors import UsageError
+from app.services.bounds import id_problem
 from app.services.transfer import EXPORT_FORMATS, refusal
 from app.services.transfer_dates import DATE_ORDERS
 from app.services.transfer_mapping import KINDS
 from app.services.transfer_model import ImportOptions, ImportPreview
 from app.settings.import_mappings import remember_mapping, remembered_mapping
-from app.storage.tables import DELIMITER_NAMES
+from app.storage.tables import DELIMITER_NAMES, MAX_ROWS
 
 MAX_ROWS_SHOWN = 200  # rows with notes listed in the human output (errors: all of them)
 
@@ -58,14 +59,24 @@ def _lines(items: list[str] | None) -> frozenset[int]:
             text = part.strip()
             low, dash, high = text.partition("-")
             try:
-                if dash:
-                    lines.update(range(int(low), int(high) + 1))
-                elif text:
-                    lines.add(int(text))
+                first, last = (int(low), int(high)) if dash else (int(text), int(text))
             except ValueError:
+                if not text:
+                    continue
                 raise UsageError(
                     f"--exclude-line {item!r}: give line numbers such as 14, 14,20 or 14-20"
                 ) from None
+            problem = id_problem(first, "line number") or id_problem(last, "line number")
+            if problem:
+                raise UsageError(f"--exclude-line {item!r}: {problem}")
+            # No file has more rows than MAX_ROWS: a wider range is a typo, and building
+            # it would fill the memory before anything is read.
+            if last - first + 1 + len(lines) > MAX_ROWS:
+                raise UsageError(
+                    f"--exclude-line {item!r}: at most {MAX_ROWS:,} lines can be left out "
+                    "(a file has no more rows than that)"
+                )
+            lines.update(range(first, last + 1))
     return frozenset(lines)
 
 
@@ -202,7 +213,9 @@ def register(sub: Any) -> None:
     imp.add_argument("--encoding", metavar="E", help="e.g. utf-8, cp1252, utf-16 (default: detect)")
     imp.add_argument("--delimiter", metavar="D", help="; , | or tab (default: detect)")
     imp.add_argument("--sheet", metavar="NAME", help="XLSX: the sheet to read")
-    imp.add_argument("--header-line", type=int, metavar="N", help="the line of the column names")
+    imp.add_argument(
+        "--header-line", type=id_of("line number"), metavar="N", help="the line of the column names"
+    )
     imp.add_argument(
         "--update-existing",
         action="store_true",

@@ -22,6 +22,7 @@ class SchemaStatus(enum.Enum):
     BEHIND = "behind"  # an older CalTrack schema: upgrade it
     NEWER = "newer"  # written by a newer CalTrack: open read-only
     FOREIGN = "foreign"  # tables, but not CalTrack's
+    AMBIGUOUS = "ambiguous"  # several revisions recorded at once: the version table is damaged
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,20 @@ def schema_state(connection: Connection) -> SchemaState:
     tables = set(inspect(connection).get_table_names())
     if not tables:
         return SchemaState(SchemaStatus.EMPTY, None, head)
-    if tables == {"alembic_version"}:
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current is None:  # downgraded to base: as good as new
-            return SchemaState(SchemaStatus.EMPTY, None, head)
+    # Heads, not "the" revision: alembic raises CommandError when the table holds
+    # more than one row, and a damaged version table must be refused by name.
+    heads = MigrationContext.configure(connection).get_current_heads()
+    if tables == {"alembic_version"} and not heads:  # downgraded to base: as good as new
+        return SchemaState(SchemaStatus.EMPTY, None, head)
     if "alembic_version" not in tables or "meta" not in tables:
         return SchemaState(SchemaStatus.FOREIGN, None, head)
-    current = MigrationContext.configure(connection).get_current_revision()
+    if len(heads) > 1:
+        unknown = sorted(set(heads) - known_revisions())
+        if unknown:
+            # A newer CalTrack whose migrations branch: read-only, as any newer schema.
+            return SchemaState(SchemaStatus.NEWER, ", ".join(unknown), head)
+        return SchemaState(SchemaStatus.AMBIGUOUS, ", ".join(sorted(heads)), head)
+    current = heads[0] if heads else None
     if current == head:
         return SchemaState(SchemaStatus.CURRENT, current, head)
     if current is None:

@@ -23,12 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.engine import BEGIN_MODE_OPTION, JournalChoice, JournalPolicy, choose_journal
 from app.db.filesystem import Location
-from app.errors import DatabaseBusyError, ReadOnlyError, StorageError
+from app.db.maintenance import integrity_problems
+from app.errors import DatabaseBusyError, DatabaseDamagedError, ReadOnlyError, StorageError
 
 T = TypeVar("T")
 
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
+SQLITE_CORRUPT = 11
+SQLITE_NOTADB = 26
 SQLITE_READONLY_DBMOVED = 1032
 SQLITE_IOERR_DELETE = 2570
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
@@ -65,6 +68,34 @@ def is_busy_error(exc: BaseException) -> bool:
     message = str(orig).lower()
     return isinstance(exc, OperationalError) and (
         "database is locked" in message or "database is busy" in message
+    )
+
+
+def is_corruption_error(exc: BaseException) -> bool:
+    """True when SQLite says the file is damaged (malformed pages, not a database)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return True
+    message = str(orig).lower()
+    return isinstance(orig, sqlite3.DatabaseError) and (
+        "malformed" in message or "file is not a database" in message
+    )
+
+
+DAMAGE_ADVICE = (
+    "`db verify` lists every finding, `db salvage -o NEW.db` copies what can still be read "
+    "into a new file (this one is left as it is), or restore a backup"
+)
+
+
+def damage_message(findings: list[str]) -> str:
+    """The read-only reason of a damaged file: what SQLite found first, and the way out."""
+    first = findings[0] if findings else "SQLite reports the file as damaged"
+    more = f" (and {len(findings) - 1} more finding(s))" if len(findings) > 1 else ""
+    return (
+        f"the database file is damaged: {first}{more}; it is open read-only and nothing is "
+        f"written to it — {DAMAGE_ADVICE}"
     )
 
 
@@ -139,7 +170,9 @@ class Database:
         self._write_lock = threading.Lock()
         self._write_holder = ""
         self._write_lock_timeout_s = write_lock_timeout_s
-        self.read_only_reason: str | None = None
+        self._read_only_reason: str | None = None
+        # quick_check findings, once checked (before the first write of the session).
+        self.damage: list[str] | None = None
         self._identity: tuple[int, int] | None = None
         self._rescued = False
         self._read_only_error: type[ReadOnlyError] = ReadOnlyError
@@ -150,14 +183,54 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why writes are refused (damage first: no editor lock lifts it), else None."""
+        if self.damage:
+            return damage_message(self.damage)
+        return self._read_only_reason
+
     def set_read_only(self, reason: str | None, error: type[ReadOnlyError] = ReadOnlyError) -> None:
         """Refuse (or allow again) every write, naming why."""
-        self.read_only_reason = reason
+        self._read_only_reason = reason
         self._read_only_error = error
 
     def check_writable(self) -> None:
-        if self.read_only_reason:
-            raise self._read_only_error(self.read_only_reason)
+        if self.damage:
+            raise DatabaseDamagedError(damage_message(self.damage), self.damage)
+        if self._read_only_reason:
+            raise self._read_only_error(self._read_only_reason)
+
+    def check_sound(self) -> list[str]:
+        """SQLite's ``quick_check`` once per session, before its first write.
+
+        Writing into a damaged file spreads the damage and can make it unrecoverable;
+        a file that fails the check turns this session read-only (``damage``).
+        """
+        if self.damage is None:
+            self.damage = self._quick_check() if self.is_sqlite and self.path else []
+        return self.damage
+
+    def forget_check(self) -> None:
+        """The file was replaced (a restore): check it again before the next write."""
+        self.damage = None
+
+    def note_damage(self, exc: BaseException) -> DatabaseDamagedError:
+        """A read or write met a damaged page: check the file, turn read-only, say so."""
+        findings = self._quick_check() if self.is_sqlite else []
+        if not findings:
+            orig = exc.orig if isinstance(exc, DBAPIError) else exc
+            findings = [f"SQLite: {orig}"]
+        self.damage = findings
+        return DatabaseDamagedError(damage_message(findings), findings)
+
+    def _quick_check(self) -> list[str]:
+        try:
+            return integrity_problems(self.engine, quick=True)
+        except DBAPIError as exc:
+            if is_corruption_error(exc):  # not even the schema can be read
+                return [f"SQLite: {exc.orig}"]
+            raise
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -180,6 +253,8 @@ class Database:
         """
         if not admin_override:
             self.check_writable()
+            if self.check_sound():
+                self.check_writable()  # damaged: refused before anything is written
         self.check_not_moved()
         if not self._write_lock.acquire(timeout=self._write_lock_timeout_s):
             raise DatabaseBusyError(
@@ -206,7 +281,7 @@ class Database:
             with self.write_session(label, admin_override=admin_override) as session:
                 return fn(session)
 
-        return attempt()
+        return self._watch_damage(attempt)
 
     def run_read(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn`` in a read transaction, retried while the database is busy."""
@@ -216,7 +291,19 @@ class Database:
             with self.read_session() as session:
                 return fn(session)
 
-        return attempt()
+        return self._watch_damage(attempt)
+
+    def _watch_damage(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt``; a damaged page met on the way turns the session read-only."""
+        try:
+            return attempt()
+        except (DatabaseDamagedError, StorageError, DBAPIError) as exc:
+            if isinstance(exc, DatabaseDamagedError) and exc.findings:
+                raise  # already checked (refused before the write)
+            cause = exc if isinstance(exc, DBAPIError) else exc.__cause__
+            if cause is not None and is_corruption_error(cause):
+                raise self.note_damage(cause) from exc
+            raise
 
     def journal_mode(self) -> str:
         """The journal mode in force (SQLite), or the backend name."""
@@ -345,7 +432,8 @@ def translate_storage_error(exc: DBAPIError) -> Exception | None:
             "gone); nothing was saved — reconnect the share or reopen the database"
         )
     if "file is not a database" in message or "malformed" in message:
-        return StorageError(
-            "the database file is damaged or not a database; run `db verify` and restore a backup"
+        return DatabaseDamagedError(
+            f"the database file is damaged (SQLite: {exc.orig}); nothing was saved — "
+            + DAMAGE_ADVICE
         )
     return None

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from app.db.models import Instrument, sync_id_sequence, table_of
+from app.plain_text import tag_key
 
 
 class DueFilter(enum.Enum):
@@ -221,11 +222,11 @@ class InstrumentRepository:
         return self._session.get(Instrument, instrument_id)
 
     def get_by_tag(self, asset_tag: str) -> Instrument | None:
-        stmt = select(Instrument).where(Instrument.asset_tag_key == asset_tag.strip().upper())
+        stmt = select(Instrument).where(Instrument.asset_tag_key == tag_key(asset_tag))
         return self._session.execute(stmt).scalar_one_or_none()
 
     def get_many_by_tags(self, tags: Sequence[str]) -> dict[str, Instrument]:
-        keys = [t.strip().upper() for t in tags]
+        keys = [tag_key(t) for t in tags]
         stmt = select(Instrument).where(Instrument.asset_tag_key.in_(keys))
         return {i.asset_tag_key: i for i in self._session.execute(stmt).scalars()}
 

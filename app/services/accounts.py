@@ -16,6 +16,7 @@ from app.clock import Clock
 from app.db.models import ROLES, SHORT_LEN, USER_LEN, UserAccount
 from app.errors import NotAllowedError, NotFoundError, ValidationError
 from app.identity import Identity
+from app.plain_text import control_problem
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
 from app.services.dto import UserView
@@ -115,7 +116,10 @@ def require_role(uow: UnitOfWork, identity: Identity, minimum: str, what: str) -
 
 def _clean_login(login: str) -> str:
     text = login.strip()
-    if not text or len(text) > USER_LEN or any(ord(c) < 32 for c in text):
+    problem = control_problem(text)
+    if problem:
+        raise ValidationError({"login": f"{text!r} {problem}; give the OS login name"})
+    if not text or len(text) > USER_LEN:
         raise ValidationError({"login": f"give the OS login name (1 to {USER_LEN} characters)"})
     return text
 

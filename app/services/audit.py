@@ -25,7 +25,9 @@ from app.db.models import (
     Signature,
     UserAccount,
 )
+from app.errors import ValidationError
 from app.identity import Identity
+from app.plain_text import control_problem, tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.dto import AuditView
 from app.services.snapshots import (
@@ -219,6 +221,11 @@ class AuditChainWriter:
     ) -> None:
         """``record`` with the changes already written as ``canonical_json`` text (bulk
         writers that can produce those bytes faster than the json module)."""
+        # Every reason reaches the trail here: one place refuses what would split a line.
+        for name, text in (("reason", reason), ("label", label)):
+            problem = control_problem(text)
+            if problem:
+                raise ValidationError({name: problem})
         event_id = self._last_id + 1
         user, machine = self._identity.user, self._identity.machine
         payload = _payload(
@@ -421,7 +428,7 @@ class EntityState:
 def _instrument_state(o: Instrument) -> EntityState:
     snap = instrument_snapshot(o)
     derived = []
-    if o.asset_tag_key != o.asset_tag.upper():
+    if o.asset_tag_key != tag_key(o.asset_tag):
         derived.append("asset_tag_key")
     if o.search_text != search_text_of(snap):
         derived.append("search_text")

@@ -24,6 +24,7 @@ from app.db.models import (
 )
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
+from app.plain_text import tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
@@ -619,7 +620,7 @@ class CalibrationService:
         if not tags:
             return []
         found = uow.instruments.get_many_by_tags(tags)
-        missing = [t for t in tags if t.strip().upper() not in found]
+        missing = [t for t in tags if tag_key(t) not in found]
         if missing:
             raise ValidationError({"standards": "unknown asset tag(s): " + ", ".join(missing)})
         if instrument.asset_tag_key in found:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from app.services.bounds import add_days
+
 DEFAULT_DUE_SOON_DAYS = 30
 
 LIFECYCLE = ("in_service", "out_of_service", "retired", "lost")
@@ -19,7 +21,7 @@ DUE_STATUSES = (
 
 
 def next_due_from(performed_on: date, interval_days: int) -> date:
-    return performed_on + timedelta(days=interval_days)
+    return add_days(performed_on, interval_days)
 
 
 def due_status(lifecycle: str, next_due: date | None, today: date, soon_days: int) -> str:

@@ -33,7 +33,7 @@ from app.locking.editor_lock import (
     LockStatus,
     os_lock_free,
 )
-from app.locking.holder import HolderInfo
+from app.locking.holder import HolderInfo, holder_path, read_holder
 from app.locking.requests import (
     DECLINED,
     HANDED_OVER,
@@ -120,6 +120,8 @@ class EditingSession:
         self._request_mutex = threading.RLock()
         self._last_request_beat = 0.0
         self.epoch: int | None = None
+        # The epoch in the previous holder's file, read when the database could not be.
+        self.seen_epoch = 0
         self.lock: EditorLock | None = None
         self.observer: LockObserver | None = None
         self.requests: RequestWatch | None = None
@@ -144,6 +146,11 @@ class EditingSession:
             )
 
     # -- state -----------------------------------------------------------------------
+
+    @property
+    def wants_edit(self) -> bool:
+        """True when this session was opened to edit (it may still end up read-only)."""
+        return self._options.edit
 
     @property
     def stale_after_s(self) -> float:
@@ -218,6 +225,26 @@ class EditingSession:
         # Whoever asked is now the editor: her request is settled, nobody else sees it.
         self.withdraw_request()
         return report
+
+    def hold_without_writing(self) -> None:
+        """Hold the editor lock but write nothing: the file is damaged.
+
+        Nobody else may write while a restore is possible, and the lock epoch is not
+        moved (that is a write into the damaged file); a restore moves it past every
+        epoch seen, the one in the previous holder's file included.
+        """
+        if self.lock is None or self._db.path is None:
+            return
+        previous = read_holder(holder_path(self._db.path))
+        self.seen_epoch = previous.epoch if previous is not None else 0
+        try:
+            self.lock.acquire(self._options.wait_s)
+        except LockHeldError:
+            return  # someone else edits: this session only reads
+
+    def holds_lock(self) -> bool:
+        """True when no other session may write (the lock is ours, or a server arbitrates)."""
+        return self.lock is None or self.lock.held
 
     def _take_epoch(self, report: StartReport) -> None:
         assert self.lock is not None

@@ -18,6 +18,7 @@ from app.clock import Clock
 from app.db.models import Instrument
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
+from app.plain_text import tag_key
 from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
@@ -344,7 +345,7 @@ class InstrumentService:
         obj = Instrument(
             **clean,
             **due_dates,
-            asset_tag_key=clean["asset_tag"].upper(),
+            asset_tag_key=tag_key(clean["asset_tag"]),
             search_text=search_text_of(clean),
             created_at=audit.now,
             created_by=self._identity.user,
@@ -427,7 +428,7 @@ class InstrumentService:
         for name, value in clean.items():
             setattr(obj, name, value)
         if "asset_tag" in clean:
-            obj.asset_tag_key = clean["asset_tag"].upper()
+            obj.asset_tag_key = tag_key(clean["asset_tag"])
         if "calibration_interval_days" in clean and obj.last_calibrated is not None:
             obj.next_due = next_due_from(obj.last_calibrated, obj.calibration_interval_days)
         after = instrument_snapshot(obj)
@@ -490,7 +491,8 @@ class InstrumentService:
             raise ValidationError(
                 {
                     "asset_tag": f"{tag!r} is already used by {existing.asset_tag} "
-                    f"({existing.description}); asset tags are unique ignoring case"
+                    f"({existing.description}); asset tags are unique ignoring case and "
+                    "look-alike characters"
                 }
             )
 

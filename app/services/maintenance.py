@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import errno
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from app.clock import Clock
 from app.db import maintenance as infra
 from app.db.engine import choose_journal, safe_url
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.db.migrate import head_revision, known_revisions, schema_state, upgrade
-from app.db.transactions import Database
-from app.errors import UsageError
+from app.db.transactions import DAMAGE_ADVICE, Database, is_corruption_error
+from app.errors import DatabaseDamagedError, StorageError, UsageError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role, seed_accounts
-from app.services.audit import AuditChainWriter, AuditService
+from app.services.audit import HEAD_KEY, AuditChainWriter, AuditService
 from app.services.editing import SHARED_KEY
 from app.storage.attachments import AttachmentStore
 
@@ -77,7 +80,10 @@ def backup_label(label: str) -> str:
 
 
 def backup_database(db: Database, clock: Clock, label: str, *, folder: Path | None = None) -> Path:
-    """Write ``backups/<stem>_<UTC timestamp>_<label>.db`` and check it."""
+    """Write ``backups/<stem>_<UTC timestamp>_<label>.db``: a whole, checked copy or nothing.
+
+    A full disk raises ``StorageError`` naming the room the copy needs.
+    """
     if db.path is None:
         raise UsageError("backups of a server database are made with the server's tools")
     target_dir = folder or db.path.parent / "backups"
@@ -87,17 +93,48 @@ def backup_database(db: Database, clock: Clock, label: str, *, folder: Path | No
         raise UsageError(
             f"cannot create backup folder {target_dir}: {exc.strerror or exc}"
         ) from None
+    # A copy of a damaged file would only fail when it is needed; checked afresh, as the
+    # file may have been damaged since the session's first write.
+    db.forget_check()
+    findings = db.check_sound()
+    if findings:
+        raise DatabaseDamagedError(
+            f"the database file is damaged ({findings[0]}); a backup of it could not be "
+            f"restored, so none was made — {DAMAGE_ADVICE}",
+            findings,
+        )
     stamp = clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
     target = target_dir / f"{db.path.stem}_{stamp}_{backup_label(label)}.db"
     try:
+        # Written under a temporary name, checked, flushed and renamed: nothing under
+        # ``target`` unless it is a whole, checked copy.
         infra.sqlite_backup(db.engine, target)
     except OSError as exc:
-        target.unlink(missing_ok=True)
-        raise UsageError(f"backup failed: {exc.strerror or exc}; nothing was changed") from None
-    problems = infra.check_backup_file(target)
-    if problems:
-        raise UsageError(f"the backup {target} failed its check: {problems[0]}")
+        raise UsageError(
+            f"backup failed: {exc.strerror or exc}; nothing was written to {target_dir}"
+        ) from None
     return target
+
+
+def salvage_database(path: Path, output: Path) -> infra.SalvageResult:
+    """Recover what can be read from a damaged database file into a new file.
+
+    Works without opening the database as CalTrack does (a damaged file may not open at
+    all), and only ever reads the damaged file.
+    """
+    folder = output.parent if output.parent.is_dir() else None
+    try:
+        # Beside the new file: the room it needs is there, not in the system's temp folder.
+        with tempfile.TemporaryDirectory(prefix=".caltrack-salvage-", dir=folder) as work:
+            return infra.salvage(path, output, work=Path(work))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageError(
+                f"not enough room in {output.parent} to salvage {path.name} (it needs about "
+                f"{infra.human_bytes(2 * path.stat().st_size)}); nothing was written — free "
+                "some space or choose another folder"
+            ) from None
+        raise
 
 
 class MaintenanceService:
@@ -112,8 +149,12 @@ class MaintenanceService:
         clock: Clock,
         identity: Identity,
         on_epoch: Callable[[int], None] | None = None,
+        holds_lock: Callable[[], bool] | None = None,
+        seen_epoch: Callable[[], int] | None = None,
     ) -> None:
         self._uow = uow
+        self._holds_lock = holds_lock or (lambda: True)
+        self._seen_epoch = seen_epoch or (lambda: 0)
         self._identity = identity
         self._on_epoch = on_epoch
         self._db: Database = uow.database
@@ -162,12 +203,30 @@ class MaintenanceService:
     def verify(self, *, deep: bool = False) -> VerifyReport:
         """integrity, foreign keys, the audit chain, attachment files (and hashes)."""
         report = VerifyReport(deep=deep)
-        report.problems += infra.integrity_problems(self._db.engine)
-        chain = self._audit.verify()
-        report.audit_events = chain.events
-        report.problems += chain.problems
+        try:
+            report.problems += infra.integrity_problems(self._db.engine)
+        except DBAPIError as exc:
+            if not is_corruption_error(exc):
+                raise
+            report.problems.append(f"integrity_check: SQLite cannot read the file: {exc.orig}")
+        # On a damaged file every finding is listed, and each later check that meets a
+        # damaged page says so instead of ending the verification.
+        try:
+            chain = self._audit.verify()
+        except DatabaseDamagedError:
+            report.problems.append(
+                "audit chain: not checked, its pages cannot be read (see the damage above)"
+            )
+        else:
+            report.audit_events = chain.events
+            report.problems += chain.problems
         if self._store is not None:
-            self._verify_files(report, deep)
+            try:
+                self._verify_files(report, deep)
+            except DatabaseDamagedError:
+                report.problems.append(
+                    "attachments: not checked, their rows cannot be read (see the damage above)"
+                )
         return report
 
     def _verify_files(self, report: VerifyReport, deep: bool) -> None:
@@ -205,26 +264,48 @@ class MaintenanceService:
         report.orphan_files = [n for n in store.iter_names() if n not in known]
 
     def clean_orphans(self) -> list[str]:
-        """Remove orphan files older than an hour (a fresh one may still get its row)."""
+        """Move orphan files older than an hour into quarantine (a fresh one may still get
+        its row). Never deleted: a restore can bring back the rows they belong to."""
         if self._store is None:
             return []
         self._db.check_writable()
         report = VerifyReport()
         self._verify_files(report, deep=False)
-        removed = []
+        moved = []
         cutoff = time.time() - ORPHAN_MIN_AGE_S
         for name in report.orphan_files:
             path = self._store.folder / name
             if path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed.append(name)
-        return removed
+                self._store.quarantine(name)
+                moved.append(name)
+        return moved
+
+    def quarantine_folder(self) -> Path | None:
+        return self._store.quarantine_folder if self._store is not None else None
+
+    def quarantined(self) -> list[tuple[str, int, float]]:
+        """Files a cleanup moved out of the attachments folder: (name, size, mtime)."""
+        return self._store.quarantined() if self._store is not None else []
+
+    def unquarantine(self, name: str) -> Path:
+        """Put a quarantined file back among the attachments (after a restore needs it)."""
+        if self._store is None:
+            raise UsageError("a server database has no attachments folder")
+        self._db.check_writable()
+        return self._store.release(name)
+
+    def _backup_target(self, label: str) -> Path:
+        assert self._db.path is not None
+        folder = self._db.path.parent / "backups"
+        folder.mkdir(exist_ok=True)
+        stamp = self._clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
+        return folder / f"{self._db.path.stem}_{stamp}_{backup_label(label)}.db"
 
     def backup(self, label: str = "manual", *, folder: Path | None = None) -> Path:
         """Snapshot through the SQLite backup API into ``backups/``."""
         return backup_database(self._db, self._clock, label, folder=folder)
 
-    def restore(self, backup_file: Path) -> Path:
+    def restore(self, backup_file: Path, *, other_database: bool = False) -> Path:
         """Replace the database with a checked backup; the current one is backed up first.
 
         Facts about the *file* rather than the data survive the restore: the fencing epoch
@@ -235,7 +316,10 @@ class MaintenanceService:
         db = self._db
         if db.path is None:
             raise UsageError("restore a server database with the server's tools")
-        db.check_writable()
+        damaged = bool(db.damage)
+        if not (damaged and self._holds_lock()):
+            # A damaged file is read-only for everything but this: replacing it is the cure.
+            db.check_writable()
         self._uow.read(
             lambda uow: require_role(uow, self._identity, "admin", "restore the database")
         )
@@ -250,11 +334,35 @@ class MaintenanceService:
                 f"{backup_file} was written by a newer CalTrack (schema {revision}); "
                 "restore it with that version"
             )
-        kept = self._uow.read(lambda uow: {k: uow.meta.get(k) for k in FILE_FACTS})
-        safety = self.backup("before-restore")
+        keys = (*FILE_FACTS, "database_id", HEAD_KEY)
+        try:
+            kept = self._uow.read(lambda uow: {k: uow.meta.get(k) for k in keys})
+        except DatabaseDamagedError:
+            if not damaged:
+                raise
+            kept = dict.fromkeys(keys)  # unreadable: the epoch comes from the lock file
+        kept[LOCK_EPOCH_KEY] = str(max(_as_int(kept[LOCK_EPOCH_KEY]), self._seen_epoch()))
+        theirs = infra.backup_meta(backup_file, ("database_id", HEAD_KEY))
+        if (
+            not other_database
+            and kept["database_id"]
+            and theirs.get("database_id") != kept["database_id"]
+        ):
+            raise UsageError(
+                f"{backup_file} is a backup of another database (database id "
+                f"{theirs.get('database_id') or 'none'}, this one is {kept['database_id']}); "
+                "nothing was changed — name a backup of this database, or add "
+                "--other-database to replace this one with it on purpose"
+            )
+        if damaged:
+            # Kept as it is, for salvage: a checked backup of it cannot be made.
+            safety = infra.copy_damaged(db.path, self._backup_target("before-restore-damaged"))
+        else:
+            safety = self.backup("before-restore")
         db.dispose()
         infra.restore_into(backup_file, db.path)
         db.dispose()
+        db.forget_check()
         if revision != head_revision():
             upgrade(db.engine, db.url)
 
@@ -272,7 +380,14 @@ class MaintenanceService:
                 0,
                 db.path.name if db.path else "",
                 "restore",
-                {"restored_from": [None, str(backup_file)], "replaced_copy": [None, str(safety)]},
+                {
+                    "restored_from": [None, str(backup_file)],
+                    "replaced_copy": [None, str(safety)],
+                    # The trail that was replaced ends here; its copy is ``replaced_copy``.
+                    "replaced_head": [kept[HEAD_KEY], theirs.get(HEAD_KEY)],
+                    "database_id": [kept["database_id"], theirs.get("database_id")],
+                    "lock_epoch": [kept[LOCK_EPOCH_KEY], str(epoch)],
+                },
                 "restored from a backup",
             )
             audit.flush()

@@ -21,6 +21,7 @@ from app.identity import Identity
 from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditService, entity_name, readable_changes
+from app.services.bounds import day_problem
 from app.services.dto import (
     AuditView,
     CalibrationView,
@@ -727,6 +728,10 @@ class ReportService:
 
 
 def _check_period(since: date | None, until: date | None) -> None:
+    for name, day in (("from", since), ("to", until)):
+        problem = day_problem(day) if day is not None else None
+        if problem:
+            raise ValidationError({name: problem})
     if since is not None and until is not None and since > until:
         raise ValidationError(
             {"from": f"{since:%Y-%m-%d} is after the end date {until:%Y-%m-%d}; swap them"}

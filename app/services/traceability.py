@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from app.clock import Clock
 from app.db.models import Instrument
 from app.repositories.unit_of_work import UnitOfWork
+from app.services.bounds import add_days
 from app.services.dto import Traceability, TraceLink
 
 
@@ -84,7 +85,7 @@ def standard_problems_in(
         else:
             problems[tag] = f"{tag} had no calibration on or before {day}"
             continue
-        if due is not None and due + timedelta(days=std.grace_days) < day:
+        if due is not None and add_days(due, std.grace_days) < day:
             problems[tag] = f"{tag} was overdue on {day} (due {due})"
         elif cover is not None and not left_good(cover):
             problems[tag] = (

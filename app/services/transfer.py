@@ -39,6 +39,7 @@ from app.errors import (
     ValidationError,
 )
 from app.identity import Identity
+from app.plain_text import tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
 from app.services.calibrations import CalibrationService
@@ -421,7 +422,7 @@ class TransferService:
         first: dict[Any, int] = {}
         for row in rows:
             if kind == "instruments":
-                key: Any = row.tag.strip().upper()
+                key: Any = tag_key(row.tag)
                 what = f"asset tag {row.tag!r} is already on line {{line}} of this file"
                 field_name = "asset_tag"
             else:
@@ -448,7 +449,7 @@ class TransferService:
 
     @staticmethod
     def _existing(uow: UnitOfWork, tags: Sequence[str]) -> dict[str, Instrument]:
-        keys = sorted({t.strip().upper() for t in tags if t.strip()})
+        keys = sorted({tag_key(t) for t in tags if t.strip()})
         found: dict[str, Instrument] = {}
         for start in range(0, len(keys), TAG_BATCH):
             found.update(uow.instruments.get_many_by_tags(keys[start : start + TAG_BATCH]))
@@ -483,7 +484,7 @@ class TransferService:
         for n, row in enumerate(rows, start=1):
             if progress and n % PROGRESS_EVERY == 0:
                 progress("saving", n, len(rows))
-            current = existing.get(row.tag.strip().upper())
+            current = existing.get(tag_key(row.tag))
             if row.issues:
                 outcome.rows[row.line] = self._failed_instrument(plan, row, current)
                 continue
@@ -641,7 +642,7 @@ class TransferService:
                     row.line, "error", row.tag, row.summary, tuple(row.issues)
                 )
                 continue
-            instrument = instruments.get(row.tag.strip().upper())
+            instrument = instruments.get(tag_key(row.tag))
             if instrument is None:
                 outcome.rows[row.line] = self._error(
                     plan,
@@ -757,7 +758,7 @@ class TransferService:
         rows = [r for r in plan.rows if r.line not in plan.excluded]
         existing = self._existing(uow, [r.tag for r in rows])
         for row in rows:
-            current = existing.get(row.tag.strip().upper())
+            current = existing.get(tag_key(row.tag))
             if plan.options.kind == "instruments":
                 if row.issues:
                     outcome.rows[row.line] = self._failed_instrument(plan, row, current)

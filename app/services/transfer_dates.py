@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+from app.services.bounds import day_problem
+
 DATE_ORDERS = ("auto", "dmy", "mdy", "ymd")
 ORDER_NAMES = {
     "dmy": "day first (dd.mm.yyyy)",
@@ -113,18 +115,28 @@ def detect_order(samples: Iterable[tuple[int, str]], requested: str) -> DateOrde
     )
 
 
+def in_calendar(day: date) -> date:
+    """``day`` itself, or DateProblem when it lies outside the calendar CalTrack keeps."""
+    problem = day_problem(day)
+    if problem:
+        raise DateProblem(problem)
+    return day
+
+
 def parse_day(raw: str, order: str) -> date:
     """A date from text in ``order`` (ISO always works); DateProblem says why not."""
     text, _ = _split_time(raw)
     match = _YEAR_FIRST.match(text)
     try:
         if match:
-            return date(int(match.group(1)), int(match.group(3)), int(match.group(4)))
+            return in_calendar(date(int(match.group(1)), int(match.group(3)), int(match.group(4))))
         match = _YEAR_LAST.match(text)
         if match and order in ("dmy", "mdy"):
             a, b = int(match.group(1)), int(match.group(3))
             day, month = (a, b) if order == "dmy" else (b, a)
-            return date(_full_year(match.group(4)), month, day)
+            return in_calendar(date(_full_year(match.group(4)), month, day))
+    except DateProblem:
+        raise
     except ValueError as exc:
         raise DateProblem(f"{raw.strip()!r} is not a valid date ({exc})") from None
     raise DateProblem(f"{raw.strip()!r} is not a date; write it as {_FORMS[order]}")

@@ -16,9 +16,10 @@ from datetime import date, datetime
 from typing import Any
 
 from app.errors import ValidationError
+from app.plain_text import control_problem, tag_key, tag_problem
 from app.services.calibrations import parse_point
 from app.services.dto import CalibrationInput, PointInput
-from app.services.transfer_dates import DateProblem, parse_day, parse_moment
+from app.services.transfer_dates import DateProblem, in_calendar, parse_day, parse_moment
 from app.services.transfer_mapping import spec_of
 from app.services.transfer_model import ImportMapping, RowIssue
 from app.storage.tables import Cell, RawRow
@@ -108,14 +109,14 @@ class _Row:
         value = self.cell(field_name)
         if _blank(value):
             return None
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            self.issue(field_name, f"{cell_text(value)!r} is a number, not a date")
-            return None
         try:
+            if isinstance(value, datetime):
+                return in_calendar(value.date())
+            if isinstance(value, date):
+                return in_calendar(value)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                self.issue(field_name, f"{cell_text(value)!r} is a number, not a date")
+                return None
             return parse_day(str(value), self.order)
         except DateProblem as exc:
             self.issue(field_name, str(exc))
@@ -125,12 +126,15 @@ class _Row:
         value = self.cell(field_name)
         if _blank(value):
             return None
-        if isinstance(value, datetime):
-            return value
-        if isinstance(value, date):
-            return datetime(value.year, value.month, value.day)
         try:
-            return parse_moment(str(value), self.order)
+            if isinstance(value, datetime):
+                in_calendar(value.date())
+                return value
+            if isinstance(value, date):
+                return datetime.combine(in_calendar(value), datetime.min.time())
+            moment = parse_moment(str(value), self.order)
+            in_calendar(moment.date())
+            return moment
         except DateProblem as exc:
             self.issue(field_name, str(exc))
             return None
@@ -240,6 +244,8 @@ def calibration_row(raw: RawRow, mapping: ImportMapping, order: str, width: int)
     """The ``CalibrationInput`` of one row, plus what voiding it needs."""
     row = _Row(raw, mapping, order, width)
     tag = row.text("asset_tag")
+    if problem := tag_problem(tag):
+        row.issue("asset_tag", problem)
     performed_on = row.day("performed_on")
     if performed_on is None and not any(i.field == "performed_on" for i in row.issues):
         row.issue("performed_on", "required: the date of the calibration")
@@ -267,13 +273,17 @@ def calibration_row(raw: RawRow, mapping: ImportMapping, order: str, width: int)
     planned.void_reason = row.text("void_reason")
     planned.voided_at = row.moment("voided_at")
     planned.voided_by = row.text("voided_by")
+    # Stored as they are and printed as lines: the one rule for such text applies.
+    for name in ("voided_by", "void_reason"):
+        if problem := control_problem(row.text(name)):
+            row.issue(name, problem)
     if not planned.void_reason and (planned.voided_at or planned.voided_by):
         row.issue(
             "void_reason",
             "the record is marked voided but has no void reason; a voided record needs one",
         )
     planned.duplicate_key = (
-        tag.upper(),
+        tag_key(tag),
         performed_on,
         data.certificate_number.casefold(),
         result.lower(),

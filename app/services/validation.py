@@ -14,6 +14,8 @@ from typing import Any
 
 from app.db.models import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.errors import ValidationError
+from app.plain_text import control_problem, tag_problem
+from app.services.bounds import day_problem
 from app.services.due import LIFECYCLE
 
 MAX_INTERVAL_DAYS = 3650 * 2
@@ -50,19 +52,14 @@ INSTRUMENT_FIELDS: dict[str, FieldSpec] = {
 }
 
 
-def _has_control(text: str, allow_newlines: bool) -> bool:
-    allowed = {"\n", "\r", "\t"} if allow_newlines else set()
-    return any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in text)
-
-
 def clean_text(
     name: str, value: Any, max_len: int, errors: dict[str, str], *, multiline: bool = False
 ) -> str:
     text = "" if value is None else str(value).strip()
     if len(text) > max_len:
         errors[name] = f"at most {max_len} characters (got {len(text)})"
-    elif _has_control(text, multiline):
-        errors[name] = "contains control characters"
+    elif problem := control_problem(text, multiline=multiline):
+        errors[name] = problem
     return text
 
 
@@ -97,16 +94,25 @@ def parse_float(name: str, value: Any, errors: dict[str, str]) -> float | None:
 
 
 def parse_date(name: str, value: Any, errors: dict[str, str]) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    text = str(value).strip()
-    if not text:
+    """A calendar day from text or a date; outside EARLIEST_DAY..LATEST_DAY is an error."""
+    if value is None:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors[name] = f"must be a date as YYYY-MM-DD (got {text!r})"
+    if isinstance(value, date):
+        day = value
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            errors[name] = f"must be a date as YYYY-MM-DD (got {text!r})"
+            return None
+    problem = day_problem(day)
+    if problem:
+        errors[name] = problem
         return None
+    return day
 
 
 def validate_instrument_fields(values: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -126,6 +132,8 @@ def validate_instrument_fields(values: Mapping[str, Any], *, partial: bool) -> d
             text = clean_text(name, raw, spec.max_len, errors, multiline=name == "notes")
             if spec.required and not text and name not in errors:
                 errors[name] = "required"
+            if name == "asset_tag" and name not in errors and (problem := tag_problem(text)):
+                errors[name] = problem
             clean[name] = text
         elif spec.kind == "int":
             number = parse_int(name, raw, errors)

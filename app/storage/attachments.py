@@ -150,3 +150,86 @@ class AttachmentStore:
         for entry in sorted(os.scandir(self.folder), key=lambda e: e.name):
             if entry.is_file():
                 yield entry.name
+
+    # -- quarantine: files a cleanup took out of the store, never deleted ------------
+
+    @property
+    def quarantine_folder(self) -> Path:
+        """``lab.db-attachments-quarantine`` beside the store."""
+        return self.folder.with_name(f"{self.folder.name}{QUARANTINE_SUFFIX}")
+
+    def quarantine(self, name: str) -> Path:
+        """Move a file out of the store into the quarantine folder (kept, restorable).
+
+        An orphan may be the file of a row that a restore took away and a later restore
+        brings back: a cleanup must never be what loses it.
+        """
+        source = self.path_of(name)
+        folder = self.quarantine_folder
+        try:
+            folder.mkdir(exist_ok=True)
+            target = _free_name(folder, name)
+            _move(source, target)
+        except OSError as exc:
+            raise StorageError(
+                f"could not move {name} into {folder}: {exc.strerror or exc}; it stays in "
+                f"{self.folder}"
+            ) from None
+        fsync_directory(self.folder)
+        fsync_directory(folder)
+        return target
+
+    def quarantined(self) -> list[tuple[str, int, float]]:
+        """Files in quarantine: (name, size in bytes, last modified as a POSIX time)."""
+        folder = self.quarantine_folder
+        if not folder.is_dir():
+            return []
+        return [
+            (entry.name, entry.stat().st_size, entry.stat().st_mtime)
+            for entry in sorted(os.scandir(folder), key=lambda e: e.name)
+            if entry.is_file()
+        ]
+
+    def release(self, name: str) -> Path:
+        """Move a quarantined file back into the store under its own name."""
+        folder = self.quarantine_folder
+        source = folder / name
+        if source.resolve().parent != folder.resolve() or not source.is_file():
+            raise UsageError(f"no file {name!r} in {folder}; `db quarantine` lists the files there")
+        target = self.path_of(name)
+        if target.exists():
+            raise UsageError(f"{target} already exists; nothing was moved")
+        try:
+            _move(source, target)
+        except OSError as exc:
+            raise StorageError(f"could not move {name} back: {exc.strerror or exc}") from None
+        fsync_directory(folder)
+        fsync_directory(self.folder)
+        return target
+
+
+QUARANTINE_SUFFIX = "-quarantine"
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``name`` in ``folder``, or ``name.1``, ``name.2``... when taken (never overwrite)."""
+    target = folder / name
+    number = 0
+    while target.exists():
+        number += 1
+        target = folder / f"{name}.{number}"
+    return target
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename without replacing: link then unlink, or a checked rename without links."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        if target.exists():
+            raise FileExistsError(target) from None
+        os.replace(source, target)
+        return
+    source.unlink()

@@ -116,6 +116,37 @@ def other_user(uid: int = NOBODY, login: str | None = "nobody") -> Iterator[Othe
         yield user
 
 
+@contextlib.contextmanager
+def new_os_login(prefix: str) -> Iterator[tuple[int, str]]:
+    """A real OS account made for the test (``useradd``), removed afterwards: its uid
+    and login. The name carries this process's id so parallel runs do not collide."""
+    if os.name != "posix" or os.geteuid() != 0:
+        pytest.skip("creating an OS user needs root (the tests run as root in CI)")
+    if shutil.which("useradd") is None or shutil.which("userdel") is None:
+        pytest.skip("useradd/userdel (passwd) are not installed")
+    import pwd
+
+    login = f"{prefix}{os.getpid()}"[:31]
+    made = subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", login],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"useradd {login} failed: {made.stderr.strip()}")
+    try:
+        yield pwd.getpwnam(login).pw_uid, login
+    finally:
+        subprocess.run(["userdel", login], capture_output=True, check=False)
+
+
+def open_to_everyone(folder: Path) -> None:
+    """Let any user write the database files in ``folder`` (as a shared folder would)."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+
+
 # -- a small disk ----------------------------------------------------------------------
 
 

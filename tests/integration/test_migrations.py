@@ -169,6 +169,59 @@ def test_unknown_revision_cli_write_exits_5(newer_db: Path) -> None:
     assert fingerprint(newer_db) == before
 
 
+def test_init_on_a_newer_database_refuses_instead_of_saying_ready(newer_db: Path) -> None:
+    """`init` must not print "ready ... schema ffff9999" and exit 0 on a file it cannot own."""
+    before = fingerprint(newer_db)
+    result = run_cli(newer_db, "init")
+    line = assert_one_error_line(result, 5)
+    assert "newer" in line and UNKNOWN_REVISION in line
+    assert "ready" not in result.stdout
+    assert fingerprint(newer_db) == before
+    assert scalar(newer_db, "SELECT version_num FROM alembic_version") == UNKNOWN_REVISION
+
+
+def _second_version_row(db: Path, revision: str) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (revision,))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("command", [("instruments", "list"), ("init",), ("db", "verify")])
+def test_two_schema_revisions_are_refused_clearly(
+    db_path: Path, clock: FixedClock, alice: Identity, command: tuple[str, ...]
+) -> None:
+    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+        add_thermometer(app)
+    _second_version_row(db_path, "0001")
+    before = fingerprint(db_path)
+    result = run_cli(db_path, *command)
+    line = assert_one_error_line(result, 2)
+    assert "alembic_version" in line and "0001" in line and head_revision() in line, line
+    assert fingerprint(db_path) == before
+    rows = {r[0] for r in sqlite3.connect(db_path).execute("SELECT * FROM alembic_version")}
+    assert rows == {"0001", head_revision()}
+    with pytest.raises(DatabaseOpenError):
+        open_lab(db_path, identity=alice, clock=clock)
+
+
+def test_two_revisions_one_of_them_newer_open_read_only(
+    db_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    """A newer CalTrack with branched migrations: read-only, as any newer schema."""
+    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+        add_thermometer(app)
+    _second_version_row(db_path, UNKNOWN_REVISION)
+    with open_lab(db_path, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.NEWER
+        with pytest.raises(SchemaTooNewError):
+            add_thermometer(app, "TH-002")
+    result = run_cli(db_path, "init")
+    assert UNKNOWN_REVISION in assert_one_error_line(result, 5)
+
+
 # -- files that are not CalTrack databases -------------------------------------------
 
 
@@ -305,3 +358,48 @@ def _tables_of(db: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     finally:
         conn.close()
+
+
+# -- 0002 → 0003: tag keys after NFKC and case folding --------------------------------
+
+
+def test_0003_rekeys_tags_and_keeps_twins_already_stored(
+    db_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+        add_thermometer(app, "CAL-\u00c9-1")  # precomposed
+        add_thermometer(app, "TH-001")
+    url = database_url(str(db_path))
+    eng, _ = build_engine(url, EngineOptions())
+    downgrade(eng, url, "0002")
+    eng.dispose()
+    conn = sqlite3.connect(db_path)
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(instrument)") if r[1] != "id"]
+        copied = ", ".join({"asset_tag": "?", "asset_tag_key": "?"}.get(c, c) for c in columns)
+        with conn:
+            # A twin stored by the old rule: the decomposed É (its own upper-case key).
+            conn.execute(
+                f"INSERT INTO instrument ({', '.join(columns)}) SELECT {copied} "
+                "FROM instrument WHERE asset_tag = ?",
+                ("CAL-E\u0301-1", "CAL-E\u0301-1".upper(), "CAL-\u00c9-1"),
+            )
+        assert conn.execute("SELECT asset_tag_key FROM instrument ORDER BY id").fetchall() == [
+            ("CAL-\u00c9-1",),
+            ("TH-001",),
+            ("CAL-E\u0301-1",),
+        ]
+    finally:
+        conn.close()
+    with open_lab(db_path, identity=alice, clock=clock) as app:
+        assert app.schema.current == head_revision()
+        # Both spellings find the older instrument; the twin is kept, not lost.
+        assert app.instruments.get("CAL-E\u0301-1").asset_tag == "CAL-\u00c9-1"
+        assert app.instruments.get("\uff34\uff28-001").asset_tag == "TH-001"
+    keys = [
+        r[0]
+        for r in sqlite3.connect(db_path).execute(
+            "SELECT asset_tag_key FROM instrument ORDER BY id"
+        )
+    ]
+    assert keys == ["CAL-\u00c9-1", "TH-001", "CAL-\u00c9-1#3"]

@@ -1,29 +1,44 @@
-"""The QA commands end to end, as separate processes on a real file."""
+"""The QA commands end to end, as separate processes on a real file.
+
+The roles belong to real OS accounts (made with ``useradd`` for the test): CalTrack
+takes the login from the operating system, so a test cannot play quinn by setting
+``LOGNAME``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.integration.helpers import assert_one_error_line, child_env, cli_command, run_cli
+from tests.integration.process_helpers import new_os_login, shared_folder
 
 PASSWORD = "correct horse battery"
 
 
 def run_as(db: Path, user: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """The CLI as another OS login (USER/LOGNAME is what getpass reads)."""
-    env = child_env(db.parent) | {"USER": user, "LOGNAME": user, "USERNAME": user}
+    """The CLI as the OS user ``user`` (``setpriv``; this process's own user runs it
+    directly). Files are made writable by everyone, as in a shared folder."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    prefix = (
+        [] if user == me else ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups"]
+    )
     return subprocess.run(
-        cli_command(db, *args),
+        [*prefix, *cli_command(db, *args)],
         input=stdin,
         capture_output=True,
         text=True,
-        env=env,
+        env=child_env(db.parent),
         cwd=db.parent,
         timeout=120,
         check=False,
+        umask=0,
     )
 
 
@@ -32,9 +47,29 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-def test_roles_signatures_and_an_oot_case_from_the_command_line(tmp_path: Path) -> None:
-    db = tmp_path / "lab.db"
-    me = os.environ.get("USER") or "root"
+@pytest.fixture
+def shared_db() -> Iterator[Path]:
+    with shared_folder(0o777) as folder:
+        yield folder / "lab.db"
+
+
+@pytest.fixture
+def quinn() -> Iterator[str]:
+    with new_os_login("quinn") as (_, login):
+        yield login
+
+
+@pytest.fixture
+def bob() -> Iterator[str]:
+    with new_os_login("bob") as (_, login):
+        yield login
+
+
+def test_roles_signatures_and_an_oot_case_from_the_command_line(
+    shared_db: Path, quinn: str, bob: str
+) -> None:
+    db = shared_db
+    me = pwd.getpwuid(os.getuid()).pw_name
     ok(run_as(db, me, "init"))
     ok(run_as(db, me, "instruments", "add", "--asset-tag", "REF-1", "--description", "Ref"))
     ok(run_as(db, me, "instruments", "add", "--asset-tag", "TH-1", "--description", "Thermo"))
@@ -70,18 +105,18 @@ def test_roles_signatures_and_an_oot_case_from_the_command_line(tmp_path: Path) 
     )
 
     # A technician may not hand out roles: exit 5 with one line naming who may.
-    refused = run_as(db, "bob", "users", "set", "bob", "--role", "admin")
+    refused = run_as(db, bob, "users", "set", bob, "--role", "admin")
     line = assert_one_error_line(refused, 5)
     assert "only Admins may change roles" in line and me in line
 
-    ok(run_as(db, me, "users", "set", "quinn", "--role", "qa", "--name", "Quinn Reviewer"))
+    ok(run_as(db, me, "users", "set", quinn, "--role", "qa", "--name", "Quinn Reviewer"))
     users = json.loads(ok(run_as(db, me, "users", "list", "--json")))
-    assert {(u["login"], u["role"]) for u in users} == {(me, "admin"), ("quinn", "qa")}
+    assert {(u["login"], u["role"]) for u in users} == {(me, "admin"), (quinn, "qa")}
 
     # No terminal and no --password-stdin: refused without waiting for input.
-    no_tty = run_as(db, "quinn", "users", "set-password")
+    no_tty = run_as(db, quinn, "users", "set-password")
     assert "--password-stdin" in assert_one_error_line(no_tty, 2)
-    ok(run_as(db, "quinn", "users", "set-password", "--password-stdin", stdin=PASSWORD + "\n"))
+    ok(run_as(db, quinn, "users", "set-password", "--password-stdin", stdin=PASSWORD + "\n"))
 
     # A failing as-found reading opens a case and takes REF-1 out of service.
     added = ok(
@@ -111,7 +146,7 @@ def test_roles_signatures_and_an_oot_case_from_the_command_line(tmp_path: Path) 
     record_id = str(shown["calibrations"][0]["id"])
     wrong = run_as(
         db,
-        "quinn",
+        quinn,
         "calibrations",
         "sign",
         record_id,
@@ -124,7 +159,7 @@ def test_roles_signatures_and_an_oot_case_from_the_command_line(tmp_path: Path) 
     signed = ok(
         run_as(
             db,
-            "quinn",
+            quinn,
             "calibrations",
             "sign",
             record_id,
@@ -136,7 +171,7 @@ def test_roles_signatures_and_an_oot_case_from_the_command_line(tmp_path: Path) 
             stdin=PASSWORD + "\n",
         )
     )
-    assert "Reviewed by Quinn Reviewer (quinn) on" in signed
+    assert f"Reviewed by Quinn Reviewer ({quinn}) on" in signed
     # The signed record is locked against edits.
     locked = run_as(db, me, "calibrations", "edit", record_id, "--notes", "x", "--reason", "y")
     assert "signed and can no longer be edited" in assert_one_error_line(locked, 2)
@@ -144,7 +179,7 @@ def test_roles_signatures_and_an_oot_case_from_the_command_line(tmp_path: Path) 
     ok(
         run_as(
             db,
-            "quinn",
+            quinn,
             "oot",
             "assess",
             "OOT-1",
@@ -157,7 +192,7 @@ def test_roles_signatures_and_an_oot_case_from_the_command_line(tmp_path: Path) 
     closed = ok(
         run_as(
             db,
-            "quinn",
+            quinn,
             "oot",
             "close",
             "1",

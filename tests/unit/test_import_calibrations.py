@@ -207,3 +207,19 @@ def test_performed_on_is_required_and_future_dates_are_refused(
         3: ["Performed on: 2027-01-01 is in the future; enter the date it was done"],
         4: ["Adjustment made: 'perhaps' is neither yes nor no"],
     }
+
+
+def test_who_voided_and_why_refuse_control_characters(lab: CalTrack, tmp_path: Path) -> None:
+    """Both are printed as lines; a newline in them would forge a second line."""
+    path = tmp_path / "voided.csv"
+    path.write_text(
+        "Asset tag,Performed on,Result,Voided at (UTC),Voided by,Void reason\n"
+        'TH-001,2026-02-01,pass,2026-02-03 10:00:00,"bob\nroot",Typo\n'
+        'TH-001,2026-03-01,pass,2026-03-02 10:00:00,bob,"Typo\x1b[2K"\n',
+        encoding="utf-8",
+    )
+    preview = lab.transfer.preview(path, CALIBRATIONS)
+    assert errors_by_line(preview) == {
+        2: ["Voided by: contains the control character U+000A (LINE FEED) at position 4"],
+        4: ["Void reason: contains the control character U+001B (ESCAPE) at position 5"],
+    }

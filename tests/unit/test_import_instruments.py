@@ -12,6 +12,7 @@ from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.errors import ReadOnlyError, UsageError, ValidationError
 from app.identity import Identity
+from app.services.dto import CalibrationInput
 from app.services.editing import EditingOptions
 from app.services.transfer_model import ImportOptions, ImportPreview
 from tests.conftest import add_thermometer
@@ -342,3 +343,38 @@ def test_progress_is_reported_while_saving(app: CalTrack, tmp_path: Path) -> Non
     assert result.committed
     assert ("saving", 1000, 1200) in seen
     assert app.instruments.status_counts()["all"] == 1200
+
+
+def test_dates_outside_the_calendar_are_refused_per_line(app: CalTrack, tmp_path: Path) -> None:
+    """9999-12-31 plus grace days once overflowed every later calibration naming it."""
+    path = tmp_path / "far.csv"
+    path.write_text(
+        "Tag,Description,Grace days,Last calibrated,Next due\n"
+        "F-1,Far future,10,2026-01-01,9999-12-31\n"
+        "F-2,Far past,0,1066-10-14,\n"
+        "F-3,Fine,0,2026-01-01,2200-12-31\n",
+        encoding="utf-8",
+    )
+    preview = app.transfer.preview(path, INSTRUMENTS)
+    assert errors_by_line(preview) == {
+        2: [
+            "Next due: 9999-12-31 is outside the calendar CalTrack keeps (1900-01-01 to 2200-12-31)"
+        ],
+        3: [
+            "Last calibrated: 1066-10-14 is outside the calendar CalTrack keeps "
+            "(1900-01-01 to 2200-12-31)"
+        ],
+    }
+
+
+def test_the_service_refuses_dates_outside_the_calendar(app: CalTrack) -> None:
+    add_thermometer(app)
+    with pytest.raises(ValidationError) as caught:
+        app.calibrations.add(
+            "TH-001",
+            CalibrationInput(performed_on=date(1, 1, 1), result="pass"),
+        )
+    assert caught.value.fields == {
+        "performed_on": "0001-01-01 is outside the calendar CalTrack keeps "
+        "(1900-01-01 to 2200-12-31)"
+    }
