@@ -171,3 +171,14 @@ def test_a_csv_cell_over_the_limit_is_called_that_not_an_unclosed_quote(tmp_path
     with pytest.raises(UsageError) as error:
         read_table(path, ReadOptions())
     assert str(error.value).startswith("long.csv line 3: a value holds more than 131,072")
+
+
+def test_two_columns_of_the_same_name_are_an_error_naming_both() -> None:
+    from app.services.transfer_mapping import build_mapping
+
+    headers = ["Asset tag", "Description", "Serial", "Notes", "serial"]
+    _, problems = build_mapping("instruments", headers, given={}, remembered=None)
+    assert problems == [
+        "two columns are named 'serial' (columns C and E); rename one of them in the file, "
+        "then import again"
+    ]
