@@ -237,7 +237,7 @@ def test_lock_release_by_a_non_admin_is_refused(tmp_path: Path) -> None:
             [("lock", "release"), ("lock", "release", "--force"), ("admins", "add", "nobody")],
         )
         for result, what in zip(results, ["release", "release", "change"], strict=True):
-            line = assert_one_error_line(result, 5)
+            line = assert_one_error_line(result, 8)
             assert f"only CalTrack admins may {what}" in line
             assert f"admins of this database: {ME.user}" in line
         assert holder_path(db).read_bytes() == left
