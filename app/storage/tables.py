@@ -17,6 +17,7 @@ import csv
 import io
 import itertools
 import re
+import stat
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from xml.parsers.expat import ExpatError
 
 from app.errors import UsageError
 from app.storage.atomic import atomic_writer
+from app.storage.filekind import kind_of
 from app.storage.xlsx_scan import SheetEntry, check_sheet, first_long_string, workbook_parts
 
 Cell = str | int | float | bool | date | datetime | None
@@ -106,13 +108,19 @@ class RawTable:
 def read_table(path: Path, options: ReadOptions, progress: Progress | None = None) -> RawTable:
     """Read a CSV or XLSX file (decided by its content, not its name) into raw rows."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder; give the path of a CSV or XLSX file")
+    # A pipe or a device has no size and may never end (/dev/zero): refuse it by kind,
+    # before opening it (opening a FIFO would wait for a writer).
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(
+            f"{path} is {kind_of(info.st_mode)}, not a file; give the path of a saved CSV "
+            "or XLSX file"
+        )
+    size = info.st_size
     if size > options.max_bytes:
         raise UsageError(
             f"{path.name} is {size / 1048576:.1f} MiB; an import takes at most "

@@ -182,3 +182,26 @@ def test_two_columns_of_the_same_name_are_an_error_naming_both() -> None:
         "two columns are named 'serial' (columns C and E); rename one of them in the file, "
         "then import again"
     ]
+
+
+def test_a_pipe_or_a_device_is_named_as_such_not_empty(tmp_path: Path) -> None:
+    import os
+
+    from app.storage.attachments import AttachmentStore
+
+    fifo = tmp_path / "register.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError) as piped:
+        read_table(fifo, ReadOptions())
+    assert str(piped.value) == (
+        f"{fifo} is a named pipe (FIFO), not a file; give the path of a saved CSV or XLSX file"
+    )
+    with pytest.raises(UsageError, match=r"^/dev/zero is a device, not a file"):
+        read_table(Path("/dev/zero"), ReadOptions())
+    store = AttachmentStore(tmp_path / "lab.db-attachments")
+    with pytest.raises(UsageError, match=r"is a named pipe \(FIFO\), not a regular file"):
+        store.ingest(fifo)
+    with pytest.raises(UsageError, match=r"^/dev/null is a device, not a regular file"):
+        store.ingest(Path("/dev/null"))
+    with pytest.raises(UsageError, match=r"is a folder, not a regular file"):
+        store.ingest(tmp_path)
