@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -22,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.engine import BEGIN_MODE_OPTION, JournalChoice, JournalPolicy, choose_journal
-from app.db.filesystem import Location
+from app.db.filesystem import Location, detect_location
 from app.db.maintenance import integrity_problems
 from app.errors import DatabaseBusyError, DatabaseDamagedError, ReadOnlyError, StorageError
 
@@ -106,7 +107,7 @@ BUSY_ADVICE = (
 
 
 def with_busy_retry(
-    policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
+    policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep, path: Path | None = None
 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorator: repeat a whole transaction on SQLITE_BUSY, then DatabaseBusyError.
 
@@ -122,7 +123,7 @@ def with_busy_retry(
                     return fn(*args, **kwargs)
                 except DBAPIError as exc:
                     if not is_busy_error(exc):
-                        translated = translate_storage_error(exc)
+                        translated = translate_storage_error(exc, path)
                         if translated is not None:
                             raise translated from exc
                         raise
@@ -276,7 +277,7 @@ class Database:
     ) -> T:
         """Run ``fn`` in a write transaction, retried whole while the database is busy."""
 
-        @with_busy_retry(self.retry, self.sleep)
+        @with_busy_retry(self.retry, self.sleep, self.path)
         def attempt() -> T:
             with self.write_session(label, admin_override=admin_override) as session:
                 return fn(session)
@@ -286,7 +287,7 @@ class Database:
     def run_read(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn`` in a read transaction, retried while the database is busy."""
 
-        @with_busy_retry(self.retry, self.sleep)
+        @with_busy_retry(self.retry, self.sleep, self.path)
         def attempt() -> T:
             with self.read_session() as session:
                 return fn(session)
@@ -394,8 +395,43 @@ class Database:
         self.engine.dispose()
 
 
-def translate_storage_error(exc: DBAPIError) -> Exception | None:
-    """A domain error for failures of the disk or share under SQLite, else None."""
+# Less free space than this beside the database: an I/O error there is the disk being full.
+NEARLY_FULL_BYTES = 1024 * 1024
+
+
+def _io_error(path: Path | None) -> StorageError:
+    """SQLite's "disk I/O error" said as what it most likely is, where the file is.
+
+    SQLite reports some writes that fail for lack of space (the journal, the WAL index)
+    as an I/O error: look at the disk before blaming a share the file may not be on.
+    """
+    if path is not None:
+        folder = path.parent
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(folder).free < NEARLY_FULL_BYTES:
+                return StorageError(
+                    f"the disk holding the database ({folder}) is full; nothing was saved — "
+                    "free space and try again"
+                )
+        with contextlib.suppress(OSError):
+            if not detect_location(folder).is_network:
+                return StorageError(
+                    f"the disk holding the database ({folder}) failed while writing (disk "
+                    "I/O error); nothing was saved — check the disk (is it removable and "
+                    "still connected?) and try again"
+                )
+    return StorageError(
+        "the disk or network share failed while writing (disk I/O error); nothing was "
+        "saved — check the connection to the share and try again"
+    )
+
+
+def translate_storage_error(exc: DBAPIError, path: Path | None = None) -> Exception | None:
+    """A domain error for failures of the disk or share under SQLite, else None.
+
+    ``path`` (the database file, when known) lets an I/O error say whether the disk is
+    full and whether it is a share at all.
+    """
     message = str(exc.orig).lower()
     code = getattr(exc.orig, "sqlite_errorcode", None)
     if code == SQLITE_IOERR_DELETE:
@@ -422,10 +458,7 @@ def translate_storage_error(exc: DBAPIError) -> Exception | None:
             "the disk holding the database is full; nothing was saved — free space and try again"
         )
     if "disk i/o error" in message:
-        return StorageError(
-            "the disk or network share failed while writing (disk I/O error); the change was "
-            "rolled back — check the connection to the share and try again"
-        )
+        return _io_error(path)
     if "unable to open database file" in message:
         return StorageError(
             "the database file cannot be opened any more (moved, renamed or the share is "
