@@ -547,6 +547,21 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
         last = status.holder
         print("not held" + (f" (last editor: {last.describe()})" if last else ""))
         return 0
+    if holder is None:
+        # The OS lock is held but its holder file is missing or damaged: say so rather
+        # than print "None on None".
+        print_fields(
+            [
+                (
+                    "Held by",
+                    "a session that cannot be named (the database's .lock.json file, "
+                    "which names the editor, is missing or damaged)",
+                ),
+                ("Heartbeat", "unknown (no readable holder file)"),
+                ("Stale", "cannot be judged without a heartbeat"),
+            ]
+        )
+        return 0
     age = data["heartbeat_age_s"]
     print_fields(
         [
