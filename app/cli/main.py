@@ -156,5 +156,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERNAL
     except KeyboardInterrupt:
-        print("caltrack: interrupted; the last change was rolled back", file=sys.stderr)
+        print("caltrack: interrupted; a change not finished was not saved", file=sys.stderr)
         return 130

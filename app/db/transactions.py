@@ -107,7 +107,11 @@ BUSY_ADVICE = (
 
 
 def with_busy_retry(
-    policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep, path: Path | None = None
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+    path: Path | None = None,
+    *,
+    writing: bool = True,
 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorator: repeat a whole transaction on SQLITE_BUSY, then DatabaseBusyError.
 
@@ -123,7 +127,7 @@ def with_busy_retry(
                     return fn(*args, **kwargs)
                 except DBAPIError as exc:
                     if not is_busy_error(exc):
-                        translated = translate_storage_error(exc, path)
+                        translated = translate_storage_error(exc, path, writing=writing)
                         if translated is not None:
                             raise translated from exc
                         raise
@@ -287,7 +291,7 @@ class Database:
     def run_read(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn`` in a read transaction, retried while the database is busy."""
 
-        @with_busy_retry(self.retry, self.sleep, self.path)
+        @with_busy_retry(self.retry, self.sleep, self.path, writing=False)
         def attempt() -> T:
             with self.read_session() as session:
                 return fn(session)
@@ -399,12 +403,20 @@ class Database:
 NEARLY_FULL_BYTES = 1024 * 1024
 
 
-def _io_error(path: Path | None) -> StorageError:
+def _io_error(path: Path | None, writing: bool) -> StorageError:
     """SQLite's "disk I/O error" said as what it most likely is, where the file is.
 
     SQLite reports some writes that fail for lack of space (the journal, the WAL index)
     as an I/O error: look at the disk before blaming a share the file may not be on.
     """
+    if not writing:
+        # A read changes nothing: "nothing was saved" or "rolled back" would mislead.
+        where = f" ({path.parent})" if path is not None else ""
+        return StorageError(
+            f"the disk or share holding the database{where} failed while reading it (disk "
+            "I/O error); nothing was changed — check the disk or the connection to the "
+            "share and try again"
+        )
     if path is not None:
         folder = path.parent
         with contextlib.suppress(OSError):
@@ -426,11 +438,14 @@ def _io_error(path: Path | None) -> StorageError:
     )
 
 
-def translate_storage_error(exc: DBAPIError, path: Path | None = None) -> Exception | None:
+def translate_storage_error(
+    exc: DBAPIError, path: Path | None = None, *, writing: bool = True
+) -> Exception | None:
     """A domain error for failures of the disk or share under SQLite, else None.
 
     ``path`` (the database file, when known) lets an I/O error say whether the disk is
-    full and whether it is a share at all.
+    full and whether it is a share at all; ``writing`` False (a read transaction) says
+    that nothing was changed.
     """
     message = str(exc.orig).lower()
     code = getattr(exc.orig, "sqlite_errorcode", None)
@@ -458,7 +473,7 @@ def translate_storage_error(exc: DBAPIError, path: Path | None = None) -> Except
             "the disk holding the database is full; nothing was saved — free space and try again"
         )
     if "disk i/o error" in message:
-        return _io_error(path)
+        return _io_error(path, writing)
     if "unable to open database file" in message:
         return StorageError(
             "the database file cannot be opened any more (moved, renamed or the share is "

@@ -42,3 +42,10 @@ def test_an_io_error_on_a_local_disk_does_not_blame_a_share(tmp_path: Path) -> N
     message = str(translate_storage_error(_io_error(), tmp_path / "lab.db"))
     assert "share" not in message and "nothing was saved" in message
     assert "rolled back" not in str(translate_storage_error(_io_error()))
+
+
+def test_an_io_error_while_reading_says_nothing_was_changed(tmp_path: Path) -> None:
+    # db verify and every other read: no "rolled back", no "nothing was saved".
+    message = str(translate_storage_error(_io_error(), tmp_path / "lab.db", writing=False))
+    assert "failed while reading it" in message and "nothing was changed" in message
+    assert "rolled back" not in message and "saved" not in message
