@@ -8,7 +8,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from app.bootstrap import CalTrack
 from app.errors import UsageError
+from app.services.transfer_model import ImportOptions
 from app.storage.tables import MAX_CELL_CHARS, ReadOptions, read_table
 
 
@@ -205,3 +207,17 @@ def test_a_pipe_or_a_device_is_named_as_such_not_empty(tmp_path: Path) -> None:
         store.ingest(Path("/dev/null"))
     with pytest.raises(UsageError, match=r"is a folder, not a regular file"):
         store.ingest(tmp_path)
+
+
+def test_the_preview_says_which_hidden_sheets_were_not_read(app: CalTrack, tmp_path: Path) -> None:
+    visible = _sheet_xml(_row(1, "Asset tag", "Description") + _row(2, "V-1", "Visible"))
+    hidden = _sheet_xml(_row(1, "Asset tag", "Description") + _row(2, "H-1", "Hidden"))
+    path = tmp_path / "hidden.xlsx"
+    _raw_workbook(path, [("Register", "visible", visible), ("Instruments", "hidden", hidden)])
+    preview = app.transfer.preview(path, ImportOptions(kind="instruments"))
+    assert preview.sheet == "Register"
+    assert [r.asset_tag for r in preview.rows] == ["V-1"]
+    assert (
+        "read the visible sheet 'Register'; hidden sheet(s) 'Instruments' were not read "
+        "(name one with --sheet to read it)"
+    ) in preview.warnings
