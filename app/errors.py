@@ -123,9 +123,12 @@ class ReadOnlyError(CalTrackError):
 
 class NotAllowedError(CalTrackError):
     """The user's role does not allow this (a technician signing, a non-admin managing
-    accounts). On a shared file this guards against mistakes, not attackers."""
+    accounts). On a shared file this guards against mistakes, not attackers.
 
-    exit_code = 5
+    Its own exit code (8), not read-only's 5: a script must tell "ask someone with the
+    role" from "wait for the editor lock"."""
+
+    exit_code = 8
 
 
 class LeaseLostError(ReadOnlyError):

@@ -23,7 +23,7 @@ from app.services.dto import (
 )
 from app.services.due import DUE_STATUSES
 from app.services.editing import EditingOptions
-from app.services.maintenance import salvage_database
+from app.services.maintenance import ORPHAN_MIN_AGE_S, salvage_database
 from app.settings.paths import default_database_path
 
 Handler = Callable[[argparse.Namespace], int]
@@ -439,11 +439,17 @@ def cmd_db_verify(args: argparse.Namespace) -> int:
         print(f"PROBLEM: {problem}")
     folder = app.maintenance.quarantine_folder()
     for name in report.orphan_files:
-        state = (
-            f"moved to {folder} (`db quarantine` lists and restores it)"
-            if name in removed
-            else "orphan file (no row refers to it)"
-        )
+        if name in removed:
+            state = f"moved to {folder} (`db quarantine` lists and restores it)"
+        elif args.clean_orphans:
+            # Said, so the user does not think the cleanup failed or missed it.
+            state = (
+                "orphan file (no row refers to it), kept: it is less than "
+                f"{ORPHAN_MIN_AGE_S // 60} minutes old and may belong to an attachment still "
+                "being saved; run `db verify --clean-orphans` again later"
+            )
+        else:
+            state = "orphan file (no row refers to it)"
         print(f"note: {name}: {state}")
     verdict = "clean" if report.clean else f"{len(report.problems)} problem(s)"
     print(
@@ -546,6 +552,21 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
     if not status.held:
         last = status.holder
         print("not held" + (f" (last editor: {last.describe()})" if last else ""))
+        return 0
+    if holder is None:
+        # The OS lock is held but its holder file is missing or damaged: say so rather
+        # than print "None on None".
+        print_fields(
+            [
+                (
+                    "Held by",
+                    "a session that cannot be named (the database's .lock.json file, "
+                    "which names the editor, is missing or damaged)",
+                ),
+                ("Heartbeat", "unknown (no readable holder file)"),
+                ("Stale", "cannot be judged without a heartbeat"),
+            ]
+        )
         return 0
     age = data["heartbeat_age_s"]
     print_fields(

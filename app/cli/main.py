@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from sqlalchemy.exc import DBAPIError
@@ -121,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"caltrack: {exc}", file=sys.stderr)
         return exc.exit_code
     except DBAPIError as exc:
-        translated = translate_storage_error(exc)
+        db = getattr(args, "db", None)
+        # A file path (not a URL) lets a disk I/O error say whether that disk is full.
+        translated = translate_storage_error(exc, Path(db) if db and "://" not in db else None)
         if translated is None and is_busy_error(exc):
             print("caltrack: the database is busy; try again in a moment", file=sys.stderr)
             return 4
@@ -153,5 +156,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERNAL
     except KeyboardInterrupt:
-        print("caltrack: interrupted; the last change was rolled back", file=sys.stderr)
+        print("caltrack: interrupted; a change not finished was not saved", file=sys.stderr)
         return 130

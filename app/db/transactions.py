@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -22,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.engine import BEGIN_MODE_OPTION, JournalChoice, JournalPolicy, choose_journal
-from app.db.filesystem import Location
+from app.db.filesystem import Location, detect_location
 from app.db.maintenance import integrity_problems
 from app.errors import DatabaseBusyError, DatabaseDamagedError, ReadOnlyError, StorageError
 
@@ -106,7 +107,11 @@ BUSY_ADVICE = (
 
 
 def with_busy_retry(
-    policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+    path: Path | None = None,
+    *,
+    writing: bool = True,
 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorator: repeat a whole transaction on SQLITE_BUSY, then DatabaseBusyError.
 
@@ -122,7 +127,7 @@ def with_busy_retry(
                     return fn(*args, **kwargs)
                 except DBAPIError as exc:
                     if not is_busy_error(exc):
-                        translated = translate_storage_error(exc)
+                        translated = translate_storage_error(exc, path, writing=writing)
                         if translated is not None:
                             raise translated from exc
                         raise
@@ -276,7 +281,7 @@ class Database:
     ) -> T:
         """Run ``fn`` in a write transaction, retried whole while the database is busy."""
 
-        @with_busy_retry(self.retry, self.sleep)
+        @with_busy_retry(self.retry, self.sleep, self.path)
         def attempt() -> T:
             with self.write_session(label, admin_override=admin_override) as session:
                 return fn(session)
@@ -286,7 +291,7 @@ class Database:
     def run_read(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn`` in a read transaction, retried while the database is busy."""
 
-        @with_busy_retry(self.retry, self.sleep)
+        @with_busy_retry(self.retry, self.sleep, self.path, writing=False)
         def attempt() -> T:
             with self.read_session() as session:
                 return fn(session)
@@ -394,8 +399,54 @@ class Database:
         self.engine.dispose()
 
 
-def translate_storage_error(exc: DBAPIError) -> Exception | None:
-    """A domain error for failures of the disk or share under SQLite, else None."""
+# Less free space than this beside the database: an I/O error there is the disk being full.
+NEARLY_FULL_BYTES = 1024 * 1024
+
+
+def _io_error(path: Path | None, writing: bool) -> StorageError:
+    """SQLite's "disk I/O error" said as what it most likely is, where the file is.
+
+    SQLite reports some writes that fail for lack of space (the journal, the WAL index)
+    as an I/O error: look at the disk before blaming a share the file may not be on.
+    """
+    if not writing:
+        # A read changes nothing: "nothing was saved" or "rolled back" would mislead.
+        where = f" ({path.parent})" if path is not None else ""
+        return StorageError(
+            f"the disk or share holding the database{where} failed while reading it (disk "
+            "I/O error); nothing was changed — check the disk or the connection to the "
+            "share and try again"
+        )
+    if path is not None:
+        folder = path.parent
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(folder).free < NEARLY_FULL_BYTES:
+                return StorageError(
+                    f"the disk holding the database ({folder}) is full; nothing was saved — "
+                    "free space and try again"
+                )
+        with contextlib.suppress(OSError):
+            if not detect_location(folder).is_network:
+                return StorageError(
+                    f"the disk holding the database ({folder}) failed while writing (disk "
+                    "I/O error); nothing was saved — check the disk (is it removable and "
+                    "still connected?) and try again"
+                )
+    return StorageError(
+        "the disk or network share failed while writing (disk I/O error); nothing was "
+        "saved — check the connection to the share and try again"
+    )
+
+
+def translate_storage_error(
+    exc: DBAPIError, path: Path | None = None, *, writing: bool = True
+) -> Exception | None:
+    """A domain error for failures of the disk or share under SQLite, else None.
+
+    ``path`` (the database file, when known) lets an I/O error say whether the disk is
+    full and whether it is a share at all; ``writing`` False (a read transaction) says
+    that nothing was changed.
+    """
     message = str(exc.orig).lower()
     code = getattr(exc.orig, "sqlite_errorcode", None)
     if code == SQLITE_IOERR_DELETE:
@@ -422,10 +473,7 @@ def translate_storage_error(exc: DBAPIError) -> Exception | None:
             "the disk holding the database is full; nothing was saved — free space and try again"
         )
     if "disk i/o error" in message:
-        return StorageError(
-            "the disk or network share failed while writing (disk I/O error); the change was "
-            "rolled back — check the connection to the share and try again"
-        )
+        return _io_error(path, writing)
     if "unable to open database file" in message:
         return StorageError(
             "the database file cannot be opened any more (moved, renamed or the share is "

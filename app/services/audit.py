@@ -453,9 +453,14 @@ def _account_state(o: UserAccount) -> EntityState:
 
 
 def _signature_state(o: Signature) -> EntityState:
-    return EntityState(
-        o.id, f"signature #{o.id}", signature_snapshot(o), (o.signer, o.signed_at), True
-    )
+    return EntityState(o.id, f"#{o.id}", signature_snapshot(o), (o.signer, o.signed_at), True)
+
+
+def _named(entity_type: str, state: EntityState) -> str:
+    """ "instrument TH-1 (#3)", but "signature #3" where the label is only the id."""
+    if state.label == f"#{state.id}":
+        return f"{entity_type} {state.label}"
+    return f"{entity_type} {state.label} (#{state.id})"
 
 
 def _case_state(o: OotCase) -> EntityState:
@@ -650,7 +655,7 @@ class AuditService:
             if trail is None or (state is not None and state.id < trail[0]):
                 assert state is not None
                 problems.append(
-                    f"{entity_type} {state.label} (#{state.id}) has no audit trail: it was "
+                    f"{_named(entity_type, state)} has no audit trail: it was "
                     "added outside CalTrack, or its audit events were deleted"
                 )
                 state = next(states, None)
@@ -675,7 +680,7 @@ class AuditService:
                 )
             if differing:
                 problems.append(
-                    f"{entity_type} {state.label} (#{state.id}) differs from its audit trail "
+                    f"{_named(entity_type, state)} differs from its audit trail "
                     f"in {', '.join(differing)}: changed outside CalTrack"
                 )
             state = next(states, None)

@@ -325,6 +325,12 @@ class TransferService:
                 f"the header is on line {header_row.line}; the line(s) above it were skipped "
                 f"({skipped[:120]})"
             )
+        if table.hidden_sheets and not options.sheet:
+            hidden = ", ".join(repr(h) for h in table.hidden_sheets)
+            warnings.append(
+                f"read the visible sheet {table.sheet!r}; hidden sheet(s) {hidden} were not "
+                "read (name one with --sheet to read it)"
+            )
         data = rows[start + 1 :]
         mapping, mapping_problems = build_mapping(
             kind, headers, given=options.mapping, remembered=options.remembered

@@ -344,6 +344,16 @@ def find_header(rows: Sequence[Sequence[object]], kind: str) -> int:
     return 0
 
 
+def _letter(index: int) -> str:
+    """A column's letter as a spreadsheet shows it (0 → A, 26 → AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
 def layout_key(kind: str, headers: Sequence[str]) -> str:
     """What identifies a file layout for remembering its mapping: kind + normalised header."""
     text = kind + "\x1f" + "\x1f".join(normalise(h) for h in headers)
@@ -403,6 +413,7 @@ def build_mapping(
         chosen[index] = (spec.field if spec else None, "remembered")
     columns: list[ColumnMap] = []
     taken: dict[str, str] = {}
+    first: dict[str, int] = {}  # field → index of the column that gives it
     for index, header in enumerate(headers):
         field: str | None
         source: str
@@ -423,10 +434,19 @@ def build_mapping(
                         f"mapping {header!r} to {field}: column {taken[clash]!r} already gives "
                         f"{fields[clash].label.lower()}; map one of them"
                     )
+                elif source == "guessed" and normalise(taken[clash]) == normalise(header):
+                    # Two columns of the same name: which one holds the data is a guess
+                    # the program must not make (and --map cannot tell them apart).
+                    problems.append(
+                        f"two columns are named {header!r} (columns {_letter(first[clash])} "
+                        f"and {_letter(index)}); rename one of them in the file, then "
+                        "import again"
+                    )
                 note = f"not imported: column {taken[clash]!r} already gives {field}"
                 field, source = None, ""
             else:
                 taken[field] = header
+                first[field] = index
         spec = fields.get(field) if field else None
         columns.append(
             ColumnMap(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from app.errors import StorageError, UsageError
 from app.storage.atomic import atomic_writer, fsync_directory
+from app.storage.filekind import kind_of
 from app.storage.filenames import stored_name
 
 CHUNK = 1024 * 1024
@@ -46,7 +47,9 @@ def _open_source(source: Path) -> tuple[int, int]:
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"{source} is not a regular file; attach a file, not a folder")
+        raise UsageError(
+            f"{source} is {kind_of(info.st_mode)}, not a regular file; attach a saved file"
+        )
     try:
         fd = os.open(source, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except PermissionError:

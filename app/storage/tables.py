@@ -17,21 +17,27 @@ import csv
 import io
 import itertools
 import re
+import stat
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from app.errors import UsageError
 from app.storage.atomic import atomic_writer
+from app.storage.filekind import kind_of
+from app.storage.xlsx_scan import SheetEntry, check_sheet, first_long_string, workbook_parts
 
 Cell = str | int | float | bool | date | datetime | None
 Progress = Callable[[int, int], None]
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 100_000
+# The most characters one cell may hold (CSV's own field limit, 128 KiB, for both formats).
+MAX_CELL_CHARS = 128 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # A quoted value spanning more lines than this at the end of the file is an unclosed quote.
@@ -96,18 +102,25 @@ class RawTable:
     delimiter: str = ""  # CSV
     sheet: str = ""  # XLSX: the sheet read
     sheets: tuple[str, ...] = field(default_factory=tuple)  # XLSX: every sheet
+    hidden_sheets: tuple[str, ...] = field(default_factory=tuple)  # XLSX: those hidden
 
 
 def read_table(path: Path, options: ReadOptions, progress: Progress | None = None) -> RawTable:
     """Read a CSV or XLSX file (decided by its content, not its name) into raw rows."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder; give the path of a CSV or XLSX file")
+    # A pipe or a device has no size and may never end (/dev/zero): refuse it by kind,
+    # before opening it (opening a FIFO would wait for a writer).
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(
+            f"{path} is {kind_of(info.st_mode)}, not a file; give the path of a saved CSV "
+            "or XLSX file"
+        )
+    size = info.st_size
     if size > options.max_bytes:
         raise UsageError(
             f"{path.name} is {size / 1048576:.1f} MiB; an import takes at most "
@@ -285,6 +298,8 @@ def _read_csv(path: Path, data: bytes, options: ReadOptions, progress: Progress 
             if progress and len(rows) % PROGRESS_EVERY == 0:
                 progress(len(rows), 0)
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise _long_field(name, previous_end + 1, reader.line_num) from None
         raise UsageError(
             f"{name} line {reader.line_num}: cannot be read as CSV ({exc}); "
             'is it a table? A quote (") that is never closed makes the rest one value'
@@ -304,6 +319,19 @@ def _read_csv(path: Path, data: bytes, options: ReadOptions, progress: Progress 
         encoding=encoding,
         encoding_note=note,
         delimiter=delimiter,
+    )
+
+
+def _long_field(name: str, start: int, stop: int) -> UsageError:
+    """The csv module's field limit was hit in the record from line ``start``."""
+    if stop - start > MAX_VALUE_LINES:
+        return UsageError(
+            f'{name} line {start}: a quote (") opens a value that is never closed, '
+            "so the rest of the file reads as one value; fix the quote and import again"
+        )
+    return UsageError(
+        f"{name} line {start}: a value holds more than {MAX_CELL_CHARS:,} characters, "
+        "more than an import takes for one cell; shorten it (attach long texts as files)"
     )
 
 
@@ -338,22 +366,65 @@ def _xlsx_value(value: Any) -> Cell:
     return str(value)
 
 
-def _pick_sheet(wb: Any, name: str, options: ReadOptions) -> Any:
-    names: list[str] = list(wb.sheetnames)
+def _pick_sheet(name: str, sheets: Sequence[SheetEntry], options: ReadOptions) -> SheetEntry:
+    """The sheet named, else a visible preferred one, else the first visible one.
+
+    A hidden sheet is read only when named: what the user sees in Excel is what is read.
+    """
+    names = [s.name for s in sheets]
     if options.sheet:
-        for candidate in names:
-            if candidate == options.sheet or candidate.casefold() == options.sheet.casefold():
-                return wb[candidate]
+        for candidate in sheets:
+            if candidate.name.casefold() == options.sheet.casefold():
+                return candidate
         raise UsageError(
             f"{name} has no sheet {options.sheet!r}; its sheets are: " + ", ".join(names)
         )
-    for wanted in options.preferred_sheets:
-        for candidate in names:
-            if candidate.casefold() == wanted.casefold():
-                return wb[candidate]
-    if not names:
+    if not sheets:
         raise UsageError(f"{name} has no sheets")
-    return wb[names[0]]
+    visible = [s for s in sheets if s.visible]
+    if not visible:
+        raise UsageError(
+            f"{name} has only hidden sheets ({', '.join(names)}); name the one to read "
+            "(--sheet), or show it in Excel and save the file"
+        )
+    for wanted in options.preferred_sheets:
+        for candidate in visible:
+            if candidate.name.casefold() == wanted.casefold():
+                return candidate
+    return visible[0]
+
+
+def _scan_xlsx(path: Path, options: ReadOptions) -> tuple[SheetEntry, tuple[SheetEntry, ...]]:
+    """Choose the sheet and check it in a streaming pass before openpyxl loads anything."""
+    name = path.name
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = workbook_parts(zf)
+            if parts is None:
+                raise UsageError(
+                    f"{name} is a ZIP file but not an Excel workbook that can be read; "
+                    "save it from Excel as .xlsx, or export it as CSV"
+                )
+            sheet = _pick_sheet(name, parts.sheets, options)
+            long_string = (
+                first_long_string(zf, parts.shared_strings, MAX_CELL_CHARS)
+                if parts.shared_strings
+                else None
+            )
+            check_sheet(
+                zf,
+                name,
+                sheet,
+                max_rows=options.max_rows,
+                max_chars=MAX_CELL_CHARS,
+                long_string=long_string,
+            )
+            return sheet, parts.sheets
+    except (zipfile.BadZipFile, KeyError, OSError, ExpatError) as exc:
+        raise UsageError(
+            f"{name} is a ZIP file but not an Excel workbook that can be read ({exc}); "
+            "save it from Excel as .xlsx, or export it as CSV"
+        ) from None
 
 
 def _read_xlsx(path: Path, size: int, options: ReadOptions, progress: Progress | None) -> RawTable:
@@ -362,6 +433,7 @@ def _read_xlsx(path: Path, size: int, options: ReadOptions, progress: Progress |
     from openpyxl.utils.exceptions import InvalidFileException
 
     name = path.name
+    chosen, entries = _scan_xlsx(path, options)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
@@ -370,7 +442,7 @@ def _read_xlsx(path: Path, size: int, options: ReadOptions, progress: Progress |
             "save it from Excel as .xlsx, or export it as CSV"
         ) from None
     try:
-        ws = _pick_sheet(wb, name, options)
+        ws = wb[chosen.name]
         # Some programs write a wrong sheet size; read whatever rows there are.
         ws.reset_dimensions()
         rows: list[RawRow] = []
@@ -395,6 +467,7 @@ def _read_xlsx(path: Path, size: int, options: ReadOptions, progress: Progress |
                 progress(len(rows), 0)
         title = str(ws.title)
         sheets = tuple(str(s) for s in wb.sheetnames)
+        hidden = tuple(e.name for e in entries if not e.visible)
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise UsageError(f"{name} is damaged and cannot be read ({exc})") from None
     finally:
@@ -402,7 +475,13 @@ def _read_xlsx(path: Path, size: int, options: ReadOptions, progress: Progress |
     if not rows:
         raise UsageError(f"{name} sheet {title!r} holds no rows")
     return RawTable(
-        name=name, format="xlsx", rows=tuple(rows), size_bytes=size, sheet=title, sheets=sheets
+        name=name,
+        format="xlsx",
+        rows=tuple(rows),
+        size_bytes=size,
+        sheet=title,
+        sheets=sheets,
+        hidden_sheets=hidden,
     )
 
 

@@ -32,9 +32,9 @@ def test_a_second_os_user_claiming_to_be_root_is_itself() -> None:
         assert whoami.returncode == 0, whoami.stderr
         assert json.loads(whoami.stdout)["login"] == login
 
-        # As root this would succeed; as bob (a technician) it is refused, exit 5.
+        # As root this would succeed; as bob (a technician) it is refused, exit 8.
         refused = bob.cli(db, "users", "set", login, "--role", "admin")
-        line = assert_one_error_line(refused, 5)
+        line = assert_one_error_line(refused, 8)
         assert f"you ({login})" in line, line
         assert query(db, "SELECT role FROM user_account WHERE login = ?", (login,)) == []
 

@@ -237,7 +237,7 @@ def test_lock_release_by_a_non_admin_is_refused(tmp_path: Path) -> None:
             [("lock", "release"), ("lock", "release", "--force"), ("admins", "add", "nobody")],
         )
         for result, what in zip(results, ["release", "release", "change"], strict=True):
-            line = assert_one_error_line(result, 5)
+            line = assert_one_error_line(result, 8)
             assert f"only CalTrack admins may {what}" in line
             assert f"admins of this database: {ME.user}" in line
         assert holder_path(db).read_bytes() == left
@@ -469,3 +469,24 @@ def test_cli_write_on_a_share_that_does_not_lock_says_it_once(
     no_lock_cli_write: subprocess.CompletedProcess[str],
 ) -> None:
     assert_one_error_line(no_lock_cli_write, 5)
+
+
+@pytest.mark.parametrize("damage", ["missing", "damaged"])
+def test_lock_status_with_the_holder_file_gone_says_so_not_none(
+    tmp_path: Path, damage: str
+) -> None:
+    db = make_db(tmp_path / "lab.db")
+    with holding_child(db, tmp_path / "holder", user=HANNA, machine=ME.machine) as holder:
+        # Frozen, so its heartbeat does not write the holder file back.
+        os.kill(holder.pid, signal.SIGSTOP)
+        try:
+            if damage == "missing":
+                holder_path(db).unlink()
+            else:
+                holder_path(db).write_text('{"user": ', encoding="utf-8")
+            result = run_cli(db, "lock", "status")
+        finally:
+            os.kill(holder.pid, signal.SIGCONT)
+    assert result.returncode == 0, result.stderr
+    assert "None" not in result.stdout, result.stdout
+    assert "cannot be named" in result.stdout and ".lock.json" in result.stdout

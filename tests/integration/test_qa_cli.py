@@ -104,9 +104,9 @@ def test_roles_signatures_and_an_oot_case_from_the_command_line(
         )
     )
 
-    # A technician may not hand out roles: exit 5 with one line naming who may.
+    # A technician may not hand out roles: exit 8 (not 5, read-only) naming who may.
     refused = run_as(db, bob, "users", "set", bob, "--role", "admin")
-    line = assert_one_error_line(refused, 5)
+    line = assert_one_error_line(refused, 8)
     assert "only Admins may change roles" in line and me in line
 
     ok(run_as(db, me, "users", "set", quinn, "--role", "qa", "--name", "Quinn Reviewer"))

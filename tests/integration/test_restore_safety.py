@@ -118,3 +118,16 @@ def test_restore_is_audited_with_the_head_it_replaced(tmp_path: Path) -> None:
     assert epoch_after > epoch_before
     verified = run_cli(db, "db", "verify")
     assert verified.returncode == 0, (verified.stdout, verified.stderr)
+
+
+def test_clean_orphans_says_it_kept_a_young_orphan(tmp_path: Path) -> None:
+    db = tmp_path / "lab.db"
+    backup, later_bytes, stored = _lab(db, tmp_path)
+    restored = run_cli(db, "db", "restore", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    cleaned = run_cli(db, "db", "verify", "--clean-orphans")
+    assert cleaned.returncode == 0, (cleaned.stdout, cleaned.stderr)
+    assert f"note: {stored}: orphan file (no row refers to it), kept: it is less than 60 " in (
+        cleaned.stdout
+    )
+    assert (db.with_name("lab.db-attachments") / stored).read_bytes() == later_bytes

@@ -206,3 +206,17 @@ def test_a_first_signing_password_creates_an_audited_account(
         assert event.action == "create"
         assert event.changes["role"] == [None, "technician"]
         assert bob.maintenance.verify().problems == []
+
+
+def test_verify_names_a_signature_changed_outside_once(
+    recorded: int, db_path: Path, clock: FixedClock
+) -> None:
+    with open_as(db_path, QUINN, clock) as qa:
+        sig = qa.signatures.sign_record(recorded, meaning="reviewed", password=PASSWORD)
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("UPDATE signature SET comment = 'forged' WHERE id = ?", (sig.id,))
+    raw.close()
+    with open_as(db_path, QUINN, clock) as qa:
+        problems = qa.maintenance.verify().problems
+    named = [p for p in problems if "differs from its audit trail" in p]
+    assert named and named[0].startswith(f"signature #{sig.id} differs"), problems
