@@ -44,7 +44,12 @@ from app.locking.editor_lock import EditorLock, held_message, os_lock_free, to_l
 from app.locking.holder import HolderInfo, holder_path, read_holder, write_holder
 from app.locking.running import RunMarker
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.services.accounts import AccountService, seed_accounts, user_view
+from app.services.accounts import (
+    AccountService,
+    accounts_missing_problem,
+    seed_accounts,
+    user_view,
+)
 from app.services.anchors import ChainAnchorService
 from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
@@ -420,6 +425,10 @@ def _open(
         if session.editing and not uow.read(lambda u: bool(u.accounts.all())):
             # Upgraded by hand (alembic) rather than by CalTrack: nobody would administer it.
             uow.write(lambda u: seed_accounts(u, identity, clock), label="initialise")
+    if not damaged and state.status is SchemaStatus.CURRENT:
+        missing = uow.read(accounts_missing_problem)
+        if missing:
+            problems.append(missing)
     marker, crash = _crash_check(database, state_dir, clock, notices, problems)
     anchors = ChainAnchorService(uow, AnchorStore(state_dir or user_state_dir()), clock)
     if not damaged:
