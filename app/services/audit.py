@@ -642,9 +642,9 @@ class AuditService:
             expected_prev = event.hash
             if event.entity_type == "database" and event.action == HEAD_MISSING_ACTION:
                 problems.append(
-                    f"audit event #{event.id}: when {event.user} wrote on "
-                    f"{event.occurred_at:%Y-%m-%d %H:%M} UTC the recorded audit chain head was "
-                    "missing, so newer events before it may have been deleted outside CalTrack"
+                    f"audit event #{event.id}: the recorded audit chain head was missing when "
+                    f"{event.user} wrote on {event.occurred_at:%Y-%m-%d %H:%M} UTC, so the "
+                    "newest events before then may have been deleted outside CalTrack"
                 )
             if len(problems) >= max_problems:
                 return first_bad, count
