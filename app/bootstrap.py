@@ -33,6 +33,7 @@ from app.db.engine import (
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
 from app.db.transactions import Database, with_busy_retry
 from app.errors import (
+    DatabaseDamagedError,
     DatabaseOpenError,
     LockHeldError,
     ReadOnlyError,
@@ -43,7 +44,13 @@ from app.locking.editor_lock import EditorLock, held_message, os_lock_free, to_l
 from app.locking.holder import HolderInfo, holder_path, read_holder, write_holder
 from app.locking.running import RunMarker
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.services.accounts import AccountService, seed_accounts, user_view
+from app.services.accounts import (
+    AccountService,
+    accounts_missing_problem,
+    seed_accounts,
+    user_view,
+)
+from app.services.anchors import ChainAnchorService
 from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
@@ -59,6 +66,7 @@ from app.services.settings import SharedSettingsService
 from app.services.signatures import SignatureService
 from app.services.transfer import TransferService
 from app.settings.paths import user_state_dir
+from app.storage.anchors import AnchorStore
 from app.storage.attachments import AttachmentStore, attachments_folder_for
 
 log = logging.getLogger(__name__)
@@ -93,6 +101,7 @@ class CalTrack:
     problems: list[str] = field(default_factory=list)
     run_marker: RunMarker | None = None
     crash: CrashReport | None = None  # the last run here ended without closing
+    anchors: ChainAnchorService | None = None  # what this PC saw of the audit chain
 
     def change_watcher(self) -> ChangeWatcher:
         """A fresh watcher for "did anyone change the data?" (reads the database)."""
@@ -102,6 +111,9 @@ class CalTrack:
         """Give the lock back, forget the run marker, close connections."""
         # Connections first: a rolled-back journal may still fill a full disk, and the
         # holder record must then still be writable to say the session ended cleanly.
+        if self.anchors is not None:
+            # This session's own events extend the chain: the next open expects them.
+            self.anchors.remember()
         try:
             self.database.dispose()
         finally:
@@ -413,7 +425,20 @@ def _open(
         if session.editing and not uow.read(lambda u: bool(u.accounts.all())):
             # Upgraded by hand (alembic) rather than by CalTrack: nobody would administer it.
             uow.write(lambda u: seed_accounts(u, identity, clock), label="initialise")
+    if not damaged and state.status is SchemaStatus.CURRENT:
+        missing = uow.read(accounts_missing_problem)
+        if missing:
+            problems.append(missing)
     marker, crash = _crash_check(database, state_dir, clock, notices, problems)
+    anchors = ChainAnchorService(uow, AnchorStore(state_dir or user_state_dir()), clock)
+    if not damaged:
+        try:
+            found = anchors.check()
+        except DatabaseDamagedError:
+            pass  # the damage is said by whatever reads it (and `db verify` lists it)
+        else:
+            problems.extend(found.problems)
+            notices.extend(found.notices)
     said = unclean.unclean_notice if unclean is not None else None
     if crash is not None and unclean is not None and said is not None:
         previous = unclean.previous_unclean
@@ -451,6 +476,7 @@ def _open(
             on_epoch=session.adopt_epoch,
             holds_lock=session.holds_lock,
             seen_epoch=lambda: session.seen_epoch,
+            anchors=anchors,
         ),
         demo=DemoService(uow=uow, identity=identity, clock=clock),
         locks=LockAdminService(
@@ -475,6 +501,7 @@ def _open(
         problems=problems,
         run_marker=marker,
         crash=crash,
+        anchors=anchors,
     )
 
 

@@ -437,6 +437,8 @@ def cmd_db_verify(args: argparse.Namespace) -> int:
         return 0 if report.clean else 1
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
+    for note in report.notes:
+        print(f"note: {note}")
     folder = app.maintenance.quarantine_folder()
     for name in report.orphan_files:
         if name in removed:

@@ -26,6 +26,23 @@ class AuditRepository:
         ).first()
         return (int(row[0]), str(row[1])) if row else None
 
+    def hash_at(self, position: int) -> str | None:
+        """The hash of the ``position``-th event (1-based, in chain order), or None."""
+        if position < 1:
+            return None
+        row = self._session.execute(
+            select(AuditEvent.hash).order_by(AuditEvent.id).offset(position - 1).limit(1)
+        ).first()
+        return str(row[0]) if row else None
+
+    def position_of(self, event_id: int) -> int:
+        """How many events come up to and including ``event_id`` (its place in the chain)."""
+        return int(
+            self._session.execute(
+                select(func.count(AuditEvent.id)).where(AuditEvent.id <= event_id)
+            ).scalar_one()
+        )
+
     def get(self, event_id: int) -> AuditEvent | None:
         return self._session.get(AuditEvent, event_id)
 

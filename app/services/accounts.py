@@ -404,8 +404,23 @@ def new_account(
     return uow.accounts.add(account)
 
 
+def accounts_missing_problem(uow: UnitOfWork) -> str | None:
+    """What to say when a database with history has no accounts at all, else None."""
+    if uow.accounts.all() or uow.audit.last() is None:
+        return None
+    return (
+        f"this database has no user accounts although its audit trail has "
+        f"{uow.audit.total():,} events: they were deleted outside CalTrack. Nobody was made "
+        "an admin for it; everyone works as a technician until an admin restores a backup "
+        "(`db verify` lists what is missing)"
+    )
+
+
 def seed_accounts(uow: UnitOfWork, identity: Identity, clock: Clock) -> None:
     """After creating or upgrading a database: the creator, or the old admin list, as admins.
+
+    The creator is seeded only into a database with no audit events: accounts missing
+    from one with history were deleted outside CalTrack (``accounts_missing_problem``).
 
     Databases made before accounts existed kept their admins in ``meta``; they become
     admin accounts (audited), and the old list goes.
@@ -416,6 +431,10 @@ def seed_accounts(uow: UnitOfWork, identity: Identity, clock: Clock) -> None:
     except ValueError:
         legacy = []
     if raw is None and uow.accounts.all():
+        return
+    if not legacy and not uow.accounts.all() and uow.audit.last() is not None:
+        # A database with history whose accounts are all gone was emptied behind
+        # CalTrack's back: whoever writes next must not become its admin by that.
         return
     wanted = legacy or ([identity.user] if not uow.accounts.all() else [])
     audit = AuditChainWriter(uow, identity, clock)

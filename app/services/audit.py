@@ -45,6 +45,8 @@ from app.services.snapshots import (
 
 GENESIS_HASH = "0" * 64
 HEAD_KEY = "audit_head"
+# The event a writer records when it finds the head row gone although events exist.
+HEAD_MISSING_ACTION = "head_missing"
 
 
 def utc_naive(moment: datetime) -> datetime:
@@ -189,10 +191,23 @@ class AuditChainWriter:
         last = uow.audit.last()
         self._last_id = last[0] if last else 0
         self._last_hash = last[1] if last else GENESIS_HASH
-        if head is None:
-            uow.meta.set(HEAD_KEY, self._last_hash)
         self._start = head if head is not None else self._last_hash
         self._pending: list[dict[str, Any]] = []
+        if head is None and last is None:
+            uow.meta.set(HEAD_KEY, self._last_hash)
+        elif head is None:
+            # The head row was deleted while events exist: the newest events may have gone
+            # with it. Writing a new head would erase the evidence, so the trail records it
+            # (``verify`` keeps reporting this event).
+            self.record(
+                "database",
+                0,
+                "audit trail",
+                HEAD_MISSING_ACTION,
+                {"events": [None, self._last_id], "last_hash": [None, self._last_hash]},
+                "the recorded audit chain head was missing: events may have been removed",
+            )
+            self.flush()  # recorded even if this transaction writes nothing else
 
     @property
     def now(self) -> datetime:
@@ -630,9 +645,21 @@ class AuditService:
                     f"{event.entity_label}) was changed outside CalTrack: its hash does not match"
                 )
             expected_prev = event.hash
+            if event.entity_type == "database" and event.action == HEAD_MISSING_ACTION:
+                problems.append(
+                    f"audit event #{event.id}: the recorded audit chain head was missing when "
+                    f"{event.user} wrote on {event.occurred_at:%Y-%m-%d %H:%M} UTC, so the "
+                    "newest events before then may have been deleted outside CalTrack"
+                )
             if len(problems) >= max_problems:
                 return first_bad, count
         head = uow.meta.get(HEAD_KEY)
+        if head is None and count:
+            problems.append(
+                f"the recorded audit chain head is missing although {count:,} audit events "
+                "exist: it was deleted outside CalTrack, and the newest events may have gone "
+                "with it"
+            )
         if head is not None and head != expected_prev:
             problems.append(
                 "the newest audit events are missing: the trail ends before the recorded "

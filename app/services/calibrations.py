@@ -40,7 +40,6 @@ from app.services.dto import (
 from app.services.due import next_due_from
 from app.services.instruments import require_instrument
 from app.services.oot import (
-    cancel_case_in,
     open_case_in,
     opens_case,
     refresh_open_cases_in,
@@ -527,17 +526,15 @@ class CalibrationService:
         case = uow.oot_cases.for_record(record.id)
         if uow.signatures.for_records([record.id]).get(record.id):
             require_role(uow, self._identity, "qa", f"{what} a signed calibration record")
-        elif (
-            case is not None
-            and case.status == "open"
-            and (case.impact_assessment.strip() or case.disposition)
-        ):
-            # Voiding it cancels the case: QA's assessment would be set aside by others.
+        elif case is not None and case.status == "open":
+            # An open out-of-tolerance case is QA's to settle: a technician voiding the
+            # failing record must not make it go away (nor free the instrument for use).
             require_role(
                 uow,
                 self._identity,
                 "qa",
-                f"{what} calibration #{record.id}: QA has assessed its case OOT-{case.id}",
+                f"{what} calibration #{record.id} while its out-of-tolerance case "
+                f"OOT-{case.id} is open",
             )
         else:
             require_role(uow, self._identity, "technician", f"{what} calibration records")
@@ -569,7 +566,7 @@ class CalibrationService:
             diff(before, record_snapshot(record)),
             reason,
         )
-        cancel_case_in(uow, audit, self._identity, record, f"calibration #{record.id} voided")
+        # Its open case stays open: QA closes it (voiding is no assessment of the impact).
         refresh_open_cases_in(
             uow, audit, self._identity, instrument, f"calibration #{record.id} voided"
         )

@@ -23,6 +23,7 @@ from app.errors import DatabaseDamagedError, StorageError, UsageError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role, seed_accounts
+from app.services.anchors import ChainAnchorService
 from app.services.audit import HEAD_KEY, AuditChainWriter, AuditService
 from app.services.editing import SHARED_KEY
 from app.storage.attachments import AttachmentStore
@@ -56,6 +57,7 @@ class VerifyReport:
     attachments_checked: int = 0
     orphan_files: list[str] = field(default_factory=list)
     deep: bool = False
+    notes: list[str] = field(default_factory=list)  # worth saying, not problems
 
     @property
     def clean(self) -> bool:
@@ -151,8 +153,10 @@ class MaintenanceService:
         on_epoch: Callable[[int], None] | None = None,
         holds_lock: Callable[[], bool] | None = None,
         seen_epoch: Callable[[], int] | None = None,
+        anchors: ChainAnchorService | None = None,
     ) -> None:
         self._uow = uow
+        self._anchors = anchors
         self._holds_lock = holds_lock or (lambda: True)
         self._seen_epoch = seen_epoch or (lambda: 0)
         self._identity = identity
@@ -220,6 +224,15 @@ class MaintenanceService:
         else:
             report.audit_events = chain.events
             report.problems += chain.problems
+            if self._anchors is not None:
+                # The chain in the file can be cut and still verify: compare it with what
+                # this PC saw of it before.
+                found = self._anchors.check(remember=not chain.problems, chain_findings=False)
+                # What the open of this session found still holds (an unreadable anchor
+                # was rewritten then): said once, with what is found now.
+                report.problems += [p for p in self._anchors.found if p not in found.problems]
+                report.problems += found.problems
+                report.notes += found.notices
         if self._store is not None:
             try:
                 self._verify_files(report, deep)

@@ -49,6 +49,7 @@ class Stamp:
     generated_at: datetime  # aware UTC
     generated_by: str  # "user on machine"
     database: str
+    audit_head: str = ""  # "#N 1a2b3c4d5e6f…": the chain the report was made at
 
 
 # -- cells and small texts ---------------------------------------------------------------
@@ -135,6 +136,7 @@ def due_report(rows: Sequence[ListRow], *, today: date, days: int, stamp: Stamp)
         generated_at=stamp.generated_at,
         generated_by=stamp.generated_by,
         database=stamp.database,
+        audit_head=stamp.audit_head,
         sections=[Section("Due list", [summary], table, sheet="Due")],
         kind="due",
     )
@@ -171,6 +173,7 @@ def overdue_report(rows: Sequence[ListRow], *, today: date, stamp: Stamp) -> Rep
         generated_at=stamp.generated_at,
         generated_by=stamp.generated_by,
         database=stamp.database,
+        audit_head=stamp.audit_head,
         sections=[Section("Overdue list", [summary], table, sheet="Overdue")],
         kind="overdue",
     )
@@ -408,6 +411,7 @@ def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
         generated_at=stamp.generated_at,
         generated_by=stamp.generated_by,
         database=stamp.database,
+        audit_head=stamp.audit_head,
         sections=sections,
         kind="history",
     )
@@ -496,6 +500,7 @@ def oot_log_report(
         generated_at=stamp.generated_at,
         generated_by=stamp.generated_by,
         database=stamp.database,
+        audit_head=stamp.audit_head,
         sections=[Section("Cases", [summary], table, sheet="OOT cases")],
         landscape=True,
         kind="oot",
@@ -569,6 +574,7 @@ def audit_report(
         generated_at=stamp.generated_at,
         generated_by=stamp.generated_by,
         database=stamp.database,
+        audit_head=stamp.audit_head,
         sections=[Section("Events", paragraphs, Table(AUDIT_COLUMNS, rows), sheet="Audit trail")],
         landscape=True,
         kind="audit",
@@ -607,10 +613,17 @@ class ReportService:
         """When, by whom and from which database a report made now is made."""
         database = self._uow.database
         where = str(database.path) if database.path is not None else safe_url(database.url)
+
+        def head(uow: UnitOfWork) -> str:
+            last = uow.audit.last()
+            # The head is the newest event: a later check can find it in the trail.
+            return f"#{last[0]} {last[1][:12]}…" if last else "none (no events yet)"
+
         return Stamp(
             generated_at=self._clock.now_utc().astimezone(UTC),
             generated_by=str(self._identity),
             database=where,
+            audit_head=self._uow.read(head),
         )
 
     def due(self, days: int = 30) -> Report:

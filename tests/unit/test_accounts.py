@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bootstrap import CalTrack
+from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.errors import NotAllowedError, ReadOnlyError, ValidationError
 from app.identity import Identity
@@ -133,3 +133,33 @@ def test_only_admins_restore(app: CalTrack, db_path: Path, clock: FixedClock) ->
         with pytest.raises(NotAllowedError, match="only Admins may restore the database"):
             bob.maintenance.restore(backup)
         assert bob.instruments.list().total == 2
+
+
+def test_emptied_accounts_table_makes_nobody_admin(
+    app: CalTrack, db_path: Path, clock: FixedClock
+) -> None:
+    add_thermometer(app, "TH-001")
+    app.close()
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:
+            conn.execute("DELETE FROM user_account")  # behind CalTrack's back
+    finally:
+        conn.close()
+    with open_as(db_path, BOB, clock) as bob:
+        # The next writer is not made the admin of a database with history...
+        assert bob.accounts.list() == []
+        assert any("no user accounts although its audit trail" in p for p in bob.problems)
+        with pytest.raises(NotAllowedError):
+            bob.accounts.set_role("bob", "admin")
+        # ...and verify says what was deleted.
+        assert any("user_account" in p for p in bob.maintenance.verify().problems)
+    with open_as(db_path, BOB, clock) as bob:
+        assert bob.accounts.list() == []
+
+
+def test_a_new_database_makes_its_creator_admin(tmp_path: Path, clock: FixedClock) -> None:
+    db = tmp_path / "fresh.db"
+    with open_caltrack(str(db), create=True, identity=BOB, clock=clock, state_dir=tmp_path) as app:
+        assert [(u.login, u.role) for u in app.accounts.list()] == [("bob", "admin")]
+        assert app.problems == []

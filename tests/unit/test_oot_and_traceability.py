@@ -121,13 +121,35 @@ def test_return_to_service_needs_a_calibration_that_left_it_good(
         assert qa.instruments.get("REF-1").lifecycle == "out_of_service"
 
 
-def test_voiding_the_failing_record_cancels_its_case(lab: CalTrack) -> None:
+def test_voiding_the_failing_record_needs_qa_and_leaves_its_case_open(
+    lab: CalTrack, db_path: Path, clock: FixedClock
+) -> None:
     record_id = calibrate(lab, "REF-1", "2026-11-20", "fail", points=(reading(0, 0.9),))
-    lab.calibrations.void(record_id, "entered for the wrong instrument")
-    (case,) = lab.oot.list()
-    assert case.status == "cancelled"
-    assert lab.oot.list(status="open") == []
-    assert lab.maintenance.verify().problems == []
+    (case,) = lab.oot.list(status="open")
+    make_qa(lab, db_path, clock)
+    with open_as(db_path, BOB, clock) as bob:
+        # Not yet assessed: still QA's. A technician could otherwise void the record,
+        # cancel the case with it, and put the instrument back in use with no QA at all.
+        with pytest.raises(NotAllowedError, match=f"case OOT-{case.id} is open"):
+            bob.calibrations.void(record_id, "entered for the wrong instrument")
+        with pytest.raises(NotAllowedError, match=f"case OOT-{case.id} is open"):
+            bob.calibrations.supersede(
+                record_id,
+                CalibrationInput(performed_on="2026-11-20", result="pass"),
+                reason="typo in the reading",
+            )
+        assert not bob.calibrations.get(record_id).voided
+        assert bob.oot.get(case.id).status == "open"
+        with pytest.raises(NotAllowedError):
+            bob.instruments.edit("REF-1", {"status": "in_service"}, reason="record voided")
+    with open_as(db_path, QUINN, clock) as qa:
+        qa.calibrations.void(record_id, "entered for the wrong instrument")
+        # The case stays open until QA closes it.
+        assert qa.oot.get(case.id).status == "open"
+        assert qa.instruments.get("REF-1").lifecycle == "out_of_service"
+        qa.oot.assess(case.id, impact_assessment="Record was for another unit", disposition="other")
+        assert qa.oot.close(case.id, password=PASSWORD).status == "closed"
+        assert qa.maintenance.verify().problems == []
 
 
 def test_a_standard_must_be_valid_on_the_day_or_justified(lab: CalTrack) -> None:
@@ -304,8 +326,8 @@ def test_only_qa_takes_an_instrument_with_an_open_case_back_into_service(
     with open_as(db_path, QUINN, clock) as qa:
         qa.oot.assess(case.id, impact_assessment="No results affected", disposition="no_impact")
     with open_as(db_path, BOB, clock) as bob:
-        # Voiding the failing record would cancel the case QA has assessed.
-        with pytest.raises(NotAllowedError, match=f"QA has assessed its case OOT-{case.id}"):
+        # Voiding the failing record is QA's while its case is open.
+        with pytest.raises(NotAllowedError, match=f"case OOT-{case.id} is open"):
             bob.calibrations.void(failing, "wrong instrument")
         assert bob.oot.get(case.id).status == "open"
     with open_as(db_path, QUINN, clock) as qa:
