@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -63,6 +63,55 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def fitted_widths(natural: list[int], room: int) -> list[int]:
+    """Column widths that fit ``room``. The first column (the date, the record: what a
+    row is) keeps its whole width; of the others, narrow ones keep theirs and the widest
+    share what is left equally (their text is elided; the tooltip has it)."""
+    if sum(natural) <= room or len(natural) < 2:
+        return list(natural)
+    first, rest = natural[0], natural[1:]
+    left = max(room - first, 0)
+    cap = max(rest)
+    remaining = sorted(rest)
+    while remaining:
+        share = left // len(remaining)
+        if remaining[0] > share:
+            cap = share
+            break
+        left -= remaining.pop(0)
+    return [first] + [min(w, max(cap, 24)) for w in rest]
+
+
+class _FitColumns(QObject):
+    """Keeps a table's columns inside its width, so nothing scrolls sideways: columns
+    get their contents' width when they fit, else the widest are narrowed (elided)."""
+
+    def __init__(self, table: QTableWidget) -> None:
+        super().__init__(table)
+        self._table = table
+        self.natural: list[int] = []
+        table.viewport().installEventFilter(self)
+
+    def measure(self) -> None:
+        table = self._table
+        table.resizeColumnsToContents()
+        self.natural = [table.columnWidth(c) for c in range(table.columnCount())]
+        self.fit()
+
+    def fit(self) -> None:
+        table = self._table
+        if not self.natural:
+            return
+        widths = fitted_widths(self.natural, table.viewport().width())
+        for c, width in enumerate(widths):
+            table.setColumnWidth(c, width)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+
 def _table(headers: list[str], name: str) -> QTableWidget:
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(headers)
@@ -74,6 +123,8 @@ def _table(headers: list[str], name: str) -> QTableWidget:
     table.setWordWrap(False)
     table.horizontalHeader().setStretchLastSection(True)
     table.setAccessibleName(name)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
+    _FitColumns(table)
     return table
 
 
@@ -90,7 +141,11 @@ def _fill(table: QTableWidget, rows: list[list[str]], ids: list[int], grey: set[
                 font.setStrikeOut(c == 1)
                 item.setFont(font)
             table.setItem(r, c, item)
-    table.resizeColumnsToContents()
+    fitter = table.findChild(_FitColumns)
+    if fitter is not None:
+        fitter.measure()
+    else:
+        table.resizeColumnsToContents()
 
 
 def readings_summary(c: CalibrationView) -> str:

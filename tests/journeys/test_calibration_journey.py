@@ -389,3 +389,56 @@ def test_correct_then_supersede_a_record(
     assert new.supersedes_id == old.id
     assert _readings_of(new) == [["0", "0.01"], ["100", "100.03"]]
     assert new.certificate_number == "C-1000"
+
+
+def _set_password_by_keys(person: Person, qtbot: QtBot, window: MainWindow) -> None:
+    """QA → My signing password…, typed twice, Enter."""
+
+    def set_password(dialog: SigningPasswordDialog) -> None:
+        person.write(SIGNING_PASSWORD)
+        person.press(Qt.Key.Key_Tab)
+        person.write(SIGNING_PASSWORD)
+        person.press(Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+
+    with person.answers(SigningPasswordDialog, set_password):
+        person.menu(window, "QA", "My signing password…")
+
+
+def test_enter_after_the_password_signs(
+    qtbot: QtBot, person: Person, record_window: MainWindow, app: CalTrack
+) -> None:
+    """Type the signing password, press Enter: the record is signed, not the dialog
+    thrown away (Qt used to make Cancel the default button at show time)."""
+    window = record_window
+    _set_password_by_keys(person, qtbot, window)
+    assert app.accounts.me().has_signing_password
+    _open_history(person, qtbot, window)
+
+    def sign(dialog: SignDialog) -> None:
+        assert person.focused() is dialog.signing.password
+        person.write(SIGNING_PASSWORD)
+        assert dialog.ok.isDefault(), "Enter would not sign"
+        person.press(Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+
+    with person.answers(SignDialog, sign):
+        person.click_button("Sign", within=window.detail)
+    qtbot.waitUntil(lambda: app.calibrations.history(TAG)[0].signed, timeout=10_000)
+
+
+def test_esc_in_the_sign_dialog_cancels(
+    qtbot: QtBot, person: Person, record_window: MainWindow, app: CalTrack
+) -> None:
+    window = record_window
+    _set_password_by_keys(person, qtbot, window)
+    _open_history(person, qtbot, window)
+
+    def leave(dialog: SignDialog) -> None:
+        person.write("half a password")
+        person.press(Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+
+    with person.answers(SignDialog, leave):
+        person.click_button("Sign", within=window.detail)
+    assert not app.calibrations.history(TAG)[0].signed

@@ -234,3 +234,47 @@ def test_everything_is_exported(
         assert tag in text
     person.click_button("Close", dialog)
     qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
+
+
+def test_enter_in_the_export_dialog_exports(
+    qtbot: QtBot, person: Person, lab_window: MainWindow, tmp_path: Path
+) -> None:
+    """Type where to export, press Enter: it exports (Enter used to close the dialog)."""
+    window = lab_window
+    person.menu(window, "File", "Export everything…")
+    dialog = person.wait_for(ExportDialog)
+    target = tmp_path / "by-enter.xlsx"
+    person.click(dialog.target)
+    person.clear_and_type(str(target))
+    # Before, Enter pressed Browse… (the file dialog) or Close: fail here, not hang there.
+    assert dialog.export_button.isDefault(), "Enter would not export"
+    person.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(dialog.saved.isVisible, timeout=WAIT_MS)
+    assert target.is_file()
+    assert "REF-1" in xlsx_text(target)
+    person.press(Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
+
+
+def test_enter_in_the_labels_dialog_saves_the_pdf(
+    qtbot: QtBot, person: Person, lab_window: MainWindow, tmp_path: Path
+) -> None:
+    """Pick the asset tags, press Enter: the Save dialog comes (Enter used to close)."""
+    window = lab_window
+    person.menu(window, "Reports", "Labels…")
+    dialog = person.wait_for(LabelsDialog)
+    untick(person, dialog.open_when_done)
+    person.click(dialog.tags)
+    person.write("REF-1")
+    target = tmp_path / "by-enter.pdf"
+    assert dialog.save_button.isDefault(), "Enter would not save the PDF"
+
+    def name_the_file(save_as: QFileDialog) -> None:
+        person.clear_and_type(str(target))
+        person.press(Qt.Key.Key_Return)
+
+    with person.answers(QFileDialog, name_the_file):
+        person.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(target.is_file, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
+    assert "REF-1" in pdf_text(target)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import ConflictError
+from app.ui.dialogs.form import enter_presses
 
 
 class ConflictChoice(enum.Enum):
@@ -129,7 +130,9 @@ class ConflictDialog(QDialog):
         self.reapply.clicked.connect(lambda: self._choose(ConflictChoice.REAPPLY_MINE))
         self.keep.clicked.connect(lambda: self._choose(ConflictChoice.KEEP_THEIRS))
         cancel.clicked.connect(self.reject)
-        cancel.setDefault(True)
+        # Enter goes back to the person's dialog: it neither overwrites their change
+        # nor discards this one (both need a deliberate click).
+        enter_presses(self, cancel)
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)

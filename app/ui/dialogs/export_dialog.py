@@ -37,7 +37,7 @@ from app.services.transfer import EXPORT_BASE_NAME as BASE_NAME
 from app.services.transfer import TransferService, export_paths
 from app.services.transfer_model import ExportResult
 from app.ui import messages
-from app.ui.dialogs.form import dialog_layout, notice_box
+from app.ui.dialogs.form import dialog_layout, enter_presses, notice_box
 from app.ui.dialogs.import_state import BusyBar, ProgressRelay
 from app.ui.dialogs.report_dialog import documents_folder, show_whole_path
 from app.ui.tasks import TaskRunner
@@ -155,7 +155,7 @@ class ExportDialog(QDialog):
         self.export_button = self.buttons.addButton(
             "E&xport", QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.export_button.setDefault(True)
+        enter_presses(self, self.export_button)
         self.buttons.accepted.connect(self.start_export)
         self.buttons.rejected.connect(self.reject)
         layout = dialog_layout(self)

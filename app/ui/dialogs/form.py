@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLayout,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -55,6 +56,49 @@ class _GrowToFit(QObject):
             need = min(need, screen.availableGeometry().height() - 40)
         if need > dialog.height():
             dialog.resize(width, need)
+
+
+class _EnterPresses(QObject):
+    """Makes one button the dialog's default each time the dialog is shown.
+
+    Qt picks the default button at show time. ``setDefault`` called while the button is
+    not yet inside the dialog (its button box not yet in the layout) never reaches the
+    dialog, so Qt fell back to the first button in the tab order after the focused
+    field, often Cancel: Enter after typing a signing password threw the dialog away.
+    Asserting the choice on every show does not depend on the order things were built in.
+    """
+
+    def __init__(self, dialog: QDialog, button: QPushButton) -> None:
+        super().__init__(dialog)
+        self._dialog = dialog
+        self._button = button
+        dialog.installEventFilter(self)
+        self.apply()
+
+    def apply(self) -> None:
+        button = self._button
+        if not shiboken6.isValid(button) or button.window() is not self._dialog:
+            return
+        # setDefault(True) on a button that believes it is the default already does
+        # nothing, even when the dialog never heard of it: off, then on.
+        button.setDefault(False)
+        button.setDefault(True)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._dialog and event.type() == QEvent.Type.Show:
+            self.apply()
+        return False
+
+
+def enter_presses(dialog: QDialog, button: QPushButton) -> None:
+    """Enter in ``dialog`` presses ``button`` (its main action: Sign, Save, Export, ...).
+
+    The one rule for every dialog whose main button is not a plain OK or Save: call this
+    with it, before or after the button is laid out. Esc still cancels (QDialog's own
+    handling); a disabled main button makes Enter do nothing rather than cancel; a
+    button the person tabbed onto is still pressed by Enter, as everywhere.
+    """
+    _EnterPresses(dialog, button)
 
 
 def dialog_layout(dialog: QDialog) -> QVBoxLayout:

@@ -46,7 +46,7 @@ from app.services.report_model import LabelData
 from app.services.reports import MAX_LABELS
 from app.ui import messages
 from app.ui.dialogs import report_dialog
-from app.ui.dialogs.form import dialog_layout
+from app.ui.dialogs.form import dialog_layout, enter_presses
 from app.ui.dialogs.report_dialog import BusyBar, CancellableJob, proposed_folder
 from app.ui.tasks import TaskRunner
 
@@ -273,7 +273,7 @@ class LabelsDialog(QDialog):
         self.save_button = self.buttons.addButton(
             "Save P&DF…", QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.save_button.setDefault(True)
+        enter_presses(self, self.save_button)
         self.buttons.accepted.connect(self.save_pdf)
         self.buttons.rejected.connect(self.reject)
         self.print_button.clicked.connect(self.print_labels)

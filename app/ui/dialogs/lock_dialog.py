@@ -7,6 +7,7 @@ import enum
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.locking.holder import HolderInfo
+from app.ui.dialogs.form import enter_presses
 from app.ui.look import icon
 
 
@@ -74,7 +75,6 @@ class LockInUseDialog(QDialog):
             buttons.addButton(self.take_over, QDialogButtonBox.ButtonRole.DestructiveRole)
             self.take_over.clicked.connect(lambda: self._choose(LockChoice.TAKE_OVER))
         cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.read_only.setDefault(True)
         self.read_only.clicked.connect(lambda: self._choose(LockChoice.READ_ONLY))
         self.request.clicked.connect(lambda: self._choose(LockChoice.REQUEST))
         self.notify.clicked.connect(lambda: self._choose(LockChoice.NOTIFY))
@@ -84,6 +84,8 @@ class LockInUseDialog(QDialog):
         layout.addWidget(text)
         layout.addWidget(more)
         layout.addWidget(buttons)
+        # Enter opens read-only: it harms no one and shows everything.
+        enter_presses(self, self.read_only)
 
     def _choose(self, choice: LockChoice) -> None:
         self.choice = choice

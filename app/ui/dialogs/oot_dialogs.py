@@ -51,7 +51,7 @@ from app.services.oot import DISPOSITION_LABELS
 from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
-from app.ui.dialogs.form import dialog_layout, notice_box
+from app.ui.dialogs.form import dialog_layout, enter_presses, notice_box
 from app.ui.dialogs.sign_dialog import SigningBox, show_signing_failure, signature_line
 from app.ui.modal import run_modal
 from app.ui.models.oot_table import (
@@ -176,10 +176,8 @@ class CloseCaseDialog(QDialog):
         layout.addWidget(self.comment)
         layout.addWidget(self.signing)
         layout.addWidget(self.buttons)
-        # Enter after the password closes the case. Only once the button is inside the
-        # dialog does setDefault reach it; before, Qt made Cancel the default at show,
-        # and Enter threw the dialog away.
-        self.ok.setDefault(True)
+        # Enter after the password closes the case.
+        enter_presses(self, self.ok)
         self._update_ok()
         self.signing.password.setFocus()
 

@@ -68,7 +68,7 @@ from app.services.report_model import Report
 from app.services.reports import MAX_DUE_DAYS
 from app.storage.atomic import fsync_directory
 from app.ui import messages
-from app.ui.dialogs.form import ValidatingForm, dialog_layout
+from app.ui.dialogs.form import ValidatingForm, dialog_layout, enter_presses
 from app.ui.modal import run_modal
 from app.ui.tasks import TaskRunner
 
@@ -571,8 +571,7 @@ class ReportDialog(QDialog):
         layout.addWidget(self.busy)
         layout.addWidget(self.note)
         layout.addWidget(self.buttons)
-        # Once the buttons are in the dialog: a default set before would not reach it.
-        (self.print_button if print_first else self.save_button).setDefault(True)
+        enter_presses(self, self.print_button if print_first else self.save_button)
         self._propose_name()
 
     # -- parameters per kind ---------------------------------------------------------

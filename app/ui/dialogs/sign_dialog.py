@@ -32,7 +32,7 @@ from app.services.accounts import ROLE_NAMES
 from app.services.dto import CalibrationView, SignatureView, UserView
 from app.ui import messages
 from app.ui.detail_pane import readings_summary
-from app.ui.dialogs.form import FieldRow, dialog_layout, notice_box
+from app.ui.dialogs.form import FieldRow, dialog_layout, enter_presses, notice_box
 from app.ui.readings_table import ReadingsTable
 
 # meaning, comment, password, ok, fail
@@ -235,7 +235,7 @@ class SignDialog(QDialog):
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.addButton("&Sign", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.ok.setDefault(True)
+        enter_presses(self, self.ok)
         self.buttons.accepted.connect(self._sign)
         self.buttons.rejected.connect(self.reject)
 
