@@ -243,7 +243,7 @@ class OotWindow(QWidget):
         self.setWindowFlag(Qt.WindowType.Window, True)
         self.setWindowTitle("Out-of-tolerance cases")
         self.setObjectName("ootWindow")
-        self.resize(1180, 700)
+        self.resize(1180, 720)
         self._app = app
         self._runner = runner
         self._editing = editing
@@ -310,7 +310,7 @@ class OotWindow(QWidget):
         # (its tables scroll, its assessment box grows).
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([320, 380])
+        self.splitter.setSizes([350, 370])
         layout = QVBoxLayout(self)
         layout.addWidget(self.splitter)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.reload)
