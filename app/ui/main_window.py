@@ -62,6 +62,7 @@ from app.ui import messages
 from app.ui.detail_pane import DetailPane
 from app.ui.dialogs.calibration_dialog import CalibrationDialog
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.look import icon, status_icon
@@ -1352,13 +1353,9 @@ class MainWindow(QMainWindow):
             self.settings_changed.emit(self.settings)
 
     def show_guide(self) -> None:
-        from app.ui.dialogs.help_dialogs import UserGuide
-
         UserGuide.show_for(self)
 
     def show_shortcuts(self) -> None:
-        from app.ui.dialogs.help_dialogs import ShortcutsDialog
-
         ShortcutsDialog.show_for(self)
 
     def about(self) -> None:
