@@ -430,79 +430,88 @@ def _open(
         if missing:
             problems.append(missing)
     marker, crash = _crash_check(database, state_dir, clock, notices, problems)
-    anchors = ChainAnchorService(uow, AnchorStore(state_dir or user_state_dir()), clock)
-    if not damaged:
-        try:
-            found = anchors.check()
-        except DatabaseDamagedError:
-            pass  # the damage is said by whatever reads it (and `db verify` lists it)
-        else:
-            problems.extend(found.problems)
-            notices.extend(found.notices)
-    said = unclean.unclean_notice if unclean is not None else None
-    if crash is not None and unclean is not None and said is not None:
-        previous = unclean.previous_unclean
-        if previous is not None and previous.machine == identity.machine:
-            # The lock's "ended without closing" is the same crash: the window says it once.
-            crash = replace(crash, covers=(*crash.covers, said))
-    for line in problems:
-        log.warning("startup problem on %s: %s", where, line)
-    store = AttachmentStore(attachments_folder_for(path)) if path else None
-    audit = AuditService(uow)
-    instruments = InstrumentService(uow=uow, identity=identity, clock=clock)
-    calibrations = CalibrationService(uow=uow, identity=identity, clock=clock)
-    signatures = SignatureService(uow=uow, identity=identity, clock=clock)
-    return CalTrack(
-        database=database,
-        identity=identity,
-        clock=clock,
-        schema=state,
-        session=session,
-        instruments=instruments,
-        calibrations=calibrations,
-        attachments=AttachmentService(
-            uow=uow,
-            store=store,
+    # From here the run is marked as started: a signal or error before the CalTrack is
+    # handed over must not leave the marker, or the next start reports a crash.
+    try:
+        anchors = ChainAnchorService(uow, AnchorStore(state_dir or user_state_dir()), clock)
+        if not damaged:
+            try:
+                found = anchors.check()
+            except DatabaseDamagedError:
+                pass  # the damage is said by whatever reads it (and `db verify` lists it)
+            else:
+                problems.extend(found.problems)
+                notices.extend(found.notices)
+        said = unclean.unclean_notice if unclean is not None else None
+        if crash is not None and unclean is not None and said is not None:
+            previous = unclean.previous_unclean
+            if previous is not None and previous.machine == identity.machine:
+                # The lock's "ended without closing" is the same crash: the window says it once.
+                crash = replace(crash, covers=(*crash.covers, said))
+        for line in problems:
+            log.warning("startup problem on %s: %s", where, line)
+        store = AttachmentStore(attachments_folder_for(path)) if path else None
+        audit = AuditService(uow)
+        instruments = InstrumentService(uow=uow, identity=identity, clock=clock)
+        calibrations = CalibrationService(uow=uow, identity=identity, clock=clock)
+        signatures = SignatureService(uow=uow, identity=identity, clock=clock)
+        return CalTrack(
+            database=database,
             identity=identity,
             clock=clock,
-        ),
-        audit=audit,
-        maintenance=MaintenanceService(
-            uow=uow,
-            store=store,
-            audit=audit,
-            clock=clock,
-            identity=identity,
-            on_epoch=session.adopt_epoch,
-            holds_lock=session.holds_lock,
-            seen_epoch=lambda: session.seen_epoch,
-            anchors=anchors,
-        ),
-        demo=DemoService(uow=uow, identity=identity, clock=clock),
-        locks=LockAdminService(
-            uow=uow, identity=identity, clock=clock, stale_after_s=session.stale_after_s
-        ),
-        accounts=AccountService(uow=uow, identity=identity, clock=clock),
-        signatures=signatures,
-        oot=OotService(uow=uow, identity=identity, clock=clock, check=signatures.check),
-        settings=SharedSettingsService(uow=uow, identity=identity, clock=clock),
-        reports=ReportService(
-            uow=uow, identity=identity, clock=clock, instruments=instruments, audit=audit
-        ),
-        transfer=TransferService(
-            uow=uow,
-            identity=identity,
-            clock=clock,
+            schema=state,
+            session=session,
             instruments=instruments,
             calibrations=calibrations,
-        ),
-        uow=uow,
-        notices=notices,
-        problems=problems,
-        run_marker=marker,
-        crash=crash,
-        anchors=anchors,
-    )
+            attachments=AttachmentService(
+                uow=uow,
+                store=store,
+                identity=identity,
+                clock=clock,
+            ),
+            audit=audit,
+            maintenance=MaintenanceService(
+                uow=uow,
+                store=store,
+                audit=audit,
+                clock=clock,
+                identity=identity,
+                on_epoch=session.adopt_epoch,
+                holds_lock=session.holds_lock,
+                seen_epoch=lambda: session.seen_epoch,
+                anchors=anchors,
+            ),
+            demo=DemoService(uow=uow, identity=identity, clock=clock),
+            locks=LockAdminService(
+                uow=uow, identity=identity, clock=clock, stale_after_s=session.stale_after_s
+            ),
+            accounts=AccountService(uow=uow, identity=identity, clock=clock),
+            signatures=signatures,
+            oot=OotService(uow=uow, identity=identity, clock=clock, check=signatures.check),
+            settings=SharedSettingsService(uow=uow, identity=identity, clock=clock),
+            reports=ReportService(
+                uow=uow, identity=identity, clock=clock, instruments=instruments, audit=audit
+            ),
+            transfer=TransferService(
+                uow=uow,
+                identity=identity,
+                clock=clock,
+                instruments=instruments,
+                calibrations=calibrations,
+            ),
+            uow=uow,
+            notices=notices,
+            problems=problems,
+            run_marker=marker,
+            crash=crash,
+            anchors=anchors,
+        )
+
+    except BaseException:
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                marker.clear()
+        raise
 
 
 def _crash_check(
