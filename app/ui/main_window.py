@@ -1136,10 +1136,9 @@ class MainWindow(QMainWindow):
     # -- calibrations ----------------------------------------------------------------
 
     def new_calibration(self) -> None:
-        detail = self._current_detail()
-        if detail is None:
-            self.status.showMessage("Select an instrument first.", 4000)
-            return
+        self._with_detail(self._calibration_dialog)
+
+    def _calibration_dialog(self, detail: InstrumentDetail) -> None:
         service = self.app.calibrations
         instruments = self.app.instruments
 

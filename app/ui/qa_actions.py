@@ -498,7 +498,6 @@ class QaActions(QObject):
                 editing=self._editing(),
                 parent=self.window,
             )
-            window.changed.connect(self.window.reload_ids)
             window.instrument_wanted.connect(self.select_instrument)
             self.oot_window = window
         if case_id is not None:

@@ -103,8 +103,8 @@ class TransferActions(QObject):
         window.settings_changed.emit(window.settings)
 
     def _imported(self, result: ImportPreview) -> None:
+        # The register reloads from the runner's change announcement.
         self.window.status.showMessage(summary_line(result), 10_000)
-        self.window.refresh()
 
     # -- export ----------------------------------------------------------------------
 

@@ -116,9 +116,15 @@ def _on_xcb(qapp: QApplication) -> None:
 class _FocusReverts(QObject):
     """What a desktop's window manager does, which a bare Xvfb does not: when the active
     window (a dialog) goes away, its parent window becomes active again, so the person's
-    next key lands there."""
+    next key lands there; and a click into a window behind brings it forward."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseButtonPress and isinstance(watched, QWidget):
+            clicked = watched.window()
+            if not clicked.isActiveWindow() and QApplication.activeModalWidget() is None:
+                clicked.raise_()
+                clicked.activateWindow()
+            return False
         if event.type() != QEvent.Type.Hide or not isinstance(watched, QWidget):
             return False
         owner = watched.parentWidget()

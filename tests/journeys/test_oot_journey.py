@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
 from app.settings.user_settings import UserSettings
+from app.ui.dialogs.calibration_dialog import CalibrationDialog
 from app.ui.dialogs.oot_dialogs import CloseCaseDialog, OotWindow
 from app.ui.dialogs.password_dialog import SigningPasswordDialog
 from app.ui.main_window import MainWindow
@@ -151,3 +152,48 @@ def test_the_status_bar_link_opens_the_cases(
     cases = person.wait_for(OotWindow)
     qtbot.waitUntil(lambda: cases.case is not None, timeout=10_000)
     assert cases.model.rowCount() == 1
+
+
+def test_the_cases_window_follows_a_failure_recorded_in_the_register(
+    qtbot: QtBot, person: Person, lab_window: MainWindow, app: CalTrack
+) -> None:
+    """The cases window stays open while a technician records a failing calibration in
+    the main window: the new case appears there without pressing Refresh. Ctrl+K pressed
+    at once after clicking the row records for that row (the detail may still load)."""
+    window = lab_window
+    person.shortcut("Ctrl+Shift+O")
+    cases = person.wait_for(OotWindow)
+    qtbot.waitUntil(lambda: cases.loaded and cases.model.rowCount() == 1, timeout=10_000)
+    assert cases.filter_buttons["open"].text() == "Open (1)"
+
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10_000)
+    rows = [r for r in range(3) if window.model.index(r, 0).data() == "TH-002"]
+    person.click_cell(window.table, rows[0], 0)
+    qtbot.waitUntil(window.isActiveWindow, timeout=10_000)  # the click brought it forward
+
+    def record(dialog: CalibrationDialog) -> None:
+        assert "TH-002" in dialog.windowTitle()
+        person.click_cell(dialog.points, 0, 0)
+        for text in ("0", "0.9", "", "0.5"):  # 0.9 off against ± 0.5, not adjusted
+            person.write(text)
+            person.press(Qt.Key.Key_Tab)
+        person.write("°C")
+        qtbot.waitUntil(dialog.oot_notice.isVisible, timeout=5_000)
+        person.shortcut("Alt+R")
+        assert person.focused() is dialog.result_box
+        while dialog.result_box.currentData() != "fail":
+            person.press(Qt.Key.Key_Down)
+        person.click_button("Save")
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+
+    with person.answers(CalibrationDialog, record):
+        person.shortcut("Ctrl+K")
+    qtbot.waitUntil(lambda: len(app.oot.list()) == 2, timeout=10_000)
+    notice = person.wait_for(QMessageBox, where=lambda b: b.objectName() == "ootNotice")
+    person.click_button("Later", within=notice)
+
+    # No click on Refresh: the write announced itself and the open window followed.
+    qtbot.waitUntil(lambda: cases.model.rowCount() == 2, timeout=10_000)
+    assert cases.filter_buttons["open"].text() == "Open (2)"
+    tags = {case.asset_tag for r in range(2) if (case := cases.model.case_at(r)) is not None}
+    assert tags == {"REF-1", "TH-002"}

@@ -56,7 +56,7 @@ from app.ui.dialogs.import_state import (
     ProgressRelay,
     dry_run,
 )
-from app.ui.tasks import TaskRunner
+from app.ui.tasks import Changes, TaskRunner
 
 # key, kind, headers, mapping (header -> field, "" left out)
 Remember = Callable[[str, str, list[str], dict[str, str]], None]
@@ -549,6 +549,7 @@ class ImportWizard(QWizard):
         failed: Callable[[BaseException], None],
         *,
         stoppable: bool,
+        changes: Changes | None = None,
     ) -> None:
         self._jobs += 1
         job = self._jobs
@@ -576,7 +577,9 @@ class ImportWizard(QWizard):
                 self._end_job()
                 failed(exc)
 
-        self._runner.run(lambda: fn(progress), ok, fail)
+        # The change is announced even when the wizard was closed meanwhile: the rows
+        # are saved, and the window must show them.
+        self._runner.run(lambda: fn(progress), ok, fail, changes=changes)
         self._refresh_pages()
 
     def _end_job(self) -> None:
@@ -666,7 +669,14 @@ class ImportWizard(QWizard):
                 self._refresh_pages()
 
         self._committing = True
-        self._start(f"Importing {preview.source}…", work, done, failed, stoppable=False)
+        self._start(
+            f"Importing {preview.source}…",
+            work,
+            done,
+            failed,
+            stoppable=False,
+            changes=Changes.everything(),
+        )
         self._lock_buttons(True)
 
     def _lock_buttons(self, locked: bool) -> None:

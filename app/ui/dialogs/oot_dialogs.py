@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -61,7 +60,7 @@ from app.ui.models.oot_table import (
     STATUS_LABELS,
     OotTableModel,
 )
-from app.ui.tasks import TaskRunner
+from app.ui.tasks import Changes, TaskRunner
 from app.words import count
 
 Ok = Callable[[Any], None]
@@ -228,7 +227,6 @@ class CloseCaseDialog(QDialog):
 class OotWindow(QWidget):
     """The out-of-tolerance cases of this database (a window of its own, non-modal)."""
 
-    changed = Signal()  # a case was assessed or closed: counts and statuses moved
     instrument_wanted = Signal(str)  # show this asset tag in the register
 
     def __init__(
@@ -315,6 +313,9 @@ class OotWindow(QWidget):
         layout.addWidget(self.splitter)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, self.reload)
         self.show_case(None)
+        # Every write in this window (and an import or a voided record elsewhere) is
+        # announced by the runner; the list follows from that one signal.
+        runner.changed.connect(self._data_changed)
 
     def _build_case_panel(self) -> QWidget:
         panel = QWidget()
@@ -415,16 +416,21 @@ class OotWindow(QWidget):
 
     # -- running ---------------------------------------------------------------------
 
-    def _run(self, fn: Callable[[], Any], done: Ok, fail: Fail, *, key: str | None = None) -> None:
-        def alive() -> bool:
-            return shiboken6.isValid(self)
+    def _run(
+        self,
+        fn: Callable[[], Any],
+        done: Ok,
+        fail: Fail,
+        *,
+        key: str | None = None,
+        changes: Changes | None = None,
+    ) -> None:
+        self._runner.run(fn, done, fail, key=key, owner=self, changes=changes)
 
-        self._runner.run(
-            fn,
-            lambda r: done(r) if alive() else None,
-            lambda e: fail(e) if alive() else None,
-            key=key,
-        )
+    def _data_changed(self, changes: Changes) -> None:
+        """A write succeeded: a hidden window reloads when it is shown again."""
+        if (changes.cases or changes.calibrations) and self.isVisible():
+            self.reload()
 
     # -- loading ---------------------------------------------------------------------
 
@@ -644,6 +650,8 @@ class OotWindow(QWidget):
 
     def _save(self, case_id: int, text: str, disposition: str, version: int) -> None:
         service = self._app.oot
+        listed = self.model.find(case_id)
+        touched = frozenset({listed.instrument_id}) if listed is not None else frozenset()
         self.save_button.setEnabled(False)
         self.assess_error.hide()
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
@@ -652,8 +660,6 @@ class OotWindow(QWidget):
             QGuiApplication.restoreOverrideCursor()
             self.drafts.pop(case_id, None)
             self._wanted = saved.id
-            self.changed.emit()
-            self.reload()
 
         def failed(exc: BaseException) -> None:
             QGuiApplication.restoreOverrideCursor()
@@ -675,6 +681,7 @@ class OotWindow(QWidget):
             ),
             done,
             failed,
+            changes=Changes(cases=True, instrument_ids=touched),
         )
 
     def _resolve_conflict(
@@ -734,6 +741,10 @@ class OotWindow(QWidget):
                 ),
                 ok,
                 fail,
+                # Back in service moves the instrument's status too.
+                changes=Changes(
+                    instruments=True, cases=True, instrument_ids=frozenset({case.instrument_id})
+                ),
             )
 
         dialog = CloseCaseDialog(
@@ -746,8 +757,7 @@ class OotWindow(QWidget):
         if run_modal(dialog) and dialog.closed is not None:
             closed: OotCaseView = dialog.closed
             self._wanted = closed.id
-            self.changed.emit()
-            self.reload()
+            self.reload()  # select the closed case (the write's own reload kept the old one)
 
     # -- closing the window ----------------------------------------------------------
 
