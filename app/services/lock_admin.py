@@ -145,7 +145,9 @@ class LockAdminService:
             status = observer.observe()
         if not status.held or status.holder is None or status.holder.released:
             return status
-        written, state, frozen = self._inspect(status.holder, progress)
+        # A process that runs on this PC is alive: no heartbeat to watch for a status
+        # (a long import would make it wait); `lock release --force` still watches it.
+        written, state, frozen = self._inspect(status.holder, progress, watch_running=False)
         return replace(
             status,
             write_lock_held=written,
@@ -164,7 +166,11 @@ class LockAdminService:
         return self._inspect(holder, progress)[2]
 
     def _inspect(
-        self, holder: HolderInfo, progress: Callable[[str], None] | None
+        self,
+        holder: HolderInfo,
+        progress: Callable[[str], None] | None,
+        *,
+        watch_running: bool = True,
     ) -> tuple[bool | None, str | None, FrozenWrite | None]:
         """(write lock held, the holder's process state here, frozen inside a write).
 
@@ -184,6 +190,8 @@ class LockAdminService:
             return written, state, FrozenWrite(holder, same, state, "frozen (stopped)")
         if state == "gone":
             return written, state, None  # the named process ended: not this holder's write
+        if state == "running" and not watch_running:
+            return written, state, None
         window = min(holder.heartbeat_s * 1.5 + 1.0, MAX_WRITE_WATCH_S)
         if progress:
             progress(
@@ -312,6 +320,13 @@ class LockAdminService:
         if not frozen.same_machine:
             raise FrozenWriterError(
                 f"{frozen.describe()}; {frozen.way_out()}", to_lock_holder(holder)
+            )
+        if process_state(holder.pid) is None:
+            raise FrozenWriterError(
+                f"{frozen.describe()}; CalTrack can end a process only on Linux (it reads "
+                f"/proc): end pid {holder.pid} yourself (Task Manager, Activity Monitor) or "
+                "restart this PC",
+                to_lock_holder(holder),
             )
         refused = (
             f"pid {holder.pid} is another OS user's process and {self._identity.user} may not "

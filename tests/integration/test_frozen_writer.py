@@ -40,7 +40,12 @@ from tests.integration.helpers import (
     scalar,
     wait_for_file,
 )
-from tests.integration.process_helpers import wait_until
+from tests.integration.process_helpers import (
+    open_to_everyone,
+    other_user,
+    shared_folder,
+    wait_until,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="uses SIGSTOP and /proc (Linux)")
 
@@ -254,3 +259,22 @@ def test_end_process_refuses_a_pid_that_is_not_this_databases_editor(tmp_path: P
         finally:
             unrelated.kill()
             unrelated.communicate()
+
+
+def test_end_process_of_another_os_users_process_is_refused_clearly(tmp_path: Path) -> None:
+    """An admin logged in as another OS user may not end the holder: one clear line."""
+    with shared_folder(0o777) as folder, other_user() as nobody:
+        db = make_db(folder / "lab.db")
+        made = quick_cli(db, "users", "set", "nobody", "--role", "admin")
+        assert made.returncode == 0, made.stderr
+        with frozen_importer(db, tmp_path / "child", ME.machine) as child:
+            open_to_everyone(folder)  # nobody may write the file (and so probe its lock)
+            before = epoch(db)
+            result = nobody.cli(db, "lock", "release", "--force", "--end-process")
+            line = assert_one_error_line(result, 8)
+            assert f"pid {child.pid} is another OS user's process" in line
+            assert "ask that user, or an administrator of this PC" in line
+            assert "nothing was ended" in line
+            assert proc_state(child.pid) == "T"
+            assert epoch(db) == before
+            assert [e[2] for e in lock_events(db)] == []
