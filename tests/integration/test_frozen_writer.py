@@ -41,6 +41,7 @@ from tests.integration.helpers import (
     wait_for_file,
 )
 from tests.integration.process_helpers import (
+    holding_child,
     open_to_everyone,
     other_user,
     shared_folder,
@@ -65,16 +66,22 @@ from pathlib import Path
 from app.bootstrap import open_caltrack
 from app.identity import Identity
 from app.services.editing import EditingOptions
+from app.db.engine import EngineOptions
 from app.services.transfer_model import ImportOptions
 
-db, csv, control, user, machine = sys.argv[1:6]
+db, csv, control, user, machine, journal = sys.argv[1:7]
 control = Path(control)
 
 def terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 signal.signal(signal.SIGTERM, terminate)
-app = open_caltrack(db, identity=Identity(user, machine), editing=EditingOptions(heartbeat_s=0.2))
+app = open_caltrack(
+    db,
+    identity=Identity(user, machine),
+    options=EngineOptions(journal=journal),
+    editing=EditingOptions(heartbeat_s=0.2),
+)
 if not app.session.editing:
     sys.exit("not the editor: " + str(app.session.read_only_reason))
 
@@ -138,12 +145,14 @@ def quick_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextlib.contextmanager
-def frozen_importer(db: Path, control: Path, machine: str) -> Iterator[subprocess.Popen[str]]:
+def frozen_importer(
+    db: Path, control: Path, machine: str, journal: str = "auto"
+) -> Iterator[subprocess.Popen[str]]:
     """A child editor stopped inside its import's write transaction; killed at the end."""
     control.mkdir(parents=True, exist_ok=True)
     csv = big_csv(control / "big.csv")
     proc = popen_python(
-        FROZEN_IMPORTER, str(db), str(csv), str(control), HANNA, machine, cwd=db.parent
+        FROZEN_IMPORTER, str(db), str(csv), str(control), HANNA, machine, journal, cwd=db.parent
     )
     try:
         wait_for_file(control / "inside.json", proc)
@@ -160,11 +169,13 @@ def frozen_line(pid: int, machine: str) -> str:
     return f"held by {HANNA} on {machine} (pid {pid}), which is frozen (stopped) inside a write"
 
 
+@pytest.mark.parametrize("journal", ["auto", "truncate"])  # WAL here; rollback as on shares
 def test_a_holder_frozen_inside_a_write_is_named_at_once_and_can_be_ended(
-    tmp_path: Path,
+    tmp_path: Path, journal: str
 ) -> None:
     db = make_db(tmp_path / "lab.db")
-    with frozen_importer(db, tmp_path / "child", ME.machine) as child:
+    with frozen_importer(db, tmp_path / "child", ME.machine, journal) as child:
+        assert journal == "auto" or (db.parent / "lab.db-journal").exists()
         before = epoch(db)  # the child's own, as it became the editor
         status = quick_cli(db, "lock", "status")
         assert status.returncode == 0, status.stderr
@@ -278,3 +289,26 @@ def test_end_process_of_another_os_users_process_is_refused_clearly(tmp_path: Pa
             assert proc_state(child.pid) == "T"
             assert epoch(db) == before
             assert [e[2] for e in lock_events(db)] == []
+
+
+def test_a_holder_stopped_on_this_pc_outside_a_write_is_fenced_without_the_stale_wait(
+    tmp_path: Path,
+) -> None:
+    """Stopped here is proof enough: no 5-minute watch; fenced at once, as before."""
+    db = make_db(tmp_path / "lab.db")
+    with holding_child(db, tmp_path / "holder", user=HANNA, machine=ME.machine) as holder:
+        before = epoch(db)
+        os.kill(holder.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: proc_state(holder.pid) == "T", "the holder to stop")
+            released = quick_cli(db, "lock", "release", "--force")
+            assert released.returncode == 0, released.stderr
+            assert "watching the heartbeat" not in released.stderr
+            assert f"fenced off the frozen session of {HANNA} on {ME.machine}" in released.stdout
+            assert epoch(db) == before + 1
+        finally:
+            os.kill(holder.pid, signal.SIGCONT)
+        holder.order("write", "TH-300")
+        code, _, err = holder.finish()
+        assert code == 5, err  # fenced: its save is refused
+    assert query(db, "SELECT asset_tag FROM instrument WHERE asset_tag = 'TH-300'") == []
