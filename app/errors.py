@@ -115,6 +115,14 @@ class LockHeldError(CalTrackError):
         self.holder = holder
 
 
+class FrozenWriterError(LockHeldError):
+    """The editor is frozen inside a write: SQLite's write lock stays held until it ends.
+
+    No fencing helps (the fence is itself a write); only ending that process, or
+    restarting its PC, frees the file.
+    """
+
+
 class ReadOnlyError(CalTrackError):
     """The database is open read-only; the message says why."""
 

@@ -531,7 +531,9 @@ def cmd_db_checkpoint(args: argparse.Namespace) -> int:
 
 def cmd_lock_status(args: argparse.Namespace) -> int:
     with open_app(args) as app:
-        status = app.locks.status(watch_s=args.watch)
+        status = app.locks.status(
+            watch_s=args.watch, progress=lambda line: print(line, file=sys.stderr)
+        )
     holder = status.holder if status.held else None
     data = {
         "held": status.held,
@@ -547,6 +549,10 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
         else None,
         "watched_s": args.watch,
         "stale": status.stale,
+        "write_lock_held": status.write_lock_held if status.held else None,
+        "process_state": status.process_state if status.held else None,
+        "frozen_in_write": status.frozen_in_write is not None,
+        "frozen_message": status.frozen_in_write,
     }
     if args.json:
         print_json(data)
@@ -582,16 +588,35 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
                 if age is not None
                 else "not observed (use --watch SECONDS)",
             ),
-            ("Stale", "yes" if status.stale else "no"),
+            (
+                "Stale",
+                "frozen inside a write (below)"
+                if status.frozen_in_write
+                else "yes"
+                if status.stale
+                else "no",
+            ),
         ]
     )
+    if status.frozen_in_write:
+        print()
+        print(f"The editor lock is {status.frozen_in_write}.")
+        if status.process_state is not None:
+            print(
+                "It runs on this PC: an admin can end it with "
+                "`caltrack lock release --force --end-process`."
+            )
+        else:
+            print(f"It cannot be ended from here: end it on {holder.machine}, or restart that PC.")
     return 0
 
 
 def cmd_lock_release(args: argparse.Namespace) -> int:
     with open_app(args) as app:
         result = app.locks.release(
-            force=args.force, progress=lambda line: print(line, file=sys.stderr)
+            force=args.force,
+            end_process=args.end_process,
+            progress=lambda line: print(line, file=sys.stderr),
         )
     print(result.message)
     return 0
@@ -817,6 +842,12 @@ def register(sub: Any) -> None:
         "--force",
         action="store_true",
         help="fence off a holder whose heartbeat stopped (stale lock only)",
+    )
+    rel.add_argument(
+        "--end-process",
+        action="store_true",
+        help="with --force: end a holder frozen inside a write on this PC (its process is "
+        "checked to be this database's editor first), then release",
     )
 
     adm = _group(sub, "admins", "who may administer this database")

@@ -276,6 +276,37 @@ class Database:
             self._write_holder = ""
             self._write_lock.release()
 
+    def write_lock_held(self, wait_s: float = 0.2) -> bool | None:
+        """Does another connection hold SQLite's write lock right now? None: cannot tell.
+
+        A ``BEGIN IMMEDIATE`` on a short busy timeout, rolled back at once: it takes the
+        write lock only when it is free, so it never waits behind (or blocks) a writer
+        for long. A session frozen inside a write keeps this lock until its process ends.
+        """
+        if not self.is_sqlite or self.path is None:
+            return None
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(f"PRAGMA busy_timeout={max(0, int(wait_s * 1000))}")
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    code = getattr(exc, "sqlite_errorcode", None)
+                    if (isinstance(code, int) and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)) or (
+                        "locked" in str(exc).lower()
+                    ):
+                        return True
+                    return None  # read-only file or folder, a snapshot: no write to probe
+                cursor.execute("ROLLBACK")
+                return False
+            finally:
+                cursor.close()
+        finally:
+            # Not back into the pool: its busy timeout was changed for this probe.
+            raw.invalidate()
+
     def run_write(
         self, fn: Callable[[Session], T], *, label: str = "write", admin_override: bool = False
     ) -> T:

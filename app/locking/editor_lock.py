@@ -25,10 +25,16 @@ import portalocker
 from app import __version__
 from app.errors import LockHeldError, LockHolder
 from app.identity import Identity
-from app.locking.holder import HolderInfo, holder_path, lock_path, read_holder, write_holder
+from app.locking.holder import (
+    DEFAULT_HEARTBEAT_S,
+    HolderInfo,
+    holder_path,
+    lock_path,
+    read_holder,
+    write_holder,
+)
 from app.locking.process import pid_alive
 
-DEFAULT_HEARTBEAT_S = 30.0
 DEFAULT_STALE_AFTER_S = 300.0
 
 
@@ -169,6 +175,7 @@ class EditorLock:
                 session_id=self.session_id,
                 app_version=__version__,
                 since=datetime.now(UTC).isoformat(timespec="seconds"),
+                heartbeat_s=self.heartbeat_s,
             )
             write_holder(self.holder_file, self._info)
         except BaseException:
@@ -311,6 +318,12 @@ class LockStatus:
     holder: HolderInfo | None
     heartbeat_age_s: float | None  # time since the counter last moved, on our clock
     stale: bool
+    # SQLite's write lock held by another connection right now (None: not probed).
+    write_lock_held: bool | None = None
+    # The holder's process on this machine: running, stopped or gone (None: elsewhere).
+    process_state: str | None = None
+    # Set when the holder is frozen inside a write: the sentence that says so.
+    frozen_in_write: str | None = None
 
     def describe(self) -> str:
         if not self.held:

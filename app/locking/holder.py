@@ -13,6 +13,8 @@ from pathlib import Path
 
 from app.storage.atomic import atomic_write_text
 
+DEFAULT_HEARTBEAT_S = 30.0
+
 
 @dataclass(frozen=True)
 class HolderInfo:
@@ -27,6 +29,9 @@ class HolderInfo:
     heartbeat: int = 0
     released: bool = False
     epoch: int = 0
+    # How often this session beats: an observer judges "no beat" against it. Holder
+    # files written before this field existed beat at the default.
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
 
     def since_local(self) -> str:
         """``since`` in the viewer's local time, as HH:MM (or date and time if not today)."""
@@ -66,9 +71,19 @@ def read_holder(path: Path) -> HolderInfo | None:
             heartbeat=int(data.get("heartbeat", 0)),
             released=bool(data.get("released", False)),
             epoch=int(data.get("epoch", 0)),
+            heartbeat_s=_beat_interval(data.get("heartbeat_s")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _beat_interval(value: object) -> float:
+    """The recorded heartbeat interval, or the default when missing or absurd."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return DEFAULT_HEARTBEAT_S
+    return seconds if 0.0 < seconds <= 3600.0 else DEFAULT_HEARTBEAT_S
 
 
 def write_holder(path: Path, info: HolderInfo) -> None:

@@ -25,7 +25,6 @@ from app.db.transactions import Database
 from app.errors import LeaseLostError, LockHeldError, ReadOnlyError
 from app.identity import Identity
 from app.locking.editor_lock import (
-    DEFAULT_HEARTBEAT_S,
     DEFAULT_STALE_AFTER_S,
     BrokenLockingError,
     EditorLock,
@@ -33,7 +32,7 @@ from app.locking.editor_lock import (
     LockStatus,
     os_lock_free,
 )
-from app.locking.holder import HolderInfo, holder_path, read_holder
+from app.locking.holder import DEFAULT_HEARTBEAT_S, HolderInfo, holder_path, read_holder
 from app.locking.requests import (
     DECLINED,
     HANDED_OVER,

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from app.bootstrap import CalTrack
 from app.errors import LockHeldError
 from app.identity import Identity
 from app.locking.editor_lock import (
@@ -17,6 +25,7 @@ from app.locking.editor_lock import (
     os_lock_free,
 )
 from app.locking.holder import HolderInfo, holder_path, read_holder, write_holder
+from app.locking.process import process_has_open, process_state
 
 ALICE = Identity("alice", "LAB-PC-3")
 BOB = Identity("bob", "LAB-PC-7")
@@ -155,3 +164,61 @@ def test_observer_judges_staleness_on_its_own_clock(db_file: Path) -> None:
     assert status.held and status.stale and status.heartbeat_age_s == 301
     lock.release()
     assert observer.observe().held is False
+
+
+# -- telling a frozen writer (issue 10, point 5) -------------------------------------
+
+
+def test_holder_records_its_heartbeat_interval_and_old_files_read_the_default(
+    db_file: Path,
+) -> None:
+    lock = EditorLock(db_file, ALICE, heartbeat_s=0.7)
+    lock.acquire()
+    try:
+        info = read_holder(holder_path(db_file))
+        assert info is not None and info.heartbeat_s == 0.7
+    finally:
+        lock.release()
+    for recorded, read in ((None, 30.0), ("soon", 30.0), (-1, 30.0), (1e9, 30.0), (5, 5.0)):
+        data = {"user": "bob", "machine": "M", "pid": 1, "session_id": "s", "since": "x"}
+        if recorded is not None:
+            data["heartbeat_s"] = recorded
+        holder_path(db_file).write_text(json.dumps(data))
+        info = read_holder(holder_path(db_file))
+        assert info is not None and info.heartbeat_s == read, recorded
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc and SIGSTOP")
+def test_process_state_tells_running_stopped_and_gone() -> None:
+    assert process_state(os.getpid()) == "running"
+    child = subprocess.Popen(["sleep", "600"])
+    try:
+        assert process_has_open(os.getpid(), Path(__file__)) is False
+        os.kill(child.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 60
+        while process_state(child.pid) != "stopped":
+            assert time.monotonic() < deadline, "sleep never stopped"
+            time.sleep(0.01)
+        child.kill()
+        deadline = time.monotonic() + 60
+        while process_state(child.pid) != "gone":  # a zombie has ended
+            assert time.monotonic() < deadline, "sleep never ended"
+            time.sleep(0.01)
+    finally:
+        child.kill()
+        child.communicate()
+    assert process_state(child.pid) == "gone"
+    with open(__file__, "rb"):
+        assert process_has_open(os.getpid(), Path(__file__)) is True
+
+
+def test_write_lock_probe_sees_another_connections_write(app: CalTrack, db_path: Path) -> None:
+    assert app.database.write_lock_held() is False
+    other = sqlite3.connect(db_path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        assert app.database.write_lock_held() is True
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert app.database.write_lock_held() is False
