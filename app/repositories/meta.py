@@ -8,23 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Meta
-
-KNOWN_PATHS_KEY = "known_paths"
-# How many earlier names are remembered: enough for any real history of renames.
-KNOWN_PATHS_KEEP = 10
-
-
-def parse_known_paths(raw: str | None) -> list[str]:
-    """The ``known_paths`` value as a list; anything unreadable counts as none."""
-    if not raw:
-        return []
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return []
-    if not isinstance(value, list):
-        return []
-    return [item for item in value if isinstance(item, str)]
+from app.db.sidefiles import KNOWN_PATHS_KEEP, KNOWN_PATHS_KEY, parse_known_paths
 
 
 class MetaRepository:
