@@ -173,9 +173,15 @@ def one_round(folder: Path, journal: JournalChoice, round_no: int) -> str:
     refused_after = [line for line in child.lines if line.startswith("refused ")]
     assert saved, child.lines[:5]
 
+    # A hot journal under the old name: the moved file may be half-written; writing into
+    # it (and leaving the journal to be forgotten) must not happen.
+    hot = (folder / "lab.db-journal").exists() and (folder / "lab.db-journal").read_bytes()[
+        :8
+    ] == JOURNAL_MAGIC
     # A write on the moved file: done, or refused naming the file that holds the save.
     probe = run_cli(moved, "instruments", "add", "--asset-tag", "PROBE", "--description", "p")
     assert "Traceback" not in probe.stderr, probe.stderr
+    assert not (hot and probe.returncode == 0), "wrote into a file whose save is unfinished"
     if probe.returncode == 0:
         outcome = "opened whole"
     else:
