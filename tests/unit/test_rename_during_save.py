@@ -14,6 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from app.bootstrap import open_caltrack
 from app.clock import FixedClock
@@ -94,3 +95,40 @@ def test_first_write_records_the_names_the_database_had(
         add_thermometer(app, "TH-003")
     (raw,) = _meta(moved, "known_paths")
     assert json.loads(str(raw[0])) == [str(db.resolve()), str(moved.resolve())]
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_rename_during_commit_is_said_and_never_reported_saved(
+    journal: JournalChoice, tmp_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    """Renamed after the check before COMMIT, as SQLite commits: the save may have gone
+    through, so it is not refused as "nothing was saved" — but never reported saved."""
+    db = tmp_path / "lab.db"
+    moved = tmp_path / "moved.db"
+    app = open_caltrack(
+        str(db),
+        create=True,
+        options=EngineOptions(journal=journal),
+        identity=alice,
+        clock=clock,
+        state_dir=tmp_path / "state",
+    )
+    try:
+        add_thermometer(app, "TH-001")
+
+        def write_renamed_at_commit(uow: UnitOfWork) -> None:
+            uow.meta.set("probe", "committed while the file was renamed")
+            # SQLAlchemy's own hook, run inside commit() after CalTrack's last check.
+            event.listen(uow._session, "before_commit", lambda _s: os.rename(db, moved))
+
+        with pytest.raises(StorageError) as refused:
+            app.uow.write(write_renamed_at_commit)
+        message = str(refused.value)
+        assert "WHILE this change was being saved" in message, message
+        assert "nothing was saved" not in message and str(moved) in message, message
+        with pytest.raises(MovedError):
+            add_thermometer(app, "TH-002")
+    finally:
+        app.close()
+    # It did commit, and (WAL: checkpointed on the way out) it is in the moved file.
+    assert _meta(moved, "probe") == [("committed while the file was renamed",)]
