@@ -31,13 +31,16 @@ from app.db.engine import (
     sqlite_path,
 )
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
+from app.db.sidefiles import LeftSave, find_left_saves
 from app.db.transactions import Database, with_busy_retry
 from app.errors import (
+    CalTrackError,
     DatabaseDamagedError,
     DatabaseOpenError,
     LockHeldError,
     ReadOnlyError,
     SchemaTooNewError,
+    UnfinishedSaveError,
 )
 from app.identity import Identity, get_current_user_id
 from app.locking.editor_lock import EditorLock, held_message, os_lock_free, to_lock_holder
@@ -199,6 +202,11 @@ def _init_meta(uow: UnitOfWork, identity: Identity, clock: Clock) -> None:
     seed_accounts(uow, identity, clock)
 
 
+def left_saves_message(left: list[LeftSave]) -> str:
+    """One message for the saves left under earlier names (normally just one)."""
+    return " ALSO: ".join(item.message() for item in left)
+
+
 def _guard_network_wal(database: Database) -> None:
     """A WAL database on a share cannot be read safely while someone else has it open."""
     path, location = database.path, database.location
@@ -290,12 +298,15 @@ def open_caltrack(
     path = sqlite_path(url)
     fs_read_only: str | None = None
     created = False
+    left: list[LeftSave] = []
     if path is not None:
         _check_file(path, create)
         fs_read_only = _read_only_reason(path)
         if fs_read_only and not path.exists():
             raise DatabaseOpenError(f"cannot create {path}: {fs_read_only}")
         created = _create_empty(path) if create else False
+        # Before SQLite touches the file: a save left under an earlier name (see sidefiles).
+        left = find_left_saves(path)
     snapshot = path is not None and needs_snapshot(path, os.access(path.parent, os.W_OK))
     engine, location = build_engine(url, options, snapshot=snapshot)
     if snapshot:
@@ -311,12 +322,16 @@ def open_caltrack(
         database=database, uow=uow, identity=identity, clock=clock, options=editing
     )
     try:
-        app = _open(database, uow, session, create, fs_read_only, identity, clock, state_dir)
-    except BaseException:
+        app = _open(database, uow, session, create, fs_read_only, identity, clock, state_dir, left)
+    except BaseException as exc:
         session.close()
         database.dispose()
         if created and path is not None and path.exists() and path.stat().st_size == 0:
             path.unlink(missing_ok=True)  # leave no empty file behind a failed init
+        if left and isinstance(exc, (CalTrackError, SADatabaseError)):
+            # A half-written file fails to open as damaged or "not a database": the
+            # way out is bringing the left save back, not salvage.
+            raise UnfinishedSaveError(left_saves_message(left)) from exc
         raise
     return app
 
@@ -330,6 +345,7 @@ def _open(
     identity: Identity,
     clock: Clock,
     state_dir: Path | None,
+    left: list[LeftSave],
 ) -> CalTrack:
     path = database.path
     where = str(path) if path else safe_url(database.url)
@@ -371,7 +387,13 @@ def _open(
         )
     read_only: str | None = fs_read_only
     read_only_error: type[ReadOnlyError] = ReadOnlyError
-    if state.status is SchemaStatus.NEWER:
+    if left:
+        # Writing before the left save is back could lose it (WAL) or build on a
+        # half-written file (journal): nothing is written, not even an upgrade.
+        read_only = left_saves_message(left)
+        read_only_error = UnfinishedSaveError
+        problems.append(read_only)
+    elif state.status is SchemaStatus.NEWER:
         read_only = (
             f"this database was written by a newer CalTrack (schema {state.current}); "
             f"CalTrack {__version__} opens it read-only — install the newer version to edit"

@@ -165,6 +165,26 @@ class DatabaseDamagedError(ReadOnlyError):
         self.findings: list[str] = list(findings or [])
 
 
+class MovedError(ReadOnlyError):
+    """The database file was moved or renamed while open: this session writes no more.
+
+    A storage failure (exit 6), like the disk going away: the way out is opening the
+    file from its new place, not write access.
+    """
+
+    exit_code = 6
+
+
+class UnfinishedSaveError(ReadOnlyError):
+    """A journal or WAL of an unfinished save lies under a name the database had before.
+
+    Exit 6 (a file problem): writing before that save is brought back could lose it or
+    damage the file; the message names the file and the way to recover it.
+    """
+
+    exit_code = 6
+
+
 class DatabaseOpenError(CalTrackError):
     """The path is missing, not a SQLite file, or not a CalTrack database."""
 

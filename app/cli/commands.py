@@ -13,6 +13,7 @@ from app.bootstrap import CalTrack, open_caltrack
 from app.cli.output import human_size, print_fields, print_json, print_table
 from app.db.engine import EngineOptions, database_url, sqlite_path
 from app.errors import UsageError, ValidationError
+from app.identity import get_current_user_id
 from app.services.bounds import count_problem, id_problem, seconds_problem
 from app.services.calibrations import parse_point
 from app.services.dto import (
@@ -24,6 +25,7 @@ from app.services.dto import (
 from app.services.due import DUE_STATUSES
 from app.services.editing import EditingOptions
 from app.services.maintenance import ORPHAN_MIN_AGE_S, salvage_database
+from app.services.recovery import recover_left_saves
 from app.settings.paths import default_database_path
 
 Handler = Callable[[argparse.Namespace], int]
@@ -62,7 +64,9 @@ def open_app(args: argparse.Namespace, *, create: bool = False, edit: bool = Fal
     app = open_caltrack(target, create=create, options=options, editing=editing)
     damage = app.database.damage or []
     for line in app.problems:
-        if line not in damage:  # said by the command's own error line (or `db verify`)
+        # Said by the command's own error line (or `db verify`): the damage, and the
+        # reason a write is refused.
+        if line not in damage and not (edit and line == app.database.read_only_reason):
             print(f"caltrack: PROBLEM: {line}", file=sys.stderr)
     for line in app.notices:
         print(f"caltrack: note: {line}", file=sys.stderr)
@@ -519,6 +523,31 @@ def cmd_db_salvage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_recover_journal(args: argparse.Namespace) -> int:
+    target = args.db or str(default_database_path())
+    path = sqlite_path(database_url(target))
+    if path is None:
+        raise UsageError("recover-journal applies to SQLite database files")
+    if not path.is_file():
+        raise UsageError(f"no database file at {path}")
+    result = recover_left_saves(path, get_current_user_id())
+    if not result.moved:
+        print(f"nothing to recover: no journal or WAL of {path} lies under an earlier name")
+        return 0
+    for side, target_file in result.moved:
+        print(f"moved {side} to {target_file}; SQLite has applied it")
+    if result.findings:
+        for finding in result.findings[:10]:
+            print(f"caltrack: PROBLEM: {finding}", file=sys.stderr)
+        print(
+            f"caltrack: {path} still fails SQLite's check; `db salvage -o NEW.db` or a backup",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{path} passes SQLite's integrity check; it can be opened and edited again")
+    return 0
+
+
 def cmd_db_checkpoint(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
         busy, wal, moved = app.maintenance.checkpoint()
@@ -875,6 +904,12 @@ def register(sub: Any) -> None:
         help="accept a backup of another database (another database id) on purpose",
     )
     _cmd(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
+    _cmd(
+        db,
+        "recover-journal",
+        cmd_db_recover_journal,
+        "bring back a save left under an earlier name of the file (renamed during a save)",
+    )
     qua = _cmd(
         db,
         "quarantine",

@@ -1,7 +1,8 @@
 """``caltrack``: argument parsing, dispatch and the mapping of errors to exit codes.
 
 Exit codes: 0 ok, 1 problems found, 2 usage or validation error, 3 conflict,
-4 busy or locked, 5 read-only, 6 storage failure (disk full, I/O error, damaged file), 7 the
+4 busy or locked, 5 read-only, 6 storage failure (disk full, I/O error, damaged file, file
+moved, a save left under an earlier name), 7 the
 window cannot open (app/ui/platform_check.py), 70 bug.
 """
 

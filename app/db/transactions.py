@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.engine import BEGIN_MODE_OPTION, JournalChoice, JournalPolicy, choose_journal
 from app.db.filesystem import Location, detect_location
 from app.db.maintenance import integrity_problems
-from app.errors import DatabaseBusyError, DatabaseDamagedError, ReadOnlyError, StorageError
+from app.errors import (
+    DatabaseBusyError,
+    DatabaseDamagedError,
+    MovedError,
+    ReadOnlyError,
+    StorageError,
+)
 
 T = TypeVar("T")
 
@@ -37,6 +43,14 @@ SQLITE_READONLY_DBMOVED = 1032
 SQLITE_IOERR_DELETE = 2570
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
 PG_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
+
+
+class _MovedBeforeCommit(Exception):
+    """Internal: the file was renamed during a write transaction, found before COMMIT."""
+
+
+class _MovedDuringCommit(Exception):
+    """Internal: the file was renamed between the last check and COMMIT."""
 
 
 @dataclass(frozen=True)
@@ -268,10 +282,24 @@ class Database:
             )
         try:
             self._write_holder = f"{label} in {threading.current_thread().name}"
-            with self._write_sessions() as session, session.begin():
-                if self.fence is not None and not admin_override:
-                    self.fence(session)
-                yield session
+            try:
+                with self._write_sessions() as session:
+                    with session.begin():
+                        if self.fence is not None and not admin_override:
+                            self.fence(session)
+                        yield session
+                        # Just before COMMIT: a file renamed during the transaction would
+                        # take the commit with it while its journal or WAL stays under the
+                        # old name, where nobody opening the new name will look.
+                        if self.moved():
+                            raise _MovedBeforeCommit
+                    if self.moved():  # renamed between that check and the commit
+                        raise _MovedDuringCommit
+            except _MovedBeforeCommit:
+                # The transaction was rolled back on the way out of session.begin().
+                raise self._refuse_moved(committed=False) from None
+            except _MovedDuringCommit:
+                raise self._refuse_moved(committed=True) from None
         finally:
             self._write_holder = ""
             self._write_lock.release()
@@ -396,15 +424,56 @@ class Database:
 
     def check_not_moved(self) -> None:
         """Refuse to write once the file was moved, renamed or deleted while open."""
-        if not self.moved():
-            return
+        if self.moved():
+            raise self._refuse_moved(committed=False)
+
+    def new_name(self) -> Path | None:
+        """Where the file this session opened is now, if it is still in the same folder."""
+        if self.path is None or self._identity is None:
+            return None
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.path.parent):
+                with contextlib.suppress(OSError):
+                    info = entry.stat(follow_symlinks=False)
+                    if (info.st_dev, info.st_ino) == self._identity:
+                        return Path(entry.path)
+        return None
+
+    def _refuse_moved(self, *, committed: bool) -> StorageError:
+        """Turn read-only because the file moved; the error that says so, and what to do.
+
+        ``committed``: the file moved while the last change was being committed, so that
+        change may be in the moved file or in a journal/WAL left under the old name.
+        """
         self._rescue_wal()
+        new = self.new_name()
+        where = f" (it is now {new})" if new is not None else ""
+        again = f"open {new}" if new is not None else "open it again from its new place"
         reason = (
-            f"the database file {self.path} was moved, renamed or deleted while open; "
-            "nothing was saved — open it again from its new place"
+            f"the database file {self.path} was moved, renamed or deleted while open{where}; "
+            f"CalTrack saves nothing more here — {again}"
         )
-        self.set_read_only(reason)
-        raise StorageError(reason)
+        self.set_read_only(reason, MovedError)
+        if not committed:
+            return StorageError(
+                f"the database file {self.path} was moved, renamed or deleted while open"
+                f"{where}; nothing was saved — {again}"
+            )
+        assert self.path is not None  # moved() is only ever True for a file
+        left = [
+            str(side)
+            for side in (Path(f"{self.path}-wal"), Path(f"{self.path}-journal"))
+            if _size(side) > 0
+        ]
+        stays = (
+            f"; part of it may be in {' and '.join(left)} left under the old name" if left else ""
+        )
+        return StorageError(
+            f"the database file {self.path} was moved or renamed WHILE this change was being "
+            f"saved{where}: the change may be missing from the moved file{stays}. Check "
+            f"before doing it again: {again} with CalTrack (it says where anything unfinished "
+            "is and how to bring it back); do not delete files named like the old name"
+        )
 
     def _rescue_wal(self) -> None:
         """Move committed WAL pages into the moved file while our connections still see it.
@@ -428,6 +497,14 @@ class Database:
         if self.moved():
             self._rescue_wal()
         self.engine.dispose()
+
+
+def _size(path: Path) -> int:
+    """The size of ``path`` in bytes, 0 when it does not exist."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 # Less free space than this beside the database: an I/O error there is the disk being full.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Meta
+from app.db.sidefiles import KNOWN_PATHS_KEEP, KNOWN_PATHS_KEY, parse_known_paths
 
 
 class MetaRepository:
@@ -50,3 +53,20 @@ class MetaRepository:
 
     def all(self) -> dict[str, str]:
         return {k: v for k, v in self._session.execute(select(Meta.key, Meta.value))}
+
+    def known_paths(self) -> list[str]:
+        """The absolute paths this database was written under, oldest first."""
+        return parse_known_paths(self.get(KNOWN_PATHS_KEY))
+
+    def remember_path(self, path: str) -> bool:
+        """Add ``path`` as the latest name of the database (bounded list); True if changed.
+
+        A journal or WAL left under an earlier name is found through this list when the
+        database is opened under its new one.
+        """
+        paths = self.known_paths()
+        if paths and paths[-1] == path:
+            return False
+        paths = [p for p in paths if p != path] + [path]
+        self.set(KNOWN_PATHS_KEY, json.dumps(paths[-KNOWN_PATHS_KEEP:]))
+        return True

@@ -7,6 +7,7 @@ returns and rolled back when it raises.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -51,16 +52,24 @@ class UnitOfWorkFactory:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.own_heads: dict[str, str] = {}
+        # The file's name is recorded in the first write of the session (known_paths).
+        self._path_recorded = database.path is None
 
     def write(
         self, fn: Callable[[UnitOfWork], T], *, label: str = "write", admin_override: bool = False
     ) -> T:
         """Run ``fn`` in a write transaction, repeated whole if the database is busy."""
-        return self.database.run_write(
-            lambda session: fn(UnitOfWork(session, self.own_heads)),
-            label=label,
-            admin_override=admin_override,
-        )
+
+        def run(session: Session) -> T:
+            uow = UnitOfWork(session, self.own_heads)
+            if not self._path_recorded and self.database.path is not None:
+                # Never raw: realpath is the name SQLite puts its journal and WAL beside.
+                uow.meta.remember_path(os.path.realpath(self.database.path))
+            return fn(uow)
+
+        result = self.database.run_write(run, label=label, admin_override=admin_override)
+        self._path_recorded = True  # committed (the check before COMMIT passed)
+        return result
 
     def read(self, fn: Callable[[UnitOfWork], T]) -> T:
         return self.database.run_read(lambda session: fn(UnitOfWork(session)))

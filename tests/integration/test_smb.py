@@ -232,3 +232,36 @@ def test_saves_on_the_share_survive_a_program_reading_the_journal(
     assert json.loads(seen.read_text())["held"] >= 1
     # ...and still every save went through.
     assert failed == []
+
+
+def test_rename_and_kill_on_the_share(smb_dir: Path, tmp_path: Path) -> None:
+    """A rename-and-kill round of test_rename_kill with the database on the share.
+
+    Samba refuses to rename a file that a client holds open (EBUSY: SMB opens without
+    FILE_SHARE_DELETE), so on this share the rename never lands under a running save;
+    should a share allow it, the whole round of test_rename_kill runs instead."""
+    from tests.integration.test_rename_kill import Child, integrity, one_round, tags_in
+
+    db, moved = smb_dir / "lab.db", smb_dir / "moved.db"
+    new_lab(db, tmp_path / "state", TAGS[:1])
+    child = Child(db, "truncate", tmp_path / "state")
+    try:
+        child.wait_lines(5)
+        try:
+            os.rename(db, moved)
+        except OSError as exc:
+            refused: OSError | None = exc
+        else:
+            refused = None
+        child.kill()
+    finally:
+        child.kill()
+    if refused is None:  # this share lets it happen: the full check
+        os.rename(moved, db)
+        outcome = one_round(smb_dir / "round", "truncate", 0)
+    else:
+        assert not moved.exists()
+        assert integrity(db) == ["ok"]
+        assert child.saved() <= tags_in(db)
+        outcome = f"rename refused by the share ({refused.strerror})"
+    report("rename and kill on the share", outcome=outcome)
