@@ -40,17 +40,10 @@ from app.ui.models.audit_table import change_summary, entity_text
 from app.ui.readings_table import ReadingsTable
 from app.words import count
 
-CAL_HEADERS = [
-    "Date",
-    "Result",
-    "QA",
-    "Readings",
-    "By",
-    "Certificate",
-    "Standards",
-    "Next due",
-    "Notes",
-]
+# What tells the records apart; the selected record's certificate, standards, provider
+# and notes show below the list in whole sentences (nine columns did not fit the pane
+# and were cut to "rtifica" and "andar").
+CAL_HEADERS = ["Date", "Result", "QA", "By", "Next due"]
 CAL_QA_COLUMN = 2
 TRACE_TAB_TITLE = "T&raceability"
 
@@ -197,6 +190,18 @@ def record_html(c: CalibrationView) -> str:
         f"<b>Calibration #{c.id}</b> · version {c.version} · recorded "
         f"{c.created_at:%Y-%m-%d %H:%M} UTC by {html.escape(c.created_by)}"
     ]
+    made = [f"Performed {c.performed_on} by {html.escape(c.performed_by)}"]
+    if c.provider_kind == "external":
+        made.append(f"by the external provider {html.escape(c.provider_name or '—')}")
+    made.append(
+        f"certificate {html.escape(c.certificate_number)}"
+        if c.certificate_number
+        else "no certificate number"
+    )
+    made.append("standards " + html.escape(_fmt(c.standards)) if c.standards else "no standards")
+    lines.append(", ".join(made) + ".")
+    if c.notes:
+        lines.append("<b>Notes:</b> " + html.escape(c.notes))
     if c.signatures:
         lines += [_signature_html(s) for s in c.signatures]
     elif not c.voided:
@@ -436,12 +441,8 @@ class DetailPane(QWidget):
                     str(c.performed_on),
                     f"VOID — {c.void_reason}" if c.voided else c.result,
                     qa_mark(c),
-                    readings_summary(c),
                     c.performed_by,
-                    c.certificate_number,
-                    _fmt(c.standards),
                     _fmt(c.next_due),
-                    c.notes,
                 ]
                 for c in rows
             ],

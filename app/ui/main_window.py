@@ -544,7 +544,9 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([800, 480])
+        # The detail pane's readings table needs about 520 px for its eight columns; the
+        # register's five important columns fit in the rest at 1280 px.
+        self.splitter.setSizes([740, 540])
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QTableView,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
@@ -33,6 +34,18 @@ WAIT_MS = 15_000
 
 def _plain(text: str) -> str:
     return text.replace("&", "").replace("…", "").replace("...", "").strip()
+
+
+def whole_headers(table: QAbstractItemView) -> list[str]:
+    """The column titles that are cut off (narrower than their text needs)."""
+    assert isinstance(table, QTableView)
+    header = table.horizontalHeader()
+    model = table.model()
+    return [
+        str(model.headerData(c, Qt.Orientation.Horizontal))
+        for c in range(header.count())
+        if header.sectionSize(c) < header.sectionSizeHint(c)
+    ]
 
 
 class Person:

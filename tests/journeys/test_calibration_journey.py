@@ -23,7 +23,7 @@ from app.ui.main_window import MainWindow
 from app.ui.readings_table import ReadingsTable
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person
+from tests.journeys.person import Person, whole_headers
 
 TAG = "TH-001"
 SIGNING_PASSWORD = "Calibrate-2026!"
@@ -192,6 +192,7 @@ def test_record_three_points_by_keyboard_and_add_point(
         ["3", "200", "0.05", "°C", "200.03", "Pass", "—", "—"],
     ]
     assert detail.readings.horizontalScrollBar().maximum() == 0, "no sideways scrolling"
+    assert whole_headers(detail.readings) == [], "column titles cut off"
     assert f"#{record_view.id}" in detail.readings_label.text()
     screenshot(window, "qa-history")
 

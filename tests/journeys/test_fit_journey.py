@@ -7,11 +7,17 @@ from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QScrollArea, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QMessageBox,
+    QScrollArea,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from app.ui.main_window import MainWindow
-from tests.journeys.person import Person
+from tests.journeys.person import Person, whole_headers
 
 
 def test_history_and_audit_tables_do_not_scroll_sideways(
@@ -35,6 +41,7 @@ def test_history_and_audit_tables_do_not_scroll_sideways(
     screenshot(window, "detail-history-fits")
     header = table.horizontalHeader()
     assert header.length() <= table.viewport().width()
+    assert whole_headers(table) == [], "column titles cut off"
     audit_index = detail.tabs.indexOf(detail.audit)
     person.click(bar, bar.tabRect(audit_index).center())
     qtbot.waitUntil(lambda: detail.audit.rowCount() > 0, timeout=10_000)
