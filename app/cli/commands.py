@@ -468,7 +468,8 @@ def cmd_db_verify(args: argparse.Namespace) -> int:
 def cmd_db_backup(args: argparse.Namespace) -> int:
     with open_app(args) as app:
         path = app.maintenance.backup(args.label)
-    print(f"backup written to {path}")
+        head = app.maintenance.backup_head(path)
+    print(f"backup written to {path} (audit head {head})")
     return 0
 
 

@@ -124,13 +124,15 @@ def cmd_labels(args: argparse.Namespace) -> int:
     if chosen != 1:
         raise UsageError("name asset tags, or choose --status S, or --all (one of them)")
     with open_app(args) as app:
+        # The head first: the labels show at least what it covers.
+        head = app.reports.stamp().audit_head
         labels = app.reports.labels(tags=args.tags, status=args.status, everything=args.all)
-    data = labels_pdf(labels, size, skip=args.skip)
+    data = labels_pdf(labels, size, skip=args.skip, audit_head=head)
     write_atomically(target, lambda handle: _write_bytes(handle, data))
     pages = size.pages_for(len(labels), args.skip if size.sheet is not None else 0)
     print(
         f"wrote {len(labels):,} label{'s' if len(labels) != 1 else ''} ({size.key}) "
-        f"on {pages:,} page{'s' if pages != 1 else ''} to {target}"
+        f"on {pages:,} page{'s' if pages != 1 else ''} to {target} (audit head {head})"
     )
     return 0
 

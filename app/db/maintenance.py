@@ -241,6 +241,20 @@ def sqlite_backup(
         raw.close()
 
 
+def backup_audit_head(path: Path) -> tuple[int, str] | None:
+    """(id, hash) of the newest audit event in a backup file, read without changing it."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            query = "SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1"
+            row = conn.execute(query).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot read the audit trail of {path}: {exc}") from None
+    return (int(row[0]), str(row[1])) if row else None
+
+
 def checkpoint(engine: Engine) -> tuple[int, int, int]:
     """WAL checkpoint (TRUNCATE): (busy, wal pages, pages checkpointed)."""
     with engine.connect() as conn:

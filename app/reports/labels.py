@@ -363,14 +363,21 @@ def paint_labels(
     return page + 1
 
 
-def labels_pdf(labels: Sequence[LabelData], size: LabelSize, *, skip: int = 0) -> bytes:
-    """The labels as PDF bytes (the caller writes them atomically)."""
+def labels_pdf(
+    labels: Sequence[LabelData], size: LabelSize, *, skip: int = 0, audit_head: str = ""
+) -> bytes:
+    """The labels as PDF bytes (the caller writes them atomically).
+
+    A label has no room for the audit head it was made at: the document's title holds it
+    (shown by every PDF viewer's document properties).
+    """
     ensure_gui_app()
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QPdfWriter(buffer)
     writer.setResolution(PDF_DPI)
-    writer.setTitle(f"CalTrack labels ({size.key})")
+    made_at = f" — made at audit head {audit_head}" if audit_head else ""
+    writer.setTitle(f"CalTrack labels ({size.key}){made_at}")
     writer.setCreator("CalTrack")
     paint_labels(writer, labels, size, skip=skip)
     buffer.close()

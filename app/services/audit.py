@@ -49,6 +49,12 @@ HEAD_KEY = "audit_head"
 HEAD_MISSING_ACTION = "head_missing"
 
 
+def head_text(last: tuple[int, str] | None) -> str:
+    """The chain's newest event as printed on reports, backups and labels ("#N 1a2b…"):
+    a later check can find it in the trail and see that nothing before it changed."""
+    return f"#{last[0]} {last[1][:12]}…" if last else "none (no events yet)"
+
+
 def utc_naive(moment: datetime) -> datetime:
     """Stored datetimes are naive UTC: every backend keeps them the same way."""
     if moment.tzinfo is not None:

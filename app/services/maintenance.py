@@ -24,7 +24,7 @@ from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role, seed_accounts
 from app.services.anchors import ChainAnchorService
-from app.services.audit import HEAD_KEY, AuditChainWriter, AuditService
+from app.services.audit import HEAD_KEY, AuditChainWriter, AuditService, head_text
 from app.services.editing import SHARED_KEY
 from app.storage.attachments import AttachmentStore
 
@@ -317,6 +317,11 @@ class MaintenanceService:
     def backup(self, label: str = "manual", *, folder: Path | None = None) -> Path:
         """Snapshot through the SQLite backup API into ``backups/``."""
         return backup_database(self._db, self._clock, label, folder=folder)
+
+    def backup_head(self, backup_file: Path) -> str:
+        """The audit head a backup holds (read from the copy itself, not the database,
+        which may have moved on while the copy was made)."""
+        return head_text(infra.backup_audit_head(backup_file))
 
     def restore(self, backup_file: Path, *, other_database: bool = False) -> Path:
         """Replace the database with a checked backup; the current one is backed up first.

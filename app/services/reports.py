@@ -20,7 +20,7 @@ from app.errors import UsageError, ValidationError
 from app.identity import Identity
 from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.services.audit import AuditService, entity_name, readable_changes
+from app.services.audit import AuditService, entity_name, head_text, readable_changes
 from app.services.bounds import day_problem
 from app.services.dto import (
     AuditView,
@@ -615,9 +615,7 @@ class ReportService:
         where = str(database.path) if database.path is not None else safe_url(database.url)
 
         def head(uow: UnitOfWork) -> str:
-            last = uow.audit.last()
-            # The head is the newest event: a later check can find it in the trail.
-            return f"#{last[0]} {last[1][:12]}…" if last else "none (no events yet)"
+            return head_text(uow.audit.last())
 
         return Stamp(
             generated_at=self._clock.now_utc().astimezone(UTC),

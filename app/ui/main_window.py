@@ -1314,11 +1314,22 @@ class MainWindow(QMainWindow):
     def backup(self) -> None:
         service = self.app.maintenance
         self.status.showMessage("Backing up…")
-        self._run(
-            lambda: service.backup("manual"),
-            lambda path: messages.info(self, "Backup done", f"Backup written to\n{path}"),
-            lambda exc: messages.explain(self, exc, doing="backing up"),
-        )
+
+        def make() -> tuple[Path, str]:
+            path = service.backup("manual")
+            return path, service.backup_head(path)
+
+        def done(made: tuple[Path, str]) -> None:
+            self.status.clearMessage()
+            path, head = made
+            messages.info(
+                self,
+                "Backup done",
+                f"Backup written to\n{path}",
+                f"It holds the audit trail up to event {head}.",
+            )
+
+        self._run(make, done, lambda exc: messages.explain(self, exc, doing="backing up"))
 
     def verify(self) -> None:
         service = self.app.maintenance

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -258,6 +259,16 @@ def decode_page(pdf: Path, page: int) -> list[str]:
     return sorted(line for line in found.stdout.splitlines() if line)
 
 
+def audit_head(db: Path) -> str:
+    """The newest audit event as printed on reports, backups and labels."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT id, hash FROM audit_event ORDER BY id DESC").fetchone()
+    finally:
+        conn.close()
+    return f"#{row[0]} {row[1][:12]}…"
+
+
 def test_labels_for_named_tags(lab: Lab, tmp_path: Path) -> None:
     target = tmp_path / "labels.pdf"
     result = ok(
@@ -265,8 +276,13 @@ def test_labels_for_named_tags(lab: Lab, tmp_path: Path) -> None:
             lab.db, "labels", lab.due_tag, lab.oot_tag, "--size", "dymo-99012", "-o", str(target)
         )
     )
-    assert result.stdout == f"wrote 2 labels (dymo-99012) on 2 pages to {target}\n"
+    head = audit_head(lab.db)
+    assert result.stdout == (
+        f"wrote 2 labels (dymo-99012) on 2 pages to {target} (audit head {head})\n"
+    )
     reader = PdfReader(target)
+    assert reader.metadata is not None
+    assert f"made at audit head {head}" in str(reader.metadata.title)
     assert len(reader.pages) == 2
     box = reader.pages[0].mediabox
     assert (float(box.width) * MM_PER_PT, float(box.height) * MM_PER_PT) == pytest.approx(

@@ -18,7 +18,14 @@ import pytest
 import shiboken6
 from pypdf import PdfReader
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QCheckBox, QFileDialog, QLineEdit, QStyle, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QLineEdit,
+    QMessageBox,
+    QStyle,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
@@ -193,6 +200,7 @@ def test_labels_are_saved_as_a_pdf(
     qtbot: QtBot,
     person: Person,
     lab_window: MainWindow,
+    app: CalTrack,
     tmp_path: Path,
     screenshot: Callable[[QWidget, str], None],
 ) -> None:
@@ -213,6 +221,32 @@ def test_labels_are_saved_as_a_pdf(
     qtbot.waitUntil(target.is_file, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
     assert "REF-1" in pdf_text(target)
+    # The labels name the audit head they were made at (a label has no room for it: the
+    # PDF's title and the status bar do).
+    head = app.reports.stamp().audit_head
+    assert head.startswith("#")
+    metadata = PdfReader(target).metadata
+    assert metadata is not None and f"audit head {head}" in str(metadata.title)
+    assert f"(audit head {head})" in window.status.currentMessage()
+
+
+def test_backup_now_names_the_audit_head_it_holds(
+    qtbot: QtBot, person: Person, lab_window: MainWindow, app: CalTrack
+) -> None:
+    window = lab_window
+    seen: list[str] = []
+
+    def read_and_close(box: QMessageBox) -> None:
+        seen.append(f"{box.text()}\n{box.informativeText()}")
+        person.press(Qt.Key.Key_Return)
+
+    with person.answers(QMessageBox, read_and_close, where=lambda b: "Backup" in b.text()):
+        person.menu(window, "File", "Backup now")
+    head = app.reports.stamp().audit_head
+    backups = sorted((Path(str(app.database.path)).parent / "backups").iterdir())
+    assert len(backups) == 1
+    assert str(backups[0]) in seen[0]
+    assert f"It holds the audit trail up to event {head}." in seen[0]
 
 
 def test_everything_is_exported(

@@ -469,13 +469,14 @@ class LabelsDialog(QDialog):
         self.job = job
         self._set_busy(f"Reading {choice.count:,} instrument{'' if choice.count == 1 else 's'}…")
 
-        def read() -> tuple[Path, bool, list[LabelData] | None]:
+        def read() -> tuple[Path, bool, list[LabelData] | None, str]:
             checked = check_output_path(target)
             exists = checked.exists()
-            return checked, exists, None if job.cancelled else collect_labels(app, choice)
+            head = app.reports.stamp().audit_head  # first: the labels show what it covers
+            return checked, exists, None if job.cancelled else collect_labels(app, choice), head
 
-        def got(result: tuple[Path, bool, list[LabelData] | None]) -> None:
-            checked, exists, labels = result
+        def got(result: tuple[Path, bool, list[LabelData] | None, str]) -> None:
+            checked, exists, labels, head = result
             if job is not self.job or labels is None:
                 return
             if exists and not confirmed and not report_dialog.confirm_replace(self, checked):
@@ -484,7 +485,7 @@ class LabelsDialog(QDialog):
             self.busy.say(f"Writing {len(labels):,} labels to {checked.name}…")
 
             def write() -> Path | None:
-                data = labels_pdf(labels, size, skip=skip)
+                data = labels_pdf(labels, size, skip=skip, audit_head=head)
 
                 def write_data(handle: IO[bytes]) -> None:
                     handle.write(data)
@@ -495,13 +496,13 @@ class LabelsDialog(QDialog):
 
             self._run(
                 write,
-                lambda path: self._written(job, path, len(labels)),
+                lambda path: self._written(job, path, len(labels), head),
                 lambda exc: self._failed(job, exc),
             )
 
         self._run(read, got, lambda exc: self._failed(job, exc))
 
-    def _written(self, job: CancellableJob, path: Path | None, count: int) -> None:
+    def _written(self, job: CancellableJob, path: Path | None, count: int, head: str) -> None:
         if job is not self.job or path is None:
             return
         size = self.label_size
@@ -513,7 +514,8 @@ class LabelsDialog(QDialog):
         self.prefs_changed.emit(self.prefs)
         self.written.emit(
             f"Wrote {count:,} label{'' if count == 1 else 's'} ({size.key}) on "
-            f"{self.pages_written:,} page{'' if self.pages_written == 1 else 's'} to {path}."
+            f"{self.pages_written:,} page{'' if self.pages_written == 1 else 's'} to {path} "
+            f"(audit head {head})."
         )
         if self.open_when_done.isChecked():
             report_dialog.open_file(path)
