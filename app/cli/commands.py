@@ -52,8 +52,14 @@ INSTRUMENT_OPTIONS: dict[str, str] = {
 }
 
 
-def open_app(args: argparse.Namespace, *, create: bool = False, edit: bool = False) -> CalTrack:
-    """Open the database; a command that writes tries to become the editor first."""
+def open_app(
+    args: argparse.Namespace, *, create: bool = False, edit: bool = False, verifying: bool = False
+) -> CalTrack:
+    """Open the database; a command that writes tries to become the editor first.
+
+    ``verifying``: the command reports the database's problems itself (`db verify`), and
+    says the opening's problems it does not find (see :func:`other_problems`).
+    """
     target = args.db or str(default_database_path())
     if not args.db and create:
         default_database_path().parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +69,7 @@ def open_app(args: argparse.Namespace, *, create: bool = False, edit: bool = Fal
     )
     app = open_caltrack(target, create=create, options=options, editing=editing)
     damage = app.database.damage or []
-    for line in app.problems:
+    for line in [] if verifying else app.problems:
         # Said by the command's own error line (or `db verify`): the damage, and the
         # reason a write is refused.
         if line not in damage and not (edit and line == app.database.read_only_reason):
@@ -433,9 +439,14 @@ def cmd_db_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_db_verify(args: argparse.Namespace) -> int:
-    with open_app(args, edit=args.clean_orphans) as app:
+    with open_app(args, edit=args.clean_orphans, verifying=True) as app:
         report = app.maintenance.verify(deep=args.deep)
         removed = app.maintenance.clean_orphans() if args.clean_orphans else []
+    damage = app.database.damage or []
+    for line in app.problems:
+        # What opening found and the check did not say (each said once, not twice).
+        if line not in report.problems and line not in damage:
+            print(f"caltrack: PROBLEM: {line}", file=sys.stderr)
     if args.json:
         print_json({**vars(report), "clean": report.clean, "removed_orphans": removed})
         return 0 if report.clean else 1

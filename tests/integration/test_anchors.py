@@ -96,6 +96,8 @@ def test_rolled_back_trail_with_its_signature_is_noticed(signed_lab: Path) -> No
     assert verify.returncode == 1, verify.stdout + verify.stderr
     found = [p for p in problems_of(verify) if "no longer extends what this PC saw" in p]
     assert found and "shorter" in found[0] and f"{kept['events']:,} events then" in found[0]
+    said = (verify.stdout + verify.stderr).count("no longer extends what this PC saw")
+    assert said == 1, "said once, not once by opening and again by the check"
 
     # Opening says it too, and keeps saying it: the anchor does not follow the cut trail.
     for _ in range(2):
