@@ -80,9 +80,11 @@ class ConflictError(CalTrackError):
 
     @property
     def changed_fields(self) -> list[str]:
-        """Fields whose stored value differs from what the user wants to save."""
-        names = set(self.yours.values) | set(self.theirs.values)
-        return sorted(n for n in names if self.yours.values.get(n) != self.theirs.values.get(n))
+        """Fields whose stored value differs from what the user wants to save (only the
+        fields the user saves: an edit of one field says nothing about the others)."""
+        return sorted(
+            n for n in self.yours.values if self.yours.values[n] != self.theirs.values.get(n)
+        )
 
 
 class DatabaseBusyError(CalTrackError):

@@ -90,7 +90,8 @@ def test_stale_edit_raises_conflict_with_both_sides(app: CalTrack) -> None:
     assert conflict.yours.values == {"location": "Lab 9"}
     assert conflict.theirs.values["location"] == "Lab 2"
     assert conflict.theirs.changed_by == "alice"
-    assert "location" in conflict.changed_fields
+    # Only what this edit saves: the stored description, serial… are not "changed".
+    assert conflict.changed_fields == ["location"]
     assert app.instruments.get("TH-001").location == "Lab 2"
 
 
