@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from app.bootstrap import CalTrack
 from app.services.audit import CREATING_ACTIONS, AuditService, ChainReport, readable_changes
+from app.services.bounds import LATEST_DAY
 from app.services.dto import AuditView
 from app.storage.tables import SheetSpec, write_csv, write_xlsx
 from app.ui import messages
@@ -366,6 +367,8 @@ class AuditWindow(QWidget):
         edit.setCalendarPopup(True)
         edit.setDisplayFormat("yyyy-MM-dd")
         edit.setMinimumDate(_qdate(EARLIEST))
+        # The calendar CalTrack keeps (the day after "until" is still a date Python has).
+        edit.setMaximumDate(_qdate(LATEST_DAY))
         edit.setAccessibleName(name)
         edit.dateChanged.connect(lambda _d: self._filters_changed())
         return edit

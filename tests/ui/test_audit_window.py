@@ -16,7 +16,8 @@ from typing import Any
 import openpyxl
 import pytest
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtWidgets import QMenu
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDateTimeEdit, QMenu
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack, open_caltrack
@@ -326,3 +327,17 @@ def test_from_the_window_menu_and_the_instruments_audit_tab(
     finally:
         win.close()
         runner.wait()
+
+
+def test_until_cannot_be_typed_past_the_calendar_caltrack_keeps(
+    qtbot: QtBot, lab: CalTrack, runner: TaskRunner, shown: Shown
+) -> None:
+    """Typing the year 9999 used to search "until 9999-12-31 + 1 day": OverflowError."""
+    window = open_window(qtbot, lab, runner)
+    window.until.setFocus()
+    window.until.setSelectedSection(QDateTimeEdit.Section.YearSection)
+    QTest.keyClicks(window.until, "9999")
+    QTest.keyClick(window.until, Qt.Key.Key_Return)
+    assert window.until.date() <= QDate(2200, 12, 31)
+    qtbot.waitUntil(lambda: not window.searching, timeout=WAIT_MS)
+    assert shown.boxes == []
