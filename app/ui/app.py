@@ -11,7 +11,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMessageBox,
+    QProgressDialog,
+    QWidget,
+)
 
 from app import __version__
 from app.bootstrap import CalTrack, CrashReport, open_caltrack
@@ -86,11 +92,53 @@ class Launcher(QObject):
         default = self.default_database
         target = database or self.settings.last_database or str(default)
         create = not Path(target).exists() and target == str(default)
+        if not create and not Path(target).exists():
+            if database is None:
+                # Never an empty database in its place: the share may only be disconnected.
+                messages.warn(
+                    None,
+                    "Database not found",
+                    f"The database you used last is not there any more:\n{target}",
+                    "It may have been moved or renamed, or it is on a share that is not "
+                    "connected now. Choose where it is now, or connect the share and start "
+                    "CalTrack again.",
+                )
+                self._choose_another_or_quit()
+                return
+            if not self._create_asked(Path(target)):
+                self._choose_another_or_quit()
+                return
+            create = True
         if create:
             default.parent.mkdir(parents=True, exist_ok=True)
         # A brand-new default database: the one time CalTrack offers a demo database.
-        self._first_start = create
+        self._first_start = create and target == str(default)
         self.open(target, create=create)
+
+    def _create_asked(self, path: Path) -> bool:
+        """A database named on the command line that does not exist: make a new one there?"""
+        if not path.parent.is_dir():
+            messages.warn(
+                None,
+                "Folder not found",
+                f"There is no folder {path.parent}.",
+                "Check the path, or create the folder first.",
+            )
+            return False
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Create a new database?",
+            f"There is no CalTrack database at\n{path}",
+            QMessageBox.StandardButton.NoButton,
+        )
+        box.setInformativeText(
+            "Create a new, empty register there? Choose Open another… if it is somewhere else."
+        )
+        create = box.addButton("&Create", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("&Open another…", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(create)
+        run_modal(box)
+        return box.clickedButton() is create
 
     def open(self, path: str, create: bool = False) -> None:
         parent: QWidget | None = self.window
@@ -128,8 +176,6 @@ class Launcher(QObject):
             self._choose_another_or_quit()
 
     def _choose_another_or_quit(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
         path, _filter = QFileDialog.getOpenFileName(
             None, "Open a CalTrack database", "", "CalTrack database (*.db);;All files (*)"
         )

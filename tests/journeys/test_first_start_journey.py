@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
@@ -170,3 +170,26 @@ def test_start_after_a_crash_says_so_once_in_local_time_with_the_log_at_hand(
     assert shown.boxes == []
     window = launcher.window
     assert window is not None and window.isVisible()
+
+
+def test_a_database_named_that_does_not_exist_is_offered_to_be_created(
+    qtbot: QtBot, person: Person, launcher: Launcher, tmp_path: Path
+) -> None:
+    """``./caltrack --db new.db``: a question with a Create button, not a command to type."""
+    target = tmp_path / "new-lab.db"
+    asked: list[str] = []
+
+    def create(box: QMessageBox) -> None:
+        asked.append(f"{box.text()}\n{box.informativeText()}")
+        assert "caltrack --db" not in asked[0], "no command line to copy in a window"
+        person.press(Qt.Key.Key_Return)  # Create is the default button
+
+    with person.answers(QMessageBox, create, where=lambda b: "no CalTrack database" in b.text()):
+        launcher.start(str(target))
+    assert str(target) in asked[0]
+    qtbot.waitUntil(lambda: launcher.window is not None, timeout=SLOW_MS)
+    window = launcher.window
+    assert window is not None
+    assert window.windowTitle() == f"CalTrack — {target}"
+    assert target.is_file()
+    assert not (tmp_path / "data" / "demo.db").exists(), "no demo offer for a named database"
