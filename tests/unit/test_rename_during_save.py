@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from app.bootstrap import open_caltrack
+from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.db.engine import EngineOptions, JournalChoice
 from app.errors import MovedError, StorageError
@@ -33,20 +33,24 @@ def _meta(db: Path, key: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+def _new_lab(db: Path, journal: JournalChoice, clock: FixedClock, alice: Identity) -> CalTrack:
+    return open_caltrack(
+        str(db),
+        create=True,
+        options=EngineOptions(journal=journal),
+        identity=alice,
+        clock=clock,
+        state_dir=db.parent / "state",
+    )
+
+
 @pytest.mark.parametrize("journal", ["delete", "truncate", "wal"])
 def test_rename_between_begin_and_commit_refuses_the_save(
     journal: JournalChoice, tmp_path: Path, clock: FixedClock, alice: Identity
 ) -> None:
     db = tmp_path / "lab.db"
     moved = tmp_path / "moved.db"
-    app = open_caltrack(
-        str(db),
-        create=True,
-        options=EngineOptions(journal=journal),
-        identity=alice,
-        clock=clock,
-        state_dir=tmp_path / "state",
-    )
+    app = _new_lab(db, journal, clock, alice)
     try:
         add_thermometer(app, "TH-001")
 
@@ -105,14 +109,7 @@ def test_rename_during_commit_is_said_and_never_reported_saved(
     through, so it is not refused as "nothing was saved" — but never reported saved."""
     db = tmp_path / "lab.db"
     moved = tmp_path / "moved.db"
-    app = open_caltrack(
-        str(db),
-        create=True,
-        options=EngineOptions(journal=journal),
-        identity=alice,
-        clock=clock,
-        state_dir=tmp_path / "state",
-    )
+    app = _new_lab(db, journal, clock, alice)
     try:
         add_thermometer(app, "TH-001")
 
