@@ -139,8 +139,9 @@ def _check_options(options: ImportOptions) -> None:
         raise UsageError(f"date order {options.date_order!r}: one of {', '.join(DATE_ORDERS)}")
 
 
-def refusal(preview: ImportPreview) -> str:
-    """One line that says why nothing was written and what to do."""
+def refusal(preview: ImportPreview, how_to_map: str = "map each value") -> str:
+    """One line that says why nothing was written and what to do (``how_to_map``: how
+    this caller maps a value, for the CLI its option)."""
     lines = preview.error_lines
     if preview.problems:
         return f"{preview.source}: {preview.problems[0]}; nothing was written"
@@ -159,7 +160,7 @@ def refusal(preview: ImportPreview) -> str:
         more = f"; {len(others)} other line(s) have errors" if others else ""
         return (
             f"{preview.source}: {len(unmapped)} value(s) have no mapping ({listed}){more}; "
-            "nothing was written — map each value, or leave its lines out"
+            f"nothing was written — {how_to_map}, or leave its lines out"
         )
     shown = ", ".join(str(n) for n in lines[:10]) + (" …" if len(lines) > 10 else "")
     return (
