@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from app.services.dto import to_jsonable
@@ -129,12 +130,14 @@ class ColumnValues:
     def unmapped(self) -> tuple[ValueMap, ...]:
         return tuple(v for v in self.values if v.target is None)
 
+    @cached_property
+    def _targets(self) -> dict[str, str | None]:
+        # Looked up once per row: a dict, not a scan (a file may hold many values).
+        return {value_key(v.value): v.target for v in self.values}
+
     def target_of(self, text: str) -> str | None:
-        key = value_key(text)
-        for v in self.values:
-            if value_key(v.value) == key:
-                return v.target
-        return None
+        """What ``text`` becomes (None: not mapped, or not in the table)."""
+        return self._targets.get(value_key(text))
 
     def as_remembered(self) -> dict[str, str]:
         """value → target for every value that needed mapping (exact ones need none)."""

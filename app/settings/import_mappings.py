@@ -72,11 +72,15 @@ def with_mapping(
     Pure: the window keeps its settings in memory and saves them itself.
     """
     entries = _entries(settings.extra)
+    if values is None:
+        # A caller that knows no value mapping (the column page) keeps the one remembered.
+        kept = entries.get(key, {}).get("values")
+        values = kept if isinstance(kept, dict) else {}
     entries[key] = {
         "kind": kind,
         "headers": list(headers),
         "mapping": dict(mapping),
-        "values": {h: dict(v) for h, v in (values or {}).items()},
+        "values": {h: dict(v) for h, v in values.items() if isinstance(v, Mapping)},
         "saved_at": (now or datetime.now(UTC)).isoformat(),
     }
     newest = sorted(entries.items(), key=lambda kv: str(kv[1].get("saved_at", "")), reverse=True)

@@ -381,3 +381,13 @@ def test_mappings_remembered_before_values_existed_are_read(tmp_path: Path) -> N
     broken = dict(old_entry, values={"Status": "not a dict", "Other": {"x": 5}})
     save_settings(UserSettings(extra={"import_mappings": {"old": broken}}), settings)
     assert remembered_values("old", settings) == {}
+
+
+def test_confirming_the_columns_alone_keeps_the_remembered_values(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"
+    values = {"Status": {"EXTENDED": "in_service"}}
+    remember_mapping("k", "instruments", ["Status"], {"Status": "status"}, settings, values=values)
+    remember_mapping("k", "instruments", ["Status"], {"Status": "status"}, settings)
+    assert remembered_values("k", settings) == values
+    remember_mapping("k", "instruments", ["Status"], {"Status": "status"}, settings, values={})
+    assert remembered_values("k", settings) == {}
