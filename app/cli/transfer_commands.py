@@ -140,6 +140,9 @@ def _print_preview(p: ImportPreview) -> None:
     )
     if p.mapping.unmapped:
         print("not imported: " + ", ".join(p.mapping.unmapped))
+    for c in p.mapping.columns:
+        if c.samples:  # what a left-out column holds: --map it if it is wanted
+            print(f"  column {c.header or c.index + 1!r} holds: {', '.join(c.samples)}")
     for table in p.values:
         print(f"values of column {table.column!r} ({table.field}: {', '.join(table.allowed)}):")
         print_table(("VALUE", "ROWS", "BECOMES", "FROM"), [_value_row(v) for v in table.values])

@@ -72,13 +72,14 @@ from app.services.transfer_model import (
 from app.services.transfer_rows import (
     PlannedRow,
     calibration_row,
+    cell_text,
     date_samples,
     instrument_row,
     interval_looks_like_months,
 )
 from app.services.transfer_values import value_tables
 from app.services.validation import validate_instrument_fields
-from app.storage.tables import RawTable, ReadOptions, SheetSpec, read_table
+from app.storage.tables import RawRow, RawTable, ReadOptions, SheetSpec, read_table
 from app.storage.tables import write_csv as write_csv_file
 from app.storage.tables import write_xlsx as write_xlsx_file
 
@@ -167,6 +168,28 @@ def refusal(preview: ImportPreview, how_to_map: str = "map each value") -> str:
         f"{preview.source}: {len(lines)} line(s) have errors ({shown}); nothing was written — "
         "fix them, or leave those lines out of the import"
     )
+
+
+SAMPLES_SHOWN = 3
+
+
+def _with_samples(mapping: ImportMapping, rows: Sequence[RawRow]) -> ImportMapping:
+    """The mapping with what each left-out column holds (its first distinct values)."""
+    columns = []
+    for column in mapping.columns:
+        if column.field is not None or column.informational:
+            columns.append(column)
+            continue
+        seen: dict[str, None] = {}
+        for raw in rows:
+            text = cell_text(raw.cells[column.index]) if column.index < len(raw.cells) else ""
+            if text and text not in seen:
+                seen[text] = None
+                if len(seen) > SAMPLES_SHOWN:
+                    break
+        samples = list(seen)[:SAMPLES_SHOWN] + (["…"] if len(seen) > SAMPLES_SHOWN else [])
+        columns.append(replace(column, samples=tuple(samples)))
+    return replace(mapping, columns=tuple(columns))
 
 
 class TransferService:
@@ -386,6 +409,7 @@ class TransferService:
             problems.append(RowIssue(None, None, None, order.conflict))
         if order.warning:
             warnings.append(order.warning)
+        mapping = _with_samples(mapping, kept)
         tables, value_problems, value_warnings = value_tables(
             kind, mapping, kept, given=options.values, remembered=options.remembered_values
         )

@@ -56,6 +56,9 @@ class ColumnMap:
     describes: str  # what the preview shows: "asset tag", "calibration interval (months...)"
     source: str  # "given", "remembered", "guessed" or "" (not imported)
     informational: bool = False  # an export's bookkeeping column, knowingly skipped
+    # a column not imported: its first distinct values ("…" when there are more), so
+    # the user can see what it holds and choose a field for it
+    samples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,7 @@ def instrument_row(
     """
     row = _Row(raw, mapping, order, width, choices or {})
     planned = PlannedRow(line=raw.line, tag=row.text("asset_tag"))
+    noted: list[str] = []  # columns kept as lines of the notes
     for column in mapping.mapped:
         name = column.field
         assert name is not None
@@ -252,12 +253,17 @@ def instrument_row(
                 planned.values["calibration_interval_days"] = days
         elif spec.kind == "int":
             planned.values[name] = row.whole(name)
+        elif spec.kind == "note":
+            noted.append(f"{spec.label}: {' '.join(row.text(name).split())}")
         elif name in row.choices:
             value = row.choice(name)
             if value:
                 planned.values[name] = value
         else:
             planned.values[name] = row.text(name)
+    if noted:
+        notes = str(planned.values.get("notes") or "")
+        planned.values["notes"] = "\n".join([notes, *noted] if notes else noted)
     planned.issues = row.issues
     planned.summary = cell_text(row.cell("description"))
     return planned

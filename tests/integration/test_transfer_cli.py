@@ -129,6 +129,7 @@ def test_update_existing_with_json(lab: Path) -> None:
         "describes": "asset tag",
         "source": "guessed",
         "informational": False,
+        "samples": [],
     }
     rows = query(
         lab,
@@ -345,7 +346,8 @@ def test_a_labs_own_status_words_are_mapped_with_value(lab: Path) -> None:
         "G-0102,Caliper,365,2026-01-10,pr#33199\n",
         encoding="utf-8",
     )
-    again = ok(run_cli(lab, "import", "instruments", "more.csv"))
+    again = ok(run_cli(lab, "import", "instruments", "more.csv", "--map", "Last Cal="))
+    assert "not imported: Last Cal\n  column 'Last Cal' holds: 2026-01-10\n" in again.stdout
     assert "EXTENDED  " in again.stdout and "remembered" in again.stdout
     assert query(
         lab, "SELECT status FROM instrument WHERE asset_tag IN ('G-0101', 'G-0102') ORDER BY 1"

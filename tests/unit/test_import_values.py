@@ -14,6 +14,7 @@ from app.clock import FixedClock
 from app.errors import ValidationError
 from app.identity import Identity
 from app.services.transfer import refusal
+from app.services.transfer_mapping import build_mapping
 from app.services.transfer_model import ColumnValues, ImportOptions, ImportPreview
 from app.services.transfer_values import guess_value
 from app.settings.import_mappings import (
@@ -391,3 +392,48 @@ def test_confirming_the_columns_alone_keeps_the_remembered_values(tmp_path: Path
     assert remembered_values("k", settings) == values
     remember_mapping("k", "instruments", ["Status"], {"Status": "status"}, settings, values={})
     assert remembered_values("k", settings) == {}
+
+
+def test_tolerance_and_calibrated_by_columns_are_offered(app: CalTrack, tmp_path: Path) -> None:
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "Asset No,Description,Tolerance,Calibrated by,Notes,Room,Bin\n"
+        "W-1,Weight 1 kg,±0.010 KG,Acme Metrology,Class F1,Lab 2,A\n"
+        "W-2,Weight 2 kg,3%FSD,In-house,,Lab 2,B\n"
+        "W-3,Weight 5 kg,.05%+0.5PF,,,Lab 2,A\n"
+        "W-4,Weight 10 kg,,,,Lab 3,C\n"
+        "W-5,Weight 20 kg,,,,Lab 3,D\n",
+        encoding="utf-8",
+    )
+    preview = app.transfer.preview(path, INSTRUMENTS)
+    columns = {c.header: c for c in preview.mapping.columns}
+    assert (columns["Tolerance"].field, columns["Tolerance"].source) == (
+        "accuracy_text",
+        "guessed",
+    )
+    assert columns["Calibrated by"].field == "last_calibrated_by"
+    assert columns["Calibrated by"].describes == (
+        "added to the notes as “Last calibrated by: …” (CalTrack keeps no provider for a "
+        "calibration it has no record of)"
+    )
+    # A left-out column says what it holds, so the user can choose.
+    assert columns["Bin"].field is None
+    assert columns["Bin"].samples == ("A", "B", "C", "…")
+    assert columns["Room"].field == "location"
+    assert columns["Room"].samples == ()
+    assert preview.ok, preview.issues
+    app.transfer.commit(preview)
+    first = app.instruments.get("W-1")
+    assert (first.accuracy_text, first.notes) == (
+        "±0.010 KG",
+        "Class F1\nLast calibrated by: Acme Metrology",
+    )
+    assert app.instruments.get("W-2").notes == "Last calibrated by: In-house"
+    assert app.instruments.get("W-4").notes == ""
+    for tol in ("Tol", "Accuracy", "Tolerance"):
+        assert guess_column(tol) == "accuracy_text"
+
+
+def guess_column(header: str) -> str | None:
+    mapping, _ = build_mapping("instruments", ["Tag", header], given={}, remembered=None)
+    return mapping.columns[1].field
