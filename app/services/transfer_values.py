@@ -303,12 +303,17 @@ def given_problems(
             continue
         field = fields_by_header.get(match)
         allowed = fixed_values(kind, field) if field else None
-        if allowed is None:
-            what = f"is read as {field}" if field else "is not imported"
+        fixed = ", ".join(sorted({f for (k, f) in FIXED_VALUES if k == kind}))
+        if field is None:
             problems.append(
-                f"value mapping of {header!r}: the column {what}, which takes no fixed set of "
-                "values; map values only of "
-                + ", ".join(sorted({f for (k, f) in FIXED_VALUES if k == kind}))
+                f"value mapping of {header!r}: the column is left out, so none of its values "
+                f"is read; map it to a field first (value mappings are for {fixed})"
+            )
+            continue
+        if allowed is None:
+            problems.append(
+                f"value mapping of {header!r}: the column is read as {field}, which takes no "
+                f"fixed set of values; map values only of {fixed}"
             )
             continue
         name = VALUE_NAMES.get(field or "", field)

@@ -437,3 +437,13 @@ def test_tolerance_and_calibrated_by_columns_are_offered(app: CalTrack, tmp_path
 def guess_column(header: str) -> str | None:
     mapping, _ = build_mapping("instruments", ["Tag", header], given={}, remembered=None)
     return mapping.columns[1].field
+
+
+def test_a_value_mapping_of_a_left_out_column_is_a_problem(app: CalTrack) -> None:
+    options = replace(
+        INSTRUMENTS, mapping={"Status": ""}, values={"Status": {"EXTENDED": "retired"}}
+    )
+    assert [str(p) for p in app.transfer.preview(LAB, options).problems] == [
+        "value mapping of 'Status': the column is left out, so none of its values is read; "
+        "map it to a field first (value mappings are for status)"
+    ]
