@@ -60,7 +60,6 @@ SYNONYMS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
             "current",
             "valid",
             "released",
-            "use",
             "aktiv",
             "in betrieb",
             "en service",
@@ -178,6 +177,11 @@ NEGATIONS = frozenset({"not", "no", "non", "never", "nicht", "kein", "keine", "u
 _WORD = re.compile(r"[^\W_]+")
 MAX_PHRASE_WORDS = 3
 MIN_PART_LETTERS = 3
+# Words too common to mean a status inside a longer value ("valid until 2019", "own
+# risk"): they count only as the whole value.
+WHOLE_ONLY = frozenset(
+    normalise(w) for w in ("current", "valid", "good", "own", "self", "accept", "adjust")
+)
 LINES_SHOWN = 5
 
 
@@ -226,7 +230,7 @@ def guess_value(kind: str, field: str, text: str) -> Guess:
         for start in range(len(words) - size + 1):
             phrase = words[start : start + size]
             key = normalise("".join(phrase))
-            if len(key) < MIN_PART_LETTERS:
+            if len(key) < MIN_PART_LETTERS or key in WHOLE_ONLY:
                 continue  # "P", "F", "ok" mean something alone, not inside other words
             for target in table.get(key, ()):
                 found.setdefault(target, " ".join(phrase))

@@ -73,6 +73,8 @@ def test_status_words_are_guessed(text: str, target: str, source: str, source_wo
         "no longer active",
         "active / scrap",  # words for two targets: the user decides
         "Spare",
+        "valid until 2019",  # a common word counts only as the whole value
+        "use with care",
         "",
         "   ",
     ],
