@@ -3,7 +3,9 @@
 ``import`` prints the preview (how the file was read, the mapping, every row's
 problem with its line and column) and writes only when every row is fine: exit 2 and
 nothing written otherwise. A mapping that was used for a successful import is
-remembered for the next file with the same columns.
+remembered for the next file with the same columns, with its value mapping (``--value
+"COLUMN:VALUE=TARGET"``: what a lab's own word in a fixed-set column such as Status
+becomes).
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from app.services.bounds import id_problem
 from app.services.transfer import EXPORT_FORMATS, refusal
 from app.services.transfer_dates import DATE_ORDERS
 from app.services.transfer_mapping import KINDS
-from app.services.transfer_model import ImportOptions, ImportPreview
-from app.settings.import_mappings import remember_mapping, remembered_mapping
+from app.services.transfer_model import ImportOptions, ImportPreview, ValueMap
+from app.settings.import_mappings import (
+    remember_mapping,
+    remembered_mapping,
+    remembered_values,
+)
 from app.storage.tables import DELIMITER_NAMES, MAX_ROWS
 
 MAX_ROWS_SHOWN = 200  # rows with notes listed in the human output (errors: all of them)
@@ -50,6 +56,26 @@ def _mapping_args(items: list[str] | None) -> dict[str, str]:
             )
         mapping[header.strip()] = field.strip()
     return mapping
+
+
+def _value_args(items: list[str] | None) -> dict[str, dict[str, str]]:
+    """``--value "COLUMN:VALUE=TARGET"`` → column → (value → target).
+
+    The column ends at the first ``:`` (a header rarely holds one), the target starts
+    after the last ``=`` (a value may hold one). Whether the target is allowed is the
+    import's to say: only the file tells which field the column is.
+    """
+    values: dict[str, dict[str, str]] = {}
+    for item in items or ():
+        column, colon, rest = item.partition(":")
+        value, equals, target = rest.rpartition("=")
+        if not colon or not equals or not column.strip() or not value.strip():
+            raise UsageError(
+                f'--value {item!r}: write it as "COLUMN:VALUE=TARGET", e.g. '
+                '"Status:EXTENDED=in_service" (COLUMN the header as in the file)'
+            )
+        values.setdefault(column.strip(), {})[value.strip()] = target.strip()
+    return values
 
 
 def _lines(items: list[str] | None) -> frozenset[int]:
@@ -91,6 +117,13 @@ def _describe_read(p: ImportPreview) -> str:
     return how + (f", header on line {p.header_line}" if p.header_line else "")
 
 
+def _value_row(v: ValueMap) -> tuple[str, int, str, str]:
+    source = v.source or "not mapped"
+    if v.source == "guessed" and v.guessed_from and v.guessed_from != v.value:
+        source = f"guessed from {v.guessed_from!r}"
+    return (v.value, v.count, v.target or "?", source)
+
+
 def _print_preview(p: ImportPreview) -> None:
     print(f"{p.kind} from {p.source}: {_describe_read(p)}")
     print(f"dates: {p.date_order_note}")
@@ -107,6 +140,12 @@ def _print_preview(p: ImportPreview) -> None:
     )
     if p.mapping.unmapped:
         print("not imported: " + ", ".join(p.mapping.unmapped))
+    for c in p.mapping.columns:
+        if c.samples:  # what a left-out column holds: --map it if it is wanted
+            print(f"  column {c.header or c.index + 1!r} holds: {', '.join(c.samples)}")
+    for table in p.values:
+        print(f"values of column {table.column!r} ({table.field}: {', '.join(table.allowed)}):")
+        print_table(("VALUE", "ROWS", "BECOMES", "FROM"), [_value_row(v) for v in table.values])
     for warning in p.warnings:
         print(f"warning: {warning}")
     counts = p.counts()
@@ -117,9 +156,13 @@ def _print_preview(p: ImportPreview) -> None:
     print(f"checked: {p.checked}")
     for problem in p.problems:
         print(f"PROBLEM: {problem}")
+    for issue in p.value_issues:
+        value = issue.unmapped_value
+        print(f'ERROR: {issue} (--value "{issue.column}:{value}=TARGET")')
     for row in p.rows:
         for issue in row.issues if row.action == "error" else ():
-            print(f"ERROR: {issue}")
+            if not issue.unmapped_value:  # said once per value above
+                print(f"ERROR: {issue}")
     noted = [r for r in p.rows if r.notes and r.action != "error"]
     for row in noted[:MAX_ROWS_SHOWN]:
         for note in row.notes:
@@ -132,6 +175,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     options = ImportOptions(
         kind=args.kind,
         mapping=_mapping_args(args.map),
+        values=_value_args(args.value),
         date_order=args.date_order,
         encoding=args.encoding,
         delimiter=args.delimiter,
@@ -148,17 +192,26 @@ def cmd_import(args: argparse.Namespace) -> int:
             app.database.check_writable()
         table = app.transfer.read(Path(args.file), options, _progress)
         headers, key = app.transfer.layout(table, options)
-        options = replace(options, remembered=remembered_mapping(key))
+        options = replace(
+            options, remembered=remembered_mapping(key), remembered_values=remembered_values(key)
+        )
         result = app.transfer.import_table(table, options, dry_run=args.dry_run, progress=_progress)
         _end_progress()
         if result.committed:
-            remember_mapping(key, options.kind, headers, result.mapping.as_remembered())
+            remember_mapping(
+                key,
+                options.kind,
+                headers,
+                result.mapping.as_remembered(),
+                values=result.remembered_values(),
+            )
     if args.json:
         print_json(result.as_json())
     else:
         _print_preview(result)
     if not result.ok:
-        print(f"caltrack: {refusal(result)}", file=sys.stderr)
+        how = 'map each value with --value "COLUMN:VALUE=TARGET"'
+        print(f"caltrack: {refusal(result, how)}", file=sys.stderr)
         return 2
     if not args.json:
         counts = result.counts()
@@ -203,6 +256,13 @@ def register(sub: Any) -> None:
         action="append",
         metavar='"HEADER=FIELD"',
         help="read this column as this field (FIELD empty: leave the column out); repeatable",
+    )
+    imp.add_argument(
+        "--value",
+        action="append",
+        metavar='"COLUMN:VALUE=TARGET"',
+        help="read this value of this column (status, result, provider kind) as TARGET, "
+        'e.g. "Status:EXTENDED=in_service"; VALUE in any case; repeatable',
     )
     imp.add_argument(
         "--date-order",

@@ -61,6 +61,7 @@ from app.services.transfer_mapping import (
     spec_of,
 )
 from app.services.transfer_model import (
+    ColumnValues,
     ExportResult,
     ImportMapping,
     ImportOptions,
@@ -71,12 +72,14 @@ from app.services.transfer_model import (
 from app.services.transfer_rows import (
     PlannedRow,
     calibration_row,
+    cell_text,
     date_samples,
     instrument_row,
     interval_looks_like_months,
 )
+from app.services.transfer_values import value_tables
 from app.services.validation import validate_instrument_fields
-from app.storage.tables import RawTable, ReadOptions, SheetSpec, read_table
+from app.storage.tables import RawRow, RawTable, ReadOptions, SheetSpec, read_table
 from app.storage.tables import write_csv as write_csv_file
 from app.storage.tables import write_xlsx as write_xlsx_file
 
@@ -106,6 +109,7 @@ class _Plan:
     rows: list[PlannedRow]
     problems: list[RowIssue] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    values: tuple[ColumnValues, ...] = ()
 
     @property
     def excluded(self) -> frozenset[int]:
@@ -136,16 +140,56 @@ def _check_options(options: ImportOptions) -> None:
         raise UsageError(f"date order {options.date_order!r}: one of {', '.join(DATE_ORDERS)}")
 
 
-def refusal(preview: ImportPreview) -> str:
-    """One line that says why nothing was written and what to do."""
+def refusal(preview: ImportPreview, how_to_map: str = "map each value") -> str:
+    """One line that says why nothing was written and what to do (``how_to_map``: how
+    this caller maps a value, for the CLI its option)."""
     lines = preview.error_lines
     if preview.problems:
         return f"{preview.source}: {preview.problems[0]}; nothing was written"
+    unmapped = [(c, v) for c in preview.values for v in c.unmapped]
+    if unmapped:
+        # Lines with an error besides their unmapped value.
+        others = [
+            r.line
+            for r in preview.rows
+            if r.action == "error" and any(not i.unmapped_value for i in r.issues)
+        ]
+        listed = "; ".join(
+            f"column {c.column!r}: {v.value!r} ({v.count} row{'s' if v.count != 1 else ''})"
+            for c, v in unmapped[:5]
+        ) + (" …" if len(unmapped) > 5 else "")
+        more = f"; {len(others)} other line(s) have errors" if others else ""
+        return (
+            f"{preview.source}: {len(unmapped)} value(s) have no mapping ({listed}){more}; "
+            f"nothing was written — {how_to_map}, or leave its lines out"
+        )
     shown = ", ".join(str(n) for n in lines[:10]) + (" …" if len(lines) > 10 else "")
     return (
         f"{preview.source}: {len(lines)} line(s) have errors ({shown}); nothing was written — "
         "fix them, or leave those lines out of the import"
     )
+
+
+SAMPLES_SHOWN = 3
+
+
+def _with_samples(mapping: ImportMapping, rows: Sequence[RawRow]) -> ImportMapping:
+    """The mapping with what each left-out column holds (its first distinct values)."""
+    columns = []
+    for column in mapping.columns:
+        if column.field is not None or column.informational:
+            columns.append(column)
+            continue
+        seen: dict[str, None] = {}
+        for raw in rows:
+            text = cell_text(raw.cells[column.index]) if column.index < len(raw.cells) else ""
+            if text and text not in seen:
+                seen[text] = None
+                if len(seen) > SAMPLES_SHOWN:
+                    break
+        samples = list(seen)[:SAMPLES_SHOWN] + (["…"] if len(seen) > SAMPLES_SHOWN else [])
+        columns.append(replace(column, samples=tuple(samples)))
+    return replace(mapping, columns=tuple(columns))
 
 
 class TransferService:
@@ -308,6 +352,7 @@ class TransferService:
             excluded_lines=tuple(sorted(plan.excluded)),
             checked=checked,
             committed=committed,
+            values=plan.values,
             options=plan.options,
             table=table,
         )
@@ -364,8 +409,15 @@ class TransferService:
             problems.append(RowIssue(None, None, None, order.conflict))
         if order.warning:
             warnings.append(order.warning)
+        mapping = _with_samples(mapping, kept)
+        tables, value_problems, value_warnings = value_tables(
+            kind, mapping, kept, given=options.values, remembered=options.remembered_values
+        )
+        problems += [RowIssue(None, None, None, p) for p in value_problems]
+        warnings += value_warnings
+        choices = {t.field: t for t in tables}
         convert = instrument_row if kind == "instruments" else calibration_row
-        planned = [convert(r, mapping, order.order, len(headers)) for r in data]
+        planned = [convert(r, mapping, order.order, len(headers), choices) for r in data]
         self._mark_duplicates(
             [p for p in planned if p.line not in options.exclude_lines], kind, mapping
         )
@@ -396,6 +448,7 @@ class TransferService:
             rows=planned,
             problems=problems,
             warnings=warnings,
+            values=tables,
         )
 
     @staticmethod

@@ -33,7 +33,9 @@ class ColumnSpec:
     field: str
     label: str  # the export's header
     synonyms: tuple[str, ...] = ()
-    kind: str = "text"  # text, int, months, years, date, moment, number, bool, readings, tags
+    # text, int, months, years, date, moment, number, bool, readings, tags, note (a
+    # line added to the notes)
+    kind: str = "text"
     required: bool = False
     informational: bool = False  # exported for people, recognised, not imported
     alias: bool = False  # another spelling of a field (e.g. the interval in months)
@@ -48,6 +50,11 @@ class ColumnSpec:
             return "calibration interval (months → days: × 365 / 12, rounded)"
         if self.kind == "years":
             return "calibration interval (years → days: × 365)"
+        if self.kind == "note":
+            return (
+                f"added to the notes as “{self.label}: …” (CalTrack keeps no provider for a "
+                "calibration it has no record of)"
+            )
         return self.label.lower()
 
 
@@ -154,7 +161,22 @@ INSTRUMENT_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("grace_days", "Grace days", ("grace", "graceperiod", "graceperioddays"), kind="int"),
     ColumnSpec("range_text", "Range", ("measuringrange", "measurementrange", "messbereich")),
     ColumnSpec("resolution_text", "Resolution", ("auflosung",)),
-    ColumnSpec("accuracy_text", "Accuracy", ("genauigkeit",)),
+    ColumnSpec(
+        "accuracy_text",
+        "Accuracy",
+        (
+            "genauigkeit",
+            "tolerance",
+            "tol",
+            "toleranz",
+            "acc",
+            "accuracyclass",
+            "accuracytolerance",
+            "mpe",
+            "maxpermissibleerror",
+            "maximumpermissibleerror",
+        ),
+    ),
     ColumnSpec(
         "last_calibrated",
         "Last calibrated",
@@ -188,6 +210,26 @@ INSTRUMENT_COLUMNS: tuple[ColumnSpec, ...] = (
         width=12,
     ),
     ColumnSpec("notes", "Notes", ("note", "comments", "comment", "remarks", "bemerkung"), width=30),
+    # Who did the last calibration: a register says it, but an instrument has no such
+    # field (providers belong to calibration records, and there is none here). Kept,
+    # visibly, as a line of the notes rather than dropped.
+    ColumnSpec(
+        "last_calibrated_by",
+        "Last calibrated by",
+        (
+            "calibratedby",
+            "lastcalibratedby",
+            "calibrator",
+            "calibrationprovider",
+            "calprovider",
+            "callab",
+            "calibrationlab",
+            "calibrationvendor",
+            "kalibriertvon",
+        ),
+        kind="note",
+        alias=True,
+    ),
     ColumnSpec("created_at", "Created at (UTC)", ("createdat",), informational=True, width=20),
     ColumnSpec("created_by", "Created by", (), informational=True),
     ColumnSpec("updated_at", "Updated at (UTC)", ("updatedat",), informational=True, width=20),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from app.services.dto import to_jsonable
@@ -27,6 +28,10 @@ class ImportOptions:
     mapping: Mapping[str, str] = field(default_factory=dict)
     # what this user confirmed earlier for the same layout (app.settings.import_mappings)
     remembered: Mapping[str, str] | None = None
+    # header -> (value as written -> canonical value) for fixed-set columns; wins over
+    # memory and guess (transfer_values)
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    remembered_values: Mapping[str, Mapping[str, str]] | None = None
     date_order: str = "auto"  # auto, dmy, mdy, ymd
     encoding: str | None = None
     delimiter: str | None = None
@@ -51,6 +56,9 @@ class ColumnMap:
     describes: str  # what the preview shows: "asset tag", "calibration interval (months...)"
     source: str  # "given", "remembered", "guessed" or "" (not imported)
     informational: bool = False  # an export's bookkeeping column, knowingly skipped
+    # a column not imported: its first distinct values ("…" when there are more), so
+    # the user can see what it holds and choose a field for it
+    samples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,67 @@ class ImportMapping:
         return {c.header: (c.field or "") for c in self.columns if c.header}
 
 
+def value_key(text: str) -> str:
+    """How a value is matched against another spelling of it: trimmed, one space, any case."""
+    return " ".join(text.split()).casefold()
+
+
+# What each fixed-set field's value is called in messages.
+VALUE_NAMES = {"status": "status", "result": "result", "provider_kind": "provider kind"}
+
+
+@dataclass(frozen=True)
+class ValueMap:
+    """One distinct value of a fixed-set column and what it becomes."""
+
+    value: str  # as first written in the file (trimmed)
+    count: int  # rows taken in that hold it
+    target: str | None  # the canonical value; None: not mapped (an error)
+    source: str  # "exact", "given", "remembered", "guessed" or "" (not mapped)
+    guessed_from: str = ""  # for "guessed": the word or phrase it rests on
+    lines: tuple[int, ...] = ()  # the first lines that hold it (LINES_SHOWN of them)
+
+
+@dataclass(frozen=True)
+class ColumnValues:
+    """The value table of one fixed-set column: every distinct value, first seen first."""
+
+    column: str  # the header as written in the file
+    field: str
+    allowed: tuple[str, ...]
+    values: tuple[ValueMap, ...]
+
+    @property
+    def unmapped(self) -> tuple[ValueMap, ...]:
+        return tuple(v for v in self.values if v.target is None)
+
+    @cached_property
+    def _targets(self) -> dict[str, str | None]:
+        # Looked up once per row: a dict, not a scan (a file may hold many values).
+        return {value_key(v.value): v.target for v in self.values}
+
+    def target_of(self, text: str) -> str | None:
+        """What ``text`` becomes (None: not mapped, or not in the table)."""
+        return self._targets.get(value_key(text))
+
+    def as_remembered(self) -> dict[str, str]:
+        """value → target for every value that needed mapping (exact ones need none)."""
+        return {v.value: v.target for v in self.values if v.target and v.source != "exact"}
+
+
+def unmapped_message(column: ColumnValues, value: ValueMap) -> str:
+    """One line for a value nothing maps: the value, its rows, the values it may become."""
+    name = VALUE_NAMES.get(column.field, column.field)
+    rows = f"{value.count} row{'s' if value.count != 1 else ''}"
+    lines = ", ".join(str(n) for n in value.lines)
+    more = " …" if value.count > len(value.lines) else ""
+    return (
+        f"{value.value!r} ({rows}: line{'s' if value.count != 1 else ''} {lines}{more}) is not "
+        f"a {name} CalTrack knows; map it to one of {', '.join(column.allowed)}, or leave "
+        "those lines out"
+    )
+
+
 @dataclass(frozen=True)
 class RowIssue:
     """Something wrong with a row (or, without a line, with the file or the mapping)."""
@@ -99,6 +168,9 @@ class RowIssue:
     column: str | None  # the header as written in the file
     field: str | None
     message: str
+    # a row's value that no value mapping covers: reported once per value in the
+    # preview's ``value_issues``, so not again per row in ``issues``
+    unmapped_value: str = ""
 
     def __str__(self) -> str:
         where = [f"line {self.line}"] if self.line is not None else []
@@ -147,14 +219,32 @@ class ImportPreview:
     excluded_lines: tuple[int, ...]
     checked: str
     committed: bool = False
+    # every fixed-set column's distinct values and what they become (transfer_values)
+    values: tuple[ColumnValues, ...] = ()
     options: ImportOptions | None = field(default=None, repr=False, compare=False)
     table: RawTable | None = field(default=None, repr=False, compare=False)
 
     @property
+    def value_issues(self) -> tuple[RowIssue, ...]:
+        """One problem per distinct value no mapping covers (not one per row)."""
+        return tuple(
+            RowIssue(None, c.column, c.field, unmapped_message(c, v), v.value)
+            for c in self.values
+            for v in c.unmapped
+        )
+
+    @property
     def issues(self) -> tuple[RowIssue, ...]:
-        """Every problem that stops a commit: the file's, then each row's in line order."""
-        rows = tuple(i for r in self.rows if r.action == "error" for i in r.issues)
-        return self.problems + rows
+        """Every problem that stops a commit: the file's, each unmapped value, then each
+        row's in line order (an unmapped value once, not again for every row holding it)."""
+        rows = tuple(
+            i for r in self.rows if r.action == "error" for i in r.issues if not i.unmapped_value
+        )
+        return self.problems + self.value_issues + rows
+
+    def remembered_values(self) -> dict[str, dict[str, str]]:
+        """header -> (value -> target): what is stored with the column mapping."""
+        return {c.column: c.as_remembered() for c in self.values if c.as_remembered()}
 
     @property
     def ok(self) -> bool:
@@ -190,6 +280,7 @@ class ImportPreview:
             "counts": self.counts(),
             "problems": [str(p) for p in self.problems],
             "warnings": list(self.warnings),
+            "values": [to_jsonable(c) for c in self.values],
             "errors": [to_jsonable(i) for i in self.issues],
             "rows": [to_jsonable(r) for r in self.rows],
             "update_existing": self.update_existing,

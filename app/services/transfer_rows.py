@@ -10,7 +10,7 @@ the values and reports what they refuse.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +21,7 @@ from app.services.calibrations import parse_point
 from app.services.dto import CalibrationInput, PointInput
 from app.services.transfer_dates import DateProblem, in_calendar, parse_day, parse_moment
 from app.services.transfer_mapping import spec_of
-from app.services.transfer_model import ImportMapping, RowIssue
+from app.services.transfer_model import VALUE_NAMES, ColumnValues, ImportMapping, RowIssue
 from app.storage.tables import Cell, RawRow
 
 TRUE_WORDS = frozenset({"yes", "y", "true", "1", "x", "ja", "j", "oui", "si", "wahr"})
@@ -74,10 +74,18 @@ def _blank(value: Cell) -> bool:
 class _Row:
     """Reads one raw row through the mapping, collecting problems with their headers."""
 
-    def __init__(self, raw: RawRow, mapping: ImportMapping, order: str, width: int) -> None:
+    def __init__(
+        self,
+        raw: RawRow,
+        mapping: ImportMapping,
+        order: str,
+        width: int,
+        choices: Mapping[str, ColumnValues],
+    ) -> None:
         self.raw = raw
         self.mapping = mapping
         self.order = order
+        self.choices = choices
         self.issues: list[RowIssue] = []
         extra = [c for c in raw.cells[width:] if not _blank(c)]
         if extra:
@@ -104,6 +112,29 @@ class _Row:
 
     def text(self, field_name: str) -> str:
         return cell_text(self.cell(field_name))
+
+    def choice(self, field_name: str) -> str:
+        """A fixed-set field's canonical value through the value mapping ("" if blank or
+        not mapped — the latter an issue that names the value, counted once per value)."""
+        text = self.text(field_name)
+        table = self.choices.get(field_name)
+        if not text or table is None:
+            return text
+        target = table.target_of(text)
+        if target is None:
+            name = VALUE_NAMES.get(field_name, field_name)
+            self.issues.append(
+                RowIssue(
+                    self.raw.line,
+                    self.mapping.header_of(field_name),
+                    field_name,
+                    f"{' '.join(text.split())!r} is not a {name} CalTrack knows "
+                    f"({', '.join(table.allowed)}) and no value mapping says which it is",
+                    unmapped_value=text,
+                )
+            )
+            return ""
+        return target
 
     def day(self, field_name: str) -> date | None:
         value = self.cell(field_name)
@@ -188,10 +219,20 @@ def _interval_days(row: _Row, field_name: str, per_unit: float, unit: str) -> in
     return int(amount * per_unit + 0.5)
 
 
-def instrument_row(raw: RawRow, mapping: ImportMapping, order: str, width: int) -> PlannedRow:
-    """The values for ``InstrumentService.add_in`` / ``edit_in``; blank cells are left out."""
-    row = _Row(raw, mapping, order, width)
+def instrument_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
+    """The values for ``InstrumentService.add_in`` / ``edit_in``; blank cells are left out.
+
+    ``choices``: the value tables of the fixed-set columns (``transfer_values``).
+    """
+    row = _Row(raw, mapping, order, width, choices or {})
     planned = PlannedRow(line=raw.line, tag=row.text("asset_tag"))
+    noted: list[str] = []  # columns kept as lines of the notes
     for column in mapping.mapped:
         name = column.field
         assert name is not None
@@ -212,8 +253,17 @@ def instrument_row(raw: RawRow, mapping: ImportMapping, order: str, width: int) 
                 planned.values["calibration_interval_days"] = days
         elif spec.kind == "int":
             planned.values[name] = row.whole(name)
+        elif spec.kind == "note":
+            noted.append(f"{spec.label}: {' '.join(row.text(name).split())}")
+        elif name in row.choices:
+            value = row.choice(name)
+            if value:
+                planned.values[name] = value
         else:
             planned.values[name] = row.text(name)
+    if noted:
+        notes = str(planned.values.get("notes") or "")
+        planned.values["notes"] = "\n".join([notes, *noted] if notes else noted)
     planned.issues = row.issues
     planned.summary = cell_text(row.cell("description"))
     return planned
@@ -234,15 +284,23 @@ def _points(row: _Row) -> tuple[PointInput, ...]:
 
 def _provider_kind(row: _Row, provider_name: str) -> str:
     text = row.text("provider_kind")
+    if text and "provider_kind" in row.choices:
+        return row.choice("provider_kind")  # "" when not mapped: the row's issue says so
     if not text:
         # As the CLI does: a named provider is an external one.
         return "external" if provider_name else "in_house"
     return text.lower().replace(" ", "_").replace("-", "_")
 
 
-def calibration_row(raw: RawRow, mapping: ImportMapping, order: str, width: int) -> PlannedRow:
+def calibration_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
     """The ``CalibrationInput`` of one row, plus what voiding it needs."""
-    row = _Row(raw, mapping, order, width)
+    row = _Row(raw, mapping, order, width, choices or {})
     tag = row.text("asset_tag")
     if problem := tag_problem(tag):
         row.issue("asset_tag", problem)
@@ -250,7 +308,8 @@ def calibration_row(raw: RawRow, mapping: ImportMapping, order: str, width: int)
     if performed_on is None and not any(i.field == "performed_on" for i in row.issues):
         row.issue("performed_on", "required: the date of the calibration")
     provider_name = row.text("provider_name")
-    result = row.text("result")
+    written = row.text("result")
+    result = row.choice("result") if "result" in row.choices else written
     data = CalibrationInput(
         performed_on=performed_on or "",
         result=result,
@@ -290,7 +349,7 @@ def calibration_row(raw: RawRow, mapping: ImportMapping, order: str, width: int)
         data.points,
     )
     when = performed_on.isoformat() if performed_on else "?"
-    planned.summary = f"calibration on {when}: {result or '?'}" + (
+    planned.summary = f"calibration on {when}: {result or written or '?'}" + (
         " (voided)" if planned.void_reason else ""
     )
     planned.issues = row.issues

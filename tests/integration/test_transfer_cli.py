@@ -129,6 +129,7 @@ def test_update_existing_with_json(lab: Path) -> None:
         "describes": "asset tag",
         "source": "guessed",
         "informational": False,
+        "samples": [],
     }
     rows = query(
         lab,
@@ -246,3 +247,108 @@ def test_export_csv_and_xlsx(lab: Path) -> None:
         pass
     ok(run_cli(other, "import", "instruments", "out/lab.xlsx"))
     assert count(other, "instrument") == 3
+
+
+def test_a_labs_own_status_words_are_mapped_with_value(lab: Path) -> None:
+    folder = lab.parent
+    shutil.copy(DATA / "register-lab-status.csv", folder / "register-lab-status.csv")
+    before = fingerprint(lab)
+    dry = run_cli(lab, "import", "instruments", "register-lab-status.csv", "--dry-run")
+    line = assert_one_error_line(dry, 2)
+    assert line == (
+        "caltrack: register-lab-status.csv: 2 value(s) have no mapping (column 'Status': "
+        "'EXTENDED' (3 rows); column 'Status': 'PR#33199' (1 row)); nothing was written — map "
+        'each value with --value "COLUMN:VALUE=TARGET", or leave its lines out'
+    )
+    out = dry.stdout
+    assert "values of column 'Status' (status: in_service, out_of_service, retired, lost):" in out
+    table = out[out.index("values of column 'Status'") :].splitlines()[1:12]
+    assert [r.split() for r in table] == [
+        ["VALUE", "ROWS", "BECOMES", "FROM"],
+        ["ACTIVE", "3", "in_service", "guessed"],
+        ["IN-ACTIVE", "2", "retired", "guessed"],
+        ["SERVICE", "1", "out_of_service", "guessed"],
+        ["DEFECTIVE", "1", "out_of_service", "guessed"],
+        ["FOR", "REPAIR", "1", "out_of_service", "guessed"],
+        ["SCRAP", "1", "retired", "guessed"],
+        ["MISSING", "1", "lost", "guessed"],
+        ["EXTENDED", "3", "?", "not", "mapped"],
+        ["PR#33199", "1", "?", "not", "mapped"],
+        ["In", "service", "1", "in_service", "exact"],
+    ]
+    # One ERROR per unmapped value, with its count and the way out; none per row.
+    errors = [r for r in out.splitlines() if r.startswith("ERROR")]
+    assert errors == [
+        "ERROR: column 'Status': 'EXTENDED' (3 rows: lines 12, 13, 14) is not a status CalTrack "
+        "knows; map it to one of in_service, out_of_service, retired, lost, or leave those "
+        'lines out (--value "Status:EXTENDED=TARGET")',
+        "ERROR: column 'Status': 'PR#33199' (1 row: line 15) is not a status CalTrack knows; "
+        "map it to one of in_service, out_of_service, retired, lost, or leave those lines out "
+        '(--value "Status:PR#33199=TARGET")',
+    ]
+    # A TARGET that is not a status: exit 2, naming the allowed ones; nothing written.
+    bad = run_cli(
+        lab, "import", "instruments", "register-lab-status.csv", "--value", "Status:EXTENDED=ok"
+    )
+    assert assert_one_error_line(bad, 2) == (
+        "caltrack: register-lab-status.csv: value mapping Status:EXTENDED=ok: 'ok' is not a "
+        "status; one of in_service, out_of_service, retired, lost; nothing was written"
+    )
+    malformed = run_cli(
+        lab, "import", "instruments", "register-lab-status.csv", "--value", "EXTENDED=retired"
+    )
+    assert "--value 'EXTENDED=retired': write it as" in assert_one_error_line(malformed, 2)
+    assert fingerprint(lab) == before
+    # Two overrides: the whole file goes in in one go.
+    saved = ok(
+        run_cli(
+            lab,
+            "import",
+            "instruments",
+            "register-lab-status.csv",
+            "--value",
+            "Status:extended=in_service",
+            "--value",
+            "Status: PR#33199 =out_of_service",
+            "--json",
+        )
+    )
+    data = json.loads(saved.stdout)
+    assert data["committed"] is True and data["counts"]["add"] == 15
+    [status] = data["values"]
+    assert (status["column"], status["field"]) == ("Status", "status")
+    assert status["values"][7] == {
+        "value": "EXTENDED",
+        "count": 3,
+        "target": "in_service",
+        "source": "given",
+        "guessed_from": "",
+        "lines": [12, 13, 14],
+    }
+    assert status["values"][1]["source"] == "guessed"
+    rows = query(lab, "SELECT asset_tag, status FROM instrument WHERE asset_tag LIKE 'G-%'")
+    stored = {str(tag): str(status) for tag, status in rows}
+    assert [stored[f"G-{n:04}"] for n in (1, 4, 6, 9, 10, 11, 12, 14, 15)] == [
+        "in_service",
+        "retired",
+        "out_of_service",
+        "retired",
+        "lost",
+        "in_service",
+        "in_service",
+        "out_of_service",
+        "in_service",
+    ]
+    # Remembered with the column mapping: the next file of this layout needs no --value.
+    (folder / "more.csv").write_text(
+        "Asset No,Description,Frequency (days),Last Cal,Status\n"
+        "G-0101,Caliper,365,2026-01-10,EXTENDED\n"
+        "G-0102,Caliper,365,2026-01-10,pr#33199\n",
+        encoding="utf-8",
+    )
+    again = ok(run_cli(lab, "import", "instruments", "more.csv", "--map", "Last Cal="))
+    assert "not imported: Last Cal\n  column 'Last Cal' holds: 2026-01-10\n" in again.stdout
+    assert "EXTENDED  " in again.stdout and "remembered" in again.stdout
+    assert query(
+        lab, "SELECT status FROM instrument WHERE asset_tag IN ('G-0101', 'G-0102') ORDER BY 1"
+    ) == [("in_service",), ("out_of_service",)]

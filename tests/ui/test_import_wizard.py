@@ -264,7 +264,8 @@ def test_a_messy_file_shows_each_error_with_its_line_until_left_out(
             "6",
             "ERROR",
             "PH-405",
-            "Status: must be one of in_service, out_of_service, retired, lost",
+            "Status: 'on loan' is not a status CalTrack knows (in_service, out_of_service, "
+            "retired, lost) and no value mapping says which it is",
         ),
         ("7", "add", "PH-406", ""),
     ]

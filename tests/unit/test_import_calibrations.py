@@ -206,6 +206,10 @@ def test_performed_on_is_required_and_future_dates_are_refused(
         2: ["Performed on: required: the date of the calibration"],
         3: ["Performed on: 2027-01-01 is in the future; enter the date it was done"],
         4: ["Adjustment made: 'perhaps' is neither yes nor no"],
+        None: [
+            "Result: 'maybe' (1 row: line 4) is not a result CalTrack knows; map it to one "
+            "of pass, fail, adjusted, or leave those lines out"
+        ],
     }
 
 

@@ -134,7 +134,11 @@ def test_bad_values_are_reported_per_line_and_column(app: CalTrack, db_path: Pat
         3: ["Interval (days): must be a whole number (got 'ninety')"],
         4: ["Description: at most 255 characters (got 300)"],
         5: ["Last calibrated: 'next week' is not a date; write it as yyyy-mm-dd"],
-        6: ["Status: must be one of in_service, out_of_service, retired, lost"],
+        # A value no mapping covers: once for the value, not per row (the row is an error).
+        None: [
+            "Status: 'on loan' (1 row: line 6) is not a status CalTrack knows; map it to one "
+            "of in_service, out_of_service, retired, lost, or leave those lines out"
+        ],
     }
     assert preview.error_lines == (2, 3, 4, 5, 6)
     assert [r.action for r in preview.rows] == ["error"] * 5 + ["add"]
@@ -142,8 +146,9 @@ def test_bad_values_are_reported_per_line_and_column(app: CalTrack, db_path: Pat
     with pytest.raises(ValidationError) as refused:
         app.transfer.commit(preview)
     assert str(refused.value) == (
-        "register-bad-values.csv: 5 line(s) have errors (2, 3, 4, 5, 6); nothing was written — "
-        "fix them, or leave those lines out of the import"
+        "register-bad-values.csv: 1 value(s) have no mapping (column 'Status': 'on loan' "
+        "(1 row)); 4 other line(s) have errors; nothing was written — map each value, or "
+        "leave its lines out"
     )
     assert not app.transfer.import_file(DATA / "register-bad-values.csv", INSTRUMENTS).committed
     assert fingerprint(db_path) == before
