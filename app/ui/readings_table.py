@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -70,10 +71,9 @@ class ReadingsTable(QTableWidget):
         self.setWordWrap(False)
         self.setAccessibleName("Readings of the selected calibration")
         header = self.horizontalHeader()
-        # Every column as wide as its content; the space left goes to the readings.
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for col in (1, 4, 6):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        # Widths are set by _fit_columns: Qt's Stretch shares the room equally, which gave
+        # "As found" less than its title needs while "As left" had room to spare.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.show_points([])
@@ -106,6 +106,30 @@ class ReadingsTable(QTableWidget):
                         item.setFont(font)
                 self.setItem(row, col, item)
         self.setFixedHeight(self._height_for(min(max(len(points), 1), VISIBLE_ROWS)))
+        # Room for every column whole, whatever the font or theme: the layout gives it.
+        self.setMinimumWidth(sum(self._natural_widths()) + 2 * self.frameWidth())
+        self._fit_columns()
+
+    def _natural_widths(self) -> list[int]:
+        header = self.horizontalHeader()
+        return [
+            max(header.sectionSizeHint(c), self.sizeHintForColumn(c))
+            for c in range(self.columnCount())
+        ]
+
+    def _fit_columns(self) -> None:
+        """Each column its title's or content's width; what is left goes to the readings."""
+        widths = self._natural_widths()
+        spare = max(0, self.viewport().width() - sum(widths))
+        readings = (1, 4, 6)
+        for i, col in enumerate(readings):
+            widths[col] += spare // len(readings) + (1 if i < spare % len(readings) else 0)
+        for col, width in enumerate(widths):
+            self.setColumnWidth(col, width)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
 
     def _height_for(self, rows: int) -> int:
         """Tall enough for ``rows`` whole rows under the header: no clipped last row."""
