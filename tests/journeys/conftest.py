@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
 from app.settings.user_settings import UserSettings
+from app.ui.look import apply_theme
 from app.ui.main_window import MainWindow
 from app.ui.tasks import TaskRunner
 from tests.journeys.person import Person
@@ -106,6 +107,14 @@ def demo_window(qtbot: QtBot, demo_app: CalTrack) -> Iterator[MainWindow]:
     qtbot.waitUntil(lambda: win.model.rowCount() > 0, timeout=10_000)
     yield win
     next(win_iter, None)
+
+
+@pytest.fixture(autouse=True)
+def _default_look(qapp: QApplication) -> None:
+    """The look ``./caltrack`` starts with (the default theme), whatever an earlier journey
+    chose: each journey sees the window a new user sees, in any order, and so do the
+    screenshots (an unstyled window showed only when a journey ran alone)."""
+    apply_theme(qapp, UserSettings().theme)
 
 
 @pytest.fixture(autouse=True)

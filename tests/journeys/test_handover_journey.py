@@ -71,6 +71,8 @@ def test_request_edit_and_hand_over_between_two_sessions(
         assert person.button("Notify me", within=bob).isVisible()
         assert not bob.act_new.isEnabled()
         qtbot.waitUntil(lambda: bob.model.rowCount() > 0, timeout=WAIT_MS)
+        # The first row is selected on opening: its details show once they are read.
+        qtbot.waitUntil(lambda: bob.history is not None, timeout=WAIT_MS)
         screenshot(bob, "lock-in-use")
 
         person.click_button("Request edit", within=bob)
