@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import Clock
+from app.db.fencing import LOCK_EPOCH_KEY
 from app.identity import Identity
 from app.services.editing import EditingOptions
 
@@ -152,6 +153,11 @@ def scalar(db: Path, sql: str, params: Sequence[object] = ()) -> object:
     rows = query(db, sql, params)
     assert len(rows) == 1 and len(rows[0]) == 1, rows
     return rows[0][0]
+
+
+def epoch(db: Path) -> int:
+    """The lock epoch stored in the database (each taken lock moves it on)."""
+    return int(str(scalar(db, "SELECT value FROM meta WHERE key = ?", (LOCK_EPOCH_KEY,))))
 
 
 def count(db: Path, table: str) -> int:

@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 from app.clock import SystemClock
-from app.db.fencing import LOCK_EPOCH_KEY
 from app.identity import get_current_user_id
 from app.locking.editor_lock import os_lock_free
 from app.locking.holder import holder_path, read_holder
@@ -34,6 +33,7 @@ from tests.integration.helpers import (
     child_env,
     cli_command,
     count,
+    epoch,
     open_lab,
     popen_python,
     query,
@@ -117,10 +117,6 @@ def proc_state(pid: int) -> str:
     except FileNotFoundError:
         return "gone"
     return stat[stat.rindex(")") + 2]
-
-
-def epoch(db: Path) -> int:
-    return int(str(scalar(db, "SELECT value FROM meta WHERE key = ?", (LOCK_EPOCH_KEY,))))
 
 
 def lock_events(db: Path) -> list[tuple[Any, ...]]:

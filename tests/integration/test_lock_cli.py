@@ -22,7 +22,6 @@ import pytest
 
 from app.bootstrap import open_caltrack
 from app.clock import FixedClock, SystemClock
-from app.db.fencing import LOCK_EPOCH_KEY
 from app.errors import ReadOnlyError
 from app.identity import Identity, get_current_user_id
 from app.locking.editor_lock import os_lock_free
@@ -35,6 +34,7 @@ from tests.integration.helpers import (
     child_env,
     cli_command,
     count,
+    epoch,
     open_lab,
     popen_python,
     query,
@@ -66,10 +66,6 @@ def make_db(db: Path) -> Path:
     with open_lab(db, create=True, identity=ME, clock=SystemClock()) as app:
         add_thermometer(app, TAG)
     return db
-
-
-def epoch(db: Path) -> int:
-    return int(str(scalar(db, "SELECT value FROM meta WHERE key = ?", (LOCK_EPOCH_KEY,))))
 
 
 def lock_events(db: Path) -> list[tuple[Any, ...]]:
