@@ -91,8 +91,9 @@ class Launcher(QObject):
         """Open ``database``, the last one used, or the default one (created on first start)."""
         default = self.default_database
         target = database or self.settings.last_database or str(default)
-        create = not Path(target).exists() and target == str(default)
-        if not create and not Path(target).exists():
+        missing = not Path(target).exists()
+        create = missing and target == str(default)
+        if missing and not create:
             if database is None:
                 # Never an empty database in its place: the share may only be disconnected.
                 messages.warn(

@@ -754,10 +754,8 @@ class OotWindow(QWidget):
             submit=submit,
             parent=self,
         )
-        if run_modal(dialog) and dialog.closed is not None:
-            closed: OotCaseView = dialog.closed
-            self._wanted = closed.id
-            self.reload()  # select the closed case (the write's own reload kept the old one)
+        # The close announces its change: the list reloads and keeps this case selected.
+        run_modal(dialog)
 
     # -- closing the window ----------------------------------------------------------
 
