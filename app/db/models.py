@@ -75,6 +75,17 @@ class Instrument(Base):
     last_calibrated: Mapped[date | None] = mapped_column(Date)
     next_due: Mapped[date | None] = mapped_column(Date, index=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # periodic, verify_before_use or not_required (app.services.due.REQUIREMENTS). An
+    # instrument that is not calibrated periodically keeps a positive interval in the
+    # column above (SQLite cannot drop its check without copying a table other tables
+    # refer to); the services ignore it and keep next_due empty.
+    calibration_requirement: Mapped[str] = mapped_column(
+        String(20), default="periodic", server_default="periodic"
+    )
+    requirement_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Why the instrument's data is to be reviewed by QA ("" when it is not): old,
+    # self-contradictory history kept as recorded by an import instead of refused.
+    review_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Lower-cased haystack for the list search: one column to scan instead of five.
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -88,6 +99,10 @@ class Instrument(Base):
         CheckConstraint("calibration_interval_days > 0", name="interval_positive"),
         CheckConstraint(
             "status IN ('in_service', 'out_of_service', 'retired', 'lost')", name="status"
+        ),
+        CheckConstraint(
+            "calibration_requirement IN ('periodic', 'verify_before_use', 'not_required')",
+            name="calibration_requirement",
         ),
         Index("ix_instrument_status_next_due", "status", "next_due"),
         Index("ix_instrument_asset_tag", "asset_tag"),

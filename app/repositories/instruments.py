@@ -39,9 +39,13 @@ class DueFilter(enum.Enum):
     DUE_SOON = "due-soon"
     OVERDUE = "overdue"
     NOT_CALIBRATED = "not-calibrated"
+    VERIFY_BEFORE_USE = "verify-before-use"
+    NOT_REQUIRED = "not-required"
     OUT_OF_SERVICE = "out-of-service"
     RETIRED = "retired"
     LOST = "lost"
+    # Not a due status: instruments whose data QA is to review, whatever their status.
+    TO_REVIEW = "to-review"
 
 
 # The list reads are built from the Core table, not the mapped class: an ORM-enabled
@@ -79,6 +83,8 @@ LIST_COLUMNS = tuple(
         "last_calibrated",
         "next_due",
         "version",
+        "calibration_requirement",
+        "review_reason",
     )
 )
 
@@ -102,6 +108,8 @@ class ListRow(NamedTuple):
     last_calibrated: date | None
     next_due: date | None
     version: int
+    calibration_requirement: str
+    review_reason: str
 
 
 assert ListRow._fields == tuple(c.key for c in LIST_COLUMNS), "ListRow must match LIST_COLUMNS"
@@ -125,15 +133,20 @@ class ListQuery:
 def due_condition(due: DueFilter, today: Any, soon_until: Any) -> ColumnElement[bool]:
     """The filter's condition; ``today`` and ``soon_until`` are dates or bind parameters."""
     in_service = _C.status == "in_service"
+    periodic = _C.calibration_requirement == "periodic"
     if due is DueFilter.OK:
-        return and_(in_service, _C.next_due > soon_until)
+        return and_(in_service, periodic, _C.next_due > soon_until)
     if due is DueFilter.DUE_SOON:
-        return and_(in_service, _C.next_due >= today, _C.next_due <= soon_until)
+        return and_(in_service, periodic, _C.next_due >= today, _C.next_due <= soon_until)
     if due is DueFilter.OVERDUE:
-        return and_(in_service, _C.next_due < today)
+        return and_(in_service, periodic, _C.next_due < today)
     if due is DueFilter.NOT_CALIBRATED:
         # In service and never calibrated: not late, but not to be used until it is.
-        return and_(in_service, _C.next_due.is_(None))
+        return and_(in_service, periodic, _C.next_due.is_(None))
+    if due in (DueFilter.VERIFY_BEFORE_USE, DueFilter.NOT_REQUIRED):
+        return and_(in_service, _C.calibration_requirement == due.value.replace("-", "_"))
+    if due is DueFilter.TO_REVIEW:
+        return _C.review_reason != ""
     lifecycle: ColumnElement[bool] = _C.status == due.value.replace("-", "_")
     return lifecycle
 

@@ -41,6 +41,8 @@ class InstrumentRow:
     last_calibrated: date | None
     next_due: date | None
     version: int
+    requirement: str  # periodic, verify_before_use, not_required
+    review_reason: str  # why QA is to review its data; "" when nothing is to review
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class InstrumentDetail:
     updated_at: datetime
     updated_by: str
     version: int
+    calibration_requirement: str = "periodic"
+    requirement_reason: str = ""
+    review_reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,16 @@ from app.services.bounds import add_days
 DEFAULT_DUE_SOON_DAYS = 30
 
 LIFECYCLE = ("in_service", "out_of_service", "retired", "lost")
+# How an instrument is calibrated: on a schedule, checked before each use, or not at all
+# (kept for parts, a reference item, output verified by another instrument).
+REQUIREMENTS = ("periodic", "verify_before_use", "not_required")
 DUE_STATUSES = (
     "ok",
     "due-soon",
     "overdue",
     "not-calibrated",
+    "verify-before-use",
+    "not-required",
     "out-of-service",
     "retired",
     "lost",
@@ -24,9 +29,16 @@ def next_due_from(performed_on: date, interval_days: int) -> date:
     return add_days(performed_on, interval_days)
 
 
-def due_status(lifecycle: str, next_due: date | None, today: date, soon_days: int) -> str:
-    """ok / due-soon / overdue / not-calibrated for instruments in service; otherwise the
-    lifecycle.
+def due_status(
+    lifecycle: str,
+    next_due: date | None,
+    today: date,
+    soon_days: int,
+    requirement: str = "periodic",
+) -> str:
+    """ok / due-soon / overdue / not-calibrated for instruments in service that are
+    calibrated periodically; verify-before-use / not-required for those that are not
+    (never due, never overdue); otherwise the lifecycle.
 
     An instrument never calibrated has missed no date: it is not overdue (that alarm,
     the moment it is registered, teaches people to ignore the colour red), but it must
@@ -34,6 +46,8 @@ def due_status(lifecycle: str, next_due: date | None, today: date, soon_days: in
     """
     if lifecycle != "in_service":
         return lifecycle.replace("_", "-")
+    if requirement != "periodic":
+        return requirement.replace("_", "-")
     if next_due is None:
         return "not-calibrated"
     if next_due < today:

@@ -64,11 +64,13 @@ def row_of(r: Any, today: date, soon_days: int) -> InstrumentRow:
         serial_number=r.serial_number,
         location=r.location,
         lifecycle=r.status,
-        due_status=due_status(r.status, r.next_due, today, soon_days),
+        due_status=due_status(r.status, r.next_due, today, soon_days, r.calibration_requirement),
         interval_days=r.calibration_interval_days,
         last_calibrated=r.last_calibrated,
         next_due=r.next_due,
         version=r.version,
+        requirement=r.calibration_requirement,
+        review_reason=r.review_reason,
     )
 
 
@@ -87,6 +89,8 @@ _ROW_SOURCES = {
     "last_calibrated": "last_calibrated",
     "next_due": "next_due",
     "version": "version",
+    "requirement": "calibration_requirement",
+    "review_reason": "review_reason",
 }
 
 
@@ -109,7 +113,12 @@ def _filled_rows(
     """
     columns = dict(zip(ListRow._fields, zip(*rows, strict=True), strict=True))
     statuses = map(
-        due_status, columns["status"], columns["next_due"], repeat(today), repeat(soon_days)
+        due_status,
+        columns["status"],
+        columns["next_due"],
+        repeat(today),
+        repeat(soon_days),
+        columns["calibration_requirement"],
     )
     made = list(map(object.__new__, repeat(InstrumentRow, len(rows))))
     for name, source in _ROW_SOURCES.items():
@@ -130,8 +139,54 @@ def _fast_rows_agree() -> bool:
         return False
     today = date(2026, 2, 1)
     samples = [
-        ListRow(7, "TH-7", "d", "m", "x", "s", "l", "in_service", 30, date(2026, 3, 1), None, 3),
-        ListRow(8, "PG-8", "e", "n", "y", "t", "k", "retired", 90, None, date(2026, 2, 9), 1),
+        ListRow(
+            7,
+            "TH-7",
+            "d",
+            "m",
+            "x",
+            "s",
+            "l",
+            "in_service",
+            30,
+            date(2026, 3, 1),
+            None,
+            3,
+            "periodic",
+            "",
+        ),
+        ListRow(
+            8,
+            "PG-8",
+            "e",
+            "n",
+            "y",
+            "t",
+            "k",
+            "retired",
+            90,
+            None,
+            date(2026, 2, 9),
+            1,
+            "not_required",
+            "next due before last calibration",
+        ),
+        ListRow(
+            9,
+            "PG-9",
+            "e",
+            "n",
+            "y",
+            "t",
+            "k",
+            "in_service",
+            90,
+            None,
+            None,
+            1,
+            "verify_before_use",
+            "",
+        ),
     ]
     return _filled_rows(samples, today, 30) == [row_of(r, today, 30) for r in samples]
 
@@ -152,7 +207,9 @@ def detail_of(obj: Instrument, today: Any, soon_days: int) -> InstrumentDetail:
         location=obj.location,
         owner=obj.owner,
         lifecycle=obj.status,
-        due_status=due_status(obj.status, obj.next_due, today, soon_days),
+        due_status=due_status(
+            obj.status, obj.next_due, today, soon_days, obj.calibration_requirement
+        ),
         calibration_interval_days=obj.calibration_interval_days,
         grace_days=obj.grace_days,
         range_text=obj.range_text,
@@ -166,6 +223,9 @@ def detail_of(obj: Instrument, today: Any, soon_days: int) -> InstrumentDetail:
         updated_at=obj.updated_at,
         updated_by=obj.updated_by,
         version=obj.version,
+        calibration_requirement=obj.calibration_requirement,
+        requirement_reason=obj.requirement_reason,
+        review_reason=obj.review_reason,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from app.services.dto import to_jsonable
 from app.storage.tables import MAX_FILE_BYTES, MAX_ROWS, RawTable
@@ -41,6 +41,10 @@ class ImportOptions:
     # calibrations: history whose register already says each instrument's status; a
     # failure found in it opens its case but does not take the instrument out of service
     keep_status: bool = False
+    # rows whose old history contradicts itself (a next due before the last calibration,
+    # a calibration in the future, a 1970-01-01 placeholder): "flag" keeps them as
+    # recorded and marks the instrument for QA review; "leave_out" leaves them out
+    inconsistent: Literal["flag", "leave_out"] = "flag"
     exclude_lines: frozenset[int] = frozenset()
     max_bytes: int = MAX_FILE_BYTES
     max_rows: int = MAX_ROWS
