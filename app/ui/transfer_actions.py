@@ -5,9 +5,10 @@ window, hooked into the main window with a few lines there (as ``qa_actions`` is
 The import actions write, so they follow the window's editing state; export and the
 audit trail only read and work on a read-only database as well.
 
-The column mappings a user confirmed are kept in the window's ``UserSettings`` (under
-the same key and in the same form as ``app.settings.import_mappings`` keeps them for
-the command line), so the window's own save of its settings never drops them.
+The column mappings (and value mappings) a user confirmed are kept in the window's
+``UserSettings`` (under the same key and in the same form as
+``app.settings.import_mappings`` keeps them for the command line), so the window's own
+save of its settings never drops them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QTableWidgetItem
 
 from app.services.transfer_model import ImportPreview
-from app.settings.import_mappings import remembered_in, with_mapping
+from app.settings.import_mappings import remembered_in, remembered_values_in, with_mapping
 from app.ui.audit_window import AuditWindow
 from app.ui.dialogs.export_dialog import ExportDialog
 from app.ui.dialogs.import_wizard import ImportWizard, summary_line
@@ -85,6 +86,7 @@ class TransferActions(QObject):
             runner=window.runner,
             kind=kind,
             memory=remembered_in(window.settings),
+            value_memory=remembered_values_in(window.settings),
             remember=self._remember,
             parent=window,
         )
@@ -96,10 +98,19 @@ class TransferActions(QObject):
         wizard.open()
         return wizard
 
-    def _remember(self, key: str, kind: str, headers: list[str], mapping: dict[str, str]) -> None:
+    def _remember(
+        self,
+        key: str,
+        kind: str,
+        headers: list[str],
+        mapping: dict[str, str],
+        values: dict[str, dict[str, str]],
+    ) -> None:
         window = self.window
         now = window.app.clock.now_utc()
-        window.settings = with_mapping(window.settings, key, kind, headers, mapping, now=now)
+        window.settings = with_mapping(
+            window.settings, key, kind, headers, mapping, now=now, values=values
+        )
         window.settings_changed.emit(window.settings)
 
     def _imported(self, result: ImportPreview) -> None:

@@ -28,6 +28,7 @@ from app.ui.dialogs.import_wizard import (
     PAGE_MAPPING,
     PAGE_PREVIEW,
     PAGE_READING,
+    PAGE_VALUES,
     ImportWizard,
 )
 from app.ui.main_window import MainWindow
@@ -94,11 +95,15 @@ def to_reading(qtbot: QtBot, wizard: ImportWizard) -> None:
 
 
 def to_preview(qtbot: QtBot, wizard: ImportWizard) -> None:
-    """From the reading page over the mapping to the checked preview."""
+    """From the reading page over the mapping (and the values, when the file has a
+    fixed-set column whose values all have a meaning) to the checked preview."""
     if wizard.currentId() == PAGE_READING:
         click(wizard, QWizard.WizardButton.NextButton)
     assert wizard.currentId() == PAGE_MAPPING
     click(wizard, QWizard.WizardButton.NextButton)
+    qtbot.waitUntil(lambda: wizard.currentId() in (PAGE_VALUES, PAGE_PREVIEW), timeout=WAIT_MS)
+    if wizard.currentId() == PAGE_VALUES:
+        click(wizard, QWizard.WizardButton.NextButton)
     assert wizard.currentId() == PAGE_PREVIEW
     settle(qtbot, wizard)
 
@@ -242,9 +247,37 @@ def test_a_messy_file_shows_each_error_with_its_line_until_left_out(
     before = fingerprint(db_path)
     wizard = open_wizard(qtbot, window, DATA / "register-bad-values.csv", monkeypatch)
     to_reading(qtbot, wizard)
-    to_preview(qtbot, wizard)
+    click(wizard, QWizard.WizardButton.NextButton)
+    click(wizard, QWizard.WizardButton.NextButton)
+    # "on loan" has no meaning: the values page says so and holds Next until it has one.
+    assert wizard.currentId() == PAGE_VALUES
+    values = wizard.values_page
+    assert values.count.isVisible()
+    assert "1 value not mapped: choose what it means" in values.count.text()
+    next_ = wizard.button(QWizard.WizardButton.NextButton)
+    assert next_ is not None and not next_.isEnabled()
+    values.leave_out.click()  # its rows (line 6) are left out
+    qtbot.waitUntil(lambda: next_.isEnabled(), timeout=WAIT_MS)
+    assert "Left out of the import: line 6" in values.left_out.text()
+    click(wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentId() == PAGE_PREVIEW
+    settle(qtbot, wizard)
     page = wizard.preview_page
+    assert page.counts.text() == "1 to add · 0 to update · 4 with errors · 1 left out"
+    # Taken back in on the check page, the value is listed once, above the rows.
+    model = page.model
+    row6 = model.row_of(6)
+    assert row6 is not None
+    assert model.setData(
+        model.index(row6, COL_IMPORT), Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole
+    )
+    settle(qtbot, wizard)
     assert page.counts.text() == "1 to add · 0 to update · 5 with errors"
+    assert page.value_problems.isVisible()
+    assert page.value_problems.text().startswith(
+        "column 'Status': 'on loan' (1 row: line 6) is not a status CalTrack knows"
+    )
+    assert "every value is mapped" in page.why.text()
     assert rows(wizard) == [
         (
             "2",
@@ -272,7 +305,6 @@ def test_a_messy_file_shows_each_error_with_its_line_until_left_out(
     commit = wizard.button(QWizard.WizardButton.CommitButton)
     assert commit is not None and not commit.isEnabled()
     assert page.why.isVisible()
-    assert "5 rows still have one" in page.why.text()
     # Only the failing rows, on request.
     page.only_problems.setChecked(True)
     assert [r[0] for r in rows(wizard)] == ["2", "3", "4", "5", "6"]
@@ -459,6 +491,10 @@ def test_calibration_history_keeps_the_registered_status(
     page = wizard.mapping_page
     assert page.keep_status.isVisible() and not page.add_or_update.isVisible()
     page.keep_status.setChecked(True)
+    click(wizard, QWizard.WizardButton.NextButton)  # checks the new choice first
+    # The history's results and provider kinds are shown, each with what it becomes.
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_VALUES, timeout=WAIT_MS)
+    assert [m.column.field for m in wizard.values_page.models if m.column] == ["result"]
     click(wizard, QWizard.WizardButton.NextButton)
     settle(qtbot, wizard)
     assert wizard.state.loaded is not None

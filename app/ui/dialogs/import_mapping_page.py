@@ -119,6 +119,13 @@ class MappingPage(QWizardPage):
     def cleanupPage(self) -> None:
         """Back keeps every choice made here."""
 
+    def validatePage(self) -> bool:
+        # Which page comes next (values or check) is known once these choices are checked.
+        if self.host.state.check_fresh:
+            return True
+        self.host.run_check(then=self.host.next)
+        return False
+
     def isComplete(self) -> bool:
         return (
             not self.host.busy

@@ -1,6 +1,10 @@
 """The import wizard's dry run: what each row would do, what is wrong with which, and
 the Import button (the wizard's commit button) that saves all rows or none.
 
+The values nothing maps are listed once each above the rows (one line per value, not
+one per row). Rows whose old history contradicts itself are kept and flagged for QA
+review, or left out, as chosen here; the dry run then runs again.
+
 Unticking rows re-runs the dry run after a short pause (several ticks make one run);
 Import stays disabled while a row that is taken in has an error, while the check is
 running, or when its result is older than the choices on screen.
@@ -8,14 +12,18 @@ running, or when its result is older than the choices on screen.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QButtonGroup,
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QRadioButton,
     QTableView,
     QVBoxLayout,
     QWizardPage,
@@ -75,7 +83,37 @@ class PreviewPage(QWizardPage):
         self.problems.setTextFormat(Qt.TextFormat.PlainText)
         self.problems.setAccessibleName("Problems with the file")
         self.problems.hide()
+        self.value_problems = QLabel()
+        self.value_problems.setObjectName("fieldError")
+        self.value_problems.setWordWrap(True)
+        self.value_problems.setTextFormat(Qt.TextFormat.PlainText)
+        self.value_problems.setAccessibleName("Values not mapped")
+        self.value_problems.hide()
         self.warnings = notice_box("Warnings")
+
+        # Old history that contradicts itself: kept and flagged (the default), or left out.
+        self.inconsistent_label = QLabel("Old history that contradicts itself:")
+        self.inconsistent_label.setToolTip(
+            "A next due date before the last calibration, a calibration in the future, "
+            "a 1970-01-01 placeholder"
+        )
+        self.flag = QRadioButton("&Keep as recorded and flag for QA review")
+        self.flag.setToolTip(
+            "The rows are imported as the file has them; each instrument is marked "
+            "“data to review” with the reason, for QA to clear"
+        )
+        self.leave_out_inconsistent = QRadioButton("Lea&ve those rows out")
+        self.flag.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.flag)
+        group.addButton(self.leave_out_inconsistent)
+        self.flag.toggled.connect(self._inconsistent_changed)
+        self.inconsistent_label.setBuddy(self.flag)
+        inconsistent = QHBoxLayout()
+        inconsistent.addWidget(self.inconsistent_label)
+        inconsistent.addWidget(self.flag)
+        inconsistent.addWidget(self.leave_out_inconsistent)
+        inconsistent.addStretch(1)
 
         self.model = ImportPreviewTableModel(self)
         self.model.exclusions_changed.connect(self._exclusions_changed)
@@ -137,7 +175,9 @@ class PreviewPage(QWizardPage):
         layout.addWidget(self.counts)
         layout.addWidget(self.checked)
         layout.addWidget(self.problems)
+        layout.addWidget(self.value_problems)
         layout.addWidget(self.warnings)
+        layout.addLayout(inconsistent)
         layout.addLayout(filters)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.row_detail)
@@ -185,6 +225,13 @@ class PreviewPage(QWizardPage):
                 "Import is possible once the problems above are solved: go Back to change "
                 "how the file is read or which column is which."
             )
+        if preview.value_issues:
+            n = len(preview.value_issues)
+            return (
+                f"Import is possible once every value is mapped: {n:,} "
+                f"value{'s' if n != 1 else ''} above {'are' if n != 1 else 'is'} not. Go Back "
+                "to the Values page to choose what they mean, or untick their rows."
+            )
         if preview.error_lines:
             n = len(preview.error_lines)
             return (
@@ -201,6 +248,8 @@ class PreviewPage(QWizardPage):
         state = self.host.state
         loaded = state.loaded
         preview = loaded.preview if loaded is not None else None
+        self.flag.setChecked(state.inconsistent == "flag")
+        self.leave_out_inconsistent.setChecked(state.inconsistent == "leave_out")
         if preview is not self._shown:
             self._shown = preview
             self.model.set_preview(preview)
@@ -226,6 +275,9 @@ class PreviewPage(QWizardPage):
             problems = [str(p) for p in preview.problems]
             self.problems.setText("\n".join(problems))
             self.problems.setVisible(bool(problems))
+            values = [str(p) for p in preview.value_issues]
+            self.value_problems.setText("\n".join(values))
+            self.value_problems.setVisible(bool(values))
             self.warnings.setText("\n".join(preview.warnings))
             self.warnings.setVisible(bool(preview.warnings))
         reason = self.reason_not_ready()
@@ -238,6 +290,14 @@ class PreviewPage(QWizardPage):
         self.completeChanged.emit()
 
     # -- choices ---------------------------------------------------------------------
+
+    def _inconsistent_changed(self, _on: bool) -> None:
+        how: Literal["flag", "leave_out"] = "flag" if self.flag.isChecked() else "leave_out"
+        if how == self.host.state.inconsistent:
+            return
+        self.host.state.set_inconsistent(how)
+        self._recheck.start()
+        self.refresh()
 
     def leave_out_errors(self) -> None:
         loaded = self.host.state.loaded

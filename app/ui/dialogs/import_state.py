@@ -5,7 +5,7 @@ The dry run (``TransferService.preview_table``) is the only judge of a file: eve
 page shows what the newest run said, and a page whose choices changed since is
 *stale* until the next run comes back. Two revision counters say which: one for how
 the file is read (file, kind, encoding, delimiter, sheet, header line, date order),
-one for everything (also the mapping, the mode and the lines left out).
+one for everything (also the mapping, the value mapping, the mode and the lines left out).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
@@ -51,8 +51,11 @@ class ImportState:
     header_line: int | None = None
     date_order: str = "auto"
     overrides: dict[str, str] = field(default_factory=dict)  # header -> field ("" = left out)
+    # header -> (value as written -> canonical value): the user's own value mapping
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
     update_existing: bool = False
     keep_status: bool = False
+    inconsistent: Literal["flag", "leave_out"] = "flag"
     excluded: frozenset[int] = frozenset()
     read_revision: int = 0
     check_revision: int = 0
@@ -70,6 +73,7 @@ class ImportState:
         if (path, kind) == (self.path, self.kind):
             return
         self.overrides = {}
+        self.values = {}
         self.excluded = frozenset()
         if path != self.path:
             # Another file: detect everything afresh.
@@ -95,7 +99,32 @@ class ImportState:
         if self.overrides.get(header) == field_name:
             return
         self.overrides[header] = field_name
+        # The column now feeds another field (or none): its values mean something else.
+        self.values.pop(header, None)
         self.check_revision += 1
+
+    def set_value(self, header: str, value: str, target: str | None) -> None:
+        """What ``value`` of column ``header`` becomes (None: the user's choice is dropped,
+        and CalTrack's own reading — exact, remembered, guessed or none — applies again)."""
+        column = self.values.get(header, {})
+        if column.get(value) == target:
+            return
+        if target is None:
+            if value not in column:
+                return
+            column = {v: t for v, t in column.items() if v != value}
+        else:
+            column = {**column, value: target}
+        if column:
+            self.values[header] = column
+        else:
+            self.values.pop(header, None)
+        self.check_revision += 1
+
+    def set_inconsistent(self, how: Literal["flag", "leave_out"]) -> None:
+        if how != self.inconsistent:
+            self.inconsistent = how
+            self.check_revision += 1
 
     def set_mode(
         self, *, update_existing: bool | None = None, keep_status: bool | None = None
@@ -131,6 +160,7 @@ class ImportState:
         return ImportOptions(
             kind=self.kind,
             mapping=dict(self.overrides),
+            values={h: dict(v) for h, v in self.values.items()},
             date_order=self.date_order,
             encoding=self.encoding,
             delimiter=self.delimiter,
@@ -138,6 +168,7 @@ class ImportState:
             header_line=self.header_line,
             update_existing=self.update_existing,
             keep_status=self.keep_status,
+            inconsistent=self.inconsistent,
             exclude_lines=self.excluded,
         )
 
@@ -146,6 +177,7 @@ def dry_run(
     transfer: TransferService,
     state: ImportState,
     memory: Mapping[str, Mapping[str, str]],
+    value_memory: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
 ) -> Callable[[Progress], Loaded]:
     """The worker's function for the state as it is now (read on the GUI thread).
 
@@ -157,13 +189,23 @@ def dry_run(
     table = state.loaded.table if state.read_fresh and state.loaded is not None else None
     revisions = (state.read_revision, state.check_revision)
     remembered = {k: dict(v) for k, v in memory.items()}  # the worker's own copy
+    remembered_values = {
+        k: {h: dict(t) for h, t in v.items()} for k, v in (value_memory or {}).items()
+    }
 
     def run(progress: Progress) -> Loaded:
         read = table if table is not None else transfer.read(path, options, progress)
         headers, key = transfer.layout(read, options)
         # Choices for columns this layout does not have are dropped, not refused.
         given = {h: f for h, f in options.mapping.items() if h in headers}
-        chosen = replace(options, mapping=given, remembered=remembered.get(key))
+        values = {h: v for h, v in options.values.items() if h in headers}
+        chosen = replace(
+            options,
+            mapping=given,
+            remembered=remembered.get(key),
+            values=values,
+            remembered_values=remembered_values.get(key),
+        )
         preview = transfer.preview_table(read, chosen, progress)
         return Loaded(read, tuple(headers), key, preview, *revisions)
 
@@ -238,5 +280,7 @@ class ImportHost(Protocol):
     def stop(self) -> None: ...
 
     def run_check(self, then: Callable[[], None] | None = None) -> None: ...
+
+    def next(self) -> None: ...
 
     def start_commit(self) -> None: ...

@@ -1,10 +1,12 @@
-"""The import wizard: file → how it is read → columns → check → imported.
+"""The import wizard: file → how it is read → columns → values → check → imported.
 
 Every page shows what the newest dry run (``TransferService.preview_table``: the real
 save, rolled back) said about the file, and every run goes to the worker with its
 progress shown and a Stop that stops waiting (the result is then dropped; a dry run
 writes nothing anyway). Import commits all rows or none, off the GUI thread too; the
-mapping is remembered for the layout once it is saved. Errors of every kind go through
+mapping and the value mapping are remembered for the layout once it is saved. The
+values page is shown only when the file has a column whose field takes a fixed set of
+values (a status, a result, a provider kind). Errors of every kind go through
 ``messages.explain`` and leave the wizard open with what the user chose.
 """
 
@@ -56,11 +58,13 @@ from app.ui.dialogs.import_state import (
     ProgressRelay,
     dry_run,
 )
+from app.ui.dialogs.import_values_page import ValuesPage
 from app.ui.tasks import Changes, TaskRunner
 
-# key, kind, headers, mapping (header -> field, "" left out)
-Remember = Callable[[str, str, list[str], dict[str, str]], None]
-PAGE_FILE, PAGE_READING, PAGE_MAPPING, PAGE_PREVIEW, PAGE_DONE = range(5)
+# key, kind, headers, mapping (header -> field, "" left out), values (header -> value ->
+# canonical value)
+Remember = Callable[[str, str, list[str], dict[str, str], dict[str, dict[str, str]]], None]
+PAGE_FILE, PAGE_READING, PAGE_MAPPING, PAGE_VALUES, PAGE_PREVIEW, PAGE_DONE = range(6)
 REREAD_MS = 350
 RAW_ROWS = 12
 ENCODINGS: tuple[tuple[str | None, str], ...] = (
@@ -474,6 +478,7 @@ class ImportWizard(QWizard):
         runner: TaskRunner,
         kind: str = "instruments",
         memory: Mapping[str, Mapping[str, str]] | None = None,
+        value_memory: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
         remember: Remember | None = None,
         parent: QWidget | None = None,
     ) -> None:
@@ -483,6 +488,7 @@ class ImportWizard(QWizard):
         self._transfer = transfer
         self._runner = runner
         self._memory: Mapping[str, Mapping[str, str]] = memory or {}
+        self._value_memory: Mapping[str, Mapping[str, Mapping[str, str]]] = value_memory or {}
         self._remember = remember
         self._bars: list[BusyBar] = []
         self._job = 0  # the job whose result is awaited; 0: none
@@ -498,12 +504,14 @@ class ImportWizard(QWizard):
         self.file_page = FilePage(self)
         self.reading_page = ReadingPage(self)
         self.mapping_page = MappingPage(self)
+        self.values_page = ValuesPage(self)
         self.preview_page = PreviewPage(self)
         self.done_page = DonePage(self)
         for page_id, page in (
             (PAGE_FILE, self.file_page),
             (PAGE_READING, self.reading_page),
             (PAGE_MAPPING, self.mapping_page),
+            (PAGE_VALUES, self.values_page),
             (PAGE_PREVIEW, self.preview_page),
             (PAGE_DONE, self.done_page),
         ):
@@ -527,13 +535,26 @@ class ImportWizard(QWizard):
     def update_title(self) -> None:
         self.setWindowTitle(f"Import {KIND_NAMES[self.state.kind]}")
 
-    def _pages(self) -> tuple[FilePage, ReadingPage, MappingPage, PreviewPage]:
+    def _pages(self) -> tuple[FilePage, ReadingPage, MappingPage, ValuesPage, PreviewPage]:
         return (
             self.file_page,
             self.reading_page,
             self.mapping_page,
+            self.values_page,
             self.preview_page,
         )
+
+    def has_values(self) -> bool:
+        """Whether the newest check found a column whose values need a meaning."""
+        loaded = self.state.loaded
+        return loaded is not None and bool(loaded.preview.values)
+
+    def nextId(self) -> int:
+        # The values page only for files with a fixed-set column (the mapping page
+        # lets Next go only once the check of its choices is back).
+        if self.currentId() == PAGE_MAPPING:
+            return PAGE_VALUES if self.has_values() else PAGE_PREVIEW
+        return super().nextId()
 
     def _refresh_pages(self) -> None:
         for page in self._pages():
@@ -615,7 +636,7 @@ class ImportWizard(QWizard):
         name = state.file_name
         doing = f"checking {name}" if state.read_fresh else f"reading {name}"
         # The state is read now, on the GUI thread; the worker gets its own copy.
-        work = dry_run(self._transfer, state, self._memory)
+        work = dry_run(self._transfer, state, self._memory, self._value_memory)
 
         def done(loaded: Loaded) -> None:
             previous = state.loaded
@@ -651,7 +672,11 @@ class ImportWizard(QWizard):
             state.result = result
             if self._remember is not None:
                 self._remember(
-                    loaded.key, result.kind, list(loaded.headers), result.mapping.as_remembered()
+                    loaded.key,
+                    result.kind,
+                    list(loaded.headers),
+                    result.mapping.as_remembered(),
+                    result.remembered_values(),
                 )
             self.imported.emit(result)
             self._lock_buttons(False)
