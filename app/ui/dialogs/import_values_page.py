@@ -11,16 +11,26 @@ choices are remembered with the column mapping when the import is saved.
 from __future__ import annotations
 
 import shiboken6
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QKeyEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyle,
     QStyledItemDelegate,
+    QStyleOption,
     QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
@@ -42,6 +52,7 @@ from app.ui.models.import_values_table import (
 )
 
 ModelIndex = QModelIndex | QPersistentModelIndex
+ARROW_WIDTH = 18
 OPEN_KEYS = (Qt.Key.Key_F2, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
 FIELD_TITLES = {"status": "Status", "result": "Result", "provider_kind": "Provider kind"}
 
@@ -85,6 +96,18 @@ class ValueDelegate(QStyledItemDelegate):
     def _chosen(self, combo: QComboBox) -> None:
         self.commitData.emit(combo)
         self.closeEditor.emit(combo, QStyledItemDelegate.EndEditHint.NoHint)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        # The cell as usual, and the arrow of a combo: it says the value can be chosen.
+        super().paint(painter, option, index)
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        arrow = QStyleOption()
+        rect = option.rect
+        arrow.rect = QRect(rect.right() - ARROW_WIDTH, rect.top(), ARROW_WIDTH - 4, rect.height())
+        arrow.palette = option.palette
+        arrow.state = QStyle.StateFlag.State_Enabled
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_IndicatorArrowDown, arrow, painter, widget)
 
     def setEditorData(self, editor: QWidget, index: ModelIndex) -> None:
         if isinstance(editor, QComboBox):
@@ -163,8 +186,24 @@ class ValuesPage(QWizardPage):
 
     def initializePage(self) -> None:
         self.refresh()
+        # After the wizard has placed the focus itself (on Next, or past it once Next is
+        # held): the keyboard starts in the table.
+        QTimer.singleShot(0, self._focus_first)
+
+    def _focus_first(self) -> None:
+        """The keyboard on the first value that needs a meaning (else the first value)."""
+        if not shiboken6.isValid(self) or not self.isVisible():
+            return
+        for model, view in zip(self.models, self.views, strict=True):
+            missing = model.unmapped()
+            if missing:
+                row = model.row_of(missing[0].value) or 0
+                view.setCurrentIndex(model.index(row, COL_TARGET))
+                view.setFocus()
+                return
         if self.views:
-            self.views[0].setFocus()  # the keyboard starts in the first table
+            self.views[0].setCurrentIndex(self.models[0].index(0, COL_TARGET))
+            self.views[0].setFocus()
 
     def cleanupPage(self) -> None:
         """Back keeps the choices made here."""
