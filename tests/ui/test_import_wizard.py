@@ -22,6 +22,7 @@ from app.settings.import_mappings import EXTRA_KEY
 from app.settings.user_settings import UserSettings
 from app.ui.dialogs import import_wizard
 from app.ui.dialogs.import_mapping_page import COL_SOURCE
+from app.ui.dialogs.import_state import ImportState
 from app.ui.dialogs.import_wizard import (
     PAGE_DONE,
     PAGE_FILE,
@@ -33,6 +34,8 @@ from app.ui.dialogs.import_wizard import (
 )
 from app.ui.main_window import MainWindow
 from app.ui.models.import_preview_table import COL_ACTION, COL_IMPORT, COL_NOTES, COL_TAG
+from app.ui.models.import_values_table import CHOICES_ROLE, COL_ROWS, COL_TARGET
+from app.ui.models.import_values_table import COL_SOURCE as VALUE_SOURCE
 from app.ui.tasks import TaskRunner
 from tests.conftest import add_thermometer
 from tests.integration.helpers import fingerprint
@@ -595,3 +598,72 @@ def test_a_read_only_database_checks_fields_only_and_refuses_to_import(
         finally:
             win.close()
             runner.wait()
+
+
+def test_values_are_chosen_on_the_values_page_and_remembered_with_the_mapping(
+    qtbot: QtBot, window: MainWindow, app: CalTrack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wizard = open_wizard(qtbot, window, DATA / "register-lab-status.csv", monkeypatch)
+    to_reading(qtbot, wizard)
+    click(wizard, QWizard.WizardButton.NextButton)
+    click(wizard, QWizard.WizardButton.NextButton)
+    assert wizard.currentId() == PAGE_VALUES
+    page = wizard.values_page
+    model = page.models[0]
+    assert "2 values not mapped: choose what they mean" in page.count.text()
+    extended = model.row_of("extended")  # EXTENDED and Extended are one value
+    assert extended is not None
+    assert model.index(extended, COL_ROWS).data() == "3"
+    target = model.index(extended, COL_TARGET)
+    assert [t for _text, t in target.data(CHOICES_ROLE)] == [
+        "in_service",
+        "out_of_service",
+        "retired",
+        "lost",
+        None,
+    ]
+    assert not model.setData(target, None), "(not mapped) is no choice to make"
+    assert not model.setData(target, "on_loan"), "only the field's values"
+    assert model.setData(target, "in_service")
+    assert wizard.state.values == {"Status": {"EXTENDED": "in_service"}}
+    qtbot.waitUntil(lambda: not wizard.busy and wizard.state.check_fresh, timeout=WAIT_MS)
+    assert model.index(extended, VALUE_SOURCE).data() == "your choice"
+    assert "1 value not mapped: choose what it means" in page.count.text()
+    next_ = wizard.button(QWizard.WizardButton.NextButton)
+    assert next_ is not None and not next_.isEnabled()
+    page.leave_out.click()  # PR#33199's row, line 15
+    qtbot.waitUntil(lambda: not wizard.busy and wizard.state.check_fresh, timeout=WAIT_MS)
+    assert wizard.state.excluded == frozenset({15})
+    assert not page.count.isVisible() and next_.isEnabled()
+    click(wizard, QWizard.WizardButton.NextButton)
+    settle(qtbot, wizard)
+
+    # Old history that contradicts itself: the choice goes to the check.
+    preview = wizard.preview_page
+    assert preview.flag.isChecked()
+    preview.leave_out_inconsistent.setChecked(True)
+    settle(qtbot, wizard)
+    loaded = wizard.state.loaded
+    assert loaded is not None and loaded.preview.options is not None
+    assert loaded.preview.options.inconsistent == "leave_out"
+    assert preview.counts.text() == "14 to add · 0 to update · 0 with errors · 1 left out"
+    click(wizard, QWizard.WizardButton.CommitButton)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_DONE, timeout=WAIT_MS)
+    assert app.instruments.get("G-0011").lifecycle == "in_service"
+    assert app.instruments.get("G-0006").lifecycle == "out_of_service"  # SERVICE, guessed
+    remembered = window.settings.extra[EXTRA_KEY][loaded.key]["values"]["Status"]
+    assert remembered["EXTENDED"] == "in_service"
+    assert remembered["IN-ACTIVE"] == "retired"  # the guesses confirmed by the import
+    assert "PR#33199" not in remembered
+
+
+def test_a_changed_column_forgets_its_value_choices() -> None:
+    state = ImportState()
+    state.set_value("Status", "EXTENDED", "in_service")
+    revision = state.check_revision
+    state.set_value("Status", "EXTENDED", "in_service")
+    assert state.check_revision == revision, "the same choice again changes nothing"
+    assert state.options().values == {"Status": {"EXTENDED": "in_service"}}
+    state.set_override("Status", "")  # the column is left out now
+    assert state.values == {}
+    assert state.check_revision == revision + 1
