@@ -49,6 +49,10 @@ def wizard_button(wizard: QWizard, which: QWizard.WizardButton) -> QWidget:
     return button
 
 
+def hidden(widget: QWidget) -> Callable[[], bool]:
+    return lambda: not widget.isVisible()
+
+
 def shown_rows(view: ValuesView) -> dict[str, tuple[str, str, str]]:
     """value → (rows, becomes, because) as the table shows them."""
     model = view.model()
@@ -180,6 +184,23 @@ def test_the_labs_own_status_words_are_mapped_on_the_values_page(
     next_ = wizard_button(wizard, QWizard.WizardButton.NextButton)
     qtbot.waitUntil(next_.isEnabled, timeout=WAIT_MS)
     assert not wizard.values_page.count.isVisible()
+    # Space and F2 open the choice as Enter does; Escape leaves it as it was.
+    qtbot.waitUntil(lambda: person.focused() is view, timeout=WAIT_MS)
+    for key in (Qt.Key.Key_Space, Qt.Key.Key_F2):
+        person.press(key)
+        qtbot.waitUntil(
+            lambda: view.state() == QAbstractItemView.State.EditingState, timeout=WAIT_MS
+        )
+        editor = view.indexWidget(view.currentIndex())
+        assert isinstance(editor, QComboBox)
+        popup = editor.view()
+        qtbot.waitUntil(popup.isVisible, timeout=WAIT_MS)
+        person.press(Qt.Key.Key_Escape)  # the list closes
+        qtbot.waitUntil(hidden(popup), timeout=WAIT_MS)
+        person.press(Qt.Key.Key_Escape)  # the editor closes
+        qtbot.waitUntil(lambda: view.state() == QAbstractItemView.State.NoState, timeout=WAIT_MS)
+    assert wizard.isVisible() and wizard.currentId() == PAGE_VALUES
+    assert shown_rows(view)["PR#33199"][1] == "retired"
     person.click_button("Cancel", wizard)
     qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=WAIT_MS)
     assert app.instruments.status_counts()["all"] == 7
