@@ -40,6 +40,7 @@ INSTRUMENT_AUDITED = (
     "last_calibrated",
     "next_due",
     "notes",
+    "review_reason",
 )
 
 RECORD_AUDITED = (
