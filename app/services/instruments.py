@@ -553,6 +553,7 @@ class InstrumentService:
                     {"review": f"{obj.asset_tag} has no data flagged for review; nothing to clear"}
                 )
             self._set_review(uow, audit, obj, "", "clear review", why)
+            audit.flush()
             return detail_of(obj, today, due_soon_days(uow))
 
         return self._write_review(write, tag, expected_version)
@@ -579,6 +580,7 @@ class InstrumentService:
                     {"reason": f"{obj.asset_tag} is already flagged for this: {why}"}
                 )
             self._set_review(uow, audit, obj, merged, "flag for review", why)
+            audit.flush()
             return detail_of(obj, today, due_soon_days(uow))
 
         return self._write_review(write, tag, expected_version)
