@@ -292,3 +292,12 @@ def test_a_technician_flags_by_hand(app: CalTrack, db_path: Path, clock: FixedCl
         assert event.changes == {
             "review_reason": ["display drifts after warm-up", detail.review_reason]
         }
+
+
+def test_the_wizard_counts_the_flagged_rows(app: CalTrack, tmp_path: Path) -> None:
+    from app.ui.dialogs.import_preview_page import counts_text
+
+    preview = app.transfer.preview(write_csv(tmp_path / "r.csv", HEADER, REGISTER), INSTRUMENTS)
+    assert (
+        counts_text(preview) == "6 to add · 0 to update · 0 with errors · 5 flagged for QA review"
+    )
