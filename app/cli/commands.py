@@ -29,7 +29,9 @@ from app.services.recovery import recover_left_saves
 from app.settings.paths import default_database_path
 
 Handler = Callable[[argparse.Namespace], int]
-STATUSES = DUE_STATUSES
+# `instruments list --status`: a due status, or "to-review" (data flagged for QA review,
+# across statuses)
+STATUSES = (*DUE_STATUSES, "to-review")
 
 # CLI option -> instrument field, shared by `instruments add` and `instruments edit`.
 INSTRUMENT_OPTIONS: dict[str, str] = {
@@ -97,6 +99,8 @@ def _print_detail(d: InstrumentDetail) -> None:
             ("Version", d.version),
         ]
     )
+    if d.review_reason:  # its own line, as the window's banner: QA is to look at it
+        print(f"Data to review: {d.review_reason}")
 
 
 def record_state(c: CalibrationView) -> str:
@@ -261,6 +265,30 @@ def cmd_instruments_show(args: argparse.Namespace) -> int:
             for e in history.audit
         ],
     )
+    return 0
+
+
+def cmd_instruments_clear_review(args: argparse.Namespace) -> int:
+    with open_app(args, edit=True) as app:
+        detail = app.instruments.clear_review(
+            args.tag, args.reason or "", expected_version=args.expect_version
+        )
+    if args.json:
+        print_json(detail)
+    else:
+        print(f"cleared the review flag of {detail.asset_tag} (version {detail.version})")
+    return 0
+
+
+def cmd_instruments_flag_review(args: argparse.Namespace) -> int:
+    with open_app(args, edit=True) as app:
+        detail = app.instruments.flag_for_review(
+            args.tag, args.reason or "", expected_version=args.expect_version
+        )
+    if args.json:
+        print_json(detail)
+    else:
+        print(f"flagged {detail.asset_tag} for QA review: {detail.review_reason}")
     return 0
 
 
@@ -820,6 +848,30 @@ def register(sub: Any) -> None:
         metavar="V",
         help="refuse (exit 3) if the instrument changed since version V",
     )
+
+    for name, handler, help_text, reason_help in (
+        (
+            "clear-review",
+            cmd_instruments_clear_review,
+            "QA: clear an instrument's data-to-review flag (QA only)",
+            "why the data is fine now (kept in the audit trail)",
+        ),
+        (
+            "flag-review",
+            cmd_instruments_flag_review,
+            "flag an instrument's data for QA review",
+            "what QA is to review (added to what is already flagged)",
+        ),
+    ):
+        review = _cmd(inst, name, handler, help_text, json=True)
+        review.add_argument("tag")
+        review.add_argument("--reason", required=True, metavar="TEXT", help=reason_help)
+        review.add_argument(
+            "--expect-version",
+            type=version_number,
+            metavar="V",
+            help="refuse (exit 3) if the instrument changed since version V",
+        )
 
     cal = _group(sub, "calibrations", "calibration records")
     cadd = _cmd(cal, "add", cmd_calibrations_add, "record a calibration", json=True)

@@ -151,6 +151,8 @@ def _print_preview(p: ImportPreview) -> None:
     counts = p.counts()
     parts = [f"{counts[a]} {a}" for a in ("add", "update", "unchanged", "error", "excluded")]
     parts += [f"{counts['not checked']} not checked"] if counts["not checked"] else []
+    if counts["flagged"]:
+        parts.append(f"{counts['flagged']} of them flagged for QA review")
     mode = "add or update" if p.update_existing else "add new only"
     print(f"rows: {counts['rows']} ({', '.join(parts)}); mode: {mode}")
     print(f"checked: {p.checked}")
@@ -183,6 +185,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         header_line=args.header_line,
         update_existing=args.update_existing,
         keep_status=args.keep_status,
+        inconsistent="leave_out" if args.inconsistent == "leave-out" else "flag",
         exclude_lines=_lines(args.exclude_line),
     )
     # A dry run is the save itself, rolled back: it wants the editor lock as well (and
@@ -221,6 +224,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                 f"{counts['unchanged']} unchanged; each audited as imported from "
                 f"{result.source} with its line"
             )
+            if counts["flagged"]:
+                print(
+                    f"{counts['flagged']} row(s) flagged for QA review: "
+                    "`instruments list --status to-review` lists their instruments"
+                )
         else:
             print("dry run: nothing was written")
     return 0
@@ -286,6 +294,15 @@ def register(sub: Any) -> None:
         action="store_true",
         help="calibrations: history for instruments whose status is already registered; "
         "a failure in it opens its OOT case but does not take the instrument out of service",
+    )
+    imp.add_argument(
+        "--inconsistent",
+        choices=("flag", "leave-out"),
+        default="flag",
+        help="rows whose old dates contradict each other (next due on or before the last "
+        "calibration, a date in the future, a 1970-01-01 or 1900-01-01 placeholder): flag = "
+        "keep them as recorded and flag the instrument for QA review (default); leave-out = "
+        "leave those rows out",
     )
     imp.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     imp.add_argument(

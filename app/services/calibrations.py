@@ -44,6 +44,7 @@ from app.services.oot import (
     opens_case,
     refresh_open_cases_in,
 )
+from app.services.review import appended, record_problems, sentence
 from app.services.signatures import record_content_hash, signature_view
 from app.services.snapshots import created, diff, instrument_snapshot, record_snapshot
 from app.services.traceability import standard_problems_in, traceability_of
@@ -190,12 +191,16 @@ class CalibrationService:
         self._identity = identity
         self._clock = clock
 
-    def _validate(self, data: CalibrationInput, instrument: Instrument) -> _CleanCalibration:
+    def _validate(
+        self, data: CalibrationInput, instrument: Instrument, *, flagged: bool = False
+    ) -> _CleanCalibration:
+        """The record's clean values; ``flagged``: its dates contradict each other and are
+        kept as recorded because the caller flags the instrument for QA review."""
         errors: dict[str, str] = {}
         performed_on = parse_date("performed_on", data.performed_on, errors)
         if performed_on is None and "performed_on" not in errors:
             errors["performed_on"] = "required"
-        if performed_on and performed_on > self._clock.today():
+        if performed_on and performed_on > self._clock.today() and not flagged:
             errors["performed_on"] = f"{performed_on} is in the future; enter the date it was done"
         result = str(data.result).strip().lower()
         if result not in RESULTS:
@@ -255,7 +260,7 @@ class CalibrationService:
                 errors["next_due"] = (
                     f"differs from the computed {computed}; give a reason for the change"
                 )
-            elif next_due <= performed_on:
+            elif next_due <= performed_on and not flagged:
                 errors["next_due"] = "must be after the calibration date"
         if errors or performed_on is None:
             raise ValidationError(errors)
@@ -282,6 +287,7 @@ class CalibrationService:
         reason: str = "",
         supersedes: CalibrationRecord | None = None,
         keep_status: bool = False,
+        flag_inconsistent: bool = False,
     ) -> CalibrationRecord:
         """Record a calibration inside the caller's transaction (imports add many).
 
@@ -289,10 +295,23 @@ class CalibrationService:
         date's own reason comes first. ``keep_status``: history imported from a file whose
         register says what each instrument's status is now; a failure found in it still
         opens its case for QA, but does not override that status.
+
+        ``flag_inconsistent``: the import's one deliberate way past the date rules. A
+        record performed on a placeholder date, in the future, or with a next due on or
+        before its date is then stored as recorded, and its instrument is flagged for
+        QA review (``review_reason`` gets a sentence naming each problem, audited with
+        the instrument's update; the record's create event says so too).
         """
         require_role(uow, self._identity, "technician", "record calibrations")
         instrument = require_instrument(uow, tag)
-        clean = self._validate(data, instrument)
+        review = ""
+        if flag_inconsistent:
+            dates: dict[str, str] = {}
+            performed = parse_date("performed_on", data.performed_on, dates)
+            due = parse_date("next_due", data.next_due, dates)
+            if performed is not None and not dates:
+                review = sentence(record_problems(performed, due, self._clock.today()))
+        clean = self._validate(data, instrument, flagged=bool(review))
         standards = self._standards(
             uow,
             instrument,
@@ -324,7 +343,8 @@ class CalibrationService:
         ]
         record.standards = [CalibrationStandard(standard_id=s.id) for s in standards]
         uow.calibrations.add(record)
-        why = "; ".join(r for r in (data.next_due_reason.strip(), reason.strip()) if r)
+        flagged = f"flagged for QA review: {review}" if review else ""
+        why = "; ".join(r for r in (data.next_due_reason.strip(), reason.strip(), flagged) if r)
         audit.record(
             "calibration",
             record.id,
@@ -356,6 +376,8 @@ class CalibrationService:
             # an older one entered late does not undo the calibrations since.
             if newest and not keep_status and instrument.status == "in_service":
                 instrument.status = "out_of_service"
+        if review:
+            instrument.review_reason = appended(instrument.review_reason, review)
         if supersedes is None:  # else voiding the superseded record refreshes them
             refresh_open_cases_in(
                 uow,
@@ -370,7 +392,7 @@ class CalibrationService:
             audit,
             instrument,
             before,
-            "; ".join(r for r in (f"calibration #{record.id}", reason.strip()) if r),
+            "; ".join(r for r in (f"calibration #{record.id}", reason.strip(), flagged) if r),
         )
         return record
 

@@ -632,6 +632,7 @@ class _Builder:
             "last_calibrated": last,
             "next_due": next_due_from(last, interval),
             "notes": "",
+            "review_reason": "",
             "created_at": self.now,
             "created_by": self.user,
             "updated_at": self.now,

@@ -18,7 +18,7 @@ from app.clock import Clock
 from app.db.models import Instrument
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
-from app.plain_text import tag_key
+from app.plain_text import control_problem, tag_key
 from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
@@ -31,6 +31,7 @@ from app.services.dto import (
     to_jsonable,
 )
 from app.services.due import due_status, next_due_from
+from app.services.review import appended, instrument_problems, sentence
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, diff, instrument_snapshot, search_text_of
 from app.services.validation import INSTRUMENT_FIELDS, parse_date, validate_instrument_fields
@@ -393,18 +394,46 @@ class InstrumentService:
         reason: str = "",
         last_calibrated: date | str | None = None,
         next_due: date | str | None = None,
+        flag_inconsistent: bool = False,
     ) -> Instrument:
         """Register an instrument inside the caller's transaction (imports add many).
 
         ``last_calibrated`` / ``next_due`` come from a register imported without its
         calibration history; without ``next_due`` it follows from the interval.
+
+        ``flag_inconsistent``: the import's one deliberate way past the date rules. Dates
+        that contradict each other (a next due on or before the last calibration, a last
+        calibration in the future, a placeholder date) are then stored as recorded, and
+        the instrument is flagged for QA review with a sentence naming each problem — in
+        its stored ``review_reason`` and in the create event's reason. Nothing passes
+        unmarked: without this flag such dates are refused as before.
         """
         clean = INSTRUMENT_DEFAULTS | validate_instrument_fields(values, partial=False)
-        due_dates = self._initial_due_dates(clean, last_calibrated, next_due)
+        review = ""
+        last_day: date | None = None
+        due_day: date | None = None
+        if flag_inconsistent:
+            errors: dict[str, str] = {}
+            last_day = parse_date("last_calibrated", last_calibrated, errors)
+            due_day = parse_date("next_due", next_due, errors)
+            if errors:
+                raise ValidationError(errors)
+            review = sentence(instrument_problems(last_day, due_day, self._clock.today()))
+        if review:
+            due_dates: dict[str, date | None] = {
+                "last_calibrated": last_day,
+                "next_due": due_day
+                if due_day is not None or last_day is None
+                else next_due_from(last_day, clean["calibration_interval_days"]),
+            }
+            reason = "; ".join(r for r in (reason, f"flagged for QA review: {review}") if r)
+        else:
+            due_dates = self._initial_due_dates(clean, last_calibrated, next_due)
         self._check_tag_free(uow, clean["asset_tag"], None)
         obj = Instrument(
             **clean,
             **due_dates,
+            review_reason=review,
             asset_tag_key=tag_key(clean["asset_tag"]),
             search_text=search_text_of(clean),
             created_at=audit.now,
@@ -501,6 +530,112 @@ class InstrumentService:
         self._flush_unique(uow, uow.instruments.flush, obj.asset_tag)
         audit.record("instrument", obj.id, obj.asset_tag, "update", changed, reason)
         return obj
+
+    def clear_review(
+        self, tag: str, reason: str, *, expected_version: int | None = None
+    ) -> InstrumentDetail:
+        """QA has reviewed the flagged data: clear the flag (QA only, with a reason).
+
+        The audit event keeps the old review reason (as the change from it to "") and
+        the reason given for clearing it.
+        """
+        why = self._review_text(reason)
+        today = self._clock.today()
+
+        def write(uow: UnitOfWork) -> InstrumentDetail:
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            require_role(uow, self._identity, "qa", "clear an instrument's review flag")
+            obj = require_instrument(uow, tag)
+            if expected_version is not None and obj.version != expected_version:
+                raise self._conflict(obj, {"review_reason": ""}, expected_version)
+            if not obj.review_reason:
+                raise ValidationError(
+                    {"review": f"{obj.asset_tag} has no data flagged for review; nothing to clear"}
+                )
+            self._set_review(uow, audit, obj, "", "clear review", why)
+            audit.flush()
+            return detail_of(obj, today, due_soon_days(uow))
+
+        return self._write_review(write, tag, expected_version)
+
+    def flag_for_review(
+        self, tag: str, reason: str, *, expected_version: int | None = None
+    ) -> InstrumentDetail:
+        """Put an instrument's data in front of QA by hand (technician or QA; audited).
+
+        ``reason`` says what is to review; it is added to what is already flagged.
+        """
+        why = self._review_text(reason)
+        today = self._clock.today()
+
+        def write(uow: UnitOfWork) -> InstrumentDetail:
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            require_role(uow, self._identity, "technician", "flag an instrument for review")
+            obj = require_instrument(uow, tag)
+            if expected_version is not None and obj.version != expected_version:
+                raise self._conflict(obj, {"review_reason": why}, expected_version)
+            merged = appended(obj.review_reason, why)
+            if merged == obj.review_reason:
+                raise ValidationError(
+                    {"reason": f"{obj.asset_tag} is already flagged for this: {why}"}
+                )
+            self._set_review(uow, audit, obj, merged, "flag for review", why)
+            audit.flush()
+            return detail_of(obj, today, due_soon_days(uow))
+
+        return self._write_review(write, tag, expected_version)
+
+    def _write_review(self, write: Any, tag: str, expected_version: int | None) -> InstrumentDetail:
+        try:
+            result: InstrumentDetail = self._uow.write(write, label="review flag")
+        except StaleDataError:
+            current = self.get(tag)
+            raise ConflictError(
+                "instrument",
+                tag,
+                yours=ConflictSide(expected_version or 0, {}),
+                theirs=ConflictSide(
+                    current.version,
+                    {"review_reason": current.review_reason},
+                    current.updated_by,
+                    to_jsonable(current.updated_at),
+                ),
+            ) from None
+        return result
+
+    @staticmethod
+    def _review_text(reason: str) -> str:
+        if problem := control_problem(str(reason), multiline=True):
+            raise ValidationError({"reason": problem})
+        text = " ".join(str(reason).split())
+        if not text:
+            raise ValidationError({"reason": "required: say why (it goes into the audit trail)"})
+        if len(text) > 500:
+            raise ValidationError({"reason": "at most 500 characters"})
+        return text
+
+    def _set_review(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        obj: Instrument,
+        review: str,
+        action: str,
+        reason: str,
+    ) -> None:
+        before = instrument_snapshot(obj)
+        obj.review_reason = review
+        obj.updated_at = audit.now
+        obj.updated_by = self._identity.user
+        uow.instruments.flush()
+        audit.record(
+            "instrument",
+            obj.id,
+            obj.asset_tag,
+            action,
+            diff(before, instrument_snapshot(obj)),
+            reason,
+        )
 
     # -- helpers -------------------------------------------------------------------
 

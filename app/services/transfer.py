@@ -46,6 +46,7 @@ from app.services.calibrations import CalibrationService
 from app.services.due import next_due_from
 from app.services.instruments import InstrumentService
 from app.services.oot import cancel_case_in, opens_case, refresh_open_cases_in
+from app.services.review import instrument_problems, record_problems, sentence
 from app.services.snapshots import diff, instrument_snapshot, record_snapshot
 from app.services.transfer_dates import DATE_ORDERS, DateOrder, detect_order
 from app.services.transfer_export import calibration_cells, csv_cell, instrument_cells
@@ -88,6 +89,10 @@ Progress = Callable[[str, int, int], None]
 PROGRESS_EVERY = 500
 TAG_BATCH = 500
 EXPORT_FORMATS = ("csv", "xlsx")
+# What to do with rows whose old dates contradict each other (ImportOptions.inconsistent).
+INCONSISTENT = ("flag", "leave_out")
+FLAG_NOTE = "flagged for QA review: "
+LEFT_OUT_NOTE = "left out (its dates contradict each other): "
 SHEET_NAMES = {"instruments": "Instruments", "calibrations": "Calibrations"}
 # Instrument fields the preview names by their column label.
 _LABELLED = frozenset(c.field for c in COLUMNS["instruments"])
@@ -136,6 +141,11 @@ class _RolledBack(Exception):
 def _check_options(options: ImportOptions) -> None:
     if options.kind not in KINDS:
         raise UsageError(f"import what? {options.kind!r}; one of {', '.join(KINDS)}")
+    if options.inconsistent not in INCONSISTENT:
+        raise UsageError(
+            f"rows with contradictory dates: {options.inconsistent!r}; one of "
+            + ", ".join(INCONSISTENT)
+        )
     if options.date_order not in DATE_ORDERS:
         raise UsageError(f"date order {options.date_order!r}: one of {', '.join(DATE_ORDERS)}")
 
@@ -561,18 +571,26 @@ class TransferService:
         current: Instrument | None,
     ) -> PreviewRow:
         if current is None:
-            self._instruments.add_in(
+            review = self._inconsistent(plan, row)
+            if review and plan.options.inconsistent == "leave_out":
+                return self._left_out(row, review)
+            obj = self._instruments.add_in(
                 uow,
                 audit,
                 row.values,
                 reason=self._reason(plan, row),
                 last_calibrated=row.due.get("last_calibrated"),
                 next_due=row.due.get("next_due"),
+                flag_inconsistent=plan.options.inconsistent == "flag",
             )
             notes: tuple[str, ...] = ()
             if "calibration_interval_days" not in row.values:
                 notes = ("no interval given: 365 days",)
-            return PreviewRow(row.line, "add", row.tag, row.summary, notes=notes)
+            if obj.review_reason:
+                notes += (FLAG_NOTE + obj.review_reason,)
+            return PreviewRow(
+                row.line, "add", row.tag, row.summary, notes=notes, review=obj.review_reason
+            )
         if not plan.options.update_existing:
             return self._error(
                 plan,
@@ -582,6 +600,24 @@ class TransferService:
                 " leave the line out, or choose to update existing instruments",
             )
         return self._update(uow, audit, plan, row, current)
+
+    def _inconsistent(self, plan: _Plan, row: PlannedRow) -> str:
+        """The row's contradictory dates as one sentence ("" when they agree)."""
+        today = self._clock.today()
+        if plan.options.kind == "instruments":
+            return sentence(
+                instrument_problems(row.due.get("last_calibrated"), row.due.get("next_due"), today)
+            )
+        next_due = row.calibration.next_due if row.calibration else None
+        if row.performed_on is None or not (next_due is None or isinstance(next_due, date)):
+            return ""
+        return sentence(record_problems(row.performed_on, next_due, today))
+
+    @staticmethod
+    def _left_out(row: PlannedRow, review: str) -> PreviewRow:
+        return PreviewRow(
+            row.line, "excluded", row.tag, row.summary, notes=(LEFT_OUT_NOTE + review,)
+        )
 
     def _applied(
         self, outcome: _Outcome, plan: _Plan, row: PlannedRow, apply: Callable[[], PreviewRow]
@@ -749,6 +785,9 @@ class TransferService:
     ) -> PreviewRow:
         data = row.calibration
         assert data is not None and row.performed_on is not None
+        review = self._inconsistent(plan, row)
+        if review and plan.options.inconsistent == "leave_out":
+            return self._left_out(row, review)
         reason = self._reason(plan, row)
         if data.next_due is not None and not data.next_due_reason:
             computed = next_due_from(row.performed_on, instrument.calibration_interval_days)
@@ -763,8 +802,9 @@ class TransferService:
             data,
             reason=reason,
             keep_status=plan.options.keep_status,
+            flag_inconsistent=plan.options.inconsistent == "flag",
         )
-        notes: list[str] = []
+        notes: list[str] = [FLAG_NOTE + review] if review else []
         if row.void_reason:
             self._void_imported(uow, audit, record, instrument, row, before, reason)
         else:
@@ -772,7 +812,9 @@ class TransferService:
                 notes.append("found out of tolerance: opens an out-of-tolerance case")
             if instrument.status != before[2]:
                 notes.append(f"takes {instrument.asset_tag} {instrument.status.replace('_', ' ')}")
-        return PreviewRow(row.line, "add", instrument.asset_tag, row.summary, notes=tuple(notes))
+        return PreviewRow(
+            row.line, "add", instrument.asset_tag, row.summary, notes=tuple(notes), review=review
+        )
 
     def _void_imported(
         self,
@@ -828,10 +870,9 @@ class TransferService:
                 else:
                     failed = self._failed_instrument(plan, row, current)
                     action = "update" if current is not None else "add"
+                    review = self._inconsistent(plan, row) if current is None else ""
                     outcome.rows[row.line] = (
-                        failed
-                        if failed.issues
-                        else PreviewRow(row.line, action, row.tag, row.summary)
+                        failed if failed.issues else self._read_only_row(plan, row, action, review)
                     )
             elif row.issues:
                 outcome.rows[row.line] = PreviewRow(
@@ -842,8 +883,15 @@ class TransferService:
                     plan, row, "asset_tag", f"no instrument {row.tag!r} in the database"
                 )
             else:
-                outcome.rows[row.line] = PreviewRow(row.line, "add", row.tag, row.summary)
+                review = self._inconsistent(plan, row)
+                outcome.rows[row.line] = self._read_only_row(plan, row, "add", review)
         return outcome
+
+    def _read_only_row(self, plan: _Plan, row: PlannedRow, action: str, review: str) -> PreviewRow:
+        if review and plan.options.inconsistent == "leave_out":
+            return self._left_out(row, review)
+        notes = (FLAG_NOTE + review,) if review else ()
+        return PreviewRow(row.line, action, row.tag, row.summary, notes=notes, review=review)
 
     # -- export ----------------------------------------------------------------------
 

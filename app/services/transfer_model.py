@@ -193,6 +193,9 @@ class PreviewRow:
     summary: str  # "Digital thermometer", "calibration on 2026-03-01: pass", changed fields
     issues: tuple[RowIssue, ...] = ()
     notes: tuple[str, ...] = ()  # effects worth knowing: "takes TH-1 out of service"
+    # dates that contradict each other, kept as recorded and flagged for QA review
+    # (ImportOptions.inconsistent == "flag"): the sentence naming each problem
+    review: str = ""
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,14 @@ class ImportPreview:
         for r in self.rows:
             result[r.action] += 1
         result["rows"] = len(self.rows)
+        # not an action: rows added or updated AND flagged for QA review
+        result["flagged"] = len(self.flagged)
         return result
+
+    @property
+    def flagged(self) -> tuple[PreviewRow, ...]:
+        """Rows kept as recorded and flagged for QA review (their dates contradict)."""
+        return tuple(r for r in self.rows if r.review and r.action != "error")
 
     def as_json(self) -> dict[str, Any]:
         """Everything but the raw table, as JSON-ready values (for ``--json``)."""
@@ -288,6 +298,7 @@ class ImportPreview:
             "errors": [to_jsonable(i) for i in self.issues],
             "rows": [to_jsonable(r) for r in self.rows],
             "update_existing": self.update_existing,
+            "inconsistent": self.options.inconsistent if self.options else "flag",
             "excluded_lines": list(self.excluded_lines),
             "checked": self.checked,
             "committed": self.committed,

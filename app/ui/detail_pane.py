@@ -35,7 +35,7 @@ from app.services.dto import (
     TraceLink,
     instrument_fields,
 )
-from app.ui.look import STATUS_TEXT, icon_html, muted_color, status_color, status_icon
+from app.ui.look import STATUS_TEXT, icon, icon_html, muted_color, status_color, status_icon
 from app.ui.models.audit_table import change_summary, entity_text
 from app.ui.readings_table import ReadingsTable
 from app.words import count
@@ -241,6 +241,7 @@ class DetailPane(QWidget):
     save_attachment_requested = Signal(int)
     void_attachment_requested = Signal(int)
     add_attachment_requested = Signal()
+    clear_review_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -367,9 +368,28 @@ class DetailPane(QWidget):
         self.trace_tab = self.tabs.addTab(trace_box, TRACE_TAB_TITLE)
         self.tabs.currentChanged.connect(lambda _i: self._want_traceability())
 
+        # The "data to review" banner: why QA is to look at this instrument's data, and
+        # (for QA) the button that clears it with a reason.
+        self.review = QWidget()
+        self.review.setObjectName("reviewBanner")
+        review_layout = QHBoxLayout(self.review)
+        review_layout.setContentsMargins(0, 0, 0, 0)
+        self.review_icon = QLabel(pixmap=icon("status-to-review").pixmap(16, 16))
+        self.review_text = QLabel()
+        self.review_text.setObjectName("reviewText")
+        self.review_text.setWordWrap(True)
+        self.review_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.review_text.setAccessibleName("Data to review")
+        self.clear_review_button = QPushButton("Clear &review flag…")
+        self.clear_review_button.clicked.connect(self.clear_review_requested.emit)
+        review_layout.addWidget(self.review_icon, 0, Qt.AlignmentFlag.AlignTop)
+        review_layout.addWidget(self.review_text, 1)
+        review_layout.addWidget(self.clear_review_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.review.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.status)
+        layout.addWidget(self.review)
         layout.addWidget(self.tabs, 1)
         self.show_history(None)
 
@@ -390,6 +410,7 @@ class DetailPane(QWidget):
         if history is None:
             self.title.setText("No instrument selected")
             self.status.clear()
+            self.review.hide()
             for table in (
                 self.calibrations,
                 self.attachments,
@@ -411,6 +432,8 @@ class DetailPane(QWidget):
         )
         self.status.setToolTip(STATUS_TEXT.get(d.due_status, d.due_status))
         self.setWindowIcon(status_icon(d.due_status))
+        self.review_text.setText(f"Data to review: {d.review_reason}")
+        self.review.setVisible(bool(d.review_reason))
         for label, value in instrument_fields(d):
             text = QLabel(_fmt(value))
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -519,6 +542,11 @@ class DetailPane(QWidget):
                 self.calibrations.selectRow(row)
                 return True
         return False
+
+    def set_may_clear_review(self, allowed: bool, tooltip: str) -> None:
+        """Whether this user may clear the review flag now (QA, editing), and why not."""
+        self.clear_review_button.setEnabled(allowed)
+        self.clear_review_button.setToolTip(tooltip)
 
     def set_editing(self, editing: bool) -> None:
         """Read-only mode: nothing that writes is offered."""

@@ -91,6 +91,8 @@ FILTERS: tuple[tuple[str | None, str], ...] = (
     ("out-of-service", "Out of service"),
     ("retired", "Retired"),
     ("lost", "Lost"),
+    # Shown only while some instrument's data is flagged (the bar must fit at 1280 px).
+    ("to-review", "Data to review"),
 )
 SEARCH_DEBOUNCE_MS = 250
 POLL_MS = 3000
@@ -397,6 +399,7 @@ class MainWindow(QMainWindow):
             self.act_attach,
         ):
             edit_menu.addAction(act)
+        edit_menu.addAction(self.qa.act_clear_review)
         edit_menu.addSeparator()
         edit_menu.addAction(self.report_actions.act_print_history)
         self.qa.fill_menu(bar.addMenu("&QA"))
@@ -480,6 +483,7 @@ class MainWindow(QMainWindow):
             self.filter_buttons[key] = chip
             filter_layout.addWidget(chip)
         self.filter_buttons[None].setChecked(True)
+        self.filter_buttons["to-review"].hide()  # until some data is flagged
         filter_layout.addStretch(1)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search (Ctrl+F): tag, description, serial, maker, model")
@@ -659,6 +663,9 @@ class MainWindow(QMainWindow):
         for key, label in FILTERS:
             n = counts.get(key or "all", 0)
             self.filter_buttons[key].setText(f"{label} ({n:,})")
+        # "Data to review" only while there is some (or while it is the filter chosen).
+        review = self.filter_buttons["to-review"]
+        review.setVisible(counts.get("to-review", 0) > 0 or review.isChecked())
         self.found.setText(f"{len(ids):,} found" if self._searched else "")
         # After the repaint the new rows cause: the detail pane's load, Python-heavy,
         # then does not compete with the painting for the GIL (that froze the window
@@ -697,6 +704,7 @@ class MainWindow(QMainWindow):
             self.selected_id = None
             self.history = None
             self.detail.show_history(None)
+            self.qa.update_review()
             if self.model.rowCount():
                 self.table.selectRow(0)
             return
@@ -723,10 +731,12 @@ class MainWindow(QMainWindow):
     def _detail_loaded(self, history: InstrumentHistory) -> None:
         self.history = history
         self.detail.show_history(history)
+        self.qa.update_review()
 
     def _detail_failed(self, exc: BaseException) -> None:
         self.history = None
         self.detail.show_history(None)
+        self.qa.update_review()
         messages.explain(self, exc, doing="loading the instrument")
 
     # -- polling: changes, lock state, requests --------------------------------------

@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QLabel, QMenu, QMessageBox, QWidget
 
 from app.errors import ConflictError, NotFoundError
-from app.services.accounts import ROLE_NAMES
+from app.services.accounts import ROLE_NAMES, ROLE_RANK
 from app.services.dto import CalibrationInput, CalibrationView, Traceability, UserView
 from app.ui import messages
 from app.ui.dialogs import oot_dialogs
@@ -26,9 +26,11 @@ from app.ui.dialogs.calibration_dialog import CalibrationDialog
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.oot_dialogs import OotWindow, signer_ready
 from app.ui.dialogs.password_dialog import SigningPasswordDialog
+from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.record_edit_dialog import RecordEditDialog
 from app.ui.dialogs.sign_dialog import SignDialog
 from app.ui.dialogs.users_dialog import PrintedNameDialog, UsersDialog
+from app.ui.look import icon
 from app.ui.modal import run_modal
 from app.ui.tasks import Changes
 
@@ -93,6 +95,13 @@ class QaActions(QObject):
         self.act_users = window._action(
             "&Users and roles…", self.show_users, None, "Accounts and roles (admins change them)"
         )
+        self.act_clear_review = window._action(
+            "Clear &review flag…",
+            self.clear_review,
+            None,
+            "QA: the selected instrument's data has been reviewed; clear its flag with a reason",
+        )
+        self.act_clear_review.setIcon(icon("status-to-review"))
         # Every action that writes follows the window's editing state; the detail pane's
         # and the case window's buttons follow it too.
         self.act_sign.enabledChanged.connect(self._editing_changed)
@@ -104,6 +113,7 @@ class QaActions(QObject):
         detail.oot_case_requested.connect(self.show_oot_window)
         detail.traceability_wanted.connect(self.load_traceability)
         detail.instrument_wanted.connect(self.select_instrument)
+        detail.clear_review_requested.connect(self.clear_review)
 
         self.user_label = QLabel()
         self.user_label.setAccessibleName("You and your role")
@@ -149,6 +159,7 @@ class QaActions(QObject):
 
     def _editing_changed(self, editing: bool) -> None:
         self.window.detail.set_editing(editing)
+        self.update_review()
         if self.oot_window is not None:
             self.oot_window.set_editing(editing)
         if self.users_dialog is not None:
@@ -177,6 +188,7 @@ class QaActions(QObject):
             f"<a href='oot'>{n} open OOT case{'s' if n != 1 else ''}</a>" if n else ""
         )
         self.oot_label.setVisible(n > 0)
+        self.update_review()
 
     def role_line(self) -> str:
         """For the About dialog."""
@@ -233,6 +245,48 @@ class QaActions(QObject):
 
     def _reload_detail(self) -> None:
         self.window.reload_ids()
+
+    # -- the data-to-review flag -------------------------------------------------------
+
+    def update_review(self) -> None:
+        """Offer "Clear review flag…" only to QA, while editing, for a flagged instrument."""
+        history = self.window.history
+        flagged = history is not None and bool(history.instrument.review_reason)
+        me = self.me
+        if not flagged:
+            allowed, why = False, "The selected instrument has no data flagged for review"
+        elif not self._editing():
+            allowed, why = False, "Read-only: another session edits this database"
+        elif me is None or not me.active or ROLE_RANK[me.role] < ROLE_RANK["qa"]:
+            allowed, why = False, "Only QA reviewers may clear a review flag"
+        else:
+            allowed, why = True, "The data has been reviewed: clear the flag with a reason"
+        self.act_clear_review.setEnabled(allowed)
+        self.window.detail.set_may_clear_review(allowed, why)
+
+    def clear_review(self) -> None:
+        history = self.window.history
+        if history is None or not history.instrument.review_reason:
+            self.window.status.showMessage("The selected instrument has nothing to review.", 4000)
+            return
+        d = history.instrument
+        dialog = ReasonDialog(
+            "Clear review flag",
+            f"{d.asset_tag} — data to review: {d.review_reason}\n\nClear the flag? Say what "
+            "you checked; the audit trail keeps it with the flag's text.",
+            self.window,
+        )
+        if not run_modal(dialog):
+            return
+        reason, service = dialog.reason, self.window.app.instruments
+        self.window._run(
+            lambda: service.clear_review(d.asset_tag, reason, expected_version=d.version),
+            lambda done: self.window.status.showMessage(
+                f"Review flag of {done.asset_tag} cleared.", 6000
+            ),
+            lambda exc: messages.explain(self.window, exc, doing="clearing the review flag"),
+            changes=Changes(instruments=True, instrument_ids=frozenset({d.id})),
+        )
 
     # -- signing ---------------------------------------------------------------------
 

@@ -190,7 +190,7 @@ def test_the_same_history_twice_is_refused_the_second_time(lab: CalTrack, db_pat
     assert fingerprint(db_path) == before
 
 
-def test_performed_on_is_required_and_future_dates_are_refused(
+def test_performed_on_is_required_and_future_dates_are_flagged(
     lab: CalTrack, tmp_path: Path
 ) -> None:
     path = tmp_path / "dates.csv"
@@ -204,13 +204,16 @@ def test_performed_on_is_required_and_future_dates_are_refused(
     preview = lab.transfer.preview(path, CALIBRATIONS)
     assert errors_by_line(preview) == {
         2: ["Performed on: required: the date of the calibration"],
-        3: ["Performed on: 2027-01-01 is in the future; enter the date it was done"],
         4: ["Adjustment made: 'perhaps' is neither yes nor no"],
         None: [
             "Result: 'maybe' (1 row: line 4) is not a result CalTrack knows; map it to one "
             "of pass, fail, adjusted, or leave those lines out"
         ],
     }
+    # A date in the future is old data that contradicts itself: flagged, not refused.
+    assert preview.rows[1].review == (
+        "calibration on 2027-01-01 is in the future (imported on 2026-11-23)"
+    )
 
 
 def test_who_voided_and_why_refuse_control_characters(lab: CalTrack, tmp_path: Path) -> None:

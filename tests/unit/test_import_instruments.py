@@ -295,9 +295,9 @@ def test_excluding_a_line_that_is_not_a_row_is_a_problem(app: CalTrack) -> None:
     assert not preview.ok
 
 
-def test_a_future_last_calibration_is_refused_by_the_service_rule(
-    app: CalTrack, tmp_path: Path
-) -> None:
+def test_a_future_last_calibration_is_flagged_not_refused(app: CalTrack, tmp_path: Path) -> None:
+    """Old data that contradicts itself is kept as recorded and flagged for QA review
+    (test_review_flag covers it whole); the service's date rule no longer refuses it."""
     path = tmp_path / "future.csv"
     path.write_text(
         "Tag,Description,Last calibrated,Next due\n"
@@ -306,10 +306,11 @@ def test_a_future_last_calibration_is_refused_by_the_service_rule(
         encoding="utf-8",
     )
     preview = app.transfer.preview(path, INSTRUMENTS)
-    assert errors_by_line(preview) == {
-        2: ["Last calibrated: 2026-12-01 is in the future; give the date of the last calibration"],
-        3: ["Next due: 2026-04-01 is not after the last calibration on 2026-05-01"],
-    }
+    assert preview.ok, preview.issues
+    assert [r.review for r in preview.rows] == [
+        "last calibration 2026-12-01 is in the future (imported on 2026-11-23)",
+        "next due 2026-04-01 is before the last calibration 2026-05-01",
+    ]
 
 
 def test_a_read_only_database_previews_fields_only_and_refuses_the_commit(

@@ -55,6 +55,8 @@ def counts_text(preview: ImportPreview) -> str:
         f"{counts['error']:,} with errors",
         *([f"{counts['excluded']:,} left out"] if counts["excluded"] else []),
         *([f"{counts['not checked']:,} not checked"] if counts["not checked"] else []),
+        # kept as recorded, their dates contradicting each other: QA reviews them
+        *([f"{counts['flagged']:,} flagged for QA review"] if counts["flagged"] else []),
     ]
     return " · ".join(parts)
 

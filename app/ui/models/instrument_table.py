@@ -27,7 +27,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QTableView, QWidget
 
 from app.services.dto import InstrumentRow
-from app.ui.look import STATUS_TEXT, status_color, status_icon
+from app.ui.look import STATUS_TEXT, icon, status_color, status_icon
 
 PAGE = 200
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -191,6 +191,12 @@ class InstrumentTableModel(QAbstractTableModel):
             return row.due_status
         if role == SORT_KEY_ROLE:
             return getattr(row, key if key != "status" else "due_status")
+        if key == "asset_tag" and row.review_reason:
+            # The "data to review" mark: QA is to look at this instrument's old data.
+            if role == Qt.ItemDataRole.DecorationRole:
+                return icon("status-to-review")
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"Data to review: {row.review_reason}"
         if key == "status":
             if role == Qt.ItemDataRole.DecorationRole:
                 return status_icon(row.due_status)
@@ -202,7 +208,8 @@ class InstrumentTableModel(QAbstractTableModel):
         if key == "next_due" and role == Qt.ItemDataRole.ForegroundRole and overdue_or_soon:
             return status_color(row.due_status)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{COLUMNS[index.column()][1]}: {_display(row, key)}"
+            marked = ", data to review" if key == "asset_tag" and row.review_reason else ""
+            return f"{COLUMNS[index.column()][1]}: {_display(row, key)}{marked}"
         return None
 
     def multiData(
