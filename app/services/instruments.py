@@ -30,7 +30,7 @@ from app.services.dto import (
     InstrumentRow,
     to_jsonable,
 )
-from app.services.due import due_status, next_due_from
+from app.services.due import due_status, next_due_for
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, diff, instrument_snapshot, search_text_of
 from app.services.validation import INSTRUMENT_FIELDS, parse_date, validate_instrument_fields
@@ -41,7 +41,38 @@ SETTING_TTL_S = 5.0  # how stale the shared due-soon window may be in list queri
 
 INSTRUMENT_DEFAULTS: dict[str, Any] = {
     name: "" for name, spec in INSTRUMENT_FIELDS.items() if spec.kind == "text"
-} | {"grace_days": 0, "status": "in_service", "calibration_interval_days": DEFAULT_INTERVAL_DAYS}
+} | {
+    "grace_days": 0,
+    "status": "in_service",
+    "calibration_interval_days": DEFAULT_INTERVAL_DAYS,
+    "calibration_requirement": "periodic",
+}
+
+REQUIREMENT_WORDS = {
+    "periodic": "periodic calibration",
+    "verify_before_use": "verify before use",
+    "not_required": "calibration not required",
+}
+
+
+def requirement_problems(requirement: str, reason: str) -> dict[str, str]:
+    """What is wrong with this requirement and its reason (nothing: an empty dict).
+
+    "Not required" must say why (kept for parts, a reference item, verified by another
+    instrument): an auditor asks. A periodic instrument has no such reason.
+    """
+    if requirement == "not_required" and not reason:
+        return {
+            "requirement_reason": "give the reason calibration is not required (for "
+            "example kept for parts, a reference item, output verified by another instrument)"
+        }
+    if requirement == "periodic" and reason:
+        return {
+            "requirement_reason": "only an instrument that is not calibrated periodically "
+            "has a requirement reason; choose verify before use or not required, or leave "
+            "it empty"
+        }
+    return {}
 
 
 def require_instrument(uow: UnitOfWork, tag: str) -> Instrument:
@@ -400,6 +431,10 @@ class InstrumentService:
         calibration history; without ``next_due`` it follows from the interval.
         """
         clean = INSTRUMENT_DEFAULTS | validate_instrument_fields(values, partial=False)
+        if problems := requirement_problems(
+            clean["calibration_requirement"], clean["requirement_reason"]
+        ):
+            raise ValidationError(problems)
         due_dates = self._initial_due_dates(clean, last_calibrated, next_due)
         self._check_tag_free(uow, clean["asset_tag"], None)
         obj = Instrument(
@@ -484,13 +519,27 @@ class InstrumentService:
             self._check_tag_free(uow, clean["asset_tag"], obj.id)
         if clean.get("status") == "in_service" and obj.status != "in_service":
             self._check_may_return(uow, obj)
+        switched = clean.get("calibration_requirement", obj.calibration_requirement) != (
+            obj.calibration_requirement
+        )
+        reason = self._switch_reason(obj, clean, reason) if switched else reason
         before = instrument_snapshot(obj)
         for name, value in clean.items():
             setattr(obj, name, value)
         if "asset_tag" in clean:
             obj.asset_tag_key = tag_key(clean["asset_tag"])
-        if "calibration_interval_days" in clean and obj.last_calibrated is not None:
-            obj.next_due = next_due_from(obj.last_calibrated, obj.calibration_interval_days)
+        if (
+            switched
+            and obj.calibration_requirement == "periodic"
+            and "requirement_reason" not in clean
+        ):
+            obj.requirement_reason = ""  # the reason it was not periodic no longer holds
+        if switched or ("calibration_interval_days" in clean and obj.last_calibrated is not None):
+            obj.next_due = next_due_for(
+                obj.calibration_requirement, obj.last_calibrated, obj.calibration_interval_days
+            )
+        if problems := requirement_problems(obj.calibration_requirement, obj.requirement_reason):
+            raise ValidationError(problems)
         after = instrument_snapshot(obj)
         changed = diff(before, after)
         if not changed:
@@ -503,6 +552,23 @@ class InstrumentService:
         return obj
 
     # -- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def _switch_reason(obj: Instrument, clean: Mapping[str, Any], reason: str) -> str:
+        """The audit reason of a switch between periodic, verify before use and not
+        required: the edit's reason, else the new requirement reason (which says why).
+        """
+        reason = reason.strip() or str(clean.get("requirement_reason", "")).strip()
+        if not reason:
+            old = REQUIREMENT_WORDS[obj.calibration_requirement]
+            new = REQUIREMENT_WORDS[clean["calibration_requirement"]]
+            raise ValidationError(
+                {
+                    "reason": f"switching {obj.asset_tag} from {old} to {new} needs a reason "
+                    "(kept in the audit trail); give one with the change"
+                }
+            )
+        return reason
 
     def _initial_due_dates(
         self, clean: Mapping[str, Any], last: date | str | None, due: date | str | None
@@ -518,8 +584,18 @@ class InstrumentService:
             errors["next_due"] = f"{due_day} is not after the last calibration on {last_day}"
         if errors:
             raise ValidationError(errors)
-        if last_day is not None and due_day is None:
-            due_day = next_due_from(last_day, clean["calibration_interval_days"])
+        if clean["calibration_requirement"] != "periodic" and due_day is not None:
+            word = REQUIREMENT_WORDS[clean["calibration_requirement"]]
+            raise ValidationError(
+                {
+                    "next_due": f"{due_day} given, but an instrument with {word} has no next "
+                    "due date; leave it empty or make the instrument periodic"
+                }
+            )
+        if due_day is None:
+            due_day = next_due_for(
+                clean["calibration_requirement"], last_day, clean["calibration_interval_days"]
+            )
         return {"last_calibrated": last_day, "next_due": due_day}
 
     def _check_may_return(self, uow: UnitOfWork, obj: Instrument) -> None:
