@@ -570,7 +570,10 @@ class TransferService:
                 next_due=row.due.get("next_due"),
             )
             notes: tuple[str, ...] = ()
-            if "calibration_interval_days" not in row.values:
+            requirement = str(row.values.get("calibration_requirement") or "periodic")
+            if requirement != "periodic":
+                notes = (f"not calibrated periodically: {requirement.replace('_', ' ')}",)
+            elif "calibration_interval_days" not in row.values:
                 notes = ("no interval given: 365 days",)
             return PreviewRow(row.line, "add", row.tag, row.summary, notes=notes)
         if not plan.options.update_existing:
