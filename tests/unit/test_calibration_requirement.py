@@ -179,3 +179,19 @@ def test_db_verify_accepts_switches_and_calibrations(app: CalTrack) -> None:
     app.calibrations.add("TH-001", CalibrationInput(performed_on="2026-02-10", result="pass"))
     app.instruments.edit("TH-001", {"calibration_requirement": "periodic"}, reason="in use")
     assert app.maintenance.verify().problems == []
+
+
+def test_label_data_and_history_report_carry_the_requirement(app: CalTrack) -> None:
+    add_thermometer(
+        app, "REF-1", calibration_requirement="not_required", requirement_reason="spare"
+    )
+    add_thermometer(app, "TH-001")
+    labels = app.reports.labels(tags=["REF-1", "TH-001"])
+    assert [label.requirement for label in labels] == ["not_required", "periodic"]
+    assert [label.requirement for label in app.reports.labels(status="not-required")] == [
+        "not_required"
+    ]
+    report = app.reports.history("REF-1")
+    cells = [str(c) for s in report.sections if s.table for row in s.table.rows for c in row]
+    assert "calibration not required (spare)" in cells
+    assert app.reports.overdue().row_count == 1  # TH-001 never calibrated; REF-1 is not
