@@ -248,8 +248,8 @@ def _text_lines(label: LabelData, fit: _Fitter, tag_pt: float, small_pt: float) 
             dates.append((word, True, 1))
         else:
             for part in word.split(" ", 1):
-                size = fit.size_to_fit(part, small_pt, True) or MIN_TEXT_PT
-                wrapped.append(_Line(part, size, True, 1))
+                part_pt = fit.size_to_fit(part, small_pt, True) or MIN_TEXT_PT
+                wrapped.append(_Line(part, part_pt, True, 1))
     # Both dates in one size, the largest at which each fits; a date that cannot fit
     # is left out rather than cut ("Due 202…" would mislead).
     sizes = [fit.size_to_fit(text, small_pt, bold) for text, bold, _ in dates]
