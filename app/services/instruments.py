@@ -519,27 +519,28 @@ class InstrumentService:
             self._check_tag_free(uow, clean["asset_tag"], obj.id)
         if clean.get("status") == "in_service" and obj.status != "in_service":
             self._check_may_return(uow, obj)
-        switched = clean.get("calibration_requirement", obj.calibration_requirement) != (
-            obj.calibration_requirement
-        )
-        reason = self._switch_reason(obj, clean, reason) if switched else reason
+        requirement = clean.get("calibration_requirement", obj.calibration_requirement)
+        switched = requirement != obj.calibration_requirement
+        # The reason it was not periodic no longer holds once it is.
+        kept = "" if switched and requirement == "periodic" else obj.requirement_reason
+        requirement_reason = clean.get("requirement_reason", kept)
+        errors = requirement_problems(requirement, requirement_reason)
+        if switched:
+            reason = reason.strip() or requirement_reason
+            if not reason:
+                errors["reason"] = self._switch_reason_missing(obj, requirement)
+        if errors:
+            raise ValidationError(errors)  # before anything is changed
         before = instrument_snapshot(obj)
         for name, value in clean.items():
             setattr(obj, name, value)
+        obj.requirement_reason = requirement_reason
         if "asset_tag" in clean:
             obj.asset_tag_key = tag_key(clean["asset_tag"])
-        if (
-            switched
-            and obj.calibration_requirement == "periodic"
-            and "requirement_reason" not in clean
-        ):
-            obj.requirement_reason = ""  # the reason it was not periodic no longer holds
         if switched or ("calibration_interval_days" in clean and obj.last_calibrated is not None):
             obj.next_due = next_due_for(
                 obj.calibration_requirement, obj.last_calibrated, obj.calibration_interval_days
             )
-        if problems := requirement_problems(obj.calibration_requirement, obj.requirement_reason):
-            raise ValidationError(problems)
         after = instrument_snapshot(obj)
         changed = diff(before, after)
         if not changed:
@@ -554,21 +555,16 @@ class InstrumentService:
     # -- helpers -------------------------------------------------------------------
 
     @staticmethod
-    def _switch_reason(obj: Instrument, clean: Mapping[str, Any], reason: str) -> str:
-        """The audit reason of a switch between periodic, verify before use and not
-        required: the edit's reason, else the new requirement reason (which says why).
+    def _switch_reason_missing(obj: Instrument, requirement: str) -> str:
+        """What to say when a switch between periodic, verify before use and not required
+        comes without a reason (the edit's, or the new requirement reason, which says why).
         """
-        reason = reason.strip() or str(clean.get("requirement_reason", "")).strip()
-        if not reason:
-            old = REQUIREMENT_WORDS[obj.calibration_requirement]
-            new = REQUIREMENT_WORDS[clean["calibration_requirement"]]
-            raise ValidationError(
-                {
-                    "reason": f"switching {obj.asset_tag} from {old} to {new} needs a reason "
-                    "(kept in the audit trail); give one with the change"
-                }
-            )
-        return reason
+        old = REQUIREMENT_WORDS[obj.calibration_requirement]
+        new = REQUIREMENT_WORDS[requirement]
+        return (
+            f"switching {obj.asset_tag} from {old} to {new} needs a reason (kept in the "
+            "audit trail); give one with the change"
+        )
 
     def _initial_due_dates(
         self, clean: Mapping[str, Any], last: date | str | None, due: date | str | None

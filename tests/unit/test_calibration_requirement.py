@@ -195,3 +195,10 @@ def test_label_data_and_history_report_carry_the_requirement(app: CalTrack) -> N
     cells = [str(c) for s in report.sections if s.table for row in s.table.rows for c in row]
     assert "calibration not required (spare)" in cells
     assert app.reports.overdue().row_count == 1  # TH-001 never calibrated; REF-1 is not
+
+
+def test_a_switch_without_any_reason_names_both_fields(app: CalTrack) -> None:
+    add_thermometer(app)
+    with pytest.raises(ValidationError) as info:
+        app.instruments.edit("TH-001", {"calibration_requirement": "not_required"})
+    assert set(info.value.fields) == {"reason", "requirement_reason"}
