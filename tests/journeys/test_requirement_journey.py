@@ -61,6 +61,11 @@ def test_mark_not_required_with_a_reason(
         assert dialog.form.rows["requirement_reason"].isVisible()
         assert dialog.form.rows["reason"].isVisible()
         assert not dialog.interval.isEnabled()
+        # With them, the form still fits a laptop screen (1280×800 less title and panel).
+        layout = dialog.layout()
+        assert layout is not None
+        qtbot.waitUntil(lambda: dialog.height() >= layout.totalSizeHint().height())
+        assert dialog.height() <= 800 - 60 and dialog.width() <= 1280
         person.press(Qt.Key.Key_Return)
         row = dialog.form.rows["requirement_reason"]
         qtbot.waitUntil(lambda: row.error.isVisible(), timeout=WAIT_MS)

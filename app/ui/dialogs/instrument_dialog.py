@@ -57,6 +57,9 @@ TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
 # instrument is (and its calibration rhythm) on the left, what it is on the right.
 # Creation order is the Tab order: down the left column, then down the right one.
 RIGHT_COLUMN_FROM = "manufacturer"
+# Rows shown only when asked for: the reason an instrument is not calibrated
+# periodically, and the reason for switching between kinds (an edit).
+ROWS_WHEN_NEEDED = frozenset({"requirement_reason", "reason"})
 
 
 class InstrumentDialog(QDialog):
