@@ -51,6 +51,8 @@ INSTRUMENT_OPTIONS: dict[str, str] = {
     "resolution": "resolution_text",
     "accuracy": "accuracy_text",
     "notes": "notes",
+    "requirement": "calibration_requirement",
+    "requirement-reason": "requirement_reason",
 }
 
 
@@ -178,7 +180,7 @@ def cmd_instruments_list(args: argparse.Namespace) -> int:
             (
                 r.asset_tag,
                 r.due_status,
-                r.next_due or "never calibrated",
+                r.next_due or ("never calibrated" if r.requirement == "periodic" else "none"),
                 r.description,
                 r.manufacturer,
                 r.model,
@@ -775,6 +777,15 @@ def _cmd(sub: Any, name: str, handler: Handler, help_text: str, *, json: bool = 
 def _instrument_args(parser: argparse.ArgumentParser, *, adding: bool) -> None:
     for option, field in INSTRUMENT_OPTIONS.items():
         required = adding and field in ("asset_tag", "description")
+        if field == "calibration_requirement":
+            # The service takes - or _ (and spaces): verify-before-use = verify_before_use.
+            parser.add_argument(
+                f"--{option}",
+                metavar="periodic|verify-before-use|not-required",
+                help="how it is calibrated: on a schedule, checked before each use, or not "
+                "at all (not-required needs --requirement-reason)",
+            )
+            continue
         parser.add_argument(f"--{option}", required=required, metavar=option.split("-")[-1].upper())
     parser.add_argument("--reason", help="why (kept in the audit trail)")
 

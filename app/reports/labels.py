@@ -214,6 +214,12 @@ class _Fitter:
         return text, ""
 
 
+REQUIREMENT_WORDS = {
+    "verify_before_use": "VERIFY BEFORE USE",
+    "not_required": "CALIBRATION NOT REQUIRED",
+}
+
+
 def _text_lines(label: LabelData, fit: _Fitter, tag_pt: float, small_pt: float) -> list[_Line]:
     """The label's lines in display order, sized to the width; dates never elided."""
     tag_size = fit.size_to_fit(label.asset_tag, tag_pt, True)
@@ -232,6 +238,18 @@ def _text_lines(label: LabelData, fit: _Fitter, tag_pt: float, small_pt: float) 
     last = f"{label.last_calibrated:%Y-%m-%d}" if label.last_calibrated else "never"
     due = f"{label.next_due:%Y-%m-%d}" if label.next_due else "before use"
     dates = [(f"Calibrated {last}", False, 2), (f"Due {due}", True, 1)]
+    word = REQUIREMENT_WORDS.get(label.requirement)
+    wrapped: list[_Line] = []
+    if word is not None:
+        # No due date to print: what the user must know instead, kept whole on two lines
+        # when one is too narrow (a cut "CALIBRATION NOT…" would mislead).
+        dates = [(f"Calibrated {last}", False, 2)] if label.last_calibrated else []
+        if fit.size_to_fit(word, small_pt, True) is not None:
+            dates.append((word, True, 1))
+        else:
+            for part in word.split(" ", 1):
+                part_pt = fit.size_to_fit(part, small_pt, True) or MIN_TEXT_PT
+                wrapped.append(_Line(part, part_pt, True, 1))
     # Both dates in one size, the largest at which each fits; a date that cannot fit
     # is left out rather than cut ("Due 202…" would mislead).
     sizes = [fit.size_to_fit(text, small_pt, bold) for text, bold, _ in dates]
@@ -239,7 +257,7 @@ def _text_lines(label: LabelData, fit: _Fitter, tag_pt: float, small_pt: float) 
     for (text, bold, priority), size in zip(dates, sizes, strict=True):
         if size is not None and common is not None:
             lines.append(_Line(text, common, bold, priority))
-    return lines
+    return lines + wrapped
 
 
 def paint_label(painter: QPainter, label: LabelData, rect: QRectF, dpi: float) -> None:

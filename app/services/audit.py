@@ -335,7 +335,17 @@ ENTITY_NAMES: dict[str, str] = {
 }
 CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open"})
 # Fields holding a code ("in_service", "no_impact"): read with spaces for underscores.
-CODE_FIELDS = frozenset({"status", "disposition", "provider_kind", "role", "result", "meaning"})
+CODE_FIELDS = frozenset(
+    {
+        "status",
+        "calibration_requirement",
+        "disposition",
+        "provider_kind",
+        "role",
+        "result",
+        "meaning",
+    }
+)
 READINGS_FIELD = "points"  # a calibration's readings: [[seq, nominal, found, left, tol, unit]]
 
 

@@ -252,7 +252,16 @@ class CalibrationService:
                     "is out of tolerance; record the result as fail or adjusted"
                 )
         next_due = parse_date("next_due", data.next_due, errors)
-        if performed_on and not errors:
+        if instrument.calibration_requirement != "periodic":
+            # Verified before use, or not required: the check is recorded (the last
+            # calibration moves), but the instrument has no next due.
+            if next_due is not None:
+                errors["next_due"] = (
+                    f"{instrument.asset_tag} is not calibrated periodically "
+                    f"({instrument.calibration_requirement.replace('_', ' ')}): it has no "
+                    "next due date; leave it empty"
+                )
+        elif performed_on and not errors:
             computed = next_due_from(performed_on, instrument.calibration_interval_days)
             if next_due is None:
                 next_due = computed
@@ -597,7 +606,8 @@ class CalibrationService:
             (r for r in uow.calibrations.history(instrument.id) if r.voided_at is None), None
         )
         instrument.last_calibrated = latest.performed_on if latest else None
-        instrument.next_due = latest.next_due if latest else None
+        periodic = instrument.calibration_requirement == "periodic"
+        instrument.next_due = latest.next_due if latest and periodic else None
         self._touch_instrument(
             uow, audit, instrument, inst_before, f"calibration #{record.id} voided"
         )

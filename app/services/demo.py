@@ -632,6 +632,8 @@ class _Builder:
             "last_calibrated": last,
             "next_due": next_due_from(last, interval),
             "notes": "",
+            "calibration_requirement": "periodic",
+            "requirement_reason": "",
             "review_reason": "",
             "created_at": self.now,
             "created_by": self.user,

@@ -245,6 +245,19 @@ class InstrumentHistory:
     audit: list[AuditView] = field(default_factory=list)
 
 
+REQUIREMENT_TEXT = {
+    "periodic": "periodic",
+    "verify_before_use": "verify before use",
+    "not_required": "calibration not required",
+}
+
+
+def requirement_text(requirement: str, reason: str) -> str:
+    """How an instrument is calibrated, as people read it: "not required (kept for parts)"."""
+    text = REQUIREMENT_TEXT.get(requirement, requirement)
+    return f"{text} ({reason})" if reason else text
+
+
 def instrument_fields(d: InstrumentDetail) -> list[tuple[str, Any]]:
     """The instrument's fields as people read them: (label, value), in display order."""
     return [
@@ -256,7 +269,13 @@ def instrument_fields(d: InstrumentDetail) -> list[tuple[str, Any]]:
         ("Location", d.location),
         ("Owner", d.owner),
         ("Status", d.lifecycle.replace("_", " ")),
-        ("Interval", f"{d.calibration_interval_days} days (grace {d.grace_days})"),
+        ("Calibration", requirement_text(d.calibration_requirement, d.requirement_reason)),
+        (
+            "Interval",
+            f"{d.calibration_interval_days} days (grace {d.grace_days})"
+            if d.calibration_requirement == "periodic"
+            else f"{d.calibration_interval_days} days, not used while not periodic",
+        ),
         ("Range", d.range_text),
         ("Resolution", d.resolution_text),
         ("Accuracy", d.accuracy_text),

@@ -29,6 +29,17 @@ def next_due_from(performed_on: date, interval_days: int) -> date:
     return add_days(performed_on, interval_days)
 
 
+def next_due_for(requirement: str, last_calibrated: date | None, interval_days: int) -> date | None:
+    """The one rule for an instrument's next due: the last calibration plus the interval
+    for a periodic instrument; none for one never calibrated, and none for one that is
+    not calibrated periodically (verified before use, or not required: its interval is
+    kept but not used).
+    """
+    if requirement != "periodic" or last_calibrated is None:
+        return None
+    return next_due_from(last_calibrated, interval_days)
+
+
 def due_status(
     lifecycle: str,
     next_due: date | None,

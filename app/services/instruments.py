@@ -30,7 +30,7 @@ from app.services.dto import (
     InstrumentRow,
     to_jsonable,
 )
-from app.services.due import due_status, next_due_from
+from app.services.due import due_status, next_due_for
 from app.services.review import appended, instrument_problems, sentence
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, diff, instrument_snapshot, search_text_of
@@ -42,7 +42,38 @@ SETTING_TTL_S = 5.0  # how stale the shared due-soon window may be in list queri
 
 INSTRUMENT_DEFAULTS: dict[str, Any] = {
     name: "" for name, spec in INSTRUMENT_FIELDS.items() if spec.kind == "text"
-} | {"grace_days": 0, "status": "in_service", "calibration_interval_days": DEFAULT_INTERVAL_DAYS}
+} | {
+    "grace_days": 0,
+    "status": "in_service",
+    "calibration_interval_days": DEFAULT_INTERVAL_DAYS,
+    "calibration_requirement": "periodic",
+}
+
+REQUIREMENT_WORDS = {
+    "periodic": "periodic calibration",
+    "verify_before_use": "verify before use",
+    "not_required": "calibration not required",
+}
+
+
+def requirement_problems(requirement: str, reason: str) -> dict[str, str]:
+    """What is wrong with this requirement and its reason (nothing: an empty dict).
+
+    "Not required" must say why (kept for parts, a reference item, verified by another
+    instrument): an auditor asks. A periodic instrument has no such reason.
+    """
+    if requirement == "not_required" and not reason:
+        return {
+            "requirement_reason": "give the reason calibration is not required (for "
+            "example kept for parts, a reference item, output verified by another instrument)"
+        }
+    if requirement == "periodic" and reason:
+        return {
+            "requirement_reason": "only an instrument that is not calibrated periodically "
+            "has a requirement reason; choose verify before use or not required, or leave "
+            "it empty"
+        }
+    return {}
 
 
 def require_instrument(uow: UnitOfWork, tag: str) -> Instrument:
@@ -409,6 +440,10 @@ class InstrumentService:
         unmarked: without this flag such dates are refused as before.
         """
         clean = INSTRUMENT_DEFAULTS | validate_instrument_fields(values, partial=False)
+        if problems := requirement_problems(
+            clean["calibration_requirement"], clean["requirement_reason"]
+        ):
+            raise ValidationError(problems)
         review = ""
         last_day: date | None = None
         due_day: date | None = None
@@ -420,11 +455,16 @@ class InstrumentService:
                 raise ValidationError(errors)
             review = sentence(instrument_problems(last_day, due_day, self._clock.today()))
         if review:
+            self._check_no_due_unless_periodic(clean, due_day)
             due_dates: dict[str, date | None] = {
                 "last_calibrated": last_day,
                 "next_due": due_day
-                if due_day is not None or last_day is None
-                else next_due_from(last_day, clean["calibration_interval_days"]),
+                if due_day is not None
+                else next_due_for(
+                    clean["calibration_requirement"],
+                    last_day,
+                    clean["calibration_interval_days"],
+                ),
             }
             reason = "; ".join(r for r in (reason, f"flagged for QA review: {review}") if r)
         else:
@@ -513,13 +553,28 @@ class InstrumentService:
             self._check_tag_free(uow, clean["asset_tag"], obj.id)
         if clean.get("status") == "in_service" and obj.status != "in_service":
             self._check_may_return(uow, obj)
+        requirement = clean.get("calibration_requirement", obj.calibration_requirement)
+        switched = requirement != obj.calibration_requirement
+        # The reason it was not periodic no longer holds once it is.
+        kept = "" if switched and requirement == "periodic" else obj.requirement_reason
+        requirement_reason = clean.get("requirement_reason", kept)
+        errors = requirement_problems(requirement, requirement_reason)
+        if switched:
+            reason = reason.strip() or requirement_reason
+            if not reason:
+                errors["reason"] = self._switch_reason_missing(obj, requirement)
+        if errors:
+            raise ValidationError(errors)  # before anything is changed
         before = instrument_snapshot(obj)
         for name, value in clean.items():
             setattr(obj, name, value)
+        obj.requirement_reason = requirement_reason
         if "asset_tag" in clean:
             obj.asset_tag_key = tag_key(clean["asset_tag"])
-        if "calibration_interval_days" in clean and obj.last_calibrated is not None:
-            obj.next_due = next_due_from(obj.last_calibrated, obj.calibration_interval_days)
+        if switched or ("calibration_interval_days" in clean and obj.last_calibrated is not None):
+            obj.next_due = next_due_for(
+                obj.calibration_requirement, obj.last_calibrated, obj.calibration_interval_days
+            )
         after = instrument_snapshot(obj)
         changed = diff(before, after)
         if not changed:
@@ -639,6 +694,18 @@ class InstrumentService:
 
     # -- helpers -------------------------------------------------------------------
 
+    @staticmethod
+    def _switch_reason_missing(obj: Instrument, requirement: str) -> str:
+        """What to say when a switch between periodic, verify before use and not required
+        comes without a reason (the edit's, or the new requirement reason, which says why).
+        """
+        old = REQUIREMENT_WORDS[obj.calibration_requirement]
+        new = REQUIREMENT_WORDS[requirement]
+        return (
+            f"switching {obj.asset_tag} from {old} to {new} needs a reason (kept in the "
+            "audit trail); give one with the change"
+        )
+
     def _initial_due_dates(
         self, clean: Mapping[str, Any], last: date | str | None, due: date | str | None
     ) -> dict[str, date | None]:
@@ -653,9 +720,23 @@ class InstrumentService:
             errors["next_due"] = f"{due_day} is not after the last calibration on {last_day}"
         if errors:
             raise ValidationError(errors)
-        if last_day is not None and due_day is None:
-            due_day = next_due_from(last_day, clean["calibration_interval_days"])
+        self._check_no_due_unless_periodic(clean, due_day)
+        if due_day is None:
+            due_day = next_due_for(
+                clean["calibration_requirement"], last_day, clean["calibration_interval_days"]
+            )
         return {"last_calibrated": last_day, "next_due": due_day}
+
+    @staticmethod
+    def _check_no_due_unless_periodic(clean: Mapping[str, Any], due_day: date | None) -> None:
+        if clean["calibration_requirement"] != "periodic" and due_day is not None:
+            word = REQUIREMENT_WORDS[clean["calibration_requirement"]]
+            raise ValidationError(
+                {
+                    "next_due": f"{due_day} given, but an instrument with {word} has no next "
+                    "due date; leave it empty or make the instrument periodic"
+                }
+            )
 
     def _check_may_return(self, uow: UnitOfWork, obj: Instrument) -> None:
         """An open out-of-tolerance case keeps an instrument out of use until QA says so."""

@@ -96,3 +96,6 @@ class LabelData:
     description: str
     last_calibrated: date | None
     next_due: date | None
+    # periodic, verify_before_use or not_required: the last two print their words where
+    # a periodic instrument's label prints its due date
+    requirement: str = "periodic"

@@ -716,7 +716,13 @@ class ReportService:
             if tags:
                 found = [require_instrument(uow, t) for t in tags]
                 return [
-                    LabelData(i.asset_tag, i.description, i.last_calibrated, i.next_due)
+                    LabelData(
+                        i.asset_tag,
+                        i.description,
+                        i.last_calibrated,
+                        i.next_due,
+                        i.calibration_requirement,
+                    )
                     for i in found
                 ]
             query = ListQuery(
@@ -724,7 +730,13 @@ class ReportService:
             )
             until = today + timedelta(days=due_soon_days(uow))
             return [
-                LabelData(r.asset_tag, r.description, r.last_calibrated, r.next_due)
+                LabelData(
+                    r.asset_tag,
+                    r.description,
+                    r.last_calibrated,
+                    r.next_due,
+                    r.calibration_requirement,
+                )
                 for r in uow.instruments.list_rows(query, today, until)
             ]
 

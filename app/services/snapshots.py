@@ -40,6 +40,8 @@ INSTRUMENT_AUDITED = (
     "last_calibrated",
     "next_due",
     "notes",
+    "calibration_requirement",
+    "requirement_reason",
     "review_reason",
 )
 
@@ -68,7 +70,11 @@ RECORD_AUDITED = (
 # name them, and replaying such a trail must take the column's default, not "changed".
 ADDED_LATER: dict[str, dict[str, Any]] = {
     "calibration": {"standards_justification": "", "supersedes_id": None},
-    "instrument": {"review_reason": ""},
+    "instrument": {
+        "calibration_requirement": "periodic",
+        "requirement_reason": "",
+        "review_reason": "",
+    },
 }
 
 # What a signature on a calibration record covers, fixed for good: a later CalTrack

@@ -584,7 +584,10 @@ class TransferService:
                 flag_inconsistent=plan.options.inconsistent == "flag",
             )
             notes: tuple[str, ...] = ()
-            if "calibration_interval_days" not in row.values:
+            requirement = str(row.values.get("calibration_requirement") or "periodic")
+            if requirement != "periodic":
+                notes = (f"not calibrated periodically: {requirement.replace('_', ' ')}",)
+            elif "calibration_interval_days" not in row.values:
                 notes = ("no interval given: 365 days",)
             if obj.review_reason:
                 notes += (FLAG_NOTE + obj.review_reason,)

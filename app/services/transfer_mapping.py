@@ -159,6 +159,31 @@ INSTRUMENT_COLUMNS: tuple[ColumnSpec, ...] = (
         alias=True,
     ),
     ColumnSpec("grace_days", "Grace days", ("grace", "graceperiod", "graceperioddays"), kind="int"),
+    # Whether it is calibrated on a schedule at all: a register says "CNR", "Cal required:
+    # N", "Verify before use" (its values are mapped like a status's).
+    ColumnSpec(
+        "calibration_requirement",
+        "Calibration requirement",
+        (
+            "requirement",
+            "calrequirement",
+            "calibrationrequired",
+            "calrequired",
+            "calreq",
+            "cnr",
+            "ncr",
+            "calibrationnotrequired",
+            "calibrationtype",
+            "caltype",
+        ),
+        width=18,
+    ),
+    ColumnSpec(
+        "requirement_reason",
+        "Requirement reason",
+        ("cnrreason", "calibrationrequirementreason", "reasonnotrequired", "whynotcalibrated"),
+        width=24,
+    ),
     ColumnSpec("range_text", "Range", ("measuringrange", "measurementrange", "messbereich")),
     ColumnSpec("resolution_text", "Resolution", ("auflosung",)),
     ColumnSpec(

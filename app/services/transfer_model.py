@@ -109,7 +109,13 @@ def value_key(text: str) -> str:
 
 
 # What each fixed-set field's value is called in messages.
-VALUE_NAMES = {"status": "status", "result": "result", "provider_kind": "provider kind"}
+VALUE_NAMES = {
+    "status": "status",
+    "result": "result",
+    "provider_kind": "provider kind",
+    "calibration_requirement": "calibration requirement",
+    "calibration_interval_days": "calibration requirement for an interval of 0",
+}
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,24 @@ def cell_text(value: Cell) -> str:
     return str(value).strip()
 
 
+# An interval of 0 (or less) says the instrument is not calibrated periodically: which of
+# these it is, the user says (never guessed: a 0 may as well be a typing slip).
+INTERVAL_FIELDS = (
+    "calibration_interval_days",
+    "calibration_interval_months",
+    "calibration_interval_years",
+)
+NON_PERIODIC = ("not_required", "verify_before_use")
+
+
+def non_positive(text: str) -> bool:
+    """An interval cell that says 0 or less ("0", "0.0", "-1")."""
+    try:
+        return float(text.strip().replace(",", ".")) <= 0
+    except ValueError:
+        return False
+
+
 def _blank(value: Cell) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -233,12 +251,17 @@ def instrument_row(
     row = _Row(raw, mapping, order, width, choices or {})
     planned = PlannedRow(line=raw.line, tag=row.text("asset_tag"))
     noted: list[str] = []  # columns kept as lines of the notes
+    zero_interval = ""  # an interval of 0 that made the row not periodic
     for column in mapping.mapped:
         name = column.field
         assert name is not None
         spec = spec_of("instruments", name)
         if _blank(row.cell(name)):
             continue
+        if name in INTERVAL_FIELDS and non_positive(row.text(name)):
+            skip, zero_interval = _zero_interval(row, planned, name, zero_interval)
+            if skip:
+                continue
         if spec.kind == "date":
             day = row.day(name)
             if day is not None:
@@ -264,9 +287,52 @@ def instrument_row(
     if noted:
         notes = str(planned.values.get("notes") or "")
         planned.values["notes"] = "\n".join([notes, *noted] if notes else noted)
+    requirement = planned.values.get("calibration_requirement")
+    if requirement in NON_PERIODIC and not planned.values.get("requirement_reason"):
+        # Not required must say why; the register's own word is the why we have.
+        if zero_interval:
+            planned.values["requirement_reason"] = (
+                f"interval {zero_interval} in the imported register"
+            )
+        elif requirement == "not_required":
+            said = " ".join(row.text("calibration_requirement").split())
+            planned.values["requirement_reason"] = f"{said!r} in the imported register"
     planned.issues = row.issues
     planned.summary = cell_text(row.cell("description"))
     return planned
+
+
+def _zero_interval(row: _Row, planned: PlannedRow, name: str, seen: str) -> tuple[bool, str]:
+    """An interval of 0 (or less): (leave the cell out?, the interval that made the row
+    not periodic). A requirement column's word wins; else the interval's value mapping
+    says which requirement a 0 means; else it stays the error it always was.
+    """
+    text = " ".join(row.text(name).split())
+    said = row.text("calibration_requirement")
+    if said:
+        table = row.choices.get("calibration_requirement")
+        target = table.target_of(said) if table is not None else None
+        # Not periodic: the interval is not used (the default is kept); periodic or not
+        # mapped: the interval is read as ever (and refused), the requirement's issue
+        # named by its own column.
+        return target in NON_PERIODIC, seen
+    table = row.choices.get("calibration_interval_days")
+    target = table.target_of(text) if table is not None else None
+    if target is None:
+        row.issues.append(
+            RowIssue(
+                row.raw.line,
+                row.mapping.header_of(name),
+                name,
+                f"an interval of {text!r} is no calibration interval; map it to "
+                f"{' or '.join(NON_PERIODIC)} (an instrument not calibrated periodically), "
+                "or give the interval",
+                unmapped_value=text,
+            )
+        )
+        return True, seen
+    planned.values["calibration_requirement"] = target
+    return True, text
 
 
 def _points(row: _Row) -> tuple[PointInput, ...]:

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from app.services.calibrations import PROVIDERS, RESULTS
-from app.services.due import LIFECYCLE
+from app.services.due import LIFECYCLE, REQUIREMENTS
 from app.services.transfer_mapping import normalise
 from app.services.transfer_model import (
     VALUE_NAMES,
@@ -35,7 +35,7 @@ from app.services.transfer_model import (
     ValueMap,
     value_key,
 )
-from app.services.transfer_rows import cell_text
+from app.services.transfer_rows import INTERVAL_FIELDS, NON_PERIODIC, cell_text, non_positive
 from app.storage.tables import RawRow
 
 # (kind, field) → the values it takes, in the order the services list them.
@@ -43,6 +43,7 @@ FIXED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("instruments", "status"): LIFECYCLE,
     ("calibrations", "result"): RESULTS,
     ("calibrations", "provider_kind"): PROVIDERS,
+    ("instruments", "calibration_requirement"): REQUIREMENTS,
 }
 
 
@@ -156,6 +157,28 @@ SYNONYMS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
             "justiert",
         ),
     },
+    ("instruments", "calibration_requirement"): {
+        "periodic": ("periodic", "yes", "y", "required", "calibrate", "scheduled"),
+        "verify_before_use": (
+            "verify before use",
+            "vbu",
+            "check before use",
+            "verify",
+            "functional check",
+        ),
+        "not_required": (
+            "not required",
+            "cnr",
+            "ncr",
+            "no",
+            "n",
+            "n/a",
+            "none",
+            "calibration not required",
+            "reference only",
+            "for parts",
+        ),
+    },
     ("calibrations", "provider_kind"): {
         "in_house": ("in house", "inhouse", "internal", "intern", "own", "self", "own lab"),
         "external": (
@@ -183,6 +206,10 @@ WHOLE_ONLY = frozenset(
     normalise(w) for w in ("current", "valid", "good", "own", "self", "accept", "adjust")
 )
 LINES_SHOWN = 5
+# A header that asks the opposite question ("CNR": calibration not required?) turns yes
+# and no around: such a column's yes/no is left for the user to say, never guessed.
+NEGATED_HEADERS = frozenset({"cnr", "ncr", "calibrationnotrequired", "notrequired"})
+YES_NO = frozenset({"y", "yes", "n", "no"})
 
 
 def fixed_values(kind: str, field: str) -> tuple[str, ...] | None:
@@ -275,6 +302,8 @@ def value_table(
     for key, (text, lines) in seen.items():
         shown = tuple(lines[:LINES_SHOWN])
         guess = guess_value(kind, field, text)
+        if normalise(header) in NEGATED_HEADERS and normalise(text) in YES_NO:
+            guess = Guess(None, "")
         if key in given_keys:
             values.append(ValueMap(text, len(lines), given_keys[key], "given", lines=shown))
         elif guess.source == "exact":
@@ -307,7 +336,11 @@ def given_problems(
             continue
         field = fields_by_header.get(match)
         allowed = fixed_values(kind, field) if field else None
+        if kind == "instruments" and field in INTERVAL_FIELDS:
+            allowed = NON_PERIODIC
         fixed = ", ".join(sorted({f for (k, f) in FIXED_VALUES if k == kind}))
+        if kind == "instruments":
+            fixed += " and the interval's 0 values"
         if field is None:
             problems.append(
                 f"value mapping of {header!r}: the column is left out, so none of its values "
@@ -371,4 +404,71 @@ def value_tables(
                     "holds it"
                 )
         tables.append(table)
+    if kind == "instruments":
+        tables += _interval_tables(mapping, rows, given, remembered or {}, warnings)
     return tuple(tables), problems, warnings
+
+
+def _interval_tables(
+    mapping: ImportMapping,
+    rows: Sequence[RawRow],
+    given: Mapping[str, Mapping[str, str]],
+    remembered: Mapping[str, Mapping[str, str]],
+    warnings: list[str],
+) -> list[ColumnValues]:
+    """The value table of the interval column's 0 (or less) values, of the rows whose
+    requirement is not given by a requirement column (there the row's own word wins)."""
+    requirement = next((c for c in mapping.mapped if c.field == "calibration_requirement"), None)
+    found: list[ColumnValues] = []
+    for column in mapping.mapped:
+        if column.field not in INTERVAL_FIELDS:
+            continue
+        cells = []
+        for raw in rows:
+            said = (
+                cell_text(raw.cells[requirement.index])
+                if requirement is not None and requirement.index < len(raw.cells)
+                else ""
+            )
+            text = cell_text(raw.cells[column.index]) if column.index < len(raw.cells) else ""
+            if not said and text and non_positive(text):
+                cells.append((raw.line, text))
+        if not cells:
+            continue
+        mine = find_given(given, column.header)
+        table = _unguessed_table(column.header, cells, mine, find_given(remembered, column.header))
+        present = {value_key(v.value) for v in table.values}
+        for value in mine:
+            if value_key(value) not in present:
+                warnings.append(
+                    f"value mapping of {value!r} in column {column.header!r}: no row taken in "
+                    "holds it"
+                )
+        found.append(table)
+    return found
+
+
+def _unguessed_table(
+    header: str,
+    cells: Sequence[tuple[int, str]],
+    given: Mapping[str, str],
+    remembered: Mapping[str, str],
+) -> ColumnValues:
+    """An interval column's table of 0 values: mapped only when the user says so."""
+    given_keys = {value_key(v): t for v, t in given.items()}
+    remembered_keys = {value_key(v): t for v, t in remembered.items() if t in NON_PERIODIC}
+    seen: dict[str, tuple[str, list[int]]] = {}
+    for line, text in cells:
+        seen.setdefault(value_key(text), (" ".join(text.split()), []))[1].append(line)
+    values: list[ValueMap] = []
+    for key, (text, lines) in seen.items():
+        shown = tuple(lines[:LINES_SHOWN])
+        if key in given_keys:
+            values.append(ValueMap(text, len(lines), given_keys[key], "given", lines=shown))
+        elif key in remembered_keys:
+            values.append(
+                ValueMap(text, len(lines), remembered_keys[key], "remembered", lines=shown)
+            )
+        else:
+            values.append(ValueMap(text, len(lines), None, "", lines=shown))
+    return ColumnValues(header, "calibration_interval_days", NON_PERIODIC, tuple(values))

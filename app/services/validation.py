@@ -16,7 +16,7 @@ from app.db.models import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.errors import ValidationError
 from app.plain_text import control_problem, tag_problem
 from app.services.bounds import day_problem
-from app.services.due import LIFECYCLE
+from app.services.due import LIFECYCLE, REQUIREMENTS
 
 MAX_INTERVAL_DAYS = 3650 * 2
 MAX_GRACE_DAYS = 365
@@ -49,6 +49,13 @@ INSTRUMENT_FIELDS: dict[str, FieldSpec] = {
     "resolution_text": FieldSpec("text", SHORT_LEN),
     "accuracy_text": FieldSpec("text", SHORT_LEN),
     "notes": FieldSpec("text", NOTES_LEN),
+    "calibration_requirement": FieldSpec("choice", label="calibration requirement"),
+    "requirement_reason": FieldSpec("text", TEXT_LEN, label="requirement reason"),
+}
+# The choices of each "choice" field; the user may write them with - or spaces for _.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "status": LIFECYCLE,
+    "calibration_requirement": REQUIREMENTS,
 }
 
 
@@ -145,8 +152,8 @@ def validate_instrument_fields(values: Mapping[str, Any], *, partial: bool) -> d
                 clean[name] = number
         elif spec.kind == "choice":
             choice = str(raw).strip().lower().replace("-", "_").replace(" ", "_")
-            if choice not in LIFECYCLE:
-                errors[name] = "must be one of " + ", ".join(LIFECYCLE)
+            if choice not in CHOICES[name]:
+                errors[name] = "must be one of " + ", ".join(CHOICES[name])
             clean[name] = choice
     if errors:
         raise ValidationError(errors)

@@ -425,7 +425,11 @@ class DetailPane(QWidget):
         d = history.instrument
         self.title.setText(f"{d.asset_tag} — {d.description}")
         color = status_color(d.due_status).name()
-        due = f"next due {d.next_due}" if d.next_due else "never calibrated"
+        if d.calibration_requirement != "periodic":
+            # No due date to speak of: why it has none says more.
+            due = html.escape(d.requirement_reason or "no due date")
+        else:
+            due = f"next due {d.next_due}" if d.next_due else "never calibrated"
         self.status.setText(
             f"<span style='color:{color}; font-weight:600'>"
             f"{STATUS_TEXT.get(d.due_status, d.due_status)}</span> · {due} · version {d.version}"

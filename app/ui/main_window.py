@@ -1097,8 +1097,10 @@ class MainWindow(QMainWindow):
                 self._run(lambda: service.add(values), ok, fail, changes=Changes(instruments=True))
             else:
                 tag = detail.asset_tag
+                assert dialog is not None
+                reason = dialog.reason()  # why the calibration kind changed, if it did
                 self._run(
-                    lambda: service.edit(tag, values, expected_version=version),
+                    lambda: service.edit(tag, values, expected_version=version, reason=reason),
                     ok,
                     fail,
                     changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),

@@ -29,7 +29,7 @@ from app.bootstrap import CalTrack
 from app.settings.user_settings import UserSettings, load_settings
 from app.ui.app import Launcher
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
-from app.ui.dialogs.instrument_dialog import InstrumentDialog
+from app.ui.dialogs.instrument_dialog import ROWS_WHEN_NEEDED, InstrumentDialog
 from app.ui.dialogs.oot_dialogs import OotWindow
 from app.ui.dialogs.settings_dialog import SettingsDialog
 from app.ui.look import apply_theme
@@ -127,6 +127,8 @@ def test_new_instrument_form_shows_every_field_at_laptop_size(
             inside = dialog.rect().contains(top_left) and dialog.rect().contains(
                 editor.mapTo(dialog, editor.rect().bottomRight())
             )
+            if name in ROWS_WHEN_NEEDED:
+                continue  # hidden until asked for (test_requirement_journey shows them)
             if not editor.isVisible() or not inside:
                 hidden.append(name)
         seen["hidden"] = hidden

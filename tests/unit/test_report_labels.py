@@ -218,3 +218,17 @@ def test_labels_pdf_needs_labels() -> None:
     with pytest.raises(UsageError):
         labels_pdf([], LABEL_SIZES["50x25"])
     assert io.BytesIO(labels_pdf([SHORT], LABEL_SIZES["50x25"])).read(4) == b"%PDF"
+
+
+def test_non_periodic_labels_print_their_requirement_instead_of_a_due_date(
+    tmp_path: Path,
+) -> None:
+    cnr = LabelData("GB-12", "Gauge block set", None, None, "not_required")
+    vbu = LabelData("PSU-3", "Bench supply", date(2026, 5, 1), None, "verify_before_use")
+    for key in ("dymo-99012", "62x29", "dk-11204"):
+        text = label_text(write(tmp_path, key, [cnr]))
+        assert "CALIBRATION NOT REQUIRED" in text, (key, text)
+        assert "Due" not in text and "never" not in text
+        checked = label_text(write(tmp_path, key, [vbu]))
+        assert "VERIFY BEFORE USE" in checked and "Due" not in checked, (key, checked)
+    assert "Calibrated 2026-05-01" in label_text(write(tmp_path, "dymo-99012", [vbu]))

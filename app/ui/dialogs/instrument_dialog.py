@@ -28,6 +28,11 @@ Submit = Callable[
     [dict[str, Any], int | None, Callable[[Any], None], Callable[[BaseException], None]], None
 ]
 
+REQUIREMENT_LABELS = {
+    "periodic": "Periodic",
+    "verify_before_use": "Verify before use",
+    "not_required": "Not required",
+}
 LIFECYCLE_LABELS = {
     "in_service": "In service",
     "out_of_service": "Out of service",
@@ -52,6 +57,9 @@ TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
 # instrument is (and its calibration rhythm) on the left, what it is on the right.
 # Creation order is the Tab order: down the left column, then down the right one.
 RIGHT_COLUMN_FROM = "manufacturer"
+# Rows shown only when asked for: the reason an instrument is not calibrated
+# periodically, and the reason for switching between kinds (an edit).
+ROWS_WHEN_NEEDED = frozenset({"requirement_reason", "reason"})
 
 
 class InstrumentDialog(QDialog):
@@ -120,6 +128,34 @@ class InstrumentDialog(QDialog):
         for value, label in LIFECYCLE_LABELS.items():
             self.status.addItem(label, value)
         self.form.add("status", "S&tatus:", self.status)
+        # How it is calibrated; a reason when not periodically, and why the kind changed
+        # (both audited). Shown only when they are asked for.
+        self.requirement = QComboBox()
+        for value, label in REQUIREMENT_LABELS.items():
+            self.requirement.addItem(label, value)
+        self.form.add("calibration_requirement", "Cali&bration:", self.requirement)
+        self.requirement_reason = QLineEdit()
+        self.requirement_reason.setMaxLength(TEXT_LEN)
+        self.requirement_reason.setPlaceholderText("e.g. kept for parts, reference item")
+        self.form.add("requirement_reason", "Why not &periodic:", self.requirement_reason)
+        self.change_reason = QLineEdit()
+        self.change_reason.setMaxLength(TEXT_LEN)
+        self.change_reason.setPlaceholderText("kept in the audit trail")
+        self.form.add("reason", "Reason for the switc&h:", self.change_reason)
+        self.requirement.currentIndexChanged.connect(self._requirement_changed)
+        self._requirement_changed()
+
+    def _requirement_changed(self) -> None:
+        """Interval and grace mean nothing while not periodic; the reasons show when asked."""
+        periodic = self.requirement.currentData() == "periodic"
+        self.interval.setEnabled(periodic)
+        self.grace.setEnabled(periodic)
+        form = self.form.columns[0]
+        form.setRowVisible(self.form.rows["requirement_reason"], not periodic)
+        loaded = self._detail.calibration_requirement if self._detail else "periodic"
+        switching = self._detail is not None and self.requirement.currentData() != loaded
+        form.setRowVisible(self.form.rows["reason"], switching)
+        self._switching = switching
 
     # -- values ----------------------------------------------------------------------
 
@@ -132,6 +168,11 @@ class InstrumentDialog(QDialog):
         self.notes.setPlainText(detail.notes)
         self.expected_version = detail.version
         self._detail = detail
+        self.requirement.setCurrentIndex(
+            max(0, self.requirement.findData(detail.calibration_requirement))
+        )
+        self.requirement_reason.setText(detail.requirement_reason)
+        self._requirement_changed()
 
     def values(self) -> dict[str, Any]:
         """What the form holds now."""
@@ -140,7 +181,15 @@ class InstrumentDialog(QDialog):
         values["grace_days"] = self.grace.value()
         values["status"] = self.status.currentData()
         values["notes"] = self.notes.toPlainText().strip()
+        values["calibration_requirement"] = self.requirement.currentData()
+        # A periodic instrument has no requirement reason (the service clears it).
+        periodic = values["calibration_requirement"] == "periodic"
+        values["requirement_reason"] = "" if periodic else self.requirement_reason.text().strip()
         return values
+
+    def reason(self) -> str:
+        """Why the calibration kind changed (the edit's audit reason), if it did."""
+        return self.change_reason.text().strip() if self._switching else ""
 
     def set_value(self, name: str, value: Any) -> None:
         """Put one value back into its editor (re-applying the user's changes)."""
@@ -154,6 +203,10 @@ class InstrumentDialog(QDialog):
             self.status.setCurrentIndex(max(0, self.status.findData(value)))
         elif name == "notes":
             self.notes.setPlainText(str(value or ""))
+        elif name == "calibration_requirement":
+            self.requirement.setCurrentIndex(max(0, self.requirement.findData(value)))
+        elif name == "requirement_reason":
+            self.requirement_reason.setText(str(value or ""))
 
     def save_now(self) -> None:
         """Save as if the user pressed Save."""
@@ -170,8 +223,15 @@ class InstrumentDialog(QDialog):
             "grace_days": self._detail.grace_days,
             "status": self._detail.lifecycle,
             "notes": self._detail.notes,
+            "calibration_requirement": self._detail.calibration_requirement,
+            "requirement_reason": self._detail.requirement_reason,
         }
-        return {k: v for k, v in values.items() if loaded.get(k) != v}
+        changed = {k: v for k, v in values.items() if loaded.get(k) != v}
+        if values["calibration_requirement"] != "periodic":
+            # Unused while not periodic: never sent as a change the person did not see.
+            for name in ("calibration_interval_days", "grace_days"):
+                changed.pop(name, None)
+        return changed
 
     def _local_errors(self, values: dict[str, Any]) -> dict[str, str]:
         errors = {}
