@@ -15,7 +15,7 @@ STATUS_TEXT = {
     "overdue": "Overdue",
     "not-calibrated": "Not yet calibrated",
     "verify-before-use": "Verify before use",
-    "not-required": "Calibration not required",
+    "not-required": "Cal. not required",
     "out-of-service": "Out of service",
     "retired": "Retired",
     "lost": "Lost",

@@ -65,6 +65,7 @@ from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
+from app.ui.flow_layout import FlowLayout
 from app.ui.look import icon, status_icon
 from app.ui.modal import run_modal
 from app.ui.models.instrument_table import (
@@ -91,9 +92,13 @@ FILTERS: tuple[tuple[str | None, str], ...] = (
     ("out-of-service", "Out of service"),
     ("retired", "Retired"),
     ("lost", "Lost"),
-    # Shown only while some instrument's data is flagged (the bar must fit at 1280 px).
+    ("verify-before-use", "Verify before use"),
+    ("not-required", "Not required"),
     ("to-review", "Data to review"),
 )
+# Chips shown only while some instrument is in them (or while one is the filter chosen):
+# most registers have none, and a chip that always says (0) is noise.
+WHEN_ANY = ("verify-before-use", "not-required", "to-review")
 SEARCH_DEBOUNCE_MS = 250
 POLL_MS = 3000
 IDLE_CHECK_MS = 30_000
@@ -467,6 +472,10 @@ class MainWindow(QMainWindow):
         filter_bar.setObjectName("filterBar")
         filter_layout = QHBoxLayout(filter_bar)
         filter_layout.setContentsMargins(0, 0, 0, 0)
+        # The chips wrap onto a second line rather than widen the window past the screen.
+        chips = QWidget()
+        chips_layout = FlowLayout(chips)
+        filter_layout.addWidget(chips, 1, Qt.AlignmentFlag.AlignTop)
         self.filter_group = QButtonGroup(self)
         self.filter_group.setExclusive(True)
         self.filter_buttons: dict[str | None, QToolButton] = {}
@@ -481,10 +490,10 @@ class MainWindow(QMainWindow):
             chip.clicked.connect(lambda _c=False, k=key: self.set_filter(k))
             self.filter_group.addButton(chip)
             self.filter_buttons[key] = chip
-            filter_layout.addWidget(chip)
+            chips_layout.addWidget(chip)
         self.filter_buttons[None].setChecked(True)
-        self.filter_buttons["to-review"].hide()  # until some data is flagged
-        filter_layout.addStretch(1)
+        for key in WHEN_ANY:
+            self.filter_buttons[key].hide()  # until some instrument is in it
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search (Ctrl+F): tag, description, serial, maker, model")
         self.search.setAccessibleName("Search instruments")
@@ -502,13 +511,13 @@ class MainWindow(QMainWindow):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(0)
         self._reload_timer.timeout.connect(self._load_ids)
-        filter_layout.addWidget(self.search)
+        filter_layout.addWidget(self.search, 0, Qt.AlignmentFlag.AlignTop)
         # How many the search found, next to the box where the person typed.
         self.found = QLabel()
         self.found.setObjectName("searchCount")
         self.found.setAccessibleName("Search result count")
         self.found.setMinimumWidth(self.fontMetrics().horizontalAdvance("9,999 found"))
-        filter_layout.addWidget(self.found)
+        filter_layout.addWidget(self.found, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(filter_bar)
 
         self.table = QTableView()
@@ -663,9 +672,9 @@ class MainWindow(QMainWindow):
         for key, label in FILTERS:
             n = counts.get(key or "all", 0)
             self.filter_buttons[key].setText(f"{label} ({n:,})")
-        # "Data to review" only while there is some (or while it is the filter chosen).
-        review = self.filter_buttons["to-review"]
-        review.setVisible(counts.get("to-review", 0) > 0 or review.isChecked())
+        for key in WHEN_ANY:
+            chip = self.filter_buttons[key]
+            chip.setVisible(counts.get(key, 0) > 0 or chip.isChecked())
         self.found.setText(f"{len(ids):,} found" if self._searched else "")
         # After the repaint the new rows cause: the detail pane's load, Python-heavy,
         # then does not compete with the painting for the GIL (that froze the window

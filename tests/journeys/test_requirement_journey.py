@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -86,7 +86,7 @@ def test_mark_not_required_with_a_reason(
         person.shortcut("Ctrl+E")
 
     qtbot.waitUntil(
-        lambda: th_window.model.index(0, COL_STATUS).data() == "Calibration not required",
+        lambda: th_window.model.index(0, COL_STATUS).data() == "Cal. not required",
         timeout=WAIT_MS,
     )
     qtbot.waitUntil(
@@ -104,3 +104,48 @@ def test_mark_not_required_with_a_reason(
     assert event.reason == "display broken, not repaired"
     assert event.changes["calibration_requirement"] == ["periodic", "not_required"]
     assert "calibration_interval_days" not in event.changes
+
+
+def test_every_filter_chip_fits_a_laptop_screen_and_filters(
+    qtbot: QtBot, person: Person, app: CalTrack
+) -> None:
+    """With data to review and instruments of both other kinds, the chips wrap onto a
+    second line instead of pushing the window past a 1280-pixel screen (they did)."""
+    add_thermometer(app, "TH-001")
+    app.instruments.add(
+        {
+            "asset_tag": "SP-1",
+            "description": "Spare thermometer",
+            "calibration_requirement": "not_required",
+            "requirement_reason": "kept for parts",
+        }
+    )
+    app.instruments.add(
+        {
+            "asset_tag": "VB-1",
+            "description": "Gauge block set",
+            "calibration_requirement": "verify_before_use",
+        }
+    )
+    app.instruments.flag_for_review("TH-001", "certificate number missing")
+    windows = open_window(qtbot, app, UserSettings(reminders=False))
+    win = next(windows)
+    win.resize(1280, 800)
+    qtbot.waitUntil(lambda: win.model.rowCount() == 3, timeout=WAIT_MS)
+    chips = win.filter_buttons
+    for key in ("verify-before-use", "not-required", "to-review"):
+        qtbot.waitUntil(chips[key].isVisible, timeout=WAIT_MS)
+    assert chips["not-required"].text() == "Not required (1)"
+    assert win.minimumSizeHint().width() <= 1280
+    qtbot.waitUntil(lambda: win.width() == 1280, timeout=WAIT_MS)
+    for chip in chips.values():
+        right = chip.mapTo(win, QPoint(chip.width(), 0)).x()
+        assert right <= win.width(), f"the {chip.text()} chip is cut off at {right} px"
+
+    person.click(chips["not-required"])
+    qtbot.waitUntil(lambda: win.model.rowCount() == 1, timeout=WAIT_MS)
+    assert win.model.index(0, 0).data() == "SP-1"
+    person.click(chips["verify-before-use"])
+    qtbot.waitUntil(lambda: win.model.index(0, 0).data() == "VB-1", timeout=WAIT_MS)
+    assert win.model.rowCount() == 1
+    next(windows, None)

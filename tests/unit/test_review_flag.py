@@ -296,8 +296,14 @@ def test_a_technician_flags_by_hand(app: CalTrack, db_path: Path, clock: FixedCl
 
 def test_the_wizard_counts_the_flagged_rows(app: CalTrack, tmp_path: Path) -> None:
     from app.ui.dialogs.import_preview_page import counts_text
+    from app.ui.dialogs.import_wizard import detail_lines
 
     preview = app.transfer.preview(write_csv(tmp_path / "r.csv", HEADER, REGISTER), INSTRUMENTS)
     assert (
         counts_text(preview) == "6 to add · 0 to update · 0 with errors · 5 flagged for QA review"
+    )
+    # The last page says so too, and where to find them.
+    done = app.transfer.commit(preview)
+    assert "5 rows kept as recorded and flagged for QA review: the “Data to review” filter" in (
+        detail_lines(done)
     )

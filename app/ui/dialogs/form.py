@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLayout,
+    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -18,17 +19,23 @@ from PySide6.QtWidgets import (
 
 
 class _GrowToFit(QObject):
-    """Makes a dialog taller when what it holds needs more height than it has.
+    """Makes a dialog taller when what it holds needs more height than it has, and
+    shorter again (never below where it started) when that is gone.
 
     A minimum-size constraint alone does not do it: word-wrapped labels (notices, field
     errors, the signing statement) need a height that depends on the width, which a
-    window's minimum size does not follow.
+    window's minimum size does not follow. Without the shrink, the room an error took
+    stays as gaps between the fields and their labels once it is fixed.
     """
 
     def __init__(self, dialog: QDialog) -> None:
         super().__init__(dialog)
         self._dialog = dialog
         self._pending = False
+        # The height before we grew it, and the height we grew it to: a dialog the
+        # person resized since is theirs, and is left alone.
+        self._before: int | None = None
+        self._grown_to: int | None = None
         dialog.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -55,7 +62,15 @@ class _GrowToFit(QObject):
         if screen is not None:
             need = min(need, screen.availableGeometry().height() - 40)
         if need > dialog.height():
+            if self._grown_to != dialog.height():
+                self._before = dialog.height()
             dialog.resize(width, need)
+            self._grown_to = dialog.height()  # the minimum size may have made it more
+        elif self._before is not None and self._grown_to == dialog.height():
+            target = max(need, self._before)
+            if target < dialog.height():
+                dialog.resize(width, target)
+                self._grown_to = dialog.height()
 
 
 class _EnterPresses(QObject):
@@ -142,6 +157,9 @@ class FieldRow(QWidget):
         layout.setSpacing(2)
         layout.addWidget(editor)
         layout.addWidget(self.error)
+        if isinstance(editor, QLineEdit):
+            # What the message asked for is being typed: it no longer applies.
+            editor.textEdited.connect(lambda _text: self.set_error(None))
 
     def set_error(self, message: str | None) -> None:
         self.error.setText(message or "")
@@ -190,6 +208,11 @@ class ValidatingForm(QWidget):
 
     def _add(self, form: QFormLayout, name: str, label: str, editor: QWidget) -> FieldRow:
         row = FieldRow(editor, self)
+        if len(self.columns) > 1 and form is not self.wide:
+            # Side by side, each field still shows a description or a model whole (the
+            # dialog's layout keeps it no smaller than this).
+            wide_enough = self.fontMetrics().averageCharWidth() * 28
+            editor.setMinimumWidth(max(editor.minimumWidth(), wide_enough))
         title = QLabel(label, self)
         title.setBuddy(editor)
         editor.setAccessibleName(label.replace("&", "").rstrip(":"))

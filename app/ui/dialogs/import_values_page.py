@@ -239,10 +239,16 @@ class ValuesPage(QWizardPage):
     def _show_tables(self, columns: list[ColumnValues]) -> None:
         if [c.column for c in columns] != [m.column.column for m in self.models if m.column]:
             self._build(len(columns))
-        for model, label, column in zip(self.models, self.labels, columns, strict=True):
+        for index, (model, label, column) in enumerate(
+            zip(self.models, self.labels, columns, strict=True)
+        ):
             model.set_column(column)
             name = FIELD_TITLES.get(column.field, VALUE_NAMES.get(column.field, column.field))
+            name = name[:1].upper() + name[1:]
             n = len(column.values)
+            # The room goes where the rows are: a table of nine values is not squeezed
+            # to leave a table of one value half the page.
+            self.tables.setStretch(index, min(n, 12) + 2)
             label.setText(
                 f"{name}, from the column “{column.column}” "
                 f"({n} distinct value{'s' if n != 1 else ''}):"

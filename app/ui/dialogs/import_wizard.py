@@ -459,6 +459,12 @@ def detail_lines(result: ImportPreview) -> str:
         more = " …" if len(result.excluded_lines) > 20 else ""
         word = "line" if len(result.excluded_lines) == 1 else "lines"
         lines.append(f"Left out: {word} {shown}{more}.")
+    if flagged := counts.get("flagged", 0):
+        lines.append(
+            f"{flagged:,} row{'s' if flagged != 1 else ''} kept as recorded and flagged for "
+            "QA review: the “Data to review” filter lists their instruments, and QA clears "
+            "each flag with a reason."
+        )
     lines.append(
         f"Each change is audited as “imported from {result.source} line N”. The column "
         "mapping is remembered for files with the same columns."

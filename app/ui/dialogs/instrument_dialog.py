@@ -80,7 +80,6 @@ class InstrumentDialog(QDialog):
         self.expected_version = detail.version if detail else None
         self.saved: Any = None
         self.setWindowTitle(f"Edit {detail.asset_tag}" if detail else "New instrument")
-        self.setMinimumWidth(760)
 
         self.form = ValidatingForm(columns=2)
         self.edits: dict[str, QLineEdit] = {}
