@@ -22,7 +22,7 @@ from app.errors import UsageError
 from app.services.bounds import id_problem
 from app.services.transfer import EXPORT_FORMATS, refusal
 from app.services.transfer_dates import DATE_ORDERS
-from app.services.transfer_mapping import KINDS
+from app.services.transfer_mapping import INTERVAL_FIELDS, KINDS
 from app.services.transfer_model import ImportOptions, ImportPreview, ValueMap
 from app.settings.import_mappings import (
     remember_mapping,
@@ -144,7 +144,9 @@ def _print_preview(p: ImportPreview) -> None:
         if c.samples:  # what a left-out column holds: --map it if it is wanted
             print(f"  column {c.header or c.index + 1!r} holds: {', '.join(c.samples)}")
     for table in p.values:
-        print(f"values of column {table.column!r} ({table.field}: {', '.join(table.allowed)}):")
+        # An interval's 0 and blank values become a requirement, not an interval.
+        what = "calibration requirement" if table.field in INTERVAL_FIELDS else table.field
+        print(f"values of column {table.column!r} ({what}: {', '.join(table.allowed)}):")
         print_table(("VALUE", "ROWS", "BECOMES", "FROM"), [_value_row(v) for v in table.values])
     for warning in p.warnings:
         print(f"warning: {warning}")

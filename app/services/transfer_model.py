@@ -114,7 +114,7 @@ VALUE_NAMES = {
     "result": "result",
     "provider_kind": "provider kind",
     "calibration_requirement": "calibration requirement",
-    "calibration_interval_days": "calibration requirement for an interval of 0",
+    "calibration_interval_days": "calibration requirement for a 0 or blank interval",
 }
 
 
@@ -163,6 +163,13 @@ def unmapped_message(column: ColumnValues, value: ValueMap) -> str:
     rows = f"{value.count} row{'s' if value.count != 1 else ''}"
     lines = ", ".join(str(n) for n in value.lines)
     more = " …" if value.count > len(value.lines) else ""
+    if column.field == "calibration_interval_days":
+        return (
+            f"an interval of {value.value!r} ({rows}: line{'s' if value.count != 1 else ''} "
+            f"{lines}{more}) is no calibration interval: say what these instruments are, map "
+            f"it to one of {', '.join(column.allowed)} (periodic: the default interval), or "
+            "leave those lines out"
+        )
     return (
         f"{value.value!r} ({rows}: line{'s' if value.count != 1 else ''} {lines}{more}) is not "
         f"a {name} CalTrack knows; map it to one of {', '.join(column.allowed)}, or leave "

@@ -68,13 +68,19 @@ def cell_text(value: Cell) -> str:
 
 
 # An interval of 0 (or less) says the instrument is not calibrated periodically: which of
-# these it is, the user says (never guessed: a 0 may as well be a typing slip).
+# these it is, the user says (never guessed: a 0 may as well be a typing slip). A blank
+# interval is in the same table, guessed as periodic with the default interval (what a
+# blank always meant), so a register whose blanks mean "not calibrated" can say so.
 INTERVAL_FIELDS = (
     "calibration_interval_days",
     "calibration_interval_months",
     "calibration_interval_years",
 )
 NON_PERIODIC = ("not_required", "verify_before_use")
+# What a 0 or a blank interval may become ("periodic": the default interval).
+INTERVAL_TARGETS = ("periodic", *NON_PERIODIC)
+# How a blank interval cell is named in the value table and in --value.
+BLANK_INTERVAL = "(blank)"
 
 
 def non_positive(text: str) -> bool:
@@ -257,6 +263,8 @@ def instrument_row(
         assert name is not None
         spec = spec_of("instruments", name)
         if _blank(row.cell(name)):
+            if name in INTERVAL_FIELDS and not row.text("calibration_requirement"):
+                zero_interval = _blank_interval(row, planned, zero_interval)
             continue
         if name in INTERVAL_FIELDS and non_positive(row.text(name)):
             skip, zero_interval = _zero_interval(row, planned, name, zero_interval)
@@ -290,7 +298,9 @@ def instrument_row(
     requirement = planned.values.get("calibration_requirement")
     if requirement in NON_PERIODIC and not planned.values.get("requirement_reason"):
         # Not required must say why; the register's own word is the why we have.
-        if zero_interval:
+        if zero_interval == BLANK_INTERVAL:
+            planned.values["requirement_reason"] = "no interval in the imported register"
+        elif zero_interval:
             planned.values["requirement_reason"] = (
                 f"interval {zero_interval} in the imported register"
             )
@@ -325,14 +335,27 @@ def _zero_interval(row: _Row, planned: PlannedRow, name: str, seen: str) -> tupl
                 row.mapping.header_of(name),
                 name,
                 f"an interval of {text!r} is no calibration interval; map it to "
-                f"{' or '.join(NON_PERIODIC)} (an instrument not calibrated periodically), "
-                "or give the interval",
+                f"{' or '.join(NON_PERIODIC)} (an instrument not calibrated periodically) "
+                "or periodic (the default interval), or give the interval",
                 unmapped_value=text,
             )
         )
         return True, seen
+    if target == "periodic":
+        return True, seen  # the default interval, as for a blank cell
     planned.values["calibration_requirement"] = target
     return True, text
+
+
+def _blank_interval(row: _Row, planned: PlannedRow, seen: str) -> str:
+    """A blank interval cell: what the interval's value table says a blank means
+    (periodic with the default interval unless the user said otherwise)."""
+    table = row.choices.get("calibration_interval_days")
+    target = table.target_of(BLANK_INTERVAL) if table is not None else None
+    if target in NON_PERIODIC:
+        planned.values["calibration_requirement"] = target
+        return BLANK_INTERVAL
+    return seen
 
 
 def _points(row: _Row) -> tuple[PointInput, ...]:

@@ -35,7 +35,13 @@ from app.services.transfer_model import (
     ValueMap,
     value_key,
 )
-from app.services.transfer_rows import INTERVAL_FIELDS, NON_PERIODIC, cell_text, non_positive
+from app.services.transfer_rows import (
+    BLANK_INTERVAL,
+    INTERVAL_FIELDS,
+    INTERVAL_TARGETS,
+    cell_text,
+    non_positive,
+)
 from app.storage.tables import RawRow
 
 # (kind, field) → the values it takes, in the order the services list them.
@@ -337,10 +343,10 @@ def given_problems(
         field = fields_by_header.get(match)
         allowed = fixed_values(kind, field) if field else None
         if kind == "instruments" and field in INTERVAL_FIELDS:
-            allowed = NON_PERIODIC
+            allowed = INTERVAL_TARGETS
         fixed = ", ".join(sorted({f for (k, f) in FIXED_VALUES if k == kind}))
         if kind == "instruments":
-            fixed += " and the interval's 0 values"
+            fixed += " and the interval's 0 and blank values"
         if field is None:
             problems.append(
                 f"value mapping of {header!r}: the column is left out, so none of its values "
@@ -431,7 +437,9 @@ def _interval_tables(
                 else ""
             )
             text = cell_text(raw.cells[column.index]) if column.index < len(raw.cells) else ""
-            if not said and text and non_positive(text):
+            if not said and not text:
+                cells.append((raw.line, BLANK_INTERVAL))
+            elif not said and non_positive(text):
                 cells.append((raw.line, text))
         if not cells:
             continue
@@ -454,9 +462,10 @@ def _unguessed_table(
     given: Mapping[str, str],
     remembered: Mapping[str, str],
 ) -> ColumnValues:
-    """An interval column's table of 0 values: mapped only when the user says so."""
+    """An interval column's table of 0 and blank values: a 0 is mapped only when the user
+    says so; a blank is guessed as periodic (the default interval), as it always was read."""
     given_keys = {value_key(v): t for v, t in given.items()}
-    remembered_keys = {value_key(v): t for v, t in remembered.items() if t in NON_PERIODIC}
+    remembered_keys = {value_key(v): t for v, t in remembered.items() if t in INTERVAL_TARGETS}
     seen: dict[str, tuple[str, list[int]]] = {}
     for line, text in cells:
         seen.setdefault(value_key(text), (" ".join(text.split()), []))[1].append(line)
@@ -469,6 +478,17 @@ def _unguessed_table(
             values.append(
                 ValueMap(text, len(lines), remembered_keys[key], "remembered", lines=shown)
             )
+        elif text == BLANK_INTERVAL:
+            values.append(
+                ValueMap(
+                    text,
+                    len(lines),
+                    "periodic",
+                    "guessed",
+                    guessed_from="a blank interval: the default",
+                    lines=shown,
+                )
+            )
         else:
             values.append(ValueMap(text, len(lines), None, "", lines=shown))
-    return ColumnValues(header, "calibration_interval_days", NON_PERIODIC, tuple(values))
+    return ColumnValues(header, "calibration_interval_days", INTERVAL_TARGETS, tuple(values))

@@ -100,18 +100,20 @@ def test_zero_intervals_are_one_unmapped_value_each_and_refused(
     preview = app.transfer.preview(path, INSTRUMENTS)
     zero = table_of(preview, "calibration_interval_days")
     assert zero.column == "Interval (days)"
-    assert zero.allowed == ("not_required", "verify_before_use")
-    assert [(v.value, v.count, v.target, v.lines) for v in zero.values] == [
-        ("0", 2, None, (3, 4)),
-        ("0.0", 1, None, (5,)),
+    assert zero.allowed == ("periodic", "not_required", "verify_before_use")
+    assert [(v.value, v.count, v.target, v.source, v.lines) for v in zero.values] == [
+        ("0", 2, None, "", (3, 4)),
+        ("0.0", 1, None, "", (5,)),
+        # A blank is in the table too, guessed as what it always meant: the default.
+        ("(blank)", 1, "periodic", "guessed", (6,)),
     ]
     assert [str(i) for i in preview.issues] == [
-        "column 'Interval (days)': '0' (2 rows: lines 3, 4) is not a calibration requirement "
-        "for an interval of 0 CalTrack knows; map it to one of not_required, "
-        "verify_before_use, or leave those lines out",
-        "column 'Interval (days)': '0.0' (1 row: line 5) is not a calibration requirement for "
-        "an interval of 0 CalTrack knows; map it to one of not_required, verify_before_use, "
-        "or leave those lines out",
+        "column 'Interval (days)': an interval of '0' (2 rows: lines 3, 4) is no calibration "
+        "interval: say what these instruments are, map it to one of periodic, not_required, "
+        "verify_before_use (periodic: the default interval), or leave those lines out",
+        "column 'Interval (days)': an interval of '0.0' (1 row: line 5) is no calibration "
+        "interval: say what these instruments are, map it to one of periodic, not_required, "
+        "verify_before_use (periodic: the default interval), or leave those lines out",
     ]
     assert preview.error_lines == (3, 4, 5)
     with pytest.raises(ValidationError):
@@ -145,8 +147,29 @@ def test_mapped_zero_intervals_import_as_not_periodic(app: CalTrack, tmp_path: P
     assert app.instruments.get("G-1").calibration_requirement == "periodic"
     assert app.instruments.get("G-5").calibration_requirement == "periodic"  # blank: as ever
     assert done.remembered_values() == {
-        "Interval (days)": {"0": "not_required", "0.0": "verify_before_use"}
+        "Interval (days)": {"0": "not_required", "0.0": "verify_before_use", "(blank)": "periodic"}
     }
+
+
+def test_a_blank_interval_means_what_the_lab_says(app: CalTrack, tmp_path: Path) -> None:
+    """A register whose blank frequency means "not calibrated" maps the blank; a 0 may
+    also be mapped to periodic, which takes the default interval."""
+    path = write_csv(tmp_path / "reg.csv", *ZERO_REGISTER)
+    options = replace(
+        INSTRUMENTS,
+        values={"Interval (days)": {"0": "periodic", "0.0": "periodic", "(blank)": "not_required"}},
+    )
+    preview = app.transfer.preview(path, options)
+    assert preview.ok, preview.issues
+    assert app.transfer.commit(preview).committed
+    g5 = app.instruments.get("G-5")
+    assert (g5.calibration_requirement, g5.requirement_reason) == (
+        "not_required",
+        "no interval in the imported register",
+    )
+    g2 = app.instruments.get("G-2")
+    assert (g2.calibration_requirement, g2.calibration_interval_days) == ("periodic", 365)
+    assert app.instruments.get("G-1").calibration_interval_days == 365
 
 
 def test_a_requirement_column_wins_over_the_interval(app: CalTrack, tmp_path: Path) -> None:

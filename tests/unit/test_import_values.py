@@ -331,7 +331,7 @@ def test_bad_value_mappings_are_problems(app: CalTrack) -> None:
             {"Description": {"Caliper": "retired"}},
             "value mapping of 'Description': the column is read as description, which takes "
             "no fixed set of values; map values only of calibration_requirement, status and "
-            "the interval's 0 values",
+            "the interval's 0 and blank values",
         ),
     ):
         preview = app.transfer.preview(LAB, replace(INSTRUMENTS, values=values))
@@ -449,5 +449,5 @@ def test_a_value_mapping_of_a_left_out_column_is_a_problem(app: CalTrack) -> Non
     assert [str(p) for p in app.transfer.preview(LAB, options).problems] == [
         "value mapping of 'Status': the column is left out, so none of its values is read; "
         "map it to a field first (value mappings are for calibration_requirement, status and "
-        "the interval's 0 values)"
+        "the interval's 0 and blank values)"
     ]
