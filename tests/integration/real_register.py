@@ -12,8 +12,10 @@ from __future__ import annotations
 import csv
 import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+
+import openpyxl
 
 HEADERS = (
     "Asset No",
@@ -158,8 +160,33 @@ def write_register(
             last.isoformat() if last else "",
             nxt.isoformat() if nxt else "",
         )
+    if path.suffix == ".xlsx":
+        _write_xlsx(path, lines)
+        return facts
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(HEADERS)
         writer.writerows(lines)
     return facts
+
+
+def _write_xlsx(path: Path, lines: list[list[str]]) -> None:
+    """The same register as Excel keeps it: real date cells, numbers as numbers."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Register"
+    sheet.append(HEADERS)
+    dates = {HEADERS.index("Last Cal Date"), HEADERS.index("Next Cal Date")}
+    months = HEADERS.index("Frequency (Months)")
+    for line in lines:
+        cells: list[object] = []
+        for n, text in enumerate(line):
+            if n in dates and text:
+                cells.append(datetime.strptime(text, "%d/%m/%Y").date())
+            elif n == months:
+                cells.append(int(text))
+            else:
+                cells.append(text or None)
+        sheet.append(cells)
+    book.save(path)

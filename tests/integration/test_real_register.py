@@ -24,16 +24,23 @@ DECISIONS = {
 }
 
 
-@pytest.mark.parametrize("vocabulary", sorted(DECISIONS))
+@pytest.mark.parametrize(
+    ("vocabulary", "name"),
+    [
+        ("old-database", "register.csv"),
+        ("spreadsheet", "register.csv"),
+        ("old-database", "register.xlsx"),
+    ],
+)
 def test_a_200_row_register_imports_in_one_dry_run_and_one_import(
-    tmp_path: Path, vocabulary: str
+    tmp_path: Path, vocabulary: str, name: str
 ) -> None:
     db = tmp_path / "lab.db"
     with open_lab(db, create=True) as app:
         today = app.clock.today()
-    facts = write_register(tmp_path / "register.csv", today, vocabulary=vocabulary)
+    facts = write_register(tmp_path / name, today, vocabulary=vocabulary)
 
-    dry = run_cli(db, "import", "instruments", "register.csv", "--dry-run", "--json")
+    dry = run_cli(db, "import", "instruments", name, "--dry-run", "--json")
     assert dry.returncode == 2, dry.stderr
     preview = json.loads(dry.stdout)
     unmapped = {
@@ -51,7 +58,7 @@ def test_a_200_row_register_imports_in_one_dry_run_and_one_import(
 
     decisions = [*DECISIONS[vocabulary], "Frequency (Months):0=not_required"]
     values = [a for d in decisions for a in ("--value", d)]
-    done = run_cli(db, "import", "instruments", "register.csv", *values)
+    done = run_cli(db, "import", "instruments", name, *values)
     assert done.returncode == 0, (done.stdout, done.stderr)
 
     with open_lab(db) as app:
