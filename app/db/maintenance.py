@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.errors import StorageError, UsageError
 from app.storage.atomic import fsync_directory
+from app.storage.sharing import replace_file, unlink_file
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Hidden temporary copies end so; a kill can leave one (never under a backup's name).
@@ -173,9 +174,10 @@ def _publish(tmp: Path, destination: Path) -> None:
         # timestamp, so a clash in between is out of the ordinary).
         if destination.exists():
             raise UsageError(f"{destination} already exists; choose another label") from None
-        os.replace(tmp, destination)
+        replace_file(tmp, destination)
     else:
-        tmp.unlink()
+        # A virus scanner may hold the fresh copy open on Windows: wait it out.
+        unlink_file(tmp)
     fsync_directory(destination.parent)
 
 

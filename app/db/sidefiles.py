@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from app.storage.sharing import rename_file, unlink_file
+
 SideKind = Literal["journal", "wal"]
 
 JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
@@ -208,8 +210,9 @@ def move_into_place(left: LeftSave) -> Path:
                 f"{target} exists too and holds a save of its own; nothing was moved — keep "
                 f"both files and ask your admin (restore a backup if in doubt)"
             )
-        target.unlink()  # an empty leftover of a clean close or a read
-    os.rename(left.side, target)
+        unlink_file(target)  # an empty leftover of a clean close or a read
+    # Waits out another PC's open handle on Windows (a sharing violation).
+    rename_file(left.side, target)
     if left.kind == "wal":
         # The old name's shared-memory index describes the WAL under the old name only.
         with contextlib.suppress(OSError):

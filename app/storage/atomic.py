@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from app.storage.sharing import replace_file
+
 TMP_SUFFIX = ".tmp"
 
 
@@ -67,7 +69,7 @@ def atomic_writer(target: Path, *, prefix: str | None = None) -> Iterator[IO[byt
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        replace_file(tmp, target)  # waits out a reader's open handle on Windows
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

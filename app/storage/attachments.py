@@ -19,6 +19,7 @@ from app.errors import StorageError, UsageError
 from app.storage.atomic import atomic_writer, fsync_directory
 from app.storage.filekind import kind_of
 from app.storage.filenames import stored_name
+from app.storage.sharing import replace_file, unlink_file
 
 CHUNK = 1024 * 1024
 Progress = Callable[[int, int], None]
@@ -233,6 +234,7 @@ def _move(source: Path, target: Path) -> None:
     except OSError:
         if target.exists():
             raise FileExistsError(target) from None
-        os.replace(source, target)
+        replace_file(source, target)
         return
-    source.unlink()
+    # On Windows a reader's open handle blocks the delete for a moment: wait it out.
+    unlink_file(source)
