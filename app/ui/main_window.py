@@ -15,7 +15,6 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
@@ -80,7 +79,7 @@ from app.ui.models.instrument_table import (
 from app.ui.qa_actions import QaActions
 from app.ui.report_actions import ReportActions
 from app.ui.status_bar import CalTrackStatusBar
-from app.ui.tasks import Changes, TaskRunner
+from app.ui.tasks import Changes, TaskRunner, run_for
 from app.ui.transfer_actions import TransferActions
 from app.words import count
 
@@ -272,16 +271,15 @@ class MainWindow(QMainWindow):
         what it shows from that one signal.
         """
 
-        def alive() -> bool:
-            return not self._closing and shiboken6.isValid(self)
-
-        self.runner.run(
+        run_for(
+            self,
+            self.runner,
             fn,
-            lambda result: on_done(result) if alive() else None,
-            lambda exc: on_error(exc) if alive() else None,
+            on_done,
+            on_error,
             key=key,
-            owner=self,
             changes=changes,
+            alive=lambda: not self._closing,
         )
 
     def _data_changed(self, changes: Changes) -> None:

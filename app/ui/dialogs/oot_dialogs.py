@@ -60,7 +60,7 @@ from app.ui.models.oot_table import (
     STATUS_LABELS,
     OotTableModel,
 )
-from app.ui.tasks import Changes, TaskRunner
+from app.ui.tasks import Changes, TaskRunner, run_for
 from app.words import count
 
 Ok = Callable[[Any], None]
@@ -425,7 +425,7 @@ class OotWindow(QWidget):
         key: str | None = None,
         changes: Changes | None = None,
     ) -> None:
-        self._runner.run(fn, done, fail, key=key, owner=self, changes=changes)
+        run_for(self, self._runner, fn, done, fail, key=key, changes=changes)
 
     def _data_changed(self, changes: Changes) -> None:
         """A write succeeded: a hidden window reloads when it is shown again."""
