@@ -785,7 +785,7 @@ class MainWindow(QMainWindow):
         if result.free and not result.view.editing:
             self.notify_when_free = False
             self.notify_button.setChecked(False)
-            answer = QMessageBox.question(
+            answer = messages.ask(
                 self,
                 "Database available",
                 "The database is free for editing now. Start editing?",
@@ -989,13 +989,14 @@ class MainWindow(QMainWindow):
     def take_over(self) -> None:
         locks = self.app.locks
         session = self.app.session
-        answer = QMessageBox.warning(
+        answer = messages.ask(
             self,
             "Take over the database?",
             "The editing session's heartbeat has stopped. Taking over fences it off: even if "
             "it wakes up, it can never save again. Continue?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
+            icon=QMessageBox.Icon.Warning,
         )
         if answer != QMessageBox.StandardButton.Yes:
             return

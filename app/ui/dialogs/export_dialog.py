@@ -63,7 +63,7 @@ def choose_target(parent: QWidget, fmt: str, current: str) -> str:
 def ask_overwrite(parent: QWidget, files: Sequence[Path]) -> bool:
     """True when the user agrees to replace these files (tests replace this)."""
     names = "\n".join(f"• {f}" for f in files)
-    answer = QMessageBox.question(
+    answer = messages.ask(
         parent,
         "Replace files?",
         f"These files exist already and would be replaced:\n{names}",

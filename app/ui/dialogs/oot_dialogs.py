@@ -79,7 +79,7 @@ AFFECTED_COLUMNS = ("Record", "Date", "Instrument", "Result", "Certificate", "St
 
 def ask_discard(parent: QWidget, text: str) -> bool:
     """True when the user agrees to lose unsaved text (tests replace this)."""
-    answer = QMessageBox.question(
+    answer = messages.ask(
         parent,
         "Unsaved assessment",
         text,
