@@ -60,7 +60,7 @@ from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.detail_pane import DetailPane
 from app.ui.dialogs.calibration_dialog import CalibrationDialog
-from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
@@ -1127,32 +1127,32 @@ class MainWindow(QMainWindow):
     def _resolve_conflict(
         self, dialog: InstrumentDialog, exc: ConflictError, mine: dict[str, Any]
     ) -> None:
-        # What the form shows: for the fields the user left alone, what they opened.
-        choice_dialog = ConflictDialog(exc, mine, parent=dialog, base=dialog.values())
-        run_modal(choice_dialog)
-        choice = choice_dialog.choice
-        if choice is ConflictChoice.CANCEL:
-            dialog.show_banner(
-                "Not saved yet: the instrument changed under you. Your entries are kept."
-            )
-            return
-        if choice is ConflictChoice.KEEP_THEIRS:
-            dialog.reject()
-            self.refresh()
-            return
         service = self.app.instruments
         tag = exc.label
 
+        def keep_theirs() -> None:
+            dialog.reject()
+            self.refresh()
+
         def reapply(fresh: InstrumentDetail) -> None:
             dialog.load(fresh)
-            for name, value in mine.items():
-                dialog.set_value(name, value)
-            dialog.save_now()
+            reapply_mine(dialog, mine)
 
-        self._run(
-            lambda: service.get(tag),
-            reapply,
-            lambda err: messages.explain(dialog, err, doing="reloading the instrument"),
+        resolve_conflict(
+            exc,
+            mine,
+            parent=dialog,
+            # What the form shows: for the fields the user left alone, what they opened.
+            base=dialog.values(),
+            cancel=lambda: dialog.show_banner(
+                "Not saved yet: the instrument changed under you. Your entries are kept."
+            ),
+            keep_theirs=keep_theirs,
+            reapply_mine=lambda: self._run(
+                lambda: service.get(tag),
+                reapply,
+                lambda err: messages.explain(dialog, err, doing="reloading the instrument"),
+            ),
         )
 
     # -- calibrations ----------------------------------------------------------------

@@ -23,7 +23,7 @@ from app.services.dto import CalibrationInput, CalibrationView, Traceability, Us
 from app.ui import messages
 from app.ui.dialogs import oot_dialogs
 from app.ui.dialogs.calibration_dialog import CalibrationDialog
-from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.oot_dialogs import OotWindow, signer_ready
 from app.ui.dialogs.password_dialog import SigningPasswordDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
@@ -379,18 +379,24 @@ class QaActions(QObject):
         exc: ConflictError,
         mine: dict[str, Any],
     ) -> None:
-        choice_dialog = ConflictDialog(exc, mine, parent=dialog)
-        run_modal(choice_dialog)
-        choice = choice_dialog.choice
-        if choice is ConflictChoice.CANCEL:
-            dialog.show_banner(
-                "Not saved yet: the record changed under you. Your entries are kept."
-            )
-            return
-        if choice is ConflictChoice.KEEP_THEIRS:
+        def keep_theirs() -> None:
             dialog.reject()
             self._reload_detail()
-            return
+
+        resolve_conflict(
+            exc,
+            mine,
+            parent=dialog,
+            cancel=lambda: dialog.show_banner(
+                "Not saved yet: the record changed under you. Your entries are kept."
+            ),
+            keep_theirs=keep_theirs,
+            reapply_mine=lambda: self._reload_and_reapply(dialog, record, mine),
+        )
+
+    def _reload_and_reapply(
+        self, dialog: RecordEditDialog, record: CalibrationView, mine: dict[str, Any]
+    ) -> None:
         service = self.window.app.calibrations
         record_id = record.id
 
@@ -409,9 +415,7 @@ class QaActions(QObject):
                 )
                 return
             dialog.load(view)
-            for name, value in mine.items():
-                dialog.set_value(name, value)
-            dialog.save_now()
+            reapply_mine(dialog, mine)
 
         self.window._run(
             fresh,
