@@ -328,7 +328,7 @@ class Launcher(QObject):
             if not is_empty:
                 return
             demo_path = self.demo_database
-            choice = QMessageBox.question(
+            choice = messages.ask(
                 window,
                 "Welcome to CalTrack",
                 "Your database is ready and empty, for your lab's real instruments.\n\n"

@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
@@ -54,7 +53,7 @@ from app.ui.models.audit_table import (
     entity_text,
     time_text,
 )
-from app.ui.tasks import TaskRunner
+from app.ui.tasks import TaskRunner, run_for
 
 SEARCH_DEBOUNCE_MS = 300
 DEFAULT_DAYS = 30
@@ -383,15 +382,7 @@ class AuditWindow(QWidget):
         *,
         key: str | None = None,
     ) -> None:
-        def alive() -> bool:
-            return shiboken6.isValid(self)
-
-        self._runner.run(
-            fn,
-            lambda r: done(r) if alive() else None,
-            lambda e: fail(e) if alive() else None,
-            key=key,
-        )
+        run_for(self, self._runner, fn, done, fail, key=key)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -15,7 +15,6 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
@@ -61,7 +60,7 @@ from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.detail_pane import DetailPane
 from app.ui.dialogs.calibration_dialog import CalibrationDialog
-from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
@@ -80,7 +79,7 @@ from app.ui.models.instrument_table import (
 from app.ui.qa_actions import QaActions
 from app.ui.report_actions import ReportActions
 from app.ui.status_bar import CalTrackStatusBar
-from app.ui.tasks import Changes, TaskRunner
+from app.ui.tasks import Changes, TaskRunner, run_for
 from app.ui.transfer_actions import TransferActions
 from app.words import count
 
@@ -250,13 +249,13 @@ class MainWindow(QMainWindow):
         self.runner.changed.connect(self._data_changed)
         self.qa.start()
         self.refresh(initial=True)
-        self._run(
+        self.run_task(
             self.app.change_watcher,
             self._watcher_ready,
             lambda exc: None,
         )
 
-    def _run(
+    def run_task(
         self,
         fn: Callable[[], Any],
         on_done: Callable[[Any], object],
@@ -272,16 +271,15 @@ class MainWindow(QMainWindow):
         what it shows from that one signal.
         """
 
-        def alive() -> bool:
-            return not self._closing and shiboken6.isValid(self)
-
-        self.runner.run(
+        run_for(
+            self,
+            self.runner,
             fn,
-            lambda result: on_done(result) if alive() else None,
-            lambda exc: on_error(exc) if alive() else None,
+            on_done,
+            on_error,
             key=key,
-            owner=self,
             changes=changes,
+            alive=lambda: not self._closing,
         )
 
     def _data_changed(self, changes: Changes) -> None:
@@ -295,9 +293,14 @@ class MainWindow(QMainWindow):
 
     # -- construction ----------------------------------------------------------------
 
-    def _action(
+    def as_widget(self) -> QWidget:
+        """The window as a parent widget (for the action modules, see ``WindowApi``)."""
+        return self
+
+    def add_action(
         self, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = ""
     ) -> QAction:
+        """A window action (menu entry, shortcut, tip) that calls ``slot`` when triggered."""
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -309,56 +312,56 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        self.act_new_db = self._action("&New database…", self.new_database)
-        self.act_open_db = self._action(
+        self.act_new_db = self.add_action("&New database…", self.new_database)
+        self.act_open_db = self.add_action(
             "&Open database…", self.open_database, QKeySequence.StandardKey.Open
         )
-        self.act_open_demo = self._action(
+        self.act_open_demo = self.add_action(
             "Open &demo database…",
             self.open_demo_requested.emit,
             tip="Look around in a separate database of demo instruments; this one is not changed",
         )
-        self.act_backup = self._action("&Backup now", self.backup)
-        self.act_verify = self._action("&Verify database…", self.verify)
-        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.act_new = self._action(
+        self.act_backup = self.add_action("&Backup now", self.backup)
+        self.act_verify = self.add_action("&Verify database…", self.verify)
+        self.act_quit = self.add_action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_new = self.add_action(
             "&New instrument…",
             self.new_instrument,
             QKeySequence.StandardKey.New,
             "Register a new instrument (Ctrl+N)",
         )
-        self.act_edit = self._action(
+        self.act_edit = self.add_action(
             "&Edit instrument…", self.edit_instrument, "Ctrl+E", "Edit the selected instrument"
         )
-        self.act_calibrate = self._action(
+        self.act_calibrate = self.add_action(
             "New &calibration…",
             self.new_calibration,
             "Ctrl+K",
             "Record a calibration of the selected instrument (Ctrl+K)",
         )
-        self.act_void = self._action(
+        self.act_void = self.add_action(
             "&Void calibration…",
             self.void_selected_calibration,
             "Ctrl+Shift+V",
             "Void the calibration selected in the history",
         )
-        self.act_attach = self._action(
+        self.act_attach = self.add_action(
             "&Attach file…", self.attach_file, "Ctrl+Shift+A", "Attach a file to the instrument"
         )
-        self.act_find = self._action("&Find", self.focus_search, QKeySequence.StandardKey.Find)
-        self.act_refresh = self._action(
+        self.act_find = self.add_action("&Find", self.focus_search, QKeySequence.StandardKey.Find)
+        self.act_refresh = self.add_action(
             "&Refresh", self.refresh, QKeySequence.StandardKey.Refresh, "Reload data (F5)"
         )
-        self.act_stop_editing = self._action("Stop &editing", self.stop_editing)
-        self.act_edit_again = self._action("Try to &edit", self.try_edit)
-        self.act_settings = self._action(
+        self.act_stop_editing = self.add_action("Stop &editing", self.stop_editing)
+        self.act_edit_again = self.add_action("Try to &edit", self.try_edit)
+        self.act_settings = self.add_action(
             "&Preferences…", self.open_settings, "Ctrl+,", "Theme, reminders, due-soon window"
         )
-        self.act_guide = self._action(
+        self.act_guide = self.add_action(
             "&User guide", self.show_guide, QKeySequence.StandardKey.HelpContents
         )
-        self.act_shortcuts = self._action("&Keyboard shortcuts", self.show_shortcuts)
-        self.act_about = self._action("&About CalTrack", self.about)
+        self.act_shortcuts = self.add_action("&Keyboard shortcuts", self.show_shortcuts)
+        self.act_about = self.add_action("&About CalTrack", self.about)
         for act, name in (
             (self.act_new, "new"),
             (self.act_edit, "edit"),
@@ -639,7 +642,7 @@ class MainWindow(QMainWindow):
             self.status.refreshed()
             if self.watcher is not None:
                 watcher = self.watcher
-                self._run(watcher.acknowledge, lambda _r: None, lambda _e: None)
+                self.run_task(watcher.acknowledge, lambda _r: None, lambda _e: None)
 
     def reload_ids(self, keep_cache: bool = False) -> None:
         """Reload the list's ids and the filter counts (once per turn of the event loop:
@@ -659,7 +662,7 @@ class MainWindow(QMainWindow):
             first = service.rows(ids[:PAGE]) if ids else {}
             return ids, positions_of(ids), first, service.status_counts()
 
-        self._run(load, self._ids_loaded, self._load_failed, key="ids")
+        self.run_task(load, self._ids_loaded, self._load_failed, key="ids")
 
     def _ids_loaded(
         self,
@@ -687,7 +690,7 @@ class MainWindow(QMainWindow):
 
     def _fetch_rows(self, ids: list[int]) -> None:
         service = self.app.instruments
-        self._run(lambda: service.rows(ids), self.model.set_rows, self._load_failed)
+        self.run_task(lambda: service.rows(ids), self.model.set_rows, self._load_failed)
 
     def _sort(self, key: str, descending: bool) -> None:
         self.sort_key, self.sort_desc = key, descending
@@ -735,7 +738,7 @@ class MainWindow(QMainWindow):
             tag = row.asset_tag if row is not None else service.tag_of(instrument_id)
             return service.history(tag)
 
-        self._run(load, self._detail_loaded, self._detail_failed, key="detail")
+        self.run_task(load, self._detail_loaded, self._detail_failed, key="detail")
 
     def _detail_loaded(self, history: InstrumentHistory) -> None:
         self.history = history
@@ -770,7 +773,7 @@ class MainWindow(QMainWindow):
             free = notify and not session.editing and session.lock_free()
             return _Poll(changed, request, shown_live, mine, free, read_lock_view(app))
 
-        self._run(check, self._polled, lambda exc: None, key="poll")
+        self.run_task(check, self._polled, lambda exc: None, key="poll")
 
     def _polled(self, result: _Poll) -> None:
         if result.changed:
@@ -787,7 +790,7 @@ class MainWindow(QMainWindow):
         if result.free and not result.view.editing:
             self.notify_when_free = False
             self.notify_button.setChecked(False)
-            answer = QMessageBox.question(
+            answer = messages.ask(
                 self,
                 "Database available",
                 "The database is free for editing now. Start editing?",
@@ -835,7 +838,7 @@ class MainWindow(QMainWindow):
     def update_lock_state(self) -> None:
         """Re-read who edits (files on the share: off the GUI thread), then show it."""
         app = self.app
-        self._run(lambda: read_lock_view(app), self.show_lock_view, lambda exc: None)
+        self.run_task(lambda: read_lock_view(app), self.show_lock_view, lambda exc: None)
 
     def show_lock_view(self, view: LockView) -> None:
         self.lock_view = view
@@ -910,7 +913,7 @@ class MainWindow(QMainWindow):
             elif hand_over:
                 self.status.showMessage(f"You handed the database over to {request.user}.", 10_000)
 
-        self._run(
+        self.run_task(
             lambda: session.answer_request(request, hand_over=hand_over),
             done,
             lambda exc: messages.explain(self, exc, doing="answering the edit request"),
@@ -920,7 +923,7 @@ class MainWindow(QMainWindow):
         session = self.app.session
         session.note_activity()
         if session.idle_released and not session.editing:
-            self._run(
+            self.run_task(
                 session.touch, lambda _ok: self.update_lock_state(), lambda e: None, key="touch"
             )
 
@@ -930,7 +933,7 @@ class MainWindow(QMainWindow):
         def check() -> bool:
             return session.check_idle()
 
-        self._run(
+        self.run_task(
             check,
             lambda released: self._idle_checked(bool(released)),
             lambda exc: None,
@@ -950,13 +953,13 @@ class MainWindow(QMainWindow):
         """Request edit, or take the waiting request back (the same banner button)."""
         session = self.app.session
         if session.my_request is not None:
-            self._run(
+            self.run_task(
                 session.withdraw_request,
                 lambda _r: self._request_sent("Edit request withdrawn."),
                 lambda exc: messages.explain(self, exc, doing="withdrawing the edit request"),
             )
             return
-        self._run(
+        self.run_task(
             lambda: session.request_edit(""),
             lambda _r: self._request_sent("Edit request sent to the current editor."),
             lambda exc: messages.explain(self, exc, doing="sending the edit request"),
@@ -978,11 +981,11 @@ class MainWindow(QMainWindow):
             if not editing:
                 messages.info(self, "Still read-only", session.describe())
 
-        self._run(take, done, lambda exc: messages.explain(self, exc, doing="taking the lock"))
+        self.run_task(take, done, lambda exc: messages.explain(self, exc, doing="taking the lock"))
 
     def stop_editing(self) -> None:
         session = self.app.session
-        self._run(
+        self.run_task(
             lambda: session.release("you stopped editing"),
             lambda _r: self.update_lock_state(),
             lambda exc: messages.explain(self, exc, doing="releasing the lock"),
@@ -991,13 +994,14 @@ class MainWindow(QMainWindow):
     def take_over(self) -> None:
         locks = self.app.locks
         session = self.app.session
-        answer = QMessageBox.warning(
+        answer = messages.ask(
             self,
             "Take over the database?",
             "The editing session's heartbeat has stopped. Taking over fences it off: even if "
             "it wakes up, it can never save again. Continue?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
+            icon=QMessageBox.Icon.Warning,
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
@@ -1011,7 +1015,7 @@ class MainWindow(QMainWindow):
             self.update_lock_state()
             messages.info(self, "Take over", message)
 
-        self._run(run, done, lambda exc: messages.explain(self, exc, doing="taking over"))
+        self.run_task(run, done, lambda exc: messages.explain(self, exc, doing="taking over"))
 
     # -- reminders -------------------------------------------------------------------
 
@@ -1019,7 +1023,7 @@ class MainWindow(QMainWindow):
         if not self.settings.reminders or in_quiet_hours(self.settings, datetime.now().time()):
             return
         service = self.app.instruments
-        self._run(service.status_counts, self._show_reminder, lambda exc: None, key="remind")
+        self.run_task(service.status_counts, self._show_reminder, lambda exc: None, key="remind")
 
     def _show_reminder(self, counts: dict[str, int]) -> None:
         overdue, soon = counts.get("overdue", 0), counts.get("due-soon", 0)
@@ -1084,7 +1088,7 @@ class MainWindow(QMainWindow):
             self._detail_loaded(history)
             then(history.instrument)
 
-        self._run(load, loaded, self._detail_failed)
+        self.run_task(load, loaded, self._detail_failed)
 
     def new_instrument(self) -> None:
         self._instrument_dialog(None)
@@ -1103,12 +1107,14 @@ class MainWindow(QMainWindow):
             fail: Callable[[BaseException], None],
         ) -> None:
             if detail is None:
-                self._run(lambda: service.add(values), ok, fail, changes=Changes(instruments=True))
+                self.run_task(
+                    lambda: service.add(values), ok, fail, changes=Changes(instruments=True)
+                )
             else:
                 tag = detail.asset_tag
                 assert dialog is not None
                 reason = dialog.reason()  # why the calibration kind changed, if it did
-                self._run(
+                self.run_task(
                     lambda: service.edit(tag, values, expected_version=version, reason=reason),
                     ok,
                     fail,
@@ -1128,32 +1134,32 @@ class MainWindow(QMainWindow):
     def _resolve_conflict(
         self, dialog: InstrumentDialog, exc: ConflictError, mine: dict[str, Any]
     ) -> None:
-        # What the form shows: for the fields the user left alone, what they opened.
-        choice_dialog = ConflictDialog(exc, mine, parent=dialog, base=dialog.values())
-        run_modal(choice_dialog)
-        choice = choice_dialog.choice
-        if choice is ConflictChoice.CANCEL:
-            dialog.show_banner(
-                "Not saved yet: the instrument changed under you. Your entries are kept."
-            )
-            return
-        if choice is ConflictChoice.KEEP_THEIRS:
-            dialog.reject()
-            self.refresh()
-            return
         service = self.app.instruments
         tag = exc.label
 
+        def keep_theirs() -> None:
+            dialog.reject()
+            self.refresh()
+
         def reapply(fresh: InstrumentDetail) -> None:
             dialog.load(fresh)
-            for name, value in mine.items():
-                dialog.set_value(name, value)
-            dialog.save_now()
+            reapply_mine(dialog, mine)
 
-        self._run(
-            lambda: service.get(tag),
-            reapply,
-            lambda err: messages.explain(dialog, err, doing="reloading the instrument"),
+        resolve_conflict(
+            exc,
+            mine,
+            parent=dialog,
+            # What the form shows: for the fields the user left alone, what they opened.
+            base=dialog.values(),
+            cancel=lambda: dialog.show_banner(
+                "Not saved yet: the instrument changed under you. Your entries are kept."
+            ),
+            keep_theirs=keep_theirs,
+            reapply_mine=lambda: self.run_task(
+                lambda: service.get(tag),
+                reapply,
+                lambda err: messages.explain(dialog, err, doing="reloading the instrument"),
+            ),
         )
 
     # -- calibrations ----------------------------------------------------------------
@@ -1171,7 +1177,7 @@ class MainWindow(QMainWindow):
                 ok: Callable[[Any], None],
                 fail: Callable[[BaseException], None],
             ) -> None:
-                self._run(
+                self.run_task(
                     lambda: service.add(detail.asset_tag, data),
                     ok,
                     fail,
@@ -1194,7 +1200,7 @@ class MainWindow(QMainWindow):
                 )
                 self.qa.calibration_saved(dialog.saved)
 
-        self._run(
+        self.run_task(
             lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
             open_dialog,
             lambda exc: messages.explain(self, exc, doing="loading the standards"),
@@ -1218,7 +1224,7 @@ class MainWindow(QMainWindow):
             return
         reason = dialog.reason
         service = self.app.calibrations
-        self._run(
+        self.run_task(
             lambda: service.void(record_id, reason, expected_version=version),
             lambda _v: None,
             lambda exc: messages.explain(self, exc, doing="voiding the calibration"),
@@ -1259,7 +1265,7 @@ class MainWindow(QMainWindow):
             progress.close()
             messages.explain(self, exc, doing=f"attaching {source.name}")
 
-        self._run(
+        self.run_task(
             run,
             finished,
             failed,
@@ -1269,7 +1275,7 @@ class MainWindow(QMainWindow):
     def open_attachment(self, attachment_id: int) -> None:
         service = self.app.attachments
         folder = Path(tempfile.mkdtemp(prefix="caltrack-open-"))
-        self._run(
+        self.run_task(
             lambda: service.export(attachment_id, folder),
             lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))),
             lambda exc: messages.explain(self, exc, doing="opening the attachment"),
@@ -1285,7 +1291,7 @@ class MainWindow(QMainWindow):
         if not target:
             return
         service = self.app.attachments
-        self._run(
+        self.run_task(
             lambda: service.export(attachment_id, Path(target)),
             lambda path: self.status.showMessage(f"Saved a copy to {path}.", 5000),
             lambda exc: messages.explain(self, exc, doing="saving a copy"),
@@ -1297,7 +1303,7 @@ class MainWindow(QMainWindow):
             return
         reason = dialog.reason
         service = self.app.attachments
-        self._run(
+        self.run_task(
             lambda: service.void(attachment_id, reason),
             lambda _v: None,
             lambda exc: messages.explain(self, exc, doing="voiding the attachment"),
@@ -1350,7 +1356,7 @@ class MainWindow(QMainWindow):
                 f"It holds the audit trail up to event {head}.",
             )
 
-        self._run(make, done, lambda exc: messages.explain(self, exc, doing="backing up"))
+        self.run_task(make, done, lambda exc: messages.explain(self, exc, doing="backing up"))
 
     def verify(self) -> None:
         service = self.app.maintenance
@@ -1375,7 +1381,9 @@ class MainWindow(QMainWindow):
                     "\n".join(f"• {p}" for p in report.problems[:30]),
                 )
 
-        self._run(service.verify, done, lambda exc: messages.explain(self, exc, doing="verifying"))
+        self.run_task(
+            service.verify, done, lambda exc: messages.explain(self, exc, doing="verifying")
+        )
 
     def open_settings(self) -> None:
         from app.ui.dialogs.settings_dialog import SettingsDialog
@@ -1416,7 +1424,7 @@ class MainWindow(QMainWindow):
                 f"SQLite {sqlite3.sqlite_version}, SQLAlchemy {sqlalchemy.__version__}",
             )
 
-        self._run(db.journal_mode, show, lambda exc: show("unknown"))
+        self.run_task(db.journal_mode, show, lambda exc: show("unknown"))
 
     # -- closing ---------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """Every message box goes through here: one seam for tests, one voice for users.
 
+Messages go through ``presenter``, questions with standard buttons through ``asker``.
+
 Domain errors map to one clear dialog each, saying what happened and what to do.
 """
 
@@ -41,6 +43,40 @@ def _show(
 
 
 presenter: Presenter = _show
+
+Button = QMessageBox.StandardButton
+# Tests replace this to answer questions without showing them: it gets the icon, the
+# title, the text, the buttons offered and the default, and returns the button chosen.
+Asker = Callable[[QWidget | None, QMessageBox.Icon, str, str, Button, Button], Button]
+
+
+def _ask(
+    parent: QWidget | None,
+    icon: QMessageBox.Icon,
+    title: str,
+    text: str,
+    buttons: Button,
+    default: Button,
+) -> Button:
+    if icon == QMessageBox.Icon.Warning:
+        return QMessageBox.warning(parent, title, text, buttons, default)
+    return QMessageBox.question(parent, title, text, buttons, default)
+
+
+asker: Asker = _ask
+
+
+def ask(
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    buttons: Button,
+    default: Button,
+    *,
+    icon: QMessageBox.Icon = QMessageBox.Icon.Question,
+) -> Button:
+    """Ask the user a question with standard buttons; returns the button chosen."""
+    return asker(parent, icon, title, text, buttons, default)
 
 
 def info(parent: QWidget | None, title: str, text: str, detail: str = "") -> None:

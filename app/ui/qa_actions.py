@@ -23,7 +23,7 @@ from app.services.dto import CalibrationInput, CalibrationView, Traceability, Us
 from app.ui import messages
 from app.ui.dialogs import oot_dialogs
 from app.ui.dialogs.calibration_dialog import CalibrationDialog
-from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.oot_dialogs import OotWindow, signer_ready
 from app.ui.dialogs.password_dialog import SigningPasswordDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
@@ -35,7 +35,7 @@ from app.ui.modal import run_modal
 from app.ui.tasks import Changes
 
 if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+    from app.ui.window_api import WindowApi
 
 Ok = Callable[[Any], None]
 Fail = Callable[[BaseException], None]
@@ -53,8 +53,8 @@ def bring_to_front(widget: QWidget) -> None:
 class QaActions(QObject):
     """Creates the QA actions on the window and runs what they start."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: WindowApi) -> None:
+        super().__init__(window.as_widget())
         self.window = window
         self.me: UserView | None = None
         self.open_cases = 0
@@ -62,40 +62,40 @@ class QaActions(QObject):
         self.case_notice: QMessageBox | None = None
         self.users_dialog: UsersDialog | None = None
 
-        self.act_sign = window._action(
+        self.act_sign = window.add_action(
             "&Sign calibration…",
             self.sign_selected,
             "Ctrl+Shift+S",
             "Sign the calibration selected in the history (QA)",
         )
-        self.act_correct = window._action(
+        self.act_correct = window.add_action(
             "C&orrect calibration…",
             self.correct_selected,
             "Ctrl+Shift+E",
             "Correct the details of the selected, unsigned calibration",
         )
-        self.act_supersede = window._action(
+        self.act_supersede = window.add_action(
             "Su&persede calibration…",
             self.supersede_selected,
             None,
             "Replace the selected calibration by a corrected one",
         )
-        self.act_oot = window._action(
+        self.act_oot = window.add_action(
             "&Out-of-tolerance cases…",
             self.show_oot_window,
             "Ctrl+Shift+O",
             "Assess and close out-of-tolerance cases (Ctrl+Shift+O)",
         )
-        self.act_password = window._action(
+        self.act_password = window.add_action(
             "My signing &password…", self.set_signing_password, None, "Set or change it"
         )
-        self.act_name = window._action(
+        self.act_name = window.add_action(
             "My printed &name…", self.set_printed_name, None, "The name on your signatures"
         )
-        self.act_users = window._action(
+        self.act_users = window.add_action(
             "&Users and roles…", self.show_users, None, "Accounts and roles (admins change them)"
         )
-        self.act_clear_review = window._action(
+        self.act_clear_review = window.add_action(
             "Clear &review flag…",
             self.clear_review,
             None,
@@ -123,7 +123,7 @@ class QaActions(QObject):
         self.oot_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
         self.oot_label.linkActivated.connect(lambda _link: self.show_oot_window())
         self.oot_label.hide()
-        window.installEventFilter(self)
+        window.as_widget().installEventFilter(self)
 
     # -- wiring ----------------------------------------------------------------------
 
@@ -171,7 +171,7 @@ class QaActions(QObject):
         def read() -> tuple[UserView, int]:
             return accounts.me(), oot.open_count()
 
-        self.window._run(read, self._status_read, lambda exc: None, key="qa-status")
+        self.window.run_task(read, self._status_read, lambda exc: None, key="qa-status")
 
     def _status_read(self, result: tuple[UserView, int]) -> None:
         self.me, self.open_cases = result
@@ -200,14 +200,15 @@ class QaActions(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (
-            watched is self.window
+            watched is self.window.as_widget()
             and event.type() == QEvent.Type.Close
             and self.oot_window is not None
             and self.oot_window.unsaved_cases()
         ):
             cases = ", ".join(f"OOT-{c}" for c in self.oot_window.unsaved_cases())
             if not oot_dialogs.ask_discard(
-                self.window, f"The assessment of {cases} is not saved. Quit and lose it?"
+                self.window.as_widget(),
+                f"The assessment of {cases} is not saved. Quit and lose it?",
             ):
                 event.ignore()
                 self.show_oot_window(self.oot_window.unsaved_cases()[0])
@@ -239,8 +240,10 @@ class QaActions(QObject):
             self.me = me
             then(me)
 
-        self.window._run(
-            accounts.me, got, lambda exc: messages.explain(self.window, exc, doing=doing)
+        self.window.run_task(
+            accounts.me,
+            got,
+            lambda exc: messages.explain(self.window.as_widget(), exc, doing=doing),
         )
 
     def _reload_detail(self) -> None:
@@ -274,17 +277,19 @@ class QaActions(QObject):
             "Clear review flag",
             f"{d.asset_tag} — data to review: {d.review_reason}\n\nClear the flag? Say what "
             "you checked; the audit trail keeps it with the flag's text.",
-            self.window,
+            self.window.as_widget(),
         )
         if not run_modal(dialog):
             return
         reason, service = dialog.reason, self.window.app.instruments
-        self.window._run(
+        self.window.run_task(
             lambda: service.clear_review(d.asset_tag, reason, expected_version=d.version),
             lambda done: self.window.status.showMessage(
                 f"Review flag of {done.asset_tag} cleared.", 6000
             ),
-            lambda exc: messages.explain(self.window, exc, doing="clearing the review flag"),
+            lambda exc: messages.explain(
+                self.window.as_widget(), exc, doing="clearing the review flag"
+            ),
             changes=Changes(instruments=True, instrument_ids=frozenset({d.id})),
         )
 
@@ -302,14 +307,14 @@ class QaActions(QObject):
         self._with_me(lambda me: self._sign_as(record, me), "reading your account")
 
     def _sign_as(self, record: CalibrationView, me: UserView) -> None:
-        if not signer_ready(self.window, me, "sign calibration records"):
+        if not signer_ready(self.window.as_widget(), me, "sign calibration records"):
             return
         service = self.window.app.signatures
         history = self.window.history
         description = history.instrument.description if history is not None else ""
 
         def submit(meaning: str, comment: str, password: str, ok: Ok, fail: Fail) -> None:
-            self.window._run(
+            self.window.run_task(
                 lambda: service.sign_record(
                     record.id,
                     meaning=meaning,
@@ -323,7 +328,11 @@ class QaActions(QObject):
             )
 
         dialog = SignDialog(
-            record=record, signer=me, submit=submit, description=description, parent=self.window
+            record=record,
+            signer=me,
+            submit=submit,
+            description=description,
+            parent=self.window.as_widget(),
         )
         if run_modal(dialog) and dialog.signature is not None:
             self.window.status.showMessage(
@@ -343,7 +352,7 @@ class QaActions(QObject):
             return
         if record.signed:
             messages.info(
-                self.window,
+                self.window.as_widget(),
                 "Signed record",
                 f"Calibration #{record.id} is signed and can no longer be corrected.",
                 "Supersede it with a corrected record instead (QA → Supersede calibration…).",
@@ -355,7 +364,7 @@ class QaActions(QObject):
         def submit(changes: dict[str, Any], version: int, ok: Ok, fail: Fail) -> None:
             assert dialog is not None
             reason = dialog.reason_text
-            self.window._run(
+            self.window.run_task(
                 lambda: service.edit(record.id, changes, reason=reason, expected_version=version),
                 ok,
                 fail,
@@ -367,7 +376,7 @@ class QaActions(QObject):
             self._resolve_record_conflict(dialog, record, exc, mine)
 
         dialog = RecordEditDialog(
-            record=record, submit=submit, on_conflict=conflict, parent=self.window
+            record=record, submit=submit, on_conflict=conflict, parent=self.window.as_widget()
         )
         if run_modal(dialog) and dialog.saved is not None:
             self.window.status.showMessage(f"Calibration #{record.id} corrected.", 5000)
@@ -379,18 +388,24 @@ class QaActions(QObject):
         exc: ConflictError,
         mine: dict[str, Any],
     ) -> None:
-        choice_dialog = ConflictDialog(exc, mine, parent=dialog)
-        run_modal(choice_dialog)
-        choice = choice_dialog.choice
-        if choice is ConflictChoice.CANCEL:
-            dialog.show_banner(
-                "Not saved yet: the record changed under you. Your entries are kept."
-            )
-            return
-        if choice is ConflictChoice.KEEP_THEIRS:
+        def keep_theirs() -> None:
             dialog.reject()
             self._reload_detail()
-            return
+
+        resolve_conflict(
+            exc,
+            mine,
+            parent=dialog,
+            cancel=lambda: dialog.show_banner(
+                "Not saved yet: the record changed under you. Your entries are kept."
+            ),
+            keep_theirs=keep_theirs,
+            reapply_mine=lambda: self._reload_and_reapply(dialog, record, mine),
+        )
+
+    def _reload_and_reapply(
+        self, dialog: RecordEditDialog, record: CalibrationView, mine: dict[str, Any]
+    ) -> None:
         service = self.window.app.calibrations
         record_id = record.id
 
@@ -409,11 +424,9 @@ class QaActions(QObject):
                 )
                 return
             dialog.load(view)
-            for name, value in mine.items():
-                dialog.set_value(name, value)
-            dialog.save_now()
+            reapply_mine(dialog, mine)
 
-        self.window._run(
+        self.window.run_task(
             fresh,
             reapply,
             lambda err: messages.explain(dialog, err, doing="reloading the calibration"),
@@ -433,7 +446,7 @@ class QaActions(QObject):
             return
         if record.signed and self.me is not None and not self.me.may_sign:
             messages.warn(
-                self.window,
+                self.window.as_widget(),
                 "Not allowed",
                 f"Calibration #{record.id} is signed: only QA reviewers and admins may "
                 f"supersede it; you ({self.me.login}) are a technician.",
@@ -442,10 +455,12 @@ class QaActions(QObject):
             return
         instruments = self.window.app.instruments
         detail = history.instrument
-        self.window._run(
+        self.window.run_task(
             lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
             lambda tags: self._supersede_dialog(record, detail, tags),
-            lambda exc: messages.explain(self.window, exc, doing="loading the standards"),
+            lambda exc: messages.explain(
+                self.window.as_widget(), exc, doing="loading the standards"
+            ),
         )
 
     def _supersede_dialog(self, record: CalibrationView, detail: Any, tags: list[str]) -> None:
@@ -471,7 +486,7 @@ class QaActions(QObject):
                     )
                     dialog.banner.show()
 
-            self.window._run(
+            self.window.run_task(
                 lambda: service.supersede(
                     record.id, data, reason=reason, expected_version=expected
                 ),
@@ -488,7 +503,7 @@ class QaActions(QObject):
             submit=submit,
             check_standards=self.check_standards,
             supersede=record,
-            parent=self.window,
+            parent=self.window.as_widget(),
         )
         if run_modal(dialog) and dialog.saved is not None:
             new: CalibrationView = dialog.saved
@@ -506,7 +521,7 @@ class QaActions(QObject):
         """For the calibration dialog: the standards' problems on that day, off the GUI
         thread; a failed check shows nothing (saving applies the rule anyway)."""
         service = self.window.app.calibrations
-        self.window._run(
+        self.window.run_task(
             lambda: service.standard_problems(tags, day),
             done,
             lambda exc: None,
@@ -524,7 +539,7 @@ class QaActions(QObject):
             f"Calibration #{view.id} found {view.asset_tag} out of tolerance: case "
             f"OOT-{case_id} is open. QA assesses what it may have affected as a standard.",
             QMessageBox.StandardButton.NoButton,
-            self.window,
+            self.window.as_widget(),
         )
         box.setInformativeText(
             f"{view.asset_tag} stays out of service until QA closes the case."
@@ -550,7 +565,7 @@ class QaActions(QObject):
                 app=self.window.app,
                 runner=self.window.runner,
                 editing=self._editing(),
-                parent=self.window,
+                parent=self.window.as_widget(),
             )
             window.instrument_wanted.connect(self.select_instrument)
             self.oot_window = window
@@ -569,10 +584,12 @@ class QaActions(QObject):
         def shown(trace: Traceability) -> None:
             self.window.detail.show_traceability(trace)
 
-        self.window._run(
+        self.window.run_task(
             lambda: service.traceability(tag),
             shown,
-            lambda exc: messages.explain(self.window, exc, doing="loading the traceability"),
+            lambda exc: messages.explain(
+                self.window.as_widget(), exc, doing="loading the traceability"
+            ),
             key="traceability",
         )
 
@@ -582,7 +599,7 @@ class QaActions(QObject):
         window = self.window
 
         def found(instrument_id: int) -> None:
-            bring_to_front(window)
+            bring_to_front(window.as_widget())
             row = window.model.row_of(instrument_id)
             if row is not None:
                 if window.selected_id == instrument_id:
@@ -597,10 +614,10 @@ class QaActions(QObject):
             window.search.blockSignals(False)
             window.set_filter(None)
 
-        window._run(
+        window.run_task(
             lambda: instruments.get(tag).id,
             found,
-            lambda exc: messages.explain(window, exc, doing=f"finding {tag}"),
+            lambda exc: messages.explain(window.as_widget(), exc, doing=f"finding {tag}"),
         )
 
     # -- accounts --------------------------------------------------------------------
@@ -612,9 +629,11 @@ class QaActions(QObject):
         accounts = self.window.app.accounts
 
         def submit(new: str, current: str | None, ok: Ok, fail: Fail) -> None:
-            self.window._run(lambda: accounts.set_signing_password(new, current=current), ok, fail)
+            self.window.run_task(
+                lambda: accounts.set_signing_password(new, current=current), ok, fail
+            )
 
-        dialog = SigningPasswordDialog(me=me, submit=submit, parent=self.window)
+        dialog = SigningPasswordDialog(me=me, submit=submit, parent=self.window.as_widget())
         if run_modal(dialog) and dialog.saved is not None:
             self.window.status.showMessage("Signing password set.", 5000)
             self.refresh_status()
@@ -626,9 +645,9 @@ class QaActions(QObject):
         accounts = self.window.app.accounts
 
         def submit(name: str, ok: Ok, fail: Fail) -> None:
-            self.window._run(lambda: accounts.set_display_name(name), ok, fail)
+            self.window.run_task(lambda: accounts.set_display_name(name), ok, fail)
 
-        dialog = PrintedNameDialog(me=me, submit=submit, parent=self.window)
+        dialog = PrintedNameDialog(me=me, submit=submit, parent=self.window.as_widget())
         if run_modal(dialog) and dialog.saved is not None:
             self.window.status.showMessage(
                 f"Your signatures now show “{dialog.saved.display_name}”.", 5000
@@ -640,7 +659,7 @@ class QaActions(QObject):
             app=self.window.app,
             runner=self.window.runner,
             editing=self._editing(),
-            parent=self.window,
+            parent=self.window.as_widget(),
         )
         dialog.accounts_changed.connect(self.refresh_status)
         self.users_dialog = dialog

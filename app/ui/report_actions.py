@@ -19,7 +19,7 @@ from app.ui.dialogs.labels_dialog import LabelPrefs, LabelsDialog
 from app.ui.dialogs.report_dialog import ReportDialog, ReportPrefs
 
 if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+    from app.ui.window_api import WindowApi
 
 REPORTS_KEY = "reports"
 LABELS_KEY = "labels"
@@ -36,39 +36,39 @@ FILTER_NAMES = {
 class ReportActions(QObject):
     """Creates the report actions on the window and opens their dialogs."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: WindowApi) -> None:
+        super().__init__(window.as_widget())
         self.window = window
         self.dialog: QDialog | None = None  # the report or labels dialog open now
 
         def kind(key: str) -> Any:
             return lambda: self.open_report(key)
 
-        self.act_due = window._action(
+        self.act_due = window.add_action(
             "&Due list…", kind("due"), None, "Instruments in service falling due soon"
         )
-        self.act_overdue = window._action(
+        self.act_overdue = window.add_action(
             "&Overdue list…", kind("overdue"), None, "Instruments past due or never calibrated"
         )
-        self.act_history = window._action(
+        self.act_history = window.add_action(
             "Instrument &history…",
             kind("history"),
             None,
             "One instrument's record, certificate-like",
         )
-        self.act_oot = window._action(
+        self.act_oot = window.add_action(
             "Out-of-&tolerance log…", kind("oot"), None, "The out-of-tolerance cases"
         )
-        self.act_audit = window._action(
+        self.act_audit = window.add_action(
             "&Audit trail report…", kind("audit"), None, "The audit trail of a period"
         )
-        self.act_labels = window._action(
+        self.act_labels = window.add_action(
             "&Labels…",
             self.open_labels,
             None,
             "Printable labels with a QR code of the asset tag",
         )
-        self.act_print_history = window._action(
+        self.act_print_history = window.add_action(
             "&Print history…",
             self.print_history,
             QKeySequence.StandardKey.Print,
@@ -137,7 +137,7 @@ class ReportActions(QObject):
             prefs=ReportPrefs.from_extra(self._prefs(REPORTS_KEY)),
             tag=self._selected_tag(),
             print_first=print_first,
-            parent=self.window,
+            parent=self.window.as_widget(),
         )
         dialog.written.connect(self._written)
         dialog.prefs_changed.connect(lambda p: self._remember(REPORTS_KEY, p.to_extra()))
@@ -167,7 +167,7 @@ class ReportActions(QObject):
             selected_tag=self._selected_tag() or None,
             list_ids=ids,
             list_name=self.list_name(),
-            parent=self.window,
+            parent=self.window.as_widget(),
         )
         dialog.written.connect(self._written)
         dialog.prefs_changed.connect(lambda p: self._remember(LABELS_KEY, p.to_extra()))

@@ -227,3 +227,35 @@ class TaskRunner(QObject):
     def wait(self, msecs: int = 30000) -> bool:
         """Block until every running function returned (shutdown and tests only)."""
         return self._pool.wait(msecs / 1000)
+
+
+def run_for(
+    owner: QObject,
+    runner: TaskRunner,
+    fn: Callable[[], T],
+    on_done: Callable[[T], object],
+    on_error: Callable[[BaseException], object],
+    *,
+    key: str | None = None,
+    changes: Changes | None = None,
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """``runner.run`` for one window or dialog, the way each of them runs its work.
+
+    The callbacks are closures (they close over the widget but are not its methods), so
+    the owner is named: nothing is delivered once ``owner`` is deleted, nor while
+    ``alive()``, when given, is false (e.g. the window is closing).
+    """
+
+    def wanted() -> bool:
+        return alive is None or alive()
+
+    def done(result: T) -> None:
+        if wanted():
+            on_done(result)
+
+    def failed(exc: BaseException) -> None:
+        if wanted():
+            on_error(exc)
+
+    runner.run(fn, done, failed, key=key, owner=owner, changes=changes)

@@ -27,37 +27,37 @@ from app.ui.dialogs.import_wizard import ImportWizard, summary_line
 from app.ui.qa_actions import bring_to_front
 
 if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+    from app.ui.window_api import WindowApi
 
 
 class TransferActions(QObject):
     """Creates the import, export and audit trail actions on the window and runs them."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: WindowApi) -> None:
+        super().__init__(window.as_widget())
         self.window = window
         self.wizard: ImportWizard | None = None
         self.export_dialog: ExportDialog | None = None
         self.audit_window: AuditWindow | None = None
-        self.act_import_instruments = window._action(
+        self.act_import_instruments = window.add_action(
             "&Import instruments…",
             lambda: self.import_file("instruments"),
             "Ctrl+Shift+I",
             "Import instruments from a CSV or Excel file: checked first, then all rows or none",
         )
-        self.act_import_calibrations = window._action(
+        self.act_import_calibrations = window.add_action(
             "Import calibration &history…",
             lambda: self.import_file("calibrations"),
             None,
             "Import calibration records of registered instruments from a CSV or Excel file",
         )
-        self.act_export = window._action(
+        self.act_export = window.add_action(
             "E&xport everything…",
             self.export,
             "Ctrl+Shift+X",
             "Every instrument and calibration record to one Excel workbook or two CSV files",
         )
-        self.act_audit = window._action(
+        self.act_audit = window.add_action(
             "&Audit trail…",
             self.show_audit_window,
             "Ctrl+Shift+T",
@@ -88,7 +88,7 @@ class TransferActions(QObject):
             memory=remembered_in(window.settings),
             value_memory=remembered_values_in(window.settings),
             remember=self._remember,
-            parent=window,
+            parent=window.as_widget(),
         )
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         wizard.imported.connect(self._imported)
@@ -125,7 +125,7 @@ class TransferActions(QObject):
             transfer=window.app.transfer,
             runner=window.runner,
             today=window.app.clock.today(),
-            parent=window,
+            parent=window.as_widget(),
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.export_dialog = dialog
@@ -136,7 +136,7 @@ class TransferActions(QObject):
     def show_audit_window(self, entity: str | None = None, event_id: int | None = None) -> None:
         if self.audit_window is None:
             self.audit_window = AuditWindow(
-                app=self.window.app, runner=self.window.runner, parent=self.window
+                app=self.window.app, runner=self.window.runner, parent=self.window.as_widget()
             )
         window = self.audit_window
         if entity is not None:

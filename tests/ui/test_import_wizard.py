@@ -467,8 +467,8 @@ def test_stop_stops_waiting_and_the_late_result_is_dropped(
     click(wizard, QWizard.WizardButton.NextButton)
     assert busy(wizard)
     bar = wizard.file_page.busy_bar
-    assert bar.isVisible() and bar.stop.isVisible()
-    bar.stop.click()  # before the worker's answer is delivered
+    assert bar.isVisible() and bar.button.isVisible()
+    bar.button.click()  # before the worker's answer is delivered
     assert not busy(wizard) and not bar.isVisible()
     window.runner.wait()
     qtbot.wait(50)  # the worker's (dropped) answer arrives through the event loop

@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack
 from app.reports.labels import LABEL_SIZES
 from app.settings.user_settings import UserSettings
-from app.ui.dialogs import report_dialog
+from app.ui import files
 from app.ui.dialogs.labels_dialog import LabelPrefs, LabelsDialog, parse_tags
 from app.ui.main_window import MainWindow
 from app.ui.tasks import TaskRunner
@@ -37,7 +37,7 @@ def runner() -> Iterator[TaskRunner]:
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     paths: list[Path] = []
-    monkeypatch.setattr(report_dialog, "open_file", paths.append)
+    monkeypatch.setattr(files, "open_file", paths.append)
     return paths
 
 
@@ -49,7 +49,7 @@ def save_to(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[str]:
         proposed.append(name)
         return str(path)
 
-    monkeypatch.setattr(report_dialog, "ask_save_path", ask)
+    monkeypatch.setattr(files, "ask_save_path", ask)
     return proposed
 
 
@@ -165,7 +165,7 @@ def test_typed_tags_print_on_a_page_the_size_of_the_label(
         printer.setOutputFileName(str(out))
         return True
 
-    monkeypatch.setattr(report_dialog, "ask_printer", ask)
+    monkeypatch.setattr(files, "ask_printer", ask)
     dialog = make(qtbot, demo_app, runner)
     assert dialog.use_tags.isChecked(), "nothing selected, no list: tags"
     qtbot.keyClicks(dialog.tags, f"{tags[2]}, {tags[0]}; {tags[2]} {tags[1]}")

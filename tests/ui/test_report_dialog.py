@@ -23,6 +23,7 @@ from app.reports import output
 from app.services.editing import EditingOptions
 from app.services.report_model import Report
 from app.settings.user_settings import UserSettings
+from app.ui import files, jobs
 from app.ui.dialogs import report_dialog
 from app.ui.dialogs.report_dialog import ReportDialog, ReportPrefs
 from app.ui.main_window import LockView, MainWindow
@@ -44,7 +45,7 @@ def runner() -> Iterator[TaskRunner]:
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The files "Open when done" would open (instead of starting a viewer)."""
     paths: list[Path] = []
-    monkeypatch.setattr(report_dialog, "open_file", paths.append)
+    monkeypatch.setattr(files, "open_file", paths.append)
     return paths
 
 
@@ -242,7 +243,7 @@ def test_print_paints_the_report_on_the_printer(
         printer.setOutputFileName(str(out))
         return True
 
-    monkeypatch.setattr(report_dialog, "ask_printer", ask)
+    monkeypatch.setattr(files, "ask_printer", ask)
     dialog = make(qtbot, demo_app, runner, "history", tmp_path, tag=tag, print_first=True)
     assert dialog.print_button.isDefault()
     with qtbot.waitSignal(dialog.finished, timeout=TIMEOUT):
@@ -343,7 +344,7 @@ def test_an_existing_file_is_replaced_only_when_the_user_agrees(
         asked.append(path)
         return answers.pop(0)
 
-    monkeypatch.setattr(report_dialog, "confirm_replace", confirm)
+    monkeypatch.setattr(files, "confirm_replace", confirm)
     dialog = make(qtbot, demo_app, runner, "due", tmp_path)
     choose_format(dialog, "csv")
     dialog.set_target(target)
@@ -431,7 +432,7 @@ def test_cancel_drops_the_result_and_writes_nothing(
     dialog.save_button.click()
     assert working(dialog) and dialog.busy.isVisible() and not dialog.save_button.isEnabled()
     assert entered.wait(TIMEOUT / 1000), "the worker is reading the database"
-    dialog.busy.cancel.click()
+    dialog.busy.button.click()
     assert not working(dialog) and "Cancelled" in dialog.note.text()
     gate.set()
     assert runner.wait(TIMEOUT)
@@ -444,7 +445,7 @@ def test_cancel_drops_the_result_and_writes_nothing(
 
 def test_a_cancel_before_the_rename_leaves_no_file(tmp_path: Path) -> None:
     # The job's own guarantee: a cancel before the rename wins, the partial file goes.
-    job = report_dialog.CancellableJob()
+    job = jobs.CancellableJob()
     folder = tmp_path / "out"
     folder.mkdir()
     target = folder / "due.csv"
@@ -453,10 +454,10 @@ def test_a_cancel_before_the_rename_leaves_no_file(tmp_path: Path) -> None:
         partial.write_text("a report", encoding="utf-8")
         assert job.cancel(), "not committed yet: cancelling works"
 
-    assert report_dialog.write_cancellable(target, job, write) is None
+    assert jobs.write_cancellable(target, job, write) is None
     assert list(folder.iterdir()) == []
-    late = report_dialog.CancellableJob()
-    assert report_dialog.write_cancellable(target, late, lambda p: p.write_text("x")) == target
+    late = jobs.CancellableJob()
+    assert jobs.write_cancellable(target, late, lambda p: p.write_text("x")) == target
     assert not late.cancel(), "committed: too late to cancel"
     assert target.read_text() == "x"
 

@@ -1,10 +1,15 @@
-"""A save met someone else's newer change: show both sides and let the user choose."""
+"""A save met someone else's newer change: show both sides and let the user choose.
+
+The one conflict flow of the window: ``resolve_conflict`` shows the dialog and calls
+what the caller does for each choice; ``reapply_mine`` puts the user's values on top of
+the version just reloaded into a form and saves again.
+"""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -20,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.errors import ConflictError
 from app.ui.dialogs.form import enter_presses
+from app.ui.modal import run_modal
 
 
 class ConflictChoice(enum.Enum):
@@ -142,3 +148,41 @@ class ConflictDialog(QDialog):
     def _choose(self, choice: ConflictChoice) -> None:
         self.choice = choice
         self.accept()
+
+
+def resolve_conflict(
+    conflict: ConflictError,
+    mine: dict[str, Any],
+    *,
+    parent: QWidget,
+    cancel: Callable[[], None],
+    keep_theirs: Callable[[], None],
+    reapply_mine: Callable[[], None],
+    base: Mapping[str, Any] | None = None,
+) -> ConflictChoice:
+    """Show both sides, then call what the user chose (nothing is dropped without one)."""
+    dialog = ConflictDialog(conflict, mine, parent=parent, base=base)
+    run_modal(dialog)
+    choice = dialog.choice
+    if choice is ConflictChoice.CANCEL:
+        cancel()
+    elif choice is ConflictChoice.KEEP_THEIRS:
+        keep_theirs()
+    else:
+        reapply_mine()
+    return choice
+
+
+class EditForm(Protocol):
+    """A form that can take the user's values again and save them (instrument, record)."""
+
+    def set_value(self, name: str, value: Any) -> None: ...
+
+    def save_now(self) -> None: ...
+
+
+def reapply_mine(form: EditForm, mine: Mapping[str, Any]) -> None:
+    """Put the user's changed fields on top of the version just loaded, and save again."""
+    for name, value in mine.items():
+        form.set_value(name, value)
+    form.save_now()

@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
@@ -38,9 +37,10 @@ from app.services.transfer import TransferService, export_paths
 from app.services.transfer_model import ExportResult
 from app.ui import messages
 from app.ui.dialogs.form import dialog_layout, enter_presses, notice_box
-from app.ui.dialogs.import_state import BusyBar, ProgressRelay
-from app.ui.dialogs.report_dialog import documents_folder, show_whole_path
-from app.ui.tasks import TaskRunner
+from app.ui.dialogs.import_state import ProgressRelay
+from app.ui.files import documents_folder, show_whole_path
+from app.ui.jobs import BusyBar
+from app.ui.tasks import TaskRunner, run_for
 
 FILTERS = {
     "xlsx": "Excel workbook (*.xlsx)",
@@ -63,7 +63,7 @@ def choose_target(parent: QWidget, fmt: str, current: str) -> str:
 def ask_overwrite(parent: QWidget, files: Sequence[Path]) -> bool:
     """True when the user agrees to replace these files (tests replace this)."""
     names = "\n".join(f"• {f}" for f in files)
-    answer = QMessageBox.question(
+    answer = messages.ask(
         parent,
         "Replace files?",
         f"These files exist already and would be replaced:\n{names}",
@@ -216,20 +216,15 @@ class ExportDialog(QDialog):
         self._jobs += 1
         job = self._job = self._jobs
 
-        def alive() -> bool:
-            return shiboken6.isValid(self) and self._job == job
-
         def ok(result: Any) -> None:
-            if alive():
-                self._finish()
-                done(result)
+            self._finish()
+            done(result)
 
         def failed(exc: BaseException) -> None:
-            if alive():
-                self._finish()
-                messages.explain(self, exc, doing="exporting")
+            self._finish()
+            messages.explain(self, exc, doing="exporting")
 
-        self._runner.run(fn, ok, failed)
+        run_for(self, self._runner, fn, ok, failed, alive=lambda: self._job == job)
 
     def _finish(self) -> None:
         self._job = 0
@@ -238,7 +233,7 @@ class ExportDialog(QDialog):
             widget.setEnabled(True)
 
     def _busy(self, text: str) -> None:
-        self.busy_bar.show_job(text, stoppable=False)
+        self.busy_bar.start(text, stoppable=False)
         self.saved.hide()
         self.open_button.hide()
         for widget in (self.export_button, self.browse, self.target, self.xlsx, self.csv):

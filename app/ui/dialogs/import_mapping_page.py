@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 from app.services.transfer_mapping import COLUMNS, INTERVAL_FIELDS, looks_like_other_kind
 from app.services.transfer_model import ColumnMap
 from app.storage.tables import Cell
-from app.ui.dialogs.import_state import BusyBar, ImportHost
+from app.ui.dialogs.import_state import ImportHost
+from app.ui.jobs import BusyBar
 
 MAP_COLUMNS = ("Column in the file", "First values", "Imported as", "From")
 COL_HEADER, COL_SAMPLES, COL_FIELD, COL_SOURCE = range(len(MAP_COLUMNS))

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 
 from app.services.transfer_model import ImportPreview
 from app.ui.dialogs.form import notice_box
-from app.ui.dialogs.import_state import BusyBar, ImportHost
+from app.ui.dialogs.import_state import ImportHost
+from app.ui.jobs import BusyBar
 from app.ui.look import status_color
 from app.ui.models.import_preview_table import (
     COL_ACTION,

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from app.services.transfer import TransferService
 from app.services.transfer_model import ImportOptions, ImportPreview
 from app.storage.tables import RawTable
+from app.ui.jobs import BusyBar
 
 Progress = Callable[[str, int, int], None]
 KIND_NAMES = {"instruments": "instruments", "calibrations": "calibration history"}
@@ -226,42 +226,6 @@ class ProgressRelay(QObject):
     @Slot(int, str, int, int)
     def _deliver(self, job: int, phase: str, done: int, total: int) -> None:
         self._on_moved(job, phase, done, total)
-
-
-class BusyBar(QWidget):
-    """What is running, how far it got, and a Stop that stops waiting for it."""
-
-    def __init__(self, on_stop: Callable[[], None], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.label = QLabel()
-        self.label.setAccessibleName("Progress")
-        self.bar = QProgressBar()
-        self.bar.setAccessibleName("Progress bar")
-        self.bar.setMaximumWidth(260)
-        self.bar.setTextVisible(False)
-        self.stop = QPushButton("&Stop")
-        self.stop.setToolTip("Stop waiting for the check (a check never writes anything)")
-        self.stop.clicked.connect(on_stop)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.stop)
-        self.hide()
-
-    def show_job(self, text: str, stoppable: bool) -> None:
-        self.label.setText(text)
-        self.bar.setRange(0, 0)  # busy until the first count arrives
-        self.stop.setVisible(stoppable)
-        self.show()
-
-    def advance(self, text: str, done: int, total: int) -> None:
-        self.label.setText(text)
-        if total:
-            self.bar.setRange(0, total)
-            self.bar.setValue(min(done, total))
-        else:
-            self.bar.setRange(0, 0)
 
 
 class ImportHost(Protocol):

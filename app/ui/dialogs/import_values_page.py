@@ -39,7 +39,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.transfer_model import VALUE_NAMES, ColumnValues, ImportPreview
-from app.ui.dialogs.import_state import BusyBar, ImportHost
+from app.ui.dialogs.import_state import ImportHost
+from app.ui.jobs import BusyBar
 from app.ui.look import icon_html
 from app.ui.models.import_values_table import (
     CHOICES_ROLE,

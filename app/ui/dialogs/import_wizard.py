@@ -52,13 +52,13 @@ from app.ui.dialogs.import_preview_page import PreviewPage
 from app.ui.dialogs.import_state import (
     KIND_NAMES,
     TABLE_SUFFIXES,
-    BusyBar,
     ImportState,
     Loaded,
     ProgressRelay,
     dry_run,
 )
 from app.ui.dialogs.import_values_page import ValuesPage
+from app.ui.jobs import BusyBar
 from app.ui.tasks import Changes, TaskRunner
 
 # key, kind, headers, mapping (header -> field, "" left out), values (header -> value ->
@@ -582,7 +582,7 @@ class ImportWizard(QWizard):
         job = self._jobs
         self._job = job
         for bar in self._bars:
-            bar.show_job(text, stoppable)
+            bar.start(text, stoppable=stoppable)
         emit = self._relay.moved.emit
 
         def progress(phase: str, n: int, total: int) -> None:

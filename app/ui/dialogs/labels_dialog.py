@@ -5,7 +5,7 @@ The instruments are the selected one, the rows of the register as filtered and s
 now (the list holds ids; their tags are read in the worker), or asset tags typed in.
 The preview paints the first label on one QImage at the label's proportions, the way
 ``app.reports.labels`` paints it on paper. Reading the label data, rendering the PDF
-and printing run off the GUI thread, with Cancel (``report_dialog.CancellableJob``).
+and printing run off the GUI thread, with Cancel (``app.ui.jobs.CancellableJob``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import shiboken6
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtPrintSupport import QPrinter
@@ -44,11 +43,11 @@ from app.reports.labels import LABEL_SIZES, LabelSize, labels_pdf, page_layout, 
 from app.reports.output import check_output_path, write_atomically
 from app.services.report_model import LabelData
 from app.services.reports import MAX_LABELS
-from app.ui import messages
-from app.ui.dialogs import report_dialog
+from app.ui import files, messages
 from app.ui.dialogs.form import dialog_layout, enter_presses
-from app.ui.dialogs.report_dialog import BusyBar, CancellableJob, proposed_folder
-from app.ui.tasks import TaskRunner
+from app.ui.files import proposed_folder
+from app.ui.jobs import BusyBar, CancellableJob, write_cancellable
+from app.ui.tasks import TaskRunner, run_for
 
 Ok = Callable[[Any], None]
 Fail = Callable[[BaseException], None]
@@ -259,8 +258,7 @@ class LabelsDialog(QDialog):
 
         self.open_when_done = QCheckBox("&Open the PDF when it is written")
         self.open_when_done.setChecked(prefs.open_when_done)
-        self.busy = BusyBar()
-        self.busy.cancel_clicked.connect(self.cancel)
+        self.busy = BusyBar(self.cancel, button="&Cancel", tip="Stop: nothing is written")
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setAccessibleName("Note")
@@ -406,15 +404,7 @@ class LabelsDialog(QDialog):
     # -- running ---------------------------------------------------------------------
 
     def _run(self, fn: Callable[[], Any], done: Ok, fail: Fail, *, key: str | None = None) -> None:
-        def alive() -> bool:
-            return shiboken6.isValid(self)
-
-        self._runner.run(
-            fn,
-            lambda r: done(r) if alive() else None,
-            lambda e: fail(e) if alive() else None,
-            key=key,
-        )
+        run_for(self, self._runner, fn, done, fail, key=key)
 
     def _set_busy(self, text: str | None) -> None:
         busy = text is not None
@@ -430,7 +420,7 @@ class LabelsDialog(QDialog):
             widget.setEnabled(not busy)
         if text is None:
             self.job = None
-            self.busy.stop()
+            self.busy.finish()
             self.use_selected.setEnabled(bool(self.selected_tag))
             self.use_list.setEnabled(bool(self.list_ids))
             self.skip.setEnabled(self.label_size.sheet is not None)
@@ -455,9 +445,7 @@ class LabelsDialog(QDialog):
             return
         size, skip = self.label_size, self._skip()
         proposed = self._folder / f"labels-{size.key}-{self.today:%Y-%m-%d}.pdf"
-        chosen = report_dialog.ask_save_path(
-            self, "Save the labels as", str(proposed), "PDF (*.pdf)"
-        )
+        chosen = files.ask_save_path(self, "Save the labels as", str(proposed), "PDF (*.pdf)")
         if not chosen:
             return
         target = Path(chosen)
@@ -479,7 +467,7 @@ class LabelsDialog(QDialog):
             checked, exists, labels, head = result
             if job is not self.job or labels is None:
                 return
-            if exists and not confirmed and not report_dialog.confirm_replace(self, checked):
+            if exists and not confirmed and not files.confirm_replace(self, checked):
                 self._set_busy(None)
                 return
             self.busy.say(f"Writing {len(labels):,} labels to {checked.name}…")
@@ -490,7 +478,7 @@ class LabelsDialog(QDialog):
                 def write_data(handle: IO[bytes]) -> None:
                     handle.write(data)
 
-                return report_dialog.write_cancellable(
+                return write_cancellable(
                     checked, job, lambda partial: write_atomically(partial, write_data)
                 )
 
@@ -518,7 +506,7 @@ class LabelsDialog(QDialog):
             f"(audit head {head})."
         )
         if self.open_when_done.isChecked():
-            report_dialog.open_file(path)
+            files.open_file(path)
         self.accept()
 
     def print_labels(self) -> None:
@@ -527,10 +515,10 @@ class LabelsDialog(QDialog):
         if self.job is not None or not choice.count:
             return
         size, skip = self.label_size, self._skip()
-        printer = report_dialog.make_printer()
+        printer = files.make_printer()
         printer.setDocName(f"CalTrack labels ({size.key})")
         printer.setPageLayout(page_layout(size))
-        if not report_dialog.ask_printer(self, printer):
+        if not files.ask_printer(self, printer):
             return
         app = self._app
         job = CancellableJob()
@@ -586,7 +574,7 @@ class LabelsDialog(QDialog):
             return
         if not job.cancel():
             self.busy.say("Too late to cancel: it is being finished; this takes a moment.")
-            self.busy.cancel.setEnabled(False)
+            self.busy.button.setEnabled(False)
             return
         self._set_busy(None)
         self.note.setText("Cancelled: nothing was written.")

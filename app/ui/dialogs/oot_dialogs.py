@@ -49,7 +49,7 @@ from app.services.dto import (
 from app.services.oot import DISPOSITION_LABELS
 from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text
-from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
+from app.ui.dialogs.conflict_dialog import resolve_conflict
 from app.ui.dialogs.form import dialog_layout, enter_presses, notice_box
 from app.ui.dialogs.sign_dialog import SigningBox, show_signing_failure, signature_line
 from app.ui.modal import run_modal
@@ -60,7 +60,7 @@ from app.ui.models.oot_table import (
     STATUS_LABELS,
     OotTableModel,
 )
-from app.ui.tasks import Changes, TaskRunner
+from app.ui.tasks import Changes, TaskRunner, run_for
 from app.words import count
 
 Ok = Callable[[Any], None]
@@ -79,7 +79,7 @@ AFFECTED_COLUMNS = ("Record", "Date", "Instrument", "Result", "Certificate", "St
 
 def ask_discard(parent: QWidget, text: str) -> bool:
     """True when the user agrees to lose unsaved text (tests replace this)."""
-    answer = QMessageBox.question(
+    answer = messages.ask(
         parent,
         "Unsaved assessment",
         text,
@@ -425,7 +425,7 @@ class OotWindow(QWidget):
         key: str | None = None,
         changes: Changes | None = None,
     ) -> None:
-        self._runner.run(fn, done, fail, key=key, owner=self, changes=changes)
+        run_for(self, self._runner, fn, done, fail, key=key, changes=changes)
 
     def _data_changed(self, changes: Changes) -> None:
         """A write succeeded: a hidden window reloads when it is shown again."""
@@ -688,23 +688,26 @@ class OotWindow(QWidget):
         self, case_id: int, exc: ConflictError, text: str, disposition: str
     ) -> None:
         mine = {"impact_assessment": text, "disposition": disposition}
-        dialog = ConflictDialog(exc, mine, parent=self)
-        run_modal(dialog)
-        choice = dialog.choice
-        if choice is ConflictChoice.CANCEL:
+
+        def cancel() -> None:
             self.assess_error.setText(
                 f"Not saved: OOT-{case_id} changed under you. Your text is kept here."
             )
             self.assess_error.show()
-            return
-        if choice is ConflictChoice.KEEP_THEIRS:
+
+        def keep_theirs() -> None:
             self.drafts.pop(case_id, None)
             self._wanted = case_id
             self.reload()
-            return
-        # Re-apply mine on top of the stored version: save again with its version.
-        self.drafts[case_id] = Draft(text, disposition, exc.theirs.version)
-        self._save(case_id, text, disposition, exc.theirs.version)
+
+        def reapply() -> None:
+            # Mine on top of the stored version: save again with its version.
+            self.drafts[case_id] = Draft(text, disposition, exc.theirs.version)
+            self._save(case_id, text, disposition, exc.theirs.version)
+
+        resolve_conflict(
+            exc, mine, parent=self, cancel=cancel, keep_theirs=keep_theirs, reapply_mine=reapply
+        )
 
     # -- closing ---------------------------------------------------------------------
 

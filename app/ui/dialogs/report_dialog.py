@@ -7,8 +7,8 @@ meanwhile. Cancel drops whatever arrives afterwards: the file is rendered under 
 hidden partial name and only renamed into place if the job was not cancelled by then
 (``CancellableJob``), so a cancelled report leaves no file behind.
 
-Also here, shared with the labels dialog: the job, the seams tests replace (the Save
-and Print dialogs, "replace the file?", opening the file) and the busy bar.
+The job and the busy bar live in ``app.ui.jobs``; the seams tests replace (the Save
+and Print dialogs, "replace the file?", opening the file) in ``app.ui.files``.
 
 One limit the worker cannot hide: PySide6 holds Python's lock (the GIL) while Qt lays
 out a QTextDocument, so for a PDF of thousands of rows the window still pauses while
@@ -17,21 +17,15 @@ the layout runs even though it runs in a worker. The dialog says so before it st
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QDate, QStandardPaths, QStringListModel, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+from PySide6.QtCore import QDate, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,14 +33,11 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -54,7 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bootstrap import CalTrack
-from app.errors import CalTrackError, NotFoundError, UsageError, ValidationError
+from app.errors import NotFoundError, UsageError, ValidationError
 from app.reports.output import (
     FORMATS,
     ISOLATE_PDF_ROWS,
@@ -66,11 +57,11 @@ from app.reports.output import (
 )
 from app.services.report_model import Report
 from app.services.reports import MAX_DUE_DAYS
-from app.storage.atomic import fsync_directory
-from app.ui import messages
+from app.ui import files, messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, enter_presses
-from app.ui.modal import run_modal
-from app.ui.tasks import TaskRunner
+from app.ui.files import proposed_folder, safe_file_part, show_whole_path
+from app.ui.jobs import BusyBar, CancellableJob, write_cancellable
+from app.ui.tasks import TaskRunner, run_for
 
 Ok = Callable[[Any], None]
 Fail = Callable[[BaseException], None]
@@ -155,164 +146,6 @@ AUDIT_DEFAULT_DAYS = 30
 # From about this many rows a PDF's layout pauses the window noticeably: say so first.
 COMPLETE_DEBOUNCE_MS = 200
 COMPLETE_LIMIT = 30
-
-
-# -- the seams tests replace ---------------------------------------------------------
-
-
-def _ask_save_path(parent: QWidget, title: str, proposed: str, filters: str) -> str:
-    path, _filter = QFileDialog.getSaveFileName(parent, title, proposed, filters)
-    return path
-
-
-def _ask_printer(parent: QWidget, printer: QPrinter) -> bool:
-    dialog = QPrintDialog(printer, parent)
-    return run_modal(dialog) == QDialog.DialogCode.Accepted
-
-
-def _confirm_replace(parent: QWidget, path: Path) -> bool:
-    answer = QMessageBox.question(
-        parent,
-        "Replace the file?",
-        f"{path.name} already exists in {path.parent}. Replace it?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.No,
-    )
-    return answer == QMessageBox.StandardButton.Yes
-
-
-def _open_file(path: Path) -> None:
-    QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
-
-
-ask_save_path: Callable[[QWidget, str, str, str], str] = _ask_save_path
-ask_printer: Callable[[QWidget, QPrinter], bool] = _ask_printer
-confirm_replace: Callable[[QWidget, Path], bool] = _confirm_replace
-open_file: Callable[[Path], None] = _open_file
-
-
-def documents_folder() -> Path:
-    """Where files are proposed the first time: the user's Documents folder.
-
-    A fresh account often has none yet (Qt names it all the same), and a folder that
-    does not exist is refused at Save: it is created here, and when it cannot be, the
-    home folder is proposed instead.
-    """
-    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    if found:
-        folder = Path(found)
-        with contextlib.suppress(OSError):  # then the home folder
-            folder.mkdir(exist_ok=True)  # inside an existing home only: no parents
-        if folder.is_dir():
-            return folder
-    return Path.home()
-
-
-def proposed_folder(remembered: str) -> Path:
-    """The folder last saved to while it still exists, else ``documents_folder()``."""
-    if remembered and Path(remembered).is_dir():
-        return Path(remembered)
-    return documents_folder()
-
-
-# The File field shows a whole path up to this wide (a 1280-pixel screen keeps room).
-MAX_PATH_FIELD_PX = 820
-
-
-def show_whole_path(field: QLineEdit) -> None:
-    """Widen ``field`` to show its whole text (up to MAX_PATH_FIELD_PX), from the start.
-
-    A path field shows its end by default: the folder, what people check, was cut off.
-    """
-    text = field.text()
-    wanted = field.fontMetrics().horizontalAdvance(text) + 24
-    field.setMinimumWidth(min(max(wanted, 320), MAX_PATH_FIELD_PX))
-    field.setToolTip(text)
-    field.setCursorPosition(0)
-
-
-def safe_file_part(text: str) -> str:
-    """``text`` usable in a file name on every system (asset tags may hold / or :)."""
-    return re.sub(r"[^\w.-]+", "_", text.strip()).strip("._") or "report"
-
-
-# -- a job that can be cancelled until it commits ------------------------------------
-
-
-class CancellableJob:
-    """One run of a report or labels; Cancel wins unless the result was committed.
-
-    The worker calls ``commit`` for the one step that makes the result visible (the
-    rename of the finished file, the start of printing); the GUI calls ``cancel``.
-    Both hold the same lock, so exactly one of them wins.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cancelled = False
-        self._committed = False
-
-    @property
-    def cancelled(self) -> bool:
-        with self._lock:
-            return self._cancelled
-
-    def cancel(self) -> bool:
-        """Cancel; False when it is too late (the result was committed already)."""
-        with self._lock:
-            if self._committed:
-                return False
-            self._cancelled = True
-            return True
-
-    def commit(self, action: Callable[[], None] = lambda: None) -> bool:
-        """Run ``action`` (quick) and mark the job committed, unless it was cancelled."""
-        with self._lock:
-            if self._cancelled:
-                return False
-            action()
-            self._committed = True
-            return True
-
-
-def partial_path(target: Path) -> Path:
-    """A hidden name beside ``target`` (same extension) for the file being made."""
-    return target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.partial{target.suffix}")
-
-
-def write_cancellable(
-    target: Path, job: CancellableJob, write: Callable[[Path], object]
-) -> Path | None:
-    """In a worker: ``write`` the file under a partial name, then rename it to ``target``
-    unless the job was cancelled meanwhile (then nothing is left behind: None)."""
-    partial = partial_path(target)
-    try:
-        write(partial)
-    except CalTrackError as exc:
-        # The messages name the file being written: name the user's file instead.
-        exc.message = exc.message.replace(str(partial), str(target))
-        exc.args = (exc.message,)
-        raise
-
-    def rename() -> None:
-        try:
-            os.replace(partial, target)
-        except OSError as exc:
-            raise UsageError(
-                f"cannot write {target}: {exc.strerror or exc}; choose another file or folder"
-            ) from None
-
-    try:
-        committed = job.commit(rename)
-    finally:
-        # Cancelled, or the rename failed: the partial file goes too.
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-    if not committed:
-        return None
-    with contextlib.suppress(OSError):
-        fsync_directory(target.parent)
-    return target
 
 
 # -- what the user asked for ---------------------------------------------------------
@@ -426,49 +259,6 @@ class DateChoice(QWidget):
             self.edit.setDate(_qdate(day))
 
 
-class BusyBar(QWidget):
-    """A busy indicator with what is going on and a Cancel button."""
-
-    cancel_clicked = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 0)
-        self.bar.setTextVisible(False)
-        self.bar.setFixedWidth(120)
-        self.bar.setAccessibleName("Working")
-        self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.text.setAccessibleName("What is being done")
-        self.cancel = QPushButton("&Cancel")
-        self.cancel.setToolTip("Stop: nothing is written")
-        self.cancel.clicked.connect(self.cancel_clicked)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.text, 1)
-        layout.addWidget(self.cancel)
-        self.hide()
-
-    def start(self, text: str) -> None:
-        self.text.setText(text)
-        self.cancel.setEnabled(True)
-        self.show()
-
-    def say(self, text: str) -> None:
-        self.text.setText(text)
-        # Painted now: the next step may keep the event loop from painting for a while.
-        self.text.repaint()
-
-    def stop(self) -> None:
-        self.hide()
-
-
-def make_printer() -> QPrinter:
-    return QPrinter(QPrinter.PrinterMode.HighResolution)
-
-
 # -- the dialog ----------------------------------------------------------------------
 
 
@@ -547,8 +337,7 @@ class ReportDialog(QDialog):
         out_form.addRow("", self.open_when_done)
         self.format.currentIndexChanged.connect(lambda _i: self._format_changed())
 
-        self.busy = BusyBar()
-        self.busy.cancel_clicked.connect(self.cancel)
+        self.busy = BusyBar(self.cancel, button="&Cancel", tip="Stop: nothing is written")
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setAccessibleName("Note")
@@ -784,7 +573,7 @@ class ReportDialog(QDialog):
         current = self.target() or self._folder / self.proposed_name()
         filters = ";;".join(FORMAT_FILTERS[f] for f in (self.fmt, *FORMATS) if f != self.fmt)
         filters = f"{FORMAT_FILTERS[self.fmt]};;{filters}"
-        chosen = ask_save_path(
+        chosen = files.ask_save_path(
             self, f"Save the {self.kind.title.lower()} as", str(current), filters
         )
         if not chosen:
@@ -812,15 +601,7 @@ class ReportDialog(QDialog):
     # -- running ---------------------------------------------------------------------
 
     def _run(self, fn: Callable[[], Any], done: Ok, fail: Fail, *, key: str | None = None) -> None:
-        def alive() -> bool:
-            return shiboken6.isValid(self)
-
-        self._runner.run(
-            fn,
-            lambda r: done(r) if alive() else None,
-            lambda e: fail(e) if alive() else None,
-            key=key,
-        )
+        run_for(self, self._runner, fn, done, fail, key=key)
 
     @property
     def is_busy(self) -> bool:
@@ -834,7 +615,7 @@ class ReportDialog(QDialog):
         self.print_button.setEnabled(not busy)
         if text is None:
             self.job = None
-            self.busy.stop()
+            self.busy.finish()
         else:
             self.note.hide()
             self.busy.start(text)
@@ -912,7 +693,7 @@ class ReportDialog(QDialog):
         if job is not self.job or report is None:
             return  # cancelled meanwhile: dropped
         self.report = report
-        if exists and self._confirmed != target and not confirm_replace(self, target):
+        if exists and self._confirmed != target and not files.confirm_replace(self, target):
             self._set_busy(None)
             self.file.setFocus()
             return
@@ -971,7 +752,7 @@ class ReportDialog(QDialog):
             f"Wrote {path} ({report.title}, {fmt.upper()}, {rows:,} row{'' if rows == 1 else 's'})."
         )
         if self.open_when_done.isChecked():
-            open_file(path)
+            files.open_file(path)
         self.accept()
 
     def print_report(self) -> None:
@@ -981,9 +762,9 @@ class ReportDialog(QDialog):
         request = self._check_input()
         if request is None:
             return
-        printer = make_printer()
+        printer = files.make_printer()
         printer.setDocName(self.kind.title)
-        if not ask_printer(self, printer):
+        if not files.ask_printer(self, printer):
             return
         app = self._app
         job = CancellableJob()
@@ -1047,7 +828,7 @@ class ReportDialog(QDialog):
         if not job.cancel():
             # The file is being renamed into place or the printer has the pages.
             self.busy.say("Too late to cancel: it is being finished; this takes a moment.")
-            self.busy.cancel.setEnabled(False)
+            self.busy.button.setEnabled(False)
             return
         self._set_busy(None)
         self.note.setText("Cancelled: nothing was written.")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -38,7 +37,7 @@ from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.modal import run_modal
 from app.ui.models.users_table import UsersTableModel
-from app.ui.tasks import TaskRunner
+from app.ui.tasks import TaskRunner, run_for
 
 Ok = Callable[[Any], None]
 Fail = Callable[[BaseException], None]
@@ -277,12 +276,7 @@ class UsersDialog(QDialog):
     # -- loading ---------------------------------------------------------------------
 
     def _run(self, fn: Callable[[], Any], done: Ok, fail: Fail) -> None:
-        def alive() -> bool:
-            return shiboken6.isValid(self)
-
-        self._runner.run(
-            fn, lambda r: done(r) if alive() else None, lambda e: fail(e) if alive() else None
-        )
+        run_for(self, self._runner, fn, done, fail)
 
     def reload(self) -> None:
         accounts = self._app.accounts
