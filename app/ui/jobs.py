@@ -11,7 +11,6 @@ no file behind.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 
 from app.errors import CalTrackError, UsageError
 from app.storage.atomic import fsync_directory
+from app.storage.sharing import replace_file
 
 
 class BusyBar(QWidget):
@@ -146,7 +146,8 @@ def write_cancellable(
 
     def rename() -> None:
         try:
-            os.replace(partial, target)
+            # A report open in a PDF viewer on Windows holds the name for a moment.
+            replace_file(partial, target)
         except OSError as exc:
             raise UsageError(
                 f"cannot write {target}: {exc.strerror or exc}; choose another file or folder"
