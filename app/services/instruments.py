@@ -31,6 +31,8 @@ from app.services.dto import (
     to_jsonable,
 )
 from app.services.due import due_status, next_due_for
+from app.services.lookups import require_instrument
+from app.services.read_views import attachment_view, calibration_views
 from app.services.review import appended, instrument_problems, sentence
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, diff, instrument_snapshot, search_text_of
@@ -74,15 +76,6 @@ def requirement_problems(requirement: str, reason: str) -> dict[str, str]:
             "it empty"
         }
     return {}
-
-
-def require_instrument(uow: UnitOfWork, tag: str) -> Instrument:
-    instrument = uow.instruments.get_by_tag(tag)
-    if instrument is None:
-        raise NotFoundError(
-            f"no instrument with asset tag {tag!r}; `instruments list --search` finds it"
-        )
-    return instrument
 
 
 def row_of(r: Any, today: date, soon_days: int) -> InstrumentRow:
@@ -376,10 +369,6 @@ class InstrumentService:
 
     def history(self, tag: str) -> InstrumentHistory:
         """The instrument with its calibrations, attachments and audit trail."""
-        # Imported here to keep the service modules free of import cycles.
-        from app.services.attachments import attachment_view
-        from app.services.calibrations import calibration_views
-
         today = self._clock.today()
 
         def read(uow: UnitOfWork) -> InstrumentHistory:

@@ -45,9 +45,10 @@ from app.services.audit import AuditChainWriter
 from app.services.calibrations import CalibrationService
 from app.services.due import next_due_from
 from app.services.instruments import InstrumentService
-from app.services.oot import cancel_case_in, opens_case, refresh_open_cases_in
+from app.services.oot import cancel_case_in, refresh_open_cases_in
 from app.services.review import instrument_problems, record_problems, sentence
 from app.services.snapshots import diff, instrument_snapshot, record_snapshot
+from app.services.tolerance import opens_case
 from app.services.transfer_dates import DATE_ORDERS, DateOrder, detect_order
 from app.services.transfer_export import calibration_cells, csv_cell, instrument_cells
 from app.services.transfer_mapping import (
