@@ -44,6 +44,7 @@ from app.services.snapshots import created, diff, instrument_snapshot, record_sn
 from app.services.tolerance import opens_case, within
 from app.services.traceability import standard_problems_in, traceability_of
 from app.services.validation import clean_text, parse_date, parse_float
+from app.services.voiding import touch_instrument, void_in
 
 RESULTS = ("pass", "fail", "adjusted")
 PROVIDERS = ("in_house", "external")
@@ -301,9 +302,10 @@ class CalibrationService:
                 f"calibration #{record.id} recorded",
                 history=history,
             )
-        self._touch_instrument(
+        touch_instrument(
             uow,
             audit,
+            self._identity,
             instrument,
             before,
             "; ".join(r for r in (f"calibration #{record.id}", reason.strip(), flagged) if r),
@@ -486,36 +488,9 @@ class CalibrationService:
         self, uow: UnitOfWork, audit: AuditChainWriter, record: CalibrationRecord, reason: str
     ) -> None:
         instrument = uow.instruments.get(record.instrument_id)
-        assert instrument is not None  # guaranteed by the foreign key
-        before = record_snapshot(record)
-        record.voided_at = audit.now
-        record.voided_by = self._identity.user
-        record.void_reason = reason
-        record.updated_at = audit.now
-        record.updated_by = self._identity.user
-        uow.calibrations.flush()
-        audit.record(
-            "calibration",
-            record.id,
-            f"{instrument.asset_tag} #{record.id}",
-            "void",
-            diff(before, record_snapshot(record)),
-            reason,
-        )
-        # Its open case stays open: QA closes it (voiding is no assessment of the impact).
-        refresh_open_cases_in(
-            uow, audit, self._identity, instrument, f"calibration #{record.id} voided"
-        )
-        inst_before = instrument_snapshot(instrument)
-        latest = next(
-            (r for r in uow.calibrations.history(instrument.id) if r.voided_at is None), None
-        )
-        instrument.last_calibrated = latest.performed_on if latest else None
-        periodic = instrument.calibration_requirement == "periodic"
-        instrument.next_due = latest.next_due if latest and periodic else None
-        self._touch_instrument(
-            uow, audit, instrument, inst_before, f"calibration #{record.id} voided"
-        )
+        if instrument is None:  # the foreign key forbids it
+            raise NotFoundError(f"calibration #{record.id}: its instrument no longer exists")
+        void_in(uow, audit, self._identity, record, instrument, reason)
 
     def get(self, record_id: int) -> CalibrationView:
         """One record as QA reviews it (signatures, case, successor included)."""
@@ -604,19 +579,3 @@ class CalibrationService:
         if errors:
             raise ValidationError(errors)
         return clean
-
-    def _touch_instrument(
-        self,
-        uow: UnitOfWork,
-        audit: AuditChainWriter,
-        instrument: Instrument,
-        before: dict[str, object],
-        reason: str,
-    ) -> None:
-        changed = diff(before, instrument_snapshot(instrument))
-        if not changed:
-            return
-        instrument.updated_at = audit.now
-        instrument.updated_by = self._identity.user
-        uow.instruments.flush()
-        audit.record("instrument", instrument.id, instrument.asset_tag, "update", changed, reason)
