@@ -709,11 +709,11 @@ class AuditService:
         trail = next(replayed, None)
         while (state is not None or trail is not None) and len(problems) < max_problems:
             if trail is None or (state is not None and state.id < trail[0]):
-                assert state is not None
-                problems.append(
-                    f"{_named(entity_type, state)} has no audit trail: it was "
-                    "added outside CalTrack, or its audit events were deleted"
-                )
+                if state is not None:  # always: the loop runs while either is left
+                    problems.append(
+                        f"{_named(entity_type, state)} has no audit trail: it was "
+                        "added outside CalTrack, or its audit events were deleted"
+                    )
                 state = next(states, None)
                 continue
             if state is None or trail[0] < state.id:

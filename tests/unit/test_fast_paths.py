@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+import app.repositories.instruments as instrument_repo
 import app.services.audit as audit
 import app.services.demo_json as demo_json
 import app.services.instruments as instruments
@@ -89,3 +91,11 @@ def test_demo_json_that_differs_falls_back_to_the_general_way(
         written = demo_json.chunk_json(instruments, records, points, [1], [[2]])
     assert written == demo_json.general_json(instruments, records, points, [[2]])
     assert "written the general way" in caplog.text
+
+
+def test_list_rows_come_the_fast_way_while_the_columns_match() -> None:
+    assert instrument_repo._list_row is not instrument_repo._row_by_name
+    row = instrument_repo._row_by_name(
+        SimpleNamespace(_mapping={name: None for name in ListRow._fields} | {"id": 4})
+    )
+    assert row.id == 4 and row.review_reason is None
