@@ -788,7 +788,8 @@ class TransferService:
         instrument: Instrument,
     ) -> PreviewRow:
         data = row.calibration
-        assert data is not None and row.performed_on is not None
+        if data is None or row.performed_on is None:  # a row without issues has both
+            raise ValidationError({"performed_on": "required: the day of the calibration"})
         review = self._inconsistent(plan, row)
         if review and plan.options.inconsistent == "leave_out":
             return self._left_out(row, review)
