@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import itemgetter
@@ -112,10 +112,18 @@ class ListRow(NamedTuple):
     review_reason: str
 
 
-assert ListRow._fields == tuple(c.key for c in LIST_COLUMNS), "ListRow must match LIST_COLUMNS"
+def _row_by_name(row: Any) -> ListRow:
+    """A list row built field by field from the result row's column names."""
+    return ListRow(**row._mapping)
 
-# ListRow._make without its Python-level wrapper (the select has exactly these columns).
-_list_row: Callable[[Iterable[Any]], ListRow] = functools.partial(tuple.__new__, ListRow)
+
+# ListRow._make without its Python-level wrapper, while the select's columns are exactly
+# ListRow's fields in order; else each row is built by its column names.
+_list_row: Callable[[Any], ListRow] = (
+    functools.partial(tuple.__new__, ListRow)
+    if ListRow._fields == tuple(c.key for c in LIST_COLUMNS)
+    else _row_by_name
+)
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ class SignatureRepository:
                 .order_by(Signature.id)
             )
             for sig in self._session.execute(stmt).scalars():
-                assert sig.record_id is not None
-                found.setdefault(sig.record_id, []).append(sig)
+                if sig.record_id is not None:  # always, by the where clause
+                    found.setdefault(sig.record_id, []).append(sig)
         return found
 
     def for_cases(self, case_ids: Sequence[int]) -> dict[int, list[Signature]]:
@@ -46,8 +46,8 @@ class SignatureRepository:
                 .order_by(Signature.id)
             )
             for sig in self._session.execute(stmt).scalars():
-                assert sig.case_id is not None
-                found.setdefault(sig.case_id, []).append(sig)
+                if sig.case_id is not None:  # always, by the where clause
+                    found.setdefault(sig.case_id, []).append(sig)
         return found
 
     def for_case(self, case_id: int) -> list[Signature]:

@@ -11,29 +11,11 @@ from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
 from app.services.dto import AttachmentView
-from app.services.instruments import require_instrument
+from app.services.lookups import require_instrument
+from app.services.read_views import attachment_view
 from app.services.snapshots import attachment_snapshot, created, diff
 from app.storage.attachments import AttachmentStore, Progress
 from app.storage.filenames import display_name
-
-
-def attachment_view(att: Attachment, tags: dict[int, str]) -> AttachmentView:
-    if att.instrument_id is not None:
-        owner = f"instrument {tags.get(att.instrument_id, att.instrument_id)}"
-    else:
-        owner = f"calibration #{att.record_id}"
-    return AttachmentView(
-        id=att.id,
-        owner=owner,
-        original_name=att.original_name,
-        stored_name=att.stored_name,
-        size_bytes=att.size_bytes,
-        sha256=att.sha256,
-        added_at=att.added_at,
-        added_by=att.added_by,
-        voided=att.voided_at is not None,
-        void_reason=att.void_reason,
-    )
 
 
 class AttachmentService:

@@ -29,6 +29,7 @@ from app.errors import ValidationError
 from app.identity import Identity
 from app.plain_text import control_problem, tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.audit_payload_fast import fast_payload, fast_payload_agrees
 from app.services.dto import AuditView
 from app.services.snapshots import (
     ADDED_LATER,
@@ -108,10 +109,6 @@ def event_payload(
     )
 
 
-# How canonical_json writes a str (ensure_ascii=False): the json module's own encoder.
-_json_text = json.encoder.encode_basestring
-
-
 def _payload(
     event_id: int,
     at: str,
@@ -126,29 +123,41 @@ def _payload(
 ) -> bytes:
     """``event_payload`` with the time already formatted (a writer formats it once).
 
-    The same bytes as ``canonical_json`` of the payload dict, written out by hand with
-    the keys in sorted order: a bulk write hashes hundreds of thousands of events, and
-    ``verify`` rehashes them all. Anything but exact str/int values takes the general way.
+    Written by hand (``fast_payload``) while that agrees with the general way.
     """
-    if (
-        type(event_id) is int
-        and type(entity_id) is int
-        and type(at) is str
-        and type(user) is str
-        and type(machine) is str
-        and type(entity_type) is str
-        and type(entity_label) is str
-        and type(action) is str
-        and type(changes) is str
-        and type(reason) is str
-    ):
-        return (
-            f'{{"action":{_json_text(action)},"at":{_json_text(at)},'
-            f'"changes":{_json_text(changes)},"entity_id":{entity_id},'
-            f'"entity_type":{_json_text(entity_type)},"id":{event_id},'
-            f'"label":{_json_text(entity_label)},"machine":{_json_text(machine)},'
-            f'"reason":{_json_text(reason)},"user":{_json_text(user)}}}'
-        ).encode()
+    if _FAST_PAYLOAD:
+        fast = fast_payload(
+            event_id,
+            at,
+            user,
+            machine,
+            entity_type,
+            entity_id,
+            entity_label,
+            action,
+            changes,
+            reason,
+        )
+        if fast is not None:
+            return fast
+    return _general_payload(
+        event_id, at, user, machine, entity_type, entity_id, entity_label, action, changes, reason
+    )
+
+
+def _general_payload(
+    event_id: int,
+    at: str,
+    user: str,
+    machine: str,
+    entity_type: str,
+    entity_id: int,
+    entity_label: str,
+    action: str,
+    changes: str,
+    reason: str,
+) -> bytes:
+    """The payload as ``canonical_json`` of its dict: the rule the hash covers."""
     return canonical_json(
         {
             "id": event_id,
@@ -163,6 +172,10 @@ def _payload(
             "reason": reason,
         }
     ).encode("utf-8")
+
+
+# Checked once at import: events are written by hand only while that agrees.
+_FAST_PAYLOAD = fast_payload_agrees(_general_payload)
 
 
 def chain_hash(prev_hash: str, payload: bytes) -> str:
@@ -696,11 +709,11 @@ class AuditService:
         trail = next(replayed, None)
         while (state is not None or trail is not None) and len(problems) < max_problems:
             if trail is None or (state is not None and state.id < trail[0]):
-                assert state is not None
-                problems.append(
-                    f"{_named(entity_type, state)} has no audit trail: it was "
-                    "added outside CalTrack, or its audit events were deleted"
-                )
+                if state is not None:  # always: the loop runs while either is left
+                    problems.append(
+                        f"{_named(entity_type, state)} has no audit trail: it was "
+                        "added outside CalTrack, or its audit events were deleted"
+                    )
                 state = next(states, None)
                 continue
             if state is None or trail[0] < state.id:

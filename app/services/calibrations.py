@@ -32,23 +32,19 @@ from app.services.dto import (
     CalibrationInput,
     CalibrationView,
     PointInput,
-    PointView,
-    SignatureView,
     Traceability,
     to_jsonable,
 )
 from app.services.due import next_due_from
-from app.services.instruments import require_instrument
-from app.services.oot import (
-    open_case_in,
-    opens_case,
-    refresh_open_cases_in,
-)
+from app.services.lookups import require_instrument
+from app.services.oot import open_case_in, refresh_open_cases_in
+from app.services.read_views import calibration_views
 from app.services.review import appended, record_problems, sentence
-from app.services.signatures import record_content_hash, signature_view
 from app.services.snapshots import created, diff, instrument_snapshot, record_snapshot
+from app.services.tolerance import opens_case, within
 from app.services.traceability import standard_problems_in, traceability_of
 from app.services.validation import clean_text, parse_date, parse_float
+from app.services.voiding import touch_instrument, void_in
 
 RESULTS = ("pass", "fail", "adjusted")
 PROVIDERS = ("in_house", "external")
@@ -65,96 +61,6 @@ EDITABLE_FIELDS = (
     "uncertainty",
     "notes",
 )
-
-
-def within(value: float | None, nominal: float, tolerance: float) -> bool | None:
-    """Pass/fail of one reading; None when there is no reading."""
-    if value is None:
-        return None
-    # A reading exactly on the limit passes; allow for binary rounding of decimals.
-    slack = 1e-9 * max(1.0, abs(nominal), abs(tolerance))
-    return abs(value - nominal) <= tolerance + slack
-
-
-def point_view(seq: int, p: PointInput | MeasurementPoint) -> PointView:
-    return PointView(
-        seq=seq,
-        nominal=p.nominal,
-        as_found=p.as_found,
-        as_left=p.as_left,
-        tolerance=p.tolerance,
-        unit=p.unit,
-        as_found_pass=within(p.as_found, p.nominal, p.tolerance),
-        as_left_pass=within(p.as_left, p.nominal, p.tolerance),
-    )
-
-
-def calibration_view(
-    record: CalibrationRecord,
-    tags: dict[int, str],
-    *,
-    signatures: list[SignatureView] | None = None,
-    superseded_by: int | None = None,
-    oot_case_id: int | None = None,
-) -> CalibrationView:
-    return CalibrationView(
-        id=record.id,
-        instrument_id=record.instrument_id,
-        asset_tag=tags.get(record.instrument_id, str(record.instrument_id)),
-        performed_on=record.performed_on,
-        performed_by=record.performed_by,
-        provider_kind=record.provider_kind,
-        provider_name=record.provider_name,
-        certificate_number=record.certificate_number,
-        temperature_c=record.temperature_c,
-        humidity_pct=record.humidity_pct,
-        result=record.result,
-        adjustment_made=record.adjustment_made,
-        uncertainty=record.uncertainty,
-        next_due=record.next_due,
-        notes=record.notes,
-        points=[point_view(p.seq, p) for p in record.points],
-        standards=sorted(tags.get(s.standard_id, str(s.standard_id)) for s in record.standards),
-        voided=record.voided_at is not None,
-        void_reason=record.void_reason,
-        created_at=record.created_at,
-        created_by=record.created_by,
-        version=record.version,
-        signatures=signatures or [],
-        standards_justification=record.standards_justification,
-        supersedes_id=record.supersedes_id,
-        superseded_by_id=superseded_by,
-        oot_case_id=oot_case_id,
-    )
-
-
-def calibration_views(
-    uow: UnitOfWork, records: list[CalibrationRecord], tags: dict[int, str] | None = None
-) -> list[CalibrationView]:
-    """Views of many records with their signatures, cases and successors (a few queries)."""
-    ids = [r.id for r in records]
-    if tags is None:
-        wanted = {r.instrument_id for r in records} | {
-            s.standard_id for r in records for s in r.standards
-        }
-        tags = uow.instruments.tags_by_id(sorted(wanted))
-    sigs = uow.signatures.for_records(ids)
-    cases = uow.oot_cases.by_record_ids(ids)
-    successors = uow.calibrations.superseded_by(ids)
-    views = []
-    for r in records:
-        signed = sigs.get(r.id, [])
-        digest = record_content_hash(r) if signed else ""
-        views.append(
-            calibration_view(
-                r,
-                tags,
-                signatures=[signature_view(x, intact=x.content_hash == digest) for x in signed],
-                superseded_by=successors.get(r.id),
-                oot_case_id=cases.get(r.id),
-            )
-        )
-    return views
 
 
 @dataclass(frozen=True)
@@ -396,9 +302,10 @@ class CalibrationService:
                 f"calibration #{record.id} recorded",
                 history=history,
             )
-        self._touch_instrument(
+        touch_instrument(
             uow,
             audit,
+            self._identity,
             instrument,
             before,
             "; ".join(r for r in (f"calibration #{record.id}", reason.strip(), flagged) if r),
@@ -581,36 +488,9 @@ class CalibrationService:
         self, uow: UnitOfWork, audit: AuditChainWriter, record: CalibrationRecord, reason: str
     ) -> None:
         instrument = uow.instruments.get(record.instrument_id)
-        assert instrument is not None  # guaranteed by the foreign key
-        before = record_snapshot(record)
-        record.voided_at = audit.now
-        record.voided_by = self._identity.user
-        record.void_reason = reason
-        record.updated_at = audit.now
-        record.updated_by = self._identity.user
-        uow.calibrations.flush()
-        audit.record(
-            "calibration",
-            record.id,
-            f"{instrument.asset_tag} #{record.id}",
-            "void",
-            diff(before, record_snapshot(record)),
-            reason,
-        )
-        # Its open case stays open: QA closes it (voiding is no assessment of the impact).
-        refresh_open_cases_in(
-            uow, audit, self._identity, instrument, f"calibration #{record.id} voided"
-        )
-        inst_before = instrument_snapshot(instrument)
-        latest = next(
-            (r for r in uow.calibrations.history(instrument.id) if r.voided_at is None), None
-        )
-        instrument.last_calibrated = latest.performed_on if latest else None
-        periodic = instrument.calibration_requirement == "periodic"
-        instrument.next_due = latest.next_due if latest and periodic else None
-        self._touch_instrument(
-            uow, audit, instrument, inst_before, f"calibration #{record.id} voided"
-        )
+        if instrument is None:  # the foreign key forbids it
+            raise NotFoundError(f"calibration #{record.id}: its instrument no longer exists")
+        void_in(uow, audit, self._identity, record, instrument, reason)
 
     def get(self, record_id: int) -> CalibrationView:
         """One record as QA reviews it (signatures, case, successor included)."""
@@ -699,19 +579,3 @@ class CalibrationService:
         if errors:
             raise ValidationError(errors)
         return clean
-
-    def _touch_instrument(
-        self,
-        uow: UnitOfWork,
-        audit: AuditChainWriter,
-        instrument: Instrument,
-        before: dict[str, object],
-        reason: str,
-    ) -> None:
-        changed = diff(before, instrument_snapshot(instrument))
-        if not changed:
-            return
-        instrument.updated_at = audit.now
-        instrument.updated_by = self._identity.user
-        uow.instruments.flush()
-        audit.record("instrument", instrument.id, instrument.asset_tag, "update", changed, reason)

@@ -7,15 +7,12 @@ audit event per created instrument and record, so ``db verify`` stays clean.
 from __future__ import annotations
 
 import gc
-import json
-import math
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from operator import itemgetter
 from typing import Any
 
 from app.clock import Clock
@@ -23,11 +20,11 @@ from app.db.models import CalibrationRecord
 from app.errors import ValidationError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from app.services.audit import AuditChainWriter, canonical_json
-from app.services.dto import to_jsonable
+from app.services.audit import AuditChainWriter
+from app.services.demo_json import chunk_json
 from app.services.due import next_due_from
 from app.services.oot import open_case_in
-from app.services.snapshots import INSTRUMENT_AUDITED, RECORD_AUDITED, search_text_of
+from app.services.snapshots import search_text_of
 
 MAX_DEMO_INSTRUMENTS = 1_000_000
 CHUNK = 2000
@@ -36,10 +33,6 @@ DEMO_DATA_KEY = "demo_data_since"
 
 # A passed reading's deviation is uniform in ±0.8 of the tolerance (rng.uniform's terms).
 PASS_LOW, PASS_SPAN = -0.8, 0.8 - -0.8
-
-# The first instruments and records of every chunk also get their JSON from
-# canonical_json, which the column-wise writer's must equal byte for byte.
-JSON_CHECKS = 50
 
 
 @dataclass(frozen=True)
@@ -230,153 +223,6 @@ def _fixed(cat: Category) -> _Fixed:
     )
 
 
-# Types whose values ``to_jsonable`` returns unchanged.
-_AS_IS = frozenset({str, int, float, bool, type(None)})
-
-
-def created_row(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, list[Any]]:
-    """``created(snapshot)`` of a bulk-insert row, the same as the services write it.
-
-    Equal to ``created({k: to_jsonable(row.get(k)) for k in fields})``, but without
-    ``to_jsonable``'s general dispatch for the plain values demo rows hold: this runs
-    for every one of hundreds of thousands of rows.
-    """
-    changes: dict[str, list[Any]] = {}
-    for name in fields:
-        value: Any = row.get(name)
-        kind = type(value)
-        if kind is date:
-            value = value.isoformat()
-        elif kind not in _AS_IS:
-            value = to_jsonable(value)
-        changes[name] = [None, value]
-    return changes
-
-
-# -- the changes JSON of create events, written column by column -------------------------
-#
-# canonical_json(created_row(row, fields)) for every demo row costs about as much as
-# inserting the row. The functions below write the same text for a whole chunk at once:
-# each field's values are turned into JSON by one C-level map over the column (strings
-# as the json module writes them with ensure_ascii=False, numbers by their repr, dates
-# as their ISO text), then every row's values fill a template with the keys in sorted
-# order and the separators "," and ":". A column of mixed or unusual types takes the
-# general way, value by value, ending in canonical_json. ``_Builder`` also compares the
-# result with canonical_json for the first rows of every chunk.
-
-_json_str = json.encoder.encode_basestring
-_JSON_BOOL = {True: "true", False: "false"}
-
-
-def json_value(value: Any) -> str:
-    """``canonical_json(to_jsonable(value))``: the general way, one value at a time."""
-    kind = type(value)
-    if kind is str:
-        return _json_str(value)
-    if kind is int:
-        return int.__repr__(value)
-    if kind is float and math.isfinite(value):
-        return float.__repr__(value)
-    if kind is date:
-        return f'"{value.isoformat()}"'
-    return canonical_json(to_jsonable(value))
-
-
-def json_list(values: Iterable[Any]) -> str:
-    return "[" + ",".join(map(json_value, values)) + "]"
-
-
-def _floats(values: list[Any]) -> list[str] | None:
-    # repr is json's spelling of a finite float; nan and infinities are spelled otherwise.
-    return list(map(float.__repr__, values)) if all(map(math.isfinite, values)) else None
-
-
-_COLUMN_JSON: dict[type, Callable[[list[Any]], list[str] | None]] = {
-    str: lambda values: list(map(_json_str, values)),
-    int: lambda values: list(map(int.__repr__, values)),
-    float: _floats,
-    bool: lambda values: list(map(_JSON_BOOL.__getitem__, values)),
-    type(None): lambda values: ["null"] * len(values),
-    date: lambda values: list(map('"{}"'.format, map(date.isoformat, values))),
-}
-
-
-def json_column(values: list[Any]) -> list[str]:
-    """``json_value`` of each value, in C-level passes when the column has one type."""
-    kinds = set(map(type, values))
-    if len(kinds) == 1:
-        kind = kinds.pop()
-        encode = _COLUMN_JSON.get(kind)
-        if encode is not None:
-            encoded = _repeating(values, kind, encode)
-            if encoded is None:
-                encoded = encode(values)
-            if encoded is not None:
-                return encoded
-    return list(map(json_value, values))
-
-
-def _repeating(
-    values: list[Any], kind: type, encode: Callable[[list[Any]], list[str] | None]
-) -> list[str] | None:
-    """A column of a few values repeated (units, nominals, names): each distinct value
-    is written once and looked up after. None when the column is not like that."""
-    if len(values) < 1000 or len(set(values[:200])) > 50:
-        return None
-    distinct = list(set(values))
-    # 0.0 and -0.0 are equal as keys but written differently; bools hash like ints.
-    if len(distinct) * 8 > len(values) or (kind is float and 0.0 in distinct):
-        return None
-    texts = encode(distinct)
-    if texts is None:
-        return None
-    return list(map(dict(zip(distinct, texts, strict=True)).__getitem__, values))
-
-
-class JsonRows:
-    """Many JSON texts of one shape, written field by field (see above)."""
-
-    def __init__(self, keys: Sequence[str], template: str) -> None:
-        self.keys = tuple(keys)
-        self._template = template
-
-    def encode(
-        self, rows: Sequence[dict[str, Any]], given: dict[str, list[str]] | None = None
-    ) -> list[str]:
-        """One text per row; ``given`` holds fields already written as JSON, per row."""
-        if not rows:
-            return []
-        ready = given or {}
-        wanted = [key for key in self.keys if key not in ready]
-        values: dict[str, Sequence[Any]]
-        try:
-            if len(wanted) < 2:
-                raise KeyError(wanted)  # itemgetter of one key returns no tuple
-            # One pass over the rows, then a transpose: far fewer cache misses than
-            # reading one key of every row dict per field.
-            columns_read = zip(*map(itemgetter(*wanted), rows), strict=True)
-            values = dict(zip(wanted, columns_read, strict=True))
-        except KeyError:
-            values = {key: [row.get(key) for row in rows] for key in wanted}
-        columns = [
-            ready[key] if key in ready else json_column(list(values[key])) for key in self.keys
-        ]
-        return list(map(self._template.__mod__, zip(*columns, strict=True)))
-
-
-def created_json(fields: Sequence[str]) -> JsonRows:
-    """``canonical_json(created(...))`` texts: ``{"field":[null,value],...}``."""
-    keys = sorted(fields)
-    return JsonRows(keys, "{" + ",".join(f"{_json_str(k)}:[null,%s]" for k in keys) + "}")
-
-
-INSTRUMENT_JSON = created_json(INSTRUMENT_AUDITED)
-RECORD_JSON = created_json((*RECORD_AUDITED, "points", "standards"))
-POINT_FIELDS = ("seq", "nominal", "as_found", "as_left", "tolerance", "unit")
-# One reading as the audit trail lists it: [seq, nominal, as found, as left, tolerance, unit].
-POINT_JSON = JsonRows(POINT_FIELDS, "[" + ",".join(["%s"] * len(POINT_FIELDS)) + "]")
-
-
 class DemoService:
     """Fills a database with plausible instruments and calibration history."""
 
@@ -439,12 +285,6 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _same_json(fast: str, changes: dict[str, list[Any]]) -> None:
-    """The fast JSON must be canonical_json's, byte for byte (it is hashed)."""
-    if fast != canonical_json(changes):
-        raise AssertionError(f"demo JSON differs from canonical_json: {fast[:200]}")
-
-
 class _Builder:
     def __init__(self, uow: UnitOfWork, rng: random.Random, today: date, identity: Identity):
         self.uow = uow
@@ -485,17 +325,7 @@ class _Builder:
         self.uow.instruments.bulk_insert(instruments)
         self.uow.calibrations.bulk_insert(records, points, standards)
 
-        instrument_json = INSTRUMENT_JSON.encode(instruments)
-        readings = POINT_JSON.encode(points)
-        readings_json: list[str] = []
-        start = 0
-        for count in point_counts:
-            readings_json.append("[" + ",".join(readings[start : start + count]) + "]")
-            start += count
-        record_json = RECORD_JSON.encode(
-            records, {"points": readings_json, "standards": list(map(json_list, used))}
-        )
-        self._check_json(instruments, instrument_json, records, points, used, record_json)
+        instrument_json, record_json = chunk_json(instruments, records, points, point_counts, used)
         for inst, changes in zip(instruments, instrument_json, strict=True):
             audit.record_json(
                 "instrument", inst["id"], inst["asset_tag"], "create", changes, "demo data"
@@ -543,29 +373,6 @@ class _Builder:
                 history=histories[iid],
             )
             self.counts["oot_cases"] += 1
-
-    @staticmethod
-    def _check_json(
-        instruments: list[dict[str, Any]],
-        instrument_json: list[str],
-        records: list[dict[str, Any]],
-        points: list[dict[str, Any]],
-        used: list[list[int]],
-        record_json: list[str],
-    ) -> None:
-        """The fast JSON of the first rows must be canonical_json's, byte for byte."""
-        for inst, text in zip(instruments[:JSON_CHECKS], instrument_json, strict=False):
-            _same_json(text, created_row(inst, INSTRUMENT_AUDITED))
-        checked = {rec["id"] for rec in records[:JSON_CHECKS]}
-        by_record: defaultdict[int, list[list[Any]]] = defaultdict(list)
-        for p in points:
-            if p["record_id"] in checked:
-                by_record[p["record_id"]].append([p[k] for k in POINT_FIELDS])
-        for rec, stds, text in zip(records[:JSON_CHECKS], used, record_json, strict=False):
-            changes = created_row(rec, RECORD_AUDITED)
-            changes["points"] = [None, by_record[rec["id"]]]
-            changes["standards"] = [None, stds]
-            _same_json(text, changes)
 
     def _instrument(
         self,

@@ -215,7 +215,7 @@ class EditingSession:
             )
             report.notices.append(report.unclean_notice)
         try:
-            self._take_epoch(report)
+            self._take_epoch(self.lock, report)
         except BaseException:
             self.lock.release()
             raise
@@ -245,8 +245,7 @@ class EditingSession:
         """True when no other session may write (the lock is ours, or a server arbitrates)."""
         return self.lock is None or self.lock.held
 
-    def _take_epoch(self, report: StartReport) -> None:
-        assert self.lock is not None
+    def _take_epoch(self, lock: EditorLock, report: StartReport) -> None:
         db = self._db
         db.set_read_only(None)
         db.fence = None
@@ -263,7 +262,7 @@ class EditingSession:
         epoch, shared = self._uow.write(write, label="take editor lock")
         self.epoch = epoch
         db.fence = Fence(epoch, self._lost)
-        self.lock.set_epoch(epoch)
+        lock.set_epoch(epoch)
         if db.location is not None:
             policy = choose_journal(db.location, db.journal_choice, shared=shared)
             db.journal = policy

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from itertools import repeat
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +28,9 @@ from app.services.dto import (
     to_jsonable,
 )
 from app.services.due import due_status, next_due_for
+from app.services.instrument_rows_fast import fast_rows_agree, filled_rows
+from app.services.lookups import require_instrument
+from app.services.read_views import attachment_view, calibration_views
 from app.services.review import appended, instrument_problems, sentence
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, diff, instrument_snapshot, search_text_of
@@ -76,15 +76,6 @@ def requirement_problems(requirement: str, reason: str) -> dict[str, str]:
     return {}
 
 
-def require_instrument(uow: UnitOfWork, tag: str) -> Instrument:
-    instrument = uow.instruments.get_by_tag(tag)
-    if instrument is None:
-        raise NotFoundError(
-            f"no instrument with asset tag {tag!r}; `instruments list --search` finds it"
-        )
-    return instrument
-
-
 def row_of(r: Any, today: date, soon_days: int) -> InstrumentRow:
     """A list row from the repository's plain row."""
     return InstrumentRow(
@@ -106,124 +97,15 @@ def row_of(r: Any, today: date, soon_days: int) -> InstrumentRow:
     )
 
 
-# Where each InstrumentRow field comes from in a repository list row (None: computed).
-_ROW_SOURCES = {
-    "id": "id",
-    "asset_tag": "asset_tag",
-    "description": "description",
-    "manufacturer": "manufacturer",
-    "model": "model",
-    "serial_number": "serial_number",
-    "location": "location",
-    "lifecycle": "status",
-    "due_status": None,
-    "interval_days": "calibration_interval_days",
-    "last_calibrated": "last_calibrated",
-    "next_due": "next_due",
-    "version": "version",
-    "requirement": "calibration_requirement",
-    "review_reason": "review_reason",
-}
-
-
 def rows_of(rows: Sequence[ListRow], today: date, soon_days: int) -> builtins.list[InstrumentRow]:
     """``row_of`` for each of a page of rows."""
     if _FAST_ROWS and rows:
-        return _filled_rows(rows, today, soon_days)
+        return filled_rows(rows, today, soon_days)
     return [row_of(r, today, soon_days) for r in rows]
 
 
-def _filled_rows(
-    rows: Sequence[ListRow], today: date, soon_days: int
-) -> builtins.list[InstrumentRow]:
-    """New rows with their slots filled one field at a time, in C-level passes.
-
-    A frozen dataclass's ``__init__`` sets every field through ``object.__setattr__``
-    in Python; for a page of the list that costs more than the query itself. This sets
-    the very same slots with ``map`` (``_FAST_ROWS`` checks at import that the result
-    equals row_of's, or row_of is used).
-    """
-    columns = dict(zip(ListRow._fields, zip(*rows, strict=True), strict=True))
-    statuses = map(
-        due_status,
-        columns["status"],
-        columns["next_due"],
-        repeat(today),
-        repeat(soon_days),
-        columns["calibration_requirement"],
-    )
-    made = list(map(object.__new__, repeat(InstrumentRow, len(rows))))
-    for name, source in _ROW_SOURCES.items():
-        values = statuses if source is None else columns[source]
-        deque(map(_ROW_SLOTS[name], made, values), maxlen=0)
-    return made
-
-
-_ROW_SLOTS = {
-    f.name: getattr(InstrumentRow, f.name).__set__ for f in dataclasses.fields(InstrumentRow)
-}
-
-
-def _fast_rows_agree() -> bool:
-    """True while InstrumentRow is a plain slotted dataclass that ``_filled_rows`` fills
-    exactly as row_of would (a field added to it must not be left unset)."""
-    if set(_ROW_SLOTS) != set(_ROW_SOURCES) or hasattr(InstrumentRow, "__post_init__"):
-        return False
-    today = date(2026, 2, 1)
-    samples = [
-        ListRow(
-            7,
-            "TH-7",
-            "d",
-            "m",
-            "x",
-            "s",
-            "l",
-            "in_service",
-            30,
-            date(2026, 3, 1),
-            None,
-            3,
-            "periodic",
-            "",
-        ),
-        ListRow(
-            8,
-            "PG-8",
-            "e",
-            "n",
-            "y",
-            "t",
-            "k",
-            "retired",
-            90,
-            None,
-            date(2026, 2, 9),
-            1,
-            "not_required",
-            "next due before last calibration",
-        ),
-        ListRow(
-            9,
-            "PG-9",
-            "e",
-            "n",
-            "y",
-            "t",
-            "k",
-            "in_service",
-            90,
-            None,
-            None,
-            1,
-            "verify_before_use",
-            "",
-        ),
-    ]
-    return _filled_rows(samples, today, 30) == [row_of(r, today, 30) for r in samples]
-
-
-_FAST_ROWS = _fast_rows_agree()
+# Checked once at import: a list page is built the fast way only while it agrees.
+_FAST_ROWS = fast_rows_agree(row_of)
 
 
 def detail_of(obj: Instrument, today: Any, soon_days: int) -> InstrumentDetail:
@@ -376,10 +258,6 @@ class InstrumentService:
 
     def history(self, tag: str) -> InstrumentHistory:
         """The instrument with its calibrations, attachments and audit trail."""
-        # Imported here to keep the service modules free of import cycles.
-        from app.services.attachments import attachment_view
-        from app.services.calibrations import calibration_views
-
         today = self._clock.today()
 
         def read(uow: UnitOfWork) -> InstrumentHistory:

@@ -316,7 +316,8 @@ class LockAdminService:
         """End the frozen holder's process on this PC, then fence and release, audited."""
         holder = frozen.holder
         path = self._uow.database.path
-        assert path is not None
+        if path is None:
+            raise UsageError("server databases have no editor lock")
         if not frozen.same_machine:
             raise FrozenWriterError(
                 f"{frozen.describe()}; {frozen.way_out()}", to_lock_holder(holder)
@@ -414,7 +415,8 @@ class LockAdminService:
         reason: str | None = None,
     ) -> int | None:
         path = self._uow.database.path
-        assert path is not None
+        if path is None:
+            raise UsageError("server databases have no editor lock")
 
         def write(uow: UnitOfWork) -> int | None:
             epoch = uow.meta.increment(LOCK_EPOCH_KEY) if fence else None

@@ -235,16 +235,14 @@ class MaintenanceService:
                 report.notes += found.notices
         if self._store is not None:
             try:
-                self._verify_files(report, deep)
+                self._verify_files(self._store, report, deep)
             except DatabaseDamagedError:
                 report.problems.append(
                     "attachments: not checked, their rows cannot be read (see the damage above)"
                 )
         return report
 
-    def _verify_files(self, report: VerifyReport, deep: bool) -> None:
-        store = self._store
-        assert store is not None
+    def _verify_files(self, store: AttachmentStore, report: VerifyReport, deep: bool) -> None:
 
         def rows(uow: UnitOfWork) -> list[tuple[int, str, str, int, str]]:
             return [
@@ -283,7 +281,7 @@ class MaintenanceService:
             return []
         self._db.check_writable()
         report = VerifyReport()
-        self._verify_files(report, deep=False)
+        self._verify_files(self._store, report, deep=False)
         moved = []
         cutoff = time.time() - ORPHAN_MIN_AGE_S
         for name in report.orphan_files:
@@ -308,7 +306,8 @@ class MaintenanceService:
         return self._store.release(name)
 
     def _backup_target(self, label: str) -> Path:
-        assert self._db.path is not None
+        if self._db.path is None:
+            raise UsageError("backups of a server database are made with the server's tools")
         folder = self._db.path.parent / "backups"
         folder.mkdir(exist_ok=True)
         stamp = self._clock.now_utc().strftime("%Y%m%dT%H%M%SZ")

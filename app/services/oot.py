@@ -29,6 +29,8 @@ from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
 from app.services.dto import AffectedCalibration, OotCaseView, to_jsonable
+from app.services.lookups import require_instrument
+from app.services.read_views import point_view
 from app.services.signatures import (
     SignatureCheck,
     case_content_hash,
@@ -36,6 +38,7 @@ from app.services.signatures import (
     signature_view,
 )
 from app.services.snapshots import case_snapshot, created, diff, instrument_snapshot
+from app.services.tolerance import failed_points, left_good
 from app.services.validation import clean_text
 
 DISPOSITION_LABELS = {
@@ -43,33 +46,11 @@ DISPOSITION_LABELS = {
     "results_reassessed": "Affected results re-assessed and accepted",
     "results_recalled": "Affected results recalled / customers informed",
     "other": "Other (see assessment)",
-}
-assert set(DISPOSITION_LABELS) == set(OOT_DISPOSITIONS)
-
-
-def _point_failed(record: CalibrationRecord, attr: str) -> list[int]:
-    """Seq numbers of points whose reading ``attr`` is outside its tolerance."""
-    from app.services.calibrations import within  # one rule for pass/fail everywhere
-
-    return [
-        p.seq
-        for p in sorted(record.points, key=lambda p: p.seq)
-        if within(getattr(p, attr), p.nominal, p.tolerance) is False
-    ]
-
-
-def opens_case(record: CalibrationRecord) -> bool:
-    """True when a calibration found the instrument out of tolerance."""
-    return record.result == "fail" or bool(_point_failed(record, "as_found"))
-
-
-def left_good(record: CalibrationRecord) -> bool:
-    """True when a calibration left the instrument within tolerance."""
-    return record.result != "fail" and not _point_failed(record, "as_left")
+}  # one label per OOT_DISPOSITIONS value (a unit test keeps them alike)
 
 
 def _summary(record: CalibrationRecord) -> str:
-    failed = _point_failed(record, "as_found")
+    failed = failed_points(record, "as_found")
     if failed:
         pts = sorted(record.points, key=lambda p: p.seq)
         detail = ", ".join(
@@ -279,8 +260,6 @@ def case_views(
     uow: UnitOfWork, cases: list[OotCase], *, with_return_check: bool = False
 ) -> list[OotCaseView]:
     """Views of many cases in a few queries (the return check costs one per open case)."""
-    from app.services.calibrations import point_view
-
     records = uow.calibrations.by_ids([c.record_id for c in cases])
     signatures = uow.signatures.for_cases([c.id for c in cases])
     open_ids = [c.instrument_id for c in cases if c.status == "open" or not c.affected_snapshot]
@@ -289,8 +268,9 @@ def case_views(
     for case in cases:
         instrument = uow.instruments.get(case.instrument_id)
         record = records.get(case.record_id)
-        assert instrument is not None and record is not None  # foreign keys
-        failed = set(_point_failed(record, "as_found"))
+        if instrument is None or record is None:  # the foreign keys forbid it
+            raise NotFoundError(f"OOT-{case.id}: its instrument or calibration no longer exists")
+        failed = set(failed_points(record, "as_found"))
         digest = case_content_hash(case)
         may_return, note = (
             return_check(uow, instrument)
@@ -363,8 +343,6 @@ class OotService:
         def read(uow: UnitOfWork) -> list[OotCaseView]:
             instrument_id = None
             if tag:
-                from app.services.instruments import require_instrument
-
                 instrument_id = require_instrument(uow, tag).id
             cases = uow.oot_cases.find(status=status, instrument_id=instrument_id)
             return case_views(uow, cases)
@@ -438,7 +416,8 @@ class OotService:
                     }
                 )
             instrument = uow.instruments.get(case.instrument_id)
-            assert instrument is not None
+            if instrument is None:  # the foreign key forbids it
+                raise NotFoundError(f"OOT-{case.id}: its instrument no longer exists")
             before = case_snapshot(case)
             affected = _affected(uow, case)
             case.affected_snapshot = json.dumps(

@@ -30,7 +30,8 @@ from app.services.dto import (
     SignatureView,
     instrument_fields,
 )
-from app.services.instruments import InstrumentService, require_instrument
+from app.services.instruments import InstrumentService
+from app.services.lookups import require_instrument
 from app.services.report_model import Cell, LabelData, Report, Section, Table
 from app.services.settings import due_soon_days
 from app.words import count

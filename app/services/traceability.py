@@ -18,6 +18,7 @@ from app.db.models import Instrument
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.bounds import add_days
 from app.services.dto import Traceability, TraceLink
+from app.services.tolerance import left_good
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,6 @@ def standard_problems_in(
     uow: UnitOfWork, standards: list[Instrument], day: date, clock: Clock
 ) -> dict[str, str]:
     """Asset tag → why that standard could not vouch for a calibration on ``day``."""
-    from app.services.oot import left_good  # one rule for "left within tolerance"
-
     problems: dict[str, str] = {}
     for std in standards:
         tag = std.asset_tag

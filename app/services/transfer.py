@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, PendingRollbackError
 
 from app.clock import Clock
-from app.db.models import CalibrationRecord, Instrument
+from app.db.models import Instrument
 from app.errors import (
     ConflictError,
     NotAllowedError,
@@ -45,9 +45,9 @@ from app.services.audit import AuditChainWriter
 from app.services.calibrations import CalibrationService
 from app.services.due import next_due_from
 from app.services.instruments import InstrumentService
-from app.services.oot import cancel_case_in, opens_case, refresh_open_cases_in
 from app.services.review import instrument_problems, record_problems, sentence
-from app.services.snapshots import diff, instrument_snapshot, record_snapshot
+from app.services.snapshots import diff, instrument_snapshot
+from app.services.tolerance import opens_case
 from app.services.transfer_dates import DATE_ORDERS, DateOrder, detect_order
 from app.services.transfer_export import calibration_cells, csv_cell, instrument_cells
 from app.services.transfer_mapping import (
@@ -80,6 +80,7 @@ from app.services.transfer_rows import (
 )
 from app.services.transfer_values import value_tables
 from app.services.validation import validate_instrument_fields
+from app.services.voiding import ImportedVoid, void_in
 from app.storage.tables import RawRow, RawTable, ReadOptions, SheetSpec, read_table
 from app.storage.tables import write_csv as write_csv_file
 from app.storage.tables import write_xlsx as write_xlsx_file
@@ -787,7 +788,8 @@ class TransferService:
         instrument: Instrument,
     ) -> PreviewRow:
         data = row.calibration
-        assert data is not None and row.performed_on is not None
+        if data is None or row.performed_on is None:  # a row without issues has both
+            raise ValidationError({"performed_on": "required: the day of the calibration"})
         review = self._inconsistent(plan, row)
         if review and plan.options.inconsistent == "leave_out":
             return self._left_out(row, review)
@@ -809,7 +811,10 @@ class TransferService:
         )
         notes: list[str] = [FLAG_NOTE + review] if review else []
         if row.void_reason:
-            self._void_imported(uow, audit, record, instrument, row, before, reason)
+            imported = ImportedVoid(row.voided_at, row.voided_by, reason, before)
+            void_in(
+                uow, audit, self._identity, record, instrument, row.void_reason, imported=imported
+            )
         else:
             if opens_case(record):
                 notes.append("found out of tolerance: opens an out-of-tolerance case")
@@ -818,41 +823,6 @@ class TransferService:
         return PreviewRow(
             row.line, "add", instrument.asset_tag, row.summary, notes=tuple(notes), review=review
         )
-
-    def _void_imported(
-        self,
-        uow: UnitOfWork,
-        audit: AuditChainWriter,
-        record: CalibrationRecord,
-        instrument: Instrument,
-        row: PlannedRow,
-        before: tuple[date | None, date | None, str],
-        reason: str,
-    ) -> None:
-        """Void a record that was void in the file, keeping who voided it, when and why."""
-        snapshot = record_snapshot(record)
-        record.voided_at = row.voided_at or audit.now
-        record.voided_by = row.voided_by or self._identity.user
-        record.void_reason = row.void_reason
-        record.updated_at = audit.now
-        record.updated_by = self._identity.user
-        uow.calibrations.flush()
-        label = f"{instrument.asset_tag} #{record.id}"
-        audit.record(
-            "calibration", record.id, label, "void", diff(snapshot, record_snapshot(record)), reason
-        )
-        why = f"calibration #{record.id} voided; {reason}"
-        cancel_case_in(uow, audit, self._identity, record, why)
-        refresh_open_cases_in(uow, audit, self._identity, instrument, why)
-        # It never counted: the instrument stays as it was before the record came in.
-        inst_before = instrument_snapshot(instrument)
-        instrument.last_calibrated, instrument.next_due, instrument.status = before
-        changed = diff(inst_before, instrument_snapshot(instrument))
-        if changed:
-            instrument.updated_at = audit.now
-            instrument.updated_by = self._identity.user
-            uow.instruments.flush()
-            audit.record("instrument", instrument.id, instrument.asset_tag, "update", changed, why)
 
     # -- read-only preview -----------------------------------------------------------
 

@@ -260,7 +260,8 @@ def instrument_row(
     zero_interval = ""  # an interval of 0 that made the row not periodic
     for column in mapping.mapped:
         name = column.field
-        assert name is not None
+        if name is None:  # never: a mapped column has a field
+            continue
         spec = spec_of("instruments", name)
         if _blank(row.cell(name)):
             if name in INTERVAL_FIELDS and not row.text("calibration_requirement"):

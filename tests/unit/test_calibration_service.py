@@ -8,8 +8,9 @@ import pytest
 
 from app.bootstrap import CalTrack
 from app.errors import ConflictError, ValidationError
-from app.services.calibrations import parse_point, within
+from app.services.calibrations import parse_point
 from app.services.dto import CalibrationInput, PointInput
+from app.services.tolerance import within
 from tests.conftest import add_thermometer
 
 

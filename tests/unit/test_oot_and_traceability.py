@@ -9,8 +9,10 @@ import pytest
 
 from app.bootstrap import CalTrack
 from app.clock import FixedClock
+from app.db.models import OOT_DISPOSITIONS
 from app.errors import NotAllowedError, ValidationError
 from app.services.dto import CalibrationInput
+from app.services.oot import DISPOSITION_LABELS
 from app.services.transfer_model import ImportOptions
 from tests.conftest import add_thermometer
 from tests.unit.qa_helpers import (
@@ -355,3 +357,7 @@ def test_an_import_by_a_technician_cannot_put_an_instrument_with_an_open_case_ba
         assert refused.asset_tag == "REF-1"
         assert f"while OOT-{case.id} is open" in str(refused.issues[0])
         assert bob.instruments.get("REF-1").lifecycle == "out_of_service"
+
+
+def test_every_disposition_has_one_label() -> None:
+    assert set(DISPOSITION_LABELS) == set(OOT_DISPOSITIONS)

@@ -39,8 +39,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import ValidationError
-from app.services.calibrations import within
 from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail, PointInput
+from app.services.tolerance import within
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 from app.ui.look import status_color
