@@ -76,6 +76,13 @@ def standard_problems_in(
             else:
                 problems[tag] = f"{tag} was {words} on {day} (from {off.began})"
             continue
+        if std.calibration_requirement == "not_required":
+            # No calibration stands behind it, so it has no due date to be overdue by.
+            why = f" ({std.requirement_reason})" if std.requirement_reason else ""
+            problems[tag] = (
+                f"{tag} is marked calibration not required{why}: it gives no traceability"
+            )
+            continue
         cover = uow.calibrations.latest_valid_on_or_before(std.id, day)
         if cover is not None:
             due = cover.next_due

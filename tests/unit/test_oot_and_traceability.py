@@ -361,3 +361,21 @@ def test_an_import_by_a_technician_cannot_put_an_instrument_with_an_open_case_ba
 
 def test_every_disposition_has_one_label() -> None:
     assert set(DISPOSITION_LABELS) == set(OOT_DISPOSITIONS)
+
+
+def test_a_standard_marked_calibration_not_required_needs_a_justification(
+    lab: CalTrack,
+) -> None:
+    """An item kept for parts or as a reference only has no calibration behind it: using
+    it as a standard is a traceability gap, as an overdue one is (it has no due date, so
+    the overdue rule alone let it through)."""
+    lab.instruments.edit(
+        "REF-1",
+        {"calibration_requirement": "not_required", "requirement_reason": "display only"},
+        reason="no longer used for measurement",
+    )
+    assert lab.calibrations.standard_problems(["REF-1"], "2026-11-20") == {
+        "REF-1": "REF-1 is marked calibration not required (display only): it gives no traceability"
+    }
+    with pytest.raises(ValidationError, match="give a justification"):
+        calibrate(lab, "TH-001", "2026-11-20", standards=("REF-1",))
