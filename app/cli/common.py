@@ -28,7 +28,7 @@ def open_app(
     """Open the database; a command that writes tries to become the editor first.
 
     ``verifying``: the command reports the database's problems itself (`db verify`), and
-    says the opening's problems it does not find (see :func:`other_problems`).
+    says the opening's problems it does not find (see `cmd_db_verify` in ``commands``).
     """
     target = args.db or str(default_database_path())
     if not args.db and create:
