@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.bootstrap import CalTrack, open_caltrack
+from app.cli import qa_commands, report_commands, transfer_commands
+from app.cli.common import (
+    add_command,
+    add_group,
+    calibration_args,
+    calibration_input,
+    id_of,
+    open_app,
+    positive_int,
+    seconds,
+    version_number,
+    whole_number,
+)
 from app.cli.output import human_size, print_fields, print_json, print_table
-from app.db.engine import EngineOptions, database_url, sqlite_path
+from app.db.engine import database_url, sqlite_path
 from app.errors import UsageError, ValidationError
 from app.identity import get_current_user_id
-from app.services.bounds import count_problem, id_problem, seconds_problem
-from app.services.calibrations import parse_point
 from app.services.dto import (
-    CalibrationInput,
     CalibrationView,
     InstrumentDetail,
     instrument_fields,
 )
 from app.services.due import DUE_STATUSES
-from app.services.editing import EditingOptions
 from app.services.maintenance import ORPHAN_MIN_AGE_S, salvage_database
 from app.services.recovery import recover_left_saves
 from app.settings.paths import default_database_path
 
-Handler = Callable[[argparse.Namespace], int]
 # `instruments list --status`: a due status, or "to-review" (data flagged for QA review,
 # across statuses)
 STATUSES = (*DUE_STATUSES, "to-review")
@@ -54,33 +60,6 @@ INSTRUMENT_OPTIONS: dict[str, str] = {
     "requirement": "calibration_requirement",
     "requirement-reason": "requirement_reason",
 }
-
-
-def open_app(
-    args: argparse.Namespace, *, create: bool = False, edit: bool = False, verifying: bool = False
-) -> CalTrack:
-    """Open the database; a command that writes tries to become the editor first.
-
-    ``verifying``: the command reports the database's problems itself (`db verify`), and
-    says the opening's problems it does not find (see :func:`other_problems`).
-    """
-    target = args.db or str(default_database_path())
-    if not args.db and create:
-        default_database_path().parent.mkdir(parents=True, exist_ok=True)
-    options = EngineOptions(busy_timeout_s=args.busy_timeout, journal=args.journal)
-    editing = EditingOptions(
-        edit=edit, wait_s=args.wait, heartbeat_s=args.heartbeat, stale_after_s=args.stale_after
-    )
-    app = open_caltrack(target, create=create, options=options, editing=editing)
-    damage = app.database.damage or []
-    for line in [] if verifying else app.problems:
-        # Said by the command's own error line (or `db verify`): the damage, and the
-        # reason a write is refused.
-        if line not in damage and not (edit and line == app.database.read_only_reason):
-            print(f"caltrack: PROBLEM: {line}", file=sys.stderr)
-    for line in app.notices:
-        print(f"caltrack: note: {line}", file=sys.stderr)
-    return app
 
 
 def _instrument_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -292,28 +271,6 @@ def cmd_instruments_flag_review(args: argparse.Namespace) -> int:
     else:
         print(f"flagged {detail.asset_tag} for QA review: {detail.review_reason}")
     return 0
-
-
-def calibration_input(args: argparse.Namespace) -> CalibrationInput:
-    """A new calibration from the options of `calibrations add` (and `supersede`)."""
-    points = tuple(parse_point(p) for p in args.point or ())
-    return CalibrationInput(
-        performed_on=args.performed_on,
-        result=args.result,
-        performed_by=args.performed_by or "",
-        provider_kind="external" if args.provider_name else "in_house",
-        provider_name=args.provider_name or "",
-        certificate_number=args.certificate or "",
-        temperature_c=args.temperature,
-        humidity_pct=args.humidity,
-        uncertainty=args.uncertainty or "",
-        next_due=args.next_due,
-        next_due_reason=args.next_due_reason or "",
-        notes=args.notes or "",
-        points=points,
-        standards=tuple(args.standard or ()),
-        standards_justification=args.standard_justification or "",
-    )
 
 
 def cmd_calibrations_add(args: argparse.Namespace) -> int:
@@ -713,67 +670,6 @@ def cmd_admins_change(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------
 
 
-def _whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-
-
-def _positive_int(text: str) -> int:
-    """argparse type: a count, limit or offset (0 .. SQLite's largest integer)."""
-    value = _whole(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    problem = count_problem(value)
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
-    return value
-
-
-def id_of(what: str) -> Callable[[str], int]:
-    """argparse type: the id of a ``what`` (1 .. SQLite's largest integer)."""
-
-    def parse(text: str) -> int:
-        problem = id_problem(_whole(text), what)
-        if problem:
-            raise argparse.ArgumentTypeError(problem)
-        return int(text)
-
-    parse.__name__ = what.replace(" ", "_")  # argparse names the type in some errors
-    return parse
-
-
-version_number = id_of("version number")
-
-
-def seconds(text: str) -> float:
-    """argparse type: seconds to wait or watch, finite and at most a day."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    problem = seconds_problem(value)
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
-    return value
-
-
-def _group(sub: Any, name: str, help_text: str) -> Any:
-    parser = sub.add_parser(name, help=help_text, description=help_text)
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    parser.set_defaults(group_prog=parser.prog, group_actions=actions)
-    return actions
-
-
-def _cmd(sub: Any, name: str, handler: Handler, help_text: str, *, json: bool = False) -> Any:
-    parser = sub.add_parser(name, help=help_text, description=help_text)
-    parser.set_defaults(handler=handler)
-    if json:
-        parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    return parser
-
-
 def _instrument_args(parser: argparse.ArgumentParser, *, adding: bool) -> None:
     for option, field in INSTRUMENT_OPTIONS.items():
         required = adding and field in ("asset_tag", "description")
@@ -790,41 +686,14 @@ def _instrument_args(parser: argparse.ArgumentParser, *, adding: bool) -> None:
     parser.add_argument("--reason", help="why (kept in the audit trail)")
 
 
-def _calibration_args(parser: argparse.ArgumentParser) -> None:
-    """The options describing a calibration (`calibrations add` and `supersede`)."""
-    parser.add_argument("--performed-on", required=True, metavar="YYYY-MM-DD")
-    parser.add_argument("--result", required=True, choices=("pass", "fail", "adjusted"))
-    parser.add_argument("--certificate", metavar="NUMBER")
-    parser.add_argument("--point", action="append", metavar="NOMINAL:AS_FOUND:AS_LEFT:TOL[:UNIT]")
-    parser.add_argument("--standard", action="append", metavar="TAG", help="reference used")
-    parser.add_argument(
-        "--standard-justification",
-        metavar="TEXT",
-        help="why a standard that was overdue or out of service on the day was used",
-    )
-    parser.add_argument("--performed-by", metavar="NAME")
-    parser.add_argument(
-        "--provider-name", metavar="LAB", help="external provider (if not in-house)"
-    )
-    parser.add_argument("--temperature", metavar="°C")
-    parser.add_argument("--humidity", metavar="%RH")
-    parser.add_argument("--uncertainty")
-    parser.add_argument("--next-due", metavar="YYYY-MM-DD", help="override the computed due date")
-    parser.add_argument("--next-due-reason", metavar="TEXT")
-    parser.add_argument("--notes")
-
-
 def register(sub: Any) -> None:
-    # Imported here: those modules import this one for open_app and the helpers.
-    from app.cli import qa_commands, report_commands, transfer_commands
+    add_command(sub, "init", cmd_init, "create a database, or upgrade an existing one")
+    demo = add_command(sub, "demo", cmd_demo, "add realistic demo instruments and calibrations")
+    demo.add_argument("--instruments", type=positive_int, required=True, metavar="N")
+    demo.add_argument("--seed", type=whole_number, default=1)
 
-    _cmd(sub, "init", cmd_init, "create a database, or upgrade an existing one")
-    demo = _cmd(sub, "demo", cmd_demo, "add realistic demo instruments and calibrations")
-    demo.add_argument("--instruments", type=_positive_int, required=True, metavar="N")
-    demo.add_argument("--seed", type=_whole, default=1)
-
-    inst = _group(sub, "instruments", "the instrument register")
-    lst = _cmd(inst, "list", cmd_instruments_list, "list instruments", json=True)
+    inst = add_group(sub, "instruments", "the instrument register")
+    lst = add_command(inst, "list", cmd_instruments_list, "list instruments", json=True)
     lst.add_argument("--status", choices=STATUSES)
     lst.add_argument("--search", metavar="TEXT", help="tag, description, serial, maker, model")
     lst.add_argument(
@@ -843,14 +712,20 @@ def register(sub: Any) -> None:
         ),
     )
     lst.add_argument("--desc", action="store_true", help="sort descending")
-    lst.add_argument("--limit", type=_positive_int, default=100, help="0 for all (default 100)")
-    lst.add_argument("--offset", type=_positive_int, default=0)
-    _cmd(inst, "counts", cmd_instruments_counts, "how many instruments per status", json=True)
-    add = _cmd(inst, "add", cmd_instruments_add, "register an instrument", json=True)
+    lst.add_argument("--limit", type=positive_int, default=100, help="0 for all (default 100)")
+    lst.add_argument("--offset", type=positive_int, default=0)
+    add_command(
+        inst, "counts", cmd_instruments_counts, "how many instruments per status", json=True
+    )
+    add = add_command(inst, "add", cmd_instruments_add, "register an instrument", json=True)
     _instrument_args(add, adding=True)
-    show = _cmd(inst, "show", cmd_instruments_show, "an instrument with its history", json=True)
+    show = add_command(
+        inst, "show", cmd_instruments_show, "an instrument with its history", json=True
+    )
     show.add_argument("tag")
-    edit = _cmd(inst, "edit", cmd_instruments_edit, "change fields of an instrument", json=True)
+    edit = add_command(
+        inst, "edit", cmd_instruments_edit, "change fields of an instrument", json=True
+    )
     edit.add_argument("tag")
     _instrument_args(edit, adding=False)
     edit.add_argument(
@@ -874,7 +749,7 @@ def register(sub: Any) -> None:
             "what QA is to review (added to what is already flagged)",
         ),
     ):
-        review = _cmd(inst, name, handler, help_text, json=True)
+        review = add_command(inst, name, handler, help_text, json=True)
         review.add_argument("tag")
         review.add_argument("--reason", required=True, metavar="TEXT", help=reason_help)
         review.add_argument(
@@ -884,35 +759,37 @@ def register(sub: Any) -> None:
             help="refuse (exit 3) if the instrument changed since version V",
         )
 
-    cal = _group(sub, "calibrations", "calibration records")
-    cadd = _cmd(cal, "add", cmd_calibrations_add, "record a calibration", json=True)
+    cal = add_group(sub, "calibrations", "calibration records")
+    cadd = add_command(cal, "add", cmd_calibrations_add, "record a calibration", json=True)
     cadd.add_argument("tag")
-    _calibration_args(cadd)
-    clist = _cmd(cal, "list", cmd_calibrations_list, "an instrument's calibrations", json=True)
+    calibration_args(cadd)
+    clist = add_command(
+        cal, "list", cmd_calibrations_list, "an instrument's calibrations", json=True
+    )
     clist.add_argument("tag")
-    cvoid = _cmd(cal, "void", cmd_calibrations_void, "void a calibration record")
+    cvoid = add_command(cal, "void", cmd_calibrations_void, "void a calibration record")
     cvoid.add_argument("id", type=id_of("calibration id"))
     cvoid.add_argument("--reason", required=True)
     cvoid.add_argument("--expect-version", type=version_number, metavar="V")
 
-    att = _group(sub, "attachments", "certificates and other files")
-    aadd = _cmd(att, "add", cmd_attachments_add, "attach a file to an instrument", json=True)
+    att = add_group(sub, "attachments", "certificates and other files")
+    aadd = add_command(att, "add", cmd_attachments_add, "attach a file to an instrument", json=True)
     aadd.add_argument("tag")
     aadd.add_argument("file")
     aadd.add_argument(
         "--record", type=id_of("calibration id"), metavar="ID", help="attach to this calibration"
     )
-    alist = _cmd(att, "list", cmd_attachments_list, "an instrument's files", json=True)
+    alist = add_command(att, "list", cmd_attachments_list, "an instrument's files", json=True)
     alist.add_argument("tag")
-    aexp = _cmd(att, "export", cmd_attachments_export, "save a copy of an attachment")
+    aexp = add_command(att, "export", cmd_attachments_export, "save a copy of an attachment")
     aexp.add_argument("id", type=id_of("attachment id"))
     aexp.add_argument("dest", help="file or folder")
-    avoid = _cmd(att, "void", cmd_attachments_void, "void an attachment")
+    avoid = add_command(att, "void", cmd_attachments_void, "void an attachment")
     avoid.add_argument("id", type=id_of("attachment id"))
     avoid.add_argument("--reason", required=True)
 
-    aud = _group(sub, "audit", "the audit trail")
-    alst = _cmd(aud, "list", cmd_audit_list, "recent audit events", json=True)
+    aud = add_group(sub, "audit", "the audit trail")
+    alst = add_command(aud, "list", cmd_audit_list, "recent audit events", json=True)
     alst.add_argument(
         "--entity-type",
         choices=(
@@ -928,10 +805,10 @@ def register(sub: Any) -> None:
         ),
     )
     alst.add_argument("--user")
-    alst.add_argument("--limit", type=_positive_int, default=50)
+    alst.add_argument("--limit", type=positive_int, default=50)
 
-    lock = _group(sub, "lock", "the editor lock of a shared database")
-    lst_lock = _cmd(
+    lock = add_group(sub, "lock", "the editor lock of a shared database")
+    lst_lock = add_command(
         lock, "status", cmd_lock_status, "who edits, since when, stale or not", json=True
     )
     lst_lock.add_argument(
@@ -941,7 +818,7 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="watch the heartbeat this long to judge its age",
     )
-    rel = _cmd(lock, "release", cmd_lock_release, "release a lock left behind (admins only)")
+    rel = add_command(lock, "release", cmd_lock_release, "release a lock left behind (admins only)")
     rel.add_argument(
         "--force",
         action="store_true",
@@ -954,38 +831,38 @@ def register(sub: Any) -> None:
         "checked to be this database's editor first), then release",
     )
 
-    adm = _group(sub, "admins", "who may administer this database")
-    _cmd(adm, "list", cmd_admins_list, "the admins", json=True)
+    adm = add_group(sub, "admins", "who may administer this database")
+    add_command(adm, "list", cmd_admins_list, "the admins", json=True)
     for action in ("add", "remove"):
-        change = _cmd(adm, action, cmd_admins_change, f"{action} an admin (admins only)")
+        change = add_command(adm, action, cmd_admins_change, f"{action} an admin (admins only)")
         change.add_argument("user", help="OS login name")
 
-    db = _group(sub, "db", "database administration")
-    _cmd(db, "stats", cmd_db_stats, "schema, tables, indexes, size, journal mode", json=True)
-    ver = _cmd(db, "verify", cmd_db_verify, "check integrity, audit chain, files", json=True)
+    db = add_group(sub, "db", "database administration")
+    add_command(db, "stats", cmd_db_stats, "schema, tables, indexes, size, journal mode", json=True)
+    ver = add_command(db, "verify", cmd_db_verify, "check integrity, audit chain, files", json=True)
     ver.add_argument("--deep", action="store_true", help="also hash every attachment")
     ver.add_argument(
         "--clean-orphans",
         action="store_true",
         help="move attachment files no row refers to (older than an hour) into quarantine",
     )
-    bak = _cmd(db, "backup", cmd_db_backup, "online backup into backups/")
+    bak = add_command(db, "backup", cmd_db_backup, "online backup into backups/")
     bak.add_argument("label", nargs="?", default="manual")
-    res = _cmd(db, "restore", cmd_db_restore, "replace the database with a checked backup")
+    res = add_command(db, "restore", cmd_db_restore, "replace the database with a checked backup")
     res.add_argument("file")
     res.add_argument(
         "--other-database",
         action="store_true",
         help="accept a backup of another database (another database id) on purpose",
     )
-    _cmd(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
-    _cmd(
+    add_command(db, "checkpoint", cmd_db_checkpoint, "move the WAL into the database file")
+    add_command(
         db,
         "recover-journal",
         cmd_db_recover_journal,
         "bring back a save left under an earlier name of the file (renamed during a save)",
     )
-    qua = _cmd(
+    qua = add_command(
         db,
         "quarantine",
         cmd_db_quarantine,
@@ -993,7 +870,7 @@ def register(sub: Any) -> None:
         json=True,
     )
     qua.add_argument("--restore", metavar="FILE", help="move FILE back among the attachments")
-    salv = _cmd(
+    salv = add_command(
         db, "salvage", cmd_db_salvage, "copy what can be read from a damaged file into a new one"
     )
     salv.add_argument("-o", "--output", required=True, metavar="NEW.db", help="the new file")

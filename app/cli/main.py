@@ -20,7 +20,7 @@ from typing import NoReturn
 from sqlalchemy.exc import DBAPIError
 
 from app import __version__
-from app.cli import commands
+from app.cli import commands, common
 from app.db.transactions import is_busy_error, translate_storage_error
 from app.errors import CalTrackError, ValidationError
 from app.settings.logs import setup_logging
@@ -58,28 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--busy-timeout",
-        type=commands.seconds,
+        type=common.seconds,
         default=5.0,
         metavar="SECONDS",
         help="how long SQLite waits for a lock before each retry (default 5)",
     )
     parser.add_argument(
         "--wait",
-        type=commands.seconds,
+        type=common.seconds,
         default=0.0,
         metavar="SECONDS",
         help="a command that writes waits this long for another editor to finish (default 0)",
     )
     parser.add_argument(
         "--heartbeat",
-        type=commands.seconds,
+        type=common.seconds,
         default=30.0,
         metavar="SECONDS",
         help=argparse.SUPPRESS,
     )
     parser.add_argument(
         "--stale-after",
-        type=commands.seconds,
+        type=common.seconds,
         default=300.0,
         metavar="SECONDS",
         help=argparse.SUPPRESS,

@@ -7,10 +7,10 @@ import getpass
 import sys
 from typing import Any
 
-from app.cli.commands import (
-    _calibration_args,
-    _cmd,
-    _group,
+from app.cli.common import (
+    add_command,
+    add_group,
+    calibration_args,
     calibration_input,
     id_of,
     open_app,
@@ -372,40 +372,40 @@ def _password_stdin(parser: argparse.ArgumentParser) -> None:
 
 def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
     """Add the QA commands: `users`, `oot`, and more actions on existing groups."""
-    users = _group(sub, "users", "people, roles (technician, qa, admin) and signing passwords")
-    _cmd(users, "list", cmd_users_list, "the accounts of this database", json=True)
-    _cmd(users, "whoami", cmd_users_whoami, "your login, role and printed name", json=True)
-    uset = _cmd(users, "set", cmd_users_set, "give a login a role (admins only)")
+    users = add_group(sub, "users", "people, roles (technician, qa, admin) and signing passwords")
+    add_command(users, "list", cmd_users_list, "the accounts of this database", json=True)
+    add_command(users, "whoami", cmd_users_whoami, "your login, role and printed name", json=True)
+    uset = add_command(users, "set", cmd_users_set, "give a login a role (admins only)")
     uset.add_argument("login", help="OS login name")
     uset.add_argument("--role", required=True, choices=ROLE_CHOICES)
     uset.add_argument("--name", help="printed name on signatures")
     uset.add_argument("--reason")
     for action, text in (("deactivate", "deactivate"), ("activate", "reactivate")):
-        act = _cmd(users, action, cmd_users_active, f"{text} an account (admins only)")
+        act = add_command(users, action, cmd_users_active, f"{text} an account (admins only)")
         act.add_argument("login")
         act.add_argument("--reason")
-    name = _cmd(users, "set-name", cmd_users_set_name, "the printed name on signatures")
+    name = add_command(users, "set-name", cmd_users_set_name, "the printed name on signatures")
     name.add_argument("name")
     name.add_argument("--login", help="someone else's (admins only)")
-    pw = _cmd(users, "set-password", cmd_users_set_password, "set your own signing password")
+    pw = add_command(users, "set-password", cmd_users_set_password, "set your own signing password")
     _password_stdin(pw)
-    reset = _cmd(
+    reset = add_command(
         users, "reset-password", cmd_users_reset_password, "clear someone's signing password"
     )
     reset.add_argument("login")
     reset.add_argument("--reason")
 
-    sign = _cmd(calibrations, "sign", cmd_calibrations_sign, "sign a record (QA)", json=True)
+    sign = add_command(calibrations, "sign", cmd_calibrations_sign, "sign a record (QA)", json=True)
     sign.add_argument("id", type=id_of("calibration id"))
     sign.add_argument("--meaning", required=True, choices=("reviewed", "approved"))
     sign.add_argument("--comment")
     sign.add_argument("--expect-version", type=version_number, metavar="V")
     _password_stdin(sign)
-    sigs = _cmd(
+    sigs = add_command(
         calibrations, "signatures", cmd_calibrations_signatures, "a record's signatures", json=True
     )
     sigs.add_argument("id", type=id_of("calibration id"))
-    edit = _cmd(
+    edit = add_command(
         calibrations, "edit", cmd_calibrations_edit, "correct an unsigned record", json=True
     )
     edit.add_argument("id", type=id_of("calibration id"))
@@ -419,7 +419,7 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
     edit.add_argument("--notes")
     edit.add_argument("--reason", required=True, help="why it is corrected")
     edit.add_argument("--expect-version", type=version_number, metavar="V")
-    sup = _cmd(
+    sup = add_command(
         calibrations,
         "supersede",
         cmd_calibrations_supersede,
@@ -427,22 +427,26 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
         json=True,
     )
     sup.add_argument("id", type=id_of("calibration id"))
-    _calibration_args(sup)
+    calibration_args(sup)
     sup.add_argument("--reason", required=True, help="why it is superseded")
     sup.add_argument("--expect-version", type=version_number, metavar="V")
 
-    oot = _group(sub, "oot", "out-of-tolerance cases")
-    olist = _cmd(oot, "list", cmd_oot_list, "cases, newest first", json=True)
+    oot = add_group(sub, "oot", "out-of-tolerance cases")
+    olist = add_command(oot, "list", cmd_oot_list, "cases, newest first", json=True)
     olist.add_argument("--status", choices=("open", "closed", "cancelled"))
     olist.add_argument("--tag", help="only this instrument's cases")
-    oshow = _cmd(oot, "show", cmd_oot_show, "a case with what it may have affected", json=True)
+    oshow = add_command(
+        oot, "show", cmd_oot_show, "a case with what it may have affected", json=True
+    )
     oshow.add_argument("id", type=_case_id, help="OOT-12 or 12")
-    oassess = _cmd(oot, "assess", cmd_oot_assess, "record the impact assessment (QA)")
+    oassess = add_command(oot, "assess", cmd_oot_assess, "record the impact assessment (QA)")
     oassess.add_argument("id", type=_case_id)
     oassess.add_argument("--assessment", required=True, metavar="TEXT")
     oassess.add_argument("--disposition", required=True, choices=tuple(DISPOSITION_LABELS))
     oassess.add_argument("--expect-version", type=version_number, metavar="V")
-    oclose = _cmd(oot, "close", cmd_oot_close, "close an assessed case with your signature (QA)")
+    oclose = add_command(
+        oot, "close", cmd_oot_close, "close an assessed case with your signature (QA)"
+    )
     oclose.add_argument("id", type=_case_id)
     oclose.add_argument("--comment")
     oclose.add_argument(
@@ -453,7 +457,7 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
     oclose.add_argument("--expect-version", type=version_number, metavar="V")
     _password_stdin(oclose)
 
-    trace = _cmd(
+    trace = add_command(
         instruments,
         "trace",
         cmd_instruments_trace,

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from app.cli.commands import _cmd, _group, _positive_int, open_app
+from app.cli.common import add_command, add_group, open_app, positive_int
 from app.cli.output import print_table
 from app.errors import UsageError
 from app.reports.output import FORMATS, check_output_path, format_for, write_atomically
@@ -170,22 +170,26 @@ def _period_args(parser: argparse.ArgumentParser, what: str) -> None:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the top-level subparsers."""
-    rep = _group(sub, "report", "printable reports for QA and audits (PDF, CSV, XLSX)")
-    due = _cmd(rep, "due", cmd_report_due, "instruments in service falling due soon")
+    rep = add_group(sub, "report", "printable reports for QA and audits (PDF, CSV, XLSX)")
+    due = add_command(rep, "due", cmd_report_due, "instruments in service falling due soon")
     due.add_argument(
-        "--days", type=_positive_int, default=30, metavar="N", help="days ahead (default 30)"
+        "--days", type=positive_int, default=30, metavar="N", help="days ahead (default 30)"
     )
     _output_args(due)
-    overdue = _cmd(rep, "overdue", cmd_report_overdue, "instruments past due or never calibrated")
+    overdue = add_command(
+        rep, "overdue", cmd_report_overdue, "instruments past due or never calibrated"
+    )
     _output_args(overdue)
-    history = _cmd(rep, "history", cmd_report_history, "an instrument's record, certificate-like")
+    history = add_command(
+        rep, "history", cmd_report_history, "an instrument's record, certificate-like"
+    )
     history.add_argument("tag", help="asset tag")
     _output_args(history)
-    oot = _cmd(rep, "oot", cmd_report_oot, "the out-of-tolerance log")
+    oot = add_command(rep, "oot", cmd_report_oot, "the out-of-tolerance log")
     oot.add_argument("--status", choices=OOT_STATUSES)
     _period_args(oot, "cases found")
     _output_args(oot)
-    audit = _cmd(rep, "audit", cmd_report_audit, "the audit trail of a period (UTC days)")
+    audit = add_command(rep, "audit", cmd_report_audit, "the audit trail of a period (UTC days)")
     _period_args(audit, "events")
     audit.add_argument("--user", help="one user's events (OS login)")
     audit.add_argument(
@@ -196,7 +200,9 @@ def register(sub: Any) -> None:
     )
     _output_args(audit)
 
-    labels = _cmd(sub, "labels", cmd_labels, "printable instrument labels with a QR code (PDF)")
+    labels = add_command(
+        sub, "labels", cmd_labels, "printable instrument labels with a QR code (PDF)"
+    )
     labels.add_argument("tags", nargs="*", metavar="TAG", help="asset tags, in print order")
     labels.add_argument("--status", choices=LABEL_STATUSES, help="every instrument in this state")
     labels.add_argument("--all", action="store_true", help="every instrument")
@@ -204,7 +210,7 @@ def register(sub: Any) -> None:
     labels.add_argument("-o", "--output", metavar="FILE.pdf", help="the PDF to write")
     labels.add_argument(
         "--skip",
-        type=_positive_int,
+        type=positive_int,
         default=0,
         metavar="N",
         help="on sheets: leave the first N labels of the first sheet empty (already used)",

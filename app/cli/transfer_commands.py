@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.cli.commands import _cmd, id_of, open_app
+from app.cli.common import add_command, id_of, open_app
 from app.cli.output import print_json, print_table
 from app.errors import UsageError
 from app.services.bounds import id_problem
@@ -252,7 +252,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add this module's commands to the top-level subparsers."""
-    imp = _cmd(
+    imp = add_command(
         sub,
         "import",
         cmd_import,
@@ -313,7 +313,7 @@ def register(sub: Any) -> None:
         metavar="N",
         help="leave out this line of the file (14, 14,20 or 14-20); repeatable",
     )
-    exp = _cmd(
+    exp = add_command(
         sub,
         "export",
         cmd_export,

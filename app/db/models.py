@@ -1,7 +1,11 @@
 """SQLAlchemy 2 typed models: the tables of a CalTrack database.
 
-Only repositories and infrastructure import this module. Services receive plain
-dataclasses built from these rows, never the ORM objects themselves.
+Repositories load and store these rows; services work on them only inside a unit of
+work (a function that takes a ``UnitOfWork`` may take or return ORM objects), and hand
+out plain frozen dataclasses (``app.services.dto``), never the ORM objects themselves:
+the window and the command line never see a row, which would lazy-load on the wrong
+thread or after its session closed. Field lengths live in ``app.limits``, which the
+window may import.
 """
 
 from __future__ import annotations
@@ -26,6 +30,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+# Field lengths are part of validation too; services still import them from here
+# (the explicit re-export), the window from app.limits.
+from app.limits import NOTES_LEN as NOTES_LEN
+from app.limits import SHORT_LEN as SHORT_LEN
+from app.limits import TAG_LEN as TAG_LEN
+from app.limits import TEXT_LEN as TEXT_LEN
+from app.limits import USER_LEN as USER_LEN
+
 # Named constraints let alembic's batch mode on SQLite find and alter them later.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -34,13 +46,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-# Field lengths are part of validation too: the services read them from here.
-TAG_LEN = 64
-SHORT_LEN = 120
-TEXT_LEN = 255
-NOTES_LEN = 4000
-USER_LEN = 128
 
 
 class Base(DeclarativeBase):

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.db.models import SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.errors import ConflictError, ValidationError
+from app.limits import SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.services.dto import InstrumentDetail
 from app.services.validation import MAX_GRACE_DAYS, MAX_INTERVAL_DAYS
 from app.ui import messages

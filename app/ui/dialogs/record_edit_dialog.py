@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.db.models import SHORT_LEN
 from app.errors import ConflictError, ValidationError
+from app.limits import SHORT_LEN
 from app.services.dto import CalibrationView
 from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.bootstrap import CalTrack
-from app.db.models import SHORT_LEN, USER_LEN
 from app.errors import ValidationError
+from app.limits import SHORT_LEN, USER_LEN
 from app.services.accounts import ROLE_NAMES
 from app.services.dto import UserView
 from app.ui import messages

@@ -1,0 +1,170 @@
+"""What the CLI's command modules share: opening the database, building the parser, argument types.
+
+Every ``*_commands`` module imports from here (and from ``output``), never from another
+command module, so ``app/cli`` has no import cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from app.bootstrap import CalTrack, open_caltrack
+from app.db.engine import EngineOptions
+from app.services.bounds import count_problem, id_problem, seconds_problem
+from app.services.calibrations import parse_point
+from app.services.dto import CalibrationInput
+from app.services.editing import EditingOptions
+from app.settings.paths import default_database_path
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def open_app(
+    args: argparse.Namespace, *, create: bool = False, edit: bool = False, verifying: bool = False
+) -> CalTrack:
+    """Open the database; a command that writes tries to become the editor first.
+
+    ``verifying``: the command reports the database's problems itself (`db verify`), and
+    says the opening's problems it does not find (see `cmd_db_verify` in ``commands``).
+    """
+    target = args.db or str(default_database_path())
+    if not args.db and create:
+        default_database_path().parent.mkdir(parents=True, exist_ok=True)
+    options = EngineOptions(busy_timeout_s=args.busy_timeout, journal=args.journal)
+    editing = EditingOptions(
+        edit=edit, wait_s=args.wait, heartbeat_s=args.heartbeat, stale_after_s=args.stale_after
+    )
+    app = open_caltrack(target, create=create, options=options, editing=editing)
+    damage = app.database.damage or []
+    for line in [] if verifying else app.problems:
+        # Said by the command's own error line (or `db verify`): the damage, and the
+        # reason a write is refused.
+        if line not in damage and not (edit and line == app.database.read_only_reason):
+            print(f"caltrack: PROBLEM: {line}", file=sys.stderr)
+    for line in app.notices:
+        print(f"caltrack: note: {line}", file=sys.stderr)
+    return app
+
+
+# -- the parser ----------------------------------------------------------------------
+
+
+def add_group(sub: Any, name: str, help_text: str) -> Any:
+    """A command group such as `instruments`; returns where its actions are added."""
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    parser.set_defaults(group_prog=parser.prog, group_actions=actions)
+    return actions
+
+
+def add_command(
+    sub: Any, name: str, handler: Handler, help_text: str, *, json: bool = False
+) -> Any:
+    """A command run by ``handler``; with ``json`` it takes `--json`. Returns its parser."""
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(handler=handler)
+    if json:
+        parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    return parser
+
+
+# -- argument types ------------------------------------------------------------------
+
+
+def whole_number(text: str) -> int:
+    """argparse type: any whole number."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a count, limit or offset (0 .. SQLite's largest integer)."""
+    value = whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    problem = count_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+def id_of(what: str) -> Callable[[str], int]:
+    """argparse type: the id of a ``what`` (1 .. SQLite's largest integer)."""
+
+    def parse(text: str) -> int:
+        problem = id_problem(whole_number(text), what)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return int(text)
+
+    parse.__name__ = what.replace(" ", "_")  # argparse names the type in some errors
+    return parse
+
+
+version_number = id_of("version number")
+
+
+def seconds(text: str) -> float:
+    """argparse type: seconds to wait or watch, finite and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    problem = seconds_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+# -- a calibration's options (`calibrations add` and `supersede`) ---------------------
+
+
+def calibration_args(parser: argparse.ArgumentParser) -> None:
+    """The options describing a calibration (`calibrations add` and `supersede`)."""
+    parser.add_argument("--performed-on", required=True, metavar="YYYY-MM-DD")
+    parser.add_argument("--result", required=True, choices=("pass", "fail", "adjusted"))
+    parser.add_argument("--certificate", metavar="NUMBER")
+    parser.add_argument("--point", action="append", metavar="NOMINAL:AS_FOUND:AS_LEFT:TOL[:UNIT]")
+    parser.add_argument("--standard", action="append", metavar="TAG", help="reference used")
+    parser.add_argument(
+        "--standard-justification",
+        metavar="TEXT",
+        help="why a standard that was overdue or out of service on the day was used",
+    )
+    parser.add_argument("--performed-by", metavar="NAME")
+    parser.add_argument(
+        "--provider-name", metavar="LAB", help="external provider (if not in-house)"
+    )
+    parser.add_argument("--temperature", metavar="°C")
+    parser.add_argument("--humidity", metavar="%RH")
+    parser.add_argument("--uncertainty")
+    parser.add_argument("--next-due", metavar="YYYY-MM-DD", help="override the computed due date")
+    parser.add_argument("--next-due-reason", metavar="TEXT")
+    parser.add_argument("--notes")
+
+
+def calibration_input(args: argparse.Namespace) -> CalibrationInput:
+    """A new calibration from the options of `calibrations add` (and `supersede`)."""
+    points = tuple(parse_point(p) for p in args.point or ())
+    return CalibrationInput(
+        performed_on=args.performed_on,
+        result=args.result,
+        performed_by=args.performed_by or "",
+        provider_kind="external" if args.provider_name else "in_house",
+        provider_name=args.provider_name or "",
+        certificate_number=args.certificate or "",
+        temperature_c=args.temperature,
+        humidity_pct=args.humidity,
+        uncertainty=args.uncertainty or "",
+        next_due=args.next_due,
+        next_due_reason=args.next_due_reason or "",
+        notes=args.notes or "",
+        points=points,
+        standards=tuple(args.standard or ()),
+        standards_justification=args.standard_justification or "",
+    )

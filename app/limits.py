@@ -1,0 +1,14 @@
+"""Field lengths: how long each kind of text may be, in the database and in every form.
+
+A leaf module (no imports) so the window, the services and the table definitions in
+``app.db.models`` all read the same numbers: a form cannot accept what the column or
+the validation would then refuse.
+"""
+
+from __future__ import annotations
+
+TAG_LEN = 64  # asset tags
+SHORT_LEN = 120  # names, makers, models, serial and certificate numbers, locations
+TEXT_LEN = 255  # descriptions and file names
+NOTES_LEN = 4000  # notes, comments, impact assessments
+USER_LEN = 128  # login names
