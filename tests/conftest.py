@@ -68,6 +68,17 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
     return True if in_journeys else None
 
 
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is the ``integration`` tier (``-m "not
+    integration"`` runs the unit and window tiers only)."""
+    for item in items:
+        if INTEGRATION in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
 WINDOW_TESTS = (Path(__file__).parent / "ui", JOURNEYS)
 
 

@@ -184,8 +184,13 @@ def find_left_saves(path: Path) -> list[LeftSave]:
         if old in seen or old in (current, path):
             continue
         seen.add(old)
-        if old.exists() and not _same_file(old, path):
-            continue  # its side files are its own
+        try:
+            if old.exists() and not _same_file(old, path):
+                continue  # its side files are its own
+        except OSError:
+            # An earlier name in a folder this user may not enter (the file was copied
+            # out of another user's folder): nothing there this user could recover.
+            continue
         for kind in ("journal", "wal"):
             side = Path(f"{old}-{kind}")
             if holds_save(side, kind, page_size):

@@ -431,8 +431,9 @@ class Database:
         """Where the file this session opened is now, if it is still in the same folder."""
         if self.path is None or self._identity is None:
             return None
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(self.path.parent):
+        # "with": returning mid-listing must close the iterator (else a ResourceWarning).
+        with contextlib.suppress(OSError), os.scandir(self.path.parent) as entries:
+            for entry in entries:
                 with contextlib.suppress(OSError):
                     info = entry.stat(follow_symlinks=False)
                     if (info.st_dev, info.st_ino) == self._identity:

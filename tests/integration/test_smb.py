@@ -8,6 +8,8 @@ a rollback journal (``truncate``: deleting the journal at each commit fails on S
 any handle to it is open); on local disk WAL — and a file once opened over the network
 stays in rollback mode even when its host opens it from its own disk.
 
+Each run serves its own share: samba's state, the folder and the mount under the run's
+temp folder, samba on a free port (two runs on one machine do not meet).
 Needs root and /dev/fuse (the script installs samba and smbnetfs if missing); skipped
 otherwise. Files on the share are never opened with O_APPEND ("a" mode): smbnetfs
 answers it with EIO and then fails every call on the mount.
@@ -15,13 +17,16 @@ answers it with EIO and then fails every call on the mount.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,9 +48,6 @@ from tests.integration.proof import (
 )
 
 SCRIPT = ROOT / "scripts" / "smb-share"
-SMB_STATE = Path(os.environ.get("CALTRACK_SMB_STATE", "/tmp/caltrack-test-smb"))
-SMB_MOUNT = Path(os.environ.get("CALTRACK_SMB_MOUNT", str(SMB_STATE / "mnt")))
-SMB_SHARE_DIR = Path(os.environ.get("CALTRACK_SMB_SHARE_DIR", str(SMB_STATE / "share")))
 TAGS = ["TH-001", "TH-002", "PG-010"]
 
 SCANNER_SAVES = 40
@@ -68,32 +70,101 @@ pytestmark = [
 ]
 
 
-def _mounted() -> bool:
-    try:
-        mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return False
-    return any(
-        len(parts) > 2 and parts[1] == str(SMB_MOUNT) and parts[2] == "fuse.smbnetfs"
-        for parts in (line.split() for line in mounts)
+@dataclass(frozen=True)
+class SmbShare:
+    """Where one run's share lives: samba's state, the served folder, the mount, the port."""
+
+    state: Path
+    share_dir: Path
+    mount: Path
+    port: int
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CALTRACK_SMB_STATE": str(self.state),
+            "CALTRACK_SMB_SHARE_DIR": str(self.share_dir),
+            "CALTRACK_SMB_MOUNT": str(self.mount),
+            "CALTRACK_SMB_PORT": str(self.port),
+        }
+
+    @property
+    def folder(self) -> Path:
+        """The share as mounted: the port is part of smbnetfs's path (host:port)."""
+        return self.mount / f"127.0.0.1:{self.port}" / "caltrack"
+
+    def mounted(self) -> bool:
+        try:
+            mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return False
+        return any(
+            len(parts) > 2 and parts[1] == str(self.mount) and parts[2] == "fuse.smbnetfs"
+            for parts in (line.split() for line in mounts)
+        )
+
+    def script(self, action: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(SCRIPT), action],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(),
+            check=False,
+        )
+
+
+def _free_port() -> int:
+    """A TCP port nobody listens on, on both loopback addresses samba binds (lo)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as v4:
+            v4.bind(("127.0.0.1", 0))
+            port = int(v4.getsockname()[1])
+            try:
+                with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as v6:
+                    v6.bind(("::1", port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    continue  # taken on ::1: another one
+                # No IPv6 loopback here: samba listens on 127.0.0.1 only.
+            return port
+
+
+def _run_share(tmp_path_factory: pytest.TempPathFactory) -> SmbShare:
+    """This run's own share: state under its temp folder and a free port, so that two
+    runs on one machine (two worktrees, CI jobs) never share a samba or a mount.
+    CALTRACK_SMB_STATE (and CALTRACK_SMB_PORT, default 445) name a share of one's own."""
+    fixed = os.environ.get("CALTRACK_SMB_STATE")
+    state = Path(fixed) if fixed else tmp_path_factory.mktemp("smb")
+    port = int(os.environ.get("CALTRACK_SMB_PORT", "445")) if fixed else _free_port()
+    return SmbShare(
+        state=state,
+        share_dir=Path(os.environ.get("CALTRACK_SMB_SHARE_DIR", str(state / "share"))),
+        mount=Path(os.environ.get("CALTRACK_SMB_MOUNT", str(state / "mnt"))),
+        port=port,
     )
 
 
 @pytest.fixture(scope="module")
-def smb_share() -> Iterator[Path]:
-    """The mounted share folder; taken down afterwards only if this module brought it up."""
-    was_up = _mounted()
-    up = subprocess.run(
-        [str(SCRIPT), "up"], capture_output=True, text=True, timeout=1100, check=False
-    )
+def smb_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmbShare]:
+    """This run's share, mounted; taken down afterwards only if this module brought it up."""
+    share = _run_share(tmp_path_factory)
+    was_up = share.mounted()
+    up = share.script("up", timeout=1100)
     assert up.returncode == 0, f"scripts/smb-share up failed:\n{up.stdout}\n{up.stderr}"
-    share = Path(up.stdout.strip().splitlines()[-1])
-    assert share.is_dir(), share
+    folder = Path(up.stdout.strip().splitlines()[-1])
+    assert folder == share.folder and folder.is_dir(), folder
     try:
         yield share
     finally:
         if not was_up:
-            subprocess.run([str(SCRIPT), "down"], capture_output=True, timeout=120, check=False)
+            share.script("down", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def smb_share(smb_run: SmbShare) -> Path:
+    """The mounted share folder (files there go through samba)."""
+    return smb_run.folder
 
 
 @pytest.fixture
@@ -115,7 +186,9 @@ def _stats(db: Path, cwd: Path) -> dict[str, object]:
     return data
 
 
-def test_journal_is_rollback_on_the_share_and_wal_locally(smb_dir: Path, tmp_path: Path) -> None:
+def test_journal_is_rollback_on_the_share_and_wal_locally(
+    smb_dir: Path, smb_run: SmbShare, tmp_path: Path
+) -> None:
     state = tmp_path / "state"
     share_db = smb_dir / "lab.db"
     new_lab(share_db, state, TAGS[:1])
@@ -139,7 +212,7 @@ def test_journal_is_rollback_on_the_share_and_wal_locally(smb_dir: Path, tmp_pat
 
     # The PC hosting the share opens the very same file from its own disk: the file was
     # used over the network, so it stays in rollback mode (no WAL under the share users).
-    host_db = SMB_SHARE_DIR / smb_dir.name / "lab.db"
+    host_db = smb_run.share_dir / smb_dir.name / "lab.db"
     assert host_db.is_file(), f"{host_db}: is CALTRACK_SMB_SHARE_DIR right?"
     with open_db(host_db, state) as app:
         assert app.database.location is not None and not app.database.location.is_network

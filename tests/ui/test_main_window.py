@@ -96,7 +96,8 @@ def test_change_by_someone_else_shows_the_hint(
     # This window's own saves are no news to it.
     demo_app.instruments.edit(tags[0], {"notes": "changed here"})
     window.poll()
-    qtbot.wait(300)
+    # The poll's answer has been handled once the runner has delivered every outcome.
+    qtbot.waitUntil(lambda: window.runner.running == 0, timeout=10_000)
     assert window.watcher is not None and not window.watcher.changed()
     assert not window.status.change_hint.isVisible()
     # Someone else's are: another process writing the same database (as after a

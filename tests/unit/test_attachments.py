@@ -109,6 +109,7 @@ def test_void_needs_reason(app: CalTrack, tmp_path: Path) -> None:
         app.attachments.void(view.id, "")
 
 
+@pytest.mark.slow  # reads 2 GiB through the store: the slowest of the unit tier
 def test_large_file_streams_in_constant_memory(tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     size = 2 * 1024**3  # 2 GiB, sparse: no disk cost to create

@@ -16,6 +16,7 @@ from app.errors import LeaseLostError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity
 from app.services.editing import EditingOptions
 from tests.conftest import add_thermometer
+from tests.integration.process_helpers import NOBODY, other_user, shared_folder
 
 BOB = Identity("bob", "LAB-PC-7")
 
@@ -121,21 +122,66 @@ def test_edit_request_reaches_the_editor_once(
         assert app.session.pending_request() is None
 
 
+# Opens the database as bob and tries to add an instrument: prints what was listed and
+# the refusal (run as another OS user when the tests run as root).
+READ_ONLY_CHECK = r"""
+import json, sys
+from pathlib import Path
+from app.bootstrap import open_caltrack
+from app.errors import ReadOnlyError
+from app.identity import Identity
+from app.services.editing import EditingOptions
+db, state = sys.argv[1:3]
+with open_caltrack(
+    db, identity=Identity("bob", "LAB-PC-7"), state_dir=Path(state),
+    editing=EditingOptions(heartbeat_s=60),
+) as bob:
+    listed = bob.instruments.list().total
+    try:
+        bob.instruments.add({
+            "asset_tag": "TH-002", "description": "Digital thermometer", "manufacturer": "Fluke",
+            "model": "1524", "serial_number": "SN123", "calibration_interval_days": 365,
+        })
+    except ReadOnlyError as exc:
+        refused = str(exc)
+    else:
+        refused = None
+print(json.dumps({"listed": listed, "refused": refused}))
+"""
+
+
 def test_read_only_folder_opens_read_only(
     app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
 ) -> None:
     add_thermometer(app)
     app.close()
-    if os.geteuid() == 0:
-        pytest.skip("root writes everywhere; the read-only folder case runs as a normal user")
-    db_path.parent.chmod(0o555)
-    try:
-        with open_as(db_path, BOB, clock, tmp_path / "bob") as bob:
-            assert bob.instruments.list().total == 1
-            with pytest.raises(ReadOnlyError, match="read-only for you"):
-                add_thermometer(bob, "TH-002")
-    finally:
-        db_path.parent.chmod(0o755)
+    if os.geteuid() != 0:
+        db_path.parent.chmod(0o555)
+        try:
+            with open_as(db_path, BOB, clock, tmp_path / "bob") as bob:
+                assert bob.instruments.list().total == 1
+                with pytest.raises(ReadOnlyError, match="read-only for you"):
+                    add_thermometer(bob, "TH-002")
+        finally:
+            db_path.parent.chmod(0o755)
+        return
+    # Root writes everywhere: the check runs as nobody, on a database made in a folder
+    # nobody may read but not write, the file itself writable (only the folder stops it).
+    # (Made there, not copied: a database remembers where it was, and nobody may not look
+    # into this test's private tmp_path.)
+    with shared_folder(0o755) as folder, other_user() as nobody:
+        shared = folder / db_path.name
+        with open_caltrack(
+            str(shared), create=True, identity=app.identity, clock=clock, state_dir=tmp_path / "s"
+        ) as alice:
+            add_thermometer(alice)
+        for file in folder.iterdir():
+            os.chown(file, NOBODY, NOBODY)
+        result = nobody.python(READ_ONLY_CHECK, str(shared), str(nobody.home / "state"))
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["listed"] == 1
+    assert seen["refused"] is not None and "read-only for you" in seen["refused"]
 
 
 def test_newer_schema_opens_read_only(

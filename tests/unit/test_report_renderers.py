@@ -109,6 +109,7 @@ def test_pdf_wraps_long_text_instead_of_cutting_it() -> None:
     assert squeezed.count("word") >= 120
 
 
+@pytest.mark.slow  # renders eleven PDFs: among the slowest of the unit tier
 def test_pdf_keeps_a_heading_with_the_start_of_its_table() -> None:
     # Whatever the length of the first section, the second heading never ends a page
     # alone: it is always on the page with the second table's first row.
