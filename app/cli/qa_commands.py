@@ -21,6 +21,7 @@ from app.errors import UsageError
 from app.services.bounds import id_problem
 from app.services.dto import OotCaseView, UserView
 from app.services.oot import DISPOSITION_LABELS
+from app.vocabulary import CASE_STATES
 
 ROLE_CHOICES = ("technician", "qa", "admin")
 
@@ -433,7 +434,7 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
 
     oot = add_group(sub, "oot", "out-of-tolerance cases")
     olist = add_command(oot, "list", cmd_oot_list, "cases, newest first", json=True)
-    olist.add_argument("--status", choices=("open", "closed", "cancelled"))
+    olist.add_argument("--status", choices=CASE_STATES)
     olist.add_argument("--tag", help="only this instrument's cases")
     oshow = add_command(
         oot, "show", cmd_oot_show, "a case with what it may have affected", json=True

@@ -23,8 +23,8 @@ from app.reports.output import write_report as write_report_file
 from app.services.bounds import day_problem
 from app.services.report_model import Report
 from app.services.reports import LABEL_STATUSES
+from app.vocabulary import CASE_STATES
 
-OOT_STATUSES = ("open", "closed", "cancelled")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -186,7 +186,7 @@ def register(sub: Any) -> None:
     history.add_argument("tag", help="asset tag")
     _output_args(history)
     oot = add_command(rep, "oot", cmd_report_oot, "the out-of-tolerance log")
-    oot.add_argument("--status", choices=OOT_STATUSES)
+    oot.add_argument("--status", choices=CASE_STATES)
     _period_args(oot, "cases found")
     _output_args(oot)
     audit = add_command(rep, "audit", cmd_report_audit, "the audit trail of a period (UTC days)")

@@ -80,7 +80,7 @@ class Instrument(Base):
     last_calibrated: Mapped[date | None] = mapped_column(Date)
     next_due: Mapped[date | None] = mapped_column(Date, index=True)
     notes: Mapped[str] = mapped_column(Text, default="")
-    # periodic, verify_before_use or not_required (app.services.due.REQUIREMENTS). An
+    # periodic, verify_before_use or not_required (app.vocabulary.REQUIREMENTS). An
     # instrument that is not calibrated periodically keeps a positive interval in the
     # column above (SQLite cannot drop its check without copying a table other tables
     # refer to); the services ignore it and keep next_due empty.
@@ -231,9 +231,6 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
 
 
-ROLES = ("technician", "qa", "admin")
-
-
 class UserAccount(Base):
     """A person known to this database: OS login, role, printed name, signing password.
 
@@ -290,7 +287,6 @@ class Signature(Base):
     )
 
 
-OOT_STATUSES = ("open", "closed", "cancelled")
 OOT_DISPOSITIONS = ("no_impact", "results_reassessed", "results_recalled", "other")
 
 

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.clock import Clock
-from app.db.models import ROLES, SHORT_LEN, USER_LEN, UserAccount
+from app.db.models import UserAccount
 from app.errors import NotAllowedError, NotFoundError, ValidationError
 from app.identity import Identity
+from app.limits import SHORT_LEN, USER_LEN
 from app.plain_text import control_problem
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
@@ -30,6 +31,7 @@ from app.services.passwords import (
 )
 from app.services.snapshots import account_snapshot, created, diff
 from app.services.validation import clean_text
+from app.vocabulary import ROLES
 
 DEFAULT_ROLE = "technician"
 ROLE_RANK = {"technician": 0, "qa": 1, "admin": 2}

@@ -45,9 +45,8 @@ from app.services.tolerance import opens_case, within
 from app.services.traceability import standard_problems_in, traceability_of
 from app.services.validation import clean_text, parse_date, parse_float
 from app.services.voiding import touch_instrument, void_in
+from app.vocabulary import PROVIDER_KINDS, RESULTS
 
-RESULTS = ("pass", "fail", "adjusted")
-PROVIDERS = ("in_house", "external")
 MAX_POINTS = 500
 # What an edit may change on an unsigned record; readings, result and dates change only
 # by superseding the record (a new record replaces it, the old one is voided).
@@ -112,7 +111,7 @@ class CalibrationService:
         if result not in RESULTS:
             errors["result"] = "must be one of " + ", ".join(RESULTS)
         provider = str(data.provider_kind).strip().lower().replace("-", "_")
-        if provider not in PROVIDERS:
+        if provider not in PROVIDER_KINDS:
             errors["provider_kind"] = "must be in_house or external"
         fields: dict[str, object] = {
             "performed_by": clean_text("performed_by", data.performed_by, SHORT_LEN, errors)
@@ -565,7 +564,7 @@ class CalibrationService:
                 clean[name] = parse_float(name, value, errors)
             elif name == "provider_kind":
                 kind = str(value).strip().lower().replace("-", "_")
-                if kind not in PROVIDERS:
+                if kind not in PROVIDER_KINDS:
                     errors[name] = "must be in_house or external"
                 clean[name] = kind
             elif name in EDITABLE_FIELDS:

@@ -8,10 +8,6 @@ from app.services.bounds import add_days
 
 DEFAULT_DUE_SOON_DAYS = 30
 
-LIFECYCLE = ("in_service", "out_of_service", "retired", "lost")
-# How an instrument is calibrated: on a schedule, checked before each use, or not at all
-# (kept for parts, a reference item, output verified by another instrument).
-REQUIREMENTS = ("periodic", "verify_before_use", "not_required")
 DUE_STATUSES = (
     "ok",
     "due-soon",

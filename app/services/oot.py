@@ -40,6 +40,7 @@ from app.services.signatures import (
 from app.services.snapshots import case_snapshot, created, diff, instrument_snapshot
 from app.services.tolerance import failed_points, left_good
 from app.services.validation import clean_text
+from app.vocabulary import CASE_STATES
 
 DISPOSITION_LABELS = {
     "no_impact": "No impact on earlier results",
@@ -337,7 +338,7 @@ class OotService:
 
     def list(self, *, status: str | None = None, tag: str | None = None) -> list[OotCaseView]:
         """Cases, newest first; ``status`` open, closed or cancelled; ``tag`` one instrument."""
-        if status is not None and status not in ("open", "closed", "cancelled"):
+        if status is not None and status not in CASE_STATES:
             raise ValidationError({"status": "must be open, closed or cancelled"})
 
         def read(uow: UnitOfWork) -> list[OotCaseView]:

@@ -25,8 +25,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from app.services.calibrations import PROVIDERS, RESULTS
-from app.services.due import LIFECYCLE, REQUIREMENTS
 from app.services.transfer_mapping import normalise
 from app.services.transfer_model import (
     VALUE_NAMES,
@@ -43,12 +41,13 @@ from app.services.transfer_rows import (
     non_positive,
 )
 from app.storage.tables import RawRow
+from app.vocabulary import LIFECYCLES, PROVIDER_KINDS, REQUIREMENTS, RESULTS
 
 # (kind, field) → the values it takes, in the order the services list them.
 FIXED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("instruments", "status"): LIFECYCLE,
+    ("instruments", "status"): LIFECYCLES,
     ("calibrations", "result"): RESULTS,
-    ("calibrations", "provider_kind"): PROVIDERS,
+    ("calibrations", "provider_kind"): PROVIDER_KINDS,
     ("instruments", "calibration_requirement"): REQUIREMENTS,
 }
 

@@ -16,7 +16,7 @@ from app.db.models import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.errors import ValidationError
 from app.plain_text import control_problem, tag_problem
 from app.services.bounds import day_problem
-from app.services.due import LIFECYCLE, REQUIREMENTS
+from app.vocabulary import LIFECYCLES, REQUIREMENTS
 
 MAX_INTERVAL_DAYS = 3650 * 2
 MAX_GRACE_DAYS = 365
@@ -54,7 +54,7 @@ INSTRUMENT_FIELDS: dict[str, FieldSpec] = {
 }
 # The choices of each "choice" field; the user may write them with - or spaces for _.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "status": LIFECYCLE,
+    "status": LIFECYCLES,
     "calibration_requirement": REQUIREMENTS,
 }
 

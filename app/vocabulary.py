@@ -1,0 +1,37 @@
+"""The closed vocabularies: every value a status, result, role or case state may take.
+
+A leaf module (no imports from ``app``) so the window, the services, the command line
+and the table definitions in ``app.db.models`` name one set of values. Each vocabulary
+is a ``Literal`` type (what mypy checks) and a tuple of the same values in display
+order (what validation, choices and menus iterate); ``tests/unit/test_vocabulary.py``
+holds both, and the CHECK constraints of the schema, to the same list so none can drift.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# An instrument's lifecycle: where it is, whatever its calibration says.
+Lifecycle = Literal["in_service", "out_of_service", "retired", "lost"]
+LIFECYCLES: tuple[Lifecycle, ...] = get_args(Lifecycle)
+
+# How an instrument is calibrated: on a schedule, checked before each use, or not at all
+# (kept for parts, a reference item, output verified by another instrument).
+Requirement = Literal["periodic", "verify_before_use", "not_required"]
+REQUIREMENTS: tuple[Requirement, ...] = get_args(Requirement)
+
+# The outcome of one calibration.
+Result = Literal["pass", "fail", "adjusted"]
+RESULTS: tuple[Result, ...] = get_args(Result)
+
+# Who performed a calibration: the lab itself or an outside provider.
+ProviderKind = Literal["in_house", "external"]
+PROVIDER_KINDS: tuple[ProviderKind, ...] = get_args(ProviderKind)
+
+# What a person may do; logins without an account work as technicians.
+Role = Literal["technician", "qa", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+# Where an out-of-tolerance case stands.
+CaseState = Literal["open", "closed", "cancelled"]
+CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
