@@ -88,7 +88,7 @@ def record_state(c: CalibrationView) -> str:
     """Result, voided, signed and OOT marks of a record, in a few words."""
     if c.voided:
         return f"VOID: {c.void_reason}"
-    marks = [c.result]
+    marks: list[str] = [c.result]
     if c.signatures:
         marks.append("signed: " + ", ".join(s.meaning for s in c.signatures))
     if c.oot_case_id is not None:

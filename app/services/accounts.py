@@ -11,6 +11,7 @@ import builtins
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from app.clock import Clock
 from app.db.models import UserAccount
@@ -31,9 +32,9 @@ from app.services.passwords import (
 )
 from app.services.snapshots import account_snapshot, created, diff
 from app.services.validation import clean_text
-from app.vocabulary import ROLES
+from app.vocabulary import ROLES, Role
 
-DEFAULT_ROLE = "technician"
+DEFAULT_ROLE: Role = "technician"
 ROLE_RANK = {"technician": 0, "qa": 1, "admin": 2}
 ROLE_NAMES = {"technician": "Technician", "qa": "QA reviewer", "admin": "Admin"}
 # The admin list of databases made before accounts existed (schema 0001).
@@ -79,7 +80,7 @@ def user_view(account: UserAccount | None, login: str) -> UserView:
     return UserView(
         login=account.login,
         display_name=account.display_name or account.login,
-        role=account.role,
+        role=cast(Role, account.role),  # the schema's CHECK allows only these
         active=account.active,
         has_signing_password=bool(account.signing_hash),
         password_set_at=account.password_set_at,

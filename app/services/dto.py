@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from app.vocabulary import CaseState, Lifecycle, ProviderKind, Requirement, Result, Role
+
 
 def to_jsonable(value: Any) -> Any:
     """Dates as ISO text, dataclasses as dicts: for ``--json`` and audit lines."""
@@ -35,13 +37,13 @@ class InstrumentRow:
     model: str
     serial_number: str
     location: str
-    lifecycle: str
+    lifecycle: Lifecycle
     due_status: str
     interval_days: int
     last_calibrated: date | None
     next_due: date | None
     version: int
-    requirement: str  # periodic, verify_before_use, not_required
+    requirement: Requirement
     review_reason: str  # why QA is to review its data; "" when nothing is to review
 
 
@@ -67,7 +69,7 @@ class InstrumentDetail:
     category: str
     location: str
     owner: str
-    lifecycle: str
+    lifecycle: Lifecycle
     due_status: str
     calibration_interval_days: int
     grace_days: int
@@ -82,7 +84,7 @@ class InstrumentDetail:
     updated_at: datetime
     updated_by: str
     version: int
-    calibration_requirement: str = "periodic"
+    calibration_requirement: Requirement = "periodic"
     requirement_reason: str = ""
     review_reason: str = ""
 
@@ -169,12 +171,12 @@ class CalibrationView:
     asset_tag: str
     performed_on: date
     performed_by: str
-    provider_kind: str
+    provider_kind: ProviderKind
     provider_name: str
     certificate_number: str
     temperature_c: float | None
     humidity_pct: float | None
-    result: str
+    result: Result
     adjustment_made: bool
     uncertainty: str
     next_due: date | None
@@ -293,7 +295,7 @@ class UserView:
 
     login: str
     display_name: str
-    role: str  # technician, qa, admin
+    role: Role
     active: bool
     has_signing_password: bool
     password_set_at: datetime | None
@@ -328,7 +330,7 @@ class OotCaseView:
     asset_tag: str
     description: str
     record_id: int
-    status: str  # open, closed, cancelled
+    status: CaseState
     found_on: date
     last_good_on: date | None
     summary: str

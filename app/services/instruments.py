@@ -6,7 +6,7 @@ import builtins
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,6 +35,7 @@ from app.services.review import appended, instrument_problems, sentence
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, diff, instrument_snapshot, search_text_of
 from app.services.validation import INSTRUMENT_FIELDS, parse_date, validate_instrument_fields
+from app.vocabulary import Lifecycle, Requirement
 
 DEFAULT_INTERVAL_DAYS = 365
 SETTING_TTL_S = 5.0  # how stale the shared due-soon window may be in list queries
@@ -120,7 +121,8 @@ def detail_of(obj: Instrument, today: Any, soon_days: int) -> InstrumentDetail:
         category=obj.category,
         location=obj.location,
         owner=obj.owner,
-        lifecycle=obj.status,
+        # The schema's CHECK constraints allow only the vocabulary's values.
+        lifecycle=cast(Lifecycle, obj.status),
         due_status=due_status(
             obj.status, obj.next_due, today, soon_days, obj.calibration_requirement
         ),
@@ -137,7 +139,7 @@ def detail_of(obj: Instrument, today: Any, soon_days: int) -> InstrumentDetail:
         updated_at=obj.updated_at,
         updated_by=obj.updated_by,
         version=obj.version,
-        calibration_requirement=obj.calibration_requirement,
+        calibration_requirement=cast(Requirement, obj.calibration_requirement),
         requirement_reason=obj.requirement_reason,
         review_reason=obj.review_reason,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from app.clock import Clock
 from app.db.models import (
@@ -40,7 +40,7 @@ from app.services.signatures import (
 from app.services.snapshots import case_snapshot, created, diff, instrument_snapshot
 from app.services.tolerance import failed_points, left_good
 from app.services.validation import clean_text
-from app.vocabulary import CASE_STATES
+from app.vocabulary import CASE_STATES, CaseState
 
 DISPOSITION_LABELS = {
     "no_impact": "No impact on earlier results",
@@ -285,7 +285,7 @@ def case_views(
                 asset_tag=instrument.asset_tag,
                 description=instrument.description,
                 record_id=record.id,
-                status=case.status,
+                status=cast(CaseState, case.status),  # the schema's CHECK allows only these
                 found_on=case.found_on,
                 last_good_on=case.last_good_on,
                 summary=case.summary,

@@ -6,11 +6,14 @@ out-of-tolerance cases build the same views here without importing each other.
 
 from __future__ import annotations
 
+from typing import cast
+
 from app.db.models import Attachment, CalibrationRecord, MeasurementPoint
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.dto import AttachmentView, CalibrationView, PointInput, PointView, SignatureView
 from app.services.signatures import record_content_hash, signature_view
 from app.services.tolerance import within
+from app.vocabulary import ProviderKind, Result
 
 
 def point_view(seq: int, p: PointInput | MeasurementPoint) -> PointView:
@@ -40,12 +43,13 @@ def calibration_view(
         asset_tag=tags.get(record.instrument_id, str(record.instrument_id)),
         performed_on=record.performed_on,
         performed_by=record.performed_by,
-        provider_kind=record.provider_kind,
+        # The schema's CHECK constraints allow only the vocabulary's values.
+        provider_kind=cast(ProviderKind, record.provider_kind),
         provider_name=record.provider_name,
         certificate_number=record.certificate_number,
         temperature_c=record.temperature_c,
         humidity_pct=record.humidity_pct,
-        result=record.result,
+        result=cast(Result, record.result),
         adjustment_made=record.adjustment_made,
         uncertainty=record.uncertainty,
         next_due=record.next_due,
