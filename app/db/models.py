@@ -30,13 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-# Field lengths are part of validation too; services still import them from here
-# (the explicit re-export), the window from app.limits.
-from app.limits import NOTES_LEN as NOTES_LEN
-from app.limits import SHORT_LEN as SHORT_LEN
-from app.limits import TAG_LEN as TAG_LEN
-from app.limits import TEXT_LEN as TEXT_LEN
-from app.limits import USER_LEN as USER_LEN
+# Field lengths live in app.limits, where the services and the window read them too.
+from app.limits import SHORT_LEN, TAG_LEN, TEXT_LEN, USER_LEN
 
 # Named constraints let alembic's batch mode on SQLite find and alter them later.
 NAMING_CONVENTION = {

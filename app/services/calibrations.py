@@ -15,8 +15,6 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import Clock
 from app.db.models import (
-    NOTES_LEN,
-    SHORT_LEN,
     CalibrationRecord,
     CalibrationStandard,
     Instrument,
@@ -24,6 +22,7 @@ from app.db.models import (
 )
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
+from app.limits import NOTES_LEN, SHORT_LEN
 from app.plain_text import tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role

@@ -16,7 +16,6 @@ from typing import Any, cast
 
 from app.clock import Clock
 from app.db.models import (
-    NOTES_LEN,
     OOT_DISPOSITIONS,
     CalibrationRecord,
     Instrument,
@@ -25,6 +24,7 @@ from app.db.models import (
 )
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
+from app.limits import NOTES_LEN
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from app.clock import Clock
-from app.db.models import NOTES_LEN, CalibrationRecord, OotCase, Signature, UserAccount
+from app.db.models import CalibrationRecord, OotCase, Signature, UserAccount
 from app.errors import NotAllowedError, NotFoundError, ValidationError
 from app.identity import Identity
+from app.limits import NOTES_LEN
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import (
     LOCKED_MESSAGE,

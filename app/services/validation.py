@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from app.db.models import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.errors import ValidationError
+from app.limits import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.plain_text import control_problem, tag_problem
 from app.services.bounds import day_problem
 from app.vocabulary import LIFECYCLES, REQUIREMENTS
