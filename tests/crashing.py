@@ -36,13 +36,14 @@ def killed_while_open(db: Path, state_dir: Path, *, create: bool = False) -> int
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "editing"
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=30)
+    with child:  # closes its pipes, whatever happens
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "editing"
+            child.send_signal(signal.SIGKILL)
+            assert child.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=30)
     return child.pid
