@@ -237,6 +237,9 @@ def test_second_process_opens_read_only_and_names_the_holder(
         holder.stdin.write("\n")
         holder.stdin.flush()
         holder.wait(timeout=30)
+        holder.stdin.close()
+        if holder.stdout is not None:
+            holder.stdout.close()
 
 
 @pytest.mark.parametrize(
