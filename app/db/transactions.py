@@ -212,7 +212,16 @@ class Database:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self._write_engine = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
-        self._read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        # A read is one snapshot, as a SQLite read transaction is. PostgreSQL's default
+        # (read committed) gives each statement its own: a chain head and an event count
+        # read while others commit would disagree, and so would a replay and its tables.
+        # Writes stay read committed: after taking the chain lock they must see the newest.
+        read_engine = (
+            engine.execution_options(isolation_level="REPEATABLE READ")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
+        self._read_sessions = sessionmaker(bind=read_engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(bind=self._write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock()
         self._write_holder = ""
