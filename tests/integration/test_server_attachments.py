@@ -16,7 +16,9 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -169,6 +171,21 @@ def test_a_changed_chunk_is_found_by_deep_verify_and_never_exported(
         lab.attachments.export(view.id, target)
 
 
+def test_a_large_file_is_streamed_not_held_in_memory(lab: CalTrack, tmp_path: Path) -> None:
+    """32 MiB in and out with Python's own allocations peaking at a few chunks."""
+    source = _random_file(tmp_path / "video.bin", 32 * CHUNK, seed=6)
+    tracemalloc.start()
+    try:
+        view = lab.attachments.add(TAG, source)
+        copy = lab.attachments.export(view.id, tmp_path / "copy.bin")
+        assert lab.maintenance.verify(deep=True).problems == []
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * CHUNK, f"peak {peak / CHUNK:.1f} MiB for a 32 MiB file"
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == view.sha256
+
+
 # Attaches a file and kills itself mid-upload: once the progress bar is past the hash
 # pass and a few chunks went into the open transaction.
 DIE_MID_UPLOAD = """
@@ -307,6 +324,15 @@ def test_cli_attachments_add_list_export_and_verify_on_a_server(
     exported = _cli(pg_url, tmp_path, "attachments", "export", str(view["id"]), str(out))
     assert exported.returncode == 0, exported.stderr
     assert (out / source.name).read_bytes() == source.read_bytes()
+
+    # Two clients attach the same new content at once: both rows, one blob.
+    twin = _random_file(tmp_path / "twin.pdf", CHUNK + 5, seed=7)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        both = list(
+            pool.map(lambda _: _cli(pg_url, tmp_path, "attachments", "add", TAG, str(twin)), [1, 2])
+        )
+    assert [r.returncode for r in both] == [0, 0], [r.stderr for r in both]
+    assert _counts(pg_server, pg_url) == (3, 2, 4)
 
     clean = _cli(pg_url, tmp_path, "db", "verify", "--deep")
     assert clean.returncode == 0, (clean.stdout, clean.stderr)
