@@ -33,6 +33,8 @@ from tests.integration.helpers import (
 CALTRACK_TABLES = {
     "alembic_version",
     "attachment",
+    "attachment_blob",
+    "attachment_chunk",
     "audit_event",
     "calibration_record",
     "calibration_standard",
