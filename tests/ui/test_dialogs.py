@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack
 from app.errors import ConflictError, ConflictSide, ReadOnlyError, ValidationError
 from app.locking.holder import HolderInfo
-from app.services.dto import CalibrationInput
+from app.services.dto import CalibrationInput, InstrumentChanges, InstrumentInput
 from app.ui.dialogs.calibration_dialog import VERDICT_FOUND, VERDICT_LEFT, CalibrationDialog
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
@@ -26,10 +26,12 @@ Fail = Callable[[BaseException], None]
 
 
 def test_instrument_dialog_shows_server_errors_next_to_fields(qtbot: QtBot, shown: Shown) -> None:
-    calls: list[dict[str, Any]] = []
+    calls: list[InstrumentInput | InstrumentChanges] = []
 
-    def submit(values: dict[str, Any], version: int | None, ok: Ok, fail: Fail) -> None:
-        calls.append(values)
+    def submit(
+        data: InstrumentInput | InstrumentChanges, version: int | None, ok: Ok, fail: Fail
+    ) -> None:
+        calls.append(data)
         fail(ValidationError({"asset_tag": "'TH-1' is already used by TH-1"}))
 
     dialog = InstrumentDialog(submit=submit, on_conflict=lambda e, m: None)
@@ -38,7 +40,7 @@ def test_instrument_dialog_shows_server_errors_next_to_fields(qtbot: QtBot, show
     qtbot.keyClicks(dialog.edits["asset_tag"], "th-1")
     qtbot.keyClicks(dialog.edits["description"], "Thermometer")
     qtbot.keyClick(dialog.edits["description"], Qt.Key.Key_Return)  # Enter saves
-    assert calls and calls[0]["asset_tag"] == "th-1"
+    assert calls == [InstrumentInput(asset_tag="th-1", description="Thermometer")]
     error = dialog.form.rows["asset_tag"].error
     assert error.isVisible() and "already used" in error.text()
     assert dialog.isVisible(), "the dialog stays open with what was typed"
@@ -85,7 +87,7 @@ def test_instrument_dialog_escape_cancels(qtbot: QtBot) -> None:
 def test_edit_sends_only_changed_fields_with_version(qtbot: QtBot, demo_app: CalTrack) -> None:
     tag = demo_app.instruments.list(limit=1).rows[0].asset_tag
     detail = demo_app.instruments.get(tag)
-    sent: list[tuple[dict[str, Any], int | None]] = []
+    sent: list[tuple[InstrumentInput | InstrumentChanges, int | None]] = []
     dialog = InstrumentDialog(
         submit=lambda v, ver, ok, fail: sent.append((v, ver)),
         on_conflict=lambda e, m: None,
@@ -94,7 +96,7 @@ def test_edit_sends_only_changed_fields_with_version(qtbot: QtBot, demo_app: Cal
     qtbot.addWidget(dialog)
     dialog.edits["location"].setText("Lab 9.99")
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
-    assert sent == [({"location": "Lab 9.99"}, detail.version)]
+    assert sent == [(InstrumentChanges(location="Lab 9.99"), detail.version)]
 
 
 def calibration_dialog(qtbot: QtBot, app: CalTrack, submit: Any) -> CalibrationDialog:
