@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QLabel
+from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLabel
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
@@ -19,6 +19,8 @@ from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.lock_dialog import LockChoice, LockInUseDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
+from app.vocabulary import LIFECYCLES, REQUIREMENTS
+from app.words import LIFECYCLE_LABELS, PROVIDER_LABELS, REQUIREMENT_LABELS, RESULT_LABELS
 from tests.ui.conftest import Shown
 
 Ok = Callable[[Any], None]
@@ -74,6 +76,19 @@ def test_instrument_dialog_keeps_entries_when_read_only(qtbot: QtBot, shown: Sho
     assert shown.titles() == ["Read-only"]
 
 
+def _choices(box: QComboBox) -> list[tuple[Any, str]]:
+    return [(box.itemData(i), box.itemText(i)) for i in range(box.count())]
+
+
+def test_instrument_dialog_menus_offer_the_vocabulary(qtbot: QtBot) -> None:
+    dialog = InstrumentDialog(submit=lambda *a: None, on_conflict=lambda e, m: None)
+    qtbot.addWidget(dialog)
+    assert _choices(dialog.status) == list(LIFECYCLE_LABELS.items())
+    assert [value for value, _ in _choices(dialog.status)] == list(LIFECYCLES)
+    assert _choices(dialog.requirement) == list(REQUIREMENT_LABELS.items())
+    assert [value for value, _ in _choices(dialog.requirement)] == list(REQUIREMENTS)
+
+
 def test_instrument_dialog_escape_cancels(qtbot: QtBot) -> None:
     dialog = InstrumentDialog(submit=lambda *a: None, on_conflict=lambda e, m: None)
     qtbot.addWidget(dialog)
@@ -110,6 +125,12 @@ def calibration_dialog(qtbot: QtBot, app: CalTrack, submit: Any) -> CalibrationD
     )
     qtbot.addWidget(dialog)
     return dialog
+
+
+def test_calibration_menus_offer_the_vocabulary(qtbot: QtBot, demo_app: CalTrack) -> None:
+    dialog = calibration_dialog(qtbot, demo_app, lambda *a: None)
+    assert _choices(dialog.result_box) == list(RESULT_LABELS.items())
+    assert _choices(dialog.provider) == list(PROVIDER_LABELS.items())
 
 
 def test_points_pass_and_fail_update_live(qtbot: QtBot, demo_app: CalTrack) -> None:

@@ -23,6 +23,7 @@ from app.services.dto import InstrumentChanges, InstrumentDetail, InstrumentInpu
 from app.services.validation import MAX_GRACE_DAYS, MAX_INTERVAL_DAYS
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
+from app.words import LIFECYCLE_LABELS, REQUIREMENT_LABELS
 
 # What is saved: a new instrument, or the changes to the one loaded (at a version).
 Submit = Callable[
@@ -35,17 +36,6 @@ Submit = Callable[
     None,
 ]
 
-REQUIREMENT_LABELS = {
-    "periodic": "Periodic",
-    "verify_before_use": "Verify before use",
-    "not_required": "Not required",
-}
-LIFECYCLE_LABELS = {
-    "in_service": "In service",
-    "out_of_service": "Out of service",
-    "retired": "Retired",
-    "lost": "Lost",
-}
 TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
     ("asset_tag", "&Asset tag:", TAG_LEN),
     ("description", "&Description:", TEXT_LEN),
@@ -137,8 +127,8 @@ class InstrumentDialog(QDialog):
         # How it is calibrated; a reason when not periodically, and why the kind changed
         # (both audited). Shown only when they are asked for.
         self.requirement = QComboBox()
-        for value, label in REQUIREMENT_LABELS.items():
-            self.requirement.addItem(label, value)
+        for requirement, label in REQUIREMENT_LABELS.items():
+            self.requirement.addItem(label, requirement)
         self.form.add("calibration_requirement", "Cali&bration:", self.requirement)
         self.requirement_reason = QLineEdit()
         self.requirement_reason.setMaxLength(TEXT_LEN)
