@@ -12,6 +12,7 @@ import pytest
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.identity import Identity
+from app.services.validation import instrument_input
 from tests.pg_server import REQUIRE_ENV, PgServer, ServerUnavailable, start_server
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -72,7 +73,7 @@ def add_thermometer(app: CalTrack, tag: str = "TH-001", **extra: object) -> None
         "calibration_interval_days": 365,
     }
     values.update(extra)
-    app.instruments.add(values)
+    app.instruments.add(instrument_input(values))
 
 
 JOURNEYS = Path(__file__).parent / "journeys"

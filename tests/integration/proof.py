@@ -29,7 +29,7 @@ from sqlalchemy.pool import NullPool
 from app.bootstrap import CalTrack, open_caltrack
 from app.db.engine import EngineOptions, JournalChoice
 from app.identity import Identity
-from app.services.dto import to_jsonable
+from app.services.dto import InstrumentInput, to_jsonable
 from app.services.editing import EditingOptions
 from app.services.snapshots import INSTRUMENT_AUDITED
 from tests.integration.helpers import CHILD_TIMEOUT_S, child_env, wait_for_file
@@ -274,12 +274,12 @@ def new_lab(
         lambda: open_db(db, state, create=True, journal=journal), None, "create", retry=retry
     ) as app:
         for tag in tags:
-            values = {
-                "asset_tag": tag,
-                "description": f"Instrument {tag}",
-                "manufacturer": "Fluke",
-                "calibration_interval_days": 365,
-            }
+            values = InstrumentInput(
+                asset_tag=tag,
+                description=f"Instrument {tag}",
+                manufacturer="Fluke",
+                calibration_interval_days=365,
+            )
             patiently(partial(app.instruments.add, values), None, "add", retry=retry)
 
 

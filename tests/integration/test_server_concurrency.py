@@ -29,6 +29,7 @@ from app.identity import Identity
 from app.repositories.audit import CHAIN_LOCK_KEY
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.audit import HEAD_KEY, AuditChainWriter
+from app.services.dto import InstrumentChanges
 from app.services.editing import SERVER_EDITING
 from tests.conftest import add_thermometer
 from tests.integration.process_helpers import wait_until
@@ -100,13 +101,15 @@ def test_two_sessions_on_one_server_both_edit_without_a_lock(
             assert app.session.describe() == SERVER_EDITING
             assert "no editor lock" in app.session.describe()
         # Both save, each its own instrument, at the same time as far as they know.
-        a.instruments.edit("TH-001", {"location": "Lab 1"})
-        b.instruments.edit("TH-002", {"location": "Lab 2"})
+        a.instruments.edit("TH-001", InstrumentChanges(location="Lab 1"))
+        b.instruments.edit("TH-002", InstrumentChanges(location="Lab 2"))
         # Same instrument from the same loaded version: the second is a conflict.
         loaded = a.instruments.get("TH-001").version
-        b.instruments.edit("TH-001", {"notes": "bob's"}, expected_version=loaded)
+        b.instruments.edit("TH-001", InstrumentChanges(notes="bob's"), expected_version=loaded)
         with pytest.raises(ConflictError) as caught:
-            a.instruments.edit("TH-001", {"notes": "alice's"}, expected_version=loaded)
+            a.instruments.edit(
+                "TH-001", InstrumentChanges(notes="alice's"), expected_version=loaded
+            )
         assert caught.value.theirs.version == loaded + 1
         assert b.instruments.get("TH-001").notes == "bob's"
         # Stopping "editing" has no lock to give back: still editing, still no lock.
@@ -125,7 +128,7 @@ def _held_write(
     def run() -> None:
         def write(uow: UnitOfWork) -> None:
             audit = AuditChainWriter(uow, app.identity, app.clock)
-            app.instruments.edit_in(uow, audit, tag, {"location": "held"})
+            app.instruments.edit_in(uow, audit, tag, InstrumentChanges(location="held"))
             audit.flush()
             holding.set()
             assert go.wait(60)
@@ -154,7 +157,9 @@ def _race_behind_a_held_write(pg_url: str, a: CalTrack, b: CalTrack) -> list[Bas
     first = _in_thread(_held_write(a, "TH-001", holding, go), errors)
     assert holding.wait(60), errors
     waiting_before = lock_waiters(pg_url)
-    second = _in_thread(lambda: b.instruments.edit("TH-002", {"location": "bob"}), errors)
+    second = _in_thread(
+        lambda: b.instruments.edit("TH-002", InstrumentChanges(location="bob")), errors
+    )
     # bob's transaction cannot append while alice's is open: it waits for her.
     wait_until(lambda: lock_waiters(pg_url) > waiting_before or bool(errors), "bob waits")
     go.set()

@@ -36,7 +36,7 @@ from app.db.engine import is_url
 from app.errors import CalTrackError, ConflictError, StorageError
 from app.identity import Identity
 from app.locking.holder import holder_path, read_holder
-from app.services.dto import CalibrationInput, PointInput
+from app.services.dto import CalibrationInput, InstrumentChanges, PointInput
 from app.services.editing import EditingOptions
 
 T = TypeVar("T")
@@ -174,7 +174,9 @@ def edit_loop(args: argparse.Namespace) -> int:
                     try:
                         result = app.instruments.edit(
                             tag,
-                            {"notes": loaded.notes + token, "location": f"bench {worker}"},
+                            InstrumentChanges(
+                                notes=loaded.notes + token, location=f"bench {worker}"
+                            ),
                             expected_version=loaded.version,
                             reason=f"worker {worker} edit {edit}",
                         )
@@ -270,7 +272,7 @@ def race(args: argparse.Namespace) -> int:
             )
             app.instruments.edit(
                 args.tag,
-                {"notes": f"epoch {epoch}"},
+                InstrumentChanges(notes=f"epoch {epoch}"),
                 reason=f"epoch={epoch} worker={worker} seq={seq}",
             )
             if alone:
@@ -361,7 +363,7 @@ def kill_writer(args: argparse.Namespace) -> int:
             try:
                 if op == "edit":
                     token = f"{args.user}.{n}"
-                    result = app.instruments.edit(tag, {"notes": token})
+                    result = app.instruments.edit(tag, InstrumentChanges(notes=token))
                     log.write(op=op, tag=tag, token=token, version=result.version)
                 elif op == "calibration":
                     view = app.calibrations.add(
@@ -407,7 +409,9 @@ def frozen_editor(args: argparse.Namespace) -> int:
         while not (folder / "go").exists():
             time.sleep(0.01)
         try:
-            app.instruments.edit(args.tag, {"description": "written by a fenced-off editor"})
+            app.instruments.edit(
+                args.tag, InstrumentChanges(description="written by a fenced-off editor")
+            )
         except CalTrackError as exc:
             write_json_atomic(
                 folder / "outcome.json",
