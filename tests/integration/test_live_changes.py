@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
@@ -20,6 +19,7 @@ from app.db.notify import MAX_PAYLOAD_BYTES, ChangeNotice, decode_notice, encode
 from app.identity import Identity
 from app.services.changes import LiveChanges
 from tests.conftest import add_thermometer
+from tests.integration.helpers import end_listening_connections
 
 WAIT_S = 5.0
 
@@ -124,24 +124,10 @@ def test_the_listener_says_when_the_server_is_gone_and_when_it_is_back(
     assert live is not None
     assert states.get(timeout=WAIT_S) is True
     # The server ends the listening connection (as a restart does).
-    terminate_listeners(first)
+    assert end_listening_connections(first) == 1
     assert states.get(timeout=WAIT_S) is False
     assert states.get(timeout=WAIT_S) is True
     # Notices sent while it was away are lost: it asks for a full reload instead.
     assert arrived.get(timeout=WAIT_S).many
     add_thermometer(first, "TH-001")
     assert "instrument" in arrived.get(timeout=WAIT_S).changed
-
-
-def terminate_listeners(app: CalTrack) -> None:
-    """End every other connection that listens on this database (as a restart does)."""
-    with app.database.engine.connect() as conn:
-        ended = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND query LIKE 'LISTEN%'"
-            )
-        ).scalar_one()
-        conn.commit()
-    assert ended >= 1
