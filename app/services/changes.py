@@ -17,6 +17,9 @@ from app.db.notify import ChangeListener, ChangeNotice, decode_notice
 from app.repositories.unit_of_work import UnitOfWorkFactory
 from app.services.audit import GENESIS_HASH, HEAD_KEY
 
+# The window knows what a notice says from here (it never imports app.db).
+__all__ = ["ChangeNotice", "ChangeWatcher", "LiveChanges"]
+
 
 class ChangeWatcher:
     """Answers "did the data change since I last looked?"."""

@@ -12,7 +12,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.bootstrap import CalTrack
-from app.db.notify import ChangeNotice
+from app.services.changes import ChangeNotice
 from app.ui.tasks import Changes
 
 
