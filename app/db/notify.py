@@ -98,6 +98,8 @@ class ChangeListener:
         # The same connection arguments the engine uses (host, socket folder, user…).
         _args, kwargs = engine.dialect.create_connect_args(engine.url)
         self._connect_kwargs: dict[str, Any] = dict(kwargs)
+        # An unreachable host must not hold the thread (and ``stop``) for minutes.
+        self._connect_kwargs.setdefault("connect_timeout", 5)
         self._on_notice = on_notice
         self._on_state = on_state
         self._poll_s = poll_s
@@ -108,7 +110,7 @@ class ChangeListener:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 2.0) -> None:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
