@@ -20,7 +20,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.identity import Identity
-from app.services.dto import InstrumentRow
+from app.services.dto import InstrumentChanges, InstrumentRow
 from app.settings.user_settings import UserSettings
 from app.ui.main_window import MainWindow
 from app.ui.models.instrument_table import ID_ROLE
@@ -92,7 +92,7 @@ def test_two_windows_editing_different_instruments_see_each_others_change(
     def edit(win: MainWindow, tag: str, text: str) -> None:
         start.wait()  # both saves at the same time
         version = win.app.instruments.history(tag).instrument.version
-        win.app.instruments.edit(tag, {"description": text}, expected_version=version)
+        win.app.instruments.edit(tag, InstrumentChanges(description=text), expected_version=version)
 
     editors = [
         threading.Thread(target=edit, args=(left, "TH-001", "Left bath probe")),
