@@ -31,11 +31,13 @@ MAX_PAYLOAD_BYTES = 7900
 @dataclass(frozen=True)
 class ChangeNotice:
     """What one committed write changed: entity kind → ids, and the audit chain head
-    it left. ``many`` means "too much to list (or unknown): assume everything"."""
+    it left. ``many`` means "too much to list (or unknown): assume everything";
+    ``missed`` that the listener was away and notices may have been lost (not a write)."""
 
     head: str | None
     changed: Mapping[str, frozenset[int]] = field(default_factory=dict)
     many: bool = False
+    missed: bool = False
 
     def kinds(self) -> frozenset[str]:
         return frozenset(self.changed)

@@ -95,6 +95,6 @@ class LiveChanges:
         if listening:
             self._started.set()
             if self._lost:
-                self._on_change(ChangeNotice(head=None, many=True))
+                self._on_change(ChangeNotice(head=None, many=True, missed=True))
         self._lost = not listening
         self._on_state(listening)

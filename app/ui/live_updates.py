@@ -42,6 +42,9 @@ class LiveUpdates(QObject):
     """
 
     arrived = Signal(object)  # Changes, on the GUI thread
+    # Back after a lost connection: notices may have been missed, reload everything
+    # (whether anyone wrote meanwhile is unknown, so it is not a "changed by another user").
+    resumed = Signal()
     listening_changed = Signal(bool)
     # Emitted on the listener's thread; queued to this object's (the GUI) thread.
     _notice = Signal(object)
@@ -74,7 +77,10 @@ class LiveUpdates(QObject):
 
     @Slot(object)
     def _deliver_notice(self, notice: ChangeNotice) -> None:
-        self.arrived.emit(changes_of(notice))
+        if notice.missed:
+            self.resumed.emit()
+        else:
+            self.arrived.emit(changes_of(notice))
 
     @Slot(bool)
     def _deliver_state(self, listening: bool) -> None:

@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
         self.live = LiveUpdates(app, self)
         self.live.arrived.connect(self._others_changed)
         self.live.listening_changed.connect(self._live_listening)
+        self.live.resumed.connect(self._reload_all_after_outage)
         self._live_lost = False
 
     def run_task(
@@ -768,6 +769,10 @@ class MainWindow(QMainWindow):
             return
         self.status.show_change_hint()
         self.runner.changed.emit(changes)
+
+    def _reload_all_after_outage(self) -> None:
+        if not self._closing:
+            self.runner.changed.emit(Changes.everything())
 
     def _live_listening(self, listening: bool) -> None:
         if self._closing:

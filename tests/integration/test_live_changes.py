@@ -128,6 +128,7 @@ def test_the_listener_says_when_the_server_is_gone_and_when_it_is_back(
     assert states.get(timeout=WAIT_S) is False
     assert states.get(timeout=WAIT_S) is True
     # Notices sent while it was away are lost: it asks for a full reload instead.
-    assert arrived.get(timeout=WAIT_S).many
+    missed = arrived.get(timeout=WAIT_S)
+    assert missed.many and missed.missed
     add_thermometer(first, "TH-001")
     assert "instrument" in arrived.get(timeout=WAIT_S).changed

@@ -153,13 +153,18 @@ def test_a_lost_server_connection_is_said_once_and_its_return_reloads(
     left, right = two_windows
     said: list[str] = []
     right.status.messageChanged.connect(said.append)
+    heard: list[Changes] = []
+    right.live.arrived.connect(heard.append)
     reloads: list[Changes] = []
-    right.live.arrived.connect(reloads.append)
+    right.runner.changed.connect(reloads.append)
     ended = end_listening_connections(left.app)
     assert ended == 2  # both windows' listeners
     qtbot.waitUntil(lambda: "Live updates resumed." in said)
     assert [m for m in said if m.startswith("Live updates paused")] != []
-    # Notices sent while it was away are lost: the window reloads everything instead.
+    # Notices sent while it was away are lost: the window reloads everything instead,
+    # without claiming that someone changed something (nobody did).
     assert reloads == [Changes.everything()]
+    assert heard == []
+    assert not right.status.change_hint.isVisible()
     add_thermometer(left.app, "TH-009")
     qtbot.waitUntil(lambda: "TH-009" in tags_in(right), timeout=LIVE_MS)
