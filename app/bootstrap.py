@@ -8,12 +8,14 @@ this module only constructs the services on what it opened and connects them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.clock import Clock, SystemClock
 from app.db.engine import EngineOptions
 from app.db.migrate import SchemaState
+from app.db.notify import ChangeNotice
 from app.db.transactions import Database
 from app.identity import Identity, get_current_user_id
 from app.locking.running import RunMarker
@@ -24,7 +26,7 @@ from app.services.attachment_content import AttachmentContent, DatabaseContent, 
 from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
-from app.services.changes import ChangeWatcher
+from app.services.changes import ChangeWatcher, LiveChanges
 from app.services.demo import DemoService
 from app.services.editing import EditingOptions, EditingSession
 from app.services.instruments import InstrumentService
@@ -82,15 +84,35 @@ class CalTrack:
     run_marker: RunMarker | None = None
     crash: CrashReport | None = None  # the last run here ended without closing
     anchors: ChainAnchorService | None = None  # what this PC saw of the audit chain
+    _live: list[LiveChanges] = field(default_factory=list)
 
     def change_watcher(self) -> ChangeWatcher:
         """A fresh watcher for "did anyone change the data?" (reads the database)."""
         return ChangeWatcher(self.uow)
 
+    def live_changes(
+        self,
+        on_change: Callable[[ChangeNotice], None],
+        on_state: Callable[[bool], None] = lambda _listening: None,
+    ) -> LiveChanges | None:
+        """Others' changes as they are committed (started; a server only, else None).
+
+        Stopped by ``close`` at the latest.
+        """
+        if self.database.is_sqlite:
+            return None
+        live = LiveChanges(self.uow, on_change, on_state)
+        self._live.append(live)
+        live.start()
+        return live
+
     def close(self) -> None:
         """Give the lock back, forget the run marker, close connections."""
         # Connections first: a rolled-back journal may still fill a full disk, and the
         # holder record must then still be writable to say the session ended cleanly.
+        for live in self._live:
+            live.stop()
+        self._live.clear()
         if self.anchors is not None:
             # This session's own events extend the chain: the next open expects them.
             self.anchors.remember()

@@ -8,11 +8,12 @@ returns and rolled back when it raises.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from app.db.notify import encode_notice, send_notice
 from app.db.transactions import Database
 from app.repositories.accounts import AccountRepository
 from app.repositories.attachment_content import AttachmentContentRepository
@@ -43,6 +44,15 @@ class UnitOfWork:
         self.signatures = SignatureRepository(session)
         self.oot_cases = OotCaseRepository(session)
         self._session = session
+        # What this transaction wrote to the audit trail, for the change notice.
+        self.changed: dict[str, set[int]] = {}
+        self.head: str | None = None
+
+    def note_audited(self, events: Iterable[Mapping[str, Any]], head: str) -> None:
+        """The audit writer appended ``events`` and moved the chain head to ``head``."""
+        for event in events:
+            self.changed.setdefault(str(event["entity_type"]), set()).add(int(event["entity_id"]))
+        self.head = head
 
     def flush(self) -> None:
         self._session.flush()
@@ -67,7 +77,12 @@ class UnitOfWorkFactory:
             if not self._path_recorded and self.database.path is not None:
                 # Never raw: realpath is the name SQLite puts its journal and WAL beside.
                 uow.meta.remember_path(os.path.realpath(self.database.path))
-            return fn(uow)
+            result = fn(uow)
+            if uow.head is not None and not self.database.is_sqlite:
+                # In the same transaction: the server delivers it only on commit, one
+                # notice per committed write (others' windows update from it).
+                send_notice(session, encode_notice(uow.head, uow.changed))
+            return result
 
         result = self.database.run_write(run, label=label, admin_override=admin_override)
         self._path_recorded = True  # committed (the check before COMMIT passed)

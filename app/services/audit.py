@@ -302,6 +302,7 @@ class AuditChainWriter:
         if not self._pending:
             return
         self._uow.audit.bulk_insert(self._pending)
+        self._uow.note_audited(self._pending, self._last_hash)
         self._pending = []
         self._uow.meta.set(HEAD_KEY, self._last_hash)
         # A transaction that rolls back leaves a move that never becomes the head: harmless.

@@ -1,15 +1,24 @@
-"""Noticing that someone else changed the data: a cheap poll of the audit chain head.
+"""Noticing that someone else changed the data.
 
 Every change CalTrack makes moves the audit chain head in ``meta`` (same transaction),
-so one primary-key read tells whether anything changed, on SQLite and on servers alike.
+so one primary-key read tells whether anything changed, on SQLite and on servers alike
+(``ChangeWatcher``, polled). On PostgreSQL each committed write also sends a notice
+naming what it changed, and ``LiveChanges`` hands those to the window as they arrive.
 This process's own writes do not count: the unit of work remembers each move of the head
 it made, and a head reached from the last one seen through those moves alone is ours.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
+from app.db.notify import ChangeListener, ChangeNotice, decode_notice
 from app.repositories.unit_of_work import UnitOfWorkFactory
 from app.services.audit import GENESIS_HASH, HEAD_KEY
+
+# The window knows what a notice says from here (it never imports app.db).
+__all__ = ["ChangeNotice", "ChangeWatcher", "LiveChanges"]
 
 
 class ChangeWatcher:
@@ -42,3 +51,50 @@ class ChangeWatcher:
     def acknowledge(self) -> None:
         """Take the current state as seen (after this window's own save or a refresh)."""
         self._seen = self._head()
+
+
+class LiveChanges:
+    """Others' committed writes as they happen, from the server's change notices.
+
+    ``on_change(notice)`` and ``on_state(listening)`` are called on the listener's
+    thread (a window hands them to its GUI thread). Notices of this process's own writes
+    are dropped. After a lost connection comes back, notices sent meanwhile are gone:
+    ``on_change`` then gets a ``many`` notice (reload everything), so nothing is missed.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        on_change: Callable[[ChangeNotice], None],
+        on_state: Callable[[bool], None] = lambda _listening: None,
+    ) -> None:
+        self._uow = uow
+        self._on_change = on_change
+        self._on_state = on_state
+        self._lost = False
+        self._listener = ChangeListener(uow.database.engine, self._notice, self._state)
+        self._started = threading.Event()
+
+    def start(self) -> None:
+        self._listener.start()
+
+    def wait_listening(self, timeout_s: float) -> bool:
+        """True once the first ``LISTEN`` is in place (writes after it are heard)."""
+        return self._started.wait(timeout_s)
+
+    def stop(self) -> None:
+        self._listener.stop()
+
+    def _notice(self, payload: str) -> None:
+        notice = decode_notice(payload)
+        if notice.head is not None and notice.head in set(dict(self._uow.own_heads).values()):
+            return  # this process's own write: its views already followed it
+        self._on_change(notice)
+
+    def _state(self, listening: bool) -> None:
+        if listening:
+            self._started.set()
+            if self._lost:
+                self._on_change(ChangeNotice(head=None, many=True, missed=True))
+        self._lost = not listening
+        self._on_state(listening)

@@ -67,6 +67,7 @@ from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.flow_layout import FlowLayout
+from app.ui.live_updates import LiveUpdates
 from app.ui.look import icon, status_icon
 from app.ui.modal import run_modal
 from app.ui.models.instrument_table import (
@@ -256,6 +257,12 @@ class MainWindow(QMainWindow):
             self._watcher_ready,
             lambda exc: None,
         )
+        # On a server, others' changes arrive as they are committed (see _others_changed).
+        self.live = LiveUpdates(app, self)
+        self.live.arrived.connect(self._others_changed)
+        self.live.listening_changed.connect(self._live_listening)
+        self.live.resumed.connect(self._reload_all_after_outage)
+        self._live_lost = False
 
     def run_task(
         self,
@@ -753,6 +760,33 @@ class MainWindow(QMainWindow):
         self.qa.update_review()
         messages.explain(self, exc, doing="loading the instrument")
 
+    # -- live updates (a server) -----------------------------------------------------
+
+    def _others_changed(self, changes: Changes) -> None:
+        """Someone else committed a write: say so and reload what the views show, through
+        the one signal every view follows (as after a write of this window)."""
+        if self._closing:
+            return
+        self.status.show_change_hint()
+        self.runner.changed.emit(changes)
+
+    def _reload_all_after_outage(self) -> None:
+        if not self._closing:
+            self.runner.changed.emit(Changes.everything())
+
+    def _live_listening(self, listening: bool) -> None:
+        if self._closing:
+            return
+        if not listening:
+            if not self._live_lost:  # once per outage: the listener keeps trying
+                self._live_lost = True
+                self.status.showMessage(
+                    "Live updates paused: the database server cannot be reached. Trying again…"
+                )
+        elif self._live_lost:
+            self._live_lost = False
+            self.status.showMessage("Live updates resumed.", 8000)
+
     # -- polling: changes, lock state, requests --------------------------------------
 
     def _watcher_ready(self, watcher: ChangeWatcher) -> None:
@@ -763,11 +797,18 @@ class MainWindow(QMainWindow):
         session = self.app.session
         app = self.app
         watcher = self.watcher
+        # While the server's notices are heard they bring the changes; the head is only
+        # followed, so a later fall-back to polling does not report them again.
+        live = self.live.listening
         notify = self.notify_when_free
         shown = self._request_shown if self._request_box is not None else None
 
         def check() -> _Poll:
-            changed = watcher.changed() if watcher is not None else False
+            changed = False
+            if watcher is not None and live:
+                watcher.acknowledge()
+            elif watcher is not None:
+                changed = watcher.changed()
             # The author's own request first: a hand-over makes her the editor here.
             mine = session.check_my_request()
             request = session.pending_request()
@@ -1435,6 +1476,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         for timer in (self.poll_timer, self.idle_timer, self.reminder_timer):
             timer.stop()
+        self.live.stop()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.activity)

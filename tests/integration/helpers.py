@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy import text
+
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import Clock
 from app.db.fencing import LOCK_EPOCH_KEY
@@ -176,3 +178,18 @@ def fingerprint(db: Path) -> tuple[int, int, int, int, str | None]:
         count(db, "audit_event"),
         str(head[0][0]) if head else None,
     )
+
+
+def end_listening_connections(app: CalTrack) -> int:
+    """End the server connections that listen for change notices on this database, as
+    a server restart does; how many there were."""
+    with app.database.engine.connect() as conn:
+        ended = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND query LIKE 'LISTEN%'"
+            )
+        ).scalar_one()
+        conn.commit()
+    return int(ended)
