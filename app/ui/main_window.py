@@ -1112,7 +1112,8 @@ class MainWindow(QMainWindow):
                 )
             else:
                 tag = detail.asset_tag
-                assert dialog is not None
+                if dialog is None:
+                    raise RuntimeError("the instrument dialog called back before it was built")
                 reason = dialog.reason()  # why the calibration kind changed, if it did
                 self.run_task(
                     lambda: service.edit(tag, values, expected_version=version, reason=reason),
@@ -1122,7 +1123,8 @@ class MainWindow(QMainWindow):
                 )
 
         def conflict(exc: ConflictError, mine: dict[str, Any]) -> None:
-            assert dialog is not None
+            if dialog is None:
+                raise RuntimeError("the instrument dialog called back before it was built")
             self._resolve_conflict(dialog, exc, mine)
 
         dialog = InstrumentDialog(submit=submit, on_conflict=conflict, detail=detail, parent=self)
