@@ -497,7 +497,8 @@ class Database:
                 f"the database file {self.path} was moved, renamed or deleted while open"
                 f"{where}; nothing was saved — {again}"
             )
-        assert self.path is not None  # moved() is only ever True for a file
+        if self.path is None:  # moved() is only ever True for a file
+            raise RuntimeError("a database without a file was reported as moved")
         left = [
             str(side)
             for side in (Path(f"{self.path}-wal"), Path(f"{self.path}-journal"))

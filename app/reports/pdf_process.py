@@ -45,7 +45,8 @@ def render_pdf_isolated(
             env=env,
         )
         try:
-            assert child.stdin is not None
+            if child.stdin is None:  # stdin=PIPE always gives one
+                raise StorageError("the PDF renderer started without a pipe to it")
             child.stdin.write(pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL))
             child.stdin.close()
             deadline = time.monotonic() + timeout_s

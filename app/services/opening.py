@@ -455,7 +455,8 @@ def _migrate(
     marker = migrating_marker(path) if path else None
     if lock is not None and marker is not None:
         lock.acquire(MIGRATION_WAIT_S)  # LockHeldError names the holder
-        assert lock.info is not None
+        if lock.info is None:
+            raise RuntimeError("the editor lock was taken but holds no holder record")
         write_holder(marker, lock.info)
     try:
         if state.status is SchemaStatus.BEHIND and path is not None:

@@ -252,7 +252,8 @@ class Launcher(QObject):
             open_log.setToolTip(str(self.log_file))
         run_modal(box)
         if open_log is not None and box.clickedButton() is open_log:
-            assert self.log_file is not None
+            if self.log_file is None:
+                raise RuntimeError("'Open log' was offered without a log file")
             if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.log_file))):
                 messages.info(
                     parent,
@@ -399,7 +400,8 @@ def run_gui(database: str | None, argv: Sequence[str] | None = None) -> int:
             return EXIT_NO_WINDOW
     log_file = setup_logging(faults=True)
     qapp = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
-    assert isinstance(qapp, QApplication)
+    if not isinstance(qapp, QApplication):
+        raise RuntimeError("a Qt application without windows already runs in this process")
     qapp.setApplicationName("CalTrack")
     qapp.setApplicationVersion(__version__)
     qapp.setWindowIcon(icon("caltrack"))

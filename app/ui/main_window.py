@@ -1156,7 +1156,8 @@ class MainWindow(QMainWindow):
             else:
                 assert detail is not None  # an edit's changes come from a loaded instrument
                 tag = detail.asset_tag
-                assert dialog is not None
+                if dialog is None:
+                    raise RuntimeError("the instrument dialog called back before it was built")
                 reason = dialog.reason()  # why the calibration kind changed, if it did
                 self.run_task(
                     lambda: service.edit(tag, data, expected_version=version, reason=reason),
@@ -1166,7 +1167,8 @@ class MainWindow(QMainWindow):
                 )
 
         def conflict(exc: ConflictError, mine: dict[str, Any]) -> None:
-            assert dialog is not None
+            if dialog is None:
+                raise RuntimeError("the instrument dialog called back before it was built")
             self._resolve_conflict(dialog, exc, mine)
 
         dialog = InstrumentDialog(submit=submit, on_conflict=conflict, detail=detail, parent=self)

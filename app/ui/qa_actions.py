@@ -362,7 +362,8 @@ class QaActions(QObject):
         dialog: RecordEditDialog | None = None
 
         def submit(changes: dict[str, Any], version: int, ok: Ok, fail: Fail) -> None:
-            assert dialog is not None
+            if dialog is None:
+                raise RuntimeError("the record dialog called back before it was built")
             reason = dialog.reason_text
             self.window.run_task(
                 lambda: service.edit(record.id, changes, reason=reason, expected_version=version),
@@ -372,7 +373,8 @@ class QaActions(QObject):
             )
 
         def conflict(exc: ConflictError, mine: dict[str, Any]) -> None:
-            assert dialog is not None
+            if dialog is None:
+                raise RuntimeError("the record dialog called back before it was built")
             self._resolve_record_conflict(dialog, record, exc, mine)
 
         dialog = RecordEditDialog(
@@ -469,7 +471,8 @@ class QaActions(QObject):
         dialog: CalibrationDialog | None = None
 
         def submit(data: CalibrationInput, ok: Ok, fail: Fail) -> None:
-            assert dialog is not None
+            if dialog is None:
+                raise RuntimeError("the supersede dialog called back before it was built")
             reason = dialog.supersede_reason.text().strip()
             expected = version[0]
 

@@ -1,8 +1,10 @@
-"""The shape of the code: no import cycle and no import inside a function.
+"""The shape of the code: no import cycle, no import inside a function, no ``assert``.
 
 A function-level import hides a circle between modules until the function runs; a
-circle means neither module can be read (or changed) without the other. Both are read
-from the source with ``ast``, so the check needs no import and sees every module.
+circle means neither module can be read (or changed) without the other. An ``assert``
+in production code vanishes under ``python -O`` (a bundle may run optimised), so the app
+checks with an explicit ``if`` and a clear error instead. All are read from the source
+with ``ast``, so the checks need no import and see every module.
 """
 
 from __future__ import annotations
@@ -154,3 +156,26 @@ def test_the_checks_see_a_cycle_and_a_function_import() -> None:
     assert cycles(graph) == [["pkg.a", "pkg.b"]]
     assert function_imports(b) == ["pkg.b:3"]
     assert function_imports(a) == []
+
+
+def asserts(module: Module) -> list[str]:
+    """``module:line`` of every ``assert`` statement and ``raise AssertionError``."""
+    found: list[str] = []
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Assert):
+            found.append(f"{module.name}:{node.lineno}")
+        elif isinstance(node, ast.Raise) and node.exc is not None:
+            raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(raised, ast.Name) and raised.id == "AssertionError":
+                found.append(f"{module.name}:{node.lineno}")
+    return sorted(found, key=lambda s: (s.split(":")[0], int(s.split(":")[1])))
+
+
+def test_no_assert_in_the_app() -> None:
+    found = [where for module in modules("app").values() for where in asserts(module)]
+    assert not found, f"assert in production code (gone under -O): {', '.join(found)}"
+
+
+def test_the_assert_check_sees_both_kinds() -> None:
+    tree = ast.parse("assert x\nif y:\n    raise AssertionError('no')\nraise AssertionError\n")
+    assert asserts(Module("pkg.m", Path("pkg/m.py"), tree)) == ["pkg.m:1", "pkg.m:3", "pkg.m:4"]

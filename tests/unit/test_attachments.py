@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from app.bootstrap import CalTrack
+from app.bootstrap import CalTrack, open_caltrack
+from app.clock import FixedClock
 from app.errors import NotFoundError, ReadOnlyError, UsageError, ValidationError
+from app.identity import Identity
 from app.storage.attachments import AttachmentStore
 from app.storage.filenames import display_name, safe_parts, stored_name
 from tests.conftest import add_thermometer
+from tests.integration.process_helpers import open_to_everyone, other_user, shared_folder
 
 
 @pytest.mark.parametrize(
@@ -75,15 +78,40 @@ def test_attach_missing_or_unreadable_file(app: CalTrack, tmp_path: Path) -> Non
         app.attachments.add("TH-001", tmp_path / "nope.pdf")
     with pytest.raises(UsageError, match="not a regular file"):
         app.attachments.add("TH-001", tmp_path)
-    if os.geteuid() != 0:  # root reads everything
+    with pytest.raises(NotFoundError):
+        app.attachments.add("NOPE", tmp_path)
+    assert app.attachments.list("TH-001") == []
+
+
+def test_attach_a_file_the_user_may_not_read(
+    app: CalTrack, tmp_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    """Root reads every file, so as root (CI) the attempt is made by ``nobody``."""
+    add_thermometer(app)
+    if os.geteuid() != 0:
         locked = tmp_path / "locked.pdf"
         locked.write_bytes(b"x")
         locked.chmod(0)
         with pytest.raises(UsageError, match="permission denied"):
             app.attachments.add("TH-001", locked)
-    with pytest.raises(NotFoundError):
-        app.attachments.add("NOPE", tmp_path)
-    assert app.attachments.list("TH-001") == []
+        assert app.attachments.list("TH-001") == []
+        return
+    with shared_folder(0o777) as folder, other_user() as nobody:
+        db = folder / "lab.db"
+        state = folder / "state"
+        with open_caltrack(
+            str(db), create=True, identity=alice, clock=clock, state_dir=state
+        ) as own:
+            add_thermometer(own)
+        open_to_everyone(folder)  # nobody may write the database, just not read the file
+        locked = folder / "locked.pdf"
+        locked.write_bytes(b"x")
+        locked.chmod(0)
+        result = nobody.cli(db, "attachments", "add", "TH-001", str(locked))
+        assert result.returncode == UsageError.exit_code, (result.stdout, result.stderr)
+        assert f"cannot read {locked}: permission denied" in result.stderr
+        with open_caltrack(str(db), identity=alice, clock=clock, state_dir=state) as own:
+            assert own.attachments.list("TH-001") == []
 
 
 def test_failed_commit_removes_the_copied_file(app: CalTrack, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 
 from app.bootstrap import CalTrack
@@ -58,6 +59,7 @@ def test_readings_and_names_read_as_a_person_says_them(app: CalTrack) -> None:
     assert entity_name("some_new_thing") == "Some new thing"
 
 
+@pytest.mark.slow  # renders a PDF and reads it back
 def test_the_printed_history_reads_as_a_person_says_it_with_no_blank_page(
     app: CalTrack, qapp: object
 ) -> None:

@@ -9,11 +9,14 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from app.bootstrap import open_caltrack
 from app.locking.running import spoken_moment
 from tests.crashing import killed_while_open
 
 
+@pytest.mark.slow  # kills a child process holding the database
 def test_a_killed_run_is_reported_once_with_a_local_time(tmp_path: Path) -> None:
     db, state = tmp_path / "lab.db", tmp_path / "state"
     killed_while_open(db, state, create=True)

@@ -313,6 +313,7 @@ def test_a_round_trip_loses_nothing(
     assert bob_app.instruments.get("INS-049").last_calibrated is None
 
 
+@pytest.mark.slow  # generates, exports and imports 60 demo instruments
 def test_a_round_trip_of_a_demo_database_loses_nothing(
     app: CalTrack, bob_app: CalTrack, tmp_path: Path
 ) -> None:

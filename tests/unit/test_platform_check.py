@@ -66,6 +66,7 @@ def test_only_the_x11_platform_is_checked() -> None:
     assert window_problem(X11, platform="Darwin", libraries=gone) is None
 
 
+@pytest.mark.slow  # starts the application in a child process
 def test_the_window_without_a_display_says_so_in_one_line(tmp_path: Path) -> None:
     env = {
         k: v
@@ -105,6 +106,7 @@ def _can_hide_files() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow  # starts the application in a child process
 @pytest.mark.skipif(not _can_hide_files(), reason="needs root to hide a library in a namespace")
 def test_the_real_window_on_a_machine_without_xcb_cursor_names_what_to_install(
     tmp_path: Path,

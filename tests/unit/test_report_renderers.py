@@ -69,6 +69,7 @@ def page_size_mm(data: bytes, index: int = 0) -> tuple[float, float]:
 # -- PDF -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # renders a PDF of 300 rows
 def test_pdf_pages_have_header_footer_and_page_x_of_y() -> None:
     data = render_pdf(report([Section("Due list", ["Long list."], register_table(300))]))
     pages = pdf_pages(data)

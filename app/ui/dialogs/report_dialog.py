@@ -437,7 +437,8 @@ class ReportDialog(QDialog):
 
     def _add_period(self, label: str, low_name: str, high_name: str) -> None:
         """Both dates on one row; a problem with either is said under it."""
-        assert self.date_from is not None and self.date_to is not None
+        if self.date_from is None or self.date_to is None:
+            raise RuntimeError("a period row needs both of its dates made first")
         row = QWidget()
         layout = QHBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -454,7 +455,8 @@ class ReportDialog(QDialog):
         self.form.rows["to"] = self.form.rows["from"]
 
     def _load_completions(self) -> None:
-        assert self.tag is not None
+        if self.tag is None:
+            raise RuntimeError("asset tag completions asked for in a report without a tag")
         text = self.tag.text().strip()
         if not text:
             return

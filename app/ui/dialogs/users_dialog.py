@@ -301,7 +301,8 @@ class UsersDialog(QDialog):
         self._show_state()
 
     def _show_state(self) -> None:
-        assert self.me is not None
+        if self.me is None:
+            raise RuntimeError("the accounts dialog showed its state before loading the user")
         admins = ", ".join(self.admins) or "nobody yet"
         if not self.is_admin():
             role = ROLE_NAMES.get(self.me.role, self.me.role).lower()

@@ -229,9 +229,8 @@ class InstrumentTableModel(QAbstractTableModel):
             role_data.setData(self.data(index, role_data.role()))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if 0 <= column < len(COLUMNS) and COLUMNS[column][2] is not None:
-            key = COLUMNS[column][2]
-            assert key is not None
+        key = COLUMNS[column][2] if 0 <= column < len(COLUMNS) else None
+        if key is not None:
             self.sort_wanted.emit(key, order == Qt.SortOrder.DescendingOrder)
 
     # -- lazy fetching ---------------------------------------------------------------
