@@ -1154,7 +1154,8 @@ class MainWindow(QMainWindow):
                     lambda: service.add(data), ok, fail, changes=Changes(instruments=True)
                 )
             else:
-                assert detail is not None  # an edit's changes come from a loaded instrument
+                if detail is None:  # an edit's changes come from a loaded instrument
+                    raise RuntimeError("an instrument's changes arrived without the instrument")
                 tag = detail.asset_tag
                 if dialog is None:
                     raise RuntimeError("the instrument dialog called back before it was built")
