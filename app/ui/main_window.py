@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QProgressDialog,
     QPushButton,
     QSplitter,
@@ -219,7 +218,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self.watcher: ChangeWatcher | None = None
         self.lock_view: LockView | None = None
-        self._request_box: QMessageBox | None = None
+        self._request_box: messages.Box | None = None
         self._request_shown: EditRequest | None = None
         self.setWindowTitle(f"CalTrack — {app.database.path or 'server database'}")
         self.setWindowIcon(icon("caltrack"))
@@ -794,10 +793,10 @@ class MainWindow(QMainWindow):
                 self,
                 "Database available",
                 "The database is free for editing now. Start editing?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.Yes,
+                messages.Button.Yes | messages.Button.No,
+                messages.Button.Yes,
             )
-            if answer == QMessageBox.StandardButton.Yes:
+            if answer == messages.Button.Yes:
                 self.try_edit()
 
     def _request_answered(self, status: RequestStatus) -> None:
@@ -869,26 +868,21 @@ class MainWindow(QMainWindow):
     def _show_request(self, request: EditRequest) -> None:
         self._close_request_box()
         note = f"\n\nTheir note: {request.message}" if request.message else ""
-        box = QMessageBox(
-            QMessageBox.Icon.Information,
+        box = messages.choose(
+            self,
             "Edit requested",
             f"{request.user} on {request.machine} asks to edit this database.{note}",
-            QMessageBox.StandardButton.NoButton,
-            self,
-        )
-        box.setInformativeText(
-            "Handing over ends your editing: this window turns read-only and "
-            f"{request.user} becomes the editor. What you saved stays saved."
-        )
-        hand_over = box.addButton(f"Hand over to {request.user}", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
-        box.setModal(False)
-        box.buttonClicked.connect(
-            lambda button: self.answer_request(request, hand_over=button is hand_over)
+            [
+                (f"Hand over to {request.user}", messages.Role.AcceptRole),
+                ("Keep editing", messages.Role.RejectRole),
+            ],
+            lambda chosen: self.answer_request(request, hand_over=chosen == 0),
+            icon=messages.Icon.Information,
+            detail="Handing over ends your editing: this window turns read-only and "
+            f"{request.user} becomes the editor. What you saved stays saved.",
         )
         self._request_box = box
         self._request_shown = request
-        box.show()
 
     def _close_request_box(self) -> None:
         box, self._request_box, self._request_shown = self._request_box, None, None
@@ -999,11 +993,11 @@ class MainWindow(QMainWindow):
             "Take over the database?",
             "The editing session's heartbeat has stopped. Taking over fences it off: even if "
             "it wakes up, it can never save again. Continue?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-            icon=QMessageBox.Icon.Warning,
+            messages.Button.Yes | messages.Button.Cancel,
+            messages.Button.Cancel,
+            icon=messages.Icon.Warning,
         )
-        if answer != QMessageBox.StandardButton.Yes:
+        if answer != messages.Button.Yes:
             return
 
         def run() -> str:
@@ -1029,27 +1023,25 @@ class MainWindow(QMainWindow):
         overdue, soon = counts.get("overdue", 0), counts.get("due-soon", 0)
         if not overdue and not soon:
             return
-        box = QMessageBox(
-            QMessageBox.Icon.Information,
+        filters = ("overdue", "due-soon")
+
+        def chosen(index: int) -> None:
+            if index < len(filters):
+                self.set_filter(filters[index])
+
+        box = messages.choose(
+            self,
             "Calibrations due",
             f"{count(overdue, 'instrument')} overdue, {soon:,} due soon.",
-            QMessageBox.StandardButton.NoButton,
-            self,
+            [
+                ("Show overdue", messages.Role.AcceptRole),
+                ("Show due soon", messages.Role.ActionRole),
+                ("Later", messages.Role.RejectRole),
+            ],
+            chosen,
+            icon=messages.Icon.Information,
+            object_name="dueReminder",
         )
-        show_overdue = box.addButton("Show overdue", QMessageBox.ButtonRole.AcceptRole)
-        show_soon = box.addButton("Show due soon", QMessageBox.ButtonRole.ActionRole)
-        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
-        box.setModal(False)
-        box.setObjectName("dueReminder")
-
-        def clicked(button: Any) -> None:
-            if button is show_overdue:
-                self.set_filter("overdue")
-            elif button is show_soon:
-                self.set_filter("due-soon")
-
-        box.buttonClicked.connect(clicked)
-        box.show()
         self.reminder = box
 
     # -- instruments -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QLabel, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QWidget
 
 from app.errors import ConflictError, NotFoundError
 from app.services.accounts import ROLE_NAMES, ROLE_RANK
@@ -59,7 +59,7 @@ class QaActions(QObject):
         self.me: UserView | None = None
         self.open_cases = 0
         self.oot_window: OotWindow | None = None
-        self.case_notice: QMessageBox | None = None
+        self.case_notice: messages.Box | None = None
         self.users_dialog: UsersDialog | None = None
 
         self.act_sign = window.add_action(
@@ -533,28 +533,22 @@ class QaActions(QObject):
         if view.oot_case_id is None:
             return
         case_id = view.oot_case_id
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
+        self.case_notice = messages.choose(
+            self.window.as_widget(),
             "Out-of-tolerance case opened",
             f"Calibration #{view.id} found {view.asset_tag} out of tolerance: case "
             f"OOT-{case_id} is open. QA assesses what it may have affected as a standard.",
-            QMessageBox.StandardButton.NoButton,
-            self.window.as_widget(),
-        )
-        box.setInformativeText(
-            f"{view.asset_tag} stays out of service until QA closes the case."
+            [
+                (f"Open OOT-{case_id}", messages.Role.AcceptRole),
+                ("Later", messages.Role.RejectRole),
+            ],
+            lambda chosen: self.show_oot_window(case_id) if chosen == 0 else None,
+            icon=messages.Icon.Warning,
+            detail=f"{view.asset_tag} stays out of service until QA closes the case."
             if view.as_found_failed or view.result == "fail"
-            else ""
+            else "",
+            object_name="ootNotice",
         )
-        open_button = box.addButton(f"Open OOT-{case_id}", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
-        box.setModal(False)
-        box.setObjectName("ootNotice")
-        box.buttonClicked.connect(
-            lambda button: self.show_oot_window(case_id) if button is open_button else None
-        )
-        box.show()
-        self.case_notice = box
         self.refresh_status()
 
     # -- out-of-tolerance cases ------------------------------------------------------

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -83,10 +82,10 @@ def ask_discard(parent: QWidget, text: str) -> bool:
         parent,
         "Unsaved assessment",
         text,
-        QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-        QMessageBox.StandardButton.Cancel,
+        messages.Button.Discard | messages.Button.Cancel,
+        messages.Button.Cancel,
     )
-    return answer == QMessageBox.StandardButton.Discard
+    return answer == messages.Button.Discard
 
 
 def point_text(p: PointView) -> str:
