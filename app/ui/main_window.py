@@ -65,7 +65,7 @@ from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.flow_layout import FlowLayout
 from app.ui.look import icon, status_icon
-from app.ui.modal import run_modal
+from app.ui.modal import open_modal, run_modal
 from app.ui.models.instrument_table import (
     COLUMNS,
     ID_ROLE,
@@ -1117,11 +1117,17 @@ class MainWindow(QMainWindow):
             assert dialog is not None
             self._resolve_conflict(dialog, exc, mine)
 
-        dialog = InstrumentDialog(submit=submit, on_conflict=conflict, detail=detail, parent=self)
-        if run_modal(dialog) and dialog.saved is not None:
-            saved: InstrumentDetail = dialog.saved
-            self.selected_id = saved.id
-            self.status.showMessage(f"Saved {saved.asset_tag}.", 4000)
+        opened = dialog = InstrumentDialog(
+            submit=submit, on_conflict=conflict, detail=detail, parent=self
+        )
+
+        def done(result: int) -> None:
+            if result and opened.saved is not None:
+                saved: InstrumentDetail = opened.saved
+                self.selected_id = saved.id
+                self.status.showMessage(f"Saved {saved.asset_tag}.", 4000)
+
+        open_modal(opened, done)
 
     def _resolve_conflict(
         self, dialog: InstrumentDialog, exc: ConflictError, mine: dict[str, Any]

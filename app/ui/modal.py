@@ -7,12 +7,37 @@ Python's cyclic garbage collector: at whatever moment a collection happens to ru
 whatever thread allocated at that moment, a worker thread included. Deleting a widget
 that way crashed the window (a segfault "at 0", intermittently: right after setting a
 signing password, or in the users dialog while a worker ran). So every modal dialog
-runs through :func:`run_modal`, which hands it back to Qt to delete in the GUI thread
-as soon as the caller has read its answer: the collector never has a widget to free.
+runs through :func:`run_modal` or :func:`open_modal`, which hand it back to Qt to
+delete in the GUI thread as soon as the caller has read its answer: the collector never
+has a widget to free.
+
+:func:`open_modal` is the usual way: the dialog opens window-modal (``open()``), the call
+returns at once and the caller goes on in ``on_done`` when the dialog has ``finished``. No
+nested event loop, so a test (or a journey) simply finds the dialog once it is shown and
+answers it. The dialog stays owned by its parent (``open()`` does not hand it to Python)
+and is deleted by Qt right after ``on_done`` has read it.
+
+:func:`run_modal` (``exec()``) is kept only where the caller needs the answer before it
+can return:
+
+- ``app.ui.files``: the print dialog (``ask_printer`` returns whether to print);
+- ``app.ui.app``: the start-up questions and "database in use" choice, asked before the
+  main window exists (the start-up sequence waits for them);
+- ``app.ui.messages``: message boxes (``info``/``warn``/``error``/``choose_now``), whose
+  callers read the answer on the next line;
+- ``app.ui.dialogs.conflict_dialog``: the conflict choice, asked from within a dialog
+  that waits for it to decide what to save;
+- ``app.ui.dialogs.users_dialog``: the reason asked for a role change, returned to the
+  caller that saves it;
+- the dialogs not (yet) moved: settings, the OOT window's own prompts, the QA menu's
+  helpers listed at their call sites.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 
@@ -23,3 +48,23 @@ def run_modal(dialog: QDialog) -> int:
         return dialog.exec()
     finally:
         dialog.deleteLater()
+
+
+def open_modal(dialog: QDialog, on_done: Callable[[int], None]) -> None:
+    """Open ``dialog`` window-modal and return at once; ``on_done(result)`` runs when it
+    has finished (accepted or rejected), the dialog still readable; then Qt deletes it.
+
+    The dialog must have a parent: that is the window it blocks, and its owner until Qt
+    deletes it (never the garbage collector).
+    """
+    assert dialog.parent() is not None, "open_modal needs a dialog with a parent"
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+
+    def finished(result: int) -> None:
+        try:
+            on_done(result)
+        finally:
+            dialog.deleteLater()
+
+    dialog.finished.connect(finished)
+    dialog.open()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import shiboken6
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtTest import QTest
@@ -30,6 +31,12 @@ from pytestqt.qtbot import QtBot
 
 W = TypeVar("W", bound=QWidget)
 WAIT_MS = 15_000
+
+
+def gone(widget: QWidget) -> bool:
+    """The dialog (or window) is off screen: hidden, or already deleted by Qt (a dialog
+    opened with ``open_modal`` is deleted right after it finished)."""
+    return not shiboken6.isValid(widget) or not widget.isVisible()
 
 
 def _plain(text: str) -> str:
@@ -233,7 +240,8 @@ class Person:
                     handler(widget)
                 except BaseException as exc:  # noqa: BLE001 - raised in the test below
                     failures.append(exc)
-                    widget.close()
+                    if shiboken6.isValid(widget):
+                        widget.close()
                 done.append(True)
                 return
 

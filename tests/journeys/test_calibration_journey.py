@@ -23,7 +23,7 @@ from app.ui.main_window import MainWindow
 from app.ui.readings_table import ReadingsTable
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person, whole_headers
+from tests.journeys.person import Person, gone, whole_headers
 
 TAG = "TH-001"
 SIGNING_PASSWORD = "Calibrate-2026!"
@@ -158,7 +158,7 @@ def test_record_three_points_by_keyboard_and_add_point(
         seen["notice"] = dialog.oot_notice.text()
         screenshot(dialog, "calibration-entry")
         person.click_button("Save")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(CalibrationDialog, record):
         person.shortcut("Ctrl+K")
@@ -293,7 +293,7 @@ def test_sign_with_a_wrong_then_the_right_password(
         person.press(Qt.Key.Key_Tab)
         person.write(SIGNING_PASSWORD)
         person.click_button("Set password")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SigningPasswordDialog, set_password):
         person.menu(window, "QA", "My signing password…")
@@ -318,7 +318,7 @@ def test_sign_with_a_wrong_then_the_right_password(
         assert not app.calibrations.history(TAG)[0].signed
         person.write(SIGNING_PASSWORD)
         person.click_button("Sign")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SignDialog, sign):
         person.click_button("Sign", within=window.detail)
@@ -348,7 +348,7 @@ def test_correct_then_supersede_a_record(
         person.click(dialog.reason)
         person.write("Certificate number mistyped")
         person.click_button("Save")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(RecordEditDialog, correct):
         person.click_button("Correct", within=window.detail)
@@ -377,7 +377,7 @@ def test_correct_then_supersede_a_record(
         qtbot.waitUntil(lambda: grid.item(1, 1) is not None and grid.item(1, 1).text() == "100.03")  # type: ignore[union-attr]
         assert _verdicts(dialog, 1)[0] == "Pass"
         person.click_button("Save")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(CalibrationDialog, supersede):
         person.click_button("Supersede", within=window.detail)
@@ -400,7 +400,7 @@ def _set_password_by_keys(person: Person, qtbot: QtBot, window: MainWindow) -> N
         person.press(Qt.Key.Key_Tab)
         person.write(SIGNING_PASSWORD)
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SigningPasswordDialog, set_password):
         person.menu(window, "QA", "My signing password…")
@@ -421,7 +421,7 @@ def test_enter_after_the_password_signs(
         person.write(SIGNING_PASSWORD)
         assert dialog.ok.isDefault(), "Enter would not sign"
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SignDialog, sign):
         person.click_button("Sign", within=window.detail)
@@ -438,7 +438,7 @@ def test_esc_in_the_sign_dialog_cancels(
     def leave(dialog: SignDialog) -> None:
         person.write("half a password")
         person.press(Qt.Key.Key_Escape)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SignDialog, leave):
         person.click_button("Sign", within=window.detail)

@@ -35,7 +35,7 @@ from app.ui.dialogs.settings_dialog import SettingsDialog
 from app.ui.look import apply_theme
 from app.ui.main_window import MainWindow
 from app.ui.models.instrument_table import COL_STATUS, COLUMNS, LOADING
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 from tests.ui.conftest import Shown
 from tests.ui.test_qa_dialogs import build_lab
 from tests.unit.test_theme_contrast import contrast
@@ -137,7 +137,7 @@ def test_new_instrument_form_shows_every_field_at_laptop_size(
         person.press(Qt.Key.Key_Tab)
         person.write("Reference thermometer")
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(InstrumentDialog, look):
         person.shortcut("Ctrl+N")
@@ -156,7 +156,7 @@ def test_a_new_instrument_is_not_yet_calibrated_not_overdue(
         person.press(Qt.Key.Key_Tab)
         person.write("Pressure gauge")
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(InstrumentDialog, fill):
         person.shortcut("Ctrl+N")

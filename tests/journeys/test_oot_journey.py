@@ -24,7 +24,7 @@ from app.ui.dialogs.password_dialog import SigningPasswordDialog
 from app.ui.main_window import MainWindow
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 from tests.unit.qa_helpers import PASSWORD, calibrate, reading
 
 
@@ -54,7 +54,7 @@ def set_password_through_menu(person: Person, qtbot: QtBot, window: MainWindow) 
         person.press(Qt.Key.Key_Tab)
         person.write(PASSWORD)
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SigningPasswordDialog, set_it):
         person.menu(window, "QA", "My signing password…")
@@ -122,7 +122,7 @@ def test_assess_and_close_a_case_after_setting_the_signing_password(
         person.click(dialog.comment)
         person.write("no recall needed")
         person.click(dialog.ok)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(CloseCaseDialog, close):
         person.click(cases.close_button)
@@ -184,7 +184,7 @@ def test_the_cases_window_follows_a_failure_recorded_in_the_register(
         while dialog.result_box.currentData() != "fail":
             person.press(Qt.Key.Key_Down)
         person.click_button("Save")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(CalibrationDialog, record):
         person.shortcut("Ctrl+K")

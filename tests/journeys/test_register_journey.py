@@ -8,7 +8,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.main_window import MainWindow
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 
 
 def test_new_instrument_by_keyboard(
@@ -19,7 +19,7 @@ def test_new_instrument_by_keyboard(
         person.press(Qt.Key.Key_Tab)
         person.write("Digital thermometer")
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(InstrumentDialog, fill):
         person.shortcut("Ctrl+N")

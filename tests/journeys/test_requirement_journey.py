@@ -23,7 +23,7 @@ from app.ui.main_window import MainWindow
 from app.ui.models.instrument_table import COL_STATUS
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 
 WAIT_MS = 10_000
 
@@ -79,7 +79,7 @@ def test_mark_not_required_with_a_reason(
         person.write("display broken, not repaired")
         screenshot(dialog, "instrument-not-required")
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
 
     person.click_cell(th_window.table, 0, 0)
     with person.answers(InstrumentDialog, edit):

@@ -15,7 +15,7 @@ from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.users_dialog import AccountDialog, UsersDialog
 from app.ui.main_window import MainWindow
 from app.ui.models.users_table import COL_LOGIN, COL_ROLE, COL_STATE
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 
 
 def cell(dialog: UsersDialog, login: str, column: int) -> str:
@@ -40,7 +40,7 @@ def test_admin_adds_changes_and_deactivates_an_account(
         person.press(Qt.Key.Key_Tab)
         person.write("joined the QA team")
         person.click_button("Save", account)
-        qtbot.waitUntil(lambda: not account.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(account), timeout=10_000)
 
     def make_technician(account: AccountDialog) -> None:
         assert account.windowTitle() == "Change quinn"
@@ -51,14 +51,14 @@ def test_admin_adds_changes_and_deactivates_an_account(
         person.press(Qt.Key.Key_E, Qt.KeyboardModifier.AltModifier)  # R&eason:
         person.write("moved to the workshop")
         person.click_button("Save", account)
-        qtbot.waitUntil(lambda: not account.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(account), timeout=10_000)
 
     def give_reason(reason: ReasonDialog) -> None:
         assert reason.windowTitle() == "Deactivate quinn"
         assert person.focused() is reason.text
         person.write("left the company")
         person.click(reason.ok)
-        qtbot.waitUntil(lambda: not reason.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(reason), timeout=10_000)
 
     def manage(users: UsersDialog) -> None:
         qtbot.waitUntil(lambda: users.model.rowCount() == 1, timeout=10_000)

@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
 from PySide6.QtWidgets import QDialog, QLineEdit, QMainWindow, QVBoxLayout
 from pytestqt.qtbot import QtBot
 
-from app.ui.modal import run_modal
+from app.ui.modal import open_modal, run_modal
 
 UI = Path(__file__).resolve().parents[2] / "app" / "ui"
 
@@ -47,6 +47,33 @@ def test_run_modal_leaves_the_dialog_to_qt(qtbot: QtBot) -> None:
     assert not shiboken6.isValid(dialog), "deleted by Qt, in this thread"
     del dialog
     gc.collect()  # nothing left for the collector to delete
+    assert window.findChildren(CyclicDialog) == []
+
+
+def test_open_modal_returns_at_once_and_leaves_the_dialog_to_qt(qtbot: QtBot) -> None:
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    dialog = CyclicDialog(window)
+    done: list[tuple[int, str]] = []
+
+    def on_done(result: int) -> None:
+        found = window.findChild(CyclicDialog)
+        assert found is not None
+        done.append((result, found.seen))
+
+    open_modal(dialog, on_done)
+    assert dialog.isVisible() and dialog.windowModality() == Qt.WindowModality.WindowModal
+    assert done == [], "the caller goes on before the answer"
+    assert not shiboken6.ownedByPython(dialog), "its parent owns it"
+    dialog.edit.setText("typed")
+    dialog.accept()
+    assert done == [(QDialog.DialogCode.Accepted, "typed")], "read in on_done"
+    assert shiboken6.isValid(dialog)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not shiboken6.isValid(dialog), "deleted by Qt, in this thread"
+    del dialog
+    gc.collect()
     assert window.findChildren(CyclicDialog) == []
 
 
