@@ -1191,12 +1191,16 @@ class MainWindow(QMainWindow):
                 check_standards=self.qa.check_standards,
                 parent=self,
             )
-            if run_modal(dialog) and dialog.saved is not None:
-                due = dialog.saved.next_due
-                self.status.showMessage(
-                    f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
-                )
-                self.qa.calibration_saved(dialog.saved)
+
+            def done(result: int) -> None:
+                if result and dialog.saved is not None:
+                    due = dialog.saved.next_due
+                    self.status.showMessage(
+                        f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
+                    )
+                    self.qa.calibration_saved(dialog.saved)
+
+            open_modal(dialog, done)
 
         self.run_task(
             lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
@@ -1218,16 +1222,20 @@ class MainWindow(QMainWindow):
             "due date falls back to the latest valid calibration.",
             self,
         )
-        if not run_modal(dialog):
-            return
-        reason = dialog.reason
-        service = self.app.calibrations
-        self.run_task(
-            lambda: service.void(record_id, reason, expected_version=version),
-            lambda _v: None,
-            lambda exc: messages.explain(self, exc, doing="voiding the calibration"),
-            changes=Changes(calibrations=True),
-        )
+
+        def done(result: int) -> None:
+            if not result:
+                return
+            reason = dialog.reason
+            service = self.app.calibrations
+            self.run_task(
+                lambda: service.void(record_id, reason, expected_version=version),
+                lambda _v: None,
+                lambda exc: messages.explain(self, exc, doing="voiding the calibration"),
+                changes=Changes(calibrations=True),
+            )
+
+        open_modal(dialog, done)
 
     # -- attachments -----------------------------------------------------------------
 
@@ -1297,16 +1305,20 @@ class MainWindow(QMainWindow):
 
     def void_attachment(self, attachment_id: int) -> None:
         dialog = ReasonDialog("Void attachment", "Void this attachment? The file is kept.", self)
-        if not run_modal(dialog):
-            return
-        reason = dialog.reason
-        service = self.app.attachments
-        self.run_task(
-            lambda: service.void(attachment_id, reason),
-            lambda _v: None,
-            lambda exc: messages.explain(self, exc, doing="voiding the attachment"),
-            changes=Changes(attachments=True),
-        )
+
+        def done(result: int) -> None:
+            if not result:
+                return
+            reason = dialog.reason
+            service = self.app.attachments
+            self.run_task(
+                lambda: service.void(attachment_id, reason),
+                lambda _v: None,
+                lambda exc: messages.explain(self, exc, doing="voiding the attachment"),
+                changes=Changes(attachments=True),
+            )
+
+        open_modal(dialog, done)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and self.app.session.editing and self.history is not None:
