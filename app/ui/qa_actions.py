@@ -31,7 +31,7 @@ from app.ui.dialogs.record_edit_dialog import RecordEditDialog
 from app.ui.dialogs.sign_dialog import SignDialog
 from app.ui.dialogs.users_dialog import PrintedNameDialog, UsersDialog
 from app.ui.look import icon
-from app.ui.modal import run_modal
+from app.ui.modal import open_modal
 from app.ui.tasks import Changes
 
 if TYPE_CHECKING:
@@ -279,19 +279,23 @@ class QaActions(QObject):
             "you checked; the audit trail keeps it with the flag's text.",
             self.window.as_widget(),
         )
-        if not run_modal(dialog):
-            return
-        reason, service = dialog.reason, self.window.app.instruments
-        self.window.run_task(
-            lambda: service.clear_review(d.asset_tag, reason, expected_version=d.version),
-            lambda done: self.window.status.showMessage(
-                f"Review flag of {done.asset_tag} cleared.", 6000
-            ),
-            lambda exc: messages.explain(
-                self.window.as_widget(), exc, doing="clearing the review flag"
-            ),
-            changes=Changes(instruments=True, instrument_ids=frozenset({d.id})),
-        )
+
+        def answered(result: int) -> None:
+            if not result:
+                return
+            reason, service = dialog.reason, self.window.app.instruments
+            self.window.run_task(
+                lambda: service.clear_review(d.asset_tag, reason, expected_version=d.version),
+                lambda done: self.window.status.showMessage(
+                    f"Review flag of {done.asset_tag} cleared.", 6000
+                ),
+                lambda exc: messages.explain(
+                    self.window.as_widget(), exc, doing="clearing the review flag"
+                ),
+                changes=Changes(instruments=True, instrument_ids=frozenset({d.id})),
+            )
+
+        open_modal(dialog, answered)
 
     # -- signing ---------------------------------------------------------------------
 
@@ -334,10 +338,14 @@ class QaActions(QObject):
             description=description,
             parent=self.window.as_widget(),
         )
-        if run_modal(dialog) and dialog.signature is not None:
-            self.window.status.showMessage(
-                f"Calibration #{record.id}: {dialog.signature.manifestation}.", 8000
-            )
+
+        def done(result: int) -> None:
+            if result and dialog.signature is not None:
+                self.window.status.showMessage(
+                    f"Calibration #{record.id}: {dialog.signature.manifestation}.", 8000
+                )
+
+        open_modal(dialog, done)
 
     # -- correcting ------------------------------------------------------------------
 
@@ -378,8 +386,12 @@ class QaActions(QObject):
         dialog = RecordEditDialog(
             record=record, submit=submit, on_conflict=conflict, parent=self.window.as_widget()
         )
-        if run_modal(dialog) and dialog.saved is not None:
-            self.window.status.showMessage(f"Calibration #{record.id} corrected.", 5000)
+
+        def done(result: int) -> None:
+            if result and dialog.saved is not None:
+                self.window.status.showMessage(f"Calibration #{record.id} corrected.", 5000)
+
+        open_modal(dialog, done)
 
     def _resolve_record_conflict(
         self,
@@ -505,13 +517,17 @@ class QaActions(QObject):
             supersede=record,
             parent=self.window.as_widget(),
         )
-        if run_modal(dialog) and dialog.saved is not None:
-            new: CalibrationView = dialog.saved
-            self.window.detail.pending_record = new.id
-            self.window.status.showMessage(
-                f"Calibration #{record.id} superseded by #{new.id} (now voided).", 6000
-            )
-            self.calibration_saved(new)
+
+        def done(result: int) -> None:
+            if result and dialog.saved is not None:
+                new: CalibrationView = dialog.saved
+                self.window.detail.pending_record = new.id
+                self.window.status.showMessage(
+                    f"Calibration #{record.id} superseded by #{new.id} (now voided).", 6000
+                )
+                self.calibration_saved(new)
+
+        open_modal(dialog, done)
 
     # -- calibration dialog hooks ----------------------------------------------------
 
@@ -628,9 +644,13 @@ class QaActions(QObject):
             )
 
         dialog = SigningPasswordDialog(me=me, submit=submit, parent=self.window.as_widget())
-        if run_modal(dialog) and dialog.saved is not None:
-            self.window.status.showMessage("Signing password set.", 5000)
-            self.refresh_status()
+
+        def done(result: int) -> None:
+            if result and dialog.saved is not None:
+                self.window.status.showMessage("Signing password set.", 5000)
+                self.refresh_status()
+
+        open_modal(dialog, done)
 
     def set_printed_name(self) -> None:
         self._with_me(self._name_dialog, "reading your account")
@@ -642,11 +662,15 @@ class QaActions(QObject):
             self.window.run_task(lambda: accounts.set_display_name(name), ok, fail)
 
         dialog = PrintedNameDialog(me=me, submit=submit, parent=self.window.as_widget())
-        if run_modal(dialog) and dialog.saved is not None:
-            self.window.status.showMessage(
-                f"Your signatures now show “{dialog.saved.display_name}”.", 5000
-            )
-            self.refresh_status()
+
+        def done(result: int) -> None:
+            if result and dialog.saved is not None:
+                self.window.status.showMessage(
+                    f"Your signatures now show “{dialog.saved.display_name}”.", 5000
+                )
+                self.refresh_status()
+
+        open_modal(dialog, done)
 
     def show_users(self) -> None:
         dialog = UsersDialog(
@@ -657,7 +681,8 @@ class QaActions(QObject):
         )
         dialog.accounts_changed.connect(self.refresh_status)
         self.users_dialog = dialog
-        try:
-            run_modal(dialog)
-        finally:
+
+        def closed(_result: int) -> None:
             self.users_dialog = None
+
+        open_modal(dialog, closed)
