@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
@@ -254,19 +254,6 @@ def test_set_then_change_the_signing_password(
 
 
 # -- users and roles -----------------------------------------------------------------
-
-
-def answer_modal(kind: type, act: Callable[[Any], None]) -> None:
-    """Answer the next modal dialog of ``kind`` as soon as it shows."""
-
-    def attempt() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, kind):
-            QTimer.singleShot(30, attempt)
-            return
-        act(dialog)
-
-    QTimer.singleShot(0, attempt)
 
 
 def test_users_dialog_as_admin_adds_changes_and_deactivates(
