@@ -65,7 +65,7 @@ from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.flow_layout import FlowLayout
 from app.ui.look import icon, status_icon
-from app.ui.modal import open_modal, run_modal
+from app.ui.modal import open_modal
 from app.ui.models.instrument_table import (
     COLUMNS,
     ID_ROLE,
@@ -1399,9 +1399,13 @@ class MainWindow(QMainWindow):
         from app.ui.dialogs.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self.app, self.runner, parent=self)
-        if run_modal(dialog):
-            self.settings = dialog.result_settings()
-            self.settings_changed.emit(self.settings)
+
+        def done(result: int) -> None:
+            if result:
+                self.settings = dialog.result_settings()
+                self.settings_changed.emit(self.settings)
+
+        open_modal(dialog, done)
 
     def show_guide(self) -> None:
         UserGuide.show_for(self)

@@ -18,19 +18,18 @@ answers it. The dialog stays owned by its parent (``open()`` does not hand it to
 and is deleted by Qt right after ``on_done`` has read it.
 
 :func:`run_modal` (``exec()``) is kept only where the caller needs the answer before it
-can return:
+can go on (``tests/ui/test_modal.py`` holds this list):
 
-- ``app.ui.files``: the print dialog (``ask_printer`` returns whether to print);
-- ``app.ui.app``: the start-up questions and "database in use" choice, asked before the
-  main window exists (the start-up sequence waits for them);
-- ``app.ui.messages``: message boxes (``info``/``warn``/``error``/``choose_now``), whose
-  callers read the answer on the next line;
-- ``app.ui.dialogs.conflict_dialog``: the conflict choice, asked from within a dialog
-  that waits for it to decide what to save;
-- ``app.ui.dialogs.users_dialog``: the reason asked for a role change, returned to the
-  caller that saves it;
-- the dialogs not (yet) moved: settings, the OOT window's own prompts, the QA menu's
-  helpers listed at their call sites.
+- ``app.ui.messages``: message boxes (``info``/``warn``/``error`` and the start-up
+  question ``choose_now``): their callers read the answer, or rely on the person having
+  read the message, on the next line;
+- ``app.ui.files``: the print dialog (``ask_printer`` returns whether to print, and the
+  printer it set up is used right after);
+- ``app.ui.app``: the "database in use" choice at start-up, asked before the main
+  window exists (the start-up sequence waits for it; there is no window to be modal to).
+
+File pickers use ``QFileDialog``'s static functions, which block the same way, for the
+same reason: the path is needed on the next line.
 """
 
 from __future__ import annotations
