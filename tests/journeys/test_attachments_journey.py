@@ -86,16 +86,14 @@ def test_attach_save_a_copy_and_void(
     qtbot.waitUntil(copy.exists, timeout=10_000)
     assert copy.read_bytes() == CONTENT
 
-    def void(reason: ReasonDialog) -> None:
-        assert reason.windowTitle() == "Void attachment"
-        assert person.focused() is reason.text
-        person.write("wrong instrument's certificate")
-        person.click(reason.ok)
-        qtbot.waitUntil(lambda: gone(reason), timeout=10_000)
-
     person.click_cell(detail.attachments, 0, 0)
-    with person.answers(ReasonDialog, void):
-        person.click(detail.att_void)
+    person.click(detail.att_void)
+    reason = person.wait_for(ReasonDialog)
+    assert reason.windowTitle() == "Void attachment"
+    assert person.focused() is reason.text
+    person.write("wrong instrument's certificate")
+    person.click(reason.ok)
+    qtbot.waitUntil(lambda: gone(reason), timeout=10_000)
     qtbot.waitUntil(lambda: app.attachments.get(stored.id).voided, timeout=10_000)
     assert app.attachments.get(stored.id).void_reason == "wrong instrument's certificate"
 
