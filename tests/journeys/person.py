@@ -220,9 +220,11 @@ class Person:
     ) -> Iterator[None]:
         """Answers the dialog of ``kind`` that the actions inside the block open.
 
-        A modal dialog runs its own event loop, so the person's answer has to be given
-        from inside it: the handler runs once the dialog is on screen and active, and
-        the block ends only after it ran (its failure is raised here).
+        For a dialog that blocks (``exec()``: message boxes, file pickers, the start-up
+        questions) the person's answer has to be given from inside its event loop: the
+        handler runs once the dialog is on screen and active, and the block ends only
+        after it ran (its failure is raised here). A dialog opened with ``open_modal``
+        does not block: the journey finds it with :meth:`wait_for` and goes on.
         """
         done: list[bool] = []
         failures: list[BaseException] = []
