@@ -20,6 +20,7 @@ from app.locking.running import RunMarker
 from app.repositories.unit_of_work import UnitOfWorkFactory
 from app.services.accounts import AccountService
 from app.services.anchors import ChainAnchorService
+from app.services.attachment_content import AttachmentContent, DatabaseContent, FolderContent
 from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
@@ -142,7 +143,10 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
     """Construct every service on the opened database and connect them to each other."""
     database, uow, session = opened.database, opened.uow, opened.session
     path = database.path
+    # A database file keeps attachment files in a folder beside it; a server keeps them
+    # in its own tables. The services see only ``AttachmentContent``.
     store = AttachmentStore(attachments_folder_for(path)) if path else None
+    content: AttachmentContent = FolderContent(store) if store else DatabaseContent(uow)
     audit = AuditService(uow)
     instruments = InstrumentService(uow=uow, identity=identity, clock=clock)
     calibrations = CalibrationService(uow=uow, identity=identity, clock=clock)
@@ -157,7 +161,7 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
         calibrations=calibrations,
         attachments=AttachmentService(
             uow=uow,
-            store=store,
+            content=content,
             identity=identity,
             clock=clock,
         ),
@@ -165,6 +169,7 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
         maintenance=MaintenanceService(
             uow=uow,
             store=store,
+            content=content,
             audit=audit,
             clock=clock,
             identity=identity,

@@ -43,6 +43,7 @@ import sqlalchemy
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.identity import Identity
+from app.services.dto import InstrumentChanges
 from app.services.snapshots import RECORD_AUDITED
 
 # A fixed "now" makes the demo data (and so every timing) the same from run to run.
@@ -821,7 +822,7 @@ def run(settings: Settings) -> list[Result]:
             zip(ct_targets, base_targets, strict=False)
         ):
             where = f"Bench room {i}"
-            changes = {"location": where}
+            changes = InstrumentChanges(location=where)
             ct_times.append(
                 timed(partial(app.instruments.edit, tag, changes, expected_version=version))
             )

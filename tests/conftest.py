@@ -12,6 +12,8 @@ import pytest
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.identity import Identity
+from app.services.validation import instrument_input
+from tests.pg_server import REQUIRE_ENV, PgServer, ServerUnavailable, start_server
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
@@ -40,6 +42,27 @@ def app(db_path: Path, clock: FixedClock, alice: Identity, tmp_path: Path) -> It
         yield opened
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """This run's private PostgreSQL server, started on first use (tests/pg_server.py)."""
+    try:
+        server = start_server()
+    except ServerUnavailable as exc:
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"PostgreSQL tests required but the server is unavailable: {exc}")
+        pytest.skip(f"no PostgreSQL server for the server-backend tests: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The URL of a new empty database on this run's PostgreSQL server."""
+    return pg_server.new_database()
+
+
 def add_thermometer(app: CalTrack, tag: str = "TH-001", **extra: object) -> None:
     values: dict[str, object] = {
         "asset_tag": tag,
@@ -50,7 +73,7 @@ def add_thermometer(app: CalTrack, tag: str = "TH-001", **extra: object) -> None
         "calibration_interval_days": 365,
     }
     values.update(extra)
-    app.instruments.add(values)
+    app.instruments.add(instrument_input(values))
 
 
 JOURNEYS = Path(__file__).parent / "journeys"

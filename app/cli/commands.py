@@ -33,6 +33,7 @@ from app.services.dto import (
 from app.services.due import DUE_STATUSES
 from app.services.maintenance import ORPHAN_MIN_AGE_S, salvage_database
 from app.services.recovery import recover_left_saves
+from app.services.validation import instrument_changes, instrument_input
 from app.settings.paths import default_database_path
 
 # `instruments list --status`: a due status, or "to-review" (data flagged for QA review,
@@ -184,7 +185,8 @@ def cmd_instruments_counts(args: argparse.Namespace) -> int:
 
 def cmd_instruments_add(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
-        detail = app.instruments.add(_instrument_values(args), reason=args.reason or "")
+        data = instrument_input(_instrument_values(args))
+        detail = app.instruments.add(data, reason=args.reason or "")
     if args.json:
         print_json(detail)
     else:
@@ -196,7 +198,10 @@ def cmd_instruments_edit(args: argparse.Namespace) -> int:
     changes = _instrument_values(args)
     with open_app(args, edit=True) as app:
         detail = app.instruments.edit(
-            args.tag, changes, expected_version=args.expect_version, reason=args.reason or ""
+            args.tag,
+            instrument_changes(changes),
+            expected_version=args.expect_version,
+            reason=args.reason or "",
         )
     if args.json:
         print_json(detail)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -203,6 +205,30 @@ class Attachment(Base):
     __table_args__ = (
         CheckConstraint("(instrument_id IS NULL) <> (record_id IS NULL)", name="exactly_one_owner"),
     )
+
+
+class AttachmentBlob(Base):
+    """The content of attachments on a server database, once per distinct sha256.
+
+    A server has no folder beside the database: the bytes live in ``attachment_chunk``,
+    written in the transaction that adds the attachment row. Attachments refer to their
+    blob by ``attachment.sha256``. On a database file the table stays empty.
+    """
+
+    __tablename__ = "attachment_blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class AttachmentChunk(Base):
+    """One slice (about 1 MiB) of a blob; ``seq`` counts from 0 without gaps."""
+
+    __tablename__ = "attachment_chunk"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("attachment_blob.sha256"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditEvent(Base):

@@ -41,8 +41,12 @@ SQLITE_CORRUPT = 11
 SQLITE_NOTADB = 26
 SQLITE_READONLY_DBMOVED = 1032
 SQLITE_IOERR_DELETE = 2570
-# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available (lock_timeout).
+# The server rolled the whole transaction back: repeating it is safe, as for SQLITE_BUSY.
 PG_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
+# query_canceled: statement_timeout (or an admin's cancel). Rolled back too, but a
+# statement that ran out of time would most likely run out again: said, not repeated.
+PG_TIMED_OUT = frozenset({"57014"})
 
 
 class _MovedBeforeCommit(Exception):
@@ -69,6 +73,12 @@ class RetryPolicy:
             delay *= self.factor
 
 
+def sqlstate(exc: DBAPIError) -> str | None:
+    """PostgreSQL's SQLSTATE of a failure (psycopg 3's ``sqlstate``), None for SQLite."""
+    code = getattr(exc.orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
 def is_busy_error(exc: BaseException) -> bool:
     """True when the database refused because someone else holds it."""
     if not isinstance(exc, DBAPIError):
@@ -77,13 +87,24 @@ def is_busy_error(exc: BaseException) -> bool:
     code = getattr(orig, "sqlite_errorcode", None)
     if isinstance(code, int) and (code & 0xFF) in (SQLITE_BUSY, SQLITE_LOCKED):
         return True
-
-    if getattr(orig, "pgcode", None) in PG_RETRYABLE:
+    if sqlstate(exc) in PG_RETRYABLE:
         return True
     message = str(orig).lower()
     return isinstance(exc, OperationalError) and (
         "database is locked" in message or "database is busy" in message
     )
+
+
+def is_timeout_error(exc: BaseException) -> bool:
+    """True when the server cancelled a statement (statement_timeout): busy, not retried."""
+    return isinstance(exc, DBAPIError) and sqlstate(exc) in PG_TIMED_OUT
+
+
+def busy_advice(exc: DBAPIError) -> str:
+    """The "busy" message for the backend that refused: a file, or a database server."""
+    if sqlstate(exc) is not None:
+        return SERVER_BUSY_ADVICE
+    return BUSY_ADVICE
 
 
 def is_corruption_error(exc: BaseException) -> bool:
@@ -118,6 +139,10 @@ BUSY_ADVICE = (
     "the database is busy: another program or user kept it locked; "
     "wait a moment and try again, or close other programs using the file"
 )
+SERVER_BUSY_ADVICE = (
+    "the database server is busy: other users' changes kept the same records locked, or "
+    "the server's time limit ran out; nothing was changed — wait a moment and try again"
+)
 
 
 def with_busy_retry(
@@ -127,7 +152,8 @@ def with_busy_retry(
     *,
     writing: bool = True,
 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Decorator: repeat a whole transaction on SQLITE_BUSY, then DatabaseBusyError.
+    """Decorator: repeat a whole transaction on SQLITE_BUSY (on a server: serialization
+    failure, deadlock, lock timeout), then DatabaseBusyError.
 
     Only for functions that open and finish their own transaction and touch nothing
     outside the database, so that a repeat cannot do anything twice.
@@ -140,6 +166,8 @@ def with_busy_retry(
                 try:
                     return fn(*args, **kwargs)
                 except DBAPIError as exc:
+                    if is_timeout_error(exc):
+                        raise DatabaseBusyError(busy_advice(exc)) from exc
                     if not is_busy_error(exc):
                         translated = translate_storage_error(exc, path, writing=writing)
                         if translated is not None:
@@ -147,7 +175,7 @@ def with_busy_retry(
                         raise
                     delay = next(delays, None)
                     if delay is None:
-                        raise DatabaseBusyError(BUSY_ADVICE) from exc
+                        raise DatabaseBusyError(busy_advice(exc)) from exc
                     sleep(delay)
 
         wrapper.__name__ = getattr(fn, "__name__", "transaction")
@@ -184,7 +212,16 @@ class Database:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self._write_engine = engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
-        self._read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        # A read is one snapshot, as a SQLite read transaction is. PostgreSQL's default
+        # (read committed) gives each statement its own: a chain head and an event count
+        # read while others commit would disagree, and so would a replay and its tables.
+        # Writes stay read committed: after taking the chain lock they must see the newest.
+        read_engine = (
+            engine.execution_options(isolation_level="REPEATABLE READ")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
+        self._read_sessions = sessionmaker(bind=read_engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(bind=self._write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock()
         self._write_holder = ""

@@ -6,11 +6,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, table_of
 from app.repositories.instruments import insert_many
+
+# The key of the transaction-scoped advisory lock that serialises appends to the chain
+# on PostgreSQL (any constant unique to CalTrack: "CalT" "rack" as two ASCII words).
+CHAIN_LOCK_KEY = 0x43616C54_7261636B
 
 
 class AuditRepository:
@@ -18,6 +22,20 @@ class AuditRepository:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    def lock_chain(self) -> None:
+        """Own the chain head until this transaction ends; call before reading the head.
+
+        SQLite needs nothing: ``BEGIN IMMEDIATE`` already made this the only writer. On
+        PostgreSQL two transactions could otherwise read the same head and both append
+        event N+1 after it. The advisory lock also covers what a row lock cannot: the
+        head row missing (a new database, or one deleted behind CalTrack's back). Read
+        committed: every statement after the lock sees what the previous holder committed.
+        """
+        if self._session.get_bind().dialect.name == "postgresql":
+            self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY}
+            )
 
     def last(self) -> tuple[int, str] | None:
         """(id, hash) of the newest event."""

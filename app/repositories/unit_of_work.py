@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.db.transactions import Database
 from app.repositories.accounts import AccountRepository
+from app.repositories.attachment_content import AttachmentContentRepository
 from app.repositories.attachments import AttachmentRepository
 from app.repositories.audit import AuditRepository
 from app.repositories.calibrations import CalibrationRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
         self.instruments = InstrumentRepository(session)
         self.calibrations = CalibrationRepository(session)
         self.attachments = AttachmentRepository(session)
+        self.attachment_content = AttachmentContentRepository(session)
         self.audit = AuditRepository(session)
         self.meta = MetaRepository(session)
         self.accounts = AccountRepository(session)

@@ -9,6 +9,7 @@ from app.db.models import Attachment
 from app.errors import NotFoundError, UsageError, ValidationError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.attachment_content import AttachmentContent, ContentRef, FolderContent
 from app.services.audit import AuditChainWriter
 from app.services.dto import AttachmentView
 from app.services.lookups import require_instrument
@@ -25,23 +26,23 @@ class AttachmentService:
         self,
         *,
         uow: UnitOfWorkFactory,
-        store: AttachmentStore | None,
+        content: AttachmentContent,
         identity: Identity,
         clock: Clock,
     ) -> None:
         self._uow = uow
-        self._store = store
+        self.content = content
         self._identity = identity
         self._clock = clock
 
     @property
     def store(self) -> AttachmentStore:
-        if self._store is None:
+        """The folder of files beside a database file (tests and the folder's own tools)."""
+        if not isinstance(self.content, FolderContent):
             raise UsageError(
-                "attachments need a database file (they are kept in a folder beside it); "
-                "server databases do not support them yet"
+                f"this database keeps its attachments in {self.content.where}, not in a folder"
             )
-        return self._store
+        return self.content.store
 
     def add(
         self,
@@ -51,15 +52,19 @@ class AttachmentService:
         record_id: int | None = None,
         progress: Progress | None = None,
     ) -> AttachmentView:
-        """Copy the file in (durable first), then commit its row; undo the file on failure."""
+        """Stage the content, then commit its row (with the content, where it lives in the
+        database); undo what was staged outside the database on failure."""
         self._uow.database.check_writable()
         # Fail on a wrong tag or record before copying a possibly huge file.
         self._uow.read(lambda uow: self._owner(uow, tag, record_id))
-        stored = self.store.ingest(source, progress=progress)
+        stored = self.content.stage(source, progress=progress)
         original = display_name(source.name)
 
         def write(uow: UnitOfWork) -> AttachmentView:
             instrument_id, owner_record = self._owner(uow, tag, record_id)
+            # Content first: the audit chain is written last, so a long upload does not
+            # keep the chain's head from other writers for longer than it must.
+            self.content.put(uow, stored, source, progress=progress)
             audit = AuditChainWriter(uow, self._identity, self._clock)
             att = Attachment(
                 instrument_id=None if owner_record else instrument_id,
@@ -85,7 +90,7 @@ class AttachmentService:
         try:
             return self._uow.write(write, label="attach file")
         except BaseException:
-            self.store.discard(stored.stored_name)
+            self.content.discard(stored)
             raise
 
     def list(self, tag: str, *, include_voided: bool = True) -> list[AttachmentView]:
@@ -114,7 +119,10 @@ class AttachmentService:
         """Save a copy; a folder as destination gets the original file name."""
         view = self.get(attachment_id)
         target = destination / view.original_name if destination.is_dir() else destination
-        return self.store.export(view.stored_name, target, expected_sha256=view.sha256)
+        ref = ContentRef(
+            view.id, view.original_name, view.stored_name, view.size_bytes, view.sha256
+        )
+        return self.content.export(ref, target)
 
     def void(self, attachment_id: int, reason: str) -> AttachmentView:
         if not reason.strip():

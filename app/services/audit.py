@@ -206,6 +206,8 @@ class AuditChainWriter:
         self._identity = identity
         self._now = utc_naive(clock.now_utc())
         self._at = format_time(self._now)
+        # Before the head is read: concurrent writers on a server append one at a time.
+        uow.audit.lock_chain()
         head = uow.meta.get_for_update(HEAD_KEY)
         last = uow.audit.last()
         self._last_id = last[0] if last else 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -87,6 +87,77 @@ class InstrumentDetail:
     calibration_requirement: Requirement = "periodic"
     requirement_reason: str = ""
     review_reason: str = ""
+
+
+# The interval a new instrument gets when none is given.
+DEFAULT_INTERVAL_DAYS = 365
+
+
+@dataclass(frozen=True)
+class InstrumentInput:
+    """A new instrument as entered (the command line, the form, an imported line).
+
+    Typed, but not yet checked: the service checks every field (lengths, characters,
+    ranges) and names each problem, so a dialog and the CLI show the same messages.
+    ``validation.instrument_input`` builds one from raw text, checking it on the way.
+    """
+
+    asset_tag: str
+    description: str
+    manufacturer: str = ""
+    model: str = ""
+    serial_number: str = ""
+    firmware_version: str = ""
+    category: str = ""
+    location: str = ""
+    owner: str = ""
+    status: Lifecycle = "in_service"
+    calibration_interval_days: int = DEFAULT_INTERVAL_DAYS
+    grace_days: int = 0
+    range_text: str = ""
+    resolution_text: str = ""
+    accuracy_text: str = ""
+    notes: str = ""
+    calibration_requirement: Requirement = "periodic"
+    requirement_reason: str = ""
+
+    def field_values(self) -> dict[str, Any]:
+        """Every field by name (what the field rules check)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class InstrumentChanges:
+    """An edit of an instrument: only the fields given (not ``None``) change.
+
+    An empty text is a value (it clears the field); ``None`` leaves the field alone.
+    ``validation.instrument_changes`` builds one from raw text, checking it on the way.
+    """
+
+    asset_tag: str | None = None
+    description: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    category: str | None = None
+    location: str | None = None
+    owner: str | None = None
+    status: Lifecycle | None = None
+    calibration_interval_days: int | None = None
+    grace_days: int | None = None
+    range_text: str | None = None
+    resolution_text: str | None = None
+    accuracy_text: str | None = None
+    notes: str | None = None
+    calibration_requirement: Requirement | None = None
+    requirement_reason: str | None = None
+
+    def field_values(self) -> dict[str, Any]:
+        """The fields to change, by name, in declaration order."""
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
 
 
 @dataclass(frozen=True)

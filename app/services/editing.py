@@ -1,9 +1,11 @@
 """The editing session: who may write to a shared database, and hand-over between users.
 
-One session at a time is the *editor* (it holds the editor lock and the current fencing
-epoch); every other session is read-only and says who edits. The GUI drives the idle
-release and the notifications by calling ``check_idle``, ``touch`` and ``lock_free``;
-nothing here starts Qt timers.
+On a shared file one session at a time is the *editor* (it holds the editor lock and the
+current fencing epoch); every other session is read-only and says who edits. On a database
+server there is no editor lock: every session opened to edit edits, the server serialises
+the writes, and the version columns catch two users saving over the same loaded data.
+The GUI drives the idle release and the notifications by calling ``check_idle``,
+``touch`` and ``lock_free``; nothing here starts Qt timers.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.settings import DEFAULT_IDLE_MINUTES, IDLE_KEY
 
 SHARED_KEY = "shared_since"
+# What an editing session on a database server says it does (there is no lock to name).
+SERVER_EDITING = "Editing — database server: everyone edits, no editor lock"
 
 
 @dataclass(frozen=True)
@@ -507,9 +511,15 @@ class EditingSession:
     def holder(self) -> HolderInfo | None:
         return self.lock.current_holder() if self.lock else None
 
+    @property
+    def shared_editing(self) -> bool:
+        """True on a database server: no editor lock, everyone opened to edit edits."""
+        return self.lock is None
+
     def describe(self) -> str:
         if self.editing:
-            return "Editing"
+            # No lock to claim on a server: say so rather than suggest this session holds one.
+            return SERVER_EDITING if self.shared_editing else "Editing"
         holder = self.holder()
         if (
             holder is not None

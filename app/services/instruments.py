@@ -21,8 +21,10 @@ from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter, decode_event, instrument_trail
 from app.services.dto import (
+    InstrumentChanges,
     InstrumentDetail,
     InstrumentHistory,
+    InstrumentInput,
     InstrumentPage,
     InstrumentRow,
     to_jsonable,
@@ -34,21 +36,10 @@ from app.services.read_views import attachment_view, calibration_views
 from app.services.review import appended, instrument_problems, sentence
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, diff, instrument_snapshot, search_text_of
-from app.services.validation import INSTRUMENT_FIELDS, parse_date, validate_instrument_fields
+from app.services.validation import parse_date, validate_instrument_fields
 from app.vocabulary import Lifecycle, Requirement
 
-DEFAULT_INTERVAL_DAYS = 365
 SETTING_TTL_S = 5.0  # how stale the shared due-soon window may be in list queries
-
-
-INSTRUMENT_DEFAULTS: dict[str, Any] = {
-    name: "" for name, spec in INSTRUMENT_FIELDS.items() if spec.kind == "text"
-} | {
-    "grace_days": 0,
-    "status": "in_service",
-    "calibration_interval_days": DEFAULT_INTERVAL_DAYS,
-    "calibration_requirement": "periodic",
-}
 
 REQUIREMENT_WORDS = {
     "periodic": "periodic calibration",
@@ -283,14 +274,15 @@ class InstrumentService:
 
     # -- writes --------------------------------------------------------------------
 
-    def add(self, values: Mapping[str, Any], *, reason: str = "") -> InstrumentDetail:
+    def add(self, data: InstrumentInput, *, reason: str = "") -> InstrumentDetail:
         """Register a new instrument."""
-        validate_instrument_fields(values, partial=False)  # fail before any transaction
+        # Fail before any transaction.
+        validate_instrument_fields(data.field_values(), partial=False)
         today = self._clock.today()
 
         def write(uow: UnitOfWork) -> InstrumentDetail:
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            obj = self.add_in(uow, audit, values, reason=reason)
+            obj = self.add_in(uow, audit, data, reason=reason)
             audit.flush()
             return detail_of(obj, today, due_soon_days(uow))
 
@@ -300,7 +292,7 @@ class InstrumentService:
         self,
         uow: UnitOfWork,
         audit: AuditChainWriter,
-        values: Mapping[str, Any],
+        data: InstrumentInput,
         *,
         reason: str = "",
         last_calibrated: date | str | None = None,
@@ -319,7 +311,7 @@ class InstrumentService:
         its stored ``review_reason`` and in the create event's reason. Nothing passes
         unmarked: without this flag such dates are refused as before.
         """
-        clean = INSTRUMENT_DEFAULTS | validate_instrument_fields(values, partial=False)
+        clean = validate_instrument_fields(data.field_values(), partial=False)
         if problems := requirement_problems(
             clean["calibration_requirement"], clean["requirement_reason"]
         ):
@@ -375,15 +367,15 @@ class InstrumentService:
     def edit(
         self,
         tag: str,
-        changes: Mapping[str, Any],
+        changes: InstrumentChanges,
         *,
         expected_version: int | None = None,
         reason: str = "",
     ) -> InstrumentDetail:
         """Change fields of an instrument the user loaded at ``expected_version``."""
-        if not changes:
+        if not changes.field_values():
             raise ValidationError({"fields": "nothing to change"})
-        clean = validate_instrument_fields(changes, partial=True)
+        clean = validate_instrument_fields(changes.field_values(), partial=True)
         today = self._clock.today()
 
         def write(uow: UnitOfWork) -> InstrumentDetail:
@@ -419,13 +411,13 @@ class InstrumentService:
         uow: UnitOfWork,
         audit: AuditChainWriter,
         tag: str,
-        changes: Mapping[str, Any],
+        changes: InstrumentChanges,
         *,
         expected_version: int | None = None,
         reason: str = "",
     ) -> Instrument:
         """Change an instrument inside the caller's transaction (the audit writer first)."""
-        clean = validate_instrument_fields(changes, partial=True)
+        clean = validate_instrument_fields(changes.field_values(), partial=True)
         obj = require_instrument(uow, tag)
         if expected_version is not None and obj.version != expected_version:
             raise self._conflict(obj, clean, expected_version)

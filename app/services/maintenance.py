@@ -24,6 +24,7 @@ from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role, seed_accounts
 from app.services.anchors import ChainAnchorService
+from app.services.attachment_content import AttachmentContent, ContentRef
 from app.services.audit import HEAD_KEY, AuditChainWriter, AuditService, head_text
 from app.services.editing import SHARED_KEY
 from app.storage.attachments import AttachmentStore
@@ -147,6 +148,7 @@ class MaintenanceService:
         *,
         uow: UnitOfWorkFactory,
         store: AttachmentStore | None,
+        content: AttachmentContent,
         audit: AuditService,
         clock: Clock,
         identity: Identity,
@@ -162,7 +164,8 @@ class MaintenanceService:
         self._identity = identity
         self._on_epoch = on_epoch
         self._db: Database = uow.database
-        self._store = store
+        self._store = store  # the folder of a database file (quarantine), None on a server
+        self._content = content
         self._audit = audit
         self._clock = clock
 
@@ -233,46 +236,33 @@ class MaintenanceService:
                 report.problems += [p for p in self._anchors.found if p not in found.problems]
                 report.problems += found.problems
                 report.notes += found.notices
-        if self._store is not None:
-            try:
-                self._verify_files(self._store, report, deep)
-            except DatabaseDamagedError:
-                report.problems.append(
-                    "attachments: not checked, their rows cannot be read (see the damage above)"
-                )
+        try:
+            self._verify_files(report, deep)
+        except DatabaseDamagedError:
+            report.problems.append(
+                "attachments: not checked, their rows cannot be read (see the damage above)"
+            )
         return report
 
-    def _verify_files(self, store: AttachmentStore, report: VerifyReport, deep: bool) -> None:
+    def _verify_files(self, report: VerifyReport, deep: bool) -> None:
+        """Each attachment's content is where it belongs (and with ``deep``, hashes right)."""
 
-        def rows(uow: UnitOfWork) -> list[tuple[int, str, str, int, str]]:
+        def rows(uow: UnitOfWork) -> list[ContentRef]:
             return [
-                (a.id, a.stored_name, a.original_name, a.size_bytes, a.sha256)
+                ContentRef(a.id, a.original_name, a.stored_name, a.size_bytes, a.sha256)
                 for a in uow.attachments.iter_all()
             ]
 
         known: set[str] = set()
-        for att_id, stored, original, size, sha in self._uow.read(rows):
-            known.add(stored)
+        for ref in self._uow.read(rows):
+            known.add(ref.stored_name)
             report.attachments_checked += 1
-            try:
-                exists = store.exists(stored)
-            except UsageError as exc:
-                report.problems.append(f"attachment #{att_id} ({original}): {exc}")
-                continue
-            if not exists:
+            problem = self._content.problem(ref, deep=deep)
+            if problem is not None:
                 report.problems.append(
-                    f"attachment #{att_id} ({original}): file {stored} is missing from "
-                    f"{store.folder}; restore it from a backup"
+                    f"attachment #{ref.attachment_id} ({ref.original_name}): {problem}"
                 )
-                continue
-            if deep:
-                actual_size, actual_sha = store.hash_file(stored)
-                if (actual_size, actual_sha) != (size, sha):
-                    report.problems.append(
-                        f"attachment #{att_id} ({original}): file {stored} does not match its "
-                        "recorded size and sha256 (damaged or replaced outside CalTrack)"
-                    )
-        report.orphan_files = [n for n in store.iter_names() if n not in known]
+        report.orphan_files = self._content.orphans(known)
 
     def clean_orphans(self) -> list[str]:
         """Move orphan files older than an hour into quarantine (a fresh one may still get
@@ -281,7 +271,7 @@ class MaintenanceService:
             return []
         self._db.check_writable()
         report = VerifyReport()
-        self._verify_files(self._store, report, deep=False)
+        self._verify_files(report, deep=False)
         moved = []
         cutoff = time.time() - ORPHAN_MIN_AGE_S
         for name in report.orphan_files:

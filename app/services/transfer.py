@@ -79,7 +79,11 @@ from app.services.transfer_rows import (
     interval_looks_like_months,
 )
 from app.services.transfer_values import value_tables
-from app.services.validation import validate_instrument_fields
+from app.services.validation import (
+    instrument_changes,
+    instrument_input,
+    validate_instrument_fields,
+)
 from app.services.voiding import ImportedVoid, void_in
 from app.storage.tables import RawRow, RawTable, ReadOptions, SheetSpec, read_table
 from app.storage.tables import write_csv as write_csv_file
@@ -578,7 +582,7 @@ class TransferService:
             obj = self._instruments.add_in(
                 uow,
                 audit,
-                row.values,
+                instrument_input(row.values),
                 reason=self._reason(plan, row),
                 last_calibrated=row.due.get("last_calibrated"),
                 next_due=row.due.get("next_due"),
@@ -683,7 +687,11 @@ class TransferService:
         before = instrument_snapshot(current)
         if changes:
             self._instruments.edit_in(
-                uow, audit, current.asset_tag, changes, reason=self._reason(plan, row)
+                uow,
+                audit,
+                current.asset_tag,
+                instrument_changes(changes),
+                reason=self._reason(plan, row),
             )
         changed = diff(before, instrument_snapshot(current))
         labels = [c.label.lower() for c in COLUMNS["instruments"] if c.field in changed]

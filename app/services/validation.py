@@ -16,6 +16,7 @@ from app.errors import ValidationError
 from app.limits import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.plain_text import control_problem, tag_problem
 from app.services.bounds import day_problem
+from app.services.dto import InstrumentChanges, InstrumentInput
 from app.vocabulary import LIFECYCLES, REQUIREMENTS
 
 MAX_INTERVAL_DAYS = 3650 * 2
@@ -158,3 +159,16 @@ def validate_instrument_fields(values: Mapping[str, Any], *, partial: bool) -> d
     if errors:
         raise ValidationError(errors)
     return clean
+
+
+def instrument_input(values: Mapping[str, Any]) -> InstrumentInput:
+    """A new instrument from raw values (text from a command line or a file's cells).
+
+    Raises the ValidationError ``InstrumentService.add`` would, listing every problem.
+    """
+    return InstrumentInput(**validate_instrument_fields(values, partial=False))
+
+
+def instrument_changes(values: Mapping[str, Any]) -> InstrumentChanges:
+    """An edit from raw values; raises the ValidationError ``InstrumentService.edit`` would."""
+    return InstrumentChanges(**validate_instrument_fields(values, partial=True))

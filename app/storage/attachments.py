@@ -11,9 +11,10 @@ import contextlib
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from app.errors import StorageError, UsageError
 from app.storage.atomic import atomic_writer, fsync_directory
@@ -58,6 +59,46 @@ def _open_source(source: Path) -> tuple[int, int]:
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
     return fd, info.st_size
+
+
+@contextlib.contextmanager
+def reading(source: Path) -> Iterator[tuple[BinaryIO, int]]:
+    """The user's file opened for reading, with its size; clear messages on failure."""
+    fd, total = _open_source(source)
+    with os.fdopen(fd, "rb") as handle:
+        yield handle, total
+
+
+def check_destination(destination: Path) -> None:
+    """A copy goes to a new file in an existing folder: never overwrite silently."""
+    if destination.exists():
+        raise UsageError(f"{destination} already exists; choose another name")
+    if not destination.parent.is_dir():
+        raise UsageError(f"folder {destination.parent} does not exist")
+
+
+def write_verified(
+    chunks: Iterable[bytes], destination: Path, *, expected_sha256: str, name: str
+) -> Path:
+    """Write ``chunks`` to ``destination`` whole or not at all, checking their sha256.
+
+    The content is hashed on its way out: a damaged copy is never left behind under the
+    name the user chose.
+    """
+    digest = hashlib.sha256()
+    try:
+        with atomic_writer(destination) as dst:
+            for chunk in chunks:
+                dst.write(chunk)
+                digest.update(chunk)
+            if digest.hexdigest() != expected_sha256:
+                raise UsageError(
+                    f"attachment file {name} does not match its recorded hash "
+                    "(damaged or changed outside CalTrack); run `db verify --deep`"
+                )
+    except OSError as exc:
+        raise UsageError(f"could not write {destination}: {exc.strerror or exc}") from None
+    return destination
 
 
 class AttachmentStore:
@@ -128,24 +169,14 @@ class AttachmentStore:
         source = self.path_of(name)
         if not source.is_file():
             raise UsageError(f"the attachment file {name} is missing from {self.folder}")
-        if destination.exists():
-            raise UsageError(f"{destination} already exists; choose another name")
-        if not destination.parent.is_dir():
-            raise UsageError(f"folder {destination.parent} does not exist")
-        digest = hashlib.sha256()
-        try:
-            with source.open("rb") as src, atomic_writer(destination) as dst:
-                while chunk := src.read(CHUNK):
-                    dst.write(chunk)
-                    digest.update(chunk)
-                if digest.hexdigest() != expected_sha256:
-                    raise UsageError(
-                        f"attachment file {name} does not match its recorded hash "
-                        "(damaged or changed outside CalTrack); run `db verify --deep`"
-                    )
-        except OSError as exc:
-            raise UsageError(f"could not write {destination}: {exc.strerror or exc}") from None
-        return destination
+        check_destination(destination)
+        with source.open("rb") as src:
+            return write_verified(
+                iter(lambda: src.read(CHUNK), b""),
+                destination,
+                expected_sha256=expected_sha256,
+                name=name,
+            )
 
     def iter_names(self) -> Iterator[str]:
         """Every file in the store, temp files included (for orphan checks)."""

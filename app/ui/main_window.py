@@ -50,8 +50,10 @@ from app.locking.requests import EditRequest
 from app.services.changes import ChangeWatcher
 from app.services.dto import (
     CalibrationInput,
+    InstrumentChanges,
     InstrumentDetail,
     InstrumentHistory,
+    InstrumentInput,
     InstrumentRow,
 )
 from app.services.editing import RequestOutcome, RequestStatus
@@ -1093,21 +1095,22 @@ class MainWindow(QMainWindow):
         dialog: InstrumentDialog | None = None
 
         def submit(
-            values: dict[str, Any],
+            data: InstrumentInput | InstrumentChanges,
             version: int | None,
             ok: Callable[[Any], None],
             fail: Callable[[BaseException], None],
         ) -> None:
-            if detail is None:
+            if isinstance(data, InstrumentInput):
                 self.run_task(
-                    lambda: service.add(values), ok, fail, changes=Changes(instruments=True)
+                    lambda: service.add(data), ok, fail, changes=Changes(instruments=True)
                 )
             else:
+                assert detail is not None  # an edit's changes come from a loaded instrument
                 tag = detail.asset_tag
                 assert dialog is not None
                 reason = dialog.reason()  # why the calibration kind changed, if it did
                 self.run_task(
-                    lambda: service.edit(tag, values, expected_version=version, reason=reason),
+                    lambda: service.edit(tag, data, expected_version=version, reason=reason),
                     ok,
                     fail,
                     changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),

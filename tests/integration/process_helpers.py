@@ -187,6 +187,7 @@ from pathlib import Path
 from app.bootstrap import open_caltrack
 from app.errors import CalTrackError
 from app.identity import Identity
+from app.services.dto import InstrumentInput
 from app.services.editing import EditingOptions
 
 db, control, user, machine, heartbeat = sys.argv[1:6]
@@ -216,7 +217,7 @@ while True:
     if order.exists():
         tag = order.read_text()
         try:
-            app.instruments.add({"asset_tag": tag, "description": "saved by the holder"})
+            app.instruments.add(InstrumentInput(asset_tag=tag, description="saved by the holder"))
         except CalTrackError as exc:
             put("result.json", {"error": type(exc).__name__, "message": str(exc)})
             app.close()

@@ -1,8 +1,10 @@
-"""Drivers and checkers for the multi-user proof tests (test_multiuser, test_smb).
+"""Drivers and checkers for the multi-user proof tests (test_multiuser, test_smb,
+test_server_multiuser).
 
 The drivers start the child programs of ``tests.integration.workload`` as separate
-processes; the checkers read the database file directly with the sqlite3 module and
-rebuild what the tables must hold from the audit trail.
+processes; the checkers read the database directly (a file with the sqlite3 module, a
+server URL through its own connection) and rebuild what the tables must hold from the
+audit trail. ``db`` is a file path or a server URL (a ``str``) throughout.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.db.engine import EngineOptions, JournalChoice
 from app.identity import Identity
+from app.services.dto import InstrumentInput, to_jsonable
 from app.services.editing import EditingOptions
 from app.services.snapshots import INSTRUMENT_AUDITED
 from tests.integration.helpers import CHILD_TIMEOUT_S, child_env, wait_for_file
@@ -68,8 +73,12 @@ def report(name: str, **numbers: object) -> None:
 # -- opening and plain checks ------------------------------------------------------
 
 
+# A database file, or a server URL.
+Db = Path | str
+
+
 def open_db(
-    db: Path,
+    db: Db,
     state: Path,
     *,
     create: bool = False,
@@ -90,12 +99,15 @@ def open_db(
     )
 
 
-def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Read with plain sqlite3 (a read-write open: after a kill, recovery may be needed).
+def rows(db: Db, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read with plain sqlite3 (a read-write open: after a kill, recovery may be needed),
+    or on a server through a connection of its own; values as the trail writes them.
 
     A "disk I/O error" is tried again a few times: on smbnetfs, deleting a hot journal
     after rolling it back fails now and then (see test_smb); locally it never happens.
     """
+    if isinstance(db, str):
+        return server_rows(db, sql, params)
     for attempt in range(1, 6):
         conn = sqlite3.connect(db, timeout=30)
         try:
@@ -107,6 +119,17 @@ def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ..
             conn.close()
         time.sleep(0.05)
     raise AssertionError("unreachable")
+
+
+def server_rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """``rows`` on a server: ``?`` placeholders, dates and numbers as JSON has them."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql(sql.replace("%", "%%").replace("?", "%s"), params)
+            return [tuple(to_jsonable(v) for v in r) for r in found]
+    finally:
+        engine.dispose()
 
 
 def sqlite_checks(db: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -174,7 +197,7 @@ class Rebuilt:
     breaks: list[str] = field(default_factory=list)
 
 
-def rebuild_instruments(db: Path) -> Rebuilt:
+def rebuild_instruments(db: Db) -> Rebuilt:
     """Fold every instrument event, in order, into the state it leaves behind."""
     rebuilt = Rebuilt()
     events = rows(
@@ -201,7 +224,7 @@ def rebuild_instruments(db: Path) -> Rebuilt:
     return rebuilt
 
 
-def instrument_table(db: Path) -> dict[int, dict[str, Any]]:
+def instrument_table(db: Db) -> dict[int, dict[str, Any]]:
     """The instrument rows: audited columns plus the version."""
     columns = ", ".join(INSTRUMENT_AUDITED)
     found = rows(db, f"SELECT id, version, {columns} FROM instrument ORDER BY id")
@@ -210,7 +233,7 @@ def instrument_table(db: Path) -> dict[int, dict[str, Any]]:
     }
 
 
-def compare_with_trail(db: Path) -> tuple[Rebuilt, list[str]]:
+def compare_with_trail(db: Db) -> tuple[Rebuilt, list[str]]:
     """Differences between the instrument table and its rebuilt trail (none expected)."""
     rebuilt = rebuild_instruments(db)
     table = instrument_table(db)
@@ -234,7 +257,7 @@ def compare_with_trail(db: Path) -> tuple[Rebuilt, list[str]]:
 
 
 def new_lab(
-    db: Path,
+    db: Db,
     state: Path,
     tags: list[str],
     *,
@@ -251,12 +274,12 @@ def new_lab(
         lambda: open_db(db, state, create=True, journal=journal), None, "create", retry=retry
     ) as app:
         for tag in tags:
-            values = {
-                "asset_tag": tag,
-                "description": f"Instrument {tag}",
-                "manufacturer": "Fluke",
-                "calibration_interval_days": 365,
-            }
+            values = InstrumentInput(
+                asset_tag=tag,
+                description=f"Instrument {tag}",
+                manufacturer="Fluke",
+                calibration_interval_days=365,
+            )
             patiently(partial(app.instruments.add, values), None, "add", retry=retry)
 
 
@@ -273,7 +296,7 @@ class EditRun:
 
 
 def run_edit_workers(
-    db: Path,
+    db: Db,
     work: Path,
     *,
     workers: int,
@@ -314,7 +337,7 @@ def run_edit_workers(
 
 
 def check_edit_run(
-    db: Path,
+    db: Db,
     run: EditRun,
     state: Path,
     *,
@@ -330,9 +353,10 @@ def check_edit_run(
     # A conflict is only ever raised against a newer stored version.
     assert all(c["stored"] > c["loaded"] for c in run.conflicts), run.conflicts
 
-    integrity, foreign = sqlite_checks(db)
-    assert integrity == ["ok"]
-    assert foreign == []
+    if isinstance(db, Path):  # a server keeps its own pages and foreign keys
+        integrity, foreign = sqlite_checks(db)
+        assert integrity == ["ok"]
+        assert foreign == []
 
     rebuilt, problems = compare_with_trail(db)
     assert problems == []
@@ -492,16 +516,9 @@ def run_kill_loop(
     )
 
 
-def check_kill_run(
-    db: Path, run: KillRun, state: Path, *, retry_storage_errors: bool = False
-) -> None:
-    """After the loop: a sound file, and every change a writer saw committed is there."""
-    integrity, foreign = sqlite_checks(db)
-    assert integrity == ["ok"]
-    assert foreign == []
-    _, problems = compare_with_trail(db)
-    assert problems == []
-
+def assert_committed_present(db: Db, committed: list[dict[str, Any]]) -> dict[int, Any]:
+    """Every change a killed writer logged as committed is in the database; the
+    attachment rows (id → (stored name, sha256))."""
     notes_written = {
         json.loads(c)["notes"][1]
         for (c,) in rows(
@@ -514,13 +531,28 @@ def check_kill_run(
     attachments = {
         r[0]: (r[1], r[2]) for r in rows(db, "SELECT id, stored_name, sha256 FROM attachment")
     }
-    for change in run.committed:
+    for change in committed:
         if change["op"] == "edit":
             assert change["token"] in notes_written, change
         elif change["op"] == "calibration":
             assert certificates.get(change["id"]) == change["certificate"], change
         else:
             assert attachments.get(change["id"]) == (change["stored"], change["sha256"]), change
+
+    return attachments
+
+
+def check_kill_run(
+    db: Path, run: KillRun, state: Path, *, retry_storage_errors: bool = False
+) -> None:
+    """After the loop: a sound file, and every change a writer saw committed is there."""
+    integrity, foreign = sqlite_checks(db)
+    assert integrity == ["ok"]
+    assert foreign == []
+    _, problems = compare_with_trail(db)
+    assert problems == []
+
+    attachments = assert_committed_present(db, run.committed)
 
     folder = db.with_name(db.name + "-attachments")
     stored = set(os.listdir(folder)) if folder.is_dir() else set()
@@ -538,3 +570,72 @@ def check_kill_run(
         assert report.attachments_checked == len(attachments)
         assert sorted(report.orphan_files) == run.orphans
         assert app.session.epoch == run.epochs[-1] + 1
+
+
+# -- kill -9 of a client of a server -----------------------------------------------
+
+
+def run_server_kill_loop(
+    url: str, work: Path, *, kills: int, tags: list[str], seed: int
+) -> KillRun:
+    """Writers on a server, each SIGKILLed mid-write; ``kills`` times, then a clean one.
+
+    No editor lock to take over and no file to check: each next writer checks (``db
+    verify``: chain, replay against the tables) what the killed one left behind.
+    """
+    rng = random.Random(seed)
+    sources = attachment_sources(work / "sources", seed)  # (attachments: not on a server yet)
+    state, stop = work / "state", work / "stop"
+    committed: list[dict[str, Any]] = []
+    started = time.monotonic()
+    for k in range(kills + 1):
+        report_file, log = work / f"report-{k}.json", work / f"writes-{k}.jsonl"
+        proc = start_workload(
+            work,
+            "kill-writer",
+            *("--db", url, "--state", str(state), "--log", str(log)),
+            *("--report", str(report_file), "--stop", str(stop), "--sources", str(sources)),
+            *("--user", f"s{k:03d}", "--tags", ",".join(tags), "--seed", str(seed * 1000 + k)),
+            *("--ops", "edit,edit,calibration"),
+        )
+        try:
+            wait_for_file(report_file, proc)
+            found = json.loads(report_file.read_text(encoding="utf-8"))
+            assert found["editing"] is True, found
+            assert found["verify_problems"] == [] and found["problems"] == [], (k, found)
+            _wait_for_first_commit(log, proc)
+            if k < kills:
+                time.sleep(rng.uniform(0.0, 0.25))
+                assert proc.poll() is None, proc.communicate()
+                os.kill(proc.pid, signal.SIGKILL)
+                finish(proc)
+                assert proc.returncode == -signal.SIGKILL
+            else:
+                stop.touch()
+                out, err = finish(proc)
+                assert proc.returncode == 0, (out, err)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        committed += read_json_lines(log)
+    return KillRun(
+        kills=kills,
+        committed=committed,
+        epochs=[],
+        orphans=[],
+        hot_journals=0,
+        journal_modes={"postgresql"},
+        storage_errors=0,
+        seconds=time.monotonic() - started,
+    )
+
+
+def check_server_kill_run(url: str, run: KillRun, state: Path) -> None:
+    """Nothing half-written: tables equal their trail, every logged commit is there."""
+    _, problems = compare_with_trail(url)
+    assert problems == []
+    assert_committed_present(url, run.committed)
+    with open_db(url, state, edit=False) as app:
+        report = app.maintenance.verify(deep=True)
+        assert report.problems == []

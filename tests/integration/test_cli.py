@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from app.db.migrate import head_revision
+from app.services.dto import InstrumentInput
 from tests.integration.helpers import (
     assert_one_error_line,
     count,
@@ -333,7 +334,9 @@ def test_backup_restore_checkpoint(lab: Path) -> None:
 
     # Change the data after the backup, then go back to it.
     with open_lab(lab) as app:
-        app.instruments.add({"asset_tag": "AFTER-1", "description": "added after the backup"})
+        app.instruments.add(
+            InstrumentInput(asset_tag="AFTER-1", description="added after the backup")
+        )
     assert count(lab, "instrument") == DEMO_SIZE + 1
 
     restored = ok(run_cli(lab, "db", "restore", str(backup)))
@@ -447,7 +450,7 @@ def _epoch(db: Path) -> int:
 def test_restore_keeps_the_fencing_epoch_moving_forward(tmp_path: Path) -> None:
     db = tmp_path / "lab.db"
     with open_lab(db, create=True) as app:
-        app.instruments.add({"asset_tag": "E-1", "description": "before the backup"})
+        app.instruments.add(InstrumentInput(asset_tag="E-1", description="before the backup"))
         backup = app.maintenance.backup("epoch")
     with open_lab(db) as app:  # a later editing session: a newer epoch
         epoch_before = _epoch(db)
@@ -455,5 +458,5 @@ def test_restore_keeps_the_fencing_epoch_moving_forward(tmp_path: Path) -> None:
         app.maintenance.restore(backup)
         assert _epoch(db) >= epoch_before, "the lock epoch went backwards"
         # The admin who restored keeps editing the restored data.
-        app.instruments.add({"asset_tag": "E-2", "description": "after the restore"})
+        app.instruments.add(InstrumentInput(asset_tag="E-2", description="after the restore"))
     assert count(db, "instrument") == 2

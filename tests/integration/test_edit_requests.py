@@ -231,6 +231,7 @@ import json, sys, time
 from pathlib import Path
 from app.bootstrap import open_caltrack
 from app.identity import Identity
+from app.services.dto import InstrumentInput
 from app.services.editing import EditingOptions, RequestOutcome
 
 db, control = sys.argv[1], Path(sys.argv[2])
@@ -244,7 +245,9 @@ while True:
         break
     time.sleep(0.05)
 if app.session.editing:
-    app.instruments.add({"asset_tag": "TH-BOB", "description": "saved after the hand-over"})
+    app.instruments.add(
+        InstrumentInput(asset_tag="TH-BOB", description="saved after the hand-over")
+    )
 (control / "result.json").write_text(json.dumps(
     {"outcome": status.outcome.value, "by": status.by, "editing": app.session.editing}))
 while not (control / "close").exists():

@@ -115,7 +115,7 @@ import json, sys
 from pathlib import Path
 from app.bootstrap import open_caltrack
 from app.errors import CalTrackError
-from app.services.dto import CalibrationInput
+from app.services.dto import CalibrationInput, InstrumentChanges, InstrumentInput
 
 db, certificate = sys.argv[1:3]
 with open_caltrack(db) as app:
@@ -128,8 +128,12 @@ with open_caltrack(db) as app:
         "attachments": [a.original_name for a in app.attachments.list("TH-001")],
     }
     attempts = {
-        "add instrument": lambda: app.instruments.add({"asset_tag": "NEW-1", "description": "x"}),
-        "edit instrument": lambda: app.instruments.edit("TH-001", {"location": "Lab 9"}),
+        "add instrument": lambda: app.instruments.add(
+            InstrumentInput(asset_tag="NEW-1", description="x")
+        ),
+        "edit instrument": lambda: app.instruments.edit(
+            "TH-001", InstrumentChanges(location="Lab 9")
+        ),
         "record calibration": lambda: app.calibrations.add(
             "TH-001", CalibrationInput(performed_on="2026-11-21", result="pass")
         ),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.clock import FixedClock, SystemClock
 from app.identity import Identity
+from app.services.dto import InstrumentChanges
 from tests.conftest import add_thermometer
 from tests.integration.helpers import (
     CHILD_TIMEOUT_S,
@@ -197,7 +198,9 @@ def test_one_save_moves_the_version_by_one(db_path: Path, alice: Identity) -> No
     with open_lab(db_path, create=True, identity=alice, clock=SystemClock()) as app:
         add_thermometer(app, TAG)
         loaded = app.instruments.get(TAG).version
-        saved = app.instruments.edit(TAG, {"description": "Probe"}, expected_version=loaded)
+        saved = app.instruments.edit(
+            TAG, InstrumentChanges(description="Probe"), expected_version=loaded
+        )
         assert saved.version == loaded + 1
         # The version a user sees after saving is what the next save must quote.
-        app.instruments.edit(TAG, {"location": "Lab 2"}, expected_version=loaded + 1)
+        app.instruments.edit(TAG, InstrumentChanges(location="Lab 2"), expected_version=loaded + 1)

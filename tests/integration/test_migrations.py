@@ -20,7 +20,7 @@ from app.db.migrate import SchemaStatus, downgrade, head_revision, schema_state,
 from app.db.models import Base
 from app.errors import DatabaseOpenError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity
-from app.services.dto import CalibrationInput, PointInput
+from app.services.dto import CalibrationInput, InstrumentChanges, PointInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import (
     assert_one_error_line,
@@ -33,6 +33,8 @@ from tests.integration.helpers import (
 CALTRACK_TABLES = {
     "alembic_version",
     "attachment",
+    "attachment_blob",
+    "attachment_chunk",
     "audit_event",
     "calibration_record",
     "calibration_standard",
@@ -100,7 +102,7 @@ def test_downgrade_to_base_and_upgrade_again_round_trips(
     # The re-created schema takes real data through the services, audit chain included.
     with open_lab(db_path, identity=alice, clock=clock) as app:
         add_thermometer(app, "RT-001")
-        app.instruments.edit("RT-001", {"location": "Lab 2"}, expected_version=1)
+        app.instruments.edit("RT-001", InstrumentChanges(location="Lab 2"), expected_version=1)
         assert app.instruments.get("RT-001").location == "Lab 2"
         report = app.maintenance.verify(deep=True)
         assert report.problems == []
@@ -149,7 +151,7 @@ def test_unknown_revision_opens_read_only(
         # Reading still works.
         assert app.instruments.get("TH-001").description == "Digital thermometer"
         with pytest.raises(ReadOnlyError) as raised:
-            app.instruments.edit("TH-001", {"description": "changed"})
+            app.instruments.edit("TH-001", InstrumentChanges(description="changed"))
         assert isinstance(raised.value, SchemaTooNewError)
         with pytest.raises(ReadOnlyError):
             add_thermometer(app, "TH-002")
@@ -345,7 +347,7 @@ def _fill_like_0001(app: CalTrack, clock: FixedClock) -> None:
                     standards=("REF-1",),
                 ),
             )
-    app.instruments.edit("TH-002", {"location": "Cold room"}, reason="moved")
+    app.instruments.edit("TH-002", InstrumentChanges(location="Cold room"), reason="moved")
     wrong = app.calibrations.add(
         "TH-003", CalibrationInput(performed_on=today - timedelta(days=5), result="pass")
     )

@@ -34,6 +34,7 @@ from app.db.engine import JournalChoice
 from app.errors import DatabaseBusyError
 from app.identity import Identity
 from app.locking.holder import holder_path, read_holder
+from app.services.dto import InstrumentChanges
 from tests.integration.helpers import assert_one_error_line, fingerprint, run_cli, wait_for_file
 from tests.integration.proof import (
     check_edit_run,
@@ -209,7 +210,7 @@ def test_a_frozen_editor_fenced_off_cannot_write(tmp_path: Path) -> None:
     with open_db(db, state) as app:
         assert app.session.editing
         assert app.session.epoch == bob_epoch + 2
-        app.instruments.edit(tag, {"description": "after the fence"})
+        app.instruments.edit(tag, InstrumentChanges(description="after the fence"))
         assert app.maintenance.verify().problems == []
 
 
@@ -362,7 +363,7 @@ def test_busy_write_is_retried_then_refused_then_retried_into_success(
         before = fingerprint(db)
         with sqlite3_shell_exclusive(db):
             with pytest.raises(DatabaseBusyError) as refused:
-                app.instruments.edit(tag, {"description": "first try"})
+                app.instruments.edit(tag, InstrumentChanges(description="first try"))
             assert len(waits) == app.database.retry.attempts - 1 == 2
             assert "busy" in str(refused.value)
         assert app.session.editing  # busy is not a lost lock
@@ -371,7 +372,7 @@ def test_busy_write_is_retried_then_refused_then_retried_into_success(
         waits.clear()
         with sqlite3_shell_exclusive(db) as commit:
             on_wait.append(commit)  # the other program finishes during our back-off
-            saved = app.instruments.edit(tag, {"description": "second try"})
+            saved = app.instruments.edit(tag, InstrumentChanges(description="second try"))
         assert len(waits) == 1
         assert saved.version == 2
     assert rows(db, "SELECT description, version FROM instrument") == [("second try", 2)]

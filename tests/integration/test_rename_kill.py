@@ -44,6 +44,7 @@ from app.bootstrap import open_caltrack
 from app.db.engine import EngineOptions
 from app.errors import CalTrackError
 from app.identity import Identity
+from app.services.dto import InstrumentInput
 from app.services.transfer_model import ImportOptions
 
 db, journal, state = sys.argv[1:4]
@@ -57,7 +58,7 @@ while True:
     try:
         if n % 3:
             tag = f"S-{n:05d}"
-            app.instruments.add({"asset_tag": tag, "description": "saved one by one"})
+            app.instruments.add(InstrumentInput(asset_tag=tag, description="saved one by one"))
             print(f"saved {tag}", flush=True)
         else:
             tags = [f"B-{n:05d}-{i:03d}" for i in range(120)]

@@ -23,7 +23,7 @@ from pypdf import PdfReader
 
 from app.clock import SystemClock
 from app.identity import get_current_user_id
-from app.services.dto import CalibrationInput, PointInput
+from app.services.dto import CalibrationInput, InstrumentChanges, PointInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import assert_one_error_line, open_lab, run_cli, run_cli_many
 
@@ -90,7 +90,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
             ),
         )
         add_thermometer(app, "REP-MOVED")
-        app.instruments.edit("REP-MOVED", {"location": "Cold room"}, reason="moved for audit")
+        app.instruments.edit(
+            "REP-MOVED", InstrumentChanges(location="Cold room"), reason="moved for audit"
+        )
         add_thermometer(app, "REP-SPARE")  # the editor's own, for the read-only test
     return Lab(db, "REP-DUE", "REP-OOT", "REP-MOVED")
 
@@ -381,7 +383,7 @@ def test_reports_and_labels_work_while_another_session_edits(lab: Lab, tmp_path:
         for result in results:
             assert result.returncode == 0, result.stderr
         # The editor kept its lock and can still save.
-        editor.instruments.edit("REP-SPARE", {"notes": "checked"}, reason="test")
+        editor.instruments.edit("REP-SPARE", InstrumentChanges(notes="checked"), reason="test")
     assert len(PdfReader(tmp_path / "l.pdf").pages) == 1
     assert "Calibrations due" in pdf_pages(tmp_path / "due.pdf")[0]
     assert load_workbook(tmp_path / "h.xlsx")["Instrument"]["B2"].value == lab.due_tag

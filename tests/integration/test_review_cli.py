@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.identity import Identity
+from app.services.dto import InstrumentInput
 from tests.integration.helpers import assert_one_error_line, fingerprint, open_lab, run_cli
 
 REGISTER = (
@@ -95,7 +96,7 @@ def test_only_qa_clears_a_technician_may_flag(tmp_path: Path) -> None:
     db = tmp_path / "lab.db"
     # Created by someone else: this OS user has no account, so it is a technician.
     with open_lab(db, create=True, identity=Identity(user="alice", machine="PC-1")) as app:
-        app.instruments.add({"asset_tag": "TH-1", "description": "Thermometer"})
+        app.instruments.add(InstrumentInput(asset_tag="TH-1", description="Thermometer"))
     flagged = ok(run_cli(db, "instruments", "flag-review", "TH-1", "--reason", "seal broken"))
     assert flagged == "flagged TH-1 for QA review: seal broken\n"
     before = fingerprint(db)

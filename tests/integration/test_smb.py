@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import StorageError
+from app.services.dto import InstrumentChanges
 from tests.integration.helpers import run_cli, wait_for_file
 from tests.integration.proof import (
     ROOT,
@@ -294,7 +295,7 @@ def test_saves_on_the_share_survive_a_program_reading_the_journal(
             wait_for_file(ready, scanner)
             for i in range(SCANNER_SAVES):
                 try:
-                    app.instruments.edit(TAGS[0], {"notes": f"save {i}"})
+                    app.instruments.edit(TAGS[0], InstrumentChanges(notes=f"save {i}"))
                 except StorageError as exc:
                     failed.append((i, str(exc)))
         finally:

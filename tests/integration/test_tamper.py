@@ -12,7 +12,7 @@ import pytest
 from app.clock import FixedClock
 from app.errors import NotFoundError
 from app.identity import Identity
-from app.services.dto import CalibrationInput, PointInput
+from app.services.dto import CalibrationInput, InstrumentChanges, PointInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import open_lab, run_cli, scalar
 
@@ -47,7 +47,7 @@ def lab(db_path: Path, clock: FixedClock, alice: Identity, tmp_path: Path) -> La
                 standards=("PR-002",),
             ),
         )
-        app.instruments.edit("PR-002", {"location": "Metrology room"})
+        app.instruments.edit("PR-002", InstrumentChanges(location="Metrology room"))
         source = tmp_path / "cert.pdf"
         source.write_bytes(CERT)
         stored = app.attachments.add("TH-001", source).stored_name

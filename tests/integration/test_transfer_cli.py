@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.services.dto import InstrumentInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import (
     assert_one_error_line,
@@ -35,7 +36,7 @@ def lab(tmp_path: Path) -> Path:
     with open_lab(db, create=True) as app:
         add_thermometer(app, "TH-001")
         add_thermometer(app, "TH-002")
-        app.instruments.add({"asset_tag": "REF-1", "description": "Reference PRT"})
+        app.instruments.add(InstrumentInput(asset_tag="REF-1", description="Reference PRT"))
     for name in ("register-duplicates.csv", "calibrations-history.csv", "not-a-table.csv"):
         shutil.copy(DATA / name, tmp_path / name)
     shutil.copy(DATA / "register-cp1252.csv", tmp_path / "register-cp1252.csv")

@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from app.bootstrap import CalTrack, open_caltrack
+from app.db.engine import is_url
 from app.errors import CalTrackError, ConflictError, StorageError
 from app.identity import Identity
 from app.locking.holder import holder_path, read_holder
-from app.services.dto import CalibrationInput, PointInput
+from app.services.dto import CalibrationInput, InstrumentChanges, PointInput
 from app.services.editing import EditingOptions
 
 T = TypeVar("T")
@@ -105,7 +106,7 @@ def patiently(step: Callable[[], T], log: JsonLog | None, stage: str, *, retry: 
 
 
 def open_db(
-    db: Path,
+    db: str,
     state: Path,
     user: str,
     *,
@@ -117,7 +118,7 @@ def open_db(
     if stale_after_s is not None:
         options = EditingOptions(edit=edit, wait_s=wait_s, stale_after_s=stale_after_s)
     return open_caltrack(
-        str(db),
+        db,
         editing=options,
         identity=Identity(user=user, machine=MACHINE),
         state_dir=state,
@@ -125,11 +126,15 @@ def open_db(
 
 
 def become_editor(app: CalTrack) -> int:
-    """Wait for the editor lock; the fencing epoch this session now writes under."""
+    """Wait for the editor lock; the fencing epoch this session now writes under.
+
+    On a server there is no lock and no epoch (0): every session edits at once.
+    """
     app.session.become_editor(wait_s=LOCK_WAIT_S)
-    if not app.session.editing or app.session.epoch is None:
+    lockless = app.session.lock is None
+    if not app.session.editing or (app.session.epoch is None and not lockless):
         raise SystemExit(f"could not become the editor: {app.session.read_only_reason}")
-    return app.session.epoch
+    return app.session.epoch or 0
 
 
 # -- edit-loop ---------------------------------------------------------------------
@@ -152,7 +157,7 @@ def edit_loop(args: argparse.Namespace) -> int:
         return patiently(fn, log, stage, retry=retry)
 
     with step(
-        lambda: open_db(Path(args.db), Path(args.state), f"user{worker}", edit=False), "open"
+        lambda: open_db(args.db, Path(args.state), f"user{worker}", edit=False), "open"
     ) as app:
         edit = 0
         while edit < args.edits:
@@ -169,7 +174,9 @@ def edit_loop(args: argparse.Namespace) -> int:
                     try:
                         result = app.instruments.edit(
                             tag,
-                            {"notes": loaded.notes + token, "location": f"bench {worker}"},
+                            InstrumentChanges(
+                                notes=loaded.notes + token, location=f"bench {worker}"
+                            ),
                             expected_version=loaded.version,
                             reason=f"worker {worker} edit {edit}",
                         )
@@ -229,7 +236,7 @@ def race(args: argparse.Namespace) -> int:
     worker = args.worker
     tries = 0
     db = Path(args.db)
-    with open_db(db, Path(args.state), f"racer{worker}", edit=False) as app:
+    with open_db(args.db, Path(args.state), f"racer{worker}", edit=False) as app:
         (arena / f"ready-{worker}").touch()
         while not (arena / "go").exists():
             time.sleep(0.002)
@@ -265,7 +272,7 @@ def race(args: argparse.Namespace) -> int:
             )
             app.instruments.edit(
                 args.tag,
-                {"notes": f"epoch {epoch}"},
+                InstrumentChanges(notes=f"epoch {epoch}"),
                 reason=f"epoch={epoch} worker={worker} seq={seq}",
             )
             if alone:
@@ -311,21 +318,22 @@ def raw_checks(db: Path, *, retry: bool = False) -> tuple[list[str], list[list[A
 def kill_writer(args: argparse.Namespace) -> int:
     """Take over, say what the takeover found, then write until killed (or told to stop)."""
     rng = random.Random(args.seed)
-    db = Path(args.db)
+    server = is_url(args.db)  # a server keeps its own pages: no file to check
     stop = Path(args.stop)
     sources = sorted(Path(args.sources).iterdir())
     tags: list[str] = args.tags.split(",")
+    ops: list[str] = args.ops.split(",")
     retry = args.retry_storage_errors
     open_attempts = 0
 
     def takeover() -> CalTrack:
         nonlocal open_attempts
         open_attempts += 1
-        return open_db(db, Path(args.state), args.user, edit=True, wait_s=LOCK_WAIT_S)
+        return open_db(args.db, Path(args.state), args.user, edit=True, wait_s=LOCK_WAIT_S)
 
     app = patiently(takeover, None, "open", retry=retry)
     try:
-        integrity, foreign = raw_checks(db, retry=retry)
+        integrity, foreign = (["ok"], []) if server else raw_checks(Path(args.db), retry=retry)
         verify = patiently(lambda: app.maintenance.verify(deep=True), None, "verify", retry=retry)
         write_json_atomic(
             Path(args.report),
@@ -351,11 +359,11 @@ def kill_writer(args: argparse.Namespace) -> int:
         while not stop.exists():
             n += 1
             tag = rng.choice(tags)
-            op = rng.choice(("edit", "edit", "calibration", "attach"))
+            op = rng.choice(ops)
             try:
                 if op == "edit":
                     token = f"{args.user}.{n}"
-                    result = app.instruments.edit(tag, {"notes": token})
+                    result = app.instruments.edit(tag, InstrumentChanges(notes=token))
                     log.write(op=op, tag=tag, token=token, version=result.version)
                 elif op == "calibration":
                     view = app.calibrations.add(
@@ -394,14 +402,16 @@ def kill_writer(args: argparse.Namespace) -> int:
 def frozen_editor(args: argparse.Namespace) -> int:
     """Become the editor, say so, wait for "go" (the parent freezes us meanwhile), save."""
     folder = Path(args.folder)
-    with open_db(Path(args.db), Path(args.state), args.user, edit=True) as app:
+    with open_db(args.db, Path(args.state), args.user, edit=True) as app:
         if not app.session.editing:
             raise SystemExit(f"not the editor: {app.session.read_only_reason}")
         write_json_atomic(folder / "ready.json", {"epoch": app.session.epoch, "pid": os.getpid()})
         while not (folder / "go").exists():
             time.sleep(0.01)
         try:
-            app.instruments.edit(args.tag, {"description": "written by a fenced-off editor"})
+            app.instruments.edit(
+                args.tag, InstrumentChanges(description="written by a fenced-off editor")
+            )
         except CalTrackError as exc:
             write_json_atomic(
                 folder / "outcome.json",
@@ -475,6 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True)
     p.add_argument("--tags", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ops", default="edit,edit,calibration,attach", help="drawn at random")
     p.add_argument("--retry-storage-errors", action="store_true")
     p.set_defaults(run=kill_writer)
 

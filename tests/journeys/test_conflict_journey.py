@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
+from app.services.dto import InstrumentChanges
 from app.settings.user_settings import UserSettings
 from app.ui.dialogs.conflict_dialog import ConflictDialog
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
@@ -80,7 +81,7 @@ def test_reapply_mine_keeps_their_other_change(
     def edit(dialog: InstrumentDialog) -> None:
         type_description(person, dialog, "Thermometer of lab 2")
         # Another user moves it to another lab meanwhile.
-        app.instruments.edit("TH-001", {"location": "Lab 2"})
+        app.instruments.edit("TH-001", InstrumentChanges(location="Lab 2"))
         with person.answers(ConflictDialog, choose):
             person.press(Qt.Key.Key_Return)
         qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
@@ -110,7 +111,7 @@ def test_cancel_keeps_my_entries_then_keep_theirs_drops_them(
 
     def edit(dialog: InstrumentDialog) -> None:
         type_description(person, dialog, "Mine")
-        app.instruments.edit("TH-001", {"description": "Theirs"})
+        app.instruments.edit("TH-001", InstrumentChanges(description="Theirs"))
         with person.answers(ConflictDialog, cancel):
             person.press(Qt.Key.Key_Return)
         qtbot.waitUntil(lambda: dialog.banner.isVisible(), timeout=10_000)

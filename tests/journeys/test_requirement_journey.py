@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
-from app.services.dto import CalibrationInput
+from app.services.dto import CalibrationInput, InstrumentInput
 from app.settings.user_settings import UserSettings
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.main_window import MainWindow
@@ -111,19 +111,19 @@ def test_every_filter_chip_fits_a_laptop_screen_and_filters(
     second line instead of pushing the window past a 1280-pixel screen (they did)."""
     add_thermometer(app, "TH-001")
     app.instruments.add(
-        {
-            "asset_tag": "SP-1",
-            "description": "Spare thermometer",
-            "calibration_requirement": "not_required",
-            "requirement_reason": "kept for parts",
-        }
+        InstrumentInput(
+            asset_tag="SP-1",
+            description="Spare thermometer",
+            calibration_requirement="not_required",
+            requirement_reason="kept for parts",
+        )
     )
     app.instruments.add(
-        {
-            "asset_tag": "VB-1",
-            "description": "Gauge block set",
-            "calibration_requirement": "verify_before_use",
-        }
+        InstrumentInput(
+            asset_tag="VB-1",
+            description="Gauge block set",
+            calibration_requirement="verify_before_use",
+        )
     )
     app.instruments.flag_for_review("TH-001", "certificate number missing")
     windows = open_window(qtbot, app, UserSettings(reminders=False))

@@ -23,6 +23,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.identity import Identity
+from app.services.dto import InstrumentChanges
 from app.settings.user_settings import UserSettings
 from app.ui import audit_window
 from app.ui.audit_window import EXPORT_HEADER, AuditWindow, day_of_event
@@ -70,7 +71,7 @@ def trail(tmp_path: Path, alice: Identity, clock: FixedClock) -> Trail:
         add_thermometer(app, "TH-002", location="Lab 1")
         th2 = _last_event(app)
     with open_as(db, BOB, clock) as app:
-        app.instruments.edit("TH-002", {"location": "Lab 2"})
+        app.instruments.edit("TH-002", InstrumentChanges(location="Lab 2"))
         bob = _last_event(app)
     return Trail(db, old, th2, bob)
 

@@ -7,18 +7,20 @@ from datetime import date
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QLabel
+from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLabel
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
 from app.errors import ConflictError, ConflictSide, ReadOnlyError, ValidationError
 from app.locking.holder import HolderInfo
-from app.services.dto import CalibrationInput
+from app.services.dto import CalibrationInput, InstrumentChanges, InstrumentInput
 from app.ui.dialogs.calibration_dialog import VERDICT_FOUND, VERDICT_LEFT, CalibrationDialog
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.lock_dialog import LockChoice, LockInUseDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
+from app.vocabulary import LIFECYCLES, REQUIREMENTS
+from app.words import LIFECYCLE_LABELS, PROVIDER_LABELS, REQUIREMENT_LABELS, RESULT_LABELS
 from tests.ui.conftest import Shown
 
 Ok = Callable[[Any], None]
@@ -26,10 +28,12 @@ Fail = Callable[[BaseException], None]
 
 
 def test_instrument_dialog_shows_server_errors_next_to_fields(qtbot: QtBot, shown: Shown) -> None:
-    calls: list[dict[str, Any]] = []
+    calls: list[InstrumentInput | InstrumentChanges] = []
 
-    def submit(values: dict[str, Any], version: int | None, ok: Ok, fail: Fail) -> None:
-        calls.append(values)
+    def submit(
+        data: InstrumentInput | InstrumentChanges, version: int | None, ok: Ok, fail: Fail
+    ) -> None:
+        calls.append(data)
         fail(ValidationError({"asset_tag": "'TH-1' is already used by TH-1"}))
 
     dialog = InstrumentDialog(submit=submit, on_conflict=lambda e, m: None)
@@ -38,7 +42,7 @@ def test_instrument_dialog_shows_server_errors_next_to_fields(qtbot: QtBot, show
     qtbot.keyClicks(dialog.edits["asset_tag"], "th-1")
     qtbot.keyClicks(dialog.edits["description"], "Thermometer")
     qtbot.keyClick(dialog.edits["description"], Qt.Key.Key_Return)  # Enter saves
-    assert calls and calls[0]["asset_tag"] == "th-1"
+    assert calls == [InstrumentInput(asset_tag="th-1", description="Thermometer")]
     error = dialog.form.rows["asset_tag"].error
     assert error.isVisible() and "already used" in error.text()
     assert dialog.isVisible(), "the dialog stays open with what was typed"
@@ -72,6 +76,19 @@ def test_instrument_dialog_keeps_entries_when_read_only(qtbot: QtBot, shown: Sho
     assert shown.titles() == ["Read-only"]
 
 
+def _choices(box: QComboBox) -> list[tuple[Any, str]]:
+    return [(box.itemData(i), box.itemText(i)) for i in range(box.count())]
+
+
+def test_instrument_dialog_menus_offer_the_vocabulary(qtbot: QtBot) -> None:
+    dialog = InstrumentDialog(submit=lambda *a: None, on_conflict=lambda e, m: None)
+    qtbot.addWidget(dialog)
+    assert _choices(dialog.status) == list(LIFECYCLE_LABELS.items())
+    assert [value for value, _ in _choices(dialog.status)] == list(LIFECYCLES)
+    assert _choices(dialog.requirement) == list(REQUIREMENT_LABELS.items())
+    assert [value for value, _ in _choices(dialog.requirement)] == list(REQUIREMENTS)
+
+
 def test_instrument_dialog_escape_cancels(qtbot: QtBot) -> None:
     dialog = InstrumentDialog(submit=lambda *a: None, on_conflict=lambda e, m: None)
     qtbot.addWidget(dialog)
@@ -85,7 +102,7 @@ def test_instrument_dialog_escape_cancels(qtbot: QtBot) -> None:
 def test_edit_sends_only_changed_fields_with_version(qtbot: QtBot, demo_app: CalTrack) -> None:
     tag = demo_app.instruments.list(limit=1).rows[0].asset_tag
     detail = demo_app.instruments.get(tag)
-    sent: list[tuple[dict[str, Any], int | None]] = []
+    sent: list[tuple[InstrumentInput | InstrumentChanges, int | None]] = []
     dialog = InstrumentDialog(
         submit=lambda v, ver, ok, fail: sent.append((v, ver)),
         on_conflict=lambda e, m: None,
@@ -94,7 +111,7 @@ def test_edit_sends_only_changed_fields_with_version(qtbot: QtBot, demo_app: Cal
     qtbot.addWidget(dialog)
     dialog.edits["location"].setText("Lab 9.99")
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
-    assert sent == [({"location": "Lab 9.99"}, detail.version)]
+    assert sent == [(InstrumentChanges(location="Lab 9.99"), detail.version)]
 
 
 def calibration_dialog(qtbot: QtBot, app: CalTrack, submit: Any) -> CalibrationDialog:
@@ -108,6 +125,12 @@ def calibration_dialog(qtbot: QtBot, app: CalTrack, submit: Any) -> CalibrationD
     )
     qtbot.addWidget(dialog)
     return dialog
+
+
+def test_calibration_menus_offer_the_vocabulary(qtbot: QtBot, demo_app: CalTrack) -> None:
+    dialog = calibration_dialog(qtbot, demo_app, lambda *a: None)
+    assert _choices(dialog.result_box) == list(RESULT_LABELS.items())
+    assert _choices(dialog.provider) == list(PROVIDER_LABELS.items())
 
 
 def test_points_pass_and_fail_update_live(qtbot: QtBot, demo_app: CalTrack) -> None:

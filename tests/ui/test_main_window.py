@@ -17,6 +17,7 @@ from app.bootstrap import CalTrack
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWorkFactory
+from app.services.dto import InstrumentChanges
 from app.services.instruments import InstrumentService
 from app.settings.user_settings import UserSettings
 from app.ui.app import Launcher
@@ -95,7 +96,7 @@ def test_change_by_someone_else_shows_the_hint(
     assert not window.status.change_hint.isVisible()
     tags = [r.asset_tag for r in demo_app.instruments.list(limit=2).rows]
     # This window's own saves are no news to it.
-    demo_app.instruments.edit(tags[0], {"notes": "changed here"})
+    demo_app.instruments.edit(tags[0], InstrumentChanges(notes="changed here"))
     window.poll()
     # The poll's answer has been handled once the runner has delivered every outcome.
     qtbot.waitUntil(lambda: window.runner.running == 0, timeout=10_000)
@@ -106,8 +107,8 @@ def test_change_by_someone_else_shows_the_hint(
     elsewhere = InstrumentService(
         uow=UnitOfWorkFactory(demo_app.uow.database), identity=BOB, clock=demo_app.clock
     )
-    elsewhere.edit(tags[1], {"notes": "changed elsewhere"})
-    demo_app.instruments.edit(tags[0], {"notes": "and here again"})
+    elsewhere.edit(tags[1], InstrumentChanges(notes="changed elsewhere"))
+    demo_app.instruments.edit(tags[0], InstrumentChanges(notes="and here again"))
     window.poll()
     qtbot.waitUntil(window.status.change_hint.isVisible, timeout=5000)
     assert "Refresh" in window.status.change_hint.text()
@@ -125,7 +126,7 @@ def test_lost_lock_turns_the_window_read_only(
     conn.close()
     tag = demo_app.instruments.list(limit=1).rows[0].asset_tag
     window.runner.run(
-        lambda: demo_app.instruments.edit(tag, {"notes": "too late"}),
+        lambda: demo_app.instruments.edit(tag, InstrumentChanges(notes="too late")),
         lambda _r: None,
         lambda exc: shown.boxes.append(("failed", str(exc), "")),
     )
@@ -147,7 +148,7 @@ def test_conflict_flow_reapplies_mine_on_their_version(
     dialog = opened(qtbot, InstrumentDialog)
     dialog.edits["location"].setText("Mine: Lab 1.01")
     # Meanwhile the instrument is saved by someone else.
-    demo_app.instruments.edit(tag, {"notes": "theirs"})
+    demo_app.instruments.edit(tag, InstrumentChanges(notes="theirs"))
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     opened(qtbot, ConflictDialog).reapply.click()
     closed(qtbot, dialog)

@@ -12,23 +12,32 @@ import pytest
 
 from app.bootstrap import CalTrack
 from app.errors import ValidationError
-from app.services.dto import CalibrationInput
+from app.services.dto import CalibrationInput, InstrumentChanges, InstrumentInput
+from app.services.validation import instrument_changes, instrument_input
 from tests.conftest import add_thermometer
 
 
 def test_not_required_needs_a_reason_and_stores_nothing_without(app: CalTrack) -> None:
     with pytest.raises(ValidationError) as info:
         app.instruments.add(
-            {"asset_tag": "REF-1", "description": "Gauge block", "calibration_requirement": "cnr"}
+            instrument_input(
+                {
+                    "asset_tag": "REF-1",
+                    "description": "Gauge block",
+                    "calibration_requirement": "cnr",
+                }
+            )
         )
     assert "calibration_requirement" in info.value.fields
     with pytest.raises(ValidationError) as info:
         app.instruments.add(
-            {
-                "asset_tag": "REF-1",
-                "description": "Gauge block",
-                "calibration_requirement": "not-required",
-            }
+            instrument_input(
+                {
+                    "asset_tag": "REF-1",
+                    "description": "Gauge block",
+                    "calibration_requirement": "not-required",
+                }
+            )
         )
     assert "requirement_reason" in info.value.fields
     assert "reason calibration is not required" in info.value.fields["requirement_reason"]
@@ -38,12 +47,14 @@ def test_not_required_needs_a_reason_and_stores_nothing_without(app: CalTrack) -
 
 def test_add_not_required_and_verify_before_use(app: CalTrack) -> None:
     cnr = app.instruments.add(
-        {
-            "asset_tag": "REF-1",
-            "description": "Gauge block",
-            "calibration_requirement": "not required",
-            "requirement_reason": "reference item only",
-        }
+        instrument_input(
+            {
+                "asset_tag": "REF-1",
+                "description": "Gauge block",
+                "calibration_requirement": "not required",  # as the CLI may write it
+                "requirement_reason": "reference item only",
+            }
+        )
     )
     assert (cnr.calibration_requirement, cnr.requirement_reason) == (
         "not_required",
@@ -51,11 +62,11 @@ def test_add_not_required_and_verify_before_use(app: CalTrack) -> None:
     )
     assert cnr.due_status == "not-required" and cnr.next_due is None
     vbu = app.instruments.add(
-        {
-            "asset_tag": "PSU-1",
-            "description": "Power supply",
-            "calibration_requirement": "verify_before_use",
-        }
+        InstrumentInput(
+            asset_tag="PSU-1",
+            description="Power supply",
+            calibration_requirement="verify_before_use",
+        )
     )
     assert vbu.due_status == "verify-before-use" and vbu.requirement_reason == ""
     event = app.audit.for_entity("instrument", cnr.id)[0]
@@ -75,13 +86,17 @@ def test_switch_needs_a_reason_and_clears_next_due(app: CalTrack) -> None:
     before = app.instruments.get("TH-001")
     assert before.next_due == date(2027, 1, 10)
     with pytest.raises(ValidationError) as info:
-        app.instruments.edit("TH-001", {"calibration_requirement": "verify_before_use"})
+        app.instruments.edit(
+            "TH-001", InstrumentChanges(calibration_requirement="verify_before_use")
+        )
     assert "reason" in info.value.fields
     assert "needs a reason" in info.value.fields["reason"]
     assert app.instruments.get("TH-001") == before  # nothing changed
 
     after = app.instruments.edit(
-        "TH-001", {"calibration_requirement": "verify-before-use"}, reason="used as a check only"
+        "TH-001",
+        instrument_changes({"calibration_requirement": "verify-before-use"}),
+        reason="used as a check only",
     )
     assert after.next_due is None and after.last_calibrated == date(2026, 1, 10)
     assert after.due_status == "verify-before-use"
@@ -96,7 +111,9 @@ def test_the_requirement_reason_is_the_switch_reason_when_none_is_given(app: Cal
     add_thermometer(app)
     after = app.instruments.edit(
         "TH-001",
-        {"calibration_requirement": "not_required", "requirement_reason": "kept for parts"},
+        InstrumentChanges(
+            calibration_requirement="not_required", requirement_reason="kept for parts"
+        ),
     )
     assert after.requirement_reason == "kept for parts"
     assert app.audit.for_entity("instrument", after.id)[-1].reason == "kept for parts"
@@ -106,7 +123,9 @@ def test_switching_to_not_required_without_requirement_reason_is_refused(app: Ca
     add_thermometer(app)
     with pytest.raises(ValidationError) as info:
         app.instruments.edit(
-            "TH-001", {"calibration_requirement": "not_required"}, reason="broken display"
+            "TH-001",
+            InstrumentChanges(calibration_requirement="not_required"),
+            reason="broken display",
         )
     assert "requirement_reason" in info.value.fields
     assert app.instruments.get("TH-001").calibration_requirement == "periodic"
@@ -134,19 +153,19 @@ def test_calibration_on_non_periodic_moves_last_but_not_next_due(app: CalTrack) 
 def test_back_to_periodic_recomputes_next_due(app: CalTrack) -> None:
     add_thermometer(app, calibration_requirement="not_required", requirement_reason="spare")
     never = app.instruments.edit(
-        "TH-001", {"calibration_requirement": "periodic"}, reason="back in use"
+        "TH-001", InstrumentChanges(calibration_requirement="periodic"), reason="back in use"
     )
     assert never.next_due is None and never.due_status == "not-calibrated"
     assert never.requirement_reason == ""  # it no longer holds
     app.instruments.edit(
         "TH-001",
-        {"calibration_requirement": "not_required", "requirement_reason": "spare"},
+        InstrumentChanges(calibration_requirement="not_required", requirement_reason="spare"),
         reason="spare again",
     )
     app.calibrations.add("TH-001", CalibrationInput(performed_on="2026-02-01", result="pass"))
     assert app.instruments.get("TH-001").next_due is None
     back = app.instruments.edit(
-        "TH-001", {"calibration_requirement": "periodic"}, reason="back in use"
+        "TH-001", InstrumentChanges(calibration_requirement="periodic"), reason="back in use"
     )
     assert back.next_due == date(2027, 2, 1)
     assert back.due_status == "ok"
@@ -155,7 +174,7 @@ def test_back_to_periodic_recomputes_next_due(app: CalTrack) -> None:
 def test_interval_edit_on_non_periodic_keeps_next_due_empty(app: CalTrack) -> None:
     add_thermometer(app, calibration_requirement="not_required", requirement_reason="spare")
     app.calibrations.add("TH-001", CalibrationInput(performed_on="2026-02-01", result="pass"))
-    after = app.instruments.edit("TH-001", {"calibration_interval_days": 180})
+    after = app.instruments.edit("TH-001", InstrumentChanges(calibration_interval_days=180))
     assert after.next_due is None
 
 
@@ -174,10 +193,12 @@ def test_db_verify_accepts_switches_and_calibrations(app: CalTrack) -> None:
     app.calibrations.add("TH-001", CalibrationInput(performed_on="2026-01-10", result="pass"))
     app.instruments.edit(
         "TH-001",
-        {"calibration_requirement": "not_required", "requirement_reason": "spare"},
+        InstrumentChanges(calibration_requirement="not_required", requirement_reason="spare"),
     )
     app.calibrations.add("TH-001", CalibrationInput(performed_on="2026-02-10", result="pass"))
-    app.instruments.edit("TH-001", {"calibration_requirement": "periodic"}, reason="in use")
+    app.instruments.edit(
+        "TH-001", InstrumentChanges(calibration_requirement="periodic"), reason="in use"
+    )
     assert app.maintenance.verify().problems == []
 
 
@@ -200,5 +221,5 @@ def test_label_data_and_history_report_carry_the_requirement(app: CalTrack) -> N
 def test_a_switch_without_any_reason_names_both_fields(app: CalTrack) -> None:
     add_thermometer(app)
     with pytest.raises(ValidationError) as info:
-        app.instruments.edit("TH-001", {"calibration_requirement": "not_required"})
+        app.instruments.edit("TH-001", InstrumentChanges(calibration_requirement="not_required"))
     assert set(info.value.fields) == {"reason", "requirement_reason"}

@@ -14,6 +14,7 @@ from app.clock import FixedClock
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.errors import LeaseLostError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity
+from app.services.dto import InstrumentChanges
 from app.services.editing import EditingOptions
 from tests.conftest import add_thermometer
 from tests.integration.process_helpers import NOBODY, other_user, shared_folder
@@ -83,7 +84,7 @@ def test_fenced_session_cannot_write_and_turns_read_only(app: CalTrack, db_path:
         add_thermometer(app, "TH-002")
     assert not app.session.editing
     with pytest.raises(LeaseLostError):
-        app.instruments.edit("TH-001", {"location": "Lab 9"})
+        app.instruments.edit("TH-001", InstrumentChanges(location="Lab 9"))
     assert [r.asset_tag for r in app.instruments.list().rows] == ["TH-001"]
 
 
@@ -130,6 +131,7 @@ from pathlib import Path
 from app.bootstrap import open_caltrack
 from app.errors import ReadOnlyError
 from app.identity import Identity
+from app.services.dto import InstrumentInput
 from app.services.editing import EditingOptions
 db, state = sys.argv[1:3]
 with open_caltrack(
@@ -138,10 +140,10 @@ with open_caltrack(
 ) as bob:
     listed = bob.instruments.list().total
     try:
-        bob.instruments.add({
-            "asset_tag": "TH-002", "description": "Digital thermometer", "manufacturer": "Fluke",
-            "model": "1524", "serial_number": "SN123", "calibration_interval_days": 365,
-        })
+        bob.instruments.add(InstrumentInput(
+            asset_tag="TH-002", description="Digital thermometer", manufacturer="Fluke",
+            model="1524", serial_number="SN123", calibration_interval_days=365,
+        ))
     except ReadOnlyError as exc:
         refused = str(exc)
     else:

@@ -13,7 +13,7 @@ from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.errors import UsageError
 from app.identity import Identity
-from app.services.dto import CalibrationInput, PointInput
+from app.services.dto import CalibrationInput, InstrumentInput, PointInput
 from app.services.transfer_mapping import exported_columns
 from app.services.transfer_model import ImportOptions
 from app.storage.tables import ReadOptions, read_table
@@ -59,22 +59,24 @@ def fill(app: CalTrack) -> dict[str, int]:
     """Instruments and history made through the services, with every awkward case."""
     for n in range(60):
         app.instruments.add(
-            {
-                "asset_tag": f"INS-{n:03d}",
-                "description": AWKWARD[n % len(AWKWARD)],
-                "manufacturer": "Fluke" if n % 2 else "Mettler Toledo",
-                "serial_number": f"{n:06d}",
-                "location": "Kühlraum 2" if n % 3 else "Lab 1.01",
-                "calibration_interval_days": 365 if n % 4 else 180,
-                "range_text": "-40 to 250 °C",
-                "accuracy_text": "±20 µm",
-                "notes": "" if n % 5 else f'Line one of {n}\nline "two"; three',
-                "status": "retired" if n == 59 else "in_service",
-            }
+            InstrumentInput(
+                asset_tag=f"INS-{n:03d}",
+                description=AWKWARD[n % len(AWKWARD)],
+                manufacturer="Fluke" if n % 2 else "Mettler Toledo",
+                serial_number=f"{n:06d}",
+                location="Kühlraum 2" if n % 3 else "Lab 1.01",
+                calibration_interval_days=365 if n % 4 else 180,
+                range_text="-40 to 250 °C",
+                accuracy_text="±20 µm",
+                notes="" if n % 5 else f'Line one of {n}\nline "two"; three',
+                status="retired" if n == 59 else "in_service",
+            )
         )
     for tag in ("REF-A", "REF-B"):
         app.instruments.add(
-            {"asset_tag": tag, "description": "Reference PRT", "calibration_interval_days": 365}
+            InstrumentInput(
+                asset_tag=tag, description="Reference PRT", calibration_interval_days=365
+            )
         )
     ids: dict[str, int] = {}
     app.calibrations.add(

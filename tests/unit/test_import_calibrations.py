@@ -10,6 +10,7 @@ import pytest
 
 from app.bootstrap import CalTrack
 from app.errors import ValidationError
+from app.services.dto import InstrumentInput
 from app.services.transfer_model import ImportOptions, ImportPreview
 from tests.conftest import add_thermometer
 from tests.integration.helpers import fingerprint
@@ -33,7 +34,9 @@ def lab(app: CalTrack) -> CalTrack:
     add_thermometer(app, "TH-001")
     add_thermometer(app, "TH-002")
     app.instruments.add(
-        {"asset_tag": "REF-1", "description": "Reference PRT", "calibration_interval_days": 365}
+        InstrumentInput(
+            asset_tag="REF-1", description="Reference PRT", calibration_interval_days=365
+        )
     )
     return app
 

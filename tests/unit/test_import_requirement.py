@@ -13,6 +13,7 @@ from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.errors import ValidationError
 from app.identity import Identity
+from app.services.dto import InstrumentInput
 from app.services.transfer_model import ColumnValues, ImportOptions, ImportPreview
 from app.services.transfer_values import guess_value
 from tests.integration.helpers import fingerprint
@@ -207,22 +208,22 @@ def test_a_requirement_column_wins_over_the_interval(app: CalTrack, tmp_path: Pa
 def test_export_writes_the_requirement_and_imports_it_back(
     app: CalTrack, tmp_path: Path, clock: FixedClock, alice: Identity
 ) -> None:
-    app.instruments.add({"asset_tag": "P-1", "description": "Caliper"})
+    app.instruments.add(InstrumentInput(asset_tag="P-1", description="Caliper"))
     app.instruments.add(
-        {
-            "asset_tag": "N-1",
-            "description": "Gauge",
-            "calibration_requirement": "not_required",
-            "requirement_reason": "kept for parts",
-        }
+        InstrumentInput(
+            asset_tag="N-1",
+            description="Gauge",
+            calibration_requirement="not_required",
+            requirement_reason="kept for parts",
+        )
     )
     app.instruments.add(
-        {
-            "asset_tag": "V-1",
-            "description": "Probe",
-            "calibration_requirement": "verify_before_use",
-            "requirement_reason": "checked on the scope",
-        }
+        InstrumentInput(
+            asset_tag="V-1",
+            description="Probe",
+            calibration_requirement="verify_before_use",
+            requirement_reason="checked on the scope",
+        )
     )
     exported = app.transfer.export("csv", tmp_path / "back")
     with open(exported.files[0], encoding="utf-8-sig", newline="") as f:

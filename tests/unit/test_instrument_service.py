@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
+from typing import Any
+
 import pytest
 
 from app.bootstrap import CalTrack
 from app.errors import ConflictError, NotFoundError, ValidationError
+from app.services.dto import InstrumentChanges, InstrumentInput
+from app.services.validation import INSTRUMENT_FIELDS, instrument_changes, instrument_input
 from tests.conftest import add_thermometer
 
 
 def test_add_returns_detail_and_writes_one_audit_event(app: CalTrack) -> None:
     detail = app.instruments.add(
-        {"asset_tag": "TH-001", "description": "Thermometer", "calibration_interval_days": "180"}
+        InstrumentInput(
+            asset_tag="TH-001", description="Thermometer", calibration_interval_days=180
+        )
     )
     assert detail.asset_tag == "TH-001"
     assert detail.calibration_interval_days == 180
@@ -24,7 +31,7 @@ def test_add_returns_detail_and_writes_one_audit_event(app: CalTrack) -> None:
 
 
 def test_interval_defaults_to_a_year(app: CalTrack) -> None:
-    detail = app.instruments.add({"asset_tag": "X-1", "description": "Timer"})
+    detail = app.instruments.add(InstrumentInput(asset_tag="X-1", description="Timer"))
     assert detail.calibration_interval_days == 365
 
 
@@ -49,10 +56,53 @@ def test_interval_defaults_to_a_year(app: CalTrack) -> None:
 )
 def test_add_rejects_bad_fields(app: CalTrack, values: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as info:
-        app.instruments.add(values)
+        app.instruments.add(instrument_input(values))
     assert field in info.value.fields
     assert app.instruments.list().total == 0
     assert app.audit.recent(entity_type="instrument") == []
+
+
+def test_raw_text_is_read_as_the_form_and_the_cli_give_it(app: CalTrack) -> None:
+    data = instrument_input(
+        {"asset_tag": " A1 ", "description": "d", "status": "Out-of service", "grace_days": "7"}
+    )
+    assert data == InstrumentInput(
+        asset_tag="A1", description="d", status="out_of_service", grace_days=7
+    )
+    assert instrument_changes({"notes": None, "calibration_interval_days": " 90"}) == (
+        InstrumentChanges(notes="", calibration_interval_days=90)
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"asset_tag": "", "description": "d"},
+        {"asset_tag": "A" * 300, "description": "d"},
+        {"asset_tag": "A1", "description": ""},
+        {"asset_tag": "A1", "description": "d", "calibration_interval_days": 0},
+        {"asset_tag": "A1", "description": "d", "grace_days": -1},
+        {"asset_tag": "A\x001", "description": "d"},
+        {"asset_tag": "A1", "description": "d", "notes": "x" * 5000},
+    ],
+)
+def test_the_service_checks_a_typed_input_as_it_checks_raw_text(
+    app: CalTrack, values: dict[str, Any]
+) -> None:
+    """A typed input built in code meets the same field rules, word for word."""
+    with pytest.raises(ValidationError) as raw:
+        instrument_input(values)
+    with pytest.raises(ValidationError) as typed:
+        app.instruments.add(InstrumentInput(**values))
+    assert typed.value.fields == raw.value.fields
+    add_thermometer(app)
+    changes = {k: v for k, v in values.items() if v not in ("A1", "d")}  # only the bad one
+    with pytest.raises(ValidationError) as raw:
+        instrument_changes(changes)
+    with pytest.raises(ValidationError) as typed:
+        app.instruments.edit("TH-001", InstrumentChanges(**changes))
+    assert typed.value.fields == raw.value.fields
+    assert app.audit.recent(entity_type="instrument")[0].action == "create"
 
 
 def test_asset_tag_is_unique_ignoring_case(app: CalTrack) -> None:
@@ -68,7 +118,7 @@ def test_edit_with_current_version_saves_and_audits_fields(app: CalTrack) -> Non
     loaded = app.instruments.get("th-001")
     saved = app.instruments.edit(
         "TH-001",
-        {"location": "Lab 2", "notes": "moved"},
+        InstrumentChanges(location="Lab 2", notes="moved"),
         expected_version=loaded.version,
         reason="relocation",
     )
@@ -83,9 +133,9 @@ def test_edit_with_current_version_saves_and_audits_fields(app: CalTrack) -> Non
 def test_stale_edit_raises_conflict_with_both_sides(app: CalTrack) -> None:
     add_thermometer(app)
     v1 = app.instruments.get("TH-001").version
-    app.instruments.edit("TH-001", {"location": "Lab 2"}, expected_version=v1)
+    app.instruments.edit("TH-001", InstrumentChanges(location="Lab 2"), expected_version=v1)
     with pytest.raises(ConflictError) as info:
-        app.instruments.edit("TH-001", {"location": "Lab 9"}, expected_version=v1)
+        app.instruments.edit("TH-001", InstrumentChanges(location="Lab 9"), expected_version=v1)
     conflict = info.value
     assert conflict.yours.values == {"location": "Lab 9"}
     assert conflict.theirs.values["location"] == "Lab 2"
@@ -98,7 +148,7 @@ def test_stale_edit_raises_conflict_with_both_sides(app: CalTrack) -> None:
 def test_edit_that_changes_nothing_writes_no_event(app: CalTrack) -> None:
     add_thermometer(app)
     before = len(app.audit.recent())
-    detail = app.instruments.edit("TH-001", {"manufacturer": "Fluke"})
+    detail = app.instruments.edit("TH-001", InstrumentChanges(manufacturer="Fluke"))
     assert detail.version == 1
     assert len(app.audit.recent()) == before
 
@@ -108,7 +158,7 @@ def test_changing_interval_moves_next_due(app: CalTrack) -> None:
 
     add_thermometer(app)
     app.calibrations.add("TH-001", CalibrationInput(performed_on="2026-01-10", result="pass"))
-    detail = app.instruments.edit("TH-001", {"calibration_interval_days": 30})
+    detail = app.instruments.edit("TH-001", InstrumentChanges(calibration_interval_days=30))
     assert str(detail.next_due) == "2026-02-09"
 
 
@@ -172,3 +222,11 @@ def test_list_sorts_in_the_database(app: CalTrack) -> None:
 def test_bad_status_filter_is_a_validation_error(app: CalTrack) -> None:
     with pytest.raises(ValidationError):
         app.instruments.list(status="sideways")
+
+
+def test_the_typed_inputs_name_every_field_the_rules_know() -> None:
+    """InstrumentInput, InstrumentChanges and the field rules list the same fields."""
+    assert [f.name for f in fields(InstrumentInput)] == list(INSTRUMENT_FIELDS)
+    assert [f.name for f in fields(InstrumentChanges)] == list(INSTRUMENT_FIELDS)
+    required = [f.name for f in fields(InstrumentInput) if f.default is MISSING]
+    assert required == [name for name, spec in INSTRUMENT_FIELDS.items() if spec.required]

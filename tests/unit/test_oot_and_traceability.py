@@ -11,7 +11,7 @@ from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.db.models import OOT_DISPOSITIONS
 from app.errors import NotAllowedError, ValidationError
-from app.services.dto import CalibrationInput
+from app.services.dto import CalibrationInput, InstrumentChanges
 from app.services.oot import DISPOSITION_LABELS
 from app.services.transfer_model import ImportOptions
 from tests.conftest import add_thermometer
@@ -143,7 +143,9 @@ def test_voiding_the_failing_record_needs_qa_and_leaves_its_case_open(
         assert not bob.calibrations.get(record_id).voided
         assert bob.oot.get(case.id).status == "open"
         with pytest.raises(NotAllowedError):
-            bob.instruments.edit("REF-1", {"status": "in_service"}, reason="record voided")
+            bob.instruments.edit(
+                "REF-1", InstrumentChanges(status="in_service"), reason="record voided"
+            )
     with open_as(db_path, QUINN, clock) as qa:
         qa.calibrations.void(record_id, "entered for the wrong instrument")
         # The case stays open until QA closes it.
@@ -182,7 +184,7 @@ def test_a_standard_must_be_valid_on_the_day_or_justified(lab: CalTrack) -> None
 
 
 def test_an_out_of_service_standard_is_refused_from_the_day_it_went_out(lab: CalTrack) -> None:
-    lab.instruments.edit("REF-1", {"status": "out_of_service"}, reason="dropped")
+    lab.instruments.edit("REF-1", InstrumentChanges(status="out_of_service"), reason="dropped")
     today = "2026-11-23"  # the fixed clock's day: the status changed today
     assert lab.calibrations.standard_problems(["REF-1"], today) == {
         "REF-1": "REF-1 is out of service since 2026-11-23"
@@ -198,7 +200,9 @@ def test_a_standard_left_out_of_tolerance_is_suspect_until_calibrated_good(
     add_thermometer(lab, "REF-2", description="Second reference")
     calibrate(lab, "REF-2", "2026-01-05")
     failed = calibrate(lab, "REF-2", "2026-11-10", "fail", points=(reading(0, 0.9),))
-    lab.instruments.edit("REF-2", {"status": "in_service"}, reason="test: back in service")
+    lab.instruments.edit(
+        "REF-2", InstrumentChanges(status="in_service"), reason="test: back in service"
+    )
     problems = lab.calibrations.standard_problems(["REF-2"], "2026-11-20")
     assert problems == {
         "REF-2": f"REF-2 was left out of tolerance by its calibration of 2026-11-10 (#{failed})"
@@ -282,9 +286,13 @@ def test_a_standard_out_of_service_then_back_is_refused_for_the_days_between(
     calibrate(app, "REF-1", "2026-10-01")
     app.close()
     with open_as(db_path, ALICE, FixedClock(datetime(2026, 11, 2, 12, tzinfo=UTC))) as lab:
-        lab.instruments.edit("REF-1", {"status": "out_of_service"}, reason="sent for repair")
+        lab.instruments.edit(
+            "REF-1", InstrumentChanges(status="out_of_service"), reason="sent for repair"
+        )
     with open_as(db_path, ALICE, FixedClock(datetime(2026, 11, 10, 12, tzinfo=UTC))) as lab:
-        lab.instruments.edit("REF-1", {"status": "in_service"}, reason="back from repair")
+        lab.instruments.edit(
+            "REF-1", InstrumentChanges(status="in_service"), reason="back from repair"
+        )
     with open_as(db_path, ALICE, FixedClock(datetime(2026, 11, 20, 12, tzinfo=UTC))) as lab:
         assert lab.calibrations.standard_problems(["REF-1"], "2026-11-05") == {
             "REF-1": "REF-1 was out of service on 2026-11-05 (from 2026-11-02)"
@@ -307,7 +315,7 @@ def test_the_day_a_standard_went_out_of_service_is_the_labs_local_day(
     evening = FixedClock(datetime(2026, 11, 23, 2, tzinfo=UTC), local=timezone(timedelta(hours=-5)))
     assert str(evening.today()) == "2026-11-22"
     with open_as(db_path, ALICE, evening) as lab:
-        lab.instruments.edit("REF-1", {"status": "out_of_service"}, reason="dropped")
+        lab.instruments.edit("REF-1", InstrumentChanges(status="out_of_service"), reason="dropped")
         assert lab.calibrations.standard_problems(["REF-1"], "2026-11-22") == {
             "REF-1": "REF-1 is out of service since 2026-11-22"
         }
@@ -322,9 +330,13 @@ def test_only_qa_takes_an_instrument_with_an_open_case_back_into_service(
     make_qa(lab, db_path, clock)
     with open_as(db_path, BOB, clock) as bob:
         with pytest.raises(NotAllowedError, match=f"while OOT-{case.id} is open"):
-            bob.instruments.edit("REF-1", {"status": "in_service"}, reason="looks fine")
+            bob.instruments.edit(
+                "REF-1", InstrumentChanges(status="in_service"), reason="looks fine"
+            )
         assert bob.instruments.get("REF-1").lifecycle == "out_of_service"
-        bob.instruments.edit("REF-1", {"location": "Bench 2"}, reason="moved")  # still fine
+        bob.instruments.edit(
+            "REF-1", InstrumentChanges(location="Bench 2"), reason="moved"
+        )  # still fine
     with open_as(db_path, QUINN, clock) as qa:
         qa.oot.assess(case.id, impact_assessment="No results affected", disposition="no_impact")
     with open_as(db_path, BOB, clock) as bob:
@@ -333,7 +345,9 @@ def test_only_qa_takes_an_instrument_with_an_open_case_back_into_service(
             bob.calibrations.void(failing, "wrong instrument")
         assert bob.oot.get(case.id).status == "open"
     with open_as(db_path, QUINN, clock) as qa:
-        qa.instruments.edit("REF-1", {"status": "in_service"}, reason="adjusted and verified")
+        qa.instruments.edit(
+            "REF-1", InstrumentChanges(status="in_service"), reason="adjusted and verified"
+        )
         assert qa.instruments.get("REF-1").lifecycle == "in_service"
 
 
@@ -371,7 +385,9 @@ def test_a_standard_marked_calibration_not_required_needs_a_justification(
     the overdue rule alone let it through)."""
     lab.instruments.edit(
         "REF-1",
-        {"calibration_requirement": "not_required", "requirement_reason": "display only"},
+        InstrumentChanges(
+            calibration_requirement="not_required", requirement_reason="display only"
+        ),
         reason="no longer used for measurement",
     )
     assert lab.calibrations.standard_problems(["REF-1"], "2026-11-20") == {

@@ -13,6 +13,7 @@ from app.errors import NotFoundError, UsageError, ValidationError
 from app.services.dto import (
     AffectedCalibration,
     CalibrationInput,
+    InstrumentChanges,
     OotCaseView,
     PointView,
     SignatureView,
@@ -40,9 +41,9 @@ def register(app: CalTrack) -> CalTrack:
     _calibrated(app, "OLD-01", "2025-06-01")  # due 2026-06-01: 175 days ago
     _calibrated(app, "NEW-01", None)  # never calibrated
     _calibrated(app, "RET-01", "2025-06-01")
-    app.instruments.edit("RET-01", {"status": "retired"}, reason="scrapped")
+    app.instruments.edit("RET-01", InstrumentChanges(status="retired"), reason="scrapped")
     _calibrated(app, "OOS-01", "2025-12-02")
-    app.instruments.edit("OOS-01", {"status": "out_of_service"}, reason="dropped")
+    app.instruments.edit("OOS-01", InstrumentChanges(status="out_of_service"), reason="dropped")
     return app
 
 
@@ -297,7 +298,7 @@ def test_oot_log_from_the_oot_service(app: CalTrack) -> None:
 
 
 def test_audit_trail_shows_field_changes_and_filters(register: CalTrack) -> None:
-    register.instruments.edit("DUE-01", {"location": "Lab 9"}, reason="moved")
+    register.instruments.edit("DUE-01", InstrumentChanges(location="Lab 9"), reason="moved")
     report = register.reports.audit_trail(since=date(2026, 11, 23), until=date(2026, 11, 23))
     table = _table(report)
     assert report.landscape and report.kind == "audit"

@@ -15,6 +15,7 @@ from app.clock import FixedClock
 from app.errors import NotAllowedError, UsageError, ValidationError
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.audit import AuditChainWriter
+from app.services.dto import InstrumentChanges, InstrumentInput
 from app.services.transfer_model import ImportOptions
 from tests.conftest import add_thermometer
 from tests.integration.helpers import fingerprint
@@ -142,7 +143,7 @@ def test_without_the_import_path_such_dates_are_refused_as_before(app: CalTrack)
         app.instruments.add_in(
             uow,
             audit,
-            {"asset_tag": "X-2", "description": "x"},
+            InstrumentInput(asset_tag="X-2", description="x"),
             last_calibrated=date(2021, 5, 4),
             next_due=date(2019, 3, 1),
         )
@@ -271,7 +272,7 @@ def test_a_stale_version_is_a_conflict(app: CalTrack, db_path: Path, tmp_path: P
 
     flagged_lab(app, tmp_path)
     version = app.instruments.get("FUT-3").version
-    app.instruments.edit("FUT-3", {"location": "Lab 2"}, reason="moved")
+    app.instruments.edit("FUT-3", InstrumentChanges(location="Lab 2"), reason="moved")
     with pytest.raises(ConflictError):
         app.instruments.clear_review("FUT-3", "fine", expected_version=version)  # alice: admin
     assert app.instruments.get("FUT-3").review_reason == FLAGGED["FUT-3"]

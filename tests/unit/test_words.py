@@ -1,8 +1,22 @@
-"""Counts said with the right plural, the one way the window and reports say them."""
+"""Counts said with the right plural, and a label for every value of each vocabulary."""
 
 from __future__ import annotations
 
-from app.words import count, plural
+from collections.abc import Mapping
+
+import pytest
+
+from app.services.accounts import ROLE_NAMES
+from app.vocabulary import CASE_STATES, LIFECYCLES, PROVIDER_KINDS, REQUIREMENTS, RESULTS, ROLES
+from app.words import (
+    CASE_STATE_LABELS,
+    LIFECYCLE_LABELS,
+    PROVIDER_LABELS,
+    REQUIREMENT_LABELS,
+    RESULT_LABELS,
+    count,
+    plural,
+)
 
 
 def test_one_is_singular_everything_else_plural() -> None:
@@ -17,3 +31,23 @@ def test_irregular_plurals_are_given() -> None:
     assert count(3, "entry", "entries") == "3 entries"
     assert plural(1, "was", "were") == "was"
     assert plural(2, "was", "were") == "were"
+
+
+@pytest.mark.parametrize(
+    ("labels", "vocabulary"),
+    [
+        (LIFECYCLE_LABELS, LIFECYCLES),
+        (REQUIREMENT_LABELS, REQUIREMENTS),
+        (RESULT_LABELS, RESULTS),
+        (PROVIDER_LABELS, PROVIDER_KINDS),
+        (CASE_STATE_LABELS, CASE_STATES),
+        (ROLE_NAMES, ROLES),
+    ],
+)
+def test_every_vocabulary_value_has_one_label(
+    labels: Mapping[str, str], vocabulary: tuple[str, ...]
+) -> None:
+    """A value added to the vocabulary cannot show up in a menu without a label."""
+    assert sorted(labels) == sorted(vocabulary)
+    assert all(labels.values())
+    assert len(set(labels.values())) == len(labels), "two values would read the same"

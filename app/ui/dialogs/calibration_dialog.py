@@ -44,6 +44,7 @@ from app.services.tolerance import within
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 from app.ui.look import status_color
+from app.words import PROVIDER_LABELS, RESULT_LABELS
 
 Submit = Callable[[CalibrationInput, Callable[[Any], None], Callable[[BaseException], None]], None]
 # standard tags, calibration date, callback with tag → problem; runs off the GUI thread
@@ -60,11 +61,6 @@ POINT_COLUMNS = (
 )
 VERDICT_FOUND, VERDICT_LEFT = 5, 6
 LAST_ENTRY_COLUMN = 4  # Unit: the last cell a person types into; the verdicts follow
-RESULT_LABELS = (
-    ("pass", "Pass"),
-    ("adjusted", "Adjusted (passed after adjustment)"),
-    ("fail", "Fail"),
-)
 
 
 def _number(text: str) -> float | None:
@@ -217,18 +213,14 @@ class CalibrationDialog(QDialog):
         self.performed_on.setMaximumDate(_qdate(today))
         form.add("performed_on", "&Calibrated on:", self.performed_on)
         self.result_box = QComboBox()
-        for value, label in (
-            ("pass", "Pass"),
-            ("adjusted", "Adjusted (passed after adjustment)"),
-            ("fail", "Fail"),
-        ):
+        for value, label in RESULT_LABELS.items():
             self.result_box.addItem(label, value)
         form.add("result", "&Result:", self.result_box)
         self.performed_by = QLineEdit(user)
         form.add("performed_by", "Performed &by:", self.performed_by)
         self.provider = QComboBox()
-        self.provider.addItem("In-house", "in_house")
-        self.provider.addItem("External provider", "external")
+        for kind, label in PROVIDER_LABELS.items():
+            self.provider.addItem(label, kind)
         self.provider_name = QLineEdit()
         self.provider_name.setPlaceholderText("Calibration lab (external only)")
         form.add("provider_kind", "&Provider:", self.provider)

@@ -19,26 +19,23 @@ from PySide6.QtWidgets import (
 
 from app.errors import ConflictError, ValidationError
 from app.limits import SHORT_LEN, TAG_LEN, TEXT_LEN
-from app.services.dto import InstrumentDetail
+from app.services.dto import InstrumentChanges, InstrumentDetail, InstrumentInput
 from app.services.validation import MAX_GRACE_DAYS, MAX_INTERVAL_DAYS
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
+from app.words import LIFECYCLE_LABELS, REQUIREMENT_LABELS
 
+# What is saved: a new instrument, or the changes to the one loaded (at a version).
 Submit = Callable[
-    [dict[str, Any], int | None, Callable[[Any], None], Callable[[BaseException], None]], None
+    [
+        InstrumentInput | InstrumentChanges,
+        int | None,
+        Callable[[Any], None],
+        Callable[[BaseException], None],
+    ],
+    None,
 ]
 
-REQUIREMENT_LABELS = {
-    "periodic": "Periodic",
-    "verify_before_use": "Verify before use",
-    "not_required": "Not required",
-}
-LIFECYCLE_LABELS = {
-    "in_service": "In service",
-    "out_of_service": "Out of service",
-    "retired": "Retired",
-    "lost": "Lost",
-}
 TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
     ("asset_tag", "&Asset tag:", TAG_LEN),
     ("description", "&Description:", TEXT_LEN),
@@ -130,8 +127,8 @@ class InstrumentDialog(QDialog):
         # How it is calibrated; a reason when not periodically, and why the kind changed
         # (both audited). Shown only when they are asked for.
         self.requirement = QComboBox()
-        for value, label in REQUIREMENT_LABELS.items():
-            self.requirement.addItem(label, value)
+        for requirement, label in REQUIREMENT_LABELS.items():
+            self.requirement.addItem(label, requirement)
         self.form.add("calibration_requirement", "Cali&bration:", self.requirement)
         self.requirement_reason = QLineEdit()
         self.requirement_reason.setMaxLength(TEXT_LEN)
@@ -232,6 +229,12 @@ class InstrumentDialog(QDialog):
                 changed.pop(name, None)
         return changed
 
+    def submitted(self) -> InstrumentInput | InstrumentChanges:
+        """What Save sends: the whole new instrument, or an edit's changed fields."""
+        if self._detail is None:
+            return InstrumentInput(**self.values())
+        return InstrumentChanges(**self.changes())
+
     def _local_errors(self, values: dict[str, Any]) -> dict[str, str]:
         errors = {}
         for name in ("asset_tag", "description"):
@@ -251,7 +254,7 @@ class InstrumentDialog(QDialog):
             self.accept()  # nothing changed: nothing to save
             return
         self._busy(True)
-        self._submit(values, self.expected_version, self._saved, self._failed)
+        self._submit(self.submitted(), self.expected_version, self._saved, self._failed)
 
     def _busy(self, busy: bool) -> None:
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(not busy)

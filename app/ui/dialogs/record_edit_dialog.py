@@ -30,6 +30,7 @@ from app.services.dto import CalibrationView
 from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
+from app.words import PROVIDER_LABELS
 
 # changes, expected version, ok, fail
 EditSubmit = Callable[
@@ -41,7 +42,6 @@ TEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("provider_name", "Provider &name:"),
     ("uncertainty", "&Uncertainty:"),
 )
-PROVIDERS = (("in_house", "In-house"), ("external", "External provider"))
 
 
 class RecordEditDialog(QDialog):
@@ -75,7 +75,7 @@ class RecordEditDialog(QDialog):
             self.form.add(name, label, edit)
             if name == "performed_by":
                 self.provider = QComboBox()
-                for value, text in PROVIDERS:
+                for value, text in PROVIDER_LABELS.items():
                     self.provider.addItem(text, value)
                 self.form.add("provider_kind", "&Provider:", self.provider)
         env = QWidget()

@@ -62,6 +62,7 @@ from app.ui.dialogs.form import ValidatingForm, dialog_layout, enter_presses
 from app.ui.files import proposed_folder, safe_file_part, show_whole_path
 from app.ui.jobs import BusyBar, CancellableJob, write_cancellable
 from app.ui.tasks import TaskRunner, run_for
+from app.words import CASE_STATE_LABELS
 
 Ok = Callable[[Any], None]
 Fail = Callable[[BaseException], None]
@@ -122,12 +123,7 @@ FORMAT_LABELS = {
     "xlsx": "XLSX — Excel workbook",
 }
 FORMAT_FILTERS = {"pdf": "PDF (*.pdf)", "csv": "CSV (*.csv)", "xlsx": "Excel workbook (*.xlsx)"}
-OOT_STATUSES: tuple[tuple[str, str], ...] = (
-    ("", "All cases"),
-    ("open", "Open"),
-    ("closed", "Closed"),
-    ("cancelled", "Cancelled"),
-)
+OOT_STATUSES: tuple[tuple[str, str], ...] = (("", "All cases"), *CASE_STATE_LABELS.items())
 # The entity types the audit trail stores (what users filter by).
 ENTITY_TYPES: tuple[tuple[str, str], ...] = (
     ("", "Any"),

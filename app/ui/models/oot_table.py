@@ -15,6 +15,7 @@ from app.services.dto import OotCaseView
 from app.services.oot import DISPOSITION_LABELS
 from app.ui.look import status_color
 from app.ui.models.list_model import SortedListModel
+from app.words import CASE_STATE_LABELS
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -37,14 +38,10 @@ COLUMNS: tuple[str, ...] = (
     COL_DISPOSITION,
     COL_STATUS,
 ) = range(len(COLUMNS))
-STATUS_LABELS = {"open": "Open", "closed": "Closed", "cancelled": "Cancelled"}
+# Keyed by plain text: the filter and the case views look up whatever status they hold.
+STATUS_LABELS: dict[str, str] = {state: text for state, text in CASE_STATE_LABELS.items()}
 # The status filter's chips, in order; None is "All".
-FILTERS: tuple[tuple[str | None, str], ...] = (
-    ("open", "Open"),
-    ("closed", "Closed"),
-    ("cancelled", "Cancelled"),
-    (None, "All"),
-)
+FILTERS: tuple[tuple[str | None, str], ...] = (*CASE_STATE_LABELS.items(), (None, "All"))
 
 
 def status_counts(cases: Sequence[OotCaseView]) -> dict[str | None, int]:

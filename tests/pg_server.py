@@ -1,0 +1,168 @@
+"""A private PostgreSQL server for one test run.
+
+``initdb`` into a fresh temporary folder, listening on a unix socket in that folder only
+(no TCP port), so two runs on one machine never meet. As root the server runs as the
+unprivileged ``nobody`` user (PostgreSQL refuses to run as root). Tests connect as the
+superuser ``caltrack`` with trust authentication over the socket, and each test gets a
+database of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUPERUSER = "caltrack"
+# Set by ./run-tests: a missing server is then a failure, not a skip.
+REQUIRE_ENV = "CALTRACK_REQUIRE_PG"
+
+
+class ServerUnavailable(RuntimeError):
+    """No PostgreSQL server binaries on this machine, or the server would not start."""
+
+
+def bin_dir() -> Path | None:
+    """Debian's newest ``/usr/lib/postgresql/N/bin`` with ``initdb``, or one on PATH."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if found:
+        return found[-1].parent
+    on_path = shutil.which("initdb")
+    return Path(on_path).parent if on_path else None
+
+
+def _as_server_user(argv: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", "nobody", "--", *argv]
+
+
+@dataclass
+class PgServer:
+    """A running private server; :meth:`new_database` hands out empty databases."""
+
+    folder: Path
+    bin: Path
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.folder
+
+    def url(self, database: str) -> str:
+        """A SQLAlchemy URL for ``database`` on this server."""
+        return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.socket_dir}"
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run ``sql`` with psql as the superuser; its output."""
+        done = subprocess.run(
+            [
+                str(self.bin / "psql"),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.socket_dir),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"psql failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def new_database(self, prefix: str = "t") -> str:
+        """Create an empty database; its URL."""
+        name = f"{prefix}_{os.getpid()}_{next(self._counter)}"
+        self.psql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        """Stop the server at once and remove its folder."""
+        subprocess.run(
+            _as_server_user(
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.folder / "data"),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ]
+            ),
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_server() -> PgServer:
+    """initdb and start a server in a new temporary folder; raise ServerUnavailable."""
+    pg_bin = bin_dir()
+    if pg_bin is None:
+        raise ServerUnavailable(
+            "PostgreSQL server binaries not found (Debian package postgresql; ./run-tests "
+            "installs it)"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="caltrack-pg-"))
+    folder.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(folder, user="nobody")
+    data = folder / "data"
+    log = folder / "server.log"
+    steps = [
+        [
+            str(pg_bin / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            SUPERUSER,
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C.UTF-8",
+        ],
+        [
+            str(pg_bin / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-k {folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off "
+            "-c synchronous_commit=off -c max_connections=200",
+            "start",
+        ],
+    ]
+    for argv in steps:
+        done = subprocess.run(_as_server_user(argv), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip()
+            if log.exists():
+                detail += "\n" + log.read_text(errors="replace")[-2000:]
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ServerUnavailable(f"{Path(argv[0]).name} failed: {detail}")
+    return PgServer(folder=folder, bin=pg_bin)
