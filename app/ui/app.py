@@ -14,7 +14,6 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QMessageBox,
     QProgressDialog,
     QWidget,
 )
@@ -126,20 +125,16 @@ class Launcher(QObject):
                 "Check the path, or create the folder first.",
             )
             return False
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        chosen = messages.choose_now(
+            None,
             "Create a new database?",
             f"There is no CalTrack database at\n{path}",
-            QMessageBox.StandardButton.NoButton,
+            [("&Create", messages.Role.AcceptRole), ("&Open another…", messages.Role.RejectRole)],
+            default=0,
+            detail="Create a new, empty register there? Choose Open another… if it is "
+            "somewhere else.",
         )
-        box.setInformativeText(
-            "Create a new, empty register there? Choose Open another… if it is somewhere else."
-        )
-        create = box.addButton("&Create", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("&Open another…", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(create)
-        run_modal(box)
-        return box.clickedButton() is create
+        return chosen == 0
 
     def open(self, path: str, create: bool = False) -> None:
         parent: QWidget | None = self.window
@@ -233,25 +228,27 @@ class Launcher(QObject):
     def _tell_crash(self, parent: QWidget | None, crash: CrashReport) -> None:
         """One dialog for the run that ended without closing, with the way to its log."""
         damaged = bool(crash.damage)
-        box = QMessageBox(
-            QMessageBox.Icon.Warning if damaged else QMessageBox.Icon.Information,
-            "CalTrack did not close properly",
-            crash.text,
-            QMessageBox.StandardButton.Ok,
-            parent,
-        )
-        box.setTextFormat(Qt.TextFormat.PlainText)
         # The path is on the button's tooltip, and said in full if no viewer opens it.
         detail = "The CalTrack log file says what happened before it stopped."
         if damaged:
             detail = "\n".join(f"• {p}" for p in crash.damage) + "\n\n" + detail
-        box.setInformativeText(detail)
-        open_log = None
-        if self.log_file is not None and self.log_file.exists():
-            open_log = box.addButton("Open log", QMessageBox.ButtonRole.ActionRole)
-            open_log.setToolTip(str(self.log_file))
-        run_modal(box)
-        if open_log is not None and box.clickedButton() is open_log:
+        buttons = [("&OK", messages.Role.AcceptRole)]
+        has_log = self.log_file is not None and self.log_file.exists()
+        if has_log:
+            buttons.append(("Open log", messages.Role.ActionRole))
+        chosen = messages.choose_now(
+            parent,
+            "CalTrack did not close properly",
+            crash.text,
+            buttons,
+            default=0,
+            escape=0,
+            icon=messages.Icon.Warning if damaged else messages.Icon.Information,
+            detail=detail,
+            tooltips={1: str(self.log_file)} if has_log else None,
+            plain_text=True,
+        )
+        if has_log and chosen == 1:
             if self.log_file is None:
                 raise RuntimeError("'Open log' was offered without a log file")
             if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.log_file))):
@@ -335,10 +332,10 @@ class Launcher(QObject):
                 "Your database is ready and empty, for your lab's real instruments.\n\n"
                 f"Open a separate demo database ({demo_path.name}) with {DEMO_OFFER_SIZE} "
                 "demo instruments and their calibration history to look around first?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
+                messages.Button.Yes | messages.Button.No,
+                messages.Button.No,
             )
-            if choice == QMessageBox.StandardButton.Yes:
+            if choice == messages.Button.Yes:
                 self._open_demo(demo_path, window)
 
         self.runner.run(empty, answer, lambda exc: None)

@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QStandardPaths, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
-from PySide6.QtWidgets import QDialog, QFileDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QLineEdit, QWidget
 
 from app.ui import messages
 from app.ui.modal import run_modal
@@ -38,10 +38,10 @@ def _confirm_replace(parent: QWidget, path: Path) -> bool:
         parent,
         "Replace the file?",
         f"{path.name} already exists in {path.parent}. Replace it?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.No,
+        messages.Button.Yes | messages.Button.No,
+        messages.Button.No,
     )
-    return answer == QMessageBox.StandardButton.Yes
+    return answer == messages.Button.Yes
 
 
 def _open_file(path: Path) -> None:

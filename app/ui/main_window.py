@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QProgressDialog,
     QPushButton,
     QSplitter,
@@ -69,7 +68,7 @@ from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.flow_layout import FlowLayout
 from app.ui.live_updates import LiveUpdates
 from app.ui.look import icon, status_icon
-from app.ui.modal import run_modal
+from app.ui.modal import open_modal
 from app.ui.models.instrument_table import (
     COLUMNS,
     ID_ROLE,
@@ -222,7 +221,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self.watcher: ChangeWatcher | None = None
         self.lock_view: LockView | None = None
-        self._request_box: QMessageBox | None = None
+        self._request_box: messages.Box | None = None
         self._request_shown: EditRequest | None = None
         self.setWindowTitle(f"CalTrack — {app.database.path or 'server database'}")
         self.setWindowIcon(icon("caltrack"))
@@ -837,10 +836,10 @@ class MainWindow(QMainWindow):
                 self,
                 "Database available",
                 "The database is free for editing now. Start editing?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.Yes,
+                messages.Button.Yes | messages.Button.No,
+                messages.Button.Yes,
             )
-            if answer == QMessageBox.StandardButton.Yes:
+            if answer == messages.Button.Yes:
                 self.try_edit()
 
     def _request_answered(self, status: RequestStatus) -> None:
@@ -912,26 +911,21 @@ class MainWindow(QMainWindow):
     def _show_request(self, request: EditRequest) -> None:
         self._close_request_box()
         note = f"\n\nTheir note: {request.message}" if request.message else ""
-        box = QMessageBox(
-            QMessageBox.Icon.Information,
+        box = messages.choose(
+            self,
             "Edit requested",
             f"{request.user} on {request.machine} asks to edit this database.{note}",
-            QMessageBox.StandardButton.NoButton,
-            self,
-        )
-        box.setInformativeText(
-            "Handing over ends your editing: this window turns read-only and "
-            f"{request.user} becomes the editor. What you saved stays saved."
-        )
-        hand_over = box.addButton(f"Hand over to {request.user}", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
-        box.setModal(False)
-        box.buttonClicked.connect(
-            lambda button: self.answer_request(request, hand_over=button is hand_over)
+            [
+                (f"Hand over to {request.user}", messages.Role.AcceptRole),
+                ("Keep editing", messages.Role.RejectRole),
+            ],
+            lambda chosen: self.answer_request(request, hand_over=chosen == 0),
+            icon=messages.Icon.Information,
+            detail="Handing over ends your editing: this window turns read-only and "
+            f"{request.user} becomes the editor. What you saved stays saved.",
         )
         self._request_box = box
         self._request_shown = request
-        box.show()
 
     def _close_request_box(self) -> None:
         box, self._request_box, self._request_shown = self._request_box, None, None
@@ -1042,11 +1036,11 @@ class MainWindow(QMainWindow):
             "Take over the database?",
             "The editing session's heartbeat has stopped. Taking over fences it off: even if "
             "it wakes up, it can never save again. Continue?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-            icon=QMessageBox.Icon.Warning,
+            messages.Button.Yes | messages.Button.Cancel,
+            messages.Button.Cancel,
+            icon=messages.Icon.Warning,
         )
-        if answer != QMessageBox.StandardButton.Yes:
+        if answer != messages.Button.Yes:
             return
 
         def run() -> str:
@@ -1072,27 +1066,25 @@ class MainWindow(QMainWindow):
         overdue, soon = counts.get("overdue", 0), counts.get("due-soon", 0)
         if not overdue and not soon:
             return
-        box = QMessageBox(
-            QMessageBox.Icon.Information,
+        filters = ("overdue", "due-soon")
+
+        def chosen(index: int) -> None:
+            if index < len(filters):
+                self.set_filter(filters[index])
+
+        box = messages.choose(
+            self,
             "Calibrations due",
             f"{count(overdue, 'instrument')} overdue, {soon:,} due soon.",
-            QMessageBox.StandardButton.NoButton,
-            self,
+            [
+                ("Show overdue", messages.Role.AcceptRole),
+                ("Show due soon", messages.Role.ActionRole),
+                ("Later", messages.Role.RejectRole),
+            ],
+            chosen,
+            icon=messages.Icon.Information,
+            object_name="dueReminder",
         )
-        show_overdue = box.addButton("Show overdue", QMessageBox.ButtonRole.AcceptRole)
-        show_soon = box.addButton("Show due soon", QMessageBox.ButtonRole.ActionRole)
-        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
-        box.setModal(False)
-        box.setObjectName("dueReminder")
-
-        def clicked(button: Any) -> None:
-            if button is show_overdue:
-                self.set_filter("overdue")
-            elif button is show_soon:
-                self.set_filter("due-soon")
-
-        box.buttonClicked.connect(clicked)
-        box.show()
         self.reminder = box
 
     # -- instruments -----------------------------------------------------------------
@@ -1172,11 +1164,17 @@ class MainWindow(QMainWindow):
                 raise RuntimeError("the instrument dialog called back before it was built")
             self._resolve_conflict(dialog, exc, mine)
 
-        dialog = InstrumentDialog(submit=submit, on_conflict=conflict, detail=detail, parent=self)
-        if run_modal(dialog) and dialog.saved is not None:
-            saved: InstrumentDetail = dialog.saved
-            self.selected_id = saved.id
-            self.status.showMessage(f"Saved {saved.asset_tag}.", 4000)
+        opened = dialog = InstrumentDialog(
+            submit=submit, on_conflict=conflict, detail=detail, parent=self
+        )
+
+        def done(result: int) -> None:
+            if result and opened.saved is not None:
+                saved: InstrumentDetail = opened.saved
+                self.selected_id = saved.id
+                self.status.showMessage(f"Saved {saved.asset_tag}.", 4000)
+
+        open_modal(opened, done)
 
     def _resolve_conflict(
         self, dialog: InstrumentDialog, exc: ConflictError, mine: dict[str, Any]
@@ -1240,12 +1238,16 @@ class MainWindow(QMainWindow):
                 check_standards=self.qa.check_standards,
                 parent=self,
             )
-            if run_modal(dialog) and dialog.saved is not None:
-                due = dialog.saved.next_due
-                self.status.showMessage(
-                    f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
-                )
-                self.qa.calibration_saved(dialog.saved)
+
+            def done(result: int) -> None:
+                if result and dialog.saved is not None:
+                    due = dialog.saved.next_due
+                    self.status.showMessage(
+                        f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
+                    )
+                    self.qa.calibration_saved(dialog.saved)
+
+            open_modal(dialog, done)
 
         self.run_task(
             lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
@@ -1267,16 +1269,20 @@ class MainWindow(QMainWindow):
             "due date falls back to the latest valid calibration.",
             self,
         )
-        if not run_modal(dialog):
-            return
-        reason = dialog.reason
-        service = self.app.calibrations
-        self.run_task(
-            lambda: service.void(record_id, reason, expected_version=version),
-            lambda _v: None,
-            lambda exc: messages.explain(self, exc, doing="voiding the calibration"),
-            changes=Changes(calibrations=True),
-        )
+
+        def done(result: int) -> None:
+            if not result:
+                return
+            reason = dialog.reason
+            service = self.app.calibrations
+            self.run_task(
+                lambda: service.void(record_id, reason, expected_version=version),
+                lambda _v: None,
+                lambda exc: messages.explain(self, exc, doing="voiding the calibration"),
+                changes=Changes(calibrations=True),
+            )
+
+        open_modal(dialog, done)
 
     # -- attachments -----------------------------------------------------------------
 
@@ -1346,16 +1352,20 @@ class MainWindow(QMainWindow):
 
     def void_attachment(self, attachment_id: int) -> None:
         dialog = ReasonDialog("Void attachment", "Void this attachment? The file is kept.", self)
-        if not run_modal(dialog):
-            return
-        reason = dialog.reason
-        service = self.app.attachments
-        self.run_task(
-            lambda: service.void(attachment_id, reason),
-            lambda _v: None,
-            lambda exc: messages.explain(self, exc, doing="voiding the attachment"),
-            changes=Changes(attachments=True),
-        )
+
+        def done(result: int) -> None:
+            if not result:
+                return
+            reason = dialog.reason
+            service = self.app.attachments
+            self.run_task(
+                lambda: service.void(attachment_id, reason),
+                lambda _v: None,
+                lambda exc: messages.explain(self, exc, doing="voiding the attachment"),
+                changes=Changes(attachments=True),
+            )
+
+        open_modal(dialog, done)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and self.app.session.editing and self.history is not None:
@@ -1436,9 +1446,13 @@ class MainWindow(QMainWindow):
         from app.ui.dialogs.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self.app, self.runner, parent=self)
-        if run_modal(dialog):
-            self.settings = dialog.result_settings()
-            self.settings_changed.emit(self.settings)
+
+        def done(result: int) -> None:
+            if result:
+                self.settings = dialog.result_settings()
+                self.settings_changed.emit(self.settings)
+
+        open_modal(dialog, done)
 
     def show_guide(self) -> None:
         UserGuide.show_for(self)

@@ -1,6 +1,10 @@
 """Every message box goes through here: one seam for tests, one voice for users.
 
-Messages go through ``presenter``, questions with standard buttons through ``asker``.
+Messages go through ``presenter``, questions with standard buttons through ``asker``,
+questions with buttons of their own (labels that say what happens) through
+:func:`choose` (or :func:`choose_now` at start-up). No other module builds a
+``QMessageBox``: they name its buttons, roles and icons through the aliases here
+(``Button``, ``Role``, ``Icon``, ``Box``).
 
 Domain errors map to one clear dialog each, saying what happened and what to do.
 """
@@ -8,9 +12,10 @@ Domain errors map to one clear dialog each, saying what happened and what to do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QMessageBox, QPushButton, QWidget
 
 from app.errors import (
     CalTrackError,
@@ -45,6 +50,10 @@ def _show(
 presenter: Presenter = _show
 
 Button = QMessageBox.StandardButton
+Icon = QMessageBox.Icon
+Role = QMessageBox.ButtonRole
+# A box shown by :func:`choose`, for callers that keep it (to close it, or for tests).
+Box = QMessageBox
 # Tests replace this to answer questions without showing them: it gets the icon, the
 # title, the text, the buttons offered and the default, and returns the button chosen.
 Asker = Callable[[QWidget | None, QMessageBox.Icon, str, str, Button, Button], Button]
@@ -77,6 +86,126 @@ def ask(
 ) -> Button:
     """Ask the user a question with standard buttons; returns the button chosen."""
     return asker(parent, icon, title, text, buttons, default)
+
+
+# A question's buttons: (label, role) pairs, in the order shown.
+Choices = Sequence[tuple[str, Role]]
+
+
+def _question_box(
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    buttons: Choices,
+    *,
+    default: int | None,
+    escape: int | None,
+    icon: Icon,
+    detail: str,
+    object_name: str,
+    tooltips: Mapping[int, str] | None,
+    plain_text: bool,
+) -> tuple[QMessageBox, list[QPushButton]]:
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.NoButton, parent)
+    if plain_text:
+        box.setTextFormat(Qt.TextFormat.PlainText)
+    if detail:
+        box.setInformativeText(detail)
+    if object_name:
+        box.setObjectName(object_name)
+    added: list[QPushButton] = []
+    for i, (label, role) in enumerate(buttons):
+        button = box.addButton(label, role)
+        if tooltips and i in tooltips:
+            button.setToolTip(tooltips[i])
+        added.append(button)
+    if default is not None:
+        box.setDefaultButton(added[default])
+    if escape is not None:
+        box.setEscapeButton(added[escape])
+    return box, added
+
+
+def _index(added: list[QPushButton], button: QAbstractButton | None) -> int | None:
+    for i, candidate in enumerate(added):
+        if candidate is button:
+            return i
+    return None
+
+
+def choose(
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    buttons: Choices,
+    on_choice: Callable[[int], None],
+    *,
+    default: int | None = None,
+    icon: Icon = Icon.Question,
+    detail: str = "",
+    object_name: str = "",
+) -> Box:
+    """A question whose buttons say what they do, shown without blocking the window.
+
+    ``on_choice`` gets the index in ``buttons`` of the one clicked. The box stays under
+    ``parent`` (found by ``object_name``); it is returned so the caller can close it.
+    """
+    box, added = _question_box(
+        parent,
+        title,
+        text,
+        buttons,
+        default=default,
+        escape=None,
+        icon=icon,
+        detail=detail,
+        object_name=object_name,
+        tooltips=None,
+        plain_text=False,
+    )
+
+    def clicked(button: QAbstractButton) -> None:
+        index = _index(added, button)
+        if index is not None:
+            on_choice(index)
+
+    box.buttonClicked.connect(clicked)
+    box.setModal(False)
+    box.show()
+    return box
+
+
+def choose_now(
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    buttons: Choices,
+    *,
+    default: int | None = None,
+    escape: int | None = None,
+    icon: Icon = Icon.Question,
+    detail: str = "",
+    tooltips: Mapping[int, str] | None = None,
+    plain_text: bool = False,
+) -> int | None:
+    """:func:`choose`, blocking until the answer: the index of the button clicked, or
+    ``None`` when the box was closed without one. Only for the start-up questions asked
+    before the main window exists (the caller needs the answer to go on)."""
+    box, added = _question_box(
+        parent,
+        title,
+        text,
+        buttons,
+        default=default,
+        escape=escape,
+        icon=icon,
+        detail=detail,
+        object_name="",
+        tooltips=tooltips,
+        plain_text=plain_text,
+    )
+    run_modal(box)
+    return _index(added, box.clickedButton())
 
 
 def info(parent: QWidget | None, title: str, text: str, detail: str = "") -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QLabel, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QWidget
 
 from app.errors import ConflictError, NotFoundError
 from app.services.accounts import ROLE_NAMES, ROLE_RANK
@@ -31,7 +31,7 @@ from app.ui.dialogs.record_edit_dialog import RecordEditDialog
 from app.ui.dialogs.sign_dialog import SignDialog
 from app.ui.dialogs.users_dialog import PrintedNameDialog, UsersDialog
 from app.ui.look import icon
-from app.ui.modal import run_modal
+from app.ui.modal import open_modal
 from app.ui.tasks import Changes
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class QaActions(QObject):
         self.me: UserView | None = None
         self.open_cases = 0
         self.oot_window: OotWindow | None = None
-        self.case_notice: QMessageBox | None = None
+        self.case_notice: messages.Box | None = None
         self.users_dialog: UsersDialog | None = None
 
         self.act_sign = window.add_action(
@@ -279,19 +279,23 @@ class QaActions(QObject):
             "you checked; the audit trail keeps it with the flag's text.",
             self.window.as_widget(),
         )
-        if not run_modal(dialog):
-            return
-        reason, service = dialog.reason, self.window.app.instruments
-        self.window.run_task(
-            lambda: service.clear_review(d.asset_tag, reason, expected_version=d.version),
-            lambda done: self.window.status.showMessage(
-                f"Review flag of {done.asset_tag} cleared.", 6000
-            ),
-            lambda exc: messages.explain(
-                self.window.as_widget(), exc, doing="clearing the review flag"
-            ),
-            changes=Changes(instruments=True, instrument_ids=frozenset({d.id})),
-        )
+
+        def answered(result: int) -> None:
+            if not result:
+                return
+            reason, service = dialog.reason, self.window.app.instruments
+            self.window.run_task(
+                lambda: service.clear_review(d.asset_tag, reason, expected_version=d.version),
+                lambda done: self.window.status.showMessage(
+                    f"Review flag of {done.asset_tag} cleared.", 6000
+                ),
+                lambda exc: messages.explain(
+                    self.window.as_widget(), exc, doing="clearing the review flag"
+                ),
+                changes=Changes(instruments=True, instrument_ids=frozenset({d.id})),
+            )
+
+        open_modal(dialog, answered)
 
     # -- signing ---------------------------------------------------------------------
 
@@ -334,10 +338,14 @@ class QaActions(QObject):
             description=description,
             parent=self.window.as_widget(),
         )
-        if run_modal(dialog) and dialog.signature is not None:
-            self.window.status.showMessage(
-                f"Calibration #{record.id}: {dialog.signature.manifestation}.", 8000
-            )
+
+        def done(result: int) -> None:
+            if result and dialog.signature is not None:
+                self.window.status.showMessage(
+                    f"Calibration #{record.id}: {dialog.signature.manifestation}.", 8000
+                )
+
+        open_modal(dialog, done)
 
     # -- correcting ------------------------------------------------------------------
 
@@ -380,8 +388,12 @@ class QaActions(QObject):
         dialog = RecordEditDialog(
             record=record, submit=submit, on_conflict=conflict, parent=self.window.as_widget()
         )
-        if run_modal(dialog) and dialog.saved is not None:
-            self.window.status.showMessage(f"Calibration #{record.id} corrected.", 5000)
+
+        def done(result: int) -> None:
+            if result and dialog.saved is not None:
+                self.window.status.showMessage(f"Calibration #{record.id} corrected.", 5000)
+
+        open_modal(dialog, done)
 
     def _resolve_record_conflict(
         self,
@@ -508,13 +520,17 @@ class QaActions(QObject):
             supersede=record,
             parent=self.window.as_widget(),
         )
-        if run_modal(dialog) and dialog.saved is not None:
-            new: CalibrationView = dialog.saved
-            self.window.detail.pending_record = new.id
-            self.window.status.showMessage(
-                f"Calibration #{record.id} superseded by #{new.id} (now voided).", 6000
-            )
-            self.calibration_saved(new)
+
+        def done(result: int) -> None:
+            if result and dialog.saved is not None:
+                new: CalibrationView = dialog.saved
+                self.window.detail.pending_record = new.id
+                self.window.status.showMessage(
+                    f"Calibration #{record.id} superseded by #{new.id} (now voided).", 6000
+                )
+                self.calibration_saved(new)
+
+        open_modal(dialog, done)
 
     # -- calibration dialog hooks ----------------------------------------------------
 
@@ -536,28 +552,22 @@ class QaActions(QObject):
         if view.oot_case_id is None:
             return
         case_id = view.oot_case_id
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
+        self.case_notice = messages.choose(
+            self.window.as_widget(),
             "Out-of-tolerance case opened",
             f"Calibration #{view.id} found {view.asset_tag} out of tolerance: case "
             f"OOT-{case_id} is open. QA assesses what it may have affected as a standard.",
-            QMessageBox.StandardButton.NoButton,
-            self.window.as_widget(),
-        )
-        box.setInformativeText(
-            f"{view.asset_tag} stays out of service until QA closes the case."
+            [
+                (f"Open OOT-{case_id}", messages.Role.AcceptRole),
+                ("Later", messages.Role.RejectRole),
+            ],
+            lambda chosen: self.show_oot_window(case_id) if chosen == 0 else None,
+            icon=messages.Icon.Warning,
+            detail=f"{view.asset_tag} stays out of service until QA closes the case."
             if view.as_found_failed or view.result == "fail"
-            else ""
+            else "",
+            object_name="ootNotice",
         )
-        open_button = box.addButton(f"Open OOT-{case_id}", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
-        box.setModal(False)
-        box.setObjectName("ootNotice")
-        box.buttonClicked.connect(
-            lambda button: self.show_oot_window(case_id) if button is open_button else None
-        )
-        box.show()
-        self.case_notice = box
         self.refresh_status()
 
     # -- out-of-tolerance cases ------------------------------------------------------
@@ -637,9 +647,13 @@ class QaActions(QObject):
             )
 
         dialog = SigningPasswordDialog(me=me, submit=submit, parent=self.window.as_widget())
-        if run_modal(dialog) and dialog.saved is not None:
-            self.window.status.showMessage("Signing password set.", 5000)
-            self.refresh_status()
+
+        def done(result: int) -> None:
+            if result and dialog.saved is not None:
+                self.window.status.showMessage("Signing password set.", 5000)
+                self.refresh_status()
+
+        open_modal(dialog, done)
 
     def set_printed_name(self) -> None:
         self._with_me(self._name_dialog, "reading your account")
@@ -651,11 +665,15 @@ class QaActions(QObject):
             self.window.run_task(lambda: accounts.set_display_name(name), ok, fail)
 
         dialog = PrintedNameDialog(me=me, submit=submit, parent=self.window.as_widget())
-        if run_modal(dialog) and dialog.saved is not None:
-            self.window.status.showMessage(
-                f"Your signatures now show “{dialog.saved.display_name}”.", 5000
-            )
-            self.refresh_status()
+
+        def done(result: int) -> None:
+            if result and dialog.saved is not None:
+                self.window.status.showMessage(
+                    f"Your signatures now show “{dialog.saved.display_name}”.", 5000
+                )
+                self.refresh_status()
+
+        open_modal(dialog, done)
 
     def show_users(self) -> None:
         dialog = UsersDialog(
@@ -666,7 +684,8 @@ class QaActions(QObject):
         )
         dialog.accounts_changed.connect(self.refresh_status)
         self.users_dialog = dialog
-        try:
-            run_modal(dialog)
-        finally:
+
+        def closed(_result: int) -> None:
             self.users_dialog = None
+
+        open_modal(dialog, closed)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import shiboken6
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtTest import QTest
@@ -30,6 +31,12 @@ from pytestqt.qtbot import QtBot
 
 W = TypeVar("W", bound=QWidget)
 WAIT_MS = 15_000
+
+
+def gone(widget: QWidget) -> bool:
+    """The dialog (or window) is off screen: hidden, or already deleted by Qt (a dialog
+    opened with ``open_modal`` is deleted right after it finished)."""
+    return not shiboken6.isValid(widget) or not widget.isVisible()
 
 
 def _plain(text: str) -> str:
@@ -213,9 +220,11 @@ class Person:
     ) -> Iterator[None]:
         """Answers the dialog of ``kind`` that the actions inside the block open.
 
-        A modal dialog runs its own event loop, so the person's answer has to be given
-        from inside it: the handler runs once the dialog is on screen and active, and
-        the block ends only after it ran (its failure is raised here).
+        For a dialog that blocks (``exec()``: message boxes, file pickers, the start-up
+        questions) the person's answer has to be given from inside its event loop: the
+        handler runs once the dialog is on screen and active, and the block ends only
+        after it ran (its failure is raised here). A dialog opened with ``open_modal``
+        does not block: the journey finds it with :meth:`wait_for` and goes on.
         """
         done: list[bool] = []
         failures: list[BaseException] = []
@@ -233,7 +242,8 @@ class Person:
                     handler(widget)
                 except BaseException as exc:  # noqa: BLE001 - raised in the test below
                     failures.append(exc)
-                    widget.close()
+                    if shiboken6.isValid(widget):
+                        widget.close()
                 done.append(True)
                 return
 

@@ -22,7 +22,7 @@ from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.main_window import MainWindow
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 
 CONTENT = b"%PDF-1.4\n% a calibration certificate\n" * 40
 
@@ -44,7 +44,7 @@ def type_path(person: Person, qtbot: QtBot, path: Path) -> Callable[[QFileDialog
     def answer(dialog: QFileDialog) -> None:
         person.write(str(path))
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     return answer
 
@@ -86,16 +86,14 @@ def test_attach_save_a_copy_and_void(
     qtbot.waitUntil(copy.exists, timeout=10_000)
     assert copy.read_bytes() == CONTENT
 
-    def void(reason: ReasonDialog) -> None:
-        assert reason.windowTitle() == "Void attachment"
-        assert person.focused() is reason.text
-        person.write("wrong instrument's certificate")
-        person.click(reason.ok)
-        qtbot.waitUntil(lambda: not reason.isVisible(), timeout=10_000)
-
     person.click_cell(detail.attachments, 0, 0)
-    with person.answers(ReasonDialog, void):
-        person.click(detail.att_void)
+    person.click(detail.att_void)
+    reason = person.wait_for(ReasonDialog)
+    assert reason.windowTitle() == "Void attachment"
+    assert person.focused() is reason.text
+    person.write("wrong instrument's certificate")
+    person.click(reason.ok)
+    qtbot.waitUntil(lambda: gone(reason), timeout=10_000)
     qtbot.waitUntil(lambda: app.attachments.get(stored.id).voided, timeout=10_000)
     assert app.attachments.get(stored.id).void_reason == "wrong instrument's certificate"
 

@@ -23,7 +23,7 @@ from app.ui.main_window import MainWindow
 from app.ui.readings_table import ReadingsTable
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person, whole_headers
+from tests.journeys.person import Person, gone, whole_headers
 
 TAG = "TH-001"
 SIGNING_PASSWORD = "Calibrate-2026!"
@@ -111,57 +111,55 @@ def test_record_three_points_by_keyboard_and_add_point(
     _select_instrument(person, qtbot, window)
     seen: dict[str, object] = {}
 
-    def record(dialog: CalibrationDialog) -> None:
-        grid = dialog.points
-        # Point 1, typed entirely by keyboard; Tab from its last cell adds point 2.
-        person.click_cell(grid, 0, 0)
-        for text in ("0", "0.01", "0.02", "0.05", "°C"):
-            person.write(text)
-            person.press(Qt.Key.Key_Tab)
-        assert grid.rowCount() == 2, "Tab from the last cell adds a row"
-        assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
-        assert _verdicts(dialog, 0) == ("Pass", "Pass")
-        # Point 2: out of tolerance as found (100.08 against 100 ± 0.05), adjusted.
-        for text in ("100", "100.08", "100.01", "0.05"):
-            person.write(text)
-            person.press(Qt.Key.Key_Tab)
-        person.write("°C")
-        qtbot.waitUntil(lambda: _verdicts(dialog, 1)[0] == "FAIL", timeout=5_000)
-        assert _verdicts(dialog, 1) == ("FAIL", "Pass")
-        assert dialog.oot_notice.isVisible(), "the OOT warning shows before saving"
-        assert "out-of-tolerance case" in dialog.oot_notice.text()
-        # Point 3 with the Add point button: a row appears, the cursor in its first cell.
-        person.click_button("Add point")
-        assert grid.rowCount() == 3
-        assert person.focused() is grid or grid.isAncestorOf(person.focused())
-        assert (grid.currentRow(), grid.currentColumn()) == (2, 0)
-        for text in ("200", "200.03", "", "0.05"):
-            person.write(text)
-            person.press(Qt.Key.Key_Tab)
-        person.write("°C")
-        person.press(Qt.Key.Key_Return)
-        # Return commits the cell once the event loop turns, as between two key presses.
-        qtbot.waitUntil(lambda: grid.state() == QAbstractItemView.State.NoState, timeout=5_000)
-        assert _verdicts(dialog, 2) == ("Pass", "")
-        # The verdicts are computed, never typed: a person cannot edit them.
-        for row in range(3):
-            for col in (VERDICT_FOUND, VERDICT_LEFT):
-                item = grid.item(row, col)
-                assert item is not None
-                assert not item.flags() & Qt.ItemFlag.ItemIsEditable
-        # Result: Adjusted (Alt+R goes to it, Down picks the next choice).
-        person.shortcut("Alt+R")
-        assert person.focused() is dialog.result_box
-        person.press(Qt.Key.Key_Down)
-        assert dialog.result_box.currentData() == "adjusted"
-        assert dialog.oot_notice.isVisible()
-        seen["notice"] = dialog.oot_notice.text()
-        screenshot(dialog, "calibration-entry")
-        person.click_button("Save")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(CalibrationDialog, record):
-        person.shortcut("Ctrl+K")
+    person.shortcut("Ctrl+K")
+    dialog = person.wait_for(CalibrationDialog)
+    grid = dialog.points
+    # Point 1, typed entirely by keyboard; Tab from its last cell adds point 2.
+    person.click_cell(grid, 0, 0)
+    for text in ("0", "0.01", "0.02", "0.05", "°C"):
+        person.write(text)
+        person.press(Qt.Key.Key_Tab)
+    assert grid.rowCount() == 2, "Tab from the last cell adds a row"
+    assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
+    assert _verdicts(dialog, 0) == ("Pass", "Pass")
+    # Point 2: out of tolerance as found (100.08 against 100 ± 0.05), adjusted.
+    for text in ("100", "100.08", "100.01", "0.05"):
+        person.write(text)
+        person.press(Qt.Key.Key_Tab)
+    person.write("°C")
+    qtbot.waitUntil(lambda: _verdicts(dialog, 1)[0] == "FAIL", timeout=5_000)
+    assert _verdicts(dialog, 1) == ("FAIL", "Pass")
+    assert dialog.oot_notice.isVisible(), "the OOT warning shows before saving"
+    assert "out-of-tolerance case" in dialog.oot_notice.text()
+    # Point 3 with the Add point button: a row appears, the cursor in its first cell.
+    person.click_button("Add point")
+    assert grid.rowCount() == 3
+    assert person.focused() is grid or grid.isAncestorOf(person.focused())
+    assert (grid.currentRow(), grid.currentColumn()) == (2, 0)
+    for text in ("200", "200.03", "", "0.05"):
+        person.write(text)
+        person.press(Qt.Key.Key_Tab)
+    person.write("°C")
+    person.press(Qt.Key.Key_Return)
+    # Return commits the cell once the event loop turns, as between two key presses.
+    qtbot.waitUntil(lambda: grid.state() == QAbstractItemView.State.NoState, timeout=5_000)
+    assert _verdicts(dialog, 2) == ("Pass", "")
+    # The verdicts are computed, never typed: a person cannot edit them.
+    for row in range(3):
+        for col in (VERDICT_FOUND, VERDICT_LEFT):
+            item = grid.item(row, col)
+            assert item is not None
+            assert not item.flags() & Qt.ItemFlag.ItemIsEditable
+    # Result: Adjusted (Alt+R goes to it, Down picks the next choice).
+    person.shortcut("Alt+R")
+    assert person.focused() is dialog.result_box
+    person.press(Qt.Key.Key_Down)
+    assert dialog.result_box.currentData() == "adjusted"
+    assert dialog.oot_notice.isVisible()
+    seen["notice"] = dialog.oot_notice.text()
+    screenshot(dialog, "calibration-entry")
+    person.click_button("Save")
+    qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     stored = app.calibrations.history(TAG)
     assert len(stored) == 1
@@ -203,40 +201,38 @@ def test_add_point_button_gives_a_live_row(
     """Finding 3: Add point used to raise and leave the grid without live verdicts."""
     _select_instrument(person, qtbot, th_window)
 
-    def add_and_type(dialog: CalibrationDialog) -> None:
-        grid = dialog.points
-        person.click_button("Add point")
-        assert grid.rowCount() == 2
-        assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
-        # Shift+Tab goes back to the unit of the row above, Tab forward again.
-        person.press(Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
-        assert (grid.currentRow(), grid.currentColumn()) == (0, 4)
+    person.shortcut("Ctrl+K")
+    dialog = person.wait_for(CalibrationDialog)
+    grid = dialog.points
+    person.click_button("Add point")
+    assert grid.rowCount() == 2
+    assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
+    # Shift+Tab goes back to the unit of the row above, Tab forward again.
+    person.press(Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert (grid.currentRow(), grid.currentColumn()) == (0, 4)
+    person.press(Qt.Key.Key_Tab)
+    assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
+    for text in ("100", "100.08", "", "0.05"):
+        person.write(text)
         person.press(Qt.Key.Key_Tab)
-        assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
-        for text in ("100", "100.08", "", "0.05"):
-            person.write(text)
-            person.press(Qt.Key.Key_Tab)
-        qtbot.waitUntil(lambda: _verdicts(dialog, 1)[0] == "FAIL", timeout=5_000)
-        assert dialog.oot_notice.isVisible()
-        found = grid.item(1, VERDICT_FOUND)
-        assert found is not None and not found.flags() & Qt.ItemFlag.ItemIsEditable
-        # Tab through the unit adds row 3; Tab through that empty row leaves the grid.
+    qtbot.waitUntil(lambda: _verdicts(dialog, 1)[0] == "FAIL", timeout=5_000)
+    assert dialog.oot_notice.isVisible()
+    found = grid.item(1, VERDICT_FOUND)
+    assert found is not None and not found.flags() & Qt.ItemFlag.ItemIsEditable
+    # Tab through the unit adds row 3; Tab through that empty row leaves the grid.
+    person.press(Qt.Key.Key_Tab)
+    assert (grid.rowCount(), grid.currentRow(), grid.currentColumn()) == (3, 2, 0)
+    for _cell in range(5):
         person.press(Qt.Key.Key_Tab)
-        assert (grid.rowCount(), grid.currentRow(), grid.currentColumn()) == (3, 2, 0)
-        for _cell in range(5):
-            person.press(Qt.Key.Key_Tab)
-        assert grid.rowCount() == 3
-        assert person.focused() is person.button("Add point")
-        # Saving as Pass is refused next to Result, naming the row the grid shows failing.
-        person.click_button("Save")
-        error = dialog.form.rows["result"].error
-        qtbot.waitUntil(error.isVisible, timeout=10_000)
-        assert "point 2" in error.text()
-        assert "out of tolerance" in error.text()
-        person.click_button("Cancel")
-
-    with person.answers(CalibrationDialog, add_and_type):
-        person.shortcut("Ctrl+K")
+    assert grid.rowCount() == 3
+    assert person.focused() is person.button("Add point")
+    # Saving as Pass is refused next to Result, naming the row the grid shows failing.
+    person.click_button("Save")
+    error = dialog.form.rows["result"].error
+    qtbot.waitUntil(error.isVisible, timeout=10_000)
+    assert "point 2" in error.text()
+    assert "out of tolerance" in error.text()
+    person.click_button("Cancel")
     assert app.calibrations.history(TAG) == []
 
 
@@ -255,13 +251,11 @@ def test_void_a_calibration_with_a_reason(
     window = record_window
     _open_history(person, qtbot, window)
 
-    def give_reason(dialog: ReasonDialog) -> None:
-        assert not dialog.ok.isEnabled(), "no void without a reason"
-        person.write("Wrong instrument: the readings belong to TH-002")
-        person.click_button("OK")
-
-    with person.answers(ReasonDialog, give_reason):
-        person.click_button("Void", within=window.detail)
+    person.click_button("Void", within=window.detail)
+    dialog = person.wait_for(ReasonDialog)
+    assert not dialog.ok.isEnabled(), "no void without a reason"
+    person.write("Wrong instrument: the readings belong to TH-002")
+    person.click_button("OK")
 
     qtbot.waitUntil(lambda: app.calibrations.history(TAG)[0].voided, timeout=10_000)
     assert app.calibrations.history(TAG)[0].void_reason == (
@@ -293,7 +287,7 @@ def test_sign_with_a_wrong_then_the_right_password(
         person.press(Qt.Key.Key_Tab)
         person.write(SIGNING_PASSWORD)
         person.click_button("Set password")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SigningPasswordDialog, set_password):
         person.menu(window, "QA", "My signing password…")
@@ -318,7 +312,7 @@ def test_sign_with_a_wrong_then_the_right_password(
         assert not app.calibrations.history(TAG)[0].signed
         person.write(SIGNING_PASSWORD)
         person.click_button("Sign")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SignDialog, sign):
         person.click_button("Sign", within=window.detail)
@@ -342,16 +336,14 @@ def test_correct_then_supersede_a_record(
     _open_history(person, qtbot, window)
 
     # Correct: the certificate number was mistyped.
-    def correct(dialog: RecordEditDialog) -> None:
-        assert person.focused() is dialog.edits["certificate_number"]
-        person.clear_and_type("C-1000")
-        person.click(dialog.reason)
-        person.write("Certificate number mistyped")
-        person.click_button("Save")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(RecordEditDialog, correct):
-        person.click_button("Correct", within=window.detail)
+    person.click_button("Correct", within=window.detail)
+    dialog = person.wait_for(RecordEditDialog)
+    assert person.focused() is dialog.edits["certificate_number"]
+    person.clear_and_type("C-1000")
+    person.click(dialog.reason)
+    person.write("Certificate number mistyped")
+    person.click_button("Save")
+    qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
     qtbot.waitUntil(
         lambda: app.calibrations.history(TAG)[0].certificate_number == "C-1000", timeout=10_000
     )
@@ -366,21 +358,19 @@ def test_correct_then_supersede_a_record(
         timeout=10_000,
     )
 
-    def supersede(dialog: CalibrationDialog) -> None:
-        assert person.focused() is dialog.supersede_reason
-        person.write("As-found reading of point 2 misread")
-        grid = dialog.points
-        assert grid.rowCount() == 2
-        person.click_cell(grid, 1, 1)
-        person.write("100.03")
-        person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: grid.item(1, 1) is not None and grid.item(1, 1).text() == "100.03")  # type: ignore[union-attr]
-        assert _verdicts(dialog, 1)[0] == "Pass"
-        person.click_button("Save")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(CalibrationDialog, supersede):
-        person.click_button("Supersede", within=window.detail)
+    person.click_button("Supersede", within=window.detail)
+    superseding = person.wait_for(CalibrationDialog)
+    assert person.focused() is superseding.supersede_reason
+    person.write("As-found reading of point 2 misread")
+    grid = superseding.points
+    assert grid.rowCount() == 2
+    person.click_cell(grid, 1, 1)
+    person.write("100.03")
+    person.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: grid.item(1, 1) is not None and grid.item(1, 1).text() == "100.03")  # type: ignore[union-attr]
+    assert _verdicts(superseding, 1)[0] == "Pass"
+    person.click_button("Save")
+    qtbot.waitUntil(lambda: gone(superseding), timeout=10_000)
 
     qtbot.waitUntil(lambda: len(app.calibrations.history(TAG)) == 2, timeout=10_000)
     records = {c.id: c for c in app.calibrations.history(TAG)}
@@ -400,7 +390,7 @@ def _set_password_by_keys(person: Person, qtbot: QtBot, window: MainWindow) -> N
         person.press(Qt.Key.Key_Tab)
         person.write(SIGNING_PASSWORD)
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SigningPasswordDialog, set_password):
         person.menu(window, "QA", "My signing password…")
@@ -421,7 +411,7 @@ def test_enter_after_the_password_signs(
         person.write(SIGNING_PASSWORD)
         assert dialog.ok.isDefault(), "Enter would not sign"
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(SignDialog, sign):
         person.click_button("Sign", within=window.detail)
@@ -435,11 +425,9 @@ def test_esc_in_the_sign_dialog_cancels(
     _set_password_by_keys(person, qtbot, window)
     _open_history(person, qtbot, window)
 
-    def leave(dialog: SignDialog) -> None:
-        person.write("half a password")
-        person.press(Qt.Key.Key_Escape)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(SignDialog, leave):
-        person.click_button("Sign", within=window.detail)
+    person.click_button("Sign", within=window.detail)
+    dialog = person.wait_for(SignDialog)
+    person.write("half a password")
+    person.press(Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
     assert not app.calibrations.history(TAG)[0].signed

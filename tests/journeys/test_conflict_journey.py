@@ -23,7 +23,7 @@ from app.ui.main_window import MainWindow
 from app.ui.models.instrument_table import COL_DESCRIPTION
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_reapply_mine_keeps_their_other_change(
         app.instruments.edit("TH-001", InstrumentChanges(location="Lab 2"))
         with person.answers(ConflictDialog, choose):
             person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(InstrumentDialog, edit):
         open_editor(person, th_window)
@@ -120,7 +120,7 @@ def test_cancel_keeps_my_entries_then_keep_theirs_drops_them(
         assert app.instruments.get("TH-001").description == "Theirs"
         with person.answers(ConflictDialog, keep_theirs):
             person.click_button("Save", dialog)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(InstrumentDialog, edit):
         open_editor(person, th_window)

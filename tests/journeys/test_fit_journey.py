@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from app.ui.main_window import MainWindow
-from tests.journeys.person import Person, whole_headers
+from tests.journeys.person import Person, gone, whole_headers
 
 
 def test_history_and_audit_tables_do_not_scroll_sideways(
@@ -84,7 +84,7 @@ def test_menu_dialogs_fit_a_laptop_screen(
                 assert not area.horizontalScrollBar().isVisible(), f"{entry} scrolls sideways"
         seen.append(dialog.windowTitle())
         person.press(Qt.Key.Key_Escape)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     with person.answers(QDialog, look, where=lambda d: not isinstance(d, QMessageBox)):
         person.menu(window, title, entry)

@@ -23,7 +23,7 @@ from app.ui.dialogs.import_wizard import (
     ImportWizard,
 )
 from app.ui.main_window import MainWindow
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 
 CSV = (
     "Asset tag,Description,Manufacturer,Serial number,Interval (days)\n"
@@ -102,7 +102,7 @@ def test_browse_for_the_file_by_keyboard(
     def choose(dialog: QFileDialog) -> None:
         person.write(str(path))  # the file name field has the focus
         person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+        qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
 
     person.shortcut("Ctrl+Shift+I")
     wizard = person.wait_for(ImportWizard)

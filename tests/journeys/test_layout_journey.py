@@ -35,7 +35,7 @@ from app.ui.dialogs.settings_dialog import SettingsDialog
 from app.ui.look import apply_theme
 from app.ui.main_window import MainWindow
 from app.ui.models.instrument_table import COL_STATUS, COLUMNS, LOADING
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 from tests.ui.conftest import Shown
 from tests.ui.test_qa_dialogs import build_lab
 from tests.unit.test_theme_contrast import contrast
@@ -109,38 +109,34 @@ def test_new_instrument_form_shows_every_field_at_laptop_size(
     seen: dict[str, object] = {}
     size: list[int] = []
 
-    def look(dialog: InstrumentDialog) -> None:
-        qtbot.waitUntil(lambda: dialog.layout() is not None and dialog.height() > 0)
-        size[:] = [dialog.width(), dialog.height()]
-        seen["scrolling"] = [
-            w for w in dialog.findChildren(QAbstractScrollArea) if w.isVisible()
-        ] and [
-            w
-            for w in dialog.findChildren(QAbstractScrollArea)
-            if w.isVisible()
-            and (w.verticalScrollBar().isVisible() or w.horizontalScrollBar().isVisible())
-        ]
-        hidden = []
-        for name, row in dialog.form.rows.items():
-            editor = row.editor
-            top_left = editor.mapTo(dialog, editor.rect().topLeft())
-            inside = dialog.rect().contains(top_left) and dialog.rect().contains(
-                editor.mapTo(dialog, editor.rect().bottomRight())
-            )
-            if name in ROWS_WHEN_NEEDED:
-                continue  # hidden until asked for (test_requirement_journey shows them)
-            if not editor.isVisible() or not inside:
-                hidden.append(name)
-        seen["hidden"] = hidden
-        # The person fills the first two fields and saves with Enter.
-        person.write("TH-0001")
-        person.press(Qt.Key.Key_Tab)
-        person.write("Reference thermometer")
-        person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(InstrumentDialog, look):
-        person.shortcut("Ctrl+N")
+    person.shortcut("Ctrl+N")
+    dialog = person.wait_for(InstrumentDialog)
+    qtbot.waitUntil(lambda: dialog.layout() is not None and dialog.height() > 0)
+    size[:] = [dialog.width(), dialog.height()]
+    seen["scrolling"] = [w for w in dialog.findChildren(QAbstractScrollArea) if w.isVisible()] and [
+        w
+        for w in dialog.findChildren(QAbstractScrollArea)
+        if w.isVisible()
+        and (w.verticalScrollBar().isVisible() or w.horizontalScrollBar().isVisible())
+    ]
+    hidden = []
+    for name, row in dialog.form.rows.items():
+        editor = row.editor
+        top_left = editor.mapTo(dialog, editor.rect().topLeft())
+        inside = dialog.rect().contains(top_left) and dialog.rect().contains(
+            editor.mapTo(dialog, editor.rect().bottomRight())
+        )
+        if name in ROWS_WHEN_NEEDED:
+            continue  # hidden until asked for (test_requirement_journey shows them)
+        if not editor.isVisible() or not inside:
+            hidden.append(name)
+    seen["hidden"] = hidden
+    # The person fills the first two fields and saves with Enter.
+    person.write("TH-0001")
+    person.press(Qt.Key.Key_Tab)
+    person.write("Reference thermometer")
+    person.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
     width, height = size
     assert width <= LAPTOP[0] and height <= LAPTOP[1] - 60, size  # title bar, panel
     assert not seen["scrolling"], "no scroll area or scroll bar in the form"
@@ -151,15 +147,13 @@ def test_new_instrument_form_shows_every_field_at_laptop_size(
 def test_a_new_instrument_is_not_yet_calibrated_not_overdue(
     qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack
 ) -> None:
-    def fill(dialog: InstrumentDialog) -> None:
-        person.write("PG-0007")
-        person.press(Qt.Key.Key_Tab)
-        person.write("Pressure gauge")
-        person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(InstrumentDialog, fill):
-        person.shortcut("Ctrl+N")
+    person.shortcut("Ctrl+N")
+    dialog = person.wait_for(InstrumentDialog)
+    person.write("PG-0007")
+    person.press(Qt.Key.Key_Tab)
+    person.write("Pressure gauge")
+    person.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10_000)
     status = window.model.index(0, COL_STATUS)
     qtbot.waitUntil(lambda: status.data() != LOADING, timeout=10_000)
@@ -208,18 +202,16 @@ def test_preferences_switch_to_dark_restyles_the_window_and_is_stored(
     link = window.status.refresh
     assert window.palette().color(QPalette.ColorRole.Window).lightness() > 128
 
-    def choose_dark(dialog: SettingsDialog) -> None:
-        theme = dialog.theme
-        person.click(theme)
-        popup = theme.view()
-        qtbot.waitUntil(popup.isVisible, timeout=5000)
-        person.write("Dark")  # the open list jumps to what the person types
-        person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: theme.currentData() == "dark", timeout=5000)
-        person.click_button("OK", within=dialog)
-
-    with person.answers(SettingsDialog, choose_dark):
-        person.shortcut("Ctrl+,")
+    person.shortcut("Ctrl+,")
+    dialog = person.wait_for(SettingsDialog)
+    theme = dialog.theme
+    person.click(theme)
+    popup = theme.view()
+    qtbot.waitUntil(popup.isVisible, timeout=5000)
+    person.write("Dark")  # the open list jumps to what the person types
+    person.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: theme.currentData() == "dark", timeout=5000)
+    person.click_button("OK", within=dialog)
     qtbot.waitUntil(
         lambda: window.palette().color(QPalette.ColorRole.Window).lightness() < 128,
         timeout=10_000,
@@ -269,12 +261,10 @@ def test_help_lists_keyboard_shortcuts_and_opens_the_guide(
 
 
 def test_preferences_is_in_the_file_menu(qtbot: QtBot, person: Person, window: MainWindow) -> None:
-    def cancel(dialog: SettingsDialog) -> None:
-        assert dialog.findChild(QComboBox) is not None
-        person.click_button("Cancel", within=dialog)
-
-    with person.answers(SettingsDialog, cancel):
-        person.menu(window, "File", "Preferences…")
+    person.menu(window, "File", "Preferences…")
+    dialog = person.wait_for(SettingsDialog)
+    assert dialog.findChild(QComboBox) is not None
+    person.click_button("Cancel", within=dialog)
     assert not [m for m in QApplication.topLevelWidgets() if isinstance(m, QMessageBox)]
     assert isinstance(window.search, QLineEdit)
 

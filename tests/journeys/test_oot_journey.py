@@ -24,7 +24,7 @@ from app.ui.dialogs.password_dialog import SigningPasswordDialog
 from app.ui.main_window import MainWindow
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 from tests.unit.qa_helpers import PASSWORD, calibrate, reading
 
 
@@ -48,16 +48,14 @@ def lab_window(qtbot: QtBot, app: CalTrack) -> Iterator[MainWindow]:
 
 
 def set_password_through_menu(person: Person, qtbot: QtBot, window: MainWindow) -> None:
-    def set_it(dialog: SigningPasswordDialog) -> None:
-        assert dialog.windowTitle() == "Set my signing password"
-        person.write(PASSWORD)  # the new password field has the focus
-        person.press(Qt.Key.Key_Tab)
-        person.write(PASSWORD)
-        person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(SigningPasswordDialog, set_it):
-        person.menu(window, "QA", "My signing password…")
+    person.menu(window, "QA", "My signing password…")
+    dialog = person.wait_for(SigningPasswordDialog)
+    assert dialog.windowTitle() == "Set my signing password"
+    person.write(PASSWORD)  # the new password field has the focus
+    person.press(Qt.Key.Key_Tab)
+    person.write(PASSWORD)
+    person.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
     qtbot.waitUntil(lambda: "Signing password set" in window.status.currentMessage())
     qtbot.waitUntil(window.isActiveWindow, timeout=10_000)
 
@@ -104,28 +102,26 @@ def test_assess_and_close_a_case_after_setting_the_signing_password(
     assert stored.disposition == "no_impact"
     assert stored.impact_assessment.startswith("Offset 0.9 °C")
 
-    def close(dialog: CloseCaseDialog) -> None:
-        assert dialog.return_to_service.isEnabled(), "the latest calibration left it good"
-        assert person.focused() is dialog.signing.password
-        # A wrong password first: refused next to the field, which is ready for a retry.
-        person.write("not my password")
-        person.press(Qt.Key.Key_Return)
-        error = dialog.signing.password_row
-        qtbot.waitUntil(lambda: dialog.signing.text() == "", timeout=10_000)
-        assert dialog.isVisible() and app.oot.get(case.id).status == "open"
-        assert person.focused() is dialog.signing.password
-        assert error.error.isVisible() and "wrong" in error.error.text().lower()
-        person.write(PASSWORD)
-        box = dialog.return_to_service
-        person.click(box, QPoint(8, box.height() // 2))  # on the box itself
-        assert dialog.return_to_service.isChecked()
-        person.click(dialog.comment)
-        person.write("no recall needed")
-        person.click(dialog.ok)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(CloseCaseDialog, close):
-        person.click(cases.close_button)
+    person.click(cases.close_button)
+    dialog = person.wait_for(CloseCaseDialog)
+    assert dialog.return_to_service.isEnabled(), "the latest calibration left it good"
+    assert person.focused() is dialog.signing.password
+    # A wrong password first: refused next to the field, which is ready for a retry.
+    person.write("not my password")
+    person.press(Qt.Key.Key_Return)
+    error = dialog.signing.password_row
+    qtbot.waitUntil(lambda: dialog.signing.text() == "", timeout=10_000)
+    assert dialog.isVisible() and app.oot.get(case.id).status == "open"
+    assert person.focused() is dialog.signing.password
+    assert error.error.isVisible() and "wrong" in error.error.text().lower()
+    person.write(PASSWORD)
+    box = dialog.return_to_service
+    person.click(box, QPoint(8, box.height() // 2))  # on the box itself
+    assert dialog.return_to_service.isChecked()
+    person.click(dialog.comment)
+    person.write("no recall needed")
+    person.click(dialog.ok)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
     qtbot.waitUntil(lambda: app.oot.get(case.id).status == "closed", timeout=10_000)
     closed = app.oot.get(case.id)
     assert closed.returned_to_service
@@ -171,23 +167,21 @@ def test_the_cases_window_follows_a_failure_recorded_in_the_register(
     person.click_cell(window.table, rows[0], 0)
     qtbot.waitUntil(window.isActiveWindow, timeout=10_000)  # the click brought it forward
 
-    def record(dialog: CalibrationDialog) -> None:
-        assert "TH-002" in dialog.windowTitle()
-        person.click_cell(dialog.points, 0, 0)
-        for text in ("0", "0.9", "", "0.5"):  # 0.9 off against ± 0.5, not adjusted
-            person.write(text)
-            person.press(Qt.Key.Key_Tab)
-        person.write("°C")
-        qtbot.waitUntil(dialog.oot_notice.isVisible, timeout=5_000)
-        person.shortcut("Alt+R")
-        assert person.focused() is dialog.result_box
-        while dialog.result_box.currentData() != "fail":
-            person.press(Qt.Key.Key_Down)
-        person.click_button("Save")
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(CalibrationDialog, record):
-        person.shortcut("Ctrl+K")
+    person.shortcut("Ctrl+K")
+    dialog = person.wait_for(CalibrationDialog)
+    assert "TH-002" in dialog.windowTitle()
+    person.click_cell(dialog.points, 0, 0)
+    for text in ("0", "0.9", "", "0.5"):  # 0.9 off against ± 0.5, not adjusted
+        person.write(text)
+        person.press(Qt.Key.Key_Tab)
+    person.write("°C")
+    qtbot.waitUntil(dialog.oot_notice.isVisible, timeout=5_000)
+    person.shortcut("Alt+R")
+    assert person.focused() is dialog.result_box
+    while dialog.result_box.currentData() != "fail":
+        person.press(Qt.Key.Key_Down)
+    person.click_button("Save")
+    qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
     qtbot.waitUntil(lambda: len(app.oot.list()) == 2, timeout=10_000)
     notice = person.wait_for(QMessageBox, where=lambda b: b.objectName() == "ootNotice")
     person.click_button("Later", within=notice)

@@ -23,7 +23,7 @@ from app.ui.main_window import MainWindow
 from app.ui.models.instrument_table import COL_STATUS
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 
 WAIT_MS = 10_000
 
@@ -50,40 +50,38 @@ def test_mark_not_required_with_a_reason(
     app: CalTrack,
     screenshot: Callable[[QWidget, str], None],
 ) -> None:
-    def edit(dialog: InstrumentDialog) -> None:
-        assert not dialog.form.rows["requirement_reason"].isVisible()
-        person.press(Qt.Key.Key_B, Qt.KeyboardModifier.AltModifier)  # Cali&bration:
-        assert person.focused() is dialog.requirement
-        person.press(Qt.Key.Key_Down)
-        person.press(Qt.Key.Key_Down)
-        assert dialog.requirement.currentText() == "Not required"
-        # Asked for now: why not periodic, and why the switch; the interval is unused.
-        assert dialog.form.rows["requirement_reason"].isVisible()
-        assert dialog.form.rows["reason"].isVisible()
-        assert not dialog.interval.isEnabled()
-        # With them, the form still fits a laptop screen (1280×800 less title and panel).
-        layout = dialog.layout()
-        assert layout is not None
-        qtbot.waitUntil(lambda: dialog.height() >= layout.totalSizeHint().height())
-        assert dialog.height() <= 800 - 60 and dialog.width() <= 1280
-        person.press(Qt.Key.Key_Return)
-        row = dialog.form.rows["requirement_reason"]
-        qtbot.waitUntil(lambda: row.error.isVisible(), timeout=WAIT_MS)
-        assert "reason calibration is not required" in row.error.text()
-        assert app.instruments.get("TH-001").calibration_requirement == "periodic"
-        person.press(Qt.Key.Key_P, Qt.KeyboardModifier.AltModifier)  # Why not &periodic:
-        assert person.focused() is dialog.requirement_reason
-        person.write("kept for parts")
-        person.press(Qt.Key.Key_H, Qt.KeyboardModifier.AltModifier)  # Reason for the switc&h:
-        assert person.focused() is dialog.change_reason
-        person.write("display broken, not repaired")
-        screenshot(dialog, "instrument-not-required")
-        person.press(Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
-
     person.click_cell(th_window.table, 0, 0)
-    with person.answers(InstrumentDialog, edit):
-        person.shortcut("Ctrl+E")
+    person.shortcut("Ctrl+E")
+    dialog = person.wait_for(InstrumentDialog)
+    assert not dialog.form.rows["requirement_reason"].isVisible()
+    person.press(Qt.Key.Key_B, Qt.KeyboardModifier.AltModifier)  # Cali&bration:
+    assert person.focused() is dialog.requirement
+    person.press(Qt.Key.Key_Down)
+    person.press(Qt.Key.Key_Down)
+    assert dialog.requirement.currentText() == "Not required"
+    # Asked for now: why not periodic, and why the switch; the interval is unused.
+    assert dialog.form.rows["requirement_reason"].isVisible()
+    assert dialog.form.rows["reason"].isVisible()
+    assert not dialog.interval.isEnabled()
+    # With them, the form still fits a laptop screen (1280×800 less title and panel).
+    layout = dialog.layout()
+    assert layout is not None
+    qtbot.waitUntil(lambda: dialog.height() >= layout.totalSizeHint().height())
+    assert dialog.height() <= 800 - 60 and dialog.width() <= 1280
+    person.press(Qt.Key.Key_Return)
+    row = dialog.form.rows["requirement_reason"]
+    qtbot.waitUntil(lambda: row.error.isVisible(), timeout=WAIT_MS)
+    assert "reason calibration is not required" in row.error.text()
+    assert app.instruments.get("TH-001").calibration_requirement == "periodic"
+    person.press(Qt.Key.Key_P, Qt.KeyboardModifier.AltModifier)  # Why not &periodic:
+    assert person.focused() is dialog.requirement_reason
+    person.write("kept for parts")
+    person.press(Qt.Key.Key_H, Qt.KeyboardModifier.AltModifier)  # Reason for the switc&h:
+    assert person.focused() is dialog.change_reason
+    person.write("display broken, not repaired")
+    screenshot(dialog, "instrument-not-required")
+    person.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
 
     qtbot.waitUntil(
         lambda: th_window.model.index(0, COL_STATUS).data() == "Cal. not required",

@@ -24,7 +24,7 @@ from app.settings.user_settings import UserSettings
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.main_window import MainWindow
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person
+from tests.journeys.person import Person, gone
 from tests.unit.qa_helpers import BOB, QUINN, make_qa, open_as
 
 REASON = "next due 2019-03-01 is before the last calibration 2021-05-04"
@@ -99,16 +99,14 @@ def test_qa_finds_the_flagged_instrument_and_clears_its_flag(
     assert window.qa.act_clear_review.isEnabled()
     screenshot(window, "review-flag")
 
-    def clear(dialog: ReasonDialog) -> None:
-        assert any(REASON in label.text() for label in dialog.findChildren(QLabel))
-        assert not dialog.ok.isEnabled(), "a reason is required"
-        person.click(dialog.text)
-        person.write("Certificate C-2021-117 says next due 2022-05-04; old tool overwrote it")
-        person.click(dialog.ok)
-        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
-
-    with person.answers(ReasonDialog, clear):
-        person.click(detail.clear_review_button)
+    person.click(detail.clear_review_button)
+    dialog = person.wait_for(ReasonDialog)
+    assert any(REASON in label.text() for label in dialog.findChildren(QLabel))
+    assert not dialog.ok.isEnabled(), "a reason is required"
+    person.click(dialog.text)
+    person.write("Certificate C-2021-117 says next due 2022-05-04; old tool overwrote it")
+    person.click(dialog.ok)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
     qtbot.waitUntil(lambda: app.instruments.get("BAL-002").review_reason == "", timeout=10_000)
     # The count goes to 0; the list (still filtered) is empty; the banner is gone.
     qtbot.waitUntil(lambda: chip.text() == "Data to review (0)", timeout=10_000)

@@ -28,6 +28,7 @@ from app.ui.main_window import MainWindow, in_quiet_hours
 from app.ui.models.instrument_table import COL_TAG, LOADING
 from app.ui.tasks import TaskRunner
 from tests.ui.conftest import Shown
+from tests.ui.opened import closed, opened
 from tests.unit.qa_helpers import BOB
 
 
@@ -143,31 +144,14 @@ def test_conflict_flow_reapplies_mine_on_their_version(
     assert window.history is not None
     tag = window.history.instrument.asset_tag
     start_version = window.history.instrument.version
-    steps: list[str] = []
-
-    def in_dialog() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, InstrumentDialog):
-            QTimer.singleShot(50, in_dialog)
-            return
-        dialog.edits["location"].setText("Mine: Lab 1.01")
-        # Meanwhile the instrument is saved by someone else.
-        demo_app.instruments.edit(tag, InstrumentChanges(notes="theirs"))
-        steps.append("edited elsewhere")
-        QTimer.singleShot(50, in_conflict)
-        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
-
-    def in_conflict() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, ConflictDialog):
-            QTimer.singleShot(50, in_conflict)
-            return
-        steps.append("conflict shown")
-        dialog.reapply.click()
-
-    QTimer.singleShot(0, in_dialog)
     window.edit_instrument()
-    assert steps == ["edited elsewhere", "conflict shown"]
+    dialog = opened(qtbot, InstrumentDialog)
+    dialog.edits["location"].setText("Mine: Lab 1.01")
+    # Meanwhile the instrument is saved by someone else.
+    demo_app.instruments.edit(tag, InstrumentChanges(notes="theirs"))
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    opened(qtbot, ConflictDialog).reapply.click()
+    closed(qtbot, dialog)
     saved = demo_app.instruments.get(tag)
     assert saved.location == "Mine: Lab 1.01"
     assert saved.notes == "theirs", "their change is kept"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
@@ -26,6 +26,7 @@ from app.ui.models.users_table import COL_LOGIN, COL_ROLE, COL_STATE, UsersTable
 from app.ui.tasks import TaskRunner
 from tests.conftest import add_thermometer
 from tests.ui.conftest import Shown
+from tests.ui.opened import opened
 from tests.unit.qa_helpers import BOB, PASSWORD, calibrate, open_as, reading
 
 Ok = Callable[[Any], None]
@@ -255,19 +256,6 @@ def test_set_then_change_the_signing_password(
 # -- users and roles -----------------------------------------------------------------
 
 
-def answer_modal(kind: type, act: Callable[[Any], None]) -> None:
-    """Answer the next modal dialog of ``kind`` as soon as it shows."""
-
-    def attempt() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, kind):
-            QTimer.singleShot(30, attempt)
-            return
-        act(dialog)
-
-    QTimer.singleShot(0, attempt)
-
-
 def test_users_dialog_as_admin_adds_changes_and_deactivates(
     qtbot: QtBot, app: CalTrack, runner: TaskRunner, shown: Shown
 ) -> None:
@@ -279,16 +267,14 @@ def test_users_dialog_as_admin_adds_changes_and_deactivates(
     assert dialog.add_button.isEnabled()
     assert not dialog.role_button.isEnabled(), "nothing selected yet"
 
-    def add_quinn(account: AccountDialog) -> None:
-        account.login.setText("quinn")
-        account.name.setText("Quinn Q. Reviewer")
-        account.role.setCurrentIndex(account.role.findData("qa"))
-        assert not account.ok.isEnabled(), "a reason is required"
-        account.reason.setText("joined QA")
-        account.ok.click()
-
-    answer_modal(AccountDialog, add_quinn)
     dialog.add()
+    account = opened(qtbot, AccountDialog)
+    account.login.setText("quinn")
+    account.name.setText("Quinn Q. Reviewer")
+    account.role.setCurrentIndex(account.role.findData("qa"))
+    assert not account.ok.isEnabled(), "a reason is required"
+    account.reason.setText("joined QA")
+    account.ok.click()
     qtbot.waitUntil(lambda: dialog.model.rowCount() == 2, timeout=10_000)
     row = dialog.model.row_of("quinn")
     assert row is not None
@@ -302,12 +288,10 @@ def test_users_dialog_as_admin_adds_changes_and_deactivates(
     assert dialog.active_button.text() == "&Deactivate…"
     assert not dialog.reset_button.isEnabled(), "quinn has no password to reset"
 
-    def give_reason(reason: ReasonDialog) -> None:
-        reason.text.setPlainText("left the company")
-        reason.ok.click()
-
-    answer_modal(ReasonDialog, give_reason)
     dialog.toggle_active()
+    reason = opened(qtbot, ReasonDialog)
+    reason.text.setPlainText("left the company")
+    reason.ok.click()
     qtbot.waitUntil(lambda: not app.accounts.get("quinn").active, timeout=10_000)
     qtbot.waitUntil(
         lambda: dialog.model.index(row, COL_STATE).data() == "Deactivated", timeout=10_000

@@ -13,7 +13,8 @@ from app.ui.dialogs.conflict_dialog import ConflictDialog
 from app.ui.dialogs.oot_dialogs import CloseCaseDialog, OotWindow
 from app.ui.tasks import TaskRunner
 from tests.ui.conftest import Shown
-from tests.ui.test_qa_dialogs import answer_modal, build_lab
+from tests.ui.opened import opened
+from tests.ui.test_qa_dialogs import build_lab
 from tests.unit.qa_helpers import PASSWORD, calibrate, reading
 
 
@@ -89,16 +90,14 @@ def test_assess_then_close_with_signature_and_return_to_service(
     assert lab.oot.get(case.id).disposition == "no_impact"
     assert window.close_button.isEnabled()
 
-    def close(dialog: CloseCaseDialog) -> None:
-        assert dialog.return_to_service.isEnabled(), "the latest calibration left it good"
-        assert not dialog.ok.isEnabled()
-        dialog.return_to_service.setChecked(True)
-        dialog.comment.setPlainText("no recall needed")
-        dialog.signing.password.setText(PASSWORD)
-        dialog.ok.click()
-
-    answer_modal(CloseCaseDialog, close)
     window.close_case()
+    dialog = opened(qtbot, CloseCaseDialog)
+    assert dialog.return_to_service.isEnabled(), "the latest calibration left it good"
+    assert not dialog.ok.isEnabled()
+    dialog.return_to_service.setChecked(True)
+    dialog.comment.setPlainText("no recall needed")
+    dialog.signing.password.setText(PASSWORD)
+    dialog.ok.click()
     qtbot.waitUntil(lambda: lab.oot.get(case.id).status == "closed", timeout=10_000)
     closed = lab.oot.get(case.id)
     assert closed.returned_to_service
@@ -125,14 +124,10 @@ def test_a_newer_assessment_leads_to_the_conflict_dialog(
     # Someone else assesses meanwhile (the same database, another session).
     lab.oot.assess(case.id, impact_assessment="theirs: recall", disposition="results_recalled")
 
-    seen: list[str] = []
-
-    def reapply(dialog: ConflictDialog) -> None:
-        seen.append(dialog.table.item(0, 2).text())  # type: ignore[union-attr]
-        dialog.reapply.click()
-
-    answer_modal(ConflictDialog, reapply)
     window.save_button.click()
+    conflict = opened(qtbot, ConflictDialog)
+    seen = [conflict.table.item(0, 2).text()]  # type: ignore[union-attr]
+    conflict.reapply.click()
     qtbot.waitUntil(lambda: lab.oot.get(case.id).version == 3, timeout=10_000)
     saved = lab.oot.get(case.id)
     assert (saved.impact_assessment, saved.disposition) == ("mine: no impact", "no_impact")
@@ -147,8 +142,8 @@ def test_keep_theirs_drops_the_draft_and_shows_their_assessment(
     assert case is not None
     window.assessment.setPlainText("mine")
     lab.oot.assess(case.id, impact_assessment="theirs", disposition="other")
-    answer_modal(ConflictDialog, lambda dialog: dialog.keep.click())
     window.save_button.click()
+    opened(qtbot, ConflictDialog).keep.click()
     qtbot.waitUntil(lambda: window.assessment.toPlainText() == "theirs", timeout=10_000)
     assert window.drafts == {}
     assert lab.oot.get(case.id).impact_assessment == "theirs"

@@ -22,7 +22,8 @@ from app.ui.dialogs.sign_dialog import SignDialog
 from app.ui.main_window import LockView, MainWindow
 from app.ui.tasks import TaskRunner
 from tests.ui.conftest import Shown
-from tests.ui.test_qa_dialogs import answer_modal, build_lab
+from tests.ui.opened import opened
+from tests.ui.test_qa_dialogs import build_lab
 from tests.unit.qa_helpers import PASSWORD, reading
 
 
@@ -119,13 +120,11 @@ def test_sign_from_the_window(qtbot: QtBot, window: MainWindow, lab: CalTrack) -
     show(qtbot, window, "TH-001")
     record_id = window.detail.selected_calibration().id  # type: ignore[union-attr]
 
-    def sign(dialog: SignDialog) -> None:
-        dialog.meaning_buttons["reviewed"].setChecked(True)
-        dialog.signing.password.setText(PASSWORD)
-        dialog.ok.click()
-
-    answer_modal(SignDialog, sign)
     window.qa.act_sign.trigger()
+    dialog = opened(qtbot, SignDialog)
+    dialog.meaning_buttons["reviewed"].setChecked(True)
+    dialog.signing.password.setText(PASSWORD)
+    dialog.ok.click()
     qtbot.waitUntil(lambda: bool(lab.signatures.for_record(record_id)), timeout=10_000)
     qtbot.waitUntil(lambda: cell(window, 0, CAL_QA_COLUMN) == "signed (reviewed)", timeout=10_000)
     assert window.detail.selected_calibration() is not None, "the record stays selected"
@@ -138,16 +137,14 @@ def test_correct_with_a_conflict_reapplies_mine(
     record = window.detail.selected_calibration()
     assert record is not None
 
-    def correct(dialog: RecordEditDialog) -> None:
-        dialog.edits["certificate_number"].setText("C-2026-0042")
-        dialog.reason.setText("the certificate arrived")
-        # Someone else corrects the notes meanwhile.
-        lab.calibrations.edit(record.id, {"notes": "theirs"}, reason="typo")
-        answer_modal(ConflictDialog, lambda conflict: conflict.reapply.click())
-        dialog.ok.click()
-
-    answer_modal(RecordEditDialog, correct)
     window.detail.correct_button.click()
+    dialog = opened(qtbot, RecordEditDialog)
+    dialog.edits["certificate_number"].setText("C-2026-0042")
+    dialog.reason.setText("the certificate arrived")
+    # Someone else corrects the notes meanwhile.
+    lab.calibrations.edit(record.id, {"notes": "theirs"}, reason="typo")
+    dialog.ok.click()
+    opened(qtbot, ConflictDialog).reapply.click()
     qtbot.waitUntil(
         lambda: lab.calibrations.history("TH-002")[0].certificate_number == "C-2026-0042",
         timeout=10_000,
@@ -164,19 +161,17 @@ def test_supersede_end_to_end(qtbot: QtBot, window: MainWindow, lab: CalTrack) -
     lab.signatures.sign_record(old.id, meaning="approved", password=PASSWORD)
     show(qtbot, window, "TH-001")
 
-    def supersede(dialog: CalibrationDialog) -> None:
-        assert dialog.windowTitle() == f"Supersede calibration #{old.id} — TH-001"
-        assert dialog.certificate.text() == old.certificate_number, "prefilled"
-        assert dialog.standard_tags() == ["REF-1"]
-        save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
-        save.click()  # no reason yet
-        assert "required" in dialog.top.rows["reason"].error.text()
-        dialog.certificate.setText("C-corrected")
-        dialog.supersede_reason.setText("wrong certificate number")
-        save.click()
-
-    answer_modal(CalibrationDialog, supersede)
     window.detail.supersede_button.click()
+    dialog = opened(qtbot, CalibrationDialog)
+    assert dialog.windowTitle() == f"Supersede calibration #{old.id} — TH-001"
+    assert dialog.certificate.text() == old.certificate_number, "prefilled"
+    assert dialog.standard_tags() == ["REF-1"]
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    save.click()  # no reason yet
+    assert "required" in dialog.top.rows["reason"].error.text()
+    dialog.certificate.setText("C-corrected")
+    dialog.supersede_reason.setText("wrong certificate number")
+    save.click()
     qtbot.waitUntil(lambda: len(lab.calibrations.history("TH-001")) == 2, timeout=10_000)
     new, voided = lab.calibrations.history("TH-001")
     assert new.supersedes_id == old.id and voided.superseded_by_id == new.id

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
@@ -19,6 +18,7 @@ from app.ui.main_window import MainWindow
 from app.ui.tasks import TaskRunner
 from app.words import count
 from tests.ui.conftest import Shown
+from tests.ui.opened import opened
 
 
 @pytest.fixture
@@ -70,16 +70,10 @@ def test_attach_then_void_from_the_window(qtbot: QtBot, window: MainWindow, tmp_
     assert window.detail.attachments.item(0, 0).text() == "certificate.pdf"  # type: ignore[union-attr]
     attachment_id = window.history.attachments[0].id
 
-    def give_reason() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, ReasonDialog):
-            QTimer.singleShot(50, give_reason)
-            return
-        dialog.text.setPlainText("scanned the wrong page")
-        dialog.ok.click()
-
-    QTimer.singleShot(0, give_reason)
     window.void_attachment(attachment_id)
+    dialog = opened(qtbot, ReasonDialog)
+    dialog.text.setPlainText("scanned the wrong page")
+    dialog.ok.click()
     qtbot.waitUntil(
         lambda: window.history is not None and window.history.attachments[0].voided,
         timeout=10_000,
@@ -94,16 +88,10 @@ def test_record_calibration_from_the_window(
     tag = window.history.instrument.asset_tag
     before = len(demo_app.calibrations.history(tag))
 
-    def fill() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, CalibrationDialog):
-            QTimer.singleShot(50, fill)
-            return
-        dialog.certificate.setText("C-UI-1")
-        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
-
-    QTimer.singleShot(0, fill)
     window.new_calibration()
+    dialog = opened(qtbot, CalibrationDialog)
+    dialog.certificate.setText("C-UI-1")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     qtbot.waitUntil(lambda: len(demo_app.calibrations.history(tag)) == before + 1, timeout=10_000)
     history = demo_app.calibrations.history(tag)
     assert history[0].certificate_number == "C-UI-1"

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.errors import ConflictError
 from app.ui.dialogs.form import enter_presses
-from app.ui.modal import run_modal
+from app.ui.modal import open_modal
 
 
 class ConflictChoice(enum.Enum):
@@ -159,18 +159,23 @@ def resolve_conflict(
     keep_theirs: Callable[[], None],
     reapply_mine: Callable[[], None],
     base: Mapping[str, Any] | None = None,
-) -> ConflictChoice:
-    """Show both sides, then call what the user chose (nothing is dropped without one)."""
+) -> None:
+    """Show both sides, then call what the user chose (nothing is dropped without one).
+
+    Returns at once: the dialog opens window-modal over ``parent`` and the choice is
+    acted on when it closes."""
     dialog = ConflictDialog(conflict, mine, parent=parent, base=base)
-    run_modal(dialog)
-    choice = dialog.choice
-    if choice is ConflictChoice.CANCEL:
-        cancel()
-    elif choice is ConflictChoice.KEEP_THEIRS:
-        keep_theirs()
-    else:
-        reapply_mine()
-    return choice
+
+    def chosen(_result: int) -> None:
+        choice = dialog.choice
+        if choice is ConflictChoice.CANCEL:
+            cancel()
+        elif choice is ConflictChoice.KEEP_THEIRS:
+            keep_theirs()
+        else:
+            reapply_mine()
+
+    open_modal(dialog, chosen)
 
 
 class EditForm(Protocol):

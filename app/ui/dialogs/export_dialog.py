@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -67,10 +66,10 @@ def ask_overwrite(parent: QWidget, files: Sequence[Path]) -> bool:
         parent,
         "Replace files?",
         f"These files exist already and would be replaced:\n{names}",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-        QMessageBox.StandardButton.Cancel,
+        messages.Button.Yes | messages.Button.Cancel,
+        messages.Button.Cancel,
     )
-    return answer == QMessageBox.StandardButton.Yes
+    return answer == messages.Button.Yes
 
 
 def open_folder(folder: Path) -> None:

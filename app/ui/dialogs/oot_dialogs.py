@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -52,7 +51,7 @@ from app.ui.dialogs.calibration_dialog import number_text
 from app.ui.dialogs.conflict_dialog import resolve_conflict
 from app.ui.dialogs.form import dialog_layout, enter_presses, notice_box
 from app.ui.dialogs.sign_dialog import SigningBox, show_signing_failure, signature_line
-from app.ui.modal import run_modal
+from app.ui.modal import open_modal
 from app.ui.models.oot_table import (
     COL_FOUND,
     FILTERS,
@@ -83,10 +82,10 @@ def ask_discard(parent: QWidget, text: str) -> bool:
         parent,
         "Unsaved assessment",
         text,
-        QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-        QMessageBox.StandardButton.Cancel,
+        messages.Button.Discard | messages.Button.Cancel,
+        messages.Button.Cancel,
     )
-    return answer == QMessageBox.StandardButton.Discard
+    return answer == messages.Button.Discard
 
 
 def point_text(p: PointView) -> str:
@@ -757,8 +756,9 @@ class OotWindow(QWidget):
             submit=submit,
             parent=self,
         )
-        # The close announces its change: the list reloads and keeps this case selected.
-        run_modal(dialog)
+        # The close announces its change: the list reloads and keeps this case selected,
+        # so there is nothing left to do when the dialog finishes.
+        open_modal(dialog, lambda _result: None)
 
     # -- closing the window ----------------------------------------------------------
 

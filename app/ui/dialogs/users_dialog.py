@@ -35,7 +35,7 @@ from app.services.dto import UserView
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 from app.ui.dialogs.reason_dialog import ReasonDialog
-from app.ui.modal import run_modal
+from app.ui.modal import open_modal
 from app.ui.models.users_table import UsersTableModel
 from app.ui.tasks import TaskRunner, run_for
 
@@ -366,8 +366,12 @@ class UsersDialog(QDialog):
             )
 
         dialog = AccountDialog(submit=submit, user=user, parent=self)
-        if run_modal(dialog) and dialog.saved is not None:
-            self._changed()
+
+        def done(result: int) -> None:
+            if result and dialog.saved is not None:
+                self._changed()
+
+        open_modal(dialog, done)
 
     def add(self) -> None:
         if self.is_admin() and self._editing:
@@ -388,39 +392,48 @@ class UsersDialog(QDialog):
             if not user.active
             else "They can no longer sign or change anything; their history stays."
         )
-        reason = self._ask_reason(f"{verb} {user.login}", f"{verb} {user.login}? {effect}")
-        if reason is None:
-            return
         accounts = self._app.accounts
         login, active = user.login, not user.active
-        self._run(
-            lambda: accounts.set_active(login, active, reason=reason),
-            lambda _v: self._changed(),
-            lambda exc: messages.explain(self, exc, doing=f"changing {login}"),
-        )
+
+        def change(reason: str) -> None:
+            self._run(
+                lambda: accounts.set_active(login, active, reason=reason),
+                lambda _v: self._changed(),
+                lambda exc: messages.explain(self, exc, doing=f"changing {login}"),
+            )
+
+        self._ask_reason(f"{verb} {user.login}", f"{verb} {user.login}? {effect}", change)
 
     def reset_password(self) -> None:
         user = self.selected()
         if user is None or not (self.is_admin() and self._editing):
             return
-        reason = self._ask_reason(
+        accounts = self._app.accounts
+        login = user.login
+
+        def reset(reason: str) -> None:
+            self._run(
+                lambda: accounts.reset_signing_password(login, reason=reason),
+                lambda _v: self._changed(),
+                lambda exc: messages.explain(self, exc, doing=f"resetting the password of {login}"),
+            )
+
+        self._ask_reason(
             f"Reset the signing password of {user.login}",
             f"Clear the signing password of {user.display_name} ({user.login})? They cannot "
             "sign until they set a new one (QA → My signing password).",
-        )
-        if reason is None:
-            return
-        accounts = self._app.accounts
-        login = user.login
-        self._run(
-            lambda: accounts.reset_signing_password(login, reason=reason),
-            lambda _v: self._changed(),
-            lambda exc: messages.explain(self, exc, doing=f"resetting the password of {login}"),
+            reset,
         )
 
-    def _ask_reason(self, title: str, prompt: str) -> str | None:
+    def _ask_reason(self, title: str, prompt: str, then: Callable[[str], None]) -> None:
+        """Asks why (window-modal); ``then`` gets the reason once given (not if cancelled)."""
         dialog = ReasonDialog(title, prompt, self)
-        return dialog.reason if run_modal(dialog) else None
+
+        def done(result: int) -> None:
+            if result:
+                then(dialog.reason)
+
+        open_modal(dialog, done)
 
     def _changed(self) -> None:
         self.accounts_changed.emit()
