@@ -49,6 +49,7 @@ from app.bootstrap import CalTrack
 from app.errors import ConflictError
 from app.locking.requests import EditRequest
 from app.services.changes import ChangeWatcher
+from app.services.connecting import display_name
 from app.services.dto import (
     CalibrationInput,
     InstrumentDetail,
@@ -238,7 +239,7 @@ class MainWindow(QMainWindow):
         self.status = CalTrackStatusBar(self)
         self.setStatusBar(self.status)
         self.status.refresh_clicked.connect(self.refresh)
-        self.status.set_path(str(app.database.path or app.database.url))
+        self.status.set_path(str(app.database.path or display_name(app.database.url)))
         self._build_timers()
         self._restore_state()
         self.activity = _ActivityFilter(self._activity, self)
