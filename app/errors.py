@@ -217,6 +217,14 @@ class StorageError(CalTrackError):
     exit_code = 6
 
 
+class ServerLostError(StorageError):
+    """The database server went away under a read or a save (app/db/server.py).
+
+    The message says whether the change was surely not saved or may have been (the
+    connection dropped during COMMIT); libpq's text follows on a second line.
+    """
+
+
 class IntegrityProblem(CalTrackError):
     """A check found damage: corrupt pages, a broken audit chain, a missing file."""
 

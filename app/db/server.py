@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from app.errors import ServerConnectError, StorageError
+from app.errors import ServerConnectError, ServerLostError
 
 SERVICE_PREFIX = "service="
 # What pg_service.conf accepts as a section name, and nothing path-like ("/", "\").
@@ -216,7 +216,7 @@ _NEVER_CONNECTED = (
 )
 
 
-def lost_server_error(exc: BaseException, *, writing: bool) -> StorageError | None:
+def lost_server_error(exc: BaseException, *, writing: bool) -> ServerLostError | None:
     """The server went away under a read or a save: what happened to the change, or None.
 
     A connection that could not be made (the pool's pre-ping found the server gone and
@@ -228,16 +228,16 @@ def lost_server_error(exc: BaseException, *, writing: bool) -> StorageError | No
     text = _texts(exc)
     detail = _detail(exc)
     if not writing:
-        return StorageError(
+        return ServerLostError(
             "the database server cannot be reached; nothing was changed — check that it is "
             f"running and the network connection works, then try again\n  server said: {detail}"
         )
     if any(text.startswith(words) for words in _NEVER_CONNECTED):
-        return StorageError(
+        return ServerLostError(
             "the database server cannot be reached — nothing was saved; your entry is kept, "
             f"try again when the server is back\n  server said: {detail}"
         )
-    return StorageError(
+    return ServerLostError(
         "the connection to the database server was lost during the save; your entry is "
         "kept — when the server is back, refresh to see whether the change is there before "
         f"saving it again\n  server said: {detail}"

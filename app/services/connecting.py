@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import URL
 
 from app.db.engine import is_url, safe_url
-from app.db.server import SERVICE_PREFIX, is_server_url, service_name
+from app.db.server import SERVICE_PREFIX, is_server_url, password_in, service_name
 from app.errors import ValidationError
 
 
@@ -67,6 +67,11 @@ def server_target(choice: ServerChoice) -> str:
 def is_server(target: str) -> bool:
     """True when ``target`` (a ``--db`` text) names a database server, not a file."""
     return service_name(target) is not None or (is_url(target) and is_server_url(target))
+
+
+def has_password(target: str) -> bool:
+    """True when ``target`` carries a password (then it is not remembered anywhere)."""
+    return is_url(target) and password_in(target)
 
 
 def display_name(target: str) -> str:

@@ -19,7 +19,7 @@ import pytest
 from app.bootstrap import open_caltrack
 from app.clock import FixedClock
 from app.db.server import CONNECT_TIMEOUT_S, connect_args
-from app.errors import StorageError, ValidationError
+from app.errors import ServerLostError, ValidationError
 from app.identity import Identity
 from app.services.connecting import ServerChoice, display_name, is_server, server_target
 from tests.conftest import add_thermometer
@@ -159,13 +159,13 @@ def test_a_server_gone_mid_session_keeps_the_entry_and_reconnects_after(
             # that what is lost is only what a real server would lose (nothing committed).
             pg.psql("CHECKPOINT")
             pg.halt()
-            with pytest.raises(StorageError) as refused:
+            with pytest.raises(ServerLostError) as refused:
                 add_thermometer(app, "TH-002")
             assert (
                 "the database server cannot be reached — nothing was saved; your entry is kept"
                 in str(refused.value)
             )
-            with pytest.raises(StorageError, match="nothing was changed"):
+            with pytest.raises(ServerLostError, match="nothing was changed"):
                 app.instruments.list()
             pg.start()
             add_thermometer(app, "TH-002")  # the same session: the pool reconnects
