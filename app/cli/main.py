@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--db",
         metavar="PATH_OR_URL",
         default=os.environ.get("CALTRACK_DB"),
-        help="database file or SQLAlchemy URL (default: $CALTRACK_DB, else your default database)",
+        help="database file, SQLAlchemy URL or service=NAME (pg_service.conf) "
+        "(default: $CALTRACK_DB, else your default database)",
     )
     parser.add_argument(
         "--journal",
