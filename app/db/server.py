@@ -129,7 +129,7 @@ def _rules(where: str) -> tuple[_Rule, ...]:
             2,
         ),
         _Rule(
-            ("too many clients", "remaining connection slots", "53300"),
+            ("too many clients", "too many connections", "remaining connection slots", "53300"),
             f"the database server ({where}) has no free connections right now; wait a "
             "moment and try again, or ask the administrator to raise max_connections",
             4,

@@ -596,7 +596,9 @@ def translate_storage_error(
     """
     if sqlstate(exc) is not None or not isinstance(exc.orig, sqlite3.Error):
         # A database server: it went away, or a connection could not be made.
-        return lost_server_error(exc, writing=writing)
+        lost = lost_server_error(exc, writing=writing)
+        if lost is not None:
+            return lost
     message = str(exc.orig).lower()
     code = getattr(exc.orig, "sqlite_errorcode", None)
     if code == SQLITE_IOERR_DELETE:

@@ -125,6 +125,21 @@ def test_an_unknown_service_name_is_said_plainly(server: PgServer, tmp_path: Pat
     assert "pg_service.conf" in lines[0]
 
 
+def test_no_free_connection_is_busy(server: PgServer, tmp_path: Path) -> None:
+    _files(tmp_path, server, PASSWORD)
+    server.psql(f"ALTER ROLE {ROLE} CONNECTION LIMIT 0")
+    try:
+        done = _cli(tmp_path, "service=lab", "instruments", "list")
+    finally:
+        server.psql(f"ALTER ROLE {ROLE} CONNECTION LIMIT -1")
+    _refused(done, 4, "no free connections")
+
+
+def test_an_unknown_host_name_is_said_plainly(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://u@no-such-host.invalid/lab"
+    _refused(_cli(tmp_path, url, "instruments", "list"), 2, "name cannot be found")
+
+
 def test_an_unreachable_server_is_said_plainly(tmp_path: Path) -> None:
     _files(tmp_path, PgServer(folder=tmp_path / "nowhere", bin=tmp_path), PASSWORD)
     lines = _refused(_cli(tmp_path, "service=lab", "instruments", "list"), 6, "cannot be reached")
