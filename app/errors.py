@@ -193,10 +193,36 @@ class DatabaseOpenError(CalTrackError):
     exit_code = 2
 
 
+class ServerConnectError(DatabaseOpenError):
+    """The database server cannot be reached, or refused the login (app/db/server.py).
+
+    ``message`` is one sentence saying what to do; ``detail`` is libpq's own text, kept
+    for IT on a second line. The exit code follows the kind: 2 the name is wrong (no
+    such database, user, service or host), 4 no free connection, 6 the server cannot be
+    reached, 8 the password or the server's rules refused the login.
+    """
+
+    def __init__(self, message: str, detail: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.detail = detail
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  server said: {self.detail}" if self.detail else self.message
+
+
 class StorageError(CalTrackError):
     """The disk or share failed under a write: full, I/O error, file gone."""
 
     exit_code = 6
+
+
+class ServerLostError(StorageError):
+    """The database server went away under a read or a save (app/db/server.py).
+
+    The message says whether the change was surely not saved or may have been (the
+    connection dropped during COMMIT); libpq's text follows on a second line.
+    """
 
 
 class IntegrityProblem(CalTrackError):

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,6 +95,65 @@ class PgServer:
         self.psql(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def _pg_ctl(self, *argv: str) -> None:
+        done = subprocess.run(
+            _as_server_user([str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), *argv]),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl {argv[-1]} failed: {(done.stderr or done.stdout).strip()}")
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash or a pulled cable would (the folder stays)."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
+
+    def start(self) -> None:
+        """Start the server again after :meth:`halt`, on the same socket."""
+        self._pg_ctl(
+            "-l",
+            str(self.folder / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            _options(self.folder),
+            "start",
+        )
+
+    def require_password(self, role: str, password: str) -> None:
+        """A login ``role`` with ``password`` that must give it (scram) over the socket."""
+        self.psql(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")
+        hba = self.folder / "data" / "pg_hba.conf"
+        hba.write_text(f"local all {role} scram-sha-256\n" + hba.read_text())
+        self._pg_ctl("reload")
+        # reload is a signal: wait until a password-less login is refused.
+        deadline = time.monotonic() + 30
+        while self._trusts(role) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _trusts(self, role: str) -> bool:
+        done = subprocess.run(
+            [
+                str(self.bin / "psql"),
+                "-X",
+                "-w",
+                "-h",
+                str(self.socket_dir),
+                "-U",
+                role,
+                "-d",
+                "postgres",
+                "-c",
+                "SELECT 1",
+            ],
+            capture_output=True,
+            env={**os.environ, "PGPASSFILE": os.devnull},
+            check=False,
+        )
+        return done.returncode == 0
+
     def stop(self) -> None:
         """Stop the server at once and remove its folder."""
         subprocess.run(
@@ -112,6 +172,14 @@ class PgServer:
             check=False,
         )
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _options(folder: Path) -> str:
+    """The server's options: its socket in ``folder``, no TCP, no durability (tests)."""
+    return (
+        f"-k {folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off "
+        "-c synchronous_commit=off -c max_connections=200"
+    )
 
 
 def start_server() -> PgServer:
@@ -152,8 +220,7 @@ def start_server() -> PgServer:
             "-t",
             "60",
             "-o",
-            f"-k {folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off "
-            "-c synchronous_commit=off -c max_connections=200",
+            _options(folder),
             "start",
         ],
     ]

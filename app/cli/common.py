@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from app.bootstrap import CalTrack, open_caltrack
-from app.db.engine import EngineOptions
+from app.db.engine import EngineOptions, database_url
+from app.db.server import password_in, password_warning
 from app.services.bounds import count_problem, id_problem, seconds_problem
 from app.services.calibrations import parse_point
 from app.services.dto import CalibrationInput
@@ -31,6 +32,8 @@ def open_app(
     says the opening's problems it does not find (see `cmd_db_verify` in ``commands``).
     """
     target = args.db or str(default_database_path())
+    if args.db and password_in(database_url(args.db)):
+        print(f"caltrack: note: {password_warning()}", file=sys.stderr)
     if not args.db and create:
         default_database_path().parent.mkdir(parents=True, exist_ok=True)
     options = EngineOptions(busy_timeout_s=args.busy_timeout, journal=args.journal)

@@ -21,6 +21,8 @@ from sqlalchemy.exc import DBAPIError
 
 from app import __version__
 from app.cli import commands, common
+from app.db.engine import is_url, safe_url
+from app.db.server import password_in
 from app.db.transactions import is_busy_error, translate_storage_error
 from app.errors import CalTrackError, ValidationError
 from app.settings.logs import setup_logging
@@ -48,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--db",
         metavar="PATH_OR_URL",
         default=os.environ.get("CALTRACK_DB"),
-        help="database file or SQLAlchemy URL (default: $CALTRACK_DB, else your default database)",
+        help="database file, SQLAlchemy URL or service=NAME (pg_service.conf) "
+        "(default: $CALTRACK_DB, else your default database)",
     )
     parser.add_argument(
         "--journal",
@@ -89,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _hide_password(word: str) -> str:
+    """``word`` with the password of a database URL in it hidden."""
+    prefix, eq, value = word.partition("=") if word.startswith("--") else ("", "", word)
+    if is_url(value) and password_in(value):
+        return f"{prefix}{eq}{safe_url(value)}"
+    return word
+
+
 def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -110,7 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_gui(args.db)
     log_file = setup_logging()
-    log.info("caltrack %s", " ".join(sys.argv[1:] if argv is None else argv))
+    words = sys.argv[1:] if argv is None else argv
+    # A password written in a --db URL never reaches the log file.
+    log.info("caltrack %s", " ".join(_hide_password(word) for word in words))
     # SIGTERM (logout, kill) unwinds like Ctrl+C: the editor lock is released on the way.
     signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -16,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from app.db.filesystem import Location, detect_location
+from app.db.server import connect_args as server_connect_args
+from app.db.server import is_server_url, service_name, service_url
 
 JournalChoice = Literal["auto", "wal", "truncate", "delete"]
 JournalMode = Literal["wal", "truncate", "delete"]
@@ -68,9 +70,12 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def database_url(path_or_url: str) -> str:
-    """A SQLAlchemy URL for a file path or an already-formed URL."""
+    """A SQLAlchemy URL for a file path, a ``service=NAME`` or an already-formed URL."""
     if is_url(path_or_url):
         return path_or_url
+    service = service_name(path_or_url)
+    if service is not None:
+        return service_url(service)
     return f"sqlite:///{Path(path_or_url).expanduser().absolute()}"
 
 
@@ -219,7 +224,10 @@ def build_engine(
     """Create the engine; for SQLite also where its file lives."""
     path = sqlite_path(url)
     if path is None:
-        return create_engine(url, pool_pre_ping=True), None
+        # pre-ping: after a server restart the next action reconnects instead of failing
+        # on a connection the server closed.
+        extra = server_connect_args(url) if is_server_url(url) else {}
+        return create_engine(url, pool_pre_ping=True, connect_args=extra), None
     location = detect_location(path.parent)
     engine = create_engine(
         snapshot_url(path) if snapshot else file_url(path),

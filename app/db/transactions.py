@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.engine import BEGIN_MODE_OPTION, JournalChoice, JournalPolicy, choose_journal
 from app.db.filesystem import Location, detect_location
 from app.db.maintenance import integrity_problems
+from app.db.server import lost_server_error
 from app.errors import (
     DatabaseBusyError,
     DatabaseDamagedError,
@@ -594,6 +595,11 @@ def translate_storage_error(
     full and whether it is a share at all; ``writing`` False (a read transaction) says
     that nothing was changed.
     """
+    if sqlstate(exc) is not None or not isinstance(exc.orig, sqlite3.Error):
+        # A database server: it went away, or a connection could not be made.
+        lost = lost_server_error(exc, writing=writing)
+        if lost is not None:
+            return lost
     message = str(exc.orig).lower()
     code = getattr(exc.orig, "sqlite_errorcode", None)
     if code == SQLITE_IOERR_DELETE:

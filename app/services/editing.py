@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.clock import Clock
-from app.db.engine import choose_journal
+from app.db.engine import choose_journal, safe_url
 from app.db.fencing import LOCK_EPOCH_KEY, Fence
 from app.db.transactions import Database
 from app.errors import LeaseLostError, LockHeldError, ReadOnlyError
@@ -537,4 +537,5 @@ class EditingSession:
 
 
 def db_identity(path: Path | None, url: str) -> str:
-    return str(path.resolve()) if path is not None else url
+    """The file's full path, or the server URL without its password (it is written down)."""
+    return str(path.resolve()) if path is not None else safe_url(url)

@@ -44,6 +44,7 @@ from app.db.engine import (
     sqlite_path,
 )
 from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
+from app.db.server import open_failure
 from app.db.sidefiles import LeftSave, find_left_saves
 from app.db.transactions import Database, with_busy_retry
 from app.errors import (
@@ -53,6 +54,7 @@ from app.errors import (
     LockHeldError,
     ReadOnlyError,
     SchemaTooNewError,
+    StorageError,
     UnfinishedSaveError,
 )
 from app.identity import Identity
@@ -338,7 +340,13 @@ def _read_schema(database: Database, where: str, fs_read_only: str | None) -> Sc
     """The schema state; a file SQLite cannot read is said in the person's words."""
     try:
         return _read_schema_state(database)
-    except SADatabaseError as exc:
+    except (SADatabaseError, StorageError) as exc:
+        cause = exc if isinstance(exc, SADatabaseError) else exc.__cause__
+        if database.path is None and isinstance(cause, SADatabaseError):
+            # The first connection to a server: refused or unreachable, said plainly.
+            raise open_failure(cause, where) from None
+        if not isinstance(exc, SADatabaseError):
+            raise
         path = database.path
         if fs_read_only and path is not None and sqlite_header_mode(path) == "wal":
             raise DatabaseOpenError(

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.bootstrap import CalTrack, CrashReport, open_caltrack
 from app.locking.editor_lock import os_lock_free
+from app.services.connecting import display_name, has_password, is_server
 from app.services.editing import EditingOptions
 from app.settings.logs import setup_logging
 from app.settings.paths import default_database_path
@@ -90,6 +91,10 @@ class Launcher(QObject):
         """Open ``database``, the last one used, or the default one (created on first start)."""
         default = self.default_database
         target = database or self.settings.last_database or str(default)
+        if is_server(target):
+            # A server database: no file to look for; the server says what is wrong.
+            self.open(target)
+            return
         missing = not Path(target).exists()
         create = missing and target == str(default)
         if missing and not create:
@@ -138,7 +143,7 @@ class Launcher(QObject):
 
     def open(self, path: str, create: bool = False) -> None:
         parent: QWidget | None = self.window
-        self._progress = QProgressDialog(f"Opening {path}…", "", 0, 0, parent)
+        self._progress = QProgressDialog(f"Opening {display_name(path)}…", "", 0, 0, parent)
         self._progress.setWindowTitle("CalTrack")
         self._progress.setCancelButton(None)
         self._progress.setMinimumDuration(300)
@@ -167,7 +172,7 @@ class Launcher(QObject):
     def _open_failed(self, exc: BaseException, path: str) -> None:
         self._close_progress()
         self._first_start = False
-        messages.explain(self.window, exc, doing=f"opening {path}")
+        messages.explain(self.window, exc, doing=f"opening {display_name(path)}")
         if self.window is None:
             self._choose_another_or_quit()
 
@@ -288,8 +293,9 @@ class Launcher(QObject):
         self.app = app
         if old_window is not None:
             self.settings = old_window.saved_settings()
-        if not demo:
+        if not demo and not has_password(path):
             # A demo database is never the one the next start opens: that is the register.
+            # Nor is a URL with a password in it: settings are no place for a password.
             self.settings = self.settings.with_database(path)
         self._save_settings()
         window = MainWindow(app=app, runner=self.runner, settings=self.settings)

@@ -48,6 +48,7 @@ from app.bootstrap import CalTrack
 from app.errors import ConflictError
 from app.locking.requests import EditRequest
 from app.services.changes import ChangeWatcher
+from app.services.connecting import display_name
 from app.services.dto import (
     CalibrationInput,
     InstrumentChanges,
@@ -65,6 +66,7 @@ from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
+from app.ui.dialogs.server_dialog import ServerDialog
 from app.ui.flow_layout import FlowLayout
 from app.ui.live_updates import LiveUpdates
 from app.ui.look import icon, status_icon
@@ -240,7 +242,7 @@ class MainWindow(QMainWindow):
         self.status = CalTrackStatusBar(self)
         self.setStatusBar(self.status)
         self.status.refresh_clicked.connect(self.refresh)
-        self.status.set_path(str(app.database.path or app.database.url))
+        self.status.set_path(str(app.database.path or display_name(app.database.url)))
         self._build_timers()
         self._restore_state()
         self.activity = _ActivityFilter(self._activity, self)
@@ -324,6 +326,11 @@ class MainWindow(QMainWindow):
         self.act_open_db = self.add_action(
             "&Open database…", self.open_database, QKeySequence.StandardKey.Open
         )
+        self.act_open_server = self.add_action(
+            "Open a database &server…",
+            self.open_server,
+            tip="Open a CalTrack database on a PostgreSQL server (by service name or address)",
+        )
         self.act_open_demo = self.add_action(
             "Open &demo database…",
             self.open_demo_requested.emit,
@@ -395,6 +402,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.act_new_db)
         file_menu.addAction(self.act_open_db)
+        file_menu.addAction(self.act_open_server)
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addAction(self.act_open_demo)
         self._fill_recent()
@@ -1394,6 +1402,11 @@ class MainWindow(QMainWindow):
         )
         if path:
             self.open_database_requested.emit(path, False)
+
+    def open_server(self) -> None:
+        dialog = ServerDialog(self)
+        if run_modal(dialog) and dialog.target:
+            self.open_database_requested.emit(dialog.target, False)
 
     def backup(self) -> None:
         service = self.app.maintenance

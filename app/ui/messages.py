@@ -26,6 +26,8 @@ from app.errors import (
     NotAllowedError,
     NotFoundError,
     ReadOnlyError,
+    ServerConnectError,
+    ServerLostError,
     StorageError,
     ValidationError,
 )
@@ -253,6 +255,12 @@ def explain(parent: QWidget | None, exc: BaseException, *, doing: str) -> None:
         warn(parent, "Changed by someone else", str(exc))
     elif isinstance(exc, NotFoundError):
         warn(parent, "Not found", str(exc), "It may have been changed by another user: refresh.")
+    elif isinstance(exc, ServerLostError):
+        # The message itself says whether the change was saved: no "Nothing was saved".
+        text, _, detail = str(exc).partition("\n")
+        error(parent, "Database server unreachable", f"While {doing}: {text}", detail.strip())
+    elif isinstance(exc, ServerConnectError):
+        warn(parent, "Cannot open the database", exc.message, exc.detail)
     elif isinstance(exc, StorageError):
         error(parent, "Storage problem", f"Nothing was saved while {doing}.", str(exc))
     elif isinstance(exc, CalTrackError):

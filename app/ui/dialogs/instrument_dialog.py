@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.errors import ConflictError, ValidationError
+from app.errors import ConflictError, ServerLostError, ValidationError
 from app.limits import SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.services.dto import InstrumentChanges, InstrumentDetail, InstrumentInput
 from app.services.validation import MAX_GRACE_DAYS, MAX_INTERVAL_DAYS
@@ -275,6 +275,11 @@ class InstrumentDialog(QDialog):
             self.show_banner("\n".join(unclaimed) if unclaimed else "")
         elif isinstance(exc, ConflictError):
             self._on_conflict(exc, self.changes())
+        elif isinstance(exc, ServerLostError):
+            # Its first line says whether the change was saved (a drop during COMMIT
+            # leaves that to the server): never a flat "Not saved" here.
+            self.show_banner(str(exc).partition("\n")[0])
+            messages.explain(self, exc, doing="saving the instrument")
         else:
             # Read-only now, lost lock, busy...: keep everything typed, say why.
             self.show_banner("Not saved — your entries are kept in this dialog. " + _short(exc))
