@@ -1405,8 +1405,12 @@ class MainWindow(QMainWindow):
 
     def open_server(self) -> None:
         dialog = ServerDialog(self)
-        if run_modal(dialog) and dialog.target:
-            self.open_database_requested.emit(dialog.target, False)
+
+        def done(result: int) -> None:
+            if result and dialog.target:
+                self.open_database_requested.emit(dialog.target, False)
+
+        open_modal(dialog, done)
 
     def backup(self) -> None:
         service = self.app.maintenance
