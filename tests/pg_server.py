@@ -89,10 +89,15 @@ class PgServer:
             raise RuntimeError(f"psql failed: {done.stderr.strip()}")
         return done.stdout
 
-    def new_database(self, prefix: str = "t") -> str:
-        """Create an empty database; its URL."""
+    def new_database(self, prefix: str = "t", *, template: str | None = None) -> str:
+        """Create a database, empty or a copy of ``template`` (a database's name); its URL.
+
+        A copy is a file copy on the server: far cheaper than running the migrations
+        again. The template must have no open connections while it is copied.
+        """
         name = f"{prefix}_{os.getpid()}_{next(self._counter)}"
-        self.psql(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        self.psql(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
     def _pg_ctl(self, *argv: str) -> None:
@@ -153,6 +158,19 @@ class PgServer:
             check=False,
         )
         return done.returncode == 0
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by :meth:`new_database` (closing any connection left).
+
+        Each test drops its own: two hundred databases of 8 MB left until the end would
+        fill the disk and take minutes to delete with the server's folder.
+        """
+        self.psql(f'DROP DATABASE IF EXISTS "{self.database_name(url)}" WITH (FORCE)')
+
+    @staticmethod
+    def database_name(url: str) -> str:
+        """The database name in a URL made by :meth:`url`."""
+        return url.split("@/", 1)[1].split("?", 1)[0]
 
     def stop(self) -> None:
         """Stop the server at once and remove its folder."""

@@ -11,6 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -55,8 +56,14 @@ def is_url(text: str) -> bool:
 
 
 def safe_url(url: str) -> str:
-    """A URL fit to print or log: the password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
+    """A URL fit to print or log: the password hidden, the query as the user wrote it.
+
+    SQLAlchemy renders query values percent-encoded (``host=%2Fvar%2Frun``); a report or
+    a message names the database the way it was typed (``host=/var/run``).
+    """
+    rendered = make_url(url).render_as_string(hide_password=True)
+    base, sep, query = rendered.partition("?")
+    return base + sep + unquote(query)
 
 
 def sqlite_path(url: str) -> Path | None:

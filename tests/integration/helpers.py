@@ -12,13 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import Clock
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.identity import Identity
 from app.services.editing import EditingOptions
+from tests.conftest import is_server, state_for
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,8 +39,13 @@ def child_env(home: Path) -> dict[str, str]:
     return env
 
 
+def home_for(db: Path | str) -> Path:
+    """The folder a test works in for ``db``: the file's folder, or the test's own."""
+    return state_for(db).parent
+
+
 def open_lab(
-    db: Path,
+    db: Path | str,
     *,
     create: bool = False,
     edit: bool = True,
@@ -56,17 +63,19 @@ def open_lab(
         identity=identity,
         clock=clock,
         editing=EditingOptions(edit=edit),
-        state_dir=db.parent / "state",
+        state_dir=state_for(db),
     )
 
 
-def cli_command(db: Path, *args: str) -> list[str]:
+def cli_command(db: Path | str, *args: str) -> list[str]:
     return [sys.executable, "-m", "app", "--db", str(db), *args]
 
 
-def run_cli(db: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    db: Path | str, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m app --db DB ARGS...`` in a separate process (in the database's folder)."""
-    work = cwd or db.parent
+    work = cwd or home_for(db)
     return subprocess.run(
         cli_command(db, *args),
         cwd=work,
@@ -85,7 +94,7 @@ def side_by_side(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
 
 def run_cli_many(
-    db: Path, commands: Sequence[Sequence[str]], cwd: Path | None = None
+    db: Path | str, commands: Sequence[Sequence[str]], cwd: Path | None = None
 ) -> list[subprocess.CompletedProcess[str]]:
     """Run independent commands side by side (each still its own process)."""
     return side_by_side(lambda a: run_cli(db, *a, cwd=cwd), commands)
@@ -142,8 +151,22 @@ def assert_one_error_line(result: subprocess.CompletedProcess[str], code: int) -
     return lines[0]
 
 
-def query(db: Path, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-    """Read straight from the file with the sqlite3 module (read-only URI)."""
+def query(db: Path | str, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    """Read straight from the database, past the application.
+
+    A file is read with the sqlite3 module (read-only URI); a server URL through the
+    driver itself (``?`` placeholders become the driver's ``%s``) on a connection of its
+    own, in a read-only transaction.
+    """
+    if is_server(db):
+        engine = create_engine(str(db), poolclass=NullPool)
+        try:
+            with engine.connect() as server:
+                server.exec_driver_sql("SET TRANSACTION READ ONLY")
+                found = server.exec_driver_sql(sql.replace("?", "%s"), tuple(params))
+                return [tuple(row) for row in found]
+        finally:
+            engine.dispose()
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         return list(conn.execute(sql, tuple(params)))
@@ -151,7 +174,7 @@ def query(db: Path, sql: str, params: Sequence[object] = ()) -> list[tuple[objec
         conn.close()
 
 
-def scalar(db: Path, sql: str, params: Sequence[object] = ()) -> object:
+def scalar(db: Path | str, sql: str, params: Sequence[object] = ()) -> object:
     rows = query(db, sql, params)
     assert len(rows) == 1 and len(rows[0]) == 1, rows
     return rows[0][0]
@@ -162,13 +185,13 @@ def epoch(db: Path) -> int:
     return int(str(scalar(db, "SELECT value FROM meta WHERE key = ?", (LOCK_EPOCH_KEY,))))
 
 
-def count(db: Path, table: str) -> int:
+def count(db: Path | str, table: str) -> int:
     value = scalar(db, f'SELECT COUNT(*) FROM "{table}"')
     assert isinstance(value, int)
     return value
 
 
-def fingerprint(db: Path) -> tuple[int, int, int, int, str | None]:
+def fingerprint(db: Path | str) -> tuple[int, int, int, int, str | None]:
     """What an error must leave alone: row counts and the newest audit hash."""
     head = query(db, "SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1")
     return (
@@ -193,3 +216,27 @@ def end_listening_connections(app: CalTrack) -> int:
         ).scalar_one()
         conn.commit()
     return int(ended)
+
+
+def tamper(db: Path | str, *statements: str) -> None:
+    """Write straight to the database behind CalTrack's back, in one transaction.
+
+    What someone with a sqlite3 shell on the file, or psql on the server, could do: the
+    application must notice, never be fooled.
+    """
+    if is_server(db):
+        engine = create_engine(str(db), poolclass=NullPool)
+        try:
+            with engine.begin() as server:
+                for sql in statements:
+                    server.exec_driver_sql(sql)
+        finally:
+            engine.dispose()
+        return
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            for sql in statements:
+                conn.execute(sql)
+    finally:
+        conn.close()

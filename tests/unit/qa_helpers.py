@@ -1,4 +1,7 @@
-"""Helpers for the QA tests: several people taking turns on one real database file."""
+"""Helpers for the QA tests: several people taking turns on one real database.
+
+``db`` is the SQLite file's path or a server database's URL (the ``db_url`` fixture).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from app.bootstrap import CalTrack, open_caltrack
 from app.clock import Clock
 from app.identity import Identity
 from app.services.dto import CalibrationInput, PointInput
+from tests.conftest import state_for
 
 ALICE = Identity(user="alice", machine="LAB-PC-3")  # the creator: admin
 BOB = Identity(user="bob", machine="LAB-PC-4")  # a technician (no account)
@@ -15,12 +19,12 @@ QUINN = Identity(user="quinn", machine="QA-PC-1")  # QA
 PASSWORD = "correct horse battery"
 
 
-def open_as(db: Path, identity: Identity, clock: Clock) -> CalTrack:
+def open_as(db: Path | str, identity: Identity, clock: Clock) -> CalTrack:
     """Open the database as someone else (the previous session must be closed)."""
-    return open_caltrack(str(db), identity=identity, clock=clock, state_dir=db.parent / "state")
+    return open_caltrack(str(db), identity=identity, clock=clock, state_dir=state_for(db))
 
 
-def make_qa(app: CalTrack, db: Path, clock: Clock, who: Identity = QUINN) -> None:
+def make_qa(app: CalTrack, db: Path | str, clock: Clock, who: Identity = QUINN) -> None:
     """The admin (``app``'s user) makes ``who`` QA; ``who`` sets a signing password."""
     app.accounts.set_role(who.user, "qa", display_name="Quinn Q. Reviewer")
     app.close()

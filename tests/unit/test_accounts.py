@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,17 +11,18 @@ from app.clock import FixedClock
 from app.errors import NotAllowedError, ReadOnlyError, ValidationError
 from app.identity import Identity
 from tests.conftest import add_thermometer
+from tests.integration.helpers import query, scalar, tamper
 from tests.unit.qa_helpers import BOB, PASSWORD, QUINN, open_as
 
 
 def test_the_creator_is_the_first_admin_and_others_are_technicians(
-    app: CalTrack, db_path: Path, clock: FixedClock
+    app: CalTrack, db_url: str, clock: FixedClock
 ) -> None:
     me = app.accounts.me()
     assert (me.login, me.role, me.known, me.active) == ("alice", "admin", True, True)
     assert app.locks.admins() == ["alice"]
     app.close()
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         view = bob.accounts.me()
         assert (view.role, view.known) == ("technician", False)
         # A technician works normally...
@@ -65,21 +65,19 @@ def test_bad_role_and_login_are_refused(app: CalTrack) -> None:
 
 
 def test_a_deactivated_account_opens_read_only(
-    app: CalTrack, db_path: Path, clock: FixedClock
+    app: CalTrack, db_url: str, clock: FixedClock
 ) -> None:
     app.accounts.set_role("bob", "technician")
     app.accounts.set_active("bob", False)
     app.close()
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         assert bob.database.read_only_reason is not None
         assert "deactivated" in bob.database.read_only_reason
         with pytest.raises(ReadOnlyError):
             add_thermometer(bob, "TH-200")
 
 
-def test_signing_password_rules_and_storage(
-    app: CalTrack, db_path: Path, clock: FixedClock
-) -> None:
+def test_signing_password_rules_and_storage(app: CalTrack, db_url: str, clock: FixedClock) -> None:
     with pytest.raises(ValidationError, match="at least 8"):
         app.accounts.set_signing_password("short")
     with pytest.raises(ValidationError, match="login"):
@@ -94,41 +92,38 @@ def test_signing_password_rules_and_storage(
         app.accounts.set_signing_password("another long one", current="wrong password")
     app.accounts.set_signing_password("another long one", current=PASSWORD)
     app.close()
-    conn = sqlite3.connect(db_path)
-    try:
-        (stored,) = conn.execute(
-            "SELECT signing_hash FROM user_account WHERE login = 'alice'"
-        ).fetchone()
-        trail = " ".join(r[0] for r in conn.execute("SELECT changes FROM audit_event"))
-    finally:
-        conn.close()
+    stored = str(scalar(db_url, "SELECT signing_hash FROM user_account WHERE login = 'alice'"))
+    trail = " ".join(str(r[0]) for r in query(db_url, "SELECT changes FROM audit_event"))
     # Only a salted scrypt hash is kept, and not even that reaches the audit trail.
     assert stored.startswith("scrypt$16384$8$1$")
     assert "another long one" not in stored and PASSWORD not in trail
     assert stored not in trail
 
 
-def test_admin_resets_a_password(app: CalTrack, db_path: Path, clock: FixedClock) -> None:
+def test_admin_resets_a_password(app: CalTrack, db_url: str, clock: FixedClock) -> None:
     app.accounts.set_role("quinn", "qa")
     app.close()
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         qa.accounts.set_signing_password(PASSWORD)
         with pytest.raises(NotAllowedError):
             qa.accounts.reset_signing_password("quinn")
-    with open_as(db_path, Identity("alice", "LAB-PC-3"), clock) as admin:
+    with open_as(db_url, Identity("alice", "LAB-PC-3"), clock) as admin:
         view = admin.accounts.reset_signing_password("quinn")
         assert not view.has_signing_password
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         # After a reset no current password is asked for.
         assert qa.accounts.set_signing_password("a brand new phrase").has_signing_password
         assert qa.maintenance.verify().problems == []
 
 
-def test_only_admins_restore(app: CalTrack, db_path: Path, clock: FixedClock) -> None:
+@pytest.mark.sqlite_only(
+    "a backup is a copy of the file; server backups (pg_dump) are another part of issue 13"
+)
+def test_only_admins_restore(app: CalTrack, db_url: str, clock: FixedClock) -> None:
     add_thermometer(app, "TH-001")
     backup = app.maintenance.backup("before")
     app.close()
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         add_thermometer(bob, "TH-002")
         with pytest.raises(NotAllowedError, match="only Admins may restore the database"):
             bob.maintenance.restore(backup)
@@ -136,17 +131,12 @@ def test_only_admins_restore(app: CalTrack, db_path: Path, clock: FixedClock) ->
 
 
 def test_emptied_accounts_table_makes_nobody_admin(
-    app: CalTrack, db_path: Path, clock: FixedClock
+    app: CalTrack, db_url: str, clock: FixedClock
 ) -> None:
     add_thermometer(app, "TH-001")
     app.close()
-    conn = sqlite3.connect(db_path)
-    try:
-        with conn:
-            conn.execute("DELETE FROM user_account")  # behind CalTrack's back
-    finally:
-        conn.close()
-    with open_as(db_path, BOB, clock) as bob:
+    tamper(db_url, "DELETE FROM user_account")  # behind CalTrack's back
+    with open_as(db_url, BOB, clock) as bob:
         # The next writer is not made the admin of a database with history...
         assert bob.accounts.list() == []
         assert any("no user accounts although its audit trail" in p for p in bob.problems)
@@ -154,7 +144,7 @@ def test_emptied_accounts_table_makes_nobody_admin(
             bob.accounts.set_role("bob", "admin")
         # ...and verify says what was deleted.
         assert any("user_account" in p for p in bob.maintenance.verify().problems)
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         assert bob.accounts.list() == []
 
 

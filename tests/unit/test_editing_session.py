@@ -17,13 +17,14 @@ from app.identity import Identity
 from app.services.dto import InstrumentChanges
 from app.services.editing import EditingOptions
 from tests.conftest import add_thermometer
+from tests.integration.helpers import tamper
 from tests.integration.process_helpers import NOBODY, other_user, shared_folder
 
 BOB = Identity("bob", "LAB-PC-7")
 
 
 def open_as(
-    path: Path, who: Identity, clock: FixedClock, state: Path, **options: object
+    path: Path | str, who: Identity, clock: FixedClock, state: Path, **options: object
 ) -> CalTrack:
     return open_caltrack(
         str(path),
@@ -34,6 +35,9 @@ def open_as(
     )
 
 
+@pytest.mark.sqlite_only(
+    "the editor lock lives in the database file's folder; on a server everyone edits (issue 13)"
+)
 def test_second_session_is_read_only_and_names_the_editor(
     app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -48,6 +52,9 @@ def test_second_session_is_read_only_and_names_the_editor(
         assert bob.instruments.list().total == 1
 
 
+@pytest.mark.sqlite_only(
+    "the editor lock lives in the database file's folder; on a server everyone edits (issue 13)"
+)
 def test_reader_stops_naming_an_editor_who_left(
     app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -60,6 +67,9 @@ def test_reader_stops_naming_an_editor_who_left(
         assert bob.session.describe() == "Editing"
 
 
+@pytest.mark.sqlite_only(
+    "the editor lock lives in the database file's folder; on a server everyone edits (issue 13)"
+)
 def test_epochs_increase_with_each_editor(
     app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -71,6 +81,9 @@ def test_epochs_increase_with_each_editor(
         assert bob.session.epoch == first + 1
 
 
+@pytest.mark.sqlite_only(
+    "the editor lock lives in the database file's folder; on a server everyone edits (issue 13)"
+)
 def test_fenced_session_cannot_write_and_turns_read_only(app: CalTrack, db_path: Path) -> None:
     add_thermometer(app, "TH-001")
     # Someone else took over while this session was frozen: the epoch moved on.
@@ -113,6 +126,7 @@ def test_idle_release_time_is_a_database_setting(app: CalTrack) -> None:
     assert app.session.idle_release_s() == 15 * 60
 
 
+@pytest.mark.sqlite_only("edit requests go to the editor lock's holder; on a server everyone edits")
 def test_edit_request_reaches_the_editor_once(
     app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -152,6 +166,7 @@ print(json.dumps({"listed": listed, "refused": refused}))
 """
 
 
+@pytest.mark.sqlite_only("about a database file in a folder the user cannot write")
 def test_read_only_folder_opens_read_only(
     app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -187,15 +202,12 @@ def test_read_only_folder_opens_read_only(
 
 
 def test_newer_schema_opens_read_only(
-    app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
+    app: CalTrack, db_url: str, clock: FixedClock, tmp_path: Path
 ) -> None:
     add_thermometer(app)
     app.close()
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("UPDATE alembic_version SET version_num = 'ffff9999'")
-    conn.close()
-    with open_as(db_path, BOB, clock, tmp_path / "bob") as bob:
+    tamper(db_url, "UPDATE alembic_version SET version_num = 'ffff9999'")
+    with open_as(db_url, BOB, clock, tmp_path / "bob") as bob:
         assert bob.instruments.list().total == 1
         with pytest.raises(SchemaTooNewError, match="newer CalTrack"):
             add_thermometer(bob, "TH-002")

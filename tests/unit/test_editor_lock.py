@@ -212,6 +212,7 @@ def test_process_state_tells_running_stopped_and_gone() -> None:
         assert process_has_open(os.getpid(), Path(__file__)) is True
 
 
+@pytest.mark.sqlite_only("SQLite's single-writer lock; a server has row locks")
 def test_write_lock_probe_sees_another_connections_write(app: CalTrack, db_path: Path) -> None:
     assert app.database.write_lock_held() is False
     other = sqlite3.connect(db_path, timeout=0, isolation_level=None)

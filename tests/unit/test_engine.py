@@ -10,7 +10,14 @@ from sqlalchemy import text
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
-from app.db.engine import EngineOptions, choose_journal, database_url, is_url, sqlite_path
+from app.db.engine import (
+    EngineOptions,
+    choose_journal,
+    database_url,
+    is_url,
+    safe_url,
+    sqlite_path,
+)
 from app.db.filesystem import Location, detect_location
 from app.db.transactions import RetryPolicy
 from app.errors import DatabaseBusyError
@@ -66,6 +73,12 @@ def test_urls_and_paths() -> None:
     assert sqlite_path("postgresql://u@h/db") is None
 
 
+def test_a_printed_url_hides_the_password_and_keeps_the_query_readable() -> None:
+    shown = safe_url("postgresql+psycopg://lab:s3cret@/caltrack?host=/var/run/postgresql")
+    assert shown == "postgresql+psycopg://lab:***@/caltrack?host=/var/run/postgresql"
+
+
+@pytest.mark.sqlite_only("PRAGMAs are SQLite's connection settings")
 def test_pragmas_on_every_connection(app: CalTrack) -> None:
     with app.database.engine.connect() as conn:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1

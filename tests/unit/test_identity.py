@@ -58,14 +58,14 @@ def _recorded(app: CalTrack) -> int:
     ["typo\n2026-11-23 09:30  root  LAB-PC  calibration  void", "a\rb", "x\x85y", "p\u2029q"],
 )
 def test_a_reason_that_would_split_the_audit_line_is_refused(
-    app: CalTrack, db_path: os.PathLike[str], reason: str
+    app: CalTrack, db_url: str, reason: str
 ) -> None:
     record = _recorded(app)
-    before = fingerprint(app.database.path)  # type: ignore[arg-type]
+    before = fingerprint(db_url)
     with pytest.raises(ValidationError) as caught:
         app.calibrations.void(record, reason)
     assert "control character" in caught.value.fields["reason"]
-    assert fingerprint(app.database.path) == before  # type: ignore[arg-type]
+    assert fingerprint(db_url) == before
 
 
 @pytest.mark.parametrize("text", ["Thermo\u2028meter", "Thermo\x85meter", "Thermo\x07"])

@@ -41,8 +41,8 @@ def lab(app: CalTrack) -> CalTrack:
     return app
 
 
-def test_history_rows_fail_exactly_where_they_should(lab: CalTrack, db_path: Path) -> None:
-    before = fingerprint(db_path)
+def test_history_rows_fail_exactly_where_they_should(lab: CalTrack, db_url: str) -> None:
+    before = fingerprint(db_url)
     preview = lab.transfer.preview(HISTORY, CALIBRATIONS)
     assert errors_by_line(preview) == {
         6: [
@@ -74,7 +74,7 @@ def test_history_rows_fail_exactly_where_they_should(lab: CalTrack, db_path: Pat
     with pytest.raises(ValidationError):
         lab.transfer.commit(preview)
     assert not lab.transfer.import_file(HISTORY, CALIBRATIONS).committed
-    assert fingerprint(db_path) == before
+    assert fingerprint(db_url) == before
 
 
 def test_history_is_applied_in_date_order_with_standards_and_voids(lab: CalTrack) -> None:
@@ -181,16 +181,16 @@ def test_next_due_dates_of_the_history_are_kept(lab: CalTrack, tmp_path: Path) -
     assert reason == "next due as recorded in due.csv; imported from due.csv line 2"
 
 
-def test_the_same_history_twice_is_refused_the_second_time(lab: CalTrack, db_path: Path) -> None:
+def test_the_same_history_twice_is_refused_the_second_time(lab: CalTrack, db_url: str) -> None:
     options = replace(CALIBRATIONS, exclude_lines=frozenset({6, 7, 8}))
     assert lab.transfer.import_file(HISTORY, options).committed
-    before = fingerprint(db_path)
+    before = fingerprint(db_url)
     again = lab.transfer.import_file(HISTORY, options)
     assert not again.committed
     assert again.error_lines == (2, 3, 4, 5)
     [issue] = [i for i in again.issues if i.line == 3]
     assert issue.message.startswith("already recorded as calibration #")
-    assert fingerprint(db_path) == before
+    assert fingerprint(db_url) == before
 
 
 def test_performed_on_is_required_and_future_dates_are_flagged(

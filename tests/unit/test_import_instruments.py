@@ -36,8 +36,8 @@ def create_reason(app: CalTrack, tag: str) -> str:
     return app.audit.for_entity("instrument", detail.id)[0].reason
 
 
-def test_utf8_bom_semicolons_day_first_dates_and_months(app: CalTrack, db_path: Path) -> None:
-    before = fingerprint(db_path)
+def test_utf8_bom_semicolons_day_first_dates_and_months(app: CalTrack, db_url: str) -> None:
+    before = fingerprint(db_url)
     preview = app.transfer.preview(DATA / "register-semicolon-bom.csv", INSTRUMENTS)
     assert preview.ok, preview.issues
     assert (preview.encoding_note, preview.delimiter, preview.header_line) == (
@@ -54,7 +54,7 @@ def test_utf8_bom_semicolons_day_first_dates_and_months(app: CalTrack, db_path: 
     ]
     assert preview.checked == "against the database (the save was tried, then rolled back)"
     # A dry run writes nothing at all.
-    assert fingerprint(db_path) == before
+    assert fingerprint(db_url) == before
     result = app.transfer.commit(preview)
     assert result.committed
     th = app.instruments.get("TH-101")
@@ -98,8 +98,8 @@ def test_cp1252_with_umlauts_degrees_and_micro(app: CalTrack) -> None:
     assert app.instruments.get("TW-203").range_text == "5 to 200 N·m"
 
 
-def test_blank_lines_and_trailing_empty_columns(app: CalTrack, db_path: Path) -> None:
-    before = fingerprint(db_path)
+def test_blank_lines_and_trailing_empty_columns(app: CalTrack, db_url: str) -> None:
+    before = fingerprint(db_url)
     result = app.transfer.import_file(DATA / "register-blank-lines.csv", INSTRUMENTS)
     assert not result.committed
     assert [(r.line, r.action) for r in result.rows] == [
@@ -115,7 +115,7 @@ def test_blank_lines_and_trailing_empty_columns(app: CalTrack, db_path: Path) ->
         ]
     }
     assert result.mapping.unmapped == ()
-    assert fingerprint(db_path) == before
+    assert fingerprint(db_url) == before
     kept = app.transfer.import_file(
         DATA / "register-blank-lines.csv", replace(INSTRUMENTS, exclude_lines=frozenset({9}))
     )
@@ -126,8 +126,8 @@ def test_blank_lines_and_trailing_empty_columns(app: CalTrack, db_path: Path) ->
     assert create_reason(app, "MM-302") == "imported from register-blank-lines.csv line 6"
 
 
-def test_bad_values_are_reported_per_line_and_column(app: CalTrack, db_path: Path) -> None:
-    before = fingerprint(db_path)
+def test_bad_values_are_reported_per_line_and_column(app: CalTrack, db_url: str) -> None:
+    before = fingerprint(db_url)
     preview = app.transfer.preview(DATA / "register-bad-values.csv", INSTRUMENTS)
     assert errors_by_line(preview) == {
         2: ["Last calibrated: '2026-02-30' is not a valid date (day is out of range for month)"],
@@ -151,7 +151,7 @@ def test_bad_values_are_reported_per_line_and_column(app: CalTrack, db_path: Pat
         "leave its lines out"
     )
     assert not app.transfer.import_file(DATA / "register-bad-values.csv", INSTRUMENTS).committed
-    assert fingerprint(db_path) == before
+    assert fingerprint(db_url) == before
     # Leaving the bad lines out, the good one goes in with its quoted multi-line note.
     kept = app.transfer.preview(
         DATA / "register-bad-values.csv",
@@ -170,10 +170,10 @@ def test_bad_values_are_reported_per_line_and_column(app: CalTrack, db_path: Pat
 
 
 def test_duplicates_in_the_file_and_tags_already_in_the_database(
-    app: CalTrack, db_path: Path
+    app: CalTrack, db_url: str
 ) -> None:
     add_thermometer(app)  # TH-001
-    before = fingerprint(db_path)
+    before = fingerprint(db_url)
     preview = app.transfer.preview(DATA / "register-duplicates.csv", INSTRUMENTS)
     assert errors_by_line(preview) == {
         3: [
@@ -195,7 +195,7 @@ def test_duplicates_in_the_file_and_tags_already_in_the_database(
     ]
     assert preview.rows[1].summary == "changes description, interval (days)"
     assert not app.transfer.import_file(DATA / "register-duplicates.csv", update).committed
-    assert fingerprint(db_path) == before
+    assert fingerprint(db_url) == before
     result = app.transfer.import_file(
         DATA / "register-duplicates.csv", replace(update, exclude_lines=frozenset({4}))
     )
@@ -314,12 +314,12 @@ def test_a_future_last_calibration_is_flagged_not_refused(app: CalTrack, tmp_pat
 
 
 def test_a_read_only_database_previews_fields_only_and_refuses_the_commit(
-    app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
+    app: CalTrack, db_url: str, clock: FixedClock, tmp_path: Path
 ) -> None:
     add_thermometer(app)
     bob = Identity(user="bob", machine="LAB-PC-4")
     with open_caltrack(
-        str(db_path),
+        str(db_url),
         identity=bob,
         clock=clock,
         editing=EditingOptions(edit=False),

@@ -94,9 +94,9 @@ ZERO_REGISTER = (
 
 
 def test_zero_intervals_are_one_unmapped_value_each_and_refused(
-    app: CalTrack, tmp_path: Path, db_path: Path
+    app: CalTrack, tmp_path: Path, db_url: str
 ) -> None:
-    before = fingerprint(db_path)
+    before = fingerprint(db_url)
     path = write_csv(tmp_path / "reg.csv", *ZERO_REGISTER)
     preview = app.transfer.preview(path, INSTRUMENTS)
     zero = table_of(preview, "calibration_interval_days")
@@ -119,7 +119,7 @@ def test_zero_intervals_are_one_unmapped_value_each_and_refused(
     assert preview.error_lines == (3, 4, 5)
     with pytest.raises(ValidationError):
         app.transfer.commit(preview)
-    assert fingerprint(db_path) == before
+    assert fingerprint(db_url) == before
 
 
 def test_mapped_zero_intervals_import_as_not_periodic(app: CalTrack, tmp_path: Path) -> None:

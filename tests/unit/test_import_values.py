@@ -131,8 +131,8 @@ def table_of(preview: ImportPreview, field: str) -> ColumnValues:
     return table
 
 
-def test_a_lab_vocabulary_is_one_error_per_unmapped_value(app: CalTrack, db_path: Path) -> None:
-    before = fingerprint(db_path)
+def test_a_lab_vocabulary_is_one_error_per_unmapped_value(app: CalTrack, db_url: str) -> None:
+    before = fingerprint(db_url)
     preview = app.transfer.preview(LAB, INSTRUMENTS)
     status = table_of(preview, "status")
     assert status.column == "Status"
@@ -167,7 +167,7 @@ def test_a_lab_vocabulary_is_one_error_per_unmapped_value(app: CalTrack, db_path
     )
     with pytest.raises(ValidationError):
         app.transfer.commit(preview)
-    assert fingerprint(db_path) == before
+    assert fingerprint(db_url) == before
     # Leaving those lines out instead is enough as well.
     left_out = replace(INSTRUMENTS, exclude_lines=frozenset({12, 13, 14, 15}))
     kept = app.transfer.preview(LAB, left_out)

@@ -64,14 +64,14 @@ def test_failing_as_found_opens_a_case_with_what_it_may_have_affected(lab: CalTr
 
 
 def test_qa_assesses_and_closes_the_case_with_a_signature(
-    lab: CalTrack, db_path: Path, clock: FixedClock
+    lab: CalTrack, db_url: str, clock: FixedClock
 ) -> None:
     calibrate(lab, "REF-1", "2026-11-20", "adjusted", points=(reading(0, 0.9, left=0.1),))
     case_id = lab.oot.list()[0].id
-    make_qa(lab, db_path, clock)
-    with open_as(db_path, BOB, clock) as bob, pytest.raises(NotAllowedError):
+    make_qa(lab, db_url, clock)
+    with open_as(db_url, BOB, clock) as bob, pytest.raises(NotAllowedError):
         bob.oot.assess(case_id, impact_assessment="fine", disposition="no_impact")
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         with pytest.raises(ValidationError, match="impact assessment"):
             qa.oot.close(case_id, password=PASSWORD)
         with pytest.raises(ValidationError) as info:
@@ -108,12 +108,12 @@ def test_qa_assesses_and_closes_the_case_with_a_signature(
 
 
 def test_return_to_service_needs_a_calibration_that_left_it_good(
-    lab: CalTrack, db_path: Path, clock: FixedClock
+    lab: CalTrack, db_url: str, clock: FixedClock
 ) -> None:
     calibrate(lab, "REF-1", "2026-11-20", "fail", points=(reading(0, 0.9),))
     case_id = lab.oot.list()[0].id
-    make_qa(lab, db_path, clock)
-    with open_as(db_path, QUINN, clock) as qa:
+    make_qa(lab, db_url, clock)
+    with open_as(db_url, QUINN, clock) as qa:
         qa.oot.assess(case_id, impact_assessment="recalled", disposition="results_recalled")
         with pytest.raises(ValidationError, match="record a passing calibration first"):
             qa.oot.close(case_id, password=PASSWORD, return_to_service=True)
@@ -124,12 +124,12 @@ def test_return_to_service_needs_a_calibration_that_left_it_good(
 
 
 def test_voiding_the_failing_record_needs_qa_and_leaves_its_case_open(
-    lab: CalTrack, db_path: Path, clock: FixedClock
+    lab: CalTrack, db_url: str, clock: FixedClock
 ) -> None:
     record_id = calibrate(lab, "REF-1", "2026-11-20", "fail", points=(reading(0, 0.9),))
     (case,) = lab.oot.list(status="open")
-    make_qa(lab, db_path, clock)
-    with open_as(db_path, BOB, clock) as bob:
+    make_qa(lab, db_url, clock)
+    with open_as(db_url, BOB, clock) as bob:
         # Not yet assessed: still QA's. A technician could otherwise void the record,
         # cancel the case with it, and put the instrument back in use with no QA at all.
         with pytest.raises(NotAllowedError, match=f"case OOT-{case.id} is open"):
@@ -146,7 +146,7 @@ def test_voiding_the_failing_record_needs_qa_and_leaves_its_case_open(
             bob.instruments.edit(
                 "REF-1", InstrumentChanges(status="in_service"), reason="record voided"
             )
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         qa.calibrations.void(record_id, "entered for the wrong instrument")
         # The case stays open until QA closes it.
         assert qa.oot.get(case.id).status == "open"
@@ -279,21 +279,21 @@ def test_voiding_the_last_good_calibration_widens_an_open_case(lab: CalTrack) ->
 
 
 def test_a_standard_out_of_service_then_back_is_refused_for_the_days_between(
-    db_path: Path, app: CalTrack
+    db_url: str, app: CalTrack
 ) -> None:
     add_thermometer(app, "REF-1")
     add_thermometer(app, "TH-001")
     calibrate(app, "REF-1", "2026-10-01")
     app.close()
-    with open_as(db_path, ALICE, FixedClock(datetime(2026, 11, 2, 12, tzinfo=UTC))) as lab:
+    with open_as(db_url, ALICE, FixedClock(datetime(2026, 11, 2, 12, tzinfo=UTC))) as lab:
         lab.instruments.edit(
             "REF-1", InstrumentChanges(status="out_of_service"), reason="sent for repair"
         )
-    with open_as(db_path, ALICE, FixedClock(datetime(2026, 11, 10, 12, tzinfo=UTC))) as lab:
+    with open_as(db_url, ALICE, FixedClock(datetime(2026, 11, 10, 12, tzinfo=UTC))) as lab:
         lab.instruments.edit(
             "REF-1", InstrumentChanges(status="in_service"), reason="back from repair"
         )
-    with open_as(db_path, ALICE, FixedClock(datetime(2026, 11, 20, 12, tzinfo=UTC))) as lab:
+    with open_as(db_url, ALICE, FixedClock(datetime(2026, 11, 20, 12, tzinfo=UTC))) as lab:
         assert lab.calibrations.standard_problems(["REF-1"], "2026-11-05") == {
             "REF-1": "REF-1 was out of service on 2026-11-05 (from 2026-11-02)"
         }
@@ -305,7 +305,7 @@ def test_a_standard_out_of_service_then_back_is_refused_for_the_days_between(
 
 
 def test_the_day_a_standard_went_out_of_service_is_the_labs_local_day(
-    db_path: Path, app: CalTrack
+    db_url: str, app: CalTrack
 ) -> None:
     add_thermometer(app, "REF-1")
     add_thermometer(app, "TH-001")
@@ -314,7 +314,7 @@ def test_the_day_a_standard_went_out_of_service_is_the_labs_local_day(
     # 21:00 on 22 November at UTC-5 is already 02:00 UTC on the 23rd.
     evening = FixedClock(datetime(2026, 11, 23, 2, tzinfo=UTC), local=timezone(timedelta(hours=-5)))
     assert str(evening.today()) == "2026-11-22"
-    with open_as(db_path, ALICE, evening) as lab:
+    with open_as(db_url, ALICE, evening) as lab:
         lab.instruments.edit("REF-1", InstrumentChanges(status="out_of_service"), reason="dropped")
         assert lab.calibrations.standard_problems(["REF-1"], "2026-11-22") == {
             "REF-1": "REF-1 is out of service since 2026-11-22"
@@ -323,12 +323,12 @@ def test_the_day_a_standard_went_out_of_service_is_the_labs_local_day(
 
 
 def test_only_qa_takes_an_instrument_with_an_open_case_back_into_service(
-    lab: CalTrack, db_path: Path, clock: FixedClock
+    lab: CalTrack, db_url: str, clock: FixedClock
 ) -> None:
     failing = calibrate(lab, "REF-1", "2026-11-20", "fail", points=(reading(0, 0.9),))
     (case,) = lab.oot.list(status="open")
-    make_qa(lab, db_path, clock)
-    with open_as(db_path, BOB, clock) as bob:
+    make_qa(lab, db_url, clock)
+    with open_as(db_url, BOB, clock) as bob:
         with pytest.raises(NotAllowedError, match=f"while OOT-{case.id} is open"):
             bob.instruments.edit(
                 "REF-1", InstrumentChanges(status="in_service"), reason="looks fine"
@@ -337,14 +337,14 @@ def test_only_qa_takes_an_instrument_with_an_open_case_back_into_service(
         bob.instruments.edit(
             "REF-1", InstrumentChanges(location="Bench 2"), reason="moved"
         )  # still fine
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         qa.oot.assess(case.id, impact_assessment="No results affected", disposition="no_impact")
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         # Voiding the failing record is QA's while its case is open.
         with pytest.raises(NotAllowedError, match=f"case OOT-{case.id} is open"):
             bob.calibrations.void(failing, "wrong instrument")
         assert bob.oot.get(case.id).status == "open"
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         qa.instruments.edit(
             "REF-1", InstrumentChanges(status="in_service"), reason="adjusted and verified"
         )
@@ -352,18 +352,18 @@ def test_only_qa_takes_an_instrument_with_an_open_case_back_into_service(
 
 
 def test_an_import_by_a_technician_cannot_put_an_instrument_with_an_open_case_back(
-    lab: CalTrack, db_path: Path, clock: FixedClock
+    lab: CalTrack, db_url: str, clock: FixedClock, tmp_path: Path
 ) -> None:
     calibrate(lab, "REF-1", "2026-11-20", "fail", points=(reading(0, 0.9),))
     (case,) = lab.oot.list(status="open")
     lab.close()
-    register = db_path.parent / "register.csv"
+    register = tmp_path / "register.csv"
     register.write_text(
         "Asset tag,Description,Status\nREF-1,Reference PRT,in_service\n"
         "TH-001,Digital thermometer,in_service\n",
         encoding="utf-8",
     )
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         options = ImportOptions(kind="instruments", update_existing=True)
         preview = bob.transfer.import_file(register, options)
         assert not preview.committed

@@ -96,13 +96,13 @@ def test_overdue_lists_past_due_and_never_calibrated_in_service_only(
     assert "RET-01" not in tags and "OOS-01" not in tags
 
 
-def test_every_report_names_its_database_time_and_maker(register: CalTrack, db_path: Path) -> None:
+def test_every_report_names_its_database_time_and_maker(register: CalTrack, db_url: str) -> None:
     report = register.reports.overdue()
-    assert report.database == str(db_path)
+    assert report.database == str(db_url)
     assert report.generated_at == datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
     assert report.generated_by == "alice on LAB-PC-3"
     ident = dict(report.identification)
-    assert ident["Database"] == str(db_path)
+    assert ident["Database"] == str(db_url)
     assert ident["Generated"] == "2026-11-23 09:30:00 UTC"
     assert report.generated_line == "Generated 2026-11-23 09:30 UTC by alice on LAB-PC-3"
 
@@ -111,7 +111,7 @@ def test_every_report_names_its_database_time_and_maker(register: CalTrack, db_p
 
 
 @pytest.fixture
-def signed_history(app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path) -> CalTrack:
+def signed_history(app: CalTrack, db_url: str, clock: FixedClock, tmp_path: Path) -> CalTrack:
     """HIS-01: a signed calibration with readings and a standard, a voided one, a file.
 
     Returns quinn's (QA) session; the fixture's own app is closed by make_qa.
@@ -140,12 +140,13 @@ def signed_history(app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Pa
     certificate = tmp_path / "ACME-77.pdf"
     certificate.write_bytes(b"%PDF-1.4 certificate")
     app.attachments.add("HIS-01", certificate, record_id=good.id)
-    make_qa(app, db_path, clock)
-    qa = open_as(db_path, QUINN, clock)
+    make_qa(app, db_url, clock)
+    qa = open_as(db_url, QUINN, clock)
     qa.signatures.sign_record(good.id, meaning="reviewed", password=PASSWORD, comment="ok")
     return qa
 
 
+@pytest.mark.sqlite_only("attachments on a server: issue 13 part pgfiles")
 def test_history_has_every_field_and_each_calibration_certificate_like(
     signed_history: CalTrack,
 ) -> None:

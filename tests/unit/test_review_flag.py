@@ -63,14 +63,14 @@ def write_xlsx(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_contradictory_rows_are_imported_as_recorded_and_flagged(
-    app: CalTrack, db_path: Path, tmp_path: Path, fmt: str
+    app: CalTrack, db_url: str, tmp_path: Path, fmt: str
 ) -> None:
     write = write_csv if fmt == "csv" else write_xlsx
     source = write(tmp_path / f"register.{fmt}", HEADER, REGISTER)
-    before = fingerprint(db_path)
+    before = fingerprint(db_url)
     preview = app.transfer.preview(source, INSTRUMENTS)
     assert preview.ok, preview.issues
-    assert fingerprint(db_path) == before  # the dry run wrote nothing
+    assert fingerprint(db_url) == before  # the dry run wrote nothing
     assert {r.asset_tag: r.review for r in preview.rows if r.review} == FLAGGED
     assert [r.action for r in preview.rows] == ["add"] * 6
     back = next(r for r in preview.rows if r.asset_tag == "BACK-2")
@@ -234,22 +234,22 @@ def flagged_lab(app: CalTrack, tmp_path: Path) -> None:
 
 
 def test_only_qa_clears_the_flag_with_a_reason_audited(
-    app: CalTrack, db_path: Path, tmp_path: Path, clock: FixedClock
+    app: CalTrack, db_url: str, tmp_path: Path, clock: FixedClock
 ) -> None:
     flagged_lab(app, tmp_path)
-    make_qa(app, db_path, clock)  # closes app
-    with open_as(db_path, BOB, clock) as bob:
+    make_qa(app, db_url, clock)  # closes app
+    with open_as(db_url, BOB, clock) as bob:
         with pytest.raises(
             NotAllowedError, match=r"only QA reviewers may clear an instrument.s review flag"
         ):
             bob.instruments.clear_review("BACK-2", "checked the certificate")
         assert bob.instruments.get("BACK-2").review_reason == FLAGGED["BACK-2"]
-    with open_as(db_path, QUINN, clock) as quinn:
-        before = fingerprint(db_path)
+    with open_as(db_url, QUINN, clock) as quinn:
+        before = fingerprint(db_url)
         for blank in ("", "   "):
             with pytest.raises(ValidationError, match="required"):
                 quinn.instruments.clear_review("BACK-2", blank)
-        assert fingerprint(db_path) == before
+        assert fingerprint(db_url) == before
         version = quinn.instruments.get("BACK-2").version
         detail = quinn.instruments.clear_review(
             "BACK-2", "certificate C-19 says 2022-05-04", expected_version=version
@@ -267,7 +267,7 @@ def test_only_qa_clears_the_flag_with_a_reason_audited(
         assert quinn.instruments.status_counts()["to-review"] == 4
 
 
-def test_a_stale_version_is_a_conflict(app: CalTrack, db_path: Path, tmp_path: Path) -> None:
+def test_a_stale_version_is_a_conflict(app: CalTrack, db_url: str, tmp_path: Path) -> None:
     from app.errors import ConflictError
 
     flagged_lab(app, tmp_path)
@@ -278,10 +278,10 @@ def test_a_stale_version_is_a_conflict(app: CalTrack, db_path: Path, tmp_path: P
     assert app.instruments.get("FUT-3").review_reason == FLAGGED["FUT-3"]
 
 
-def test_a_technician_flags_by_hand(app: CalTrack, db_path: Path, clock: FixedClock) -> None:
+def test_a_technician_flags_by_hand(app: CalTrack, db_url: str, clock: FixedClock) -> None:
     add_thermometer(app, "TH-001")
     app.close()
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         with pytest.raises(ValidationError, match="required"):
             bob.instruments.flag_for_review("TH-001", " ")
         detail = bob.instruments.flag_for_review("TH-001", "display drifts after warm-up")

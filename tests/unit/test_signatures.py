@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import pytest
 
 from app.bootstrap import CalTrack
@@ -12,22 +9,23 @@ from app.clock import FixedClock
 from app.errors import ConflictError, NotAllowedError, ValidationError
 from app.services.dto import CalibrationInput
 from tests.conftest import add_thermometer
+from tests.integration.helpers import tamper
 from tests.unit.qa_helpers import ALICE, BOB, PASSWORD, QUINN, calibrate, make_qa, open_as
 
 
 @pytest.fixture
-def recorded(app: CalTrack, db_path: Path, clock: FixedClock) -> int:
+def recorded(app: CalTrack, db_url: str, clock: FixedClock) -> int:
     """TH-001 with one calibration (by alice), quinn is QA with a password; app closed."""
     add_thermometer(app)
     record_id = calibrate(app, "TH-001", "2026-11-20")
-    make_qa(app, db_path, clock)
+    make_qa(app, db_url, clock)
     return record_id
 
 
 def test_qa_signs_and_the_signature_shows_who_what_when(
-    recorded: int, db_path: Path, clock: FixedClock
+    recorded: int, db_url: str, clock: FixedClock
 ) -> None:
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         sig = qa.signatures.sign_record(
             recorded, meaning="reviewed", password=PASSWORD, comment="readings checked"
         )
@@ -51,9 +49,9 @@ def test_qa_signs_and_the_signature_shows_who_what_when(
 
 
 def test_a_wrong_password_is_refused_recorded_and_locks_after_five(
-    recorded: int, db_path: Path, clock: FixedClock
+    recorded: int, db_url: str, clock: FixedClock
 ) -> None:
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         for _attempt in range(5):
             with pytest.raises(ValidationError, match="wrong signing password") as info:
                 qa.signatures.sign_record(recorded, meaning="reviewed", password="guess")
@@ -65,9 +63,9 @@ def test_a_wrong_password_is_refused_recorded_and_locks_after_five(
         # Locked now, even with the right password.
         with pytest.raises(NotAllowedError, match="locked"):
             qa.signatures.sign_record(recorded, meaning="reviewed", password=PASSWORD)
-    with open_as(db_path, ALICE, clock) as admin:
+    with open_as(db_url, ALICE, clock) as admin:
         admin.accounts.reset_signing_password("quinn")
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         qa.accounts.set_signing_password("a brand new phrase")
         sig = qa.signatures.sign_record(recorded, meaning="reviewed", password="a brand new phrase")
         assert sig.signer == "quinn"
@@ -75,14 +73,14 @@ def test_a_wrong_password_is_refused_recorded_and_locks_after_five(
 
 
 def test_technicians_and_people_without_a_password_cannot_sign(
-    recorded: int, db_path: Path, clock: FixedClock
+    recorded: int, db_url: str, clock: FixedClock
 ) -> None:
     with (
-        open_as(db_path, BOB, clock) as bob,
+        open_as(db_url, BOB, clock) as bob,
         pytest.raises(NotAllowedError, match="only QA reviewers may"),
     ):
         bob.signatures.sign_record(recorded, meaning="reviewed", password=PASSWORD)
-    with open_as(db_path, ALICE, clock) as admin:
+    with open_as(db_url, ALICE, clock) as admin:
         # An admin may sign, but only with a signing password of their own.
         with pytest.raises(NotAllowedError, match="set your signing password first"):
             admin.signatures.sign_record(recorded, meaning="reviewed", password="")
@@ -90,11 +88,11 @@ def test_technicians_and_people_without_a_password_cannot_sign(
 
 
 def test_a_signed_record_is_locked_but_can_be_superseded_by_qa(
-    recorded: int, db_path: Path, clock: FixedClock
+    recorded: int, db_url: str, clock: FixedClock
 ) -> None:
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         qa.signatures.sign_record(recorded, meaning="approved", password=PASSWORD)
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         with pytest.raises(ValidationError, match="signed and can no longer be edited"):
             bob.calibrations.edit(recorded, {"notes": "typo"}, reason="typo")
         with pytest.raises(NotAllowedError, match="void a signed calibration record"):
@@ -103,7 +101,7 @@ def test_a_signed_record_is_locked_but_can_be_superseded_by_qa(
             bob.calibrations.supersede(
                 recorded, CalibrationInput(performed_on="2026-11-20", result="pass"), reason="x"
             )
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         new = qa.calibrations.supersede(
             recorded,
             CalibrationInput(
@@ -148,20 +146,14 @@ def test_unsigned_records_are_corrected_with_a_reason_and_a_version(
 
 
 def test_verify_finds_a_signed_record_changed_outside(
-    recorded: int, db_path: Path, clock: FixedClock
+    recorded: int, db_url: str, clock: FixedClock
 ) -> None:
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         qa.signatures.sign_record(recorded, meaning="approved", password=PASSWORD)
-    conn = sqlite3.connect(db_path)
-    try:
-        with conn:
-            conn.execute(
-                "UPDATE calibration_record SET certificate_number = 'FORGED' WHERE id = ?",
-                (recorded,),
-            )
-    finally:
-        conn.close()
-    with open_as(db_path, QUINN, clock) as qa:
+    tamper(
+        db_url, f"UPDATE calibration_record SET certificate_number = 'FORGED' WHERE id = {recorded}"
+    )
+    with open_as(db_url, QUINN, clock) as qa:
         problems = qa.maintenance.verify().problems
         assert any("no longer matches what Quinn Q. Reviewer signed" in p for p in problems)
         (view,) = qa.calibrations.history("TH-001")
@@ -169,9 +161,9 @@ def test_verify_finds_a_signed_record_changed_outside(
 
 
 def test_a_locked_password_cannot_be_changed_by_its_owner_and_wrong_current_ones_count(
-    recorded: int, db_path: Path, clock: FixedClock
+    recorded: int, db_url: str, clock: FixedClock
 ) -> None:
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         for attempt in range(1, 5):
             with pytest.raises(ValidationError) as info:
                 qa.accounts.set_signing_password("a brand new phrase", current="guess")
@@ -189,10 +181,10 @@ def test_a_locked_password_cannot_be_changed_by_its_owner_and_wrong_current_ones
 
 
 def test_a_first_signing_password_creates_an_audited_account(
-    db_path: Path, app: CalTrack, clock: FixedClock
+    db_url: str, app: CalTrack, clock: FixedClock
 ) -> None:
     app.close()
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         me = bob.accounts.set_signing_password("bobs own phrase")
         assert (me.login, me.role, me.known, me.has_signing_password) == (
             "bob",
@@ -209,14 +201,12 @@ def test_a_first_signing_password_creates_an_audited_account(
 
 
 def test_verify_names_a_signature_changed_outside_once(
-    recorded: int, db_path: Path, clock: FixedClock
+    recorded: int, db_url: str, clock: FixedClock
 ) -> None:
-    with open_as(db_path, QUINN, clock) as qa:
+    with open_as(db_url, QUINN, clock) as qa:
         sig = qa.signatures.sign_record(recorded, meaning="reviewed", password=PASSWORD)
-    with sqlite3.connect(db_path) as raw:
-        raw.execute("UPDATE signature SET comment = 'forged' WHERE id = ?", (sig.id,))
-    raw.close()
-    with open_as(db_path, QUINN, clock) as qa:
+    tamper(db_url, f"UPDATE signature SET comment = 'forged' WHERE id = {sig.id}")
+    with open_as(db_url, QUINN, clock) as qa:
         problems = qa.maintenance.verify().problems
     named = [p for p in problems if "differs from its audit trail" in p]
     assert named and named[0].startswith(f"signature #{sig.id} differs"), problems

@@ -174,6 +174,7 @@ def test_quarantine_without_hard_links_renames_once_a_reader_lets_go(
     assert store.release("cert_1234abcd.pdf").read_bytes() == b"%PDF"
 
 
+@pytest.mark.sqlite_only("about the backup file in the folder beside the database file")
 def test_a_backup_gets_its_name_while_a_scanner_holds_the_copy(
     app: CalTrack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
