@@ -45,7 +45,10 @@ def test_stored_name_is_stem_uuid8_suffix() -> None:
     assert display_name("C:\\scans\\cert.pdf") == "cert.pdf"
 
 
-@pytest.mark.sqlite_only("attachments on a server: issue 13 part pgfiles")
+@pytest.mark.sqlite_only(
+    "the attachments folder beside the file; a server keeps content in the database "
+    "(tests/integration/test_server_attachments.py)"
+)
 def test_attach_list_export_void(app: CalTrack, tmp_path: Path) -> None:
     add_thermometer(app)
     source = tmp_path / "cal cert.pdf"
@@ -73,7 +76,6 @@ def test_attach_list_export_void(app: CalTrack, tmp_path: Path) -> None:
     assert [e.action for e in events] == ["attach", "void"]
 
 
-@pytest.mark.sqlite_only("attachments on a server: issue 13 part pgfiles")
 def test_attach_missing_or_unreadable_file(app: CalTrack, tmp_path: Path) -> None:
     add_thermometer(app)
     with pytest.raises(UsageError, match="no file"):
@@ -116,7 +118,10 @@ def test_attach_a_file_the_user_may_not_read(
             assert own.attachments.list("TH-001") == []
 
 
-@pytest.mark.sqlite_only("attachments on a server: issue 13 part pgfiles")
+@pytest.mark.sqlite_only(
+    "the attachments folder beside the file; a server keeps content in the database "
+    "(tests/integration/test_server_attachments.py)"
+)
 def test_failed_commit_removes_the_copied_file(app: CalTrack, tmp_path: Path) -> None:
     add_thermometer(app)
     source = tmp_path / "cert.pdf"
@@ -131,7 +136,6 @@ def test_failed_commit_removes_the_copied_file(app: CalTrack, tmp_path: Path) ->
     assert list(app.attachments.store.iter_names()) == []
 
 
-@pytest.mark.sqlite_only("attachments on a server: issue 13 part pgfiles")
 def test_void_needs_reason(app: CalTrack, tmp_path: Path) -> None:
     add_thermometer(app)
     source = tmp_path / "a.txt"

@@ -20,7 +20,6 @@ def ids(events: list[AuditView]) -> list[int]:
     return [e.id for e in events]
 
 
-@pytest.mark.sqlite_only("attachments on a server: issue 13 part pgfiles")
 def test_a_tag_finds_what_the_instrument_history_shows(app: CalTrack, tmp_path: Path) -> None:
     build_lab(app)
     ref = app.calibrations.history("REF-1")

@@ -146,7 +146,6 @@ def signed_history(app: CalTrack, db_url: str, clock: FixedClock, tmp_path: Path
     return qa
 
 
-@pytest.mark.sqlite_only("attachments on a server: issue 13 part pgfiles")
 def test_history_has_every_field_and_each_calibration_certificate_like(
     signed_history: CalTrack,
 ) -> None:
