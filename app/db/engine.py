@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from app.db.filesystem import Location, detect_location
 
@@ -227,3 +229,23 @@ def build_engine(
     )
     _install_sqlite_hooks(engine, options, path)
     return engine, location
+
+
+def server_login(path_or_url: str) -> str | None:
+    """The login a database server knows this connection by (``session_user``).
+
+    None for a file, or when the server cannot be reached or asked: opening the
+    database connects again and reports that failure in its own words.
+    """
+    if not is_url(path_or_url) or sqlite_path(path_or_url) is not None:
+        return None
+    if make_url(path_or_url).get_backend_name() != "postgresql":
+        return None
+    engine = create_engine(path_or_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SELECT session_user")).scalar_one())
+    except DBAPIError:
+        return None
+    finally:
+        engine.dispose()
