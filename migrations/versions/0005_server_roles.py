@@ -289,14 +289,10 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    groups: dict[str, str] = dict(
-        bind.execute(
-            text("SELECT r, caltrack_group(r) FROM unnest(CAST(:roles AS text[])) AS r"),
-            {"roles": list(ROLES)},
-        )
-        .tuples()
-        .all()
-    )
+    groups = {
+        role: str(bind.execute(text("SELECT caltrack_group(:r)"), {"r": role}).scalar_one())
+        for role in ROLES
+    }
     for table, name, _when, _level in TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {name} ON {_q(table)}")
     for function in FUNCTIONS:

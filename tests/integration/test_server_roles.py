@@ -8,6 +8,7 @@ the logins ``tech``/``qa`` are made by psql as a DBA would, given roles with
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,11 +20,16 @@ from sqlalchemy.engine import make_url
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
+from app.db.engine import EngineOptions, build_engine
+from app.db.migrate import downgrade, upgrade
 from app.errors import NotAllowedError, ValidationError
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
 from tests.pg_server import PgServer
 from tests.unit.qa_helpers import PASSWORD, calibrate, reading
+
+# The revision's own naming (a migration module's name starts with a digit).
+group_names = importlib.import_module("app.migrations.versions.0005_server_roles").group_names
 
 
 @dataclass(frozen=True)
@@ -234,3 +240,31 @@ def test_the_cli_says_not_allowed_in_one_line(lab: Lab, tmp_path: Path) -> None:
     )
     line = assert_one_error_line(done, 8)
     assert "the database server refused" in line
+
+
+def test_the_roles_revision_downgrades_and_upgrades_again(pg_server: PgServer, pg_url: str) -> None:
+    database = str(make_url(pg_url).database)
+    engine, _ = build_engine(pg_url, EngineOptions())
+    try:
+        upgrade(engine, pg_url)
+        triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'caltrack_%'"
+        groups = f"SELECT count(*) FROM pg_roles WHERE rolname LIKE 'caltrack_{database}_%'"
+        assert pg_server.psql(triggers, database).strip() == "8"
+        assert pg_server.psql(groups).strip() == "3"
+        downgrade(engine, pg_url, "0004")
+        assert pg_server.psql(triggers, database).strip() == "0"
+        assert pg_server.psql(groups).strip() == "0"
+        upgrade(engine, pg_url)
+        assert pg_server.psql(triggers, database).strip() == "8"
+        assert pg_server.psql(groups).strip() == "3"
+    finally:
+        engine.dispose()
+
+
+def test_two_databases_on_one_server_have_groups_of_their_own() -> None:
+    names = group_names("lab")
+    assert names["qa"] == "caltrack_lab_qa"
+    odd = group_names("Lab-North")
+    assert odd["qa"] != group_names("lab_north")["qa"]  # cleaned alike, still apart
+    long = group_names("x" * 63)
+    assert all(len(name.encode()) <= 63 for name in long.values())
