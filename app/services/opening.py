@@ -43,7 +43,13 @@ from app.db.engine import (
     sqlite_header_mode,
     sqlite_path,
 )
-from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
+from app.db.migrate import (
+    SchemaState,
+    SchemaStatus,
+    schema_owner_problem,
+    schema_state,
+    upgrade,
+)
 from app.db.sidefiles import LeftSave, find_left_saves
 from app.db.transactions import Database, with_busy_retry
 from app.errors import (
@@ -425,6 +431,12 @@ def _decide_writing(
             "reopen it in a minute to edit",
             ReadOnlyError,
         )
+    if state.status is SchemaStatus.BEHIND and database.path is None:
+        with database.engine.connect() as conn:
+            not_owner = schema_owner_problem(conn)
+        if not_owner:
+            # On a server only the tables' owner may alter them: read what there is.
+            return state, not_owner, ReadOnlyError
     if state.status in (SchemaStatus.EMPTY, SchemaStatus.BEHIND):
         if fs_read_only:
             raise DatabaseOpenError(f"the database needs an upgrade but {fs_read_only}")

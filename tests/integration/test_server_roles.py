@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.db.engine import EngineOptions, build_engine
-from app.db.migrate import downgrade, upgrade
-from app.errors import NotAllowedError, ValidationError
+from app.db.migrate import SchemaStatus, downgrade, upgrade
+from app.errors import NotAllowedError, ReadOnlyError, ValidationError
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
 from tests.pg_server import PgServer
@@ -215,31 +215,34 @@ def test_deactivating_takes_every_group_away(lab: Lab, clock: FixedClock) -> Non
     assert lab.groups_of(lab.tech) == [f"caltrack_{lab.database}_technician"]
 
 
-def test_the_cli_says_not_allowed_in_one_line(lab: Lab, tmp_path: Path) -> None:
-    lab.server.psql(f'REVOKE "caltrack_{lab.database}_technician" FROM "{lab.tech}"')
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "app",
-            "--db",
-            lab.url_as(lab.tech),
-            "instruments",
-            "add",
-            "--asset-tag",
-            "TH-009",
-            "--description",
-            "Probe",
-        ],
-        cwd=tmp_path,
-        env=child_env(tmp_path),
+def _cli(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "--db", url, *args],
+        cwd=cwd,
+        env=child_env(cwd),
         capture_output=True,
         text=True,
         timeout=CHILD_TIMEOUT_S,
         check=False,
     )
-    line = assert_one_error_line(done, 8)
-    assert "the database server refused" in line
+
+
+def test_the_cli_says_not_allowed_in_one_line(lab: Lab, tmp_path: Path) -> None:
+    lab.server.psql(f'REVOKE "caltrack_{lab.database}_technician" FROM "{lab.tech}"')
+    args = ("instruments", "add", "--asset-tag", "TH-009", "--description", "Probe")
+    line = assert_one_error_line(_cli(lab.url_as(lab.tech), tmp_path, *args), 8)
+    assert "the database server refused: permission denied for table" in line
+
+
+def test_users_set_on_the_cli_grants_or_says_why_not(lab: Lab, tmp_path: Path) -> None:
+    missing = _cli(lab.url, tmp_path, "users", "set", "ghost", "--role", "qa")
+    assert "there is no login 'ghost'" in assert_one_error_line(missing, 2)
+    done = _cli(lab.url, tmp_path, "users", "set", lab.qa, "--role", "admin")
+    assert done.returncode == 0, done.stderr
+    assert lab.groups_of(lab.qa) == [f"caltrack_{lab.database}_admin"]
+    refused = _cli(lab.url_as(lab.qa), tmp_path, "users", "set", lab.tech, "--role", "admin")
+    assert "ask the database owner" in assert_one_error_line(refused, 8)
+    assert lab.groups_of(lab.tech) == [f"caltrack_{lab.database}_technician"]
 
 
 def test_the_roles_revision_downgrades_and_upgrades_again(pg_server: PgServer, pg_url: str) -> None:
@@ -268,3 +271,15 @@ def test_two_databases_on_one_server_have_groups_of_their_own() -> None:
     assert odd["qa"] != group_names("lab_north")["qa"]  # cleaned alike, still apart
     long = group_names("x" * 63)
     assert all(len(name.encode()) <= 63 for name in long.values())
+
+
+def test_a_technician_opening_an_older_schema_reads_and_waits_for_the_owner(
+    lab: Lab, clock: FixedClock
+) -> None:
+    lab.server.psql("UPDATE alembic_version SET version_num = '0004'", lab.database)
+    with lab.open_as(lab.tech, clock) as app:
+        assert app.schema.status is SchemaStatus.BEHIND
+        [row] = app.instruments.list().rows
+        assert row.asset_tag == "TH-001"
+        with pytest.raises(ReadOnlyError, match="only its owner"):
+            add_thermometer(app, "TH-003")
