@@ -57,6 +57,7 @@ from app.errors import (
     DatabaseDamagedError,
     DatabaseOpenError,
     LockHeldError,
+    NotAllowedError,
     ReadOnlyError,
     SchemaTooNewError,
     UnfinishedSaveError,
@@ -344,6 +345,13 @@ def _read_schema(database: Database, where: str, fs_read_only: str | None) -> Sc
     """The schema state; a file SQLite cannot read is said in the person's words."""
     try:
         return _read_schema_state(database)
+    except NotAllowedError as exc:
+        # A server login the database's groups do not include (yet): say so, not "refused".
+        raise NotAllowedError(
+            f"your server login may not read {where}: it is not a member of this "
+            "database's CalTrack groups; an admin runs `caltrack --db URL users set "
+            f"LOGIN --role technician` (or qa, admin) for it — the server said: {exc}"
+        ) from exc
     except SADatabaseError as exc:
         path = database.path
         if fs_read_only and path is not None and sqlite_header_mode(path) == "wal":

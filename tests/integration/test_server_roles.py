@@ -283,3 +283,12 @@ def test_a_technician_opening_an_older_schema_reads_and_waits_for_the_owner(
         assert row.asset_tag == "TH-001"
         with pytest.raises(ReadOnlyError, match="only its owner"):
             add_thermometer(app, "TH-003")
+
+
+def test_a_login_without_a_group_is_told_whom_to_ask(lab: Lab, tmp_path: Path) -> None:
+    stranger = f"new_{lab.database}"
+    lab.server.psql(f'CREATE ROLE "{stranger}" LOGIN')
+    done = _cli(lab.url_as(stranger), tmp_path, "instruments", "list")
+    line = assert_one_error_line(done, 8)
+    assert "not a member of this database's CalTrack groups" in line
+    assert "users set" in line
