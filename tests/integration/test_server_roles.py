@@ -23,6 +23,7 @@ from app.clock import FixedClock
 from app.db.engine import EngineOptions, build_engine
 from app.db.migrate import SchemaStatus, downgrade, upgrade
 from app.errors import NotAllowedError, ReadOnlyError, ValidationError
+from app.services.dto import CalibrationInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
 from tests.pg_server import PgServer
@@ -163,6 +164,12 @@ def test_qa_signs_and_voids_a_signed_record_through_caltrack(lab: Lab, clock: Fi
         assert signature.signer == lab.qa
         voided = app.calibrations.void(lab.signed_id, "wrong instrument")
         assert voided.voided
+        successor = app.calibrations.supersede(
+            record,
+            CalibrationInput(performed_on="2026-11-03", result="pass", certificate_number="C2"),
+            reason="certificate number was wrong",
+        )
+        assert successor.id != record
         assert app.maintenance.verify().clean
 
 
