@@ -105,7 +105,7 @@ def schema_owner_problem(connection: Connection) -> str | None:
     """On a server: why this login may not upgrade the schema (it is not its owner).
 
     The tables' owner alone may alter them (and pass the guard triggers of revision
-    0005); anyone else would fail half-way into an upgrade. None on SQLite, and for the
+    0006); anyone else would fail half-way into an upgrade. None on SQLite, and for the
     owner, its members and superusers.
     """
     if connection.dialect.name != "postgresql":

@@ -591,7 +591,7 @@ def _io_error(path: Path | None, writing: bool) -> StorageError:
 def not_allowed_error(exc: DBAPIError) -> NotAllowedError:
     """The server refused for want of a privilege: its own words, then the way out.
 
-    CalTrack's guard triggers (migration 0005) say what rule was broken; a missing
+    CalTrack's guard triggers (migration 0006) say what rule was broken; a missing
     privilege names the table. Either way nothing was written.
     """
     diag = getattr(exc.orig, "diag", None)

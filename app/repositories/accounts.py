@@ -2,7 +2,7 @@
 
 On a database server an account's login is the server login (PostgreSQL role) of the
 person, and its CalTrack role is also membership of one of the database's group roles
-(migration 0005): :meth:`AccountRepository.grant_server_role` keeps the two in step
+(migration 0006): :meth:`AccountRepository.grant_server_role` keeps the two in step
 inside the same transaction as the account change.
 """
 

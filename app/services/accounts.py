@@ -5,7 +5,7 @@ their own signing password. On a shared file all of this guards against mistakes
 attackers: anyone who can write the folder can change the file (see the README).
 
 On a database server the login is the server login (the PostgreSQL role one connects
-as), and a role is also membership of the database's group role (migration 0005), which
+as), and a role is also membership of the database's group role (migration 0006), which
 the server enforces: ``set_role`` grants it, deactivating revokes every group.
 """
 

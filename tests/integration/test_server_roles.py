@@ -1,4 +1,4 @@
-"""Access control the server enforces (migration 0005), on this run's private server.
+"""Access control the server enforces (migration 0006), on this run's private server.
 
 The owner (the superuser ``caltrack`` the tests connect as) initialises the database;
 the logins ``tech``/``qa`` are made by psql as a DBA would, given roles with
@@ -30,7 +30,7 @@ from tests.pg_server import PgServer
 from tests.unit.qa_helpers import PASSWORD, calibrate, reading
 
 # The revision's own naming (a migration module's name starts with a digit).
-group_names = importlib.import_module("app.migrations.versions.0005_server_roles").group_names
+group_names = importlib.import_module("app.migrations.versions.0006_server_roles").group_names
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,15 @@ def test_init_creates_the_groups_and_users_set_grants_one_of_them(lab: Lab) -> N
 
 
 def test_a_technician_works_through_caltrack_under_their_server_login(
-    lab: Lab, clock: FixedClock
+    lab: Lab, clock: FixedClock, tmp_path: Path
 ) -> None:
+    certificate = tmp_path / "cert.pdf"
+    certificate.write_bytes(b"%PDF-1.4 certificate")
     with lab.open_as(lab.tech, clock) as app:
         assert app.accounts.me().role == "technician"
         add_thermometer(app, "TH-002")
         calibrate(app, "TH-002", "2026-11-02")
+        app.attachments.add("TH-002", certificate)
         assert app.maintenance.verify().clean
     with lab.raw(lab.tech) as conn:
         writers = conn.execute(
@@ -130,6 +133,7 @@ def test_a_technician_works_through_caltrack_under_their_server_login(
         "INSERT INTO signature (record_id, meaning, signer, printed_name, signed_at, comment, "
         "content_hash) VALUES ({signed}, 'approved', '{login}', 'x', now(), '', 'x')",
         "DELETE FROM signature",
+        "DELETE FROM attachment_chunk",
         "UPDATE user_account SET role = 'admin' WHERE login = '{login}'",
         'INSERT INTO audit_event (occurred_at, "user", machine, entity_type, entity_id, '
         "entity_label, action, changes, reason, prev_hash, hash) VALUES (now(), 'somebody', "
@@ -261,7 +265,7 @@ def test_the_roles_revision_downgrades_and_upgrades_again(pg_server: PgServer, p
         groups = f"SELECT count(*) FROM pg_roles WHERE rolname LIKE 'caltrack_{database}_%'"
         assert pg_server.psql(triggers, database).strip() == "8"
         assert pg_server.psql(groups).strip() == "3"
-        downgrade(engine, pg_url, "0004")
+        downgrade(engine, pg_url, "0005")
         assert pg_server.psql(triggers, database).strip() == "0"
         assert pg_server.psql(groups).strip() == "0"
         upgrade(engine, pg_url)
@@ -283,7 +287,7 @@ def test_two_databases_on_one_server_have_groups_of_their_own() -> None:
 def test_a_technician_opening_an_older_schema_reads_and_waits_for_the_owner(
     lab: Lab, clock: FixedClock
 ) -> None:
-    lab.server.psql("UPDATE alembic_version SET version_num = '0004'", lab.database)
+    lab.server.psql("UPDATE alembic_version SET version_num = '0005'", lab.database)
     with lab.open_as(lab.tech, clock) as app:
         assert app.schema.status is SchemaStatus.BEHIND
         [row] = app.instruments.list().rows

@@ -6,8 +6,8 @@ anything against whoever may write its folder). Run by the database owner (``ini
 CalTrack databases on one server never share a group:
 
 - ``caltrack_<db>_technician``: reads everything; adds and edits instruments,
-  calibrations, attachments and cases; appends to the audit trail (INSERT only); its own
-  account row only (printed name, signing password).
+  calibrations, attachments and cases; adds attachment content and appends to the audit
+  trail (INSERT only); its own account row only (printed name, signing password).
 - ``caltrack_<db>_qa``: a technician who may also add signatures and void signed records.
 - ``caltrack_<db>_admin``: a QA reviewer who may also manage accounts and grant the
   technician and QA groups to logins.
@@ -22,8 +22,8 @@ every trigger: moving a lab (``db copy``), upgrades and repairs are theirs.
 ``caltrack_group(role)`` answers the group of a CalTrack role for ``users set``, so the
 names chosen here are read, never recomputed (a renamed database keeps its groups).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 08:50:00
 """
 
@@ -36,8 +36,8 @@ from collections.abc import Sequence
 from alembic import op
 from sqlalchemy import text
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -53,6 +53,8 @@ WORKING_TABLES = (
     "meta",
     "user_account",
 )
+# Content-addressed attachment bytes on a server: added, never changed or removed.
+APPEND_ONLY_TABLES = ("attachment_blob", "attachment_chunk")
 # Rows an edit replaces rather than updates (a record's readings and standards).
 REPLACED_TABLES = ("measurement_point", "calibration_standard")
 # What voiding a record changes: the only columns QA may change on a signed record.
@@ -274,7 +276,8 @@ def upgrade() -> None:
         op.execute(f"GRANT INSERT, UPDATE ON {_q(table)} TO {tech}")
     for table in REPLACED_TABLES:
         op.execute(f"GRANT DELETE ON {_q(table)} TO {tech}")
-    op.execute(f"GRANT INSERT ON audit_event TO {tech}")
+    for table in (*APPEND_ONLY_TABLES, "audit_event"):
+        op.execute(f"GRANT INSERT ON {_q(table)} TO {tech}")
     op.execute(f"GRANT INSERT ON signature TO {qa}")
     for sql in _functions(groups):
         op.execute(sql)
