@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.clock import Clock, SystemClock
-from app.db.engine import EngineOptions
+from app.db.engine import EngineOptions, server_login
 from app.db.migrate import SchemaState
 from app.db.notify import ChangeNotice
 from app.db.transactions import Database
-from app.identity import Identity, get_current_user_id
+from app.identity import Identity, get_current_user_id, machine_name
 from app.locking.running import RunMarker
 from app.repositories.unit_of_work import UnitOfWorkFactory
 from app.services.accounts import AccountService
@@ -143,7 +143,7 @@ def open_caltrack(
     state_dir: Path | None = None,
 ) -> CalTrack:
     """Open (or with ``create`` make) a database, upgrade it, and take the editor role."""
-    identity = identity or get_current_user_id()
+    identity = identity or server_identity(path_or_url) or get_current_user_id()
     clock = clock or SystemClock()
     opened = open_database(
         path_or_url,
@@ -159,6 +159,17 @@ def open_caltrack(
     except BaseException:
         opened.abandon()
         raise
+
+
+def server_identity(path_or_url: str) -> Identity | None:
+    """On a database server, who acts is the server login, not the OS login.
+
+    The server's roles and guard triggers know only the login one connects as (an audit
+    line or a signature naming anyone else is refused), so CalTrack records that name.
+    None for a file, or when the server cannot be asked: opening then says why.
+    """
+    login = server_login(path_or_url)
+    return Identity(user=login, machine=machine_name()) if login else None
 
 
 def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:

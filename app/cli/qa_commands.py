@@ -377,7 +377,7 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
     add_command(users, "list", cmd_users_list, "the accounts of this database", json=True)
     add_command(users, "whoami", cmd_users_whoami, "your login, role and printed name", json=True)
     uset = add_command(users, "set", cmd_users_set, "give a login a role (admins only)")
-    uset.add_argument("login", help="OS login name")
+    uset.add_argument("login", help="OS login name (on a database server: the server login)")
     uset.add_argument("--role", required=True, choices=ROLE_CHOICES)
     uset.add_argument("--name", help="printed name on signatures")
     uset.add_argument("--reason")

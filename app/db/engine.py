@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from app.db.filesystem import Location, detect_location
 from app.db.server import connect_args as server_connect_args
@@ -242,3 +244,24 @@ def build_engine(
     )
     _install_sqlite_hooks(engine, options, path)
     return engine, location
+
+
+def server_login(path_or_url: str) -> str | None:
+    """The login a database server knows this connection by (``session_user``).
+
+    None for a file, or when the server cannot be reached or asked: opening the
+    database connects again and reports that failure in its own words.
+    """
+    url = database_url(path_or_url)  # a ``service=NAME`` asks the server too
+    if sqlite_path(url) is not None or make_url(url).get_backend_name() != "postgresql":
+        return None
+    # The connect timeout too: an unreachable server must not hang here, before the
+    # open that says so plainly.
+    engine = create_engine(url, poolclass=NullPool, connect_args=server_connect_args(url))
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SELECT session_user")).scalar_one())
+    except DBAPIError:
+        return None
+    finally:
+        engine.dispose()

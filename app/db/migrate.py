@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 
 class SchemaStatus(enum.Enum):
@@ -99,3 +99,28 @@ def downgrade(engine: Engine, url: str, revision: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def schema_owner_problem(connection: Connection) -> str | None:
+    """On a server: why this login may not upgrade the schema (it is not its owner).
+
+    The tables' owner alone may alter them (and pass the guard triggers of revision
+    0006); anyone else would fail half-way into an upgrade. None on SQLite, and for the
+    owner, its members and superusers.
+    """
+    if connection.dialect.name != "postgresql":
+        return None
+    row = connection.execute(
+        text(
+            "SELECT pg_has_role(current_user, c.relowner, 'MEMBER'), "
+            "pg_get_userbyid(c.relowner), current_user FROM pg_class c "
+            "WHERE c.oid = to_regclass('alembic_version')"
+        )
+    ).one_or_none()
+    if row is None or row[0]:
+        return None
+    return (
+        f"the database needs a schema upgrade, which only its owner ({row[1]}) may run; "
+        f"you are connected as {row[2]} — it opens read-only until the owner has opened "
+        "it once with this CalTrack version"
+    )

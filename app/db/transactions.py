@@ -30,6 +30,7 @@ from app.errors import (
     DatabaseBusyError,
     DatabaseDamagedError,
     MovedError,
+    NotAllowedError,
     ReadOnlyError,
     StorageError,
 )
@@ -48,6 +49,8 @@ PG_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
 # query_canceled: statement_timeout (or an admin's cancel). Rolled back too, but a
 # statement that ran out of time would most likely run out again: said, not repeated.
 PG_TIMED_OUT = frozenset({"57014"})
+# insufficient_privilege: the server's roles or CalTrack's guard triggers refused.
+PG_NOT_ALLOWED = "42501"
 
 
 class _MovedBeforeCommit(Exception):
@@ -586,6 +589,21 @@ def _io_error(path: Path | None, writing: bool) -> StorageError:
     )
 
 
+def not_allowed_error(exc: DBAPIError) -> NotAllowedError:
+    """The server refused for want of a privilege: its own words, then the way out.
+
+    CalTrack's guard triggers (migration 0006) say what rule was broken; a missing
+    privilege names the table. Either way nothing was written.
+    """
+    diag = getattr(exc.orig, "diag", None)
+    said = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
+    return NotAllowedError(
+        f"the database server refused: {said}; nothing was changed — your server login's "
+        "group role does not allow it (`users whoami` shows your role; an admin or the "
+        "database owner grants roles)"
+    )
+
+
 def translate_storage_error(
     exc: DBAPIError, path: Path | None = None, *, writing: bool = True
 ) -> Exception | None:
@@ -595,6 +613,8 @@ def translate_storage_error(
     full and whether it is a share at all; ``writing`` False (a read transaction) says
     that nothing was changed.
     """
+    if sqlstate(exc) == PG_NOT_ALLOWED:
+        return not_allowed_error(exc)
     if sqlstate(exc) is not None or not isinstance(exc.orig, sqlite3.Error):
         # A database server: it went away, or a connection could not be made.
         lost = lost_server_error(exc, writing=writing)

@@ -1,13 +1,26 @@
-"""User accounts: the roles and signing passwords of a database's people."""
+"""User accounts: the roles and signing passwords of a database's people.
+
+On a database server an account's login is the server login (PostgreSQL role) of the
+person, and its CalTrack role is also membership of one of the database's group roles
+(migration 0006): :meth:`AccountRepository.grant_server_role` keeps the two in step
+inside the same transaction as the account change.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.db.models import UserAccount
+from app.db.transactions import sqlstate
+from app.errors import NotAllowedError, ValidationError
+from app.vocabulary import ROLES
+
+# PostgreSQL's insufficient_privilege.
+_PG_NOT_ALLOWED = "42501"
 
 
 def login_key(login: str) -> str:
@@ -48,3 +61,73 @@ class AccountRepository:
     def iter_all(self) -> Iterator[UserAccount]:
         stmt = select(UserAccount).order_by(UserAccount.id)
         yield from self._session.execute(stmt).scalars()
+
+    # -- the server's group roles (PostgreSQL only) ------------------------------------
+
+    def on_server(self) -> bool:
+        """True when the database is a PostgreSQL server (roles are then enforced)."""
+        return self._session.get_bind().dialect.name == "postgresql"
+
+    def grant_server_role(self, login: str, role: str | None) -> None:
+        """Make ``login`` a member of ``role``'s group only (None: of no group).
+
+        The login itself must exist on the server: creating logins, with their
+        passwords, is the server administrator's job (``CREATE ROLE name LOGIN``).
+        Runs in the caller's transaction, so the account row and the membership change
+        together or not at all.
+        """
+        if not self.on_server():
+            return
+        groups: dict[str, str] = {
+            r: str(self._session.execute(text("SELECT caltrack_group(:r)"), {"r": r}).scalar_one())
+            for r in ROLES
+        }
+        exists = self._session.execute(
+            text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :name"), {"name": login}
+        ).scalar_one_or_none()
+        if exists is None:
+            raise ValidationError(
+                {
+                    "login": f"there is no login {login!r} on the database server; the "
+                    f'server\'s administrator creates it first (CREATE ROLE "{login}" '
+                    "LOGIN PASSWORD '...'), then run this again"
+                }
+            )
+        wanted = groups[role] if role is not None else None
+        statements = [
+            f"REVOKE {_quote(group)} FROM {_quote(login)}"
+            for group in groups.values()
+            if group != wanted and self._is_member(login, group)
+        ]
+        if wanted is not None and not self._is_member(login, wanted):
+            statements.append(f"GRANT {_quote(wanted)} TO {_quote(login)}")
+        for statement in statements:
+            try:
+                self._session.execute(text(statement))
+            except DBAPIError as exc:
+                if sqlstate(exc) == _PG_NOT_ALLOWED:
+                    raise NotAllowedError(
+                        f"the database server refused to change {login}'s group role: your "
+                        "server login may not grant it (only the database owner makes or "
+                        "unmakes admins; admins grant the technician and QA groups); "
+                        "nothing was changed — ask the database owner"
+                    ) from exc
+                raise
+
+    def _is_member(self, login: str, group: str) -> bool:
+        """Whether ``login`` is directly a member of ``group``."""
+        return bool(
+            self._session.execute(
+                text(
+                    "SELECT count(*) FROM pg_auth_members m "
+                    "JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
+                    "WHERE g.rolname = :group AND u.rolname = :login"
+                ),
+                {"group": group, "login": login},
+            ).scalar_one()
+        )
+
+
+def _quote(name: str) -> str:
+    """A PostgreSQL identifier, quoted (logins may hold any character)."""
+    return '"' + name.replace('"', '""') + '"'

@@ -3,6 +3,10 @@
 A login without an account works as a technician. Admins manage roles; everybody sets
 their own signing password. On a shared file all of this guards against mistakes, not
 attackers: anyone who can write the folder can change the file (see the README).
+
+On a database server the login is the server login (the PostgreSQL role one connects
+as), and a role is also membership of the database's group role (migration 0006), which
+the server enforces: ``set_role`` grants it, deactivating revokes every group.
 """
 
 from __future__ import annotations
@@ -193,6 +197,8 @@ class AccountService:
         def change(uow: UnitOfWork, audit: AuditChainWriter) -> _Change:
             require_role(uow, self._identity, "admin", "change roles")
             account = uow.accounts.get(login)
+            if account is None or account.active:
+                uow.accounts.grant_server_role(account.login if account else login, role)
             if account is None:
                 account = new_account(uow, audit, self._identity, login, role, name or login)
                 return _Change(account, "create", created(account_snapshot(account)))
@@ -216,6 +222,9 @@ class AccountService:
             before = account_snapshot(account)
             if not active and account.role == "admin":
                 self._keep_an_admin(uow, account)
+            if active != account.active:
+                # A deactivated login keeps no group: the server refuses it everything.
+                uow.accounts.grant_server_role(account.login, account.role if active else None)
             account.active = active
             return _Change(account, "update", diff(before, account_snapshot(account)))
 

@@ -43,7 +43,13 @@ from app.db.engine import (
     sqlite_header_mode,
     sqlite_path,
 )
-from app.db.migrate import SchemaState, SchemaStatus, schema_state, upgrade
+from app.db.migrate import (
+    SchemaState,
+    SchemaStatus,
+    schema_owner_problem,
+    schema_state,
+    upgrade,
+)
 from app.db.server import open_failure
 from app.db.sidefiles import LeftSave, find_left_saves
 from app.db.transactions import Database, with_busy_retry
@@ -52,6 +58,7 @@ from app.errors import (
     DatabaseDamagedError,
     DatabaseOpenError,
     LockHeldError,
+    NotAllowedError,
     ReadOnlyError,
     SchemaTooNewError,
     StorageError,
@@ -340,6 +347,13 @@ def _read_schema(database: Database, where: str, fs_read_only: str | None) -> Sc
     """The schema state; a file SQLite cannot read is said in the person's words."""
     try:
         return _read_schema_state(database)
+    except NotAllowedError as exc:
+        # A server login the database's groups do not include (yet): say so, not "refused".
+        raise NotAllowedError(
+            f"your server login may not read {where}: it is not a member of this "
+            "database's CalTrack groups; an admin runs `caltrack --db URL users set "
+            f"LOGIN --role technician` (or qa, admin) for it — the server said: {exc}"
+        ) from exc
     except (SADatabaseError, StorageError) as exc:
         cause = exc if isinstance(exc, SADatabaseError) else exc.__cause__
         if database.path is None and isinstance(cause, SADatabaseError):
@@ -433,6 +447,12 @@ def _decide_writing(
             "reopen it in a minute to edit",
             ReadOnlyError,
         )
+    if state.status is SchemaStatus.BEHIND and database.path is None:
+        with database.engine.connect() as conn:
+            not_owner = schema_owner_problem(conn)
+        if not_owner:
+            # On a server only the tables' owner may alter them: read what there is.
+            return state, not_owner, ReadOnlyError
     if state.status in (SchemaStatus.EMPTY, SchemaStatus.BEHIND):
         if fs_read_only:
             raise DatabaseOpenError(f"the database needs an upgrade but {fs_read_only}")

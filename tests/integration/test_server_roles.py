@@ -1,0 +1,305 @@
+"""Access control the server enforces (migration 0006), on this run's private server.
+
+The owner (the superuser ``caltrack`` the tests connect as) initialises the database;
+the logins ``tech``/``qa`` are made by psql as a DBA would, given roles with
+``users set``, and then connect as themselves: through CalTrack, and with raw SQL
+(psycopg), which is what someone with ``psql`` could do.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.bootstrap import CalTrack, open_caltrack
+from app.clock import FixedClock
+from app.db.engine import EngineOptions, build_engine
+from app.db.migrate import SchemaStatus, downgrade, upgrade
+from app.errors import NotAllowedError, ReadOnlyError, ValidationError
+from app.services.dto import CalibrationInput
+from tests.conftest import add_thermometer
+from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
+from tests.pg_server import PgServer
+from tests.unit.qa_helpers import PASSWORD, calibrate, reading
+
+# The revision's own naming (a migration module's name starts with a digit).
+group_names = importlib.import_module("app.migrations.versions.0006_server_roles").group_names
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A server database with a technician and a QA login, and one signed calibration."""
+
+    server: PgServer
+    url: str  # the owner's
+    database: str
+    tech: str
+    qa: str
+    signed_id: int
+    state: Path
+
+    def url_as(self, login: str) -> str:
+        return make_url(self.url).set(username=login).render_as_string(hide_password=False)
+
+    def open_as(self, login: str | None, clock: FixedClock) -> CalTrack:
+        """CalTrack on this database as ``login`` (None: the owner); who acts is the login."""
+        url = self.url if login is None else self.url_as(login)
+        return open_caltrack(url, clock=clock, state_dir=self.state)
+
+    def raw(self, login: str) -> psycopg.Connection[tuple[object, ...]]:
+        """A plain psycopg connection as ``login``: what ``psql`` would do."""
+        return psycopg.connect(
+            dbname=self.database, user=login, host=str(self.server.socket_dir), autocommit=True
+        )
+
+    def groups_of(self, login: str) -> list[str]:
+        out = self.server.psql(
+            "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            f"JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = '{login}' ORDER BY 1"
+        )
+        return out.split()
+
+
+@pytest.fixture
+def lab(pg_server: PgServer, pg_url: str, clock: FixedClock, tmp_path: Path) -> Lab:
+    database = str(make_url(pg_url).database)
+    tech, qa = f"tech_{database}", f"qa_{database}"
+    for login in (tech, qa):
+        pg_server.psql(f'CREATE ROLE "{login}" LOGIN')
+    state = tmp_path / "state"
+    with open_caltrack(pg_url, create=True, clock=clock, state_dir=state) as owner:
+        assert owner.identity.user == "caltrack"  # the server login, not the OS login
+        owner.accounts.set_role(tech, "technician")
+        owner.accounts.set_role(qa, "qa", display_name="Quinn Q. Reviewer")
+    partial = Lab(pg_server, pg_url, database, tech, qa, 0, state)
+    with partial.open_as(qa, clock) as app:
+        app.accounts.set_signing_password(PASSWORD)
+    with partial.open_as(tech, clock) as app:
+        add_thermometer(app)
+        record = calibrate(app, "TH-001", "2026-11-01", points=(reading(20.0, 20.1),))
+    with partial.open_as(qa, clock) as app:
+        app.signatures.sign_record(record, meaning="reviewed", password=PASSWORD)
+    return Lab(pg_server, pg_url, database, tech, qa, record, state)
+
+
+def test_init_creates_the_groups_and_users_set_grants_one_of_them(lab: Lab) -> None:
+    prefix = f"caltrack_{lab.database}_"
+    assert lab.groups_of(lab.tech) == [prefix + "technician"]
+    assert lab.groups_of(lab.qa) == [prefix + "qa"]
+    logins = lab.server.psql(
+        f"SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE '{prefix}%' ORDER BY 1"
+    ).split()
+    assert logins == [f"{prefix}admin|f", f"{prefix}qa|f", f"{prefix}technician|f"]
+
+
+def test_a_technician_works_through_caltrack_under_their_server_login(
+    lab: Lab, clock: FixedClock, tmp_path: Path
+) -> None:
+    certificate = tmp_path / "cert.pdf"
+    certificate.write_bytes(b"%PDF-1.4 certificate")
+    with lab.open_as(lab.tech, clock) as app:
+        assert app.accounts.me().role == "technician"
+        add_thermometer(app, "TH-002")
+        calibrate(app, "TH-002", "2026-11-02")
+        app.attachments.add("TH-002", certificate)
+        assert app.maintenance.verify().clean
+    with lab.raw(lab.tech) as conn:
+        writers = conn.execute(
+            "SELECT DISTINCT \"user\" FROM audit_event WHERE entity_label LIKE 'TH-002%'"
+        ).fetchall()
+    assert writers == [(lab.tech,)]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_event SET reason = 'forged'",
+        "DELETE FROM audit_event",
+        "TRUNCATE audit_event",
+        "UPDATE calibration_record SET notes = 'changed' WHERE id = {signed}",
+        "UPDATE calibration_record SET voided_at = now(), void_reason = 'x' WHERE id = {signed}",
+        "DELETE FROM calibration_record WHERE id = {signed}",
+        "UPDATE measurement_point SET as_found = 20.0 WHERE record_id = {signed}",
+        "DELETE FROM measurement_point WHERE record_id = {signed}",
+        "INSERT INTO measurement_point (record_id, seq, nominal, tolerance, unit) "
+        "VALUES ({signed}, 9, 1, 1, '')",
+        "INSERT INTO signature (record_id, meaning, signer, printed_name, signed_at, comment, "
+        "content_hash) VALUES ({signed}, 'approved', '{login}', 'x', now(), '', 'x')",
+        "DELETE FROM signature",
+        "DELETE FROM attachment_chunk",
+        "UPDATE user_account SET role = 'admin' WHERE login = '{login}'",
+        'INSERT INTO audit_event (occurred_at, "user", machine, entity_type, entity_id, '
+        "entity_label, action, changes, reason, prev_hash, hash) VALUES (now(), 'somebody', "
+        "'m', 'x', 1, '', 'x', '{{}}', '', 'x', 'forged')",
+    ],
+)
+def test_a_technician_with_psql_cannot_rewrite_history(lab: Lab, sql: str) -> None:
+    with lab.raw(lab.tech) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql.format(signed=lab.signed_id, login=lab.tech).encode())
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE calibration_record SET notes = 'changed' WHERE id = {signed}",
+        "DELETE FROM calibration_record WHERE id = {signed}",
+        "UPDATE signature SET comment = 'changed'",
+        "UPDATE audit_event SET reason = 'forged'",
+        "UPDATE user_account SET role = 'admin' WHERE login = '{login}'",
+    ],
+)
+def test_qa_with_psql_cannot_edit_a_signed_record_nor_the_trail(lab: Lab, sql: str) -> None:
+    with lab.raw(lab.qa) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql.format(signed=lab.signed_id, login=lab.qa).encode())
+
+
+def test_qa_signs_and_voids_a_signed_record_through_caltrack(lab: Lab, clock: FixedClock) -> None:
+    with lab.open_as(lab.tech, clock) as app:
+        record = calibrate(app, "TH-001", "2026-11-03")
+    with lab.open_as(lab.qa, clock) as app:
+        signature = app.signatures.sign_record(record, meaning="approved", password=PASSWORD)
+        assert signature.signer == lab.qa
+        voided = app.calibrations.void(lab.signed_id, "wrong instrument")
+        assert voided.voided
+        successor = app.calibrations.supersede(
+            record,
+            CalibrationInput(performed_on="2026-11-03", result="pass", certificate_number="C2"),
+            reason="certificate number was wrong",
+        )
+        assert successor.id != record
+        assert app.maintenance.verify().clean
+
+
+def test_the_owner_may_still_do_everything(lab: Lab) -> None:
+    with lab.raw("caltrack") as conn, conn.transaction(force_rollback=True):
+        conn.execute("UPDATE audit_event SET reason = reason || ''")
+        conn.execute(b"UPDATE calibration_record SET notes = 'x' WHERE id = %d" % lab.signed_id)
+        conn.execute("DELETE FROM signature")
+        conn.execute("TRUNCATE audit_event")
+
+
+def test_the_server_refusal_is_a_not_allowed_message(lab: Lab, clock: FixedClock) -> None:
+    # The account says QA, but the DBA took the group away: CalTrack's own check passes
+    # and the server refuses; the person reads why, not a traceback.
+    lab.server.psql(f'REVOKE "caltrack_{lab.database}_qa" FROM "{lab.qa}"')
+    lab.server.psql(f'GRANT "caltrack_{lab.database}_technician" TO "{lab.qa}"')
+    with lab.open_as(lab.tech, clock) as app:
+        record = calibrate(app, "TH-001", "2026-11-04")
+    with (
+        lab.open_as(lab.qa, clock) as app,
+        pytest.raises(NotAllowedError, match="refused: permission denied for table signature"),
+    ):
+        app.signatures.sign_record(record, meaning="approved", password=PASSWORD)
+
+
+def test_users_set_needs_an_existing_login_and_the_owner_to_make_admins(
+    lab: Lab, clock: FixedClock
+) -> None:
+    with lab.open_as(None, clock) as owner:
+        with pytest.raises(ValidationError, match="CREATE ROLE"):
+            owner.accounts.set_role(f"nobody_{lab.database}", "technician")
+        owner.accounts.set_role(lab.qa, "admin")
+    assert lab.groups_of(lab.qa) == [f"caltrack_{lab.database}_admin"]
+    with lab.open_as(lab.qa, clock) as admin:
+        # An admin grants the technician and QA groups ...
+        admin.accounts.set_role(lab.tech, "qa")
+        assert lab.groups_of(lab.tech) == [f"caltrack_{lab.database}_qa"]
+        # ... but only the owner makes admins, and nothing is half-done.
+        with pytest.raises(NotAllowedError, match="database owner"):
+            admin.accounts.set_role(lab.tech, "admin")
+        assert admin.accounts.get(lab.tech).role == "qa"
+    assert lab.groups_of(lab.tech) == [f"caltrack_{lab.database}_qa"]
+
+
+def test_deactivating_takes_every_group_away(lab: Lab, clock: FixedClock) -> None:
+    with lab.open_as(None, clock) as owner:
+        owner.accounts.set_active(lab.tech, False)
+        assert lab.groups_of(lab.tech) == []
+        owner.accounts.set_active(lab.tech, True)
+    assert lab.groups_of(lab.tech) == [f"caltrack_{lab.database}_technician"]
+
+
+def _cli(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "--db", url, *args],
+        cwd=cwd,
+        env=child_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
+    )
+
+
+def test_the_cli_says_not_allowed_in_one_line(lab: Lab, tmp_path: Path) -> None:
+    lab.server.psql(f'REVOKE "caltrack_{lab.database}_technician" FROM "{lab.tech}"')
+    args = ("instruments", "add", "--asset-tag", "TH-009", "--description", "Probe")
+    line = assert_one_error_line(_cli(lab.url_as(lab.tech), tmp_path, *args), 8)
+    assert "the database server refused: permission denied for table" in line
+
+
+def test_users_set_on_the_cli_grants_or_says_why_not(lab: Lab, tmp_path: Path) -> None:
+    missing = _cli(lab.url, tmp_path, "users", "set", "ghost", "--role", "qa")
+    assert "there is no login 'ghost'" in assert_one_error_line(missing, 2)
+    done = _cli(lab.url, tmp_path, "users", "set", lab.qa, "--role", "admin")
+    assert done.returncode == 0, done.stderr
+    assert lab.groups_of(lab.qa) == [f"caltrack_{lab.database}_admin"]
+    refused = _cli(lab.url_as(lab.qa), tmp_path, "users", "set", lab.tech, "--role", "admin")
+    assert "ask the database owner" in assert_one_error_line(refused, 8)
+    assert lab.groups_of(lab.tech) == [f"caltrack_{lab.database}_technician"]
+
+
+def test_the_roles_revision_downgrades_and_upgrades_again(pg_server: PgServer, pg_url: str) -> None:
+    database = str(make_url(pg_url).database)
+    engine, _ = build_engine(pg_url, EngineOptions())
+    try:
+        upgrade(engine, pg_url)
+        triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'caltrack_%'"
+        groups = f"SELECT count(*) FROM pg_roles WHERE rolname LIKE 'caltrack_{database}_%'"
+        assert pg_server.psql(triggers, database).strip() == "8"
+        assert pg_server.psql(groups).strip() == "3"
+        downgrade(engine, pg_url, "0005")
+        assert pg_server.psql(triggers, database).strip() == "0"
+        assert pg_server.psql(groups).strip() == "0"
+        upgrade(engine, pg_url)
+        assert pg_server.psql(triggers, database).strip() == "8"
+        assert pg_server.psql(groups).strip() == "3"
+    finally:
+        engine.dispose()
+
+
+def test_two_databases_on_one_server_have_groups_of_their_own() -> None:
+    names = group_names("lab")
+    assert names["qa"] == "caltrack_lab_qa"
+    odd = group_names("Lab-North")
+    assert odd["qa"] != group_names("lab_north")["qa"]  # cleaned alike, still apart
+    long = group_names("x" * 63)
+    assert all(len(name.encode()) <= 63 for name in long.values())
+
+
+def test_a_technician_opening_an_older_schema_reads_and_waits_for_the_owner(
+    lab: Lab, clock: FixedClock
+) -> None:
+    lab.server.psql("UPDATE alembic_version SET version_num = '0005'", lab.database)
+    with lab.open_as(lab.tech, clock) as app:
+        assert app.schema.status is SchemaStatus.BEHIND
+        [row] = app.instruments.list().rows
+        assert row.asset_tag == "TH-001"
+        with pytest.raises(ReadOnlyError, match="only its owner"):
+            add_thermometer(app, "TH-003")
+
+
+def test_a_login_without_a_group_is_told_whom_to_ask(lab: Lab, tmp_path: Path) -> None:
+    stranger = f"new_{lab.database}"
+    lab.server.psql(f'CREATE ROLE "{stranger}" LOGIN')
+    done = _cli(lab.url_as(stranger), tmp_path, "instruments", "list")
+    line = assert_one_error_line(done, 8)
+    assert "not a member of this database's CalTrack groups" in line
+    assert "users set" in line
