@@ -35,6 +35,8 @@ def server() -> Iterator[PgServer]:
     pg = start_server()
     try:
         pg.require_password(ROLE, PASSWORD)
+        # The owner who runs `init` creates the database's CalTrack groups (README).
+        pg.psql(f"ALTER ROLE {ROLE} CREATEROLE")
         pg.psql(f"CREATE DATABASE {DB} OWNER {ROLE}")
         yield pg
     finally:
