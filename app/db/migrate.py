@@ -99,3 +99,14 @@ def downgrade(engine: Engine, url: str, revision: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def upgrade_on(connection: Connection, url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` inside the caller's open transaction.
+
+    For a copy: the schema and the rows commit together, so a copy that fails or is
+    killed part-way leaves the target as empty as it found it.
+    """
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
