@@ -493,7 +493,7 @@ def cmd_db_copy(args: argparse.Namespace) -> int:
             result = copy_database(app.database, args.to, progress=progress)
     finally:
         if sys.stderr.isatty():
-            print(file=sys.stderr)
+            print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
     rows = ", ".join(f"{t.name} {t.rows:,}" for t in result.tables if t.rows)
     print(f"copied into {result.target}: {rows}")
     if result.attachment_files:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Table, func, select, text
+from sqlalchemy import Connection, Integer, Select, Table, func, select, text
 
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.db.models import Base
@@ -51,11 +51,17 @@ def row_counts(connection: Connection, tables: Sequence[Table] | None = None) ->
     }
 
 
-def _source_rows(connection: Connection, table: Table) -> Iterator[Sequence[dict[str, Any]]]:
-    """The table's rows in primary-key order, a batch at a time (never all in memory)."""
+def _copied_rows(table: Table) -> Select[Any]:
+    """The rows of ``table`` a copy takes along, in primary-key order."""
     query = select(table).order_by(*table.primary_key.columns)
     if table.name == "meta":
         query = query.where(table.c.key.not_in(sorted(FILE_FACTS)))
+    return query
+
+
+def _source_rows(connection: Connection, table: Table) -> Iterator[Sequence[dict[str, Any]]]:
+    """The table's rows in primary-key order, a batch at a time (never all in memory)."""
+    query = _copied_rows(table)
     result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(query)
     for batch in result.mappings().partitions(BATCH):
         yield [dict(row) for row in batch]
@@ -65,7 +71,8 @@ def copy_table(
     source: Connection, target: Connection, table: Table, progress: Progress | None = None
 ) -> TableCopy:
     """Copy every row of ``table`` (its ids kept) inside the target's open transaction."""
-    total = int(source.execute(select(func.count()).select_from(table)).scalar_one())
+    counted = select(func.count()).select_from(_copied_rows(table).order_by(None).subquery())
+    total = int(source.execute(counted).scalar_one())
     done = 0
     if progress:
         progress(table.name, done, total)

@@ -286,3 +286,21 @@ def test_a_copy_killed_mid_way_leaves_an_empty_target_and_runs_again(
     assert "verified" in again
     assert _head(target) == _head(str(lab))
     assert _signature_intact(target, signed, tmp_path / "state", clock, alice)
+
+
+def test_a_copy_that_does_not_verify_says_so_and_fails(
+    tmp_path: Path, pg_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    lab = tmp_path / "lab.db"
+    _lab(lab, clock, alice)
+    # Changed outside CalTrack: copied as it is (the evidence goes along), and refused.
+    conn = sqlite3.connect(lab)
+    try:
+        conn.execute("UPDATE instrument SET description = 'forged' WHERE id = 1")
+        conn.commit()
+    finally:
+        conn.close()
+    result = run_cli(lab, "db", "copy", "--to", pg_url)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "PROBLEM: instrument" in result.stdout and "description" in result.stdout
+    assert "does not verify" in result.stderr and "Traceback" not in result.stderr
