@@ -320,15 +320,10 @@ def copy_database(source: Database, to: str, *, progress: Progress | None = None
             head = src.execute(
                 select(meta.c.value).where(meta.c.key == HEAD_KEY)
             ).scalar_one_or_none()
-            with _connect(engine, target) as tgt, tgt.begin():
-                _prepare_schema(tgt, target)
-                copied: list[infra.TableCopy] = []
-                for table in infra.copied_tables():
-                    copied.append(infra.copy_table(src, tgt, table, progress))
-                    if table.name == Attachment.__tablename__ and content_target is not None:
-                        assert content_source is not None or not refs
-                        _copy_contents(refs, content_source, content_target, tgt, progress)
-                infra.reset_sequences(tgt)
+            with _connect(engine, target) as tgt:
+                copied = _copy_rows(
+                    src, tgt, target, refs, content_source, content_target, progress
+                )
     except BaseException:
         if content_target is not None:
             with contextlib.suppress(OSError, UsageError):
@@ -346,6 +341,48 @@ def copy_database(source: Database, to: str, *, progress: Progress | None = None
     return CopyResult(
         target=target.shown, tables=copied, attachment_files=len(refs), audit_head=head
     )
+
+
+def _copy_rows(
+    src: Connection,
+    tgt: Connection,
+    target: Target,
+    refs: list[AttachmentRef],
+    content_source: ContentSource | None,
+    content_target: ContentTarget | None,
+    progress: Progress | None,
+) -> list[infra.TableCopy]:
+    """Schema and rows in one transaction of the target, committed at the end."""
+    step = "creating the schema"
+    try:
+        with tgt.begin():
+            _prepare_schema(tgt, target)
+            copied: list[infra.TableCopy] = []
+            for table in infra.copied_tables():
+                step = f"copying {table.name}"
+                copied.append(infra.copy_table(src, tgt, table, progress))
+                if table.name == Attachment.__tablename__ and content_target is not None:
+                    step = "copying attachment files"
+                    _copy_contents(refs, content_source, content_target, tgt, progress)
+            step = "finishing"
+            infra.reset_sequences(tgt)
+            step = "committing"
+    except DBAPIError as exc:
+        # The server went away, a value the target refuses, a disk that failed: the
+        # target's transaction is rolled back, so the target is as empty as before.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if step == "committing":
+            # The commit may have reached the server before the answer was lost.
+            raise StorageError(
+                f"the copy into {target.shown} lost its connection while committing "
+                f"({reason}): it may or may not be there — run the same command again (it "
+                "is refused as not empty if the copy is there; then check it with `db verify`)"
+            ) from None
+        raise StorageError(
+            f"the copy into {target.shown} failed while {step}: {reason}; nothing was "
+            "kept there — fix the cause and run the same command again"
+        ) from None
+    return copied
 
 
 def _copy_contents(

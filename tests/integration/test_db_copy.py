@@ -15,14 +15,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.db import copying
 from app.db.engine import database_url
 from app.db.migrate import downgrade
+from app.errors import StorageError
 from app.identity import Identity
+from app.services.copying import copy_database
 from app.services.editing import EditingOptions
 from tests.conftest import add_thermometer
 from tests.integration.helpers import (
@@ -304,3 +306,30 @@ def test_a_copy_that_does_not_verify_says_so_and_fails(
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "PROBLEM: instrument" in result.stdout and "description" in result.stdout
     assert "does not verify" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_server_that_drops_the_copy_mid_way_is_exit_6_and_keeps_nothing(
+    tmp_path: Path, pg_server: PgServer, clock: FixedClock, alice: Identity
+) -> None:
+    lab = tmp_path / "lab.db"
+    _lab(lab, clock, alice)
+    target = pg_server.new_database()
+    name = make_url(target).database
+
+    def drop_the_connection(what: str, done: int, _total: int) -> None:
+        if what == "measurement_point" and done > 0:
+            ended = pg_server.psql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            )
+            assert ended.strip() == "1", ended
+
+    with _open(str(lab), tmp_path / "state", clock, alice, edit=False) as app:
+        with pytest.raises(StorageError) as failed:
+            copy_database(app.database, target, progress=drop_the_connection)
+        assert failed.value.exit_code == 6
+        assert "failed while copying oot_case" in str(failed.value)  # the next table
+        assert "nothing was kept there" in str(failed.value)
+        assert _counts_or_none(target) is None
+        result = copy_database(app.database, target)
+    assert result.audit_head == _head(target) == _head(str(lab))
