@@ -157,6 +157,10 @@ def _mismatch(ref: AttachmentRef) -> str:
     )
 
 
+class MaybeCommittedError(StorageError):
+    """The answer to the copy's commit was lost: the copy may or may not be there."""
+
+
 @dataclass(frozen=True)
 class CopyResult:
     """What ``db copy`` copied."""
@@ -324,7 +328,11 @@ def copy_database(source: Database, to: str, *, progress: Progress | None = None
                 copied = _copy_rows(
                     src, tgt, target, refs, content_source, content_target, progress
                 )
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, MaybeCommittedError):
+            # The rows may be there: their attachment files must stay with them.
+            engine.dispose()
+            raise
         if content_target is not None:
             with contextlib.suppress(OSError, UsageError):
                 content_target.abandon()
@@ -373,7 +381,7 @@ def _copy_rows(
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         if step == "committing":
             # The commit may have reached the server before the answer was lost.
-            raise StorageError(
+            raise MaybeCommittedError(
                 f"the copy into {target.shown} lost its connection while committing "
                 f"({reason}): it may or may not be there — run the same command again (it "
                 "is refused as not empty if the copy is there; then check it with `db verify`)"
