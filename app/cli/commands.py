@@ -25,6 +25,7 @@ from app.cli.output import human_size, print_fields, print_json, print_table
 from app.db.engine import database_url, sqlite_path
 from app.errors import UsageError, ValidationError
 from app.identity import get_current_user_id
+from app.services.copying import check_source, copy_database
 from app.services.dto import (
     CalibrationView,
     InstrumentDetail,
@@ -483,6 +484,47 @@ def cmd_db_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    source = args.db or str(default_database_path())
+    # Before opening: opening would upgrade an older schema, and a copy changes nothing.
+    check_source(source)
+
+    def progress(what: str, done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rcopying {what}: {done:,}/{total:,}" + " " * 10, end="", file=sys.stderr)
+
+    try:
+        with open_app(args) as app:
+            result = copy_database(app.database, args.to, progress=progress)
+    finally:
+        if sys.stderr.isatty():
+            print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+    rows = ", ".join(f"{t.name} {t.rows:,}" for t in result.tables if t.rows)
+    print(f"copied into {result.target}: {rows}")
+    if result.attachment_files:
+        print(f"{result.attachment_files:,} attachment file(s) copied and their sha256 checked")
+    print(f"audit head {result.audit_head or '(no events)'}")
+    # The target checked as `db verify --deep` would: the chain re-hashed, the tables
+    # replayed against it, the signatures, the foreign keys, the attachment hashes.
+    target_args = argparse.Namespace(**{**vars(args), "db": args.to, "wait": 0.0})
+    with open_app(target_args, verifying=True) as target:
+        report = target.maintenance.verify(deep=True)
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    if not report.clean:
+        print(
+            f"caltrack: the copy in {result.target} does not verify ({len(report.problems)} "
+            "problem(s) above); do not use it — check the source with `db verify --deep`",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"verified {result.target}: clean, {report.audit_events:,} audit events, "
+        f"{report.attachments_checked:,} attachments with hashes"
+    )
+    return 0
+
+
 def cmd_db_quarantine(args: argparse.Namespace) -> int:
     with open_app(args, edit=bool(args.restore)) as app:
         if args.restore:
@@ -866,6 +908,18 @@ def register(sub: Any) -> None:
         "recover-journal",
         cmd_db_recover_journal,
         "bring back a save left under an earlier name of the file (renamed during a save)",
+    )
+    cop = add_command(
+        db,
+        "copy",
+        cmd_db_copy,
+        "copy the database into a new, empty one: a file to a server or a server to a file",
+    )
+    cop.add_argument(
+        "--to",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="a new database file, or an empty server database (postgresql+psycopg://…)",
     )
     qua = add_command(
         db,

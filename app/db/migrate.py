@@ -124,3 +124,14 @@ def schema_owner_problem(connection: Connection) -> str | None:
         f"you are connected as {row[2]} — it opens read-only until the owner has opened "
         "it once with this CalTrack version"
     )
+
+
+def upgrade_on(connection: Connection, url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` inside the caller's open transaction.
+
+    For a copy: the schema and the rows commit together, so a copy that fails or is
+    killed part-way leaves the target as empty as it found it.
+    """
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
