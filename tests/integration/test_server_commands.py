@@ -8,6 +8,7 @@ and reads the result back from the server with ``psql``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -221,3 +222,33 @@ def test_export_on_a_server(pg_url: str, tmp_path: Path) -> None:
     sheet = load_workbook(tmp_path / "e.xlsx").worksheets[0]
     tags = sorted(str(row[0]) for row in sheet.iter_rows(min_row=2, values_only=True))
     assert tags == ["TH-001", "TH-002"]
+
+
+def test_backup_logs_in_as_the_url_or_service_says_without_a_password_on_argv(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    """A password-only login: pg_dump gets the URL's password through its environment,
+    and with a service name reads the service file and ~/.pgpass as CalTrack does."""
+    role, password = f"backup_{os.getpid()}", "pw-for-backup"
+    pg_server.require_password(role, password)
+    database = f"backup_pw_{os.getpid()}"
+    pg_server.psql(f'CREATE DATABASE "{database}" OWNER "{role}"')
+    with_password = (
+        f"postgresql+psycopg://{role}:{password}@/{database}?host={pg_server.socket_dir}"
+    )
+    _lab(with_password, tmp_path, "TH-001")
+    out = _ok(_cli(with_password, tmp_path, "db", "backup", "--to", str(tmp_path / "a")))
+    assert password not in out
+    [dump] = list((tmp_path / "a").iterdir())
+    assert dump.stat().st_size > 0
+
+    (tmp_path / "pg_service.conf").write_text(
+        f"[lab]\nhost={pg_server.socket_dir}\ndbname={database}\nuser={role}\n"
+    )
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"*:*:*:{role}:{password}\n")
+    pgpass.chmod(0o600)
+    env = {"PGSERVICEFILE": str(tmp_path / "pg_service.conf"), "PGPASSFILE": str(pgpass)}
+    out = _ok(_cli("service=lab", tmp_path, "db", "backup", "--to", str(tmp_path / "b"), env=env))
+    [dump] = list((tmp_path / "b").iterdir())
+    assert dump.name.startswith("lab_") and "backup written to" in out
