@@ -507,8 +507,19 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 def cmd_db_restore(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
         safety = app.maintenance.restore(Path(args.file), other_database=args.other_database)
+        # On a server the tables were rewritten by psql: checked before anyone relies on them.
+        report = app.maintenance.verify() if app.database.path is None else None
     print(f"restored from {args.file}; the replaced database was kept at {safety}")
-    return 0
+    if report is None:
+        return 0
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    verdict = "clean" if report.clean else f"{len(report.problems)} problem(s)"
+    print(
+        f"verified: {verdict}, {report.audit_events:,} audit events, "
+        f"{report.attachments_checked:,} attachments"
+    )
+    return 0 if report.clean else 1
 
 
 def cmd_db_quarantine(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection, Engine, make_url, text
 
 from app.db.maintenance import discard_copy, temp_copy_path
-from app.errors import StorageError, UsageError
+from app.errors import DatabaseBusyError, StorageError, UsageError
 from app.storage.atomic import fsync_directory
 
 # Where PostgreSQL installs its programs besides PATH (Debian/Ubuntu, RHEL, Windows).
@@ -284,13 +284,22 @@ def dump_facts(path: Path, pg_restore: Path) -> DumpFacts:
     return DumpFacts(revision=versions[0][0] if versions else None, meta=meta)
 
 
-def restore(engine: Engine, backup: Path) -> None:
+# Raised inside the restore's transaction when the chain moved since the safety backup.
+MOVED_MARK = "caltrack-chain-moved-since-backup"
+
+
+def restore(engine: Engine, backup: Path, *, chain_lock: int, expect_head: str | None) -> None:
     """Replace every table of the database with the backup's, in one transaction.
 
     ``pg_restore`` turns the backup into SQL, which ``psql --single-transaction`` runs
     after a ``DROP TABLE`` of the tables there now: a failure anywhere (a lost connection,
     a full disk on the server, a statement the server refuses) rolls everything back and
     the database stays as it was.
+
+    The transaction first takes the chain lock every save takes (``chain_lock``) and
+    checks that the newest audit event is still ``expect_head``, the one the backup of
+    what is replaced holds: a save committed after that backup would be lost with the
+    tables, so the restore is refused instead (``DatabaseBusyError``).
     """
     child = child_connection(engine)
     with engine.connect() as conn:
@@ -306,6 +315,11 @@ def restore(engine: Engine, backup: Path) -> None:
     psql = find_tool("psql", major)
     quoted = ", ".join(f'"{schema}"."{t}"' for t in tables)
     drop = f"DROP TABLE IF EXISTS {quoted} CASCADE" if tables else "SELECT 1"
+    expected = "NULL" if expect_head is None else "'" + expect_head.replace("'", "''") + "'"
+    unchanged = (
+        "DO $$ BEGIN IF (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1) "
+        f"IS DISTINCT FROM {expected} THEN RAISE EXCEPTION '{MOVED_MARK}'; END IF; END $$"
+    )
     # The script is written whole before psql sees any of it: psql would COMMIT what it
     # had read if pg_restore stopped half-way through a damaged backup.
     with tempfile.TemporaryDirectory(prefix="caltrack-restore-") as work:
@@ -335,6 +349,10 @@ def restore(engine: Engine, backup: Path) -> None:
                 "-v",
                 "ON_ERROR_STOP=1",
                 "-c",
+                f"SELECT pg_advisory_xact_lock({int(chain_lock)})",
+                "-c",
+                unchanged,
+                "-c",
                 drop,
                 "-f",
                 str(script),
@@ -344,6 +362,11 @@ def restore(engine: Engine, backup: Path) -> None:
             env=child.env,
             capture_output=True,
             check=False,
+        )
+    if done.returncode != 0 and MOVED_MARK.encode() in done.stderr:
+        raise DatabaseBusyError(
+            "someone saved while the restore was starting (after the backup of what it "
+            "replaces was made); nothing was changed — restore again when nobody is saving"
         )
     if done.returncode != 0:
         raise StorageError(

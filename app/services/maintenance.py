@@ -22,6 +22,7 @@ from app.db.migrate import head_revision, known_revisions, schema_state, upgrade
 from app.db.transactions import DAMAGE_ADVICE, Database, is_corruption_error
 from app.errors import DatabaseDamagedError, StorageError, UsageError
 from app.identity import Identity
+from app.repositories.audit import CHAIN_LOCK_KEY
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role, seed_accounts
 from app.services.anchors import ChainAnchorService
@@ -185,7 +186,7 @@ class MaintenanceService:
         self._clock = clock
         # Audit heads of the server backups made in this session (read in the dump's
         # own snapshot, which the backup file does not give back cheaply).
-        self._dump_heads: dict[Path, str] = {}
+        self._dump_heads: dict[Path, tuple[int, str] | None] = {}
 
     def stats(self) -> DatabaseStats:
         db = self._db
@@ -340,14 +341,14 @@ class MaintenanceService:
         stamp = self._clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
         name = f"{server_stem(self._db.url)}_{stamp}_{backup_label(label)}{pg_tools.DUMP_SUFFIX}"
         target = target_dir / name
-        self._dump_heads[target] = head_text(pg_tools.dump(self._db.engine, target))
+        self._dump_heads[target] = pg_tools.dump(self._db.engine, target)
         return target
 
     def backup_head(self, backup_file: Path) -> str:
         """The audit head a backup holds (read from the copy itself, not the database,
         which may have moved on while the copy was made)."""
         if backup_file in self._dump_heads:
-            return self._dump_heads[backup_file]
+            return head_text(self._dump_heads[backup_file])
         if pg_tools.is_dump_file(backup_file):
             facts = pg_tools.dump_facts(backup_file, pg_tools.find_tool("pg_restore", 0))
             head = facts.meta.get(HEAD_KEY)
@@ -489,8 +490,14 @@ class MaintenanceService:
                 "database, or add --other-database to replace this one with it on purpose"
             )
         safety = self._server_backup("before-restore", None)
+        safety_head = self._dump_heads.get(safety)
         db.dispose()
-        pg_tools.restore(db.engine, backup_file)
+        pg_tools.restore(
+            db.engine,
+            backup_file,
+            chain_lock=CHAIN_LOCK_KEY,
+            expect_head=safety_head[1] if safety_head else None,
+        )
         db.dispose()
         if theirs.revision != head_revision():
             upgrade(db.engine, db.url)

@@ -14,11 +14,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import make_url
 
+from app.bootstrap import open_caltrack
+from app.clock import FixedClock
+from app.db import pg_tools
 from app.db.pg_tools import TOOL_DIR_ENV
+from app.errors import DatabaseBusyError
+from app.identity import Identity
+from app.repositories.audit import CHAIN_LOCK_KEY
 from tests.integration.helpers import CHILD_TIMEOUT_S, child_env
 from tests.pg_server import PgServer
 
@@ -77,19 +84,19 @@ def test_backup_then_restore_brings_the_server_database_back(
     assert backup.name.endswith("_weekly.dump") and backup.read_bytes().startswith(b"PGDMP")
     assert f"backup written to {backup} (audit head #{head_id} {head_hash[:12]}…)" in out
 
-    _ok(_cli(pg_url, tmp_path, "instruments", "add", "--asset-tag", "TH-002", "--description", "x"))
+    # One save after the backup: the anchor check of this PC lets a restore explain a
+    # trail one event longer than it saw, not more (as on a database file).
     _ok(_cli(pg_url, tmp_path, "attachments", "void", "1", "--reason", "wrong file"))
-    assert _tags(pg_server, pg_url) == ["TH-001", "TH-002"]
 
     restored = _ok(_cli(pg_url, tmp_path, "db", "restore", str(backup)))
-    assert _tags(pg_server, pg_url) == ["TH-001"]
+    assert "verified: clean" in restored
     # The attachment came back with the data, its content included.
     assert _sql(pg_server, pg_url, "SELECT voided_at IS NULL FROM attachment") == "t"
     export = tmp_path / "back.pdf"
     _ok(_cli(pg_url, tmp_path, "attachments", "export", "1", str(export)))
     assert export.read_bytes() == attachment.read_bytes()
     # What was replaced was backed up first, and the restore is in the restored trail.
-    safety = Path(restored.strip().rsplit(" ", 1)[-1])
+    safety = Path(restored.splitlines()[0].rsplit(" ", 1)[-1])
     assert safety.name.endswith("_before-restore.dump") and safety.is_file()
     event = _sql(
         pg_server,
@@ -100,8 +107,8 @@ def test_backup_then_restore_brings_the_server_database_back(
     _ok(_cli(pg_url, tmp_path, "db", "verify", "--deep"))
 
     # And back again to the state before the restore, from its safety copy.
-    _ok(_cli(pg_url, tmp_path, "db", "restore", str(safety)))
-    assert _tags(pg_server, pg_url) == ["TH-001", "TH-002"]
+    back = _ok(_cli(pg_url, tmp_path, "db", "restore", str(safety)))
+    assert "verified: clean" in back
     assert _sql(pg_server, pg_url, "SELECT voided_at IS NULL FROM attachment") == "f"
 
 
@@ -252,3 +259,22 @@ def test_backup_logs_in_as_the_url_or_service_says_without_a_password_on_argv(
     out = _ok(_cli("service=lab", tmp_path, "db", "backup", "--to", str(tmp_path / "b"), env=env))
     [dump] = list((tmp_path / "b").iterdir())
     assert dump.name.startswith("lab_") and "backup written to" in out
+
+
+def test_a_save_after_the_safety_backup_stops_the_restore(
+    pg_server: PgServer, pg_url: str, tmp_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    """The restore's transaction checks, under the chain lock every save takes, that the
+    chain still ends where the backup of what it replaces ends; else nothing changes."""
+    _lab(pg_url, tmp_path, "TH-001")
+    backup_folder = tmp_path / "b"
+    _ok(_cli(pg_url, tmp_path, "db", "backup", "--to", str(backup_folder)))
+    [backup] = list(backup_folder.iterdir())
+    _ok(_cli(pg_url, tmp_path, "instruments", "add", "--asset-tag", "TH-002", "--description", "x"))
+    with open_caltrack(pg_url, identity=alice, clock=clock, state_dir=tmp_path / "s") as app:
+        stale = _sql(pg_server, pg_url, "SELECT hash FROM audit_event WHERE id = 1")
+        with pytest.raises(DatabaseBusyError, match="someone saved"):
+            pg_tools.restore(
+                app.database.engine, backup, chain_lock=CHAIN_LOCK_KEY, expect_head=stale
+            )
+    assert _tags(pg_server, pg_url) == ["TH-001", "TH-002"]
