@@ -27,6 +27,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection, Engine, make_url, text
 
 from app.db.maintenance import discard_copy, temp_copy_path
+from app.db.server import CONNECT_TIMEOUT_S
 from app.errors import DatabaseBusyError, StorageError, UsageError
 from app.storage.atomic import fsync_directory
 
@@ -122,9 +123,9 @@ def child_connection(engine: Engine) -> ChildConnection:
     """The open database's connection for pg_dump/pg_restore, its password kept off argv."""
     _args, kwargs = engine.dialect.create_connect_args(make_url(engine.url))
     # libpq's own keywords only (the dialect adds psycopg objects such as ``context``).
-    params = {
-        k: v for k, v in kwargs.items() if isinstance(v, str | int) and k != "connect_timeout"
-    }
+    params = {k: v for k, v in kwargs.items() if isinstance(v, str | int)}
+    # A server that never answers must not hang the backup (as for CalTrack's own).
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     env = dict(os.environ)
     password = params.pop("password", None)
     if password is not None:
@@ -132,8 +133,6 @@ def child_connection(engine: Engine) -> ChildConnection:
     service = params.pop("service", None)
     if service is not None:
         env["PGSERVICE"] = str(service)
-    if "connect_timeout" not in env:
-        env.setdefault("PGCONNECT_TIMEOUT", "10")
     return ChildConnection(conninfo=make_conninfo("", **params), env=env)
 
 
