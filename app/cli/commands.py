@@ -412,21 +412,48 @@ def cmd_db_stats(args: argparse.Namespace) -> int:
     if args.json:
         print_json(stats)
         return 0
-    print_fields(
-        [
-            ("Database", stats.path or stats.url),
-            ("Database id", stats.database_id),
-            ("Schema", f"{stats.schema_revision} (this CalTrack: {stats.schema_head})"),
-            ("Journal mode", f"{stats.journal_mode} — {stats.journal_reason}"),
+    server = stats.server
+    fields: list[tuple[str, Any]] = [
+        ("Database", stats.path or stats.url),
+        ("Database id", stats.database_id),
+        ("Schema", f"{stats.schema_revision} (this CalTrack: {stats.schema_head})"),
+        ("Journal mode", f"{stats.journal_mode} — {stats.journal_reason}"),
+    ]
+    if server is None:
+        fields += [
             ("File size", human_size(stats.file_size_bytes)),
             ("WAL size", human_size(stats.wal_size_bytes)),
-            ("Read-only", stats.read_only_reason or "no"),
         ]
-    )
+    else:
+        fields += [
+            ("Server version", f"PostgreSQL {server.server_version}"),
+            ("Database size", human_size(server.database_size_bytes)),
+            ("Connections", f"{server.connections} to this database (this one included)"),
+            ("Attachments", f"{human_size(server.attachments_bytes)} (distinct content)"),
+        ]
+    fields.append(("Read-only", stats.read_only_reason or "no"))
+    print_fields(fields)
     print()
+    if server is None:
+        print_table(
+            ("TABLE", "ROWS", "INDEXES"),
+            [(t.name, f"{t.rows:,}", ", ".join(t.indexes)) for t in stats.tables],
+        )
+        return 0
+    # Largest first: on a server the question is where the room went.
+    tables = sorted(stats.tables, key=lambda t: (-server.table_sizes.get(t.name, 0), t.name))
     print_table(
-        ("TABLE", "ROWS", "INDEXES"),
-        [(t.name, f"{t.rows:,}", ", ".join(t.indexes)) for t in stats.tables],
+        ("TABLE", "ROWS", "SIZE", "INDEXES"),
+        [
+            (
+                t.name,
+                f"{t.rows:,}",
+                human_size(server.table_sizes.get(t.name)),
+                # A unique constraint is also its index on a server: named once.
+                ", ".join(dict.fromkeys(t.indexes)),
+            )
+            for t in tables
+        ],
     )
     return 0
 
@@ -471,7 +498,8 @@ def cmd_db_verify(args: argparse.Namespace) -> int:
 
 def cmd_db_backup(args: argparse.Namespace) -> int:
     with open_app(args) as app:
-        path = app.maintenance.backup(args.label)
+        folder = Path(args.to) if args.to else None
+        path = app.maintenance.backup(args.label, folder=folder)
         head = app.maintenance.backup_head(path)
     print(f"backup written to {path} (audit head {head})")
     return 0
@@ -480,8 +508,19 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 def cmd_db_restore(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
         safety = app.maintenance.restore(Path(args.file), other_database=args.other_database)
+        # On a server the tables were rewritten by psql: checked before anyone relies on them.
+        report = app.maintenance.verify() if app.database.path is None else None
     print(f"restored from {args.file}; the replaced database was kept at {safety}")
-    return 0
+    if report is None:
+        return 0
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    verdict = "clean" if report.clean else f"{len(report.problems)} problem(s)"
+    print(
+        f"verified: {verdict}, {report.audit_events:,} audit events, "
+        f"{report.attachments_checked:,} attachments"
+    )
+    return 0 if report.clean else 1
 
 
 def cmd_db_copy(args: argparse.Namespace) -> int:
@@ -893,8 +932,11 @@ def register(sub: Any) -> None:
         action="store_true",
         help="move attachment files no row refers to (older than an hour) into quarantine",
     )
-    bak = add_command(db, "backup", cmd_db_backup, "online backup into backups/")
+    bak = add_command(
+        db, "backup", cmd_db_backup, "online backup into backups/ (pg_dump on a server)"
+    )
     bak.add_argument("label", nargs="?", default="manual")
+    bak.add_argument("--to", metavar="FOLDER", help="write the backup into FOLDER instead")
     res = add_command(db, "restore", cmd_db_restore, "replace the database with a checked backup")
     res.add_argument("file")
     res.add_argument(

@@ -10,23 +10,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
 from app.clock import Clock
 from app.db import maintenance as infra
+from app.db import pg_tools
 from app.db.engine import choose_journal, safe_url
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.db.migrate import head_revision, known_revisions, schema_state, upgrade
 from app.db.transactions import DAMAGE_ADVICE, Database, is_corruption_error
 from app.errors import DatabaseDamagedError, StorageError, UsageError
 from app.identity import Identity
+from app.repositories.audit import CHAIN_LOCK_KEY
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role, seed_accounts
 from app.services.anchors import ChainAnchorService
 from app.services.attachment_content import AttachmentContent, ContentRef
 from app.services.audit import HEAD_KEY, AuditChainWriter, AuditService, head_text
 from app.services.editing import SHARED_KEY
+from app.settings.paths import user_data_dir
 from app.storage.attachments import AttachmentStore
 
 ORPHAN_MIN_AGE_S = 3600  # younger files may belong to an attach still committing
@@ -47,6 +50,7 @@ class DatabaseStats:
     wal_size_bytes: int | None
     read_only_reason: str | None
     tables: list[infra.TableStats]
+    server: pg_tools.ServerStats | None = None  # on a database server only
 
 
 @dataclass
@@ -119,6 +123,18 @@ def backup_database(db: Database, clock: Clock, label: str, *, folder: Path | No
     return target
 
 
+def server_backup_folder() -> Path:
+    """Where server backups go unless told: the backups folder of the default database."""
+    return user_data_dir() / "backups"
+
+
+def server_stem(url: str) -> str:
+    """A server database's name for backup file names (its service name if it has one)."""
+    parsed = make_url(url)
+    name = parsed.database or str(parsed.query.get("service") or "") or "caltrack"
+    return backup_label(name)
+
+
 def salvage_database(path: Path, output: Path) -> infra.SalvageResult:
     """Recover what can be read from a damaged database file into a new file.
 
@@ -168,6 +184,9 @@ class MaintenanceService:
         self._content = content
         self._audit = audit
         self._clock = clock
+        # Audit heads of the server backups made in this session (read in the dump's
+        # own snapshot, which the backup file does not give back cheaply).
+        self._dump_heads: dict[Path, tuple[int, str] | None] = {}
 
     def stats(self) -> DatabaseStats:
         db = self._db
@@ -205,6 +224,7 @@ class MaintenanceService:
             wal_size_bytes=wal,
             read_only_reason=db.read_only_reason,
             tables=infra.table_stats(db.engine),
+            server=None if db.is_sqlite else pg_tools.server_stats(db.engine),
         )
 
     def verify(self, *, deep: bool = False) -> VerifyReport:
@@ -304,12 +324,35 @@ class MaintenanceService:
         return folder / f"{self._db.path.stem}_{stamp}_{backup_label(label)}.db"
 
     def backup(self, label: str = "manual", *, folder: Path | None = None) -> Path:
-        """Snapshot through the SQLite backup API into ``backups/``."""
+        """Snapshot through the SQLite backup API into ``backups/`` (``pg_dump`` on a server)."""
+        if self._db.path is None:
+            return self._server_backup(label, folder)
         return backup_database(self._db, self._clock, label, folder=folder)
+
+    def _server_backup(self, label: str, folder: Path | None) -> Path:
+        """``pg_dump --format=custom`` into ``folder`` (default: the user's backups folder)."""
+        target_dir = folder or server_backup_folder()
+        try:
+            target_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot create backup folder {target_dir}: {exc.strerror or exc}"
+            ) from None
+        stamp = self._clock.now_utc().strftime("%Y%m%dT%H%M%SZ")
+        name = f"{server_stem(self._db.url)}_{stamp}_{backup_label(label)}{pg_tools.DUMP_SUFFIX}"
+        target = target_dir / name
+        self._dump_heads[target] = pg_tools.dump(self._db.engine, target)
+        return target
 
     def backup_head(self, backup_file: Path) -> str:
         """The audit head a backup holds (read from the copy itself, not the database,
         which may have moved on while the copy was made)."""
+        if backup_file in self._dump_heads:
+            return head_text(self._dump_heads[backup_file])
+        if pg_tools.is_dump_file(backup_file):
+            facts = pg_tools.dump_facts(backup_file, pg_tools.find_tool("pg_restore", 0))
+            head = facts.meta.get(HEAD_KEY)
+            return f"{head[:12]}…" if head else "none (no events yet)"
         return head_text(infra.backup_audit_head(backup_file))
 
     def restore(self, backup_file: Path, *, other_database: bool = False) -> Path:
@@ -322,7 +365,7 @@ class MaintenanceService:
         """
         db = self._db
         if db.path is None:
-            raise UsageError("restore a server database with the server's tools")
+            return self._server_restore(backup_file, other_database=other_database)
         damaged = bool(db.damage)
         if not (damaged and self._holds_lock()):
             # A damaged file is read-only for everything but this: replacing it is the cure.
@@ -403,6 +446,80 @@ class MaintenanceService:
         epoch = self._uow.write(write, label="restore", admin_override=True)
         if self._on_epoch is not None:
             self._on_epoch(epoch)
+        return safety
+
+    def _server_restore(self, backup_file: Path, *, other_database: bool) -> Path:
+        """Replace every table of a server database with a ``db backup`` of it.
+
+        The same rules as on a file: admins only, a backup of another database only with
+        ``other_database``, and a backup of what is replaced is made first. The tables are
+        replaced in one transaction (a failure leaves the database as it was), then the
+        restore is audited in the restored trail.
+        """
+        db = self._db
+        db.check_writable()
+        self._uow.read(
+            lambda uow: require_role(uow, self._identity, "admin", "restore the database")
+        )
+        if infra.is_sqlite_file(backup_file):
+            raise UsageError(
+                f"{backup_file} is a backup of a database file; a server database is "
+                "restored from a `db backup` made on a server (pg_dump)"
+            )
+        pg_restore = pg_tools.find_tool("pg_restore", 0)
+        problems = pg_tools.check_dump(backup_file, pg_restore)
+        if problems:
+            raise UsageError("cannot restore: " + "; ".join(problems))
+        theirs = pg_tools.dump_facts(backup_file, pg_restore)
+        if theirs.revision not in known_revisions():
+            raise UsageError(
+                f"{backup_file} was written by a newer CalTrack (schema {theirs.revision}); "
+                "restore it with that version"
+            )
+        keys = ("database_id", HEAD_KEY)
+        kept = self._uow.read(lambda uow: {k: uow.meta.get(k) for k in keys})
+        if (
+            not other_database
+            and kept["database_id"]
+            and theirs.meta.get("database_id") != kept["database_id"]
+        ):
+            raise UsageError(
+                f"{backup_file} is a backup of another database (database id "
+                f"{theirs.meta.get('database_id') or 'none'}, this one is "
+                f"{kept['database_id']}); nothing was changed — name a backup of this "
+                "database, or add --other-database to replace this one with it on purpose"
+            )
+        safety = self._server_backup("before-restore", None)
+        safety_head = self._dump_heads.get(safety)
+        db.dispose()
+        pg_tools.restore(
+            db.engine,
+            backup_file,
+            chain_lock=CHAIN_LOCK_KEY,
+            expect_head=safety_head[1] if safety_head else None,
+        )
+        db.dispose()
+        if theirs.revision != head_revision():
+            upgrade(db.engine, db.url)
+
+        def write(uow: UnitOfWork) -> None:
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            audit.record(
+                "database",
+                0,
+                server_stem(db.url),
+                "restore",
+                {
+                    "restored_from": [None, str(backup_file)],
+                    "replaced_copy": [None, str(safety)],
+                    "replaced_head": [kept[HEAD_KEY], theirs.meta.get(HEAD_KEY)],
+                    "database_id": [kept["database_id"], theirs.meta.get("database_id")],
+                },
+                "restored from a backup",
+            )
+            audit.flush()
+
+        self._uow.write(write, label="restore", admin_override=True)
         return safety
 
     def checkpoint(self) -> tuple[int, int, int]:
