@@ -184,7 +184,7 @@ def test_search(reads: Reads) -> None:
         assert any(reads.search_term in str(row[f]).casefold() for f in fields), row
 
 
-@pytest.mark.sqlite_only("db stats of a server (version, sizes, connections) is another part")
+@pytest.mark.sqlite_only("a file's stats (journal, file size); a server's: test_server_commands.py")
 def test_db_stats_json(reads: Reads, demo: Demo) -> None:
     stats = reads.stats
     assert stats["schema_revision"] == stats["schema_head"] == head_revision()
@@ -341,7 +341,9 @@ def test_attachments_add_list_export(lab: Path, tmp_path: Path) -> None:
     assert fingerprint(lab) == before
 
 
-@pytest.mark.sqlite_only("a backup is a copy of the file; server backups are another part")
+@pytest.mark.sqlite_only(
+    "a backup is a copy of the file; a server's pg_dump backup: test_server_commands.py"
+)
 def test_backup_restore_checkpoint(lab: Path) -> None:
     started = datetime.now(UTC).replace(microsecond=0)
     made = ok(run_cli(lab, "db", "backup", "nightly"))
