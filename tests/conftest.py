@@ -127,6 +127,9 @@ def app(db_url: str, clock: FixedClock, alice: Identity) -> Iterator[CalTrack]:
         yield opened
 
 
+PERSONAS = ("alice", "bob", "quinn", "carol", "ursula", "greta")
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """This run's private PostgreSQL server, started on first use (tests/pg_server.py)."""
@@ -137,6 +140,10 @@ def pg_server() -> Iterator[PgServer]:
             pytest.fail(f"PostgreSQL tests required but the server is unavailable: {exc}")
         pytest.skip(f"no PostgreSQL server for the server-backend tests: {exc}")
     try:
+        # The people the tests play, as a DBA creates their logins (README: a server
+        # login per person; `users set` then grants one of the database's groups).
+        for login in PERSONAS:
+            server.psql(f'CREATE ROLE "{login}" LOGIN')
         yield server
     finally:
         server.stop()
