@@ -515,9 +515,10 @@ def plain_oot_cases(
             f"SELECT record_id, standard_id FROM calibration_standard WHERE record_id IN ({marks})",
             ids,
         ).fetchall()
+        # str(): sqlite3 returns the ISO text, psycopg (bench_server.py) a date.
         last_good = next(
             (
-                on
+                str(on)
                 for rid, on, result in history
                 if rid != rec_id and str(on) < performed and result != "fail"
             ),
