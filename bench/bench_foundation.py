@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy
 
@@ -163,6 +163,25 @@ def log(message: str) -> None:
 # -- the baseline: plain sqlite3 ---------------------------------------------------------
 
 
+class Rows(Protocol):
+    """What the baseline reads from a cursor (sqlite3's, or psycopg's in bench_server)."""
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class SqlConnection(Protocol):
+    """The part of ``sqlite3.Connection`` the baseline uses: ``?`` marks, ``BEGIN mode``.
+
+    ``bench_server.py`` runs the same baseline code on PostgreSQL through an adapter.
+    """
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Rows: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> object: ...
+
+
 # What a CalTrack connection runs with; the baseline connections copy it.
 MIRRORED_PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "cache_size")
 
@@ -185,7 +204,7 @@ def connect_plain(path: Path, pragmas: dict[str, str]) -> sqlite3.Connection:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection, mode: str = "DEFERRED") -> Iterator[None]:
+def transaction(conn: SqlConnection, mode: str = "DEFERRED") -> Iterator[None]:
     conn.execute(f"BEGIN {mode}")
     try:
         yield
@@ -325,7 +344,7 @@ INSERT_AUDIT = (
 )
 
 
-def baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date) -> None:
+def baseline_generate(conn: SqlConnection, counts: DemoCounts, today: date) -> None:
     """Insert as many rows per table as CalTrack's demo did, in one transaction.
 
     Comparable content: every column filled, one audit row (JSON of the values, sha256
@@ -342,7 +361,7 @@ def baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date)
             gc.enable()
 
 
-def _baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date) -> None:
+def _baseline_generate(conn: SqlConnection, counts: DemoCounts, today: date) -> None:
     rng = random.Random(1)
     now = BENCH_NOW.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
     audit = PlainAudit(now)
@@ -413,7 +432,7 @@ def _baseline_generate(conn: sqlite3.Connection, counts: DemoCounts, today: date
                         round(rng.uniform(19.0, 23.0), 1),
                         round(rng.uniform(35.0, 55.0), 1),
                         result,
-                        int(result == "adjusted"),
+                        result == "adjusted",  # a bool: sqlite3 stores 1, as CalTrack
                         f"±0.025 {unit} (k=2)",
                         (performed + timedelta(days=365)).isoformat(),
                         "",
@@ -469,7 +488,7 @@ INSERT_OOT = (
 
 
 def plain_oot_cases(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     audit: PlainAudit,
     found: list[tuple[int, int, str, str]],
     case_id: int,
@@ -496,11 +515,12 @@ def plain_oot_cases(
             f"SELECT record_id, standard_id FROM calibration_standard WHERE record_id IN ({marks})",
             ids,
         ).fetchall()
+        # str(): sqlite3 returns the ISO text, psycopg (bench_server.py) a date.
         last_good = next(
             (
-                on
+                str(on)
                 for rid, on, result in history
-                if rid != rec_id and on < performed and result != "fail"
+                if rid != rec_id and str(on) < performed and result != "fail"
             ),
             None,
         )
@@ -555,7 +575,7 @@ def like_term(term: str) -> str:
 class PlainReads:
     """The list queries of CalTrack written by hand: page plus total, in one snapshot."""
 
-    def __init__(self, conn: sqlite3.Connection, today: date) -> None:
+    def __init__(self, conn: SqlConnection, today: date) -> None:
         self.conn = conn
         self.day = today
         self.today = today.isoformat()
@@ -597,7 +617,7 @@ class PlainReads:
         return tuple(row), int(total)
 
 
-def plain_edit(conn: sqlite3.Connection, tag: str, version: int, location: str) -> None:
+def plain_edit(conn: SqlConnection, tag: str, version: int, location: str) -> None:
     """UPDATE with the version check plus one audit row, in one write transaction."""
     now = datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
     with transaction(conn, "IMMEDIATE"):

@@ -51,6 +51,8 @@ class PgServer:
 
     folder: Path
     bin: Path
+    # fsync on: what a benchmark needs (tests run without it, for speed).
+    durable: bool = False
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -123,7 +125,7 @@ class PgServer:
             "-t",
             "60",
             "-o",
-            _options(self.folder),
+            _options(self.folder, durable=self.durable),
             "start",
         )
 
@@ -192,23 +194,34 @@ class PgServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _options(folder: Path) -> str:
-    """The server's options: its socket in ``folder``, no TCP, no durability (tests)."""
-    return (
-        f"-k {folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off "
-        "-c synchronous_commit=off -c max_connections=200"
+def _options(folder: Path, *, durable: bool) -> str:
+    """The server's options: its socket in ``folder``, no TCP; durability as asked.
+
+    Tests run without durability (fsync, full page writes and synchronous commit off: a
+    crash of the test server loses nothing anyone needs). A benchmark needs the server's
+    defaults, since a commit that does not wait for the disk measures nothing real.
+    """
+    durability = (
+        "-c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+        if durable
+        else "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
     )
+    return f"-k {folder} -c listen_addresses='' {durability} -c max_connections=200"
 
 
-def start_server() -> PgServer:
-    """initdb and start a server in a new temporary folder; raise ServerUnavailable."""
+def start_server(*, durable: bool = False, parent: Path | None = None) -> PgServer:
+    """initdb and start a server in a new temporary folder; raise ServerUnavailable.
+
+    ``durable`` turns fsync and synchronous commit on (benchmarks); ``parent`` is where
+    the temporary folder goes (the disk to measure), by default the system's temp folder.
+    """
     pg_bin = bin_dir()
     if pg_bin is None:
         raise ServerUnavailable(
             "PostgreSQL server binaries not found (Debian package postgresql; ./run-tests "
             "installs it)"
         )
-    folder = Path(tempfile.mkdtemp(prefix="caltrack-pg-"))
+    folder = Path(tempfile.mkdtemp(prefix="caltrack-pg-", dir=parent))
     folder.chmod(0o755)
     if os.geteuid() == 0:
         shutil.chown(folder, user="nobody")
@@ -238,7 +251,7 @@ def start_server() -> PgServer:
             "-t",
             "60",
             "-o",
-            _options(folder),
+            _options(folder, durable=durable),
             "start",
         ],
     ]
@@ -250,4 +263,4 @@ def start_server() -> PgServer:
                 detail += "\n" + log.read_text(errors="replace")[-2000:]
             shutil.rmtree(folder, ignore_errors=True)
             raise ServerUnavailable(f"{Path(argv[0]).name} failed: {detail}")
-    return PgServer(folder=folder, bin=pg_bin)
+    return PgServer(folder=folder, bin=pg_bin, durable=durable)
