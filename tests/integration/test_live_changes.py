@@ -99,8 +99,9 @@ def test_each_committed_write_is_one_notice_and_a_failed_one_none(
     assert arrived.empty()
 
 
-def test_a_sqlite_database_has_no_listener(app: CalTrack) -> None:
-    assert app.live_changes(lambda _n: None) is None
+def test_only_a_server_database_has_a_listener(app: CalTrack, backend: str) -> None:
+    live = app.live_changes(lambda _n: None)
+    assert (live is not None) == (backend == "postgresql")
 
 
 def test_a_notice_too_big_for_the_server_says_many_changed() -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 from app.bootstrap import open_caltrack
 from app.errors import ConflictError
 from app.identity import Identity
+from app.services.dto import InstrumentChanges
 from app.services.editing import EditingOptions
 
 db, user, description, folder = sys.argv[1:5]
@@ -54,7 +55,7 @@ with open_caltrack(
     assert app.session.editing, app.session.read_only_reason
     try:
         saved = app.instruments.edit(
-            "TH-001", {"description": description}, expected_version=loaded.version
+            "TH-001", InstrumentChanges(description=description), expected_version=loaded.version
         )
     except ConflictError as exc:
         print(json.dumps({"outcome": "conflict", "loaded": loaded.version,
