@@ -42,20 +42,17 @@ import sqlalchemy
 from bench_foundation import (
     BENCH_NOW,
     IDENTITY,
-    PAGE,
-    SEARCH,
     DemoCounts,
     PlainReads,
     Result,
     Rows,
     Target,
     baseline_generate,
-    check_same,
     format_seconds,
     log,
-    median_pair,
     peak_rss_mb,
     plain_edit,
+    read_lines,
     timed,
 )
 
@@ -438,95 +435,7 @@ def reads_and_edits(
 
     reads = PlainReads(reads_conn, today)
     log(f"reads: {settings.warmups} warm-up runs, then {settings.repeats} repeats each, medians")
-    page = median_pair(
-        lambda: app.instruments.list(sort="next_due", limit=PAGE),
-        lambda: reads.first_page(),
-        settings.repeats,
-        settings.warmups,
-    )
-    ct_page = app.instruments.list(sort="next_due", limit=PAGE)
-    base_rows, base_total = reads.first_page()
-    check_same(
-        "first page",
-        [r.asset_tag for r in ct_page.rows],
-        [r[1] for r in base_rows],
-        ct_page.total,
-        base_total,
-    )
-    results.append(
-        Result(
-            "list: first page (100) by next due + total",
-            page.caltrack_s,
-            page.baseline_s,
-            Target(ratio=3.0),
-            page.first_note(),
-        )
-    )
-    search = median_pair(
-        lambda: app.instruments.list(search=SEARCH, limit=PAGE),
-        lambda: reads.search(SEARCH),
-        settings.repeats,
-        settings.warmups,
-    )
-    ct_found = app.instruments.list(search=SEARCH, limit=PAGE)
-    base_found, base_found_total = reads.search(SEARCH)
-    check_same(
-        "search",
-        [r.asset_tag for r in ct_found.rows],
-        [r[1] for r in base_found],
-        ct_found.total,
-        base_found_total,
-    )
-    results.append(
-        Result(
-            f"list: search {SEARCH!r} ({ct_found.total:,} found) + total",
-            search.caltrack_s,
-            search.baseline_s,
-            Target(ratio=3.0),
-            search.first_note(),
-        )
-    )
-    overdue = median_pair(
-        lambda: app.instruments.list(status="overdue", limit=1).total,
-        lambda: reads.overdue(),
-        settings.repeats,
-        settings.warmups,
-    )
-    ct_overdue = app.instruments.list(status="overdue", limit=1).total
-    check_same("overdue", [], [], ct_overdue, reads.overdue())
-    results.append(
-        Result(
-            f"overdue count ({ct_overdue:,}) via list(status=overdue)",
-            overdue.caltrack_s,
-            overdue.baseline_s,
-            Target(ratio=3.0),
-            f"CalTrack also fetches 1 row; {overdue.first_note()}",
-        )
-    )
-    by_status = median_pair(
-        lambda: app.instruments.status_counts(),
-        lambda: reads.status_counts(),
-        settings.repeats,
-        settings.warmups,
-    )
-    ct_counts = app.instruments.status_counts()
-    base_counts, base_all = reads.status_counts()
-    check_same(
-        "status counts",
-        [ct_counts[k] for k in ("ok", "due-soon", "overdue", "out-of-service")],
-        list(base_counts[:4]),
-        ct_counts["all"],
-        base_all,
-    )
-    results.append(
-        Result(
-            "status counts (6 filters + all)",
-            by_status.caltrack_s,
-            by_status.baseline_s,
-            Target(ratio=3.0),
-            by_status.first_note(),
-        )
-    )
+    results += read_lines(app, reads, settings.repeats, settings.warmups)
 
     log(f"edits: {settings.edits} audited edits each, medians")
     ct_targets = sample_instruments(ct_url, settings.edits)
