@@ -176,7 +176,6 @@ def dump(engine: Engine, destination: Path) -> tuple[int, str] | None:
                     str(pg_dump),
                     "--format=custom",
                     "--no-owner",
-                    "--no-privileges",
                     f"--snapshot={snapshot}",
                     f"--file={tmp}",
                     f"--dbname={child.conninfo}",
@@ -276,6 +275,19 @@ class DumpFacts:
     meta: Mapping[str, str | None]
 
 
+def current_database(engine: Engine) -> str:
+    """The name of the server database ``engine`` connects to."""
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT current_database()")).scalar_one())
+
+
+def dump_database(path: Path, pg_restore: Path) -> str | None:
+    """The name of the database a backup was made from (its archive header)."""
+    done = subprocess.run([str(pg_restore), "--list", str(path)], capture_output=True, check=False)
+    found = re.search(r"^;\s+dbname: (.+)$", done.stdout.decode("utf-8", "replace"), re.M)
+    return found.group(1).strip() if found else None
+
+
 def dump_facts(path: Path, pg_restore: Path) -> DumpFacts:
     rows = dump_rows(path, pg_restore, ("meta", "alembic_version"))
     meta = {str(r[0]): r[1] for r in rows["meta"] if r}
@@ -310,10 +322,25 @@ def restore(engine: Engine, backup: Path, *, chain_lock: int, expect_head: str |
             ).scalars()
         ]
         schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+        # The guard functions of the server's roles (revision 0006) come back from the
+        # backup with its tables and triggers: the ones here go first.
+        functions = [
+            str(f)
+            for f in conn.execute(
+                text(
+                    "SELECT p.oid::regprocedure::text FROM pg_proc p "
+                    "JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE n.nspname = current_schema() AND p.proname LIKE 'caltrack\\_%'"
+                )
+            ).scalars()
+        ]
     pg_restore = find_tool("pg_restore", major)
     psql = find_tool("psql", major)
     quoted = ", ".join(f'"{schema}"."{t}"' for t in tables)
     drop = f"DROP TABLE IF EXISTS {quoted} CASCADE" if tables else "SELECT 1"
+    drop_functions = (
+        "DROP FUNCTION IF EXISTS " + ", ".join(functions) + " CASCADE" if functions else "SELECT 1"
+    )
     expected = "NULL" if expect_head is None else "'" + expect_head.replace("'", "''") + "'"
     unchanged = (
         "DO $$ BEGIN IF (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1) "
@@ -327,7 +354,6 @@ def restore(engine: Engine, backup: Path, *, chain_lock: int, expect_head: str |
             [
                 str(pg_restore),
                 "--no-owner",
-                "--no-privileges",
                 "--no-comments",
                 f"--file={script}",
                 str(backup),
@@ -353,6 +379,8 @@ def restore(engine: Engine, backup: Path, *, chain_lock: int, expect_head: str |
                 unchanged,
                 "-c",
                 drop,
+                "-c",
+                drop_functions,
                 "-f",
                 str(script),
                 f"--dbname={child.conninfo}",

@@ -470,6 +470,18 @@ class MaintenanceService:
         problems = pg_tools.check_dump(backup_file, pg_restore)
         if problems:
             raise UsageError("cannot restore: " + "; ".join(problems))
+        # A server backup carries the grants to its own database's CalTrack groups (and
+        # guard functions naming them): restored into another database they would give
+        # that lab's people access here. Another lab's data comes in by `db copy`.
+        made_from = pg_tools.dump_database(backup_file, pg_restore)
+        here = pg_tools.current_database(db.engine)
+        if made_from != here:
+            raise UsageError(
+                f"{backup_file} is a backup of the server database {made_from or '(unknown)'}, "
+                f"not of {here}; on a server a backup restores only into the database it "
+                "was made from — nothing was changed (to bring another lab's data here, "
+                "copy it with `db copy --to` into a new, empty database)"
+            )
         theirs = pg_tools.dump_facts(backup_file, pg_restore)
         if theirs.revision not in known_revisions():
             raise UsageError(
