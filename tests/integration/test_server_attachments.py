@@ -31,6 +31,7 @@ from app.identity import Identity
 from app.storage.attachments import CHUNK
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, child_env, popen_python, run_python
+from tests.integration.proof import FULL_PROOF
 from tests.pg_server import PgServer
 
 TAG = "TH-001"
@@ -261,7 +262,7 @@ def test_sigkill_at_random_moments_during_uploads(
 ) -> None:
     rng = random.Random(20261207)  # reproducible "random" moments
     committed = 0
-    for attempt in range(5):
+    for attempt in range(10 if FULL_PROOF else 3):
         run = tmp_path / f"run{attempt}"
         run.mkdir()
         ready = run / "ready"

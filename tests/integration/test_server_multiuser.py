@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSI
 TAGS = ["TH-001", "TH-002", "PG-010", "DMM-7"]
 
 
-@sizes((4, 40), (16, 300))
+@sizes((3, 25), (16, 300))
 def test_many_editors_on_a_server_lose_no_update(
     size: tuple[int, int], pg_url: str, tmp_path: Path
 ) -> None:
