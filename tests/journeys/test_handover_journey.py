@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -241,6 +242,7 @@ def test_request_edit_straight_from_the_database_in_use_dialog(
         assert leftovers(db_path) == []
 
 
+@pytest.mark.sqlite_only("the editor lock of a database file; on a server everyone edits")
 def test_stop_editing_then_start_again_from_the_banner(
     qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack
 ) -> None:

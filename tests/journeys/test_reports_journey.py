@@ -230,6 +230,7 @@ def test_labels_are_saved_as_a_pdf(
     assert f"(audit head {head})" in window.status.currentMessage()
 
 
+@pytest.mark.sqlite_only("a file backup in the backups folder beside the database file")
 def test_backup_now_names_the_audit_head_it_holds(
     qtbot: QtBot, person: Person, lab_window: MainWindow, app: CalTrack
 ) -> None:
