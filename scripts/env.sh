@@ -5,6 +5,10 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CALTRACK_VENV:-$ROOT/.venv}"
+# Compiled modules are cached in __pycache__ (ignored by git), so each process the app or
+# the tests start (a CLI run, a second user) does not compile CalTrack again. Some images
+# switch that off machine-wide.
+unset PYTHONDONTWRITEBYTECODE
 
 find_python() {
   for candidate in python3.11 python3.12 python3.13 python3; do

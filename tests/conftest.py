@@ -11,6 +11,7 @@ folder, WAL, lock files, the sqlite3 module) says so with
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,39 +74,76 @@ def backend(request: pytest.FixtureRequest) -> str:
 def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """Where this test's database lives: the SQLite file's path, or a server database.
 
-    For a test that takes ``app`` the server database is a copy of one that ``app`` made
-    once this run (``pg_app_template``): creating runs every migration, which costs a
-    second a test on the server, a copy a fifth of that. Otherwise it is empty.
+    For a test that takes ``app`` the database starts as a copy of one made once this run
+    exactly as ``app`` makes one (``app_template``): creating runs every migration, a
+    fifth of a second on a file and a second on the server, which a test of something
+    else should not pay. Otherwise there is nothing there yet.
     """
+    template = request.getfixturevalue("app_template") if _from_template(request) else None
     if backend == "sqlite":
-        yield str(tmp_path / "lab.db")
+        path = tmp_path / "lab.db"
+        if template is not None:
+            shutil.copyfile(template.sqlite, path)
+        yield str(path)
         return
     server: PgServer = request.getfixturevalue("pg_server")
-    template = request.getfixturevalue("pg_app_template") if "app" in request.fixturenames else None
-    url = server.new_database(template=template)
+    url = server.new_database(template=template.server_database(server) if template else None)
     yield ServerUrl(url, tmp_path / "state")
     server.drop_database(url)
 
 
-@pytest.fixture(scope="session")
-def pg_app_template(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A server database created exactly as ``app`` creates one (alice, at NOW); its name.
+TEMPLATE_USER = Identity(user="alice", machine="LAB-PC-3")
 
-    ``app`` opens a copy with ``create=True`` as on SQLite; the copy already holds what
-    creating writes (schema, database id, alice's admin account, the audit events), so
-    nothing is written twice.
+
+def _from_template(request: pytest.FixtureRequest) -> bool:
+    """Whether ``app`` may start from the template: only as alice, at NOW (what it holds)."""
+    if "app" not in request.fixturenames:
+        return False
+    clock: FixedClock = request.getfixturevalue("clock")
+    alice: Identity = request.getfixturevalue("alice")
+    return alice == TEMPLATE_USER and clock.now_utc() == NOW
+
+
+class AppTemplate:
+    """A database made by ``app``'s own call once a run, per backend, made when first used.
+
+    ``app`` opens a copy with ``create=True``; the copy already holds what creating
+    writes (schema, database id, alice's admin account, the audit events), so nothing is
+    written twice and the open takes the ordinary path of an existing database.
     """
-    url = pg_server.new_database("template")
-    state = tmp_path_factory.mktemp("template-state")
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._sqlite: Path | None = None
+        self._server: str | None = None
+
+    @property
+    def sqlite(self) -> Path:
+        if self._sqlite is None:
+            path = self._folder / "lab.db"
+            _create_as_app_does(str(path), self._folder / "sqlite-state")
+            self._sqlite = path
+        return self._sqlite
+
+    def server_database(self, server: PgServer) -> str:
+        if self._server is None:
+            url = server.new_database("template")
+            _create_as_app_does(url, self._folder / "server-state")
+            self._server = server.database_name(url)
+        return self._server
+
+
+def _create_as_app_does(where: str, state: Path) -> None:
     with open_caltrack(
-        url,
-        create=True,
-        identity=Identity(user="alice", machine="LAB-PC-3"),
-        clock=FixedClock(NOW),
-        state_dir=state,
+        where, create=True, identity=TEMPLATE_USER, clock=FixedClock(NOW), state_dir=state
     ):
         pass
-    return pg_server.database_name(url)
+
+
+@pytest.fixture(scope="session")
+def app_template(tmp_path_factory: pytest.TempPathFactory) -> AppTemplate:
+    """The databases ``app`` starts from (see ``AppTemplate``)."""
+    return AppTemplate(tmp_path_factory.mktemp("app-template"))
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -46,16 +47,25 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@cache
+def _shipped() -> ScriptDirectory:
+    """The migrations this CalTrack ships: read once a process (they cannot change under it).
+
+    Loading them compiles every revision file; opening a database asks for the head and
+    the known revisions several times.
+    """
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    head = _shipped().get_current_head()
     if head is None:  # pragma: no cover - the package always ships revisions
         raise RuntimeError("no migrations found")
     return head
 
 
 def known_revisions() -> set[str]:
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return {rev.revision for rev in script.walk_revisions()}
+    return {rev.revision for rev in _shipped().walk_revisions()}
 
 
 def schema_state(connection: Connection) -> SchemaState:
