@@ -17,6 +17,7 @@ from app.clock import FixedClock
 from app.db.models import AuditEvent
 from app.identity import Identity
 from app.services.audit import event_hash
+from app.services.copying import copy_database
 from tests.conftest import NOW, add_thermometer
 from tests.integration.helpers import query, run_cli, scalar
 from tests.integration.test_tamper import SQLITE3, problems_of, sqlite3_cli
@@ -381,3 +382,26 @@ def test_a_restore_this_pc_saw_does_not_explain_a_later_rewrite(
     found = problems_of(verify)
     assert len(found) == 1 and "rewritten outside CalTrack" in found[0], found
     assert "restored the database" not in verify.stdout + verify.stderr
+
+
+@pytest.mark.usefixtures("user_folders")
+def test_a_copy_and_its_source_go_on_without_an_alarm(
+    db_url: str, tmp_path: Path, alice: Identity
+) -> None:
+    """A lab copies its database (`db copy`), works on the copy, and later opens the old
+    one (an archive): two trails that parted, each extending what this PC saw of it."""
+    pc = tmp_path / "pc"
+    with open_caltrack(db_url, create=True, identity=alice, clock=_at(0), state_dir=pc) as app:
+        _saves(app, 1, 2)
+        copy_database(app.database, str(tmp_path / "moved.db"))
+        source_id = app.maintenance.stats().database_id
+    with _pc(str(tmp_path / "moved.db"), pc, 1, alice) as moved:
+        assert moved.problems == []
+        assert moved.maintenance.stats().database_id not in (None, source_id)
+        _saves(moved, 10, 3)
+    with _pc(db_url, pc, 2, alice) as app:
+        assert app.problems == [], app.problems
+        _saves(app, 20, 1)
+    with _pc(str(tmp_path / "moved.db"), pc, 3, alice) as moved:
+        assert moved.problems == [], moved.problems
+        assert moved.maintenance.verify().clean
