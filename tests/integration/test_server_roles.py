@@ -379,3 +379,17 @@ def test_a_login_without_a_group_is_told_whom_to_ask(lab: Lab, tmp_path: Path) -
     line = assert_one_error_line(done, 8)
     assert "not a member of this database's CalTrack groups" in line
     assert "users set" in line
+
+
+def test_the_groups_outlive_a_dropped_database_until_a_dba_drops_them(lab: Lab) -> None:
+    # What the README tells a DBA to run after DROP DATABASE.
+    prefix = f"caltrack_{lab.database}_"
+    listed = f"SELECT count(*) FROM pg_roles WHERE rolname LIKE '{prefix}%'"
+    lab.server.drop_database(lab.url)
+    assert lab.server.psql(listed).strip() == "3"
+    lab.server.psql(f"DROP ROLE {prefix}technician, {prefix}qa, {prefix}admin")
+    assert lab.server.psql(listed).strip() == "0"
+    assert lab.groups_of(lab.qa) == []  # the login stays; only its membership went
+    assert (
+        lab.server.psql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{lab.qa}'").strip() == "1"
+    )
