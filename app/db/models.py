@@ -268,7 +268,9 @@ class UserAccount(Base):
     display_name: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    signing_hash: Mapped[str | None] = mapped_column(String(TEXT_LEN))
+    # Deferred: on a server only the owner and the account's own login may read it, so
+    # AccountRepository loads it (or its withheld stand-in) with every account.
+    signing_hash: Mapped[str | None] = mapped_column(String(TEXT_LEN), deferred=True)
     password_set_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(USER_LEN))
