@@ -229,16 +229,13 @@ NOT_YET_CONVERTED = (
 )
 
 
-# The server half of the window and integration tests that run on both backends doubles
-# their time: CI (30 minutes) runs the server half of the unit tier and every server-only
-# test; `CALTRACK_FULL_PROOF=1` (or CALTRACK_SERVER_HALVES=all) runs the rest too.
-ALL_SERVER_HALVES = (
-    os.environ.get("CALTRACK_SERVER_HALVES") == "all"
-    or os.environ.get("CALTRACK_FULL_PROOF") == "1"
-)
+# Every test on both backends runs both halves. A quicker local loop may leave out the
+# server half of the window and integration tests with CALTRACK_SERVER_HALVES=unit (the
+# unit tier's server half and every server-only test still run).
+UNIT_SERVER_HALVES_ONLY = os.environ.get("CALTRACK_SERVER_HALVES") == "unit"
 SERVER_HALF_LEFT_OUT = (
-    "server half of a window or integration test that also runs on SQLite: left out of the "
-    "default run for time; CALTRACK_SERVER_HALVES=all (or CALTRACK_FULL_PROOF=1) runs it"
+    "server half of a window or integration test that also runs on SQLite: left out by "
+    "CALTRACK_SERVER_HALVES=unit"
 )
 
 
@@ -262,7 +259,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if not only.args or not str(only.args[0]).strip():
                 raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs a reason")
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {only.args[0]}"))
-        elif not ALL_SERVER_HALVES and UNIT not in Path(str(item.path)).resolve().parents:
+        elif UNIT_SERVER_HALVES_ONLY and UNIT not in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.skip(reason=SERVER_HALF_LEFT_OUT))
         elif "db_path" in getattr(item, "fixturenames", ()):
             if UNIT not in Path(str(item.path)).resolve().parents:
