@@ -195,7 +195,7 @@ class Attachment(Base):
     original_name: Mapped[str] = mapped_column(String(TEXT_LEN))
     stored_name: Mapped[str] = mapped_column(String(TEXT_LEN), unique=True)
     # 64-bit on both backends: PostgreSQL's INTEGER is 32-bit (files of 2 GiB and more,
-    # revision 0007); SQLite's INTEGER is 64-bit already, so a file keeps its type.
+    # revision 0008); SQLite's INTEGER is 64-bit already, so a file keeps its type.
     size_bytes: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     sha256: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime] = mapped_column(DateTime)

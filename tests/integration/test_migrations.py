@@ -126,10 +126,10 @@ def test_on_a_server_upgrade_head_matches_the_models(pg_url: str) -> None:
     finally:
         eng.dispose()
     assert differences == [], f"models and migrations disagree on the server: {differences}"
-    assert size_type == "bigint"  # 2 GiB and more (revision 0007)
+    assert size_type == "bigint"  # 2 GiB and more (revision 0008)
 
 
-def test_on_a_server_0007_keeps_the_groups_rights_and_downgrades_while_sizes_fit(
+def test_on_a_server_0008_keeps_the_groups_rights_and_downgrades_while_sizes_fit(
     pg_server: PgServer, pg_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
 ) -> None:
     database = str(make_url(pg_url).database)
@@ -158,13 +158,13 @@ def test_on_a_server_0007_keeps_the_groups_rights_and_downgrades_while_sizes_fit
     try:
         # A size over INTEGER's range cannot go back: refused, and nothing changed.
         with pytest.raises(RuntimeError, match="1 attachment\\(s\\) are 2 GiB or larger"):
-            downgrade(eng, pg_url, "0006")
+            downgrade(eng, pg_url, "0007")
         assert pg_server.psql(size_type, database).strip() == "bigint"
         assert pg_server.psql("SELECT version_num FROM alembic_version", database).strip() == (
             head_revision()
         )
         pg_server.psql("UPDATE attachment SET size_bytes = 3000", database)
-        downgrade(eng, pg_url, "0006")
+        downgrade(eng, pg_url, "0007")
         assert pg_server.psql(size_type, database).strip() == "integer"
         assert pg_server.psql(rights, database).strip() == "t|t|f"
         upgrade(eng, pg_url)

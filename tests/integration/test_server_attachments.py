@@ -347,7 +347,7 @@ def test_cli_attachments_add_list_export_and_verify_on_a_server(
 def test_a_file_of_2_gib_and_more_attaches_and_verifies(
     lab: CalTrack, pg_server: PgServer, pg_url: str, tmp_path: Path
 ) -> None:
-    """PostgreSQL's INTEGER is 32-bit: the size column must hold more (revision 0007)."""
+    """PostgreSQL's INTEGER is 32-bit: the size column must hold more (revision 0008)."""
     size = 2**31 + 4096
     big = tmp_path / "scan archive.bin"
     with big.open("wb") as handle:

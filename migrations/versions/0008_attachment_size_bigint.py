@@ -11,8 +11,8 @@ grants to the group roles of 0006, and the attachment table has no guard trigger
 Downgrading refuses, with a message, while any attachment is too large for INTEGER:
 its size would not fit, and the row is never shortened.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-08 09:00:00
 """
 
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import text
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -53,7 +53,7 @@ def downgrade() -> None:
     ).scalar_one()
     if too_big:
         raise RuntimeError(
-            f"cannot downgrade below revision 0007: {too_big} attachment(s) are 2 GiB or "
+            f"cannot downgrade below revision 0008: {too_big} attachment(s) are 2 GiB or "
             "larger, and the older schema cannot record their size; nothing was changed"
         )
     op.alter_column(
