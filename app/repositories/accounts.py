@@ -108,24 +108,25 @@ class AccountRepository:
         """True when the database is a PostgreSQL server (roles are then enforced)."""
         return self._session.get_bind().dialect.name == "postgresql"
 
-    def grant_server_role(self, login: str, role: str | None) -> None:
-        """Make ``login`` a member of ``role``'s group only (None: of no group).
+    def server_login(self, login: str) -> str:
+        """The server login ``login`` names, spelled as the server spells it.
 
-        The login itself must exist on the server: creating logins, with their
-        passwords, is the server administrator's job (``CREATE ROLE name LOGIN``).
-        Runs in the caller's transaction, so the account row and the membership change
-        together or not at all.
+        CalTrack keeps one account per person with logins compared ignoring case, but the
+        server's role names are case-sensitive and its guard triggers compare the exact
+        connected login. So ``users set Bob`` finds the login ``bob``; when the server
+        holds several logins that differ only in case, CalTrack cannot tell which person
+        is meant and refuses rather than guess. The name as given on a database file.
         """
         if not self.on_server():
-            return
-        groups: dict[str, str] = {
-            r: str(self._session.execute(text("SELECT caltrack_group(:r)"), {"r": r}).scalar_one())
-            for r in ROLES
-        }
-        exists = self._session.execute(
-            text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :name"), {"name": login}
-        ).scalar_one_or_none()
-        if exists is None:
+            return login
+        key = login_key(login)
+        # Compared here, not with SQL lower(): casefold() knows every alphabet, whatever
+        # the server's locale.
+        names = self._session.execute(
+            text("SELECT rolname FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%'")
+        ).scalars()
+        found = sorted(str(name) for name in names if login_key(str(name)) == key)
+        if not found:
             raise ValidationError(
                 {
                     "login": f"there is no login {login!r} on the database server; the "
@@ -133,6 +134,35 @@ class AccountRepository:
                     "LOGIN PASSWORD '...'), then run this again"
                 }
             )
+        if len(found) > 1:
+            raise ValidationError(
+                {
+                    "login": "the database server has logins that differ only in case ("
+                    + ", ".join(found)
+                    + "); CalTrack keeps one account per person and compares logins "
+                    "ignoring case, so it cannot tell which is meant — the server's "
+                    "administrator renames or drops all but one (ALTER ROLE ... RENAME TO "
+                    "...), then run this again"
+                }
+            )
+        return found[0]
+
+    def grant_server_role(self, login: str, role: str | None) -> str:
+        """Make ``login`` a member of ``role``'s group only (None: of no group).
+
+        The login itself must exist on the server: creating logins, with their
+        passwords, is the server administrator's job (``CREATE ROLE name LOGIN``).
+        Runs in the caller's transaction, so the account row and the membership change
+        together or not at all. Returns the login as the server spells it
+        (:meth:`server_login`); the name as given on a database file.
+        """
+        if not self.on_server():
+            return login
+        login = self.server_login(login)
+        groups: dict[str, str] = {
+            r: str(self._session.execute(text("SELECT caltrack_group(:r)"), {"r": r}).scalar_one())
+            for r in ROLES
+        }
         wanted = groups[role] if role is not None else None
         statements = [
             f"REVOKE {_quote(group)} FROM {_quote(login)}"
@@ -153,6 +183,7 @@ class AccountRepository:
                         "nothing was changed — ask the database owner"
                     ) from exc
                 raise
+        return login
 
     def _is_member(self, login: str, group: str) -> bool:
         """Whether ``login`` is directly a member of ``group``."""

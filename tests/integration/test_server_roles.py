@@ -332,6 +332,51 @@ def test_users_set_on_the_cli_grants_or_says_why_not(lab: Lab, tmp_path: Path) -
     assert lab.groups_of(lab.tech) == [f"caltrack_{lab.database}_technician"]
 
 
+def test_users_set_finds_the_login_whatever_its_case_and_keeps_the_servers_spelling(
+    lab: Lab, tmp_path: Path, clock: FixedClock
+) -> None:
+    newcomer = f"new_{lab.database}"
+    lab.server.psql(f'CREATE ROLE "{newcomer}" LOGIN')
+    done = _cli(lab.url, tmp_path, "users", "set", newcomer.upper(), "--role", "qa")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{newcomer}: qa ({newcomer})"  # the login that exists
+    assert lab.groups_of(newcomer) == [f"caltrack_{lab.database}_qa"]
+    # An account written with another spelling (moved from a file, where it was typed
+    # so) takes the server's spelling at its next role change, audited.
+    lab.server.psql(
+        f"UPDATE user_account SET login = upper(login) WHERE login = '{newcomer}'", lab.database
+    )
+    with lab.open_as(None, clock) as owner:
+        view = owner.accounts.set_role(newcomer, "technician")
+        assert (view.login, view.role) == (newcomer, "technician")
+        [event, *_] = owner.audit.recent(entity_type="user_account")
+        assert event.changes["login"] == [newcomer.upper(), newcomer]
+    assert lab.groups_of(newcomer) == [f"caltrack_{lab.database}_technician"]
+    # The login works under its own spelling, with the role given.
+    with lab.open_as(newcomer, clock) as app:
+        assert (app.accounts.me().login, app.accounts.me().role) == (newcomer, "technician")
+        add_thermometer(app, "TH-010")
+
+
+def test_users_set_refuses_logins_that_differ_only_in_case(
+    lab: Lab, tmp_path: Path, clock: FixedClock
+) -> None:
+    twins = (f"Twin_{lab.database}", f"twin_{lab.database}")
+    for login in twins:
+        lab.server.psql(f'CREATE ROLE "{login}" LOGIN')
+    with lab.open_as(None, clock) as owner:
+        before = len(owner.audit.recent(entity_type="user_account"))
+        with pytest.raises(ValidationError) as info:
+            owner.accounts.set_role(twins[1], "qa")
+        assert f"differ only in case ({twins[0]}, {twins[1]})" in info.value.fields["login"]
+        assert "ALTER ROLE" in info.value.fields["login"]
+        assert len(owner.audit.recent(entity_type="user_account")) == before
+        assert [a.login for a in owner.accounts.list() if a.login.casefold() == twins[1]] == []
+    assert lab.groups_of(twins[0]) == lab.groups_of(twins[1]) == []
+    refused = _cli(lab.url, tmp_path, "users", "set", twins[0], "--role", "qa")
+    assert "differ only in case" in assert_one_error_line(refused, 2)
+
+
 def test_the_roles_revision_downgrades_and_upgrades_again(pg_server: PgServer, pg_url: str) -> None:
     database = str(make_url(pg_url).database)
     engine, _ = build_engine(pg_url, EngineOptions())
