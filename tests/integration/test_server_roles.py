@@ -119,7 +119,7 @@ def test_a_technician_works_through_caltrack_under_their_server_login(
 
 
 def test_a_technician_saving_one_entry_twice_records_it_once(lab: Lab, clock: FixedClock) -> None:
-    """The entry key (0008) is written by the technician group like every other column."""
+    """The entry key (0009) is written by the technician group like every other column."""
     data = CalibrationInput(performed_on="2026-11-03", result="pass", entry_key="tech-entry-1")
     with lab.open_as(lab.tech, clock) as app:
         first = app.calibrations.add("TH-001", data)
