@@ -48,6 +48,20 @@ class UsageError(CalTrackError):
     exit_code = 2
 
 
+class EntryKeyTakenError(CalTrackError):
+    """Another save of the same calibration entry inserted its record first (a race on
+    the entry key); the service answers it by looking at that record."""
+
+    exit_code = 2
+
+    def __init__(self, entry_key: str) -> None:
+        super().__init__(
+            f"this calibration entry (key {entry_key}) was saved by another save at the same "
+            "time; refresh to see the record"
+        )
+        self.entry_key = entry_key
+
+
 @dataclass(frozen=True)
 class ConflictSide:
     """One side of a conflict: field values plus who changed it last and when."""

@@ -12,3 +12,4 @@ SHORT_LEN = 120  # names, makers, models, serial and certificate numbers, locati
 TEXT_LEN = 255  # descriptions and file names
 NOTES_LEN = 4000  # notes, comments, impact assessments
 USER_LEN = 128  # login names
+ENTRY_KEY_LEN = 36  # the key of one calibration entry: a uuid4 in its text form

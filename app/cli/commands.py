@@ -285,6 +285,11 @@ def cmd_calibrations_add(args: argparse.Namespace) -> int:
         view = app.calibrations.add(args.tag, data)
     if args.json:
         print_json(view)
+    elif view.already_saved:
+        print(
+            f"already recorded: calibration #{view.id} of {view.asset_tag} (an earlier run "
+            "with this entry key saved it); nothing was written"
+        )
     else:
         print(
             f"recorded calibration #{view.id} of {view.asset_tag}: {view.result}, "

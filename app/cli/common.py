@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -149,6 +150,13 @@ def calibration_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--next-due", metavar="YYYY-MM-DD", help="override the computed due date")
     parser.add_argument("--next-due-reason", metavar="TEXT")
     parser.add_argument("--notes")
+    parser.add_argument(
+        "--entry-key",
+        metavar="KEY",
+        help="a key of your own for this entry (e.g. a uuid), the same on every retry: a "
+        "retry after a lost answer then reports the record the first try made instead of "
+        "recording it twice (default: a new key each run)",
+    )
 
 
 def calibration_input(args: argparse.Namespace) -> CalibrationInput:
@@ -170,4 +178,5 @@ def calibration_input(args: argparse.Namespace) -> CalibrationInput:
         points=points,
         standards=tuple(args.standard or ()),
         standards_justification=args.standard_justification or "",
+        entry_key=args.entry_key or str(uuid.uuid4()),
     )

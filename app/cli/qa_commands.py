@@ -211,7 +211,11 @@ def cmd_calibrations_supersede(args: argparse.Namespace) -> int:
     if args.json:
         print_json(view)
     else:
-        print(f"calibration #{view.id} of {view.asset_tag} supersedes #{args.id} (now voided)")
+        already = " — already recorded by an earlier run with this entry key" * view.already_saved
+        print(
+            f"calibration #{view.id} of {view.asset_tag} supersedes #{args.id} (now voided)"
+            + already
+        )
     return 0
 
 

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 # Field lengths live in app.limits, where the services and the window read them too.
-from app.limits import SHORT_LEN, TAG_LEN, TEXT_LEN, USER_LEN
+from app.limits import ENTRY_KEY_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN, USER_LEN
 
 # Named constraints let alembic's batch mode on SQLite find and alter them later.
 NAMING_CONVENTION = {
@@ -144,6 +144,11 @@ class CalibrationRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(USER_LEN))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # One entry as typed (a uuid4 the dialog or CLI made): a save repeated after its
+    # COMMIT answer was lost finds the record it already made instead of adding another.
+    # Unique where set (NULL in older rows and imports); not audited: it says nothing
+    # about the calibration, only which save made the row.
+    entry_key: Mapped[str | None] = mapped_column(String(ENTRY_KEY_LEN), unique=True, index=True)
 
     points: Mapped[list[MeasurementPoint]] = relationship(
         order_by="MeasurementPoint.seq", cascade="all, delete-orphan"

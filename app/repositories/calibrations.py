@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.db.models import (
@@ -16,7 +17,21 @@ from app.db.models import (
     sync_id_sequence,
     table_of,
 )
+from app.errors import EntryKeyTakenError
 from app.repositories.instruments import insert_many
+
+ENTRY_KEY_INDEX = "ix_calibration_record_entry_key"
+
+
+def _constraint_of(exc: IntegrityError) -> str:
+    """Which constraint a unique violation names: the server says it (psycopg's
+    diagnostics), SQLite names the column (``calibration_record.entry_key``)."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if isinstance(name, str) and name:
+        return name
+    text = str(exc.orig)
+    return ENTRY_KEY_INDEX if "calibration_record.entry_key" in text else text
 
 
 class CalibrationRepository:
@@ -29,9 +44,30 @@ class CalibrationRepository:
         return self._session.get(CalibrationRecord, record_id)
 
     def add(self, record: CalibrationRecord) -> CalibrationRecord:
+        """Insert ``record``; EntryKeyTakenError when another save holds its entry key.
+
+        The service looks the key up first; this catches the race it cannot see, two
+        saves of one entry at once (on a server the second waits on the unique index
+        until the first commits). The transaction is then spoilt: the caller starts again.
+        """
         self._session.add(record)
-        self._session.flush()
+        try:
+            self._session.flush()
+        except IntegrityError as exc:
+            if record.entry_key is not None and ENTRY_KEY_INDEX in _constraint_of(exc):
+                raise EntryKeyTakenError(record.entry_key) from exc
+            raise
         return record
+
+    def by_entry_key(self, entry_key: str) -> CalibrationRecord | None:
+        """The record an earlier save of the same entry made, if any."""
+        stmt = (
+            select(CalibrationRecord)
+            .where(CalibrationRecord.entry_key == entry_key)
+            .options(selectinload(CalibrationRecord.points))
+            .options(selectinload(CalibrationRecord.standards))
+        )
+        return self._session.execute(stmt).scalar_one_or_none()
 
     def flush(self) -> None:
         self._session.flush()

@@ -8,7 +8,8 @@ record signed by QA can no longer be edited, only voided or superseded with a re
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -20,9 +21,15 @@ from app.db.models import (
     Instrument,
     MeasurementPoint,
 )
-from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
+from app.errors import (
+    ConflictError,
+    ConflictSide,
+    EntryKeyTakenError,
+    NotFoundError,
+    ValidationError,
+)
 from app.identity import Identity
-from app.limits import NOTES_LEN, SHORT_LEN
+from app.limits import ENTRY_KEY_LEN, NOTES_LEN, SHORT_LEN
 from app.plain_text import tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
@@ -180,15 +187,94 @@ class CalibrationService:
         return _CleanCalibration(performed_on, next_due, fields, points)
 
     def add(self, tag: str, data: CalibrationInput) -> CalibrationView:
-        """Record a calibration; moves the due date, opens a case when it was found failing."""
+        """Record a calibration; moves the due date, opens a case when it was found failing.
+
+        With an ``entry_key`` an earlier save of the same entry already recorded (its
+        answer was lost) is returned marked ``already_saved`` and nothing is written.
+        """
 
         def write(uow: UnitOfWork) -> CalibrationView:
+            earlier = self._earlier_save(uow, tag, data, supersedes_id=None)
+            if earlier is not None:
+                return earlier
             audit = AuditChainWriter(uow, self._identity, self._clock)
             record = self.add_in(uow, audit, tag, data)
             audit.flush()
             return calibration_views(uow, [record])[0]
 
-        return self._uow.write(write, label="record calibration")
+        return self._write_once(write, "record calibration")
+
+    def _write_once(
+        self, write: Callable[[UnitOfWork], CalibrationView], label: str
+    ) -> CalibrationView:
+        try:
+            return self._uow.write(write, label=label)
+        except EntryKeyTakenError:
+            # Another save of this entry committed first while this one was inserting:
+            # run again, this time the look-up finds that record (or says it differs).
+            return self._uow.write(write, label=label)
+
+    def _earlier_save(
+        self, uow: UnitOfWork, tag: str, data: CalibrationInput, *, supersedes_id: int | None
+    ) -> CalibrationView | None:
+        """The record an earlier save of this entry made (marked ``already_saved``), None
+        when there is none; ValidationError when the key's record is another calibration.
+        """
+        key = self._entry_key(data)
+        if key is None:
+            return None
+        existing = uow.calibrations.by_entry_key(key)
+        if existing is None:
+            return None
+        require_role(uow, self._identity, "technician", "record calibrations")
+        instrument = require_instrument(uow, tag)
+        if not (
+            existing.instrument_id == instrument.id
+            and existing.supersedes_id == supersedes_id
+            and existing.created_by == self._identity.user
+            and self._same_content(uow, existing, data, instrument)
+        ):
+            raise ValidationError(
+                {
+                    "entry_key": f"this entry (key {key}) was already saved as calibration "
+                    f"#{existing.id}, with other content; nothing was saved — that record is "
+                    "kept as it is: void or supersede it to correct it, or start a new entry "
+                    "to record another calibration"
+                }
+            )
+        return replace(calibration_views(uow, [existing])[0], already_saved=True)
+
+    def _same_content(
+        self,
+        uow: UnitOfWork,
+        record: CalibrationRecord,
+        data: CalibrationInput,
+        instrument: Instrument,
+    ) -> bool:
+        """Whether ``record`` is what saving ``data`` records (readings, standards, all)."""
+        clean = self._validate(data, instrument)
+        standards = uow.instruments.get_many_by_tags(data.standards)
+        if len(standards) != len(set(tag_key(t) for t in data.standards)):
+            return False
+        return (
+            record.performed_on == clean.performed_on
+            and record.next_due == clean.next_due
+            and all(getattr(record, name) == value for name, value in clean.fields.items())
+            and [(p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in record.points]
+            == [(p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in clean.points]
+            and {s.standard_id for s in record.standards} == {s.id for s in standards.values()}
+        )
+
+    @staticmethod
+    def _entry_key(data: CalibrationInput) -> str | None:
+        if data.entry_key is None:
+            return None
+        key = data.entry_key.strip()
+        if not key or len(key) > ENTRY_KEY_LEN or not key.isprintable():
+            raise ValidationError(
+                {"entry_key": f"must be 1 to {ENTRY_KEY_LEN} printable characters (a uuid)"}
+            )
+        return key
 
     def add_in(
         self,
@@ -237,6 +323,7 @@ class CalibrationService:
             performed_on=clean.performed_on,
             next_due=clean.next_due,
             supersedes_id=supersedes.id if supersedes is not None else None,
+            entry_key=self._entry_key(data),
             created_at=audit.now,
             created_by=self._identity.user,
             updated_at=audit.now,
@@ -393,8 +480,12 @@ class CalibrationService:
         def write(uow: UnitOfWork) -> CalibrationView:
             audit = AuditChainWriter(uow, self._identity, self._clock)
             old = self._require_record(uow, record_id)
-            self._check_voidable(uow, old, expected_version, "supersede")
             tag = uow.instruments.tags_by_id([old.instrument_id])[old.instrument_id]
+            # Before the checks on the old record: an earlier save of this entry voided it.
+            earlier = self._earlier_save(uow, tag, data, supersedes_id=old.id)
+            if earlier is not None:
+                return earlier
+            self._check_voidable(uow, old, expected_version, "supersede")
             new = self.add_in(
                 uow,
                 audit,
@@ -407,7 +498,7 @@ class CalibrationService:
             audit.flush()
             return calibration_views(uow, [new])[0]
 
-        return self._uow.write(write, label="supersede calibration")
+        return self._write_once(write, "supersede calibration")
 
     def standard_problems(self, tags: list[str], performed_on: date | str) -> dict[str, str]:
         """Why each of these standards could not vouch for a calibration on that day.

@@ -206,6 +206,9 @@ class CalibrationInput:
     standards: tuple[str, ...] = ()
     # Why a standard that was overdue or out of service on the day was used anyway.
     standards_justification: str = ""
+    # One key per entry (a uuid4), the same on every save of it: a save repeated after
+    # its answer was lost returns the record the first one made instead of a second one.
+    entry_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,9 @@ class CalibrationView:
     supersedes_id: int | None = None
     superseded_by_id: int | None = None
     oot_case_id: int | None = None
+    # This save found its entry recorded by an earlier save of it (whose answer was
+    # lost) and wrote nothing: the record shown is that earlier one.
+    already_saved: bool = False
 
     @property
     def signed(self) -> bool:

@@ -61,7 +61,7 @@ from app.services.editing import RequestOutcome, RequestStatus
 from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.detail_pane import DetailPane
-from app.ui.dialogs.calibration_dialog import CalibrationDialog
+from app.ui.dialogs.calibration_dialog import CalibrationDialog, already_saved_text
 from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
@@ -1251,7 +1251,10 @@ class MainWindow(QMainWindow):
                 if result and dialog.saved is not None:
                     due = dialog.saved.next_due
                     self.status.showMessage(
-                        f"Calibration of {detail.asset_tag} recorded, next due {due}.", 6000
+                        already_saved_text(dialog.saved)
+                        if dialog.saved.already_saved
+                        else f"Calibration of {detail.asset_tag} recorded, next due {due}.",
+                        6000,
                     )
                     self.qa.calibration_saved(dialog.saved)
 

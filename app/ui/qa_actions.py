@@ -22,7 +22,7 @@ from app.services.accounts import ROLE_NAMES, ROLE_RANK
 from app.services.dto import CalibrationInput, CalibrationView, Traceability, UserView
 from app.ui import messages
 from app.ui.dialogs import oot_dialogs
-from app.ui.dialogs.calibration_dialog import CalibrationDialog
+from app.ui.dialogs.calibration_dialog import CalibrationDialog, already_saved_text
 from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.oot_dialogs import OotWindow, signer_ready
 from app.ui.dialogs.password_dialog import SigningPasswordDialog
@@ -526,7 +526,10 @@ class QaActions(QObject):
                 new: CalibrationView = dialog.saved
                 self.window.detail.pending_record = new.id
                 self.window.status.showMessage(
-                    f"Calibration #{record.id} superseded by #{new.id} (now voided).", 6000
+                    already_saved_text(new)
+                    if new.already_saved
+                    else f"Calibration #{record.id} superseded by #{new.id} (now voided).",
+                    6000,
                 )
                 self.calibration_saved(new)
 

@@ -118,6 +118,19 @@ def test_a_technician_works_through_caltrack_under_their_server_login(
     assert writers == [(lab.tech,)]
 
 
+def test_a_technician_saving_one_entry_twice_records_it_once(lab: Lab, clock: FixedClock) -> None:
+    """The entry key (0009) is written by the technician group like every other column."""
+    data = CalibrationInput(performed_on="2026-11-03", result="pass", entry_key="tech-entry-1")
+    with lab.open_as(lab.tech, clock) as app:
+        first = app.calibrations.add("TH-001", data)
+        again = app.calibrations.add("TH-001", data)
+        assert (again.id, again.already_saved) == (first.id, True)
+        assert app.maintenance.verify().clean
+    with lab.raw(lab.tech) as conn:
+        keys = conn.execute("SELECT entry_key FROM calibration_record WHERE entry_key IS NOT NULL")
+        assert keys.fetchall() == [("tech-entry-1",)]
+
+
 @pytest.mark.parametrize(
     "sql",
     [
@@ -125,6 +138,7 @@ def test_a_technician_works_through_caltrack_under_their_server_login(
         "DELETE FROM audit_event",
         "TRUNCATE audit_event",
         "UPDATE calibration_record SET notes = 'changed' WHERE id = {signed}",
+        "UPDATE calibration_record SET entry_key = 'another' WHERE id = {signed}",
         "UPDATE calibration_record SET voided_at = now(), void_reason = 'x' WHERE id = {signed}",
         "DELETE FROM calibration_record WHERE id = {signed}",
         "UPDATE measurement_point SET as_found = 20.0 WHERE record_id = {signed}",

@@ -8,6 +8,7 @@ prefilled, supersedes a record with a corrected one.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -160,6 +161,14 @@ def _pydate(value: QDate) -> date:
     return date(value.year(), value.month(), value.day())
 
 
+def already_saved_text(view: CalibrationView) -> str:
+    """What a Save that found its entry recorded by an earlier Save says."""
+    return (
+        f"Already saved: the earlier save reached the database as calibration #{view.id} "
+        f"of {view.asset_tag}; it was not recorded again."
+    )
+
+
 class CalibrationDialog(QDialog):
     """The calibration form for one instrument."""
 
@@ -187,6 +196,10 @@ class CalibrationDialog(QDialog):
         # "point N" is translated back to the row the person sees.
         self._point_rows: list[int] = []
         self.saved: Any = None
+        # This entry's key, the same on every Save of it: a Save repeated after the first
+        # one's answer was lost (the server dropped during COMMIT) finds the record that
+        # one made instead of recording the calibration twice.
+        self.entry_key = str(uuid.uuid4())
         if supersede is not None:
             self.setWindowTitle(f"Supersede calibration #{supersede.id} — {instrument.asset_tag}")
         else:
@@ -648,6 +661,7 @@ class CalibrationDialog(QDialog):
             points=points,
             standards=tuple(self.standard_tags()),
             standards_justification=self.justification.toPlainText().strip(),
+            entry_key=self.entry_key,
         )
         failing = self._failing_rows()
         if data.result == "pass" and failing and "result" not in errors:
@@ -682,6 +696,10 @@ class CalibrationDialog(QDialog):
     def _saved(self, result: Any) -> None:
         self._done()
         self.saved = result
+        if isinstance(result, CalibrationView) and result.already_saved:
+            # The earlier Save had reached the database; this one wrote nothing.
+            self.banner.setText(already_saved_text(result))
+            self.banner.show()
         self.accept()
 
     def _failed(self, exc: BaseException) -> None:
