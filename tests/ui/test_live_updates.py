@@ -55,8 +55,8 @@ def two_windows(
         add_thermometer(first, "TH-001")
         add_thermometer(first, "TH-002")
         left, right = window_on(qtbot, first), window_on(qtbot, second)
-        qtbot.waitUntil(lambda: left.model.rowCount() == 2 and left.live.listening)
-        qtbot.waitUntil(lambda: right.model.rowCount() == 2 and right.live.listening)
+        qtbot.waitUntil(lambda: idle(left) and left.live.listening)
+        qtbot.waitUntil(lambda: idle(right) and right.live.listening)
         yield left, right
         for win in (left, right):
             win.close()
@@ -68,6 +68,16 @@ def window_on(qtbot: QtBot, app: CalTrack) -> MainWindow:
     qtbot.addWidget(win)
     win.show()
     return win
+
+
+def idle(win: MainWindow) -> bool:
+    """The window finished opening: its list loaded, then (after the next paint) the first
+    row selected and its detail read, and no read is under way.
+
+    Not just the rows: the first row's detail read starts only after they are painted,
+    and a test that stops the server before it ends saw that read fail (a message box).
+    """
+    return win.model.rowCount() == 2 and win.history is not None and win.runner.running == 0
 
 
 def shown_rows(win: MainWindow) -> list[InstrumentRow]:
