@@ -722,6 +722,8 @@ class MainWindow(QMainWindow):
         self.search.selectAll()
 
     def _reselect(self) -> None:
+        if self._closing:  # a repaint queued before closing: nothing to read for any more
+            return
         if self.selected_id is None:
             if self.model.rowCount() and not self.table.selectionModel().hasSelection():
                 self.table.selectRow(0)
