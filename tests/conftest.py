@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,12 +74,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """Where this test's database lives: the SQLite file's path, or a server database.
 
-    For a test that takes ``app`` the database starts as a copy of one made once this run
-    exactly as ``app`` makes one (``app_template``): creating runs every migration, a
-    fifth of a second on a file and a second on the server, which a test of something
-    else should not pay. Otherwise there is nothing there yet.
+    For a test that takes ``app`` (or the window tests' ``demo_db``) the database starts
+    as a copy of one made once this run exactly as that fixture makes one
+    (``DatabaseTemplate``): creating runs every migration, a fifth of a second on a file
+    and a second on the server, and the demo lab takes seconds more, which a test of
+    something else should not pay. Otherwise there is nothing there yet.
     """
-    template = request.getfixturevalue("app_template") if _from_template(request) else None
+    template = _template_for(request)
     if backend == "sqlite":
         path = tmp_path / "lab.db"
         if template is not None:
@@ -94,26 +95,44 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
 
 TEMPLATE_USER = Identity(user="alice", machine="LAB-PC-3")
 
+# What a database made from a template may be made by: the fixture that opens it, if
+# the test takes it (a test taking ``demo_db`` gets the demo lab even when it also takes
+# ``app``'s fixtures' inputs).
+TEMPLATED_FIXTURES = ("demo_db", "app")
 
-def _from_template(request: pytest.FixtureRequest) -> bool:
-    """Whether ``app`` may start from the template: only as alice, at NOW (what it holds)."""
-    if "app" not in request.fixturenames:
-        return False
+
+def _template_for(request: pytest.FixtureRequest) -> DatabaseTemplate | None:
+    """The template this test's database starts from, if any.
+
+    Only for a test that opens it as alice at NOW (what the templates hold).
+    """
+    chosen = next((name for name in TEMPLATED_FIXTURES if name in request.fixturenames), None)
+    if chosen is None:
+        return None
     clock: FixedClock = request.getfixturevalue("clock")
     alice: Identity = request.getfixturevalue("alice")
-    return alice == TEMPLATE_USER and clock.now_utc() == NOW
+    if alice != TEMPLATE_USER or clock.now_utc() != NOW:
+        return None
+    template: DatabaseTemplate = request.getfixturevalue(f"{chosen}_template")
+    return template
 
 
-class AppTemplate:
-    """A database made by ``app``'s own call once a run, per backend, made when first used.
+Make = Callable[[str, Path], None]
 
-    ``app`` opens a copy with ``create=True``; the copy already holds what creating
-    writes (schema, database id, alice's admin account, the audit events), so nothing is
-    written twice and the open takes the ordinary path of an existing database.
+
+class DatabaseTemplate:
+    """A database made once a run, per backend, when first used, that tests start from.
+
+    ``make(where, state)`` makes it as the fixture would (``app``'s own call, the demo
+    lab). A copy already holds what making writes (schema, database id, alice's admin
+    account, the audit events), so nothing is written twice and the fixture's open takes
+    the ordinary path of an existing database. ``state(backend)`` is the per-PC state
+    folder the making left, for a fixture that wants its test to start with it too.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, make: Make) -> None:
         self._folder = folder
+        self._make = make
         self._sqlite: Path | None = None
         self._server: str | None = None
 
@@ -121,16 +140,19 @@ class AppTemplate:
     def sqlite(self) -> Path:
         if self._sqlite is None:
             path = self._folder / "lab.db"
-            _create_as_app_does(str(path), self._folder / "sqlite-state")
+            self._make(str(path), self.state("sqlite"))
             self._sqlite = path
         return self._sqlite
 
     def server_database(self, server: PgServer) -> str:
         if self._server is None:
             url = server.new_database("template")
-            _create_as_app_does(url, self._folder / "server-state")
+            self._make(url, self.state("postgresql"))
             self._server = server.database_name(url)
         return self._server
+
+    def state(self, backend: str) -> Path:
+        return self._folder / f"{backend}-state"
 
 
 def _create_as_app_does(where: str, state: Path) -> None:
@@ -141,9 +163,9 @@ def _create_as_app_does(where: str, state: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_template(tmp_path_factory: pytest.TempPathFactory) -> AppTemplate:
-    """The databases ``app`` starts from (see ``AppTemplate``)."""
-    return AppTemplate(tmp_path_factory.mktemp("app-template"))
+def app_template(tmp_path_factory: pytest.TempPathFactory) -> DatabaseTemplate:
+    """The databases ``app`` starts from (see ``DatabaseTemplate``)."""
+    return DatabaseTemplate(tmp_path_factory.mktemp("app-template"), _create_as_app_does)
 
 
 @pytest.fixture
