@@ -245,12 +245,6 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
 
 INTEGRATION = Path(__file__).parent / "integration"
 UNIT = Path(__file__).parent / "unit"
-NOT_YET_CONVERTED = (
-    "SQLite only for now: the test reads or reopens the SQLite file (db_path); moving it to "
-    "db_url is issue 13 work left after part pgsuite"
-)
-
-
 # The server half of the window and integration tests that run on both backends doubles
 # their time: CI (30 minutes) runs the server half of the unit tier and every server-only
 # test; `CALTRACK_FULL_PROOF=1` (or CALTRACK_SERVER_HALVES=all) runs the rest too.
@@ -270,8 +264,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     The PostgreSQL half of a ``sqlite_only`` test is skipped with the marker's reason. A
     test on both backends that also takes ``db_path`` would read or write a file the
-    server half never made: under tests/unit that is a mistake in the test, reported at
-    collection; elsewhere it is a test not yet moved to ``db_url``, skipped saying so.
+    server half never made: a mistake in the test, reported at collection.
     """
     for item in items:
         if INTEGRATION in Path(str(item.path)).resolve().parents:
@@ -284,17 +277,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if not only.args or not str(only.args[0]).strip():
                 raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs a reason")
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {only.args[0]}"))
-        elif not ALL_SERVER_HALVES and UNIT not in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.skip(reason=SERVER_HALF_LEFT_OUT))
         elif "db_path" in getattr(item, "fixturenames", ()):
-            if UNIT not in Path(str(item.path)).resolve().parents:
-                # Window and integration tests not yet moved to db_url (issue 13).
-                item.add_marker(pytest.mark.skip(reason=NOT_YET_CONVERTED))
-                continue
+            # Checked before the server half is left out for time, so that every run
+            # reports it, not only CALTRACK_SERVER_HALVES=all.
             raise pytest.UsageError(
                 f"{item.nodeid} runs on both backends but takes db_path (a SQLite file): "
                 "use db_url, or mark it sqlite_only with the reason"
             )
+        elif not ALL_SERVER_HALVES and UNIT not in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.skip(reason=SERVER_HALF_LEFT_OUT))
 
 
 WINDOW_TESTS = (Path(__file__).parent / "ui", JOURNEYS)
