@@ -15,7 +15,7 @@ from app.clock import FixedClock
 from app.errors import NotFoundError
 from app.identity import Identity
 from app.services.dto import CalibrationInput, InstrumentChanges, PointInput
-from tests.conftest import add_thermometer
+from tests.conftest import add_thermometer, is_server
 from tests.integration.helpers import open_lab, run_cli, scalar
 from tests.pg_server import PgServer
 
@@ -39,15 +39,12 @@ class Lab:
 @pytest.fixture
 def lab(
     db_url: str,
-    backend: str,
     clock: FixedClock,
     alice: Identity,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> Lab:
     """Two instruments, a calibration with readings, an attached certificate."""
-    if backend == "sqlite" and SQLITE3 is None:
-        pytest.skip("the sqlite3 command-line tool is not installed (apt install sqlite3)")
     with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
         add_thermometer(app, "TH-001")
         add_thermometer(app, "PR-002", description="Reference probe")
@@ -66,15 +63,22 @@ def lab(
         source.write_bytes(CERT)
         stored = app.attachments.add("TH-001", source).stored_name
         probe_id = app.instruments.get("PR-002").id
-    if backend == "sqlite":
-        return Lab(db_url, probe_id, stored, lambda sql: sqlite3_cli(Path(db_url), sql))
+    return Lab(db_url, probe_id, stored, outside_caltrack(db_url, request))
+
+
+def outside_caltrack(db: str, request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """What runs SQL on ``db`` with the real tool: sqlite3 on a file, psql on a server."""
+    if not is_server(db):
+        if SQLITE3 is None:
+            pytest.skip("the sqlite3 command-line tool is not installed (apt install sqlite3)")
+        return lambda sql: sqlite3_cli(Path(db), sql)
     server: PgServer = request.getfixturevalue("pg_server")
-    database = server.database_name(db_url)
+    database = server.database_name(db)
 
     def psql(sql: str) -> None:
         server.psql(sql, database)
 
-    return Lab(db_url, probe_id, stored, psql)
+    return psql
 
 
 def sqlite3_cli(db: Path, sql: str) -> None:
