@@ -245,16 +245,13 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
 
 INTEGRATION = Path(__file__).parent / "integration"
 UNIT = Path(__file__).parent / "unit"
-# The server half of the window and integration tests that run on both backends doubles
-# their time: CI (30 minutes) runs the server half of the unit tier and every server-only
-# test; `CALTRACK_FULL_PROOF=1` (or CALTRACK_SERVER_HALVES=all) runs the rest too.
-ALL_SERVER_HALVES = (
-    os.environ.get("CALTRACK_SERVER_HALVES") == "all"
-    or os.environ.get("CALTRACK_FULL_PROOF") == "1"
-)
+# Every test on both backends runs both halves. A quicker local loop may leave out the
+# server half of the window and integration tests with CALTRACK_SERVER_HALVES=unit (the
+# unit tier's server half and every server-only test still run).
+UNIT_SERVER_HALVES_ONLY = os.environ.get("CALTRACK_SERVER_HALVES") == "unit"
 SERVER_HALF_LEFT_OUT = (
-    "server half of a window or integration test that also runs on SQLite: left out of the "
-    "default run for time; CALTRACK_SERVER_HALVES=all (or CALTRACK_FULL_PROOF=1) runs it"
+    "server half of a window or integration test that also runs on SQLite: left out by "
+    "CALTRACK_SERVER_HALVES=unit"
 )
 
 
@@ -279,12 +276,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {only.args[0]}"))
         elif "db_path" in getattr(item, "fixturenames", ()):
             # Checked before the server half is left out for time, so that every run
-            # reports it, not only CALTRACK_SERVER_HALVES=all.
+            # reports it, CALTRACK_SERVER_HALVES=unit too.
             raise pytest.UsageError(
                 f"{item.nodeid} runs on both backends but takes db_path (a SQLite file): "
                 "use db_url, or mark it sqlite_only with the reason"
             )
-        elif not ALL_SERVER_HALVES and UNIT not in Path(str(item.path)).resolve().parents:
+        elif UNIT_SERVER_HALVES_ONLY and UNIT not in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.skip(reason=SERVER_HALF_LEFT_OUT))
 
 

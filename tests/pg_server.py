@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +130,20 @@ class PgServer:
             _options(self.folder, durable=self.durable),
             "start",
         )
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """The server crashed for the block, started again after it (even when it fails).
+
+        A CHECKPOINT first: test servers run with synchronous_commit off, so a halt would
+        otherwise lose the last commits, which a real server (synchronous) keeps.
+        """
+        self.psql("CHECKPOINT")
+        self.halt()
+        try:
+            yield
+        finally:
+            self.start()
 
     def require_password(self, role: str, password: str) -> None:
         """A login ``role`` with ``password`` that must give it (scram) over the socket."""

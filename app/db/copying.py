@@ -8,17 +8,21 @@ and the signatures verify on the target as they did on the source.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, Table, func, select, text
+from sqlalchemy import Connection, Integer, Select, Table, delete, func, select, text
 
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.db.models import Base
 from app.db.sidefiles import KNOWN_PATHS_KEY
 
 BATCH = 2000
+DATABASE_ID_KEY = "database_id"
+# The database id of the source a copy was made from (the copy has its own id).
+COPIED_FROM_KEY = "copied_from"
 # Facts about the *file* a database lives in, not about its data: a copy is another
 # file (or a server) and starts without them. The names the source file had would even
 # make the copy look for the source's journal as a save left under an earlier name.
@@ -61,7 +65,8 @@ def _copied_rows(table: Table) -> Select[Any]:
     """The rows of ``table`` a copy takes along, in primary-key order."""
     query = select(table).order_by(*table.primary_key.columns)
     if table.name == "meta":
-        query = query.where(table.c.key.not_in(sorted(FILE_FACTS)))
+        # Where the source came from is not where the copy comes from (give_own_identity).
+        query = query.where(table.c.key.not_in(sorted(FILE_FACTS | {COPIED_FROM_KEY})))
     return query
 
 
@@ -113,3 +118,24 @@ def reset_sequences(connection: Connection, tables: Sequence[Table] | None = Non
             ),
             {"table": table.name},
         )
+
+
+def give_own_identity(connection: Connection) -> int:
+    """Give the copy in ``connection`` a database id of its own; the meta rows it added.
+
+    A copy is another database from the moment it is made: both go on being written,
+    so their audit trails part. Under the source's id every PC would hold one anchor
+    for two trails and call the other one cut or rewritten; ``copied_from`` keeps the
+    source's id for whoever asks where the copy came from.
+    """
+    meta = Base.metadata.tables["meta"]
+    source_id = connection.execute(
+        select(meta.c.value).where(meta.c.key == DATABASE_ID_KEY)
+    ).scalar_one_or_none()
+    own = str(uuid.uuid4())
+    connection.execute(delete(meta).where(meta.c.key == DATABASE_ID_KEY))
+    rows = [{"key": DATABASE_ID_KEY, "value": own}]
+    if source_id is not None:
+        rows.append({"key": COPIED_FROM_KEY, "value": source_id})
+    connection.execute(meta.insert(), rows)
+    return len(rows) - (source_id is not None)

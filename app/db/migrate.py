@@ -111,13 +111,17 @@ def downgrade(engine: Engine, url: str, revision: str) -> None:
         command.downgrade(config, revision)
 
 
-def schema_owner_problem(connection: Connection) -> str | None:
-    """On a server: why this login may not upgrade the schema (it is not its owner).
+@dataclass(frozen=True)
+class SchemaOwner:
+    """Who owns a server database's tables, and whether the connected login acts as them."""
 
-    The tables' owner alone may alter them (and pass the guard triggers of revision
-    0006); anyone else would fail half-way into an upgrade. None on SQLite, and for the
-    owner, its members and superusers.
-    """
+    owner: str
+    login: str
+    is_owner: bool  # the owner itself, one of its members, or a superuser
+
+
+def schema_owner(connection: Connection) -> SchemaOwner | None:
+    """On a server: the tables' owner and the connected login; None on SQLite or no schema."""
     if connection.dialect.name != "postgresql":
         return None
     row = connection.execute(
@@ -127,11 +131,24 @@ def schema_owner_problem(connection: Connection) -> str | None:
             "WHERE c.oid = to_regclass('alembic_version')"
         )
     ).one_or_none()
-    if row is None or row[0]:
+    if row is None:
+        return None
+    return SchemaOwner(owner=str(row[1]), login=str(row[2]), is_owner=bool(row[0]))
+
+
+def schema_owner_problem(connection: Connection) -> str | None:
+    """On a server: why this login may not upgrade the schema (it is not its owner).
+
+    The tables' owner alone may alter them (and pass the guard triggers of revision
+    0006); anyone else would fail half-way into an upgrade. None on SQLite, and for the
+    owner, its members and superusers.
+    """
+    found = schema_owner(connection)
+    if found is None or found.is_owner:
         return None
     return (
-        f"the database needs a schema upgrade, which only its owner ({row[1]}) may run; "
-        f"you are connected as {row[2]} — it opens read-only until the owner has opened "
+        f"the database needs a schema upgrade, which only its owner ({found.owner}) may run; "
+        f"you are connected as {found.login} — it opens read-only until the owner has opened "
         "it once with this CalTrack version"
     )
 

@@ -194,7 +194,9 @@ class Attachment(Base):
     record_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_record.id"), index=True)
     original_name: Mapped[str] = mapped_column(String(TEXT_LEN))
     stored_name: Mapped[str] = mapped_column(String(TEXT_LEN), unique=True)
-    size_bytes: Mapped[int] = mapped_column(Integer)
+    # 64-bit on both backends: PostgreSQL's INTEGER is 32-bit (files of 2 GiB and more,
+    # revision 0008); SQLite's INTEGER is 64-bit already, so a file keeps its type.
+    size_bytes: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     sha256: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime] = mapped_column(DateTime)
     added_by: Mapped[str] = mapped_column(String(USER_LEN))
@@ -268,7 +270,9 @@ class UserAccount(Base):
     display_name: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    signing_hash: Mapped[str | None] = mapped_column(String(TEXT_LEN))
+    # Deferred: on a server only the owner and the account's own login may read it, so
+    # AccountRepository loads it (or its withheld stand-in) with every account.
+    signing_hash: Mapped[str | None] = mapped_column(String(TEXT_LEN), deferred=True)
     password_set_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(USER_LEN))

@@ -95,8 +95,10 @@ class ChangeListener:
         on_state: Callable[[bool], None],
         *,
         poll_s: float = 0.2,
-        retry_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0),
+        retry_s: tuple[float, ...] = (0.2, 0.5, 1.0),
     ) -> None:
+        # Retries stay at a second: a server back from a restart is heard from within one
+        # (the issue's promise for others' changes), and a try a second is nothing to it.
         # The same connection arguments the engine uses (host, socket folder, user…).
         _args, kwargs = engine.dialect.create_connect_args(engine.url)
         self._connect_kwargs: dict[str, Any] = dict(kwargs)

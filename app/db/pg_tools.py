@@ -27,8 +27,9 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection, Engine, make_url, text
 
 from app.db.maintenance import discard_copy, temp_copy_path
+from app.db.migrate import schema_owner
 from app.db.server import CONNECT_TIMEOUT_S
-from app.errors import DatabaseBusyError, StorageError, UsageError
+from app.errors import DatabaseBusyError, NotAllowedError, StorageError, UsageError
 from app.storage.atomic import fsync_directory
 
 # Where PostgreSQL installs its programs besides PATH (Debian/Ubuntu, RHEL, Windows).
@@ -165,6 +166,15 @@ def dump(engine: Engine, destination: Path) -> tuple[int, str] | None:
     tmp = temp_copy_path(destination)
     try:
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            owner = schema_owner(conn)
+            if owner is not None and not owner.is_owner:
+                # The groups may not read everything (signing password hashes): a dump by
+                # anyone but the owner would fail half-way with pg_dump's own words.
+                raise NotAllowedError(
+                    f"a backup of a server database is made by its owner ({owner.owner}); you "
+                    f"are connected as {owner.login} — ask whoever looks after the server, or "
+                    "run db backup as the owner; nothing was written"
+                )
             major = server_major(conn)
             pg_dump = find_tool("pg_dump", major)
             pg_restore = find_tool("pg_restore", major)

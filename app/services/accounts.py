@@ -6,7 +6,10 @@ attackers: anyone who can write the folder can change the file (see the README).
 
 On a database server the login is the server login (the PostgreSQL role one connects
 as), and a role is also membership of the database's group role (migration 0006), which
-the server enforces: ``set_role`` grants it, deactivating revokes every group.
+the server enforces: ``set_role`` grants it, deactivating revokes every group. Logins
+still compare ignoring case there, and an account takes the login's spelling on the
+server (``users set Bob`` gives the login ``bob`` its role, as ``bob``); a server with
+two logins that differ only in case is refused rather than guessed at.
 """
 
 from __future__ import annotations
@@ -197,15 +200,20 @@ class AccountService:
         def change(uow: UnitOfWork, audit: AuditChainWriter) -> _Change:
             require_role(uow, self._identity, "admin", "change roles")
             account = uow.accounts.get(login)
+            spelled = account.login if account else login
             if account is None or account.active:
-                uow.accounts.grant_server_role(account.login if account else login, role)
+                spelled = uow.accounts.grant_server_role(spelled, role)
             if account is None:
-                account = new_account(uow, audit, self._identity, login, role, name or login)
+                account = new_account(uow, audit, self._identity, spelled, role, name or spelled)
                 return _Change(account, "create", created(account_snapshot(account)))
             before = account_snapshot(account)
             if account.role == "admin" and role != "admin":
                 self._keep_an_admin(uow, account)
             account.role = role
+            # On a server the account is the login as the server spells it (its triggers
+            # compare the connected login exactly): an account copied from a file as
+            # "Quinn" becomes "quinn", audited.
+            account.login = spelled
             if name is not None:
                 account.display_name = name
             return _Change(account, "update", diff(before, account_snapshot(account)))
@@ -224,7 +232,9 @@ class AccountService:
                 self._keep_an_admin(uow, account)
             if active != account.active:
                 # A deactivated login keeps no group: the server refuses it everything.
-                uow.accounts.grant_server_role(account.login, account.role if active else None)
+                account.login = uow.accounts.grant_server_role(
+                    account.login, account.role if active else None
+                )
             account.active = active
             return _Change(account, "update", diff(before, account_snapshot(account)))
 

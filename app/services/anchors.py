@@ -5,13 +5,32 @@ newest events off and moves the head back leaves a chain that verifies. Every PC
 opens a database remembers (``app.storage.anchors``) how many events it saw and the
 newest one's hash; when the chain no longer extends that, CalTrack says so at open and
 in ``db verify``, and keeps saying so (the anchor does not move) until it extends again.
-A restore from an older backup, done through CalTrack, is audited: it explains a shorter
-chain once, and the anchor follows the restored chain.
+
+A restore done through CalTrack is audited, and it explains a chain that no longer
+extends the anchor once (said as a notice); the anchor then follows the restored chain.
+Anyone with the sqlite3 tool can write an event that looks like a restore, so the rule
+leans on what only this PC holds — the anchor, and the restores it saw inside it (their
+hashes and the heads of the trails they replaced) — and on hashes read from the chain
+itself, never on what a restore event says of itself. A restore event explains the
+divergence when it is not one this PC already saw (an old restore cannot explain a
+change made after it) and either
+
+- it sits at most one event past what this PC saw: the restored backup was no longer
+  than the trail this PC saw (it set the trail back), or
+- the events before it are exactly the trail that a restore this PC saw replaced (the
+  chain's hash just before it equals that restore's recorded replaced head): the
+  earlier restore was undone from its before-restore copy. Reproducing that hash takes
+  the genuine replaced trail, which CalTrack really had, not a rewritten one.
+
+A restored backup that is longer than this PC saw and does not contain it is otherwise
+not explained (the restore event's word that it came from this database is not proof),
+and is said to be a rewrite.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +41,7 @@ from app.errors import CalTrackError
 from app.locking.running import spoken_moment
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import GENESIS_HASH, HEAD_KEY, HEAD_MISSING_ACTION
-from app.storage.anchors import Anchor, AnchorStore, AnchorUnreadableError
+from app.storage.anchors import Anchor, AnchorStore, AnchorUnreadableError, SeenRestore
 
 RESTORE_ACTION = "restore"
 
@@ -41,6 +60,9 @@ class _Restore:
     position: int
     user: str
     at: datetime
+    hash: str
+    replaced_head: str | None  # as the event recorded it
+    restored_head: str  # the chain's hash just before the event (the backup's head)
 
 
 @dataclass(frozen=True)
@@ -129,7 +151,8 @@ class ChainAnchorService:
                     f"(audit event #{restore.event_id}), which replaced them. The trail is "
                     "followed from the restored one on"
                 )
-        if remember and move and (anchor is None or _moved(chain, anchor)):
+        seen = tuple(SeenRestore(r.hash, r.replaced_head) for r in chain.restores)
+        if remember and move and (anchor is None or _moved(chain, anchor, seen)):
             try:
                 self._store.save(
                     Anchor(
@@ -138,6 +161,7 @@ class ChainAnchorService:
                         head=chain.last_hash,
                         seen_at=self._clock.now_utc().isoformat(timespec="seconds"),
                         path=str(self._uow.database.path or ""),
+                        restores=seen,
                     )
                 )
             except OSError as exc:
@@ -166,8 +190,17 @@ def _read_chain(uow: UnitOfWork, anchor: Anchor | None) -> _Chain:
     missing = []
     for event in uow.audit.for_entity("database", 0):
         if event.action == RESTORE_ACTION:
+            position = uow.audit.position_of(event.id)
             restores.append(
-                _Restore(event.id, uow.audit.position_of(event.id), event.user, event.occurred_at)
+                _Restore(
+                    event_id=event.id,
+                    position=position,
+                    user=event.user,
+                    at=event.occurred_at,
+                    hash=event.hash,
+                    replaced_head=_replaced_head(event.changes),
+                    restored_head=uow.audit.hash_at(position - 1) or GENESIS_HASH,
+                )
             )
         elif event.action == HEAD_MISSING_ACTION:
             missing.append(event.id)
@@ -190,14 +223,35 @@ def _extends(chain: _Chain, anchor: Anchor) -> bool:
     return chain.hash_at_anchor == anchor.head
 
 
-def _moved(chain: _Chain, anchor: Anchor) -> bool:
-    return (chain.events, chain.last_hash) != (anchor.events, anchor.head)
+def _replaced_head(changes: str) -> str | None:
+    """The head of the trail a restore replaced, as its event recorded it."""
+    try:
+        value = json.loads(changes)["replaced_head"][0]
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _moved(chain: _Chain, anchor: Anchor, seen: tuple[SeenRestore, ...]) -> bool:
+    return (chain.events, chain.last_hash, seen) != (anchor.events, anchor.head, anchor.restores)
 
 
 def _explaining_restore(chain: _Chain, anchor: Anchor) -> _Restore | None:
-    """A restore written at or before the anchored position: the trail this PC saw was
-    replaced by an older one, through CalTrack and audited."""
-    fitting = [r for r in chain.restores if r.position <= anchor.events + 1]
+    """The restore that explains why the chain no longer extends the anchor, or None.
+
+    The rule is the module's: a restore this PC did not see already, at most one event
+    past the anchor or restoring exactly a trail that a restore this PC saw replaced.
+    An anchor written before the restores were kept counts every restore as unseen.
+    """
+    seen = anchor.restores or ()
+    seen_hashes = {r.hash for r in seen}
+    replaced = {r.replaced_head for r in seen if r.replaced_head}
+    fitting = [
+        r
+        for r in chain.restores
+        if r.hash not in seen_hashes
+        and (r.position <= anchor.events + 1 or r.restored_head in replaced)
+    ]
     return max(fitting, key=lambda r: r.position) if fitting else None
 
 

@@ -467,6 +467,10 @@ def _copy_rows(
                     step = "copying attachment files"
                     _copy_contents(refs, content_source, content_target, tgt, progress)
             step = "finishing"
+            added = infra.give_own_identity(tgt)
+            copied = [
+                infra.TableCopy(c.name, c.rows + added) if c.name == "meta" else c for c in copied
+            ]
             infra.reset_sequences(tgt)
             step = "committing"
     except DBAPIError as exc:

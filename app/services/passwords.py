@@ -25,6 +25,10 @@ REFUSED_ACTION = "signature_refused"
 SIGNED_ACTION = "signed"
 PASSWORD_SET_ACTION = "password_set"
 
+# On a server, someone else's hash reads as this prefix and its fingerprint (migration
+# 0007): it verifies no password, and shows whether one is set and when it changed.
+WITHHELD_PREFIX = "withheld$"
+
 MIN_LENGTH = 8
 MAX_LENGTH = 256
 
@@ -77,4 +81,6 @@ def fingerprint(stored: str | None) -> str | None:
     """A short, non-secret mark of a stored hash: shows in the audit trail when it changed."""
     if not stored:
         return None
+    if stored.startswith(WITHHELD_PREFIX):
+        return stored[len(WITHHELD_PREFIX) :]  # the server computed it (migration 0007)
     return hashlib.sha256(stored.encode("ascii", "replace")).hexdigest()[:16]

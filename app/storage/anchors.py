@@ -19,6 +19,15 @@ GENESIS_EVENTS = 0
 
 
 @dataclass(frozen=True)
+class SeenRestore:
+    """An audited restore inside the chain this PC saw: the restore event's own hash, and
+    the head of the trail it replaced (as the event recorded it)."""
+
+    hash: str
+    replaced_head: str | None
+
+
+@dataclass(frozen=True)
 class Anchor:
     """The newest point of one database's audit chain that this PC saw."""
 
@@ -27,6 +36,9 @@ class Anchor:
     head: str
     seen_at: str  # ISO UTC
     path: str  # where the database was when it was seen (for the message only)
+    # The restores within those events; None in an anchor written before CalTrack kept
+    # them (it is completed the next time the chain is read).
+    restores: tuple[SeenRestore, ...] | None = None
 
 
 class AnchorUnreadableError(Exception):
@@ -65,6 +77,7 @@ class AnchorStore:
                 head=str(data["head"]),
                 seen_at=str(data["seen_at"]),
                 path=str(data.get("path", "")),
+                restores=_restores(data.get("restores")),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise AnchorUnreadableError(f"{target}: not an anchor ({exc})") from None
@@ -76,3 +89,17 @@ class AnchorStore:
         """Replace the anchor (temp file, fsync, rename: never half written)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.file_for(anchor.database_id), json.dumps(asdict(anchor)) + "\n")
+
+
+def _restores(raw: object) -> tuple[SeenRestore, ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise TypeError("restores is not a list")
+    return tuple(
+        SeenRestore(
+            hash=str(item["hash"]),
+            replaced_head=None if item["replaced_head"] is None else str(item["replaced_head"]),
+        )
+        for item in raw
+    )

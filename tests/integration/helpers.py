@@ -25,6 +25,7 @@ from tests.conftest import is_server, state_for
 T = TypeVar("T")
 R = TypeVar("R")
 
+PROJECT = Path(__file__).resolve().parents[2]
 # A child that hangs is a failure, not a stuck suite; generous, never a timing assertion.
 CHILD_TIMEOUT_S = 120.0
 
@@ -36,6 +37,10 @@ def child_env(home: Path) -> dict[str, str]:
     env["XDG_CONFIG_HOME"] = str(home / "xdg-config")
     env["XDG_STATE_HOME"] = str(home / "xdg-state")
     env["PYTHONUNBUFFERED"] = "1"
+    # The child's code may import the tests' helpers, from any working folder.
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROJECT), os.environ.get("PYTHONPATH", "")) if p
+    )
     return env
 
 

@@ -143,7 +143,7 @@ def test_a_backup_killed_in_the_middle_leaves_nothing_under_a_backup_name(
     folder = tmp_path / "backups"
     folder.mkdir()
     destination = folder / "lab_20261207T000000Z_nightly.db"
-    died = run_python(DIE_DURING_BACKUP, str(db), str(destination), cwd=Path.cwd())
+    died = run_python(DIE_DURING_BACKUP, str(db), str(destination), cwd=tmp_path)
     assert died.returncode == -9, died.stderr
     # Only a hidden temporary copy may remain: no file, no journal under a valid name.
     visible = [n for n in _names(folder) if not n.startswith(".")]

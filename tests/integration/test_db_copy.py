@@ -82,8 +82,14 @@ def _head(target: str) -> str:
 def run_cli(
     db: Path | str, *args: str, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m app --db DB ARGS...`` in its own process; DB a file or a server URL."""
-    work = cwd or (db.parent if isinstance(db, Path) else Path.cwd())
+    """``python -m app --db DB ARGS...`` in its own process; DB a file or a server URL.
+
+    A URL has no folder: the caller names the test's own (its logs and per-PC state go
+    there, never into the folder the tests were started from).
+    """
+    work = cwd or (db.parent if isinstance(db, Path) else None)
+    if work is None:
+        raise ValueError(f"run_cli({db!r}): give cwd, a folder of the test's own")
     return subprocess.run(
         [sys.executable, "-m", "app", "--db", str(db), *args],
         cwd=work,
@@ -182,16 +188,16 @@ def test_attachments_go_to_a_server_and_back_byte_for_byte(
             2,
             1 + 3,
         )
-        assert run_cli(server, "db", "verify", "--deep").returncode == 0
+        assert run_cli(server, "db", "verify", "--deep", cwd=tmp_path).returncode == 0
         # Server to server: the content tables go across as rows.
         again = pg_server.new_database()
         try:
-            _ok(run_cli(server, "db", "copy", "--to", again))
+            _ok(run_cli(server, "db", "copy", "--to", again, cwd=tmp_path))
             assert _counts(again) == counts
             # And back to a file: every stored file byte for byte under its stored name.
             back = tmp_path / "back" / "lab.db"
             back.parent.mkdir()
-            out = _ok(run_cli(again, "db", "copy", "--to", str(back)))
+            out = _ok(run_cli(again, "db", "copy", "--to", str(back), cwd=tmp_path))
             assert "3 attachment file(s) copied" in out
         finally:
             pg_server.drop_database(again)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, make_url, text
 
-from app.bootstrap import CalTrack
+from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.db.engine import EngineOptions, build_engine, database_url
 from app.db.migrate import SchemaStatus, downgrade, head_revision, schema_state, upgrade
@@ -33,6 +33,7 @@ from tests.integration.helpers import (
     scalar,
     tamper,
 )
+from tests.pg_server import PgServer
 
 CALTRACK_TABLES = {
     "alembic_version",
@@ -112,6 +113,71 @@ def test_downgrade_to_base_and_upgrade_again_round_trips(
         report = app.maintenance.verify(deep=True)
         assert report.problems == []
         assert report.audit_events == 3  # the creator's account, the add, the edit
+
+
+def test_on_a_server_upgrade_head_matches_the_models(pg_url: str) -> None:
+    eng, _ = build_engine(pg_url, EngineOptions())
+    try:
+        upgrade(eng, pg_url)
+        with eng.connect() as conn:
+            context = MigrationContext.configure(connection=conn, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+            size_type = conn.execute(
+                text(
+                    "SELECT data_type FROM information_schema.columns "
+                    "WHERE table_name = 'attachment' AND column_name = 'size_bytes'"
+                )
+            ).scalar_one()
+    finally:
+        eng.dispose()
+    assert differences == [], f"models and migrations disagree on the server: {differences}"
+    assert size_type == "bigint"  # 2 GiB and more (revision 0008)
+
+
+def test_on_a_server_0008_keeps_the_groups_rights_and_downgrades_while_sizes_fit(
+    pg_server: PgServer, pg_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
+) -> None:
+    database = str(make_url(pg_url).database)
+    tech = f"caltrack_{database}_technician"
+    rights = (
+        f"SELECT has_table_privilege('{tech}', 'attachment', 'INSERT'), "
+        f"has_table_privilege('{tech}', 'attachment', 'UPDATE'), "
+        f"has_table_privilege('{tech}', 'attachment', 'DELETE')"
+    )
+    size_type = (
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_name = 'attachment' AND column_name = 'size_bytes'"
+    )
+    with open_caltrack(
+        pg_url, create=True, identity=alice, clock=clock, state_dir=tmp_path / "state"
+    ) as app:
+        add_thermometer(app, "RT-001")
+    big = (
+        "INSERT INTO attachment (instrument_id, original_name, stored_name, size_bytes, "
+        "sha256, added_at, added_by) SELECT id, 'big.bin', 'big_0000abcd.bin', 3000000000, "
+        "repeat('0', 64), now(), 'alice' FROM instrument"
+    )
+    pg_server.psql(big, database)
+    assert pg_server.psql(rights, database).strip() == "t|t|f"
+    eng, _ = build_engine(pg_url, EngineOptions())
+    try:
+        # A size over INTEGER's range cannot go back: refused, and nothing changed.
+        with pytest.raises(RuntimeError, match="1 attachment\\(s\\) are 2 GiB or larger"):
+            downgrade(eng, pg_url, "0007")
+        assert pg_server.psql(size_type, database).strip() == "bigint"
+        assert pg_server.psql("SELECT version_num FROM alembic_version", database).strip() == (
+            head_revision()
+        )
+        pg_server.psql("UPDATE attachment SET size_bytes = 3000", database)
+        downgrade(eng, pg_url, "0007")
+        assert pg_server.psql(size_type, database).strip() == "integer"
+        assert pg_server.psql(rights, database).strip() == "t|t|f"
+        upgrade(eng, pg_url)
+    finally:
+        eng.dispose()
+    assert pg_server.psql(size_type, database).strip() == "bigint"
+    assert pg_server.psql(rights, database).strip() == "t|t|f"
+    assert pg_server.psql("SELECT size_bytes FROM attachment", database).strip() == "3000"
 
 
 def test_database_downgraded_to_base_can_be_initialised_again(

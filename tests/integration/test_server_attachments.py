@@ -341,3 +341,38 @@ def test_cli_attachments_add_list_export_and_verify_on_a_server(
     damaged = _cli(pg_url, tmp_path, "db", "verify", "--deep")
     assert damaged.returncode != 0
     assert "PROBLEM: attachment #" in damaged.stdout and source.name in damaged.stdout
+
+
+@pytest.mark.slow  # 2 GiB hashed on the way in and read back by the deep verify
+def test_a_file_of_2_gib_and_more_attaches_and_verifies(
+    lab: CalTrack, pg_server: PgServer, pg_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL's INTEGER is 32-bit: the size column must hold more (revision 0008)."""
+    size = 2**31 + 4096
+    big = tmp_path / "scan archive.bin"
+    with big.open("wb") as handle:
+        handle.truncate(size)  # sparse: no disk cost to create
+    expected = hashlib.sha256()
+    zeros = bytes(CHUNK)
+    for _ in range(size // CHUNK):
+        expected.update(zeros)
+    expected.update(bytes(size % CHUNK))
+    tracemalloc.start()
+    try:
+        view = lab.attachments.add(TAG, big)
+        report = lab.maintenance.verify(deep=True)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (view.size_bytes, view.sha256) == (size, expected.hexdigest())
+    assert report.problems == []
+    assert peak < 8 * CHUNK, f"peak {peak / CHUNK:.1f} MiB for a 2 GiB file"
+    [listed] = lab.attachments.list(TAG)
+    assert (listed.size_bytes, listed.sha256) == (size, expected.hexdigest())
+    row = _sql(
+        pg_server,
+        pg_url,
+        "SELECT a.size_bytes, b.size_bytes, (SELECT count(*) FROM attachment_chunk) "
+        f"FROM attachment a JOIN attachment_blob b USING (sha256) WHERE a.id = {view.id}",
+    )
+    assert row == f"{size}|{size}|{-(-size // CHUNK)}"

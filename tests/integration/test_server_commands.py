@@ -26,7 +26,7 @@ from app.db.pg_tools import TOOL_DIR_ENV
 from app.errors import DatabaseBusyError
 from app.identity import Identity
 from app.repositories.audit import CHAIN_LOCK_KEY
-from tests.integration.helpers import CHILD_TIMEOUT_S, child_env
+from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
 from tests.pg_server import PgServer
 
 DATA = Path(__file__).parents[1] / "data" / "import"
@@ -262,6 +262,21 @@ def test_backup_logs_in_as_the_url_or_service_says_without_a_password_on_argv(
     out = _ok(_cli("service=lab", tmp_path, "db", "backup", "--to", str(tmp_path / "b"), env=env))
     [dump] = list((tmp_path / "b").iterdir())
     assert dump.name.startswith("lab_") and "backup written to" in out
+
+
+def test_a_backup_by_a_technician_is_refused_saying_who_makes_it(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The groups may not read signing password hashes (0007): pg_dump as a technician
+    would fail half-way in its own words; CalTrack says who makes backups instead."""
+    _lab(pg_url, tmp_path, "TH-001")
+    _ok(_cli(pg_url, tmp_path, "users", "set", "bob", "--role", "technician"))
+    as_bob = pg_url.replace("caltrack@", "bob@", 1)
+    line = assert_one_error_line(
+        _cli(as_bob, tmp_path, "db", "backup", "--to", str(tmp_path / "b")), 8
+    )
+    assert "made by its owner (caltrack)" in line and "connected as bob" in line, line
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
 
 
 def test_a_save_after_the_safety_backup_stops_the_restore(

@@ -24,6 +24,7 @@ from app.db.engine import EngineOptions, build_engine
 from app.db.migrate import SchemaStatus, downgrade, upgrade
 from app.errors import NotAllowedError, ReadOnlyError, ValidationError
 from app.services.dto import CalibrationInput
+from app.services.passwords import WITHHELD_PREFIX, fingerprint
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
 from tests.pg_server import PgServer
@@ -160,6 +161,81 @@ def test_qa_with_psql_cannot_edit_a_signed_record_nor_the_trail(lab: Lab, sql: s
         conn.execute(sql.format(signed=lab.signed_id, login=lab.qa).encode())
 
 
+@pytest.mark.parametrize("who", ["tech", "qa"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT signing_hash FROM user_account",
+        "SELECT * FROM user_account",
+        "SELECT login FROM user_account WHERE signing_hash LIKE 'scrypt$%'",
+        "UPDATE user_account SET display_name = display_name RETURNING signing_hash",
+    ],
+)
+def test_no_group_login_reads_a_signing_password_hash(lab: Lab, who: str, sql: str) -> None:
+    login = lab.tech if who == "tech" else lab.qa
+    with lab.raw(login) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql.encode())
+
+
+def test_the_hash_function_gives_a_login_its_own_hash_and_others_a_fingerprint(lab: Lab) -> None:
+    ask = "SELECT caltrack_signing_hash(id) FROM user_account WHERE login = %s"
+    with lab.raw("caltrack") as conn:
+        [[stored]] = conn.execute(f"SELECT signing_hash FROM user_account WHERE login = '{lab.qa}'")
+    assert isinstance(stored, str) and stored.startswith("scrypt$")
+    with lab.raw(lab.qa) as conn:
+        assert conn.execute(ask, (lab.qa,)).fetchall() == [(stored,)]
+    with lab.raw(lab.tech) as conn:
+        assert conn.execute(ask, (lab.qa,)).fetchall() == [
+            (f"{WITHHELD_PREFIX}{fingerprint(stored)}",)
+        ]
+        # Its search_path is fixed: a login's own objects do not stand in for the table.
+        [[path]] = conn.execute(
+            "SELECT proconfig FROM pg_proc WHERE proname = 'caltrack_signing_hash'"
+        )
+    assert path == ["search_path=pg_catalog, pg_temp"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE meta SET value = 'forged' WHERE key = 'database_id'",
+        "INSERT INTO meta (key, value) VALUES ('lock_epoch', '99')",
+        "UPDATE meta SET value = 'forged' WHERE key = 'audit_head'",
+        "UPDATE meta SET key = 'lock_epoch' WHERE key = 'due_soon_days'",
+        "DELETE FROM meta",
+    ],
+)
+def test_a_technician_with_psql_writes_no_fact_of_the_database(lab: Lab, sql: str) -> None:
+    with lab.raw(lab.tech) as conn:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('due_soon_days', '30') "
+            "ON CONFLICT (key) DO NOTHING"
+        )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(sql.encode())
+
+
+def test_what_others_see_of_a_signing_password_stays_true_through_caltrack(
+    lab: Lab, clock: FixedClock
+) -> None:
+    with lab.open_as(lab.tech, clock) as app:
+        assert app.accounts.get(lab.qa).has_signing_password
+        app.settings.set_shared(14, 30)  # the shared settings stay a technician's to change
+        assert app.settings.shared() == (14, 30)
+    with lab.open_as(None, clock) as owner:
+        owner.accounts.set_role(lab.tech, "admin")
+    with lab.open_as(lab.tech, clock) as admin:
+        # The admin resets a hash it cannot read; the trail's fingerprints still replay.
+        assert not admin.accounts.reset_signing_password(lab.qa).has_signing_password
+        assert admin.maintenance.verify().clean
+    with lab.open_as(lab.qa, clock) as app:
+        app.accounts.set_signing_password(PASSWORD + "2")
+        assert app.accounts.me().has_signing_password
+    with lab.open_as(lab.tech, clock) as app:
+        assert app.accounts.get(lab.qa).has_signing_password
+        assert app.maintenance.verify().clean
+
+
 def test_qa_signs_and_voids_a_signed_record_through_caltrack(lab: Lab, clock: FixedClock) -> None:
     with lab.open_as(lab.tech, clock) as app:
         record = calibrate(app, "TH-001", "2026-11-03")
@@ -256,6 +332,51 @@ def test_users_set_on_the_cli_grants_or_says_why_not(lab: Lab, tmp_path: Path) -
     assert lab.groups_of(lab.tech) == [f"caltrack_{lab.database}_technician"]
 
 
+def test_users_set_finds_the_login_whatever_its_case_and_keeps_the_servers_spelling(
+    lab: Lab, tmp_path: Path, clock: FixedClock
+) -> None:
+    newcomer = f"new_{lab.database}"
+    lab.server.psql(f'CREATE ROLE "{newcomer}" LOGIN')
+    done = _cli(lab.url, tmp_path, "users", "set", newcomer.upper(), "--role", "qa")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{newcomer}: qa ({newcomer})"  # the login that exists
+    assert lab.groups_of(newcomer) == [f"caltrack_{lab.database}_qa"]
+    # An account written with another spelling (moved from a file, where it was typed
+    # so) takes the server's spelling at its next role change, audited.
+    lab.server.psql(
+        f"UPDATE user_account SET login = upper(login) WHERE login = '{newcomer}'", lab.database
+    )
+    with lab.open_as(None, clock) as owner:
+        view = owner.accounts.set_role(newcomer, "technician")
+        assert (view.login, view.role) == (newcomer, "technician")
+        [event, *_] = owner.audit.recent(entity_type="user_account")
+        assert event.changes["login"] == [newcomer.upper(), newcomer]
+    assert lab.groups_of(newcomer) == [f"caltrack_{lab.database}_technician"]
+    # The login works under its own spelling, with the role given.
+    with lab.open_as(newcomer, clock) as app:
+        assert (app.accounts.me().login, app.accounts.me().role) == (newcomer, "technician")
+        add_thermometer(app, "TH-010")
+
+
+def test_users_set_refuses_logins_that_differ_only_in_case(
+    lab: Lab, tmp_path: Path, clock: FixedClock
+) -> None:
+    twins = (f"Twin_{lab.database}", f"twin_{lab.database}")
+    for login in twins:
+        lab.server.psql(f'CREATE ROLE "{login}" LOGIN')
+    with lab.open_as(None, clock) as owner:
+        before = len(owner.audit.recent(entity_type="user_account"))
+        with pytest.raises(ValidationError) as info:
+            owner.accounts.set_role(twins[1], "qa")
+        assert f"differ only in case ({twins[0]}, {twins[1]})" in info.value.fields["login"]
+        assert "ALTER ROLE" in info.value.fields["login"]
+        assert len(owner.audit.recent(entity_type="user_account")) == before
+        assert [a.login for a in owner.accounts.list() if a.login.casefold() == twins[1]] == []
+    assert lab.groups_of(twins[0]) == lab.groups_of(twins[1]) == []
+    refused = _cli(lab.url, tmp_path, "users", "set", twins[0], "--role", "qa")
+    assert "differ only in case" in assert_one_error_line(refused, 2)
+
+
 def test_the_roles_revision_downgrades_and_upgrades_again(pg_server: PgServer, pg_url: str) -> None:
     database = str(make_url(pg_url).database)
     engine, _ = build_engine(pg_url, EngineOptions())
@@ -263,13 +384,13 @@ def test_the_roles_revision_downgrades_and_upgrades_again(pg_server: PgServer, p
         upgrade(engine, pg_url)
         triggers = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'caltrack_%'"
         groups = f"SELECT count(*) FROM pg_roles WHERE rolname LIKE 'caltrack_{database}_%'"
-        assert pg_server.psql(triggers, database).strip() == "8"
+        assert pg_server.psql(triggers, database).strip() == "9"
         assert pg_server.psql(groups).strip() == "3"
         downgrade(engine, pg_url, "0005")
         assert pg_server.psql(triggers, database).strip() == "0"
         assert pg_server.psql(groups).strip() == "0"
         upgrade(engine, pg_url)
-        assert pg_server.psql(triggers, database).strip() == "8"
+        assert pg_server.psql(triggers, database).strip() == "9"
         assert pg_server.psql(groups).strip() == "3"
     finally:
         engine.dispose()
@@ -303,3 +424,17 @@ def test_a_login_without_a_group_is_told_whom_to_ask(lab: Lab, tmp_path: Path) -
     line = assert_one_error_line(done, 8)
     assert "not a member of this database's CalTrack groups" in line
     assert "users set" in line
+
+
+def test_the_groups_outlive_a_dropped_database_until_a_dba_drops_them(lab: Lab) -> None:
+    # What the README tells a DBA to run after DROP DATABASE.
+    prefix = f"caltrack_{lab.database}_"
+    listed = f"SELECT count(*) FROM pg_roles WHERE rolname LIKE '{prefix}%'"
+    lab.server.drop_database(lab.url)
+    assert lab.server.psql(listed).strip() == "3"
+    lab.server.psql(f"DROP ROLE {prefix}technician, {prefix}qa, {prefix}admin")
+    assert lab.server.psql(listed).strip() == "0"
+    assert lab.groups_of(lab.qa) == []  # the login stays; only its membership went
+    assert (
+        lab.server.psql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{lab.qa}'").strip() == "1"
+    )

@@ -27,9 +27,12 @@ from app.ui.models.instrument_table import ID_ROLE
 from app.ui.tasks import Changes, TaskRunner
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, child_env, end_listening_connections
+from tests.pg_server import PgServer
 from tests.ui.conftest import Shown
 
 LIVE_MS = 1000  # "within a second"
+# A restarted server replays its log first; the listener's retries are up to 5 s apart.
+RESTART_MS = 20_000
 PR_100 = ("--asset-tag", "PR-100", "--description", "Pressure gauge")
 
 
@@ -168,3 +171,41 @@ def test_a_lost_server_connection_is_said_once_and_its_return_reloads(
     assert not right.status.change_hint.isVisible()
     add_thermometer(left.app, "TH-009")
     qtbot.waitUntil(lambda: "TH-009" in tags_in(right), timeout=LIVE_MS)
+
+
+def test_a_server_restart_under_idle_windows_reconnects_them_quietly(
+    qtbot: QtBot,
+    two_windows: tuple[MainWindow, MainWindow],
+    pg_server: PgServer,
+    pg_url: str,
+    tmp_path: Path,
+    shown: Shown,
+) -> None:
+    left, right = two_windows
+    said: list[str] = []
+    right.status.messageChanged.connect(said.append)
+    with pg_server.down():
+        qtbot.waitUntil(lambda: not (left.live.listening or right.live.listening))
+    # The first thing the person does once the server is back (before the listener
+    # is back, even): the pool's connections the restart ended are replaced, unsaid.
+    right.table.selectRow(1)
+    qtbot.waitUntil(
+        lambda: right.history is not None and right.history.instrument.asset_tag == "TH-002"
+    )
+    qtbot.waitUntil(lambda: left.live.listening and right.live.listening, timeout=RESTART_MS)
+    assert "Live updates resumed." in said
+    assert shown.boxes == []
+    # A change by another program after the restart still arrives within a second.
+    added = subprocess.run(
+        [sys.executable, "-m", "app", "--db", pg_url, "instruments", "add", *PR_100],
+        cwd=tmp_path,
+        env=child_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    qtbot.waitUntil(lambda: "PR-100" in tags_in(left), timeout=LIVE_MS)
+    qtbot.waitUntil(lambda: "PR-100" in tags_in(right), timeout=LIVE_MS)
+    assert shown.boxes == []

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.errors import ValidationError
+from app.errors import ServerLostError, ValidationError
 from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail, PointInput
 from app.services.tolerance import within
 from app.ui import messages
@@ -689,7 +689,12 @@ class CalibrationDialog(QDialog):
         if isinstance(exc, ValidationError):
             self._show_errors(self._grid_rows(exc.fields))
             return
-        self.banner.setText("Not saved — your entries are kept in this dialog.")
+        if isinstance(exc, ServerLostError):
+            # Its first line says whether the record was saved: a drop during COMMIT
+            # leaves that to the server, and saving again blindly would record it twice.
+            self.banner.setText(str(exc).partition("\n")[0])
+        else:
+            self.banner.setText("Not saved — your entries are kept in this dialog.")
         self.banner.show()
         messages.explain(self, exc, doing="recording the calibration")
 
