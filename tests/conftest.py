@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,12 +74,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """Where this test's database lives: the SQLite file's path, or a server database.
 
-    For a test that takes ``app`` the database starts as a copy of one made once this run
-    exactly as ``app`` makes one (``app_template``): creating runs every migration, a
-    fifth of a second on a file and a second on the server, which a test of something
-    else should not pay. Otherwise there is nothing there yet.
+    For a test that takes ``app`` (or the window tests' ``demo_db``) the database starts
+    as a copy of one made once this run exactly as that fixture makes one
+    (``DatabaseTemplate``): creating runs every migration, a fifth of a second on a file
+    and a second on the server, and the demo lab takes seconds more, which a test of
+    something else should not pay. Otherwise there is nothing there yet.
     """
-    template = request.getfixturevalue("app_template") if _from_template(request) else None
+    template = _template_for(request)
     if backend == "sqlite":
         path = tmp_path / "lab.db"
         if template is not None:
@@ -94,26 +95,44 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
 
 TEMPLATE_USER = Identity(user="alice", machine="LAB-PC-3")
 
+# What a database made from a template may be made by: the fixture that opens it, if
+# the test takes it (a test taking ``demo_db`` gets the demo lab even when it also takes
+# ``app``'s fixtures' inputs).
+TEMPLATED_FIXTURES = ("demo_db", "app")
 
-def _from_template(request: pytest.FixtureRequest) -> bool:
-    """Whether ``app`` may start from the template: only as alice, at NOW (what it holds)."""
-    if "app" not in request.fixturenames:
-        return False
+
+def _template_for(request: pytest.FixtureRequest) -> DatabaseTemplate | None:
+    """The template this test's database starts from, if any.
+
+    Only for a test that opens it as alice at NOW (what the templates hold).
+    """
+    chosen = next((name for name in TEMPLATED_FIXTURES if name in request.fixturenames), None)
+    if chosen is None:
+        return None
     clock: FixedClock = request.getfixturevalue("clock")
     alice: Identity = request.getfixturevalue("alice")
-    return alice == TEMPLATE_USER and clock.now_utc() == NOW
+    if alice != TEMPLATE_USER or clock.now_utc() != NOW:
+        return None
+    template: DatabaseTemplate = request.getfixturevalue(f"{chosen}_template")
+    return template
 
 
-class AppTemplate:
-    """A database made by ``app``'s own call once a run, per backend, made when first used.
+Make = Callable[[str, Path], None]
 
-    ``app`` opens a copy with ``create=True``; the copy already holds what creating
-    writes (schema, database id, alice's admin account, the audit events), so nothing is
-    written twice and the open takes the ordinary path of an existing database.
+
+class DatabaseTemplate:
+    """A database made once a run, per backend, when first used, that tests start from.
+
+    ``make(where, state)`` makes it as the fixture would (``app``'s own call, the demo
+    lab). A copy already holds what making writes (schema, database id, alice's admin
+    account, the audit events), so nothing is written twice and the fixture's open takes
+    the ordinary path of an existing database. ``state(backend)`` is the per-PC state
+    folder the making left, for a fixture that wants its test to start with it too.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, make: Make) -> None:
         self._folder = folder
+        self._make = make
         self._sqlite: Path | None = None
         self._server: str | None = None
 
@@ -121,16 +140,19 @@ class AppTemplate:
     def sqlite(self) -> Path:
         if self._sqlite is None:
             path = self._folder / "lab.db"
-            _create_as_app_does(str(path), self._folder / "sqlite-state")
+            self._make(str(path), self.state("sqlite"))
             self._sqlite = path
         return self._sqlite
 
     def server_database(self, server: PgServer) -> str:
         if self._server is None:
             url = server.new_database("template")
-            _create_as_app_does(url, self._folder / "server-state")
+            self._make(url, self.state("postgresql"))
             self._server = server.database_name(url)
         return self._server
+
+    def state(self, backend: str) -> Path:
+        return self._folder / f"{backend}-state"
 
 
 def _create_as_app_does(where: str, state: Path) -> None:
@@ -141,9 +163,9 @@ def _create_as_app_does(where: str, state: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_template(tmp_path_factory: pytest.TempPathFactory) -> AppTemplate:
-    """The databases ``app`` starts from (see ``AppTemplate``)."""
-    return AppTemplate(tmp_path_factory.mktemp("app-template"))
+def app_template(tmp_path_factory: pytest.TempPathFactory) -> DatabaseTemplate:
+    """The databases ``app`` starts from (see ``DatabaseTemplate``)."""
+    return DatabaseTemplate(tmp_path_factory.mktemp("app-template"), _create_as_app_does)
 
 
 @pytest.fixture
@@ -223,12 +245,6 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
 
 INTEGRATION = Path(__file__).parent / "integration"
 UNIT = Path(__file__).parent / "unit"
-NOT_YET_CONVERTED = (
-    "SQLite only for now: the test reads or reopens the SQLite file (db_path); moving it to "
-    "db_url is issue 13 work left after part pgsuite"
-)
-
-
 # Every test on both backends runs both halves. A quicker local loop may leave out the
 # server half of the window and integration tests with CALTRACK_SERVER_HALVES=unit (the
 # unit tier's server half and every server-only test still run).
@@ -245,8 +261,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     The PostgreSQL half of a ``sqlite_only`` test is skipped with the marker's reason. A
     test on both backends that also takes ``db_path`` would read or write a file the
-    server half never made: under tests/unit that is a mistake in the test, reported at
-    collection; elsewhere it is a test not yet moved to ``db_url``, skipped saying so.
+    server half never made: a mistake in the test, reported at collection.
     """
     for item in items:
         if INTEGRATION in Path(str(item.path)).resolve().parents:
@@ -259,17 +274,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if not only.args or not str(only.args[0]).strip():
                 raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs a reason")
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {only.args[0]}"))
-        elif UNIT_SERVER_HALVES_ONLY and UNIT not in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.skip(reason=SERVER_HALF_LEFT_OUT))
         elif "db_path" in getattr(item, "fixturenames", ()):
-            if UNIT not in Path(str(item.path)).resolve().parents:
-                # Window and integration tests not yet moved to db_url (issue 13).
-                item.add_marker(pytest.mark.skip(reason=NOT_YET_CONVERTED))
-                continue
+            # Checked before the server half is left out for time, so that every run
+            # reports it, CALTRACK_SERVER_HALVES=unit too.
             raise pytest.UsageError(
                 f"{item.nodeid} runs on both backends but takes db_path (a SQLite file): "
                 "use db_url, or mark it sqlite_only with the reason"
             )
+        elif UNIT_SERVER_HALVES_ONLY and UNIT not in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.skip(reason=SERVER_HALF_LEFT_OUT))
 
 
 WINDOW_TESTS = (Path(__file__).parent / "ui", JOURNEYS)

@@ -1,12 +1,14 @@
 """A cut audit trail is found: in the file (head row) and against what this PC saw before.
 
-Tampering is done with the real sqlite3 tool, CalTrack runs as separate processes with
-their own user state folder, as on a lab PC.
+Tampering is done with the real tools (sqlite3 on a file, psql on a server database),
+CalTrack runs as separate processes with their own user state folder, as on a lab PC.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,45 +20,62 @@ from app.db.models import AuditEvent
 from app.identity import Identity
 from app.services.audit import event_hash
 from app.services.copying import copy_database
-from tests.conftest import NOW, add_thermometer
-from tests.integration.helpers import query, run_cli, scalar
-from tests.integration.test_tamper import SQLITE3, problems_of, sqlite3_cli
+from tests.conftest import NOW, add_thermometer, is_server, state_for
+from tests.integration.helpers import home_for, query, run_cli, scalar
+from tests.integration.test_tamper import outside_caltrack, problems_of
 from tests.unit.qa_helpers import PASSWORD, QUINN, calibrate, make_qa, open_as
 
-pytestmark = pytest.mark.skipif(
-    SQLITE3 is None, reason="the sqlite3 command-line tool is not installed (apt install sqlite3)"
-)
+
+@dataclass(frozen=True)
+class SignedLab:
+    db: str
+    outside: Callable[[str], None]  # runs SQL with the real tool, past CalTrack
 
 
 @pytest.fixture
-def signed_lab(db_path: Path, clock: FixedClock, alice: Identity) -> Path:
+def signed_lab(
+    db_url: str, clock: FixedClock, alice: Identity, request: pytest.FixtureRequest
+) -> SignedLab:
     """Two calibrations; the last thing that happened is a QA signature on the second."""
     app = open_caltrack(
-        str(db_path), create=True, identity=alice, clock=clock, state_dir=db_path.parent / "state"
+        db_url, create=True, identity=alice, clock=clock, state_dir=state_for(db_url)
     )
     add_thermometer(app, "TH-001")
     calibrate(app, "TH-001", "2026-06-01")
     record = calibrate(app, "TH-001", "2026-11-20")
-    make_qa(app, db_path, clock)  # closes app
-    with open_as(db_path, QUINN, clock) as qa:
+    make_qa(app, db_url, clock)  # closes app
+    with open_as(db_url, QUINN, clock) as qa:
         qa.signatures.sign_record(record, meaning="reviewed", password=PASSWORD)
-    return db_path
+    return SignedLab(db_url, outside_caltrack(db_url, request))
 
 
-def anchor_files(db: Path) -> list[Path]:
-    """The anchors the CLI processes (XDG_STATE_HOME under the database's folder) keep."""
-    return sorted((db.parent / "xdg-state").rglob("anchors/*.json"))
+def anchor_files(db: str) -> list[Path]:
+    """The anchors the CLI processes (XDG_STATE_HOME under the test's folder) keep."""
+    return sorted((home_for(db) / "xdg-state").rglob("anchors/*.json"))
 
 
-def seen_by_this_pc(db: Path) -> None:
+def columns(db: str, table: str) -> list[str]:
+    """The names of ``table``'s columns in their stored order."""
+    if is_server(db):
+        found = query(
+            db,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            (table,),
+        )
+        return [str(r[0]) for r in found]
+    return [str(r[1]) for r in query(db, f"PRAGMA table_info({table})")]
+
+
+def seen_by_this_pc(db: str) -> None:
     result = run_cli(db, "db", "verify")
     assert result.returncode == 0, result.stdout + result.stderr
     assert problems_of(result) == []
 
 
-def test_deleted_head_row_is_a_finding(signed_lab: Path) -> None:
-    db = signed_lab
-    sqlite3_cli(db, "DELETE FROM meta WHERE key = 'audit_head'")
+def test_deleted_head_row_is_a_finding(signed_lab: SignedLab) -> None:
+    db = signed_lab.db
+    signed_lab.outside("DELETE FROM meta WHERE key = 'audit_head'")
 
     verify = run_cli(db, "db", "verify")
     assert verify.returncode == 1, verify.stdout + verify.stderr
@@ -74,8 +93,8 @@ def test_deleted_head_row_is_a_finding(signed_lab: Path) -> None:
     assert "records that the audit chain head was missing" in opened.stderr
 
 
-def test_rolled_back_trail_with_its_signature_is_noticed(signed_lab: Path) -> None:
-    db = signed_lab
+def test_rolled_back_trail_with_its_signature_is_noticed(signed_lab: SignedLab) -> None:
+    db = signed_lab.db
     seen_by_this_pc(db)
     [anchor] = anchor_files(db)
     kept = json.loads(anchor.read_text(encoding="utf-8"))
@@ -85,8 +104,7 @@ def test_rolled_back_trail_with_its_signature_is_noticed(signed_lab: Path) -> No
     # Remove the signature and every event from its signing on, and move the head back:
     # the file alone still verifies.
     first = scalar(db, "SELECT MIN(id) FROM audit_event WHERE action = 'sign'")
-    sqlite3_cli(
-        db,
+    signed_lab.outside(
         "BEGIN; DELETE FROM signature; "
         f"DELETE FROM audit_event WHERE id >= {first}; "
         "UPDATE meta SET value = (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1) "
@@ -108,23 +126,23 @@ def test_rolled_back_trail_with_its_signature_is_noticed(signed_lab: Path) -> No
     assert json.loads(anchor.read_text(encoding="utf-8")) == kept
 
 
-def test_rewritten_trail_of_the_same_length_is_noticed(signed_lab: Path) -> None:
-    db = signed_lab
+def test_rewritten_trail_of_the_same_length_is_noticed(signed_lab: SignedLab) -> None:
+    db = signed_lab.db
     seen_by_this_pc(db)
     # A forger rewrites the newest event (the signature's comment) and recomputes its hash
     # and the head, as anyone with the sqlite3 tool and the published algorithm can: the
     # chain in the file verifies, only this PC's memory differs.
     last = scalar(db, "SELECT MAX(id) FROM audit_event")
     row = query(db, f"SELECT * FROM audit_event WHERE id = {last}")[0]
-    names = [r[1] for r in query(db, "PRAGMA table_info(audit_event)")]
+    names = columns(db, "audit_event")
     event = AuditEvent(**{str(k): v for k, v in zip(names, row, strict=True)})
     event.occurred_at = datetime.fromisoformat(str(event.occurred_at))
     event.reason = "forged"
     forged = event_hash(event)
-    sqlite3_cli(
-        db,
-        f"BEGIN; UPDATE audit_event SET reason = 'forged', hash = '{forged}' WHERE id = {last}; "
-        f"UPDATE meta SET value = '{forged}' WHERE key = 'audit_head'; COMMIT;",
+    signed_lab.outside(
+        f"BEGIN; UPDATE audit_event SET reason = 'forged', hash = '{forged}' "
+        f"WHERE id = {last}; UPDATE meta SET value = '{forged}' WHERE key = 'audit_head'; "
+        "COMMIT;",
     )
     verify = run_cli(db, "db", "verify")
     assert verify.returncode == 1, verify.stdout
@@ -133,12 +151,12 @@ def test_rewritten_trail_of_the_same_length_is_noticed(signed_lab: Path) -> None
 
 
 def test_writes_extend_the_anchor_and_a_restore_is_explained(
-    signed_lab: Path, clock: FixedClock, alice: Identity
+    signed_lab: SignedLab, clock: FixedClock, alice: Identity
 ) -> None:
-    db = signed_lab
+    db = signed_lab.db
 
     def other_pc() -> CalTrack:
-        return open_caltrack(str(db), identity=alice, clock=clock, state_dir=db.parent / "pc2")
+        return open_caltrack(db, identity=alice, clock=clock, state_dir=home_for(db) / "pc2")
 
     with open_as(db, alice, clock) as app:
         backup_file = app.maintenance.backup("before")
@@ -163,8 +181,8 @@ def test_writes_extend_the_anchor_and_a_restore_is_explained(
         assert app.problems == [] and app.notices == []
 
 
-def test_unreadable_anchor_is_said_and_replaced(signed_lab: Path) -> None:
-    db = signed_lab
+def test_unreadable_anchor_is_said_and_replaced(signed_lab: SignedLab) -> None:
+    db = signed_lab.db
     seen_by_this_pc(db)
     [anchor] = anchor_files(db)
     anchor.write_text("{not json", encoding="utf-8")
@@ -174,8 +192,8 @@ def test_unreadable_anchor_is_said_and_replaced(signed_lab: Path) -> None:
     seen_by_this_pc(db)
 
 
-def test_reports_print_the_audit_head(signed_lab: Path, tmp_path: Path) -> None:
-    db = signed_lab
+def test_reports_print_the_audit_head(signed_lab: SignedLab, tmp_path: Path) -> None:
+    db = signed_lab.db
     last = scalar(db, "SELECT MAX(id) FROM audit_event")
     digest = scalar(db, f"SELECT hash FROM audit_event WHERE id = {last}")
     out = tmp_path / "due.csv"
@@ -260,9 +278,9 @@ def test_undoing_a_restore_this_pc_saw_is_no_alarm(
 # --- A forger who writes restore events with the sqlite3 tool ----------------------------
 
 
-def _event_at(db: Path, event_id: int) -> AuditEvent:
+def _event_at(db: str, event_id: int) -> AuditEvent:
     row = query(db, f"SELECT * FROM audit_event WHERE id = {event_id}")[0]
-    names = [r[1] for r in query(db, "PRAGMA table_info(audit_event)")]
+    names = columns(db, "audit_event")
     event = AuditEvent(**{str(k): v for k, v in zip(names, row, strict=True)})
     event.occurred_at = datetime.fromisoformat(str(event.occurred_at))
     return event
@@ -273,7 +291,7 @@ def _sql_text(value: object) -> str:
 
 
 def _forged_appends(
-    db: Path, after: AuditEvent, actions: list[tuple[str, dict[str, object]]]
+    db: str, after: AuditEvent, actions: list[tuple[str, dict[str, object]]]
 ) -> str:
     """SQL appending events after ``after`` with hashes as CalTrack computes them."""
     stamp = scalar(db, f"SELECT occurred_at FROM audit_event WHERE id = {after.id}")
@@ -295,7 +313,7 @@ def _forged_appends(
         )
         event.hash = event_hash(event)
         statements.append(
-            "INSERT INTO audit_event (id, occurred_at, user, machine, entity_type, entity_id, "
+            'INSERT INTO audit_event (id, occurred_at, "user", machine, entity_type, entity_id, '
             "entity_label, action, changes, reason, prev_hash, hash) VALUES ("
             + ", ".join(
                 _sql_text(v)
@@ -321,7 +339,7 @@ def _forged_appends(
     return " ".join(statements)
 
 
-def _rewrite_last(db: Path) -> tuple[AuditEvent, str]:
+def _rewrite_last(db: str) -> tuple[AuditEvent, str]:
     """The newest event with its reason rewritten and its hash recomputed, and the SQL."""
     event = _event_at(db, int(str(scalar(db, "SELECT MAX(id) FROM audit_event"))))
     event.reason = "forged"
@@ -330,7 +348,7 @@ def _rewrite_last(db: Path) -> tuple[AuditEvent, str]:
     return event, sql
 
 
-def _restore_claim(db: Path, replaced: str) -> dict[str, object]:
+def _restore_claim(db: str, replaced: str) -> dict[str, object]:
     """What a restore event of this database records, as a forger would copy it."""
     database_id = scalar(db, "SELECT value FROM meta WHERE key = 'database_id'")
     return {
@@ -341,8 +359,8 @@ def _restore_claim(db: Path, replaced: str) -> dict[str, object]:
     }
 
 
-def test_a_forged_restore_after_a_rewrite_is_still_a_rewrite(signed_lab: Path) -> None:
-    db = signed_lab
+def test_a_forged_restore_after_a_rewrite_is_still_a_rewrite(signed_lab: SignedLab) -> None:
+    db = signed_lab.db
     seen_by_this_pc(db)
     head = str(scalar(db, "SELECT value FROM meta WHERE key = 'audit_head'"))
     # The forger rewrites the newest event, adds an event and a restore that claims to
@@ -351,7 +369,7 @@ def test_a_forged_restore_after_a_rewrite_is_still_a_rewrite(signed_lab: Path) -
     appends = _forged_appends(
         db, last, [("update", {"note": [None, "x"]}), ("restore", _restore_claim(db, head))]
     )
-    sqlite3_cli(db, f"BEGIN; {rewrite} {appends} COMMIT;")
+    signed_lab.outside(f"BEGIN; {rewrite} {appends} COMMIT;")
     verify = run_cli(db, "db", "verify")
     assert verify.returncode == 1, verify.stdout + verify.stderr
     found = problems_of(verify)
@@ -359,9 +377,9 @@ def test_a_forged_restore_after_a_rewrite_is_still_a_rewrite(signed_lab: Path) -
 
 
 def test_a_restore_this_pc_saw_does_not_explain_a_later_rewrite(
-    signed_lab: Path, clock: FixedClock, alice: Identity
+    signed_lab: SignedLab, clock: FixedClock, alice: Identity
 ) -> None:
-    db = signed_lab
+    db = signed_lab.db
     with open_as(db, alice, clock) as app:
         backup = app.maintenance.backup("weekly")
         add_thermometer(app, "TH-002")
@@ -372,8 +390,7 @@ def test_a_restore_this_pc_saw_does_not_explain_a_later_rewrite(
     # the old restore is still in the chain, at a place this PC already saw.
     _, rewrite = _rewrite_last(db)
     forged = str(scalar(db, "SELECT MAX(id) FROM audit_event"))
-    sqlite3_cli(
-        db,
+    signed_lab.outside(
         f"BEGIN; {rewrite} UPDATE meta SET value = (SELECT hash FROM audit_event "
         f"WHERE id = {forged}) WHERE key = 'audit_head'; COMMIT;",
     )

@@ -1,19 +1,22 @@
 """Numbers and dates at the edge: every one is refused with exit 2 and one line, never 70.
 
 Each bad command runs as its own ``python -m app`` process on its own copy of a small
-database, and must leave that database as it was.
+database (a file, or a database on this run's server), and must leave it as it was.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import BACKENDS, ServerUrl
 from tests.integration.helpers import assert_one_error_line, fingerprint, run_cli, side_by_side
+from tests.pg_server import PgServer
 
 HUGE = str(2**63)  # one above SQLite's largest integer
 FAR = "9999-12-31"
@@ -99,7 +102,7 @@ BAD_COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
 
 @dataclass(frozen=True)
 class Run:
-    db: Path
+    db: Path | str
     before: tuple[int, int, int, int, str | None]
     result: subprocess.CompletedProcess[str]
 
@@ -135,20 +138,50 @@ def _copy(source: Path, target: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend of this half of the module (its databases are made once a half)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+def runs(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Run]]:
     root = tmp_path_factory.mktemp("bounds")
     names = list(BAD_COMMANDS)
-    first = _make_lab(root / "source")
-    dbs = []
-    for number in range(len(names)):
-        _files(root / f"case{number}")
-        dbs.append(_copy(first, root / f"case{number}" / "lab.db"))
+    dbs: list[Path | str] = []
+    server: PgServer | None = None
+    if backend == "sqlite":
+        first = _make_lab(root / "source")
+        for number in range(len(names)):
+            _files(root / f"case{number}")
+            dbs.append(_copy(first, root / f"case{number}" / "lab.db"))
+    else:
+        server = request.getfixturevalue("pg_server")
+        source = _make_server_lab(server, root / "source")
+        for number in range(len(names)):
+            _files(root / f"case{number}")
+            copy = server.new_database("bounds", template=server.database_name(source))
+            dbs.append(ServerUrl(copy, root / f"case{number}" / "state"))
     before = [fingerprint(db) for db in dbs]
     results = side_by_side(
         lambda i: run_cli(dbs[i], *BAD_COMMANDS[names[i]][0]), list(range(len(names)))
     )
-    return {name: Run(dbs[i], before[i], results[i]) for i, name in enumerate(names)}
+    yield {name: Run(dbs[i], before[i], results[i]) for i, name in enumerate(names)}
+    if server is not None:
+        for db in [source, *dbs]:
+            server.drop_database(str(db))
+
+
+def _make_server_lab(server: PgServer, folder: Path) -> ServerUrl:
+    """The small lab on a server database, made through the CLI as on a file."""
+    _files(folder)
+    db = ServerUrl(server.new_database("bounds"), folder / "state")
+    assert run_cli(db, "init").returncode == 0
+    made = run_cli(db, "import", "instruments", "i.csv")
+    assert made.returncode == 0, made.stderr
+    return db
 
 
 @pytest.mark.parametrize("case", list(BAD_COMMANDS))

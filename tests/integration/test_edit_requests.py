@@ -10,6 +10,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.identity import Identity
@@ -19,6 +21,11 @@ from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, popen_python, wait_for_file
 
 BOB = Identity("bob", "LAB-PC-7")
+
+pytestmark = pytest.mark.sqlite_only(
+    "edit requests hand a shared file's editor lock over, through request files beside "
+    "the file; on a database server everyone edits and there is nothing to request"
+)
 
 
 def open_as(path: Path, who: Identity, clock: FixedClock, state: Path) -> CalTrack:

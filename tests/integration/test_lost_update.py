@@ -3,7 +3,9 @@
 Since the editor lock, only one session edits at a time: both users open the database
 read-only and load the instrument, then each asks to become the editor (waiting for the
 other to finish) and saves with the version they loaded. The second save must be refused
-as a conflict — waiting for the lock must not turn into silently overwriting.
+as a conflict — waiting for the lock must not turn into silently overwriting. On a
+database server there is no lock: both are editors at once, and the version check alone
+must refuse the second save.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from app.clock import FixedClock, SystemClock
 from app.identity import Identity
@@ -34,6 +38,8 @@ TAG = "TH-001"
 EDITOR = """
 import json, sys, time
 from pathlib import Path
+
+import pytest
 from app.bootstrap import open_caltrack
 from app.errors import ConflictError
 from app.identity import Identity
@@ -66,16 +72,17 @@ with open_caltrack(
 """
 
 
-def _setup(db_path: Path, clock: FixedClock, alice: Identity) -> int:
-    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+def _setup(db_url: str, clock: FixedClock, alice: Identity) -> int:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
         add_thermometer(app, TAG)
         return app.instruments.get(TAG).id
 
 
-def _update_events(db: Path, instrument_id: int) -> list[tuple[str, dict[str, list[object]]]]:
+def _update_events(db: str, instrument_id: int) -> list[tuple[str, dict[str, list[object]]]]:
     rows = query(
         db,
-        "SELECT user, changes FROM audit_event WHERE entity_type='instrument' "
+        # "user" quoted: unquoted, PostgreSQL reads the word as CURRENT_USER.
+        "SELECT \"user\", changes FROM audit_event WHERE entity_type='instrument' "
         "AND entity_id=? AND action='update' ORDER BY id",
         (instrument_id,),
     )
@@ -83,14 +90,14 @@ def _update_events(db: Path, instrument_id: int) -> list[tuple[str, dict[str, li
 
 
 def test_two_processes_save_from_the_same_version(
-    db_path: Path, clock: FixedClock, alice: Identity, tmp_path: Path
+    db_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
 ) -> None:
-    instrument_id = _setup(db_path, clock, alice)
+    instrument_id = _setup(db_url, clock, alice)
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     wants = {"bob": "Thermometer (bob's words)", "carol": "Thermometer (carol's words)"}
     procs = {
-        user: popen_python(EDITOR, str(db_path), user, text, str(barrier), cwd=tmp_path)
+        user: popen_python(EDITOR, db_url, user, text, str(barrier), cwd=tmp_path)
         for user, text in wants.items()
     }
     try:
@@ -123,27 +130,27 @@ def test_two_processes_save_from_the_same_version(
         "stored": wants[winner],
     }
 
-    assert query(db_path, "SELECT description, version, updated_by FROM instrument") == [
+    assert query(db_url, "SELECT description, version, updated_by FROM instrument") == [
         (wants[winner], stored_version, winner)
     ]
-    events = _update_events(db_path, instrument_id)
+    events = _update_events(db_url, instrument_id)
     assert events == [(winner, {"description": ["Digital thermometer", wants[winner]]})]
 
-    with open_lab(db_path, edit=False, identity=alice, clock=clock) as app:
+    with open_lab(db_url, edit=False, identity=alice, clock=clock) as app:
         assert app.maintenance.verify().problems == []
 
 
 def test_two_cli_edits_with_expect_version(
-    db_path: Path, clock: FixedClock, alice: Identity, tmp_path: Path
+    db_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
 ) -> None:
-    instrument_id = _setup(db_path, clock, alice)
-    with open_lab(db_path, edit=False, identity=alice, clock=clock) as app:
+    instrument_id = _setup(db_url, clock, alice)
+    with open_lab(db_url, edit=False, identity=alice, clock=clock) as app:
         version = app.instruments.get(TAG).version  # what both users loaded
     wants = ["Thermometer A", "Thermometer B"]
     procs = [
         subprocess.Popen(
             cli_command(
-                db_path,
+                db_url,
                 *("--wait", "60", "instruments", "edit", TAG),
                 *("--description", text, "--expect-version", str(version)),
             ),
@@ -166,22 +173,23 @@ def test_two_cli_edits_with_expect_version(
     line = assert_one_error_line(completed[codes.index(3)], 3)
     assert TAG in line and "version" in line
 
-    rows = query(db_path, "SELECT description, version FROM instrument")
+    rows = query(db_url, "SELECT description, version FROM instrument")
     assert len(rows) == 1 and rows[0][0] == winner
     assert rows[0][1] == version + 1
-    events = _update_events(db_path, instrument_id)
+    events = _update_events(db_url, instrument_id)
     assert [changes for _, changes in events] == [{"description": ["Digital thermometer", winner]}]
 
 
+@pytest.mark.sqlite_only("the editor lock of a database file; on a server everyone edits")
 def test_a_second_cli_editor_without_wait_is_refused_read_only(
-    db_path: Path, clock: FixedClock, alice: Identity, tmp_path: Path
+    db_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
 ) -> None:
     """While someone edits, a write without --wait exits 5 and changes nothing."""
-    _setup(db_path, clock, alice)
-    with open_lab(db_path, identity=alice, clock=clock) as editor:
+    _setup(db_url, clock, alice)
+    with open_lab(db_url, identity=alice, clock=clock) as editor:
         assert editor.session.editing
         result = subprocess.run(
-            cli_command(db_path, "instruments", "edit", TAG, "--description", "sneaky"),
+            cli_command(db_url, "instruments", "edit", TAG, "--description", "sneaky"),
             cwd=tmp_path,
             env=child_env(tmp_path),
             capture_output=True,
@@ -194,9 +202,9 @@ def test_a_second_cli_editor_without_wait_is_refused_read_only(
         assert editor.instruments.get(TAG).description == "Digital thermometer"
 
 
-def test_one_save_moves_the_version_by_one(db_path: Path, alice: Identity) -> None:
+def test_one_save_moves_the_version_by_one(db_url: str, alice: Identity) -> None:
     # The real clock: updated_at differs from created_at, as on every real edit.
-    with open_lab(db_path, create=True, identity=alice, clock=SystemClock()) as app:
+    with open_lab(db_url, create=True, identity=alice, clock=SystemClock()) as app:
         add_thermometer(app, TAG)
         loaded = app.instruments.get(TAG).version
         saved = app.instruments.edit(

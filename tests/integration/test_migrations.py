@@ -1,4 +1,5 @@
-"""Alembic migrations against real files, and how CalTrack opens files it cannot own."""
+"""Alembic migrations against real files and server databases, and how CalTrack opens
+databases it cannot own."""
 
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ from app.db.models import Base
 from app.errors import DatabaseOpenError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity
 from app.services.dto import CalibrationInput, InstrumentChanges, PointInput
-from tests.conftest import add_thermometer
+from tests.conftest import add_thermometer, is_server
 from tests.integration.helpers import (
     assert_one_error_line,
     fingerprint,
+    home_for,
     open_lab,
+    query,
     run_cli,
     scalar,
+    tamper,
 )
 from tests.pg_server import PgServer
 
@@ -50,10 +54,11 @@ UNKNOWN_REVISION = "ffff9999"
 
 
 @pytest.fixture
-def engine(db_path: Path) -> Iterator[tuple[Engine, str]]:
-    """A bare engine on an empty file, built the way CalTrack builds it."""
-    db_path.touch()  # CalTrack creates a new database as an empty file first
-    url = database_url(str(db_path))
+def engine(db_url: str) -> Iterator[tuple[Engine, str]]:
+    """A bare engine on an empty file or server database, built the way CalTrack builds it."""
+    if not is_server(db_url):
+        Path(db_url).touch()  # CalTrack creates a new database as an empty file first
+    url = database_url(db_url)
     built, _ = build_engine(url, EngineOptions())
     yield built, url
     built.dispose()
@@ -81,7 +86,7 @@ def test_upgrade_head_matches_the_models(engine: tuple[Engine, str]) -> None:
 
 
 def test_downgrade_to_base_and_upgrade_again_round_trips(
-    engine: tuple[Engine, str], db_path: Path, clock: FixedClock, alice: Identity
+    engine: tuple[Engine, str], db_url: str, clock: FixedClock, alice: Identity
 ) -> None:
     eng, url = engine
     upgrade(eng, url)
@@ -101,7 +106,7 @@ def test_downgrade_to_base_and_upgrade_again_round_trips(
     eng.dispose()
 
     # The re-created schema takes real data through the services, audit chain included.
-    with open_lab(db_path, identity=alice, clock=clock) as app:
+    with open_lab(db_url, identity=alice, clock=clock) as app:
         add_thermometer(app, "RT-001")
         app.instruments.edit("RT-001", InstrumentChanges(location="Lab 2"), expected_version=1)
         assert app.instruments.get("RT-001").location == "Lab 2"
@@ -176,13 +181,13 @@ def test_on_a_server_0008_keeps_the_groups_rights_and_downgrades_while_sizes_fit
 
 
 def test_database_downgraded_to_base_can_be_initialised_again(
-    engine: tuple[Engine, str], db_path: Path, clock: FixedClock, alice: Identity
+    engine: tuple[Engine, str], db_url: str, clock: FixedClock, alice: Identity
 ) -> None:
     eng, url = engine
     upgrade(eng, url)
     downgrade(eng, url, "base")
     eng.dispose()
-    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
         assert app.schema.status is SchemaStatus.CURRENT
 
 
@@ -190,21 +195,16 @@ def test_database_downgraded_to_base_can_be_initialised_again(
 
 
 @pytest.fixture
-def newer_db(db_path: Path, clock: FixedClock, alice: Identity) -> Path:
+def newer_db(db_url: str, clock: FixedClock, alice: Identity) -> str:
     """A real CalTrack database whose revision this CalTrack does not know."""
-    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
         add_thermometer(app)
-    conn = sqlite3.connect(db_path)
-    try:
-        with conn:
-            conn.execute("UPDATE alembic_version SET version_num = ?", (UNKNOWN_REVISION,))
-    finally:
-        conn.close()
-    return db_path
+    tamper(db_url, f"UPDATE alembic_version SET version_num = '{UNKNOWN_REVISION}'")
+    return db_url
 
 
 def test_unknown_revision_opens_read_only(
-    newer_db: Path, clock: FixedClock, alice: Identity, tmp_path: Path
+    newer_db: str, clock: FixedClock, alice: Identity, tmp_path: Path
 ) -> None:
     before = fingerprint(newer_db)
     cert = tmp_path / "cert.pdf"
@@ -226,10 +226,10 @@ def test_unknown_revision_opens_read_only(
     assert fingerprint(newer_db) == before
     # Never "upgraded" or downgraded behind the user's back.
     assert scalar(newer_db, "SELECT version_num FROM alembic_version") == UNKNOWN_REVISION
-    assert not (newer_db.parent / "backups").exists()
+    assert not (home_for(newer_db) / "backups").exists()
 
 
-def test_unknown_revision_cli_write_exits_5(newer_db: Path) -> None:
+def test_unknown_revision_cli_write_exits_5(newer_db: str) -> None:
     before = fingerprint(newer_db)
     result = run_cli(newer_db, "instruments", "edit", "TH-001", "--description", "changed")
     line = assert_one_error_line(result, 5)
@@ -237,7 +237,7 @@ def test_unknown_revision_cli_write_exits_5(newer_db: Path) -> None:
     assert fingerprint(newer_db) == before
 
 
-def test_init_on_a_newer_database_refuses_instead_of_saying_ready(newer_db: Path) -> None:
+def test_init_on_a_newer_database_refuses_instead_of_saying_ready(newer_db: str) -> None:
     """`init` must not print "ready ... schema ffff9999" and exit 0 on a file it cannot own."""
     before = fingerprint(newer_db)
     result = run_cli(newer_db, "init")
@@ -248,45 +248,40 @@ def test_init_on_a_newer_database_refuses_instead_of_saying_ready(newer_db: Path
     assert scalar(newer_db, "SELECT version_num FROM alembic_version") == UNKNOWN_REVISION
 
 
-def _second_version_row(db: Path, revision: str) -> None:
-    conn = sqlite3.connect(db)
-    try:
-        with conn:
-            conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (revision,))
-    finally:
-        conn.close()
+def _second_version_row(db: str, revision: str) -> None:
+    tamper(db, f"INSERT INTO alembic_version (version_num) VALUES ('{revision}')")
 
 
 @pytest.mark.parametrize("command", [("instruments", "list"), ("init",), ("db", "verify")])
 def test_two_schema_revisions_are_refused_clearly(
-    db_path: Path, clock: FixedClock, alice: Identity, command: tuple[str, ...]
+    db_url: str, clock: FixedClock, alice: Identity, command: tuple[str, ...]
 ) -> None:
-    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
         add_thermometer(app)
-    _second_version_row(db_path, "0001")
-    before = fingerprint(db_path)
-    result = run_cli(db_path, *command)
+    _second_version_row(db_url, "0001")
+    before = fingerprint(db_url)
+    result = run_cli(db_url, *command)
     line = assert_one_error_line(result, 2)
     assert "alembic_version" in line and "0001" in line and head_revision() in line, line
-    assert fingerprint(db_path) == before
-    rows = {r[0] for r in sqlite3.connect(db_path).execute("SELECT * FROM alembic_version")}
+    assert fingerprint(db_url) == before
+    rows = {r[0] for r in query(db_url, "SELECT * FROM alembic_version")}
     assert rows == {"0001", head_revision()}
     with pytest.raises(DatabaseOpenError):
-        open_lab(db_path, identity=alice, clock=clock)
+        open_lab(db_url, identity=alice, clock=clock)
 
 
 def test_two_revisions_one_of_them_newer_open_read_only(
-    db_path: Path, clock: FixedClock, alice: Identity
+    db_url: str, clock: FixedClock, alice: Identity
 ) -> None:
     """A newer CalTrack with branched migrations: read-only, as any newer schema."""
-    with open_lab(db_path, create=True, identity=alice, clock=clock) as app:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
         add_thermometer(app)
-    _second_version_row(db_path, UNKNOWN_REVISION)
-    with open_lab(db_path, identity=alice, clock=clock) as app:
+    _second_version_row(db_url, UNKNOWN_REVISION)
+    with open_lab(db_url, identity=alice, clock=clock) as app:
         assert app.schema.status is SchemaStatus.NEWER
         with pytest.raises(SchemaTooNewError):
             add_thermometer(app, "TH-002")
-    result = run_cli(db_path, "init")
+    result = run_cli(db_url, "init")
     assert UNKNOWN_REVISION in assert_one_error_line(result, 5)
 
 

@@ -26,12 +26,13 @@ from app.ui.main_window import MainWindow
 from app.ui.tasks import TaskRunner
 from tests.journeys.person import Person
 from tests.journeys.xserver import start_xvfb
-from tests.ui.conftest import _collect_on_gui_thread, demo_app, demo_db, shown
+from tests.ui.conftest import _collect_on_gui_thread, demo_app, demo_db, demo_db_template, shown
 
 __all__ = [
     "_collect_on_gui_thread",
     "demo_app",
     "demo_db",
+    "demo_db_template",
     "shown",
 ]  # fixtures shared with the offscreen UI tests
 

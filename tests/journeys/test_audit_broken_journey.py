@@ -1,9 +1,9 @@
-"""Journey: someone changed an audit event with sqlite3; QA opens the audit trail and sees it."""
+"""Journey: someone changed an audit event past CalTrack (a sqlite3 shell on the file, psql
+on the server); QA opens the audit trail and sees it."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from app.settings.user_settings import UserSettings
 from app.ui.audit_window import AuditWindow
 from app.ui.look import apply_theme
 from app.ui.main_window import MainWindow
+from tests.conftest import state_for
+from tests.integration.helpers import query, tamper
 from tests.journeys.conftest import open_window
 from tests.journeys.person import Person
 
@@ -25,32 +27,29 @@ WAIT_MS = 15_000
 
 
 @pytest.fixture
-def forged(demo_db: Path) -> int:
-    """Rewrites one creation event behind CalTrack's back, as an outsider with sqlite3 would."""
-    with sqlite3.connect(demo_db) as con:
-        event_id, changes = con.execute(
-            "SELECT id, changes FROM audit_event WHERE action = 'create' "
-            "AND entity_type = 'instrument' ORDER BY id LIMIT 1 OFFSET 3"
-        ).fetchone()
-        forged = json.loads(changes)
-        forged["description"] = [None, "Forged description"]
-        con.execute(
-            "UPDATE audit_event SET changes = ? WHERE id = ?",
-            (json.dumps(forged, sort_keys=True, separators=(",", ":")), event_id),
-        )
-    return int(event_id)
+def forged(demo_db: str) -> int:
+    """Rewrites one creation event behind CalTrack's back, as an outsider with a sqlite3
+    shell on the file or psql on the server would."""
+    [(event_id, changes)] = query(
+        demo_db,
+        "SELECT id, changes FROM audit_event WHERE action = 'create' "
+        "AND entity_type = 'instrument' ORDER BY id LIMIT 1 OFFSET 3",
+    )
+    forged = json.loads(str(changes))
+    forged["description"] = [None, "Forged description"]
+    literal = json.dumps(forged, sort_keys=True, separators=(",", ":")).replace("'", "''")
+    tamper(demo_db, f"UPDATE audit_event SET changes = '{literal}' WHERE id = {event_id}")
+    return int(str(event_id))
 
 
 @pytest.fixture
 def dark_window(
-    qtbot: QtBot, demo_db: Path, forged: int, clock: FixedClock, alice: Identity, tmp_path: Path
+    qtbot: QtBot, demo_db: str, forged: int, clock: FixedClock, alice: Identity, tmp_path: Path
 ) -> Iterator[MainWindow]:
     qapp = QApplication.instance()
     assert isinstance(qapp, QApplication)
     apply_theme(qapp, "dark")
-    with open_caltrack(
-        str(demo_db), identity=alice, clock=clock, state_dir=tmp_path / "state"
-    ) as app:
+    with open_caltrack(demo_db, identity=alice, clock=clock, state_dir=state_for(demo_db)) as app:
         yield from open_window(qtbot, app, UserSettings(reminders=False, theme="dark"))
     apply_theme(qapp, "light")
 

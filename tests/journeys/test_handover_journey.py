@@ -31,6 +31,11 @@ from tests.journeys.person import Person
 BOB = Identity("bob", "LAB-PC-7")
 WAIT_MS = 20_000
 
+pytestmark = pytest.mark.sqlite_only(
+    "the editor lock of a database file, asked for and handed over through request files "
+    "beside it; on a server everyone edits"
+)
+
 
 @contextmanager
 def second_window(
@@ -55,12 +60,12 @@ def test_request_edit_and_hand_over_between_two_sessions(
     person: Person,
     demo_window: MainWindow,
     demo_app: CalTrack,
-    demo_db: Path,
+    demo_db: str,
     clock: FixedClock,
     tmp_path: Path,
     screenshot: Callable[[QWidget, str], None],
 ) -> None:
-    alice, app, db_path = demo_window, demo_app, demo_db
+    alice, app, db_path = demo_window, demo_app, Path(demo_db)
     with second_window(qtbot, db_path, BOB, clock, tmp_path / "bob") as bob:
         # Bob finds the database in use: who edits, and the ways forward.
         qtbot.waitUntil(bob.banner.isVisible, timeout=WAIT_MS)
@@ -242,7 +247,6 @@ def test_request_edit_straight_from_the_database_in_use_dialog(
         assert leftovers(db_path) == []
 
 
-@pytest.mark.sqlite_only("the editor lock of a database file; on a server everyone edits")
 def test_stop_editing_then_start_again_from_the_banner(
     qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack
 ) -> None:

@@ -175,7 +175,7 @@ def test_a_new_instrument_is_not_yet_calibrated_not_overdue(
 def test_preferences_switch_to_dark_restyles_the_window_and_is_stored(
     qtbot: QtBot,
     person: Person,
-    demo_db: Path,
+    demo_db: str,
     tmp_path: Path,
     shown: Shown,
     restore_look: None,

@@ -44,11 +44,11 @@ def import_register(app: CalTrack, folder: Path) -> None:
 
 
 @pytest.fixture
-def qa_app(app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path) -> Iterator[CalTrack]:
+def qa_app(app: CalTrack, db_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[CalTrack]:
     """The register imported by alice (admin); quinn, QA, opens it."""
     import_register(app, tmp_path)
-    make_qa(app, db_path, clock)  # closes alice's session
-    with open_as(db_path, QUINN, clock) as quinn:
+    make_qa(app, db_url, clock)  # closes alice's session
+    with open_as(db_url, QUINN, clock) as quinn:
         yield quinn
 
 
@@ -59,12 +59,12 @@ def qa_window(qtbot: QtBot, qa_app: CalTrack) -> Iterator[MainWindow]:
 
 @pytest.fixture
 def bob_window(
-    qtbot: QtBot, app: CalTrack, db_path: Path, clock: FixedClock, tmp_path: Path
+    qtbot: QtBot, app: CalTrack, db_url: str, clock: FixedClock, tmp_path: Path
 ) -> Iterator[MainWindow]:
     """The same register opened by bob, a technician (no account)."""
     import_register(app, tmp_path)
     app.close()
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         yield from open_window(qtbot, bob, UserSettings(reminders=False))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from app.clock import FixedClock
 from app.identity import Identity
 from app.ui import messages
 from app.ui.collector import GuiThreadCollector
+from tests.conftest import NOW, TEMPLATE_USER, DatabaseTemplate, state_for
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -41,23 +43,48 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> Shown:
     return recorder
 
 
-@pytest.fixture
-def demo_db(tmp_path: Path, clock: FixedClock, alice: Identity) -> Path:
-    db = tmp_path / "lab.db"
+DEMO_INSTRUMENTS = 60
+
+
+def _make_demo(where: str, state: Path) -> None:
+    """The demo lab the window tests open: 60 instruments with their history, as alice."""
     with open_caltrack(
-        str(db), create=True, identity=alice, clock=clock, state_dir=tmp_path / "state"
+        where, create=True, identity=TEMPLATE_USER, clock=FixedClock(NOW), state_dir=state
     ) as app:
-        app.demo.generate(60, seed=5)
-    return db
+        app.demo.generate(DEMO_INSTRUMENTS, seed=5)
+
+
+@pytest.fixture(scope="session")
+def demo_db_template(tmp_path_factory: pytest.TempPathFactory) -> DatabaseTemplate:
+    """The demo lab made once a run per backend (seconds on the server), copied per test."""
+    return DatabaseTemplate(tmp_path_factory.mktemp("demo-template"), _make_demo)
 
 
 @pytest.fixture
-def demo_app(
-    demo_db: Path, clock: FixedClock, alice: Identity, tmp_path: Path
-) -> Iterator[CalTrack]:
-    with open_caltrack(
-        str(demo_db), identity=alice, clock=clock, state_dir=tmp_path / "state"
-    ) as app:
+def demo_db(
+    db_url: str, backend: str, clock: FixedClock, alice: Identity, request: pytest.FixtureRequest
+) -> str:
+    """The demo lab of this test on its backend: a SQLite file's path or a server URL.
+
+    ``db_url`` starts it as a copy of the run's demo template; the per-PC state the
+    making left (the chain anchor) is copied too, so the test opens it as the PC that
+    made it. With another clock or person than the template's it is made here.
+    """
+    state = state_for(db_url)
+    if clock.now_utc() == NOW and alice == TEMPLATE_USER:
+        template: DatabaseTemplate = request.getfixturevalue("demo_db_template")
+        shutil.copytree(template.state(backend), state, dirs_exist_ok=True)
+    else:
+        with open_caltrack(
+            db_url, create=True, identity=alice, clock=clock, state_dir=state
+        ) as app:
+            app.demo.generate(DEMO_INSTRUMENTS, seed=5)
+    return db_url
+
+
+@pytest.fixture
+def demo_app(demo_db: str, clock: FixedClock, alice: Identity) -> Iterator[CalTrack]:
+    with open_caltrack(demo_db, identity=alice, clock=clock, state_dir=state_for(demo_db)) as app:
         yield app
 
 

@@ -167,7 +167,7 @@ def test_a_missing_folder_is_explained_and_nothing_is_written(
 def test_export_works_on_a_read_only_database_from_the_file_menu(
     qtbot: QtBot,
     lab: CalTrack,
-    db_path: Path,
+    db_url: str,
     clock: FixedClock,
     tmp_path: Path,
     shown: Shown,
@@ -175,7 +175,7 @@ def test_export_works_on_a_read_only_database_from_the_file_menu(
 ) -> None:
     bob = Identity(user="bob", machine="LAB-PC-4")
     with open_caltrack(
-        str(db_path),
+        db_url,
         identity=bob,
         clock=clock,
         editing=EditingOptions(edit=False),

@@ -245,9 +245,9 @@ def test_a_clean_file_end_to_end(
 
 
 def test_a_messy_file_shows_each_error_with_its_line_until_left_out(
-    qtbot: QtBot, window: MainWindow, app: CalTrack, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, window: MainWindow, app: CalTrack, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = fingerprint(db_path)
+    before = fingerprint(db_url)
     wizard = open_wizard(qtbot, window, DATA / "register-bad-values.csv", monkeypatch)
     to_reading(qtbot, wizard)
     click(wizard, QWizard.WizardButton.NextButton)
@@ -324,7 +324,7 @@ def test_a_messy_file_shows_each_error_with_its_line_until_left_out(
     settle(qtbot, wizard)
     assert page.counts.text() == "1 to add · 0 to update · 0 with errors · 5 left out"
     assert rows(wizard)[0][:3] == ("2", "left out", "PH-401"), "left-out rows keep their place"
-    assert fingerprint(db_path) == before, "checking wrote nothing"
+    assert fingerprint(db_url) == before, "checking wrote nothing"
     assert commit.isEnabled()
     commit.click()
     qtbot.waitUntil(lambda: wizard.currentId() == PAGE_DONE, timeout=WAIT_MS)
@@ -552,7 +552,7 @@ def test_escape_cancels_and_enter_goes_on(
 def test_a_read_only_database_checks_fields_only_and_refuses_to_import(
     qtbot: QtBot,
     app: CalTrack,
-    db_path: Path,
+    db_url: str,
     clock: FixedClock,
     tmp_path: Path,
     shown: Shown,
@@ -560,7 +560,7 @@ def test_a_read_only_database_checks_fields_only_and_refuses_to_import(
 ) -> None:
     bob = Identity(user="bob", machine="LAB-PC-4")
     with open_caltrack(
-        str(db_path),
+        db_url,
         identity=bob,
         clock=clock,
         editing=EditingOptions(edit=False),
@@ -576,7 +576,7 @@ def test_a_read_only_database_checks_fields_only_and_refuses_to_import(
             assert not win.transfer.act_import_calibrations.isEnabled()
             assert win.transfer.act_export.isEnabled() and win.transfer.act_audit.isEnabled()
             # A wizard opened while editing still runs when the editing stops.
-            before = fingerprint(db_path)
+            before = fingerprint(db_url)
             wizard = win.transfer.import_file("instruments", str(DATA / "register-us-dates.csv"))
             to_reading(qtbot, wizard)
             to_preview(qtbot, wizard)
@@ -593,7 +593,7 @@ def test_a_read_only_database_checks_fields_only_and_refuses_to_import(
             assert not wizard.busy
             back = wizard.button(QWizard.WizardButton.BackButton)
             assert back is not None and back.isEnabled()
-            assert fingerprint(db_path) == before
+            assert fingerprint(db_url) == before
             wizard.reject()
         finally:
             win.close()

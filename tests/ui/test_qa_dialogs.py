@@ -4,7 +4,6 @@ passwords, users and roles, the standards check of the calibration dialog, the m
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,11 +161,11 @@ def test_a_wrong_password_keeps_the_dialog_open_with_the_message_at_the_field(
 
 
 def test_a_technician_gets_one_clear_not_allowed_dialog(
-    qtbot: QtBot, lab: CalTrack, db_path: Path, clock: FixedClock, runner: TaskRunner, shown: Shown
+    qtbot: QtBot, lab: CalTrack, db_url: str, clock: FixedClock, runner: TaskRunner, shown: Shown
 ) -> None:
     record = record_of(lab, "TH-001")
     lab.close()
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         me = bob.accounts.me()
         assert me.role == "technician"
         # Asked before any password is typed: the window says what to do.
@@ -302,10 +301,10 @@ def test_users_dialog_as_admin_adds_changes_and_deactivates(
 
 
 def test_users_dialog_for_a_technician_is_read_only_and_names_the_admins(
-    qtbot: QtBot, app: CalTrack, db_path: Path, clock: FixedClock, runner: TaskRunner
+    qtbot: QtBot, app: CalTrack, db_url: str, clock: FixedClock, runner: TaskRunner
 ) -> None:
     app.close()
-    with open_as(db_path, BOB, clock) as bob:
+    with open_as(db_url, BOB, clock) as bob:
         dialog = UsersDialog(app=bob, runner=runner, editing=True)
         qtbot.addWidget(dialog)
         dialog.show()

@@ -465,7 +465,7 @@ def test_a_cancel_before_the_rename_leaves_no_file(tmp_path: Path) -> None:
 def test_reports_work_on_a_database_opened_read_only(
     qtbot: QtBot,
     demo_app: CalTrack,
-    demo_db: Path,
+    demo_db: str,
     clock: FixedClock,
     runner: TaskRunner,
     tmp_path: Path,
