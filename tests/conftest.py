@@ -255,7 +255,7 @@ SERVER_HALF_LEFT_OUT = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything under tests/integration is the ``integration`` tier (``-m "not
     integration"`` runs the unit and window tiers only).
 
@@ -283,6 +283,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             )
         elif UNIT_SERVER_HALVES_ONLY and UNIT not in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.skip(reason=SERVER_HALF_LEFT_OUT))
+
+    _keep_this_shard(config, items)
+
+
+SHARD_ENV = "CALTRACK_SHARD"
+
+
+def _keep_this_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``CALTRACK_SHARD=K/N`` keeps every N-th test from the K-th: ./run-tests runs the
+    integration tier as two such processes side by side, so both cores stay busy after
+    the quicker tiers end. Every file's tests are spread over the shards alike."""
+    shard = os.environ.get(SHARD_ENV)
+    if not shard:
+        return
+    k, _, n = shard.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise pytest.UsageError(f"{SHARD_ENV}={shard!r}: give K/N with 1 <= K <= N")
+    mine = [item for i, item in enumerate(items) if i % int(n) == int(k) - 1]
+    theirs = [item for i, item in enumerate(items) if i % int(n) != int(k) - 1]
+    config.hook.pytest_deselected(items=theirs)
+    items[:] = mine
 
 
 WINDOW_TESTS = (Path(__file__).parent / "ui", JOURNEYS)
