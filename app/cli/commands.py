@@ -551,8 +551,15 @@ def cmd_db_copy(args: argparse.Namespace) -> int:
     # The target checked as `db verify --deep` would: the chain re-hashed, the tables
     # replayed against it, the signatures, the foreign keys, the attachment hashes.
     target_args = argparse.Namespace(**{**vars(args), "db": args.to, "wait": 0.0})
-    with open_app(target_args, verifying=True) as target:
-        report = target.maintenance.verify(deep=True)
+    # Minutes at 100k instruments (about 3 of a 13-minute copy): say what is going on.
+    if sys.stderr.isatty():
+        print("verifying the copy (as db verify --deep) …", end="\r", file=sys.stderr)
+    try:
+        with open_app(target_args, verifying=True) as target:
+            report = target.maintenance.verify(deep=True)
+    finally:
+        if sys.stderr.isatty():
+            print(" " * 60, end="\r", file=sys.stderr)
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
     if not report.clean:

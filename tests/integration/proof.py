@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 from app.bootstrap import CalTrack, open_caltrack
 from app.db.engine import EngineOptions, JournalChoice
 from app.identity import Identity
+from app.limits import NOTES_LEN
 from app.services.dto import InstrumentInput, to_jsonable
 from app.services.editing import EditingOptions
 from app.services.snapshots import INSTRUMENT_AUDITED
@@ -295,6 +296,22 @@ class EditRun:
     seconds: float
 
 
+def require_notes_fit(*, workers: int, edits: int, tags: list[str]) -> None:
+    """Refuse a size whose tokens cannot all fit in an instrument's notes.
+
+    Each save appends ``"{worker}.{edit};"`` to the notes of a random tag; past NOTES_LEN
+    the save is refused as invalid and the worker stops half-way, minutes into the run.
+    A third more than the mean allows for the random choice of tags.
+    """
+    token = len(f"{workers - 1}.{edits - 1};")
+    expected = workers * edits / len(tags) * token * 4 / 3
+    if expected > NOTES_LEN:
+        raise ValueError(
+            f"{workers} workers × {edits} edits on {len(tags)} instruments need notes of "
+            f"about {expected:.0f} characters, over {NOTES_LEN}: use more instruments"
+        )
+
+
 def run_edit_workers(
     db: Db,
     work: Path,
@@ -306,6 +323,7 @@ def run_edit_workers(
     retry_storage_errors: bool = False,
 ) -> EditRun:
     """``workers`` processes × ``edits`` saves each on the shared instruments."""
+    require_notes_fit(workers=workers, edits=edits, tags=tags)
     logs = [work / f"edit-{w}.jsonl" for w in range(workers)]
     started = time.monotonic()
     procs = [

@@ -8,11 +8,13 @@ killed with SIGKILL part-way leaves the target empty, and the same command then 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -375,3 +377,43 @@ def test_a_server_that_drops_the_copy_mid_way_is_exit_6_and_keeps_nothing(
         assert _counts_or_none(target) is None
         result = copy_database(app.database, target)
     assert result.audit_head == _head(target) == _head(str(lab))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX pseudo-terminal")
+def test_a_copy_on_a_terminal_shows_each_table_and_the_verifying(
+    tmp_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    lab = tmp_path / "lab.db"
+    _lab(lab, clock, alice)
+    master, slave = os.openpty()
+    shown: list[bytes] = []
+
+    def read_terminal() -> None:
+        # Read while the child writes: a full pseudo-terminal would block it.
+        with contextlib.suppress(OSError):  # EIO once the child's side is closed
+            while chunk := os.read(master, 4096):
+                shown.append(chunk)
+
+    reader = threading.Thread(target=read_terminal)
+    reader.start()
+    try:
+        copied = subprocess.run(
+            [sys.executable, "-m", "app", "--db", str(lab), "db", "copy", "--to", "copy.db"],
+            cwd=tmp_path,
+            env=child_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            text=True,
+            timeout=CHILD_TIMEOUT_S,
+            check=False,
+        )
+    finally:
+        os.close(slave)
+        reader.join(timeout=CHILD_TIMEOUT_S)
+        os.close(master)
+    terminal = b"".join(shown).decode()
+    assert copied.returncode == 0, (copied.stdout, terminal)
+    assert "verified" in copied.stdout
+    assert "copying instrument: 30/30" in terminal
+    # The check of the target takes minutes on a big lab: it says so meanwhile.
+    assert "verifying the copy (as db verify --deep)" in terminal

@@ -26,6 +26,7 @@ from tests.integration.proof import (
     check_server_kill_run,
     new_lab,
     report,
+    require_notes_fit,
     rows,
     run_edit_workers,
     run_server_kill_loop,
@@ -35,19 +36,30 @@ from tests.integration.proof import (
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
 TAGS = ["TH-001", "TH-002", "PG-010", "DMM-7"]
+# Every save appends its token to the notes, which hold at most NOTES_LEN characters: the
+# full size's 4,800 saves on 4 instruments would need about 8,000 each (the first full run
+# failed that way, half-way). On 12 instruments it is about 400 saves each, still made by
+# all 16 writers at once.
+FULL_TAGS = TAGS + [f"XT-{n:02d}" for n in range(1, 9)]
 
 
-@sizes((3, 25), (16, 300))
+def test_the_full_size_fits_in_the_instruments_notes() -> None:
+    require_notes_fit(workers=16, edits=300, tags=FULL_TAGS)
+    with pytest.raises(ValueError, match="use more instruments"):
+        require_notes_fit(workers=16, edits=300, tags=TAGS)
+
+
+@sizes((3, 25, TAGS), (16, 300, FULL_TAGS))
 def test_many_editors_on_a_server_lose_no_update(
-    size: tuple[int, int], pg_url: str, tmp_path: Path
+    size: tuple[int, int, list[str]], pg_url: str, tmp_path: Path
 ) -> None:
-    workers, edits = size
+    workers, edits, tags = size
     state = tmp_path / "state"
-    new_lab(pg_url, state, TAGS)
+    new_lab(pg_url, state, tags)
 
-    run = run_edit_workers(pg_url, tmp_path, workers=workers, edits=edits, tags=TAGS, seed=13)
+    run = run_edit_workers(pg_url, tmp_path, workers=workers, edits=edits, tags=tags, seed=13)
 
-    check_edit_run(pg_url, run, state, workers=workers, edits=edits, tags=TAGS)
+    check_edit_run(pg_url, run, state, workers=workers, edits=edits, tags=tags)
     # Nobody waited for a lock: every writer edited at once (no epochs), and saves from
     # data another writer had meanwhile changed were refused and reported.
     assert {r["epoch"] for r in run.saved} == {0}
