@@ -23,20 +23,15 @@ import shiboken6
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from app.bootstrap import open_caltrack
 from app.clock import FixedClock
 from app.identity import Identity
-from app.settings.user_settings import UserSettings
 from app.ui.dialogs.calibration_dialog import CalibrationDialog
 from app.ui.main_window import MainWindow
-from app.ui.tasks import TaskRunner
-from tests.conftest import add_thermometer
 from tests.pg_server import PgServer
 from tests.ui.conftest import Shown
 from tests.ui.opened import opened
+from tests.ui.server_window import TAG, WAIT_MS, lab_window_on
 
-WAIT_MS = 20_000
-TAG = "TH-001"
 # What the server sends when a COMMIT went through: CommandComplete, tag "COMMIT".
 COMMITTED = b"C\x00\x00\x00\x0bCOMMIT\x00"
 State = dict[str, bool]  # one connection's: inserted a record, then sent its COMMIT
@@ -139,17 +134,7 @@ def lab_window(
     url = pg_url.replace(f"host={pg_server.socket_dir}", f"host={relay.folder}")
     if url == pg_url:
         raise AssertionError(f"the relay is not in {pg_url}")
-    with open_caltrack(
-        url, create=True, identity=alice, clock=clock, state_dir=tmp_path / "state"
-    ) as app:
-        add_thermometer(app, TAG)
-        win = MainWindow(app=app, runner=TaskRunner(), settings=UserSettings(reminders=False))
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitUntil(lambda: win.history is not None and win.live.listening, timeout=WAIT_MS)
-        yield win
-        win.close()
-        win.runner.wait()
+    yield from lab_window_on(qtbot, url, clock, alice, tmp_path / "state")
 
 
 def save(dialog: CalibrationDialog) -> None:

@@ -19,37 +19,22 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.bootstrap import CalTrack, open_caltrack
+from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.identity import Identity
-from app.settings.user_settings import UserSettings
 from app.ui.dialogs.calibration_dialog import CalibrationDialog
 from app.ui.main_window import MainWindow
-from app.ui.tasks import TaskRunner
-from tests.conftest import add_thermometer
 from tests.pg_server import PgServer
 from tests.ui.conftest import Shown
 from tests.ui.opened import opened
-
-WAIT_MS = 20_000  # a restarted server replays its log before it takes connections
-TAG = "TH-001"
+from tests.ui.server_window import TAG, WAIT_MS, lab_window_on
 
 
 @pytest.fixture
 def lab_window(
     qtbot: QtBot, pg_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
 ) -> Iterator[MainWindow]:
-    with open_caltrack(
-        pg_url, create=True, identity=alice, clock=clock, state_dir=tmp_path / "state"
-    ) as app:
-        add_thermometer(app, TAG)
-        win = MainWindow(app=app, runner=TaskRunner(), settings=UserSettings(reminders=False))
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitUntil(lambda: win.history is not None and win.live.listening, timeout=WAIT_MS)
-        yield win
-        win.close()
-        win.runner.wait()
+    yield from lab_window_on(qtbot, pg_url, clock, alice, tmp_path / "state")
 
 
 def typed_calibration(qtbot: QtBot, window: MainWindow) -> CalibrationDialog:
