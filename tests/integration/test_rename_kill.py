@@ -108,6 +108,11 @@ class Child:
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=CHILD_TIMEOUT_S)
         self._reader.join(timeout=CHILD_TIMEOUT_S)
+        # Its pipes too: left to the garbage collector, they are reported unclosed
+        # (a ResourceWarning) in whichever test happens to run then.
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
     def saved(self) -> set[str]:
         return {line.split(" ", 1)[1] for line in self.lines if line.startswith("saved ")}
