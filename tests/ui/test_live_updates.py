@@ -8,8 +8,6 @@ one second: the issue's promise.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +24,7 @@ from app.ui.main_window import MainWindow
 from app.ui.models.instrument_table import ID_ROLE
 from app.ui.tasks import Changes, TaskRunner
 from tests.conftest import add_thermometer
-from tests.integration.helpers import CHILD_TIMEOUT_S, child_env, end_listening_connections
+from tests.integration.helpers import end_listening_connections, run_cli
 from tests.pg_server import PgServer
 from tests.ui.conftest import Shown
 
@@ -130,15 +128,7 @@ def test_an_instrument_added_by_another_program_appears_in_both_registers(
     qtbot: QtBot, two_windows: tuple[MainWindow, MainWindow], pg_url: str, tmp_path: Path
 ) -> None:
     left, right = two_windows
-    added = subprocess.run(
-        [sys.executable, "-m", "app", "--db", pg_url, "instruments", "add", *PR_100],
-        cwd=tmp_path,
-        env=child_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT_S,
-        check=False,
-    )
+    added = run_cli(pg_url, "instruments", "add", *PR_100, cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     qtbot.waitUntil(lambda: "PR-100" in tags_in(left), timeout=LIVE_MS)
     qtbot.waitUntil(lambda: "PR-100" in tags_in(right), timeout=LIVE_MS)
@@ -206,15 +196,7 @@ def test_a_server_restart_under_idle_windows_reconnects_them_quietly(
     assert "Live updates resumed." in said
     assert shown.boxes == []
     # A change by another program after the restart still arrives within a second.
-    added = subprocess.run(
-        [sys.executable, "-m", "app", "--db", pg_url, "instruments", "add", *PR_100],
-        cwd=tmp_path,
-        env=child_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT_S,
-        check=False,
-    )
+    added = run_cli(pg_url, "instruments", "add", *PR_100, cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     qtbot.waitUntil(lambda: "PR-100" in tags_in(left), timeout=LIVE_MS)
     qtbot.waitUntil(lambda: "PR-100" in tags_in(right), timeout=LIVE_MS)
