@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -246,17 +246,15 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
 INTEGRATION = Path(__file__).parent / "integration"
 UNIT = Path(__file__).parent / "unit"
 # Which server halves of the tests that run on both backends a run includes
-# (CALTRACK_SERVER_HALVES): "all" — every one; unset — all but those of the integration
-# tier (mostly CLI end-to-end tests; with them a clean-clone run came too close to CI's
-# 30 minutes on 2 cores); "unit" — the unit tier's only. Every server-only test runs.
-SERVER_HALVES = os.environ.get("CALTRACK_SERVER_HALVES") or (
-    "all" if os.environ.get("CALTRACK_FULL_PROOF") == "1" else "window"
-)
+# (CALTRACK_SERVER_HALVES): unset or "all" — every one; "window" — all but those of the
+# integration tier (mostly CLI end-to-end tests, about 3 minutes); "unit" — the unit tier's
+# only. Quicker loops while working; CI runs them all. Every server-only test always runs.
+SERVER_HALVES = os.environ.get("CALTRACK_SERVER_HALVES") or "all"
 if SERVER_HALVES not in ("all", "window", "unit"):
-    raise pytest.UsageError(f"CALTRACK_SERVER_HALVES={SERVER_HALVES!r}: give all or unit")
+    raise pytest.UsageError(f"CALTRACK_SERVER_HALVES={SERVER_HALVES!r}: give all, window or unit")
 SERVER_HALF_LEFT_OUT = (
-    "server half of a test that also runs on SQLite, left out of this run for time: "
-    "CALTRACK_SERVER_HALVES=all runs it"
+    "server half of a test that also runs on SQLite, left out of this run by "
+    f"CALTRACK_SERVER_HALVES={SERVER_HALVES}: unset, it runs"
 )
 
 
@@ -303,19 +301,53 @@ SHARD_ENV = "CALTRACK_SHARD"
 
 
 def _keep_this_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``CALTRACK_SHARD=K/N`` keeps every N-th test from the K-th: ./run-tests runs the
-    integration tier as two such processes side by side, so both cores stay busy after
-    the quicker tiers end. Every file's tests are spread over the shards alike."""
+    """``CALTRACK_SHARD=K/N`` keeps the K-th of N shares of the tests: ./run-tests runs
+    the integration tier as such processes side by side, so both cores stay busy after the
+    quicker tiers end.
+
+    The tests that share a fixture made once per module (a module's lab, or the commands
+    it runs once for all its cases) stay together in one share: split over two processes,
+    each would make it. The groups go in order to the share with the fewest tests so far.
+    """
     shard = os.environ.get(SHARD_ENV)
     if not shard:
         return
     k, _, n = shard.partition("/")
     if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
         raise pytest.UsageError(f"{SHARD_ENV}={shard!r}: give K/N with 1 <= K <= N")
-    mine = [item for i, item in enumerate(items) if i % int(n) == int(k) - 1]
-    theirs = [item for i, item in enumerate(items) if i % int(n) != int(k) - 1]
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        groups.setdefault(_shard_group(item), []).append(item)
+    sizes = [0] * int(n)
+    share: dict[str, int] = {}
+    for key, members in groups.items():
+        share[key] = sizes.index(min(sizes))
+        sizes[share[key]] += sum(not item.get_closest_marker("skip") for item in members)
+    mine = [item for item in items if share[_shard_group(item)] == int(k) - 1]
+    theirs = [item for item in items if share[_shard_group(item)] != int(k) - 1]
     config.hook.pytest_deselected(items=theirs)
     items[:] = mine
+
+
+def _shard_group(item: pytest.Item) -> str:
+    """The test's file and the parameters of its module- or class-wide fixtures (the
+    backend of a module's lab), or the test itself when it shares nothing."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions: dict[str, Sequence[pytest.FixtureDef[object]]] = (
+        info.name2fixturedefs if info is not None else {}
+    )
+    shared = [
+        name
+        for name in getattr(item, "fixturenames", ())
+        if name in definitions and definitions[name][-1].scope in ("class", "module", "package")
+    ]
+    if not shared:
+        return item.nodeid
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return f"{item.path}::" + ",".join(
+        f"{name}={params[name]!r}" for name in sorted(params) if name in shared
+    )
 
 
 WINDOW_TESTS = (Path(__file__).parent / "ui", JOURNEYS)
