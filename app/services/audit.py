@@ -362,7 +362,11 @@ CODE_FIELDS = frozenset(
         "meaning",
     }
 )
-READINGS_FIELD = "points"  # a calibration's readings: [[seq, nominal, found, left, tol, unit]]
+# A calibration's readings: [[seq, nominal, found, left, tol, unit]], and since issue 14
+# a point with U or a written tolerance has 6 more: [..., U, k, tolerance as written,
+# lower limit, upper limit, TUR] (app.services.snapshots.point_row).
+READINGS_FIELD = "points"
+READING_LENGTHS = (6, 12)
 
 
 def entity_name(entity_type: str) -> str:
@@ -392,14 +396,25 @@ def _code_text(value: Any) -> Any:
 
 def reading_text(point: Any) -> str:
     """One recorded reading: "nominal 100 °C, as found 100.08, as left 100.01, ± 0.05"."""
-    if not isinstance(point, list) or len(point) != 6:
+    if not isinstance(point, list) or len(point) not in READING_LENGTHS:
         return canonical_json(point)
-    _seq, nominal, found, left, tolerance, unit = point
+    _seq, nominal, found, left, tolerance, unit = point[:6]
     unit = f" {unit}" if unit else ""
-    return (
-        f"nominal {_number(nominal)}{unit}, as found {_number(found)}, "
-        f"as left {_number(left)}, ± {_number(tolerance)}"
+    text = f"nominal {_number(nominal)}{unit}, as found {_number(found)}, as left {_number(left)}, "
+    if len(point) == 6:
+        return text + f"± {_number(tolerance)}"
+    big_u, k, written, lower, upper, ratio = point[6:]
+    text += (
+        f"{written or '± ' + _number(tolerance)} "
+        f"({_number(lower if lower is not None else None)} … {_number(upper)})"
+        if lower is not None
+        else f"{written or '± ' + _number(tolerance)}"
     )
+    if big_u is not None:
+        text += f", U {_number(big_u)}" + (f" (k={_number(k)})" if k is not None else "")
+    if ratio is not None:
+        text += f", TUR {ratio:.1f}:1" if isinstance(ratio, float) else f", TUR {ratio}"
+    return text
 
 
 def reading_changes(before: Any, after: Any) -> list[tuple[str, str | None, str | None]] | None:
@@ -410,7 +425,7 @@ def reading_changes(before: Any, after: Any) -> list[tuple[str, str | None, str 
         if value is None:
             return {}
         if not isinstance(value, list) or not all(
-            isinstance(p, list) and len(p) == 6 for p in value
+            isinstance(p, list) and len(p) in READING_LENGTHS for p in value
         ):
             return None
         return {p[0]: reading_text(p) for p in value}
