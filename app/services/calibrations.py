@@ -56,7 +56,7 @@ from app.services.tolerance import (
     opens_case,
     resolution,
 )
-from app.services.tolerance_spec import MeasuringRange, parse_tolerance
+from app.services.tolerance_spec import MeasuringRange, format_number, parse_tolerance
 from app.services.traceability import standard_problems_in, traceability_of
 from app.services.tur import format_tur, meets_minimum
 from app.services.validation import clean_text, parse_date, parse_float
@@ -258,7 +258,7 @@ class CalibrationService:
         if low_tur and not fields["tur_justification"]:
             errors["tur_justification"] = (
                 f"the TUR of {', '.join(low_tur)} is below the lab's minimum of "
-                f"{format_tur(lab.minimum_tur)} — use a better standard or method, or give a "
+                f"{format_number(lab.minimum_tur)}:1 — use a better standard or method, or give a "
                 "justification to accept it anyway"
             )
         next_due = parse_date("next_due", data.next_due, errors)
