@@ -56,7 +56,12 @@ from app.services.tolerance import (
     opens_case,
     resolution,
 )
-from app.services.tolerance_spec import MeasuringRange, format_number, parse_tolerance
+from app.services.tolerance_spec import (
+    MeasuringRange,
+    as_decimal,
+    format_number,
+    parse_tolerance,
+)
 from app.services.traceability import standard_problems_in, traceability_of
 from app.services.tur import format_tur, meets_minimum
 from app.services.validation import clean_text, parse_date, parse_float
@@ -316,8 +321,10 @@ class CalibrationService:
             )
             limits = spec.limits(p.nominal)
             lower, upper = float(limits.lower), float(limits.upper)
-            # The wider side, for readers that know only ± (reports, older exports).
-            tolerance = max(p.nominal - lower, upper - p.nominal)
+            # The wider side, for readers that know only ± (reports, older exports);
+            # in decimals, so -0.02/+0.05 stores 0.05, not 0.05000000000000071.
+            nominal = as_decimal(p.nominal, "nominal")
+            tolerance = float(max(nominal - limits.lower, limits.upper - nominal))
         elif p.tolerance < 0:
             raise ValidationError({"tolerance": "tolerance must be zero or more (it is ±)"})
         judged = judge_point(

@@ -285,7 +285,12 @@ def case_views(
         record = records.get(case.record_id)
         if instrument is None or record is None:  # the foreign keys forbid it
             raise NotFoundError(f"OOT-{case.id}: its instrument or calibration no longer exists")
-        failed = set(failed_points(record, "as_found", indeterminate=True))
+        # The points out of tolerance; when none is, those that opened the case by the
+        # lab's indeterminate-result setting.
+        failed = set(
+            failed_points(record, "as_found")
+            or failed_points(record, "as_found", indeterminate=True)
+        )
         digest = case_content_hash(case)
         may_return, note = (
             return_check(uow, instrument)
