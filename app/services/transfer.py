@@ -722,7 +722,16 @@ class TransferService:
         for key, instrument in instruments.items():
             for r in uow.calibrations.history(instrument.id):
                 points = tuple(
-                    (p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in r.points
+                    (
+                        p.nominal,
+                        p.as_found,
+                        p.as_left,
+                        p.tolerance_text or p.tolerance,
+                        p.unit,
+                        p.uncertainty,
+                        p.coverage_factor,
+                    )
+                    for p in r.points
                 )
                 keys[(key, r.performed_on, r.certificate_number.casefold(), r.result, points)] = (
                     r.id
@@ -785,7 +794,19 @@ class TransferService:
             performed_on,
             certificate,
             result,
-            tuple((p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in points),
+            # A written tolerance is compared as written (its ± column is derived).
+            tuple(
+                (
+                    p.nominal,
+                    p.as_found,
+                    p.as_left,
+                    p.tolerance_text or p.tolerance,
+                    p.unit,
+                    p.uncertainty,
+                    p.coverage_factor,
+                )
+                for p in points
+            ),
         )
 
     def _record(
