@@ -432,7 +432,8 @@ def test_0010_gives_old_points_no_u_and_leaves_their_verdicts_as_they_were(
 ) -> None:
     """A record as revision 0009 held it (made now, then taken down to 0009, which drops
     every issue-14 column) comes back from 0010 with no U, no TUR, a ± tolerance and
-    simple acceptance: the same view, the same verdicts, its case, a clean verify."""
+    simple acceptance: the same view, the same verdicts, its case, its signature still
+    intact, a clean verify."""
     with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
         add_thermometer(app, "TH-001")
         # ±0.5 at 20 °C: 20.4 found passes (inside 19.5 … 20.5); at 50 °C 50.6 fails.
@@ -444,6 +445,9 @@ def test_0010_gives_old_points_no_u_and_leaves_their_verdicts_as_they_were(
                 points=(PointInput(20, 20.4, 20.0, 0.5, "°C"), PointInput(50, 50.6, 50.1, 0.5)),
             ),
         )
+        # Signed before the upgrade: the signature must still check after it.
+        app.accounts.set_signing_password("correct horse battery")
+        app.signatures.sign_record(old.id, meaning="reviewed", password="correct horse battery")
         before = app.calibrations.history("TH-001")
     url = database_url(str(db_url))
     eng, _ = build_engine(url, EngineOptions())
@@ -469,6 +473,7 @@ def test_0010_gives_old_points_no_u_and_leaves_their_verdicts_as_they_were(
         assert after == before
         view = after[0]
         assert view.decision_rule == "simple" and view.oot_case_id == old.oot_case_id
+        assert [s.intact for s in view.signatures] == [True]
         assert [(p.as_found_verdict, p.as_left_verdict) for p in view.points] == [
             (Verdict.PASS, Verdict.PASS),
             (Verdict.FAIL, Verdict.PASS),
