@@ -37,7 +37,7 @@ def _point_row(p: PointView) -> tuple[Any, ...]:
         _verdict(p, "found"),
         _number(p.as_left),
         _verdict(p, "left"),
-        p.tolerance_text,
+        p.tolerance_text or f"±{_number(p.tolerance)}",
         limits,
         _number(p.uncertainty),
         _number(p.coverage_factor),

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from app.clock import Clock
@@ -43,6 +44,7 @@ from app.services.snapshots import (
     signature_snapshot,
     signed_record_content,
 )
+from app.services.tur import format_tur
 
 GENESIS_HASH = "0" * 64
 HEAD_KEY = "audit_head"
@@ -404,16 +406,14 @@ def reading_text(point: Any) -> str:
     if len(point) == 6:
         return text + f"± {_number(tolerance)}"
     big_u, k, written, lower, upper, ratio = point[6:]
-    text += (
-        f"{written or '± ' + _number(tolerance)} "
-        f"({_number(lower if lower is not None else None)} … {_number(upper)})"
-        if lower is not None
-        else f"{written or '± ' + _number(tolerance)}"
-    )
+    text += written or f"± {_number(tolerance)}"
+    if lower is not None or upper is not None:
+        text += f" ({_number(lower)} … {_number(upper)})"
     if big_u is not None:
         text += f", U {_number(big_u)}" + (f" (k={_number(k)})" if k is not None else "")
-    if ratio is not None:
-        text += f", TUR {ratio:.1f}:1" if isinstance(ratio, float) else f", TUR {ratio}"
+    if isinstance(ratio, float | int):
+        # Cut down as everywhere (tur.format_tur): 3.96 is never shown as 4.0:1.
+        text += f", TUR {format_tur(Decimal(repr(float(ratio))))}"
     return text
 
 

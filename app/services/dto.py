@@ -208,10 +208,12 @@ class PointView:
     as_left: float | None
     tolerance: float
     unit: str
-    # Whether each reading conforms (pass or conditional pass); None: no reading.
+    # Whether each reading lies within its tolerance limits, as before issue 14; None: no
+    # reading. The verdict under the record's decision rule is ``as_found_verdict``.
     as_found_pass: bool | None
     as_left_pass: bool | None
-    # Issue 14: the tolerance as written (or "±tolerance"), its limits at the nominal,
+    # Issue 14: the tolerance as written ("" for a plain ± tolerance), its limits at the
+    # nominal,
     # U and k, the acceptance limits the record's rule sets, the TUR and the verdicts.
     tolerance_text: str = ""
     lower_limit: float | None = None

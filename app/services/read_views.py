@@ -14,7 +14,6 @@ from app.services.decision_rules import DecisionRule
 from app.services.dto import AttachmentView, CalibrationView, PointView, SignatureView
 from app.services.signatures import record_content_hash, signature_view
 from app.services.tolerance import judge_stored, record_rule
-from app.services.tolerance_spec import as_decimal, format_number
 from app.services.tur import format_tur
 from app.vocabulary import ProviderKind, Result
 
@@ -29,9 +28,10 @@ def point_view(seq: int, p: MeasurementPoint, rule: DecisionRule | None = None) 
         as_left=p.as_left,
         tolerance=p.tolerance,
         unit=p.unit,
-        as_found_pass=None if j.as_found is None else j.as_found.conforms,
-        as_left_pass=None if j.as_left is None else j.as_left.conforms,
-        tolerance_text=p.tolerance_text or f"±{format_number(as_decimal(p.tolerance))}",
+        # Within the tolerance limits, as always (a verdict under the rule is below).
+        as_found_pass=None if j.found_outside is None else not j.found_outside,
+        as_left_pass=None if j.left_outside is None else not j.left_outside,
+        tolerance_text=p.tolerance_text or "",
         lower_limit=float(j.tolerance.lower),
         upper_limit=float(j.tolerance.upper),
         uncertainty=p.uncertainty,

@@ -479,7 +479,7 @@ def test_0010_gives_old_points_no_u_and_leaves_their_verdicts_as_they_were(
             (Verdict.FAIL, Verdict.PASS),
         ]
         assert [(p.uncertainty, p.tur, p.tur_text) for p in view.points] == [(None, None, "")] * 2
-        assert [p.tolerance_text for p in view.points] == ["±0.5", "±0.5"]
+        assert [(p.tolerance_text, p.lower_limit) for p in view.points] == [("", 19.5), ("", 49.5)]
         assert app.maintenance.verify(deep=True).problems == []
 
 

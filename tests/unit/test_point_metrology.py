@@ -10,6 +10,7 @@ import pytest
 from app.bootstrap import CalTrack
 from app.db.models import CalibrationRecord, MeasurementPoint
 from app.errors import NotAllowedError, ValidationError
+from app.services.audit import reading_text
 from app.services.calibrations import parse_point
 from app.services.decision_rules import Verdict
 from app.services.dto import CalibrationInput, CalibrationView, PointInput
@@ -77,7 +78,7 @@ def test_guarded_binary_point_just_inside_passes_and_just_outside_fails(app: Cal
     # ...and recorded as adjusted it is a fail, not out of tolerance: no case opens.
     adjusted = _add(app, _point(100.41, left=100.0), result="adjusted", rule=GUARD_BINARY)
     assert adjusted.points[0].as_found_verdict is Verdict.FAIL
-    assert adjusted.points[0].as_found_pass is False
+    assert adjusted.points[0].as_found_pass is True  # within the tolerance all the same
     assert adjusted.oot_case_id is None
 
 
@@ -99,7 +100,7 @@ def test_guarded_conditional_verdicts_around_both_limits(app: CalTrack) -> None:
         rule=GUARD_CONDITIONAL,
     )
     assert [p.as_found_verdict for p in view.points] == list(readings.values())
-    # A conditional pass conforms (the reading is within tolerance); the others do not.
+    # Within the tolerance: the passes and conditional passes, not the others.
     assert [p.as_found_pass for p in view.points] == [True, True, True, False, False, True]
     # Two readings lie beyond the tolerance: the case opens, as simple acceptance would.
     assert view.oot_case_id is not None
@@ -304,3 +305,19 @@ def test_instrument_range_and_resolution_as_typed() -> None:
     assert measuring_range("150 to 0") is None  # high below low: not a range
     assert str(resolution("0.001 V")) == "0.001"
     assert resolution("") is None
+
+
+def test_the_audit_trail_reads_a_metrology_reading_in_words() -> None:
+    # A 6-value reading reads as it always did; a 12-value one (revision 0010) adds the
+    # limits, U with k, and the TUR cut down: 1.0 / 0.252 = 3.968… reads 3.9:1, not 4.0:1.
+    assert reading_text([1, 100.0, 100.41, 100.0, 0.5, "°C"]) == (
+        "nominal 100 °C, as found 100.41, as left 100, ± 0.5"
+    )
+    row = [1, 100.0, 100.41, 100.0, 0.5, "°C", 0.126, 2.0, None, None, None, 3.968253968253968]
+    assert reading_text(row) == (
+        "nominal 100 °C, as found 100.41, as left 100, ± 0.5, U 0.126 (k=2), TUR 3.9:1"
+    )
+    written = [2, 10.0, 10.006, 10.001, 0.007, "V", None, None, "±(0.05 % + 2 digits)"]
+    assert reading_text([*written, 9.993, 10.007, None]) == (
+        "nominal 10 V, as found 10.006, as left 10.001, ±(0.05 % + 2 digits) (9.993 … 10.007)"
+    )
