@@ -54,6 +54,7 @@ from app.services.tolerance import (
     judge_point,
     measuring_range,
     opens_case,
+    record_rule,
     resolution,
 )
 from app.services.tolerance_spec import (
@@ -408,7 +409,10 @@ class CalibrationService:
         instrument: Instrument,
     ) -> bool:
         """Whether ``record`` is what saving ``data`` records (readings, standards, all)."""
-        clean = self._validate(data, instrument, lab_metrology(uow))
+        # An entry that named no rule took the lab's at its first save: judge it by that
+        # one again, even if the lab's has changed since.
+        lab = replace(lab_metrology(uow), decision_rule=record_rule(record.decision_rule))
+        clean = self._validate(data, instrument, lab)
         standards = uow.instruments.get_many_by_tags(data.standards)
         if len(standards) != len(set(tag_key(t) for t in data.standards)):
             return False

@@ -321,3 +321,15 @@ def test_the_audit_trail_reads_a_metrology_reading_in_words() -> None:
     assert reading_text([*written, 9.993, 10.007, None]) == (
         "nominal 10 V, as found 10.006, as left 10.001, ±(0.05 % + 2 digits) (9.993 … 10.007)"
     )
+
+
+def test_a_retried_entry_is_recognised_after_the_labs_rule_changed(app: CalTrack) -> None:
+    add_thermometer(app)
+    entry = CalibrationInput(
+        performed_on="2026-11-01", result="pass", points=(_point(100.1),), entry_key="k-1"
+    )
+    first = app.calibrations.add("TH-001", entry)
+    assert first.decision_rule == "simple"
+    app.settings.set_metrology(decision_rule=GUARD_BINARY)
+    again = app.calibrations.add("TH-001", entry)  # its answer was lost: the same entry
+    assert (again.already_saved, again.id, again.decision_rule) == (True, first.id, "simple")
