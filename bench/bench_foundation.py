@@ -326,6 +326,8 @@ BASELINE_RECORD_FIELDS = (
     "notes",
     "standards_justification",
     "supersedes_id",
+    "decision_rule",
+    "tur_justification",
     "voided_at",
     "voided_by",
     "void_reason",
@@ -438,6 +440,8 @@ def _baseline_generate(conn: SqlConnection, counts: DemoCounts, today: date) -> 
                         "",
                         "",
                         None,
+                        "simple",  # decision_rule: simple acceptance, the default
+                        "",  # tur_justification
                         None,
                         None,
                         None,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.cli import qa_commands, report_commands, transfer_commands
+from app.cli import metrology_commands, qa_commands, report_commands, transfer_commands
 from app.cli.common import (
     add_command,
     add_group,
@@ -989,6 +989,7 @@ def register(sub: Any) -> None:
     salv.add_argument("-o", "--output", required=True, metavar="NEW.db", help="the new file")
 
     qa_commands.register(sub, calibrations=cal, instruments=inst)
+    metrology_commands.register(sub, calibrations=cal)
     report_commands.register(sub)
     transfer_commands.register(sub)
 

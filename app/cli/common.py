@@ -17,6 +17,7 @@ from app.db.engine import EngineOptions, database_url
 from app.db.server import password_in, password_warning
 from app.services.bounds import count_problem, id_problem, seconds_problem
 from app.services.calibrations import parse_point
+from app.services.decision_rules import ACCEPTED_CODES
 from app.services.dto import CalibrationInput
 from app.services.editing import EditingOptions
 from app.settings.paths import default_database_path
@@ -133,7 +134,27 @@ def calibration_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--performed-on", required=True, metavar="YYYY-MM-DD")
     parser.add_argument("--result", required=True, choices=("pass", "fail", "adjusted"))
     parser.add_argument("--certificate", metavar="NUMBER")
-    parser.add_argument("--point", action="append", metavar="NOMINAL:AS_FOUND:AS_LEFT:TOL[:UNIT]")
+    parser.add_argument(
+        "--point",
+        action="append",
+        metavar="NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT[:U[:K]]]",
+        help="a reading (repeat for each); TOLERANCE is a number (±) or as written: "
+        "-0.02/+0.05, ±0.1 %%rdg, ±0.5 %%FS, ±0.5 %%span, ±(0.05 %% + 2 digits) (none "
+        "contains a colon or a comma; quote it for the shell), %%FS and digits taken "
+        "with the instrument's range and resolution; U the expanded uncertainty, K its "
+        "coverage factor; leave a reading empty (100::100.1:0.5)",
+    )
+    parser.add_argument(
+        "--decision-rule",
+        metavar="RULE",
+        help=f"how the readings are judged: {ACCEPTED_CODES} (default: the lab's, see "
+        "`settings show`)",
+    )
+    parser.add_argument(
+        "--tur-justification",
+        metavar="TEXT",
+        help="why a point whose TUR is below the lab's minimum is accepted anyway",
+    )
     parser.add_argument("--standard", action="append", metavar="TAG", help="reference used")
     parser.add_argument(
         "--standard-justification",
@@ -178,5 +199,7 @@ def calibration_input(args: argparse.Namespace) -> CalibrationInput:
         points=points,
         standards=tuple(args.standard or ()),
         standards_justification=args.standard_justification or "",
+        decision_rule=args.decision_rule or "",
+        tur_justification=args.tur_justification or "",
         entry_key=args.entry_key or str(uuid.uuid4()),
     )

@@ -136,6 +136,12 @@ class CalibrationRecord(Base):
     # service and by verify, not by a foreign key: adding one to this table on SQLite
     # needs a copy of the table, which its children's foreign keys do not allow.
     supersedes_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # The decision rule in force when the record was made, as its code
+    # (``app.services.decision_rules.parse_rule`` reads it back). NULL on records made
+    # before revision 0010: simple acceptance, which is how they were judged.
+    decision_rule: Mapped[str | None] = mapped_column(String(64))
+    # Why a point whose TUR is below the lab's minimum was accepted anyway.
+    tur_justification: Mapped[str] = mapped_column(Text, default="", server_default="")
     voided_at: Mapped[datetime | None] = mapped_column(DateTime)
     voided_by: Mapped[str | None] = mapped_column(String(USER_LEN))
     void_reason: Mapped[str | None] = mapped_column(Text)
@@ -164,7 +170,12 @@ class CalibrationRecord(Base):
 
 
 class MeasurementPoint(Base):
-    """One reading of a calibration: nominal, as found, as left, tolerance (±)."""
+    """One reading of a calibration: nominal, as found, as left, tolerance, and U.
+
+    ``tolerance`` is the ± half-width; for a tolerance written another way it holds the
+    wider side's width (what older readers show) and the limits are in
+    ``tolerance_lower``/``tolerance_upper``.
+    """
 
     __tablename__ = "measurement_point"
 
@@ -176,6 +187,18 @@ class MeasurementPoint(Base):
     as_left: Mapped[float | None] = mapped_column(Float)
     tolerance: Mapped[float] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(32), default="")
+    # Revision 0010 (issue 14); all NULL on older points, which keep today's meaning.
+    # Expanded uncertainty U and its coverage factor k, in the point's unit.
+    uncertainty: Mapped[float | None] = mapped_column(Float)
+    coverage_factor: Mapped[float | None] = mapped_column(Float)
+    # The tolerance as written ("±(0.05 % + 2 digits)"); NULL: ± ``tolerance``.
+    tolerance_text: Mapped[str | None] = mapped_column(String(64))
+    # Its limits at the nominal, resolved when recorded (a later change of the
+    # instrument's range or resolution never re-judges the point); NULL with the text.
+    tolerance_lower: Mapped[float | None] = mapped_column(Float)
+    tolerance_upper: Mapped[float | None] = mapped_column(Float)
+    # The test uncertainty ratio (tolerance span over 2U); NULL without U.
+    tur: Mapped[float | None] = mapped_column(Float)
 
 
 class CalibrationStandard(Base):

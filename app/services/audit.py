@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from app.clock import Clock
@@ -43,6 +44,7 @@ from app.services.snapshots import (
     signature_snapshot,
     signed_record_content,
 )
+from app.services.tur import format_tur
 
 GENESIS_HASH = "0" * 64
 HEAD_KEY = "audit_head"
@@ -362,7 +364,11 @@ CODE_FIELDS = frozenset(
         "meaning",
     }
 )
-READINGS_FIELD = "points"  # a calibration's readings: [[seq, nominal, found, left, tol, unit]]
+# A calibration's readings: [[seq, nominal, found, left, tol, unit]], and since issue 14
+# a point with U or a written tolerance has 6 more: [..., U, k, tolerance as written,
+# lower limit, upper limit, TUR] (app.services.snapshots.point_row).
+READINGS_FIELD = "points"
+READING_LENGTHS = (6, 12)
 
 
 def entity_name(entity_type: str) -> str:
@@ -392,14 +398,23 @@ def _code_text(value: Any) -> Any:
 
 def reading_text(point: Any) -> str:
     """One recorded reading: "nominal 100 °C, as found 100.08, as left 100.01, ± 0.05"."""
-    if not isinstance(point, list) or len(point) != 6:
+    if not isinstance(point, list) or len(point) not in READING_LENGTHS:
         return canonical_json(point)
-    _seq, nominal, found, left, tolerance, unit = point
+    _seq, nominal, found, left, tolerance, unit = point[:6]
     unit = f" {unit}" if unit else ""
-    return (
-        f"nominal {_number(nominal)}{unit}, as found {_number(found)}, "
-        f"as left {_number(left)}, ± {_number(tolerance)}"
-    )
+    text = f"nominal {_number(nominal)}{unit}, as found {_number(found)}, as left {_number(left)}, "
+    if len(point) == 6:
+        return text + f"± {_number(tolerance)}"
+    big_u, k, written, lower, upper, ratio = point[6:]
+    text += written or f"± {_number(tolerance)}"
+    if lower is not None or upper is not None:
+        text += f" ({_number(lower)} … {_number(upper)})"
+    if big_u is not None:
+        text += f", U {_number(big_u)}" + (f" (k={_number(k)})" if k is not None else "")
+    if isinstance(ratio, float | int):
+        # Cut down as everywhere (tur.format_tur): 3.96 is never shown as 4.0:1.
+        text += f", TUR {format_tur(Decimal(repr(float(ratio))))}"
+    return text
 
 
 def reading_changes(before: Any, after: Any) -> list[tuple[str, str | None, str | None]] | None:
@@ -410,7 +425,7 @@ def reading_changes(before: Any, after: Any) -> list[tuple[str, str | None, str 
         if value is None:
             return {}
         if not isinstance(value, list) or not all(
-            isinstance(p, list) and len(p) == 6 for p in value
+            isinstance(p, list) and len(p) in READING_LENGTHS for p in value
         ):
             return None
         return {p[0]: reading_text(p) for p in value}

@@ -34,6 +34,7 @@ from app.plain_text import tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
+from app.services.decision_rules import DecisionRule, parse_rule
 from app.services.dto import (
     CalibrationInput,
     CalibrationView,
@@ -46,14 +47,31 @@ from app.services.lookups import require_instrument
 from app.services.oot import open_case_in, refresh_open_cases_in
 from app.services.read_views import calibration_views
 from app.services.review import appended, record_problems, sentence
+from app.services.settings import LabMetrology, lab_metrology
 from app.services.snapshots import created, diff, instrument_snapshot, record_snapshot
-from app.services.tolerance import opens_case, within
+from app.services.tolerance import (
+    PointJudgement,
+    judge_point,
+    measuring_range,
+    opens_case,
+    record_rule,
+    resolution,
+)
+from app.services.tolerance_spec import (
+    MeasuringRange,
+    as_decimal,
+    format_number,
+    parse_tolerance,
+)
 from app.services.traceability import standard_problems_in, traceability_of
+from app.services.tur import format_tur, meets_minimum
 from app.services.validation import clean_text, parse_date, parse_float
 from app.services.voiding import touch_instrument, void_in
 from app.vocabulary import PROVIDER_KINDS, RESULTS
 
 MAX_POINTS = 500
+# measurement_point.tolerance_text's length (revision 0010).
+TOLERANCE_TEXT_LEN = 64
 # What an edit may change on an unsigned record; readings, result and dates change only
 # by superseding the record (a new record replaces it, the old one is voided).
 EDITABLE_FIELDS = (
@@ -69,29 +87,89 @@ EDITABLE_FIELDS = (
 
 
 @dataclass(frozen=True)
+class _CleanPoint:
+    """A point as it is stored: the entry plus its resolved limits and TUR."""
+
+    entry: PointInput
+    tolerance: float
+    tolerance_text: str | None
+    lower: float | None
+    upper: float | None
+    tur: float | None
+
+    def row(self) -> tuple[object, ...]:
+        """What a stored point must equal for a repeated save to be the same entry."""
+        p = self.entry
+        return (
+            p.nominal,
+            p.as_found,
+            p.as_left,
+            self.tolerance,
+            p.unit,
+            p.uncertainty,
+            p.coverage_factor,
+            self.tolerance_text,
+            self.lower,
+            self.upper,
+            self.tur,
+        )
+
+
+@dataclass(frozen=True)
 class _CleanCalibration:
     performed_on: date
     next_due: date | None
     fields: dict[str, object]
-    points: list[PointInput]
+    points: list[_CleanPoint]
+
+
+# Only for checking a written tolerance's form before the instrument is known.
+_ANY_RANGE = MeasuringRange.of(0, 1)
+POINT_FORMAT = "NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT[:U[:K]]]"
 
 
 def parse_point(text: str) -> PointInput:
-    """``NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT]``; an empty reading is allowed."""
+    """``NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT[:U[:K]]]``; an empty reading is allowed.
+
+    TOLERANCE is a number (± that much, as always) or any form a tolerance is written
+    in (``-0.02/+0.05``, ``±0.1 %rdg``, ``±(0.05 % + 2 digits)``: none has a colon or a
+    comma); the service reads the written forms, with the instrument's range and
+    resolution. U is the expanded uncertainty and K its coverage factor.
+    """
     parts = text.split(":")
-    if len(parts) not in (4, 5):
-        raise ValidationError(
-            {"point": f"{text!r} must be NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT]"}
-        )
+    if not 4 <= len(parts) <= 7:
+        raise ValidationError({"point": f"{text!r} must be {POINT_FORMAT}"})
     errors: dict[str, str] = {}
     nominal = parse_float("nominal", parts[0], errors)
     as_found = parse_float("as_found", parts[1], errors)
     as_left = parse_float("as_left", parts[2], errors)
-    tolerance = parse_float("tolerance", parts[3], errors)
-    if errors or nominal is None or tolerance is None:
-        detail = "; ".join(f"{k} {v}" for k, v in errors.items()) or "nominal and tolerance needed"
+    written = " ".join(parts[3].split())
+    plain: dict[str, str] = {}
+    tolerance = parse_float("tolerance", written, plain)
+    if not written:
+        errors["tolerance"] = "is needed"
+    uncertainty = parse_float("U", parts[5], errors) if len(parts) > 5 else None
+    coverage = parse_float("k", parts[6], errors) if len(parts) > 6 else None
+    if uncertainty is not None and uncertainty <= 0:
+        errors["U"] = f"must be more than 0 (got {parts[5].strip()})"
+    if coverage is not None and coverage <= 0:
+        errors["k"] = f"must be more than 0 (got {parts[6].strip()})"
+    if coverage is not None and uncertainty is None:
+        errors["k"] = "needs U (the expanded uncertainty) before it"
+    if errors or nominal is None:
+        detail = "; ".join(f"{k} {v}" for k, v in errors.items()) or "nominal needed"
         raise ValidationError({"point": f"{text!r}: {detail}"})
-    return PointInput(nominal, as_found, as_left, tolerance, parts[4] if len(parts) == 5 else "")
+    unit = parts[4].strip() if len(parts) > 4 else ""
+    if tolerance is None:  # not a number: a tolerance as written, read by the service
+        # Its form is checked now (a stand-in range and resolution: the instrument's own
+        # are applied when the calibration is recorded).
+        try:
+            parse_tolerance(written, measuring_range=_ANY_RANGE, resolution=1)
+        except ValidationError as error:
+            detail = "; ".join(error.fields.values())
+            raise ValidationError({"point": f"{text!r}: {detail}"}) from None
+        return PointInput.written(nominal, as_found, as_left, written, unit, uncertainty, coverage)
+    return PointInput(nominal, as_found, as_left, tolerance, unit, uncertainty, coverage)
 
 
 class CalibrationService:
@@ -103,11 +181,22 @@ class CalibrationService:
         self._clock = clock
 
     def _validate(
-        self, data: CalibrationInput, instrument: Instrument, *, flagged: bool = False
+        self,
+        data: CalibrationInput,
+        instrument: Instrument,
+        lab: LabMetrology,
+        *,
+        flagged: bool = False,
     ) -> _CleanCalibration:
         """The record's clean values; ``flagged``: its dates contradict each other and are
         kept as recorded because the caller flags the instrument for QA review."""
         errors: dict[str, str] = {}
+        rule = lab.decision_rule
+        if data.decision_rule.strip():
+            try:
+                rule = parse_rule(data.decision_rule)
+            except ValidationError as error:
+                errors["decision_rule"] = error.fields.get("decision rule", str(error))
         performed_on = parse_date("performed_on", data.performed_on, errors)
         if performed_on is None and "performed_on" not in errors:
             errors["performed_on"] = "required"
@@ -140,28 +229,44 @@ class CalibrationService:
                 errors,
                 multiline=True,
             ),
+            "decision_rule": rule.code,
+            "tur_justification": clean_text(
+                "tur_justification", data.tur_justification, NOTES_LEN, errors, multiline=True
+            ),
         }
         humidity = fields["humidity_pct"]
         if isinstance(humidity, float) and not 0 <= humidity <= 100:
             errors["humidity_pct"] = "must be between 0 and 100 %"
         if len(data.points) > MAX_POINTS:
             errors["points"] = f"at most {MAX_POINTS} measurement points"
-        points = list(data.points)
-        for seq, p in enumerate(points, start=1):
-            values = (p.nominal, p.as_found, p.as_left, p.tolerance)
-            if any(v is not None and not math.isfinite(v) for v in values):
-                errors[f"point {seq}"] = "readings must be finite numbers"
-            elif p.tolerance < 0:
-                errors[f"point {seq}"] = "tolerance must be zero or more (it is ±)"
-            elif len(p.unit) > 32:
-                errors[f"point {seq}"] = "unit is at most 32 characters"
-            elif result == "pass" and (
-                within(p.as_found, p.nominal, p.tolerance) is False
-                or within(p.as_left, p.nominal, p.tolerance) is False
-            ):
+        points: list[_CleanPoint] = []
+        low_tur: list[str] = []
+        for seq, p in enumerate(data.points, start=1):
+            try:
+                point, judged = self._clean_point(p, instrument, rule)
+            except ValidationError as error:
+                errors[f"point {seq}"] = "; ".join(error.fields.values())
+                continue
+            points.append(point)
+            if judged.tur is not None and not meets_minimum(judged.tur, lab.minimum_tur):
+                low_tur.append(f"point {seq} ({format_tur(judged.tur)})")
+            if result == "pass" and (judged.found_outside or judged.left_outside):
                 errors[f"point {seq}"] = (
                     "is out of tolerance; record the result as fail or adjusted"
                 )
+            elif result == "pass" and any(
+                v is not None and not v.conforms for v in (judged.as_found, judged.as_left)
+            ):
+                errors[f"point {seq}"] = (
+                    f"is outside its acceptance limits ({judged.acceptance}) under the "
+                    f"decision rule ({rule.sentence}); record the result as fail or adjusted"
+                )
+        if low_tur and not fields["tur_justification"]:
+            errors["tur_justification"] = (
+                f"the TUR of {', '.join(low_tur)} is below the lab's minimum of "
+                f"{format_number(lab.minimum_tur)}:1 — use a better standard or method, or give a "
+                "justification to accept it anyway"
+            )
         next_due = parse_date("next_due", data.next_due, errors)
         if instrument.calibration_requirement != "periodic":
             # Verified before use, or not required: the check is recorded (the last
@@ -185,6 +290,58 @@ class CalibrationService:
         if errors or performed_on is None:
             raise ValidationError(errors)
         return _CleanCalibration(performed_on, next_due, fields, points)
+
+    @staticmethod
+    def _clean_point(
+        p: PointInput, instrument: Instrument, rule: DecisionRule
+    ) -> tuple[_CleanPoint, PointJudgement]:
+        """One point checked, its written tolerance resolved to limits, and judged."""
+        values = (p.nominal, p.as_found, p.as_left, p.tolerance, p.uncertainty, p.coverage_factor)
+        if any(v is not None and not math.isfinite(v) for v in values):
+            raise ValidationError({"point": "readings must be finite numbers"})
+        if len(p.unit) > 32:
+            raise ValidationError({"point": "unit is at most 32 characters"})
+        if p.uncertainty is not None and p.uncertainty <= 0:
+            raise ValidationError({"U": f"U must be more than 0, not {p.uncertainty:g}"})
+        if p.coverage_factor is not None and (p.coverage_factor <= 0 or p.uncertainty is None):
+            raise ValidationError(
+                {"k": "k must be more than 0, and comes with U (the expanded uncertainty)"}
+            )
+        written = " ".join(p.tolerance_text.split())
+        lower = upper = None
+        tolerance = p.tolerance
+        if written:
+            if len(written) > TOLERANCE_TEXT_LEN:
+                raise ValidationError(
+                    {"tolerance": f"is at most {TOLERANCE_TEXT_LEN} characters as written"}
+                )
+            spec = parse_tolerance(
+                written,
+                measuring_range=measuring_range(instrument.range_text),
+                resolution=resolution(instrument.resolution_text),
+            )
+            limits = spec.limits(p.nominal)
+            lower, upper = float(limits.lower), float(limits.upper)
+            # The wider side, for readers that know only ± (reports, older exports);
+            # in decimals, so -0.02/+0.05 stores 0.05, not 0.05000000000000071.
+            nominal = as_decimal(p.nominal, "nominal")
+            tolerance = float(max(nominal - limits.lower, limits.upper - nominal))
+        elif p.tolerance < 0:
+            raise ValidationError({"tolerance": "tolerance must be zero or more (it is ±)"})
+        judged = judge_point(
+            rule,
+            nominal=p.nominal,
+            as_found=p.as_found,
+            as_left=p.as_left,
+            tolerance=tolerance,
+            lower=lower,
+            upper=upper,
+            uncertainty=p.uncertainty,
+            coverage_factor=p.coverage_factor,
+        )
+        ratio = float(judged.tur) if judged.tur is not None else None
+        clean = _CleanPoint(p, tolerance, written or None, lower, upper, ratio)
+        return clean, judged
 
     def add(self, tag: str, data: CalibrationInput) -> CalibrationView:
         """Record a calibration; moves the due date, opens a case when it was found failing.
@@ -252,7 +409,10 @@ class CalibrationService:
         instrument: Instrument,
     ) -> bool:
         """Whether ``record`` is what saving ``data`` records (readings, standards, all)."""
-        clean = self._validate(data, instrument)
+        # An entry that named no rule took the lab's at its first save: judge it by that
+        # one again, even if the lab's has changed since.
+        lab = replace(lab_metrology(uow), decision_rule=record_rule(record.decision_rule))
+        clean = self._validate(data, instrument, lab)
         standards = uow.instruments.get_many_by_tags(data.standards)
         if len(standards) != len(set(tag_key(t) for t in data.standards)):
             return False
@@ -260,8 +420,23 @@ class CalibrationService:
             record.performed_on == clean.performed_on
             and record.next_due == clean.next_due
             and all(getattr(record, name) == value for name, value in clean.fields.items())
-            and [(p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in record.points]
-            == [(p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in clean.points]
+            and [
+                (
+                    p.nominal,
+                    p.as_found,
+                    p.as_left,
+                    p.tolerance,
+                    p.unit,
+                    p.uncertainty,
+                    p.coverage_factor,
+                    p.tolerance_text,
+                    p.tolerance_lower,
+                    p.tolerance_upper,
+                    p.tur,
+                )
+                for p in record.points
+            ]
+            == [p.row() for p in clean.points]
             and {s.standard_id for s in record.standards} == {s.id for s in standards.values()}
         )
 
@@ -310,7 +485,8 @@ class CalibrationService:
             due = parse_date("next_due", data.next_due, dates)
             if performed is not None and not dates:
                 review = sentence(record_problems(performed, due, self._clock.today()))
-        clean = self._validate(data, instrument, flagged=bool(review))
+        lab = lab_metrology(uow)
+        clean = self._validate(data, instrument, lab, flagged=bool(review))
         standards = self._standards(
             uow,
             instrument,
@@ -333,11 +509,17 @@ class CalibrationService:
         record.points = [
             MeasurementPoint(
                 seq=i,
-                nominal=p.nominal,
-                as_found=p.as_found,
-                as_left=p.as_left,
+                nominal=p.entry.nominal,
+                as_found=p.entry.as_found,
+                as_left=p.entry.as_left,
                 tolerance=p.tolerance,
-                unit=p.unit,
+                unit=p.entry.unit,
+                uncertainty=p.entry.uncertainty,
+                coverage_factor=p.entry.coverage_factor,
+                tolerance_text=p.tolerance_text,
+                tolerance_lower=p.lower,
+                tolerance_upper=p.upper,
+                tur=p.tur,
             )
             for i, p in enumerate(clean.points, start=1)
         ]
@@ -362,7 +544,7 @@ class CalibrationService:
         if newest:
             instrument.last_calibrated = clean.performed_on
             instrument.next_due = clean.next_due
-        found_failing = opens_case(record)
+        found_failing = opens_case(record, indeterminate=lab.indeterminate_opens_case)
         history: list[CalibrationRecord] | None = None
         if found_failing:
             # The record it supersedes is voided next: it cannot be the last good one.

@@ -523,6 +523,9 @@ class _Builder:
             "notes": "",
             "standards_justification": "",
             "supersedes_id": None,
+            # The demo lab judges by simple acceptance (the default rule), as stored.
+            "decision_rule": "simple",
+            "tur_justification": "",
             "voided_at": None,
             "voided_by": None,
             "void_reason": None,

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
+from app.services.decision_rules import Verdict
 from app.vocabulary import CaseState, Lifecycle, ProviderKind, Requirement, Result, Role
 
 
@@ -162,13 +163,39 @@ class InstrumentChanges:
 
 @dataclass(frozen=True)
 class PointInput:
-    """A measurement point as entered."""
+    """A measurement point as entered.
+
+    ``tolerance`` is the ± half-width, as it has always been. ``tolerance_text``, when
+    given, is the tolerance as written ("-0.02/+0.05", "±(0.05 % + 2 digits)") and
+    wins: the service resolves it to limits at the nominal (``tolerance`` is then not
+    read; :meth:`written` passes 0). ``uncertainty`` is the expanded uncertainty U and
+    ``coverage_factor`` its k, in the point's unit (None: not stated).
+    """
 
     nominal: float
     as_found: float | None
     as_left: float | None
     tolerance: float
     unit: str = ""
+    uncertainty: float | None = None
+    coverage_factor: float | None = None
+    tolerance_text: str = ""
+
+    @classmethod
+    def written(
+        cls,
+        nominal: float,
+        as_found: float | None,
+        as_left: float | None,
+        tolerance_text: str,
+        unit: str = "",
+        uncertainty: float | None = None,
+        coverage_factor: float | None = None,
+    ) -> PointInput:
+        """A point whose tolerance is given as written."""
+        return cls(
+            nominal, as_found, as_left, 0.0, unit, uncertainty, coverage_factor, tolerance_text
+        )
 
 
 @dataclass(frozen=True)
@@ -181,8 +208,25 @@ class PointView:
     as_left: float | None
     tolerance: float
     unit: str
+    # Whether each reading lies within its tolerance limits, as before issue 14; None: no
+    # reading. The verdict under the record's decision rule is ``as_found_verdict``.
     as_found_pass: bool | None
     as_left_pass: bool | None
+    # Issue 14: the tolerance as written ("" for a plain ± tolerance), its limits at the
+    # nominal,
+    # U and k, the acceptance limits the record's rule sets, the TUR and the verdicts.
+    tolerance_text: str = ""
+    lower_limit: float | None = None
+    upper_limit: float | None = None
+    uncertainty: float | None = None
+    coverage_factor: float | None = None
+    acceptance_lower: float | None = None
+    acceptance_upper: float | None = None
+    guard_band: float | None = None
+    tur: float | None = None
+    tur_text: str = ""
+    as_found_verdict: Verdict | None = None
+    as_left_verdict: Verdict | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +253,10 @@ class CalibrationInput:
     # One key per entry (a uuid4), the same on every save of it: a save repeated after
     # its answer was lost returns the record the first one made instead of a second one.
     entry_key: str | None = None
+    # The decision rule's code ("guard r=1 binary"); empty: the lab's default.
+    decision_rule: str = ""
+    # Why a point whose TUR is below the lab's minimum is accepted anyway.
+    tur_justification: str = ""
 
 
 @dataclass(frozen=True)
@@ -270,6 +318,12 @@ class CalibrationView:
     # This save found its entry recorded by an earlier save of it (whose answer was
     # lost) and wrote nothing: the record shown is that earlier one.
     already_saved: bool = False
+    # The decision rule the record was judged by (its code and its sentence; records
+    # before issue 14 were judged by simple acceptance), and why a point below the
+    # lab's minimum TUR was accepted.
+    decision_rule: str = "simple"
+    decision_rule_text: str = ""
+    tur_justification: str = ""
 
     @property
     def signed(self) -> bool:

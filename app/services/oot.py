@@ -38,7 +38,7 @@ from app.services.signatures import (
     signature_view,
 )
 from app.services.snapshots import case_snapshot, created, diff, instrument_snapshot
-from app.services.tolerance import failed_points, left_good
+from app.services.tolerance import failed_points, left_good, record_rule
 from app.services.validation import clean_text
 from app.vocabulary import CASE_STATES, CaseState
 
@@ -61,6 +61,20 @@ def _summary(record: CalibrationRecord) -> str:
         )
         return (
             f"As found out of tolerance at {len(failed)} of {len(pts)} points ({detail}); "
+            f"result {record.result}"
+        )
+    unsure = failed_points(record, "as_found", indeterminate=True)
+    if unsure:
+        # Opened by the lab's setting: inside the tolerance, outside the acceptance limits.
+        pts = sorted(record.points, key=lambda p: p.seq)
+        detail = ", ".join(
+            f"{p.nominal:.10g} {p.unit}".strip() + f" found {p.as_found:.10g}"
+            for p in pts
+            if p.seq in unsure and p.as_found is not None
+        )
+        return (
+            f"As found indeterminate (inside the tolerance, outside the acceptance limits of "
+            f"its decision rule) at {len(unsure)} of {len(pts)} points ({detail}); "
             f"result {record.result}"
         )
     return f"Calibration result: {record.result}"
@@ -271,7 +285,12 @@ def case_views(
         record = records.get(case.record_id)
         if instrument is None or record is None:  # the foreign keys forbid it
             raise NotFoundError(f"OOT-{case.id}: its instrument or calibration no longer exists")
-        failed = set(failed_points(record, "as_found"))
+        # The points out of tolerance; when none is, those that opened the case by the
+        # lab's indeterminate-result setting.
+        failed = set(
+            failed_points(record, "as_found")
+            or failed_points(record, "as_found", indeterminate=True)
+        )
         digest = case_content_hash(case)
         may_return, note = (
             return_check(uow, instrument)
@@ -290,7 +309,7 @@ def case_views(
                 last_good_on=case.last_good_on,
                 summary=case.summary,
                 failing_points=[
-                    point_view(p.seq, p)
+                    point_view(p.seq, p, record_rule(record.decision_rule))
                     for p in sorted(record.points, key=lambda p: p.seq)
                     if p.seq in failed
                 ],

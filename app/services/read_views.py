@@ -10,13 +10,17 @@ from typing import cast
 
 from app.db.models import Attachment, CalibrationRecord, MeasurementPoint
 from app.repositories.unit_of_work import UnitOfWork
-from app.services.dto import AttachmentView, CalibrationView, PointInput, PointView, SignatureView
+from app.services.decision_rules import DecisionRule
+from app.services.dto import AttachmentView, CalibrationView, PointView, SignatureView
 from app.services.signatures import record_content_hash, signature_view
-from app.services.tolerance import within
+from app.services.tolerance import judge_stored, record_rule
+from app.services.tur import format_tur
 from app.vocabulary import ProviderKind, Result
 
 
-def point_view(seq: int, p: PointInput | MeasurementPoint) -> PointView:
+def point_view(seq: int, p: MeasurementPoint, rule: DecisionRule | None = None) -> PointView:
+    """A stored point with its limits, TUR and verdicts under ``rule`` (simple if None)."""
+    j = judge_stored(p, rule or DecisionRule.simple())
     return PointView(
         seq=seq,
         nominal=p.nominal,
@@ -24,8 +28,21 @@ def point_view(seq: int, p: PointInput | MeasurementPoint) -> PointView:
         as_left=p.as_left,
         tolerance=p.tolerance,
         unit=p.unit,
-        as_found_pass=within(p.as_found, p.nominal, p.tolerance),
-        as_left_pass=within(p.as_left, p.nominal, p.tolerance),
+        # Within the tolerance limits, as always (a verdict under the rule is below).
+        as_found_pass=None if j.found_outside is None else not j.found_outside,
+        as_left_pass=None if j.left_outside is None else not j.left_outside,
+        tolerance_text=p.tolerance_text or "",
+        lower_limit=float(j.tolerance.lower),
+        upper_limit=float(j.tolerance.upper),
+        uncertainty=p.uncertainty,
+        coverage_factor=p.coverage_factor,
+        acceptance_lower=float(j.acceptance.lower),
+        acceptance_upper=float(j.acceptance.upper),
+        guard_band=float(j.acceptance.guard_band) if j.acceptance.uncertainty_used else None,
+        tur=float(j.tur) if j.tur is not None else None,
+        tur_text=format_tur(j.tur),
+        as_found_verdict=j.as_found,
+        as_left_verdict=j.as_left,
     )
 
 
@@ -37,6 +54,7 @@ def calibration_view(
     superseded_by: int | None = None,
     oot_case_id: int | None = None,
 ) -> CalibrationView:
+    rule = record_rule(record.decision_rule)
     return CalibrationView(
         id=record.id,
         instrument_id=record.instrument_id,
@@ -54,7 +72,7 @@ def calibration_view(
         uncertainty=record.uncertainty,
         next_due=record.next_due,
         notes=record.notes,
-        points=[point_view(p.seq, p) for p in record.points],
+        points=[point_view(p.seq, p, rule) for p in record.points],
         standards=sorted(tags.get(s.standard_id, str(s.standard_id)) for s in record.standards),
         voided=record.voided_at is not None,
         void_reason=record.void_reason,
@@ -66,6 +84,9 @@ def calibration_view(
         supersedes_id=record.supersedes_id,
         superseded_by_id=superseded_by,
         oot_case_id=oot_case_id,
+        decision_rule=rule.code,
+        decision_rule_text=rule.sentence,
+        tur_justification=record.tur_justification,
     )
 
 

@@ -256,7 +256,9 @@ def _readings_table(c: CalibrationView) -> Table | None:
                 p.nominal,
                 p.as_found,
                 p.as_left,
-                p.tolerance,
+                # A tolerance as written is printed so (for -0.02/+0.05 the ± column
+                # holds only the wider side); a plain ± tolerance as the number it is.
+                p.tolerance_text or p.tolerance,
                 p.unit,
                 _verdict(p.as_found_pass),
                 _verdict(p.as_left_pass),

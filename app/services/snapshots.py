@@ -14,6 +14,7 @@ from app.db.models import (
     Attachment,
     CalibrationRecord,
     Instrument,
+    MeasurementPoint,
     OotCase,
     Signature,
     UserAccount,
@@ -61,15 +62,27 @@ RECORD_AUDITED = (
     "notes",
     "standards_justification",
     "supersedes_id",
+    "decision_rule",
+    "tur_justification",
     "voided_at",
     "voided_by",
     "void_reason",
 )
 
+# The code of simple acceptance (app.services.decision_rules): what a record without a
+# stored rule (NULL, before revision 0010) was judged by, and how its snapshot says so.
+SIMPLE_RULE = "simple"
+
 # Fields added to an entity after its first release: events written before them do not
 # name them, and replaying such a trail must take the column's default, not "changed".
 ADDED_LATER: dict[str, dict[str, Any]] = {
-    "calibration": {"standards_justification": "", "supersedes_id": None},
+    "calibration": {
+        "standards_justification": "",
+        "supersedes_id": None,
+        # Revision 0010: records before it were judged by simple acceptance.
+        "decision_rule": SIMPLE_RULE,
+        "tur_justification": "",
+    },
     "instrument": {
         "calibration_requirement": "periodic",
         "requirement_reason": "",
@@ -78,7 +91,9 @@ ADDED_LATER: dict[str, dict[str, Any]] = {
 }
 
 # What a signature on a calibration record covers, fixed for good: a later CalTrack
-# auditing more fields must still be able to check old signatures.
+# auditing more fields must still be able to check old signatures. Issue 14's fields are
+# covered by an extra "metrology" entry, present only on a record that has something
+# these fields cannot say (see signed_record_content).
 SIGNED_RECORD_FIELDS = (
     "instrument_id",
     "performed_on",
@@ -151,24 +166,57 @@ def instrument_snapshot(obj: Instrument) -> Snapshot:
     return {name: to_jsonable(getattr(obj, name)) for name in INSTRUMENT_AUDITED}
 
 
+def point_row(p: MeasurementPoint) -> list[Any]:
+    """A reading as the audit trail lists it: [seq, nominal, found, left, tol, unit], and
+    [U, k, tolerance as written, lower, upper, TUR] after them only when the point has
+    any of those (revision 0010): an older point's row stays as its events wrote it."""
+    row: list[Any] = [p.seq, p.nominal, p.as_found, p.as_left, p.tolerance, p.unit]
+    extra = [
+        p.uncertainty,
+        p.coverage_factor,
+        p.tolerance_text,
+        p.tolerance_lower,
+        p.tolerance_upper,
+        p.tur,
+    ]
+    if any(v is not None for v in extra):
+        row.extend(extra)
+    return row
+
+
 def record_snapshot(obj: CalibrationRecord) -> Snapshot:
     snap = {name: to_jsonable(getattr(obj, name)) for name in RECORD_AUDITED}
-    snap["points"] = [
-        [p.seq, p.nominal, p.as_found, p.as_left, p.tolerance, p.unit]
-        for p in sorted(obj.points, key=lambda p: p.seq)
-    ]
+    # NULL (before revision 0010) and "simple" say the same: simple acceptance.
+    snap["decision_rule"] = obj.decision_rule or SIMPLE_RULE
+    snap["points"] = [point_row(p) for p in sorted(obj.points, key=lambda p: p.seq)]
     snap["standards"] = sorted(s.standard_id for s in obj.standards)
     return snap
 
 
 def signed_record_content(obj: CalibrationRecord) -> Snapshot:
-    """The part of a record a signature covers (everything but the void stamp)."""
+    """The part of a record a signature covers (everything but the void stamp).
+
+    The frozen fields and 6-value readings, as every signature before issue 14 hashed
+    them; plus a "metrology" entry (the rule, the TUR justification and each point's
+    full row) only when the record has a rule other than simple acceptance, a TUR
+    justification, or a point with U or a written tolerance. A record without any of
+    those hashes as it always did, so old signatures stay checkable; one with them has
+    them covered, and clearing them outside CalTrack changes its hash.
+    """
+    points = sorted(obj.points, key=lambda p: p.seq)
     snap = {name: to_jsonable(getattr(obj, name)) for name in SIGNED_RECORD_FIELDS}
     snap["points"] = [
-        [p.seq, p.nominal, p.as_found, p.as_left, p.tolerance, p.unit]
-        for p in sorted(obj.points, key=lambda p: p.seq)
+        [p.seq, p.nominal, p.as_found, p.as_left, p.tolerance, p.unit] for p in points
     ]
     snap["standards"] = sorted(s.standard_id for s in obj.standards)
+    rows = [point_row(p) for p in points]
+    rule = obj.decision_rule or SIMPLE_RULE
+    if rule != SIMPLE_RULE or obj.tur_justification or any(len(r) > 6 for r in rows):
+        snap["metrology"] = {
+            "decision_rule": rule,
+            "tur_justification": obj.tur_justification,
+            "points": rows,
+        }
     return snap
 
 

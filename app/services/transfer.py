@@ -46,6 +46,7 @@ from app.services.calibrations import CalibrationService
 from app.services.due import next_due_from
 from app.services.instruments import InstrumentService
 from app.services.review import instrument_problems, record_problems, sentence
+from app.services.settings import lab_metrology
 from app.services.snapshots import diff, instrument_snapshot
 from app.services.tolerance import opens_case
 from app.services.transfer_dates import DATE_ORDERS, DateOrder, detect_order
@@ -721,7 +722,16 @@ class TransferService:
         for key, instrument in instruments.items():
             for r in uow.calibrations.history(instrument.id):
                 points = tuple(
-                    (p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in r.points
+                    (
+                        p.nominal,
+                        p.as_found,
+                        p.as_left,
+                        p.tolerance_text or p.tolerance,
+                        p.unit,
+                        p.uncertainty,
+                        p.coverage_factor,
+                    )
+                    for p in r.points
                 )
                 keys[(key, r.performed_on, r.certificate_number.casefold(), r.result, points)] = (
                     r.id
@@ -784,7 +794,19 @@ class TransferService:
             performed_on,
             certificate,
             result,
-            tuple((p.nominal, p.as_found, p.as_left, p.tolerance, p.unit) for p in points),
+            # A written tolerance is compared as written (its ± column is derived).
+            tuple(
+                (
+                    p.nominal,
+                    p.as_found,
+                    p.as_left,
+                    p.tolerance_text or p.tolerance,
+                    p.unit,
+                    p.uncertainty,
+                    p.coverage_factor,
+                )
+                for p in points
+            ),
         )
 
     def _record(
@@ -824,7 +846,7 @@ class TransferService:
                 uow, audit, self._identity, record, instrument, row.void_reason, imported=imported
             )
         else:
-            if opens_case(record):
+            if opens_case(record, indeterminate=lab_metrology(uow).indeterminate_opens_case):
                 notes.append("found out of tolerance: opens an out-of-tolerance case")
             if instrument.status != before[2]:
                 notes.append(f"takes {instrument.asset_tag} {instrument.status.replace('_', ' ')}")

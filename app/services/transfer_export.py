@@ -1,8 +1,9 @@
 """The rows of an export: one per instrument, one per calibration record, voided included.
 
 The columns are ``transfer_mapping``'s catalogue, so an import reads back what an
-export wrote. Readings go in one cell as ``NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT]``
-items separated by ``; `` (what ``parse_point`` reads), standards as asset tags
+export wrote. Readings go in one cell as ``NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT[:U[:K]]]``
+items separated by ``; `` (what ``parse_point`` reads; TOLERANCE as written when it was
+written another way than ±), standards as asset tags
 separated by ``; ``. Numbers are written with every digit Python knows (``repr``), so
 reading them back gives the same float.
 """
@@ -27,10 +28,17 @@ def _number(value: float | None) -> str:
 def readings_text(points: Sequence[MeasurementPoint]) -> str:
     items = []
     for p in sorted(points, key=lambda p: p.seq):
-        item = ":".join(
-            (_number(p.nominal), _number(p.as_found), _number(p.as_left), _number(p.tolerance))
-        )
-        items.append(f"{item}:{p.unit}" if p.unit else item)
+        # A tolerance as written goes out as written (no written form has a colon, a
+        # semicolon or a bar); its limits are resolved again on import.
+        tolerance = p.tolerance_text or _number(p.tolerance)
+        parts = [_number(p.nominal), _number(p.as_found), _number(p.as_left), tolerance]
+        if p.unit or p.uncertainty is not None:
+            parts.append(p.unit)
+        if p.uncertainty is not None:
+            parts.append(_number(p.uncertainty))
+            if p.coverage_factor is not None:
+                parts.append(_number(p.coverage_factor))
+        items.append(":".join(parts))
     return "; ".join(items)
 
 

@@ -334,6 +334,10 @@ CALIBRATION_COLUMNS: tuple[ColumnSpec, ...] = (
         width=20,
     ),
     ColumnSpec("standards_justification", "Standards justification", ("justification",), width=30),
+    # Issue 14: the rule the record was judged by (its code; empty: the lab's default on
+    # import) and why a point below the lab's minimum TUR was accepted.
+    ColumnSpec("decision_rule", "Decision rule", (), width=22),
+    ColumnSpec("tur_justification", "TUR justification", (), width=30),
     ColumnSpec("notes", "Notes", ("note", "comments", "comment", "remarks", "bemerkung"), width=30),
     ColumnSpec("voided_at", "Voided at (UTC)", ("voidedat", "voidedon"), kind="moment", width=20),
     ColumnSpec("voided_by", "Voided by", ()),

@@ -417,6 +417,8 @@ def calibration_row(
         points=_points(row),
         standards=tuple(t.strip() for t in _TAG_SPLIT.split(row.text("standards")) if t.strip()),
         standards_justification=row.text("standards_justification"),
+        decision_rule=row.text("decision_rule"),
+        tur_justification=row.text("tur_justification"),
     )
     planned = PlannedRow(line=raw.line, tag=tag, calibration=data, performed_on=performed_on)
     planned.void_reason = row.text("void_reason")

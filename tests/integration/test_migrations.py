@@ -21,6 +21,7 @@ from app.db.migrate import SchemaStatus, downgrade, head_revision, schema_state,
 from app.db.models import Base
 from app.errors import DatabaseOpenError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity
+from app.services.decision_rules import Verdict
 from app.services.dto import CalibrationInput, InstrumentChanges, PointInput
 from tests.conftest import add_thermometer, is_server
 from tests.integration.helpers import (
@@ -421,6 +422,65 @@ def _tables_of(db: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     finally:
         conn.close()
+
+
+# -- 0009 → 0010: metrology on the points and records --------------------------------
+
+
+def test_0010_gives_old_points_no_u_and_leaves_their_verdicts_as_they_were(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    """A record as revision 0009 held it (made now, then taken down to 0009, which drops
+    every issue-14 column) comes back from 0010 with no U, no TUR, a ± tolerance and
+    simple acceptance: the same view, the same verdicts, its case, its signature still
+    intact, a clean verify."""
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        add_thermometer(app, "TH-001")
+        # ±0.5 at 20 °C: 20.4 found passes (inside 19.5 … 20.5); at 50 °C 50.6 fails.
+        old = app.calibrations.add(
+            "TH-001",
+            CalibrationInput(
+                performed_on=clock.today() - timedelta(days=3),
+                result="adjusted",
+                points=(PointInput(20, 20.4, 20.0, 0.5, "°C"), PointInput(50, 50.6, 50.1, 0.5)),
+            ),
+        )
+        # Signed before the upgrade: the signature must still check after it.
+        app.accounts.set_signing_password("correct horse battery")
+        app.signatures.sign_record(old.id, meaning="reviewed", password="correct horse battery")
+        before = app.calibrations.history("TH-001")
+    url = database_url(str(db_url))
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0009")
+        with eng.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("measurement_point")}
+        assert "uncertainty" not in columns and "tur" not in columns
+        upgrade(eng, url)
+    finally:
+        eng.dispose()
+    points = query(
+        db_url,
+        "SELECT uncertainty, coverage_factor, tolerance_text, tolerance_lower, "
+        "tolerance_upper, tur FROM measurement_point ORDER BY seq",
+    )
+    assert points == [(None,) * 6, (None,) * 6]
+    assert query(db_url, "SELECT decision_rule, tur_justification FROM calibration_record") == [
+        (None, "")
+    ]
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        after = app.calibrations.history("TH-001")
+        assert after == before
+        view = after[0]
+        assert view.decision_rule == "simple" and view.oot_case_id == old.oot_case_id
+        assert [s.intact for s in view.signatures] == [True]
+        assert [(p.as_found_verdict, p.as_left_verdict) for p in view.points] == [
+            (Verdict.PASS, Verdict.PASS),
+            (Verdict.FAIL, Verdict.PASS),
+        ]
+        assert [(p.uncertainty, p.tur, p.tur_text) for p in view.points] == [(None, None, "")] * 2
+        assert [(p.tolerance_text, p.lower_limit) for p in view.points] == [("", 19.5), ("", 49.5)]
+        assert app.maintenance.verify(deep=True).problems == []
 
 
 # -- 0002 → 0003: tag keys after NFKC and case folding --------------------------------

@@ -23,7 +23,8 @@ from app.clock import FixedClock
 from app.db.engine import EngineOptions, build_engine
 from app.db.migrate import SchemaStatus, downgrade, upgrade
 from app.errors import NotAllowedError, ReadOnlyError, ValidationError
-from app.services.dto import CalibrationInput
+from app.services.decision_rules import Verdict
+from app.services.dto import CalibrationInput, PointInput
 from app.services.passwords import WITHHELD_PREFIX, fingerprint
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
@@ -452,3 +453,34 @@ def test_the_groups_outlive_a_dropped_database_until_a_dba_drops_them(lab: Lab) 
     assert (
         lab.server.psql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{lab.qa}'").strip() == "1"
     )
+
+
+def test_qa_sets_the_labs_decision_rule_and_a_technician_records_by_it(
+    lab: Lab, clock: FixedClock
+) -> None:
+    # Revision 0010 lets the groups write the metrology settings' meta keys.
+    with lab.open_as(lab.tech, clock) as app, pytest.raises(NotAllowedError):
+        app.settings.set_metrology(minimum_tur="3")  # QA's to change, not a technician's
+    with lab.open_as(lab.qa, clock) as app:
+        lab_rule = app.settings.set_metrology(
+            decision_rule="guard r=1 conditional", minimum_tur="3", indeterminate_opens_case=True
+        )
+        assert (lab_rule.decision_rule.code, str(lab_rule.minimum_tur)) == (
+            "guard r=1 conditional",
+            "3",
+        )
+    with lab.open_as(lab.tech, clock) as app:
+        # ±0.5 at 20 °C with U = 0.1: acceptance limits 19.6 … 20.4; 20.45 found is a
+        # conditional pass (indeterminate), which by the lab's setting opens a case.
+        view = app.calibrations.add(
+            "TH-001",
+            CalibrationInput(
+                performed_on="2026-11-04",
+                result="adjusted",
+                points=(PointInput(20.0, 20.45, 20.0, 0.5, "°C", 0.1, 2.0),),
+            ),
+        )
+        assert view.decision_rule == "guard r=1 conditional"
+        assert view.points[0].as_found_verdict is Verdict.CONDITIONAL_PASS
+        assert view.oot_case_id is not None
+        assert app.maintenance.verify().clean

@@ -320,3 +320,63 @@ def test_a_round_trip_of_a_demo_database_loses_nothing(
     app.demo.generate(60, seed=3)
     fill(app)
     round_trip(app, bob_app, "csv", tmp_path)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_round_trip_keeps_u_k_the_tolerance_as_written_and_the_rule(
+    app: CalTrack, bob_app: CalTrack, tmp_path: Path, fmt: str
+) -> None:
+    # Issue 14. A DMM on its 20 V range (resolution 0.001 V): at 10 V ±(0.05 % + 2
+    # digits) is ±0.007 V, limits 9.993 … 10.007; U = 0.002 V gives TUR 0.014 / 0.004
+    # = 3.5, below 4:1, so the record carries a justification. At 5 V -0.002/+0.004
+    # with U = 0.0005 (k = 2.1): TUR 0.006 / 0.001 = 6.
+    app.instruments.add(
+        InstrumentInput(
+            asset_tag="DMM-1",
+            description="6½-digit DMM",
+            range_text="0 to 20 V",
+            resolution_text="0.001 V",
+        )
+    )
+    app.calibrations.add(
+        "DMM-1",
+        CalibrationInput(
+            performed_on="2026-03-02",
+            result="pass",
+            certificate_number="D-1",
+            decision_rule="guard r=1 conditional",
+            tur_justification="best 10 V standard on site",
+            points=(
+                PointInput.written(10.0, 10.004, 10.004, "±(0.05 % + 2 digits)", "V", 0.002, 2),
+                PointInput.written(5.0, 5.001, 5.001, "-0.002/+0.004", "V", 0.0005, 2.1),
+                PointInput(1.0, 1.0001, 1.0001, 0.001, ""),
+            ),
+        ),
+    )
+    exported = app.transfer.export("csv", tmp_path / "look")
+    [row] = load_csv(Path(exported.files[1]))
+    assert row["Readings"] == (
+        "10.0:10.004:10.004:±(0.05 % + 2 digits):V:0.002:2.0; "
+        "5.0:5.001:5.001:-0.002/+0.004:V:0.0005:2.1; 1.0:1.0001:1.0001:0.001"
+    )
+    assert (row["Decision rule"], row["TUR justification"]) == (
+        "guard r=1 conditional",
+        "best 10 V standard on site",
+    )
+    round_trip(app, bob_app, fmt, tmp_path)
+    [copy] = bob_app.calibrations.history("DMM-1")
+    [original] = app.calibrations.history("DMM-1")
+    assert (copy.decision_rule, copy.tur_justification) == (
+        "guard r=1 conditional",
+        "best 10 V standard on site",
+    )
+    assert copy.points == original.points
+    first, second, plain = copy.points
+    assert (first.tolerance_text, first.lower_limit, first.upper_limit) == (
+        "±(0.05 % + 2 digits)",
+        9.993,
+        10.007,
+    )
+    assert (first.uncertainty, first.coverage_factor, first.tur_text) == (0.002, 2.0, "3.5:1")
+    assert (second.lower_limit, second.upper_limit, second.tur_text) == (4.998, 5.004, "6.0:1")
+    assert (plain.tolerance_text, plain.uncertainty, plain.tur) == ("", None, None)
