@@ -44,10 +44,13 @@ CALTRACK_TABLES = {
     "calibration_record",
     "calibration_standard",
     "instrument",
+    "instrument_type",
     "measurement_point",
     "meta",
     "oot_case",
     "signature",
+    "type_field",
+    "type_point",
     "user_account",
 }
 UNKNOWN_REVISION = "ffff9999"
