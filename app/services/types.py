@@ -22,6 +22,7 @@ only what the next calibration starts from (``prefill``).
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,9 @@ from app.services.tolerance_spec import (
 from app.services.validation import MAX_INTERVAL_DAYS
 
 ENTITY = "instrument_type"
+# The JSON file ``types export`` writes and ``types import`` reads.
+DOCUMENT_FORMAT = "caltrack-instrument-types"
+DOCUMENT_VERSION = 1
 KEEPER_ROLE = "qa"  # who adds and edits types (see the module's notes)
 MAX_POINTS = 200
 MAX_FIELDS = 50
@@ -460,6 +464,167 @@ def procedure_text(kind: InstrumentType) -> str:
     )
 
 
+# -- import and export ----------------------------------------------------------------
+
+
+def type_document(views: Sequence[TypeView]) -> dict[str, Any]:
+    """Types as the JSON document ``types export`` writes: every field, as stored."""
+    return {
+        "format": DOCUMENT_FORMAT,
+        "version": DOCUMENT_VERSION,
+        "types": [
+            {
+                "name": v.name,
+                "description": v.description,
+                "default_interval_days": v.default_interval_days,
+                "decision_rule": v.decision_rule,
+                "procedure_id": v.procedure_id,
+                "procedure_revision": v.procedure_revision,
+                "range_low": v.range_low,
+                "range_high": v.range_high,
+                "resolution": v.resolution,
+                "standard_categories": list(v.standard_categories),
+                "points": [
+                    {"nominal": p.nominal, "tolerance": p.tolerance, "unit": p.unit}
+                    for p in v.points
+                ],
+                "fields": [
+                    {
+                        "name": f.name,
+                        "kind": f.kind,
+                        "required": f.required,
+                        "choices": list(f.choices),
+                    }
+                    for f in v.fields
+                ],
+            }
+            for v in views
+        ],
+    }
+
+
+_TEXT_KEYS = (
+    "description",
+    "procedure_id",
+    "procedure_revision",
+    "range_low",
+    "range_high",
+    "resolution",
+)
+
+
+def _entry(n: int, raw: Any) -> TypeInput:
+    """One type of an imported document; ValidationError says what is wrong where."""
+    where = f"type {n}"
+
+    def wrong(message: str) -> ValidationError:
+        return ValidationError({where: message})
+
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise wrong('each type is an object with at least a text "name"')
+    unknown = sorted(
+        set(raw)
+        - {
+            "name",
+            "default_interval_days",
+            "decision_rule",
+            "standard_categories",
+            "points",
+            "fields",
+            *_TEXT_KEYS,
+        }
+    )
+    if unknown:
+        raise wrong(f"{raw['name']}: unknown keys {', '.join(unknown)}")
+    given = {k: raw.get(k) if raw.get(k) is not None else "" for k in _TEXT_KEYS}
+    if not all(isinstance(v, str) for v in given.values()):
+        raise wrong(f"{raw['name']}: {', '.join(_TEXT_KEYS)} are texts")
+    texts: dict[str, str] = {k: str(v) for k, v in given.items()}
+    interval = raw.get("default_interval_days")
+    rule = raw.get("decision_rule")
+    categories = raw.get("standard_categories") or []
+    points = raw.get("points") or []
+    fields = raw.get("fields") or []
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int)):
+        raise wrong(f"{raw['name']}: default_interval_days is a whole number or null")
+    if rule is not None and not isinstance(rule, str):
+        raise wrong(f"{raw['name']}: decision_rule is a text or null")
+    if not (isinstance(categories, list) and all(isinstance(c, str) for c in categories)):
+        raise wrong(f"{raw['name']}: standard_categories is a list of texts")
+    if not (isinstance(points, list) and isinstance(fields, list)):
+        raise wrong(f"{raw['name']}: points and fields are lists")
+    point_inputs = []
+    for p in points:
+        if not (
+            isinstance(p, dict)
+            and isinstance(p.get("nominal"), int | float)
+            and not isinstance(p.get("nominal"), bool)
+            and isinstance(p.get("tolerance"), str)
+            and isinstance(p.get("unit", ""), str)
+        ):
+            raise wrong(f"{raw['name']}: each point is {{nominal: number, tolerance: text, unit}}")
+        point_inputs.append(TypePointInput(p["nominal"], p["tolerance"], p.get("unit", "")))
+    field_inputs = []
+    for f in fields:
+        choices = f.get("choices", []) if isinstance(f, dict) else None
+        if not (
+            isinstance(f, dict)
+            and isinstance(f.get("name"), str)
+            and isinstance(f.get("kind"), str)
+            and isinstance(f.get("required", False), bool)
+            and isinstance(choices, list)
+            and all(isinstance(c, str) for c in choices)
+        ):
+            raise wrong(
+                f"{raw['name']}: each field is {{name: text, kind: text, required: true or "
+                "false, choices: list of texts}}"
+            )
+        field_inputs.append(
+            TypeFieldInput(f["name"], f["kind"], f.get("required", False), tuple(choices))
+        )
+    return TypeInput(
+        name=raw["name"],
+        default_interval_days=interval,
+        decision_rule=rule,
+        standard_categories=tuple(categories),
+        points=tuple(point_inputs),
+        fields=tuple(field_inputs),
+        **texts,
+    )
+
+
+def inputs_from_document(document: Any) -> list[TypeInput]:
+    """The types of a document ``types export`` wrote; ValidationError for any other."""
+    if not (
+        isinstance(document, dict)
+        and document.get("format") == DOCUMENT_FORMAT
+        and isinstance(document.get("types"), list)
+    ):
+        raise ValidationError(
+            {
+                "file": f'not a CalTrack instrument types file (a JSON object with "format": '
+                f'"{DOCUMENT_FORMAT}" and a "types" list, as `types export` writes)'
+            }
+        )
+    if document.get("version") != DOCUMENT_VERSION:
+        raise ValidationError(
+            {
+                "file": f"version {document.get('version')!r} of the types file is not one this "
+                f"CalTrack reads (it reads version {DOCUMENT_VERSION})"
+            }
+        )
+    inputs = [_entry(n, raw) for n, raw in enumerate(document["types"], start=1)]
+    seen: dict[str, str] = {}
+    for item in inputs:
+        key = tag_key(item.name)
+        if key in seen:
+            raise ValidationError(
+                {"name": f"{item.name!r} and {seen[key]!r} are one type name, twice in the file"}
+            )
+        seen[key] = item.name
+    return inputs
+
+
 class TypeService:
     """Add, edit, list and show instrument types; the prefill of a new calibration."""
 
@@ -611,6 +776,51 @@ class TypeService:
                     current.version, {}, current.updated_by, to_jsonable(current.updated_at)
                 ),
             ) from None
+
+    def export_document(self) -> dict[str, Any]:
+        """Every type as the JSON document ``types export`` writes."""
+        return type_document(self.list())
+
+    def import_document(
+        self, document: Any, *, dry_run: bool = False, reason: str = ""
+    ) -> builtins.list[str]:
+        """Add every type of an exported document, all or none (QA).
+
+        A type whose name is already registered is refused (nothing is written), as is
+        any bad value, named with the type it belongs to. Returns the names added (or,
+        with ``dry_run``, that would be).
+        """
+        inputs = inputs_from_document(document)
+        errors: dict[str, str] = {}
+        for item in inputs:
+            try:
+                checked_type(item)
+            except ValidationError as exc:
+                for name, message in exc.fields.items():
+                    errors[f"type {item.name.strip()!r} {name}"] = message
+        if errors:
+            raise ValidationError(errors)
+
+        def write(uow: UnitOfWork) -> builtins.list[str]:
+            require_role(uow, self._identity, KEEPER_ROLE, "import instrument types")
+            taken = [i.name for i in inputs if uow.types.get_by_name(i.name) is not None]
+            if taken:
+                raise ValidationError(
+                    {
+                        "name": f"already registered: {', '.join(taken)}; nothing was imported "
+                        "(change those with `types edit`)"
+                    }
+                )
+            if dry_run:
+                return [i.name for i in inputs]
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            added = [self.add_in(uow, audit, item, reason=reason).name for item in inputs]
+            audit.flush()
+            return added
+
+        if dry_run:
+            return self._uow.read(write)
+        return self._uow.write(write, label="import instrument types")
 
     # -- helpers -------------------------------------------------------------------
 
