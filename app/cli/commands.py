@@ -930,6 +930,7 @@ def register(sub: Any) -> None:
         "--entity-type",
         choices=(
             "instrument",
+            "instrument_type",
             "calibration",
             "attachment",
             "user_account",

@@ -341,6 +341,7 @@ def decode_event(event: AuditEvent) -> AuditView:
 # Entity types as the trail stores them → what a person calls them.
 ENTITY_NAMES: dict[str, str] = {
     "instrument": "Instrument",
+    "instrument_type": "Instrument type",
     "calibration": "Calibration",
     "attachment": "Attachment",
     "oot_case": "Out-of-tolerance case",
