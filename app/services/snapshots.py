@@ -175,6 +175,19 @@ def custom_values(stored: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
 
 
+def stored_list(stored: str | None) -> list[Any]:
+    """A list kept as JSON text (a type's categories, a field's choices).
+
+    Text that is not a JSON list (changed outside CalTrack) comes back as one marked
+    item: shown as it is, and verify's replay then disagrees, instead of a traceback.
+    """
+    try:
+        value = json.loads(stored or "[]")
+    except ValueError:
+        value = None
+    return value if isinstance(value, list) else [f"(unreadable: {stored})"]
+
+
 def instrument_snapshot(obj: Instrument) -> Snapshot:
     """The audited fields; the type and custom values only once set.
 
@@ -202,12 +215,12 @@ def instrument_full_snapshot(obj: Instrument) -> Snapshot:
 def type_snapshot(obj: InstrumentType) -> Snapshot:
     """An instrument type as audited: its fields, test points and custom fields."""
     snap = {name: to_jsonable(getattr(obj, name)) for name in TYPE_AUDITED}
-    snap["standard_categories"] = json.loads(obj.standard_categories or "[]")
+    snap["standard_categories"] = stored_list(obj.standard_categories)
     snap["points"] = [
         [p.seq, p.nominal, p.tolerance, p.unit] for p in sorted(obj.points, key=lambda p: p.seq)
     ]
     snap["fields"] = [
-        [f.seq, f.name, f.kind, bool(f.required), json.loads(f.choices or "[]")]
+        [f.seq, f.name, f.kind, bool(f.required), stored_list(f.choices)]
         for f in sorted(obj.fields, key=lambda f: f.seq)
     ]
     return snap

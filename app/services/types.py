@@ -57,7 +57,7 @@ from app.services.dto import (
     to_jsonable,
 )
 from app.services.lookups import require_instrument
-from app.services.snapshots import created, custom_values, diff, type_snapshot
+from app.services.snapshots import created, custom_values, diff, stored_list, type_snapshot
 from app.services.tolerance_spec import (
     MeasuringRange,
     ToleranceSpec,
@@ -294,7 +294,7 @@ def _custom_value(field: TypeField, raw: str) -> tuple[str | None, str | None]:
             return date.fromisoformat(text).isoformat(), None
         except ValueError:
             return None, f"must be a date as YYYY-MM-DD (got {text!r})"
-    choices = json.loads(field.choices or "[]")
+    choices = stored_list(field.choices)
     for choice in choices:
         if str(choice).casefold() == text.casefold():
             return str(choice), None
@@ -421,6 +421,15 @@ def _limits_text(kind: InstrumentType, point: TypePoint) -> tuple[str, str]:
     return format_limit(limits.lower), format_limit(limits.upper)
 
 
+def _rule_sentence(code: str | None) -> str:
+    if not code:
+        return ""
+    try:
+        return parse_rule(code).sentence
+    except ValidationError:
+        return f"(unreadable rule {code!r}: changed outside CalTrack; db verify reports it)"
+
+
 def type_view(kind: InstrumentType, instruments: int) -> TypeView:
     rule = kind.decision_rule
     return TypeView(
@@ -429,19 +438,19 @@ def type_view(kind: InstrumentType, instruments: int) -> TypeView:
         description=kind.description,
         default_interval_days=kind.default_interval_days,
         decision_rule=rule,
-        decision_rule_sentence=parse_rule(rule).sentence if rule else "",
+        decision_rule_sentence=_rule_sentence(rule),
         procedure_id=kind.procedure_id,
         procedure_revision=kind.procedure_revision,
         range_low=kind.range_low,
         range_high=kind.range_high,
         resolution=kind.resolution,
-        standard_categories=tuple(json.loads(kind.standard_categories or "[]")),
+        standard_categories=tuple(stored_list(kind.standard_categories)),
         points=tuple(
             TypePointView(p.seq, p.nominal, p.tolerance, p.unit, " … ".join(_limits_text(kind, p)))
             for p in kind.points
         ),
         fields=tuple(
-            TypeFieldView(f.seq, f.name, f.kind, bool(f.required), tuple(json.loads(f.choices)))
+            TypeFieldView(f.seq, f.name, f.kind, bool(f.required), tuple(stored_list(f.choices)))
             for f in kind.fields
         ),
         instruments=instruments,
@@ -690,7 +699,7 @@ class TypeService:
                 interval_days=kind.default_interval_days or obj.calibration_interval_days,
                 decision_rule=kind.decision_rule,
                 procedure=procedure_text(kind),
-                standard_categories=tuple(json.loads(kind.standard_categories or "[]")),
+                standard_categories=tuple(stored_list(kind.standard_categories)),
                 points=tuple(points),
             )
 
@@ -837,10 +846,10 @@ class TypeService:
             range_low=kind.range_low,
             range_high=kind.range_high,
             resolution=kind.resolution,
-            standard_categories=tuple(json.loads(kind.standard_categories or "[]")),
+            standard_categories=tuple(stored_list(kind.standard_categories)),
             points=tuple(TypePointInput(p.nominal, p.tolerance, p.unit) for p in kind.points),
             fields=tuple(
-                TypeFieldInput(f.name, f.kind, bool(f.required), tuple(json.loads(f.choices)))
+                TypeFieldInput(f.name, f.kind, bool(f.required), tuple(stored_list(f.choices)))
                 for f in kind.fields
             ),
         )
@@ -875,7 +884,7 @@ class TypeService:
                 for n, (nominal, tolerance, unit) in enumerate(clean["points"], start=1)
             ]
         fields = [
-            TypeFieldInput(f.name, f.kind, bool(f.required), tuple(json.loads(f.choices)))
+            TypeFieldInput(f.name, f.kind, bool(f.required), tuple(stored_list(f.choices)))
             for f in kind.fields
         ]
         if fields != clean["fields"]:

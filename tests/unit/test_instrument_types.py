@@ -281,6 +281,16 @@ def test_verify_finds_a_type_or_an_instruments_type_changed_behind_its_back(
         problems
     )
     assert any("instrument TH-1" in p and "custom_fields, type_id" in p for p in problems), problems
+    # Text that is no longer JSON, or a rule no longer readable: shown, and reported.
+    tamper(
+        db_url,
+        "UPDATE instrument_type SET standard_categories = '{bad', decision_rule = 'strict'",
+    )
+    shown = app.types.get(THERMOMETER.name)
+    assert shown.standard_categories == ("(unreadable: {bad)",)
+    assert shown.decision_rule_sentence.startswith("(unreadable rule 'strict'")
+    problems = app.maintenance.verify().problems
+    assert any("decision_rule, points, standard_categories" in p for p in problems), problems
 
 
 def test_qa_may_keep_types(app: CalTrack, db_url: str, clock: FixedClock) -> None:
