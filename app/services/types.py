@@ -77,8 +77,6 @@ MAX_POINTS = 200
 MAX_FIELDS = 50
 MAX_CATEGORIES = 20
 UNIT_LEN = 32
-NUMBER_LEN = 40
-CHOICE_SEPARATOR = "|"
 
 
 def canonical(value: Any) -> str:
@@ -92,8 +90,9 @@ def canonical(value: Any) -> str:
 def _text(
     name: str, value: Any, limit: int, errors: dict[str, str], *, multiline: bool = False
 ) -> str:
-    text = "" if value is None else " ".join(str(value).split()) if not multiline else str(value)
-    text = text.strip()
+    raw = "" if value is None else str(value)
+    # One line: runs of spaces become one. Multiline text (a description) keeps its lines.
+    text = raw.strip() if multiline else " ".join(raw.split())
     if len(text) > limit:
         errors[name] = f"at most {limit} characters (got {len(text)})"
     elif problem := control_problem(text, multiline=multiline):
