@@ -44,6 +44,7 @@ from app.services.reports import ReportService
 from app.services.settings import SharedSettingsService
 from app.services.signatures import SignatureService
 from app.services.transfer import TransferService
+from app.services.types import TypeService
 from app.storage.attachments import AttachmentStore, attachments_folder_for
 
 # Callers and tests know these names from here; they live with the opening use case.
@@ -78,6 +79,7 @@ class CalTrack:
     settings: SharedSettingsService
     reports: ReportService
     transfer: TransferService
+    types: TypeService
     uow: UnitOfWorkFactory
     notices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -229,6 +231,7 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
             instruments=instruments,
             calibrations=calibrations,
         ),
+        types=TypeService(uow=uow, identity=identity, clock=clock),
         uow=uow,
         notices=opened.notices,
         problems=opened.problems,

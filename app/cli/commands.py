@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.cli import metrology_commands, qa_commands, report_commands, transfer_commands
+from app.cli import (
+    metrology_commands,
+    qa_commands,
+    report_commands,
+    transfer_commands,
+    type_commands,
+)
 from app.cli.common import (
     add_command,
     add_group,
@@ -184,10 +190,30 @@ def cmd_instruments_counts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _custom_values(items: list[str] | None) -> dict[str, str] | None:
+    """``--custom NAME=VALUE`` (repeatable; an empty VALUE clears the field)."""
+    values: dict[str, str] = {}
+    for item in items or ():
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise UsageError(
+                f"--custom {item!r}: write it as NAME=VALUE (NAME a custom field of the "
+                "instrument's type; VALUE empty to clear it)"
+            )
+        values[name.strip()] = value
+    return values or None
+
+
 def cmd_instruments_add(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
         data = instrument_input(_instrument_values(args))
-        detail = app.instruments.add(data, reason=args.reason or "")
+        detail = app.instruments.add(
+            data,
+            reason=args.reason or "",
+            type_name=args.type,
+            custom=_custom_values(args.custom),
+            interval_from_type=args.interval_days is None,
+        )
     if args.json:
         print_json(detail)
     else:
@@ -203,6 +229,8 @@ def cmd_instruments_edit(args: argparse.Namespace) -> int:
             instrument_changes(changes),
             expected_version=args.expect_version,
             reason=args.reason or "",
+            type_name=args.type,
+            custom=_custom_values(args.custom),
         )
     if args.json:
         print_json(detail)
@@ -781,6 +809,22 @@ def _instrument_args(parser: argparse.ArgumentParser, *, adding: bool) -> None:
             )
             continue
         parser.add_argument(f"--{option}", required=required, metavar=option.split("-")[-1].upper())
+    parser.add_argument(
+        "--type",
+        metavar="NAME",
+        help="its instrument type (`types list`)"
+        + (
+            "; without --interval-days it takes the type's default interval"
+            if adding
+            else '; "" removes it'
+        ),
+    )
+    parser.add_argument(
+        "--custom",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a custom field of its type (empty VALUE clears it); repeatable",
+    )
     parser.add_argument("--reason", help="why (kept in the audit trail)")
 
 
@@ -892,6 +936,7 @@ def register(sub: Any) -> None:
         "--entity-type",
         choices=(
             "instrument",
+            "instrument_type",
             "calibration",
             "attachment",
             "user_account",
@@ -992,6 +1037,7 @@ def register(sub: Any) -> None:
     metrology_commands.register(sub, calibrations=cal)
     report_commands.register(sub)
     transfer_commands.register(sub)
+    type_commands.register(sub)
 
 
 _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items()} | {
@@ -1002,6 +1048,10 @@ _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items(
     "standards_justification": "standard-justification",
     "impact_assessment": "assessment",
     "display_name": "name",
+    "default_interval_days": "interval-days",
+    "procedure_id": "procedure",
+    "custom_fields": "custom",
+    "standard_categories": "standard-category",
 }
 
 

@@ -95,6 +95,14 @@ class Instrument(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(USER_LEN))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Its instrument type (revision 0011): the test plan a new calibration starts from.
+    # Checked by the service and by verify's replay, not by a foreign key: SQLite cannot
+    # drop a column a foreign key names (the downgrade) without copying this table, which
+    # its children's foreign keys do not allow. Types are never deleted.
+    type_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # The values of its type's custom fields: canonical JSON {field name: text}. Kept by
+    # name, not by field row, so editing a type never changes an instrument's values.
+    custom_fields: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -109,6 +117,90 @@ class Instrument(Base):
         Index("ix_instrument_status_next_due", "status", "next_due"),
         Index("ix_instrument_asset_tag", "asset_tag"),
     )
+
+
+TYPE_FIELD_KINDS = ("text", "number", "date", "choice")
+
+
+class InstrumentType(Base):
+    """A kind of instrument with its test plan ("Digital thermometer, 0-150 °C").
+
+    Lab-wide reference data: QA keeps it (see ``app.services.types``). Editing a type
+    never changes calibrations already recorded; it only changes what the next
+    calibration of an instrument of this type starts from.
+    """
+
+    __tablename__ = "instrument_type"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(TEXT_LEN))
+    # app.plain_text.tag_key of the name: unique ignoring case and look-alike characters.
+    name_key: Mapped[str] = mapped_column(String(TEXT_LEN), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # NULL: the instrument's own interval is kept.
+    default_interval_days: Mapped[int | None] = mapped_column(Integer)
+    # A code app.services.decision_rules.parse_rule reads; NULL: the lab's default rule.
+    decision_rule: Mapped[str | None] = mapped_column(String(SHORT_LEN))
+    procedure_id: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    procedure_revision: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    # The range and resolution that tolerances in %FS, %span and "+ n digits" need,
+    # as typed (exact decimals); "" when the type's tolerances need none.
+    range_low: Mapped[str] = mapped_column(String(40), default="")
+    range_high: Mapped[str] = mapped_column(String(40), default="")
+    resolution: Mapped[str] = mapped_column(String(40), default="")
+    # Canonical JSON list of the standard categories a calibration of it needs.
+    standard_categories: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    points: Mapped[list[TypePoint]] = relationship(
+        order_by="TypePoint.seq", cascade="all, delete-orphan"
+    )
+    fields: Mapped[list[TypeField]] = relationship(
+        order_by="TypeField.seq", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(
+            "default_interval_days IS NULL OR default_interval_days > 0",
+            name="interval_positive",
+        ),
+    )
+
+
+class TypePoint(Base):
+    """One test point of a type's plan: nominal, tolerance as written, unit."""
+
+    __tablename__ = "type_point"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type_id: Mapped[int] = mapped_column(ForeignKey("instrument_type.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    nominal: Mapped[float] = mapped_column(Float)
+    # As written ("±0.5", "±(0.05 % + 2 digits)"): app.services.tolerance_spec reads it.
+    tolerance: Mapped[str] = mapped_column(String(SHORT_LEN))
+    unit: Mapped[str] = mapped_column(String(32), default="")
+
+
+class TypeField(Base):
+    """A custom field that instruments of a type carry (shown on the instrument form)."""
+
+    __tablename__ = "type_field"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type_id: Mapped[int] = mapped_column(ForeignKey("instrument_type.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(SHORT_LEN))
+    kind: Mapped[str] = mapped_column(String(20))
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The choices of a "choice" field, as a canonical JSON list ("[]" for other kinds).
+    choices: Mapped[str] = mapped_column(Text, default="[]")
+
+    __table_args__ = (CheckConstraint("kind IN ('text', 'number', 'date', 'choice')", name="kind"),)
 
 
 class CalibrationRecord(Base):

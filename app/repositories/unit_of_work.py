@@ -24,6 +24,7 @@ from app.repositories.instruments import InstrumentRepository
 from app.repositories.meta import MetaRepository
 from app.repositories.oot_cases import OotCaseRepository
 from app.repositories.signatures import SignatureRepository
+from app.repositories.types import TypeRepository
 
 T = TypeVar("T")
 
@@ -43,6 +44,7 @@ class UnitOfWork:
         self.accounts = AccountRepository(session)
         self.signatures = SignatureRepository(session)
         self.oot_cases = OotCaseRepository(session)
+        self.types = TypeRepository(session)
         self._session = session
         # What this transaction wrote to the audit trail, for the change notice.
         self.changed: dict[str, set[int]] = {}

@@ -22,6 +22,7 @@ from app.db.models import (
     AuditEvent,
     CalibrationRecord,
     Instrument,
+    InstrumentType,
     OotCase,
     Signature,
     UserAccount,
@@ -38,11 +39,12 @@ from app.services.snapshots import (
     account_snapshot,
     attachment_snapshot,
     case_snapshot,
-    instrument_snapshot,
+    instrument_full_snapshot,
     record_snapshot,
     search_text_of,
     signature_snapshot,
     signed_record_content,
+    type_snapshot,
 )
 from app.services.tur import format_tur
 
@@ -341,6 +343,7 @@ def decode_event(event: AuditEvent) -> AuditView:
 # Entity types as the trail stores them → what a person calls them.
 ENTITY_NAMES: dict[str, str] = {
     "instrument": "Instrument",
+    "instrument_type": "Instrument type",
     "calibration": "Calibration",
     "attachment": "Attachment",
     "oot_case": "Out-of-tolerance case",
@@ -488,13 +491,18 @@ class EntityState:
 
 
 def _instrument_state(o: Instrument) -> EntityState:
-    snap = instrument_snapshot(o)
+    snap = instrument_full_snapshot(o)
     derived = []
     if o.asset_tag_key != tag_key(o.asset_tag):
         derived.append("asset_tag_key")
     if o.search_text != search_text_of(snap):
         derived.append("search_text")
     return EntityState(o.id, o.asset_tag, snap, (o.updated_by, o.updated_at), False, tuple(derived))
+
+
+def _type_state(o: InstrumentType) -> EntityState:
+    derived = ("name_key",) if o.name_key != tag_key(o.name) else ()
+    return EntityState(o.id, o.name, type_snapshot(o), (o.updated_by, o.updated_at), False, derived)
 
 
 def _record_state(o: CalibrationRecord) -> EntityState:
@@ -536,6 +544,7 @@ ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "user_account": lambda uow: (_account_state(o) for o in uow.accounts.iter_all()),
     "signature": lambda uow: (_signature_state(o) for o in uow.signatures.iter_all()),
     "oot_case": lambda uow: (_case_state(o) for o in uow.oot_cases.iter_all()),
+    "instrument_type": lambda uow: (_type_state(o) for o in uow.types.iter_all()),
 }
 
 

@@ -88,6 +88,9 @@ class InstrumentDetail:
     calibration_requirement: Requirement = "periodic"
     requirement_reason: str = ""
     review_reason: str = ""
+    # Its instrument type ("" when it has none) and its custom field values by name.
+    type_name: str = ""
+    custom_fields: dict[str, str] = field(default_factory=dict)
 
 
 # The interval a new instrument gets when none is given.
@@ -415,6 +418,9 @@ def instrument_fields(d: InstrumentDetail) -> list[tuple[str, Any]]:
         ("Last calibrated", d.last_calibrated),
         ("Next due", d.next_due),
         ("Notes", d.notes),
+        # Only for a typed instrument: an untyped one reads as before types existed.
+        *([("Type", d.type_name)] if d.type_name else []),
+        *d.custom_fields.items(),
         ("Created", f"{d.created_at:%Y-%m-%d %H:%M} UTC by {d.created_by}"),
         ("Updated", f"{d.updated_at:%Y-%m-%d %H:%M} UTC by {d.updated_by}"),
     ]
@@ -507,3 +513,167 @@ class Traceability:
     asset_tag: str
     standards_used: list[TraceLink]  # this instrument was calibrated with these
     used_as_standard: list[TraceLink]  # this instrument served in these calibrations
+
+
+# -- instrument types (app.services.types) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypePointInput:
+    """A test point of a type as entered: nominal, tolerance as written, unit."""
+
+    nominal: float
+    tolerance: str
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class TypeFieldInput:
+    """A custom field of a type as entered; ``choices`` only for kind "choice"."""
+
+    name: str
+    kind: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TypeInput:
+    """A new instrument type as entered (the CLI, an imported file, later the dialog).
+
+    ``decision_rule`` is a code ``decision_rules.parse_rule`` reads, or None for the
+    lab's default rule; ``default_interval_days`` None keeps each instrument's own.
+    """
+
+    name: str
+    description: str = ""
+    default_interval_days: int | None = None
+    decision_rule: str | None = None
+    procedure_id: str = ""
+    procedure_revision: str = ""
+    range_low: str = ""
+    range_high: str = ""
+    resolution: str = ""
+    standard_categories: tuple[str, ...] = ()
+    points: tuple[TypePointInput, ...] = ()
+    fields: tuple[TypeFieldInput, ...] = ()
+
+
+@dataclass(frozen=True)
+class TypeChanges:
+    """An edit of a type: only what is given (not None) changes.
+
+    An empty ``decision_rule`` returns to the lab default; ``default_interval_days`` 0
+    removes the default interval. ``points`` and ``fields``, when given, replace the
+    type's whole list (an empty tuple removes them all).
+    """
+
+    name: str | None = None
+    description: str | None = None
+    default_interval_days: int | None = None
+    decision_rule: str | None = None
+    procedure_id: str | None = None
+    procedure_revision: str | None = None
+    range_low: str | None = None
+    range_high: str | None = None
+    resolution: str | None = None
+    standard_categories: tuple[str, ...] | None = None
+    points: tuple[TypePointInput, ...] | None = None
+    fields: tuple[TypeFieldInput, ...] | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The fields to change, by name."""
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
+
+
+@dataclass(frozen=True)
+class TypePointView:
+    """A test point of a type with its tolerance limits at the nominal."""
+
+    seq: int
+    nominal: float
+    tolerance: str
+    unit: str
+    limits: str  # "19.5 … 20.5": what the tolerance gives at the nominal
+
+
+@dataclass(frozen=True)
+class TypeFieldView:
+    """A custom field of a type."""
+
+    seq: int
+    name: str
+    kind: str
+    required: bool
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TypeView:
+    """An instrument type with its plan, custom fields and how many instruments use it."""
+
+    id: int
+    name: str
+    description: str
+    default_interval_days: int | None
+    decision_rule: str | None  # the code; None: the lab's default rule
+    decision_rule_sentence: str  # "" for the lab default
+    procedure_id: str
+    procedure_revision: str
+    range_low: str
+    range_high: str
+    resolution: str
+    standard_categories: tuple[str, ...]
+    points: tuple[TypePointView, ...]
+    fields: tuple[TypeFieldView, ...]
+    instruments: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    version: int
+
+
+@dataclass(frozen=True)
+class PrefillPoint:
+    """A point a new calibration starts with, from the instrument's type.
+
+    ``tolerance`` is as written on the type; ``half_width`` the ± it gives at the
+    nominal when it is symmetric (None for an asymmetric tolerance), which is what
+    today's ``PointInput.tolerance`` holds.
+    """
+
+    seq: int
+    nominal: float
+    tolerance: str
+    unit: str
+    lower_limit: str
+    upper_limit: str
+    half_width: float | None
+
+
+@dataclass(frozen=True)
+class CalibrationPrefill:
+    """What a new calibration of a typed instrument starts from (the grid's prefill)."""
+
+    asset_tag: str
+    type_name: str
+    interval_days: int  # the type's default interval, else the instrument's own
+    decision_rule: str | None  # the type's rule code; None: the lab's default rule
+    procedure: str  # "WI-12 rev C" ("" when the type names none)
+    standard_categories: tuple[str, ...]
+    points: tuple[PrefillPoint, ...]
+
+    def point_inputs(self) -> tuple[PointInput, ...]:
+        """The points as today's ``PointInput`` (readings empty, ± tolerance).
+
+        An asymmetric tolerance has no ± form: such a point is left out here, and a
+        caller that needs it reads ``points`` (the tolerance as written).
+        """
+        return tuple(
+            PointInput(p.nominal, None, None, p.half_width, p.unit)
+            for p in self.points
+            if p.half_width is not None
+        )

@@ -35,7 +35,14 @@ from app.services.lookups import require_instrument
 from app.services.read_views import attachment_view, calibration_views
 from app.services.review import appended, instrument_problems, sentence
 from app.services.settings import due_soon_days
-from app.services.snapshots import created, diff, instrument_snapshot, search_text_of
+from app.services.snapshots import (
+    created,
+    custom_values,
+    diff,
+    instrument_snapshot,
+    search_text_of,
+)
+from app.services.types import apply_type
 from app.services.validation import parse_date, validate_instrument_fields
 from app.vocabulary import Lifecycle, Requirement
 
@@ -100,7 +107,7 @@ def rows_of(rows: Sequence[ListRow], today: date, soon_days: int) -> builtins.li
 _FAST_ROWS = fast_rows_agree(row_of)
 
 
-def detail_of(obj: Instrument, today: Any, soon_days: int) -> InstrumentDetail:
+def detail_of(obj: Instrument, today: Any, soon_days: int, type_name: str = "") -> InstrumentDetail:
     return InstrumentDetail(
         id=obj.id,
         asset_tag=obj.asset_tag,
@@ -133,7 +140,16 @@ def detail_of(obj: Instrument, today: Any, soon_days: int) -> InstrumentDetail:
         calibration_requirement=cast(Requirement, obj.calibration_requirement),
         requirement_reason=obj.requirement_reason,
         review_reason=obj.review_reason,
+        type_name=type_name,
+        custom_fields=custom_values(obj.custom_fields),
     )
+
+
+def full_detail(uow: UnitOfWork, obj: Instrument, today: date) -> InstrumentDetail:
+    """``detail_of`` with the name of the instrument's type read."""
+    names = uow.types.names_by_id([obj.type_id]) if obj.type_id is not None else {}
+    type_name = names.get(obj.type_id, "") if obj.type_id is not None else ""
+    return detail_of(obj, today, due_soon_days(uow), type_name)
 
 
 class InstrumentService:
@@ -245,9 +261,7 @@ class InstrumentService:
 
     def get(self, tag: str) -> InstrumentDetail:
         today = self._clock.today()
-        return self._uow.read(
-            lambda uow: detail_of(require_instrument(uow, tag), today, due_soon_days(uow))
-        )
+        return self._uow.read(lambda uow: full_detail(uow, require_instrument(uow, tag), today))
 
     def history(self, tag: str) -> InstrumentHistory:
         """The instrument with its calibrations, attachments and audit trail."""
@@ -264,7 +278,7 @@ class InstrumentService:
             # Its whole trail, by the one rule the audit window filters a tag by.
             trail = uow.audit.for_entities(instrument_trail(uow, obj.id, record_ids=record_ids))
             return InstrumentHistory(
-                instrument=detail_of(obj, today, due_soon_days(uow)),
+                instrument=full_detail(uow, obj, today),
                 calibrations=calibration_views(uow, records, tags),
                 attachments=[attachment_view(a, tags) for a in attachments],
                 audit=[decode_event(e) for e in trail],
@@ -274,17 +288,37 @@ class InstrumentService:
 
     # -- writes --------------------------------------------------------------------
 
-    def add(self, data: InstrumentInput, *, reason: str = "") -> InstrumentDetail:
-        """Register a new instrument."""
+    def add(
+        self,
+        data: InstrumentInput,
+        *,
+        reason: str = "",
+        type_name: str | None = None,
+        custom: Mapping[str, str] | None = None,
+        interval_from_type: bool = False,
+    ) -> InstrumentDetail:
+        """Register a new instrument, of type ``type_name`` with ``custom`` field values.
+
+        ``interval_from_type``: the interval was not given, so the type's default
+        interval (if it has one) is the instrument's.
+        """
         # Fail before any transaction.
         validate_instrument_fields(data.field_values(), partial=False)
         today = self._clock.today()
 
         def write(uow: UnitOfWork) -> InstrumentDetail:
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            obj = self.add_in(uow, audit, data, reason=reason)
+            obj = self.add_in(
+                uow,
+                audit,
+                data,
+                reason=reason,
+                type_name=type_name,
+                custom=custom,
+                interval_from_type=interval_from_type,
+            )
             audit.flush()
-            return detail_of(obj, today, due_soon_days(uow))
+            return full_detail(uow, obj, today)
 
         return self._uow.write(write, label="add instrument")
 
@@ -298,6 +332,9 @@ class InstrumentService:
         last_calibrated: date | str | None = None,
         next_due: date | str | None = None,
         flag_inconsistent: bool = False,
+        type_name: str | None = None,
+        custom: Mapping[str, str] | None = None,
+        interval_from_type: bool = False,
     ) -> Instrument:
         """Register an instrument inside the caller's transaction (imports add many).
 
@@ -312,6 +349,9 @@ class InstrumentService:
         unmarked: without this flag such dates are refused as before.
         """
         clean = validate_instrument_fields(data.field_values(), partial=False)
+        kind = uow.types.get_by_name(type_name) if interval_from_type and type_name else None
+        if kind is not None and kind.default_interval_days is not None:
+            clean["calibration_interval_days"] = kind.default_interval_days
         if problems := requirement_problems(
             clean["calibration_requirement"], clean["requirement_reason"]
         ):
@@ -353,6 +393,8 @@ class InstrumentService:
             updated_at=audit.now,
             updated_by=self._identity.user,
         )
+        if type_name or custom:
+            apply_type(uow, obj, type_name, custom)
         self._flush_unique(uow, lambda: uow.instruments.add(obj), clean["asset_tag"])
         audit.record(
             "instrument",
@@ -371,9 +413,15 @@ class InstrumentService:
         *,
         expected_version: int | None = None,
         reason: str = "",
+        type_name: str | None = None,
+        custom: Mapping[str, str] | None = None,
     ) -> InstrumentDetail:
-        """Change fields of an instrument the user loaded at ``expected_version``."""
-        if not changes.field_values():
+        """Change fields of an instrument the user loaded at ``expected_version``.
+
+        ``type_name`` sets its type ("" removes it), ``custom`` its custom field values
+        by name ("" clears one).
+        """
+        if not changes.field_values() and type_name is None and not custom:
             raise ValidationError({"fields": "nothing to change"})
         clean = validate_instrument_fields(changes.field_values(), partial=True)
         today = self._clock.today()
@@ -383,10 +431,17 @@ class InstrumentService:
             # the instrument (an autoflush in between would bump the version twice).
             audit = AuditChainWriter(uow, self._identity, self._clock)
             obj = self.edit_in(
-                uow, audit, tag, changes, expected_version=expected_version, reason=reason
+                uow,
+                audit,
+                tag,
+                changes,
+                expected_version=expected_version,
+                reason=reason,
+                type_name=type_name,
+                custom=custom,
             )
             audit.flush()
-            return detail_of(obj, today, due_soon_days(uow))
+            return full_detail(uow, obj, today)
 
         try:
             return self._uow.write(write, label="edit instrument")
@@ -415,6 +470,8 @@ class InstrumentService:
         *,
         expected_version: int | None = None,
         reason: str = "",
+        type_name: str | None = None,
+        custom: Mapping[str, str] | None = None,
     ) -> Instrument:
         """Change an instrument inside the caller's transaction (the audit writer first)."""
         clean = validate_instrument_fields(changes.field_values(), partial=True)
@@ -438,6 +495,10 @@ class InstrumentService:
         if errors:
             raise ValidationError(errors)  # before anything is changed
         before = instrument_snapshot(obj)
+        if type_name is not None or custom:
+            # First: it reads the types, and a query after the changes below would flush
+            # them early and bump the version twice.
+            apply_type(uow, obj, type_name, custom)
         for name, value in clean.items():
             setattr(obj, name, value)
         obj.requirement_reason = requirement_reason
@@ -481,7 +542,7 @@ class InstrumentService:
                 )
             self._set_review(uow, audit, obj, "", "clear review", why)
             audit.flush()
-            return detail_of(obj, today, due_soon_days(uow))
+            return full_detail(uow, obj, today)
 
         return self._write_review(write, tag, expected_version)
 
@@ -508,7 +569,7 @@ class InstrumentService:
                 )
             self._set_review(uow, audit, obj, merged, "flag for review", why)
             audit.flush()
-            return detail_of(obj, today, due_soon_days(uow))
+            return full_detail(uow, obj, today)
 
         return self._write_review(write, tag, expected_version)
 

@@ -7,6 +7,7 @@ CalTrack's back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ from app.db.models import (
     Attachment,
     CalibrationRecord,
     Instrument,
+    InstrumentType,
     MeasurementPoint,
     OotCase,
     Signature,
@@ -87,8 +89,25 @@ ADDED_LATER: dict[str, dict[str, Any]] = {
         "calibration_requirement": "periodic",
         "requirement_reason": "",
         "review_reason": "",
+        # Instrument types (revision 0011): named in an event only once set (see
+        # instrument_snapshot), so an untyped instrument's events stay as they were.
+        "type_id": None,
+        "custom_fields": None,
     },
 }
+
+# An instrument type's scalar fields; its points and fields join them in type_snapshot.
+TYPE_AUDITED = (
+    "name",
+    "description",
+    "default_interval_days",
+    "decision_rule",
+    "procedure_id",
+    "procedure_revision",
+    "range_low",
+    "range_high",
+    "resolution",
+)
 
 # What a signature on a calibration record covers, fixed for good: a later CalTrack
 # auditing more fields must still be able to check old signatures. Issue 14's fields are
@@ -162,8 +181,64 @@ def search_text_of(values: Mapping[str, Any]) -> str:
     return " ".join(str(values.get(f) or "") for f in SEARCHED_FIELDS).casefold()
 
 
+def custom_values(stored: str | None) -> dict[str, str]:
+    """An instrument's custom field values from their stored JSON ({} when none)."""
+    try:
+        values = json.loads(stored or "{}")
+    except ValueError:
+        return {"(unreadable)": str(stored)}  # shown, and verify's replay disagrees
+    return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
+
+
+def stored_list(stored: str | None) -> list[Any]:
+    """A list kept as JSON text (a type's categories, a field's choices).
+
+    Text that is not a JSON list (changed outside CalTrack) comes back as one marked
+    item: shown as it is, and verify's replay then disagrees, instead of a traceback.
+    """
+    try:
+        value = json.loads(stored or "[]")
+    except ValueError:
+        value = None
+    return value if isinstance(value, list) else [f"(unreadable: {stored})"]
+
+
 def instrument_snapshot(obj: Instrument) -> Snapshot:
-    return {name: to_jsonable(getattr(obj, name)) for name in INSTRUMENT_AUDITED}
+    """The audited fields; the type and custom values only once set.
+
+    Sparse on purpose: the create events of untyped instruments (nearly all of a
+    register, and every demo instrument) stay byte for byte what they were, and a
+    change of the type writes ``type_id: [None, 3]``. Verify compares the full form
+    (``instrument_full_snapshot``), so clearing one behind CalTrack's back is found.
+    """
+    snap = {name: to_jsonable(getattr(obj, name)) for name in INSTRUMENT_AUDITED}
+    if obj.type_id is not None:
+        snap["type_id"] = obj.type_id
+    if custom := custom_values(obj.custom_fields):
+        snap["custom_fields"] = custom
+    return snap
+
+
+def instrument_full_snapshot(obj: Instrument) -> Snapshot:
+    """``instrument_snapshot`` with the type and custom values always named (None: unset)."""
+    snap = instrument_snapshot(obj)
+    snap.setdefault("type_id", None)
+    snap.setdefault("custom_fields", None)
+    return snap
+
+
+def type_snapshot(obj: InstrumentType) -> Snapshot:
+    """An instrument type as audited: its fields, test points and custom fields."""
+    snap = {name: to_jsonable(getattr(obj, name)) for name in TYPE_AUDITED}
+    snap["standard_categories"] = stored_list(obj.standard_categories)
+    snap["points"] = [
+        [p.seq, p.nominal, p.tolerance, p.unit] for p in sorted(obj.points, key=lambda p: p.seq)
+    ]
+    snap["fields"] = [
+        [f.seq, f.name, f.kind, bool(f.required), stored_list(f.choices)]
+        for f in sorted(obj.fields, key=lambda f: f.seq)
+    ]
+    return snap
 
 
 def point_row(p: MeasurementPoint) -> list[Any]:

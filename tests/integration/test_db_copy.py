@@ -28,6 +28,7 @@ from app.db.migrate import downgrade
 from app.errors import StorageError
 from app.identity import Identity
 from app.services.copying import copy_database
+from app.services.dto import InstrumentChanges, TypeFieldInput, TypeInput, TypePointInput
 from app.services.editing import EditingOptions
 from tests.conftest import add_thermometer
 from tests.integration.helpers import (
@@ -54,6 +55,17 @@ def _lab(db: Path, clock: FixedClock, alice: Identity, *, attachment: bool = Fal
         app.accounts.set_display_name("Alice A. Admin")
         app.accounts.set_signing_password(PASSWORD)
         app.signatures.sign_record(record.id, meaning="approved", password=PASSWORD)
+        # An instrument type with its plan and custom fields, assigned (revision 0011).
+        app.types.add(
+            TypeInput(
+                name="Copied type",
+                points=(TypePointInput(20, "±0.5", "°C"), TypePointInput(50, "-0.1/+0.2", "°C")),
+                fields=(TypeFieldInput("Probe", "text", True),),
+            )
+        )
+        app.instruments.edit(
+            tag, InstrumentChanges(), type_name="Copied type", custom={"Probe": "A"}
+        )
         if attachment:
             cert = db.parent / "certificate.pdf"
             cert.write_bytes(b"%PDF-1.4 certificate " * 5000)
@@ -151,6 +163,9 @@ def test_a_lab_goes_to_the_server_and_back_unchanged(
         before = app.instruments.list().total
         add_thermometer(app, "NEW-1")
         assert app.instruments.list().total == before + 1
+        assert app.types.get("copied type").instruments == 1
+        added = app.types.add(TypeInput(name="New type", points=(TypePointInput(1, "±0.1"),)))
+        assert added.id == 2
     _ok(run_cli(pg_url, "db", "verify", cwd=tmp_path))
 
 

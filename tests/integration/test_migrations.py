@@ -22,7 +22,13 @@ from app.db.models import Base
 from app.errors import DatabaseOpenError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity
 from app.services.decision_rules import Verdict
-from app.services.dto import CalibrationInput, InstrumentChanges, PointInput
+from app.services.dto import (
+    CalibrationInput,
+    InstrumentChanges,
+    PointInput,
+    TypeInput,
+    TypePointInput,
+)
 from tests.conftest import add_thermometer, is_server
 from tests.integration.helpers import (
     assert_one_error_line,
@@ -45,10 +51,13 @@ CALTRACK_TABLES = {
     "calibration_record",
     "calibration_standard",
     "instrument",
+    "instrument_type",
     "measurement_point",
     "meta",
     "oot_case",
     "signature",
+    "type_field",
+    "type_point",
     "user_account",
 }
 UNKNOWN_REVISION = "ffff9999"
@@ -526,3 +535,72 @@ def test_0003_rekeys_tags_and_keeps_twins_already_stored(
         )
     ]
     assert keys == ["CAL-\u00c9-1", "TH-001", "CAL-\u00c9-1#3"]
+
+
+# -- 0011: instrument types ------------------------------------------------------------
+
+
+def _columns(eng: Engine, table: str) -> set[str]:
+    with eng.connect() as conn:
+        return {c["name"] for c in inspect(conn).get_columns(table)}
+
+
+def test_0011_types_come_to_a_populated_database_and_go_again(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        _fill_like_0001(app, clock)
+        before = app.instruments.list(limit=None)
+        records = {r.asset_tag: app.calibrations.history(r.asset_tag) for r in before.rows}
+    url = database_url(db_url)
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0010")
+        assert not {"instrument_type", "type_point", "type_field"} & _tables(eng)
+        assert not {"type_id", "custom_fields"} & _columns(eng, "instrument")
+    finally:
+        eng.dispose()
+
+    # A database of 0010 comes up to the head: its instruments untyped, nothing else changed.
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+        assert app.instruments.list(limit=None) == before
+        assert {r.asset_tag: app.calibrations.history(r.asset_tag) for r in before.rows} == records
+        detail = app.instruments.get("TH-001")
+        assert (detail.type_name, detail.custom_fields) == ("", {})
+        assert app.types.list() == []
+        assert app.maintenance.verify(deep=True).problems == []
+        app.types.add(TypeInput(name="Thermometer", points=(TypePointInput(20, "±0.5", "°C"),)))
+        app.instruments.edit("TH-001", InstrumentChanges(), type_name="Thermometer")
+        assert app.types.prefill("TH-001").points[0].upper_limit == "20.5"
+        assert app.maintenance.verify(deep=True).problems == []
+
+
+def test_on_a_server_0011_grants_types_to_qa_and_reading_to_technicians(
+    pg_server: PgServer, pg_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
+) -> None:
+    with open_caltrack(
+        pg_url, create=True, identity=alice, clock=clock, state_dir=tmp_path / "state"
+    ):
+        pass
+    database = str(make_url(pg_url).database)
+    groups = {role: f"caltrack_{database}_{role}" for role in ("technician", "qa")}
+
+    def rights(group: str, table: str) -> str:
+        checks = ", ".join(
+            f"has_table_privilege('{group}', '{table}', '{p}')"
+            for p in ("SELECT", "INSERT", "UPDATE", "DELETE")
+        )
+        return pg_server.psql(f"SELECT {checks}", database).strip()
+
+    # SELECT, INSERT, UPDATE, DELETE. QA holds the technician group, so reads too.
+    assert rights(groups["technician"], "instrument_type") == "t|f|f|f"
+    assert rights(groups["technician"], "type_point") == "t|f|f|f"
+    assert rights(groups["qa"], "instrument_type") == "t|t|t|f"  # types are never deleted
+    assert rights(groups["qa"], "type_point") == "t|t|t|t"  # a plan is replaced whole
+    assert rights(groups["qa"], "type_field") == "t|t|t|t"
+    sequence = pg_server.psql(
+        f"SELECT has_sequence_privilege('{groups['qa']}', 'instrument_type_id_seq', 'USAGE')",
+        database,
+    )
+    assert sequence.strip() == "t"

@@ -24,7 +24,15 @@ from app.db.engine import EngineOptions, build_engine
 from app.db.migrate import SchemaStatus, downgrade, upgrade
 from app.errors import NotAllowedError, ReadOnlyError, ValidationError
 from app.services.decision_rules import Verdict
-from app.services.dto import CalibrationInput, PointInput
+from app.services.dto import (
+    CalibrationInput,
+    InstrumentChanges,
+    PointInput,
+    TypeChanges,
+    TypeFieldInput,
+    TypeInput,
+    TypePointInput,
+)
 from app.services.passwords import WITHHELD_PREFIX, fingerprint
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
@@ -117,6 +125,40 @@ def test_a_technician_works_through_caltrack_under_their_server_login(
             "SELECT DISTINCT \"user\" FROM audit_event WHERE entity_label LIKE 'TH-002%'"
         ).fetchall()
     assert writers == [(lab.tech,)]
+
+
+def test_qa_keeps_the_types_and_a_technician_assigns_them_under_their_logins(
+    lab: Lab, clock: FixedClock
+) -> None:
+    """Revision 0011: the QA group writes the type tables, the technician group reads them."""
+    plan = TypeInput(
+        name="Thermometer",
+        points=(TypePointInput(20, "±0.5", "°C"),),
+        fields=(TypeFieldInput("Probe", "text", True),),
+    )
+    with (
+        lab.open_as(lab.tech, clock) as app,
+        pytest.raises(NotAllowedError, match="add instrument types"),
+    ):
+        app.types.add(plan)
+    with lab.open_as(lab.qa, clock) as app:
+        app.types.add(plan)
+        app.types.edit("Thermometer", TypeChanges(points=(TypePointInput(25, "±0.2", "°C"),)))
+    with lab.open_as(lab.tech, clock) as app:
+        app.instruments.edit(
+            "TH-001", InstrumentChanges(), type_name="thermometer", custom={"Probe": "Pt100"}
+        )
+        assert app.types.prefill("TH-001").points[0].nominal == 25.0
+        assert app.maintenance.verify().clean
+    with lab.raw(lab.tech) as conn:
+        for sql in (
+            "UPDATE instrument_type SET decision_rule = 'simple'",
+            "DELETE FROM type_point",
+            "INSERT INTO type_field (type_id, seq, name, kind, required, choices) "
+            "SELECT id, 9, 'x', 'text', false, '[]' FROM instrument_type",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.encode())
 
 
 def test_a_technician_saving_one_entry_twice_records_it_once(lab: Lab, clock: FixedClock) -> None:
