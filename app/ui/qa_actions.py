@@ -467,6 +467,18 @@ class QaActions(QObject):
                 "Ask QA to supersede it, or an admin for the QA role (Database → Users and roles).",
             )
             return
+        if record.beyond_plus_minus:
+            messages.warn(
+                self.window.as_widget(),
+                "Supersede from the command line",
+                f"Calibration #{record.id} holds uncertainties, tolerances as written or a "
+                "TUR justification, which this window cannot enter yet: a copy made here "
+                "would lose them.",
+                f"See what it holds with: caltrack calibrations show {record.id}\n"
+                f"Supersede it with: caltrack calibrations supersede {record.id} --reason … "
+                "--performed-on … --result … --point NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE:UNIT:U:K …",
+            )
+            return
         instruments = self.window.app.instruments
         detail = history.instrument
         self.window.run_task(

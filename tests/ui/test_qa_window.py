@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
-from app.services.dto import CalibrationInput
+from app.services.dto import CalibrationInput, PointInput
 from app.settings.user_settings import UserSettings
 from app.ui.detail_pane import CAL_QA_COLUMN
 from app.ui.dialogs import oot_dialogs
@@ -273,3 +273,30 @@ def test_quitting_with_an_unsaved_assessment_asks_first(
     assert "is not saved" in asked[0]
     window.close()
     assert not window.isVisible()
+
+
+def test_a_record_with_uncertainties_is_not_superseded_by_a_copy_that_drops_them(
+    qtbot: QtBot, window: MainWindow, lab: CalTrack, shown: Shown
+) -> None:
+    """The readings grid holds ± tolerances only (issue 14's U, k and written tolerances
+    are entered from the command line so far): superseding here would lose them."""
+    lab.calibrations.add(
+        "TH-002",
+        CalibrationInput(
+            performed_on="2026-11-20",
+            result="pass",
+            points=(PointInput.written(20.0, 20.1, 20.1, "-0.2/+0.3", "°C", 0.05, 2.0),),
+        ),
+    )
+    record = lab.calibrations.history("TH-002")[0]
+    show(qtbot, window, "TH-002")
+    assert window.detail.selected_calibration() == record
+
+    window.detail.supersede_button.click()
+
+    qtbot.waitUntil(lambda: "Supersede from the command line" in shown.titles(), timeout=5_000)
+    _title, text, detail = shown.boxes[-1]
+    assert f"Calibration #{record.id} holds uncertainties" in text
+    assert f"caltrack calibrations supersede {record.id}" in detail
+    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, CalibrationDialog)]
+    assert lab.calibrations.history("TH-002")[0] == record, "nothing superseded"
