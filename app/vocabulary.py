@@ -35,3 +35,7 @@ ROLES: tuple[Role, ...] = get_args(Role)
 # Where an out-of-tolerance case stands.
 CaseState = Literal["open", "closed", "cancelled"]
 CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
+
+# What a custom field of an instrument type holds (issue 14).
+FieldKind = Literal["text", "number", "date", "choice"]
+FIELD_KINDS: tuple[FieldKind, ...] = get_args(FieldKind)

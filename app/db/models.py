@@ -119,9 +119,6 @@ class Instrument(Base):
     )
 
 
-TYPE_FIELD_KINDS = ("text", "number", "date", "choice")
-
-
 class InstrumentType(Base):
     """A kind of instrument with its test plan ("Digital thermometer, 0-150 °C").
 

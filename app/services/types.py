@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import Clock
-from app.db.models import TYPE_FIELD_KINDS, Instrument, InstrumentType, TypeField, TypePoint
+from app.db.models import Instrument, InstrumentType, TypeField, TypePoint
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
 from app.limits import NOTES_LEN, SHORT_LEN, TEXT_LEN
@@ -67,6 +67,7 @@ from app.services.tolerance_spec import (
     parse_tolerance,
 )
 from app.services.validation import MAX_INTERVAL_DAYS
+from app.vocabulary import FIELD_KINDS
 
 ENTITY = "instrument_type"
 # The JSON file ``types export`` writes and ``types import`` reads.
@@ -213,10 +214,8 @@ def _fields(fields: Sequence[TypeFieldInput], errors: dict[str, str]) -> list[Ty
             errors[where] = "give the field a name"
         elif name.casefold() in names:
             errors[where] = f"{name!r} is named twice"
-        elif kind not in TYPE_FIELD_KINDS:
-            errors[where] = (
-                f"{name}: the kind {item.kind!r} is not one of {', '.join(TYPE_FIELD_KINDS)}"
-            )
+        elif kind not in FIELD_KINDS:
+            errors[where] = f"{name}: the kind {item.kind!r} is not one of {', '.join(FIELD_KINDS)}"
         elif kind == "choice" and not item.choices:
             errors[where] = f"{name}: a choice field needs its choices (choice=A|B|C)"
         elif kind != "choice" and item.choices:

@@ -13,6 +13,7 @@ import app.vocabulary
 from app.db.models import OOT_DISPOSITIONS, Base
 from app.vocabulary import (
     CASE_STATES,
+    FIELD_KINDS,
     LIFECYCLES,
     PROVIDER_KINDS,
     REQUIREMENTS,
@@ -28,6 +29,7 @@ SCHEMA_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("calibration_record", "provider_kind"): PROVIDER_KINDS,
     ("user_account", "role"): ROLES,
     ("oot_case", "status"): CASE_STATES,
+    ("type_field", "kind"): FIELD_KINDS,
     # Not yet in the vocabulary (empty until a case is closed), but held to its tuple too.
     ("oot_case", "disposition"): ("", *OOT_DISPOSITIONS),
 }
