@@ -10,8 +10,10 @@ folder, WAL, lock files, the sqlite3 module) says so with
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +52,11 @@ def state_for(db: Path | str) -> Path:
     """The per-PC state folder (run markers, chain anchors) a test uses for ``db``."""
     if isinstance(db, ServerUrl):
         return db.state
+    if is_server(db):
+        # A plain URL has no folder of its own: "its parent" would be a path relative to
+        # the working folder, i.e. inside the repository. One per URL under the temp dir.
+        digest = hashlib.sha256(str(db).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / "caltrack-test-state" / digest
     return Path(db).parent / "state"
 
 

@@ -50,32 +50,30 @@ DISPOSITION_LABELS = {
 }  # one label per OOT_DISPOSITIONS value (a unit test keeps them alike)
 
 
+def _found(record: CalibrationRecord, seqs: list[int]) -> str:
+    """The as-found readings of the points ``seqs``, as the case's summary names them."""
+    return ", ".join(
+        f"{p.nominal:.10g} {p.unit}".strip() + f" found {p.as_found:.10g}"
+        for p in sorted(record.points, key=lambda p: p.seq)
+        if p.seq in seqs and p.as_found is not None
+    )
+
+
 def _summary(record: CalibrationRecord) -> str:
+    count = len(record.points)
     failed = failed_points(record, "as_found")
     if failed:
-        pts = sorted(record.points, key=lambda p: p.seq)
-        detail = ", ".join(
-            f"{p.nominal:.10g} {p.unit}".strip() + f" found {p.as_found:.10g}"
-            for p in pts
-            if p.seq in failed and p.as_found is not None
-        )
         return (
-            f"As found out of tolerance at {len(failed)} of {len(pts)} points ({detail}); "
-            f"result {record.result}"
+            f"As found out of tolerance at {len(failed)} of {count} points "
+            f"({_found(record, failed)}); result {record.result}"
         )
     unsure = failed_points(record, "as_found", indeterminate=True)
     if unsure:
         # Opened by the lab's setting: inside the tolerance, outside the acceptance limits.
-        pts = sorted(record.points, key=lambda p: p.seq)
-        detail = ", ".join(
-            f"{p.nominal:.10g} {p.unit}".strip() + f" found {p.as_found:.10g}"
-            for p in pts
-            if p.seq in unsure and p.as_found is not None
-        )
         return (
             f"As found indeterminate (inside the tolerance, outside the acceptance limits of "
-            f"its decision rule) at {len(unsure)} of {len(pts)} points ({detail}); "
-            f"result {record.result}"
+            f"its decision rule) at {len(unsure)} of {count} points "
+            f"({_found(record, unsure)}); result {record.result}"
         )
     return f"Calibration result: {record.result}"
 

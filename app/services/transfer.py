@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, PendingRollbackError
 
 from app.clock import Clock
-from app.db.models import Instrument
+from app.db.models import Instrument, MeasurementPoint
 from app.errors import (
     ConflictError,
     NotAllowedError,
@@ -43,6 +43,7 @@ from app.plain_text import tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
 from app.services.calibrations import CalibrationService
+from app.services.dto import PointInput
 from app.services.due import next_due_from
 from app.services.instruments import InstrumentService
 from app.services.review import instrument_problems, record_problems, sentence
@@ -721,18 +722,7 @@ class TransferService:
         keys: dict[tuple[Any, ...], int] = {}
         for key, instrument in instruments.items():
             for r in uow.calibrations.history(instrument.id):
-                points = tuple(
-                    (
-                        p.nominal,
-                        p.as_found,
-                        p.as_left,
-                        p.tolerance_text or p.tolerance,
-                        p.unit,
-                        p.uncertainty,
-                        p.coverage_factor,
-                    )
-                    for p in r.points
-                )
+                points = tuple(_point_key(p) for p in r.points)
                 keys[(key, r.performed_on, r.certificate_number.casefold(), r.result, points)] = (
                     r.id
                 )
@@ -794,19 +784,7 @@ class TransferService:
             performed_on,
             certificate,
             result,
-            # A written tolerance is compared as written (its ± column is derived).
-            tuple(
-                (
-                    p.nominal,
-                    p.as_found,
-                    p.as_left,
-                    p.tolerance_text or p.tolerance,
-                    p.unit,
-                    p.uncertainty,
-                    p.coverage_factor,
-                )
-                for p in points
-            ),
+            tuple(_point_key(p) for p in points),
         )
 
     def _record(
@@ -967,6 +945,20 @@ class TransferService:
 
 
 EXPORT_BASE_NAME = "caltrack-export"
+
+
+def _point_key(p: MeasurementPoint | PointInput) -> tuple[Any, ...]:
+    """A reading as duplicates are compared: a written tolerance as written (its ±
+    column is derived from it)."""
+    return (
+        p.nominal,
+        p.as_found,
+        p.as_left,
+        p.tolerance_text or p.tolerance,
+        p.unit,
+        p.uncertainty,
+        p.coverage_factor,
+    )
 
 
 def export_paths(fmt: str, target: Path) -> list[Path]:

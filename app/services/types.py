@@ -57,7 +57,14 @@ from app.services.dto import (
     to_jsonable,
 )
 from app.services.lookups import require_instrument
-from app.services.snapshots import created, custom_values, diff, stored_list, type_snapshot
+from app.services.snapshots import (
+    TYPE_AUDITED,
+    created,
+    custom_values,
+    diff,
+    stored_list,
+    type_snapshot,
+)
 from app.services.tolerance_spec import (
     MeasuringRange,
     ToleranceSpec,
@@ -861,17 +868,7 @@ class TypeService:
 
     @staticmethod
     def _set(kind: InstrumentType, clean: Mapping[str, Any]) -> None:
-        for name in (
-            "name",
-            "description",
-            "default_interval_days",
-            "decision_rule",
-            "procedure_id",
-            "procedure_revision",
-            "range_low",
-            "range_high",
-            "resolution",
-        ):
+        for name in TYPE_AUDITED:
             setattr(kind, name, clean[name])
         kind.standard_categories = canonical(clean["standard_categories"])
         points = [(p.nominal, p.tolerance, p.unit) for p in kind.points]
