@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from app.clock import FixedClock
 from app.identity import get_current_user_id
@@ -81,3 +83,21 @@ def test_follow_up_opens_a_case_per_flipped_instrument_once(
         ["Follows", f"OOT-{case_id}"]
     ]
     ok(run_cli(db, "db", "verify"))  # the new cases replay from the audit trail
+
+
+def test_the_oot_log_carries_the_impact_when_asked(
+    lab: tuple[str, FailedStandard, int], tmp_path: Path
+) -> None:
+    db, _, case_id = lab
+    out = tmp_path / "oot.xlsx"
+    ok(run_cli(db, "report", "oot", "--impact", "-o", str(out)))
+    sheet = load_workbook(out)["OOT impact"]
+    table = [[c.value for c in row] for row in sheet.iter_rows()]
+    header, rows = table[0], table[1 : table.index([None] * len(table[0]))]
+    assert header[:6] == ["Case", "Standard", "Record", "Instrument", "Performed on", "Point"]
+    assert {(r[3], r[5], r[8], r[12], r[13]) for r in rows} == {
+        (tag, seq, kind.replace("_", " "), "pass", "fail") for tag, seq, kind in FLIPS
+    }
+    assert {r[0] for r in rows} == {case_id}
+    ok(run_cli(db, "report", "oot", "-o", str(tmp_path / "plain.xlsx")))
+    assert "OOT impact" not in load_workbook(tmp_path / "plain.xlsx").sheetnames
