@@ -21,6 +21,7 @@ from app.errors import UsageError
 from app.services.bounds import id_problem
 from app.services.dto import OotCaseView, UserView
 from app.services.oot import DISPOSITION_LABELS
+from app.services.oot_impact import COMPARED, CaseImpact, ImpactRow
 from app.vocabulary import CASE_STATES
 
 ROLE_CHOICES = ("technician", "qa", "admin")
@@ -230,6 +231,7 @@ def _print_case(case: OotCaseView) -> None:
             ("Found on", f"{case.found_on} by calibration #{case.record_id}"),
             ("Last good", case.last_good_on or "none recorded: everything before is suspect"),
             ("Summary", case.summary),
+            ("Follows", f"OOT-{case.origin_case_id}" if case.origin_case_id else "-"),
             ("Assessment", case.impact_assessment or "-"),
             ("Disposition", DISPOSITION_LABELS.get(case.disposition, "-")),
             ("Opened", f"{case.opened_at:%Y-%m-%d %H:%M} UTC by {case.opened_by}"),
@@ -261,6 +263,85 @@ def _print_case(case: OotCaseView) -> None:
             for a in case.affected
         ],
     )
+
+
+def _verdict_cell(row: ImpactRow) -> str:
+    if row.status != COMPARED:
+        return row.note
+    before, after = (v.replace("_", " ") or "-" for v in (row.before, row.after))
+    return f"{before} → {after}" if row.flips else before
+
+
+def _print_impact(impact: CaseImpact) -> None:
+    when = "as frozen when the case closed" if impact.frozen else "computed now"
+    print(f"\nImpact of {impact.standard_tag}'s as-found error ({when})")
+    errors = "; ".join(f"{e.nominal} {e.unit}".strip() + f": {e.error}" for e in impact.errors)
+    print_fields(
+        [
+            ("Method", impact.method),
+            ("Errors", f"{errors or 'none readable'} (calibration #{impact.standard_record_id})"),
+            ("Summary", impact.summary),
+        ]
+    )
+    if impact.rows:
+        print()
+        print_table(
+            (
+                "RECORD",
+                "DATE",
+                "INSTRUMENT",
+                "POINT",
+                "NOMINAL",
+                "READING",
+                "STORED",
+                "SHIFTED",
+                "VERDICT",
+            ),
+            [
+                (
+                    r.record_id,
+                    r.performed_on,
+                    r.asset_tag,
+                    r.seq or "-",
+                    f"{r.nominal:.10g} {r.unit}".strip() if r.seq else "-",
+                    r.reading.replace("_", " ") or "-",
+                    "-" if r.stored is None else f"{r.stored:.10g}",
+                    r.shifted or "-",
+                    _verdict_cell(r),
+                )
+                for r in impact.rows
+            ],
+        )
+    if impact.flipped:
+        print(f"\nVerdicts that would change ({len(impact.flipped)})")
+        for r in impact.flipped:
+            print(f"  {r.line}")
+
+
+def cmd_oot_impact(args: argparse.Namespace) -> int:
+    with open_app(args) as app:
+        impact = app.oot.impact(args.id)
+    if args.json:
+        print_json(impact)
+    else:
+        print(f"OOT-{impact.case_id}", end="")
+        _print_impact(impact)
+    return 0
+
+
+def cmd_oot_follow_up(args: argparse.Namespace) -> int:
+    with open_app(args, edit=True) as app:
+        done = app.oot.follow_up(args.id, tags=args.tag or (), all_flipped=args.all_flipped)
+    for case in done.opened:
+        print(
+            f"OOT-{case.id} opened for {case.asset_tag} (calibration #{case.record_id}), "
+            f"following OOT-{args.id}"
+        )
+    for note in done.skipped:
+        print(f"skipped {note}")
+    if not done.opened and not done.skipped:
+        print(f"no verdict on OOT-{args.id}'s impact list would change; nothing opened")
+    return 0
 
 
 def cmd_oot_list(args: argparse.Namespace) -> int:
@@ -302,10 +383,12 @@ def _case_id(text: str) -> int:
 def cmd_oot_show(args: argparse.Namespace) -> int:
     with open_app(args) as app:
         case = app.oot.get(args.id)
-    if args.json:
-        print_json(case)
+        impact = None if args.json else app.oot.impact(args.id)
+    if impact is None:
+        print_json(case)  # the impact list: `oot impact --json`
     else:
         _print_case(case)
+        _print_impact(impact)
     return 0
 
 
@@ -444,6 +527,28 @@ def register(sub: Any, *, calibrations: Any, instruments: Any) -> None:
         oot, "show", cmd_oot_show, "a case with what it may have affected", json=True
     )
     oshow.add_argument("id", type=_case_id, help="OOT-12 or 12")
+    oimpact = add_command(
+        oot,
+        "impact",
+        cmd_oot_impact,
+        "the verdicts the standard's as-found error would change",
+        json=True,
+    )
+    oimpact.add_argument("id", type=_case_id, help="OOT-12 or 12")
+    ofollow = add_command(
+        oot,
+        "follow-up",
+        cmd_oot_follow_up,
+        "open cases for instruments on a case's impact list (QA)",
+    )
+    ofollow.add_argument("id", type=_case_id, help="OOT-12 or 12")
+    which = ofollow.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--tag", action="append", metavar="TAG", help="an instrument on the list (repeatable)"
+    )
+    which.add_argument(
+        "--all-flipped", action="store_true", help="every instrument with a verdict that flips"
+    )
     oassess = add_command(oot, "assess", cmd_oot_assess, "record the impact assessment (QA)")
     oassess.add_argument("id", type=_case_id)
     oassess.add_argument("--assessment", required=True, metavar="TEXT")

@@ -86,8 +86,14 @@ def cmd_report_oot(args: argparse.Namespace) -> int:
     path, fmt = _prepare_output(args)
     with open_app(args) as app:
         cases = app.oot.list(status=args.status)
+        # The impact lists cost a few queries per case: only when asked for.
+        impacts = [app.oot.impact(c.id) for c in cases] if args.impact else []
         report = app.reports.oot_log(
-            cases, status=args.status, found_from=args.date_from, found_to=args.date_to
+            cases,
+            status=args.status,
+            found_from=args.date_from,
+            found_to=args.date_to,
+            impacts=impacts,
         )
     return _write(report, path, fmt)
 
@@ -187,6 +193,11 @@ def register(sub: Any) -> None:
     _output_args(history)
     oot = add_command(rep, "oot", cmd_report_oot, "the out-of-tolerance log")
     oot.add_argument("--status", choices=CASE_STATES)
+    oot.add_argument(
+        "--impact",
+        action="store_true",
+        help="add the verdicts each case's standard error would change (oot impact)",
+    )
     _period_args(oot, "cases found")
     _output_args(oot)
     audit = add_command(rep, "audit", cmd_report_audit, "the audit trail of a period (UTC days)")

@@ -452,6 +452,12 @@ class OotCase(Base):
     disposition: Mapped[str] = mapped_column(String(40), default="")
     # What QA assessed, frozen at closing: JSON list of the affected calibrations.
     affected_snapshot: Mapped[str] = mapped_column(Text, default="")
+    # The OOT impact (app.services.oot_impact) as QA saw it, frozen at closing: JSON.
+    # Empty while open, and on cases closed before revision 0012.
+    impact_snapshot: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # A follow-up case: the case whose impact list it was opened from (revision 0012).
+    # No foreign key, as instrument.type_id: SQLite cannot drop a column that names one.
+    origin_case_id: Mapped[int | None] = mapped_column(Integer)
     returned_to_service: Mapped[bool] = mapped_column(Boolean, default=False)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_by: Mapped[str | None] = mapped_column(String(USER_LEN))

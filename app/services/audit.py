@@ -38,7 +38,7 @@ from app.services.snapshots import (
     Snapshot,
     account_snapshot,
     attachment_snapshot,
-    case_snapshot,
+    case_full_snapshot,
     instrument_full_snapshot,
     record_snapshot,
     search_text_of,
@@ -534,7 +534,8 @@ def _named(entity_type: str, state: EntityState) -> str:
 
 
 def _case_state(o: OotCase) -> EntityState:
-    return EntityState(o.id, f"OOT-{o.id}", case_snapshot(o), (o.updated_by, o.updated_at), False)
+    snap = case_full_snapshot(o)
+    return EntityState(o.id, f"OOT-{o.id}", snap, (o.updated_by, o.updated_at), False)
 
 
 ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {

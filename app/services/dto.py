@@ -497,6 +497,8 @@ class OotCaseView:
     # Whether closing may put the instrument back in service now, and why (not).
     may_return_to_service: bool = False
     return_to_service_note: str = ""
+    # A follow-up case: the case whose impact list it was opened from (revision 0012).
+    origin_case_id: int | None = None
 
     @property
     def affected_instruments(self) -> list[str]:

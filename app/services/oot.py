@@ -11,6 +11,8 @@ return the instrument to service once a calibration leaves it within tolerance.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
@@ -30,6 +32,13 @@ from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
 from app.services.dto import AffectedCalibration, OotCaseView, to_jsonable
 from app.services.lookups import require_instrument
+from app.services.oot_impact import (
+    CaseImpact,
+    ImpactRow,
+    compute_impact,
+    impact_from_json,
+    impact_json,
+)
 from app.services.read_views import point_view
 from app.services.signatures import (
     SignatureCheck,
@@ -117,6 +126,8 @@ def open_case_in(
         impact_assessment="",
         disposition="",
         affected_snapshot="",
+        impact_snapshot="",
+        origin_case_id=None,
         returned_to_service=False,
         closed_at=None,
         closed_by=None,
@@ -252,6 +263,35 @@ def _affected_from_json(item: dict[str, Any]) -> AffectedCalibration:
     )
 
 
+def case_impact(uow: UnitOfWork, case: OotCase) -> CaseImpact:
+    """The impact list of a case: as frozen when it closed, else computed now.
+
+    A case closed before revision 0012 froze no list: it is computed now over the
+    calibrations it froze, and says so (``frozen`` False).
+    """
+    if case.impact_snapshot:
+        return impact_from_json(case.impact_snapshot)
+    tags = uow.instruments.tags_by_id([case.instrument_id])
+    return compute_impact(uow, case, _affected(uow, case), tags.get(case.instrument_id, "?"))
+
+
+@dataclass(frozen=True)
+class FollowUps:
+    """What ``OotService.follow_up`` did: the cases it opened, and what it left and why."""
+
+    opened: list[OotCaseView]
+    skipped: list[str]
+
+
+def _anchor(rows: list[ImpactRow]) -> int:
+    """The calibration a follow-up case of one instrument hangs on: its earliest one
+    whose verdict flips (since then it may have been wrong), else its latest listed."""
+    flipped = sorted((r.performed_on, r.record_id) for r in rows if r.flips)
+    if flipped:
+        return flipped[0][1]
+    return max((r.performed_on, r.record_id) for r in rows)[1]
+
+
 def return_check(uow: UnitOfWork, instrument: Instrument) -> tuple[bool, str]:
     """Whether closing a case may put the instrument back in service, and why (not)."""
     tag = instrument.asset_tag
@@ -328,6 +368,7 @@ def case_views(
                 ],
                 may_return_to_service=may_return,
                 return_to_service_note=note,
+                origin_case_id=case.origin_case_id,
             )
         )
     return views
@@ -441,6 +482,10 @@ class OotService:
             case.affected_snapshot = json.dumps(
                 [to_jsonable(a) for a in affected], ensure_ascii=False, sort_keys=True
             )
+            # The impact list QA saw, over the same calibrations, signed with the case.
+            case.impact_snapshot = impact_json(
+                compute_impact(uow, case, affected, instrument.asset_tag)
+            )
             case.status = "closed"
             case.closed_at = audit.now
             case.closed_by = signer.login
@@ -469,7 +514,123 @@ class OotService:
             password, f"close case OOT-{case_id}", sign, label="close OOT case"
         )
 
+    def impact(self, case_id: int) -> CaseImpact:
+        """The case's impact list: which verdicts its standard's as-found error changes
+        (``app.services.oot_impact``); live while open, as frozen once closed."""
+        return self._uow.read(lambda uow: case_impact(uow, self._require(uow, case_id)))
+
+    def follow_up(
+        self, case_id: int, *, tags: Sequence[str] = (), all_flipped: bool = False
+    ) -> FollowUps:
+        """Open follow-up cases for instruments of a case's impact list (QA only).
+
+        ``tags``: those instruments (each must be on the list); ``all_flipped``: every
+        instrument with a verdict that flips. One case per instrument, on its earliest
+        flipped calibration (else its latest listed one), naming the case it came from.
+        An instrument whose calibration already has a case is skipped and said so, so
+        running it again opens nothing twice. The instruments' status is left as it is:
+        they may have been calibrated again since, which QA judges in the new case.
+        """
+        if bool(tags) == all_flipped:
+            raise ValidationError(
+                {"follow_up": "name the instruments (--tag) or ask for all flipped ones"}
+            )
+
+        def write(uow: UnitOfWork) -> FollowUps:
+            require_role(uow, self._identity, "qa", "open follow-up out-of-tolerance cases")
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            case = self._require(uow, case_id)
+            if case.status == "cancelled":
+                raise ValidationError({"case": f"OOT-{case_id} is cancelled; nothing follows"})
+            impact = case_impact(uow, case)
+            listed: dict[int, list[ImpactRow]] = {}
+            for row in impact.rows:
+                listed.setdefault(row.instrument_id, []).append(row)
+            if all_flipped:
+                chosen = [i for i, rows in listed.items() if any(r.flips for r in rows)]
+            else:
+                chosen = []
+                for tag in tags:
+                    instrument = require_instrument(uow, tag)
+                    if instrument.id not in listed:
+                        raise ValidationError(
+                            {"tag": f"{instrument.asset_tag} is not on OOT-{case_id}'s impact list"}
+                        )
+                    if instrument.id not in chosen:
+                        chosen.append(instrument.id)
+            opened: list[OotCase] = []
+            skipped: list[str] = []
+            for instrument_id in chosen:
+                rows = listed[instrument_id]
+                record_id = _anchor(rows)
+                record = uow.calibrations.get(record_id)
+                if record is None or record.voided_at is not None:
+                    # The frozen list outlives a record voided since: no case on it.
+                    skipped.append(f"{rows[0].asset_tag}: calibration #{record_id} is void")
+                    continue
+                existing = uow.oot_cases.for_record(record_id)
+                if existing is not None:
+                    skipped.append(
+                        f"{rows[0].asset_tag}: calibration #{record_id} already has case "
+                        f"OOT-{existing.id}"
+                    )
+                    continue
+                opened.append(self._open_follow_up(uow, audit, case, impact, rows, record))
+            audit.flush()
+            return FollowUps(case_views(uow, opened), skipped)
+
+        return self._uow.write(write, label="open follow-up OOT cases")
+
     # -- helpers ---------------------------------------------------------------------
+
+    def _open_follow_up(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        origin: OotCase,
+        impact: CaseImpact,
+        rows: Sequence[ImpactRow],
+        record: CalibrationRecord,
+    ) -> OotCase:
+        flips = [r.line for r in rows if r.flips and r.record_id == record.id]
+        found = (
+            "; ".join(flips)
+            if flips
+            else "no verdict of it would change; opened by QA from the list"
+        )
+        case = OotCase(
+            instrument_id=record.instrument_id,
+            record_id=record.id,
+            status="open",
+            found_on=record.performed_on,
+            last_good_on=_last_good_before(uow.calibrations.history(record.instrument_id), record),
+            summary=(
+                f"Follow-up of OOT-{origin.id}: standard {impact.standard_tag} found out of "
+                f"tolerance on {origin.found_on}; with its as-found error, {found}"
+            ),
+            impact_assessment="",
+            disposition="",
+            affected_snapshot="",
+            impact_snapshot="",
+            origin_case_id=origin.id,
+            returned_to_service=False,
+            closed_at=None,
+            closed_by=None,
+            created_at=audit.now,
+            created_by=self._identity.user,
+            updated_at=audit.now,
+            updated_by=self._identity.user,
+        )
+        uow.oot_cases.add(case)
+        audit.record(
+            "oot_case",
+            case.id,
+            f"OOT-{case.id} {rows[0].asset_tag}",
+            "create",
+            created(case_snapshot(case)),
+            f"follow-up of OOT-{origin.id}, from its impact list",
+        )
+        return case
 
     def _return_to_service(
         self, uow: UnitOfWork, audit: AuditChainWriter, instrument: Instrument, case: OotCase

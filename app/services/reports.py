@@ -32,6 +32,7 @@ from app.services.dto import (
 )
 from app.services.instruments import InstrumentService
 from app.services.lookups import require_instrument
+from app.services.oot_impact import METHOD, CaseImpact
 from app.services.report_model import Cell, LabelData, Report, Section, Table
 from app.services.settings import due_soon_days
 from app.words import count
@@ -440,6 +441,61 @@ OOT_COLUMNS = [
 ]
 
 
+IMPACT_COLUMNS = [
+    "Case",
+    "Standard",
+    "Record",
+    "Instrument",
+    "Performed on",
+    "Point",
+    "Nominal",
+    "Unit",
+    "Reading",
+    "Stored",
+    "Standard error",
+    "Shifted",
+    "Before",
+    "After",
+]
+
+
+def _impact_section(chosen: Sequence[OotCaseView], impacts: Sequence[CaseImpact]) -> Section:
+    """The verdicts each chosen case's standard error would change (app.services.oot_impact)."""
+    ids = {c.id for c in chosen}
+    shown = sorted((i for i in impacts if i.case_id in ids), key=lambda i: i.case_id)
+    paragraphs = [f"Method: {METHOD}."] + [
+        f"OOT-{i.case_id}: {i.summary}"
+        + ("" if i.frozen else " (computed when this report was made)")
+        for i in shown
+    ]
+    rows: list[tuple[Cell, ...]] = [
+        (
+            i.case_id,
+            i.standard_tag,
+            r.record_id,
+            r.asset_tag,
+            r.performed_on,
+            r.seq,
+            r.nominal,
+            r.unit,
+            r.reading.replace("_", " "),
+            r.stored,
+            r.error,
+            r.shifted,
+            r.before.replace("_", " "),
+            r.after.replace("_", " "),
+        )
+        for i in shown
+        for r in i.flipped
+    ]
+    return Section(
+        "Verdicts that would change",
+        paragraphs,
+        Table(IMPACT_COLUMNS, rows),
+        sheet="OOT impact",
+    )
+
+
 def oot_log_report(
     cases: Sequence[OotCaseView],
     *,
@@ -447,8 +503,13 @@ def oot_log_report(
     status: str | None = None,
     found_from: date | None = None,
     found_to: date | None = None,
+    impacts: Sequence[CaseImpact] = (),
 ) -> Report:
-    """The out-of-tolerance cases (optionally one status, found in a period), oldest first."""
+    """The out-of-tolerance cases (optionally one status, found in a period), oldest first.
+
+    ``impacts``: the impact lists of (some of) the cases, for a section of the verdicts
+    their standards' errors would change; none given, no such section.
+    """
     chosen = [
         c
         for c in cases
@@ -504,7 +565,10 @@ def oot_log_report(
         generated_by=stamp.generated_by,
         database=stamp.database,
         audit_head=stamp.audit_head,
-        sections=[Section("Cases", [summary], table, sheet="OOT cases")],
+        sections=[
+            Section("Cases", [summary], table, sheet="OOT cases"),
+            *([_impact_section(chosen, impacts)] if impacts else []),
+        ],
         landscape=True,
         kind="oot",
     )
@@ -662,11 +726,18 @@ class ReportService:
         status: str | None = None,
         found_from: date | None = None,
         found_to: date | None = None,
+        impacts: Sequence[CaseImpact] = (),
     ) -> Report:
-        """The OOT log of cases listed by the OOT service (filtered here by status/period)."""
+        """The OOT log of cases listed by the OOT service (filtered here by status/period),
+        with the verdicts their impact lists (``OotService.impact``) would change."""
         _check_period(found_from, found_to)
         return oot_log_report(
-            cases, stamp=self.stamp(), status=status, found_from=found_from, found_to=found_to
+            cases,
+            stamp=self.stamp(),
+            status=status,
+            found_from=found_from,
+            found_to=found_to,
+            impacts=impacts,
         )
 
     def audit_trail(

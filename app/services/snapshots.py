@@ -94,6 +94,8 @@ ADDED_LATER: dict[str, dict[str, Any]] = {
         "type_id": None,
         "custom_fields": None,
     },
+    # The OOT impact (revision 0012): named in an event only once set (case_snapshot).
+    "oot_case": {"impact_snapshot": "", "origin_case_id": None},
 }
 
 # An instrument type's scalar fields; its points and fields join them in type_snapshot.
@@ -306,7 +308,25 @@ def signature_snapshot(obj: Signature) -> Snapshot:
 
 
 def case_snapshot(obj: OotCase) -> Snapshot:
-    return {name: to_jsonable(getattr(obj, name)) for name in CASE_AUDITED}
+    """The audited fields; the impact list and the origin case only once set.
+
+    Sparse on purpose (revision 0012), as ``instrument_snapshot``: a case without them
+    writes the events, and hashes for its closing signature, exactly as before.
+    """
+    snap = {name: to_jsonable(getattr(obj, name)) for name in CASE_AUDITED}
+    if obj.impact_snapshot:
+        snap["impact_snapshot"] = obj.impact_snapshot
+    if obj.origin_case_id is not None:
+        snap["origin_case_id"] = obj.origin_case_id
+    return snap
+
+
+def case_full_snapshot(obj: OotCase) -> Snapshot:
+    """``case_snapshot`` with the impact list and origin always named, for verify."""
+    snap = case_snapshot(obj)
+    snap.setdefault("impact_snapshot", "")
+    snap.setdefault("origin_case_id", None)
+    return snap
 
 
 def attachment_snapshot(obj: Attachment) -> Snapshot:

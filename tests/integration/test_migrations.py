@@ -41,6 +41,7 @@ from tests.integration.helpers import (
     tamper,
 )
 from tests.pg_server import PgServer
+from tests.unit.impact_helpers import FLIPS, build_failed_standard
 
 CALTRACK_TABLES = {
     "alembic_version",
@@ -573,6 +574,33 @@ def test_0011_types_come_to_a_populated_database_and_go_again(
         app.types.add(TypeInput(name="Thermometer", points=(TypePointInput(20, "±0.5", "°C"),)))
         app.instruments.edit("TH-001", InstrumentChanges(), type_name="Thermometer")
         assert app.types.prefill("TH-001").points[0].upper_limit == "20.5"
+        assert app.maintenance.verify(deep=True).problems == []
+
+
+# -- 0012: the OOT impact ------------------------------------------------------------------
+
+
+def test_0012_cases_come_up_with_no_stored_impact_and_get_it_computed(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        build_failed_standard(app)
+        (case,) = app.oot.list(status="open")
+    url = database_url(db_url)
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0011")
+        assert not {"impact_snapshot", "origin_case_id"} & _columns(eng, "oot_case")
+    finally:
+        eng.dispose()
+
+    # A case of 0011 comes up unchanged: nothing frozen, no origin, its list computed.
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+        assert app.oot.list(status="open") == [case]
+        impact = app.oot.impact(case.id)
+        assert not impact.frozen
+        assert {(r.asset_tag, r.seq, r.reading) for r in impact.flipped} == FLIPS
         assert app.maintenance.verify(deep=True).problems == []
 
 
