@@ -7,7 +7,6 @@ record signed by QA can no longer be edited, only voided or superseded with a re
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -45,13 +44,13 @@ from app.services.dto import (
 from app.services.due import next_due_from
 from app.services.lookups import require_instrument
 from app.services.oot import open_case_in, refresh_open_cases_in
+from app.services.point_entry import EntryRules, Scale, judge_entry
 from app.services.read_views import calibration_views
 from app.services.review import appended, record_problems, sentence
 from app.services.settings import LabMetrology, lab_metrology
 from app.services.snapshots import created, diff, instrument_snapshot, record_snapshot
 from app.services.tolerance import (
     PointJudgement,
-    judge_point,
     measuring_range,
     opens_case,
     record_rule,
@@ -70,8 +69,6 @@ from app.services.voiding import touch_instrument, void_in
 from app.vocabulary import PROVIDER_KINDS, RESULTS
 
 MAX_POINTS = 500
-# measurement_point.tolerance_text's length (revision 0010).
-TOLERANCE_TEXT_LEN = 64
 # What an edit may change on an unsigned record; readings, result and dates change only
 # by superseding the record (a new record replaces it, the old one is voided).
 EDITABLE_FIELDS = (
@@ -172,6 +169,21 @@ def parse_point(text: str) -> PointInput:
     return PointInput(nominal, as_found, as_left, tolerance, unit, uncertainty, coverage)
 
 
+def scale_of(uow: UnitOfWork, instrument: Instrument) -> Scale:
+    """The range and resolution a written tolerance of ``instrument`` is resolved with:
+    each as typed on its form, else its type's (a type's test plan in %FS or "+ n
+    digits" then works for instruments whose form leaves them empty)."""
+    measuring = measuring_range(instrument.range_text)
+    step = resolution(instrument.resolution_text)
+    kind = uow.types.get(instrument.type_id) if instrument.type_id is not None else None
+    if kind is not None:
+        if measuring is None and kind.range_low and kind.range_high:
+            measuring = MeasuringRange.of(kind.range_low, kind.range_high)
+        if step is None and kind.resolution:
+            step = as_decimal(kind.resolution, "resolution")
+    return Scale(measuring, step)
+
+
 class CalibrationService:
     """Record and void calibrations; keeps the instrument's due date and status."""
 
@@ -185,6 +197,7 @@ class CalibrationService:
         data: CalibrationInput,
         instrument: Instrument,
         lab: LabMetrology,
+        scale: Scale,
         *,
         flagged: bool = False,
     ) -> _CleanCalibration:
@@ -243,7 +256,7 @@ class CalibrationService:
         low_tur: list[str] = []
         for seq, p in enumerate(data.points, start=1):
             try:
-                point, judged = self._clean_point(p, instrument, rule)
+                point, judged = self._clean_point(p, scale, rule)
             except ValidationError as error:
                 errors[f"point {seq}"] = "; ".join(error.fields.values())
                 continue
@@ -293,55 +306,34 @@ class CalibrationService:
 
     @staticmethod
     def _clean_point(
-        p: PointInput, instrument: Instrument, rule: DecisionRule
+        p: PointInput, scale: Scale, rule: DecisionRule
     ) -> tuple[_CleanPoint, PointJudgement]:
-        """One point checked, its written tolerance resolved to limits, and judged."""
-        values = (p.nominal, p.as_found, p.as_left, p.tolerance, p.uncertainty, p.coverage_factor)
-        if any(v is not None and not math.isfinite(v) for v in values):
-            raise ValidationError({"point": "readings must be finite numbers"})
-        if len(p.unit) > 32:
-            raise ValidationError({"point": "unit is at most 32 characters"})
-        if p.uncertainty is not None and p.uncertainty <= 0:
-            raise ValidationError({"U": f"U must be more than 0, not {p.uncertainty:g}"})
-        if p.coverage_factor is not None and (p.coverage_factor <= 0 or p.uncertainty is None):
-            raise ValidationError(
-                {"k": "k must be more than 0, and comes with U (the expanded uncertainty)"}
-            )
-        written = " ".join(p.tolerance_text.split())
-        lower = upper = None
-        tolerance = p.tolerance
-        if written:
-            if len(written) > TOLERANCE_TEXT_LEN:
-                raise ValidationError(
-                    {"tolerance": f"is at most {TOLERANCE_TEXT_LEN} characters as written"}
-                )
-            spec = parse_tolerance(
-                written,
-                measuring_range=measuring_range(instrument.range_text),
-                resolution=resolution(instrument.resolution_text),
-            )
-            limits = spec.limits(p.nominal)
-            lower, upper = float(limits.lower), float(limits.upper)
-            # The wider side, for readers that know only ± (reports, older exports);
-            # in decimals, so -0.02/+0.05 stores 0.05, not 0.05000000000000071.
-            nominal = as_decimal(p.nominal, "nominal")
-            tolerance = float(max(nominal - limits.lower, limits.upper - nominal))
-        elif p.tolerance < 0:
-            raise ValidationError({"tolerance": "tolerance must be zero or more (it is ±)"})
-        judged = judge_point(
-            rule,
-            nominal=p.nominal,
-            as_found=p.as_found,
-            as_left=p.as_left,
-            tolerance=tolerance,
-            lower=lower,
-            upper=upper,
-            uncertainty=p.uncertainty,
-            coverage_factor=p.coverage_factor,
-        )
+        """One point checked, its written tolerance resolved to limits, and judged
+        (``point_entry.judge_entry``: the window's grid previews it the same way)."""
+        resolved, judged = judge_entry(p, rule, measuring=scale.measuring, step=scale.step)
         ratio = float(judged.tur) if judged.tur is not None else None
-        clean = _CleanPoint(p, tolerance, written or None, lower, upper, ratio)
+        clean = _CleanPoint(
+            p, resolved.tolerance, resolved.tolerance_text, resolved.lower, resolved.upper, ratio
+        )
         return clean, judged
+
+    def entry_rules(self, tag: str) -> EntryRules:
+        """What the window's readings grid judges a typed point of ``tag`` by: the lab's
+        decision rule (the dialog may choose another), minimum TUR and case policy, and
+        the range and resolution saving resolves written tolerances with."""
+
+        def read(uow: UnitOfWork) -> EntryRules:
+            lab = lab_metrology(uow)
+            scale = scale_of(uow, require_instrument(uow, tag))
+            return EntryRules(
+                lab.decision_rule,
+                lab.minimum_tur,
+                scale.measuring,
+                scale.step,
+                lab.indeterminate_opens_case,
+            )
+
+        return self._uow.read(read)
 
     def add(self, tag: str, data: CalibrationInput) -> CalibrationView:
         """Record a calibration; moves the due date, opens a case when it was found failing.
@@ -412,7 +404,7 @@ class CalibrationService:
         # An entry that named no rule took the lab's at its first save: judge it by that
         # one again, even if the lab's has changed since.
         lab = replace(lab_metrology(uow), decision_rule=record_rule(record.decision_rule))
-        clean = self._validate(data, instrument, lab)
+        clean = self._validate(data, instrument, lab, scale_of(uow, instrument))
         standards = uow.instruments.get_many_by_tags(data.standards)
         if len(standards) != len(set(tag_key(t) for t in data.standards)):
             return False
@@ -486,7 +478,9 @@ class CalibrationService:
             if performed is not None and not dates:
                 review = sentence(record_problems(performed, due, self._clock.today()))
         lab = lab_metrology(uow)
-        clean = self._validate(data, instrument, lab, flagged=bool(review))
+        clean = self._validate(
+            data, instrument, lab, scale_of(uow, instrument), flagged=bool(review)
+        )
         standards = self._standards(
             uow,
             instrument,

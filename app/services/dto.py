@@ -337,16 +337,6 @@ class CalibrationView:
         """True when any as-found reading was outside its tolerance."""
         return any(p.as_found_pass is False for p in self.points)
 
-    @property
-    def beyond_plus_minus(self) -> bool:
-        """True when a point holds more than a ± tolerance (a tolerance as written, U or
-        k) or a low TUR was justified: what the window's readings grid cannot enter yet,
-        so it must not supersede the record with a copy that drops them."""
-        return bool(self.tur_justification) or any(
-            p.tolerance_text or p.uncertainty is not None or p.coverage_factor is not None
-            for p in self.points
-        )
-
 
 @dataclass(frozen=True)
 class AttachmentView:

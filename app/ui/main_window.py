@@ -51,6 +51,7 @@ from app.services.changes import ChangeWatcher
 from app.services.connecting import display_name
 from app.services.dto import (
     CalibrationInput,
+    CalibrationPrefill,
     InstrumentChanges,
     InstrumentDetail,
     InstrumentHistory,
@@ -58,6 +59,7 @@ from app.services.dto import (
     InstrumentRow,
 )
 from app.services.editing import RequestOutcome, RequestStatus
+from app.services.point_entry import EntryRules
 from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.detail_pane import DetailPane
@@ -1225,8 +1227,18 @@ class MainWindow(QMainWindow):
     def _calibration_dialog(self, detail: InstrumentDetail) -> None:
         service = self.app.calibrations
         instruments = self.app.instruments
+        types = self.app.types
 
-        def open_dialog(standard_tags: list[str]) -> None:
+        def load() -> tuple[list[str], EntryRules, CalibrationPrefill | None]:
+            # What the dialog starts from: the standards to offer, what the grid judges
+            # by (the lab's rule and minimum TUR), and a typed instrument's test plan.
+            tags = [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows]
+            plan = types.prefill(detail.asset_tag) if detail.type_name else None
+            return tags, service.entry_rules(detail.asset_tag), plan
+
+        def open_dialog(loaded: tuple[list[str], EntryRules, CalibrationPrefill | None]) -> None:
+            standard_tags, rules, plan = loaded
+
             def submit(
                 data: CalibrationInput,
                 ok: Callable[[Any], None],
@@ -1246,6 +1258,8 @@ class MainWindow(QMainWindow):
                 standard_tags=standard_tags,
                 submit=submit,
                 check_standards=self.qa.check_standards,
+                rules=rules,
+                plan=plan,
                 parent=self,
             )
 
@@ -1263,9 +1277,9 @@ class MainWindow(QMainWindow):
             open_modal(dialog, done)
 
         self.run_task(
-            lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
+            load,
             open_dialog,
-            lambda exc: messages.explain(self, exc, doing="loading the standards"),
+            lambda exc: messages.explain(self, exc, doing="opening the calibration form"),
         )
 
     def void_selected_calibration(self) -> None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QWidget
 from app.errors import ConflictError, NotFoundError
 from app.services.accounts import ROLE_NAMES, ROLE_RANK
 from app.services.dto import CalibrationInput, CalibrationView, Traceability, UserView
+from app.services.point_entry import EntryRules
 from app.ui import messages
 from app.ui.dialogs import oot_dialogs
 from app.ui.dialogs.calibration_dialog import CalibrationDialog, already_saved_text
@@ -467,29 +468,27 @@ class QaActions(QObject):
                 "Ask QA to supersede it, or an admin for the QA role (Database → Users and roles).",
             )
             return
-        if record.beyond_plus_minus:
-            messages.warn(
-                self.window.as_widget(),
-                "Supersede from the command line",
-                f"Calibration #{record.id} holds uncertainties, tolerances as written or a "
-                "TUR justification, which this window cannot enter yet: a copy made here "
-                "would lose them.",
-                f"See what it holds with: caltrack calibrations show {record.id}\n"
-                f"Supersede it with: caltrack calibrations supersede {record.id} --reason … "
-                "--performed-on … --result … --point NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE:UNIT:U:K …",
-            )
-            return
         instruments = self.window.app.instruments
         detail = history.instrument
+        calibrations = self.window.app.calibrations
+
+        def load() -> tuple[list[str], EntryRules]:
+            # The standards to offer, and what the grid judges by (the record keeps its
+            # own rule; the lab's minimum TUR, the instrument's range and resolution).
+            tags = [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows]
+            return tags, calibrations.entry_rules(detail.asset_tag)
+
         self.window.run_task(
-            lambda: [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows],
-            lambda tags: self._supersede_dialog(record, detail, tags),
+            load,
+            lambda loaded: self._supersede_dialog(record, detail, *loaded),
             lambda exc: messages.explain(
-                self.window.as_widget(), exc, doing="loading the standards"
+                self.window.as_widget(), exc, doing="opening the supersede form"
             ),
         )
 
-    def _supersede_dialog(self, record: CalibrationView, detail: Any, tags: list[str]) -> None:
+    def _supersede_dialog(
+        self, record: CalibrationView, detail: Any, tags: list[str], rules: EntryRules
+    ) -> None:
         service = self.window.app.calibrations
         version = [record.version]
         dialog: CalibrationDialog | None = None
@@ -530,6 +529,7 @@ class QaActions(QObject):
             submit=submit,
             check_standards=self.check_standards,
             supersede=record,
+            rules=rules,
             parent=self.window.as_widget(),
         )
 

@@ -14,7 +14,12 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack
 from app.services.dto import CalibrationInput, CalibrationView, PointInput
 from app.settings.user_settings import UserSettings
-from app.ui.dialogs.calibration_dialog import VERDICT_FOUND, VERDICT_LEFT, CalibrationDialog
+from app.ui.dialogs.calibration_dialog import (
+    LAST_ENTRY_COLUMN,
+    VERDICT_FOUND,
+    VERDICT_LEFT,
+    CalibrationDialog,
+)
 from app.ui.dialogs.password_dialog import SigningPasswordDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.record_edit_dialog import RecordEditDialog
@@ -114,9 +119,9 @@ def test_record_three_points_by_keyboard_and_add_point(
     person.shortcut("Ctrl+K")
     dialog = person.wait_for(CalibrationDialog)
     grid = dialog.points
-    # Point 1, typed entirely by keyboard; Tab from its last cell adds point 2.
+    # Point 1, typed entirely by keyboard (no U or k); Tab from its last cell adds point 2.
     person.click_cell(grid, 0, 0)
-    for text in ("0", "0.01", "0.02", "0.05", "°C"):
+    for text in ("0", "0.01", "0.02", "0.05", "°C", "", ""):
         person.write(text)
         person.press(Qt.Key.Key_Tab)
     assert grid.rowCount() == 2, "Tab from the last cell adds a row"
@@ -207,9 +212,9 @@ def test_add_point_button_gives_a_live_row(
     person.click_button("Add point")
     assert grid.rowCount() == 2
     assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
-    # Shift+Tab goes back to the unit of the row above, Tab forward again.
+    # Shift+Tab goes back to the k of the row above, Tab forward again.
     person.press(Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
-    assert (grid.currentRow(), grid.currentColumn()) == (0, 4)
+    assert (grid.currentRow(), grid.currentColumn()) == (0, LAST_ENTRY_COLUMN)
     person.press(Qt.Key.Key_Tab)
     assert (grid.currentRow(), grid.currentColumn()) == (1, 0)
     for text in ("100", "100.08", "", "0.05"):
@@ -219,10 +224,11 @@ def test_add_point_button_gives_a_live_row(
     assert dialog.oot_notice.isVisible()
     found = grid.item(1, VERDICT_FOUND)
     assert found is not None and not found.flags() & Qt.ItemFlag.ItemIsEditable
-    # Tab through the unit adds row 3; Tab through that empty row leaves the grid.
-    person.press(Qt.Key.Key_Tab)
+    # Tab through the unit, U and k adds row 3; Tab through that empty row leaves the grid.
+    for _cell in range(3):
+        person.press(Qt.Key.Key_Tab)
     assert (grid.rowCount(), grid.currentRow(), grid.currentColumn()) == (3, 2, 0)
-    for _cell in range(5):
+    for _cell in range(LAST_ENTRY_COLUMN + 1):
         person.press(Qt.Key.Key_Tab)
     assert grid.rowCount() == 3
     assert person.focused() is person.button("Add point")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
@@ -15,7 +15,12 @@ from app.services.dto import CalibrationInput, PointInput
 from app.settings.user_settings import UserSettings
 from app.ui.detail_pane import CAL_QA_COLUMN
 from app.ui.dialogs import oot_dialogs
-from app.ui.dialogs.calibration_dialog import CalibrationDialog
+from app.ui.dialogs.calibration_dialog import (
+    ACCEPTANCE,
+    TUR_COLUMN,
+    VERDICT_FOUND,
+    CalibrationDialog,
+)
 from app.ui.dialogs.conflict_dialog import ConflictDialog
 from app.ui.dialogs.record_edit_dialog import RecordEditDialog
 from app.ui.dialogs.sign_dialog import SignDialog
@@ -275,28 +280,53 @@ def test_quitting_with_an_unsaved_assessment_asks_first(
     assert not window.isVisible()
 
 
-def test_a_record_with_uncertainties_is_not_superseded_by_a_copy_that_drops_them(
-    qtbot: QtBot, window: MainWindow, lab: CalTrack, shown: Shown
+def test_a_record_with_uncertainties_is_superseded_with_all_of_them(
+    qtbot: QtBot, window: MainWindow, lab: CalTrack
 ) -> None:
-    """The readings grid holds ± tolerances only (issue 14's U, k and written tolerances
-    are entered from the command line so far): superseding here would lose them."""
+    """The grid carries every point's tolerance as written, U and k, the record's rule and
+    its TUR justification into the superseding record (the window used to refuse)."""
     lab.calibrations.add(
         "TH-002",
         CalibrationInput(
             performed_on="2026-11-20",
             result="pass",
-            points=(PointInput.written(20.0, 20.1, 20.1, "-0.2/+0.3", "°C", 0.05, 2.0),),
+            decision_rule="guard r=1 conditional",
+            # Point 2's TUR is 0.2 / (2 × 0.05) = 2:1, below the lab's 4:1: justified.
+            tur_justification="best reference we hold",
+            points=(
+                PointInput.written(20.0, 20.1, 20.1, "-0.2/+0.3", "°C", 0.05, 2.0),
+                PointInput.written(100.0, 100.1, 100.1, "±0.1", "°C", 0.05, 2.0),
+            ),
         ),
     )
-    record = lab.calibrations.history("TH-002")[0]
+    old = lab.calibrations.history("TH-002")[0]
+    before = len(lab.calibrations.history("TH-002"))
     show(qtbot, window, "TH-002")
-    assert window.detail.selected_calibration() == record
+    assert window.detail.selected_calibration() == old
 
     window.detail.supersede_button.click()
+    dialog = opened(qtbot, CalibrationDialog)
+    assert dialog.rule_code() == "guard r=1 conditional", "the record's own rule"
+    assert dialog.points.rowCount() == 2
+    # Point 2: 100.1 lies on the tolerance limit, outside 99.95 … 100.05 (w = U = 0.05).
+    assert dialog.points.item(1, ACCEPTANCE).text() == "99.95 … 100.05"  # type: ignore[union-attr]
+    assert dialog.points.item(1, VERDICT_FOUND).text() == "Cond. pass"  # type: ignore[union-attr]
+    assert dialog.points.item(1, TUR_COLUMN).text() == "2.0:1 low"  # type: ignore[union-attr]
+    assert dialog.tur_justification.toPlainText() == "best reference we hold"
+    dialog.supersede_reason.setText("certificate number missing")
+    dialog.certificate.setText("C-7")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    qtbot.waitUntil(lambda: len(lab.calibrations.history("TH-002")) == before + 1, timeout=10_000)
 
-    qtbot.waitUntil(lambda: "Supersede from the command line" in shown.titles(), timeout=5_000)
-    _title, text, detail = shown.boxes[-1]
-    assert f"Calibration #{record.id} holds uncertainties" in text
-    assert f"caltrack calibrations supersede {record.id}" in detail
-    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, CalibrationDialog)]
-    assert lab.calibrations.history("TH-002")[0] == record, "nothing superseded"
+    records = {c.id: c for c in lab.calibrations.history("TH-002")}
+    assert records[old.id].voided
+    new = records[records[old.id].superseded_by_id or 0]
+    assert new.supersedes_id == old.id
+    assert new.certificate_number == "C-7"
+    assert [
+        (p.nominal, p.as_found, p.tolerance_text, p.uncertainty, p.coverage_factor)
+        for p in new.points
+    ] == [(20.0, 20.1, "-0.2/+0.3", 0.05, 2.0), (100.0, 100.1, "±0.1", 0.05, 2.0)]
+    assert new.points == old.points, "limits, TUR and verdicts too"
+    assert new.decision_rule == "guard r=1 conditional"
+    assert new.tur_justification == "best reference we hold"

@@ -1,4 +1,11 @@
-"""Record a calibration: readings grid with live pass/fail, standards, next due date.
+"""Record a calibration: readings grid with live verdicts, standards, next due date.
+
+The grid takes each point's tolerance as written (a plain number is ± that much), its
+expanded uncertainty U and coverage factor k, and shows as typed the tolerance limits,
+the acceptance limits under the decision rule in force, the TUR (flagged below the lab's
+minimum, which then requires a justification) and the as-found and as-left verdicts,
+all from ``app.services.point_entry`` (the same judging as saving). A typed
+instrument's new calibration starts from its type's test plan and rule.
 
 While standards and the date are chosen, the dialog asks (off the GUI thread, debounced)
 whether each standard could vouch for a calibration on that day, and shows the problems
@@ -15,7 +22,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QColor, QGuiApplication
+from PySide6.QtGui import QColor, QFocusEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemDelegate,
     QAbstractScrollArea,
@@ -40,8 +47,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import ServerLostError, ValidationError
-from app.services.dto import CalibrationInput, CalibrationView, InstrumentDetail, PointInput
-from app.services.tolerance import within
+from app.services.decision_rules import DecisionRule, Verdict, parse_rule
+from app.services.dto import (
+    CalibrationInput,
+    CalibrationPrefill,
+    CalibrationView,
+    InstrumentDetail,
+    PointInput,
+)
+from app.services.point_entry import EntryRules, RowPreview, preview_row, rule_choices
+from app.services.tolerance_spec import ACCEPTED_FORMS, format_number
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
 from app.ui.look import status_color
@@ -55,23 +70,42 @@ POINT_COLUMNS = (
     "Nominal",
     "As found",
     "As left",
-    "Tolerance ±",
+    "Tolerance",
     "Unit",
-    "Pass as found",
-    "Pass as left",
+    "U",
+    "k",
+    "Limits",
+    "Acceptance",
+    "TUR",
+    "Found",
+    "Left",
 )
-VERDICT_FOUND, VERDICT_LEFT = 5, 6
-LAST_ENTRY_COLUMN = 4  # Unit: the last cell a person types into; the verdicts follow
-
-
-def _number(text: str) -> float | None:
-    text = text.strip().replace(",", ".")
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
+NOMINAL, AS_FOUND, AS_LEFT, TOLERANCE, UNIT, U_COLUMN, K_COLUMN = range(7)
+LIMITS, ACCEPTANCE, TUR_COLUMN, VERDICT_FOUND, VERDICT_LEFT = range(7, 12)
+LAST_ENTRY_COLUMN = K_COLUMN  # the last cell a person types into; the computed ones follow
+COLUMN_TIPS = {
+    TOLERANCE: f"The tolerance as written: {ACCEPTED_FORMS}",
+    U_COLUMN: "Expanded uncertainty U of the measurement, in the point's unit",
+    K_COLUMN: "Coverage factor k of U (2 when not stated)",
+    LIMITS: "Tolerance limits at the nominal",
+    ACCEPTANCE: "Acceptance limits under the decision rule: the tolerance limits moved "
+    "inside by the guard band w",
+    TUR_COLUMN: "Test uncertainty ratio: tolerance span over 2U (ANSI/NCSL Z540.3)",
+    VERDICT_FOUND: "Verdict of the as-found reading under the decision rule",
+    VERDICT_LEFT: "Verdict of the as-left reading under the decision rule",
+}
+VERDICT_TEXT = {
+    Verdict.PASS: "Pass",
+    Verdict.CONDITIONAL_PASS: "Cond. pass",
+    Verdict.CONDITIONAL_FAIL: "Cond. FAIL",
+    Verdict.FAIL: "FAIL",
+}
+VERDICT_STATUS = {
+    Verdict.PASS: "ok",
+    Verdict.CONDITIONAL_PASS: "due-soon",
+    Verdict.CONDITIONAL_FAIL: "overdue",
+    Verdict.FAIL: "overdue",
+}
 
 
 def number_text(value: float | None) -> str:
@@ -85,8 +119,9 @@ def number_text(value: float | None) -> str:
 class PointsTable(QTableWidget):
     """The readings grid, moving the way a person enters readings row by row.
 
-    Tab goes through the cells a person types into (Nominal … Unit) and skips the
-    computed verdicts; Tab from the last row's Unit adds a row and goes to its first
+    Tab goes through the cells a person types into (Nominal … k) and skips the
+    computed ones (limits, TUR, verdicts); Tab from the last row's k adds a row and goes
+    to its first
     cell, instead of wrapping to the first row. When that last row is still empty, Tab
     leaves the grid instead (to Add point), so the keyboard can get out of it. Shift+Tab
     goes back the same way.
@@ -115,6 +150,20 @@ class PointsTable(QTableWidget):
         if cursorAction == QTableWidget.CursorAction.MovePrevious and col > LAST_ENTRY_COLUMN:
             return model.index(row, LAST_ENTRY_COLUMN)
         return super().moveCursor(cursorAction, modifiers)
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        # Reached by keyboard (its label's shortcut, or Tab): start at the first cell
+        # still to be typed, e.g. As found of a grid prefilled from a test plan.
+        if not self.currentIndex().isValid() and self.rowCount() > 0:
+            self.setCurrentCell(0, self._first_blank(0))
+        super().focusInEvent(event)
+
+    def _first_blank(self, row: int) -> int:
+        for col in range(LAST_ENTRY_COLUMN + 1):
+            item = self.item(row, col)
+            if item is None or not item.text().strip():
+                return col
+        return 0
 
     def _at_end(self, forward: bool) -> bool:
         """Whether Tab (or Shift+Tab) from the current cell should leave the grid."""
@@ -182,10 +231,23 @@ class CalibrationDialog(QDialog):
         submit: Submit,
         check_standards: StandardsCheck | None = None,
         supersede: CalibrationView | None = None,
+        rules: EntryRules | None = None,
+        plan: CalibrationPrefill | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``rules``: what the grid judges by (``CalibrationService.entry_rules``: the
+        lab's rule, minimum TUR and case policy, the instrument's range and resolution;
+        without it simple acceptance, 4:1 and the instrument's own range); ``plan``: the
+        type's test plan a new calibration starts from."""
         super().__init__(parent)
         self._instrument = instrument
+        self._base_rules = rules or EntryRules.of(
+            DecisionRule.simple(),
+            range_text=instrument.range_text,
+            resolution_text=instrument.resolution_text,
+        )
+        self.plan = plan if supersede is None else None
+        self._previews: list[RowPreview] = []
         self._submit = submit
         self._check_standards = check_standards
         self.superseding = supersede
@@ -205,7 +267,7 @@ class CalibrationDialog(QDialog):
         else:
             self.setWindowTitle(f"New calibration — {instrument.asset_tag}")
         self.setMinimumSize(760, 560)
-        self.resize(840, 760)
+        self.resize(1040, 780)
 
         # Superseding: why (required), and what happens to the old record.
         self.top = ValidatingForm()
@@ -259,13 +321,70 @@ class CalibrationDialog(QDialog):
         self.uncertainty.setPlaceholderText("e.g. ±0.05 °C (k=2)")
         side.add("uncertainty", "&Uncertainty:", self.uncertainty)
 
+        # The decision rule in force: the record's own when superseding, else the type's,
+        # else the lab's; another may be chosen. What is shown is what is stored.
+        if supersede is not None:
+            in_force, origin = parse_rule(supersede.decision_rule), f"as on #{supersede.id}"
+        elif self.plan is not None and self.plan.decision_rule:
+            in_force = parse_rule(self.plan.decision_rule)
+            origin = f"type {self.plan.type_name}"
+        else:
+            in_force, origin = self._base_rules.rule, "lab default"
+        self.rule_box = QComboBox()
+        self.rule_box.setAccessibleName("Decision rule")
+        self.rule_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.rule_box.setMinimumContentsLength(64)
+        for choice in rule_choices(in_force, origin):
+            self.rule_box.addItem(choice.label, choice.code)
+            self.rule_box.setItemData(
+                self.rule_box.count() - 1, choice.label, Qt.ItemDataRole.ToolTipRole
+            )
+        self.rule_box.currentIndexChanged.connect(lambda _i: self._rule_changed())
+        self.rules = ValidatingForm()
+        self.rules.add("decision_rule", "Decision ru&le:", self.rule_box)
+        self.rule_sentence = QLabel(in_force.sentence)
+        self.rule_sentence.setObjectName("ruleSentence")
+        self.rule_sentence.setWordWrap(True)
+        self.rule_sentence.setAccessibleName("Decision rule in force")
+        self._entry_rules = self._rules_for(in_force)
+
         # Readings grid.
         self.points = PointsTable(self._append_row)
         self.points.setHorizontalHeaderLabels(list(POINT_COLUMNS))
-        self.points.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for col, tip in COLUMN_TIPS.items():
+            header_item = self.points.horizontalHeaderItem(col)
+            if header_item is not None:
+                header_item.setToolTip(tip)
+        # The tolerance as written takes the room left; the computed cells fit their
+        # text; the numbers get a width that holds a reading with its decimals.
+        header = self.points.horizontalHeader()
+        digits = self.fontMetrics().horizontalAdvance("0")
+        for col, chars in ((NOMINAL, 10), (AS_FOUND, 9), (AS_LEFT, 9), (UNIT, 5), (U_COLUMN, 7)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, digits * chars)
+        header.setSectionResizeMode(K_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(TOLERANCE, QHeaderView.ResizeMode.Stretch)
+        for col in range(LIMITS, len(POINT_COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.points.setAccessibleName("Measurement points")
         self.points.setMinimumHeight(170)
         self.points.itemChanged.connect(self._point_changed)
+        points_label = QLabel(
+            "Measurement points — readin&gs (limits, TUR and verdicts from the rule, live):"
+        )
+        points_label.setBuddy(self.points)
+        self.plan_label = QLabel()
+        self.plan_label.setObjectName("planText")
+        self.plan_label.setWordWrap(True)
+        if self.plan is not None:
+            procedure = f", procedure {self.plan.procedure}" if self.plan.procedure else ""
+            self.plan_label.setText(
+                f"Test plan of type {self.plan.type_name}{procedure}: "
+                f"{len(self.plan.points)} points prefilled; type the readings, U and k."
+            )
+        self.plan_label.setVisible(self.plan is not None)
         add_point = QPushButton("&Add point")
         # ``clicked`` passes its ``checked`` flag: it must not reach add_point's values.
         add_point.clicked.connect(lambda _checked=False: self._add_point_clicked())
@@ -307,6 +426,19 @@ class CalibrationDialog(QDialog):
         self.justification.setPlaceholderText(
             "Why these standards could still vouch for this calibration (required)"
         )
+        self.tur_problem_text = QLabel()
+        self.tur_problem_text.setObjectName("turProblems")
+        self.tur_problem_text.setWordWrap(True)
+        self.tur_problem_text.setStyleSheet(f"color: {status_color('due-soon').name()};")
+        self.tur_problem_text.setAccessibleName("Points below the minimum TUR")
+        self.tur_problem_text.hide()
+        self.tur_justification = QPlainTextEdit()
+        self.tur_justification.setTabChangesFocus(True)
+        self.tur_justification.setFixedHeight(48)
+        self.tur_justification.setPlaceholderText(
+            "Why a TUR below the lab's minimum is accepted for these points (required)"
+        )
+        self.tur_justification.setAccessibleName("TUR justification")
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(STANDARDS_CHECK_MS)
@@ -343,6 +475,17 @@ class CalibrationDialog(QDialog):
 
         after = ValidatingForm()
         self.after = after
+        tur_box = QWidget()
+        tb = QVBoxLayout(tur_box)
+        tb.setContentsMargins(0, 0, 0, 0)
+        tb.addWidget(self.tur_problem_text)
+        tb.addWidget(self.tur_justification)
+        self.tur_row = after.add("tur_justification", "TUR justif&ication:", tur_box)
+        # Alt+I goes to the text itself (a label's buddy must take focus; the box does not).
+        tur_label = after.layout_.labelForField(self.tur_row)
+        if isinstance(tur_label, QLabel):
+            tur_label.setBuddy(self.tur_justification)
+        after.layout_.setRowVisible(self.tur_row, False)
         standards_box = QWidget()
         sb = QVBoxLayout(standards_box)
         sb.setContentsMargins(0, 0, 0, 0)
@@ -375,7 +518,10 @@ class CalibrationDialog(QDialog):
         top.addWidget(side, 1)
         body_layout.addWidget(self.top)
         body_layout.addLayout(top)
-        body_layout.addWidget(QLabel("Measurement points (pass/fail from the tolerance, live):"))
+        body_layout.addWidget(self.rules)
+        body_layout.addWidget(self.rule_sentence)
+        body_layout.addWidget(points_label)
+        body_layout.addWidget(self.plan_label)
         body_layout.addWidget(self.points, 1)
         body_layout.addLayout(point_buttons)
         body_layout.addWidget(self.verdict)
@@ -396,7 +542,11 @@ class CalibrationDialog(QDialog):
         self.performed_on.dateChanged.connect(lambda _d: self._update_oot_notice())
         self.result_box.currentIndexChanged.connect(lambda _i: self._update_oot_notice())
         self._recompute_due()
-        self.add_point()
+        if self.plan is not None and self.plan.points:
+            for p in self.plan.points:
+                self.add_point((number_text(p.nominal), "", "", p.tolerance, p.unit))
+        else:
+            self.add_point()
         if supersede is not None:
             self.prefill(supersede)
             self.banner.setText(
@@ -421,13 +571,17 @@ class CalibrationDialog(QDialog):
         self.notes.setPlainText(record.notes)
         self.points.setRowCount(0)
         for p in record.points:
+            # Every value the point holds: its tolerance as written (else the ± number),
+            # U and k, so the new record loses none of them.
             self.add_point(
                 (
                     number_text(p.nominal),
                     number_text(p.as_found),
                     number_text(p.as_left),
-                    number_text(p.tolerance),
+                    p.tolerance_text or number_text(p.tolerance),
                     p.unit,
+                    number_text(p.uncertainty),
+                    number_text(p.coverage_factor),
                 )
             )
         if not record.points:
@@ -436,17 +590,19 @@ class CalibrationDialog(QDialog):
         for tag in record.standards:
             self.standards.addItem(tag)
         self.justification.setPlainText(record.standards_justification)
+        self.tur_justification.setPlainText(record.tur_justification)
         computed = record.performed_on + timedelta(days=self._instrument.calibration_interval_days)
         if record.next_due is not None and record.next_due != computed:
             # Kept as it was; the reason for the override is asked again for this record.
             self.override_due.setChecked(True)
             self.next_due.setDate(_qdate(record.next_due))
         self._show_justification(bool(record.standards_justification))
+        self._update_verdicts()
 
     # -- readings --------------------------------------------------------------------
 
     def add_point(self, values: Sequence[str] = ()) -> None:
-        """Append a row holding ``values`` (Nominal, As found, As left, Tolerance, Unit)."""
+        """Append a row holding ``values`` (Nominal, As found, As left, Tolerance, Unit, U, k)."""
         values = [str(v) for v in values]  # a stray non-sequence fails here, before any change
         row = self.points.rowCount()
         blocked = self.points.blockSignals(True)
@@ -454,7 +610,7 @@ class CalibrationDialog(QDialog):
             self.points.insertRow(row)
             for col in range(len(POINT_COLUMNS)):
                 item = QTableWidgetItem(values[col] if col < len(values) else "")
-                if col in (VERDICT_FOUND, VERDICT_LEFT):
+                if col > LAST_ENTRY_COLUMN:
                     item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # computed: never typed over
                 self.points.setItem(row, col, item)
         finally:
@@ -486,74 +642,135 @@ class CalibrationDialog(QDialog):
         return item.text() if item is not None else ""
 
     def _point_changed(self, item: QTableWidgetItem) -> None:
-        if item.column() not in (VERDICT_FOUND, VERDICT_LEFT):
+        if item.column() <= LAST_ENTRY_COLUMN:
             self._update_verdicts()
 
+    # -- the decision rule -----------------------------------------------------------
+
+    def _rules_for(self, rule: DecisionRule) -> EntryRules:
+        return self._base_rules.with_rule(rule)
+
+    def rule_code(self) -> str:
+        """The code of the decision rule chosen (what the record stores)."""
+        return str(self.rule_box.currentData())
+
+    def _rule_changed(self) -> None:
+        rule = parse_rule(self.rule_code())
+        self.rule_sentence.setText(rule.sentence)
+        self._entry_rules = self._rules_for(rule)
+        self._update_verdicts()
+
+    # -- live judging ----------------------------------------------------------------
+
+    def _preview(self, row: int) -> RowPreview:
+        texts = [self._cell(row, col) for col in range(LAST_ENTRY_COLUMN + 1)]
+        return preview_row(self._entry_rules, *texts)
+
+    def _computed(self, row: int, col: int, text: str, status: str | None, tip: str = "") -> None:
+        item = self.points.item(row, col)
+        if item is None:
+            item = QTableWidgetItem()
+            self.points.setItem(row, col, item)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # computed: never typed over
+        item.setText(text)
+        item.setToolTip(tip)
+        item.setForeground(status_color(status) if status is not None else QColor())
+
     def _update_verdicts(self) -> None:
+        """Judge every row as saving will (``point_entry.preview_row``) and show it."""
         self.points.blockSignals(True)
-        any_found_fail = any_left_fail = False
-        for row in range(self.points.rowCount()):
-            nominal = _number(self._cell(row, 0))
-            tolerance = _number(self._cell(row, 3))
-            for col, source in ((VERDICT_FOUND, 1), (VERDICT_LEFT, 2)):
-                reading = _number(self._cell(row, source))
-                verdict = (
-                    within(reading, nominal, tolerance)
-                    if nominal is not None and tolerance is not None
-                    else None
+        previews: list[RowPreview] = []
+        try:
+            for row in range(self.points.rowCount()):
+                preview = self._preview(row)
+                previews.append(preview)
+                self._computed(row, LIMITS, preview.limits, None, preview.problem)
+                self._computed(row, ACCEPTANCE, preview.acceptance, None)
+                tur = f"{preview.tur} low" if preview.tur_low else preview.tur
+                minimum = format_number(self._base_rules.minimum_tur)
+                self._computed(
+                    row,
+                    TUR_COLUMN,
+                    tur,
+                    "overdue" if preview.tur_low else None,
+                    f"Below the lab's minimum of {minimum}:1" if preview.tur_low else "",
                 )
-                item = self.points.item(row, col)
-                if item is None:
-                    item = QTableWidgetItem()
-                    self.points.setItem(row, col, item)
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # computed: never typed over
-                item.setText("" if verdict is None else ("Pass" if verdict else "FAIL"))
-                item.setForeground(
-                    status_color("ok" if verdict else "overdue")
-                    if verdict is not None
-                    else QColor()
-                )
-                if verdict is False:
-                    any_found_fail |= col == VERDICT_FOUND
-                    any_left_fail |= col == VERDICT_LEFT
-        self.points.blockSignals(False)
-        self._found_fail = any_found_fail
+                for col, verdict in (
+                    (VERDICT_FOUND, preview.as_found),
+                    (VERDICT_LEFT, preview.as_left),
+                ):
+                    self._computed(
+                        row,
+                        col,
+                        "" if verdict is None else VERDICT_TEXT[verdict],
+                        None if verdict is None else VERDICT_STATUS[verdict],
+                        "" if verdict is None else verdict.label,
+                    )
+        finally:
+            # Left blocked, the grid would stop updating its verdicts for good.
+            self.points.blockSignals(False)
+        self._previews = previews
+        indeterminate = self._base_rules.indeterminate_opens_case
+        self._found_fail = any(
+            p.found_outside or (indeterminate and p.found_indeterminate) for p in previews
+        )
         self._update_oot_notice()
-        if any_left_fail:
-            self.verdict.setText("A reading is out of tolerance as left: the result is Fail.")
-        elif any_found_fail:
-            self.verdict.setText("Out of tolerance as found: record Adjusted (or Fail).")
-        else:
-            self.verdict.setText("")
+        self._update_tur_notice()
+        lines: list[str] = []
+        if any(p.left_outside for p in previews):
+            lines.append("A reading is out of tolerance as left: the result is Fail.")
+        elif any(p.as_left is not None and not p.as_left.conforms for p in previews):
+            lines.append(
+                "A reading as left is not accepted under the decision rule: the result "
+                "cannot be Pass."
+            )
+        elif any(p.found_outside for p in previews):
+            lines.append("Out of tolerance as found: record Adjusted (or Fail).")
+        elif any(p.as_found is not None and not p.as_found.conforms for p in previews):
+            lines.append(
+                "Not accepted as found under the decision rule: record Adjusted (or Fail)."
+            )
+        lines += [f"Point {row + 1}: {p.problem}" for row, p in enumerate(previews) if p.problem]
+        self.verdict.setText("\n".join(lines))
+
+    def _update_tur_notice(self) -> None:
+        """A point below the lab's minimum TUR makes the TUR justification required."""
+        low = [f"point {row + 1} ({p.tur})" for row, p in enumerate(self._previews) if p.tur_low]
+        if low:
+            self.tur_problem_text.setText(
+                f"The TUR of {', '.join(low)} is below the lab's minimum of "
+                f"{format_number(self._base_rules.minimum_tur)}:1. Use a better standard or "
+                "method, or justify accepting it below."
+            )
+        self.tur_problem_text.setVisible(bool(low))
+        visible = bool(low) or bool(self.tur_justification.toPlainText().strip())
+        appearing = visible and self.tur_row.isHidden()
+        self.after.layout_.setRowVisible(self.tur_row, visible)
+        if appearing:
+            QTimer.singleShot(0, lambda: self._scroll.ensureWidgetVisible(self.tur_justification))
+
+    @property
+    def tur_low(self) -> bool:
+        """Whether a point's TUR is below the lab's minimum (a justification is required)."""
+        return any(p.tur_low for p in self._previews)
 
     def _failing_rows(self) -> list[int]:
-        """Grid rows (1-based) with a FAIL verdict, as found or as left."""
-        rows: list[int] = []
-        for row in range(self.points.rowCount()):
-            texts = [self._cell(row, c) for c in (VERDICT_FOUND, VERDICT_LEFT)]
-            if "FAIL" in texts:
-                rows.append(row + 1)
-        return rows
+        """Grid rows (1-based) with a verdict that does not conform (fail or conditional
+        fail, as found or as left): the result cannot be Pass."""
+        return [row + 1 for row, p in enumerate(self._previews) if p.nonconforming]
 
     def point_inputs(self) -> tuple[tuple[PointInput, ...], dict[str, str]]:
         points: list[PointInput] = []
         errors: dict[str, str] = {}
         self._point_rows = []
         for row in range(self.points.rowCount()):
-            texts = [self._cell(row, c) for c in range(5)]
-            if not any(t.strip() for t in texts):
+            preview = self._preview(row)
+            if preview.empty:
                 continue  # an empty row is not a point
-            nominal, found, left, tol = (_number(t) for t in texts[:4])
-            if nominal is None or tol is None:
-                errors[f"point {row + 1}"] = "nominal and tolerance must be numbers"
+            if preview.point is None:
+                errors[f"point {row + 1}"] = preview.problem
                 continue
-            bad = [
-                POINT_COLUMNS[c] for c in (1, 2) if texts[c].strip() and _number(texts[c]) is None
-            ]
-            if bad:
-                errors[f"point {row + 1}"] = f"{', '.join(bad)} must be a number"
-                continue
-            points.append(PointInput(nominal, found, left, tol, texts[4].strip()))
+            points.append(preview.point)
             self._point_rows.append(row + 1)
         return tuple(points), errors
 
@@ -571,7 +788,11 @@ class CalibrationDialog(QDialog):
             if newest and d.lifecycle == "in_service"
             else ""
         )
-        cause = "The as-found readings are out of tolerance" if self._found_fail else "A Fail"
+        cause = (
+            "The as-found readings are out of tolerance (or not surely within it)"
+            if self._found_fail
+            else "A Fail"
+        )
         self.oot_notice.setText(
             f"{cause}: saving opens an out-of-tolerance case{stops}. QA then assesses "
             f"what {d.asset_tag} may have affected as a standard since its last good "
@@ -662,19 +883,27 @@ class CalibrationDialog(QDialog):
             standards=tuple(self.standard_tags()),
             standards_justification=self.justification.toPlainText().strip(),
             entry_key=self.entry_key,
+            decision_rule=self.rule_code(),
+            tur_justification=self.tur_justification.toPlainText().strip(),
         )
         failing = self._failing_rows()
         if data.result == "pass" and failing and "result" not in errors:
             rows = ", ".join(str(r) for r in failing)
             errors["result"] = (
-                f"point {rows} {'is' if len(failing) == 1 else 'are'} out of tolerance "
-                "(FAIL in the grid): choose Adjusted or Fail"
+                f"point {rows} {'is' if len(failing) == 1 else 'are'} out of tolerance or "
+                "not accepted under the decision rule (FAIL in the grid): choose Adjusted "
+                "or Fail"
             )
         if self.override_due.isChecked() and not self.due_reason.text().strip():
             errors["next_due"] = "give a reason for changing the computed due date"
         if self.standard_problems and not data.standards_justification:
             errors["standards_justification"] = (
                 "required: say why these standards could still be used, or use others"
+            )
+        if self.tur_low and not data.tur_justification:
+            errors["tur_justification"] = (
+                "required: a point's TUR is below the lab's minimum; say why it is "
+                "accepted, or use a better standard"
             )
         if self.superseding is not None and not self.supersede_reason.text().strip():
             errors["reason"] = "required: say why the record is superseded"
@@ -731,7 +960,9 @@ class CalibrationDialog(QDialog):
         known: set[str] = set()
         if "standards" in errors:
             self._show_justification(True)
-        for form in (self.top, self.form, self.side, self.after):
+        if "tur_justification" in errors:
+            self.after.layout_.setRowVisible(self.tur_row, True)
+        for form in (self.top, self.form, self.side, self.rules, self.after):
             rest += form.show_errors({k: v for k, v in errors.items() if k in form.rows})
             known |= set(form.rows)
         rest += [f"{k}: {v}" for k, v in errors.items() if k not in known]

@@ -41,10 +41,15 @@ press <b>Ctrl+E</b>) to edit it.</p>
 
 <h3>Record a calibration</h3>
 <p>Select the instrument and press <b>Ctrl+K</b>. Enter the date, who did it and the
-certificate number, then the measurement points: nominal value, reading as found, reading
-as left, tolerance and unit. Each point shows pass or FAIL as you type. A point found out
-of tolerance opens an out-of-tolerance case when you save, so QA can assess what it
-affected. The next due date follows from the instrument's interval.</p>
+certificate number, then the measurement points (<b>Alt+G</b> goes to them): nominal
+value, reading as found, reading as left, tolerance as written (0.05 is ±0.05; also
+-0.02/+0.05, ±0.1 %rdg, ±0.5 %FS, ±(0.05 % + 2 digits)), unit, and the expanded
+uncertainty U with its k. Each point shows its limits, acceptance limits, TUR and verdict
+(pass, conditional pass, conditional fail, FAIL) under the decision rule as you type; a
+TUR below the lab's minimum asks for a justification. An instrument with a type starts
+from its type's test points. A point found out of tolerance opens an out-of-tolerance
+case when you save, so QA can assess what it affected. The next due date follows from
+the instrument's interval.</p>
 
 <h3>Certificates and other files</h3>
 <p>Press <b>Ctrl+Shift+A</b> or drop a file on the window to attach it to the selected
