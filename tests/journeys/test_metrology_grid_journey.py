@@ -94,7 +94,7 @@ def test_a_typed_instrument_is_calibrated_by_keyboard_from_its_plan(
         ["50", "", "", "±0.3", "°C"],
         ["100", "", "", "±(0.1 % + 2 digits)", "°C"],
     ]
-    assert "Guarded acceptance, w = U" in dialog.rule_sentence.text()
+    assert "Guarded acceptance, w = U" in dialog.rule_box.currentText()
     assert TYPE in dialog.rule_box.currentText()
 
     # Alt+G goes to the grid, at the first reading to type.

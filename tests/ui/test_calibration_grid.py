@@ -93,7 +93,7 @@ def test_guarded_verdicts_acceptance_limits_and_tur_show_as_typed(
     dialog = _dialog(qtbot, app)
     # The lab's default (simple acceptance) is in force and said as its sentence.
     assert dialog.rule_code() == "simple"
-    assert "Simple acceptance" in dialog.rule_sentence.text()
+    assert "Simple acceptance" in dialog.rule_box.currentText()
     _type_row(dialog, 0, ("20", "20.45", "20.3", "0.5", "°C", "0.1", "2"))
     assert _shown(dialog, 0, LIMITS) == "19.5 … 20.5"
     assert _shown(dialog, 0, ACCEPTANCE) == "19.5 … 20.5"  # w = 0
@@ -101,7 +101,7 @@ def test_guarded_verdicts_acceptance_limits_and_tur_show_as_typed(
     assert (_shown(dialog, 0, VERDICT_FOUND), _shown(dialog, 0, VERDICT_LEFT)) == ("Pass", "Pass")
 
     _choose_rule(dialog, "guard r=1 binary")
-    assert "w = U" in dialog.rule_sentence.text()
+    assert "w = U" in dialog.rule_box.currentText()
     assert _shown(dialog, 0, ACCEPTANCE) == "19.6 … 20.4"
     assert (_shown(dialog, 0, VERDICT_FOUND), _shown(dialog, 0, VERDICT_LEFT)) == ("FAIL", "Pass")
     assert "decision rule" in dialog.verdict.text()

@@ -344,10 +344,6 @@ class CalibrationDialog(QDialog):
         self.rule_box.currentIndexChanged.connect(lambda _i: self._rule_changed())
         self.rules = ValidatingForm()
         self.rules.add("decision_rule", "Decision ru&le:", self.rule_box)
-        self.rule_sentence = QLabel(in_force.sentence)
-        self.rule_sentence.setObjectName("ruleSentence")
-        self.rule_sentence.setWordWrap(True)
-        self.rule_sentence.setAccessibleName("Decision rule in force")
         self._entry_rules = self._rules_for(in_force)
 
         # Readings grid.
@@ -369,7 +365,7 @@ class CalibrationDialog(QDialog):
         for col in range(LIMITS, len(POINT_COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.points.setAccessibleName("Measurement points")
-        self.points.setMinimumHeight(170)
+        self.points.setMinimumHeight(150)
         self.points.itemChanged.connect(self._point_changed)
         points_label = QLabel(
             "Measurement points — readin&gs (limits, TUR and verdicts from the rule, live):"
@@ -519,7 +515,6 @@ class CalibrationDialog(QDialog):
         body_layout.addWidget(self.top)
         body_layout.addLayout(top)
         body_layout.addWidget(self.rules)
-        body_layout.addWidget(self.rule_sentence)
         body_layout.addWidget(points_label)
         body_layout.addWidget(self.plan_label)
         body_layout.addWidget(self.points, 1)
@@ -656,7 +651,6 @@ class CalibrationDialog(QDialog):
 
     def _rule_changed(self) -> None:
         rule = parse_rule(self.rule_code())
-        self.rule_sentence.setText(rule.sentence)
         self._entry_rules = self._rules_for(rule)
         self._update_verdicts()
 
