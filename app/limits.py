@@ -13,3 +13,5 @@ TEXT_LEN = 255  # descriptions and file names
 NOTES_LEN = 4000  # notes, comments, impact assessments
 USER_LEN = 128  # login names
 ENTRY_KEY_LEN = 36  # the key of one calibration entry: a uuid4 in its text form
+UNIT_LEN = 32  # a measurement point's unit
+TOLERANCE_TEXT_LEN = 64  # a tolerance as written ("±(0.05 % + 2 digits)")

@@ -33,7 +33,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 # Field lengths live in app.limits, where the services and the window read them too.
-from app.limits import ENTRY_KEY_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN, USER_LEN
+from app.limits import (
+    ENTRY_KEY_LEN,
+    SHORT_LEN,
+    TAG_LEN,
+    TEXT_LEN,
+    TOLERANCE_TEXT_LEN,
+    UNIT_LEN,
+    USER_LEN,
+)
 
 # Named constraints let alembic's batch mode on SQLite find and alter them later.
 NAMING_CONVENTION = {
@@ -180,7 +188,7 @@ class TypePoint(Base):
     nominal: Mapped[float] = mapped_column(Float)
     # As written ("±0.5", "±(0.05 % + 2 digits)"): app.services.tolerance_spec reads it.
     tolerance: Mapped[str] = mapped_column(String(SHORT_LEN))
-    unit: Mapped[str] = mapped_column(String(32), default="")
+    unit: Mapped[str] = mapped_column(String(UNIT_LEN), default="")
 
 
 class TypeField(Base):
@@ -275,13 +283,13 @@ class MeasurementPoint(Base):
     as_found: Mapped[float | None] = mapped_column(Float)
     as_left: Mapped[float | None] = mapped_column(Float)
     tolerance: Mapped[float] = mapped_column(Float)
-    unit: Mapped[str] = mapped_column(String(32), default="")
+    unit: Mapped[str] = mapped_column(String(UNIT_LEN), default="")
     # Revision 0010 (issue 14); all NULL on older points, which keep today's meaning.
     # Expanded uncertainty U and its coverage factor k, in the point's unit.
     uncertainty: Mapped[float | None] = mapped_column(Float)
     coverage_factor: Mapped[float | None] = mapped_column(Float)
     # The tolerance as written ("±(0.05 % + 2 digits)"); NULL: ± ``tolerance``.
-    tolerance_text: Mapped[str | None] = mapped_column(String(64))
+    tolerance_text: Mapped[str | None] = mapped_column(String(TOLERANCE_TEXT_LEN))
     # Its limits at the nominal, resolved when recorded (a later change of the
     # instrument's range or resolution never re-judges the point); NULL with the text.
     tolerance_lower: Mapped[float | None] = mapped_column(Float)

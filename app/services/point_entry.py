@@ -22,15 +22,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from app.errors import ValidationError
+from app.limits import TOLERANCE_TEXT_LEN, UNIT_LEN
 from app.services.decision_rules import DecisionRule, Verdict, parse_rule
 from app.services.dto import PointInput
 from app.services.tolerance import PointJudgement, judge_point, measuring_range, resolution
 from app.services.tolerance_spec import MeasuringRange, as_decimal, parse_tolerance
 from app.services.tur import DEFAULT_MINIMUM_TUR, format_tur, meets_minimum
 
-# measurement_point.tolerance_text's length (revision 0010).
-TOLERANCE_TEXT_LEN = 64
-UNIT_LEN = 32
 # The rules the grid offers besides the one in force (ILAC G8:2019 4.2.1–4.2.3 and a 2.5 %
 # false-accept target, the usual choices); any other rule comes from the lab's setting or
 # the instrument's type.

@@ -38,7 +38,7 @@ from app.clock import Clock
 from app.db.models import Instrument, InstrumentType, TypeField, TypePoint
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
-from app.limits import NOTES_LEN, SHORT_LEN, TEXT_LEN
+from app.limits import NOTES_LEN, SHORT_LEN, TEXT_LEN, UNIT_LEN
 from app.plain_text import control_problem, tag_key, tag_problem
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
@@ -84,7 +84,6 @@ KEEPER_ROLE = "qa"  # who adds and edits types (see the module's notes)
 MAX_POINTS = 200
 MAX_FIELDS = 50
 MAX_CATEGORIES = 20
-UNIT_LEN = 32
 
 
 def canonical(value: Any) -> str:
