@@ -1,4 +1,12 @@
-"""Schema state and migrations through alembic, run on CalTrack's own connection."""
+"""Schema state and migrations through alembic, run on CalTrack's own connection.
+
+Every command asks for the schema's state before it opens a database, and almost
+always finds it current. That question is answered with plain SQL against the head
+revision this CalTrack ships (``SCHEMA_HEAD``, which a test keeps equal to the
+migrations' own head). alembic, its script directory and its dialect modules are
+loaded only when a migration must run or a revision must be looked up: they are about
+a third of a command's start-up, and the test suite starts thousands of commands.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,17 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# The newest revision in migrations/versions; a new migration changes it (a unit test
+# compares it with alembic's head, so the two cannot drift apart).
+SCHEMA_HEAD = "0012"
 
 
 class SchemaStatus(enum.Enum):
@@ -40,6 +53,9 @@ def migrations_dir() -> Path:
 
 
 def alembic_config(url: str) -> Config:
+    # Loaded here, not at the top: see the module's docstring.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     # ConfigParser would read '%' in a URL as interpolation.
@@ -54,14 +70,24 @@ def _shipped() -> ScriptDirectory:
     Loading them compiles every revision file; opening a database asks for the head and
     the known revisions several times.
     """
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("sqlite://"))
 
 
+def shipped_head() -> str | None:
+    """The head as alembic reads it from the revision files (for the test of SCHEMA_HEAD)."""
+    return _shipped().get_current_head()
+
+
 def head_revision() -> str:
-    head = _shipped().get_current_head()
-    if head is None:  # pragma: no cover - the package always ships revisions
-        raise RuntimeError("no migrations found")
-    return head
+    return SCHEMA_HEAD
+
+
+def _version_rows(connection: Connection) -> list[str]:
+    """The revisions recorded in ``alembic_version`` (more than one: a damaged table)."""
+    rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+    return [str(row[0]) for row in rows]
 
 
 def known_revisions() -> set[str]:
@@ -75,7 +101,7 @@ def schema_state(connection: Connection) -> SchemaState:
         return SchemaState(SchemaStatus.EMPTY, None, head)
     # Heads, not "the" revision: alembic raises CommandError when the table holds
     # more than one row, and a damaged version table must be refused by name.
-    heads = MigrationContext.configure(connection).get_current_heads()
+    heads = _version_rows(connection) if "alembic_version" in tables else []
     if tables == {"alembic_version"} and not heads:  # downgraded to base: as good as new
         return SchemaState(SchemaStatus.EMPTY, None, head)
     if "alembic_version" not in tables or "meta" not in tables:
@@ -98,6 +124,8 @@ def schema_state(connection: Connection) -> SchemaState:
 
 def upgrade(engine: Engine, url: str, revision: str = "head") -> None:
     """Bring the schema to ``revision`` inside one transaction."""
+    from alembic import command
+
     config = alembic_config(url)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -105,6 +133,8 @@ def upgrade(engine: Engine, url: str, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, url: str, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config(url)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -159,6 +189,8 @@ def upgrade_on(connection: Connection, url: str, revision: str = "head") -> None
     For a copy: the schema and the rows commit together, so a copy that fails or is
     killed part-way leaves the target as empty as it found it.
     """
+    from alembic import command
+
     config = alembic_config(url)
     config.attributes["connection"] = connection
     command.upgrade(config, revision)

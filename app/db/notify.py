@@ -15,11 +15,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,10 @@ class ChangeListener:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        # Loaded on the listener's thread, not at the top: only a window on a server
+        # listens, and a command on SQLite should not pay psycopg's start-up.
+        import psycopg
+
         failures = 0
         reported: bool | None = None  # the state last told, so each change is told once
         while not self._stop.is_set():
@@ -150,6 +156,8 @@ class ChangeListener:
             self._stop.wait(delay)
 
     def _listen(self, conn: psycopg.Connection[Any]) -> None:
+        import psycopg
+
         while not self._stop.is_set():
             # The timeout bounds how long ``stop`` waits; notices arrive at once.
             for notice in conn.notifies(timeout=self._poll_s):

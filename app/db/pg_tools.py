@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection, Engine, make_url, text
 
 from app.db.maintenance import discard_copy, temp_copy_path
@@ -122,6 +121,9 @@ class ChildConnection:
 
 def child_connection(engine: Engine) -> ChildConnection:
     """The open database's connection for pg_dump/pg_restore, its password kept off argv."""
+    # Loaded here: only a server's backup needs it, and every command imports this module.
+    from psycopg.conninfo import make_conninfo
+
     _args, kwargs = engine.dialect.create_connect_args(make_url(engine.url))
     # libpq's own keywords only (the dialect adds psycopg objects such as ``context``).
     params = {k: v for k, v in kwargs.items() if isinstance(v, str | int)}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Insert, func, insert, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from app.db.models import AttachmentBlob, AttachmentChunk
@@ -37,15 +37,18 @@ class AttachmentContentRepository:
         ``ON CONFLICT DO NOTHING``: a concurrent attach of the same content waits for the
         other transaction and then finds the blob, instead of failing on the key.
         """
-        dialect = self._session.get_bind().dialect.name
-        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (
-            upsert(AttachmentBlob)
-            .values(sha256=sha256, size_bytes=size_bytes)
-            .on_conflict_do_nothing(index_elements=["sha256"])
-            .returning(AttachmentBlob.sha256)
-        )
-        return self._session.execute(stmt).first() is not None
+        key = ["sha256"]
+        if self._session.get_bind().dialect.name == "postgresql":
+            # Loaded here: the server's dialect is a tenth of a command's start-up, and
+            # only a server stores attachments in the database.
+            from sqlalchemy.dialects import postgresql
+
+            on_server = postgresql.insert(AttachmentBlob).on_conflict_do_nothing(index_elements=key)
+            stmt: Insert = on_server.values(sha256=sha256, size_bytes=size_bytes)
+        else:
+            in_file = sqlite.insert(AttachmentBlob).on_conflict_do_nothing(index_elements=key)
+            stmt = in_file.values(sha256=sha256, size_bytes=size_bytes)
+        return self._session.execute(stmt.returning(AttachmentBlob.sha256)).first() is not None
 
     def blob_size(self, sha256: str) -> int | None:
         stmt = select(AttachmentBlob.size_bytes).where(AttachmentBlob.sha256 == sha256)

@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# The packages held to these rules.
+# The packages held to these rules. Outside the services a function may import a heavy
+# third-party module it alone needs (alembic, psycopg, Qt for a command that paints), so
+# only the cycle check covers the whole app: it reads imports inside functions too, so a
+# late import cannot hide a circle from it.
 CHECKED = ("app/services",)
+CYCLES_CHECKED = ("app", *CHECKED)
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def function_imports(module: Module) -> list[str]:
     return sorted(set(found), key=lambda s: (s.split(":")[0], int(s.split(":")[1])))
 
 
-@pytest.mark.parametrize("package", CHECKED)
+@pytest.mark.parametrize("package", CYCLES_CHECKED)
 def test_no_import_cycle(package: str) -> None:
     graph = import_graph(modules(package))
     circles = cycles(graph)
