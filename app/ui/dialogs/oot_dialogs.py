@@ -1,10 +1,12 @@
 """Out-of-tolerance cases: the non-modal case window, and closing a case with a signature.
 
 The window lists the cases with a status filter; the selected case shows what was
-found, what it may have affected (reverse traceability) and QA's impact assessment and
-disposition. An unsaved assessment is kept per case while the window lives (switching
-cases or closing the window loses nothing); it is saved with the version it started
-from, so someone else's newer assessment leads to the conflict dialog.
+found, what it may have affected (reverse traceability), the verdicts its standard's
+error would change (the Impact tab: ``OotService.impact``, computed in the background,
+from which QA opens follow-up cases) and QA's impact assessment and disposition. An
+unsaved assessment is kept per case while the window lives (switching cases or closing
+the window loses nothing); it is saved with the version it started from, so someone
+else's newer assessment leads to the conflict dialog.
 """
 
 from __future__ import annotations

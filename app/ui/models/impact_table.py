@@ -48,7 +48,14 @@ UNCHANGED = "unchanged"
 
 def verdict_words(verdict: str) -> str:
     """A stored verdict value in words ("conditional pass"); "—" for none."""
-    return Verdict(verdict).label if verdict else "—"
+    if not verdict:
+        return "—"
+    try:
+        return Verdict(verdict).label
+    except ValueError:
+        # A list frozen into a case by another version may hold a word this one lacks:
+        # shown as stored rather than failing the window.
+        return verdict.replace("_", " ")
 
 
 def change_text(row: ImpactRow) -> str:
