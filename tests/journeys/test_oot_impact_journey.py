@@ -128,8 +128,13 @@ def test_qa_reads_the_impact_list_and_opens_a_follow_up_case(
     while cases.impact_table.currentIndex().row() < target:
         person.press(Qt.Key.Key_Down)
     person.press(Qt.Key.Key_Return)
-    selected = cases.impact_table.selectionModel().selectedRows()
-    assert [i.row() for i in selected] == [target]
+    selection = cases.impact_table.selectionModel()
+    assert [i.row() for i in selection.selectedRows()] == [target]
+    person.press(Qt.Key.Key_Space)  # Space takes it out again, and puts it back
+    assert selection.selectedRows() == []
+    assert not cases.follow_up_button.isEnabled()
+    person.press(Qt.Key.Key_Space)
+    assert [i.row() for i in selection.selectedRows()] == [target]
     assert cases.follow_up_button.isEnabled()
 
     person.shortcut("Alt+F")  # Open &follow-up cases…
