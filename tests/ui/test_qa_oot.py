@@ -1,5 +1,6 @@
 """The out-of-tolerance case window with real services: filter counts, selecting a case,
-assessing it (with a conflict), and closing it with a signature and a return to service."""
+assessing it (with a conflict), closing it with a signature and a return to service, and
+a closed case's impact list as a technician sees it."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
+from app.clock import FixedClock
 from app.ui.dialogs.conflict_dialog import ConflictDialog
 from app.ui.dialogs.oot_dialogs import CloseCaseDialog, OotWindow
 from app.ui.tasks import TaskRunner
 from tests.ui.conftest import Shown
 from tests.ui.opened import opened
 from tests.ui.test_qa_dialogs import build_lab
-from tests.unit.qa_helpers import PASSWORD, calibrate, reading
+from tests.unit.impact_helpers import build_failed_standard
+from tests.unit.qa_helpers import BOB, PASSWORD, QUINN, calibrate, make_qa, open_as, reading
 
 
 @pytest.fixture
@@ -164,3 +167,47 @@ def test_an_unsaved_assessment_survives_switching_cases(
     window.table.selectRow(window.model.row_of(first.id) or 0)
     assert window.assessment.toPlainText() == "half written"
     assert window.unsaved_cases() == [first.id]
+
+
+@pytest.mark.sqlite_only("the window shows the service's list, on both backends in test_oot_impact")
+def test_a_technician_reads_a_closed_cases_stored_impact_list_but_opens_no_follow_up(
+    qtbot: QtBot, app: CalTrack, db_url: str, clock: FixedClock, shown: Shown
+) -> None:
+    """What the journey (QA, an open case) cannot reach: the list frozen at closing, said
+    so, and the follow-up refused to another role with the reason on the button."""
+    build_failed_standard(app)  # tests/unit/impact_helpers.py: four verdicts flip
+    (case,) = app.oot.list(status="open")
+    make_qa(app, db_url, clock)  # closes alice's session
+    with open_as(db_url, QUINN, clock) as qa:
+        qa.oot.assess(case.id, impact_assessment="TH-A and TH-B recalled", disposition="other")
+        qa.oot.close(case.id, password=PASSWORD)
+    with open_as(db_url, BOB, clock) as bob:
+        runner = TaskRunner()
+        win = OotWindow(app=bob, runner=runner, editing=True)
+        qtbot.addWidget(win)
+        try:
+            win.show()
+            win.show_case_id(case.id)  # a closed case: the window shows them all
+            qtbot.waitUntil(
+                lambda: win.impact is not None and win.impact.case_id == case.id,
+                timeout=10_000,
+            )
+            win.show_impact()
+            assert win.tabs.currentIndex() == 1 and win.impact_table.hasFocus()
+            # The clock of these tests stands at 2026-11-23 09:30 UTC, when quinn closed it.
+            assert win.impact_note.text().startswith(
+                "As stored when the case was closed on 2026-11-23 09:30 UTC.\n3 calibration(s)"
+            )
+            assert win.tabs.tabText(1) == "Impact: 4 verdicts would change"
+            win.select_flipped_button.click()
+            assert len(win.impact_table.selectionModel().selectedRows()) == 4
+            assert not win.follow_up_button.isEnabled()
+            assert win.follow_up_button.toolTip() == (
+                "Only QA reviewers and admins open follow-up cases; you (bob) are a technician"
+            )
+            win.open_follow_ups()  # the button's slot, reached anyway: nothing happens
+            assert [c.id for c in bob.oot.list()] == [case.id]
+            assert shown.boxes == []
+        finally:
+            win.close()
+            runner.wait()

@@ -1,10 +1,12 @@
 """Out-of-tolerance cases: the non-modal case window, and closing a case with a signature.
 
 The window lists the cases with a status filter; the selected case shows what was
-found, what it may have affected (reverse traceability) and QA's impact assessment and
-disposition. An unsaved assessment is kept per case while the window lives (switching
-cases or closing the window loses nothing); it is saved with the version it started
-from, so someone else's newer assessment leads to the conflict dialog.
+found, what it may have affected (reverse traceability), the verdicts its standard's
+error would change (the Impact tab: ``OotService.impact``, computed in the background,
+from which QA opens follow-up cases) and QA's impact assessment and disposition. An
+unsaved assessment is kept per case while the window lives (switching cases or closing
+the window loses nothing); it is saved with the version it started from, so someone
+else's newer assessment leads to the conflict dialog.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
     QTableView,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -40,18 +43,21 @@ from PySide6.QtWidgets import (
 
 from app.bootstrap import CalTrack
 from app.errors import ConflictError, ValidationError
+from app.services.accounts import ROLE_NAMES, ROLE_RANK
 from app.services.dto import (
     OotCaseView,
     PointView,
     UserView,
 )
-from app.services.oot import DISPOSITION_LABELS
+from app.services.oot import DISPOSITION_LABELS, FollowUps
+from app.services.oot_impact import CaseImpact
 from app.ui import messages
 from app.ui.dialogs.calibration_dialog import number_text
 from app.ui.dialogs.conflict_dialog import resolve_conflict
 from app.ui.dialogs.form import dialog_layout, enter_presses, notice_box
 from app.ui.dialogs.sign_dialog import SigningBox, show_signing_failure, signature_line
 from app.ui.modal import open_modal
+from app.ui.models.impact_table import ImpactTableModel
 from app.ui.models.oot_table import (
     COL_FOUND,
     FILTERS,
@@ -74,6 +80,12 @@ CASE_STATEMENT = (
     "now (11.70). A closed case can no longer be changed."
 )
 AFFECTED_COLUMNS = ("Record", "Date", "Instrument", "Result", "Certificate", "Status now")
+# Alt+P opens the tab and puts the keyboard in its list (a tab's own mnemonic would only
+# switch tabs and leave the focus where it was).
+IMPACT_TAB = "Impact"
+IMPACT_KEY = "Alt+P"
+# The case list's height while the Impact tab shows (pixels; about five cases).
+IMPACT_LIST_ROOM = 220
 
 
 def ask_discard(parent: QWidget, text: str) -> bool:
@@ -94,6 +106,59 @@ def point_text(p: PointView) -> str:
     left = "" if p.as_left is None else f", left at {number_text(p.as_left)}{unit}"
     nominal, tolerance = number_text(p.nominal), number_text(p.tolerance)
     return f"{nominal}{unit}: found {found}{unit} (±{tolerance}{unit}){left}"
+
+
+def impact_header(case: OotCaseView, impact: CaseImpact) -> str:
+    """The lines above the impact list: when it was computed, its summary, the standard's
+    errors it used and the method, all in the service's words."""
+    if impact.frozen:
+        when = "As stored when the case was closed" + (
+            f" on {case.closed_at:%Y-%m-%d %H:%M} UTC" if case.closed_at else ""
+        )
+    elif case.status == "open":
+        when = (
+            "Computed now from the stored readings; closing the case stores this list "
+            "with the signature"
+        )
+    elif case.status == "cancelled":
+        when = "Computed now from the stored readings (the case is cancelled)"
+    else:
+        when = "Computed now: the case was closed before CalTrack stored impact lists"
+    errors = "; ".join(f"{e.error} {e.unit} at {e.nominal} {e.unit}" for e in impact.errors)
+    return (
+        f"{when}.\n{impact.summary}.\n"
+        f"Standard {impact.standard_tag}'s as-found error, from its calibration "
+        f"#{impact.standard_record_id}: {errors or 'none (no as-found readings)'}.\n"
+        f"Method: {impact.method}."
+    )
+
+
+def follow_up_text(origin_id: int, done: FollowUps) -> str:
+    """What opening follow-up cases did, naming the new cases and the instruments left."""
+    if done.opened:
+        opened = ", ".join(f"OOT-{c.id} ({c.asset_tag})" for c in done.opened)
+        text = f"Opened {opened}: follow-up of OOT-{origin_id}, listed with the open cases."
+    else:
+        text = "No follow-up case opened."
+    if done.skipped:
+        text += " Skipped: " + "; ".join(done.skipped) + "."
+    return text
+
+
+class ImpactTableView(QTableView):
+    """The impact list: Space (Qt's own) or Enter adds the current row to the
+    selection or takes it out, so rows are picked by keyboard as by clicks."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        current = self.currentIndex()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and current.isValid():
+            self.selectionModel().select(
+                current,
+                QItemSelectionModel.SelectionFlag.Toggle | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
 
 @dataclass(frozen=True)
@@ -249,6 +314,12 @@ class OotWindow(QWidget):
         self._wanted: int | None = None
         self._loading_editor = False
         self.loaded = False
+        # The selected case's impact list and who reads it (the follow-up is QA's).
+        self.impact: CaseImpact | None = None
+        self.me: UserView | None = None
+        self._following = False
+        # The splitter's sizes before the Impact tab took room from the case list.
+        self._list_sizes: list[int] | None = None
 
         self.model = OotTableModel(self)
         filter_bar = QWidget()
@@ -340,12 +411,27 @@ class OotWindow(QWidget):
         self.affected_label = QLabel("May have affected:")
         self.affected_label.setBuddy(self.affected)
 
+        affected_page = QWidget()
+        affected_layout = QVBoxLayout(affected_page)
+        affected_layout.setContentsMargins(4, 4, 4, 4)
+        affected_layout.addWidget(self.affected_label)
+        affected_layout.addWidget(self.affected, 1)
+        # What the case may have affected, and what its standard's error changes: two
+        # views of the same calibrations, side by side as tabs.
+        self.tabs = QTabWidget()
+        self.tabs.addTab(affected_page, "&Affected calibrations")
+        self.tabs.addTab(self._build_impact_tab(), IMPACT_TAB)
+        self.tabs.setTabToolTip(
+            1, f"Which verdicts the standard's error would change ({IMPACT_KEY})"
+        )
+        QShortcut(QKeySequence(IMPACT_KEY), self, self.show_impact)
+        self.tabs.currentChanged.connect(self._tab_changed)
+
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.facts)
-        left_layout.addWidget(self.affected_label)
-        left_layout.addWidget(self.affected, 1)
+        left_layout.addWidget(self.tabs, 1)
 
         self.assessment = QPlainTextEdit()
         self.assessment.setTabChangesFocus(True)
@@ -404,14 +490,63 @@ class OotWindow(QWidget):
         columns = QSplitter(Qt.Orientation.Horizontal)
         columns.addWidget(left)
         columns.addWidget(right)
-        columns.setStretchFactor(0, 3)
-        columns.setStretchFactor(1, 2)
-        columns.setSizes([680, 480])
+        columns.setStretchFactor(0, 2)
+        columns.setStretchFactor(1, 1)
+        columns.setSizes([780, 380])
         layout = QVBoxLayout(panel)
         layout.setContentsMargins(0, 6, 0, 0)
         layout.addWidget(self.case_title)
         layout.addWidget(columns, 1)
         return panel
+
+    def _build_impact_tab(self) -> QWidget:
+        page = QWidget()
+        self.impact_model = ImpactTableModel(self)
+        self.impact_note = QLabel()
+        self.impact_note.setWordWrap(True)
+        self.impact_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.impact_note.setAccessibleName("How the impact was computed")
+        self.impact_table = ImpactTableView()
+        self.impact_table.setModel(self.impact_model)
+        self.impact_table.setAccessibleName("Verdicts the standard's error would change")
+        self.impact_table.setAccessibleDescription(
+            "Arrow keys move; Space or Enter selects a row for a follow-up case"
+        )
+        self.impact_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        # A pick list: a click, Space or Enter adds a row or takes it out again.
+        self.impact_table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        self.impact_table.setAlternatingRowColors(True)
+        self.impact_table.setWordWrap(False)
+        # Tab leaves the list for its buttons (it is read, not edited cell by cell).
+        self.impact_table.setTabKeyNavigation(False)
+        self.impact_table.verticalHeader().hide()
+        header = self.impact_table.horizontalHeader()
+        header.setStretchLastSection(True)
+        # Left, over the text: a long reason in "Change" would push a centred title away.
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.impact_table.selectionModel().selectionChanged.connect(
+            lambda _s, _d: self._update_impact_controls()
+        )
+        self.select_flipped_button = QPushButton("Selec&t all flipped")
+        self.select_flipped_button.setToolTip("Select every reading whose verdict would change")
+        self.select_flipped_button.clicked.connect(self.select_flipped)
+        self.follow_up_button = QPushButton("Open &follow-up cases…")
+        self.follow_up_button.clicked.connect(self.open_follow_ups)
+        self.follow_up_note = QLabel()
+        self.follow_up_note.setWordWrap(True)
+        self.follow_up_note.setAccessibleName("Follow-up cases")
+        self.follow_up_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.select_flipped_button)
+        buttons.addWidget(self.follow_up_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.impact_note)
+        layout.addWidget(self.impact_table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.follow_up_note)
+        return page
 
     # -- running ---------------------------------------------------------------------
 
@@ -428,7 +563,8 @@ class OotWindow(QWidget):
 
     def _data_changed(self, changes: Changes) -> None:
         """A write succeeded: a hidden window reloads when it is shown again."""
-        if (changes.cases or changes.calibrations) and self.isVisible():
+        # A changed role changes who may open follow-up cases.
+        if (changes.cases or changes.calibrations or changes.accounts) and self.isVisible():
             self.reload()
 
     # -- loading ---------------------------------------------------------------------
@@ -510,6 +646,7 @@ class OotWindow(QWidget):
             self._set_editor("", "")
             self.signatures.clear()
             self._update_controls()
+            self._clear_impact("")
             return
         status = STATUS_LABELS.get(case.status, case.status)
         self.case_title.setText(f"OOT-{case.id} · {case.asset_tag} — {case.description} · {status}")
@@ -522,6 +659,7 @@ class OotWindow(QWidget):
             self._set_editor(case.impact_assessment, case.disposition)
         self.signatures.setText("\n".join(signature_line(s) for s in case.signatures))
         self._update_controls()
+        self._load_impact(case)
 
     def _facts_html(self, case: OotCaseView) -> str:
         def row(label: str, value: str) -> str:
@@ -578,6 +716,180 @@ class OotWindow(QWidget):
         tag = item.data(Qt.ItemDataRole.UserRole)
         if tag:
             self.instrument_wanted.emit(str(tag))
+
+    # -- the impact list and follow-up cases -----------------------------------------
+
+    def _tab_changed(self, index: int) -> None:
+        # The impact list needs rows more than the case list does: while it shows, the
+        # case list keeps about five rows (its selected case in view), and gets its
+        # room back with the other tab.
+        sizes = self.splitter.sizes()
+        if index == 1 and self._list_sizes is None and sizes[0] > IMPACT_LIST_ROOM:
+            self._list_sizes = sizes
+            self.splitter.setSizes([IMPACT_LIST_ROOM, sum(sizes) - IMPACT_LIST_ROOM])
+            self.table.scrollTo(self.table.currentIndex())
+        elif index == 0 and self._list_sizes is not None:
+            self.splitter.setSizes(self._list_sizes)
+            self._list_sizes = None
+
+    def show_impact(self) -> None:
+        """The Impact tab, with the keyboard in its list."""
+        self.tabs.setCurrentIndex(1)
+        self.impact_table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _clear_impact(self, note: str) -> None:
+        self.impact = None
+        self.impact_model.set_items([])
+        self.impact_note.setText(note)
+        self.follow_up_note.clear()
+        self.tabs.setTabText(1, IMPACT_TAB)
+        self._update_impact_controls()
+
+    def _load_impact(self, case: OotCaseView) -> None:
+        """Compute (open case) or read (closed case) the list in the background."""
+        if self.impact is None or self.impact.case_id != case.id:
+            self._clear_impact("Working out which verdicts the standard's error would change…")
+        oot, accounts = self._app.oot, self._app.accounts
+        case_id = case.id
+
+        def load() -> tuple[CaseImpact, UserView]:
+            return oot.impact(case_id), accounts.me()
+
+        def failed(exc: BaseException) -> None:
+            self._clear_impact("The impact list could not be computed; Refresh tries again.")
+            messages.explain(self, exc, doing=f"computing the impact list of OOT-{case_id}")
+
+        self._run(load, lambda result: self._impact_loaded(case, *result), failed, key="oot-impact")
+
+    def _impact_loaded(self, case: OotCaseView, impact: CaseImpact, me: UserView) -> None:
+        if self.case is None or self.case.id != case.id:
+            return
+        same = self.impact is not None and self.impact.case_id == case.id
+        kept = {self._row_key(r) for r in self._selected_rows()} if same else set()
+        self.impact, self.me = impact, me
+        self.impact_model.set_items(impact.rows)
+        # The same case read again (after a follow-up, say): the rows picked stay picked.
+        for r in range(self.impact_model.rowCount()):
+            if self._row_key(r) in kept:
+                self.impact_table.selectionModel().select(
+                    self.impact_model.index(r, 0),
+                    QItemSelectionModel.SelectionFlag.Select
+                    | QItemSelectionModel.SelectionFlag.Rows,
+                )
+        self.impact_note.setText(impact_header(case, impact))
+        flipped = len(impact.flipped)
+        self.tabs.setTabText(1, f"{IMPACT_TAB}: {count(flipped, 'verdict')} would change")
+        self.impact_table.resizeColumnsToContents()
+        self._update_impact_controls()
+
+    def _row_key(self, row: int) -> tuple[int, int, str] | None:
+        item = self.impact_model.item_at(row)
+        return None if item is None else (item.record_id, item.seq, item.reading)
+
+    def _selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.impact_table.selectionModel().selectedRows()})
+
+    def follow_up_refusal(self) -> str:
+        """Why "Open follow-up cases" is off now ("" when it is on)."""
+        case, me = self.case, self.me
+        if case is None or self.impact is None or self.impact.case_id != case.id or me is None:
+            return "The impact list is not loaded yet"
+        if not me.active or ROLE_RANK.get(me.role, 0) < ROLE_RANK["qa"]:
+            role = ROLE_NAMES.get(me.role, me.role).lower()
+            state = "" if me.active else ", and your account is deactivated"
+            return (
+                f"Only QA reviewers and admins open follow-up cases; you ({me.login}) are "
+                f"a {role}{state}"
+            )
+        if not self._editing:
+            return "Read-only: another session edits this database"
+        if case.status == "cancelled":
+            return "A cancelled case has no follow-up: the calibration that opened it was voided"
+        if self._following:
+            return "Opening the follow-up cases…"
+        if not self._selected_rows():
+            return "Select readings first: a click, Space or Enter, or Select all flipped"
+        return ""
+
+    def _update_impact_controls(self) -> None:
+        refusal = self.follow_up_refusal()
+        self.follow_up_button.setEnabled(not refusal)
+        tip = refusal or (
+            "Open a follow-up out-of-tolerance case for each instrument selected (Alt+F)"
+        )
+        self.follow_up_button.setToolTip(tip)
+        self.follow_up_button.setAccessibleDescription(tip)
+        self.select_flipped_button.setEnabled(bool(self.impact and self.impact.flipped))
+
+    def select_flipped(self) -> None:
+        """Select every reading whose verdict would change (and only those)."""
+        selection = self.impact_table.selectionModel()
+        selection.clearSelection()
+        for r in self.impact_model.flipped_rows():
+            selection.select(
+                self.impact_model.index(r, 0),
+                QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+            )
+        self.impact_table.setFocus()
+
+    def open_follow_ups(self) -> None:
+        """Ask, then open a follow-up case for each instrument of the rows selected."""
+        case = self.case
+        if case is None or self.follow_up_refusal():
+            return
+        rows = [row for r in self._selected_rows() if (row := self.impact_model.item_at(r))]
+        tags = sorted({row.asset_tag for row in rows})
+        ids = frozenset(row.instrument_id for row in rows)
+        # A row picked whose verdict holds still gets its case (QA may want one), but
+        # the question says so.
+        steady = sorted(set(tags) - {row.asset_tag for row in rows if row.flips})
+        aside = (
+            f" No verdict of the rows picked for {', '.join(steady)} would change."
+            if steady
+            else ""
+        )
+        messages.choose(
+            self,
+            "Open follow-up cases",
+            f"Open a follow-up out-of-tolerance case for {', '.join(tags)}?{aside}",
+            (
+                ("&Open follow-up cases", messages.Role.AcceptRole),
+                ("Cancel", messages.Role.RejectRole),
+            ),
+            lambda chosen: self._follow_up(case.id, tags, ids) if chosen == 0 else None,
+            default=0,
+            detail=(
+                "One case per instrument, on its earliest calibration whose verdict would "
+                f"change (else its latest one listed), naming OOT-{case.id}; it is audited. "
+                "An instrument whose calibration already has a case is skipped. The "
+                "instruments' status is left as it is."
+            ),
+            object_name="followUpQuestion",
+        )
+
+    def _follow_up(self, case_id: int, tags: list[str], ids: frozenset[int]) -> None:
+        service = self._app.oot
+        self._following = True
+        self._update_impact_controls()
+
+        def done(result: FollowUps) -> None:
+            self._following = False
+            self.follow_up_note.setText(follow_up_text(case_id, result))
+            self._update_impact_controls()
+
+        def failed(exc: BaseException) -> None:
+            self._following = False
+            self._update_impact_controls()
+            messages.explain(self, exc, doing=f"opening follow-up cases of OOT-{case_id}")
+
+        # The new cases are announced through the runner: this list and the register
+        # reload from that one signal.
+        self._run(
+            lambda: service.follow_up(case_id, tags=tags),
+            done,
+            failed,
+            changes=Changes(cases=True, instrument_ids=ids),
+        )
 
     # -- the assessment editor -------------------------------------------------------
 
