@@ -255,6 +255,22 @@ def test_read_only_disables_every_qa_write(qtbot: QtBot, window: MainWindow) -> 
     assert not any(b.isEnabled() for b in window.detail.record_buttons)
     assert "Read-only" in window.detail.sign_button.toolTip()
     assert window.qa.act_oot.isEnabled() and window.qa.act_users.isEnabled()
+    # A certificate only reads: offered in read-only mode too, from the history's
+    # context menu as well (the writes there disabled, as their buttons are).
+    detail = window.detail
+    assert detail.certificate_button.isEnabled()
+    calibrations = detail.calibrations
+    menu = detail.record_menu(calibrations.visualRect(calibrations.model().index(0, 0)).center())
+    assert menu is not None
+    entries = [(a.text(), a.isEnabled()) for a in menu.actions()]
+    assert entries == [
+        ("C&ertificate…", True),
+        ("&Sign…", False),
+        ("C&orrect…", False),
+        ("Su&persede…", False),
+        ("&Void…", False),
+    ]
+    menu.deleteLater()
 
 
 def test_quitting_with_an_unsaved_assessment_asks_first(
