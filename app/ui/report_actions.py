@@ -194,13 +194,11 @@ class ReportActions(QObject):
                 f"Wrote the certificate of calibration #{record_id} to {path} ({status})."
             )
 
-        window.run_task(
-            write,
-            written,
-            lambda exc: messages.explain(
-                window.as_widget(), exc, doing="writing the calibration certificate"
-            ),
-        )
+        def failed(exc: BaseException) -> None:
+            window.status.clearMessage()
+            messages.explain(window.as_widget(), exc, doing="writing the calibration certificate")
+
+        window.run_task(write, written, failed)
 
     def print_history(self) -> None:
         if not self._selected_tag():
