@@ -173,6 +173,9 @@ def record_status(c: CalibrationView) -> str:
         return f"SUPERSEDED by calibration #{c.superseded_by_id} — this record does not count"
     if not c.signatures:
         return "NOT SIGNED — a draft, not yet reviewed or approved"
+    if not all(s.intact for s in c.signatures):
+        # Changed outside CalTrack after signing (db verify names it): not what was signed.
+        return "SIGNATURE BROKEN — the record was changed after it was signed"
     meanings = ", ".join(sorted({s.meaning for s in c.signatures}))
     return f"signed ({meanings})"
 
@@ -277,7 +280,9 @@ def certificate_report(
     with the rule, signatures; ``banner`` is set for a record that does not count."""
     c = data.record
     status = record_status(c)
-    counts = not (c.voided or c.superseded_by_id is not None)
+    counts = not (c.voided or c.superseded_by_id is not None) and all(
+        s.intact for s in c.signatures
+    )
     parameters = [
         ("Record", f"calibration #{c.id} of {c.asset_tag}"),
         ("Status", status),

@@ -21,6 +21,7 @@ from app.reports.output import write_report
 from app.services.dto import CalibrationInput, PointInput
 from app.services.settings import MAX_LOGO_BYTES, read_logo
 from tests.conftest import add_thermometer, state_for
+from tests.integration.helpers import tamper
 from tests.unit.qa_helpers import BOB, PASSWORD, QUINN, make_qa, open_as, png
 
 LAB = "Acme Metrology Lab, Building 4"
@@ -117,6 +118,18 @@ def test_a_voided_record_says_void_and_an_unsigned_one_not_signed(
     assert "Approved by Quinn Q. Reviewer" in text
     with pytest.raises(NotFoundError, match="no calibration record #999"):
         app.reports.certificate(999)
+
+
+def test_a_record_changed_after_signing_says_so_on_every_page(
+    lab: tuple[CalTrack, int], db_path: Path
+) -> None:
+    app, record = lab
+    # As found 100.4 → 100.3 behind CalTrack's back: the signature no longer matches.
+    tamper(db_path, f"UPDATE measurement_point SET as_found = 100.3 WHERE record_id = {record}")
+    report = app.reports.certificate(record)
+    assert report.banner.startswith("SIGNATURE BROKEN")
+    (line,) = report.sections[-1].signatures
+    assert line.endswith("WARNING: the signed content was changed after signing")
 
 
 def test_the_lab_logo_is_checked_and_only_qa_names_the_lab(
