@@ -45,7 +45,10 @@ MAX_LAB_NAME = 200
 # A logo is printed about 2 cm high: 256 KiB is plenty for a PNG or JPEG of that (and
 # keeps meta small: about 350 KB as base64).
 MAX_LOGO_BYTES = 256 * 1024
-MAX_LOGO_PIXELS = 8000
+# Printed 18 mm high (about 210 pixels at 300 dpi): 2000 pixels each way is plenty, and
+# keeps a small file that unpacks huge (a PNG of one colour) from taking the renderer's
+# memory (2000 × 2000 × 4 bytes = 16 MB at most).
+MAX_LOGO_PIXELS = 2000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A minimum TUR above this is a typing slip (100:1 is already far beyond any lab's need).
 MAX_MINIMUM_TUR = Decimal(100)

@@ -146,6 +146,9 @@ def test_the_lab_logo_is_checked_and_only_qa_names_the_lab(
         read_logo(big)
     with pytest.raises(ValidationError, match="says it is 0×2 pixels"):
         app.settings.set_lab(logo=png(0, 2))
+    # A small file that would unpack to 2001 × 1 pixels: beyond the 2000 a logo needs.
+    with pytest.raises(ValidationError, match="a logo is 1 to 2000 pixels each way"):
+        app.settings.set_lab(logo=png(2001, 1))
     with pytest.raises(ValidationError, match="cannot read"):
         read_logo(tmp_path / "missing.png")
     # A JPEG's size comes from its frame header (SOF0: height 2, width 3).
