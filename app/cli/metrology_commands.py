@@ -214,7 +214,9 @@ def register(sub: Any, *, calibrations: Any) -> None:
     change.add_argument(
         "--decision-rule",
         metavar="RULE",
-        help=f"the rule new calibrations are judged by unless they name one: {ACCEPTED_CODES}",
+        # argparse reads % in a help text as a format ("pfa 2.5% binary").
+        help="the rule new calibrations are judged by unless they name one: "
+        + ACCEPTED_CODES.replace("%", "%%"),
     )
     change.add_argument(
         "--minimum-tur",
