@@ -147,8 +147,9 @@ def calibration_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--decision-rule",
         metavar="RULE",
-        help=f"how the readings are judged: {ACCEPTED_CODES} (default: the lab's, see "
-        "`settings show`)",
+        # argparse reads % in a help text as a format ("pfa 2.5% binary").
+        help=f"how the readings are judged: {ACCEPTED_CODES.replace('%', '%%')} (default: "
+        "the lab's, see `settings show`)",
     )
     parser.add_argument(
         "--tur-justification",

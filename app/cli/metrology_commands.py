@@ -8,13 +8,14 @@ settings, among them the lab's decision rule and minimum TUR (QA only, audited).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from app.cli.common import add_command, add_group, id_of, open_app
 from app.cli.output import print_fields, print_json, print_table
 from app.services.decision_rules import ACCEPTED_CODES
 from app.services.dto import CalibrationView, PointView
-from app.services.settings import LabMetrology
+from app.services.settings import LabIdentity, LabMetrology, read_logo
 from app.services.tolerance_spec import format_number
 
 
@@ -105,8 +106,14 @@ def cmd_calibrations_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings_fields(lab: LabMetrology, due_soon: int, idle: int) -> dict[str, Any]:
+def _settings_fields(
+    lab: LabMetrology, due_soon: int, idle: int, identity: LabIdentity
+) -> dict[str, Any]:
     return {
+        "lab_name": identity.name,
+        "lab_logo": f"{identity.logo_kind.upper()}, {len(identity.logo):,} bytes"
+        if identity.logo
+        else "",
         "due_soon_days": due_soon,
         "idle_release_minutes": idle,
         "decision_rule": lab.decision_rule.code,
@@ -122,6 +129,8 @@ def _print_settings(values: dict[str, Any], json: bool) -> None:
         return
     print_fields(
         [
+            ("Lab name", values["lab_name"] or "not set"),
+            ("Lab logo", values["lab_logo"] or "none"),
             ("Due soon within", f"{values['due_soon_days']} days"),
             ("Editor lock released after", f"{values['idle_release_minutes']} idle minutes"),
             ("Decision rule", f"{values['decision_rule']} — {values['decision_rule_text']}"),
@@ -140,7 +149,8 @@ def cmd_settings_show(args: argparse.Namespace) -> int:
     with open_app(args) as app:
         due_soon, idle = app.settings.shared()
         lab = app.settings.metrology()
-    _print_settings(_settings_fields(lab, due_soon, idle), args.json)
+        identity = app.settings.lab()
+    _print_settings(_settings_fields(lab, due_soon, idle, identity), args.json)
     return 0
 
 
@@ -148,14 +158,28 @@ def cmd_settings_set(args: argparse.Namespace) -> int:
     indeterminate = (
         None if args.indeterminate_opens_case is None else (args.indeterminate_opens_case == "yes")
     )
+    policy = (args.decision_rule, args.minimum_tur, indeterminate)
+    naming = args.lab_name is not None or args.lab_logo is not None
+    # The logo is read and checked before the database is opened (one line if it is
+    # not a PNG or JPEG, or too big); "" removes it.
+    logo = None
+    if args.lab_logo is not None:
+        logo = read_logo(Path(args.lab_logo)) if args.lab_logo else b""
     with open_app(args, edit=True) as app:
-        lab = app.settings.set_metrology(
-            decision_rule=args.decision_rule,
-            minimum_tur=args.minimum_tur,
-            indeterminate_opens_case=indeterminate,
-        )
+        # The policy first: its values are checked before anything is written, and the
+        # logo was checked above, so one bad value leaves every setting as it was.
+        if any(v is not None for v in policy) or not naming:
+            app.settings.set_metrology(
+                decision_rule=args.decision_rule,
+                minimum_tur=args.minimum_tur,
+                indeterminate_opens_case=indeterminate,
+            )
+        if naming:
+            app.settings.set_lab(name=args.lab_name, logo=logo)
+        lab = app.settings.metrology()
+        identity = app.settings.lab()
         due_soon, idle = app.settings.shared()
-    _print_settings(_settings_fields(lab, due_soon, idle), args.json)
+    _print_settings(_settings_fields(lab, due_soon, idle, identity), args.json)
     return 0
 
 
@@ -176,13 +200,23 @@ def register(sub: Any, *, calibrations: Any) -> None:
         settings,
         "set",
         cmd_settings_set,
-        "change the lab's decision rule, minimum TUR or OOT policy (QA; audited)",
+        "change the lab's name, logo, decision rule, minimum TUR or OOT policy (QA; audited)",
         json=True,
+    )
+    change.add_argument(
+        "--lab-name", metavar="NAME", help="the lab's name, printed on certificates"
+    )
+    change.add_argument(
+        "--lab-logo",
+        metavar="PATH",
+        help="a PNG or JPEG file (at most 256 KiB) printed on certificates; '' removes it",
     )
     change.add_argument(
         "--decision-rule",
         metavar="RULE",
-        help=f"the rule new calibrations are judged by unless they name one: {ACCEPTED_CODES}",
+        # argparse reads % in a help text as a format ("pfa 2.5% binary").
+        help="the rule new calibrations are judged by unless they name one: "
+        + ACCEPTED_CODES.replace("%", "%%"),
     )
     change.add_argument(
         "--minimum-tur",

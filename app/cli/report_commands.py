@@ -1,7 +1,8 @@
 """CLI commands: reports and labels (registered by app.cli.commands).
 
 ``report KIND ... -o FILE`` writes a due list, an overdue list, an instrument history,
-the OOT log or the audit trail as PDF, CSV or XLSX; ``labels`` writes printable
+the OOT log or the audit trail as PDF, CSV or XLSX, and a record's calibration
+certificate as PDF; ``labels`` writes printable
 instrument labels as PDF. Both only read, so they work while someone else edits.
 Everything a user can get wrong (the file name, its folder, a date, a tag) is refused
 with one line before any file is written.
@@ -15,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from app.cli.common import add_command, add_group, open_app, positive_int
+from app.cli.common import add_command, add_group, id_of, open_app, positive_int
 from app.cli.output import print_table
 from app.errors import UsageError
 from app.reports.output import FORMATS, check_output_path, format_for, write_atomically
@@ -80,6 +81,18 @@ def cmd_report_history(args: argparse.Namespace) -> int:
     with open_app(args) as app:
         report = app.reports.history(args.tag)
     return _write(report, path, fmt)
+
+
+def cmd_report_certificate(args: argparse.Namespace) -> int:
+    path = check_output_path(Path(args.output))
+    if path.suffix.lower() != ".pdf":
+        raise UsageError(f"a certificate is written as PDF: name the file {path.stem}.pdf")
+    with open_app(args) as app:
+        report = app.reports.certificate(args.id)
+    written = write_report_file(report, path, "pdf")
+    status = dict(report.parameters)["Status"]
+    print(f"wrote {written} (calibration #{args.id}: {status})")
+    return 0
 
 
 def cmd_report_oot(args: argparse.Namespace) -> int:
@@ -191,6 +204,13 @@ def register(sub: Any) -> None:
     )
     history.add_argument("tag", help="asset tag")
     _output_args(history)
+    certificate = add_command(
+        rep, "certificate", cmd_report_certificate, "a calibration record's certificate (PDF)"
+    )
+    certificate.add_argument("id", type=id_of("calibration id"), metavar="RECORD_ID")
+    certificate.add_argument(
+        "-o", "--output", required=True, metavar="FILE.pdf", help="the PDF to write"
+    )
     oot = add_command(rep, "oot", cmd_report_oot, "the out-of-tolerance log")
     oot.add_argument("--status", choices=CASE_STATES)
     oot.add_argument(

@@ -112,16 +112,36 @@ def _section_html(section: Section, *, shares: ColumnShares) -> str:
     return "".join(parts)
 
 
+# The name the renderer gives the logo's image in the document's resources.
+LOGO_URL = "caltrack-logo:0"
+
+
 def report_html(
-    report: Report, *, table_font_pt: float = 8.0, shares: ColumnShares = shares_by_characters
+    report: Report,
+    *,
+    table_font_pt: float = 8.0,
+    shares: ColumnShares = shares_by_characters,
+    logo_height: float = 0,
 ) -> str:
-    """The whole report body; the page header and footer are painted by the renderer."""
+    """The whole report body; the page header and footer are painted by the renderer.
+
+    ``logo_height``: the logo's height in the document's pixels; 0 leaves it out (the
+    renderer adds the image as the resource ``LOGO_URL`` before laying out).
+    """
     ident = "".join(
         f"<tr><td><b>{_esc(k)}</b>&nbsp;&nbsp;&nbsp;</td><td>{_esc(v)}</td></tr>"
         for k, v in report.identification
     )
+    logo = (
+        f'<p><img src="{LOGO_URL}" height="{logo_height:.0f}"></p>'
+        if report.logo and logo_height > 0
+        else ""
+    )
+    banner = f'<p class="alert">{_esc(report.banner)}</p>' if report.banner else ""
     body = [
+        logo,
         f"<h1>{_esc(report.title)}</h1>",
+        banner,
         f'<p class="subtitle">{_esc(report.subtitle)}</p>' if report.subtitle else "",
         f'<table class="ident" cellspacing="0" cellpadding="1">{ident}</table>',
         *(_section_html(s, shares=shares) for s in report.sections),

@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QMarginsF,
+    QPointF,
+    QRectF,
+    QSizeF,
+    Qt,
+    QUrl,
+)
 from PySide6.QtGui import (
     QAbstractTextDocumentLayout,
     QColor,
     QFont,
     QFontMetricsF,
+    QImage,
     QPagedPaintDevice,
     QPageLayout,
     QPageSize,
@@ -33,7 +44,7 @@ from PySide6.QtGui import (
 )
 
 from app.reports.columns import ColumnFit, fit_columns
-from app.reports.html import CELL_PADDING_PX, GRID_PX, ColumnShares, report_html
+from app.reports.html import CELL_PADDING_PX, GRID_PX, LOGO_URL, ColumnShares, report_html
 from app.reports.qt_app import ensure_gui_app
 from app.services.report_model import Report, Table
 
@@ -43,6 +54,11 @@ HEADER_MM = 18.0  # top of page to top of body: the running header sits in here
 FOOTER_MM = 16.0  # bottom of page to bottom of body
 FONT_FAMILY = "DejaVu Sans"
 KEEP_LOOKAHEAD_BLOCKS = 40
+# A certificate's logo: at most this high and this wide (it keeps its proportions).
+LOGO_MAX_H_MM = 18.0
+LOGO_MAX_W_MM = 70.0
+BANNER_RED = "#b00000"
+CSS_PX_PER_MM = 96 / 25.4
 
 
 def _font(point_size: float, *, bold: bool = False) -> QFont:
@@ -194,7 +210,15 @@ def paint_report(device: QPagedPaintDevice, report: Report) -> int:
     doc.setDefaultTextOption(option)
     # The page size first: set after the text, it would lay the whole document out twice.
     doc.setPageSize(QSizeF(body.width(), body.height()))
-    doc.setHtml(report_html(report, table_font_pt=table_pt, shares=measure.shares(body.width())))
+    logo_height = _add_logo(doc, report.logo, page)
+    doc.setHtml(
+        report_html(
+            report,
+            table_font_pt=table_pt,
+            shares=measure.shares(body.width()),
+            logo_height=logo_height,
+        )
+    )
     keep_headings_with_content(doc, body.height())
     pages = max(1, doc.pageCount())
 
@@ -213,9 +237,28 @@ def paint_report(device: QPagedPaintDevice, report: Report) -> int:
             clip = QRectF(0, index * body.height() + 0.25, body.width(), body.height() - 0.5)
             doc.drawContents(painter, clip)
             painter.restore()
+            if report.banner:
+                # Over the content, pale: a table's white cells would hide it beneath.
+                _paint_watermark(painter, page, report.banner, body)
     finally:
         painter.end()
     return pages
+
+
+def _add_logo(doc: QTextDocument, data: bytes, page: _Page) -> float:
+    """Put the logo in the document's resources; its printed height (0: none, or bytes
+    Qt cannot decode, which the settings refuse to store in the first place)."""
+    if not data:
+        return 0
+    image = QImage()
+    if not image.loadFromData(data) or image.isNull():
+        return 0
+    # In CSS pixels (1/96 inch): Qt scales an image's size to the printing device.
+    height = LOGO_MAX_H_MM * CSS_PX_PER_MM
+    if image.width() * height / image.height() > LOGO_MAX_W_MM * CSS_PX_PER_MM:
+        height = LOGO_MAX_W_MM * CSS_PX_PER_MM * image.height() / image.width()
+    doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(LOGO_URL), image)
+    return height
 
 
 def render_pdf(report: Report) -> bytes:
@@ -275,6 +318,9 @@ def _paint_frame(
         QPointF(left, header_base + page.px(1)), QPointF(right, header_base + page.px(1))
     )
 
+    if report.banner:
+        _paint_banner(painter, page, report.banner, body, header_base)
+
     footer_top = page_height - page.px(FOOTER_MM) + page.px(4)
     painter.drawLine(QPointF(left, footer_top), QPointF(right, footer_top))
     painter.setPen(QPen(grey))
@@ -297,3 +343,36 @@ def _paint_frame(
         Qt.AlignmentFlag.AlignRight | align_top,
         page_text,
     )
+
+
+def _paint_banner(
+    painter: QPainter, page: _Page, banner: str, body: QRectF, header_base: float
+) -> None:
+    """A record that does not count, on every page: its status in red under the running
+    header."""
+    painter.save()
+    painter.setPen(QPen(QColor(BANNER_RED)))
+    painter.setFont(_font(9, bold=True))
+    painter.drawText(
+        QRectF(body.left(), header_base + page.px(1.5), body.width(), page.px(4)),
+        Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+        banner,
+    )
+    painter.restore()
+
+
+def _paint_watermark(painter: QPainter, page: _Page, banner: str, body: QRectF) -> None:
+    """The status's first words ("VOID", "NOT SIGNED") large and pale across the page."""
+    painter.save()
+    pale = QColor(BANNER_RED)
+    pale.setAlphaF(0.16)
+    painter.setPen(QPen(pale))
+    painter.setFont(_font(64, bold=True))
+    painter.translate(body.center())
+    painter.rotate(-35)
+    painter.drawText(
+        QRectF(-body.width(), -page.px(20), 2 * body.width(), page.px(40)),
+        Qt.AlignmentFlag.AlignCenter,
+        banner.split(" — ")[0].split(" by ")[0],
+    )
+    painter.restore()

@@ -59,7 +59,11 @@ class Report:
     database: str = ""
     landscape: bool = False
     audit_head: str = ""  # "#N hash…": the audit chain head the report was made at
-    kind: str = ""  # due, overdue, history, oot, audit: a name for files and tests
+    kind: str = ""  # due, overdue, history, oot, audit, certificate: a name for files and tests
+    # A certificate's: the lab's logo (PNG or JPEG bytes) above the title, and a status
+    # ("VOID", "NOT SIGNED") printed large on every page of a record that does not count.
+    logo: bytes = b""
+    banner: str = ""
 
     def __post_init__(self) -> None:
         if self.generated_at.tzinfo is None:

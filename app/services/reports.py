@@ -22,6 +22,7 @@ from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditService, entity_name, head_text, readable_changes
 from app.services.bounds import day_problem
+from app.services.certificate import certificate_report, read_certificate
 from app.services.dto import (
     AuditView,
     CalibrationView,
@@ -718,6 +719,19 @@ class ReportService:
     def history(self, tag: str) -> Report:
         """An instrument's record, built from what the window's detail pane shows."""
         return history_report(self._instruments.history(tag), stamp=self.stamp())
+
+    def certificate(self, record_id: int) -> Report:
+        """The calibration certificate of one record (any state: a voided or unsigned
+        record's certificate says so on every page)."""
+        stamp = self.stamp()
+        data = self._uow.read(lambda uow: read_certificate(uow, record_id, self._clock))
+        return certificate_report(
+            data,
+            generated_at=stamp.generated_at,
+            generated_by=stamp.generated_by,
+            database=stamp.database,
+            audit_head=stamp.audit_head,
+        )
 
     def oot_log(
         self,

@@ -10,8 +10,12 @@ never re-judges one.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import struct
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from app.clock import Clock
 from app.errors import ValidationError
@@ -31,6 +35,21 @@ DEFAULT_IDLE_MINUTES = 15
 RULE_KEY = "decision_rule"
 MINIMUM_TUR_KEY = "minimum_tur"
 INDETERMINATE_KEY = "indeterminate_opens_case"
+# The lab's name and logo, printed on certificates (migration 0014 lets the groups write
+# them). The logo is kept in meta as base64: it is one small file that belongs to the lab,
+# not to an instrument or record (the attachment store needs one of those as its owner),
+# and in meta it is read in the certificate's own transaction on both backends.
+LAB_NAME_KEY = "lab_name"
+LAB_LOGO_KEY = "lab_logo"
+MAX_LAB_NAME = 200
+# A logo is printed about 2 cm high: 256 KiB is plenty for a PNG or JPEG of that (and
+# keeps meta small: about 350 KB as base64).
+MAX_LOGO_BYTES = 256 * 1024
+# Printed 18 mm high (about 210 pixels at 300 dpi): 2000 pixels each way is plenty, and
+# keeps a small file that unpacks huge (a PNG of one colour) from taking the renderer's
+# memory (2000 × 2000 × 4 bytes = 16 MB at most).
+MAX_LOGO_PIXELS = 2000
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A minimum TUR above this is a typing slip (100:1 is already far beyond any lab's need).
 MAX_MINIMUM_TUR = Decimal(100)
 
@@ -64,6 +83,112 @@ def lab_metrology(uow: UnitOfWork) -> LabMetrology:
             }
         ) from None
     return LabMetrology(rule, tur, uow.meta.get(INDETERMINATE_KEY) == "yes")
+
+
+# -- the lab's name and logo, printed on certificates -------------------------------------
+
+
+@dataclass(frozen=True)
+class LabIdentity:
+    """The lab's name and logo as certificates print them (empty: not set)."""
+
+    name: str
+    logo: bytes  # PNG or JPEG bytes; b"" when no logo is set
+    logo_kind: str = ""  # "png" or "jpeg"
+
+
+def image_kind(data: bytes) -> str:
+    """ "png" or "jpeg" for a well-formed header with a sane size; else a ValidationError.
+
+    Checked here, without Qt: the PNG signature and its IHDR chunk, or a JPEG's start
+    of image and a frame header; both giving a width and height of 1 to MAX_LOGO_PIXELS.
+    A file renamed to .png, a truncated one or an empty one is refused before it is
+    stored (the certificate renderer must never meet a logo it cannot draw).
+    """
+    width = height = 0
+    kind = ""
+    if data.startswith(PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b"IHDR":
+        kind = "png"
+        width, height = struct.unpack(">II", data[16:24])
+    elif data.startswith(b"\xff\xd8\xff"):
+        kind = "jpeg"
+        width, height = _jpeg_size(data)
+    if not kind:
+        raise ValidationError({"lab_logo": "is not a PNG or JPEG image; give a .png or .jpg file"})
+    if not (0 < width <= MAX_LOGO_PIXELS and 0 < height <= MAX_LOGO_PIXELS):
+        raise ValidationError(
+            {
+                "lab_logo": f"the {kind.upper()} image says it is {width}×{height} pixels; "
+                f"a logo is 1 to {MAX_LOGO_PIXELS} pixels each way (is the file damaged?)"
+            }
+        )
+    return kind
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's first frame header (SOF0…SOF15 but DHT, JPG, DAC);
+    (0, 0) when the segments run out first (a damaged or truncated file)."""
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return 0, 0
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if at + 9 > len(data):
+                return 0, 0
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return width, height
+        if length < 2:
+            return 0, 0
+        at += 2 + length
+    return 0, 0
+
+
+def read_logo(path: Path) -> bytes:
+    """A logo file's bytes, checked (size cap, a real PNG or JPEG); one clear line if not."""
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise ValidationError({"lab_logo": f"{path} is not a file; give a PNG or JPEG file"})
+        if size > MAX_LOGO_BYTES:
+            raise ValidationError(
+                {
+                    "lab_logo": f"{path.name} is {size:,} bytes; a logo may be at most "
+                    f"{MAX_LOGO_BYTES:,} bytes (save it smaller)"
+                }
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        raise ValidationError(
+            {"lab_logo": f"cannot read {path}: {error.strerror or error}"}
+        ) from None
+    image_kind(data)
+    return data
+
+
+def lab_identity(uow: UnitOfWork) -> LabIdentity:
+    """The lab's name and logo; a stored logo that no longer decodes is left out, not
+    printed broken (``settings set --lab-logo`` stores it again)."""
+    name = uow.meta.get(LAB_NAME_KEY) or ""
+    stored = uow.meta.get(LAB_LOGO_KEY) or ""
+    try:
+        logo = base64.b64decode(stored, validate=True) if stored else b""
+        kind = image_kind(logo) if logo else ""
+    except (ValueError, ValidationError):
+        logo, kind = b"", ""
+    return LabIdentity(name, logo, kind)
+
+
+def _logo_fingerprint(stored: str | None) -> str | None:
+    """What the audit trail says of a logo: its size and hash, not its bytes."""
+    if not stored:
+        return None
+    data = base64.b64decode(stored)
+    return f"{len(data):,} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}"
 
 
 def due_soon_days(uow: UnitOfWork) -> int:
@@ -169,5 +294,55 @@ class SharedSettingsService:
                 audit.record("settings", 0, "shared settings", "update", dict(changes))
                 audit.flush()
             return lab_metrology(uow)
+
+        return self._uow.write(write, label="settings")
+
+    def lab(self) -> LabIdentity:
+        """The lab's name and logo, as certificates print them."""
+        return self._uow.read(lab_identity)
+
+    def set_lab(self, *, name: str | None = None, logo: bytes | None = None) -> LabIdentity:
+        """Change the lab's name and/or logo (QA only; audited). ``logo=b""`` removes it.
+
+        The audit trail records the logo's size and hash, not its bytes.
+        """
+        after: dict[str, str] = {}
+        if name is not None:
+            clean = " ".join(name.split())
+            if len(clean) > MAX_LAB_NAME:
+                raise ValidationError(
+                    {"lab_name": f"is {len(clean)} characters; at most {MAX_LAB_NAME}"}
+                )
+            after[LAB_NAME_KEY] = clean
+        if logo is not None:
+            if len(logo) > MAX_LOGO_BYTES:
+                raise ValidationError(
+                    {"lab_logo": f"is {len(logo):,} bytes; at most {MAX_LOGO_BYTES:,}"}
+                )
+            if logo:
+                image_kind(logo)
+            after[LAB_LOGO_KEY] = base64.b64encode(logo).decode("ascii")
+        if not after:
+            raise ValidationError({"settings": "nothing to change"})
+
+        def write(uow: UnitOfWork) -> LabIdentity:
+            require_role(uow, self._identity, "qa", "change the lab's name or logo")
+            before = {k: uow.meta.get(k) or "" for k in after}
+            changed = [k for k in after if before[k] != after[k]]
+            if changed:
+                for key in changed:
+                    uow.meta.set(key, after[key])
+                shown = {
+                    key: (
+                        [_logo_fingerprint(before[key]), _logo_fingerprint(after[key])]
+                        if key == LAB_LOGO_KEY
+                        else [before[key] or None, after[key] or None]
+                    )
+                    for key in changed
+                }
+                audit = AuditChainWriter(uow, self._identity, self._clock)
+                audit.record("settings", 0, "shared settings", "update", dict(shown))
+                audit.flush()
+            return lab_identity(uow)
 
         return self._uow.write(write, label="settings")

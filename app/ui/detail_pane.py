@@ -3,7 +3,9 @@ traceability.
 
 The history shows per record its signatures, the out-of-tolerance case it opened, what
 it supersedes or is superseded by, and the standards justification; the buttons next to
-it ask for Sign, Correct, Supersede and Void, enabled only where they can apply.
+it ask for Sign, Correct, Supersede and Void, enabled only where they can apply, and for
+the record's certificate (any record, in read-only mode too: a voided one's says VOID).
+The history's context menu offers the same.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -234,6 +237,7 @@ class DetailPane(QWidget):
     sign_calibration_requested = Signal(int)  # record id
     correct_calibration_requested = Signal(int)  # record id
     supersede_calibration_requested = Signal(int)  # record id
+    certificate_requested = Signal(int)  # record id
     oot_case_requested = Signal(int)  # case id
     traceability_wanted = Signal(str)  # asset tag whose traceability should be loaded
     instrument_wanted = Signal(str)  # asset tag to show in the register
@@ -300,6 +304,9 @@ class DetailPane(QWidget):
             lambda: self._with_calibration(self.supersede_calibration_requested)
         )
         self.void_button.clicked.connect(self._void_selected)
+        self.certificate_button = QPushButton("C&ertificate…")
+        self.certificate_button.setEnabled(False)
+        self.certificate_button.clicked.connect(self._certificate_selected)
         self.record_buttons = (
             self.sign_button,
             self.correct_button,
@@ -311,8 +318,11 @@ class DetailPane(QWidget):
             button.setEnabled(False)
             record_row.addWidget(button)
         record_row.addStretch(1)
+        record_row.addWidget(self.certificate_button)
         cal_layout.addLayout(record_row)
         self.calibrations.itemSelectionChanged.connect(self._calibration_selected)
+        self.calibrations.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.calibrations.customContextMenuRequested.connect(self._record_menu)
         self.cal_tab = self.tabs.addTab(cal_box, "&Calibrations")
 
         self.attachments = _table(
@@ -595,6 +605,12 @@ class DetailPane(QWidget):
         for button, (enabled, tip) in zip(self.record_buttons, states, strict=True):
             button.setEnabled(enabled)
             button.setToolTip(tip)
+        self.certificate_button.setEnabled(selected is not None)
+        self.certificate_button.setToolTip(
+            "Select a calibration in the history first"
+            if selected is None
+            else f"Save the calibration certificate of #{selected.id} as a PDF"
+        )
 
     def _show_readings(self, c: CalibrationView | None) -> None:
         if c is None or not c.points:
@@ -635,6 +651,33 @@ class DetailPane(QWidget):
         selected = self.selected_calibration()
         if selected is not None and not selected.voided:
             signal.emit(selected.id)
+
+    def _certificate_selected(self) -> None:
+        selected = self.selected_calibration()
+        if selected is not None:
+            self.certificate_requested.emit(selected.id)
+
+    def record_menu(self, pos: QPoint) -> QMenu | None:
+        """The history's context menu at ``pos`` (the record there selected): the
+        certificate and the record's actions, those that cannot apply disabled as their
+        buttons are; None off the rows."""
+        row = self.calibrations.rowAt(pos.y())
+        if row < 0:
+            return None
+        self.calibrations.selectRow(row)
+        menu = QMenu(self)
+        for button in (self.certificate_button, *self.record_buttons):
+            action = menu.addAction(button.text())
+            action.setEnabled(button.isEnabled())
+            action.setToolTip(button.toolTip())
+            action.triggered.connect(button.click)
+        menu.aboutToHide.connect(menu.deleteLater)
+        return menu
+
+    def _record_menu(self, pos: QPoint) -> None:
+        menu = self.record_menu(pos)
+        if menu is not None:
+            menu.popup(self.calibrations.viewport().mapToGlobal(pos))
 
     def _link(self, link: str) -> None:
         kind, _sep, value = link.partition(":")

@@ -1,22 +1,29 @@
 """The Reports part of the main window: the Reports menu, "Print history…" and labels.
 
 Each entry opens the report dialog for its kind (due, overdue, history, OOT log, audit
-trail) or the labels dialog. Reports only read, so none of these actions follows the
-editing state: they work in read-only mode too. The last format, folder and label size
-are remembered per user in ``UserSettings.extra`` ("reports" and "labels").
+trail) or the labels dialog; a calibration record's certificate (the detail pane's
+Certificate… button and the history's context menu) asks for a file name in the Save
+dialog and is read and written in the background. Reports only read, so none of these
+actions follows the editing state: they work in read-only mode too. The last format,
+folder and label size are remembered per user in ``UserSettings.extra`` ("reports" and
+"labels").
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QMenu
 
+from app.reports.output import check_output_path, write_report
+from app.ui import files, messages
 from app.ui.dialogs.labels_dialog import LabelPrefs, LabelsDialog
 from app.ui.dialogs.report_dialog import ReportDialog, ReportPrefs
+from app.ui.files import proposed_folder, safe_file_part
 
 if TYPE_CHECKING:
     from app.ui.window_api import WindowApi
@@ -74,6 +81,7 @@ class ReportActions(QObject):
             QKeySequence.StandardKey.Print,
             "Print the selected instrument's history (Ctrl+P)",
         )
+        window.detail.certificate_requested.connect(self.save_certificate)
 
     # -- wiring ----------------------------------------------------------------------
 
@@ -143,6 +151,54 @@ class ReportActions(QObject):
         dialog.prefs_changed.connect(lambda p: self._remember(REPORTS_KEY, p.to_extra()))
         self._show(dialog)
         return dialog
+
+    def save_certificate(self, record_id: int) -> None:
+        """Ask where to save the record's certificate, then read and write it off the GUI
+        thread; the status bar says where it went and the record's standing."""
+        window = self.window
+        prefs = ReportPrefs.from_extra(self._prefs(REPORTS_KEY))
+        tag = self._selected_tag()
+        proposed = proposed_folder(prefs.folder) / safe_file_part(
+            f"certificate-{record_id}-{tag}" if tag else f"certificate-{record_id}"
+        )
+        chosen = files.ask_save_path(
+            window.as_widget(),
+            f"Save the certificate of calibration #{record_id}",
+            f"{proposed}.pdf",
+            "PDF (*.pdf)",
+        )
+        if not chosen:
+            return
+        target = Path(chosen)
+        confirmed = target.suffix.lower() == ".pdf"  # the Save dialog asked about this name
+        if not confirmed:
+            target = target.with_name(f"{target.name}.pdf")
+        if (
+            not confirmed
+            and target.exists()
+            and not files.confirm_replace(window.as_widget(), target)
+        ):
+            return
+        reports = window.app.reports
+        window.status.showMessage(f"Writing the certificate of calibration #{record_id}…")
+
+        def write() -> tuple[Path, str]:
+            checked = check_output_path(target)  # before any work: one clear line
+            report = reports.certificate(record_id)
+            return write_report(report, checked, "pdf"), dict(report.parameters)["Status"]
+
+        def written(result: tuple[Path, str]) -> None:
+            path, status = result
+            self._remember(REPORTS_KEY, replace(prefs, folder=str(path.parent)).to_extra())
+            self._written(
+                f"Wrote the certificate of calibration #{record_id} to {path} ({status})."
+            )
+
+        def failed(exc: BaseException) -> None:
+            window.status.clearMessage()
+            messages.explain(window.as_widget(), exc, doing="writing the calibration certificate")
+
+        window.run_task(write, written, failed)
 
     def print_history(self) -> None:
         if not self._selected_tag():

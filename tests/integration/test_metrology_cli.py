@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from app.clock import FixedClock
 from app.identity import get_current_user_id
 from tests.conftest import add_thermometer, is_server
 from tests.integration.helpers import assert_one_error_line, count, open_lab, run_cli
+from tests.unit.qa_helpers import png
 
 ADD = ("calibrations", "add", "DMM-1", "--performed-on", "2026-11-02", "--result")
 # The DMM's 10 V point: ±(0.05 % + 2 digits) with a resolution of 0.001 V is
@@ -101,13 +103,19 @@ def test_a_guarded_calibration_is_recorded_and_shown_with_u_k_tur_and_verdicts(l
     assert rows[1][-5:] == ["4.99", "…", "5.01", "=", "tolerance"]
 
 
-def test_the_labs_settings_are_shown_set_and_used_by_default(lab: str) -> None:
+def test_the_labs_settings_are_shown_set_and_used_by_default(lab: str, tmp_path: Path) -> None:
     shown = ok(run_cli(lab, "settings", "show"))
     assert "Decision rule               simple — Simple acceptance (shared risk)" in shown
     assert "Minimum TUR                 4:1" in shown
-    ok(run_cli(lab, "settings", "set", "--decision-rule", "guard r=1 binary", "--minimum-tur", "5"))
+    assert "Lab name                    not set" in shown
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(png())
+    rule = ("--decision-rule", "guard r=1 binary", "--minimum-tur", "5")
+    lab_args = ("--lab-name", "Acme Lab", "--lab-logo", str(logo))
+    ok(run_cli(lab, "settings", "set", *rule, *lab_args))
     values = json.loads(ok(run_cli(lab, "settings", "show", "--json")))
     assert (values["decision_rule"], values["minimum_tur"]) == ("guard r=1 binary", "5")
+    assert (values["lab_name"], values["lab_logo"]) == ("Acme Lab", f"PNG, {len(png())} bytes")
     # TUR exactly 5:1 meets the new minimum; the record takes the lab's rule, under which
     # 10.006 (past the acceptance limit 10.0056) is a fail: "pass" is refused...
     refused = assert_one_error_line(run_cli(lab, *ADD, "pass", "--point", DMM_POINT), 2)

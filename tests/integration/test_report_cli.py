@@ -148,6 +148,8 @@ REPORT_RUNS: dict[str, tuple[str, ...]] = {
     "history.csv": ("report", "history", "REP-DUE"),
     "history.xlsx": ("report", "history", "REP-DUE"),
     "oot.pdf": ("report", "oot"),
+    # Record #1: the demo data's first calibration (never signed by the demo).
+    "certificate.pdf": ("report", "certificate", "1"),
     "oot.csv": ("report", "oot", "--status", "open"),
     "oot-closed.csv": ("report", "oot", "--status", "closed"),
     "audit.xlsx": ("report", "audit", "--from", str(TODAY), "--to", str(TODAY)),
@@ -234,6 +236,14 @@ def test_instrument_history(made: Made, lab: Lab) -> None:
     assert any(name.startswith("Cal #") for name in book.sheetnames)
     assert book["Instrument"]["A2"].value == "Asset tag"
     assert book["Instrument"]["B2"].value == lab.due_tag
+
+
+def test_certificate(made: Made) -> None:
+    result = made.results["certificate.pdf"]
+    assert "(calibration #1: NOT SIGNED" in result.stdout, result.stdout
+    text = " ".join(pdf_pages(made.file("certificate.pdf")))
+    assert "Calibration certificate — calibration #1 of" in text
+    assert "NOT SIGNED" in text and "Decision rule:" in text and "page 1 of" in text
 
 
 def test_oot_log(made: Made, lab: Lab) -> None:
@@ -354,6 +364,11 @@ REFUSALS: dict[str, tuple[tuple[str, ...], str]] = {
     "unknown tag": (("report", "history", "NO-SUCH-TAG", "-o", "{out}/h.pdf"), "NO-SUCH-TAG"),
     "unknown extension": (("report", "due", "-o", "{out}/due.docx"), "cannot tell the format"),
     "mismatch": (("report", "due", "--format", "csv", "-o", "{out}/due.pdf"), "does not end"),
+    "no record": (("report", "certificate", "999999", "-o", "{out}/c.pdf"), "#999999"),
+    "record id": (("report", "certificate", "one", "-o", "{out}/c.pdf"), "whole number"),
+    "certificate csv": (("report", "certificate", "1", "-o", "{out}/c.csv"), "as PDF"),
+    "logo missing": (("settings", "set", "--lab-logo", "{out}/logo.png"), "cannot read"),
+    "logo not image": (("settings", "set", "--lab-logo", "/etc/passwd"), "not a PNG or JPEG"),
     "label tag": (("labels", "NO-SUCH-TAG", "--size", "62x29", "-o", "{out}/l.pdf"), "NO-SUCH"),
     "label size": (("labels", "--all", "--size", "A0", "-o", "{out}/l.pdf"), "label size"),
     "label not pdf": (("labels", "--all", "--size", "62x29", "-o", "{out}/l.png"), "as PDF"),

@@ -37,7 +37,7 @@ from app.services.passwords import WITHHELD_PREFIX, fingerprint
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
 from tests.pg_server import PgServer
-from tests.unit.qa_helpers import PASSWORD, calibrate, reading
+from tests.unit.qa_helpers import PASSWORD, calibrate, png, reading
 
 # The revision's own naming (a migration module's name starts with a digit).
 group_names = importlib.import_module("app.migrations.versions.0006_server_roles").group_names
@@ -511,6 +511,9 @@ def test_qa_sets_the_labs_decision_rule_and_a_technician_records_by_it(
             "guard r=1 conditional",
             "3",
         )
+        # Revision 0014: the lab's name and logo (printed on certificates) too.
+        named = app.settings.set_lab(name="Acme Metrology", logo=png())
+        assert (named.name, named.logo_kind) == ("Acme Metrology", "png")
     with lab.open_as(lab.tech, clock) as app:
         # ±0.5 at 20 °C with U = 0.1: acceptance limits 19.6 … 20.4; 20.45 found is a
         # conditional pass (indeterminate), which by the lab's setting opens a case.

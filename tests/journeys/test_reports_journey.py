@@ -1,4 +1,5 @@
-"""Journeys: every report of the Reports menu, the labels and the export, saved as files.
+"""Journeys: every report of the Reports menu, a record's certificate, the labels and the
+export, saved as files.
 
 A person opens each entry of the Reports menu, sees a file proposed in a folder that
 exists (on a fresh account the Documents folder is created for it) with its whole path
@@ -186,6 +187,30 @@ def test_every_report_is_saved_where_the_person_says(
     assert "Out-of-tolerance case OOT-1" in history and "Oot case" not in history
     assert "Reading 1" in history and "as found 0.9" in history
     assert "[[" not in history, "readings are not printed as a raw list"
+
+    # The certificate of REF-1's latest calibration, from its history in the detail pane:
+    # the record selected, Certificate… clicked, the file named in the Save dialog.
+    detail = window.detail
+    bar = detail.tabs.tabBar()
+    person.click(bar, bar.tabRect(detail.cal_tab).center())
+    person.click_cell(detail.calibrations, 0, 0)
+    record = detail.selected_calibration()
+    assert record is not None and record.performed_on.isoformat() == "2026-11-20"
+    certificate = out / "ref-1-certificate.pdf"
+
+    def name_the_certificate(save_as: QFileDialog) -> None:
+        person.clear_and_type(str(certificate))
+        person.press(Qt.Key.Key_Return)
+
+    with person.answers(QFileDialog, name_the_certificate):
+        person.click_button("Certificate…", detail)
+    qtbot.waitUntil(certificate.is_file, timeout=WAIT_MS)
+    text = pdf_text(certificate)
+    assert f"calibration #{record.id} of REF-1" in text
+    assert "NOT SIGNED" in text and "Decision rule: Simple acceptance" in text
+    qtbot.waitUntil(
+        lambda: "Wrote the certificate" in window.status.currentMessage(), timeout=WAIT_MS
+    )
 
     save_report(person, window, "Out-of-tolerance log…", out / "oot.xlsx", "xlsx")
     assert "REF-1" in xlsx_text(out / "oot.xlsx")

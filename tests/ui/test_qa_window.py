@@ -5,6 +5,7 @@ status bar, the post-save notice, and read-only mode."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QDialogButtonBox
@@ -13,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack
 from app.services.dto import CalibrationInput, PointInput
 from app.settings.user_settings import UserSettings
+from app.ui import files
 from app.ui.detail_pane import CAL_QA_COLUMN
 from app.ui.dialogs import oot_dialogs
 from app.ui.dialogs.calibration_dialog import (
@@ -236,7 +238,13 @@ def test_a_calibration_that_opens_a_case_offers_it(
     qtbot.waitUntil(lambda: "2 open OOT cases" in window.qa.oot_label.text(), timeout=10_000)
 
 
-def test_read_only_disables_every_qa_write(qtbot: QtBot, window: MainWindow) -> None:
+def test_read_only_disables_every_qa_write(
+    qtbot: QtBot,
+    window: MainWindow,
+    shown: Shown,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     show(qtbot, window, "TH-001")
     assert window.detail.sign_button.isEnabled()
     window.show_lock_view(
@@ -255,6 +263,29 @@ def test_read_only_disables_every_qa_write(qtbot: QtBot, window: MainWindow) -> 
     assert not any(b.isEnabled() for b in window.detail.record_buttons)
     assert "Read-only" in window.detail.sign_button.toolTip()
     assert window.qa.act_oot.isEnabled() and window.qa.act_users.isEnabled()
+    # A certificate only reads: offered in read-only mode too, from the history's
+    # context menu as well (the writes there disabled, as their buttons are).
+    detail = window.detail
+    assert detail.certificate_button.isEnabled()
+    calibrations = detail.calibrations
+    menu = detail.record_menu(calibrations.visualRect(calibrations.model().index(0, 0)).center())
+    assert menu is not None
+    entries = [(a.text(), a.isEnabled()) for a in menu.actions()]
+    assert entries == [
+        ("C&ertificate…", True),
+        ("&Sign…", False),
+        ("C&orrect…", False),
+        ("Su&persede…", False),
+        ("&Void…", False),
+    ]
+    menu.deleteLater()
+    # A file that cannot be written: one clear box, the status bar's "Writing…" gone.
+    missing = tmp_path / "no-such-folder" / "certificate.pdf"
+    monkeypatch.setattr(files, "ask_save_path", lambda *_args: str(missing))
+    detail.certificate_button.click()
+    qtbot.waitUntil(lambda: bool(shown.boxes), timeout=10_000)
+    assert "does not exist" in " ".join(shown.boxes[0])
+    assert window.status.currentMessage() == ""
 
 
 def test_quitting_with_an_unsaved_assessment_asks_first(

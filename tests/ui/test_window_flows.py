@@ -19,6 +19,7 @@ from app.ui.tasks import TaskRunner
 from app.words import count
 from tests.ui.conftest import Shown
 from tests.ui.opened import opened
+from tests.unit.qa_helpers import png
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_record_calibration_from_the_window(
 
 
 def test_settings_dialog_changes_theme_and_shared_settings(
-    qtbot: QtBot, demo_app: CalTrack
+    qtbot: QtBot, demo_app: CalTrack, tmp_path: Path
 ) -> None:
     runner = TaskRunner()
     dialog = SettingsDialog(UserSettings(), demo_app, runner)
@@ -108,9 +109,20 @@ def test_settings_dialog_changes_theme_and_shared_settings(
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
     dialog.due_soon.setValue(45)
     dialog.quiet.setChecked(True)
+    # The lab's name and logo (the demo's user is its admin, so they may): the logo file
+    # is read and checked before OK.
+    qtbot.waitUntil(dialog.lab_box.isEnabled, timeout=5000)
+    assert dialog.logo_state.text() == "none" and not dialog.logo_remove.isEnabled()
+    dialog.lab_name.setText("Acme Metrology")
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(png())
+    dialog.logo_file_chosen(logo)
+    qtbot.waitUntil(lambda: dialog.logo_state.text().startswith("PNG, "), timeout=5000)
     dialog._ok()
     qtbot.waitUntil(lambda: dialog.result() == 1, timeout=5000)
     chosen = dialog.result_settings()
     assert chosen.theme == "dark" and chosen.quiet_start == "18:00"
     assert demo_app.settings.shared() == (45, 15)
+    lab = demo_app.settings.lab()
+    assert (lab.name, lab.logo) == ("Acme Metrology", png())
     runner.wait()
