@@ -24,6 +24,10 @@ from tests.conftest import add_thermometer, state_for
 from tests.integration.helpers import tamper
 from tests.unit.qa_helpers import BOB, PASSWORD, QUINN, make_qa, open_as, png
 
+# The PDF is painted in this process, which needs a Qt application: pytest-qt's, so a
+# window test later in the same run does not find a bare QGuiApplication instead.
+pytestmark = pytest.mark.usefixtures("qapp")
+
 LAB = "Acme Metrology Lab, Building 4"
 GUARD_BINARY = "guard r=1 binary"
 
