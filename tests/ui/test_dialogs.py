@@ -18,6 +18,7 @@ from app.services.dto import (
     CalibrationInput,
     InstrumentChanges,
     InstrumentInput,
+    TypeChanges,
     TypeFieldInput,
     TypeInput,
 )
@@ -233,6 +234,7 @@ def test_instrument_dialog_changes_type_without_dropping_values(
         fields=(
             TypeFieldInput("Probe serial", "text", True),
             TypeFieldInput("Probe length mm", "number"),
+            TypeFieldInput("Probe kind", "choice", False, ("Pt100", "Type K")),
         ),
     )
     gauge = TypeInput(
@@ -244,7 +246,18 @@ def test_instrument_dialog_changes_type_without_dropping_values(
     app.types.add(gauge)
     add_thermometer(app, "TH-1")
     app.instruments.edit(
-        "TH-1", InstrumentChanges(), type_name="Thermometer", custom={"Probe serial": "PS-1"}
+        "TH-1",
+        InstrumentChanges(),
+        type_name="Thermometer",
+        custom={"Probe serial": "PS-1", "Probe kind": "Type K"},
+    )
+    # The type drops a choice later: the instrument keeps its value (types never change
+    # instruments), and so must a save of the form that did not touch it.
+    app.types.edit(
+        "Thermometer",
+        TypeChanges(
+            fields=(*probe.fields[:2], TypeFieldInput("Probe kind", "choice", False, ("Pt100",)))
+        ),
     )
     # A new instrument shows the type's default interval until one is typed by hand.
     new = InstrumentDialog(
@@ -283,7 +296,15 @@ def test_instrument_dialog_changes_type_without_dropping_values(
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.type_box.currentText() == "Thermometer"
-    assert dialog.custom_texts() == {"Probe serial": "PS-1", "Probe length mm": ""}
+    assert dialog.custom_texts() == {
+        "Probe serial": "PS-1",
+        "Probe length mm": "",
+        "Probe kind": "Type K",
+    }
+    kind_box = dialog.custom["Probe kind"]
+    assert isinstance(kind_box, QComboBox)
+    assert kind_box.currentText() == "Type K (not one of the type's choices now)"
+    assert dialog.type_choice() == (None, None), "nothing touched: nothing to send"
     # A number is checked by the service's rule as soon as the field is left.
     length = dialog.custom["Probe length mm"]
     assert isinstance(length, QLineEdit)
@@ -295,7 +316,7 @@ def test_instrument_dialog_changes_type_without_dropping_values(
 
     # Another type: its field shows, and the value it has no field for stays, to be emptied.
     dialog.type_box.setCurrentIndex(dialog.type_box.findData("Pressure gauge"))
-    assert list(dialog.custom) == ["Class", "Probe serial"]
+    assert list(dialog.custom) == ["Class", "Probe kind", "Probe serial"]
     assert dialog.interval.value() == 365, "an edit keeps its interval; only a new one takes 90"
     dialog.save_now()
     type_error = dialog.form.rows[TYPE_ROW].error
@@ -307,6 +328,9 @@ def test_instrument_dialog_changes_type_without_dropping_values(
     serial = dialog.custom["Probe serial"]
     assert isinstance(serial, QLineEdit)
     serial.clear()
+    held_kind = dialog.custom["Probe kind"]
+    assert isinstance(held_kind, QLineEdit)
+    held_kind.clear()
     dialog.save_now()
     qtbot.waitUntil(lambda: not dialog.isVisible())
     saved = app.instruments.get("TH-1")

@@ -274,16 +274,23 @@ class InstrumentDialog(QDialog):
             box.addItem(NOT_CHOSEN, "")
             for choice in field.choices:
                 box.addItem(choice, choice)
+            if value and box.findData(value) < 0:
+                # Held from before the type's choices changed: kept as it is, never
+                # cleared by a save that did not touch it.
+                box.addItem(f"{value} (not one of the type's choices now)", value)
             box.setCurrentIndex(max(0, box.findData(value)))
             return box
-        if field is not None and field.kind == "date":
+        given = QDate.fromString(value, "yyyy-MM-dd")
+        # A held date the editor cannot show as it is (not a date, or before its
+        # "not given" minimum) stays in a plain field: a save never alters it unseen.
+        shows = not value or (given.isValid() and given > NO_DATE)
+        if field is not None and field.kind == "date" and shows:
             day = QDateEdit()
             day.setCalendarPopup(True)
             day.setDisplayFormat("yyyy-MM-dd")
             day.setMinimumDate(NO_DATE)
             day.setSpecialValueText(NO_DATE_TEXT)
-            given = QDate.fromString(value, "yyyy-MM-dd")
-            day.setDate(given if value and given.isValid() else NO_DATE)
+            day.setDate(given if value else NO_DATE)
             return day
         edit = QLineEdit(value)
         if field is not None:
