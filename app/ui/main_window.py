@@ -1224,9 +1224,13 @@ class MainWindow(QMainWindow):
             dialog.reject()
             self.refresh()
 
+        # The person's type and custom value changes, as against what they opened.
+        type_name, custom = dialog.type_choice()
+
         def reapply(fresh: InstrumentDetail) -> None:
             dialog.load(fresh)
             reapply_mine(dialog, mine)
+            dialog.reapply_type_choice(type_name, custom)
 
         resolve_conflict(
             exc,

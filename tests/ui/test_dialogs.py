@@ -335,3 +335,17 @@ def test_instrument_dialog_changes_type_without_dropping_values(
     qtbot.waitUntil(lambda: not dialog.isVisible())
     saved = app.instruments.get("TH-1")
     assert (saved.type_name, saved.custom_fields) == ("Pressure gauge", {})
+    # A conflict's "reapply mine" puts the person's type and value changes back onto the
+    # newer version the form reloads (the rest of that flow: test_main_window).
+    again = InstrumentDialog(
+        submit=lambda *a: None,
+        on_conflict=lambda e, m: None,
+        detail=saved,
+        types=app.types.list(),
+    )
+    qtbot.addWidget(again)
+    again.reapply_type_choice("Thermometer", {"Probe serial": "PS-9", "Probe kind": "Pt100"})
+    assert again.type_choice() == (
+        "Thermometer",
+        {"Probe serial": "PS-9", "Probe kind": "Pt100"},
+    )

@@ -6,7 +6,7 @@ it (the service, ``types.apply_type``, checks and stores them).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QDate, Qt
@@ -333,6 +333,28 @@ class InstrumentDialog(QDialog):
         held = self._detail.custom_fields
         changed = {name: value for name, value in texts.items() if held.get(name, "") != value}
         return (chosen if chosen != self._detail.type_name else None), (changed or None)
+
+    def reapply_type_choice(self, type_name: str | None, custom: Mapping[str, str] | None) -> None:
+        """Put the person's own type and custom value changes (``type_choice``'s) back
+        onto a form reloaded with someone else's newer version (a conflict's "reapply
+        mine"); values the person did not change show the newer version's."""
+        if type_name is not None:
+            index = self.type_box.findData(type_name)
+            if index < 0:
+                self.type_box.addItem(type_name, type_name)
+                index = self.type_box.count() - 1
+            self.type_box.setCurrentIndex(index)  # rebuilds the custom fields
+        for name, value in (custom or {}).items():
+            editor = self.custom.get(name)
+            if isinstance(editor, QComboBox):
+                if editor.findData(value) < 0:
+                    editor.addItem(value, value)
+                editor.setCurrentIndex(editor.findData(value))
+            elif isinstance(editor, QDateEdit):
+                day = QDate.fromString(value, "yyyy-MM-dd")
+                editor.setDate(day if value and day.isValid() else NO_DATE)
+            elif isinstance(editor, QLineEdit):
+                editor.setText(value)
 
     def interval_from_type(self) -> bool:
         """A new instrument whose interval nobody typed: the type's default applies."""
