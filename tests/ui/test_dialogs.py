@@ -7,8 +7,8 @@ from datetime import date
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLabel, QLineEdit
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import QComboBox, QDateEdit, QDialogButtonBox, QLabel, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
@@ -240,7 +240,10 @@ def test_instrument_dialog_changes_type_without_dropping_values(
     gauge = TypeInput(
         name="Pressure gauge",
         default_interval_days=90,
-        fields=(TypeFieldInput("Class", "choice", False, ("0.1", "0.25")),),
+        fields=(
+            TypeFieldInput("Class", "choice", False, ("0.1", "0.25")),
+            TypeFieldInput("Installed on", "date"),
+        ),
     )
     app.types.add(probe)
     app.types.add(gauge)
@@ -266,6 +269,12 @@ def test_instrument_dialog_changes_type_without_dropping_values(
     qtbot.addWidget(new)
     new.type_box.setCurrentIndex(new.type_box.findData("Pressure gauge"))
     assert (new.interval.value(), new.interval_from_type()) == (90, True)
+    # A date with the app's date editor, "not given" until a date is chosen.
+    installed = new.custom["Installed on"]
+    assert isinstance(installed, QDateEdit)
+    assert (installed.text(), new.custom_texts()["Installed on"]) == ("not given", "")
+    installed.setDate(QDate(2026, 3, 1))
+    assert new.type_choice() == ("Pressure gauge", {"Installed on": "2026-03-01"})
     new.interval.setValue(200)
     new.type_box.setCurrentIndex(new.type_box.findData("Thermometer"))
     assert (new.interval.value(), new.interval_from_type()) == (200, False)
@@ -316,7 +325,7 @@ def test_instrument_dialog_changes_type_without_dropping_values(
 
     # Another type: its field shows, and the value it has no field for stays, to be emptied.
     dialog.type_box.setCurrentIndex(dialog.type_box.findData("Pressure gauge"))
-    assert list(dialog.custom) == ["Class", "Probe kind", "Probe serial"]
+    assert list(dialog.custom) == ["Class", "Installed on", "Probe kind", "Probe serial"]
     assert dialog.interval.value() == 365, "an edit keeps its interval; only a new one takes 90"
     dialog.save_now()
     type_error = dialog.form.rows[TYPE_ROW].error
