@@ -211,7 +211,7 @@ INSTRUMENT_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
         "custom_fields",
         "Custom fields",
-        ("customfields", "custom", "customvalues"),
+        ("customfields", "customvalues"),
         kind="custom",
         width=30,
     ),
