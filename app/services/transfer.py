@@ -541,7 +541,7 @@ class TransferService:
         flagged = {i.field for i in known}
         if isinstance(exc, ValidationError):
             return tuple(known) + tuple(
-                RowIssue(row.line, plan.mapping.header_of(name), name, message)
+                RowIssue(row.line, plan.mapping.header_of(_column_of(name)), name, message)
                 for name, message in exc.fields.items()
                 if name not in flagged
             )
@@ -577,6 +577,16 @@ class TransferService:
         row: PlannedRow,
         current: Instrument | None,
     ) -> PreviewRow:
+        kind = uow.types.get_by_name(row.type_name) if row.type_name else None
+        if row.type_name and kind is None:
+            known = ", ".join(t.name for t in uow.types.list_all()[:20]) or "none yet"
+            return self._error(
+                plan,
+                row,
+                "type_name",
+                f"no instrument type named {row.type_name!r} in this database (types: "
+                f"{known}); import the lab's types first (`types import`) or correct the name",
+            )
         if current is None:
             review = self._inconsistent(plan, row)
             if review and plan.options.inconsistent == "leave_out":
@@ -589,13 +599,19 @@ class TransferService:
                 last_calibrated=row.due.get("last_calibrated"),
                 next_due=row.due.get("next_due"),
                 flag_inconsistent=plan.options.inconsistent == "flag",
+                type_name=row.type_name or None,
+                custom=row.custom or None,
+                # The one rule for a typed instrument without an interval (add_in's).
+                interval_from_type="calibration_interval_days" not in row.values,
             )
             notes: tuple[str, ...] = ()
             requirement = str(row.values.get("calibration_requirement") or "periodic")
             if requirement != "periodic":
                 notes = (f"not calibrated periodically: {requirement.replace('_', ' ')}",)
             elif "calibration_interval_days" not in row.values:
-                notes = ("no interval given: 365 days",)
+                days = obj.calibration_interval_days
+                source = f"type {kind.name}'s" if kind and kind.default_interval_days else ""
+                notes = (f"no interval given: {source + ' ' if source else ''}{days} days",)
             if obj.review_reason:
                 notes += (FLAG_NOTE + obj.review_reason,)
             return PreviewRow(
@@ -687,13 +703,16 @@ class TransferService:
         # The tag is the key: an update never renames (not even its case).
         changes = {k: v for k, v in row.values.items() if k != "asset_tag"}
         before = instrument_snapshot(current)
-        if changes:
+        if changes or row.type_name or row.custom:
             self._instruments.edit_in(
                 uow,
                 audit,
                 current.asset_tag,
                 instrument_changes(changes),
                 reason=self._reason(plan, row),
+                # A blank type cell leaves the type as it is (as a blank cell does).
+                type_name=row.type_name or None,
+                custom=row.custom or None,
             )
         changed = diff(before, instrument_snapshot(current))
         labels = [c.label.lower() for c in COLUMNS["instruments"] if c.field in changed]
@@ -894,6 +913,7 @@ class TransferService:
 
         def read(uow: UnitOfWork) -> tuple[int, int]:
             tags: dict[int, str] = {}
+            type_names = {kind.id: kind.name for kind in uow.types.list_all()}
             counts = [0, 0]
 
             def instruments() -> Iterator[tuple[Any, ...]]:
@@ -902,7 +922,7 @@ class TransferService:
                     counts[0] += 1
                     if progress and counts[0] % PROGRESS_EVERY == 0:
                         progress("exporting", counts[0], 0)
-                    yield instrument_cells(obj)
+                    yield instrument_cells(obj, type_names)
 
             def records() -> Iterator[tuple[Any, ...]]:
                 for record in uow.calibrations.iter_all():
@@ -945,6 +965,12 @@ class TransferService:
 
 
 EXPORT_BASE_NAME = "caltrack-export"
+
+
+def _column_of(name: str) -> str:
+    """The import column a service's problem is about: the type service names a custom
+    field's problem "custom field NAME" (or "custom_fields"); all come from one cell."""
+    return "custom_fields" if name.startswith("custom field") else name
 
 
 def _point_key(p: MeasurementPoint | PointInput) -> tuple[Any, ...]:

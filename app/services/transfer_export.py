@@ -4,8 +4,9 @@ The columns are ``transfer_mapping``'s catalogue, so an import reads back what a
 export wrote. Readings go in one cell as ``NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT[:U[:K]]]``
 items separated by ``; `` (what ``parse_point`` reads; TOLERANCE as written when it was
 written another way than ±), standards as asset tags
-separated by ``; ``. Numbers are written with every digit Python knows (``repr``), so
-reading them back gives the same float.
+separated by ``; ``, an instrument's custom field values as ``NAME=VALUE`` items
+separated by ``; `` (``custom_text``). Numbers are written with every digit Python
+knows (``repr``), so reading them back gives the same float.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from app.db.models import CalibrationRecord, Instrument, MeasurementPoint
+from app.services.snapshots import custom_values
 from app.services.transfer_mapping import exported_columns
 from app.storage.tables import Cell
 
@@ -42,8 +44,22 @@ def readings_text(points: Sequence[MeasurementPoint]) -> str:
     return "; ".join(items)
 
 
-def instrument_cells(obj: Instrument) -> tuple[Cell, ...]:
-    return tuple(getattr(obj, name) for name in INSTRUMENT_FIELDS)
+def custom_text(values: Mapping[str, str]) -> str:
+    """Custom field values as one cell: ``NAME=VALUE; NAME=VALUE``, as ``--custom``
+    takes each; a ";" inside a name or value is doubled (``parse_custom`` reads it)."""
+    return "; ".join(
+        f"{name.replace(';', ';;')}={value.replace(';', ';;')}" for name, value in values.items()
+    )
+
+
+def instrument_cells(obj: Instrument, type_names: Mapping[int, str]) -> tuple[Cell, ...]:
+    special: dict[str, Cell] = {
+        "type_name": type_names.get(obj.type_id, "") if obj.type_id is not None else "",
+        "custom_fields": custom_text(custom_values(obj.custom_fields)),
+    }
+    return tuple(
+        special[name] if name in special else getattr(obj, name) for name in INSTRUMENT_FIELDS
+    )
 
 
 def calibration_cells(record: CalibrationRecord, tags: Mapping[int, str]) -> tuple[Cell, ...]:

@@ -34,7 +34,7 @@ class ColumnSpec:
     label: str  # the export's header
     synonyms: tuple[str, ...] = ()
     # text, int, months, years, date, moment, number, bool, readings, tags, note (a
-    # line added to the notes)
+    # line added to the notes), custom (custom field values, NAME=VALUE; ...)
     kind: str = "text"
     required: bool = False
     informational: bool = False  # exported for people, recognised, not imported
@@ -201,6 +201,19 @@ INSTRUMENT_COLUMNS: tuple[ColumnSpec, ...] = (
             "maxpermissibleerror",
             "maximumpermissibleerror",
         ),
+    ),
+    # Issue 14: the instrument's type by name (a type the database has: `types import`
+    # brings a lab's types first), and its custom field values in one cell, written as
+    # `--custom` takes them: "Probe serial=PS-778; Probe kind=Pt100" (a ";" inside a
+    # value doubled). One cell rather than a column per field: every instrument of any
+    # type fits one sheet, and the column maps like every other.
+    ColumnSpec("type_name", "Instrument type", ("instrumenttype", "typename"), width=24),
+    ColumnSpec(
+        "custom_fields",
+        "Custom fields",
+        ("customfields", "customvalues"),
+        kind="custom",
+        width=30,
     ),
     ColumnSpec(
         "last_calibrated",

@@ -42,6 +42,8 @@ class PlannedRow:
     # instruments
     values: dict[str, Any] = field(default_factory=dict)
     due: dict[str, date] = field(default_factory=dict)
+    type_name: str | None = None  # None: no type given (an update leaves it)
+    custom: dict[str, str] = field(default_factory=dict)
     # calibrations
     calibration: CalibrationInput | None = None
     performed_on: date | None = None
@@ -243,6 +245,39 @@ def _interval_days(row: _Row, field_name: str, per_unit: float, unit: str) -> in
     return int(amount * per_unit + 0.5)
 
 
+def parse_custom(text: str) -> tuple[dict[str, str], str]:
+    """A custom fields cell (``custom_text``'s form) as names to values, and what is
+    wrong with it ("" when nothing). ``;;`` is a ";" inside a name or value."""
+    items: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == ";" and text[i + 1 : i + 2] == ";":
+            current.append(";")
+            i += 2
+            continue
+        if char == ";":
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    items.append("".join(current))
+    values: dict[str, str] = {}
+    for item in items:
+        if not item.strip():
+            continue
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            return {}, (
+                f"{item.strip()!r}: write each value as NAME=VALUE, separated by '; ' "
+                "(Probe serial=PS-778; Probe kind=Pt100)"
+            )
+        values[" ".join(name.split())] = value.strip()
+    return values, ""
+
+
 def instrument_row(
     raw: RawRow,
     mapping: ImportMapping,
@@ -287,6 +322,12 @@ def instrument_row(
             planned.values[name] = row.whole(name)
         elif spec.kind == "note":
             noted.append(f"{spec.label}: {' '.join(row.text(name).split())}")
+        elif spec.kind == "custom":
+            planned.custom, problem = parse_custom(row.text(name))
+            if problem:
+                row.issue(name, problem)
+        elif name == "type_name":
+            planned.type_name = " ".join(row.text(name).split())
         elif name in row.choices:
             value = row.choice(name)
             if value:

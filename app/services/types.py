@@ -278,27 +278,30 @@ def checked_type(data: TypeInput) -> dict[str, Any]:
 # -- custom field values ---------------------------------------------------------------
 
 
-def _custom_value(field: TypeField, raw: str) -> tuple[str | None, str | None]:
-    """(the value as stored, None) or (None, what is wrong with it)."""
+def custom_value(
+    kind: str, name: str, choices: Sequence[str], raw: str
+) -> tuple[str | None, str | None]:
+    """(the value as stored, None) or (None, what is wrong with it), for a field of
+    ``kind`` (text, number, date, choice); the one check of a custom value, which the
+    instrument form also runs as a value is typed."""
     text = " ".join(str(raw).split())
     if problem := control_problem(text):
         return None, problem
-    if field.kind == "text":
+    if kind == "text":
         if len(text) > TEXT_LEN:
             return None, f"at most {TEXT_LEN} characters"
         return text, None
-    if field.kind == "number":
+    if kind == "number":
         try:
-            number = as_decimal(text.replace("\u2212", "-"), field.name)
+            number = as_decimal(text.replace("\u2212", "-"), name)
         except ValidationError:
             return None, f"must be a number written with a point (got {text!r})"
         return format_number(number), None
-    if field.kind == "date":
+    if kind == "date":
         try:
             return date.fromisoformat(text).isoformat(), None
         except ValueError:
             return None, f"must be a date as YYYY-MM-DD (got {text!r})"
-    choices = stored_list(field.choices)
     for choice in choices:
         if str(choice).casefold() == text.casefold():
             return str(choice), None
@@ -336,7 +339,7 @@ def custom_fields_for(
             errors[f"custom field {name}"] = f"not a field of {where} (its fields: {known})"
             continue
         field = fields[key]
-        value, problem = _custom_value(field, raw_value)
+        value, problem = custom_value(field.kind, field.name, stored_list(field.choices), raw_value)
         if problem:
             errors[f"custom field {field.name}"] = problem
             continue
@@ -349,7 +352,8 @@ def custom_fields_for(
             errors["custom_fields"] = (
                 f"the instrument holds values for {', '.join(stray)}, which "
                 f"{'type ' + kind.name if kind is not None else 'no type'} does not have; "
-                "clear them first (--custom NAME=) so no value is lost unasked"
+                "clear them first (empty each value; --custom NAME= on the command line) "
+                "so no value is lost unasked"
             )
     # A required field must have its value when the type is assigned, and cannot be
     # cleared; a field a type gained later is asked for at the instrument's next type
@@ -360,8 +364,8 @@ def custom_fields_for(
         missing = not any(k.casefold() == key for k in values)
         if field.required and missing and (type_changed or key in named):
             errors[f"custom field {field.name}"] = (
-                f"required by type {kind.name if kind else ''}: give it (--custom "
-                f"{field.name}=VALUE)"
+                f"required by type {kind.name if kind else ''}: give it a value (--custom "
+                f"{field.name}=VALUE on the command line)"
             )
     if errors:
         raise ValidationError(errors)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
@@ -57,6 +57,7 @@ from app.services.dto import (
     InstrumentHistory,
     InstrumentInput,
     InstrumentRow,
+    TypeView,
 )
 from app.services.editing import RequestOutcome, RequestStatus
 from app.services.point_entry import EntryRules
@@ -1144,6 +1145,17 @@ class MainWindow(QMainWindow):
         self._with_detail(self._instrument_dialog)
 
     def _instrument_dialog(self, detail: InstrumentDetail | None) -> None:
+        # The types to choose from are read first, off the GUI thread, like the
+        # calibration form's lookups.
+        self.run_task(
+            self.app.types.list,
+            lambda types: self._open_instrument_dialog(detail, types),
+            lambda exc: messages.explain(self, exc, doing="opening the instrument form"),
+        )
+
+    def _open_instrument_dialog(
+        self, detail: InstrumentDetail | None, types: Sequence[TypeView]
+    ) -> None:
         service = self.app.instruments
         dialog: InstrumentDialog | None = None
 
@@ -1153,19 +1165,33 @@ class MainWindow(QMainWindow):
             ok: Callable[[Any], None],
             fail: Callable[[BaseException], None],
         ) -> None:
+            if dialog is None:
+                raise RuntimeError("the instrument dialog called back before it was built")
+            type_name, custom = dialog.type_choice()
             if isinstance(data, InstrumentInput):
+                from_type = dialog.interval_from_type()
                 self.run_task(
-                    lambda: service.add(data), ok, fail, changes=Changes(instruments=True)
+                    lambda: service.add(
+                        data, type_name=type_name, custom=custom, interval_from_type=from_type
+                    ),
+                    ok,
+                    fail,
+                    changes=Changes(instruments=True),
                 )
             else:
                 if detail is None:  # an edit's changes come from a loaded instrument
                     raise RuntimeError("an instrument's changes arrived without the instrument")
                 tag = detail.asset_tag
-                if dialog is None:
-                    raise RuntimeError("the instrument dialog called back before it was built")
                 reason = dialog.reason()  # why the calibration kind changed, if it did
                 self.run_task(
-                    lambda: service.edit(tag, data, expected_version=version, reason=reason),
+                    lambda: service.edit(
+                        tag,
+                        data,
+                        expected_version=version,
+                        reason=reason,
+                        type_name=type_name,
+                        custom=custom,
+                    ),
                     ok,
                     fail,
                     changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),
@@ -1177,7 +1203,7 @@ class MainWindow(QMainWindow):
             self._resolve_conflict(dialog, exc, mine)
 
         opened = dialog = InstrumentDialog(
-            submit=submit, on_conflict=conflict, detail=detail, parent=self
+            submit=submit, on_conflict=conflict, detail=detail, types=types, parent=self
         )
 
         def done(result: int) -> None:
@@ -1198,9 +1224,13 @@ class MainWindow(QMainWindow):
             dialog.reject()
             self.refresh()
 
+        # The person's type and custom value changes, as against what they opened.
+        type_name, custom = dialog.type_choice()
+
         def reapply(fresh: InstrumentDetail) -> None:
             dialog.load(fresh)
             reapply_mine(dialog, mine)
+            dialog.reapply_type_choice(type_name, custom)
 
         resolve_conflict(
             exc,

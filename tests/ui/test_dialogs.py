@@ -6,21 +6,30 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLabel
+import pytest
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import QComboBox, QDateEdit, QDialogButtonBox, QLabel, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
 from app.errors import ConflictError, ConflictSide, ReadOnlyError, ValidationError
 from app.locking.holder import HolderInfo
-from app.services.dto import CalibrationInput, InstrumentChanges, InstrumentInput
+from app.services.dto import (
+    CalibrationInput,
+    InstrumentChanges,
+    InstrumentInput,
+    TypeChanges,
+    TypeFieldInput,
+    TypeInput,
+)
 from app.ui.dialogs.calibration_dialog import VERDICT_FOUND, VERDICT_LEFT, CalibrationDialog
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
-from app.ui.dialogs.instrument_dialog import InstrumentDialog
+from app.ui.dialogs.instrument_dialog import CUSTOM_ROW, TYPE_ROW, InstrumentDialog
 from app.ui.dialogs.lock_dialog import LockChoice, LockInUseDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.vocabulary import LIFECYCLES, REQUIREMENTS
 from app.words import LIFECYCLE_LABELS, PROVIDER_LABELS, REQUIREMENT_LABELS, RESULT_LABELS
+from tests.conftest import add_thermometer
 from tests.ui.conftest import Shown
 
 Ok = Callable[[Any], None]
@@ -211,3 +220,141 @@ def test_lock_dialog_names_the_holder_and_defaults_to_read_only(qtbot: QtBot) ->
     assert dialog.take_over is None, "no take-over unless the heartbeat is known to be stale"
     dialog.notify.click()
     assert dialog.choice is LockChoice.NOTIFY
+
+
+@pytest.mark.sqlite_only(
+    "the form's own behaviour; the type rules it shows are tested on both backends "
+    "(tests/unit/test_instrument_types.py)"
+)
+def test_instrument_dialog_changes_type_without_dropping_values(
+    qtbot: QtBot, app: CalTrack
+) -> None:
+    probe = TypeInput(
+        name="Thermometer",
+        fields=(
+            TypeFieldInput("Probe serial", "text", True),
+            TypeFieldInput("Probe length mm", "number"),
+            TypeFieldInput("Probe kind", "choice", False, ("Pt100", "Type K")),
+        ),
+    )
+    gauge = TypeInput(
+        name="Pressure gauge",
+        default_interval_days=90,
+        fields=(
+            TypeFieldInput("Class", "choice", False, ("0.1", "0.25")),
+            TypeFieldInput("Installed on", "date"),
+        ),
+    )
+    app.types.add(probe)
+    app.types.add(gauge)
+    add_thermometer(app, "TH-1")
+    app.instruments.edit(
+        "TH-1",
+        InstrumentChanges(),
+        type_name="Thermometer",
+        custom={"Probe serial": "PS-1", "Probe kind": "Type K"},
+    )
+    # The type drops a choice later: the instrument keeps its value (types never change
+    # instruments), and so must a save of the form that did not touch it.
+    app.types.edit(
+        "Thermometer",
+        TypeChanges(
+            fields=(*probe.fields[:2], TypeFieldInput("Probe kind", "choice", False, ("Pt100",)))
+        ),
+    )
+    # A new instrument shows the type's default interval until one is typed by hand.
+    new = InstrumentDialog(
+        submit=lambda *a: None, on_conflict=lambda e, m: None, types=app.types.list()
+    )
+    qtbot.addWidget(new)
+    new.type_box.setCurrentIndex(new.type_box.findData("Pressure gauge"))
+    assert (new.interval.value(), new.interval_from_type()) == (90, True)
+    # A date with the app's date editor, "not given" until a date is chosen.
+    installed = new.custom["Installed on"]
+    assert isinstance(installed, QDateEdit)
+    assert (installed.text(), new.custom_texts()["Installed on"]) == ("not given", "")
+    installed.setDate(QDate(2026, 3, 1))
+    assert new.type_choice() == ("Pressure gauge", {"Installed on": "2026-03-01"})
+    new.interval.setValue(200)
+    new.type_box.setCurrentIndex(new.type_box.findData("Thermometer"))
+    assert (new.interval.value(), new.interval_from_type()) == (200, False)
+
+    built: list[InstrumentDialog] = []
+
+    def submit(
+        data: InstrumentInput | InstrumentChanges, version: int | None, ok: Ok, fail: Fail
+    ) -> None:  # the real service, called in place (no thread needed here)
+        assert isinstance(data, InstrumentChanges)
+        type_name, custom = built[0].type_choice()
+        try:
+            ok(
+                app.instruments.edit(
+                    "TH-1", data, expected_version=version, type_name=type_name, custom=custom
+                )
+            )
+        except ValidationError as exc:
+            fail(exc)
+
+    dialog = InstrumentDialog(
+        submit=submit,
+        on_conflict=lambda e, m: None,
+        detail=app.instruments.get("TH-1"),
+        types=app.types.list(),
+    )
+    built.append(dialog)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.type_box.currentText() == "Thermometer"
+    assert dialog.custom_texts() == {
+        "Probe serial": "PS-1",
+        "Probe length mm": "",
+        "Probe kind": "Type K",
+    }
+    kind_box = dialog.custom["Probe kind"]
+    assert isinstance(kind_box, QComboBox)
+    assert kind_box.currentText() == "Type K (not one of the type's choices now)"
+    assert dialog.type_choice() == (None, None), "nothing touched: nothing to send"
+    # A number is checked by the service's rule as soon as the field is left.
+    length = dialog.custom["Probe length mm"]
+    assert isinstance(length, QLineEdit)
+    qtbot.keyClicks(length, "15 cm")
+    length.editingFinished.emit()
+    error = dialog.form.rows[CUSTOM_ROW + "Probe length mm"].error
+    assert "must be a number" in error.text()
+    length.clear()
+
+    # Another type: its field shows, and the value it has no field for stays, to be emptied.
+    dialog.type_box.setCurrentIndex(dialog.type_box.findData("Pressure gauge"))
+    assert list(dialog.custom) == ["Class", "Installed on", "Probe kind", "Probe serial"]
+    assert dialog.interval.value() == 365, "an edit keeps its interval; only a new one takes 90"
+    dialog.save_now()
+    type_error = dialog.form.rows[TYPE_ROW].error
+    assert type_error.isVisible() and "Probe serial" in type_error.text()
+    assert "clear them first" in type_error.text()
+    assert app.instruments.get("TH-1").type_name == "Thermometer", "nothing saved"
+
+    # Emptied by the person: now the change goes through.
+    serial = dialog.custom["Probe serial"]
+    assert isinstance(serial, QLineEdit)
+    serial.clear()
+    held_kind = dialog.custom["Probe kind"]
+    assert isinstance(held_kind, QLineEdit)
+    held_kind.clear()
+    dialog.save_now()
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    saved = app.instruments.get("TH-1")
+    assert (saved.type_name, saved.custom_fields) == ("Pressure gauge", {})
+    # A conflict's "reapply mine" puts the person's type and value changes back onto the
+    # newer version the form reloads (the rest of that flow: test_main_window).
+    again = InstrumentDialog(
+        submit=lambda *a: None,
+        on_conflict=lambda e, m: None,
+        detail=saved,
+        types=app.types.list(),
+    )
+    qtbot.addWidget(again)
+    again.reapply_type_choice("Thermometer", {"Probe serial": "PS-9", "Probe kind": "Pt100"})
+    assert again.type_choice() == (
+        "Thermometer",
+        {"Probe serial": "PS-9", "Probe kind": "Pt100"},
+    )

@@ -13,7 +13,14 @@ from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.errors import UsageError
 from app.identity import Identity
-from app.services.dto import CalibrationInput, InstrumentInput, PointInput
+from app.services.dto import (
+    CalibrationInput,
+    InstrumentInput,
+    PointInput,
+    TypeFieldInput,
+    TypeInput,
+    TypePointInput,
+)
 from app.services.transfer_mapping import exported_columns
 from app.services.transfer_model import ImportOptions
 from app.storage.tables import ReadOptions, read_table
@@ -380,3 +387,101 @@ def test_a_round_trip_keeps_u_k_the_tolerance_as_written_and_the_rule(
     assert (first.uncertainty, first.coverage_factor, first.tur_text) == (0.002, 2.0, "3.5:1")
     assert (second.lower_limit, second.upper_limit, second.tur_text) == (4.998, 5.004, "6.0:1")
     assert (plain.tolerance_text, plain.uncertainty, plain.tur) == ("", None, None)
+
+
+PROBE_TYPE = TypeInput(
+    name="Digital thermometer, 0-150 °C",
+    default_interval_days=180,
+    points=(TypePointInput(20, "±0.5", "°C"),),
+    fields=(
+        TypeFieldInput("Probe serial", "text", True),
+        TypeFieldInput("Probe kind", "choice", False, ("Pt100", "Type K")),
+        TypeFieldInput("Probe length mm", "number"),
+    ),
+)
+
+
+@pytest.mark.sqlite_only(
+    "the two cells are text on either backend; the type and custom checks of an import "
+    "run on both (the next test)"
+)
+def test_a_round_trip_keeps_the_type_and_custom_values(
+    app: CalTrack, bob_app: CalTrack, tmp_path: Path
+) -> None:
+    # Issue 14. The types go across first (`types export` / `types import`), then the
+    # register: its "Instrument type" and "Custom fields" cells put them back. A ";" in a
+    # value is written doubled and read back as one. CSV only: the cells are plain text
+    # either way, and the XLSX round trip of every column is test_a_round_trip_loses_nothing.
+    app.types.add(PROBE_TYPE)
+    app.instruments.add(
+        InstrumentInput(asset_tag="TH-1", description="Thermometer"),
+        type_name=PROBE_TYPE.name,
+        custom={"Probe serial": "PS-778; rev 2", "Probe kind": "pt100", "Probe length mm": "150"},
+        interval_from_type=True,
+    )
+    app.instruments.add(InstrumentInput(asset_tag="TH-2", description="Untyped"))
+    app.calibrations.add(  # a register goes with its history
+        "TH-1",
+        CalibrationInput(
+            performed_on="2026-03-02",
+            result="pass",
+            certificate_number="T-1",
+            points=(PointInput.written(20.0, 20.1, 20.1, "±0.5", "°C"),),
+        ),
+    )
+    exported = app.transfer.export("csv", tmp_path / "look")
+    rows = {r["Asset tag"]: r for r in load_csv(Path(exported.files[0]))}
+    assert (rows["TH-1"]["Instrument type"], rows["TH-1"]["Custom fields"]) == (
+        PROBE_TYPE.name,
+        "Probe kind=Pt100; Probe length mm=150; Probe serial=PS-778;; rev 2",
+    )
+    assert (rows["TH-2"]["Instrument type"], rows["TH-2"]["Custom fields"]) == ("", "")
+    bob_app.types.import_document(app.types.export_document())
+    round_trip(app, bob_app, "csv", tmp_path)
+    copy = bob_app.instruments.get("TH-1")
+    assert (copy.type_name, copy.calibration_interval_days) == (PROBE_TYPE.name, 180)
+    assert copy.custom_fields == {
+        "Probe kind": "Pt100",
+        "Probe length mm": "150",
+        "Probe serial": "PS-778; rev 2",
+    }
+    assert bob_app.instruments.get("TH-2").type_name == ""
+
+
+def test_an_imported_type_is_checked_per_row_and_gives_its_interval(
+    app: CalTrack, tmp_path: Path
+) -> None:
+    app.types.add(PROBE_TYPE)
+    register = tmp_path / "register.csv"
+    register.write_text(
+        "Asset tag,Description,Instrument type,Custom fields\n"
+        'TH-1,Thermometer,"DIGITAL THERMOMETER, 0-150 °C",Probe serial=PS-1\n'  # any case
+        "TH-2,Thermometer,Hygrometer,\n"  # no such type
+        'TH-3,Thermometer,"Digital thermometer, 0-150 °C",Probe kind=Pt100\n'  # no serial
+        'TH-4,Thermometer,"Digital thermometer, 0-150 °C",Probe serial PS-4\n'  # no "="
+        "TH-5,Thermometer,,Probe serial=PS-5\n",  # a value without a type
+        encoding="utf-8",
+    )
+    preview = app.transfer.preview(register, ImportOptions(kind="instruments"))
+    found = {i.line: f"{i.column}: {i.message}" for i in preview.issues}
+    assert found[3].startswith(
+        "Instrument type: no instrument type named 'Hygrometer' in this database (types: "
+        "Digital thermometer, 0-150 °C)"
+    )
+    assert found[4].startswith("Custom fields: required by type Digital thermometer")
+    assert found[5].startswith("Custom fields: 'Probe serial PS-4': write each value as NAME=")
+    assert found[6].startswith("Custom fields: not a field of an instrument without a type")
+    assert preview.error_lines == (3, 4, 5, 6), found
+    kept = app.transfer.preview(
+        register,
+        ImportOptions(kind="instruments", exclude_lines=frozenset({3, 4, 5, 6})),
+    )
+    [added] = kept.rows[:1]
+    assert added.notes == ("no interval given: type Digital thermometer, 0-150 °C's 180 days",)
+    assert app.transfer.commit(kept).committed
+    th1 = app.instruments.get("TH-1")
+    assert (th1.type_name, th1.custom_fields, th1.calibration_interval_days) == (
+        PROBE_TYPE.name,
+        {"Probe serial": "PS-1"},
+        180,
+    )

@@ -1,14 +1,19 @@
-"""Add or edit an instrument, with messages next to the fields they are about."""
+"""Add or edit an instrument, with messages next to the fields they are about.
+
+The form also chooses the instrument's type and shows that type's custom fields under
+it (the service, ``types.apply_type``, checks and stores them).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
+    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QLineEdit,
@@ -19,7 +24,15 @@ from PySide6.QtWidgets import (
 
 from app.errors import ConflictError, ServerLostError, ValidationError
 from app.limits import SHORT_LEN, TAG_LEN, TEXT_LEN
-from app.services.dto import InstrumentChanges, InstrumentDetail, InstrumentInput
+from app.services.dto import (
+    DEFAULT_INTERVAL_DAYS,
+    InstrumentChanges,
+    InstrumentDetail,
+    InstrumentInput,
+    TypeFieldView,
+    TypeView,
+)
+from app.services.types import custom_value
 from app.services.validation import MAX_GRACE_DAYS, MAX_INTERVAL_DAYS
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
@@ -57,6 +70,21 @@ RIGHT_COLUMN_FROM = "manufacturer"
 # Rows shown only when asked for: the reason an instrument is not calibrated
 # periodically, and the reason for switching between kinds (an edit).
 ROWS_WHEN_NEEDED = frozenset({"requirement_reason", "reason"})
+# The row of the type combo; a custom field's row is CUSTOM_ROW + its name, which is how
+# the service names a custom field's problem ("custom field Probe serial").
+TYPE_ROW = "type_name"
+CUSTOM_ROW = "custom field "
+# An optional date a date editor holds no value for: shown as NO_DATE_TEXT (a date
+# editor always holds some date; this one, its minimum, stands for none).
+NO_DATE = QDate(1900, 1, 1)
+NO_DATE_TEXT = "not given"
+NOT_CHOSEN = "(not chosen)"
+NO_TYPE = "(no type)"
+
+
+def custom_label(field: TypeFieldView) -> str:
+    """A custom field's label: "required" said in words, not only by a mark or colour."""
+    return f"{field.name} (required):" if field.required else f"{field.name}:"
 
 
 class InstrumentDialog(QDialog):
@@ -68,10 +96,19 @@ class InstrumentDialog(QDialog):
         submit: Submit,
         on_conflict: Callable[[ConflictError, dict[str, Any]], None],
         detail: InstrumentDetail | None = None,
+        types: Sequence[TypeView] = (),
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._submit = submit
+        self._types = {t.name: t for t in types}
+        # Custom field name -> its editor, for the type chosen now (and the values the
+        # instrument holds that the type lacks, so they can be seen and emptied).
+        self.custom: dict[str, QWidget] = {}
+        self._custom_fields: dict[str, TypeFieldView | None] = {}
+        self._typed_custom: dict[str, str] = {}  # kept when the type changes back
+        self._interval_typed = False  # a new instrument's interval, changed by hand
+        self._setting_interval = False
         self._on_conflict = on_conflict
         self._detail = detail
         self.expected_version = detail.version if detail else None
@@ -89,6 +126,7 @@ class InstrumentDialog(QDialog):
             edit.setMaxLength(max_len)
             self.edits[name] = edit
             self.form.add(name, label, edit, column=column)
+        self._add_type_row()
         self.notes = QPlainTextEdit()
         self.notes.setTabChangesFocus(True)
         self.notes.setFixedHeight(70)
@@ -108,13 +146,33 @@ class InstrumentDialog(QDialog):
         layout.addWidget(self.buttons)
         if detail:
             self.load(detail)
+        else:
+            self._type_changed()
         self.edits["asset_tag"].setFocus()
+
+    def _add_type_row(self) -> None:
+        self.type_box = QComboBox()
+        self.type_box.addItem(NO_TYPE, "")
+        for name in sorted(self._types, key=str.casefold):
+            self.type_box.addItem(name, name)
+        # Wide enough for a type's name ("Digital thermometer, 0-150 °C") to read whole.
+        self.type_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.type_box.setMinimumContentsLength(36)
+        self.type_box.setToolTip(
+            "The type's custom fields show below; a new instrument takes the type's "
+            "default interval unless you change the interval yourself"
+        )
+        self.form.add(TYPE_ROW, "T&ype:", self.type_box, column=1)
+        self.type_box.currentIndexChanged.connect(self._type_changed)
 
     def _add_numbers_and_status(self) -> None:
         self.interval = QSpinBox()
         self.interval.setRange(1, MAX_INTERVAL_DAYS)
         self.interval.setValue(365)
         self.interval.setSuffix(" days")
+        self.interval.valueChanged.connect(self._interval_changed)
         self.form.add("calibration_interval_days", "Calibration &interval:", self.interval)
         self.grace = QSpinBox()
         self.grace.setRange(0, MAX_GRACE_DAYS)
@@ -153,6 +211,155 @@ class InstrumentDialog(QDialog):
         form.setRowVisible(self.form.rows["reason"], switching)
         self._switching = switching
 
+    def _interval_changed(self) -> None:
+        if not self._setting_interval:
+            self._interval_typed = True
+
+    def _set_interval(self, days: int) -> None:
+        self._setting_interval = True
+        try:
+            self.interval.setValue(days)
+        finally:
+            self._setting_interval = False
+
+    # -- the type and its custom fields ------------------------------------------------
+
+    def chosen_type(self) -> TypeView | None:
+        return self._types.get(str(self.type_box.currentData() or ""))
+
+    def _type_changed(self) -> None:
+        """Show the chosen type's custom fields (what was typed in them is kept)."""
+        form = self.form.columns[1]
+        for name, editor in self.custom.items():
+            self._typed_custom[name.casefold()] = self._custom_text(editor)
+            form.removeRow(self.form.rows.pop(CUSTOM_ROW + name))
+        self.custom.clear()
+        self._custom_fields.clear()
+        kind = self.chosen_type()
+        held = dict(self._detail.custom_fields) if self._detail else {}
+        fields: list[tuple[str, TypeFieldView | None]] = [
+            (f.name, f) for f in (kind.fields if kind else ())
+        ]
+        own = {name.casefold() for name, _ in fields}
+        # Values the instrument holds that this type has no field for: shown, so the
+        # person sees what a change of type would leave behind and can empty them (the
+        # service refuses to drop them unasked).
+        fields += [(name, None) for name in held if name.casefold() not in own]
+        previous: QWidget = self.type_box
+        for name, field in fields:
+            typed = self._typed_custom.get(name.casefold())
+            value = typed if typed is not None else held.get(name, "")
+            editor = self._custom_editor(name, field, value)
+            label = (
+                custom_label(field)
+                if field is not None
+                else f"{name} (not a field of this type; empty it to remove it):"
+            )
+            self.form.add(CUSTOM_ROW + name, label, editor, column=1)
+            QWidget.setTabOrder(previous, editor)
+            previous = editor
+            self.custom[name] = editor
+            self._custom_fields[name] = field
+        if previous is not self.type_box:
+            QWidget.setTabOrder(previous, self.notes)  # then on as before
+        if self._detail is None and not self._interval_typed:
+            # The service gives a new instrument its type's default interval when no
+            # interval was typed (InstrumentService.add_in): shown here before saving.
+            default = kind.default_interval_days if kind else None
+            self._set_interval(default or DEFAULT_INTERVAL_DAYS)
+
+    def _custom_editor(self, name: str, field: TypeFieldView | None, value: str) -> QWidget:
+        if field is not None and field.kind == "choice":
+            box = QComboBox()
+            box.addItem(NOT_CHOSEN, "")
+            for choice in field.choices:
+                box.addItem(choice, choice)
+            if value and box.findData(value) < 0:
+                # Held from before the type's choices changed: kept as it is, never
+                # cleared by a save that did not touch it.
+                box.addItem(f"{value} (not one of the type's choices now)", value)
+            box.setCurrentIndex(max(0, box.findData(value)))
+            return box
+        given = QDate.fromString(value, "yyyy-MM-dd")
+        # A held date the editor cannot show as it is (not a date, or before its
+        # "not given" minimum) stays in a plain field: a save never alters it unseen.
+        shows = not value or (given.isValid() and given > NO_DATE)
+        if field is not None and field.kind == "date" and shows:
+            day = QDateEdit()
+            day.setCalendarPopup(True)
+            day.setDisplayFormat("yyyy-MM-dd")
+            day.setMinimumDate(NO_DATE)
+            day.setSpecialValueText(NO_DATE_TEXT)
+            day.setDate(given if value else NO_DATE)
+            return day
+        edit = QLineEdit(value)
+        if field is not None:
+            kind = field.kind
+            edit.editingFinished.connect(lambda: self._check_custom(name, kind, edit))
+        return edit
+
+    def _check_custom(self, name: str, kind: str, edit: QLineEdit) -> None:
+        """The service's check of a typed value, said at the field as soon as it is left."""
+        text = edit.text().strip()
+        problem = custom_value(kind, name, (), text)[1] if text else None
+        row = self.form.rows.get(CUSTOM_ROW + name)
+        if row is not None:
+            row.set_error(problem)
+
+    @staticmethod
+    def _custom_text(editor: QWidget) -> str:
+        if isinstance(editor, QComboBox):
+            return str(editor.currentData() or "")
+        if isinstance(editor, QDateEdit):
+            day = editor.date()
+            return "" if day == NO_DATE else day.toString("yyyy-MM-dd")
+        if isinstance(editor, QLineEdit):
+            return editor.text().strip()
+        return ""
+
+    def custom_texts(self) -> dict[str, str]:
+        """Each shown custom field's value as typed ("" for none)."""
+        return {name: self._custom_text(editor) for name, editor in self.custom.items()}
+
+    def type_choice(self) -> tuple[str | None, dict[str, str] | None]:
+        """What Save sends besides the fields: the type (None: unchanged; "": none) and
+        the custom values (a new instrument's given ones; an edit's changed ones, "" for
+        one emptied)."""
+        chosen = str(self.type_box.currentData() or "")
+        texts = self.custom_texts()
+        if self._detail is None:
+            given = {name: value for name, value in texts.items() if value}
+            return (chosen or None), (given or None)
+        held = self._detail.custom_fields
+        changed = {name: value for name, value in texts.items() if held.get(name, "") != value}
+        return (chosen if chosen != self._detail.type_name else None), (changed or None)
+
+    def reapply_type_choice(self, type_name: str | None, custom: Mapping[str, str] | None) -> None:
+        """Put the person's own type and custom value changes (``type_choice``'s) back
+        onto a form reloaded with someone else's newer version (a conflict's "reapply
+        mine"); values the person did not change show the newer version's."""
+        if type_name is not None:
+            index = self.type_box.findData(type_name)
+            if index < 0:
+                self.type_box.addItem(type_name, type_name)
+                index = self.type_box.count() - 1
+            self.type_box.setCurrentIndex(index)  # rebuilds the custom fields
+        for name, value in (custom or {}).items():
+            editor = self.custom.get(name)
+            if isinstance(editor, QComboBox):
+                if editor.findData(value) < 0:
+                    editor.addItem(value, value)
+                editor.setCurrentIndex(editor.findData(value))
+            elif isinstance(editor, QDateEdit):
+                day = QDate.fromString(value, "yyyy-MM-dd")
+                editor.setDate(day if value and day.isValid() else NO_DATE)
+            elif isinstance(editor, QLineEdit):
+                editor.setText(value)
+
+    def interval_from_type(self) -> bool:
+        """A new instrument whose interval nobody typed: the type's default applies."""
+        return self._detail is None and not self._interval_typed
+
     # -- values ----------------------------------------------------------------------
 
     def load(self, detail: InstrumentDetail) -> None:
@@ -169,6 +376,16 @@ class InstrumentDialog(QDialog):
         )
         self.requirement_reason.setText(detail.requirement_reason)
         self._requirement_changed()
+        self._typed_custom.clear()
+        index = self.type_box.findData(detail.type_name)
+        if index < 0 and detail.type_name:
+            # A type this form was not given (added meanwhile): still shown as it is.
+            self.type_box.addItem(detail.type_name, detail.type_name)
+            index = self.type_box.count() - 1
+        self.type_box.blockSignals(True)
+        self.type_box.setCurrentIndex(max(0, index))
+        self.type_box.blockSignals(False)
+        self._type_changed()
 
     def values(self) -> dict[str, Any]:
         """What the form holds now."""
@@ -250,7 +467,8 @@ class InstrumentDialog(QDialog):
         if errors:
             self.form.show_errors(errors)
             return
-        if self._detail is not None and not values:
+        type_name, custom = self.type_choice()
+        if self._detail is not None and not values and type_name is None and not custom:
             self.accept()  # nothing changed: nothing to save
             return
         self._busy(True)
@@ -271,7 +489,12 @@ class InstrumentDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._busy(False)
         if isinstance(exc, ValidationError):
-            unclaimed = self.form.show_errors(exc.fields)
+            # Values the new type lacks: said at the type, where the change was made.
+            fields = {
+                (TYPE_ROW if name == "custom_fields" else name): message
+                for name, message in exc.fields.items()
+            }
+            unclaimed = self.form.show_errors(fields)
             self.show_banner("\n".join(unclaimed) if unclaimed else "")
         elif isinstance(exc, ConflictError):
             self._on_conflict(exc, self.changes())
