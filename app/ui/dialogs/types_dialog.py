@@ -20,8 +20,9 @@ something typed is not saved).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
@@ -193,6 +194,20 @@ def _shown(value: Any) -> Any:
     if isinstance(value, tuple):
         return ", ".join(map(str, value))
     return value
+
+
+def _theirs_shown(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored type's audited values (``type_snapshot``) as the form's are shown."""
+    shown = dict(values)
+    if isinstance(values.get("points"), list):
+        shown["points"] = _shown(tuple(TypePointInput(p[1], p[2], p[3]) for p in values["points"]))
+    if isinstance(values.get("fields"), list):
+        shown["fields"] = _shown(
+            tuple(TypeFieldInput(f[1], f[2], bool(f[3]), tuple(f[4])) for f in values["fields"])
+        )
+    if isinstance(values.get("standard_categories"), list):
+        shown["standard_categories"] = _shown(tuple(values["standard_categories"]))
+    return shown
 
 
 class TypesDialog(QDialog):
@@ -787,8 +802,15 @@ class TypesDialog(QDialog):
 
         shown = {key: _shown(value) for key, value in changed.items()}
         base = _as_input(self.current) if self.current is not None else None
+        # Both sides in the same words, so only what differs is listed.
+        told = ConflictError(
+            exc.entity,
+            exc.label,
+            yours=exc.yours,
+            theirs=replace(exc.theirs, values=_theirs_shown(exc.theirs.values)),
+        )
         resolve_conflict(
-            exc,
+            told,
             shown,
             parent=self,
             base={f.name: _shown(getattr(base, f.name)) for f in dataclass_fields(TypeInput)}
