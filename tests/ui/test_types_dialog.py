@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.services.dto import TypeChanges, TypeInput, TypePointInput
+from app.ui import messages
 from app.ui.dialogs.conflict_dialog import ConflictDialog
 from app.ui.dialogs.types_dialog import TypesDialog
 from app.ui.models.types_table import COL_TOLERANCE
@@ -115,3 +116,31 @@ def test_a_concurrent_edit_is_told_and_mine_is_reapplied_on_theirs(
     qtbot.waitUntil(lambda: dialog.saved is not None and not dialog.dirty(), timeout=10_000)
     assert dialog.interval.value() == 180 and dialog.points.limits(1) == "49.6 … 50.4"
     assert shown.boxes == []
+
+
+def test_closing_or_starting_anew_with_unsaved_changes_asks_first(
+    qtbot: QtBot, app: CalTrack, runner: TaskRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_type(app)
+    dialog = open_dialog(qtbot, app, runner, editing=True)
+    asked: list[str] = []
+    answer = messages.Button.Cancel
+
+    def asker(*args: object) -> messages.Button:
+        asked.append(str(args[3]))
+        return answer
+
+    monkeypatch.setattr(messages, "asker", asker)
+    dialog.reject()  # nothing typed: closes without asking
+    assert asked == [] and not dialog.isVisible()
+    dialog = open_dialog(qtbot, app, runner, editing=True)
+    dialog.edits["procedure_id"].setText("WI-99")
+    dialog.reject()
+    assert asked == [f"What you typed for {NAME} is not saved. Drop it and close?"]
+    assert dialog.isVisible() and dialog.edits["procedure_id"].text() == "WI-99"
+    dialog.new_type()
+    assert len(asked) == 2 and dialog.current is not None, "Cancel keeps the type shown"
+    answer = messages.Button.Discard
+    dialog.new_type()
+    assert dialog.heading.text() == "New type" and dialog.edits["procedure_id"].text() == ""
+    assert app.types.get(NAME).procedure_id == "", "nothing stored"

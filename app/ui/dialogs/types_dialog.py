@@ -669,9 +669,14 @@ class TypesDialog(QDialog):
 
     # -- actions -----------------------------------------------------------------------
 
+    def _commit_cells(self) -> None:
+        for table in (self.points_table, self.fields_table):
+            table.commit_edit()
+
     def new_type(self) -> None:
         if not self.may_edit():
             return
+        self._commit_cells()
         if self.dirty() and not self._may_drop("start a new type"):
             return
         self.list.clearSelection()
@@ -685,8 +690,7 @@ class TypesDialog(QDialog):
     def save(self) -> None:
         if not self.may_edit():
             return
-        for table in (self.points_table, self.fields_table):
-            table.commit_edit()
+        self._commit_cells()
         typed, errors = self.typed()
         if typed is None:
             self._show_problems(errors)
@@ -844,8 +848,7 @@ class TypesDialog(QDialog):
         return answer == messages.Button.Discard
 
     def reject(self) -> None:
-        for table in (self.points_table, self.fields_table):
-            table.commit_edit()
+        self._commit_cells()
         if self.dirty() and not self._may_drop("close"):
             return
         super().reject()
