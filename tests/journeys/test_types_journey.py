@@ -2,9 +2,10 @@
 
 The person opens Database → Instrument types… by clicks, closes it with Esc, opens it
 again with Ctrl+T, and types a new type "Digital thermometer" — interval, procedure,
-range and resolution, rule, three test points and a required custom field — then saves
-with Ctrl+S and sees it listed. They change one point's tolerance and save again; the
-stored type (read through the service) holds exactly what was typed. A tolerance the
+range and resolution, rule, three test points (a row added by mistake is taken away
+with Delete) and a required custom field — then saves with Ctrl+S and sees it listed.
+They change one point's tolerance and save again; the stored type (read through the
+service) holds exactly what was typed. A tolerance the
 service cannot read shows the service's words (in the row's limits and in the notice)
 and stores nothing; Revert brings back the stored plan.
 
@@ -91,6 +92,10 @@ def test_qa_types_a_type_edits_a_tolerance_and_a_bad_one_stores_nothing(
     type_point(person, dialog, "50", "0.5 %FS")
     type_point(person, dialog, "100", "±(0.1 % + 2 digits)")
     assert limits(dialog) == ["-0.3 … 0.3", "49.25 … 50.75", "99.88 … 100.12"]
+    person.press(Qt.Key.Key_Insert)  # one row too many: Delete takes it away again
+    assert dialog.points.rowCount() == 4
+    person.press(Qt.Key.Key_Delete)
+    assert dialog.points.rowCount() == 3
     person.press(Qt.Key.Key_Tab)
     assert person.focused() is dialog.fields_table
     person.press(Qt.Key.Key_Insert)

@@ -449,10 +449,13 @@ class TypesDialog(QDialog):
             self._show(None)
             return
         self._select_row(row)
-        if select is not None or not self.dirty():
-            # What the person typed over a stored type stays; its version too, so a
-            # save over someone else's change meets the conflict flow.
-            self._show(self.model.item_at(row))
+        fresh = self.model.item_at(row)
+        # The form is filled again only when the type changed: a reload after a save
+        # must not close the cell the person has started typing in. What the person
+        # typed over a stored type stays; its version too, so a save over someone
+        # else's change meets the conflict flow.
+        if fresh != self.current and (select is not None or not self.dirty()):
+            self._show(fresh)
 
     def _select_row(self, row: int) -> None:
         self._selecting = True
@@ -737,7 +740,7 @@ class TypesDialog(QDialog):
         if saved:
             self.saved = view
         self._show(view)
-        self.reload(select=view.name)
+        self.reload()  # the list: the name, interval or rule shown there may have changed
 
     def _failed(self, exc: BaseException, changed: dict[str, Any] | None = None) -> None:
         self._busy(False)
