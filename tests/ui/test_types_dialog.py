@@ -144,3 +144,29 @@ def test_closing_or_starting_anew_with_unsaved_changes_asks_first(
     dialog.new_type()
     assert dialog.heading.text() == "New type" and dialog.edits["procedure_id"].text() == ""
     assert app.types.get(NAME).procedure_id == "", "nothing stored"
+
+
+def test_problems_are_named_at_their_rows_and_a_long_list_is_cut(
+    qtbot: QtBot, app: CalTrack, runner: TaskRunner, shown: Shown
+) -> None:
+    add_type(app)
+    dialog = open_dialog(qtbot, app, runner, editing=True)
+    dialog.points.set_rows([[f"{n}x", "±0.1", "°C"] for n in range(10)])
+    dialog.save()  # refused before the service: a nominal that is not a number
+    assert dialog.banner.text().splitlines() == [
+        "Not saved — 10 problems to fix:",
+        *(f"• point {n + 1}: the nominal must be a number (got '{n}x')" for n in range(8)),
+        "… and 2 more",
+    ]
+    assert dialog.points.limits(0) == "the nominal must be a number (got '0x')"
+    dialog.points.set_rows([["20", "±0.1", "°C"]])
+    dialog.edits["range_low"].setText("10")  # no high end: the service says so
+    dialog.save()
+    qtbot.waitUntil(lambda: "range_high" in dialog.banner.text(), timeout=10_000)
+    assert dialog.form.rows["range_high"].error.text() == (
+        "give both ends of the range (low and high), or neither"
+    )
+    assert app.types.get(NAME).points[0].nominal == 0, "nothing stored"
+    assert shown.boxes == []
+    dialog.revert()  # closing asks about unsaved changes otherwise
+    assert not dialog.dirty()

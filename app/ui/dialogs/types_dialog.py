@@ -83,6 +83,7 @@ from app.ui.tasks import Changes, TaskRunner, run_for
 from app.vocabulary import FIELD_KINDS
 
 ModelIndex = QModelIndex | QPersistentModelIndex
+SHOWN_PROBLEMS = 8  # problems listed at once in the notice (and under each table)
 # (the user, the types, the lab's decision rule today)
 Loaded = tuple[UserView, list[TypeView], DecisionRule]
 TEXT_FIELDS: tuple[tuple[str, str, int, int], ...] = (
@@ -165,6 +166,14 @@ class KindDelegate(QStyledItemDelegate):
 
 def _split(text: str, separator: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(separator) if part.strip())
+
+
+def _at_most(lines: list[str]) -> list[str]:
+    """The first problems of a long list, and how many more: a plan of 200 points typed
+    wrong must not push the tables off the dialog (each row's own limits cell says it)."""
+    if len(lines) <= SHOWN_PROBLEMS:
+        return lines
+    return [*lines[:SHOWN_PROBLEMS], f"… and {len(lines) - SHOWN_PROBLEMS} more"]
 
 
 def _as_input(view: TypeView) -> TypeInput:
@@ -291,7 +300,9 @@ class TypesDialog(QDialog):
 
     def _build_form(self) -> None:
         self.heading = QLabel()
-        self.heading.setObjectName("sectionTitle")
+        bold = self.heading.font()
+        bold.setBold(True)
+        self.heading.setFont(bold)
         self.form = ValidatingForm(columns=2)
         self.edits: dict[str, QLineEdit] = {}
         for name, label, max_len, column in TEXT_FIELDS:
@@ -770,15 +781,20 @@ class TypesDialog(QDialog):
         count = len(errors)
         lines = [f"• {key}: {message}" for key, message in errors.items()]
         self.show_banner(
-            f"Not saved — {count} problem{'s' if count != 1 else ''} to fix:\n" + "\n".join(lines)
+            f"Not saved — {count} problem{'s' if count != 1 else ''} to fix:\n"
+            + "\n".join(_at_most(lines))
         )
 
     def _table_errors(self, errors: dict[str, str]) -> None:
         def about(word: str) -> str:
             return "\n".join(
-                f"{key}: {message}" if key != word + "s" else message
-                for key, message in errors.items()
-                if key == word + "s" or key.startswith(word + " ")
+                _at_most(
+                    [
+                        f"{key}: {message}" if key != word + "s" else message
+                        for key, message in errors.items()
+                        if key == word + "s" or key.startswith(word + " ")
+                    ]
+                )
             )
 
         self.points_row.set_error(about("point"))
