@@ -144,6 +144,8 @@ def test_closing_or_starting_anew_with_unsaved_changes_asks_first(
     dialog.new_type()
     assert dialog.heading.text() == "New type" and dialog.edits["procedure_id"].text() == ""
     assert app.types.get(NAME).procedure_id == "", "nothing stored"
+    dialog.list.selectRow(0)  # the type shown before New, chosen again
+    assert dialog.current is not None and dialog.current.name == NAME
 
 
 def test_problems_are_named_at_their_rows_and_a_long_list_is_cut(

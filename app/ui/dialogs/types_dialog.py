@@ -475,6 +475,14 @@ class TypesDialog(QDialog):
         finally:
             self._selecting = False
 
+    def _select_none(self) -> None:
+        """No row chosen, nor current: a click on any type (the last one too) opens it."""
+        self._selecting = True
+        try:
+            self.list.selectionModel().clear()
+        finally:
+            self._selecting = False
+
     def _row_chosen(self, current: QModelIndex, previous: QModelIndex) -> None:
         if self._selecting or not current.isValid():
             return
@@ -485,7 +493,7 @@ class TypesDialog(QDialog):
             if previous.isValid():
                 self._select_row(previous.row())
             else:
-                self.list.clearSelection()
+                self._select_none()
             return
         self._show(chosen)
 
@@ -693,7 +701,7 @@ class TypesDialog(QDialog):
         self._commit_cells()
         if self.dirty() and not self._may_drop("start a new type"):
             return
-        self.list.clearSelection()
+        self._select_none()
         self._show(None)
         self.edits["name"].setFocus()
 
