@@ -12,7 +12,8 @@ verdict that saving would not give. No Qt, no SQL.
 - :class:`EntryRules` is what judging needs besides the point: the rule, the lab's
   minimum TUR, the instrument's range and resolution (``CalibrationService.entry_rules``
   gives the ones saving uses).
-- :func:`rule_choices` lists the decision rules the grid offers, the one in force first.
+- :func:`rule_choices` lists the decision rules the grid offers, the one in force first;
+  :func:`type_rule_choices` the ones a type may name (the lab's default first).
 """
 
 from __future__ import annotations
@@ -275,4 +276,27 @@ def rule_choices(in_force: DecisionRule, origin: str) -> list[RuleChoice]:
         rule = parse_rule(code)
         if rule.code != in_force.code:
             choices.append(RuleChoice(rule.code, rule.sentence))
+    return choices
+
+
+# The code a type stores for "the lab's default rule" (TypeInput.decision_rule None/"").
+LAB_DEFAULT_CODE = ""
+
+
+def type_rule_choices(lab_rule: DecisionRule, current: str | None) -> list[RuleChoice]:
+    """The rules a type may name: the lab's default first (code "", whatever the lab's
+    rule is when a calibration starts; ``lab_rule`` is today's, shown in its label), the
+    type's own rule when it is not a common one, then the common rules the grid offers."""
+    choices = [RuleChoice(LAB_DEFAULT_CODE, f"Lab default (now: {lab_rule.sentence})")]
+    codes = [parse_rule(code).code for code in COMMON_RULES]
+    if current and current not in codes:
+        try:
+            own = parse_rule(current)
+        except ValidationError:
+            # Changed outside CalTrack (db verify reports it): shown as stored, so an
+            # unrelated save does not silently replace it.
+            choices.append(RuleChoice(current, f"{current} (unreadable rule)"))
+        else:
+            choices.append(RuleChoice(own.code, own.sentence))
+    choices.extend(RuleChoice(code, parse_rule(code).sentence) for code in codes)
     return choices

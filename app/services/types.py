@@ -57,6 +57,7 @@ from app.services.dto import (
     to_jsonable,
 )
 from app.services.lookups import require_instrument
+from app.services.point_entry import read_number
 from app.services.snapshots import (
     TYPE_AUDITED,
     created,
@@ -427,6 +428,42 @@ def _limits_text(kind: InstrumentType, point: TypePoint) -> tuple[str, str]:
     except ValidationError:
         return "?", "?"  # stored by hand outside CalTrack; verify reports the row
     return format_limit(limits.lower), format_limit(limits.upper)
+
+
+def limits_preview(
+    nominal: str,
+    tolerance: str,
+    *,
+    range_low: str = "",
+    range_high: str = "",
+    resolution: str = "",
+) -> str:
+    """What a test point being typed resolves to ("19.5 … 20.5", as ``TypeView`` shows a
+    stored point), or in words what is wrong with it ("" while it is still empty).
+
+    The window's types dialog shows it per row as the person types: the same reading of
+    the tolerance (with the type's range and resolution) that saving checks.
+    """
+    if not nominal.strip() and not tolerance.strip():
+        return ""
+    try:
+        value = read_number(nominal)
+    except ValueError:
+        return f"the nominal must be a number (got {nominal.strip()!r})"
+    if value is None:
+        return "give the nominal"
+    if not tolerance.strip():
+        return "give the tolerance"
+    errors: dict[str, str] = {}
+    measuring, step = _range_and_resolution(range_low, range_high, resolution, errors)
+    try:
+        spec = parse_tolerance(
+            " ".join(tolerance.split()), measuring_range=measuring, resolution=step
+        )
+        limits = spec.limits(value)
+    except ValidationError as exc:
+        return "; ".join(exc.fields.values())
+    return f"{format_limit(limits.lower)} … {format_limit(limits.upper)}"
 
 
 def _rule_sentence(code: str | None) -> str:

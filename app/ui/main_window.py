@@ -70,6 +70,7 @@ from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.server_dialog import ServerDialog
+from app.ui.dialogs.types_dialog import TypesDialog
 from app.ui.flow_layout import FlowLayout
 from app.ui.live_updates import LiveUpdates
 from app.ui.look import icon, status_icon
@@ -372,6 +373,12 @@ class MainWindow(QMainWindow):
         )
         self.act_stop_editing = self.add_action("Stop &editing", self.stop_editing)
         self.act_edit_again = self.add_action("Try to &edit", self.try_edit)
+        self.act_types = self.add_action(
+            "Instrument &types…",
+            self.open_types,
+            "Ctrl+T",
+            "The register of instrument types and their test plans (Ctrl+T)",
+        )
         self.act_settings = self.add_action(
             "&Preferences…", self.open_settings, "Ctrl+,", "Theme, reminders, due-soon window"
         )
@@ -442,6 +449,7 @@ class MainWindow(QMainWindow):
         db_menu.addAction(self.act_edit_again)
         db_menu.addSeparator()
         db_menu.addAction(self.qa.act_users)
+        db_menu.addAction(self.act_types)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_guide)
         help_menu.addAction(self.act_shortcuts)
@@ -1519,6 +1527,13 @@ class MainWindow(QMainWindow):
                 self.settings_changed.emit(self.settings)
 
         open_modal(dialog, done)
+
+    def open_types(self) -> None:
+        """The register of instrument types (QA and admins change it; others read it)."""
+        dialog = TypesDialog(
+            app=self.app, runner=self.runner, editing=self.app.session.editing, parent=self
+        )
+        open_modal(dialog, lambda _result: None)
 
     def show_guide(self) -> None:
         UserGuide.show_for(self)

@@ -58,6 +58,7 @@ MENU_DIALOGS = [
     ("Reports", "Instrument history…"),
     ("Reports", "Labels…"),
     ("Database", "Users and roles…"),
+    ("Database", "Instrument types…"),
     ("File", "Preferences…"),
     ("QA", "My printed name…"),
     ("QA", "My signing password…"),

@@ -12,6 +12,7 @@ import pytest
 from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.errors import ConflictError, NotAllowedError, NotFoundError, ValidationError
+from app.services.decision_rules import DecisionRule, parse_rule
 from app.services.dto import (
     CalibrationInput,
     InstrumentChanges,
@@ -22,6 +23,8 @@ from app.services.dto import (
     TypeInput,
     TypePointInput,
 )
+from app.services.point_entry import COMMON_RULES, type_rule_choices
+from app.services.types import limits_preview
 from tests.conftest import add_thermometer
 from tests.integration.helpers import scalar, tamper
 from tests.unit.qa_helpers import BOB, QUINN, open_as
@@ -307,3 +310,33 @@ def test_qa_may_keep_types(app: CalTrack, db_url: str, clock: FixedClock) -> Non
 
 def instrument_for(tag: str) -> InstrumentInput:
     return InstrumentInput(asset_tag=tag, description="Digital thermometer")
+
+
+def test_the_limits_preview_reads_a_row_as_saving_does() -> None:
+    """What the Types dialog shows per row while typing (no database: pure functions).
+
+    By hand: 50 ± 0.5 %FS over 0 … 150 is ± 0.75; 100 ± (0.05 % + 2 digits) with a
+    resolution of 0.01 is ± (0.05 + 0.02) = ± 0.07.
+    """
+    assert limits_preview("20", "±0.5") == "19.5 … 20.5"
+    assert limits_preview("50", "0.5 %FS", range_low="0", range_high="150") == "49.25 … 50.75"
+    assert limits_preview("100", "±(0.05 % + 2 digits)", resolution="0.01") == "99.93 … 100.07"
+    assert limits_preview("1,5", "-0.1/+0.2") == "1.4 … 1.7"  # a decimal comma, as in the grid
+    assert (
+        limits_preview("50", "0.5 %FS")
+        == "±0.5 %FS needs the instrument's range (its low and high ends)"
+    )
+    assert limits_preview("x", "±1") == "the nominal must be a number (got 'x')"
+    assert limits_preview("", "±1") == "give the nominal"
+    assert limits_preview("5", " ") == "give the tolerance"
+    assert limits_preview("", "") == ""
+
+
+def test_a_type_offers_the_lab_default_then_its_own_rule_then_the_common_ones() -> None:
+    lab = DecisionRule.simple()
+    codes = [c.code for c in type_rule_choices(lab, None)]
+    assert codes == ["", *(parse_rule(c).code for c in COMMON_RULES)]
+    own = type_rule_choices(lab, "guard r=1.5 conditional")
+    assert own[0].label.startswith("Lab default (now: Simple acceptance")
+    assert own[1].code == "guard r=1.5 conditional" and "w = 1.5 U" in own[1].label
+    assert len(type_rule_choices(lab, "guard r=1 binary")) == len(codes), "a common one once"

@@ -51,6 +51,15 @@ from its type's test points. A point found out of tolerance opens an out-of-tole
 case when you save, so QA can assess what it affected. The next due date follows from
 the instrument's interval.</p>
 
+<h3>Instrument types</h3>
+<p>Database → Instrument types… (<b>Ctrl+T</b>) holds the lab's test plans: a type's
+default interval, decision rule, procedure, test points (nominal, tolerance as written,
+unit; the limits each gives show as you type) and the custom fields its instruments
+carry. <b>Ctrl+N</b> starts a new type, <b>Ctrl+S</b> saves; in the points and fields
+tables <b>Insert</b> adds a row and <b>Delete</b> removes one. QA reviewers and admins
+change types; everyone else reads them. Changing a type never changes a calibration
+already recorded.</p>
+
 <h3>Certificates and other files</h3>
 <p>Press <b>Ctrl+Shift+A</b> or drop a file on the window to attach it to the selected
 instrument. Files are never deleted: a wrong one is voided with a reason.</p>
