@@ -1,6 +1,6 @@
 """Journey (issue 14): a typed instrument's calibration entered by keyboard, the grid
-prefilled from its type's test plan, the standard picked offering U, TUR and guarded
-verdicts shown as typed, saved.
+prefilled from its type's test plan, the standard its type requires picked and offering
+U, TUR and guarded verdicts shown as typed, saved.
 
 The standard STD-7 was calibrated on 2026-06-01 at 0, 50 and 100 °C with U = 0.05, 0.05
 and 0.03 °C (k = 2): picking it offers those U at the plan's nominals (the nearest
@@ -68,6 +68,7 @@ def typed_window(qtbot: QtBot, app: CalTrack) -> Iterator[MainWindow]:
             procedure_id="WI-12",
             procedure_revision="C",
             resolution="0.01",
+            standard_categories=("PRT reference",),
             points=(
                 TypePointInput(0, "±0.3", "°C"),
                 TypePointInput(50, "±0.3", "°C"),
@@ -123,6 +124,11 @@ def test_a_typed_instrument_is_calibrated_by_keyboard_from_its_plan(
     assert "Guarded acceptance, w = U" in dialog.rule_box.currentText()
     assert TYPE in dialog.rule_box.currentText()
 
+    # The type requires a PRT reference: said before any standard is picked.
+    problem = dialog.standards_problem_text
+    qtbot.waitUntil(problem.isVisible, timeout=10_000)
+    assert "needs a standard of the category PRT reference" in problem.text()
+
     # The standard picked offers U at each nominal; TUR computes before a reading.
     person.click(dialog.standard_input)
     person.write("STD-7")
@@ -139,6 +145,7 @@ def test_a_typed_instrument_is_calibrated_by_keyboard_from_its_plan(
     assert offer is not None and offer.font().italic()
     assert "of STD-7 (2026-06-01), point 0 °C" in offer.toolTip()
     assert [_cell(dialog, r, TUR_COLUMN) for r in range(3)] == ["6.0:1", "6.0:1", "4.0:1"]
+    qtbot.waitUntil(lambda: not problem.isVisible(), timeout=10_000)  # STD-7 is one
 
     # Alt+G goes to the grid, at the first reading to type.
     person.shortcut("Alt+G")

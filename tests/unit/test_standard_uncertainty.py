@@ -13,7 +13,9 @@ a PRT's certificate gives.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +39,7 @@ from app.services.standard_uncertainty import (
     offer_from,
     parse_stated,
 )
+from app.services.transfer_model import ImportOptions
 from tests.conftest import add_thermometer
 from tests.integration.helpers import tamper
 
@@ -248,3 +251,25 @@ def test_a_missing_required_category_is_refused_unless_justified(typed: CalTrack
     # Justified, as a standard out of date is: saved, the justification kept.
     record_id = _record(typed, ("STD-7",), "the dry block is at the maker; a stirred bath")
     assert typed.calibrations.get(record_id).standards_justification.startswith("the dry block")
+
+
+def test_an_import_applies_the_same_category_rule(typed: CalTrack, tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    path.write_text(
+        "Asset tag,Performed on,Result,Standards,Standards justification\n"
+        "TH-001,2026-11-01,pass,STD-7,\n"
+        "TH-001,2026-11-02,pass,STD-7,the dry block was at the maker; a stirred bath\n"
+        "TH-001,2026-11-03,pass,STD-7;DB-1,\n",
+        encoding="utf-8",
+    )
+    options = ImportOptions(kind="calibrations")
+    preview = typed.transfer.preview(path, options)
+    assert preview.error_lines == (2,)
+    (issue,) = preview.issues
+    assert issue.column == "Standards" and "category Dry block" in issue.message
+    result = typed.transfer.import_file(path, replace(options, exclude_lines=frozenset({2})))
+    assert result.committed
+    assert [str(c.performed_on) for c in typed.calibrations.history("TH-001")] == [
+        "2026-11-03",
+        "2026-11-02",
+    ]
