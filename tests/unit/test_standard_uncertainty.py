@@ -21,10 +21,12 @@ import pytest
 
 from app.bootstrap import CalTrack
 from app.errors import ValidationError
+from app.services.audit import readable_changes
 from app.services.calibrations import CATEGORIES
 from app.services.dto import (
     CalibrationInput,
     InstrumentChanges,
+    InstrumentInput,
     PointInput,
     StatedUncertainty,
     TypeInput,
@@ -187,6 +189,15 @@ def test_stated_u_is_checked_audited_and_replayed(app: CalTrack) -> None:
     assert detail.stated_uncertainty.text == "0.1 °C (k = 2)"
     (event,) = [e for e in app.instruments.history("STD-9").audit if e.action == "update"]
     assert event.changes == {"stated_uncertainty": [None, [0.1, 2.0, "°C"]]}
+    assert readable_changes(event) == [("Stated uncertainty", None, "0.1 °C (k = 2)")]
+    # Stated when registered: in the create event, and replayed as well.
+    app.instruments.add(
+        InstrumentInput(asset_tag="STD-10", description="Gauge block set"),
+        stated=StatedUncertainty(0.00005, None, "mm"),
+    )
+    (made,) = app.instruments.history("STD-10").audit
+    assert made.changes["stated_uncertainty"] == [None, [5e-05, None, "mm"]]
+    assert ("Stated uncertainty", None, "5e-05 mm") in readable_changes(made)
     assert app.maintenance.verify(deep=True).problems == []
 
 
