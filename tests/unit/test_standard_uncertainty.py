@@ -31,6 +31,7 @@ from app.services.dto import (
     StatedUncertainty,
     TypeInput,
     TypePointInput,
+    instrument_fields,
 )
 from app.services.instruments import UNCHANGED
 from app.services.standard_uncertainty import (
@@ -187,6 +188,8 @@ def test_stated_u_is_checked_audited_and_replayed(app: CalTrack) -> None:
     detail = app.instruments.get("STD-9")
     assert detail.stated_uncertainty is not None
     assert detail.stated_uncertainty.text == "0.1 °C (k = 2)"
+    # `instruments show` and the window's detail pane list it (instrument_fields).
+    assert ("Stated U", "0.1 °C (k = 2)") in instrument_fields(detail)
     (event,) = [e for e in app.instruments.history("STD-9").audit if e.action == "update"]
     assert event.changes == {"stated_uncertainty": [None, [0.1, 2.0, "°C"]]}
     assert readable_changes(event) == [("Stated uncertainty", None, "0.1 °C (k = 2)")]
