@@ -208,7 +208,8 @@ def test_export_and_import_keep_every_field(lab: Path, tmp_path: Path) -> None:
 
 def test_standards_feed_u_and_cover_the_types_categories(lab: Path) -> None:
     """`calibrations add --u-from-standards`, `--stated-u` and the type's required
-    categories as real processes (the standards are set up in-process: fewer spawns).
+    categories as real processes (the standards are set up in-process, and a bad
+    `--stated-u` is checked in tests/unit/test_standard_uncertainty.py: fewer spawns).
 
     Worked numbers: STD-7 was calibrated at 0 and 200 °C with U = 0.02 and 0.05 °C
     (k = 2); 100 °C is as near to both, so the larger, 0.05 °C, is offered. With the
@@ -231,8 +232,6 @@ def test_standards_feed_u_and_cover_the_types_categories(lab: Path) -> None:
     # A dry block is required by the type: refused, naming the missing category.
     line = assert_one_error_line(run_cli(lab, *record, "--standard", "STD-7"), 2)
     assert "category Dry block; none of the standards used is one" in line, line
-    line = assert_one_error_line(run_cli(lab, "instruments", "edit", "STD-7", "--stated-u", "x"), 2)
-    assert "--stated-u: write it as VALUE[:K[:UNIT]]" in line
     assert fingerprint(lab) == before
 
     saved = run_cli(lab, *record, "--standard", "STD-7", "--standard", "DB-1", "--json")

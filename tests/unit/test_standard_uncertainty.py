@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from app.bootstrap import CalTrack
+from app.cli.commands import describe_validation
 from app.errors import ValidationError
 from app.services.audit import readable_changes
 from app.services.calibrations import CATEGORIES
@@ -177,8 +178,10 @@ def test_stated_u_is_checked_audited_and_replayed(app: CalTrack) -> None:
     assert parse_stated("0.05") == StatedUncertainty(0.05)
     assert parse_stated("") is None
     for bad, words in (("abc", "VALUE[:K[:UNIT]]"), ("-1", "more than 0"), ("1:0", "k must")):
-        with pytest.raises(ValidationError, match=words.replace("[", r"\[")):
+        with pytest.raises(ValidationError, match=words.replace("[", r"\[")) as info:
             parse_stated(bad)
+        # What `instruments add/edit --stated-u` says (exit 2).
+        assert describe_validation(info.value).startswith("--stated-u: ")
     add_thermometer(app, "STD-9")
     with pytest.raises(ValidationError):
         app.instruments.edit("STD-9", InstrumentChanges(), stated=StatedUncertainty(0.1, -2))
