@@ -23,9 +23,11 @@ from app.cli.common import (
     id_of,
     open_app,
     positive_int,
+    print_notes,
     seconds,
     version_number,
     whole_number,
+    with_offered_u,
 )
 from app.cli.output import human_size, print_fields, print_json, print_table
 from app.db.engine import database_url, sqlite_path
@@ -38,8 +40,10 @@ from app.services.dto import (
     instrument_fields,
 )
 from app.services.due import DUE_STATUSES
+from app.services.instruments import UNCHANGED
 from app.services.maintenance import ORPHAN_MIN_AGE_S, salvage_database
 from app.services.recovery import recover_left_saves
+from app.services.standard_uncertainty import STATED_FORMAT, parse_stated
 from app.services.validation import instrument_changes, instrument_input
 from app.settings.paths import default_database_path
 
@@ -213,6 +217,7 @@ def cmd_instruments_add(args: argparse.Namespace) -> int:
             type_name=args.type,
             custom=_custom_values(args.custom),
             interval_from_type=args.interval_days is None,
+            stated=parse_stated(args.stated_u or ""),
         )
     if args.json:
         print_json(detail)
@@ -231,6 +236,7 @@ def cmd_instruments_edit(args: argparse.Namespace) -> int:
             reason=args.reason or "",
             type_name=args.type,
             custom=_custom_values(args.custom),
+            stated=UNCHANGED if args.stated_u is None else parse_stated(args.stated_u),
         )
     if args.json:
         print_json(detail)
@@ -308,9 +314,11 @@ def cmd_instruments_flag_review(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrations_add(args: argparse.Namespace) -> int:
-    data = calibration_input(args)
+    typed = calibration_input(args)
     with open_app(args, edit=True) as app:
+        data, notes = with_offered_u(app, args, typed)
         view = app.calibrations.add(args.tag, data)
+    print_notes(notes, args.json)
     if args.json:
         print_json(view)
     elif view.already_saved:
@@ -825,6 +833,13 @@ def _instrument_args(parser: argparse.ArgumentParser, *, adding: bool) -> None:
         metavar="NAME=VALUE",
         help="a custom field of its type (empty VALUE clears it); repeatable",
     )
+    parser.add_argument(
+        "--stated-u",
+        metavar=STATED_FORMAT,
+        help="as a standard: the expanded uncertainty U stated for it (certificate or maker), "
+        "its k and unit, offered as a calibration's starting U where its own calibration "
+        "has no point near the nominal" + ("" if adding else '; "" clears it'),
+    )
     parser.add_argument("--reason", help="why (kept in the audit trail)")
 
 
@@ -1051,6 +1066,7 @@ _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items(
     "default_interval_days": "interval-days",
     "procedure_id": "procedure",
     "custom_fields": "custom",
+    "stated_uncertainty": "stated-u",
     "standard_categories": "standard-category",
 }
 

@@ -10,16 +10,19 @@ import argparse
 import sys
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.db.engine import EngineOptions, database_url
 from app.db.server import password_in, password_warning
+from app.errors import UsageError
 from app.services.bounds import count_problem, id_problem, seconds_problem
 from app.services.calibrations import parse_point
 from app.services.decision_rules import ACCEPTED_CODES
-from app.services.dto import CalibrationInput
+from app.services.dto import CalibrationInput, number_text
 from app.services.editing import EditingOptions
+from app.services.standard_uncertainty import fill_offered
 from app.settings.paths import default_database_path
 
 Handler = Callable[[argparse.Namespace], int]
@@ -160,7 +163,16 @@ def calibration_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--standard-justification",
         metavar="TEXT",
-        help="why a standard that was overdue or out of service on the day was used",
+        help="why a standard that was overdue or out of service on the day (or none of "
+        "the categories the instrument's type requires) was used",
+    )
+    parser.add_argument(
+        "--u-from-standards",
+        action="store_true",
+        help="give each --point without U and k the U (and k) its --standard offers: from "
+        "the standard's latest valid calibration's point nearest the nominal (within the "
+        "span of its points, same unit), else the U stated on it; the largest u = U/k of "
+        "several standards. Each point filled is listed",
     )
     parser.add_argument("--performed-by", metavar="NAME")
     parser.add_argument(
@@ -179,6 +191,41 @@ def calibration_args(parser: argparse.ArgumentParser) -> None:
         "retry after a lost answer then reports the record the first try made instead of "
         "recording it twice (default: a new key each run)",
     )
+
+
+def with_offered_u(
+    app: CalTrack, args: argparse.Namespace, data: CalibrationInput
+) -> tuple[CalibrationInput, list[str]]:
+    """``data`` with its points' U filled from its standards when ``--u-from-standards``
+    asks (``app.services.standard_uncertainty``), and a line for each point saying
+    where its U came from (or that none was offered), to print once it is saved."""
+    if not args.u_from_standards:
+        return data, []
+    if not data.standards:
+        raise UsageError("--u-from-standards needs the standards used (--standard TAG)")
+    offers = app.calibrations.standard_uncertainties(data.standards, data.performed_on)
+    points, filled = fill_offered(data.points, offers)
+    notes = []
+    for number, offer in filled:
+        k = f" (k = {number_text(offer.coverage_factor)})" if offer.coverage_factor else ""
+        notes.append(f"point {number}: U = {number_text(offer.uncertainty)}{k}, {offer.source}")
+    unfilled = [
+        str(n)
+        for n, p in enumerate(points, start=1)
+        if p.uncertainty is None and p.coverage_factor is None
+    ]
+    if unfilled:
+        notes.append(
+            f"point {', '.join(unfilled)}: no U offered by {', '.join(data.standards)} (no "
+            "calibrated point of theirs spans the nominal in its unit, no U stated on them)"
+        )
+    return replace(data, points=points), notes
+
+
+def print_notes(notes: list[str], as_json: bool) -> None:
+    """Notes about what was saved: on stdout, or on stderr beside a ``--json`` answer."""
+    for note in notes:
+        print(note, file=sys.stderr if as_json else sys.stdout)
 
 
 def calibration_input(args: argparse.Namespace) -> CalibrationInput:

@@ -14,7 +14,9 @@ from app.cli.common import (
     calibration_input,
     id_of,
     open_app,
+    print_notes,
     version_number,
+    with_offered_u,
 )
 from app.cli.output import print_fields, print_json, print_table
 from app.errors import UsageError
@@ -204,11 +206,13 @@ def cmd_calibrations_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrations_supersede(args: argparse.Namespace) -> int:
-    data = calibration_input(args)
+    typed = calibration_input(args)
     with open_app(args, edit=True) as app:
+        data, notes = with_offered_u(app, args, typed)
         view = app.calibrations.supersede(
             args.id, data, reason=args.reason, expected_version=args.expect_version
         )
+    print_notes(notes, args.json)
     if args.json:
         print_json(view)
     else:

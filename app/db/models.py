@@ -111,6 +111,15 @@ class Instrument(Base):
     # The values of its type's custom fields: canonical JSON {field name: text}. Kept by
     # name, not by field row, so editing a type never changes an instrument's values.
     custom_fields: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    # The expanded uncertainty stated for it as a standard (revision 0013), its coverage
+    # factor and unit: what app.services.standard_uncertainty offers as a calibration's
+    # starting U when the standard's own calibration has no point near the nominal.
+    # NULL (the unit "") on every instrument that states none.
+    stated_uncertainty: Mapped[float | None] = mapped_column(Float)
+    stated_coverage_factor: Mapped[float | None] = mapped_column(Float)
+    stated_uncertainty_unit: Mapped[str] = mapped_column(
+        String(UNIT_LEN), default="", server_default=""
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

@@ -32,7 +32,7 @@ from app.identity import Identity
 from app.plain_text import control_problem, tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit_payload_fast import fast_payload, fast_payload_agrees
-from app.services.dto import AuditView
+from app.services.dto import AuditView, StatedUncertainty
 from app.services.snapshots import (
     ADDED_LATER,
     Snapshot,
@@ -395,6 +395,18 @@ def _number(value: Any) -> str:
     return "—" if value is None or value == "" else str(value)
 
 
+# An uncertainty stated on a standard: [U, k, unit] in the trail (snapshots), read as
+# people write it ("0.1 °C (k = 2)").
+STATED_FIELD = "stated_uncertainty"
+
+
+def _stated_text(value: Any) -> Any:
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], int | float):
+        k = value[1] if isinstance(value[1], int | float) else None
+        return StatedUncertainty(float(value[0]), k, str(value[2] or "")).text
+    return value  # None, or something written outside CalTrack: shown as it is
+
+
 def _code_text(value: Any) -> Any:
     return value.replace("_", " ") if isinstance(value, str) else value
 
@@ -464,6 +476,8 @@ def readable_changes(event: AuditView) -> list[tuple[str, Any, Any]]:
             rows.extend(readings)
         elif name in CODE_FIELDS:
             rows.append((field_label(name), _code_text(before), _code_text(after)))
+        elif name == STATED_FIELD:
+            rows.append((field_label(name), _stated_text(before), _stated_text(after)))
         else:
             rows.append((field_label(name), before, after))
     return rows

@@ -49,6 +49,7 @@ from app.services.read_views import calibration_views
 from app.services.review import appended, record_problems, sentence
 from app.services.settings import LabMetrology, lab_metrology
 from app.services.snapshots import created, diff, instrument_snapshot, record_snapshot
+from app.services.standard_uncertainty import StandardUncertainty, uncertainties_on
 from app.services.tolerance import (
     PointJudgement,
     measuring_range,
@@ -62,13 +63,15 @@ from app.services.tolerance_spec import (
     format_number,
     parse_tolerance,
 )
-from app.services.traceability import standard_problems_in, traceability_of
+from app.services.traceability import category_problem, standard_problems_in, traceability_of
 from app.services.tur import format_tur, meets_minimum
 from app.services.validation import clean_text, parse_date, parse_float
 from app.services.voiding import touch_instrument, void_in
 from app.vocabulary import PROVIDER_KINDS, RESULTS
 
 MAX_POINTS = 500
+# The key of a typed instrument's missing standard categories among standard_problems'.
+CATEGORIES = "(categories)"
 # What an edit may change on an unsigned record; readings, result and dates change only
 # by superseding the record (a new record replaces it, the old one is voided).
 EDITABLE_FIELDS = (
@@ -676,8 +679,12 @@ class CalibrationService:
 
         return self._write_once(write, "supersede calibration")
 
-    def standard_problems(self, tags: list[str], performed_on: date | str) -> dict[str, str]:
-        """Why each of these standards could not vouch for a calibration on that day.
+    def standard_problems(
+        self, tags: list[str], performed_on: date | str, *, instrument: str = ""
+    ) -> dict[str, str]:
+        """Why each of these standards could not vouch for a calibration on that day;
+        with ``instrument`` (its tag), also the categories its type requires that none
+        of them has (under the key ``CATEGORIES``).
 
         For a live warning while a calibration is entered; ``add`` applies the same rule.
         """
@@ -688,7 +695,28 @@ class CalibrationService:
 
         def read(uow: UnitOfWork) -> dict[str, str]:
             found = list(uow.instruments.get_many_by_tags(tags).values())
-            return standard_problems_in(uow, found, day, self._clock)
+            problems = standard_problems_in(uow, found, day, self._clock)
+            target = uow.instruments.get_by_tag(instrument) if instrument else None
+            if target is not None and (missing := category_problem(uow, target, found)):
+                problems[CATEGORIES] = missing
+            return problems
+
+        return self._uow.read(read)
+
+    def standard_uncertainties(
+        self, tags: list[str] | tuple[str, ...], performed_on: date | str
+    ) -> list[StandardUncertainty]:
+        """What each of these standards can offer as a point's starting U on that day
+        (``app.services.standard_uncertainty``); unknown tags and a bad date offer none."""
+        errors: dict[str, str] = {}
+        day = parse_date("performed_on", performed_on, errors)
+        if errors or day is None or not tags:
+            return []
+
+        def read(uow: UnitOfWork) -> list[StandardUncertainty]:
+            found = uow.instruments.get_many_by_tags(list(tags))
+            ordered = [found[k] for k in dict.fromkeys(tag_key(t) for t in tags) if k in found]
+            return uncertainties_on(uow, ordered, day)
 
         return self._uow.read(read)
 
@@ -791,9 +819,7 @@ class CalibrationService:
         performed_on: date,
         justification: str,
     ) -> list[Instrument]:
-        if not tags:
-            return []
-        found = uow.instruments.get_many_by_tags(tags)
+        found = uow.instruments.get_many_by_tags(tags) if tags else {}
         missing = [t for t in tags if tag_key(t) not in found]
         if missing:
             raise ValidationError({"standards": "unknown asset tag(s): " + ", ".join(missing)})
@@ -801,6 +827,10 @@ class CalibrationService:
             raise ValidationError({"standards": "an instrument cannot be its own standard"})
         standards = list(found.values())
         problems = standard_problems_in(uow, standards, performed_on, self._clock)
+        # A typed instrument's required categories: the same rule as a standard out of
+        # date (app.services.traceability says why), so the same justification covers it.
+        if uncovered := category_problem(uow, instrument, standards):
+            problems[CATEGORIES] = uncovered
         if problems and not justification:
             raise ValidationError(
                 {

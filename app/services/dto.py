@@ -56,6 +56,28 @@ class InstrumentPage:
     total: int
 
 
+def number_text(value: float) -> str:
+    """A stored number as typed, no digit lost ("100", "0.05"; ``:g`` rounds to six)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+@dataclass(frozen=True)
+class StatedUncertainty:
+    """An expanded uncertainty stated on a standard as a whole: U, its k, its unit."""
+
+    value: float
+    coverage_factor: float | None = None
+    unit: str = ""
+
+    @property
+    def text(self) -> str:
+        """As people write it: "0.02 °C (k = 2)"."""
+        k = f" (k = {number_text(self.coverage_factor)})" if self.coverage_factor else ""
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{number_text(self.value)}{unit}{k}"
+
+
 @dataclass(frozen=True)
 class InstrumentDetail:
     """Every field of one instrument."""
@@ -91,6 +113,8 @@ class InstrumentDetail:
     # Its instrument type ("" when it has none) and its custom field values by name.
     type_name: str = ""
     custom_fields: dict[str, str] = field(default_factory=dict)
+    # The expanded uncertainty stated on it as a standard (None: none stated).
+    stated_uncertainty: StatedUncertainty | None = None
 
 
 # The interval a new instrument gets when none is given.
@@ -421,6 +445,7 @@ def instrument_fields(d: InstrumentDetail) -> list[tuple[str, Any]]:
         # Only for a typed instrument: an untyped one reads as before types existed.
         *([("Type", d.type_name)] if d.type_name else []),
         *d.custom_fields.items(),
+        *([("Stated U", d.stated_uncertainty.text)] if d.stated_uncertainty else []),
         ("Created", f"{d.created_at:%Y-%m-%d %H:%M} UTC by {d.created_by}"),
         ("Updated", f"{d.updated_at:%Y-%m-%d %H:%M} UTC by {d.updated_by}"),
     ]

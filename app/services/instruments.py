@@ -27,6 +27,7 @@ from app.services.dto import (
     InstrumentInput,
     InstrumentPage,
     InstrumentRow,
+    StatedUncertainty,
     to_jsonable,
 )
 from app.services.due import due_status, next_due_for
@@ -42,10 +43,17 @@ from app.services.snapshots import (
     instrument_snapshot,
     search_text_of,
 )
+from app.services.standard_uncertainty import checked_stated, set_stated, stated_of
 from app.services.types import apply_type
 from app.services.validation import parse_date, validate_instrument_fields
 from app.vocabulary import Lifecycle, Requirement
 
+
+class Unchanged:
+    """The type of ``UNCHANGED``: an edit that leaves a field alone (None clears it)."""
+
+
+UNCHANGED = Unchanged()
 SETTING_TTL_S = 5.0  # how stale the shared due-soon window may be in list queries
 
 REQUIREMENT_WORDS = {
@@ -142,6 +150,7 @@ def detail_of(obj: Instrument, today: Any, soon_days: int, type_name: str = "") 
         review_reason=obj.review_reason,
         type_name=type_name,
         custom_fields=custom_values(obj.custom_fields),
+        stated_uncertainty=stated_of(obj),
     )
 
 
@@ -296,11 +305,13 @@ class InstrumentService:
         type_name: str | None = None,
         custom: Mapping[str, str] | None = None,
         interval_from_type: bool = False,
+        stated: StatedUncertainty | None = None,
     ) -> InstrumentDetail:
         """Register a new instrument, of type ``type_name`` with ``custom`` field values.
 
         ``interval_from_type``: the interval was not given, so the type's default
-        interval (if it has one) is the instrument's.
+        interval (if it has one) is the instrument's. ``stated``: the expanded
+        uncertainty stated on it as a standard (``app.services.standard_uncertainty``).
         """
         # Fail before any transaction.
         validate_instrument_fields(data.field_values(), partial=False)
@@ -316,6 +327,7 @@ class InstrumentService:
                 type_name=type_name,
                 custom=custom,
                 interval_from_type=interval_from_type,
+                stated=stated,
             )
             audit.flush()
             return full_detail(uow, obj, today)
@@ -335,6 +347,7 @@ class InstrumentService:
         type_name: str | None = None,
         custom: Mapping[str, str] | None = None,
         interval_from_type: bool = False,
+        stated: StatedUncertainty | None = None,
     ) -> Instrument:
         """Register an instrument inside the caller's transaction (imports add many).
 
@@ -395,6 +408,7 @@ class InstrumentService:
         )
         if type_name or custom:
             apply_type(uow, obj, type_name, custom)
+        set_stated(obj, checked_stated(stated) if stated is not None else None)
         self._flush_unique(uow, lambda: uow.instruments.add(obj), clean["asset_tag"])
         audit.record(
             "instrument",
@@ -415,13 +429,19 @@ class InstrumentService:
         reason: str = "",
         type_name: str | None = None,
         custom: Mapping[str, str] | None = None,
+        stated: StatedUncertainty | Unchanged | None = UNCHANGED,
     ) -> InstrumentDetail:
         """Change fields of an instrument the user loaded at ``expected_version``.
 
         ``type_name`` sets its type ("" removes it), ``custom`` its custom field values
-        by name ("" clears one).
+        by name ("" clears one), ``stated`` the uncertainty stated on it (None clears it).
         """
-        if not changes.field_values() and type_name is None and not custom:
+        if (
+            not changes.field_values()
+            and type_name is None
+            and not custom
+            and isinstance(stated, Unchanged)
+        ):
             raise ValidationError({"fields": "nothing to change"})
         clean = validate_instrument_fields(changes.field_values(), partial=True)
         today = self._clock.today()
@@ -439,6 +459,7 @@ class InstrumentService:
                 reason=reason,
                 type_name=type_name,
                 custom=custom,
+                stated=stated,
             )
             audit.flush()
             return full_detail(uow, obj, today)
@@ -472,9 +493,12 @@ class InstrumentService:
         reason: str = "",
         type_name: str | None = None,
         custom: Mapping[str, str] | None = None,
+        stated: StatedUncertainty | Unchanged | None = UNCHANGED,
     ) -> Instrument:
         """Change an instrument inside the caller's transaction (the audit writer first)."""
         clean = validate_instrument_fields(changes.field_values(), partial=True)
+        if isinstance(stated, StatedUncertainty):
+            checked_stated(stated)
         obj = require_instrument(uow, tag)
         if expected_version is not None and obj.version != expected_version:
             raise self._conflict(obj, clean, expected_version)
@@ -501,6 +525,8 @@ class InstrumentService:
             apply_type(uow, obj, type_name, custom)
         for name, value in clean.items():
             setattr(obj, name, value)
+        if not isinstance(stated, Unchanged):
+            set_stated(obj, stated)
         obj.requirement_reason = requirement_reason
         if "asset_tag" in clean:
             obj.asset_tag_key = tag_key(clean["asset_tag"])

@@ -93,6 +93,8 @@ ADDED_LATER: dict[str, dict[str, Any]] = {
         # instrument_snapshot), so an untyped instrument's events stay as they were.
         "type_id": None,
         "custom_fields": None,
+        # An uncertainty stated on a standard (revision 0013): [U, k, unit] once set.
+        "stated_uncertainty": None,
     },
     # The OOT impact (revision 0012): named in an event only once set (case_snapshot).
     "oot_case": {"impact_snapshot": "", "origin_case_id": None},
@@ -206,7 +208,7 @@ def stored_list(stored: str | None) -> list[Any]:
 
 
 def instrument_snapshot(obj: Instrument) -> Snapshot:
-    """The audited fields; the type and custom values only once set.
+    """The audited fields; the type, custom values and stated uncertainty only once set.
 
     Sparse on purpose: the create events of untyped instruments (nearly all of a
     register, and every demo instrument) stay byte for byte what they were, and a
@@ -218,14 +220,23 @@ def instrument_snapshot(obj: Instrument) -> Snapshot:
         snap["type_id"] = obj.type_id
     if custom := custom_values(obj.custom_fields):
         snap["custom_fields"] = custom
+    stated = (obj.stated_uncertainty, obj.stated_coverage_factor, obj.stated_uncertainty_unit)
+    if any(v not in (None, "") for v in stated):
+        snap["stated_uncertainty"] = [
+            obj.stated_uncertainty,
+            obj.stated_coverage_factor,
+            obj.stated_uncertainty_unit,
+        ]
     return snap
 
 
 def instrument_full_snapshot(obj: Instrument) -> Snapshot:
-    """``instrument_snapshot`` with the type and custom values always named (None: unset)."""
+    """``instrument_snapshot`` with the type, custom values and stated uncertainty always
+    named (None: unset)."""
     snap = instrument_snapshot(obj)
     snap.setdefault("type_id", None)
     snap.setdefault("custom_fields", None)
+    snap.setdefault("stated_uncertainty", None)
     return snap
 
 

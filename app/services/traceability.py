@@ -3,8 +3,14 @@
 A standard may vouch for a calibration only if, on that day, it was in service and its
 latest calibration was in date (next due plus grace not passed) and left it within
 tolerance. Otherwise the calibration needs a recorded justification (ISO/IEC 17025 6.4,
-6.5 metrological traceability). An out-of-tolerance case concerns the results *before*
-the failure was found; once a calibration left the standard good again, it may serve.
+6.5 metrological traceability). An instrument whose type names required standard
+categories needs, among its calibration's standards, one of each category
+(:func:`missing_categories`); one missing is treated the same way, refused without a
+justification, because it is the same kind of fact: the standards at hand could not
+vouch for the measurement as the method requires, and an auditor asks why.
+
+An out-of-tolerance case concerns the results *before* the failure was found; once a
+calibration left the standard good again, it may serve.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from app.db.models import Instrument
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.bounds import add_days
 from app.services.dto import Traceability, TraceLink
+from app.services.snapshots import stored_list
 from app.services.tolerance import left_good
 
 
@@ -99,6 +106,41 @@ def standard_problems_in(
                 f"(#{cover.id})"
             )
     return problems
+
+
+def category_key(category: str) -> str:
+    """A category as compared: case and spacing aside ("PRT  reference" is "prt reference")."""
+    return " ".join(category.split()).casefold()
+
+
+def missing_categories(
+    uow: UnitOfWork, instrument: Instrument, standards: list[Instrument]
+) -> list[str]:
+    """The categories the instrument's type requires that none of ``standards`` has
+    (as the type writes them, in its order); empty for an untyped instrument."""
+    if instrument.type_id is None:
+        return []
+    kind = uow.types.get(instrument.type_id)
+    if kind is None:
+        return []  # a dangling type: verify's replay reports it
+    have = {category_key(s.category) for s in standards}
+    return [
+        str(c) for c in stored_list(kind.standard_categories) if category_key(str(c)) not in have
+    ]
+
+
+def category_problem(uow: UnitOfWork, instrument: Instrument, standards: list[Instrument]) -> str:
+    """Why these standards do not cover the instrument's type ("" when they do)."""
+    missing = missing_categories(uow, instrument, standards)
+    if not missing:
+        return ""
+    kind = uow.types.get(instrument.type_id) if instrument.type_id is not None else None
+    name = kind.name if kind is not None else "its type"
+    plural = "ies" if len(missing) > 1 else "y"
+    return (
+        f"{instrument.asset_tag}'s type {name} needs a standard of the categor{plural} "
+        f"{', '.join(missing)}; none of the standards used is one"
+    )
 
 
 def traceability_of(uow: UnitOfWork, instrument: Instrument) -> Traceability:

@@ -1295,7 +1295,10 @@ class MainWindow(QMainWindow):
                 user=self.app.identity.user,
                 standard_tags=standard_tags,
                 submit=submit,
-                check_standards=self.qa.check_standards,
+                check_standards=lambda tags, day, done: self.qa.check_standards(
+                    tags, day, done, instrument=detail.asset_tag
+                ),
+                offer_uncertainty=self.qa.standard_uncertainties,
                 rules=rules,
                 plan=plan,
                 parent=self,

@@ -21,6 +21,7 @@ from app.errors import ConflictError, NotFoundError
 from app.services.accounts import ROLE_NAMES, ROLE_RANK
 from app.services.dto import CalibrationInput, CalibrationView, Traceability, UserView
 from app.services.point_entry import EntryRules
+from app.services.standard_uncertainty import StandardUncertainty
 from app.ui import messages
 from app.ui.dialogs import oot_dialogs
 from app.ui.dialogs.calibration_dialog import CalibrationDialog, already_saved_text
@@ -527,7 +528,10 @@ class QaActions(QObject):
             user=self.window.app.identity.user,
             standard_tags=tags,
             submit=submit,
-            check_standards=self.check_standards,
+            check_standards=lambda tags, day, done: self.check_standards(
+                tags, day, done, instrument=detail.asset_tag
+            ),
+            offer_uncertainty=self.standard_uncertainties,
             supersede=record,
             rules=rules,
             parent=self.window.as_widget(),
@@ -550,16 +554,35 @@ class QaActions(QObject):
     # -- calibration dialog hooks ----------------------------------------------------
 
     def check_standards(
-        self, tags: list[str], day: date, done: Callable[[dict[str, str]], None]
+        self,
+        tags: list[str],
+        day: date,
+        done: Callable[[dict[str, str]], None],
+        *,
+        instrument: str = "",
     ) -> None:
-        """For the calibration dialog: the standards' problems on that day, off the GUI
-        thread; a failed check shows nothing (saving applies the rule anyway)."""
+        """For the calibration dialog: the standards' problems on that day (and the
+        categories ``instrument``'s type requires that they lack), off the GUI thread;
+        a failed check shows nothing (saving applies the rule anyway)."""
         service = self.window.app.calibrations
         self.window.run_task(
-            lambda: service.standard_problems(tags, day),
+            lambda: service.standard_problems(tags, day, instrument=instrument),
             done,
             lambda exc: None,
             key="standard-problems",
+        )
+
+    def standard_uncertainties(
+        self, tags: list[str], day: date, done: Callable[[list[StandardUncertainty]], None]
+    ) -> None:
+        """For the calibration dialog: what each standard offers as U on that day, off
+        the GUI thread; a failed look-up offers nothing (the person types U)."""
+        service = self.window.app.calibrations
+        self.window.run_task(
+            lambda: service.standard_uncertainties(tags, day),
+            done,
+            lambda exc: None,
+            key="standard-uncertainties",
         )
 
     def calibration_saved(self, view: CalibrationView) -> None:

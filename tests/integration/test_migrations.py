@@ -26,6 +26,7 @@ from app.services.dto import (
     CalibrationInput,
     InstrumentChanges,
     PointInput,
+    StatedUncertainty,
     TypeInput,
     TypePointInput,
 )
@@ -601,6 +602,37 @@ def test_0012_cases_come_up_with_no_stored_impact_and_get_it_computed(
         impact = app.oot.impact(case.id)
         assert not impact.frozen
         assert {(r.asset_tag, r.seq, r.reading) for r in impact.flipped} == FLIPS
+        assert app.maintenance.verify(deep=True).problems == []
+
+
+# -- 0013: an uncertainty stated on a standard ---------------------------------------------
+
+
+def test_0013_old_instruments_state_no_uncertainty_and_db_verify_stays_clean(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        _fill_like_0001(app, clock)
+        before = app.instruments.list(limit=None)
+    url = database_url(db_url)
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0012")
+        stated = {"stated_uncertainty", "stated_coverage_factor", "stated_uncertainty_unit"}
+        assert not stated & _columns(eng, "instrument")
+    finally:
+        eng.dispose()
+
+    # A database of 0012 comes up to the head: no instrument states a U, none is offered.
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+        assert app.instruments.list(limit=None) == before
+        tags = [r.asset_tag for r in before.rows]
+        assert {app.instruments.get(t).stated_uncertainty for t in tags} == {None}
+        offers = app.calibrations.standard_uncertainties(tags, clock.today())
+        assert [o.stated for o in offers] == [None] * len(tags)
+        assert app.maintenance.verify(deep=True).problems == []
+        app.instruments.edit(tags[0], InstrumentChanges(), stated=StatedUncertainty(0.1, 2, "°C"))
         assert app.maintenance.verify(deep=True).problems == []
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from app.services.dto import CalibrationInput, InstrumentChanges, PointInput, StatedUncertainty
+from tests.conftest import add_thermometer
 from tests.integration.helpers import assert_one_error_line, fingerprint, open_lab, run_cli
 
 THERMOMETER = (
@@ -202,3 +204,44 @@ def test_export_and_import_keep_every_field(lab: Path, tmp_path: Path) -> None:
     )
     verified = run_cli(other, "db", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_standards_feed_u_and_cover_the_types_categories(lab: Path) -> None:
+    """`calibrations add --u-from-standards`, `--stated-u` and the type's required
+    categories as real processes (the standards are set up in-process, and a bad
+    `--stated-u` is checked in tests/unit/test_standard_uncertainty.py: fewer spawns).
+
+    Worked numbers: STD-7 was calibrated at 0 and 200 °C with U = 0.02 and 0.05 °C
+    (k = 2); 100 °C is as near to both, so the larger, 0.05 °C, is offered. With the
+    point's ±0.5 °C the TUR is 1.0 / (2 × 0.05) = 10:1.
+    """
+    with open_lab(lab) as app:
+        for tag, category in (("STD-7", "PRT reference"), ("DB-1", "Dry block")):
+            add_thermometer(app, tag, category=category)
+        points = (
+            PointInput(0, 0, 0, 1, "°C", 0.02, 2),
+            PointInput(200, 200, 200, 1, "°C", 0.05, 2),
+        )
+        for tag, readings in (("STD-7", points), ("DB-1", ())):
+            app.calibrations.add(tag, CalibrationInput("2026-05-01", "pass", points=readings))
+        add_thermometer(app, "TH-1")
+        app.instruments.edit("TH-1", InstrumentChanges(), type_name=NAME, custom={"Probe": "Pt100"})
+    record = ("calibrations", "add", "TH-1", "--performed-on", "2026-11-01", "--result", "pass",
+              "--point", "100:100.1:100.1:±0.5:°C", "--u-from-standards")  # fmt: skip
+    before = fingerprint(lab)
+    # A dry block is required by the type: refused, naming the missing category.
+    line = assert_one_error_line(run_cli(lab, *record, "--standard", "STD-7"), 2)
+    assert "category Dry block; none of the standards used is one" in line, line
+    assert fingerprint(lab) == before
+
+    saved = run_cli(lab, *record, "--standard", "STD-7", "--standard", "DB-1", "--json")
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stderr.splitlines() == [
+        "point 1: U = 0.05 (k = 2), from calibration #1 of STD-7 (2026-05-01), point 200 °C"
+    ]
+    (point,) = json.loads(saved.stdout)["points"]
+    assert (point["uncertainty"], point["coverage_factor"], point["tur"]) == (0.05, 2.0, 10.0)
+    ok(run_cli(lab, "instruments", "edit", "STD-7", "--stated-u", "0.1:2:°C"))
+    with open_lab(lab) as app:
+        assert app.instruments.get("STD-7").stated_uncertainty == StatedUncertainty(0.1, 2, "°C")
+        assert app.maintenance.verify().problems == []

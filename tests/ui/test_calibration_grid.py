@@ -18,18 +18,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
 from app.errors import CalTrackError
-from app.services.dto import CalibrationInput, InstrumentChanges, TypeInput, TypePointInput
+from app.services.dto import (
+    CalibrationInput,
+    InstrumentChanges,
+    PointInput,
+    TypeInput,
+    TypePointInput,
+)
 from app.ui.dialogs.calibration_dialog import (
     ACCEPTANCE,
     AS_FOUND,
+    K_COLUMN,
     LIMITS,
     TUR_COLUMN,
+    U_COLUMN,
     VERDICT_FOUND,
     VERDICT_LEFT,
     CalibrationDialog,
@@ -234,3 +243,45 @@ def test_a_typed_instrument_starts_from_its_plan_and_rule(qtbot: QtBot, app: Cal
         ("-0.2/+0.4", 99.8, 100.4),
         ("±(0.05 % + 2 digits)", 99.93, 100.07),
     ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the window's logic only
+def test_a_standard_offers_u_in_empty_cells_and_never_over_a_typed_one(
+    qtbot: QtBot, app: CalTrack
+) -> None:
+    # STD-1 was calibrated at 20 °C with U = 0.1 (k = 2): offered at 20 °C, TUR 5.0:1.
+    add_thermometer(app, TAG)
+    add_thermometer(app, "STD-1")
+    app.calibrations.add(
+        "STD-1",
+        CalibrationInput(
+            "2026-06-01", "pass", points=(PointInput(20, 20, 20, 1.0, "°C", 0.1, 2.0),)
+        ),
+    )
+    dialog = _dialog(
+        qtbot,
+        app,
+        offer_uncertainty=lambda tags, day, done: done(
+            app.calibrations.standard_uncertainties(tags, day)
+        ),
+    )
+    _type_row(dialog, 0, ("20", "", "", "0.5", "°C"))
+    dialog.add_point(("20", "", "", "0.5", "°C", "0.2", "2"))  # U typed: the person's
+    dialog.add_point(("20", "", "", "0.5", "°C"))
+    # (Typed with setText: the completer's popup is not for the offscreen platform.)
+    dialog.standard_input.setText("STD-1")
+    qtbot.keyClick(dialog.standard_input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.offered(0), timeout=10_000)
+    assert [(_shown(dialog, r, U_COLUMN), dialog.offered(r)) for r in range(3)] == [
+        ("0.1", True),
+        ("0.2", False),
+        ("0.1", True),
+    ]
+    assert [_shown(dialog, r, TUR_COLUMN) for r in range(3)] == ["5.0:1", "2.5:1 low", "5.0:1"]
+    # Typed over: the row's U is the person's; the standard removed clears only offers.
+    _type_row(dialog, 0, ("20", "", "", "0.5", "°C", "0.15"))
+    assert not dialog.offered(0)
+    dialog.standards.takeItem(0)
+    qtbot.waitUntil(lambda: not dialog.offered(2), timeout=10_000)
+    assert [_shown(dialog, r, U_COLUMN) for r in range(3)] == ["0.15", "0.2", ""]
+    assert [_shown(dialog, r, K_COLUMN) for r in range(3)] == ["2", "2", ""]

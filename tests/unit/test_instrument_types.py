@@ -153,6 +153,8 @@ def test_editing_a_type_changes_only_what_comes_next(app: CalTrack) -> None:
             performed_on="2026-01-10",
             result="pass",
             points=(PointInput(20, 20.1, 20.1, 0.5, "°C"),),
+            # The type requires a PRT reference and a dry block (refused without them).
+            standards_justification="checked against the lab's ice point only",
         ),
     )
     edited = app.types.edit(

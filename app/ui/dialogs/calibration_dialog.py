@@ -8,8 +8,13 @@ all from ``app.services.point_entry`` (the same judging as saving). A typed
 instrument's new calibration starts from its type's test plan and rule.
 
 While standards and the date are chosen, the dialog asks (off the GUI thread, debounced)
-whether each standard could vouch for a calibration on that day, and shows the problems
-next to the standards with a justification that then becomes required. The same dialog,
+whether each standard could vouch for a calibration on that day (and whether they cover
+the categories a typed instrument's type requires), and shows the problems next to the
+standards with a justification that then becomes required. It also asks what U each
+standard offers (``app.services.standard_uncertainty``): an empty U cell gets the
+offer of the standards picked, shown in italics with its source in the tooltip, so TUR
+computes without retyping; a U or k typed by the person is never overwritten, and
+typing over an offer makes the row's U and k the person's own. The same dialog,
 prefilled, supersedes a record with a corrected one.
 """
 
@@ -22,7 +27,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QColor, QFocusEvent, QGuiApplication
+from PySide6.QtGui import QColor, QFocusEvent, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemDelegate,
     QAbstractScrollArea,
@@ -55,7 +60,18 @@ from app.services.dto import (
     InstrumentDetail,
     PointInput,
 )
-from app.services.point_entry import EntryRules, RowPreview, preview_row, rule_choices
+from app.services.point_entry import (
+    EntryRules,
+    RowPreview,
+    preview_row,
+    read_number,
+    rule_choices,
+)
+from app.services.standard_uncertainty import (
+    StandardUncertainty,
+    UncertaintyOffer,
+    combined_offer,
+)
 from app.services.tolerance_spec import ACCEPTED_FORMS, format_number
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
@@ -65,6 +81,10 @@ from app.words import PROVIDER_LABELS, RESULT_LABELS
 Submit = Callable[[CalibrationInput, Callable[[Any], None], Callable[[BaseException], None]], None]
 # standard tags, calibration date, callback with tag → problem; runs off the GUI thread
 StandardsCheck = Callable[[list[str], date, Callable[[dict[str, str]], None]], None]
+# standard tags, calibration date, callback with what each offers as U; off the GUI thread
+UncertaintyLookup = Callable[[list[str], date, Callable[[list[StandardUncertainty]], None]], None]
+# Marks a U or k cell whose value the standards offered (not typed by the person).
+OFFERED = Qt.ItemDataRole.UserRole + 1
 STANDARDS_CHECK_MS = 300
 POINT_COLUMNS = (
     "Nominal",
@@ -202,6 +222,20 @@ class PointsTable(QTableWidget):
         )
 
 
+class StandardInput(QLineEdit):
+    """The field a standard's tag is typed into: Enter adds it, and only that.
+
+    A QLineEdit passes Enter on to its dialog after ``returnPressed``, and the dialog
+    then presses its default button: Enter after a tag saved the calibration half
+    entered.
+    """
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()  # handled: added (returnPressed), not for the dialog
+
+
 def _qdate(value: date) -> QDate:
     return QDate(value.year, value.month, value.day)
 
@@ -230,6 +264,7 @@ class CalibrationDialog(QDialog):
         standard_tags: list[str],
         submit: Submit,
         check_standards: StandardsCheck | None = None,
+        offer_uncertainty: UncertaintyLookup | None = None,
         supersede: CalibrationView | None = None,
         rules: EntryRules | None = None,
         plan: CalibrationPrefill | None = None,
@@ -250,6 +285,9 @@ class CalibrationDialog(QDialog):
         self._previews: list[RowPreview] = []
         self._submit = submit
         self._check_standards = check_standards
+        self._offer_uncertainty = offer_uncertainty
+        # What the standards picked offer as U on the calibration day (empty: none).
+        self._offers: list[StandardUncertainty] = []
         self.superseding = supersede
         self.standard_problems: dict[str, str] = {}
         self._check_generation = 0
@@ -399,7 +437,7 @@ class CalibrationDialog(QDialog):
         self.oot_notice.hide()
 
         # Standards used.
-        self.standard_input = QLineEdit()
+        self.standard_input = StandardInput()
         self.standard_input.setPlaceholderText("Asset tag of a reference standard, then Enter")
         self.standard_input.setAccessibleName("Add a standard used")
         completer = QCompleter(standard_tags, self)
@@ -551,6 +589,9 @@ class CalibrationDialog(QDialog):
             )
             self.banner.show()
             self.supersede_reason.setFocus()
+        elif instrument.type_name:
+            # Its type may require categories of standard: said before any is picked.
+            self._check_timer.start()
 
     def prefill(self, record: CalibrationView) -> None:
         """Start from an existing record (superseding it): every value it holds."""
@@ -637,8 +678,91 @@ class CalibrationDialog(QDialog):
         return item.text() if item is not None else ""
 
     def _point_changed(self, item: QTableWidgetItem) -> None:
-        if item.column() <= LAST_ENTRY_COLUMN:
+        column, row = item.column(), item.row()
+        if column in (U_COLUMN, K_COLUMN) and item.data(OFFERED):
+            self._make_typed(row)  # typed over: the row's U and k are the person's now
+        elif column in (NOMINAL, UNIT):
+            self._apply_offers([row])
+        if column <= LAST_ENTRY_COLUMN:
             self._update_verdicts()
+
+    # -- U offered by the standards --------------------------------------------------
+
+    def show_offers(self, offers: list[StandardUncertainty]) -> None:
+        """What the standards picked offer as U: fill the cells open to an offer."""
+        self._offers = list(offers)
+        self._apply_offers(range(self.points.rowCount()))
+        self._update_verdicts()
+
+    def offered(self, row: int) -> bool:
+        """Whether the row's U is the standards' offer (not typed by the person)."""
+        item = self.points.item(row, U_COLUMN)
+        return item is not None and bool(item.data(OFFERED))
+
+    def _open_to_offer(self, row: int) -> bool:
+        """A row whose U and k are each empty or offered (nothing typed there)."""
+        for col in (U_COLUMN, K_COLUMN):
+            item = self.points.item(row, col)
+            if item is not None and item.text().strip() and not item.data(OFFERED):
+                return False
+        return True
+
+    def _apply_offers(self, rows: Sequence[int] | range) -> None:
+        """Put the combined offer (``standard_uncertainty.combined_offer``) in each of
+        these rows open to one; clear an earlier offer the standards no longer make."""
+        blocked = self.points.blockSignals(True)
+        try:
+            for row in rows:
+                if not self._open_to_offer(row):
+                    continue
+                try:
+                    nominal = read_number(self._cell(row, NOMINAL))
+                except ValueError:
+                    nominal = None
+                offer = (
+                    combined_offer(self._offers, nominal, self._cell(row, UNIT))
+                    if nominal is not None and self._offers
+                    else None
+                )
+                k = offer.coverage_factor if offer is not None else None
+                self._set_offered(row, U_COLUMN, offer, offer.uncertainty if offer else None)
+                self._set_offered(row, K_COLUMN, offer, k)
+        finally:
+            # Left blocked, the grid would stop updating its verdicts for good.
+            self.points.blockSignals(blocked)
+
+    def _set_offered(
+        self, row: int, col: int, offer: UncertaintyOffer | None, value: float | None
+    ) -> None:
+        item = self.points.item(row, col)
+        if item is None:
+            item = QTableWidgetItem()
+            self.points.setItem(row, col, item)
+        marked = offer is not None and value is not None
+        item.setText(number_text(value))
+        item.setData(OFFERED, marked)
+        font = item.font()
+        font.setItalic(marked)
+        item.setFont(font)
+        item.setToolTip(
+            f"Offered by the standards: {offer.source}. Type over it to use your own."
+            if offer is not None and marked
+            else ""
+        )
+
+    def _make_typed(self, row: int) -> None:
+        blocked = self.points.blockSignals(True)
+        try:
+            for col in (U_COLUMN, K_COLUMN):
+                item = self.points.item(row, col)
+                if item is not None and item.data(OFFERED):
+                    item.setData(OFFERED, False)
+                    font = item.font()
+                    font.setItalic(False)
+                    item.setFont(font)
+                    item.setToolTip("")
+        finally:
+            self.points.blockSignals(blocked)
 
     # -- the decision rule -----------------------------------------------------------
 
@@ -803,7 +927,11 @@ class CalibrationDialog(QDialog):
         tags = self.standard_tags()
         self._check_generation += 1
         generation = self._check_generation
-        if not tags or self._check_standards is None:
+        day = _pydate(self.performed_on.date())
+        self._ask_offers(tags, day, generation)
+        # A typed instrument is asked about even without standards: its type may
+        # require categories of standard.
+        if (not tags and not self._instrument.type_name) or self._check_standards is None:
             self.show_standard_problems({})
             return
 
@@ -812,7 +940,18 @@ class CalibrationDialog(QDialog):
             if shiboken6.isValid(self) and generation == self._check_generation:
                 self.show_standard_problems(problems)
 
-        self._check_standards(tags, _pydate(self.performed_on.date()), answered)
+        self._check_standards(tags, day, answered)
+
+    def _ask_offers(self, tags: list[str], day: date, generation: int) -> None:
+        if not tags or self._offer_uncertainty is None:
+            self.show_offers([])
+            return
+
+        def answered(offers: list[StandardUncertainty]) -> None:
+            if shiboken6.isValid(self) and generation == self._check_generation:
+                self.show_offers(offers)
+
+        self._offer_uncertainty(tags, day, answered)
 
     def show_standard_problems(self, problems: dict[str, str]) -> None:
         self.standard_problems = dict(problems)
