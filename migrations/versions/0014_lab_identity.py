@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0014"
-# Written on the branch "cert" after 0012; at the merge this becomes "0013" (the
-# standards' uncertainty, branch "stdu"), which changes no meta key.
-down_revision: str | None = "0012"
+# After 0013 (the standards' stated uncertainty), which changes no meta key.
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
