@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.db.models import Instrument, InstrumentType
 from app.plain_text import tag_key
@@ -56,6 +57,15 @@ class TypeRepository:
 
     def flush(self) -> None:
         self._session.flush()
+
+    def touch(self, obj: InstrumentType) -> None:
+        """Update the type's own row (and so its version) at the next flush.
+
+        Its test points and custom fields are rows of their own: an edit of only them
+        would otherwise leave the version where it was when the clock gives the same
+        time, and a stale editor's save would then pass the version check.
+        """
+        flag_modified(obj, "updated_at")
 
     def iter_all(self) -> Iterator[InstrumentType]:
         """Every type by id (for verify's replay); a lab has tens, not thousands."""

@@ -813,6 +813,7 @@ class TypeService:
                 kind.name_key = tag_key(kind.name)
                 kind.updated_at = audit.now
                 kind.updated_by = self._identity.user
+                uow.types.touch(kind)
                 self._flush_unique(uow, uow.types.flush, kind.name)
                 audit.record(ENTITY, kind.id, kind.name, "update", changed, reason)
             audit.flush()

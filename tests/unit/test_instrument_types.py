@@ -342,3 +342,31 @@ def test_a_type_offers_the_lab_default_then_its_own_rule_then_the_common_ones() 
     assert own[0].label.startswith("Lab default (now: Simple acceptance")
     assert own[1].code == "guard r=1.5 conditional" and "w = 1.5 U" in own[1].label
     assert len(type_rule_choices(lab, "guard r=1 binary")) == len(codes), "a common one once"
+
+
+def test_an_edit_of_only_the_points_or_fields_moves_the_version(app: CalTrack) -> None:
+    """The plan lives in rows of its own; an edit of only them must still count as an
+    edit of the type, or a second editor's stale save would overwrite it unasked (the
+    fixed clock leaves the type's own row unchanged otherwise)."""
+    app.types.add(THERMOMETER)
+    first = app.types.edit(
+        THERMOMETER.name,
+        TypeChanges(points=(TypePointInput(25, "±0.2", "°C"),)),
+        expected_version=1,
+    )
+    assert first.version == 2
+    second = app.types.edit(
+        THERMOMETER.name,
+        TypeChanges(fields=(TypeFieldInput("Probe", "text"),)),
+        expected_version=2,
+    )
+    assert second.version == 3
+    with pytest.raises(ConflictError):
+        app.types.edit(
+            THERMOMETER.name,
+            TypeChanges(points=(TypePointInput(30, "±0.1", "°C"),)),
+            expected_version=2,
+        )
+    kept = app.types.get(THERMOMETER.name)
+    assert [(p.nominal, p.tolerance) for p in kept.points] == [(25.0, "±0.2")]
+    assert kept.version == 3
