@@ -124,37 +124,37 @@ def read_certificate(uow: UnitOfWork, record_id: int, clock: Clock) -> Certifica
 # -- the document ------------------------------------------------------------------------
 
 
-def _num(value: float | None, unit: str = "") -> str:
+def number_cell(value: float | None, unit: str = "") -> str:
     if value is None:
         return "—"
     return f"{value:.10g} {unit}".strip()
 
 
-def _verdict(verdict: Verdict | None) -> str:
+def verdict_cell(verdict: Verdict | None) -> str:
     if verdict is None:
         return "—"
     # Upper case: the renderer marks a FAIL red, and a reader finds it at a glance.
     return "FAIL" if verdict is Verdict.FAIL else verdict.label
 
 
-def _limits(low: float | None, high: float | None) -> str:
-    return "—" if low is None or high is None else f"{_num(low)} … {_num(high)}"
+def limits_cell(low: float | None, high: float | None) -> str:
+    return "—" if low is None or high is None else f"{number_cell(low)} … {number_cell(high)}"
 
 
 def _reading_row(p: PointView) -> tuple[Cell, ...]:
-    limits = _limits(p.lower_limit, p.upper_limit)
-    acceptance = _limits(p.acceptance_lower, p.acceptance_upper)
+    limits = limits_cell(p.lower_limit, p.upper_limit)
+    acceptance = limits_cell(p.acceptance_lower, p.acceptance_upper)
     return (
         p.seq,
-        _num(p.nominal, p.unit),
-        _num(p.as_found),
-        _verdict(p.as_found_verdict),
-        _num(p.as_left),
-        _verdict(p.as_left_verdict),
-        p.tolerance_text or f"±{_num(p.tolerance)}",
+        number_cell(p.nominal, p.unit),
+        number_cell(p.as_found),
+        verdict_cell(p.as_found_verdict),
+        number_cell(p.as_left),
+        verdict_cell(p.as_left_verdict),
+        p.tolerance_text or f"±{number_cell(p.tolerance)}",
         limits,
-        _num(p.uncertainty),
-        _num(p.coverage_factor),
+        number_cell(p.uncertainty),
+        number_cell(p.coverage_factor),
         p.tur_text or "—",
         "= limits" if acceptance == limits else acceptance,
     )
@@ -214,7 +214,8 @@ def _calibration_section(c: CalibrationView) -> Section:
     if c.temperature_c is None and c.humidity_pct is None:
         lines.append("Environment: not recorded.")
     else:
-        lines.append(f"Environment: {_num(c.temperature_c, '°C')}, {_num(c.humidity_pct, '%RH')}.")
+        temperature = number_cell(c.temperature_c, "°C")
+        lines.append(f"Environment: {temperature}, {number_cell(c.humidity_pct, '%RH')}.")
     lines.append(
         f"Result: {c.result}; adjustment made: {'yes' if c.adjustment_made else 'no'}; "
         + (f"next due: {c.next_due:%Y-%m-%d}." if c.next_due else "next due: not set.")
@@ -240,7 +241,9 @@ def _standards_section(c: CalibrationView, standards: list[StandardOnTheDay]) ->
     return Section("Standards used", lines, Table(STANDARD_COLUMNS, rows))
 
 
-def _results_section(c: CalibrationView) -> Section:
+def rule_lines(c: CalibrationView) -> list[str]:
+    """The record's decision rule as a sentence, what U, k and TUR mean, and the TUR's
+    justification: said the same on the certificate and the history report."""
     lines = [
         f"Decision rule: {c.decision_rule_text}.",
         "U is the expanded uncertainty with coverage factor k; TUR is the tolerance span "
@@ -248,6 +251,11 @@ def _results_section(c: CalibrationView) -> Section:
     ]
     if c.tur_justification:
         lines.append(f"Justification for a TUR below the lab's minimum: {c.tur_justification}")
+    return lines
+
+
+def _results_section(c: CalibrationView) -> Section:
+    lines = rule_lines(c)
     if not c.points:
         lines.append("No readings recorded.")
         return Section("Results", lines)

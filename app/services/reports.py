@@ -22,12 +22,21 @@ from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditService, entity_name, head_text, readable_changes
 from app.services.bounds import day_problem
-from app.services.certificate import certificate_report, read_certificate
+from app.services.certificate import (
+    certificate_report,
+    limits_cell,
+    number_cell,
+    read_certificate,
+    rule_lines,
+    verdict_cell,
+)
+from app.services.decision_rules import Verdict
 from app.services.dto import (
     AuditView,
     CalibrationView,
     InstrumentHistory,
     OotCaseView,
+    PointView,
     SignatureView,
     instrument_fields,
 )
@@ -193,6 +202,10 @@ READING_COLUMNS = [
     "Unit",
     "As found result",
     "As left result",
+    "U",
+    "k",
+    "TUR",
+    "Acceptance limits",
 ]
 
 
@@ -240,7 +253,10 @@ def _calibration_paragraphs(c: CalibrationView) -> list[str]:
     if c.notes:
         lines.append(f"Notes: {c.notes}")
     lines.append(f"Recorded {c.created_at:%Y-%m-%d %H:%M} UTC by {c.created_by}.")
-    if not c.points:
+    if c.points:
+        # The rule the record was judged by, stored on it (a later change never re-judges).
+        lines.extend(rule_lines(c))
+    else:
         lines.append("No readings recorded.")
     if not c.signatures:
         lines.append("Not signed.")
@@ -262,12 +278,30 @@ def _readings_table(c: CalibrationView) -> Table | None:
                 # holds only the wider side); a plain ± tolerance as the number it is.
                 p.tolerance_text or p.tolerance,
                 p.unit,
-                _verdict(p.as_found_pass),
-                _verdict(p.as_left_pass),
+                _point_verdict(p.as_found_verdict, p.as_found_pass),
+                _point_verdict(p.as_left_verdict, p.as_left_pass),
+                number_cell(p.uncertainty) if p.uncertainty is not None else None,
+                number_cell(p.coverage_factor) if p.coverage_factor is not None else None,
+                p.tur_text or None,
+                _acceptance(p),
             )
             for p in c.points
         ],
     )
+
+
+def _point_verdict(verdict: Verdict | None, passed: bool | None) -> str | None:
+    """The rule's verdict ("conditional pass") where the record has one, else pass/FAIL."""
+    return verdict_cell(verdict) if verdict is not None else _verdict(passed)
+
+
+def _acceptance(p: PointView) -> str | None:
+    """The acceptance limits where a guard band moves them off the tolerance limits."""
+    if p.acceptance_lower is None or p.acceptance_upper is None:
+        return None
+    if (p.acceptance_lower, p.acceptance_upper) == (p.lower_limit, p.upper_limit):
+        return "= limits"
+    return limits_cell(p.acceptance_lower, p.acceptance_upper)
 
 
 AUDIT_CHANGE_COLUMNS = ["Field", "Before", "After"]

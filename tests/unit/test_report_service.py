@@ -183,7 +183,12 @@ def test_history_has_every_field_and_each_calibration_certificate_like(
     readings = good.table
     assert readings is not None
     assert readings.columns[:6] == ["#", "Nominal", "As found", "As left", "Tolerance (±)", "Unit"]
-    assert readings.rows[1] == (2, 100.0, 100.9, 100.1, 0.5, "°C", "FAIL", "pass")
+    assert readings.rows[1][:8] == (2, 100.0, 100.9, 100.1, 0.5, "°C", "FAIL", "pass")
+    # No U typed: no k or TUR; the simple rule's acceptance limits are the tolerance's.
+    assert readings.columns[8:] == ["U", "k", "TUR", "Acceptance limits"]
+    assert readings.rows[1][8:] == (None, None, None, "= limits")
+    # The rule the record was judged by, as a sentence (issue 14).
+    assert "Decision rule: Simple acceptance" in text, text
     assert good.signatures == [
         "Reviewed by Quinn Q. Reviewer (quinn) on 2026-11-23 09:30:00 UTC — “ok”"
     ]
