@@ -264,6 +264,10 @@ def test_preferences_is_in_the_file_menu(qtbot: QtBot, person: Person, window: M
     person.menu(window, "File", "Preferences…")
     dialog = person.wait_for(SettingsDialog)
     assert dialog.findChild(QComboBox) is not None
+    # The lab's metrology policy, shown to alice (an admin) to change: the defaults.
+    qtbot.waitUntil(dialog.policy_box.isEnabled, timeout=10_000)
+    assert dialog.rule.currentText().startswith("Simple acceptance (shared risk), w = 0")
+    assert dialog.minimum_tur.text() == "4" and not dialog.indeterminate.isChecked()
     person.click_button("Cancel", within=dialog)
     assert not [m for m in QApplication.topLevelWidgets() if isinstance(m, QMessageBox)]
     assert isinstance(window.search, QLineEdit)

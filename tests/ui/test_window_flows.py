@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from app.bootstrap import CalTrack
+from app.bootstrap import CalTrack, open_caltrack
+from app.clock import FixedClock
+from app.identity import Identity
+from app.services.decision_rules import DecisionRule
+from app.services.editing import EditingOptions
+from app.services.settings import LabMetrology
 from app.settings.user_settings import UserSettings
 from app.ui.dialogs.calibration_dialog import CalibrationDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.settings_dialog import SettingsDialog
 from app.ui.main_window import MainWindow
-from app.ui.tasks import TaskRunner
+from app.ui.tasks import Changes, TaskRunner
 from app.words import count
 from tests.ui.conftest import Shown
-from tests.ui.opened import opened
-from tests.unit.qa_helpers import png
+from tests.ui.opened import closed, opened
+from tests.unit.qa_helpers import BOB, open_as, png
 
 
 @pytest.fixture
@@ -126,3 +133,115 @@ def test_settings_dialog_changes_theme_and_shared_settings(
     lab = demo_app.settings.lab()
     assert (lab.name, lab.logo) == ("Acme Metrology", png())
     runner.wait()
+
+
+POLICY_ONLY_SQLITE = (
+    "the dialog's handling of the service's answers; the policy's service (values, role, "
+    "audit) is tested on both backends in tests/unit/test_point_metrology.py"
+)
+
+
+@pytest.mark.sqlite_only(POLICY_ONLY_SQLITE)
+def test_qa_sets_the_metrology_policy_in_preferences_and_the_next_calibration_uses_it(
+    qtbot: QtBot, window: MainWindow, demo_app: CalTrack, shown: Shown
+) -> None:
+    window.open_settings()
+    dialog = opened(qtbot, SettingsDialog)
+    qtbot.waitUntil(dialog.policy_box.isEnabled, timeout=10_000)  # alice is the demo's admin
+    # The demo lab sets no policy: the service's defaults (simple acceptance, 4:1, off).
+    simple = DecisionRule.simple().sentence
+    assert dialog.rule.currentText() == f"{simple} — in force now"
+    assert dialog.minimum_tur.text() == "4" and not dialog.indeterminate.isChecked()
+    assert dialog.policy_note.text() == ""
+    # Down on the closed list picks the next rule offered (point_entry.COMMON_RULES).
+    qtbot.keyClick(dialog.rule, Qt.Key.Key_Down)
+    assert dialog.rule.currentData() == "guard r=1 binary"
+    assert dialog.rule.currentText() == "Guarded acceptance, w = U (ILAC G8:2019 4.2.2)"
+    qtbot.keyClick(dialog.indeterminate, Qt.Key.Key_Space)
+    assert dialog.indeterminate.isChecked()
+    # A minimum TUR of 0 is the service's to refuse; its message is shown at the field
+    # and nothing is saved (the policy is checked before anything is written).
+    qtbot.keyClick(dialog.minimum_tur, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(dialog.minimum_tur, "0")
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    error = dialog.policy_form.rows["minimum_tur"].error
+    qtbot.waitUntil(error.isVisible, timeout=10_000)
+    assert error.text() == "must be more than 0 and at most 100 (4 means 4:1), not 0"
+    assert dialog.isVisible() and shown.boxes == []
+    assert demo_app.settings.metrology() == LabMetrology(DecisionRule.simple(), Decimal(4), False)
+
+    qtbot.keyClick(dialog.minimum_tur, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(dialog.minimum_tur, "3.5")
+    assert not error.isVisible()  # typing answers the message
+    with qtbot.waitSignal(window.runner.changed, timeout=10_000) as announced:
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    closed(qtbot, dialog)
+    assert isinstance(announced.args[0], Changes) and announced.args[0].settings
+    lab = demo_app.settings.metrology()
+    assert (lab.decision_rule.code, lab.minimum_tur, lab.indeterminate_opens_case) == (
+        "guard r=1 binary",
+        Decimal("3.5"),
+        True,
+    )
+    event = demo_app.audit.search(entity_type="settings", limit=1, newest_first=True)[0]
+    assert (event.user, event.action) == ("alice", "update")
+    assert event.changes == {
+        "decision_rule": [None, "guard r=1 binary"],
+        "minimum_tur": [None, "3.5"],
+        "indeterminate_opens_case": [None, "yes"],
+    }
+
+    # The next calibration dialog judges by the lab's new default (the demo's
+    # instruments have no type, whose own rule would come first).
+    window.new_calibration()
+    calibration = opened(qtbot, CalibrationDialog)
+    assert calibration.rule_box.currentData() == "guard r=1 binary"
+    assert calibration.rule_box.currentText() == (
+        "Guarded acceptance, w = U (ILAC G8:2019 4.2.2) — lab default"
+    )
+    calibration.reject()
+    closed(qtbot, calibration)
+
+
+@pytest.mark.sqlite_only(POLICY_ONLY_SQLITE)
+def test_a_technician_and_a_read_only_window_see_the_policy_without_changing_it(
+    qtbot: QtBot, app: CalTrack, db_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
+) -> None:
+    # w = 2 U is not one of the rules the grid offers: the list still shows it as the lab's.
+    app.settings.set_metrology(
+        decision_rule="guard r=2 binary", minimum_tur="3", indeterminate_opens_case=True
+    )
+    policy = app.settings.metrology()
+    runner = TaskRunner()
+
+    def shown_to(caltrack: CalTrack) -> SettingsDialog:
+        dialog = SettingsDialog(UserSettings(), caltrack, runner)
+        qtbot.addWidget(dialog)
+        qtbot.waitUntil(lambda: dialog.policy_note.text() != "", timeout=10_000)
+        assert not dialog.policy_box.isEnabled()
+        assert dialog.rule.currentText() == (
+            "Guarded acceptance, w = 2 U (ILAC G8:2019 4.2.2) — in force now"
+        )
+        assert dialog.minimum_tur.text() == "3" and dialog.indeterminate.isChecked()
+        return dialog
+
+    reading = EditingOptions(edit=False)
+    state = tmp_path / "reader"
+    with open_caltrack(db_url, identity=alice, clock=clock, state_dir=state, editing=reading) as ro:
+        dialog = shown_to(ro)
+        note = "Only the current editor can change these (you are read-only)."
+        assert dialog.policy_note.text() == note
+        runner.wait()
+    app.close()
+    with open_as(db_url, BOB, clock) as bob:  # no account: a technician
+        dialog = shown_to(bob)
+        assert dialog.policy_note.text() == (
+            "Only QA reviewers and admins can change these; you (bob) are a technician."
+        )
+        # A disabled field takes no typing; even a value put there is not sent on OK.
+        dialog.minimum_tur.setText("2")
+        dialog._ok()
+        qtbot.waitUntil(lambda: dialog.result() == 1, timeout=10_000)
+        assert bob.settings.metrology() == policy
+        runner.wait()

@@ -87,7 +87,10 @@ offers <b>Refresh</b> (F5).</p>
 <h3>Settings</h3>
 <p>File → Preferences… (<b>Ctrl+,</b>) sets the theme (light, dark or as the system),
 reminders and quiet hours for you, and, for everyone, how many days ahead counts as due
-soon.</p>
+soon. QA reviewers also set there the lab's name and logo printed on certificates and its
+metrology policy: the default decision rule, the minimum TUR and whether an indeterminate
+as-found result opens an out-of-tolerance case. A change never re-judges existing
+records.</p>
 """
 
 

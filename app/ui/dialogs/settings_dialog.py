@@ -1,6 +1,8 @@
 """Settings: theme, reminders and quiet hours (per user); due-soon window and idle
 release (per database, shared by everyone, saved only by the editor); the lab's name and
-logo printed on certificates (per database, QA's to change, audited)."""
+logo printed on certificates, and its metrology policy (default decision rule, minimum
+TUR, whether an indeterminate as-found result opens a case) — per database, QA's to
+change, audited."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import replace
 from datetime import time
 from pathlib import Path
 
-from PySide6.QtCore import QTime
+from PySide6.QtCore import Qt, QTime
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,14 +30,33 @@ from PySide6.QtWidgets import (
 )
 
 from app.bootstrap import CalTrack
-from app.services.accounts import ROLE_RANK
+from app.errors import ValidationError
+from app.services.accounts import ROLE_NAMES, ROLE_RANK
 from app.services.dto import UserView
-from app.services.settings import MAX_LAB_NAME, LabIdentity, image_kind, read_logo
+from app.services.point_entry import rule_choices
+from app.services.settings import (
+    MAX_LAB_NAME,
+    LabIdentity,
+    LabMetrology,
+    image_kind,
+    read_logo,
+)
+from app.services.tolerance_spec import format_number
 from app.settings.user_settings import UserSettings
 from app.ui import messages
-from app.ui.tasks import TaskRunner
+from app.ui.dialogs.form import ValidatingForm, dialog_layout
+from app.ui.tasks import Changes, TaskRunner
 
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+# What the lab's current rule is labelled with in the rule list (the others: their sentence).
+RULE_NOW = "in force now"
+NEVER_REJUDGES = (
+    "A change applies to calibrations recorded from now on. It never re-judges an existing "
+    "record: each keeps the decision rule it was judged by."
+)
+
+# (decision rule code, minimum TUR as typed, indeterminate opens a case); None: unchanged.
+PolicyChanges = tuple[str | None, str | None, bool | None]
 
 
 def _qtime(text: str, default: time) -> QTime:
@@ -118,15 +139,50 @@ class SettingsDialog(QDialog):
         self._lab: LabIdentity | None = None
         self._logo: bytes | None = None  # chosen here: None unchanged, b"" removed
 
+        # The lab's metrology policy: the service checks the values (the minimum TUR's
+        # message is shown at its field) and audits the change.
+        policy = QGroupBox("Metrology policy (QA)")
+        policy_layout = QVBoxLayout(policy)
+        self.policy_form = ValidatingForm()
+        self.rule = QComboBox()
+        # The rules' sentences are long: the list is as wide as a good part of one, and
+        # each item's tooltip has it whole.
+        self.rule.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.rule.setMinimumContentsLength(48)
+        # Keyed by the service's field names, so its messages land at their field.
+        self.policy_form.add("decision rule", "Default decision ru&le:", self.rule)
+        self.minimum_tur = QLineEdit()
+        self.minimum_tur.setPlaceholderText("4 means 4:1")
+        self.policy_form.add("minimum_tur", "Minimum T&UR (4 means 4:1):", self.minimum_tur)
+        self.indeterminate = QCheckBox(
+            "An indeterminate as-found result o&pens an out-of-tolerance case"
+        )
+        never = QLabel(NEVER_REJUDGES)
+        never.setWordWrap(True)
+        self.policy_note = QLabel()
+        self.policy_note.setWordWrap(True)
+        policy_layout.addWidget(self.policy_form)
+        policy_layout.addWidget(self.indeterminate)
+        policy_layout.addWidget(never)
+        policy_layout.addWidget(self.policy_note)
+        policy.setEnabled(False)
+        self.policy_box = policy
+        self.metrology: LabMetrology | None = None  # as loaded
+
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self._ok)
         buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        self.buttons = buttons
+        # Grows when the minimum TUR's message is shown under its field.
+        layout = dialog_layout(self)
         layout.addWidget(mine)
         layout.addWidget(shared)
         layout.addWidget(lab)
+        layout.addWidget(policy)
         layout.addWidget(buttons)
         self._loaded: tuple[int, int] | None = None
         runner.run(app.settings.shared, self._shared_loaded, lambda exc: None)
@@ -136,6 +192,12 @@ class SettingsDialog(QDialog):
             lambda loaded: self._lab_loaded(*loaded),
             lambda exc: None,
             owner=self,  # a lambda names no owner: nothing reaches a closed dialog
+        )
+        runner.run(
+            lambda: (settings_service.metrology(), accounts.me()),
+            lambda loaded: self._metrology_loaded(*loaded),
+            self._metrology_unreadable,
+            owner=self,
         )
 
     def _shared_loaded(self, values: tuple[int, int]) -> None:
@@ -152,12 +214,45 @@ class SettingsDialog(QDialog):
         self._lab = lab
         self.lab_name.setText(lab.name)
         self._show_logo(lab.logo)
-        may = self._app.session.editing and ROLE_RANK[me.role] >= ROLE_RANK["qa"]
-        self.lab_box.setEnabled(may)
+        self.lab_box.setEnabled(self._keeps_lab_settings(me))
+        self.lab_note.setText(self._why_read_only(me))
+
+    def _keeps_lab_settings(self, me: UserView) -> bool:
+        """True when this window may change the lab's QA settings: it is the editor and
+        its user an active QA reviewer or admin (the service checks it again)."""
+        return self._app.session.editing and me.active and ROLE_RANK[me.role] >= ROLE_RANK["qa"]
+
+    def _why_read_only(self, me: UserView) -> str:
+        """The line under a QA group saying why it is read-only ("" when it is not)."""
         if not self._app.session.editing:
-            self.lab_note.setText("Only the current editor can change these (you are read-only).")
-        elif not may:
-            self.lab_note.setText("Only QA reviewers and admins can change these.")
+            return "Only the current editor can change these (you are read-only)."
+        if self._keeps_lab_settings(me):
+            return ""
+        role = ROLE_NAMES.get(me.role, me.role).lower() + ("" if me.active else ", deactivated")
+        return f"Only QA reviewers and admins can change these; you ({me.login}) are a {role}."
+
+    def _metrology_loaded(self, lab: LabMetrology, me: UserView) -> None:
+        self.metrology = lab
+        self.rule.clear()
+        # The rules the calibration dialog offers, the lab's own first (also when it is
+        # not a common one, e.g. w = 2 U set with `settings set`).
+        for choice in rule_choices(lab.decision_rule, RULE_NOW):
+            self.rule.addItem(choice.label, choice.code)
+            self.rule.setItemData(self.rule.count() - 1, choice.label, Qt.ItemDataRole.ToolTipRole)
+        self.rule.setCurrentIndex(0)
+        self.minimum_tur.setText(format_number(lab.minimum_tur))
+        self.indeterminate.setChecked(lab.indeterminate_opens_case)
+        self.policy_box.setEnabled(self._keeps_lab_settings(me))
+        self.policy_note.setText(self._why_read_only(me))
+
+    def _metrology_unreadable(self, exc: BaseException) -> None:
+        # Left disabled: saving defaults over values that cannot be read would change
+        # the lab's policy without anyone choosing to. The service's message says how
+        # to set them again.
+        if isinstance(exc, ValidationError):
+            self.policy_note.setText("; ".join(exc.fields.values()))
+        else:
+            self.policy_note.setText("The policy could not be read now; open Preferences again.")
 
     def _show_logo(self, logo: bytes) -> None:
         self.logo_state.setText(
@@ -196,6 +291,21 @@ class SettingsDialog(QDialog):
             return None
         return changed_name, logo
 
+    def _policy_changes(self) -> PolicyChanges | None:
+        """The parts of the lab's policy changed here, or None for no change."""
+        lab = self.metrology
+        if lab is None or not self.policy_box.isEnabled():
+            return None
+        code = str(self.rule.currentData())
+        tur = self.minimum_tur.text().strip()
+        opens = self.indeterminate.isChecked()
+        changes: PolicyChanges = (
+            code if code != lab.decision_rule.code else None,
+            tur if tur != format_number(lab.minimum_tur) else None,
+            opens if opens != lab.indeterminate_opens_case else None,
+        )
+        return changes if changes != (None, None, None) else None
+
     def result_settings(self) -> UserSettings:
         quiet = self.quiet.isChecked()
         return replace(
@@ -210,12 +320,21 @@ class SettingsDialog(QDialog):
         wanted = (self.due_soon.value(), self.idle.value())
         shared = self._loaded is not None and wanted != self._loaded and self._app.session.editing
         lab = self._lab_changes()
-        if not shared and lab is None:
+        policy = self._policy_changes()
+        if not shared and lab is None and policy is None:
             self.accept()
             return
         service = self._app.settings
 
         def save() -> None:
+            # The policy first: the service checks its values before it writes, so a
+            # minimum TUR it refuses leaves everything else unsaved too.
+            if policy is not None:
+                service.set_metrology(
+                    decision_rule=policy[0],
+                    minimum_tur=policy[1],
+                    indeterminate_opens_case=policy[2],
+                )
             if shared:
                 service.set_shared(*wanted)
             if lab is not None:
@@ -224,6 +343,19 @@ class SettingsDialog(QDialog):
         self._runner.run(
             save,
             lambda _r: self.accept(),
-            lambda exc: messages.explain(self, exc, doing="saving the shared settings"),
+            self._save_failed,
             owner=self,
+            changes=Changes(settings=True),
         )
+
+    def _save_failed(self, exc: BaseException) -> None:
+        """A message the policy's fields claim is shown at them; anything else in a box."""
+        if isinstance(exc, ValidationError):
+            unclaimed = self.policy_form.show_errors(exc.fields)
+            if len(unclaimed) < len(exc.fields):
+                if unclaimed:
+                    messages.warn(
+                        self, "Please check the input", "Nothing was saved.", "\n".join(unclaimed)
+                    )
+                return
+        messages.explain(self, exc, doing="saving the shared settings")
