@@ -16,7 +16,7 @@ from app.clock import FixedClock
 from app.identity import Identity
 from app.services.decision_rules import DecisionRule
 from app.services.editing import EditingOptions
-from app.services.settings import LabMetrology
+from app.services.settings import MINIMUM_TUR_KEY, LabMetrology
 from app.settings.user_settings import UserSettings
 from app.ui.dialogs.calibration_dialog import CalibrationDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
@@ -208,12 +208,21 @@ def test_qa_sets_the_metrology_policy_in_preferences_and_the_next_calibration_us
 def test_a_technician_and_a_read_only_window_see_the_policy_without_changing_it(
     qtbot: QtBot, app: CalTrack, db_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
 ) -> None:
+    runner = TaskRunner()
+    # A stored minimum TUR that cannot be read (changed outside CalTrack) is said, and the
+    # group stays shut even for an admin: OK must not save defaults over it.
+    app.uow.write(lambda uow: uow.meta.set(MINIMUM_TUR_KEY, "four"))
+    dialog = SettingsDialog(UserSettings(), app, runner)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.policy_note.text() != "", timeout=10_000)
+    assert dialog.policy_note.text().startswith("the lab's metrology settings cannot be read")
+    assert "`settings set`" in dialog.policy_note.text()
+    assert not dialog.policy_box.isEnabled() and dialog.metrology is None
     # w = 2 U is not one of the rules the grid offers: the list still shows it as the lab's.
     app.settings.set_metrology(
         decision_rule="guard r=2 binary", minimum_tur="3", indeterminate_opens_case=True
     )
     policy = app.settings.metrology()
-    runner = TaskRunner()
 
     def shown_to(caltrack: CalTrack) -> SettingsDialog:
         dialog = SettingsDialog(UserSettings(), caltrack, runner)
