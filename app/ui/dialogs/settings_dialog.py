@@ -144,13 +144,14 @@ class SettingsDialog(QDialog):
         policy = QGroupBox("Metrology policy (QA)")
         policy_layout = QVBoxLayout(policy)
         self.policy_form = ValidatingForm()
+        self.policy_form.layout_.setContentsMargins(0, 0, 0, 0)  # aligned with the box
         self.rule = QComboBox()
         # The rules' sentences are long: the list is as wide as a good part of one, and
         # each item's tooltip has it whole.
         self.rule.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.rule.setMinimumContentsLength(48)
+        self.rule.setMinimumContentsLength(64)
         # Keyed by the service's field names, so its messages land at their field.
         self.policy_form.add("decision rule", "Default decision ru&le:", self.rule)
         self.minimum_tur = QLineEdit()
