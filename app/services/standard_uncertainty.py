@@ -67,6 +67,21 @@ def parse_stated(text: str) -> StatedUncertainty | None:
     return checked_stated(StatedUncertainty(value, k, unit))
 
 
+def stated_input_text(stated: StatedUncertainty | None) -> str:
+    """The stated uncertainty as :func:`parse_stated` reads it back ("" for none):
+    ``0.02:2:°C``, ``0.02::°C`` (no k), ``0.5`` (U alone). Every digit kept, so the
+    form, an export and ``--stated-u`` round-trip the stored floats exactly."""
+    if stated is None:
+        return ""
+    parts = [number_text(stated.value)]
+    k = stated.coverage_factor
+    if k is not None or stated.unit:
+        parts.append(number_text(k) if k is not None else "")
+    if stated.unit:
+        parts.append(stated.unit)
+    return ":".join(parts)
+
+
 def checked_stated(stated: StatedUncertainty) -> StatedUncertainty:
     """The stated uncertainty if it can be one; ValidationError otherwise."""
     if not (0 < stated.value < float("inf")):

@@ -45,7 +45,7 @@ from app.services.audit import AuditChainWriter
 from app.services.calibrations import CalibrationService
 from app.services.dto import PointInput
 from app.services.due import next_due_from
-from app.services.instruments import InstrumentService
+from app.services.instruments import UNCHANGED, InstrumentService
 from app.services.review import instrument_problems, record_problems, sentence
 from app.services.settings import lab_metrology
 from app.services.snapshots import diff, instrument_snapshot
@@ -601,6 +601,7 @@ class TransferService:
                 flag_inconsistent=plan.options.inconsistent == "flag",
                 type_name=row.type_name or None,
                 custom=row.custom or None,
+                stated=row.stated,
                 # The one rule for a typed instrument without an interval (add_in's).
                 interval_from_type="calibration_interval_days" not in row.values,
             )
@@ -703,7 +704,7 @@ class TransferService:
         # The tag is the key: an update never renames (not even its case).
         changes = {k: v for k, v in row.values.items() if k != "asset_tag"}
         before = instrument_snapshot(current)
-        if changes or row.type_name or row.custom:
+        if changes or row.type_name or row.custom or row.stated is not None:
             self._instruments.edit_in(
                 uow,
                 audit,
@@ -713,9 +714,14 @@ class TransferService:
                 # A blank type cell leaves the type as it is (as a blank cell does).
                 type_name=row.type_name or None,
                 custom=row.custom or None,
+                # A blank cell leaves the stated uncertainty too (there is no "clear").
+                stated=UNCHANGED if row.stated is None else row.stated,
             )
         changed = diff(before, instrument_snapshot(current))
-        labels = [c.label.lower() for c in COLUMNS["instruments"] if c.field in changed]
+        # Only the first letter lowered: "stated U", not "stated u".
+        labels = [
+            c.label[:1].lower() + c.label[1:] for c in COLUMNS["instruments"] if c.field in changed
+        ]
         labels += [k.replace("_", " ") for k in changed if k not in _LABELLED]
         if not changed:
             return PreviewRow(

@@ -5,8 +5,10 @@ export wrote. Readings go in one cell as ``NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:U
 items separated by ``; `` (what ``parse_point`` reads; TOLERANCE as written when it was
 written another way than ±), standards as asset tags
 separated by ``; ``, an instrument's custom field values as ``NAME=VALUE`` items
-separated by ``; `` (``custom_text``). Numbers are written with every digit Python
-knows (``repr``), so reading them back gives the same float.
+separated by ``; `` (``custom_text``), a standard's stated uncertainty as
+``VALUE[:K[:UNIT]]`` (``stated_input_text``, what ``--stated-u`` takes). Numbers are
+written with every digit Python knows (``repr``), so reading them back gives the same
+float.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date, datetime
 
 from app.db.models import CalibrationRecord, Instrument, MeasurementPoint
 from app.services.snapshots import custom_values
+from app.services.standard_uncertainty import stated_input_text, stated_of
 from app.services.transfer_mapping import exported_columns
 from app.storage.tables import Cell
 
@@ -56,6 +59,7 @@ def instrument_cells(obj: Instrument, type_names: Mapping[int, str]) -> tuple[Ce
     special: dict[str, Cell] = {
         "type_name": type_names.get(obj.type_id, "") if obj.type_id is not None else "",
         "custom_fields": custom_text(custom_values(obj.custom_fields)),
+        "stated_uncertainty": stated_input_text(stated_of(obj)),
     }
     return tuple(
         special[name] if name in special else getattr(obj, name) for name in INSTRUMENT_FIELDS

@@ -34,7 +34,8 @@ class ColumnSpec:
     label: str  # the export's header
     synonyms: tuple[str, ...] = ()
     # text, int, months, years, date, moment, number, bool, readings, tags, note (a
-    # line added to the notes), custom (custom field values, NAME=VALUE; ...)
+    # line added to the notes), custom (custom field values, NAME=VALUE; ...), stated
+    # (a standard's stated uncertainty, VALUE[:K[:UNIT]])
     kind: str = "text"
     required: bool = False
     informational: bool = False  # exported for people, recognised, not imported
@@ -50,6 +51,8 @@ class ColumnSpec:
             return "calibration interval (months → days: × 365 / 12, rounded)"
         if self.kind == "years":
             return "calibration interval (years → days: × 365)"
+        if self.kind == "stated":
+            return "stated uncertainty of a standard (U:k:unit, as --stated-u takes it)"
         if self.kind == "note":
             return (
                 f"added to the notes as “{self.label}: …” (CalTrack keeps no provider for a "
@@ -214,6 +217,16 @@ INSTRUMENT_COLUMNS: tuple[ColumnSpec, ...] = (
         ("customfields", "customvalues"),
         kind="custom",
         width=30,
+    ),
+    # The expanded uncertainty stated on it as a standard, in one cell as `--stated-u`
+    # takes it: VALUE[:K[:UNIT]] ("0.02:2:°C"), like the custom fields cell: one column
+    # that maps like any other rather than three that only mean something together.
+    ColumnSpec(
+        "stated_uncertainty",
+        "Stated U",
+        ("statedexpandeduncertainty",),
+        kind="stated",
+        width=16,
     ),
     ColumnSpec(
         "last_calibrated",

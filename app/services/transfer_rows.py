@@ -18,7 +18,8 @@ from typing import Any
 from app.errors import ValidationError
 from app.plain_text import control_problem, tag_key, tag_problem
 from app.services.calibrations import parse_point
-from app.services.dto import CalibrationInput, PointInput
+from app.services.dto import CalibrationInput, PointInput, StatedUncertainty
+from app.services.standard_uncertainty import parse_stated
 from app.services.transfer_dates import DateProblem, in_calendar, parse_day, parse_moment
 from app.services.transfer_mapping import spec_of
 from app.services.transfer_model import VALUE_NAMES, ColumnValues, ImportMapping, RowIssue
@@ -44,6 +45,8 @@ class PlannedRow:
     due: dict[str, date] = field(default_factory=dict)
     type_name: str | None = None  # None: no type given (an update leaves it)
     custom: dict[str, str] = field(default_factory=dict)
+    # A standard's stated uncertainty (None: not given; an update leaves it)
+    stated: StatedUncertainty | None = None
     # calibrations
     calibration: CalibrationInput | None = None
     performed_on: date | None = None
@@ -326,6 +329,12 @@ def instrument_row(
             planned.custom, problem = parse_custom(row.text(name))
             if problem:
                 row.issue(name, problem)
+        elif spec.kind == "stated":
+            # The service's own parser and checks (the CLI's and the form's too).
+            try:
+                planned.stated = parse_stated(row.text(name))
+            except ValidationError as exc:
+                row.issue(name, "; ".join(exc.fields.values()))
         elif name == "type_name":
             planned.type_name = " ".join(row.text(name).split())
         elif name in row.choices:

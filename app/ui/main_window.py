@@ -60,6 +60,7 @@ from app.services.dto import (
     TypeView,
 )
 from app.services.editing import RequestOutcome, RequestStatus
+from app.services.instruments import Unchanged
 from app.services.point_entry import EntryRules
 from app.settings.user_settings import UserSettings
 from app.ui import messages
@@ -1176,11 +1177,18 @@ class MainWindow(QMainWindow):
             if dialog is None:
                 raise RuntimeError("the instrument dialog called back before it was built")
             type_name, custom = dialog.type_choice()
+            # Checked by the dialog before it submits (the service checks it again).
+            stated = dialog.stated_choice()
             if isinstance(data, InstrumentInput):
                 from_type = dialog.interval_from_type()
+                given = None if isinstance(stated, Unchanged) else stated
                 self.run_task(
                     lambda: service.add(
-                        data, type_name=type_name, custom=custom, interval_from_type=from_type
+                        data,
+                        type_name=type_name,
+                        custom=custom,
+                        interval_from_type=from_type,
+                        stated=given,
                     ),
                     ok,
                     fail,
@@ -1199,6 +1207,7 @@ class MainWindow(QMainWindow):
                         reason=reason,
                         type_name=type_name,
                         custom=custom,
+                        stated=stated,
                     ),
                     ok,
                     fail,
@@ -1234,11 +1243,16 @@ class MainWindow(QMainWindow):
 
         # The person's type and custom value changes, as against what they opened.
         type_name, custom = dialog.type_choice()
+        stated = dialog.stated_change()
 
         def reapply(fresh: InstrumentDetail) -> None:
             dialog.load(fresh)
-            reapply_mine(dialog, mine)
+            # Before reapply_mine, which saves: what Save sends is read from the form
+            # as it saves (after it, the type and stated U were lost).
             dialog.reapply_type_choice(type_name, custom)
+            if stated is not None:
+                dialog.stated.setText(stated)
+            reapply_mine(dialog, mine)
 
         resolve_conflict(
             exc,

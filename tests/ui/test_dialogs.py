@@ -18,13 +18,15 @@ from app.services.dto import (
     CalibrationInput,
     InstrumentChanges,
     InstrumentInput,
+    StatedUncertainty,
     TypeChanges,
     TypeFieldInput,
     TypeInput,
 )
+from app.services.instruments import Unchanged
 from app.ui.dialogs.calibration_dialog import VERDICT_FOUND, VERDICT_LEFT, CalibrationDialog
 from app.ui.dialogs.conflict_dialog import ConflictChoice, ConflictDialog
-from app.ui.dialogs.instrument_dialog import CUSTOM_ROW, TYPE_ROW, InstrumentDialog
+from app.ui.dialogs.instrument_dialog import CUSTOM_ROW, STATED_ROW, TYPE_ROW, InstrumentDialog
 from app.ui.dialogs.lock_dialog import LockChoice, LockInUseDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.vocabulary import LIFECYCLES, REQUIREMENTS
@@ -358,3 +360,91 @@ def test_instrument_dialog_changes_type_without_dropping_values(
         "Thermometer",
         {"Probe serial": "PS-9", "Probe kind": "Pt100"},
     )
+
+
+@pytest.mark.sqlite_only(
+    "the form's own behaviour; the parse and checks it shows are the service's "
+    "(tests/unit/test_standard_uncertainty.py) and the three columns are written and "
+    "verified on both backends by test_migrations' 0013 test"
+)
+def test_instrument_dialog_takes_a_standards_stated_u_by_keyboard(
+    qtbot: QtBot, app: CalTrack
+) -> None:
+    # Issue 14: the U stated on a standard, typed as `--stated-u` takes it (U:k:unit).
+    # STD-7 is the PRT reference of test_standard_uncertainty: U = 0.02 °C at k = 2.
+    add_thermometer(app, "STD-7")
+    built: list[InstrumentDialog] = []
+    sent: list[StatedUncertainty | Unchanged | None] = []
+
+    def submit(
+        data: InstrumentInput | InstrumentChanges, version: int | None, ok: Ok, fail: Fail
+    ) -> None:  # the real service, called in place, as the window does off the GUI thread
+        stated = built[-1].stated_choice()
+        sent.append(stated)
+        try:
+            if isinstance(data, InstrumentInput):
+                given = None if isinstance(stated, Unchanged) else stated
+                ok(app.instruments.add(data, stated=given))
+            else:
+                ok(app.instruments.edit("STD-7", data, expected_version=version, stated=stated))
+        except ValidationError as exc:
+            fail(exc)
+
+    def form(tag: str | None) -> tuple[InstrumentDialog, QLineEdit]:
+        detail = app.instruments.get(tag) if tag else None
+        dialog = InstrumentDialog(submit=submit, on_conflict=lambda e, m: None, detail=detail)
+        built.append(dialog)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.activateWindow()
+        dialog.stated.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        qtbot.waitUntil(dialog.stated.hasFocus, timeout=5_000)
+        return dialog, dialog.stated
+
+    def retype(field: QLineEdit, text: str) -> None:
+        qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(field, Qt.Key.Key_Backspace)
+        qtbot.keyClicks(field, text)
+
+    dialog, field = form("STD-7")
+    error = dialog.form.rows[STATED_ROW].error
+    assert field.text() == "" and "0.02:2:°C" in field.placeholderText()
+    # Checked by the service's rule as soon as the field is left.
+    qtbot.keyClicks(field, "0.02:0")
+    qtbot.keyClick(field, Qt.Key.Key_Tab)
+    qtbot.waitUntil(error.isVisible)
+    assert error.text() == "k must be a finite number more than 0"
+    # A unit after the number without the colons: Enter (Save) says how to write it, at
+    # the field, and nothing is sent or stored.
+    field.setFocus(Qt.FocusReason.ShortcutFocusReason)
+    qtbot.waitUntil(field.hasFocus, timeout=5_000)
+    retype(field, "0.02 °C")
+    assert not error.isVisible(), "typing again takes the old message away"
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    qtbot.waitUntil(error.isVisible)
+    assert error.text() == "write it as VALUE[:K[:UNIT]] (numbers), not '0.02 °C'"
+    assert (sent, dialog.isVisible()) == ([], True)
+    assert app.instruments.get("STD-7").stated_uncertainty is None
+    # Written right (a decimal comma is read too): saved.
+    retype(field, "0,02:2:°C")
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert app.instruments.get("STD-7").stated_uncertainty == StatedUncertainty(0.02, 2.0, "°C")
+
+    # Opened again it shows what --stated-u takes; emptied, Save removes it.
+    dialog, field = form("STD-7")
+    assert field.text() == "0.02:2:°C"
+    retype(field, "")
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert app.instruments.get("STD-7").stated_uncertainty is None
+    assert sent == [StatedUncertainty(0.02, 2.0, "°C"), None]
+
+    # A new instrument takes one too: U with a unit and no k.
+    dialog, field = form(None)
+    qtbot.keyClicks(field, "5e-05::mm")
+    qtbot.keyClicks(dialog.edits["asset_tag"], "GB-1")
+    qtbot.keyClicks(dialog.edits["description"], "Gauge block set")
+    qtbot.keyClick(dialog.edits["description"], Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert app.instruments.get("GB-1").stated_uncertainty == StatedUncertainty(5e-05, None, "mm")

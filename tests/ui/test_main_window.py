@@ -17,7 +17,7 @@ from app.bootstrap import CalTrack
 from app.db.fencing import LOCK_EPOCH_KEY
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWorkFactory
-from app.services.dto import InstrumentChanges
+from app.services.dto import InstrumentChanges, StatedUncertainty, TypeInput
 from app.services.instruments import InstrumentService
 from app.settings.user_settings import UserSettings
 from app.ui.app import Launcher
@@ -153,9 +153,13 @@ def test_conflict_flow_reapplies_mine_on_their_version(
     assert window.history is not None
     tag = window.history.instrument.asset_tag
     start_version = window.history.instrument.version
+    demo_app.types.add(TypeInput(name="Bench thermometer"))  # read as the form opens
     window.edit_instrument()
     dialog = opened(qtbot, InstrumentDialog)
     dialog.edits["location"].setText("Mine: Lab 1.01")
+    # Sent beside the fields, and so reapplied beside them, before the save.
+    dialog.type_box.setCurrentIndex(dialog.type_box.findData("Bench thermometer"))
+    dialog.stated.setText("0.05:2:°C")
     # Meanwhile the instrument is saved by someone else.
     demo_app.instruments.edit(tag, InstrumentChanges(notes="theirs"))
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
@@ -163,6 +167,8 @@ def test_conflict_flow_reapplies_mine_on_their_version(
     closed(qtbot, dialog)
     saved = demo_app.instruments.get(tag)
     assert saved.location == "Mine: Lab 1.01"
+    assert saved.type_name == "Bench thermometer"
+    assert saved.stated_uncertainty == StatedUncertainty(0.05, 2.0, "°C")
     assert saved.notes == "theirs", "their change is kept"
     assert saved.version == start_version + 2
 

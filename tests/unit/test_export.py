@@ -17,6 +17,7 @@ from app.services.dto import (
     CalibrationInput,
     InstrumentInput,
     PointInput,
+    StatedUncertainty,
     TypeFieldInput,
     TypeInput,
     TypePointInput,
@@ -485,3 +486,73 @@ def test_an_imported_type_is_checked_per_row_and_gives_its_interval(
         {"Probe serial": "PS-1"},
         180,
     )
+
+
+@pytest.mark.sqlite_only(
+    "one text cell read by the service's own parser (Python, the same on either backend); "
+    "the three columns are written and verified on both backends by test_migrations' 0013 test"
+)
+def test_a_round_trip_keeps_a_standards_stated_u_and_a_bad_one_is_a_row_error(
+    app: CalTrack, bob_app: CalTrack, tmp_path: Path
+) -> None:
+    # Issue 14: the U stated on a standard goes out in one "Stated U" cell as
+    # `--stated-u` takes it (VALUE[:K[:UNIT]]), like "Custom fields", and comes back.
+    # STD-7 is the PRT of test_standard_uncertainty (U = 0.02 °C, k = 2); STD-8 a gauge
+    # block set whose maker states 0.05 µm as 5e-05 mm with no k; STD-9 a bare U.
+    stated = {
+        "STD-7": StatedUncertainty(0.02, 2.0, "°C"),
+        "STD-8": StatedUncertainty(5e-05, None, "mm"),
+        "STD-9": StatedUncertainty(0.1),
+    }
+    for tag, value in stated.items():
+        app.instruments.add(InstrumentInput(asset_tag=tag, description="Reference"), stated=value)
+    app.instruments.add(InstrumentInput(asset_tag="TH-1", description="Thermometer"))
+    exported = app.transfer.export("csv", tmp_path / "look")
+    cells = {r["Asset tag"]: r["Stated U"] for r in load_csv(Path(exported.files[0]))}
+    assert cells == {"STD-7": "0.02:2:°C", "STD-8": "5e-05::mm", "STD-9": "0.1", "TH-1": ""}
+    imported = bob_app.transfer.import_file(
+        Path(exported.files[0]), ImportOptions(kind="instruments")
+    )
+    assert imported.committed, [str(i) for i in imported.issues[:3]]
+    assert {t: bob_app.instruments.get(t).stated_uncertainty for t in cells} == {
+        **stated,
+        "TH-1": None,
+    }
+    again = bob_app.transfer.export("csv", tmp_path / "again")
+    assert {r["Asset tag"]: r["Stated U"] for r in load_csv(Path(again.files[0]))} == cells
+
+    # An update sets it from the cell; a blank cell leaves the stored one (as a blank
+    # type cell does).
+    update = tmp_path / "update.csv"
+    update.write_text(
+        'Asset tag,Description,Stated U\nTH-1,Thermometer,"0,5:2:°C"\nSTD-7,Reference,\n',
+        encoding="utf-8",
+    )
+    result = app.transfer.import_file(
+        update, ImportOptions(kind="instruments", update_existing=True)
+    )
+    assert result.committed
+    assert [(r.asset_tag, r.action, r.summary) for r in result.rows] == [
+        ("TH-1", "update", "changes stated U"),
+        ("STD-7", "unchanged", "no change"),
+    ]
+    assert app.instruments.get("TH-1").stated_uncertainty == StatedUncertainty(0.5, 2.0, "°C")
+    assert app.instruments.get("STD-7").stated_uncertainty == stated["STD-7"]
+
+    # A bad value is that row's error, naming the column, in the service's words.
+    register = tmp_path / "register.csv"
+    register.write_text(
+        "Asset tag,Description,Stated U\n"
+        "STD-1,PRT,0.02 °C\n"  # a unit without the colons
+        "STD-2,PRT,0.02:0:°C\n"  # k = 0
+        "STD-3,PRT,-0.02\n",  # U below 0
+        encoding="utf-8",
+    )
+    bad = app.transfer.import_file(register, ImportOptions(kind="instruments"))
+    assert not bad.committed
+    assert {i.line: f"{i.column}: {i.message}" for i in bad.issues} == {
+        2: "Stated U: write it as VALUE[:K[:UNIT]] (numbers), not '0.02 °C'",
+        3: "Stated U: k must be a finite number more than 0",
+        4: "Stated U: U must be a finite number more than 0",
+    }
+    assert app.instruments.list(search="STD-1").total == 0, "nothing stored"

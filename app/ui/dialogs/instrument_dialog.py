@@ -1,7 +1,9 @@
 """Add or edit an instrument, with messages next to the fields they are about.
 
 The form also chooses the instrument's type and shows that type's custom fields under
-it (the service, ``types.apply_type``, checks and stores them).
+it (the service, ``types.apply_type``, checks and stores them), and holds the expanded
+uncertainty stated on it as a standard, typed as ``instruments edit --stated-u`` takes
+it and read by the same parser (``standard_uncertainty.parse_stated``).
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ from app.services.dto import (
     InstrumentChanges,
     InstrumentDetail,
     InstrumentInput,
+    StatedUncertainty,
     TypeFieldView,
     TypeView,
 )
+from app.services.instruments import UNCHANGED, Unchanged
+from app.services.standard_uncertainty import parse_stated, stated_input_text
 from app.services.types import custom_value
 from app.services.validation import MAX_GRACE_DAYS, MAX_INTERVAL_DAYS
 from app.ui import messages
@@ -74,6 +79,19 @@ ROWS_WHEN_NEEDED = frozenset({"requirement_reason", "reason"})
 # the service names a custom field's problem ("custom field Probe serial").
 TYPE_ROW = "type_name"
 CUSTOM_ROW = "custom field "
+# The row of the stated uncertainty: the name the service gives its problems.
+STATED_ROW = "stated_uncertainty"
+# One field in the CLI's and the import column's form rather than three: a value alone
+# ("0.02") is typed as it is, and what a technician learns here works in --stated-u and
+# in a register's "Stated U" cell too.
+STATED_PLACEHOLDER = "U:k:unit, e.g. 0.02:2:°C"
+STATED_TIP = (
+    "As a reference standard: the expanded uncertainty U stated for it (on its "
+    "certificate or by its maker), typed as U:k:unit. 0.02:2:°C is U = 0.02 °C at k = 2; "
+    "0.02::°C a U in °C without a k; 0.02 a U alone. A calibration that uses this "
+    "standard is offered this U at points in the same unit that the standard's own "
+    "calibration does not cover. Empty the field to remove it."
+)
 # An optional date a date editor holds no value for: shown as NO_DATE_TEXT (a date
 # editor always holds some date; this one, its minimum, stands for none).
 NO_DATE = QDate(1900, 1, 1)
@@ -126,6 +144,7 @@ class InstrumentDialog(QDialog):
             edit.setMaxLength(max_len)
             self.edits[name] = edit
             self.form.add(name, label, edit, column=column)
+        self._add_stated_row()
         self._add_type_row()
         self.notes = QPlainTextEdit()
         self.notes.setTabChangesFocus(True)
@@ -149,6 +168,41 @@ class InstrumentDialog(QDialog):
         else:
             self._type_changed()
         self.edits["asset_tag"].setFocus()
+
+    def _add_stated_row(self) -> None:
+        self.stated = QLineEdit()
+        # U, k and a unit of at most UNIT_LEN: well inside this.
+        self.stated.setMaxLength(SHORT_LEN)
+        self.stated.setPlaceholderText(STATED_PLACEHOLDER)
+        self.stated.setToolTip(STATED_TIP)
+        self.form.add(STATED_ROW, "Stat&ed U:", self.stated, column=1)
+        self.stated.editingFinished.connect(self._check_stated)
+
+    def _check_stated(self) -> None:
+        """The service's parse and checks of the typed value, said at the field as soon
+        as it is left (Save checks again)."""
+        try:
+            parse_stated(self.stated.text())
+        except ValidationError as exc:
+            self.form.rows[STATED_ROW].set_error(exc.fields.get(STATED_ROW, str(exc)))
+            return
+        self.form.rows[STATED_ROW].set_error(None)
+
+    def stated_choice(self) -> StatedUncertainty | Unchanged | None:
+        """What Save sends as the stated uncertainty: None for none (an edit's emptied
+        field removes it), UNCHANGED for an edit that left it as loaded. Raises the
+        service's ValidationError (field ``stated_uncertainty``) for what cannot be one."""
+        stated = parse_stated(self.stated.text())
+        if self._detail is not None and stated == self._detail.stated_uncertainty:
+            return UNCHANGED
+        return stated
+
+    def stated_change(self) -> str | None:
+        """The stated uncertainty as typed when it differs from what was loaded (None:
+        left alone): what a conflict's "reapply mine" puts back."""
+        text = self.stated.text().strip()
+        loaded = stated_input_text(self._detail.stated_uncertainty) if self._detail else ""
+        return None if text == loaded else text
 
     def _add_type_row(self) -> None:
         self.type_box = QComboBox()
@@ -369,6 +423,7 @@ class InstrumentDialog(QDialog):
         self.grace.setValue(detail.grace_days)
         self.status.setCurrentIndex(max(0, self.status.findData(detail.lifecycle)))
         self.notes.setPlainText(detail.notes)
+        self.stated.setText(stated_input_text(detail.stated_uncertainty))
         self.expected_version = detail.version
         self._detail = detail
         self.requirement.setCurrentIndex(
@@ -464,11 +519,17 @@ class InstrumentDialog(QDialog):
     def _save(self) -> None:
         values = self.changes()
         errors = self._local_errors(self.values())
+        stated: StatedUncertainty | Unchanged | None = UNCHANGED
+        try:
+            stated = self.stated_choice()
+        except ValidationError as exc:
+            errors.update(exc.fields)
         if errors:
             self.form.show_errors(errors)
             return
         type_name, custom = self.type_choice()
-        if self._detail is not None and not values and type_name is None and not custom:
+        untouched = type_name is None and not custom and isinstance(stated, Unchanged)
+        if self._detail is not None and not values and untouched:
             self.accept()  # nothing changed: nothing to save
             return
         self._busy(True)
