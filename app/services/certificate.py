@@ -30,6 +30,7 @@ from app.services.settings import LabIdentity, lab_identity
 from app.services.traceability import standard_problems_in
 
 TITLE = "Calibration certificate"
+NO_LAB_NAME = "Laboratory name not set (QA: File → Preferences, or settings set --lab-name)"
 READING_COLUMNS = [
     "#",
     "Nominal",
@@ -300,7 +301,7 @@ def certificate_report(
     parameters.append(("Calibration date", f"{c.performed_on:%Y-%m-%d}"))
     return Report(
         title=f"{TITLE} — calibration #{c.id} of {c.asset_tag}",
-        subtitle=data.lab.name or "Laboratory name not set (settings set --lab-name)",
+        subtitle=data.lab.name or NO_LAB_NAME,
         parameters=parameters,
         generated_at=generated_at,
         generated_by=generated_by,
