@@ -14,7 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from app.clock import FixedClock
 from app.identity import Identity
 from app.services.validation import instrument_input
 from tests.pg_server import REQUIRE_ENV, PgServer, ServerUnavailable, start_server
+from tests.sharding import keep_this_shard, recorder_if_asked
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
@@ -304,60 +305,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif _server_half_left_out(item):
             item.add_marker(pytest.mark.skip(reason=SERVER_HALF_LEFT_OUT))
 
-    _keep_this_shard(config, items)
+    keep_this_shard(config, items)
 
 
-SHARD_ENV = "CALTRACK_SHARD"
+RECORDER = recorder_if_asked()
 
 
-def _keep_this_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``CALTRACK_SHARD=K/N`` keeps the K-th of N shares of the tests: ./run-tests runs
-    the integration tier as such processes side by side, so both cores stay busy after the
-    quicker tiers end.
-
-    The tests that share a fixture made once per module (a module's lab, or the commands
-    it runs once for all its cases) stay together in one share: split over two processes,
-    each would make it. The groups go in order to the share with the fewest tests so far.
-    """
-    shard = os.environ.get(SHARD_ENV)
-    if not shard:
-        return
-    k, _, n = shard.partition("/")
-    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
-        raise pytest.UsageError(f"{SHARD_ENV}={shard!r}: give K/N with 1 <= K <= N")
-    groups: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        groups.setdefault(_shard_group(item), []).append(item)
-    sizes = [0] * int(n)
-    share: dict[str, int] = {}
-    for key, members in groups.items():
-        share[key] = sizes.index(min(sizes))
-        sizes[share[key]] += sum(not item.get_closest_marker("skip") for item in members)
-    mine = [item for item in items if share[_shard_group(item)] == int(k) - 1]
-    theirs = [item for item in items if share[_shard_group(item)] != int(k) - 1]
-    config.hook.pytest_deselected(items=theirs)
-    items[:] = mine
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Measures each test's seconds when ``CALTRACK_RECORD_DURATIONS=1`` (tests/sharding.py)."""
+    if RECORDER is not None:
+        RECORDER.add(report)
 
 
-def _shard_group(item: pytest.Item) -> str:
-    """The test's file and the parameters of its module- or class-wide fixtures (the
-    backend of a module's lab), or the test itself when it shares nothing."""
-    info = getattr(item, "_fixtureinfo", None)
-    definitions: dict[str, Sequence[pytest.FixtureDef[object]]] = (
-        info.name2fixturedefs if info is not None else {}
-    )
-    shared = [
-        name
-        for name in getattr(item, "fixturenames", ())
-        if name in definitions and definitions[name][-1].scope in ("class", "module", "package")
-    ]
-    if not shared:
-        return item.nodeid
-    callspec = getattr(item, "callspec", None)
-    params = callspec.params if callspec is not None else {}
-    return f"{item.path}::" + ",".join(
-        f"{name}={params[name]!r}" for name in sorted(params) if name in shared
-    )
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Saves the measured seconds for the next runs' split into shards."""
+    if RECORDER is not None:
+        RECORDER.save()
 
 
 WINDOW_TESTS = (Path(__file__).parent / "ui", JOURNEYS)
