@@ -79,6 +79,9 @@ def test_assess_and_close_a_case_after_setting_the_signing_password(
     person.shortcut("Ctrl+Shift+O")
     cases = person.wait_for(OotWindow)
     qtbot.waitUntil(lambda: cases.loaded and cases.case is not None, timeout=10_000)
+    # Alt+D below is a mnemonic of the window in front: under load the cases window came
+    # to the front after the keys, which then went to the main window's "&Details".
+    qtbot.waitUntil(cases.isActiveWindow, timeout=10_000)
     person.click_cell(cases.table, 0, 1)
     assert cases.case is not None and cases.case.id == case.id
     assert "REF-1" in cases.case_title.text()
