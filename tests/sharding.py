@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -109,7 +110,7 @@ class DurationRecorder:
             return
         # Two shards finish at about the same time: the lock keeps one from losing the
         # other's measurements.
-        with portalocker.Lock(str(self.path) + ".lock", timeout=60):
+        with portalocker.Lock(Path(tempfile.gettempdir()) / "caltrack-durations.lock", timeout=60):
             merged = measured_durations(self.path)
             merged.update({key: round(value, 2) for key, value in self.seconds.items()})
             self.path.write_text(
