@@ -24,6 +24,8 @@ from app.db.models import (
     Instrument,
     InstrumentType,
     OotCase,
+    Provider,
+    SendoutBatch,
     Signature,
     UserAccount,
 )
@@ -38,8 +40,10 @@ from app.services.snapshots import (
     Snapshot,
     account_snapshot,
     attachment_snapshot,
+    batch_snapshot,
     case_full_snapshot,
     instrument_full_snapshot,
+    provider_snapshot,
     record_snapshot,
     search_text_of,
     signature_snapshot,
@@ -347,6 +351,8 @@ ENTITY_NAMES: dict[str, str] = {
     "calibration": "Calibration",
     "attachment": "Attachment",
     "oot_case": "Out-of-tolerance case",
+    "provider": "Provider",
+    "sendout_batch": "Send-out batch",
     "signature": "Signature",
     "signing": "Signing attempt",
     "user_account": "User account",
@@ -365,6 +371,7 @@ CODE_FIELDS = frozenset(
         "role",
         "result",
         "meaning",
+        "approval",
     }
 )
 # A calibration's readings: [[seq, nominal, found, left, tol, unit]], and since issue 14
@@ -547,6 +554,17 @@ def _named(entity_type: str, state: EntityState) -> str:
     return f"{entity_type} {state.label} (#{state.id})"
 
 
+def _provider_state(o: Provider) -> EntityState:
+    derived = ("name_key",) if o.name_key != tag_key(o.name) else ()
+    return EntityState(
+        o.id, o.name, provider_snapshot(o), (o.updated_by, o.updated_at), False, derived
+    )
+
+
+def _batch_state(o: SendoutBatch) -> EntityState:
+    return EntityState(o.id, f"SO-{o.id}", batch_snapshot(o), (o.updated_by, o.updated_at), False)
+
+
 def _case_state(o: OotCase) -> EntityState:
     snap = case_full_snapshot(o)
     return EntityState(o.id, f"OOT-{o.id}", snap, (o.updated_by, o.updated_at), False)
@@ -560,6 +578,8 @@ ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "signature": lambda uow: (_signature_state(o) for o in uow.signatures.iter_all()),
     "oot_case": lambda uow: (_case_state(o) for o in uow.oot_cases.iter_all()),
     "instrument_type": lambda uow: (_type_state(o) for o in uow.types.iter_all()),
+    "provider": lambda uow: (_provider_state(o) for o in uow.providers.iter_all()),
+    "sendout_batch": lambda uow: (_batch_state(o) for o in uow.sendouts.iter_all()),
 }
 
 
