@@ -379,6 +379,16 @@ class SendoutService:
                         f"recorded as calibration #{item.record_id}"
                     }
                 )
+            dates: dict[str, str] = {}
+            done = parse_date("performed_on", data.performed_on, dates)
+            if done is not None and not batch.sent_on <= done <= item.received_on:
+                raise ValidationError(
+                    {
+                        "performed_on": f"{done} is not while {instrument.asset_tag} was with "
+                        f"the provider ({batch.sent_on} to {item.received_on}); give the "
+                        "certificate's calibration date"
+                    }
+                )
             provider = uow.providers.get(batch.provider_id)
             assert provider is not None  # a foreign key
             verdict = self._calibrations.lab_verdict_in(uow, instrument, data)

@@ -7,6 +7,8 @@ default rule (simple acceptance): 20.7 at 20 is outside 19.5 … 20.5.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from app.bootstrap import CalTrack
@@ -36,7 +38,7 @@ def _events(db: str) -> int:
 
 def _certificate(*points: tuple[float, float]) -> CalibrationInput:
     return CalibrationInput(
-        performed_on="2026-11-20",
+        performed_on="2026-11-20",  # while it was with the provider
         result="pass",
         certificate_number="C-7781",
         points=tuple(reading(n, found) for n, found in points),
@@ -134,7 +136,7 @@ def test_bad_input_to_a_batch_is_refused_with_the_reason(app: CalTrack) -> None:
         ({"expected_return": "2026-01-01"}, "before the day they were sent"),
     ):
         with pytest.raises(ValidationError, match=message):
-            app.sendouts.create("CalCo Labs", ["TH-001"], **kwargs)  # type: ignore[arg-type]
+            app.sendouts.create("CalCo Labs", ["TH-001"], **kwargs)
     with pytest.raises(ValidationError, match="named twice: TH-001"):
         app.sendouts.create("CalCo Labs", ["TH-001", "th-001"])
     with pytest.raises(NotFoundError, match="no instrument with asset tag 'NOPE'"):
@@ -185,6 +187,10 @@ def test_the_compare_catches_a_provider_pass_that_fails_the_labs_limits(
     app.sendouts.receive(batch.id, received_on="2026-11-21")
     prefill = app.sendouts.prefill(batch.id, "TH-001")
     assert (prefill.provider_kind, prefill.provider_name) == ("external", "CalCo Labs")
+
+    early = replace(_certificate((20, 20.1)), performed_on="2026-10-01")
+    with pytest.raises(ValidationError, match="not while TH-001 was with the provider"):
+        app.sendouts.record_certificate(batch.id, "TH-001", "pass", early)
 
     agreed = app.sendouts.record_certificate(
         batch.id, "TH-001", "pass", _certificate((20, 20.1), (100, 100.2))
