@@ -69,6 +69,7 @@ from app.ui.dialogs.calibration_dialog import CalibrationDialog, already_saved_t
 from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
+from app.ui.dialogs.providers_dialog import ProvidersDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.server_dialog import ServerDialog
 from app.ui.dialogs.types_dialog import TypesDialog
@@ -380,6 +381,12 @@ class MainWindow(QMainWindow):
             "Ctrl+T",
             "The register of instrument types and their test plans (Ctrl+T)",
         )
+        self.act_providers = self.add_action(
+            "&Providers…",
+            self.open_providers,
+            "Ctrl+Shift+P",
+            "External calibration providers and the instruments sent to them (Ctrl+Shift+P)",
+        )
         self.act_settings = self.add_action(
             "&Preferences…", self.open_settings, "Ctrl+,", "Theme, reminders, due-soon window"
         )
@@ -451,6 +458,7 @@ class MainWindow(QMainWindow):
         db_menu.addSeparator()
         db_menu.addAction(self.qa.act_users)
         db_menu.addAction(self.act_types)
+        db_menu.addAction(self.act_providers)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_guide)
         help_menu.addAction(self.act_shortcuts)
@@ -1548,6 +1556,13 @@ class MainWindow(QMainWindow):
     def open_types(self) -> None:
         """The register of instrument types (QA and admins change it; others read it)."""
         dialog = TypesDialog(
+            app=self.app, runner=self.runner, editing=self.app.session.editing, parent=self
+        )
+        open_modal(dialog, lambda _result: None)
+
+    def open_providers(self) -> None:
+        """Providers (QA keeps them; others read) and send-outs (anyone who edits)."""
+        dialog = ProvidersDialog(
             app=self.app, runner=self.runner, editing=self.app.session.editing, parent=self
         )
         open_modal(dialog, lambda _result: None)
