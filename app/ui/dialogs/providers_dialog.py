@@ -64,7 +64,7 @@ from app.vocabulary import APPROVALS
 
 Loaded = tuple[UserView, list[ProviderView], list[SendoutView]]
 PROVIDER_COLUMNS = ("Provider", "Approval", "Review date", "State")
-BATCH_COLUMNS = ("Batch", "Provider", "Sent on", "Expected", "PO", "Instruments", "State")
+BATCH_COLUMNS = ("Batch", "Provider", "Sent on", "Expected", "PO", "Instruments", "State", "Cost")
 ITEM_COLUMNS = ("Tag", "Description", "Back on", "Calibration", "Certificate vs lab's limits")
 COL_COMPARE = 4
 
@@ -310,6 +310,7 @@ class ProvidersDialog(QDialog):
                     b.po_number,
                     len(b.items),
                     b.state,
+                    "" if b.cost is None else f"{b.cost:,.2f}",
                 )
                 for b in self.batches
             ],
