@@ -8,8 +8,11 @@ default rule (simple acceptance): 20.7 at 20 is outside 19.5 … 20.5.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from app.bootstrap import CalTrack
 from app.clock import FixedClock
@@ -231,3 +234,34 @@ def test_the_compare_catches_a_provider_pass_that_fails_the_labs_limits(
     assert app.maintenance.verify().clean
     tamper(db_url, "UPDATE sendout_item SET lab_result = 'pass'")
     assert any("sendout_batch SO-1" in p for p in app.maintenance.verify().problems)
+
+
+def test_the_export_carries_providers_and_send_outs(app: CalTrack, tmp_path: Path) -> None:
+    plain = app.transfer.export("xlsx", tmp_path / "plain.xlsx")
+    assert load_workbook(plain.files[0]).sheetnames == ["Instruments", "Calibrations"]
+    app.providers.add(CALCO)
+    add_thermometer(app)
+    add_thermometer(app, "TH-002")
+    batch = app.sendouts.create(
+        "CalCo Labs", ["TH-001", "TH-002"], sent_on="2026-11-01", po_number="PO-9", cost=80
+    )
+    app.sendouts.receive(batch.id, ["TH-002"], received_on="2026-11-10")
+    book = load_workbook(app.transfer.export("xlsx", tmp_path / "lab.xlsx").files[0])
+    assert book.sheetnames == ["Instruments", "Calibrations", "Providers", "Send-outs"]
+    providers = [[c.value for c in row] for row in book["Providers"].iter_rows()]
+    assert providers[1][:5] == ["CalCo Labs", "Approved", datetime(2027, 6, 30), "UKAS", "0123"]
+    sent = [[c.value for c in row] for row in book["Send-outs"].iter_rows()]
+    assert [(r[0], r[4], r[5], r[7], r[8]) for r in sent[1:]] == [
+        ("SO-1", "PO-9", 80, "TH-001", None),
+        ("SO-1", "PO-9", None, "TH-002", datetime(2026, 11, 10)),
+    ]
+    csv = app.transfer.export("csv", tmp_path / "lab.csv")
+    assert [Path(f).name for f in csv.files] == [
+        "lab-instruments.csv",
+        "lab-calibrations.csv",
+        "lab-providers.csv",
+        "lab-sendouts.csv",
+    ]
+    lines = Path(csv.files[3]).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("Batch,Provider,Sent on,Expected return,PO number,Batch cost")
+    assert lines[2].startswith("SO-1,CalCo Labs,2026-11-01,,PO-9,,")
