@@ -1289,15 +1289,20 @@ class MainWindow(QMainWindow):
         instruments = self.app.instruments
         types = self.app.types
 
-        def load() -> tuple[list[str], EntryRules, CalibrationPrefill | None]:
+        providers = self.app.providers
+        Loaded = tuple[list[str], EntryRules, CalibrationPrefill | None, list[str]]
+
+        def load() -> Loaded:
             # What the dialog starts from: the standards to offer, what the grid judges
-            # by (the lab's rule and minimum TUR), and a typed instrument's test plan.
+            # by (the lab's rule and minimum TUR), a typed instrument's test plan, and
+            # the register's providers to offer as an external provider's name.
             tags = [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows]
             plan = types.prefill(detail.asset_tag) if detail.type_name else None
-            return tags, service.entry_rules(detail.asset_tag), plan
+            names = [p.name for p in providers.list(include_retired=False)]
+            return tags, service.entry_rules(detail.asset_tag), plan, names
 
-        def open_dialog(loaded: tuple[list[str], EntryRules, CalibrationPrefill | None]) -> None:
-            standard_tags, rules, plan = loaded
+        def open_dialog(loaded: Loaded) -> None:
+            standard_tags, rules, plan, provider_names = loaded
 
             def submit(
                 data: CalibrationInput,
@@ -1323,6 +1328,7 @@ class MainWindow(QMainWindow):
                 offer_uncertainty=self.qa.standard_uncertainties,
                 rules=rules,
                 plan=plan,
+                provider_names=provider_names,
                 parent=self,
             )
 
