@@ -558,6 +558,8 @@ class SendoutBatch(Base):
     items: Mapped[list[SendoutItem]] = relationship(
         order_by="SendoutItem.seq", cascade="all, delete-orphan"
     )
+    # Read only: the batch's provider (its name goes into audit labels and prefills).
+    provider: Mapped[Provider] = relationship(viewonly=True)
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (CheckConstraint("cost IS NULL OR cost >= 0", name="cost_not_negative"),)

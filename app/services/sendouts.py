@@ -202,8 +202,7 @@ class SendoutService:
         def read(uow: UnitOfWork) -> CalibrationInput:
             batch = self._require(uow, batch_id)
             item = self._item(uow, batch, tag)
-            provider = uow.providers.get(batch.provider_id)
-            assert provider is not None  # a foreign key
+            provider = batch.provider
             return CalibrationInput(
                 performed_on=item.received_on or self._clock.today(),
                 result="pass",
@@ -389,8 +388,7 @@ class SendoutService:
                         "certificate's calibration date"
                     }
                 )
-            provider = uow.providers.get(batch.provider_id)
-            assert provider is not None  # a foreign key
+            provider = batch.provider
             verdict = self._calibrations.lab_verdict_in(uow, instrument, data)
             lab = verdict.result or said
             entry = replace(
@@ -450,7 +448,7 @@ class SendoutService:
         action: str,
         reason: str,
     ) -> None:
-        provider = uow.providers.get(batch.provider_id)
+        provider = batch.provider
         batch.updated_at = audit.now
         batch.updated_by = self._identity.user
         uow.sendouts.touch(batch)
@@ -458,7 +456,7 @@ class SendoutService:
         audit.record(
             ENTITY,
             batch.id,
-            f"{batch_label(batch.id)} {provider.name if provider else ''}".strip(),
+            f"{batch_label(batch.id)} {provider.name}",
             action,
             diff(before, batch_snapshot(batch)),
             reason,
