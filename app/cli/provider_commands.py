@@ -337,7 +337,9 @@ def register(sub: Any) -> None:
     )
     receive.add_argument("batch", metavar="BATCH", help="SO-12 or 12")
     receive.add_argument("tags", nargs="*", metavar="TAG", help="default: every one still out")
-    receive.add_argument("--on", metavar="YYYY-MM-DD", help="the day they came back (today)")
+    receive.add_argument(
+        "--on", "--received-on", dest="on", metavar="YYYY-MM-DD", help="the day back (today)"
+    )
     receive.add_argument("--expect-version", type=version_number, metavar="V")
     cert = add_command(
         so,
