@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
 from app.clock import FixedClock
-from app.services.provider_views import ProviderInput
+from app.services.provider_views import ProviderChanges, ProviderInput
 from app.ui.dialogs.providers_dialog import ProvidersDialog
 from app.ui.tasks import TaskRunner
 from tests.conftest import add_thermometer
@@ -75,3 +75,22 @@ def test_technicians_read_the_register_and_send_out_a_read_only_window_does_neit
         qtbot.waitUntil(lambda: len(dialog.batches) == 1, timeout=10_000)
         assert bob.sendouts.get(1).approval_reason == "the only lab with a 1000 °C furnace"
         dialog.close()
+
+
+def test_a_provider_changed_meanwhile_keeps_what_was_typed_and_a_second_save_applies_it(
+    qtbot: QtBot, app: CalTrack, runner: TaskRunner
+) -> None:
+    app.providers.add(ProviderInput(name="CalCo Labs"))
+    dialog = open_dialog(qtbot, app, runner, editing=True)
+    assert dialog.may_edit() and dialog.current is not None and dialog.current.version == 1
+    app.providers.edit("CalCo Labs", ProviderChanges(contact="someone else's"))  # version 2
+    dialog.number.setText("0123")
+    dialog.save_provider()
+    qtbot.waitUntil(lambda: "Not saved: CalCo Labs was changed" in dialog.banner.text())
+    assert dialog.number.text() == "0123"  # kept
+    assert app.providers.get("CalCo Labs").accreditation_number == ""
+    qtbot.waitUntil(lambda: dialog.current is not None and dialog.current.version == 2)
+    dialog.save_provider()
+    qtbot.waitUntil(lambda: app.providers.get("CalCo Labs").version == 3, timeout=10_000)
+    stored = app.providers.get("CalCo Labs")
+    assert (stored.accreditation_number, stored.contact) == ("0123", "someone else's")

@@ -113,6 +113,9 @@ class ProvidersDialog(QDialog):
         self.providers: list[ProviderView] = []
         self.batches: list[SendoutView] = []
         self.current: ProviderView | None = None  # the provider shown; None: a new one
+        # What the form was filled from: a save sends only what was typed over it (after
+        # a conflict ``current`` is the newer stored version, this stays).
+        self.baseline: ProviderView | None = None
         self.last_compare: ReceiptCompare | None = None
         self.setWindowTitle("Providers and send-outs")
         self.resize(1100, 680)
@@ -386,6 +389,7 @@ class ProvidersDialog(QDialog):
 
     def _show_provider(self, view: ProviderView | None) -> None:
         self.current = view
+        self.baseline = view
         self.name.setText(view.name if view else "")
         self.approval.setCurrentIndex(
             max(0, self.approval.findData(view.approval if view else "approved"))
@@ -429,8 +433,8 @@ class ProvidersDialog(QDialog):
             return
         typed = self._typed()
         providers = self._app.providers
-        loaded = self.current
-        if loaded is None:
+        loaded, base = self.current, self.baseline
+        if loaded is None or base is None:
             self._run(
                 lambda: providers.add(typed),
                 self._provider_saved,
@@ -439,13 +443,13 @@ class ProvidersDialog(QDialog):
             )
             return
         before = ProviderInput(
-            name=loaded.name,
-            contact=loaded.contact,
-            accreditation_body=loaded.accreditation_body,
-            accreditation_number=loaded.accreditation_number,
-            scope=loaded.scope,
-            approval=loaded.approval,
-            review_date=str(loaded.review_date or ""),
+            name=base.name,
+            contact=base.contact,
+            accreditation_body=base.accreditation_body,
+            accreditation_number=base.accreditation_number,
+            scope=base.scope,
+            approval=base.approval,
+            review_date=str(base.review_date or ""),
         )
         changed = {
             k: v
@@ -644,6 +648,8 @@ class ProvidersDialog(QDialog):
             self.show_banner(
                 "Not saved — " + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in fields.items())
             )
+        elif isinstance(exc, ConflictError) and doing == "saving the provider":
+            self._provider_conflict()
         elif isinstance(exc, ConflictError):
             self.show_banner(
                 f"Not saved: {exc.label} was changed by someone else meanwhile; it is shown "
@@ -653,6 +659,29 @@ class ProvidersDialog(QDialog):
         else:
             self.show_banner(f"Not saved — {exc}".split("\n")[0])
             messages.explain(self, exc, doing=doing)
+
+    def _provider_conflict(self) -> None:
+        """Someone saved the provider after it was loaded here: what was typed stays in
+        the form (nothing lost, nothing overwritten unasked); the stored version becomes
+        the one a second Save applies it to, and the heading says whose change it is."""
+        loaded = self.current
+        if loaded is None:
+            return
+        providers = self._app.providers
+
+        def adopt(fresh: ProviderView) -> None:
+            self.current = fresh
+            self.heading.setText(
+                f"{fresh.name} — changed by {fresh.updated_by} "
+                f"{fresh.updated_at:%Y-%m-%d %H:%M} UTC while you edited it"
+            )
+            self.show_banner(
+                f"Not saved: {fresh.name} was changed by {fresh.updated_by} after you opened "
+                "it. What you typed is kept here; Save again applies what you changed to "
+                "their version (the fields you did not touch keep theirs)."
+            )
+
+        self._run(lambda: providers.get(loaded.name), adopt, "reloading the provider")
 
     def show_banner(self, text: str) -> None:
         self.banner.setText(text)
