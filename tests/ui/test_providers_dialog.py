@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.services.provider_views import ProviderChanges, ProviderInput
+from app.ui import messages
 from app.ui.dialogs.providers_dialog import ProvidersDialog
 from app.ui.tasks import TaskRunner
 from tests.conftest import add_thermometer
@@ -94,3 +95,33 @@ def test_a_provider_changed_meanwhile_keeps_what_was_typed_and_a_second_save_app
     qtbot.waitUntil(lambda: app.providers.get("CalCo Labs").version == 3, timeout=10_000)
     stored = app.providers.get("CalCo Labs")
     assert (stored.accreditation_number, stored.contact) == ("0123", "someone else's")
+
+
+def test_what_is_typed_is_not_dropped_without_asking(
+    qtbot: QtBot, app: CalTrack, runner: TaskRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.providers.add(ProviderInput(name="Alpha Cal"))
+    app.providers.add(ProviderInput(name="Beta Cal"))
+    dialog = open_dialog(qtbot, app, runner, editing=True)
+    assert dialog.name.text() == "Alpha Cal"
+    asked: list[str] = []
+    answer = messages.Button.Cancel
+
+    def asker(*args: object) -> messages.Button:
+        asked.append(str(args[3]))
+        return answer
+
+    monkeypatch.setattr(messages, "asker", asker)
+    dialog.number.setText("0123")
+    dialog.provider_list.selectRow(1)  # another provider chosen: asked, Cancel keeps mine
+    assert asked == [
+        "What you typed for Alpha Cal is not saved. Drop it and open another provider?"
+    ]
+    assert dialog.name.text() == "Alpha Cal" and dialog.number.text() == "0123"
+    assert dialog.provider_list.currentRow() == 0
+    dialog.reject()
+    assert len(asked) == 2 and dialog.isVisible()
+    answer = messages.Button.Discard
+    dialog.provider_list.selectRow(1)
+    assert dialog.name.text() == "Beta Cal" and dialog.number.text() == ""
+    assert app.providers.get("Alpha Cal").accreditation_number == "", "nothing stored"

@@ -384,8 +384,71 @@ class ProvidersDialog(QDialog):
     # -- providers ---------------------------------------------------------------------
 
     def _provider_chosen(self, row: int) -> None:
-        if 0 <= row < len(self.providers):
-            self._show_provider(self.providers[row])
+        if not 0 <= row < len(self.providers):
+            return
+        chosen = self.providers[row]
+        if self.baseline is not None and chosen.id == self.baseline.id and self.dirty():
+            return  # a reload re-selected the provider being edited: keep what was typed
+        if self.dirty() and not self._may_drop("open another provider"):
+            self._reselect()
+            return
+        self._show_provider(chosen)
+
+    def _reselect(self) -> None:
+        """Put the list's selection back on the provider being edited."""
+        names = [p.name for p in self.providers]
+        shown = self.baseline.name if self.baseline is not None else None
+        self.provider_list.blockSignals(True)
+        try:
+            if shown in names:
+                self.provider_list.selectRow(names.index(shown))
+            else:
+                self.provider_list.clearSelection()
+        finally:
+            self.provider_list.blockSignals(False)
+
+    def _as_input(self, view: ProviderView | None) -> ProviderInput:
+        if view is None:
+            return ProviderInput(name="", review_date="")
+        return ProviderInput(
+            name=view.name,
+            contact=view.contact,
+            accreditation_body=view.accreditation_body,
+            accreditation_number=view.accreditation_number,
+            scope=view.scope,
+            approval=view.approval,
+            review_date=str(view.review_date or ""),
+        )
+
+    def edited_fields(self) -> dict[str, Any]:
+        """The fields typed over what the form was filled from (stripped, as saved)."""
+        before = self._as_input(self.baseline)
+        return {
+            k: v
+            for k, v in vars(self._typed()).items()
+            if str(v or "").strip() != str(getattr(before, k) or "").strip()
+        }
+
+    def dirty(self) -> bool:
+        return self.may_edit() and bool(self.edited_fields())
+
+    def _may_drop(self, doing: str) -> bool:
+        """Asks before what is typed is dropped; True: drop it."""
+        name = self.name.text().strip() or "the new provider"
+        answer = messages.ask(
+            self,
+            "Unsaved changes",
+            f"What you typed for {name} is not saved. Drop it and {doing}?",
+            messages.Button.Discard | messages.Button.Cancel,
+            messages.Button.Cancel,
+            icon=messages.Icon.Warning,
+        )
+        return answer == messages.Button.Discard
+
+    def reject(self) -> None:
+        if self.dirty() and not self._may_drop("close"):
+            return
+        super().reject()
 
     def _show_provider(self, view: ProviderView | None) -> None:
         self.current = view
@@ -421,7 +484,7 @@ class ProvidersDialog(QDialog):
         )
 
     def new_provider(self) -> None:
-        if not self.may_edit():
+        if not self.may_edit() or (self.dirty() and not self._may_drop("start a new provider")):
             return
         self.tabs.setCurrentIndex(0)
         self.provider_list.clearSelection()
@@ -442,20 +505,7 @@ class ProvidersDialog(QDialog):
                 changes=Changes(providers=True),
             )
             return
-        before = ProviderInput(
-            name=base.name,
-            contact=base.contact,
-            accreditation_body=base.accreditation_body,
-            accreditation_number=base.accreditation_number,
-            scope=base.scope,
-            approval=base.approval,
-            review_date=str(base.review_date or ""),
-        )
-        changed = {
-            k: v
-            for k, v in vars(typed).items()
-            if str(v or "").strip() != str(getattr(before, k) or "").strip()
-        }
+        changed = self.edited_fields()
         if not changed:
             self.show_banner("Nothing to save: the provider is as stored.")
             return
