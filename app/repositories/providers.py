@@ -73,6 +73,15 @@ class SendoutRepository:
         stmt = stmt.order_by(SendoutBatch.sent_on.desc(), SendoutBatch.id.desc())
         return list(self._session.execute(stmt).scalars())
 
+    def batch_ids_of(self, instrument_id: int) -> list[int]:
+        """The batches an instrument was sent out in, oldest first."""
+        stmt = (
+            select(SendoutItem.batch_id)
+            .where(SendoutItem.instrument_id == instrument_id)
+            .order_by(SendoutItem.batch_id)
+        )
+        return [int(b) for b in self._session.execute(stmt).scalars()]
+
     def open_items_of(self, instrument_ids: Sequence[int]) -> dict[int, int]:
         """instrument id → the batch it is out with (not yet received)."""
         if not instrument_ids:

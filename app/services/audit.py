@@ -620,8 +620,9 @@ def instrument_trail(
 
     The one rule for an instrument's audit trail, used by its audit tab, its printed
     history and the audit window filtered by its tag: the instrument itself, its
-    calibrations and their signatures, its attachments (its own and its records'), and
-    its out-of-tolerance cases with the signatures that closed them. ``record_ids``
+    calibrations and their signatures, its attachments (its own and its records'), its
+    out-of-tolerance cases with the signatures that closed them, and the send-out batches
+    it went out in (a batch's events are about each of its instruments). ``record_ids``
     saves reading the calibrations again when the caller has them.
     """
     if record_ids is None:
@@ -635,6 +636,8 @@ def instrument_trail(
         "signature": sorted(set(signatures)),
         "attachment": [a.id for a in uow.attachments.for_instrument(instrument_id)],
         "oot_case": case_ids,
+        # The send-out batches it went out in (issue 15): sent, received, its certificate.
+        "sendout_batch": uow.sendouts.batch_ids_of(instrument_id),
     }
 
 

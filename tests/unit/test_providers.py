@@ -172,6 +172,9 @@ def test_receiving_one_then_the_rest(app: CalTrack, clock: FixedClock) -> None:
         app.sendouts.receive(batch.id, expected_version=batch.version)
     rest = app.sendouts.receive(batch.id)
     assert rest.state == "back"
+    # The batch's events are in each of its instruments' audit trails.
+    trail = [(e.entity_type, e.action) for e in app.instruments.history("TH-002").audit]
+    assert [a for t, a in trail if t == "sendout_batch"] == ["create", "receive", "receive"]
     assert [str(i.received_on) for i in rest.items] == [str(clock.today()), "2026-11-10"]
     with pytest.raises(ValidationError, match="every instrument of SO-1 is back already"):
         app.sendouts.receive(batch.id)
