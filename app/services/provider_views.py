@@ -102,6 +102,8 @@ class SendoutItemView:
         """The compare in plain words, as the window and the command line show it."""
         if not self.provider_result:
             return "back, no certificate recorded yet" if self.received_on else "out"
+        if not self.lab_result:
+            return f"provider: {self.provider_result}; no readings to compare"
         said = f"provider: {self.provider_result}; lab's limits: {self.lab_result}"
         if self.disagrees:
             return f"DIFFERS — {said}"
@@ -156,6 +158,7 @@ class ReceiptCompare:
     rule: str
     problems: tuple[str, ...]
     oot_case_id: int | None
+    judged: bool = True  # False: the certificate gave no readings to judge
 
     @property
     def disagrees(self) -> bool:
@@ -164,6 +167,12 @@ class ReceiptCompare:
     @property
     def sentence(self) -> str:
         """One plain line: agreed, or what the lab's limits caught."""
+        if not self.judged:
+            return (
+                f"{self.asset_tag}: the certificate states {self.provider_result} and gives no "
+                "readings, so the lab's limits could not check it; calibration "
+                f"#{self.record_id} recorded as {self.provider_result}"
+            )
         if not self.disagrees:
             return (
                 f"{self.asset_tag}: the provider's {self.provider_result} agrees with the lab's "

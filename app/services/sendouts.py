@@ -396,7 +396,8 @@ class SendoutService:
                 provider_kind="external",
                 provider_name=provider.name,
                 result=lab,
-                adjustment_made=data.adjustment_made or lab == "adjusted",
+                # The provider adjusted it, whatever the lab makes of the readings.
+                adjustment_made=data.adjustment_made or "adjusted" in (lab, said),
                 notes="; ".join(
                     n
                     for n in (
@@ -433,6 +434,7 @@ class SendoutService:
                 rule=verdict.rule,
                 problems=verdict.problems if lab != said else (),
                 oot_case_id=case.id if case is not None else None,
+                judged=verdict.result is not None,
             )
 
         return self._uow.write(write, label="record a provider's certificate")

@@ -268,3 +268,25 @@ def test_the_export_carries_providers_and_send_outs(app: CalTrack, tmp_path: Pat
     lines = Path(csv.files[3]).read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("Batch,Provider,Sent on,Expected return,PO number,Batch cost")
     assert lines[2].startswith("SO-1,CalCo Labs,2026-11-01,,PO-9,,")
+
+
+def test_a_provider_that_adjusted_and_a_certificate_without_readings(app: CalTrack) -> None:
+    app.providers.add(CALCO)
+    add_thermometer(app)
+    add_thermometer(app, "TH-002")
+    batch = app.sendouts.create("CalCo Labs", ["TH-001", "TH-002"], sent_on="2026-11-01")
+    app.sendouts.receive(batch.id, received_on="2026-11-21")
+    # Found at 20.7 (outside 19.5 … 20.5), left at 20.1: the lab's limits say adjusted too.
+    adjusted = replace(_certificate(), points=(reading(20, 20.7, 20.1),), certificate_number="C-1")
+    compare = app.sendouts.record_certificate(batch.id, "TH-001", "adjusted", adjusted)
+    assert (compare.lab_result, compare.disagrees) == ("adjusted", False)
+    record = app.calibrations.get(compare.record_id)
+    assert record.result == "adjusted" and record.adjustment_made
+    assert compare.oot_case_id is not None  # found out of tolerance: a case, as always
+    # No readings on the certificate: nothing to judge, its result recorded as stated.
+    bare = app.sendouts.record_certificate(batch.id, "TH-002", "pass", _certificate())
+    assert (bare.provider_result, bare.lab_result, bare.judged) == ("pass", "pass", False)
+    assert "gives no readings, so the lab's limits could not check it" in bare.sentence
+    item = app.sendouts.get(batch.id).items[1]
+    assert (item.provider_result, item.lab_result) == ("pass", "")
+    assert item.compare_text == "provider: pass; no readings to compare"
