@@ -40,7 +40,9 @@ from app.services.opening import (
     migrating_marker,
     open_database,
 )
+from app.services.providers import ProviderService
 from app.services.reports import ReportService
+from app.services.sendouts import SendoutService
 from app.services.settings import SharedSettingsService
 from app.services.signatures import SignatureService
 from app.services.transfer import TransferService
@@ -80,6 +82,8 @@ class CalTrack:
     reports: ReportService
     transfer: TransferService
     types: TypeService
+    providers: ProviderService
+    sendouts: SendoutService
     uow: UnitOfWorkFactory
     notices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -232,6 +236,8 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
             calibrations=calibrations,
         ),
         types=TypeService(uow=uow, identity=identity, clock=clock),
+        providers=ProviderService(uow=uow, identity=identity, clock=clock),
+        sendouts=SendoutService(uow=uow, identity=identity, clock=clock, calibrations=calibrations),
         uow=uow,
         notices=opened.notices,
         problems=opened.problems,

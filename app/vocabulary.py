@@ -39,3 +39,8 @@ CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
 # What a custom field of an instrument type holds (issue 14).
 FieldKind = Literal["text", "number", "date", "choice"]
 FIELD_KINDS: tuple[FieldKind, ...] = get_args(FieldKind)
+
+# Whether the lab may send instruments to an external calibration provider (17025 6.6):
+# sending to one that is not approved needs a reason, kept in the audit trail.
+Approval = Literal["approved", "conditionally_approved", "not_approved"]
+APPROVALS: tuple[Approval, ...] = get_args(Approval)

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.cli import (
     metrology_commands,
+    provider_commands,
     qa_commands,
     report_commands,
     transfer_commands,
@@ -957,6 +958,8 @@ def register(sub: Any) -> None:
             "user_account",
             "signature",
             "oot_case",
+            "provider",
+            "sendout_batch",
             "signing",
             "settings",
             "database",
@@ -1053,6 +1056,7 @@ def register(sub: Any) -> None:
     report_commands.register(sub)
     transfer_commands.register(sub)
     type_commands.register(sub)
+    provider_commands.register(sub)
 
 
 _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items()} | {

@@ -111,6 +111,14 @@ def cmd_report_oot(args: argparse.Namespace) -> int:
     return _write(report, path, fmt)
 
 
+def cmd_report_providers(args: argparse.Namespace) -> int:
+    path, fmt = _prepare_output(args)
+    with open_app(args) as app:
+        lines = app.sendouts.turnaround(since=args.date_from)
+        report = app.reports.providers(lines, since=args.date_from)
+    return _write(report, path, fmt)
+
+
 def cmd_report_audit(args: argparse.Namespace) -> int:
     path, fmt = _prepare_output(args)
     with open_app(args) as app:
@@ -220,6 +228,13 @@ def register(sub: Any) -> None:
     )
     _period_args(oot, "cases found")
     _output_args(oot)
+    providers = add_command(
+        rep, "providers", cmd_report_providers, "turnaround and cost per external provider"
+    )
+    providers.add_argument(
+        "--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="sent on or after"
+    )
+    _output_args(providers)
     audit = add_command(rep, "audit", cmd_report_audit, "the audit trail of a period (UTC days)")
     _period_args(audit, "events")
     audit.add_argument("--user", help="one user's events (OS login)")

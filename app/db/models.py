@@ -494,6 +494,104 @@ class OotCase(Base):
     )
 
 
+class Provider(Base):
+    """An external calibration provider in the lab's register (ISO/IEC 17025 6.6).
+
+    QA keeps it (``app.services.providers``). Never deleted: a provider the lab stops
+    using is retired with a reason (``retired_at``/``retired_by``/``retire_reason``), and
+    its send-outs keep naming it.
+    """
+
+    __tablename__ = "provider"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(SHORT_LEN))
+    # app.plain_text.tag_key of the name: unique ignoring case and look-alike characters.
+    name_key: Mapped[str] = mapped_column(String(SHORT_LEN), unique=True)
+    contact: Mapped[str] = mapped_column(Text, default="")
+    accreditation_body: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    accreditation_number: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    approval: Mapped[str] = mapped_column(String(30), default="approved")
+    review_date: Mapped[date | None] = mapped_column(Date)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retired_by: Mapped[str | None] = mapped_column(String(USER_LEN))
+    retire_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(
+            "approval IN ('approved', 'conditionally_approved', 'not_approved')", name="approval"
+        ),
+    )
+
+
+class SendoutBatch(Base):
+    """Instruments sent together to one provider for calibration, and their return.
+
+    Its items are part of it (replaced never, updated on receipt), audited with it as
+    entity ``sendout_batch``. Never deleted.
+    """
+
+    __tablename__ = "sendout_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
+    sent_on: Mapped[date] = mapped_column(Date)
+    po_number: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    expected_return: Mapped[date | None] = mapped_column(Date)
+    cost: Mapped[float | None] = mapped_column(Float)
+    # Why instruments went to a provider that was not approved ("" when it was).
+    approval_reason: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    items: Mapped[list[SendoutItem]] = relationship(
+        order_by="SendoutItem.seq", cascade="all, delete-orphan"
+    )
+    # Read only: the batch's provider (its name goes into audit labels and prefills).
+    provider: Mapped[Provider] = relationship(viewonly=True)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (CheckConstraint("cost IS NULL OR cost >= 0", name="cost_not_negative"),)
+
+
+class SendoutItem(Base):
+    """One instrument of a send-out batch: when it came back, and what was found.
+
+    ``provider_result`` is what the provider's certificate says; ``lab_result`` what the
+    lab's own tolerances and decision rule make of the certificate's readings (the
+    calibration record ``record_id``, recorded on receipt). "" until known.
+    """
+
+    __tablename__ = "sendout_item"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("sendout_batch.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"), index=True)
+    received_on: Mapped[date | None] = mapped_column(Date)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_record.id"))
+    provider_result: Mapped[str] = mapped_column(String(20), default="")
+    lab_result: Mapped[str] = mapped_column(String(20), default="")
+
+    __table_args__ = (
+        CheckConstraint(
+            "provider_result IN ('', 'pass', 'fail', 'adjusted')", name="provider_result"
+        ),
+        CheckConstraint("lab_result IN ('', 'pass', 'fail', 'adjusted')", name="lab_result"),
+    )
+
+
 class Meta(Base):
     """Key/value facts about the database: id, lock epoch, shared settings."""
 

@@ -242,6 +242,15 @@ class InstrumentRepository:
     def get(self, instrument_id: int) -> Instrument | None:
         return self._session.get(Instrument, instrument_id)
 
+    def by_ids(self, ids: Sequence[int]) -> dict[int, Instrument]:
+        """id → instrument, for the ids that exist (in slices the server takes)."""
+        found: dict[int, Instrument] = {}
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), 500):
+            stmt = select(Instrument).where(Instrument.id.in_(wanted[start : start + 500]))
+            found.update({i.id: i for i in self._session.execute(stmt).scalars()})
+        return found
+
     def get_by_tag(self, asset_tag: str) -> Instrument | None:
         stmt = select(Instrument).where(Instrument.asset_tag_key == tag_key(asset_tag))
         return self._session.execute(stmt).scalar_one_or_none()

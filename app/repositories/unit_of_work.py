@@ -23,6 +23,7 @@ from app.repositories.calibrations import CalibrationRepository
 from app.repositories.instruments import InstrumentRepository
 from app.repositories.meta import MetaRepository
 from app.repositories.oot_cases import OotCaseRepository
+from app.repositories.providers import ProviderRepository, SendoutRepository
 from app.repositories.signatures import SignatureRepository
 from app.repositories.types import TypeRepository
 
@@ -45,6 +46,8 @@ class UnitOfWork:
         self.signatures = SignatureRepository(session)
         self.oot_cases = OotCaseRepository(session)
         self.types = TypeRepository(session)
+        self.providers = ProviderRepository(session)
+        self.sendouts = SendoutRepository(session)
         self._session = session
         # What this transaction wrote to the audit trail, for the change notice.
         self.changed: dict[str, set[int]] = {}

@@ -24,6 +24,8 @@ from app.db.models import (
     Instrument,
     InstrumentType,
     OotCase,
+    Provider,
+    SendoutBatch,
     Signature,
     UserAccount,
 )
@@ -38,8 +40,10 @@ from app.services.snapshots import (
     Snapshot,
     account_snapshot,
     attachment_snapshot,
+    batch_snapshot,
     case_full_snapshot,
     instrument_full_snapshot,
+    provider_snapshot,
     record_snapshot,
     search_text_of,
     signature_snapshot,
@@ -347,6 +351,8 @@ ENTITY_NAMES: dict[str, str] = {
     "calibration": "Calibration",
     "attachment": "Attachment",
     "oot_case": "Out-of-tolerance case",
+    "provider": "Provider",
+    "sendout_batch": "Send-out batch",
     "signature": "Signature",
     "signing": "Signing attempt",
     "user_account": "User account",
@@ -365,6 +371,7 @@ CODE_FIELDS = frozenset(
         "role",
         "result",
         "meaning",
+        "approval",
     }
 )
 # A calibration's readings: [[seq, nominal, found, left, tol, unit]], and since issue 14
@@ -547,6 +554,17 @@ def _named(entity_type: str, state: EntityState) -> str:
     return f"{entity_type} {state.label} (#{state.id})"
 
 
+def _provider_state(o: Provider) -> EntityState:
+    derived = ("name_key",) if o.name_key != tag_key(o.name) else ()
+    return EntityState(
+        o.id, o.name, provider_snapshot(o), (o.updated_by, o.updated_at), False, derived
+    )
+
+
+def _batch_state(o: SendoutBatch) -> EntityState:
+    return EntityState(o.id, f"SO-{o.id}", batch_snapshot(o), (o.updated_by, o.updated_at), False)
+
+
 def _case_state(o: OotCase) -> EntityState:
     snap = case_full_snapshot(o)
     return EntityState(o.id, f"OOT-{o.id}", snap, (o.updated_by, o.updated_at), False)
@@ -560,6 +578,8 @@ ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "signature": lambda uow: (_signature_state(o) for o in uow.signatures.iter_all()),
     "oot_case": lambda uow: (_case_state(o) for o in uow.oot_cases.iter_all()),
     "instrument_type": lambda uow: (_type_state(o) for o in uow.types.iter_all()),
+    "provider": lambda uow: (_provider_state(o) for o in uow.providers.iter_all()),
+    "sendout_batch": lambda uow: (_batch_state(o) for o in uow.sendouts.iter_all()),
 }
 
 
@@ -600,8 +620,9 @@ def instrument_trail(
 
     The one rule for an instrument's audit trail, used by its audit tab, its printed
     history and the audit window filtered by its tag: the instrument itself, its
-    calibrations and their signatures, its attachments (its own and its records'), and
-    its out-of-tolerance cases with the signatures that closed them. ``record_ids``
+    calibrations and their signatures, its attachments (its own and its records'), its
+    out-of-tolerance cases with the signatures that closed them, and the send-out batches
+    it went out in (a batch's events are about each of its instruments). ``record_ids``
     saves reading the calibrations again when the caller has them.
     """
     if record_ids is None:
@@ -615,6 +636,8 @@ def instrument_trail(
         "signature": sorted(set(signatures)),
         "attachment": [a.id for a in uow.attachments.for_instrument(instrument_id)],
         "oot_case": case_ids,
+        # The send-out batches it went out in (issue 15): sent, received, its certificate.
+        "sendout_batch": uow.sendouts.batch_ids_of(instrument_id),
     }
 
 

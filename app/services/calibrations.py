@@ -52,6 +52,7 @@ from app.services.snapshots import created, diff, instrument_snapshot, record_sn
 from app.services.standard_uncertainty import StandardUncertainty, uncertainties_on
 from app.services.tolerance import (
     PointJudgement,
+    lab_result,
     measuring_range,
     opens_case,
     record_rule,
@@ -67,7 +68,7 @@ from app.services.traceability import category_problem, standard_problems_in, tr
 from app.services.tur import format_tur, meets_minimum
 from app.services.validation import clean_text, parse_date, parse_float
 from app.services.voiding import touch_instrument, void_in
-from app.vocabulary import PROVIDER_KINDS, RESULTS
+from app.vocabulary import PROVIDER_KINDS, RESULTS, Result
 
 MAX_POINTS = 500
 # The key of a typed instrument's missing standard categories among standard_problems'.
@@ -113,6 +114,16 @@ class _CleanPoint:
             self.upper,
             self.tur,
         )
+
+
+@dataclass(frozen=True)
+class LabVerdict:
+    """Readings judged by the lab's limits: the result they give (None without
+    readings), the rule's sentence, and each nonconforming reading in words."""
+
+    result: Result | None
+    rule: str
+    problems: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -319,6 +330,38 @@ class CalibrationService:
             p, resolved.tolerance, resolved.tolerance_text, resolved.lower, resolved.upper, ratio
         )
         return clean, judged
+
+    def lab_verdict_in(
+        self, uow: UnitOfWork, instrument: Instrument, data: CalibrationInput
+    ) -> LabVerdict:
+        """What the lab's own limits and decision rule make of ``data``'s readings (the
+        rule ``tolerance.lab_result`` states): a provider's certificate is compared
+        with it on receipt. ValidationError names a reading that cannot be judged."""
+        lab = lab_metrology(uow)
+        rule = parse_rule(data.decision_rule) if data.decision_rule.strip() else lab.decision_rule
+        scale = scale_of(uow, instrument)
+        judged: list[PointJudgement] = []
+        problems: list[str] = []
+        errors: dict[str, str] = {}
+        for seq, p in enumerate(data.points, start=1):
+            try:
+                _, judgement = self._clean_point(p, scale, rule)
+            except ValidationError as error:
+                errors[f"point {seq}"] = "; ".join(error.fields.values())
+                continue
+            judged.append(judgement)
+            for name, reading, verdict in (
+                ("as found", p.as_found, judgement.as_found),
+                ("as left", p.as_left, judgement.as_left),
+            ):
+                if verdict is not None and not verdict.conforms:
+                    problems.append(
+                        f"point {seq} {name} {reading:g}{(' ' + p.unit) if p.unit else ''} "
+                        f"is {verdict.label} against {judgement.acceptance}"
+                    )
+        if errors:
+            raise ValidationError(errors)
+        return LabVerdict(lab_result(judged), rule.sentence, tuple(problems))
 
     def entry_rules(self, tag: str) -> EntryRules:
         """What the window's readings grid judges a typed point of ``tag`` by: the lab's

@@ -43,6 +43,8 @@ from app.services.dto import (
 from app.services.instruments import InstrumentService
 from app.services.lookups import require_instrument
 from app.services.oot_impact import METHOD, CaseImpact
+from app.services.provider_report import providers_report
+from app.services.provider_views import ProviderTurnaround
 from app.services.report_model import Cell, LabelData, Report, Section, Table
 from app.services.settings import due_soon_days
 from app.words import count
@@ -761,6 +763,21 @@ class ReportService:
         data = self._uow.read(lambda uow: read_certificate(uow, record_id, self._clock))
         return certificate_report(
             data,
+            generated_at=stamp.generated_at,
+            generated_by=stamp.generated_by,
+            database=stamp.database,
+            audit_head=stamp.audit_head,
+        )
+
+    def providers(
+        self, lines: Sequence[ProviderTurnaround], *, since: date | None = None
+    ) -> Report:
+        """Turnaround and cost per provider, of lines ``SendoutService.turnaround`` gave."""
+        stamp = self.stamp()
+        return providers_report(
+            lines,
+            since=since,
+            today=self._clock.today(),
             generated_at=stamp.generated_at,
             generated_by=stamp.generated_by,
             database=stamp.database,

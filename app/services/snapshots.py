@@ -18,6 +18,8 @@ from app.db.models import (
     InstrumentType,
     MeasurementPoint,
     OotCase,
+    Provider,
+    SendoutBatch,
     Signature,
     UserAccount,
 )
@@ -250,6 +252,53 @@ def type_snapshot(obj: InstrumentType) -> Snapshot:
     snap["fields"] = [
         [f.seq, f.name, f.kind, bool(f.required), stored_list(f.choices)]
         for f in sorted(obj.fields, key=lambda f: f.seq)
+    ]
+    return snap
+
+
+PROVIDER_AUDITED = (
+    "name",
+    "contact",
+    "accreditation_body",
+    "accreditation_number",
+    "scope",
+    "approval",
+    "review_date",
+    "retired_at",
+    "retired_by",
+    "retire_reason",
+)
+
+BATCH_AUDITED = (
+    "provider_id",
+    "sent_on",
+    "po_number",
+    "expected_return",
+    "cost",
+    "approval_reason",
+    "notes",
+)
+
+
+def provider_snapshot(obj: Provider) -> Snapshot:
+    """A provider as audited."""
+    return {name: to_jsonable(getattr(obj, name)) for name in PROVIDER_AUDITED}
+
+
+def batch_snapshot(obj: SendoutBatch) -> Snapshot:
+    """A send-out batch as audited, its instruments as rows [seq, instrument id,
+    received on, calibration id, provider's result, lab's result]."""
+    snap = {name: to_jsonable(getattr(obj, name)) for name in BATCH_AUDITED}
+    snap["items"] = [
+        [
+            i.seq,
+            i.instrument_id,
+            to_jsonable(i.received_on),
+            i.record_id,
+            i.provider_result,
+            i.lab_result,
+        ]
+        for i in sorted(obj.items, key=lambda i: i.seq)
     ]
     return snap
 

@@ -27,6 +27,7 @@ What a verdict means for the record and its out-of-tolerance case:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -35,6 +36,7 @@ from app.errors import ValidationError
 from app.services.decision_rules import AcceptanceLimits, DecisionRule, Verdict, parse_rule
 from app.services.tolerance_spec import Limits, MeasuringRange, as_decimal
 from app.services.tur import tur
+from app.vocabulary import Result
 
 
 def within(value: float | None, nominal: float, tolerance: float) -> bool | None:
@@ -154,6 +156,24 @@ def opens_case(record: CalibrationRecord, *, indeterminate: bool = False) -> boo
     return record.result == "fail" or bool(
         failed_points(record, "as_found", indeterminate=indeterminate)
     )
+
+
+def lab_result(judgements: Sequence[PointJudgement]) -> Result | None:
+    """The result the lab's own limits and rule give readings: the one rule by which
+    ``CalibrationService`` refuses "pass" for nonconforming readings, and by which a
+    provider's certificate is compared on receipt.
+
+    "fail" when an as-left reading (or, without one, the as-found) does not conform;
+    "adjusted" when only as-found readings did not; "pass" otherwise. None without
+    readings: nothing to judge.
+    """
+    if not judgements:
+        return None
+    found_bad = any(j.as_found is not None and not j.as_found.conforms for j in judgements)
+    left_bad = any(j.as_left is not None and not j.as_left.conforms for j in judgements)
+    if left_bad or (found_bad and all(j.as_left is None for j in judgements)):
+        return "fail"
+    return "adjusted" if found_bad else "pass"
 
 
 def left_good(record: CalibrationRecord) -> bool:

@@ -46,6 +46,13 @@ from app.services.calibrations import CalibrationService
 from app.services.dto import PointInput
 from app.services.due import next_due_from
 from app.services.instruments import UNCHANGED, InstrumentService
+from app.services.provider_export import (
+    PROVIDER_HEADER,
+    SENDOUT_HEADER,
+    provider_rows,
+    sendout_rows,
+)
+from app.services.provider_export import SHEETS as PROVIDER_SHEETS
 from app.services.review import instrument_problems, record_problems, sentence
 from app.services.settings import lab_metrology
 from app.services.snapshots import diff, instrument_snapshot
@@ -917,7 +924,18 @@ class TransferService:
             if not path.parent.is_dir():
                 raise UsageError(f"folder {path.parent} does not exist; create it first")
 
+        extra: list[Path] = []
+
         def read(uow: UnitOfWork) -> tuple[int, int]:
+            # Providers and send-outs (issue 15): sheets of their own when the lab has any.
+            more = [
+                (kind, header, rows)
+                for kind, header, rows in (
+                    ("providers", PROVIDER_HEADER, provider_rows(uow)),
+                    ("sendouts", SENDOUT_HEADER, sendout_rows(uow)),
+                )
+                if rows
+            ]
             tags: dict[int, str] = {}
             type_names = {kind.id: kind.name for kind in uow.types.list_all()}
             counts = [0, 0]
@@ -943,6 +961,7 @@ class TransferService:
                     [
                         self._sheet("instruments", instruments()),
                         self._sheet("calibrations", records()),
+                        *(SheetSpec(PROVIDER_SHEETS[k], h, r) for k, h, r in more),
                     ],
                 )
             else:
@@ -952,12 +971,16 @@ class TransferService:
                 ):
                     header = [c.label for c in exported_columns(kind)]
                     write_csv_file(path, header, ([csv_cell(v) for v in r] for r in rows))
+                for kind, titles, table in more:
+                    path = files[0].with_name(files[0].name.replace("-instruments", f"-{kind}"))
+                    write_csv_file(path, list(titles), ([csv_cell(v) for v in r] for r in table))
+                    extra.append(path)
             return counts[0], counts[1]
 
         instruments_n, records_n = self._uow.read(read)
         return ExportResult(
             format=fmt,
-            files=tuple(str(p) for p in files),
+            files=tuple(str(p) for p in (*files, *extra)),
             instruments=instruments_n,
             calibrations=records_n,
         )

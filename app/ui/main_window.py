@@ -69,6 +69,7 @@ from app.ui.dialogs.calibration_dialog import CalibrationDialog, already_saved_t
 from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
+from app.ui.dialogs.providers_dialog import ProvidersDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.server_dialog import ServerDialog
 from app.ui.dialogs.types_dialog import TypesDialog
@@ -380,6 +381,12 @@ class MainWindow(QMainWindow):
             "Ctrl+T",
             "The register of instrument types and their test plans (Ctrl+T)",
         )
+        self.act_providers = self.add_action(
+            "&Providers…",
+            self.open_providers,
+            "Ctrl+Shift+P",
+            "External calibration providers and the instruments sent to them (Ctrl+Shift+P)",
+        )
         self.act_settings = self.add_action(
             "&Preferences…", self.open_settings, "Ctrl+,", "Theme, reminders, due-soon window"
         )
@@ -451,6 +458,7 @@ class MainWindow(QMainWindow):
         db_menu.addSeparator()
         db_menu.addAction(self.qa.act_users)
         db_menu.addAction(self.act_types)
+        db_menu.addAction(self.act_providers)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_guide)
         help_menu.addAction(self.act_shortcuts)
@@ -1281,15 +1289,20 @@ class MainWindow(QMainWindow):
         instruments = self.app.instruments
         types = self.app.types
 
-        def load() -> tuple[list[str], EntryRules, CalibrationPrefill | None]:
+        providers = self.app.providers
+        Loaded = tuple[list[str], EntryRules, CalibrationPrefill | None, list[str]]
+
+        def load() -> Loaded:
             # What the dialog starts from: the standards to offer, what the grid judges
-            # by (the lab's rule and minimum TUR), and a typed instrument's test plan.
+            # by (the lab's rule and minimum TUR), a typed instrument's test plan, and
+            # the register's providers to offer as an external provider's name.
             tags = [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows]
             plan = types.prefill(detail.asset_tag) if detail.type_name else None
-            return tags, service.entry_rules(detail.asset_tag), plan
+            names = [p.name for p in providers.list(include_retired=False)]
+            return tags, service.entry_rules(detail.asset_tag), plan, names
 
-        def open_dialog(loaded: tuple[list[str], EntryRules, CalibrationPrefill | None]) -> None:
-            standard_tags, rules, plan = loaded
+        def open_dialog(loaded: Loaded) -> None:
+            standard_tags, rules, plan, provider_names = loaded
 
             def submit(
                 data: CalibrationInput,
@@ -1315,6 +1328,7 @@ class MainWindow(QMainWindow):
                 offer_uncertainty=self.qa.standard_uncertainties,
                 rules=rules,
                 plan=plan,
+                provider_names=provider_names,
                 parent=self,
             )
 
@@ -1548,6 +1562,13 @@ class MainWindow(QMainWindow):
     def open_types(self) -> None:
         """The register of instrument types (QA and admins change it; others read it)."""
         dialog = TypesDialog(
+            app=self.app, runner=self.runner, editing=self.app.session.editing, parent=self
+        )
+        open_modal(dialog, lambda _result: None)
+
+    def open_providers(self) -> None:
+        """Providers (QA keeps them; others read) and send-outs (anyone who edits)."""
+        dialog = ProvidersDialog(
             app=self.app, runner=self.runner, editing=self.app.session.editing, parent=self
         )
         open_modal(dialog, lambda _result: None)

@@ -55,12 +55,13 @@ class Changes:
     accounts: bool = False
     settings: bool = False
     types: bool = False  # the register of instrument types (their plans, their names)
+    providers: bool = False  # the provider register and the send-out batches
     instrument_ids: frozenset[int] = frozenset()
 
     @staticmethod
     def everything() -> Changes:
         """After an import, a restore or another user's change: reload it all."""
-        return Changes(True, True, True, True, True, True, True)
+        return Changes(True, True, True, True, True, True, True, True)
 
     def touches(self, instrument_id: int | None) -> bool:
         """True when this change may concern the given instrument."""

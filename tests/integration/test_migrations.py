@@ -30,6 +30,7 @@ from app.services.dto import (
     TypeInput,
     TypePointInput,
 )
+from app.services.provider_views import ProviderInput
 from tests.conftest import add_thermometer, is_server
 from tests.integration.helpers import (
     assert_one_error_line,
@@ -57,6 +58,9 @@ CALTRACK_TABLES = {
     "measurement_point",
     "meta",
     "oot_case",
+    "provider",
+    "sendout_batch",
+    "sendout_item",
     "signature",
     "type_field",
     "type_point",
@@ -664,3 +668,59 @@ def test_on_a_server_0011_grants_types_to_qa_and_reading_to_technicians(
         database,
     )
     assert sequence.strip() == "t"
+
+
+# -- 0017: providers and send-out batches -------------------------------------------------
+
+
+def test_0017_providers_come_to_a_populated_database_and_go_again(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        _fill_like_0001(app, clock)
+        before = app.instruments.list(limit=None)
+        tags = [r.asset_tag for r in before.rows]
+        records = {t: app.calibrations.history(t) for t in tags}
+    url = database_url(db_url)
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0014")
+        assert not {"provider", "sendout_batch", "sendout_item"} & _tables(eng)
+    finally:
+        eng.dispose()
+
+    # A database of 0014 comes up to the head: nothing else changed, verify clean.
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+        assert app.instruments.list(limit=None) == before
+        assert {t: app.calibrations.history(t) for t in tags} == records
+        assert app.providers.list() == [] and app.sendouts.list() == []
+        assert app.maintenance.verify(deep=True).problems == []
+        app.providers.add(ProviderInput(name="Other Lab"))
+        batch = app.sendouts.create("Other Lab", tags[:2])
+        app.sendouts.receive(batch.id)
+        assert app.maintenance.verify(deep=True).problems == []
+
+
+def test_on_a_server_0017_grants_providers_to_qa_and_send_outs_to_technicians(
+    pg_server: PgServer, pg_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
+) -> None:
+    with open_caltrack(
+        pg_url, create=True, identity=alice, clock=clock, state_dir=tmp_path / "state"
+    ):
+        pass
+    database = str(make_url(pg_url).database)
+    groups = {role: f"caltrack_{database}_{role}" for role in ("technician", "qa")}
+
+    def rights(group: str, table: str) -> str:
+        checks = ", ".join(
+            f"has_table_privilege('{group}', '{table}', '{p}')"
+            for p in ("SELECT", "INSERT", "UPDATE", "DELETE")
+        )
+        return pg_server.psql(f"SELECT {checks}", database).strip()
+
+    # SELECT, INSERT, UPDATE, DELETE; nothing is ever deleted.
+    assert rights(groups["technician"], "provider") == "t|f|f|f"
+    assert rights(groups["qa"], "provider") == "t|t|t|f"
+    for table in ("sendout_batch", "sendout_item"):
+        assert rights(groups["technician"], table) == "t|t|t|f"

@@ -34,6 +34,7 @@ from app.services.dto import (
     TypePointInput,
 )
 from app.services.passwords import WITHHELD_PREFIX, fingerprint
+from app.services.provider_views import ProviderChanges, ProviderInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import CHILD_TIMEOUT_S, assert_one_error_line, child_env
 from tests.pg_server import PgServer
@@ -156,6 +157,43 @@ def test_qa_keeps_the_types_and_a_technician_assigns_them_under_their_logins(
             "DELETE FROM type_point",
             "INSERT INTO type_field (type_id, seq, name, kind, required, choices) "
             "SELECT id, 9, 'x', 'text', false, '[]' FROM instrument_type",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.encode())
+
+
+def test_qa_keeps_the_providers_and_a_technician_sends_out_under_their_logins(
+    lab: Lab, clock: FixedClock
+) -> None:
+    """Revision 0017: QA writes the provider register; technicians read it and record
+    send-outs, their receipt and the certificates."""
+    with (
+        lab.open_as(lab.tech, clock) as app,
+        pytest.raises(NotAllowedError, match="add providers"),
+    ):
+        app.providers.add(ProviderInput(name="CalCo Labs"))
+    with lab.open_as(lab.qa, clock) as app:
+        app.providers.add(ProviderInput(name="CalCo Labs"))
+        app.providers.edit("CalCo Labs", ProviderChanges(approval="conditionally approved"))
+    with lab.open_as(lab.tech, clock) as app:
+        batch = app.sendouts.create("calco labs", ["TH-001"], sent_on="2026-11-10", cost=90)
+        app.sendouts.receive(batch.id)
+        compare = app.sendouts.record_certificate(
+            batch.id,
+            "TH-001",
+            "pass",
+            CalibrationInput(performed_on="2026-11-12", result="pass", points=(reading(20, 20.1),)),
+        )
+        assert not compare.disagrees
+        assert app.maintenance.verify().clean
+    with lab.raw(lab.tech) as conn:
+        for sql in (
+            "UPDATE provider SET approval = 'approved'",
+            "INSERT INTO provider (name, name_key, contact, accreditation_body, "
+            "accreditation_number, scope, approval, created_at, created_by, updated_at, "
+            "updated_by, version) VALUES ('X', 'X', '', '', '', '', 'approved', now(), 'x', "
+            "now(), 'x', 1)",
+            "DELETE FROM sendout_item",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql.encode())

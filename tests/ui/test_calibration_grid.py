@@ -285,3 +285,18 @@ def test_a_standard_offers_u_in_empty_cells_and_never_over_a_typed_one(
     qtbot.waitUntil(lambda: not dialog.offered(2), timeout=10_000)
     assert [_shown(dialog, r, U_COLUMN) for r in range(3)] == ["0.15", "0.2", ""]
     assert [_shown(dialog, r, K_COLUMN) for r in range(3)] == ["2", "2", ""]
+
+
+def test_the_provider_register_is_offered_as_a_provider_name_is_typed(
+    qtbot: QtBot, app: CalTrack
+) -> None:
+    """Issue 15: the register's providers complete the external provider's name; any
+    other name is still taken as typed (records before the register keep theirs)."""
+    add_thermometer(app, TAG)
+    dialog = _dialog(qtbot, app, provider_names=["CalCo Labs", "Thermo Cal"])
+    completer = dialog.provider_name.completer()
+    assert completer is not None
+    completer.setCompletionPrefix("cal")
+    offered = [completer.completionModel().index(r, 0).data() for r in range(2)]
+    assert offered[0] == "CalCo Labs"
+    assert "Thermo Cal" in offered  # contains "cal", whatever the case

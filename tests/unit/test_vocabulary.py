@@ -12,6 +12,7 @@ from sqlalchemy import CheckConstraint, Table
 import app.vocabulary
 from app.db.models import OOT_DISPOSITIONS, Base
 from app.vocabulary import (
+    APPROVALS,
     CASE_STATES,
     FIELD_KINDS,
     LIFECYCLES,
@@ -30,6 +31,10 @@ SCHEMA_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("user_account", "role"): ROLES,
     ("oot_case", "status"): CASE_STATES,
     ("type_field", "kind"): FIELD_KINDS,
+    ("provider", "approval"): APPROVALS,
+    # "" until the certificate is recorded (issue 15's receiving compare).
+    ("sendout_item", "provider_result"): ("", *RESULTS),
+    ("sendout_item", "lab_result"): ("", *RESULTS),
     # Not yet in the vocabulary (empty until a case is closed), but held to its tuple too.
     ("oot_case", "disposition"): ("", *OOT_DISPOSITIONS),
 }

@@ -268,9 +268,13 @@ class CalibrationDialog(QDialog):
         supersede: CalibrationView | None = None,
         rules: EntryRules | None = None,
         plan: CalibrationPrefill | None = None,
+        provider_names: Sequence[str] = (),
         parent: QWidget | None = None,
     ) -> None:
-        """``rules``: what the grid judges by (``CalibrationService.entry_rules``: the
+        """``provider_names``: the register's providers in use, offered as the provider
+        name is typed (any other name is still taken, as before the register).
+
+        ``rules``: what the grid judges by (``CalibrationService.entry_rules``: the
         lab's rule, minimum TUR and case policy, the instrument's range and resolution;
         without it simple acceptance, 4:1 and the instrument's own range); ``plan``: the
         type's test plan a new calibration starts from."""
@@ -336,6 +340,11 @@ class CalibrationDialog(QDialog):
             self.provider.addItem(label, kind)
         self.provider_name = QLineEdit()
         self.provider_name.setPlaceholderText("Calibration lab (external only)")
+        if provider_names:
+            completer = QCompleter(list(provider_names), self.provider_name)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setFilterMode(Qt.MatchFlag.MatchContains)
+            self.provider_name.setCompleter(completer)
         form.add("provider_kind", "&Provider:", self.provider)
         form.add("provider_name", "Provider &name:", self.provider_name)
         self.certificate = QLineEdit()

@@ -59,6 +59,16 @@ carry. <b>Ctrl+N</b> starts a new type, <b>Ctrl+S</b> saves; in the points and f
 tables <b>Insert</b> adds a row and <b>Delete</b> removes one. QA reviewers and admins
 change types; everyone else reads them. Changing a type never changes a calibration
 already recorded.</p>
+already recorded.</p>
+
+<h3>Providers and send-outs</h3>
+<p>Database → Providers… (<b>Ctrl+Shift+P</b>) holds the lab's external calibration
+providers (accreditation, scope, approval, review date), which QA reviewers and admins
+keep, and the instruments sent to them. On the Send-outs tab name the provider and the
+asset tags and click Send out; a provider that is not approved needs a reason. When
+instruments come back, Receive them and enter each certificate: the result it states is
+compared with the lab's own limits, and a "pass" the lab's limits fail is said plainly
+(the calibration is recorded as failed and opens an out-of-tolerance case).</p>
 
 <h3>Certificates and other files</h3>
 <p>Press <b>Ctrl+Shift+A</b> or drop a file on the window to attach it to the selected
