@@ -27,6 +27,7 @@ from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
 from app.services.changes import ChangeWatcher, LiveChanges
+from app.services.custody import CustodyService
 from app.services.demo import DemoService
 from app.services.editing import EditingOptions, EditingSession
 from app.services.instruments import InstrumentService
@@ -80,6 +81,7 @@ class CalTrack:
     reports: ReportService
     transfer: TransferService
     types: TypeService
+    custody: CustodyService
     uow: UnitOfWorkFactory
     notices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -232,6 +234,7 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
             calibrations=calibrations,
         ),
         types=TypeService(uow=uow, identity=identity, clock=clock),
+        custody=CustodyService(uow=uow, identity=identity, clock=clock),
         uow=uow,
         notices=opened.notices,
         problems=opened.problems,

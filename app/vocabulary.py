@@ -39,3 +39,7 @@ CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
 # What a custom field of an instrument type holds (issue 14).
 FieldKind = Literal["text", "number", "date", "choice"]
 FIELD_KINDS: tuple[FieldKind, ...] = get_args(FieldKind)
+
+# Where a check-out of an instrument stands (issue 15): still out, back, or voided.
+CustodyState = Literal["out", "returned", "void"]
+CUSTODY_STATES: tuple[CustodyState, ...] = get_args(CustodyState)

@@ -20,6 +20,7 @@ from app.repositories.attachment_content import AttachmentContentRepository
 from app.repositories.attachments import AttachmentRepository
 from app.repositories.audit import AuditRepository
 from app.repositories.calibrations import CalibrationRepository
+from app.repositories.custody import CustodyRepository
 from app.repositories.instruments import InstrumentRepository
 from app.repositories.meta import MetaRepository
 from app.repositories.oot_cases import OotCaseRepository
@@ -45,6 +46,7 @@ class UnitOfWork:
         self.signatures = SignatureRepository(session)
         self.oot_cases = OotCaseRepository(session)
         self.types = TypeRepository(session)
+        self.custody = CustodyRepository(session)
         self._session = session
         # What this transaction wrote to the audit trail, for the change notice.
         self.changed: dict[str, set[int]] = {}

@@ -21,6 +21,7 @@ from app.db.models import (
     Attachment,
     AuditEvent,
     CalibrationRecord,
+    Custody,
     Instrument,
     InstrumentType,
     OotCase,
@@ -39,6 +40,7 @@ from app.services.snapshots import (
     account_snapshot,
     attachment_snapshot,
     case_full_snapshot,
+    custody_snapshot,
     instrument_full_snapshot,
     record_snapshot,
     search_text_of,
@@ -347,6 +349,7 @@ ENTITY_NAMES: dict[str, str] = {
     "calibration": "Calibration",
     "attachment": "Attachment",
     "oot_case": "Out-of-tolerance case",
+    "custody": "Custody",
     "signature": "Signature",
     "signing": "Signing attempt",
     "user_account": "User account",
@@ -354,7 +357,7 @@ ENTITY_NAMES: dict[str, str] = {
     "database": "Database",
     "lock": "Editor lock",
 }
-CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open"})
+CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open", "check_out"})
 # Fields holding a code ("in_service", "no_impact"): read with spaces for underscores.
 CODE_FIELDS = frozenset(
     {
@@ -552,6 +555,20 @@ def _case_state(o: OotCase) -> EntityState:
     return EntityState(o.id, f"OOT-{o.id}", snap, (o.updated_by, o.updated_at), False)
 
 
+def _custody_state(o: Custody) -> EntityState:
+    # Who has the instrument follows from the audited fields: open while neither
+    # checked in nor void (an edit of the column alone would move a holder unseen).
+    still_out = o.in_at is None and o.voided_at is None
+    derived = (
+        ()
+        if o.open_instrument_id == (o.instrument_id if still_out else None)
+        else ("open_instrument_id",)
+    )
+    return EntityState(
+        o.id, f"#{o.id}", custody_snapshot(o), (o.updated_by, o.updated_at), False, derived
+    )
+
+
 ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "instrument": lambda uow: (_instrument_state(o) for o in uow.instruments.iter_all()),
     "calibration": lambda uow: (_record_state(o) for o in uow.calibrations.iter_all()),
@@ -560,6 +577,7 @@ ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "signature": lambda uow: (_signature_state(o) for o in uow.signatures.iter_all()),
     "oot_case": lambda uow: (_case_state(o) for o in uow.oot_cases.iter_all()),
     "instrument_type": lambda uow: (_type_state(o) for o in uow.types.iter_all()),
+    "custody": lambda uow: (_custody_state(o) for o in uow.custody.iter_all()),
 }
 
 
@@ -601,8 +619,8 @@ def instrument_trail(
     The one rule for an instrument's audit trail, used by its audit tab, its printed
     history and the audit window filtered by its tag: the instrument itself, its
     calibrations and their signatures, its attachments (its own and its records'), and
-    its out-of-tolerance cases with the signatures that closed them. ``record_ids``
-    saves reading the calibrations again when the caller has them.
+    its out-of-tolerance cases with the signatures that closed them, and its check-outs.
+    ``record_ids`` saves reading the calibrations again when the caller has them.
     """
     if record_ids is None:
         record_ids = [r.id for r in uow.calibrations.history(instrument_id)]
@@ -615,6 +633,7 @@ def instrument_trail(
         "signature": sorted(set(signatures)),
         "attachment": [a.id for a in uow.attachments.for_instrument(instrument_id)],
         "oot_case": case_ids,
+        "custody": [c.id for c in uow.custody.history(instrument_id)],
     }
 
 
