@@ -1,9 +1,9 @@
 """CLI commands: reports and labels (registered by app.cli.commands).
 
 ``report KIND ... -o FILE`` writes a due list, an overdue list, an instrument history,
-the OOT log or the audit trail as PDF, CSV or XLSX, and a record's calibration
-certificate as PDF; ``labels`` writes printable
-instrument labels as PDF. Both only read, so they work while someone else edits.
+the OOT log, what is checked out (custody) or the audit trail as PDF, CSV or XLSX, and
+a record's calibration certificate as PDF; ``labels`` writes printable instrument
+labels as PDF. Both only read, so they work while someone else edits.
 Everything a user can get wrong (the file name, its folder, a date, a tag) is refused
 with one line before any file is written.
 """
@@ -108,6 +108,13 @@ def cmd_report_oot(args: argparse.Namespace) -> int:
             found_to=args.date_to,
             impacts=impacts,
         )
+    return _write(report, path, fmt)
+
+
+def cmd_report_custody(args: argparse.Namespace) -> int:
+    path, fmt = _prepare_output(args)
+    with open_app(args) as app:
+        report = app.reports.custody()
     return _write(report, path, fmt)
 
 
@@ -220,6 +227,10 @@ def register(sub: Any) -> None:
     )
     _period_args(oot, "cases found")
     _output_args(oot)
+    custody = add_command(
+        rep, "custody", cmd_report_custody, "what is out, with whom, since when; late back"
+    )
+    _output_args(custody)
     audit = add_command(rep, "audit", cmd_report_audit, "the audit trail of a period (UTC days)")
     _period_args(audit, "events")
     audit.add_argument("--user", help="one user's events (OS login)")

@@ -104,9 +104,9 @@ def _require_tag(uow: UnitOfWork, tag: str) -> Instrument:
     text = scanned_tag(tag)
     problem = tag_problem(text)
     if problem:
-        raise ValidationError({"tag": problem})
+        raise ValidationError({"scanned_tag": problem})
     if not text:
-        raise ValidationError({"tag": "give an asset tag"})
+        raise ValidationError({"scanned_tag": "give an asset tag"})
     return require_instrument(uow, text)
 
 
@@ -213,14 +213,14 @@ class CustodyService:
             if current is not None:
                 raise ValidationError(
                     {
-                        "tag": f"{instrument.asset_tag} is already checked out to "
+                        "check_out": f"{instrument.asset_tag} is already checked out to "
                         f"{current.holder} (since {self._local(current.out_at)}); "
                         "check it in first"
                     }
                 )
             refusal = checkout_refusal(instrument, today)
             if refusal and not why:
-                raise ValidationError({"tag": refusal})
+                raise ValidationError({"check_out": refusal})
             if why and not refusal:
                 raise ValidationError(
                     {
@@ -271,7 +271,7 @@ class CustodyService:
             current = uow.custody.open_for(instrument.id)
             if current is None:
                 raise ValidationError(
-                    {"tag": f"{instrument.asset_tag} is not checked out; nothing to check in"}
+                    {"check_in": f"{instrument.asset_tag} is not checked out; nothing to check in"}
                 )
             audit = AuditChainWriter(uow, self._identity, self._clock)
             before = custody_snapshot(current)
@@ -313,7 +313,7 @@ class CustodyService:
             if instrument is None:  # the foreign key forbids it
                 raise NotFoundError(f"custody entry #{custody_id}: its instrument is missing")
             if obj.voided_at is not None:
-                raise ValidationError({"id": f"custody entry #{custody_id} is void already"})
+                raise ValidationError({"void": f"custody entry #{custody_id} is void already"})
             if expected_version is not None and obj.version != expected_version:
                 raise ConflictError(
                     "custody entry",

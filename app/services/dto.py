@@ -54,6 +54,7 @@ class InstrumentRow:
     version: int
     requirement: Requirement
     review_reason: str  # why QA is to review its data; "" when nothing is to review
+    holder: str | None = None  # who has it now (its open check-out); None: nobody
 
 
 @dataclass(frozen=True)
@@ -411,6 +412,7 @@ class InstrumentHistory:
     calibrations: list[CalibrationView]
     attachments: list[AttachmentView]
     audit: list[AuditView] = field(default_factory=list)
+    custody: list[CustodyView] = field(default_factory=list)  # newest first
 
 
 REQUIREMENT_TEXT = {

@@ -59,7 +59,7 @@ def test_an_overdue_instrument_is_refused_and_qa_may_override_with_a_reason(
     assert check.may_override  # alice made the database: an admin
     with pytest.raises(ValidationError) as refused:
         app.custody.check_out("TH-001", holder="Dana")
-    assert "overdue for calibration" in str(refused.value.fields["tag"])
+    assert "overdue for calibration" in str(refused.value.fields["check_out"])
 
     out = app.custody.check_out("TH-001", holder="Dana", override_reason="needed for one reading")
     assert out.override_reason == "needed for one reading"
