@@ -6,7 +6,9 @@ On both backends, through the service as the window and the command line use it.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
+import openpyxl
 import pytest
 
 from app.bootstrap import CalTrack
@@ -141,3 +143,33 @@ def test_void_keeps_the_entry_and_frees_the_instrument(app: CalTrack) -> None:
 def test_scanned_text_loses_the_scanners_line_end() -> None:
     assert scanned_tag("  TH-001\r\n") == "TH-001"
     assert scanned_tag("TH-001\t") == "TH-001"
+
+
+def test_export_history_report_and_custody_report_carry_it(app: CalTrack, tmp_path: Path) -> None:
+    add_thermometer(app)
+    add_thermometer(app, "TH-002")
+    first = app.custody.check_out("TH-001", holder="Dana", due_back="2026-11-24")
+    app.custody.void(first.id, reason="wrong instrument")
+    app.custody.check_out("TH-002", holder="Eve", place="Line 2")
+    app.custody.check_in("TH-002")
+    app.custody.check_out("TH-002", holder="Finn", due_back="2026-11-23")
+
+    result = app.transfer.export("xlsx", tmp_path / "lab.xlsx")
+    assert result.custody == 3
+    sheet = openpyxl.load_workbook(tmp_path / "lab.xlsx")["Custody"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][:3] == ["Entry", "Asset tag", "With"]
+    assert [(r[1], r[2], r[12]) for r in rows[1:]] == [
+        ("TH-001", "Dana", "wrong instrument"),
+        ("TH-002", "Eve", None),
+        ("TH-002", "Finn", None),
+    ]
+
+    history = app.reports.history("TH-002")
+    custody = next(s for s in history.sections if s.heading == "Custody")
+    assert custody.table is not None
+    assert [(r[3], r[10]) for r in custody.table.rows] == [("Finn", "out"), ("Eve", "returned")]
+    out = app.reports.custody()
+    assert [s.heading for s in out.sections] == ["Out now"]  # due back today: not late yet
+    assert out.sections[0].table is not None
+    assert [r[1] for r in out.sections[0].table.rows] == ["TH-002"]

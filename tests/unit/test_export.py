@@ -199,6 +199,7 @@ def test_csv_export_has_the_import_columns_and_everything_in_them(
     assert result.files == (
         str(tmp_path / "lab-instruments.csv"),
         str(tmp_path / "lab-calibrations.csv"),
+        str(tmp_path / "lab-custody.csv"),
     )
     assert (result.instruments, result.calibrations) == (62, 27)
     raw = (tmp_path / "lab-instruments.csv").read_bytes()
