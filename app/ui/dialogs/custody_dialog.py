@@ -75,19 +75,23 @@ class CustodyDialog(QDialog):
         title.setObjectName("custodyInstrument")
         layout.addWidget(title)
 
-        self.person = QLineEdit()
-        self.place = QLineEdit()
-        self.until = QLineEdit()
-        self.reason = QLineEdit()
+        # Owned by the dialog; those the form does not use stay hidden (see below).
+        self.person = QLineEdit(self)
+        self.place = QLineEdit(self)
+        self.until = QLineEdit(self)
+        self.reason = QLineEdit(self)
+        used: list[QLineEdit] = []
         self.refusal = QLabel()
-        self.refusal.setObjectName("custodyRefusal")
+        # The themes' error colour (contrast checked in both themes), in bold.
+        self.refusal.setObjectName("fieldError")
         self.refusal.setWordWrap(True)
-        self.refusal.setStyleSheet("color: #b00020; font-weight: bold;")
+        bold = self.refusal.font()
+        bold.setBold(True)
+        self.refusal.setFont(bold)
         self.refusal.hide()
         self.error = QLabel()
-        self.error.setObjectName("custodyError")
+        self.error.setObjectName("fieldError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
         self.error.hide()
 
         if check.current is not None:
@@ -110,7 +114,9 @@ class CustodyDialog(QDialog):
             form.addRow("&Person:", self.person)
             form.addRow("P&lace:", self.place)
             form.addRow("&Until:", self.until)
+            used += [self.person, self.place, self.until]
             if check.refusal and check.may_override:
+                used.append(self.reason)
                 self.reason.setAccessibleName("QA override reason")
                 self.reason.setPlaceholderText("why it may go out anyway (kept in the audit trail)")
                 form.addRow("QA over&ride reason:", self.reason)
@@ -121,6 +127,9 @@ class CustodyDialog(QDialog):
                 only_qa.setWordWrap(True)
                 layout.addWidget(only_qa)
         layout.addWidget(self.error)
+        for edit in (self.person, self.place, self.until, self.reason):
+            if edit not in used:
+                edit.hide()
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.go = self.buttons.addButton(
