@@ -70,6 +70,7 @@ class CustodyDialog(QDialog):
         checking_in = check.current is not None
         verb = "Check in" if checking_in else "Check out"
         self.setWindowTitle(f"{verb} {check.asset_tag}")
+        self.setMinimumWidth(460)  # the placeholders and the refusal read whole
         layout = dialog_layout(self)
         title = QLabel(f"<b>{check.asset_tag}</b> — {check.description}")
         title.setObjectName("custodyInstrument")

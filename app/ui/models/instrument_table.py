@@ -60,14 +60,15 @@ WIDTH_SAMPLES = {
     "asset_tag": "TH-000042",
     "status": "Not yet calibrated",
     "next_due": "2026-12-31",
-    "description": "GPS-disciplined time reference",
+    # Leaves room for the "With" column at 1280 px (issue 15); longer ones are elided.
+    "description": "GPS-disciplined clock",
     "manufacturer": "Fluke Calibration",
     "model": "1524-P1-256",
     "serial_number": "SN-12345678",
     "location": "Incoming inspection",
     "last_calibrated": "Last calibrated",
     "interval_days": "Interval (days)",
-    "holder": "Dana Whitfield",
+    "holder": "Dana W.",
 }
 LOADING = "…"
 
