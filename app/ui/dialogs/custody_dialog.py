@@ -70,7 +70,6 @@ class CustodyDialog(QDialog):
         checking_in = check.current is not None
         verb = "Check in" if checking_in else "Check out"
         self.setWindowTitle(f"{verb} {check.asset_tag}")
-        self.setMinimumWidth(460)  # the placeholders and the refusal read whole
         layout = dialog_layout(self)
         title = QLabel(f"<b>{check.asset_tag}</b> — {check.description}")
         title.setObjectName("custodyInstrument")
@@ -82,6 +81,9 @@ class CustodyDialog(QDialog):
         self.until = QLineEdit(self)
         self.reason = QLineEdit(self)
         used: list[QLineEdit] = []
+        for edit in (self.person, self.place, self.until, self.reason):
+            # Wide enough that the placeholders read whole (the layout sets the minimum).
+            edit.setMinimumWidth(edit.fontMetrics().horizontalAdvance("x" * 44))
         self.refusal = QLabel()
         # The themes' error colour (contrast checked in both themes), in bold.
         self.refusal.setObjectName("fieldError")
