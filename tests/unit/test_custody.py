@@ -16,7 +16,8 @@ from app.clock import FixedClock
 from app.errors import NotAllowedError, NotFoundError, ValidationError
 from app.services.custody import scanned_tag
 from tests.conftest import add_thermometer
-from tests.unit.qa_helpers import BOB, calibrate, open_as
+from tests.integration.helpers import tamper
+from tests.unit.qa_helpers import ALICE, BOB, calibrate, open_as
 
 
 def _verify_clean(app: CalTrack) -> None:
@@ -173,3 +174,23 @@ def test_export_history_report_and_custody_report_carry_it(app: CalTrack, tmp_pa
     assert [s.heading for s in out.sections] == ["Out now"]  # due back today: not late yet
     assert out.sections[0].table is not None
     assert [r[1] for r in out.sections[0].table.rows] == ["TH-002"]
+
+
+def test_verify_finds_a_custody_entry_changed_behind_caltracks_back(
+    app: CalTrack, db_url: str, clock: FixedClock
+) -> None:
+    add_thermometer(app)
+    app.custody.check_out("TH-001", holder="Dana")
+    app.close()
+    # Who has it, moved in the table only: the holder and the derived open marker.
+    tamper(
+        db_url,
+        "UPDATE custody SET holder = 'Mallory'",
+        "UPDATE custody SET open_instrument_id = NULL",
+    )
+    with open_as(db_url, ALICE, clock) as again:
+        [problem] = again.audit.verify().problems
+    assert problem == (
+        "custody #1 differs from its audit trail in holder, open_instrument_id: "
+        "changed outside CalTrack"
+    )
