@@ -12,6 +12,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from app.bootstrap import CalTrack
 from app.identity import get_current_user_id
 from tests.conftest import add_thermometer, is_server
@@ -51,9 +53,9 @@ def test_checkout_checkin_list_void_and_report(app: CalTrack, db_url: str, tmp_p
     add_thermometer(app)
     add_thermometer(app, "PG-002")
     calibrate(app, "PG-002", "2025-01-02")  # overdue since 2026-01-02
-    if not is_server(db_url):
-        # The OS login the child runs as is QA here (on a server the owner, an admin).
-        app.accounts.set_role(get_current_user_id().user, "qa")
+    # The child acts as QA: as its OS login on a file, as the URL's login on a server.
+    login = make_url(db_url).username if is_server(db_url) else get_current_user_id().user
+    app.accounts.set_role(str(login), "qa")
     app.close()
     report = tmp_path / "custody.csv"
     (
