@@ -27,6 +27,7 @@ from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
 from app.services.changes import ChangeWatcher, LiveChanges
+from app.services.custody import CustodyService
 from app.services.demo import DemoService
 from app.services.editing import EditingOptions, EditingSession
 from app.services.instruments import InstrumentService
@@ -84,6 +85,7 @@ class CalTrack:
     types: TypeService
     providers: ProviderService
     sendouts: SendoutService
+    custody: CustodyService
     uow: UnitOfWorkFactory
     notices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -238,6 +240,7 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
         types=TypeService(uow=uow, identity=identity, clock=clock),
         providers=ProviderService(uow=uow, identity=identity, clock=clock),
         sendouts=SendoutService(uow=uow, identity=identity, clock=clock, calibrations=calibrations),
+        custody=CustodyService(uow=uow, identity=identity, clock=clock),
         uow=uow,
         notices=opened.notices,
         problems=opened.problems,

@@ -44,3 +44,6 @@ FIELD_KINDS: tuple[FieldKind, ...] = get_args(FieldKind)
 # sending to one that is not approved needs a reason, kept in the audit trail.
 Approval = Literal["approved", "conditionally_approved", "not_approved"]
 APPROVALS: tuple[Approval, ...] = get_args(Approval)
+# Where a check-out of an instrument stands (issue 15): still out, back, or voided.
+CustodyState = Literal["out", "returned", "void"]
+CUSTODY_STATES: tuple[CustodyState, ...] = get_args(CustodyState)

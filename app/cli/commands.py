@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli import (
+    custody_commands,
     metrology_commands,
     provider_commands,
     qa_commands,
@@ -167,7 +168,7 @@ def cmd_instruments_list(args: argparse.Namespace) -> int:
         print_json({"total": page.total, "instruments": page.rows})
         return 0
     print_table(
-        ("TAG", "STATUS", "NEXT DUE", "DESCRIPTION", "MANUFACTURER", "MODEL", "LOCATION"),
+        ("TAG", "STATUS", "NEXT DUE", "DESCRIPTION", "MANUFACTURER", "MODEL", "LOCATION", "WITH"),
         [
             (
                 r.asset_tag,
@@ -177,6 +178,7 @@ def cmd_instruments_list(args: argparse.Namespace) -> int:
                 r.manufacturer,
                 r.model,
                 r.location,
+                r.holder or "",
             )
             for r in page.rows
         ],
@@ -867,6 +869,7 @@ def register(sub: Any) -> None:
             "status",
             "last_calibrated",
             "next_due",
+            "holder",
         ),
     )
     lst.add_argument("--desc", action="store_true", help="sort descending")
@@ -960,6 +963,7 @@ def register(sub: Any) -> None:
             "oot_case",
             "provider",
             "sendout_batch",
+            "custody",
             "signing",
             "settings",
             "database",
@@ -1057,6 +1061,7 @@ def register(sub: Any) -> None:
     transfer_commands.register(sub)
     type_commands.register(sub)
     provider_commands.register(sub)
+    custody_commands.register(sub)
 
 
 _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items()} | {
@@ -1072,6 +1077,14 @@ _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items(
     "custom_fields": "custom",
     "stated_uncertainty": "stated-u",
     "standard_categories": "standard-category",
+    # Custody (checkout, checkin, custody void): the options, and what was refused.
+    "holder": "to",
+    "due_back": "until",
+    "override_reason": "reason",
+    "scanned_tag": "asset tag",
+    "check_out": "check-out refused",
+    "check_in": "check-in refused",
+    "void": "void refused",
 }
 
 

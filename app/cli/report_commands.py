@@ -1,9 +1,9 @@
 """CLI commands: reports and labels (registered by app.cli.commands).
 
 ``report KIND ... -o FILE`` writes a due list, an overdue list, an instrument history,
-the OOT log or the audit trail as PDF, CSV or XLSX, and a record's calibration
-certificate as PDF; ``labels`` writes printable
-instrument labels as PDF. Both only read, so they work while someone else edits.
+the OOT log, what is checked out (custody) or the audit trail as PDF, CSV or XLSX, and
+a record's calibration certificate as PDF; ``labels`` writes printable instrument
+labels as PDF. Both only read, so they work while someone else edits.
 Everything a user can get wrong (the file name, its folder, a date, a tag) is refused
 with one line before any file is written.
 """
@@ -116,6 +116,13 @@ def cmd_report_providers(args: argparse.Namespace) -> int:
     with open_app(args) as app:
         lines = app.sendouts.turnaround(since=args.date_from)
         report = app.reports.providers(lines, since=args.date_from)
+    return _write(report, path, fmt)
+
+
+def cmd_report_custody(args: argparse.Namespace) -> int:
+    path, fmt = _prepare_output(args)
+    with open_app(args) as app:
+        report = app.reports.custody()
     return _write(report, path, fmt)
 
 
@@ -235,6 +242,10 @@ def register(sub: Any) -> None:
         "--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="sent on or after"
     )
     _output_args(providers)
+    custody = add_command(
+        rep, "custody", cmd_report_custody, "what is out, with whom, since when; late back"
+    )
+    _output_args(custody)
     audit = add_command(rep, "audit", cmd_report_audit, "the audit trail of a period (UTC days)")
     _period_args(audit, "events")
     audit.add_argument("--user", help="one user's events (OS login)")

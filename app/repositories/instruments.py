@@ -22,13 +22,14 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    or_,
     select,
 )
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from app.db.models import Instrument, sync_id_sequence, table_of
+from app.db.models import Custody, Instrument, sync_id_sequence, table_of
 from app.plain_text import tag_key
 
 
@@ -52,6 +53,11 @@ class DueFilter(enum.Enum):
 # select pays for the ORM's compile step on every call even when it returns plain rows.
 INSTRUMENTS = table_of(Instrument)
 _C = INSTRUMENTS.c
+# Who has an instrument: its open check-out, found by the unique open_instrument_id
+# (one indexed probe per row, and never more than one match).
+CUSTODY = table_of(Custody)
+HOLDER = CUSTODY.c.holder
+WITH_HOLDER = INSTRUMENTS.outerjoin(CUSTODY, CUSTODY.c.open_instrument_id == _C.id)
 
 SORT_COLUMNS: dict[str, Any] = {
     name: _C[name]
@@ -66,26 +72,29 @@ SORT_COLUMNS: dict[str, Any] = {
         "last_calibrated",
         "next_due",
     )
-}
+} | {"holder": HOLDER}
 
-LIST_COLUMNS = tuple(
-    _C[name]
-    for name in (
-        "id",
-        "asset_tag",
-        "description",
-        "manufacturer",
-        "model",
-        "serial_number",
-        "location",
-        "status",
-        "calibration_interval_days",
-        "last_calibrated",
-        "next_due",
-        "version",
-        "calibration_requirement",
-        "review_reason",
-    )
+LIST_COLUMNS = (
+    *(
+        _C[name]
+        for name in (
+            "id",
+            "asset_tag",
+            "description",
+            "manufacturer",
+            "model",
+            "serial_number",
+            "location",
+            "status",
+            "calibration_interval_days",
+            "last_calibrated",
+            "next_due",
+            "version",
+            "calibration_requirement",
+            "review_reason",
+        )
+    ),
+    HOLDER,
 )
 
 
@@ -110,6 +119,7 @@ class ListRow(NamedTuple):
     version: int
     calibration_requirement: str
     review_reason: str
+    holder: str | None  # who has it now (issue 15); None: nobody
 
 
 def _row_by_name(row: Any) -> ListRow:
@@ -182,13 +192,23 @@ def list_statement(
     conds: list[ColumnElement[bool]] = []
     if due is not None:
         conds.append(due_condition(due, bindparam("today"), bindparam("until")))
-    conds += [_C.search_text.like(bindparam(f"term{i}"), escape="\\") for i in range(terms)]
+    # A search term also finds who has the instrument ("dana" lists what Dana has).
+    conds += [
+        or_(
+            _C.search_text.like(bindparam(f"term{i}"), escape="\\"),
+            func.lower(HOLDER).like(bindparam(f"term{i}"), escape="\\"),
+        )
+        for i in range(terms)
+    ]
+    # The holder's join only where the holder is read, searched or sorted by.
+    source = WITH_HOLDER if what == "rows" or terms or sort == "holder" else INSTRUMENTS
     if what == "count":
-        return select(func.count()).select_from(INSTRUMENTS).where(*conds)
+        return select(func.count()).select_from(source).where(*conds)
     column = SORT_COLUMNS.get(sort, _C.next_due)
     columns = LIST_COLUMNS if what == "rows" else (_C.id,)
     stmt = (
         select(*columns)
+        .select_from(source)
         .where(*conds)
         .order_by(column.desc() if descending else column.asc(), _C.id)
     )
@@ -225,7 +245,11 @@ def list_parameters(query: ListQuery, today: date, soon_until: date, page: str) 
 # at once set off a full collection: a pause of 60 ms for every thread, the GUI's too).
 ID_BATCH = 500
 
-_ROWS_BY_IDS = select(*LIST_COLUMNS).where(_C.id.in_(bindparam("ids", expanding=True)))
+_ROWS_BY_IDS = (
+    select(*LIST_COLUMNS)
+    .select_from(WITH_HOLDER)
+    .where(_C.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 class InstrumentRepository:

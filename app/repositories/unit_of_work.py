@@ -20,6 +20,7 @@ from app.repositories.attachment_content import AttachmentContentRepository
 from app.repositories.attachments import AttachmentRepository
 from app.repositories.audit import AuditRepository
 from app.repositories.calibrations import CalibrationRepository
+from app.repositories.custody import CustodyRepository
 from app.repositories.instruments import InstrumentRepository
 from app.repositories.meta import MetaRepository
 from app.repositories.oot_cases import OotCaseRepository
@@ -48,6 +49,7 @@ class UnitOfWork:
         self.types = TypeRepository(session)
         self.providers = ProviderRepository(session)
         self.sendouts = SendoutRepository(session)
+        self.custody = CustodyRepository(session)
         self._session = session
         # What this transaction wrote to the audit trail, for the change notice.
         self.changed: dict[str, set[int]] = {}

@@ -21,6 +21,7 @@ from app.db.models import (
     Attachment,
     AuditEvent,
     CalibrationRecord,
+    Custody,
     Instrument,
     InstrumentType,
     OotCase,
@@ -42,6 +43,7 @@ from app.services.snapshots import (
     attachment_snapshot,
     batch_snapshot,
     case_full_snapshot,
+    custody_snapshot,
     instrument_full_snapshot,
     provider_snapshot,
     record_snapshot,
@@ -353,6 +355,7 @@ ENTITY_NAMES: dict[str, str] = {
     "oot_case": "Out-of-tolerance case",
     "provider": "Provider",
     "sendout_batch": "Send-out batch",
+    "custody": "Custody",
     "signature": "Signature",
     "signing": "Signing attempt",
     "user_account": "User account",
@@ -360,7 +363,7 @@ ENTITY_NAMES: dict[str, str] = {
     "database": "Database",
     "lock": "Editor lock",
 }
-CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open"})
+CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open", "check_out"})
 # Fields holding a code ("in_service", "no_impact"): read with spaces for underscores.
 CODE_FIELDS = frozenset(
     {
@@ -570,6 +573,20 @@ def _case_state(o: OotCase) -> EntityState:
     return EntityState(o.id, f"OOT-{o.id}", snap, (o.updated_by, o.updated_at), False)
 
 
+def _custody_state(o: Custody) -> EntityState:
+    # Who has the instrument follows from the audited fields: open while neither
+    # checked in nor void (an edit of the column alone would move a holder unseen).
+    still_out = o.in_at is None and o.voided_at is None
+    derived = (
+        ()
+        if o.open_instrument_id == (o.instrument_id if still_out else None)
+        else ("open_instrument_id",)
+    )
+    return EntityState(
+        o.id, f"#{o.id}", custody_snapshot(o), (o.updated_by, o.updated_at), False, derived
+    )
+
+
 ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "instrument": lambda uow: (_instrument_state(o) for o in uow.instruments.iter_all()),
     "calibration": lambda uow: (_record_state(o) for o in uow.calibrations.iter_all()),
@@ -580,6 +597,7 @@ ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "instrument_type": lambda uow: (_type_state(o) for o in uow.types.iter_all()),
     "provider": lambda uow: (_provider_state(o) for o in uow.providers.iter_all()),
     "sendout_batch": lambda uow: (_batch_state(o) for o in uow.sendouts.iter_all()),
+    "custody": lambda uow: (_custody_state(o) for o in uow.custody.iter_all()),
 }
 
 
@@ -621,9 +639,9 @@ def instrument_trail(
     The one rule for an instrument's audit trail, used by its audit tab, its printed
     history and the audit window filtered by its tag: the instrument itself, its
     calibrations and their signatures, its attachments (its own and its records'), its
-    out-of-tolerance cases with the signatures that closed them, and the send-out batches
-    it went out in (a batch's events are about each of its instruments). ``record_ids``
-    saves reading the calibrations again when the caller has them.
+    out-of-tolerance cases with the signatures that closed them, the send-out batches it
+    went out in (a batch's events are about each of its instruments), and its check-outs.
+    ``record_ids`` saves reading the calibrations again when the caller has them.
     """
     if record_ids is None:
         record_ids = [r.id for r in uow.calibrations.history(instrument_id)]
@@ -638,6 +656,7 @@ def instrument_trail(
         "oot_case": case_ids,
         # The send-out batches it went out in (issue 15): sent, received, its certificate.
         "sendout_batch": uow.sendouts.batch_ids_of(instrument_id),
+        "custody": [c.id for c in uow.custody.history(instrument_id)],
     }
 
 

@@ -7,7 +7,15 @@ from datetime import date, datetime
 from typing import Any
 
 from app.services.decision_rules import Verdict
-from app.vocabulary import CaseState, Lifecycle, ProviderKind, Requirement, Result, Role
+from app.vocabulary import (
+    CaseState,
+    CustodyState,
+    Lifecycle,
+    ProviderKind,
+    Requirement,
+    Result,
+    Role,
+)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -46,6 +54,7 @@ class InstrumentRow:
     version: int
     requirement: Requirement
     review_reason: str  # why QA is to review its data; "" when nothing is to review
+    holder: str | None = None  # who has it now (its open check-out); None: nobody
 
 
 @dataclass(frozen=True)
@@ -403,6 +412,7 @@ class InstrumentHistory:
     calibrations: list[CalibrationView]
     attachments: list[AttachmentView]
     audit: list[AuditView] = field(default_factory=list)
+    custody: list[CustodyView] = field(default_factory=list)  # newest first
 
 
 REQUIREMENT_TEXT = {
@@ -704,3 +714,44 @@ class CalibrationPrefill:
             for p in self.points
             if p.half_width is not None
         )
+
+
+@dataclass(frozen=True)
+class CustodyView:
+    """One check-out of an instrument: to whom, where, until when, and its check-in."""
+
+    id: int
+    instrument_id: int
+    asset_tag: str
+    description: str
+    holder: str
+    place: str
+    due_back: date | None
+    override_reason: str  # why QA let it out although it was refused ("" when not)
+    out_at: datetime
+    out_by: str
+    in_at: datetime | None
+    in_by: str | None
+    voided_at: datetime | None
+    voided_by: str | None
+    void_reason: str | None
+    version: int
+    state: CustodyState
+    late: bool  # still out after the day it was due back
+
+
+@dataclass(frozen=True)
+class CustodyCheck:
+    """What a scanned or typed tag offers: check it out, or check it in.
+
+    ``refusal`` says why the check-out rules refuse it ("" when they do not);
+    ``may_override``: the user is QA and may let it out anyway with a reason.
+    """
+
+    instrument_id: int
+    asset_tag: str
+    description: str
+    due_status: str
+    current: CustodyView | None  # the open check-out, when it is out
+    refusal: str
+    may_override: bool

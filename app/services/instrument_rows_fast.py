@@ -35,6 +35,7 @@ _ROW_SOURCES = {
     "version": "version",
     "requirement": "calibration_requirement",
     "review_reason": "review_reason",
+    "holder": "holder",
 }
 
 
@@ -89,6 +90,7 @@ def fast_rows_agree(row_of: Callable[[ListRow, date, int], InstrumentRow]) -> bo
             3,
             "periodic",
             "",
+            "Dana",
         ),
         ListRow(
             8,
@@ -105,6 +107,7 @@ def fast_rows_agree(row_of: Callable[[ListRow, date, int], InstrumentRow]) -> bo
             1,
             "not_required",
             "next due before last calibration",
+            None,
         ),
         ListRow(
             9,
@@ -121,6 +124,7 @@ def fast_rows_agree(row_of: Callable[[ListRow, date, int], InstrumentRow]) -> bo
             1,
             "verify_before_use",
             "",
+            None,
         ),
     ]
     return filled_rows(samples, today, 30) == [row_of(r, today, 30) for r in samples]

@@ -20,6 +20,7 @@ from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter, decode_event, instrument_trail
+from app.services.custody import custody_view
 from app.services.dto import (
     InstrumentChanges,
     InstrumentDetail,
@@ -101,6 +102,7 @@ def row_of(r: Any, today: date, soon_days: int) -> InstrumentRow:
         version=r.version,
         requirement=r.calibration_requirement,
         review_reason=r.review_reason,
+        holder=r.holder,
     )
 
 
@@ -291,6 +293,7 @@ class InstrumentService:
                 calibrations=calibration_views(uow, records, tags),
                 attachments=[attachment_view(a, tags) for a in attachments],
                 audit=[decode_event(e) for e in trail],
+                custody=[custody_view(c, obj, today) for c in uow.custody.history(obj.id)],
             )
 
         return self._uow.read(read)

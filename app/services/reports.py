@@ -30,10 +30,12 @@ from app.services.certificate import (
     rule_lines,
     verdict_cell,
 )
+from app.services.custody import custody_view
 from app.services.decision_rules import Verdict
 from app.services.dto import (
     AuditView,
     CalibrationView,
+    CustodyView,
     InstrumentHistory,
     OotCaseView,
     PointView,
@@ -420,12 +422,13 @@ def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
             sheet="Attachments",
         )
     )
+    sections.append(_custody_section(history.custody))
     sections.append(
         Section(
             "Audit trail",
             [
                 "The instrument's events, and those of its calibrations, their signatures, "
-                "its attachments and its out-of-tolerance cases."
+                "its attachments, its out-of-tolerance cases and its check-outs."
             ],
             Table(
                 ["When (UTC)", "User", "Subject", "Action", *AUDIT_CHANGE_COLUMNS, "Reason"],
@@ -608,6 +611,91 @@ def oot_log_report(
         ],
         landscape=True,
         kind="oot",
+    )
+
+
+# -- custody -----------------------------------------------------------------------------
+
+CUSTODY_COLUMNS = [
+    "Entry",
+    "Asset tag",
+    "Description",
+    "With",
+    "Place",
+    "Out since (UTC)",
+    "Checked out by",
+    "Due back",
+    "Late",
+    "Back (UTC)",
+    "State",
+    "QA override",
+]
+
+
+def _custody_row(v: CustodyView) -> tuple[Cell, ...]:
+    state = f"void: {v.void_reason}" if v.state == "void" else v.state
+    return (
+        v.id,
+        v.asset_tag,
+        v.description,
+        v.holder,
+        v.place,
+        v.out_at,
+        v.out_by,
+        v.due_back,
+        "late" if v.late else "",
+        v.in_at,
+        state,
+        v.override_reason,
+    )
+
+
+def _custody_section(entries: Sequence[CustodyView]) -> Section:
+    """An instrument's check-outs, newest first (void ones with their reason)."""
+    return Section(
+        "Custody",
+        [] if entries else ["Never checked out."],
+        Table(CUSTODY_COLUMNS, [_custody_row(v) for v in entries]),
+        sheet="Custody",
+    )
+
+
+def custody_report(entries: Sequence[CustodyView], *, today: date, stamp: Stamp) -> Report:
+    """What is out now: with whom, where, since when, and what is late back."""
+    late = [v for v in entries if v.late]
+    summary = (
+        f"{_plural(len(entries), 'instrument')} out, {len(late):,} of them late back."
+        if entries
+        else "Nothing is checked out."
+    )
+    sections = [
+        Section(
+            "Out now",
+            [summary],
+            Table(CUSTODY_COLUMNS, [_custody_row(v) for v in entries]),
+            sheet="Out now",
+        )
+    ]
+    if late:
+        sections.append(
+            Section(
+                "Late back",
+                [f"Due back before {today:%Y-%m-%d} and not checked in."],
+                Table(CUSTODY_COLUMNS, [_custody_row(v) for v in late]),
+                sheet="Late back",
+            )
+        )
+    return Report(
+        title="Custody",
+        subtitle=f"Instruments out on {today:%Y-%m-%d}",
+        parameters=[("Day", today.isoformat())],
+        generated_at=stamp.generated_at,
+        generated_by=stamp.generated_by,
+        database=stamp.database,
+        audit_head=stamp.audit_head,
+        sections=sections,
+        landscape=True,
+        kind="custody",
     )
 
 
@@ -804,6 +892,14 @@ class ReportService:
             found_to=found_to,
             impacts=impacts,
         )
+
+    def custody(self) -> Report:
+        """What is out now, with whom and since when, and what is late back."""
+        today = self._clock.today()
+        entries = self._uow.read(
+            lambda uow: [custody_view(c, i, today) for c, i in uow.custody.open_all()]
+        )
+        return custody_report(entries, today=today, stamp=self.stamp())
 
     def audit_trail(
         self,

@@ -14,6 +14,7 @@ from typing import Any
 from app.db.models import (
     Attachment,
     CalibrationRecord,
+    Custody,
     Instrument,
     InstrumentType,
     MeasurementPoint,
@@ -172,6 +173,22 @@ ATTACHMENT_AUDITED = (
     "stored_name",
     "size_bytes",
     "sha256",
+    "voided_at",
+    "voided_by",
+    "void_reason",
+)
+
+# A check-out (issue 15); open_instrument_id is derived from these (verify checks it).
+CUSTODY_AUDITED = (
+    "instrument_id",
+    "holder",
+    "place",
+    "due_back",
+    "override_reason",
+    "out_at",
+    "out_by",
+    "in_at",
+    "in_by",
     "voided_at",
     "voided_by",
     "void_reason",
@@ -387,6 +404,10 @@ def case_full_snapshot(obj: OotCase) -> Snapshot:
     snap.setdefault("impact_snapshot", "")
     snap.setdefault("origin_case_id", None)
     return snap
+
+
+def custody_snapshot(obj: Custody) -> Snapshot:
+    return {name: to_jsonable(getattr(obj, name)) for name in CUSTODY_AUDITED}
 
 
 def attachment_snapshot(obj: Attachment) -> Snapshot:

@@ -58,7 +58,13 @@ from app.services.settings import lab_metrology
 from app.services.snapshots import diff, instrument_snapshot
 from app.services.tolerance import opens_case
 from app.services.transfer_dates import DATE_ORDERS, DateOrder, detect_order
-from app.services.transfer_export import calibration_cells, csv_cell, instrument_cells
+from app.services.transfer_export import (
+    CUSTODY_COLUMNS,
+    calibration_cells,
+    csv_cell,
+    custody_cells,
+    instrument_cells,
+)
 from app.services.transfer_mapping import (
     COLUMNS,
     KINDS,
@@ -909,12 +915,13 @@ class TransferService:
     # -- export ----------------------------------------------------------------------
 
     def export(self, fmt: str, target: Path, *, progress: Progress | None = None) -> ExportResult:
-        """Every instrument and calibration record (voided included) to XLSX or CSV.
+        """Every instrument, calibration record and custody entry (voided included) to
+        XLSX or CSV.
 
-        XLSX: one workbook, a sheet per kind. CSV: ``<name>-instruments.csv`` and
-        ``<name>-calibrations.csv`` (UTF-8 with BOM, for Excel). ``target`` may be a
-        folder (files named ``caltrack-export...``). Read in one transaction: the files
-        agree with each other.
+        XLSX: one workbook, a sheet per kind. CSV: ``<name>-instruments.csv``,
+        ``<name>-calibrations.csv`` and ``<name>-custody.csv`` (UTF-8 with BOM, for
+        Excel). ``target`` may be a folder (files named ``caltrack-export...``). Read in
+        one transaction: the files agree with each other.
         """
         fmt = fmt.lower()
         if fmt not in EXPORT_FORMATS:
@@ -926,7 +933,7 @@ class TransferService:
 
         extra: list[Path] = []
 
-        def read(uow: UnitOfWork) -> tuple[int, int]:
+        def read(uow: UnitOfWork) -> tuple[int, int, int]:
             # Providers and send-outs (issue 15): sheets of their own when the lab has any.
             more = [
                 (kind, header, rows)
@@ -938,7 +945,7 @@ class TransferService:
             ]
             tags: dict[int, str] = {}
             type_names = {kind.id: kind.name for kind in uow.types.list_all()}
-            counts = [0, 0]
+            counts = [0, 0, 0]
 
             def instruments() -> Iterator[tuple[Any, ...]]:
                 for obj in uow.instruments.iter_all():
@@ -955,35 +962,52 @@ class TransferService:
                         progress("exporting", counts[0] + counts[1], 0)
                     yield calibration_cells(record, tags)
 
+            def custody() -> Iterator[tuple[Any, ...]]:
+                for entry in uow.custody.iter_all():
+                    counts[2] += 1
+                    yield custody_cells(entry, tags)
+
+            custody_header = [label for label, _width in CUSTODY_COLUMNS]
             if fmt == "xlsx":
                 write_xlsx_file(
                     files[0],
                     [
                         self._sheet("instruments", instruments()),
                         self._sheet("calibrations", records()),
+                        SheetSpec(
+                            "Custody",
+                            custody_header,
+                            custody(),
+                            [width for _label, width in CUSTODY_COLUMNS],
+                        ),
                         *(SheetSpec(PROVIDER_SHEETS[k], h, r) for k, h, r in more),
                     ],
                 )
             else:
-                for path, kind, rows in (
-                    (files[0], "instruments", instruments()),
-                    (files[1], "calibrations", records()),
+                for path, header, rows in (
+                    (files[0], self._export_header("instruments"), instruments()),
+                    (files[1], self._export_header("calibrations"), records()),
+                    (files[2], custody_header, custody()),
                 ):
-                    header = [c.label for c in exported_columns(kind)]
                     write_csv_file(path, header, ([csv_cell(v) for v in r] for r in rows))
                 for kind, titles, table in more:
                     path = files[0].with_name(files[0].name.replace("-instruments", f"-{kind}"))
                     write_csv_file(path, list(titles), ([csv_cell(v) for v in r] for r in table))
                     extra.append(path)
-            return counts[0], counts[1]
+            return counts[0], counts[1], counts[2]
 
-        instruments_n, records_n = self._uow.read(read)
+        instruments_n, records_n, custody_n = self._uow.read(read)
         return ExportResult(
             format=fmt,
             files=tuple(str(p) for p in (*files, *extra)),
             instruments=instruments_n,
             calibrations=records_n,
+            custody=custody_n,
         )
+
+    @staticmethod
+    def _export_header(kind: str) -> list[str]:
+        return [c.label for c in exported_columns(kind)]
 
     @staticmethod
     def _sheet(kind: str, rows: Iterator[tuple[Any, ...]]) -> SheetSpec:
@@ -1018,7 +1042,8 @@ def _point_key(p: MeasurementPoint | PointInput) -> tuple[Any, ...]:
 
 def export_paths(fmt: str, target: Path) -> list[Path]:
     """The files an export to ``target`` writes: a folder gets ``caltrack-export…``; XLSX is
-    one workbook, CSV ``<name>-instruments.csv`` and ``<name>-calibrations.csv``."""
+    one workbook, CSV ``<name>-instruments.csv``, ``<name>-calibrations.csv`` and
+    ``<name>-custody.csv``."""
     target = target.absolute()  # the result names the files wherever it is shown
     if target.is_dir():
         base = target / EXPORT_BASE_NAME
@@ -1026,4 +1051,5 @@ def export_paths(fmt: str, target: Path) -> list[Path]:
         base = target.with_suffix("") if target.suffix.lower() in (".csv", ".xlsx") else target
     if fmt == "xlsx":
         return [base.with_name(base.name + ".xlsx")]
-    return [base.with_name(f"{base.name}-{kind}.csv") for kind in ("instruments", "calibrations")]
+    kinds = ("instruments", "calibrations", "custody")
+    return [base.with_name(f"{base.name}-{kind}.csv") for kind in kinds]

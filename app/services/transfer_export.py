@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
-from app.db.models import CalibrationRecord, Instrument, MeasurementPoint
+from app.db.models import CalibrationRecord, Custody, Instrument, MeasurementPoint
 from app.services.snapshots import custom_values
 from app.services.standard_uncertainty import stated_input_text, stated_of
 from app.services.transfer_mapping import exported_columns
@@ -81,6 +81,43 @@ def calibration_cells(record: CalibrationRecord, tags: Mapping[int, str]) -> tup
     return tuple(
         special[name] if name in special else getattr(record, name, None)
         for name in CALIBRATION_FIELDS
+    )
+
+
+# Custody (issue 15): every check-out, void ones too, in a sheet (a CSV file) of its
+# own. Export only: the import reads instruments and calibrations (see the README).
+CUSTODY_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Entry", 8),
+    ("Asset tag", 14),
+    ("With", 20),
+    ("Place", 16),
+    ("Out (UTC)", 20),
+    ("Checked out by", 14),
+    ("Due back", 12),
+    ("Back (UTC)", 20),
+    ("Checked in by", 14),
+    ("QA override reason", 30),
+    ("Voided (UTC)", 20),
+    ("Voided by", 14),
+    ("Void reason", 30),
+)
+
+
+def custody_cells(obj: Custody, tags: Mapping[int, str]) -> tuple[Cell, ...]:
+    return (
+        obj.id,
+        tags.get(obj.instrument_id, f"#{obj.instrument_id}"),
+        obj.holder,
+        obj.place,
+        obj.out_at,
+        obj.out_by,
+        obj.due_back,
+        obj.in_at,
+        obj.in_by or "",
+        obj.override_reason,
+        obj.voided_at,
+        obj.voided_by or "",
+        obj.void_reason or "",
     )
 
 

@@ -326,3 +326,4 @@ class ExportResult:
     files: tuple[str, ...]
     instruments: int
     calibrations: int
+    custody: int = 0  # custody entries (check-outs), void ones included

@@ -32,6 +32,7 @@ from app.services.dto import (
     AttachmentView,
     AuditView,
     CalibrationView,
+    CustodyView,
     InstrumentHistory,
     SignatureView,
     Traceability,
@@ -246,6 +247,7 @@ class DetailPane(QWidget):
     void_attachment_requested = Signal(int)
     add_attachment_requested = Signal()
     clear_review_requested = Signal()
+    void_custody_requested = Signal(int, int)  # custody entry id, version
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -350,6 +352,24 @@ class DetailPane(QWidget):
         self.attachments.itemSelectionChanged.connect(self._attachment_selected)
         self.tabs.addTab(att_box, "&Attachments")
 
+        # Who had it when (issue 15): its check-outs, newest first, void ones greyed.
+        self.custody = _table(
+            ["With", "Place", "Out (UTC)", "Due back", "Back (UTC)", "State"], "Custody"
+        )
+        custody_box = QWidget()
+        custody_layout = QVBoxLayout(custody_box)
+        custody_layout.addWidget(self.custody)
+        custody_buttons = QHBoxLayout()
+        self.custody_void = QPushButton("V&oid entry…")
+        self.custody_void.setToolTip("Void the selected check-out, entered by mistake")
+        self.custody_void.setEnabled(False)
+        custody_buttons.addWidget(self.custody_void)
+        custody_buttons.addStretch(1)
+        custody_layout.addLayout(custody_buttons)
+        self.custody_void.clicked.connect(self._void_custody)
+        self.custody.itemSelectionChanged.connect(self._custody_selected)
+        self.custody_tab = self.tabs.addTab(custody_box, "C&ustody")
+
         self.audit = _table(
             ["When (UTC)", "Who", "Machine", "Subject", "Action", "What changed", "Reason"],
             "Audit trail",
@@ -424,6 +444,7 @@ class DetailPane(QWidget):
             for table in (
                 self.calibrations,
                 self.attachments,
+                self.custody,
                 self.audit,
                 self.trace_used,
                 self.trace_served,
@@ -461,6 +482,7 @@ class DetailPane(QWidget):
             # The same instrument reloaded (after a signature, say): keep the record.
             self.select_calibration(previous.id, show=False)
         self._fill_attachments(history.attachments)
+        self._fill_custody(history.custody)
         self._fill_audit(history.audit)
         if self.trace is not None and self.trace.asset_tag != d.asset_tag:
             self.trace = None
@@ -515,6 +537,47 @@ class DetailPane(QWidget):
         )
         self._attachment_selected()
 
+    def _fill_custody(self, rows: list[CustodyView]) -> None:
+        def state(v: CustodyView) -> str:
+            if v.state == "void":
+                return f"void: {v.void_reason}"
+            if v.override_reason:
+                return f"{'LATE' if v.late else v.state} (QA override: {v.override_reason})"
+            return "LATE" if v.late else v.state
+
+        _fill(
+            self.custody,
+            [
+                [
+                    v.holder,
+                    v.place,
+                    f"{v.out_at:%Y-%m-%d %H:%M}",
+                    _fmt(v.due_back),
+                    f"{v.in_at:%Y-%m-%d %H:%M}" if v.in_at else "",
+                    state(v),
+                ]
+                for v in rows
+            ],
+            [v.id for v in rows],
+            {i for i, v in enumerate(rows) if v.state == "void"},
+        )
+        self._custody_selected()
+
+    def selected_custody(self) -> CustodyView | None:
+        rows = self.custody.selectionModel().selectedRows()
+        if not rows or self.history is None:
+            return None
+        return self.history.custody[rows[0].row()]
+
+    def _custody_selected(self) -> None:
+        chosen = self.selected_custody()
+        self.custody_void.setEnabled(chosen is not None and chosen.state != "void" and self.editing)
+
+    def _void_custody(self) -> None:
+        chosen = self.selected_custody()
+        if chosen is not None:
+            self.void_custody_requested.emit(chosen.id, chosen.version)
+
     def _fill_audit(self, rows: list[AuditView]) -> None:
         newest_first = list(reversed(rows))
         _fill(
@@ -567,6 +630,7 @@ class DetailPane(QWidget):
         self.editing = editing
         self._calibration_selected()
         self._attachment_selected()
+        self._custody_selected()
 
     def selected_attachment(self) -> AttachmentView | None:
         if self.history is None:

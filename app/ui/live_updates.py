@@ -23,7 +23,8 @@ def changes_of(notice: ChangeNotice) -> Changes:
         return Changes.everything()
     only_instruments = kinds == {"instrument"} and not notice.many
     return Changes(
-        instruments="instrument" in kinds or "signature" in kinds,
+        # A check-out or check-in changes who has an instrument: the register's With column.
+        instruments="instrument" in kinds or "signature" in kinds or "custody" in kinds,
         calibrations="calibration" in kinds or "signature" in kinds,
         attachments="attachment" in kinds,
         cases="oot_case" in kinds,

@@ -64,6 +64,7 @@ from app.services.instruments import Unchanged
 from app.services.point_entry import EntryRules
 from app.settings.user_settings import UserSettings
 from app.ui import messages
+from app.ui.custody_actions import CustodyActions
 from app.ui.detail_pane import DetailPane
 from app.ui.dialogs.calibration_dialog import CalibrationDialog, already_saved_text
 from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
@@ -242,6 +243,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_central()
         self.qa = QaActions(self)
+        self.custody_actions = CustodyActions(self, self.scan)
         self.transfer = TransferActions(self)
         self.report_actions = ReportActions(self)
         self._build_menus()
@@ -412,6 +414,7 @@ class MainWindow(QMainWindow):
             self.act_void,
             self.act_attach,
             *self.qa.editing_actions(),
+            *self.custody_actions.editing_actions(),
             *self.transfer.editing_actions(),
         )
 
@@ -442,6 +445,8 @@ class MainWindow(QMainWindow):
         ):
             edit_menu.addAction(act)
         edit_menu.addAction(self.qa.act_clear_review)
+        edit_menu.addSeparator()
+        self.custody_actions.fill_menu(edit_menu)
         edit_menu.addSeparator()
         edit_menu.addAction(self.report_actions.act_print_history)
         self.qa.fill_menu(bar.addMenu("&QA"))
@@ -557,6 +562,15 @@ class MainWindow(QMainWindow):
         self.found.setAccessibleName("Search result count")
         self.found.setMinimumWidth(self.fontMetrics().horizontalAdvance("9,999 found"))
         filter_layout.addWidget(self.found, 0, Qt.AlignmentFlag.AlignTop)
+        # A barcode or QR scanner types the tag and Enter here (Ctrl+B): see CustodyActions.
+        self.scan = QLineEdit()
+        self.scan.setObjectName("scanBox")
+        self.scan.setPlaceholderText("Scan (Ctrl+B): a label or a tag, then Enter")
+        self.scan.setAccessibleName("Scan asset tag")
+        self.scan.setToolTip("Scan an instrument's label (or type its tag) to check it out or in")
+        self.scan.setMinimumWidth(160)
+        self.scan.setMaximumWidth(260)
+        filter_layout.addWidget(self.scan, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(filter_bar)
 
         self.table = QTableView()

@@ -66,6 +66,9 @@ class ReportActions(QObject):
         self.act_oot = window.add_action(
             "Out-of-&tolerance log…", kind("oot"), None, "The out-of-tolerance cases"
         )
+        self.act_custody = window.add_action(
+            "&Custody…", kind("custody"), None, "What is checked out now, with whom; late back"
+        )
         self.act_audit = window.add_action(
             "&Audit trail report…", kind("audit"), None, "The audit trail of a period"
         )
@@ -88,6 +91,7 @@ class ReportActions(QObject):
     def fill_menu(self, menu: QMenu) -> None:
         for act in (self.act_due, self.act_overdue, self.act_history, self.act_oot):
             menu.addAction(act)
+        menu.addAction(self.act_custody)
         menu.addAction(self.act_audit)
         menu.addSeparator()
         menu.addAction(self.act_labels)
@@ -99,6 +103,7 @@ class ReportActions(QObject):
             self.act_overdue,
             self.act_history,
             self.act_oot,
+            self.act_custody,
             self.act_audit,
             self.act_labels,
             self.act_print_history,

@@ -53,6 +53,7 @@ CALTRACK_TABLES = {
     "audit_event",
     "calibration_record",
     "calibration_standard",
+    "custody",
     "instrument",
     "instrument_type",
     "measurement_point",
@@ -666,6 +667,55 @@ def test_on_a_server_0011_grants_types_to_qa_and_reading_to_technicians(
     sequence = pg_server.psql(
         f"SELECT has_sequence_privilege('{groups['qa']}', 'instrument_type_id_seq', 'USAGE')",
         database,
+    )
+    assert sequence.strip() == "t"
+
+
+# -- 0015: custody -----------------------------------------------------------------------
+
+
+def test_0015_custody_comes_to_a_populated_database_and_goes_again(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        _fill_like_0001(app, clock)
+        tag = app.instruments.list(limit=None).rows[0].asset_tag
+        assert app.maintenance.verify(deep=True).problems == []
+    url = database_url(db_url)
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0014")
+        assert "custody" not in _tables(eng)
+    finally:
+        eng.dispose()
+    # A database of 0014 comes up to the head: clean, and check-outs work at once.
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+        assert app.maintenance.verify(deep=True).problems == []
+        # The demo-like fill may leave it overdue: alice (an admin) overrides then.
+        refused = app.custody.check(tag).refusal
+        app.custody.check_out(tag, holder="Dana", override_reason="0015 test" if refused else "")
+        assert app.custody.check(tag).current is not None
+        assert app.maintenance.verify(deep=True).problems == []
+
+
+def test_on_a_server_0015_lets_technicians_check_out_and_in(
+    pg_server: PgServer, pg_url: str, clock: FixedClock, alice: Identity, tmp_path: Path
+) -> None:
+    with open_caltrack(
+        pg_url, create=True, identity=alice, clock=clock, state_dir=tmp_path / "state"
+    ):
+        pass
+    database = str(make_url(pg_url).database)
+    group = f"caltrack_{database}_technician"
+    checks = ", ".join(
+        f"has_table_privilege('{group}', 'custody', '{p}')"
+        for p in ("SELECT", "INSERT", "UPDATE", "DELETE")
+    )
+    # Never deleted: voided with a reason.
+    assert pg_server.psql(f"SELECT {checks}", database).strip() == "t|t|t|f"
+    sequence = pg_server.psql(
+        f"SELECT has_sequence_privilege('{group}', 'custody_id_seq', 'USAGE')", database
     )
     assert sequence.strip() == "t"
 

@@ -231,9 +231,11 @@ def test_export_csv_and_xlsx(lab: Path) -> None:
         "files": [
             str(folder / "out" / "lab-instruments.csv"),
             str(folder / "out" / "lab-calibrations.csv"),
+            str(folder / "out" / "lab-custody.csv"),
         ],
         "instruments": 3,
         "calibrations": 0,
+        "custody": 0,
     }
     text = (folder / "out" / "lab-instruments.csv").read_bytes()
     assert text.startswith(b"\xef\xbb\xbfAsset tag,")

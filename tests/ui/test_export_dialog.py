@@ -79,7 +79,7 @@ def test_xlsx_one_workbook_read_back(
         "Saved caltrack-export-2026-11-23.xlsx (2 instruments, 1 calibration)."
     )
     workbook = openpyxl.load_workbook(tmp_path / "caltrack-export-2026-11-23.xlsx")
-    assert workbook.sheetnames == ["Instruments", "Calibrations"]
+    assert workbook.sheetnames == ["Instruments", "Calibrations", "Custody"]
     instruments = [[c.value for c in r] for r in workbook["Instruments"].iter_rows()]
     assert instruments[0] == [c.label for c in exported_columns("instruments")]
     assert sorted(str(r[0]) for r in instruments[1:]) == ["=CMD-2", "TH-001"]
@@ -98,18 +98,23 @@ def test_csv_one_file_per_kind_read_back_and_imported_again(
     dialog.csv.setChecked(True)
     assert dialog.target.text() == str(tmp_path / "caltrack-export-2026-11-23")
     assert dialog.writes.text() == (
-        "caltrack-export-2026-11-23-instruments.csv and "
-        f"caltrack-export-2026-11-23-calibrations.csv in {tmp_path}"
+        "caltrack-export-2026-11-23-instruments.csv, "
+        "caltrack-export-2026-11-23-calibrations.csv and "
+        f"caltrack-export-2026-11-23-custody.csv in {tmp_path}"
     )
     dialog.target.setText(f"{tmp_path}/")
     assert dialog.writes.text() == (
-        f"caltrack-export-instruments.csv and caltrack-export-calibrations.csv in {tmp_path}"
+        "caltrack-export-instruments.csv, caltrack-export-calibrations.csv and "
+        f"caltrack-export-custody.csv in {tmp_path}"
     )
     dialog.target.setText(str(tmp_path / "lab.csv"))
-    assert dialog.writes.text() == f"lab-instruments.csv and lab-calibrations.csv in {tmp_path}"
+    assert dialog.writes.text() == (
+        f"lab-instruments.csv, lab-calibrations.csv and lab-custody.csv in {tmp_path}"
+    )
     export(qtbot, dialog)
     assert dialog.saved.text().startswith(
-        "Saved lab-instruments.csv and lab-calibrations.csv (2 instruments, 1 calibration)."
+        "Saved lab-instruments.csv, lab-calibrations.csv and lab-custody.csv "
+        "(2 instruments, 1 calibration)."
     )
     with (tmp_path / "lab-instruments.csv").open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
@@ -147,7 +152,7 @@ def test_existing_files_are_replaced_only_when_agreed(
     assert not dialog.saved.isVisible()
     export(qtbot, dialog)
     assert len(asked) == 2
-    assert openpyxl.load_workbook(target).sheetnames == ["Instruments", "Calibrations"]
+    assert openpyxl.load_workbook(target).sheetnames == ["Instruments", "Calibrations", "Custody"]
 
 
 def test_a_missing_folder_is_explained_and_nothing_is_written(

@@ -199,6 +199,7 @@ def test_csv_export_has_the_import_columns_and_everything_in_them(
     assert result.files == (
         str(tmp_path / "lab-instruments.csv"),
         str(tmp_path / "lab-calibrations.csv"),
+        str(tmp_path / "lab-custody.csv"),
     )
     assert (result.instruments, result.calibrations) == (62, 27)
     raw = (tmp_path / "lab-instruments.csv").read_bytes()
@@ -249,7 +250,7 @@ def test_xlsx_export_is_one_workbook_with_typed_cells(app: CalTrack, tmp_path: P
     result = app.transfer.export("xlsx", tmp_path)
     assert result.files == (str(tmp_path / "caltrack-export.xlsx"),)
     book = tmp_path / "caltrack-export.xlsx"
-    assert read_table(book, ReadOptions()).sheets == ("Instruments", "Calibrations")
+    assert read_table(book, ReadOptions()).sheets == ("Instruments", "Calibrations", "Custody")
     instruments = load_xlsx(book, "Instruments")
     assert len(instruments) == 62
     assert instruments[1]["Description"] == '=HYPERLINK("http://example.com")'
@@ -274,7 +275,8 @@ def round_trip(source: CalTrack, target: CalTrack, fmt: str, tmp_path: Path) -> 
     """Export ``source``, import it into ``target``, export that, and compare."""
     first = source.transfer.export(fmt, tmp_path / "first")
     if fmt == "csv":
-        instruments_file, records_file = (Path(f) for f in first.files)
+        # The third file, custody, is export only (see the README's Custody).
+        instruments_file, records_file, _custody = (Path(f) for f in first.files)
         sheets: dict[str, str | None] = {"instruments": None, "calibrations": None}
     else:
         instruments_file = records_file = Path(first.files[0])

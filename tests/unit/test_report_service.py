@@ -156,7 +156,7 @@ def test_history_has_every_field_and_each_calibration_certificate_like(
     assert report.subtitle == "Process thermometer"
     headings = [s.heading for s in report.sections]
     assert headings[:2] == ["Instrument", "Calibrations"]
-    assert headings[-2:] == ["Attachments", "Audit trail"]
+    assert headings[-3:] == ["Attachments", "Custody", "Audit trail"]
     fields = {row[0]: row[1] for row in _table(report, 0).rows}
     assert fields["Asset tag"] == "HIS-01"
     assert fields["Serial number"] == "SN123"
@@ -194,7 +194,7 @@ def test_history_has_every_field_and_each_calibration_certificate_like(
     ]
     assert voided.signatures == [] and "Not signed." in voided.paragraphs
 
-    attachments = _table(report, len(report.sections) - 2)
+    attachments = _table(report, len(report.sections) - 3)
     assert _column(attachments, "File") == ["ACME-77.pdf"]
     assert _column(attachments, "Size (bytes)") == [len(b"%PDF-1.4 certificate")]
     audit = _table(report, len(report.sections) - 1)

@@ -78,7 +78,8 @@ def open_folder(folder: Path) -> None:
 
 
 def saved_text(result: ExportResult) -> str:
-    names = " and ".join(Path(f).name for f in result.files)
+    names = ", ".join(Path(f).name for f in result.files[:-1])
+    names = f"{names} and {Path(result.files[-1]).name}" if names else Path(result.files[-1]).name
     instruments = f"{result.instruments:,} instrument{'s' if result.instruments != 1 else ''}"
     records = f"{result.calibrations:,} calibration{'s' if result.calibrations != 1 else ''}"
     return f"Saved {names} ({instruments}, {records})."
@@ -105,7 +106,7 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export everything")
         self.setMinimumWidth(640)
         intro = QLabel(
-            "Every instrument and every calibration record (voided ones included), as "
+            "Every instrument, calibration record and custody entry (voided ones included), as "
             "stored now and read in one snapshot. A file written by the export imports "
             "again without losing anything."
         )
@@ -198,7 +199,8 @@ class ExportDialog(QDialog):
             self.writes.setText(f"{base.name}.xlsx in {base.parent}")
         else:
             self.writes.setText(
-                f"{base.name}-instruments.csv and {base.name}-calibrations.csv in {base.parent}"
+                f"{base.name}-instruments.csv, {base.name}-calibrations.csv and "
+                f"{base.name}-custody.csv in {base.parent}"
             )
         self.export_button.setEnabled(not self._job)
 

@@ -70,6 +70,14 @@ instruments come back, Receive them and enter each certificate: the result it st
 compared with the lab's own limits, and a "pass" the lab's limits fail is said plainly
 (the calibration is recorded as failed and opens an out-of-tolerance case).</p>
 
+<h3>Who has an instrument</h3>
+<p>Press <b>Ctrl+B</b> and scan the instrument's label (or type its asset tag and press
+Enter): CalTrack selects it and offers <b>Check out</b> (to whom, where, until when) or,
+when someone has it, <b>Check in</b>. An instrument out of service, retired, lost or
+overdue is refused with the reason; QA may let it out with a reason of their own. The
+register's <i>With</i> column shows who has each instrument, the Custody tab of the
+pane its check-outs, and Reports → Custody what is out and what is late back.</p>
+
 <h3>Certificates and other files</h3>
 <p>Press <b>Ctrl+Shift+A</b> or drop a file on the window to attach it to the selected
 instrument. Files are never deleted: a wrong one is voided with a reason.</p>

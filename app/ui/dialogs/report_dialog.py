@@ -1,6 +1,6 @@
 """The report dialog: one kind's parameters, the format and file, then Save or Print.
 
-Every kind (due, overdue, history, OOT log, audit trail) opens this dialog with its own
+Every kind (due, overdue, history, OOT log, custody, audit trail) opens this dialog with its own
 parameters. The report is built from the database in a worker (stage 1), then rendered
 and written, or printed, in a second worker (stage 2); a busy bar with Cancel shows
 meanwhile. Cancel drops whatever arrives afterwards: the file is rendered under a
@@ -109,6 +109,13 @@ KINDS: dict[str, ReportKind] = {
             "assessment, the disposition and who closed the case.",
         ),
         ReportKind(
+            "custody",
+            "Custody",
+            "custody",
+            "What is checked out now: with whom, where, since when, the day it is due "
+            "back, and what is late back.",
+        ),
+        ReportKind(
             "audit",
             "Audit trail report",
             "audit-trail",
@@ -131,6 +138,7 @@ ENTITY_TYPES: tuple[tuple[str, str], ...] = (
     ("calibration", "Calibration"),
     ("attachment", "Attachment"),
     ("oot_case", "OOT case"),
+    ("custody", "Custody"),
     ("signature", "Signature"),
     ("signing", "Signing attempt"),
     ("user_account", "User account"),
@@ -176,6 +184,8 @@ def build_report(app: CalTrack, request: ReportRequest) -> Report:
         return reports.oot_log(
             cases, status=request.status, found_from=request.date_from, found_to=request.date_to
         )
+    if request.kind == "custody":
+        return reports.custody()
     if request.kind == "audit":
         return reports.audit_trail(
             since=request.date_from,
@@ -378,7 +388,7 @@ class ReportDialog(QDialog):
             self.days.setSuffix(" days")
             self.days.setMaximumWidth(160)
             self.form.add("days", "&Due within:", self.days)
-        elif key == "overdue":
+        elif key in ("overdue", "custody"):
             note = QLabel(f"As of today, {self.today:%Y-%m-%d}. Nothing to choose.")
             note.setWordWrap(True)
             self.form.layout_.addRow(note)

@@ -48,23 +48,27 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("location", "Location", "location"),
     ("last_calibrated", "Last calibrated", "last_calibrated"),
     ("interval_days", "Interval (days)", None),
+    # Who has it now (its open check-out, issue 15); empty while nobody has it out.
+    ("holder", "With", "holder"),
 )
 COL_TAG, COL_STATUS, COL_NEXT_DUE, COL_DESCRIPTION = 0, 1, 2, 3
 # What a register shows before the person picks columns (View → Columns): what they
 # look for first. The rest stays one click away rather than pushed off the right edge.
-SHOWN_FIRST = ("asset_tag", "description", "status", "next_due", "location")
+SHOWN_FIRST = ("asset_tag", "description", "status", "next_due", "location", "holder")
 # Widths from a sample of typical content (in the window's font), so they fit any DPI.
 WIDTH_SAMPLES = {
     "asset_tag": "TH-000042",
     "status": "Not yet calibrated",
     "next_due": "2026-12-31",
-    "description": "GPS-disciplined time reference",
+    # Leaves room for the "With" column at 1280 px (issue 15); longer ones are elided.
+    "description": "GPS-disciplined clock",
     "manufacturer": "Fluke Calibration",
     "model": "1524-P1-256",
     "serial_number": "SN-12345678",
     "location": "Incoming inspection",
     "last_calibrated": "Last calibrated",
     "interval_days": "Interval (days)",
+    "holder": "Dana W.",
 }
 LOADING = "…"
 

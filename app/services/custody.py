@@ -1,0 +1,358 @@
+"""Custody: who has an instrument. Check-out to a person and a place, and check-in.
+
+The one home of the custody rules, for the window, the command line and an import:
+
+- an instrument that is out of service, retired, lost, or overdue for calibration (its
+  next due plus its grace days passed, as standards are judged in
+  ``app.services.traceability``) is refused at check-out, and the refusal says why;
+- QA may let it out anyway with a reason, which the check-out keeps and the audit
+  trail records;
+- an instrument has one holder at a time: checking out one that is out, or checking
+  in one that is not, is an error that says who has it or that nobody does;
+- a wrong entry is voided with a reason, never deleted (voiding an open check-out
+  leaves the instrument with nobody).
+
+Every change is audited in its own transaction (entity ``custody``), and ``db verify``
+replays the trail against the table.
+"""
+
+from __future__ import annotations
+
+import builtins
+from datetime import date, datetime
+
+from app.clock import Clock
+from app.db.models import Custody, Instrument
+from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
+from app.identity import Identity
+from app.limits import NOTES_LEN, SHORT_LEN
+from app.plain_text import tag_problem
+from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.accounts import ROLE_RANK, require_role, user_view
+from app.services.audit import AuditChainWriter
+from app.services.bounds import add_days
+from app.services.dto import CustodyCheck, CustodyView, to_jsonable
+from app.services.due import due_status
+from app.services.lookups import require_instrument
+from app.services.settings import due_soon_days
+from app.services.snapshots import created, custody_snapshot, diff
+from app.services.validation import clean_text, parse_date
+from app.vocabulary import CustodyState
+
+ENTITY = "custody"
+
+
+def scanned_tag(text: str) -> str:
+    """The asset tag in what a scanner typed or a CalTrack label's QR code holds.
+
+    A label's QR code holds the asset tag itself; a scanner types it and ends with
+    Enter (or Tab, or CR LF), which is not part of the tag.
+    """
+    return text.strip(" \t\r\n")
+
+
+def checkout_refusal(instrument: Instrument, today: date) -> str:
+    """Why the check-out rules refuse ``instrument`` today ("" when they do not)."""
+    tag = instrument.asset_tag
+    if instrument.status != "in_service":
+        return f"{tag} is {instrument.status.replace('_', ' ')}: it may not be used"
+    due = instrument.next_due
+    periodic = instrument.calibration_requirement == "periodic"
+    if periodic and due is not None and add_days(due, instrument.grace_days) < today:
+        grace = f" and {instrument.grace_days} days' grace" if instrument.grace_days else ""
+        return f"{tag} is overdue for calibration (due {due}{grace}): calibrate it first"
+    return ""
+
+
+def custody_state(obj: Custody) -> CustodyState:
+    if obj.voided_at is not None:
+        return "void"
+    return "out" if obj.in_at is None else "returned"
+
+
+def custody_view(obj: Custody, instrument: Instrument, today: date) -> CustodyView:
+    state = custody_state(obj)
+    return CustodyView(
+        id=obj.id,
+        instrument_id=obj.instrument_id,
+        asset_tag=instrument.asset_tag,
+        description=instrument.description,
+        holder=obj.holder,
+        place=obj.place,
+        due_back=obj.due_back,
+        override_reason=obj.override_reason,
+        out_at=obj.out_at,
+        out_by=obj.out_by,
+        in_at=obj.in_at,
+        in_by=obj.in_by,
+        voided_at=obj.voided_at,
+        voided_by=obj.voided_by,
+        void_reason=obj.void_reason,
+        version=obj.version,
+        state=state,
+        late=state == "out" and obj.due_back is not None and obj.due_back < today,
+    )
+
+
+def custody_label(instrument: Instrument, custody_id: int) -> str:
+    """How the audit trail names a check-out: "TH-001 custody #3"."""
+    return f"{instrument.asset_tag} custody #{custody_id}"
+
+
+def _require_tag(uow: UnitOfWork, tag: str) -> Instrument:
+    """The instrument of a typed or scanned tag; a look-alike character is refused."""
+    text = scanned_tag(tag)
+    problem = tag_problem(text)
+    if problem:
+        raise ValidationError({"scanned_tag": problem})
+    if not text:
+        raise ValidationError({"scanned_tag": "give an asset tag"})
+    return require_instrument(uow, text)
+
+
+class CustodyService:
+    """Check instruments out and in, list who has what, void a wrong entry."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, identity: Identity, clock: Clock) -> None:
+        self._uow = uow
+        self._identity = identity
+        self._clock = clock
+
+    # -- reads -----------------------------------------------------------------------
+
+    def check(self, tag: str) -> CustodyCheck:
+        """What a scanned or typed tag offers: who has it now and whether it may go out."""
+
+        def read(uow: UnitOfWork) -> CustodyCheck:
+            today = self._clock.today()
+            instrument = _require_tag(uow, tag)
+            current = uow.custody.open_for(instrument.id)
+            me = user_view(uow.accounts.get(self._identity.user), self._identity.user)
+            return CustodyCheck(
+                instrument_id=instrument.id,
+                asset_tag=instrument.asset_tag,
+                description=instrument.description,
+                due_status=due_status(
+                    instrument.status,
+                    instrument.next_due,
+                    today,
+                    due_soon_days(uow),
+                    instrument.calibration_requirement,
+                ),
+                current=custody_view(current, instrument, today) if current else None,
+                refusal=checkout_refusal(instrument, today),
+                may_override=me.active and ROLE_RANK[me.role] >= ROLE_RANK["qa"],
+            )
+
+        return self._uow.read(read)
+
+    def history(self, tag: str) -> builtins.list[CustodyView]:
+        """Every check-out of the instrument, void ones too, newest first."""
+
+        def read(uow: UnitOfWork) -> list[CustodyView]:
+            instrument = _require_tag(uow, tag)
+            today = self._clock.today()
+            return [custody_view(c, instrument, today) for c in uow.custody.history(instrument.id)]
+
+        return self._uow.read(read)
+
+    def history_of(self, instrument_id: int) -> builtins.list[CustodyView]:
+        """``history`` by the instrument's id (the window's detail pane)."""
+
+        def read(uow: UnitOfWork) -> list[CustodyView]:
+            instrument = uow.instruments.get(instrument_id)
+            if instrument is None:
+                return []
+            today = self._clock.today()
+            return [custody_view(c, instrument, today) for c in uow.custody.history(instrument.id)]
+
+        return self._uow.read(read)
+
+    def out_now(self) -> builtins.list[CustodyView]:
+        """What is out now, with whom and since when, by asset tag."""
+
+        def read(uow: UnitOfWork) -> list[CustodyView]:
+            today = self._clock.today()
+            return [custody_view(c, i, today) for c, i in uow.custody.open_all()]
+
+        return self._uow.read(read)
+
+    # -- writes ----------------------------------------------------------------------
+
+    def check_out(
+        self,
+        tag: str,
+        *,
+        holder: str,
+        place: str = "",
+        due_back: date | str | None = None,
+        override_reason: str = "",
+    ) -> CustodyView:
+        """Check the instrument out to ``holder`` (at ``place``, until ``due_back``).
+
+        Refused when the rules refuse the instrument (see ``checkout_refusal``) unless
+        QA gives ``override_reason``; refused when someone has it already.
+        """
+        errors: dict[str, str] = {}
+        who = clean_text("holder", holder, SHORT_LEN, errors)
+        if not who and "holder" not in errors:
+            errors["holder"] = "say who takes the instrument"
+        where = clean_text("place", place, SHORT_LEN, errors)
+        until = parse_date("due_back", due_back, errors)
+        why = clean_text("override_reason", override_reason, NOTES_LEN, errors)
+        today = self._clock.today()
+        if until is not None and until < today:
+            errors["due_back"] = f"the day it is due back ({until}) is before today ({today})"
+        if errors:
+            raise ValidationError(errors)
+
+        def write(uow: UnitOfWork) -> CustodyView:
+            require_role(uow, self._identity, "technician", "check instruments out")
+            instrument = _require_tag(uow, tag)
+            current = uow.custody.open_for(instrument.id)
+            if current is not None:
+                raise ValidationError(
+                    {
+                        "check_out": f"{instrument.asset_tag} is already checked out to "
+                        f"{current.holder} (since {self._local(current.out_at)}); "
+                        "check it in first"
+                    }
+                )
+            refusal = checkout_refusal(instrument, today)
+            if refusal and not why:
+                raise ValidationError({"check_out": refusal})
+            if why and not refusal:
+                raise ValidationError(
+                    {
+                        "override_reason": f"{instrument.asset_tag} may be checked out without "
+                        "an override; leave the reason out"
+                    }
+                )
+            if refusal:
+                require_role(uow, self._identity, "qa", "override a refused check-out")
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            obj = Custody(
+                instrument_id=instrument.id,
+                holder=who,
+                place=where,
+                due_back=until,
+                override_reason=why,
+                out_at=audit.now,
+                out_by=self._identity.user,
+                in_at=None,
+                in_by=None,
+                open_instrument_id=instrument.id,
+                voided_at=None,
+                voided_by=None,
+                void_reason=None,
+                updated_at=audit.now,
+                updated_by=self._identity.user,
+            )
+            uow.custody.add(obj)
+            audit.record(
+                ENTITY,
+                obj.id,
+                custody_label(instrument, obj.id),
+                "check_out",
+                created(custody_snapshot(obj)),
+                f"override: {refusal}; {why}" if refusal else "",
+            )
+            audit.flush()
+            return custody_view(obj, instrument, today)
+
+        return self._uow.write(write, label="check out")
+
+    def check_in(self, tag: str) -> CustodyView:
+        """Check the instrument back in: it is out, and nobody has it afterwards."""
+
+        def write(uow: UnitOfWork) -> CustodyView:
+            require_role(uow, self._identity, "technician", "check instruments in")
+            instrument = _require_tag(uow, tag)
+            current = uow.custody.open_for(instrument.id)
+            if current is None:
+                raise ValidationError(
+                    {"check_in": f"{instrument.asset_tag} is not checked out; nothing to check in"}
+                )
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            before = custody_snapshot(current)
+            current.in_at = audit.now
+            current.in_by = self._identity.user
+            current.open_instrument_id = None
+            self._stamp(uow, current, audit)
+            audit.record(
+                ENTITY,
+                current.id,
+                custody_label(instrument, current.id),
+                "check_in",
+                diff(before, custody_snapshot(current)),
+            )
+            audit.flush()
+            return custody_view(current, instrument, self._clock.today())
+
+        return self._uow.write(write, label="check in")
+
+    def void(
+        self, custody_id: int, *, reason: str, expected_version: int | None = None
+    ) -> CustodyView:
+        """Void a check-out entered by mistake; an open one leaves the instrument free."""
+        errors: dict[str, str] = {}
+        why = clean_text("reason", reason, NOTES_LEN, errors)
+        if not why and "reason" not in errors:
+            errors["reason"] = "say why the entry is voided"
+        if errors:
+            raise ValidationError(errors)
+
+        def write(uow: UnitOfWork) -> CustodyView:
+            require_role(uow, self._identity, "technician", "void custody entries")
+            obj = uow.custody.get(custody_id)
+            if obj is None:
+                raise NotFoundError(
+                    f"no custody entry #{custody_id}; `custody history TAG` lists them"
+                )
+            instrument = uow.instruments.get(obj.instrument_id)
+            if instrument is None:  # the foreign key forbids it
+                raise NotFoundError(f"custody entry #{custody_id}: its instrument is missing")
+            if obj.voided_at is not None:
+                raise ValidationError({"void": f"custody entry #{custody_id} is void already"})
+            if expected_version is not None and obj.version != expected_version:
+                raise ConflictError(
+                    "custody entry",
+                    f"#{custody_id}",
+                    yours=ConflictSide(expected_version, {"void_reason": why}),
+                    theirs=ConflictSide(
+                        obj.version,
+                        {"state": custody_state(obj)},
+                        obj.updated_by,
+                        to_jsonable(obj.updated_at),
+                    ),
+                )
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            before = custody_snapshot(obj)
+            obj.voided_at = audit.now
+            obj.voided_by = self._identity.user
+            obj.void_reason = why
+            obj.open_instrument_id = None
+            self._stamp(uow, obj, audit)
+            audit.record(
+                ENTITY,
+                obj.id,
+                custody_label(instrument, obj.id),
+                "void",
+                diff(before, custody_snapshot(obj)),
+                why,
+            )
+            audit.flush()
+            return custody_view(obj, instrument, self._clock.today())
+
+        return self._uow.write(write, label="void custody entry")
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _stamp(self, uow: UnitOfWork, obj: Custody, audit: AuditChainWriter) -> None:
+        obj.updated_at = audit.now
+        obj.updated_by = self._identity.user
+        # Flushed here: the version column moves and the unique holder index is checked.
+        uow.custody.flush()
+
+    def _local(self, moment: datetime) -> str:
+        return self._clock.local_date(moment).isoformat()
