@@ -207,6 +207,10 @@ class CustodyService:
             raise ValidationError(errors)
 
         def write(uow: UnitOfWork) -> CustodyView:
+            # The chain lock first: on a server, two check-outs of one instrument then
+            # queue, and the second sees the first (read committed) and is told who
+            # has it, instead of meeting the unique index as a database error.
+            audit = AuditChainWriter(uow, self._identity, self._clock)
             require_role(uow, self._identity, "technician", "check instruments out")
             instrument = _require_tag(uow, tag)
             current = uow.custody.open_for(instrument.id)
@@ -230,7 +234,6 @@ class CustodyService:
                 )
             if refusal:
                 require_role(uow, self._identity, "qa", "override a refused check-out")
-            audit = AuditChainWriter(uow, self._identity, self._clock)
             obj = Custody(
                 instrument_id=instrument.id,
                 holder=who,
@@ -266,6 +269,7 @@ class CustodyService:
         """Check the instrument back in: it is out, and nobody has it afterwards."""
 
         def write(uow: UnitOfWork) -> CustodyView:
+            audit = AuditChainWriter(uow, self._identity, self._clock)
             require_role(uow, self._identity, "technician", "check instruments in")
             instrument = _require_tag(uow, tag)
             current = uow.custody.open_for(instrument.id)
@@ -273,7 +277,6 @@ class CustodyService:
                 raise ValidationError(
                     {"check_in": f"{instrument.asset_tag} is not checked out; nothing to check in"}
                 )
-            audit = AuditChainWriter(uow, self._identity, self._clock)
             before = custody_snapshot(current)
             current.in_at = audit.now
             current.in_by = self._identity.user
