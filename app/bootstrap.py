@@ -45,6 +45,7 @@ from app.services.settings import SharedSettingsService
 from app.services.signatures import SignatureService
 from app.services.transfer import TransferService
 from app.services.types import TypeService
+from app.services.upkeep import UpkeepService
 from app.storage.attachments import AttachmentStore, attachments_folder_for
 
 # Callers and tests know these names from here; they live with the opening use case.
@@ -80,6 +81,9 @@ class CalTrack:
     reports: ReportService
     transfer: TransferService
     types: TypeService
+    # The maintenance, damage and repair log of instruments (``maintenance`` above is
+    # the database's own upkeep: verify, backup, restore).
+    upkeep: UpkeepService
     uow: UnitOfWorkFactory
     notices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -232,6 +236,7 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
             calibrations=calibrations,
         ),
         types=TypeService(uow=uow, identity=identity, clock=clock),
+        upkeep=UpkeepService(uow=uow, identity=identity, clock=clock),
         uow=uow,
         notices=opened.notices,
         problems=opened.problems,

@@ -39,3 +39,16 @@ CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
 # What a custom field of an instrument type holds (issue 14).
 FieldKind = Literal["text", "number", "date", "choice"]
 FIELD_KINDS: tuple[FieldKind, ...] = get_args(FieldKind)
+
+# What happened to an instrument between calibrations (issue 15's maintenance log,
+# ISO/IEC 17025 6.4.13): routine upkeep, or damage, malfunction, repair or change.
+MaintenanceKind = Literal[
+    "maintenance",
+    "cleaning",
+    "damage_found",
+    "malfunction",
+    "repair",
+    "modification",
+    "firmware_update",
+]
+MAINTENANCE_KINDS: tuple[MaintenanceKind, ...] = get_args(MaintenanceKind)

@@ -21,6 +21,7 @@ from app.repositories.attachments import AttachmentRepository
 from app.repositories.audit import AuditRepository
 from app.repositories.calibrations import CalibrationRepository
 from app.repositories.instruments import InstrumentRepository
+from app.repositories.maintenance_events import MaintenanceEventRepository
 from app.repositories.meta import MetaRepository
 from app.repositories.oot_cases import OotCaseRepository
 from app.repositories.signatures import SignatureRepository
@@ -45,6 +46,7 @@ class UnitOfWork:
         self.signatures = SignatureRepository(session)
         self.oot_cases = OotCaseRepository(session)
         self.types = TypeRepository(session)
+        self.maintenance_events = MaintenanceEventRepository(session)
         self._session = session
         # What this transaction wrote to the audit trail, for the change notice.
         self.changed: dict[str, set[int]] = {}

@@ -23,6 +23,7 @@ from app.db.models import (
     CalibrationRecord,
     Instrument,
     InstrumentType,
+    MaintenanceEvent,
     OotCase,
     Signature,
     UserAccount,
@@ -40,6 +41,7 @@ from app.services.snapshots import (
     attachment_snapshot,
     case_full_snapshot,
     instrument_full_snapshot,
+    maintenance_snapshot,
     record_snapshot,
     search_text_of,
     signature_snapshot,
@@ -347,6 +349,7 @@ ENTITY_NAMES: dict[str, str] = {
     "calibration": "Calibration",
     "attachment": "Attachment",
     "oot_case": "Out-of-tolerance case",
+    "maintenance_event": "Maintenance event",
     "signature": "Signature",
     "signing": "Signing attempt",
     "user_account": "User account",
@@ -547,6 +550,11 @@ def _named(entity_type: str, state: EntityState) -> str:
     return f"{entity_type} {state.label} (#{state.id})"
 
 
+def _maintenance_state(o: MaintenanceEvent) -> EntityState:
+    snap = maintenance_snapshot(o)
+    return EntityState(o.id, f"M-{o.id}", snap, (o.updated_by, o.updated_at), False)
+
+
 def _case_state(o: OotCase) -> EntityState:
     snap = case_full_snapshot(o)
     return EntityState(o.id, f"OOT-{o.id}", snap, (o.updated_by, o.updated_at), False)
@@ -560,6 +568,9 @@ ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "signature": lambda uow: (_signature_state(o) for o in uow.signatures.iter_all()),
     "oot_case": lambda uow: (_case_state(o) for o in uow.oot_cases.iter_all()),
     "instrument_type": lambda uow: (_type_state(o) for o in uow.types.iter_all()),
+    "maintenance_event": lambda uow: (
+        _maintenance_state(o) for o in uow.maintenance_events.iter_all()
+    ),
 }
 
 
@@ -615,6 +626,7 @@ def instrument_trail(
         "signature": sorted(set(signatures)),
         "attachment": [a.id for a in uow.attachments.for_instrument(instrument_id)],
         "oot_case": case_ids,
+        "maintenance_event": [e.id for e in uow.maintenance_events.history(instrument_id)],
     }
 
 

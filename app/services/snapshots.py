@@ -16,6 +16,7 @@ from app.db.models import (
     CalibrationRecord,
     Instrument,
     InstrumentType,
+    MaintenanceEvent,
     MeasurementPoint,
     OotCase,
     Signature,
@@ -170,6 +171,26 @@ ATTACHMENT_AUDITED = (
     "stored_name",
     "size_bytes",
     "sha256",
+    "voided_at",
+    "voided_by",
+    "void_reason",
+)
+
+# Every column of a maintenance event but its id and stamps (issue 15).
+MAINTENANCE_AUDITED = (
+    "instrument_id",
+    "kind",
+    "performed_on",
+    "performed_by",
+    "what_done",
+    "cost",
+    "currency",
+    "downtime_hours",
+    "notes",
+    "calibrate_before_use",
+    "due_before",
+    "took_out_of_service",
+    "released_by_record_id",
     "voided_at",
     "voided_by",
     "void_reason",
@@ -338,6 +359,10 @@ def case_full_snapshot(obj: OotCase) -> Snapshot:
     snap.setdefault("impact_snapshot", "")
     snap.setdefault("origin_case_id", None)
     return snap
+
+
+def maintenance_snapshot(obj: MaintenanceEvent) -> Snapshot:
+    return {name: to_jsonable(getattr(obj, name)) for name in MAINTENANCE_AUDITED}
 
 
 def attachment_snapshot(obj: Attachment) -> Snapshot:

@@ -54,6 +54,7 @@ CALTRACK_TABLES = {
     "calibration_standard",
     "instrument",
     "instrument_type",
+    "maintenance_event",
     "measurement_point",
     "meta",
     "oot_case",

@@ -15,6 +15,7 @@ from app.vocabulary import (
     CASE_STATES,
     FIELD_KINDS,
     LIFECYCLES,
+    MAINTENANCE_KINDS,
     PROVIDER_KINDS,
     REQUIREMENTS,
     RESULTS,
@@ -30,6 +31,7 @@ SCHEMA_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("user_account", "role"): ROLES,
     ("oot_case", "status"): CASE_STATES,
     ("type_field", "kind"): FIELD_KINDS,
+    ("maintenance_event", "kind"): MAINTENANCE_KINDS,
     # Not yet in the vocabulary (empty until a case is closed), but held to its tuple too.
     ("oot_case", "disposition"): ("", *OOT_DISPOSITIONS),
 }
