@@ -14,6 +14,7 @@ from app.cli import (
     report_commands,
     transfer_commands,
     type_commands,
+    upkeep_commands,
 )
 from app.cli.common import (
     add_command,
@@ -957,6 +958,7 @@ def register(sub: Any) -> None:
             "user_account",
             "signature",
             "oot_case",
+            "maintenance_event",
             "signing",
             "settings",
             "database",
@@ -1053,6 +1055,7 @@ def register(sub: Any) -> None:
     report_commands.register(sub)
     transfer_commands.register(sub)
     type_commands.register(sub)
+    upkeep_commands.register(sub)
 
 
 _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items()} | {

@@ -140,14 +140,15 @@ class UpkeepService:
             errors["kind"] = "must be one of: " + ", ".join(
                 k.replace("_", "-") for k in MAINTENANCE_KINDS
             )
-        day = parse_date("performed_on", data.performed_on, errors)
-        if day is None and "performed_on" not in errors:
-            errors["performed_on"] = "the date is required (YYYY-MM-DD)"
+        # Field names as the command line's options (--date, --what) and the dialog's.
+        day = parse_date("date", data.performed_on, errors)
+        if day is None and "date" not in errors:
+            errors["date"] = "the date is required (YYYY-MM-DD)"
         elif day is not None and day > self._clock.today():
-            errors["performed_on"] = f"must not be in the future (today is {self._clock.today()})"
-        what = clean_text("what_done", data.what_done, NOTES_LEN, errors, multiline=True)
-        if not what and "what_done" not in errors:
-            errors["what_done"] = "say what was done or found"
+            errors["date"] = f"must not be in the future (today is {self._clock.today()})"
+        what = clean_text("what", data.what_done, NOTES_LEN, errors, multiline=True)
+        if not what and "what" not in errors:
+            errors["what"] = "say what was done or found"
         cost = parse_cost(data.cost, errors)
         currency = clean_text("currency", data.currency, CURRENCY_LEN, errors).upper()
         if currency and "currency" not in errors and not _CURRENCY.match(currency):
@@ -156,9 +157,8 @@ class UpkeepService:
             errors["currency"] = "goes with a cost; give the cost too"
         downtime = parse_downtime(data.downtime, errors)
         notes = clean_text("notes", data.notes, NOTES_LEN, errors, multiline=True)
-        if errors:
+        if errors or kind is None or day is None:  # kind and day are set when no error is
             raise ValidationError(errors)
-        assert kind is not None and day is not None  # errors were raised otherwise
         return {
             "kind": kind,
             "performed_on": day,
