@@ -405,12 +405,14 @@ class AuditView:
 
 @dataclass(frozen=True)
 class InstrumentHistory:
-    """An instrument with its calibrations, attachments and audit trail."""
+    """An instrument with its calibrations, attachments, maintenance log and audit trail."""
 
     instrument: InstrumentDetail
     calibrations: list[CalibrationView]
     attachments: list[AttachmentView]
     audit: list[AuditView] = field(default_factory=list)
+    # Its maintenance, damage and repair log, newest first (issue 15).
+    maintenance: list[MaintenanceView] = field(default_factory=list)
 
 
 REQUIREMENT_TEXT = {

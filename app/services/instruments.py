@@ -45,6 +45,7 @@ from app.services.snapshots import (
 )
 from app.services.standard_uncertainty import checked_stated, set_stated, stated_of
 from app.services.types import apply_type
+from app.services.upkeep import maintenance_view
 from app.services.upkeep_rules import awaiting_before_use, due_at_latest
 from app.services.validation import parse_date, validate_instrument_fields
 from app.vocabulary import Lifecycle, Requirement
@@ -292,6 +293,10 @@ class InstrumentService:
                 calibrations=calibration_views(uow, records, tags),
                 attachments=[attachment_view(a, tags) for a in attachments],
                 audit=[decode_event(e) for e in trail],
+                maintenance=[
+                    maintenance_view(obj.asset_tag, e)
+                    for e in uow.maintenance_events.history(obj.id)
+                ],
             )
 
         return self._uow.read(read)
