@@ -11,7 +11,7 @@ from typing import Any
 from app.cli.common import add_command, add_group, id_of, open_app, version_number
 from app.cli.output import print_json, print_table
 from app.services.dto import MaintenanceInput, MaintenanceView, to_jsonable
-from app.services.upkeep import KIND_LABELS
+from app.services.upkeep import KIND_LABELS, calibration_text, cost_text
 from app.vocabulary import MAINTENANCE_KINDS
 
 _EVENT_ID = id_of("maintenance event id")
@@ -26,20 +26,6 @@ def event_id(text: str) -> int:
 
 
 event_id.__name__ = "maintenance_event_id"
-
-
-def _state(v: MaintenanceView) -> str:
-    if v.voided_at is not None:
-        return f"void: {v.void_reason}"
-    if v.awaiting_calibration:
-        return "calibration needed before use"
-    if v.calibrate_before_use:
-        return f"calibrated after it (#{v.released_by_record_id})"
-    return ""
-
-
-def _cost(v: MaintenanceView) -> str:
-    return f"{v.cost} {v.currency}".strip()
 
 
 def _hours(v: MaintenanceView) -> str:
@@ -83,7 +69,7 @@ def cmd_maintenance_list(args: argparse.Namespace) -> int:
         print_json([_jsonable(v) for v in views])
         return 0
     print_table(
-        ("ID", "DATE", "KIND", "WHAT WAS DONE", "BY", "COST", "DOWNTIME (H)", "STATE"),
+        ("ID", "DATE", "KIND", "WHAT WAS DONE", "BY", "COST", "DOWNTIME (H)", "CALIBRATION"),
         [
             (
                 f"M-{v.id}",
@@ -91,9 +77,9 @@ def cmd_maintenance_list(args: argparse.Namespace) -> int:
                 KIND_LABELS[v.kind],
                 v.what_done,
                 v.performed_by,
-                _cost(v),
+                cost_text(v),
                 _hours(v),
-                _state(v),
+                calibration_text(v),
             )
             for v in views
         ],

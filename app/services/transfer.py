@@ -51,7 +51,13 @@ from app.services.settings import lab_metrology
 from app.services.snapshots import diff, instrument_snapshot
 from app.services.tolerance import opens_case
 from app.services.transfer_dates import DATE_ORDERS, DateOrder, detect_order
-from app.services.transfer_export import calibration_cells, csv_cell, instrument_cells
+from app.services.transfer_export import (
+    MAINTENANCE_COLUMNS,
+    calibration_cells,
+    csv_cell,
+    instrument_cells,
+    maintenance_cells,
+)
 from app.services.transfer_mapping import (
     COLUMNS,
     KINDS,
@@ -904,7 +910,8 @@ class TransferService:
     def export(self, fmt: str, target: Path, *, progress: Progress | None = None) -> ExportResult:
         """Every instrument and calibration record (voided included) to XLSX or CSV.
 
-        XLSX: one workbook, a sheet per kind. CSV: ``<name>-instruments.csv`` and
+        XLSX: one workbook, a sheet per kind, and the maintenance log's sheet (every
+        event, for reading; an import does not read it back). CSV: ``<name>-instruments.csv`` and
         ``<name>-calibrations.csv`` (UTF-8 with BOM, for Excel). ``target`` may be a
         folder (files named ``caltrack-export...``). Read in one transaction: the files
         agree with each other.
@@ -917,10 +924,10 @@ class TransferService:
             if not path.parent.is_dir():
                 raise UsageError(f"folder {path.parent} does not exist; create it first")
 
-        def read(uow: UnitOfWork) -> tuple[int, int]:
+        def read(uow: UnitOfWork) -> tuple[int, int, int]:
             tags: dict[int, str] = {}
             type_names = {kind.id: kind.name for kind in uow.types.list_all()}
-            counts = [0, 0]
+            counts = [0, 0, 0]
 
             def instruments() -> Iterator[tuple[Any, ...]]:
                 for obj in uow.instruments.iter_all():
@@ -937,12 +944,23 @@ class TransferService:
                         progress("exporting", counts[0] + counts[1], 0)
                     yield calibration_cells(record, tags)
 
+            def events() -> Iterator[tuple[Any, ...]]:
+                for event in uow.maintenance_events.iter_all():
+                    counts[2] += 1
+                    yield maintenance_cells(event, tags)
+
             if fmt == "xlsx":
                 write_xlsx_file(
                     files[0],
                     [
                         self._sheet("instruments", instruments()),
                         self._sheet("calibrations", records()),
+                        SheetSpec(
+                            MAINTENANCE_SHEET,
+                            [label for label, _width in MAINTENANCE_COLUMNS],
+                            events(),
+                            [width for _label, width in MAINTENANCE_COLUMNS],
+                        ),
                     ],
                 )
             else:
@@ -952,14 +970,15 @@ class TransferService:
                 ):
                     header = [c.label for c in exported_columns(kind)]
                     write_csv_file(path, header, ([csv_cell(v) for v in r] for r in rows))
-            return counts[0], counts[1]
+            return counts[0], counts[1], counts[2]
 
-        instruments_n, records_n = self._uow.read(read)
+        instruments_n, records_n, events_n = self._uow.read(read)
         return ExportResult(
             format=fmt,
             files=tuple(str(p) for p in files),
             instruments=instruments_n,
             calibrations=records_n,
+            maintenance_events=events_n,
         )
 
     @staticmethod
@@ -971,6 +990,7 @@ class TransferService:
 
 
 EXPORT_BASE_NAME = "caltrack-export"
+MAINTENANCE_SHEET = "Maintenance"
 
 
 def _column_of(name: str) -> str:

@@ -326,3 +326,4 @@ class ExportResult:
     files: tuple[str, ...]
     instruments: int
     calibrations: int
+    maintenance_events: int = 0  # the XLSX workbook's Maintenance sheet (issue 15)

@@ -100,6 +100,22 @@ def parse_downtime(text: str, errors: dict[str, str]) -> float | None:
     return round(hours, 2)
 
 
+def calibration_text(v: MaintenanceView) -> str:
+    """What an event asks of the calibration, as the window, the CLI and reports say it."""
+    if v.voided_at is not None:
+        return f"VOID — {v.void_reason}"
+    if v.awaiting_calibration:
+        return "needed before use"
+    if v.calibrate_before_use:
+        return f"done (#{v.released_by_record_id})"
+    return "—"
+
+
+def cost_text(v: MaintenanceView) -> str:
+    """ "180.50 EUR", or "—" without a cost."""
+    return f"{v.cost} {v.currency}".strip() or "—"
+
+
 def maintenance_view(asset_tag: str, event: MaintenanceEvent) -> MaintenanceView:
     kind = parse_kind(event.kind)
     if kind is None:  # the CHECK constraint forbids it

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.dto import MaintenanceView
-from app.services.upkeep import KIND_LABELS
+from app.services.upkeep import KIND_LABELS, calibration_text, cost_text
 from app.ui.look import muted_color, status_color
 
 # What a row is (date, kind) and what it asks of the calibration first: the pane is
@@ -29,21 +29,6 @@ from app.ui.look import muted_color, status_color
 HEADERS = ["Date", "Kind", "Calibration", "What was done", "By", "Cost", "Downtime (h)"]
 CALIBRATION_COLUMN = 2
 READ_ONLY = "Read-only: another session edits this database"
-
-
-def calibration_text(v: MaintenanceView) -> str:
-    """What the event asks of the instrument's calibration, as the tab and reports say it."""
-    if v.voided_at is not None:
-        return f"VOID — {v.void_reason}"
-    if v.awaiting_calibration:
-        return "needed before use"
-    if v.calibrate_before_use:
-        return f"done (#{v.released_by_record_id})"
-    return "—"
-
-
-def cost_text(v: MaintenanceView) -> str:
-    return f"{v.cost} {v.currency}".strip() or "—"
 
 
 def downtime_text(v: MaintenanceView) -> str:

@@ -4,7 +4,9 @@ rule (``app.services.upkeep_rules``) and voiding, on both backends, with `db ver
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
+import openpyxl
 import pytest
 
 from app.bootstrap import CalTrack
@@ -200,3 +202,45 @@ def test_downtime_refuses_what_is_not_a_duration(text: str) -> None:
     errors: dict[str, str] = {}
     assert parse_downtime(text, errors) is None
     assert "downtime" in errors
+
+
+def test_the_history_report_lists_the_log_with_voids(app: CalTrack) -> None:
+    _calibrated(app)
+    repair = app.upkeep.add("TH-001", REPAIR)
+    app.upkeep.add(
+        "TH-001",
+        MaintenanceInput(kind="cleaning", performed_on="2026-11-21", what_done="Wiped it"),
+    )
+    app.upkeep.void(repair.id, "wrong instrument")
+    report = app.reports.history("TH-001")
+    (section,) = [s for s in report.sections if s.heading == "Maintenance, damage and repairs"]
+    assert section.sheet == "Maintenance" and section.table is not None
+    rows = [row[:3] + row[5:8] for row in section.table.rows]
+    assert rows == [
+        ("M-2", date(2026, 11, 21), "Cleaning", "—", None, "not needed"),
+        ("M-1", date(2026, 11, 20), "Repair", "180.50 EUR", 48.0, "VOID — wrong instrument"),
+    ]
+    # The audit trail of the report (the instrument's trail) names the events too.
+    audit = next(s for s in report.sections if s.heading == "Audit trail")
+    assert audit.table is not None
+    assert any(str(row[2]).startswith("Maintenance event TH-001 M-1") for row in audit.table.rows)
+
+
+def test_the_xlsx_export_carries_the_log_on_a_sheet_of_its_own(
+    app: CalTrack, tmp_path: Path
+) -> None:
+    _calibrated(app)
+    repair = app.upkeep.add("TH-001", REPAIR)
+    app.upkeep.void(repair.id, "wrong instrument")
+    result = app.transfer.export("xlsx", tmp_path)
+    assert result.maintenance_events == 1
+    book = openpyxl.load_workbook(result.files[0], read_only=True)
+    rows = [[c for c in row] for row in book["Maintenance"].iter_rows(values_only=True)]
+    book.close()
+    header, event = rows
+    assert header[:6] == ["Event", "Asset tag", "Kind", "Date", "Logged by", "What was done"]
+    values = dict(zip(header, event, strict=True))
+    assert values["Event"] == "M-1" and values["Asset tag"] == "TH-001"
+    assert (values["Cost"], values["Currency"], values["Downtime (hours)"]) == ("180.50", "EUR", 48)
+    assert values["Calibrate before use"] == "yes"
+    assert values["Void reason"] == "wrong instrument"
