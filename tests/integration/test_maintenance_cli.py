@@ -132,4 +132,4 @@ def test_a_repair_story_with_bad_input_in_one_process(db_url: str) -> None:
     header, line = text.stdout.splitlines()[:2]
     assert header.split()[:4] == ["ID", "DATE", "KIND", "WHAT"]
     assert line.startswith("M-1  2026-11-20  Repair  Replaced the probe cable")
-    assert "void: logged twice" in line
+    assert "VOID — logged twice" in line
