@@ -23,7 +23,9 @@ def changes_of(notice: ChangeNotice) -> Changes:
         return Changes.everything()
     only_instruments = kinds == {"instrument"} and not notice.many
     return Changes(
-        instruments="instrument" in kinds or "signature" in kinds,
+        # A maintenance event shows in its instrument's detail pane (which the register's
+        # reload refreshes), whether or not it changed the instrument itself.
+        instruments=bool({"instrument", "signature", "maintenance_event"} & kinds),
         calibrations="calibration" in kinds or "signature" in kinds,
         attachments="attachment" in kinds,
         cases="oot_case" in kinds,
