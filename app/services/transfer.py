@@ -978,7 +978,7 @@ class TransferService:
             files=tuple(str(p) for p in files),
             instruments=instruments_n,
             calibrations=records_n,
-            maintenance_events=events_n,
+            maintenance_events=events_n if fmt == "xlsx" else None,
         )
 
     @staticmethod

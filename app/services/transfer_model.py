@@ -326,4 +326,6 @@ class ExportResult:
     files: tuple[str, ...]
     instruments: int
     calibrations: int
-    maintenance_events: int = 0  # the XLSX workbook's Maintenance sheet (issue 15)
+    # The events on the XLSX workbook's Maintenance sheet (issue 15); None for CSV,
+    # which has no file for them.
+    maintenance_events: int | None = None
