@@ -48,6 +48,7 @@ from app.services.settings import SharedSettingsService
 from app.services.signatures import SignatureService
 from app.services.transfer import TransferService
 from app.services.types import TypeService
+from app.services.upkeep import UpkeepService
 from app.storage.attachments import AttachmentStore, attachments_folder_for
 
 # Callers and tests know these names from here; they live with the opening use case.
@@ -86,6 +87,9 @@ class CalTrack:
     providers: ProviderService
     sendouts: SendoutService
     custody: CustodyService
+    # The maintenance, damage and repair log of instruments (``maintenance`` above is
+    # the database's own upkeep: verify, backup, restore).
+    upkeep: UpkeepService
     uow: UnitOfWorkFactory
     notices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -241,6 +245,7 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
         providers=ProviderService(uow=uow, identity=identity, clock=clock),
         sendouts=SendoutService(uow=uow, identity=identity, clock=clock, calibrations=calibrations),
         custody=CustodyService(uow=uow, identity=identity, clock=clock),
+        upkeep=UpkeepService(uow=uow, identity=identity, clock=clock),
         uow=uow,
         notices=opened.notices,
         problems=opened.problems,

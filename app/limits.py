@@ -15,3 +15,5 @@ USER_LEN = 128  # login names
 ENTRY_KEY_LEN = 36  # the key of one calibration entry: a uuid4 in its text form
 UNIT_LEN = 32  # a measurement point's unit
 TOLERANCE_TEXT_LEN = 64  # a tolerance as written ("±(0.05 % + 2 digits)")
+CURRENCY_LEN = 8  # a maintenance event's cost currency ("EUR", "USD", "CHF")
+COST_LEN = 40  # a cost as exact decimal text ("1250.00")

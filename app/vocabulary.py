@@ -47,3 +47,15 @@ APPROVALS: tuple[Approval, ...] = get_args(Approval)
 # Where a check-out of an instrument stands (issue 15): still out, back, or voided.
 CustodyState = Literal["out", "returned", "void"]
 CUSTODY_STATES: tuple[CustodyState, ...] = get_args(CustodyState)
+# What happened to an instrument between calibrations (issue 15's maintenance log,
+# ISO/IEC 17025 6.4.13): routine upkeep, or damage, malfunction, repair or change.
+MaintenanceKind = Literal[
+    "maintenance",
+    "cleaning",
+    "damage_found",
+    "malfunction",
+    "repair",
+    "modification",
+    "firmware_update",
+]
+MAINTENANCE_KINDS: tuple[MaintenanceKind, ...] = get_args(MaintenanceKind)

@@ -16,6 +16,7 @@ from app.cli import (
     report_commands,
     transfer_commands,
     type_commands,
+    upkeep_commands,
 )
 from app.cli.common import (
     add_command,
@@ -964,6 +965,7 @@ def register(sub: Any) -> None:
             "provider",
             "sendout_batch",
             "custody",
+            "maintenance_event",
             "signing",
             "settings",
             "database",
@@ -1062,6 +1064,7 @@ def register(sub: Any) -> None:
     type_commands.register(sub)
     provider_commands.register(sub)
     custody_commands.register(sub)
+    upkeep_commands.register(sub)
 
 
 _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items()} | {

@@ -34,6 +34,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 # Field lengths live in app.limits, where the services and the window read them too.
 from app.limits import (
+    COST_LEN,
+    CURRENCY_LEN,
     ENTRY_KEY_LEN,
     SHORT_LEN,
     TAG_LEN,
@@ -628,6 +630,64 @@ class Custody(Base):
             "open_instrument_id IS NULL OR open_instrument_id = instrument_id",
             name="open_is_own",
         ),
+    )
+
+
+class MaintenanceEvent(Base):
+    """Something done to or found on an instrument between calibrations (issue 15).
+
+    Maintenance, cleaning, damage found, a malfunction, a repair, a modification or a
+    firmware update (ISO/IEC 17025 6.4.13). Never deleted: voided with a reason. One that
+    needs a calibration before use (``calibrate_before_use``) makes the instrument due on
+    its date and out of service until a calibration after it leaves it in tolerance: the
+    rule lives in ``app.services.upkeep_rules``.
+    """
+
+    __tablename__ = "maintenance_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    performed_on: Mapped[date] = mapped_column(Date)
+    # Who logged it: the signed-in login, as every record's created_by.
+    performed_by: Mapped[str] = mapped_column(String(USER_LEN))
+    what_done: Mapped[str] = mapped_column(Text)
+    # Exact decimal text ("1250.00"), "" when no cost was given: a float would round a
+    # price, and SQLite has no decimal type. The currency is the event's own (repairs
+    # abroad are invoiced in other currencies); "" when not given.
+    cost: Mapped[str] = mapped_column(String(COST_LEN), default="")
+    currency: Mapped[str] = mapped_column(String(CURRENCY_LEN), default="")
+    # How long the instrument could not be used, in hours; NULL when not given.
+    downtime_hours: Mapped[float | None] = mapped_column(Float)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    calibrate_before_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the event forced, so that voiding it can undo that: the instrument's next due
+    # before the event made it due on its date, and whether it took the instrument out
+    # of service (False when it already was out, or needed no calibration).
+    due_before: Mapped[date | None] = mapped_column(Date)
+    took_out_of_service: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The calibration that satisfied "calibrate before use" (NULL while it is awaited).
+    released_by_record_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calibration_record.id"), index=True
+    )
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    voided_by: Mapped[str | None] = mapped_column(String(USER_LEN))
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('maintenance', 'cleaning', 'damage_found', 'malfunction', 'repair', "
+            "'modification', 'firmware_update')",
+            name="kind",
+        ),
+        CheckConstraint("downtime_hours IS NULL OR downtime_hours >= 0", name="downtime"),
+        Index("ix_maintenance_event_instrument_performed", "instrument_id", "performed_on"),
     )
 
 

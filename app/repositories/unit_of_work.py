@@ -22,6 +22,7 @@ from app.repositories.audit import AuditRepository
 from app.repositories.calibrations import CalibrationRepository
 from app.repositories.custody import CustodyRepository
 from app.repositories.instruments import InstrumentRepository
+from app.repositories.maintenance_events import MaintenanceEventRepository
 from app.repositories.meta import MetaRepository
 from app.repositories.oot_cases import OotCaseRepository
 from app.repositories.providers import ProviderRepository, SendoutRepository
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.providers = ProviderRepository(session)
         self.sendouts = SendoutRepository(session)
         self.custody = CustodyRepository(session)
+        self.maintenance_events = MaintenanceEventRepository(session)
         self._session = session
         # What this transaction wrote to the audit trail, for the change notice.
         self.changed: dict[str, set[int]] = {}

@@ -24,6 +24,7 @@ from app.db.models import (
     Custody,
     Instrument,
     InstrumentType,
+    MaintenanceEvent,
     OotCase,
     Provider,
     SendoutBatch,
@@ -46,6 +47,7 @@ from app.services.snapshots import (
     custody_snapshot,
     instrument_full_snapshot,
     provider_snapshot,
+    maintenance_snapshot,
     record_snapshot,
     search_text_of,
     signature_snapshot,
@@ -356,6 +358,7 @@ ENTITY_NAMES: dict[str, str] = {
     "provider": "Provider",
     "sendout_batch": "Send-out batch",
     "custody": "Custody",
+    "maintenance_event": "Maintenance event",
     "signature": "Signature",
     "signing": "Signing attempt",
     "user_account": "User account",
@@ -568,6 +571,11 @@ def _batch_state(o: SendoutBatch) -> EntityState:
     return EntityState(o.id, f"SO-{o.id}", batch_snapshot(o), (o.updated_by, o.updated_at), False)
 
 
+def _maintenance_state(o: MaintenanceEvent) -> EntityState:
+    snap = maintenance_snapshot(o)
+    return EntityState(o.id, f"M-{o.id}", snap, (o.updated_by, o.updated_at), False)
+
+
 def _case_state(o: OotCase) -> EntityState:
     snap = case_full_snapshot(o)
     return EntityState(o.id, f"OOT-{o.id}", snap, (o.updated_by, o.updated_at), False)
@@ -598,6 +606,9 @@ ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "provider": lambda uow: (_provider_state(o) for o in uow.providers.iter_all()),
     "sendout_batch": lambda uow: (_batch_state(o) for o in uow.sendouts.iter_all()),
     "custody": lambda uow: (_custody_state(o) for o in uow.custody.iter_all()),
+    "maintenance_event": lambda uow: (
+        _maintenance_state(o) for o in uow.maintenance_events.iter_all()
+    ),
 }
 
 
@@ -657,6 +668,7 @@ def instrument_trail(
         # The send-out batches it went out in (issue 15): sent, received, its certificate.
         "sendout_batch": uow.sendouts.batch_ids_of(instrument_id),
         "custody": [c.id for c in uow.custody.history(instrument_id)],
+        "maintenance_event": [e.id for e in uow.maintenance_events.history(instrument_id)],
     }
 
 

@@ -66,6 +66,7 @@ from app.services.tolerance_spec import (
 )
 from app.services.traceability import category_problem, standard_problems_in, traceability_of
 from app.services.tur import format_tur, meets_minimum
+from app.services.upkeep_rules import settle_in
 from app.services.validation import clean_text, parse_date, parse_float
 from app.services.voiding import touch_instrument, void_in
 from app.vocabulary import PROVIDER_KINDS, RESULTS, Result
@@ -600,6 +601,15 @@ class CalibrationService:
                 instrument.status = "out_of_service"
         if review:
             instrument.review_reason = appended(instrument.review_reason, review)
+        # A repair awaiting this calibration: satisfied (back in service), or still due.
+        settle_in(
+            uow,
+            audit,
+            self._identity,
+            instrument,
+            f"calibration #{record.id} recorded",
+            keep_status=keep_status,
+        )
         if supersedes is None:  # else voiding the superseded record refreshes them
             refresh_open_cases_in(
                 uow,

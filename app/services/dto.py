@@ -11,6 +11,7 @@ from app.vocabulary import (
     CaseState,
     CustodyState,
     Lifecycle,
+    MaintenanceKind,
     ProviderKind,
     Requirement,
     Result,
@@ -406,13 +407,15 @@ class AuditView:
 
 @dataclass(frozen=True)
 class InstrumentHistory:
-    """An instrument with its calibrations, attachments and audit trail."""
+    """An instrument with its calibrations, attachments, maintenance log and audit trail."""
 
     instrument: InstrumentDetail
     calibrations: list[CalibrationView]
     attachments: list[AttachmentView]
     audit: list[AuditView] = field(default_factory=list)
     custody: list[CustodyView] = field(default_factory=list)  # newest first
+    # Its maintenance, damage and repair log, newest first (issue 15).
+    maintenance: list[MaintenanceView] = field(default_factory=list)
 
 
 REQUIREMENT_TEXT = {
@@ -755,3 +758,54 @@ class CustodyCheck:
     current: CustodyView | None  # the open check-out, when it is out
     refusal: str
     may_override: bool
+
+
+@dataclass(frozen=True)
+class MaintenanceInput:
+    """A maintenance, damage or repair event as typed (issue 15); the service checks it.
+
+    ``cost`` is decimal text ("1250", "1250.50"); ``downtime`` is hours, or days with a
+    "d" after the number ("4", "4h", "1.5d"); "" for either when not given.
+    """
+
+    kind: str
+    performed_on: str | date
+    what_done: str
+    cost: str = ""
+    currency: str = ""
+    downtime: str = ""
+    notes: str = ""
+    calibrate_before_use: bool = False
+
+
+@dataclass(frozen=True)
+class MaintenanceView:
+    """One event of an instrument's maintenance log, as the window and the CLI show it."""
+
+    id: int
+    asset_tag: str
+    kind: MaintenanceKind
+    performed_on: date
+    performed_by: str
+    what_done: str
+    cost: str  # exact decimal text, "" when none
+    currency: str
+    downtime_hours: float | None
+    notes: str
+    calibrate_before_use: bool
+    # The calibration that satisfied "calibrate before use"; None while it is awaited.
+    released_by_record_id: int | None
+    voided_at: datetime | None
+    voided_by: str | None
+    void_reason: str | None
+    created_at: datetime
+    version: int
+
+    @property
+    def awaiting_calibration(self) -> bool:
+        """It asked for a calibration before use, none has satisfied it, and it counts."""
+        return (
+            self.calibrate_before_use
+            and self.released_by_record_id is None
+            and self.voided_at is None
+        )

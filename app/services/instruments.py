@@ -46,6 +46,8 @@ from app.services.snapshots import (
 )
 from app.services.standard_uncertainty import checked_stated, set_stated, stated_of
 from app.services.types import apply_type
+from app.services.upkeep import maintenance_view
+from app.services.upkeep_rules import awaiting_before_use, due_at_latest
 from app.services.validation import parse_date, validate_instrument_fields
 from app.vocabulary import Lifecycle, Requirement
 
@@ -294,6 +296,10 @@ class InstrumentService:
                 attachments=[attachment_view(a, tags) for a in attachments],
                 audit=[decode_event(e) for e in trail],
                 custody=[custody_view(c, obj, today) for c in uow.custody.history(obj.id)],
+                maintenance=[
+                    maintenance_view(obj.asset_tag, e)
+                    for e in uow.maintenance_events.history(obj.id)
+                ],
             )
 
         return self._uow.read(read)
@@ -521,6 +527,8 @@ class InstrumentService:
                 errors["reason"] = self._switch_reason_missing(obj, requirement)
         if errors:
             raise ValidationError(errors)  # before anything is changed
+        # Read before any change (a query after them would flush them early).
+        awaiting = awaiting_before_use(uow, obj)
         before = instrument_snapshot(obj)
         if type_name is not None or custom:
             # First: it reads the types, and a query after the changes below would flush
@@ -537,6 +545,7 @@ class InstrumentService:
             obj.next_due = next_due_for(
                 obj.calibration_requirement, obj.last_calibrated, obj.calibration_interval_days
             )
+            due_at_latest(obj, awaiting)  # a repair awaiting its calibration keeps it due
         after = instrument_snapshot(obj)
         changed = diff(before, after)
         if not changed:
@@ -701,7 +710,18 @@ class InstrumentService:
             )
 
     def _check_may_return(self, uow: UnitOfWork, obj: Instrument) -> None:
-        """An open out-of-tolerance case keeps an instrument out of use until QA says so."""
+        """An open out-of-tolerance case, or a repair awaiting its calibration, keeps an
+        instrument out of use until QA says so."""
+        awaiting = awaiting_before_use(uow, obj)
+        if awaiting:
+            names = ", ".join(f"M-{e.id} ({e.performed_on})" for e in awaiting)
+            require_role(
+                uow,
+                self._identity,
+                "qa",
+                f"put {obj.asset_tag} back in service before the calibration that {names} "
+                "needs (recording a passing calibration returns it to service)",
+            )
         cases = uow.oot_cases.find(status="open", instrument_id=obj.id)
         if cases:
             names = ", ".join(f"OOT-{c.id}" for c in cases)

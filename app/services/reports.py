@@ -37,6 +37,7 @@ from app.services.dto import (
     CalibrationView,
     CustodyView,
     InstrumentHistory,
+    MaintenanceView,
     OotCaseView,
     PointView,
     SignatureView,
@@ -49,6 +50,7 @@ from app.services.provider_report import providers_report
 from app.services.provider_views import ProviderTurnaround
 from app.services.report_model import Cell, LabelData, Report, Section, Table
 from app.services.settings import due_soon_days
+from app.services.upkeep import KIND_LABELS, calibration_text, cost_text
 from app.words import count
 
 MAX_DUE_DAYS = 3650
@@ -340,6 +342,42 @@ def _record_state(c: CalibrationView) -> str:
     return f"signed ({', '.join(meanings)})" if meanings else "not signed"
 
 
+def _maintenance_section(events: list[MaintenanceView]) -> Section:
+    """The maintenance, damage and repair log (issue 15), newest first, voids included."""
+    return Section(
+        "Maintenance, damage and repairs",
+        [] if events else ["No maintenance, damage or repair logged."],
+        Table(
+            [
+                "ID",
+                "Date",
+                "Kind",
+                "What was done",
+                "By",
+                "Cost",
+                "Downtime (hours)",
+                "Calibration before use",
+                "Notes",
+            ],
+            [
+                (
+                    f"M-{v.id}",
+                    v.performed_on,
+                    KIND_LABELS[v.kind],
+                    v.what_done,
+                    v.performed_by,
+                    cost_text(v),
+                    v.downtime_hours,
+                    calibration_text(v) if v.calibrate_before_use or v.voided_at else "not needed",
+                    v.notes,
+                )
+                for v in events
+            ],
+        ),
+        sheet="Maintenance",
+    )
+
+
 def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
     """Certificate-like: every instrument field, then each calibration with its details."""
     d = history.instrument
@@ -400,6 +438,7 @@ def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
                 sheet=f"Cal #{c.id} {c.performed_on:%Y-%m-%d}" + (" VOID" if c.voided else ""),
             )
         )
+    sections.append(_maintenance_section(history.maintenance))
     sections.append(
         Section(
             "Attachments",

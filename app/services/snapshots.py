@@ -17,6 +17,7 @@ from app.db.models import (
     Custody,
     Instrument,
     InstrumentType,
+    MaintenanceEvent,
     MeasurementPoint,
     OotCase,
     Provider,
@@ -189,6 +190,26 @@ CUSTODY_AUDITED = (
     "out_by",
     "in_at",
     "in_by",
+    "voided_at",
+    "voided_by",
+    "void_reason",
+)
+
+# Every column of a maintenance event but its id and stamps (issue 15).
+MAINTENANCE_AUDITED = (
+    "instrument_id",
+    "kind",
+    "performed_on",
+    "performed_by",
+    "what_done",
+    "cost",
+    "currency",
+    "downtime_hours",
+    "notes",
+    "calibrate_before_use",
+    "due_before",
+    "took_out_of_service",
+    "released_by_record_id",
     "voided_at",
     "voided_by",
     "void_reason",
@@ -408,6 +429,8 @@ def case_full_snapshot(obj: OotCase) -> Snapshot:
 
 def custody_snapshot(obj: Custody) -> Snapshot:
     return {name: to_jsonable(getattr(obj, name)) for name in CUSTODY_AUDITED}
+def maintenance_snapshot(obj: MaintenanceEvent) -> Snapshot:
+    return {name: to_jsonable(getattr(obj, name)) for name in MAINTENANCE_AUDITED}
 
 
 def attachment_snapshot(obj: Attachment) -> Snapshot:

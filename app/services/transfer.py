@@ -60,10 +60,12 @@ from app.services.tolerance import opens_case
 from app.services.transfer_dates import DATE_ORDERS, DateOrder, detect_order
 from app.services.transfer_export import (
     CUSTODY_COLUMNS,
+    MAINTENANCE_COLUMNS,
     calibration_cells,
     csv_cell,
     custody_cells,
     instrument_cells,
+    maintenance_cells,
 )
 from app.services.transfer_mapping import (
     COLUMNS,
@@ -918,9 +920,10 @@ class TransferService:
         """Every instrument, calibration record and custody entry (voided included) to
         XLSX or CSV.
 
-        XLSX: one workbook, a sheet per kind. CSV: ``<name>-instruments.csv``,
-        ``<name>-calibrations.csv`` and ``<name>-custody.csv`` (UTF-8 with BOM, for
-        Excel). ``target`` may be a folder (files named ``caltrack-export...``). Read in
+        XLSX: one workbook, a sheet per kind, and the maintenance log's sheet (every
+        event, for reading; an import does not read it back). CSV:
+        ``<name>-instruments.csv``, ``<name>-calibrations.csv`` and ``<name>-custody.csv``
+        (UTF-8 with BOM, for Excel; no file for the maintenance log). ``target`` may be a folder (files named ``caltrack-export...``). Read in
         one transaction: the files agree with each other.
         """
         fmt = fmt.lower()
@@ -933,7 +936,7 @@ class TransferService:
 
         extra: list[Path] = []
 
-        def read(uow: UnitOfWork) -> tuple[int, int, int]:
+        def read(uow: UnitOfWork) -> tuple[int, int, int, int]:
             # Providers and send-outs (issue 15): sheets of their own when the lab has any.
             more = [
                 (kind, header, rows)
@@ -945,7 +948,7 @@ class TransferService:
             ]
             tags: dict[int, str] = {}
             type_names = {kind.id: kind.name for kind in uow.types.list_all()}
-            counts = [0, 0, 0]
+            counts = [0, 0, 0, 0]
 
             def instruments() -> Iterator[tuple[Any, ...]]:
                 for obj in uow.instruments.iter_all():
@@ -967,6 +970,11 @@ class TransferService:
                     counts[2] += 1
                     yield custody_cells(entry, tags)
 
+            def events() -> Iterator[tuple[Any, ...]]:
+                for event in uow.maintenance_events.iter_all():
+                    counts[3] += 1
+                    yield maintenance_cells(event, tags)
+
             custody_header = [label for label, _width in CUSTODY_COLUMNS]
             if fmt == "xlsx":
                 write_xlsx_file(
@@ -979,6 +987,12 @@ class TransferService:
                             custody_header,
                             custody(),
                             [width for _label, width in CUSTODY_COLUMNS],
+                        ),
+                        SheetSpec(
+                            MAINTENANCE_SHEET,
+                            [label for label, _width in MAINTENANCE_COLUMNS],
+                            events(),
+                            [width for _label, width in MAINTENANCE_COLUMNS],
                         ),
                         *(SheetSpec(PROVIDER_SHEETS[k], h, r) for k, h, r in more),
                     ],
@@ -994,15 +1008,16 @@ class TransferService:
                     path = files[0].with_name(files[0].name.replace("-instruments", f"-{kind}"))
                     write_csv_file(path, list(titles), ([csv_cell(v) for v in r] for r in table))
                     extra.append(path)
-            return counts[0], counts[1], counts[2]
+            return counts[0], counts[1], counts[2], counts[3]
 
-        instruments_n, records_n, custody_n = self._uow.read(read)
+        instruments_n, records_n, custody_n, events_n = self._uow.read(read)
         return ExportResult(
             format=fmt,
             files=tuple(str(p) for p in (*files, *extra)),
             instruments=instruments_n,
             calibrations=records_n,
             custody=custody_n,
+            maintenance_events=events_n if fmt == "xlsx" else None,
         )
 
     @staticmethod
@@ -1018,6 +1033,7 @@ class TransferService:
 
 
 EXPORT_BASE_NAME = "caltrack-export"
+MAINTENANCE_SHEET = "Maintenance"
 
 
 def _column_of(name: str) -> str:

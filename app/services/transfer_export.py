@@ -1,4 +1,5 @@
-"""The rows of an export: one per instrument, one per calibration record, voided included.
+"""The rows of an export: one per instrument, one per calibration record and one per
+maintenance event, voided included.
 
 The columns are ``transfer_mapping``'s catalogue, so an import reads back what an
 export wrote. Readings go in one cell as ``NOMINAL:AS_FOUND:AS_LEFT:TOLERANCE[:UNIT[:U[:K]]]``
@@ -16,7 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
-from app.db.models import CalibrationRecord, Custody, Instrument, MeasurementPoint
+from app.db.models import (
+    CalibrationRecord,
+    Custody,
+    Instrument,
+    MaintenanceEvent,
+    MeasurementPoint,
+)
 from app.services.snapshots import custom_values
 from app.services.standard_uncertainty import stated_input_text, stated_of
 from app.services.transfer_mapping import exported_columns
@@ -118,6 +125,49 @@ def custody_cells(obj: Custody, tags: Mapping[int, str]) -> tuple[Cell, ...]:
         obj.voided_at,
         obj.voided_by or "",
         obj.void_reason or "",
+    )
+
+
+# The maintenance log's sheet (issue 15): every event, voided included, as stored. Not
+# read back by an import (see the README): its columns are not in the import catalogue.
+MAINTENANCE_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Event", 8),
+    ("Asset tag", 14),
+    ("Kind", 16),
+    ("Date", 12),
+    ("Logged by", 14),
+    ("What was done", 40),
+    ("Cost", 12),
+    ("Currency", 9),
+    ("Downtime (hours)", 10),
+    ("Calibrate before use", 10),
+    ("Calibrated by record", 10),
+    ("Notes", 30),
+    ("Voided at (UTC)", 18),
+    ("Voided by", 14),
+    ("Void reason", 30),
+    ("Logged at (UTC)", 18),
+)
+
+
+def maintenance_cells(event: MaintenanceEvent, tags: Mapping[int, str]) -> tuple[Cell, ...]:
+    return (
+        f"M-{event.id}",
+        tags.get(event.instrument_id, f"#{event.instrument_id}"),
+        event.kind,
+        event.performed_on,
+        event.performed_by,
+        event.what_done,
+        event.cost,
+        event.currency,
+        event.downtime_hours,
+        "yes" if event.calibrate_before_use else "no",
+        event.released_by_record_id,
+        event.notes,
+        event.voided_at,
+        event.voided_by,
+        event.void_reason,
+        event.created_at,
     )
 
 

@@ -327,3 +327,6 @@ class ExportResult:
     instruments: int
     calibrations: int
     custody: int = 0  # custody entries (check-outs), void ones included
+    # The events on the XLSX workbook's Maintenance sheet (issue 15); None for CSV,
+    # which has no file for them.
+    maintenance_events: int | None = None

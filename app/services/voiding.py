@@ -18,6 +18,7 @@ from app.repositories.unit_of_work import UnitOfWork
 from app.services.audit import AuditChainWriter
 from app.services.oot import cancel_case_in, refresh_open_cases_in
 from app.services.snapshots import diff, instrument_snapshot, record_snapshot
+from app.services.upkeep_rules import settle_in
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ def void_in(
         instrument.last_calibrated = latest.performed_on if latest else None
         periodic = instrument.calibration_requirement == "periodic"
         instrument.next_due = latest.next_due if latest and periodic else None
+    # A repair this record had satisfied waits for a calibration again (upkeep_rules).
+    settle_in(uow, audit, identity, instrument, why, keep_status=imported is not None)
     touch_instrument(uow, audit, identity, instrument, inst_before, why)
 
 

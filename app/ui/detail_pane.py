@@ -1,5 +1,5 @@
-"""The selected instrument for QA: fields, calibration history, attachments, audit trail,
-traceability.
+"""The selected instrument for QA: fields, calibration history, attachments, maintenance
+log, audit trail, traceability.
 
 The history shows per record its signatures, the out-of-tolerance case it opened, what
 it supersedes or is superseded by, and the standards justification; the buttons next to
@@ -40,6 +40,8 @@ from app.services.dto import (
     instrument_fields,
 )
 from app.ui.look import STATUS_TEXT, icon, icon_html, muted_color, status_color, status_icon
+from app.ui.maintenance_tab import HEADERS as MAINTENANCE_HEADERS
+from app.ui.maintenance_tab import MaintenanceTab
 from app.ui.models.audit_table import change_summary, entity_text
 from app.ui.readings_table import ReadingsTable
 from app.words import count
@@ -138,6 +140,11 @@ def _fill(table: QTableWidget, rows: list[list[str]], ids: list[int], grey: set[
                 font.setStrikeOut(c == 1)
                 item.setFont(font)
             table.setItem(r, c, item)
+    _fit(table)
+
+
+def _fit(table: QTableWidget) -> None:
+    """Size a filled table's columns to the pane (see ``_FitColumns``)."""
     fitter = table.findChild(_FitColumns)
     if fitter is not None:
         fitter.measure()
@@ -369,6 +376,8 @@ class DetailPane(QWidget):
         self.custody_void.clicked.connect(self._void_custody)
         self.custody.itemSelectionChanged.connect(self._custody_selected)
         self.custody_tab = self.tabs.addTab(custody_box, "C&ustody")
+        self.maintenance = MaintenanceTab(_table(MAINTENANCE_HEADERS, "Maintenance history"), _fit)
+        self.maintenance_tab = self.tabs.addTab(self.maintenance, "&Maintenance")
 
         self.audit = _table(
             ["When (UTC)", "Who", "Machine", "Subject", "Action", "What changed", "Reason"],
@@ -451,6 +460,7 @@ class DetailPane(QWidget):
             ):
                 table.setRowCount(0)
             self.trace = None
+            self.maintenance.show_events([])
             self._calibration_selected()
             return
         d = history.instrument
@@ -483,6 +493,7 @@ class DetailPane(QWidget):
             self.select_calibration(previous.id, show=False)
         self._fill_attachments(history.attachments)
         self._fill_custody(history.custody)
+        self.maintenance.show_events(history.maintenance)
         self._fill_audit(history.audit)
         if self.trace is not None and self.trace.asset_tag != d.asset_tag:
             self.trace = None
@@ -631,6 +642,7 @@ class DetailPane(QWidget):
         self._calibration_selected()
         self._attachment_selected()
         self._custody_selected()
+        self.maintenance.set_editing(editing)
 
     def selected_attachment(self) -> AttachmentView | None:
         if self.history is None:

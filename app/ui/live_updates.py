@@ -23,8 +23,10 @@ def changes_of(notice: ChangeNotice) -> Changes:
         return Changes.everything()
     only_instruments = kinds == {"instrument"} and not notice.many
     return Changes(
-        # A check-out or check-in changes who has an instrument: the register's With column.
-        instruments="instrument" in kinds or "signature" in kinds or "custody" in kinds,
+        # A check-out or check-in changes who has an instrument (the register's With
+        # column); a maintenance event shows in its instrument's detail pane (which the
+        # register's reload refreshes), whether or not it changed the instrument itself.
+        instruments=bool({"instrument", "signature", "custody", "maintenance_event"} & kinds),
         calibrations="calibration" in kinds or "signature" in kinds,
         attachments="attachment" in kinds,
         cases="oot_case" in kinds,

@@ -92,6 +92,7 @@ from app.ui.report_actions import ReportActions
 from app.ui.status_bar import CalTrackStatusBar
 from app.ui.tasks import Changes, TaskRunner, run_for
 from app.ui.transfer_actions import TransferActions
+from app.ui.upkeep_actions import UpkeepActions
 from app.words import count
 
 FILTERS: tuple[tuple[str | None, str], ...] = (
@@ -246,6 +247,7 @@ class MainWindow(QMainWindow):
         self.custody_actions = CustodyActions(self, self.scan)
         self.transfer = TransferActions(self)
         self.report_actions = ReportActions(self)
+        self.upkeep = UpkeepActions(self)
         self._build_menus()
         self.status = CalTrackStatusBar(self)
         self.setStatusBar(self.status)
@@ -416,6 +418,7 @@ class MainWindow(QMainWindow):
             *self.qa.editing_actions(),
             *self.custody_actions.editing_actions(),
             *self.transfer.editing_actions(),
+            *self.upkeep.editing_actions(),
         )
 
     def _build_menus(self) -> None:
@@ -442,6 +445,7 @@ class MainWindow(QMainWindow):
             self.act_calibrate,
             self.act_void,
             self.act_attach,
+            self.upkeep.act_log,
         ):
             edit_menu.addAction(act)
         edit_menu.addAction(self.qa.act_clear_review)

@@ -16,7 +16,7 @@ insert and update ``provider``; the technician group reads it, and records send-
 their receipt (insert and update on the two batch tables). Nothing is ever deleted.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-07 21:00:00
 """
 
@@ -29,8 +29,8 @@ from alembic import op
 from sqlalchemy import text
 
 revision: str = "0017"
-# After 0015 (custody), which it does not touch.
-down_revision: str | None = "0015"
+# After 0016 (the maintenance log), which it does not touch.
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -25,6 +25,7 @@ from app.services.decision_rules import Verdict
 from app.services.dto import (
     CalibrationInput,
     InstrumentChanges,
+    MaintenanceInput,
     PointInput,
     StatedUncertainty,
     TypeInput,
@@ -56,6 +57,7 @@ CALTRACK_TABLES = {
     "custody",
     "instrument",
     "instrument_type",
+    "maintenance_event",
     "measurement_point",
     "meta",
     "oot_case",
@@ -638,6 +640,43 @@ def test_0013_old_instruments_state_no_uncertainty_and_db_verify_stays_clean(
         assert [o.stated for o in offers] == [None] * len(tags)
         assert app.maintenance.verify(deep=True).problems == []
         app.instruments.edit(tags[0], InstrumentChanges(), stated=StatedUncertainty(0.1, 2, "°C"))
+        assert app.maintenance.verify(deep=True).problems == []
+
+
+# -- 0016: the maintenance log -------------------------------------------------------------
+
+
+def test_0016_the_log_comes_to_a_populated_database_and_goes_again(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        _fill_like_0001(app, clock)
+        before = app.instruments.list(limit=None)
+        assert app.maintenance.verify(deep=True).problems == []
+    url = database_url(db_url)
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0014")
+        assert "maintenance_event" not in _tables(eng)
+    finally:
+        eng.dispose()
+
+    # A database of 0014 comes up to the head: an empty log, nothing else changed.
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+        assert app.instruments.list(limit=None) == before
+        assert app.upkeep.history("TH-001") == []
+        assert app.maintenance.verify(deep=True).problems == []
+        app.upkeep.add(
+            "TH-001",
+            MaintenanceInput(
+                kind="damage found",
+                performed_on=clock.today(),
+                what_done="Dropped; the display flickers",
+                calibrate_before_use=True,
+            ),
+        )
+        assert app.instruments.get("TH-001").lifecycle == "out_of_service"
         assert app.maintenance.verify(deep=True).problems == []
 
 

@@ -27,6 +27,7 @@ from app.services.decision_rules import Verdict
 from app.services.dto import (
     CalibrationInput,
     InstrumentChanges,
+    MaintenanceInput,
     PointInput,
     TypeChanges,
     TypeFieldInput,
@@ -346,6 +347,35 @@ def test_qa_signs_and_voids_a_signed_record_through_caltrack(lab: Lab, clock: Fi
         )
         assert successor.id != record
         assert app.maintenance.verify().clean
+
+
+def test_a_technician_logs_and_voids_maintenance_under_their_login(
+    lab: Lab, clock: FixedClock
+) -> None:
+    # Revision 0016's grants: the technician group inserts and updates the log (and so
+    # QA, its member), and the instrument changes the event forces go with it.
+    with lab.open_as(lab.tech, clock) as app:
+        event = app.upkeep.add(
+            "TH-001",
+            MaintenanceInput(
+                kind="repair",
+                performed_on="2026-11-20",
+                what_done="New probe",
+                calibrate_before_use=True,
+            ),
+        )
+        assert app.instruments.get("TH-001").lifecycle == "out_of_service"
+    with lab.open_as(lab.qa, clock) as app:
+        app.upkeep.void(event.id, "logged twice")
+        assert app.instruments.get("TH-001").lifecycle == "in_service"
+        assert app.maintenance.verify().clean
+    with lab.raw(lab.tech) as conn:
+        writers = conn.execute(
+            "SELECT DISTINCT \"user\" FROM audit_event WHERE entity_type = 'maintenance_event'"
+        ).fetchall()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM maintenance_event")
+    assert sorted(writers) == sorted([(lab.tech,), (lab.qa,)])
 
 
 def test_the_owner_may_still_do_everything(lab: Lab) -> None:

@@ -79,7 +79,7 @@ def test_xlsx_one_workbook_read_back(
         "Saved caltrack-export-2026-11-23.xlsx (2 instruments, 1 calibration)."
     )
     workbook = openpyxl.load_workbook(tmp_path / "caltrack-export-2026-11-23.xlsx")
-    assert workbook.sheetnames == ["Instruments", "Calibrations", "Custody"]
+    assert workbook.sheetnames == ["Instruments", "Calibrations", "Custody", "Maintenance"]
     instruments = [[c.value for c in r] for r in workbook["Instruments"].iter_rows()]
     assert instruments[0] == [c.label for c in exported_columns("instruments")]
     assert sorted(str(r[0]) for r in instruments[1:]) == ["=CMD-2", "TH-001"]
@@ -152,7 +152,12 @@ def test_existing_files_are_replaced_only_when_agreed(
     assert not dialog.saved.isVisible()
     export(qtbot, dialog)
     assert len(asked) == 2
-    assert openpyxl.load_workbook(target).sheetnames == ["Instruments", "Calibrations", "Custody"]
+    assert openpyxl.load_workbook(target).sheetnames == [
+        "Instruments",
+        "Calibrations",
+        "Custody",
+        "Maintenance",
+    ]
 
 
 def test_a_missing_folder_is_explained_and_nothing_is_written(

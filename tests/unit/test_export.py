@@ -250,7 +250,12 @@ def test_xlsx_export_is_one_workbook_with_typed_cells(app: CalTrack, tmp_path: P
     result = app.transfer.export("xlsx", tmp_path)
     assert result.files == (str(tmp_path / "caltrack-export.xlsx"),)
     book = tmp_path / "caltrack-export.xlsx"
-    assert read_table(book, ReadOptions()).sheets == ("Instruments", "Calibrations", "Custody")
+    assert read_table(book, ReadOptions()).sheets == (
+        "Instruments",
+        "Calibrations",
+        "Custody",
+        "Maintenance",
+    )
     instruments = load_xlsx(book, "Instruments")
     assert len(instruments) == 62
     assert instruments[1]["Description"] == '=HYPERLINK("http://example.com")'

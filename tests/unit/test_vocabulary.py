@@ -16,6 +16,7 @@ from app.vocabulary import (
     CASE_STATES,
     FIELD_KINDS,
     LIFECYCLES,
+    MAINTENANCE_KINDS,
     PROVIDER_KINDS,
     REQUIREMENTS,
     RESULTS,
@@ -35,6 +36,7 @@ SCHEMA_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     # "" until the certificate is recorded (issue 15's receiving compare).
     ("sendout_item", "provider_result"): ("", *RESULTS),
     ("sendout_item", "lab_result"): ("", *RESULTS),
+    ("maintenance_event", "kind"): MAINTENANCE_KINDS,
     # Not yet in the vocabulary (empty until a case is closed), but held to its tuple too.
     ("oot_case", "disposition"): ("", *OOT_DISPOSITIONS),
 }

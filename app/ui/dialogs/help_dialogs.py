@@ -82,6 +82,14 @@ pane its check-outs, and Reports → Custody what is out and what is late back.<
 <p>Press <b>Ctrl+Shift+A</b> or drop a file on the window to attach it to the selected
 instrument. Files are never deleted: a wrong one is voided with a reason.</p>
 
+<h3>Maintenance, damage and repairs</h3>
+<p>Press <b>Ctrl+M</b> (Instrument → Log maintenance…) to log what was done to
+or found on the selected instrument: the kind, date, what was done, cost, downtime in
+hours and notes. Tick “Calibrate before use” after a repair or damage: the
+instrument is then due at once and out of service until a calibration after it leaves
+it in tolerance. The Maintenance tab lists the log; a wrong event is voided with a
+reason.</p>
+
 <h3>Mistakes</h3>
 <p>Records are never deleted. Select a calibration in the Calibrations tab and void it
 (<b>Ctrl+Shift+V</b>) with a reason; the due date falls back to the latest valid
