@@ -429,6 +429,8 @@ def case_full_snapshot(obj: OotCase) -> Snapshot:
 
 def custody_snapshot(obj: Custody) -> Snapshot:
     return {name: to_jsonable(getattr(obj, name)) for name in CUSTODY_AUDITED}
+
+
 def maintenance_snapshot(obj: MaintenanceEvent) -> Snapshot:
     return {name: to_jsonable(getattr(obj, name)) for name in MAINTENANCE_AUDITED}
 

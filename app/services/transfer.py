@@ -923,8 +923,9 @@ class TransferService:
         XLSX: one workbook, a sheet per kind, and the maintenance log's sheet (every
         event, for reading; an import does not read it back). CSV:
         ``<name>-instruments.csv``, ``<name>-calibrations.csv`` and ``<name>-custody.csv``
-        (UTF-8 with BOM, for Excel; no file for the maintenance log). ``target`` may be a folder (files named ``caltrack-export...``). Read in
-        one transaction: the files agree with each other.
+        (UTF-8 with BOM, for Excel; no file for the maintenance log). ``target`` may be
+        a folder (files named ``caltrack-export...``). Read in one transaction: the files
+        agree with each other.
         """
         fmt = fmt.lower()
         if fmt not in EXPORT_FORMATS:
