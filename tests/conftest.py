@@ -254,13 +254,11 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
 INTEGRATION = Path(__file__).parent / "integration"
 UNIT = Path(__file__).parent / "unit"
 # Which server halves of the tests that run on both backends a run includes
-# (CALTRACK_SERVER_HALVES): "all" (or CALTRACK_FULL_PROOF=1) — every one; unset or
+# (CALTRACK_SERVER_HALVES): unset or "all" — every one (what ./run-tests and CI run);
 # "window" — all but those of the integration tier (mostly CLI end-to-end tests that
-# start processes: with them a clean-clone run took 30 minutes on CI's 2 cores, too close
-# to its limit); "unit" — the unit tier's only. Every server-only test always runs.
-SERVER_HALVES = os.environ.get("CALTRACK_SERVER_HALVES") or (
-    "all" if os.environ.get("CALTRACK_FULL_PROOF") == "1" else "window"
-)
+# start processes), for a quicker loop; "unit" — the unit tier's only. Every server-only
+# test always runs.
+SERVER_HALVES = os.environ.get("CALTRACK_SERVER_HALVES") or "all"
 if SERVER_HALVES not in ("all", "window", "unit"):
     raise pytest.UsageError(f"CALTRACK_SERVER_HALVES={SERVER_HALVES!r}: give all, window or unit")
 SERVER_HALF_LEFT_OUT = (

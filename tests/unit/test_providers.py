@@ -241,7 +241,12 @@ def test_the_compare_catches_a_provider_pass_that_fails_the_labs_limits(
 
 def test_the_export_carries_providers_and_send_outs(app: CalTrack, tmp_path: Path) -> None:
     plain = app.transfer.export("xlsx", tmp_path / "plain.xlsx")
-    assert load_workbook(plain.files[0]).sheetnames == ["Instruments", "Calibrations"]
+    assert load_workbook(plain.files[0]).sheetnames == [
+        "Instruments",
+        "Calibrations",
+        "Custody",
+        "Maintenance",
+    ]
     app.providers.add(CALCO)
     add_thermometer(app)
     add_thermometer(app, "TH-002")
@@ -250,7 +255,14 @@ def test_the_export_carries_providers_and_send_outs(app: CalTrack, tmp_path: Pat
     )
     app.sendouts.receive(batch.id, ["TH-002"], received_on="2026-11-10")
     book = load_workbook(app.transfer.export("xlsx", tmp_path / "lab.xlsx").files[0])
-    assert book.sheetnames == ["Instruments", "Calibrations", "Providers", "Send-outs"]
+    assert book.sheetnames == [
+        "Instruments",
+        "Calibrations",
+        "Custody",
+        "Maintenance",
+        "Providers",
+        "Send-outs",
+    ]
     providers = [[c.value for c in row] for row in book["Providers"].iter_rows()]
     assert providers[1][:5] == ["CalCo Labs", "Approved", datetime(2027, 6, 30), "UKAS", "0123"]
     sent = [[c.value for c in row] for row in book["Send-outs"].iter_rows()]
@@ -262,10 +274,11 @@ def test_the_export_carries_providers_and_send_outs(app: CalTrack, tmp_path: Pat
     assert [Path(f).name for f in csv.files] == [
         "lab-instruments.csv",
         "lab-calibrations.csv",
+        "lab-custody.csv",
         "lab-providers.csv",
         "lab-sendouts.csv",
     ]
-    lines = Path(csv.files[3]).read_text(encoding="utf-8-sig").splitlines()
+    lines = Path(csv.files[4]).read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("Batch,Provider,Sent on,Expected return,PO number,Batch cost")
     assert lines[2].startswith("SO-1,CalCo Labs,2026-11-01,,PO-9,,")
 
