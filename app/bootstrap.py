@@ -27,6 +27,7 @@ from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
 from app.services.changes import ChangeWatcher, LiveChanges
+from app.services.checks import CheckService
 from app.services.demo import DemoService
 from app.services.editing import EditingOptions, EditingSession
 from app.services.instruments import InstrumentService
@@ -41,6 +42,7 @@ from app.services.opening import (
     open_database,
 )
 from app.services.reports import ReportService
+from app.services.schedules import ScheduleService
 from app.services.settings import SharedSettingsService
 from app.services.signatures import SignatureService
 from app.services.transfer import TransferService
@@ -77,6 +79,8 @@ class CalTrack:
     signatures: SignatureService
     oot: OotService
     settings: SharedSettingsService
+    schedules: ScheduleService
+    checks: CheckService
     reports: ReportService
     transfer: TransferService
     types: TypeService
@@ -232,6 +236,8 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
             calibrations=calibrations,
         ),
         types=TypeService(uow=uow, identity=identity, clock=clock),
+        schedules=ScheduleService(uow=uow, identity=identity, clock=clock),
+        checks=CheckService(uow=uow, identity=identity, clock=clock),
         uow=uow,
         notices=opened.notices,
         problems=opened.problems,

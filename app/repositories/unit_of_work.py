@@ -20,9 +20,11 @@ from app.repositories.attachment_content import AttachmentContentRepository
 from app.repositories.attachments import AttachmentRepository
 from app.repositories.audit import AuditRepository
 from app.repositories.calibrations import CalibrationRepository
+from app.repositories.checks import CheckRepository
 from app.repositories.instruments import InstrumentRepository
 from app.repositories.meta import MetaRepository
 from app.repositories.oot_cases import OotCaseRepository
+from app.repositories.schedules import ScheduleRepository
 from app.repositories.signatures import SignatureRepository
 from app.repositories.types import TypeRepository
 
@@ -45,6 +47,8 @@ class UnitOfWork:
         self.signatures = SignatureRepository(session)
         self.oot_cases = OotCaseRepository(session)
         self.types = TypeRepository(session)
+        self.schedules = ScheduleRepository(session)
+        self.checks = CheckRepository(session)
         self._session = session
         # What this transaction wrote to the audit trail, for the change notice.
         self.changed: dict[str, set[int]] = {}

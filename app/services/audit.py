@@ -22,7 +22,9 @@ from app.db.models import (
     AuditEvent,
     CalibrationRecord,
     Instrument,
+    InstrumentSchedule,
     InstrumentType,
+    IntermediateCheck,
     OotCase,
     Signature,
     UserAccount,
@@ -39,8 +41,10 @@ from app.services.snapshots import (
     account_snapshot,
     attachment_snapshot,
     case_full_snapshot,
+    check_snapshot,
     instrument_full_snapshot,
     record_snapshot,
+    schedule_snapshot,
     search_text_of,
     signature_snapshot,
     signed_record_content,
@@ -552,6 +556,15 @@ def _case_state(o: OotCase) -> EntityState:
     return EntityState(o.id, f"OOT-{o.id}", snap, (o.updated_by, o.updated_at), False)
 
 
+def _schedule_state(o: InstrumentSchedule) -> EntityState:
+    snap = schedule_snapshot(o)
+    return EntityState(o.id, f"#{o.id}", snap, (o.updated_by, o.updated_at), False)
+
+
+def _check_state(o: IntermediateCheck) -> EntityState:
+    return EntityState(o.id, f"#{o.id}", check_snapshot(o), (o.updated_by, o.updated_at), False)
+
+
 ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "instrument": lambda uow: (_instrument_state(o) for o in uow.instruments.iter_all()),
     "calibration": lambda uow: (_record_state(o) for o in uow.calibrations.iter_all()),
@@ -560,6 +573,8 @@ ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "signature": lambda uow: (_signature_state(o) for o in uow.signatures.iter_all()),
     "oot_case": lambda uow: (_case_state(o) for o in uow.oot_cases.iter_all()),
     "instrument_type": lambda uow: (_type_state(o) for o in uow.types.iter_all()),
+    "schedule": lambda uow: (_schedule_state(o) for o in uow.schedules.iter_all()),
+    "check": lambda uow: (_check_state(o) for o in uow.checks.iter_all()),
 }
 
 
@@ -615,6 +630,8 @@ def instrument_trail(
         "signature": sorted(set(signatures)),
         "attachment": [a.id for a in uow.attachments.for_instrument(instrument_id)],
         "oot_case": case_ids,
+        "schedule": [s.id for s in uow.schedules.for_instrument(instrument_id)],
+        "check": [c.id for c in uow.checks.history(instrument_id)],
     }
 
 

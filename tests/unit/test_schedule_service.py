@@ -1,0 +1,99 @@
+"""Schedules and intermediate checks through the services, on both backends."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from app.bootstrap import CalTrack
+from app.errors import NotFoundError, ValidationError
+from app.services.checks import CheckInput, parse_reading
+from app.services.schedules import ScheduleInput
+from tests.conftest import add_thermometer
+
+TODAY = date(2026, 11, 23)  # the fixture clock's day
+
+
+def test_calibration_is_the_first_schedule_and_others_follow(app: CalTrack) -> None:
+    add_thermometer(app, "TH-001")
+    (calibration,) = app.schedules.list("TH-001")
+    assert (calibration.kind, calibration.interval, calibration.status) == (
+        "calibration",
+        "365d",
+        "not-calibrated",
+    )
+    check = app.schedules.set("TH-001", ScheduleInput("check", every="1m", grace_days=3))
+    # Set today (Nov 23): due one month on, inside the lab's 30-day window.
+    assert (check.next_due, check.status) == (date(2026, 12, 23), "due-soon")
+    app.schedules.set("TH-001", ScheduleInput("maintenance", every="6m", soon_days=7))
+    kinds = [s.kind for s in app.schedules.list("TH-001")]
+    assert kinds == ["calibration", "check", "maintenance"]
+    counts = app.schedules.counts()
+    assert counts.sentence() == "Due soon: 0 calibrations, 1 checks, 0 maintenance"
+
+    app.schedules.clear("TH-001", "maintenance", reason="sold the pump")
+    assert [s.kind for s in app.schedules.list("TH-001")] == ["calibration", "check"]
+    with pytest.raises(NotFoundError):
+        app.schedules.clear("TH-001", "maintenance")
+    with pytest.raises(ValidationError) as bad:
+        app.schedules.set("TH-001", ScheduleInput("check", every="", grace_days=-1))
+    assert set(bad.value.fields) == {"every", "grace_days"}
+    assert app.maintenance.verify().problems == []
+
+
+def test_before_use_is_due_after_a_check_out_until_done(app: CalTrack) -> None:
+    add_thermometer(app, "TH-001")
+    app.schedules.set("TH-001", ScheduleInput("check", before_use=True))
+    assert app.schedules.due_before_use("TH-001") == ["check"]  # new: never done
+    assert app.schedules.done("TH-001", "check", TODAY)
+    assert app.schedules.due_before_use("TH-001") == []
+    assert app.schedules.used("TH-001") == ["check"]  # the custody check-out calls this
+    assert app.schedules.list("TH-001")[1].status == "before-use"
+    assert app.maintenance.verify().problems == []
+
+
+def test_a_failing_check_takes_the_instrument_out_of_service_and_moves_the_schedule(
+    app: CalTrack,
+) -> None:
+    add_thermometer(app, "TH-001")
+    add_thermometer(app, "REF-1")
+    app.schedules.set("TH-001", ScheduleInput("check", every="3m"))
+    passed = app.checks.add(
+        "TH-001",
+        CheckInput(date(2026, 10, 31), (parse_reading("20:20.2:0.5"),), standard="ref-1"),
+    )
+    assert (passed.result, passed.standard) == ("pass", "REF-1")
+    # Oct 31 + 3 months: Jan 31.
+    assert app.schedules.list("TH-001")[1].next_due == date(2027, 1, 31)
+    assert app.instruments.get("TH-001").lifecycle == "in_service"
+
+    failed = app.checks.add(
+        "TH-001",
+        CheckInput(
+            date(2026, 11, 30 - 7),
+            (parse_reading("20:20.2:0.5"), parse_reading("100:101:0.5")),
+            standard="Gauge block set GB-7",
+            notes="drifted",
+        ),
+    )
+    assert (failed.result, failed.standard) == ("fail", "Gauge block set GB-7")
+    assert app.instruments.get("TH-001").lifecycle == "out_of_service"
+    assert app.schedules.list("TH-001")[1].next_due == date(2027, 2, 23)
+    assert [c.id for c in app.checks.list("TH-001")] == [failed.id, passed.id]
+
+    voided = app.checks.void(passed.id, "wrong instrument")
+    assert voided.void_reason == "wrong instrument" and voided.voided_at is not None
+    with pytest.raises(ValidationError):
+        app.checks.void(passed.id, "again")
+    with pytest.raises(ValidationError):
+        app.checks.void(failed.id, " ")
+    with pytest.raises(NotFoundError):
+        app.checks.void(999, "none")
+    with pytest.raises(ValidationError):
+        app.checks.add("TH-001", CheckInput(date(2026, 12, 1), result="pass", standard="x"))
+    with pytest.raises(ValidationError):
+        app.checks.add("TH-001", CheckInput(TODAY, result="pass", standard="TH-001"))
+    trail = {e.entity_type for e in app.audit.recent(limit=50)}
+    assert {"check", "schedule", "instrument"} <= trail
+    assert app.maintenance.verify().problems == []
