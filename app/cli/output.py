@@ -11,7 +11,10 @@ from app.plain_text import is_control
 from app.services.dto import to_jsonable
 
 
-def print_json(value: Any, out: TextIO = sys.stdout) -> None:
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    # sys.stdout read at each call, not bound once at import: a caller that redirects
+    # it (contextlib.redirect_stdout) gets the output.
+    out = out or sys.stdout
     json.dump(to_jsonable(value), out, indent=2, ensure_ascii=False)
     out.write("\n")
 
@@ -25,8 +28,9 @@ def _one_line(text: str) -> str:
 
 
 def print_table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None
 ) -> None:
+    out = out or sys.stdout
     texts = [[_one_line("" if v is None else str(v)) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in texts:
@@ -46,7 +50,8 @@ def print_table(
         out.write(line(row) + "\n")
 
 
-def print_fields(pairs: Sequence[tuple[str, Any]], out: TextIO = sys.stdout) -> None:
+def print_fields(pairs: Sequence[tuple[str, Any]], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     width = max((len(k) for k, _ in pairs), default=0)
     for key, value in pairs:
         out.write(f"{key.ljust(width)}  {'' if value is None else value}\n")

@@ -48,7 +48,7 @@ KIND_PLURALS = {"calibration": "calibrations", "check": "checks", "maintenance":
 MAX_INTERVAL_DAYS = 36500
 MAX_INTERVAL_MONTHS = 1200
 MAX_WINDOW_DAYS = 3650
-_INTERVAL = re.compile(r"^\s*(\d{1,6})\s*([dm])\s*$", re.IGNORECASE | re.ASCII)
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([dm])\s*$", re.IGNORECASE | re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,9 @@ def parse_interval(text: str) -> Interval:
         raise ValidationError(
             {"every": f"{text!r} is not an interval: a whole number and d or m, as 30d or 6m"}
         )
-    count, unit_text = int(match.group(1)), match.group(2).lower()
+    digits, unit_text = match.group(1), match.group(2).lower()
+    # Any run of digits is a number too big to be an interval past nine: no int() of it.
+    count = int(digits) if len(digits) <= 9 else MAX_INTERVAL_DAYS * 10
     unit: IntervalUnit = "m" if unit_text == "m" else "d"
     limit = MAX_INTERVAL_MONTHS if unit == "m" else MAX_INTERVAL_DAYS
     if not 1 <= count <= limit:

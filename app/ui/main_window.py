@@ -103,10 +103,12 @@ FILTERS: tuple[tuple[str | None, str], ...] = (
     ("verify-before-use", "Verify before use"),
     ("not-required", "Not required"),
     ("to-review", "Data to review"),
+    ("check-due", "Check due"),
+    ("maintenance-due", "Maintenance due"),
 )
 # Chips shown only while some instrument is in them (or while one is the filter chosen):
 # most registers have none, and a chip that always says (0) is noise.
-WHEN_ANY = ("verify-before-use", "not-required", "to-review")
+WHEN_ANY = ("verify-before-use", "not-required", "to-review", "check-due", "maintenance-due")
 SEARCH_DEBOUNCE_MS = 250
 POLL_MS = 3000
 IDLE_CHECK_MS = 30_000
