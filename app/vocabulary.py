@@ -39,3 +39,9 @@ CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
 # What a custom field of an instrument type holds (issue 14).
 FieldKind = Literal["text", "number", "date", "choice"]
 FIELD_KINDS: tuple[FieldKind, ...] = get_args(FieldKind)
+
+# The schedules an instrument has besides its calibration (issue 15), and a check's verdict.
+ScheduleRowKind = Literal["check", "maintenance"]
+SCHEDULE_ROW_KINDS: tuple[ScheduleRowKind, ...] = get_args(ScheduleRowKind)
+CheckResult = Literal["pass", "fail"]
+CHECK_RESULTS: tuple[CheckResult, ...] = get_args(CheckResult)

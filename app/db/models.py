@@ -494,10 +494,6 @@ class OotCase(Base):
     )
 
 
-SCHEDULE_KINDS = ("check", "maintenance")
-CHECK_RESULTS = ("pass", "fail")
-
-
 class InstrumentSchedule(Base):
     """A schedule of an instrument besides its calibration (issue 15): intermediate
     checks or maintenance, each with its own interval, due date, due-soon window, grace

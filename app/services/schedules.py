@@ -40,10 +40,11 @@ from app.services.due import (
 from app.services.lookups import require_instrument
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, diff, schedule_snapshot
+from app.vocabulary import SCHEDULE_ROW_KINDS, ScheduleRowKind
 
 ENTITY = "schedule"
 # The kinds a schedule row may have; calibration's schedule is the instrument's own.
-ROW_KINDS: tuple[ScheduleKind, ...] = ("check", "maintenance")
+ROW_KINDS: tuple[ScheduleRowKind, ...] = SCHEDULE_ROW_KINDS
 KIND_PLURALS = {"calibration": "calibrations", "check": "checks", "maintenance": "maintenance"}
 MAX_INTERVAL_DAYS = 36500
 MAX_INTERVAL_MONTHS = 1200

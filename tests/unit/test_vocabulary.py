@@ -13,12 +13,14 @@ import app.vocabulary
 from app.db.models import OOT_DISPOSITIONS, Base
 from app.vocabulary import (
     CASE_STATES,
+    CHECK_RESULTS,
     FIELD_KINDS,
     LIFECYCLES,
     PROVIDER_KINDS,
     REQUIREMENTS,
     RESULTS,
     ROLES,
+    SCHEDULE_ROW_KINDS,
 )
 
 # (table, column) -> the values its CHECK constraint must allow, exactly and in order.
@@ -30,6 +32,8 @@ SCHEMA_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("user_account", "role"): ROLES,
     ("oot_case", "status"): CASE_STATES,
     ("type_field", "kind"): FIELD_KINDS,
+    ("instrument_schedule", "kind"): SCHEDULE_ROW_KINDS,
+    ("intermediate_check", "result"): CHECK_RESULTS,
     # Not yet in the vocabulary (empty until a case is closed), but held to its tuple too.
     ("oot_case", "disposition"): ("", *OOT_DISPOSITIONS),
 }
