@@ -12,8 +12,9 @@ from typing import Any
 
 from app.cli.common import add_command, add_group, id_of, iso_day, open_app, whole_number
 from app.cli.output import print_json, print_table
-from app.services.checks import CheckInput, CheckView, parse_reading
-from app.services.schedules import ROW_KINDS, ScheduleInput, ScheduleView
+from app.services.checks import CheckInput, parse_reading
+from app.services.dto import CheckView, ScheduleView
+from app.services.schedules import ROW_KINDS, ScheduleInput
 
 
 def _schedule_row(v: ScheduleView) -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ import builtins
 import json
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from app.clock import Clock
 from app.db.models import IntermediateCheck
@@ -24,6 +24,7 @@ from app.limits import NOTES_LEN, SHORT_LEN
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter, canonical_json
 from app.services.bounds import day_problem, id_problem
+from app.services.dto import CheckReading, CheckView
 from app.services.lookups import require_instrument
 from app.services.schedules import done_in
 from app.services.snapshots import check_snapshot, created, diff, instrument_snapshot
@@ -36,23 +37,6 @@ MAX_MAGNITUDE = 1e15
 
 
 @dataclass(frozen=True)
-class CheckReading:
-    """One value of a check: the nominal, what was read, and the ± limit around it."""
-
-    nominal: float
-    reading: float
-    limit: float
-
-    @property
-    def passed(self) -> bool:
-        return abs(self.reading - self.nominal) <= self.limit
-
-    def text(self) -> str:
-        """ "20:20.3:0.5" as `checks add --value` takes it."""
-        return f"{self.nominal:.10g}:{self.reading:.10g}:{self.limit:.10g}"
-
-
-@dataclass(frozen=True)
 class CheckInput:
     """What `checks add` and the Record check dialog give."""
 
@@ -62,23 +46,6 @@ class CheckInput:
     performed_by: str = ""  # "": the current user
     notes: str = ""
     result: str = ""  # "pass" / "fail" when no readings are given; else computed
-
-
-@dataclass(frozen=True)
-class CheckView:
-    """A check as the detail pane, the CLI and the history report show it."""
-
-    id: int
-    asset_tag: str
-    performed_on: date
-    performed_by: str
-    standard: str  # the standard's asset tag, or the free text
-    readings: tuple[CheckReading, ...]
-    result: str
-    notes: str
-    voided_at: datetime | None
-    void_reason: str
-    version: int
 
 
 def parse_reading(text: str) -> CheckReading:

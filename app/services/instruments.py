@@ -20,6 +20,7 @@ from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter, decode_event, instrument_trail
+from app.services.checks import check_views
 from app.services.dto import (
     InstrumentChanges,
     InstrumentDetail,
@@ -35,6 +36,7 @@ from app.services.instrument_rows_fast import fast_rows_agree, filled_rows
 from app.services.lookups import require_instrument
 from app.services.read_views import attachment_view, calibration_views
 from app.services.review import appended, instrument_problems, sentence
+from app.services.schedules import schedule_views
 from app.services.settings import due_soon_days
 from app.services.snapshots import (
     created,
@@ -291,6 +293,8 @@ class InstrumentService:
                 calibrations=calibration_views(uow, records, tags),
                 attachments=[attachment_view(a, tags) for a in attachments],
                 audit=[decode_event(e) for e in trail],
+                schedules=schedule_views(uow, obj, today),
+                checks=check_views(uow, uow.checks.history(obj.id)),
             )
 
         return self._uow.read(read)

@@ -28,6 +28,7 @@ from app.repositories.instruments import DueFilter
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
 from app.services.bounds import add_days, day_problem
+from app.services.dto import ScheduleView
 from app.services.due import (
     Interval,
     IntervalUnit,
@@ -50,21 +51,6 @@ MAX_INTERVAL_DAYS = 36500
 MAX_INTERVAL_MONTHS = 1200
 MAX_WINDOW_DAYS = 3650
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([dm])\s*$", re.IGNORECASE | re.ASCII)
-
-
-@dataclass(frozen=True)
-class ScheduleView:
-    """One schedule of an instrument as the register, the CLI and reports show it."""
-
-    kind: ScheduleKind
-    interval: str  # "365d", "6m"; "" for a before-use-only schedule
-    soon_days: int  # the window in force (the lab's when the schedule sets none)
-    grace_days: int
-    before_use: bool
-    last_done: date | None
-    next_due: date | None
-    status: str  # due_status for calibration, schedule_status for the others
-    version: int  # 0 for calibration (its version is the instrument's)
 
 
 @dataclass(frozen=True)
@@ -160,6 +146,18 @@ def row_view(row: InstrumentSchedule, today: date, lab_soon: int) -> ScheduleVie
         status=row_status(row, today, lab_soon),
         version=row.version,
     )
+
+
+def schedule_views(uow: UnitOfWork, instrument: Instrument, today: date) -> list[ScheduleView]:
+    """Calibration first, then the instrument's active check and maintenance schedules."""
+    lab_soon = due_soon_days(uow)
+    views = [calibration_view(instrument, today, lab_soon)]
+    views += [
+        row_view(r, today, lab_soon)
+        for r in uow.schedules.for_instrument(instrument.id)
+        if r.active
+    ]
+    return views
 
 
 def _audit(
@@ -274,14 +272,7 @@ class ScheduleService:
         return self._uow.read(read)
 
     def _views(self, uow: UnitOfWork, instrument: Instrument) -> builtins.list[ScheduleView]:
-        today, lab_soon = self._clock.today(), due_soon_days(uow)
-        views = [calibration_view(instrument, today, lab_soon)]
-        views += [
-            row_view(r, today, lab_soon)
-            for r in uow.schedules.for_instrument(instrument.id)
-            if r.active
-        ]
-        return views
+        return schedule_views(uow, instrument, self._clock.today())
 
     def set(self, tag: str, data: ScheduleInput, *, reason: str = "") -> ScheduleView:
         """Add or change the ``data.kind`` schedule of ``tag``. A changed interval moves

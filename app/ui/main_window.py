@@ -48,6 +48,7 @@ from app.bootstrap import CalTrack
 from app.errors import ConflictError
 from app.locking.requests import EditRequest
 from app.services.changes import ChangeWatcher
+from app.services.checks import CheckInput
 from app.services.connecting import display_name
 from app.services.dto import (
     CalibrationInput,
@@ -66,6 +67,7 @@ from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.detail_pane import DetailPane
 from app.ui.dialogs.calibration_dialog import CalibrationDialog, already_saved_text
+from app.ui.dialogs.check_dialog import CheckDialog
 from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
@@ -361,6 +363,12 @@ class MainWindow(QMainWindow):
             "Ctrl+K",
             "Record a calibration of the selected instrument (Ctrl+K)",
         )
+        self.act_check = self.add_action(
+            "Record c&heck…",
+            self.record_check,
+            "Ctrl+Shift+K",
+            "Record an intermediate check of the selected instrument (Ctrl+Shift+K)",
+        )
         self.act_void = self.add_action(
             "&Void calibration…",
             self.void_selected_calibration,
@@ -404,6 +412,7 @@ class MainWindow(QMainWindow):
             self.act_new,
             self.act_edit,
             self.act_calibrate,
+            self.act_check,
             self.act_void,
             self.act_attach,
             *self.qa.editing_actions(),
@@ -432,6 +441,7 @@ class MainWindow(QMainWindow):
             self.act_new,
             self.act_edit,
             self.act_calibrate,
+            self.act_check,
             self.act_void,
             self.act_attach,
         ):
@@ -1337,6 +1347,56 @@ class MainWindow(QMainWindow):
             load,
             open_dialog,
             lambda exc: messages.explain(self, exc, doing="opening the calibration form"),
+        )
+
+    def record_check(self) -> None:
+        self._with_detail(self._check_dialog)
+
+    def _check_dialog(self, detail: InstrumentDetail) -> None:
+        service = self.app.checks
+        instruments = self.app.instruments
+
+        def load() -> list[str]:
+            return [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows]
+
+        def open_dialog(standard_tags: list[str]) -> None:
+            def submit(
+                data: CheckInput,
+                ok: Callable[[Any], None],
+                fail: Callable[[BaseException], None],
+            ) -> None:
+                self.run_task(
+                    lambda: service.add(detail.asset_tag, data),
+                    ok,
+                    fail,
+                    changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),
+                )
+
+            dialog = CheckDialog(
+                instrument=detail,
+                today=self.app.clock.today(),
+                standard_tags=standard_tags,
+                submit=submit,
+                parent=self,
+            )
+
+            def done(result: int) -> None:
+                saved = dialog.saved
+                if not result or saved is None:
+                    return
+                failed = saved.result == "fail" and detail.lifecycle == "in_service"
+                self.status.showMessage(
+                    f"Check of {detail.asset_tag} recorded: {saved.result}"
+                    + (f"; {detail.asset_tag} is now out of service." if failed else "."),
+                    8000,
+                )
+
+            open_modal(dialog, done)
+
+        self.run_task(
+            load,
+            open_dialog,
+            lambda exc: messages.explain(self, exc, doing="opening the check form"),
         )
 
     def void_selected_calibration(self) -> None:

@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from app.errors import ValidationError
-from app.services.checks import CheckReading, check_result, parse_reading
+from app.services.checks import check_result, parse_reading
+from app.services.dto import CheckReading
 from app.services.due import Interval, add_months, advance, schedule_status
 from app.services.schedules import parse_interval
 
