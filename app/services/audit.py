@@ -357,6 +357,8 @@ ENTITY_NAMES: dict[str, str] = {
     "settings": "Shared settings",
     "database": "Database",
     "lock": "Editor lock",
+    "schedule": "Schedule",
+    "check": "Intermediate check",
 }
 CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open"})
 # Fields holding a code ("in_service", "no_impact"): read with spaces for underscores.

@@ -239,6 +239,20 @@ def due_before_use_in(uow: UnitOfWork, instrument: Instrument, today: date) -> l
     ]
 
 
+def due_rows_in(
+    uow: UnitOfWork, today: date, soon_days: int, statuses: Sequence[str]
+) -> list[tuple[str, ScheduleView]]:
+    """(tag, schedule) of the active check and maintenance schedules of instruments in
+    service whose status today (with ``soon_days`` as the window) is one of ``statuses``:
+    what the due and overdue reports list beside the calibrations."""
+    found: list[tuple[str, ScheduleView]] = []
+    for row, tag in uow.schedules.active_in_service():
+        view = row_view(row, today, soon_days)
+        if view.status in statuses:
+            found.append((tag, view))
+    return found
+
+
 @dataclass(frozen=True)
 class DueCounts:
     """How many schedules of each kind are due soon and overdue (instruments in service)."""

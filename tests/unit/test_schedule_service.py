@@ -97,3 +97,28 @@ def test_a_failing_check_takes_the_instrument_out_of_service_and_moves_the_sched
     trail = {e.entity_type for e in app.audit.recent(limit=50)}
     assert {"check", "schedule", "instrument"} <= trail
     assert app.maintenance.verify().problems == []
+
+
+def test_reports_list_checks_and_maintenance_beside_the_calibrations(app: CalTrack) -> None:
+    add_thermometer(app, "TH-001")
+    add_thermometer(app, "TH-002")
+    assert [s.heading for s in app.reports.due().sections] == ["Due list"]  # as before
+    app.schedules.set("TH-001", ScheduleInput("check", every="10d"))
+    app.schedules.set("TH-002", ScheduleInput("maintenance", before_use=True))
+    due = app.reports.due(days=30)
+    assert [s.heading for s in due.sections] == ["Due list", "Checks and maintenance due"]
+    table = due.sections[1].table
+    assert table is not None and [r[:2] for r in table.rows] == [("TH-001", "check")]
+    late = app.reports.overdue()
+    table = late.sections[1].table
+    assert table is not None and [(r[0], r[1], r[5]) for r in table.rows] == [
+        ("TH-002", "maintenance", "before-use")
+    ]
+
+    app.checks.add("TH-001", CheckInput(TODAY, (parse_reading("5:5.1:0.2"),), standard="A-1"))
+    history = app.reports.history("TH-001")
+    sheets = [s.sheet for s in history.sections]
+    assert sheets[:4] == ["Instrument", "Calibrations", "Schedules", "Checks"]
+    checks = history.sections[3].table
+    assert checks is not None and checks.rows[0][2:6] == ("pass", "valid", "alice", "A-1")
+    assert app.reports.history("TH-002").sections[2].sheet == "Schedules"
