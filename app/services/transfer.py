@@ -43,6 +43,7 @@ from app.plain_text import tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
 from app.services.calibrations import CalibrationService
+from app.services.checks import check_views
 from app.services.dto import PointInput
 from app.services.due import next_due_from
 from app.services.instruments import UNCHANGED, InstrumentService
@@ -917,6 +918,8 @@ class TransferService:
             if not path.parent.is_dir():
                 raise UsageError(f"folder {path.parent} does not exist; create it first")
 
+        written: list[Path] = []
+
         def read(uow: UnitOfWork) -> tuple[int, int]:
             tags: dict[int, str] = {}
             type_names = {kind.id: kind.name for kind in uow.types.list_all()}
@@ -937,12 +940,16 @@ class TransferService:
                         progress("exporting", counts[0] + counts[1], 0)
                     yield calibration_cells(record, tags)
 
+            # Issue 15: schedules besides calibration and intermediate checks, in sheets
+            # (or CSV files) of their own, written only when the lab has any.
+            extra = _schedule_and_check_rows(uow)
             if fmt == "xlsx":
                 write_xlsx_file(
                     files[0],
                     [
                         self._sheet("instruments", instruments()),
                         self._sheet("calibrations", records()),
+                        *(SheetSpec(name, header, rows) for name, header, rows in extra),
                     ],
                 )
             else:
@@ -952,12 +959,18 @@ class TransferService:
                 ):
                     header = [c.label for c in exported_columns(kind)]
                     write_csv_file(path, header, ([csv_cell(v) for v in r] for r in rows))
+                base = files[0].with_name(files[0].name.removesuffix("-instruments.csv"))
+                for name, extra_header, extra_rows in extra:
+                    path = base.with_name(f"{base.name}-{name.lower()}.csv")
+                    lines = ([csv_cell(v) for v in r] for r in extra_rows)
+                    write_csv_file(path, extra_header, lines)
+                    written.append(path)
             return counts[0], counts[1]
 
         instruments_n, records_n = self._uow.read(read)
         return ExportResult(
             format=fmt,
-            files=tuple(str(p) for p in files),
+            files=tuple(str(p) for p in [*files, *written]),
             instruments=instruments_n,
             calibrations=records_n,
         )
@@ -971,6 +984,46 @@ class TransferService:
 
 
 EXPORT_BASE_NAME = "caltrack-export"
+
+SCHEDULE_EXPORT_HEADER = (
+    "Asset tag", "Schedule", "Every", "Grace days", "Due-soon days", "Before use",
+    "Due before use", "Last done", "Next due", "Active",
+)  # fmt: skip
+CHECK_EXPORT_HEADER = (
+    "ID", "Asset tag", "Date", "By", "Standard", "Readings", "Result", "Notes",
+    "Voided at", "Voided by", "Void reason",
+)  # fmt: skip
+
+
+def _schedule_and_check_rows(
+    uow: UnitOfWork,
+) -> list[tuple[str, Sequence[str], list[tuple[Any, ...]]]]:
+    """(sheet name, header, rows) of the schedules and the checks that exist."""
+    schedules = list(uow.schedules.iter_all())
+    checks = list(uow.checks.iter_all())
+    ids = {s.instrument_id for s in schedules} | {c.instrument_id for c in checks}
+    ids |= {c.standard_id for c in checks if c.standard_id is not None}
+    tags = uow.instruments.tags_by_id(sorted(ids))
+    found: list[tuple[str, Sequence[str], list[tuple[Any, ...]]]] = []
+    if schedules:
+        schedule_rows: list[tuple[Any, ...]] = [
+            (tags.get(s.instrument_id, "?"), s.kind,
+             f"{s.interval_count}{s.interval_unit}" if s.interval_count else "",
+             s.grace_days, s.soon_days, s.before_use, s.due_before_use, s.last_done,
+             s.next_due, s.active)
+            for s in schedules
+        ]  # fmt: skip
+        found.append(("Schedules", SCHEDULE_EXPORT_HEADER, schedule_rows))
+    if checks:
+        views = {v.id: v for v in check_views(uow, checks)}
+        check_rows: list[tuple[Any, ...]] = [
+            (c.id, tags.get(c.instrument_id, "?"), c.performed_on, c.performed_by,
+             views[c.id].standard, " ".join(r.text() for r in views[c.id].readings), c.result,
+             c.notes, c.voided_at, c.voided_by or "", c.void_reason or "")
+            for c in checks
+        ]  # fmt: skip
+        found.append(("Checks", CHECK_EXPORT_HEADER, check_rows))
+    return found
 
 
 def _column_of(name: str) -> str:

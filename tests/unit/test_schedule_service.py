@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
+import openpyxl
 import pytest
 
 from app.bootstrap import CalTrack
@@ -122,3 +124,28 @@ def test_reports_list_checks_and_maintenance_beside_the_calibrations(app: CalTra
     checks = history.sections[3].table
     assert checks is not None and checks.rows[0][2:6] == ("pass", "valid", "alice", "A-1")
     assert app.reports.history("TH-002").sections[2].sheet == "Schedules"
+
+
+def test_export_carries_schedules_and_checks(app: CalTrack, tmp_path: Path) -> None:
+    add_thermometer(app, "TH-001")
+    app.schedules.set("TH-001", ScheduleInput("check", every="6m", grace_days=2))
+    app.checks.add("TH-001", CheckInput(TODAY, (parse_reading("5:5.1:0.2"),), standard="A-1"))
+    book_path = tmp_path / "out.xlsx"
+    result = app.transfer.export("xlsx", book_path)
+    book = openpyxl.load_workbook(book_path, read_only=True)
+    assert book.sheetnames[-2:] == ["Schedules", "Checks"]
+    schedule = [c.value for c in next(book["Schedules"].iter_rows(min_row=2, max_row=2))]
+    assert schedule[:4] == ["TH-001", "check", "6m", 2]
+    check = [c.value for c in next(book["Checks"].iter_rows(min_row=2, max_row=2))]
+    assert check[1] == "TH-001" and check[5:7] == ["5:5.1:0.2", "pass"]
+    book.close()
+    assert result.files == (str(book_path),)
+    csv = app.transfer.export("csv", tmp_path / "flat.csv")
+    names = [Path(f).name for f in csv.files]
+    assert names == [
+        "flat-instruments.csv",
+        "flat-calibrations.csv",
+        "flat-schedules.csv",
+        "flat-checks.csv",
+    ]
+    assert "TH-001,check,6m,2" in (tmp_path / "flat-schedules.csv").read_text("utf-8-sig")
