@@ -58,11 +58,13 @@ from app.services.dto import (
     InstrumentHistory,
     InstrumentInput,
     InstrumentRow,
+    ScheduleView,
     TypeView,
 )
 from app.services.editing import RequestOutcome, RequestStatus
 from app.services.instruments import Unchanged
 from app.services.point_entry import EntryRules
+from app.services.schedules import ScheduleInput
 from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.detail_pane import DetailPane
@@ -72,6 +74,7 @@ from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
+from app.ui.dialogs.schedule_dialog import ScheduleDialog
 from app.ui.dialogs.server_dialog import ServerDialog
 from app.ui.dialogs.types_dialog import TypesDialog
 from app.ui.flow_layout import FlowLayout
@@ -369,6 +372,11 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+K",
             "Record an intermediate check of the selected instrument (Ctrl+Shift+K)",
         )
+        self.act_schedules = self.add_action(
+            "&Schedules…",
+            self.edit_schedules,
+            tip="Set or clear the check and maintenance schedules of the selected instrument",
+        )
         self.act_void = self.add_action(
             "&Void calibration…",
             self.void_selected_calibration,
@@ -413,6 +421,7 @@ class MainWindow(QMainWindow):
             self.act_edit,
             self.act_calibrate,
             self.act_check,
+            self.act_schedules,
             self.act_void,
             self.act_attach,
             *self.qa.editing_actions(),
@@ -442,6 +451,7 @@ class MainWindow(QMainWindow):
             self.act_edit,
             self.act_calibrate,
             self.act_check,
+            self.act_schedules,
             self.act_void,
             self.act_attach,
         ):
@@ -1397,6 +1407,47 @@ class MainWindow(QMainWindow):
             load,
             open_dialog,
             lambda exc: messages.explain(self, exc, doing="opening the check form"),
+        )
+
+    def edit_schedules(self) -> None:
+        self._with_detail(self._schedule_dialog)
+
+    def _schedule_dialog(self, detail: InstrumentDetail) -> None:
+        service = self.app.schedules
+
+        def open_dialog(schedules: list[ScheduleView]) -> None:
+            def submit(
+                what: ScheduleInput | str,
+                ok: Callable[[Any], None],
+                fail: Callable[[BaseException], None],
+            ) -> None:
+                def write() -> ScheduleView | None:
+                    if isinstance(what, str):
+                        service.clear(detail.asset_tag, what)
+                        return None
+                    return service.set(detail.asset_tag, what)
+
+                self.run_task(
+                    write,
+                    ok,
+                    fail,
+                    changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),
+                )
+
+            dialog = ScheduleDialog(
+                instrument=detail, schedules=schedules, submit=submit, parent=self
+            )
+
+            def done(result: int) -> None:
+                if result and dialog.done_text:
+                    self.status.showMessage(f"{detail.asset_tag}: {dialog.done_text}.", 6000)
+
+            open_modal(dialog, done)
+
+        self.run_task(
+            lambda: service.list(detail.asset_tag),
+            open_dialog,
+            lambda exc: messages.explain(self, exc, doing="opening the schedules"),
         )
 
     def void_selected_calibration(self) -> None:

@@ -21,6 +21,7 @@ from app.bootstrap import CalTrack
 from app.services.schedules import ScheduleInput
 from app.settings.user_settings import UserSettings
 from app.ui.dialogs.check_dialog import CheckDialog
+from app.ui.dialogs.schedule_dialog import ScheduleDialog
 from app.ui.main_window import MainWindow
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
@@ -35,9 +36,13 @@ def lab_window(qtbot: QtBot, app: CalTrack) -> Iterator[MainWindow]:
     yield from open_window(qtbot, app, UserSettings(reminders=False))
 
 
+def _rows_of(window: MainWindow, tag: str) -> list[int]:
+    return [r for r in range(window.model.rowCount()) if window.model.index(r, 0).data() == tag]
+
+
 def _select(person: Person, window: MainWindow, tag: str) -> None:
-    rows = [r for r in range(window.model.rowCount()) if window.model.index(r, 0).data() == tag]
-    assert rows, f"{tag} is not in the register"
+    person.qtbot.waitUntil(lambda: bool(_rows_of(window, tag)), timeout=WAIT_MS)
+    rows = _rows_of(window, tag)
     person.click_cell(window.table, rows[0], 0)
     person.qtbot.waitUntil(
         lambda: window.history is not None and window.history.instrument.asset_tag == tag,
@@ -110,3 +115,39 @@ def test_a_failing_check_takes_the_instrument_out_of_service(
     assert schedule_rows.item(1, 0).text() == "Check"  # type: ignore[union-attr]
     assert schedule_rows.item(1, 3).text() == "2026-12-23"  # type: ignore[union-attr]
     screenshot(window, "check-failed")
+
+
+def test_a_maintenance_schedule_set_and_cleared_through_the_dialog(
+    qtbot: QtBot, person: Person, lab_window: MainWindow, app: CalTrack
+) -> None:
+    window = lab_window
+    _select(person, window, "REF-1")
+    person.menu(window, "Instrument", "Schedules…")
+    dialog = person.wait_for(ScheduleDialog)
+    assert person.focused() is dialog.every
+    person.press(Qt.Key.Key_K, Qt.KeyboardModifier.AltModifier)  # &Kind
+    person.write("M")  # Maintenance
+    assert dialog.chosen_kind() == "maintenance"
+    person.click(dialog.every)
+    person.write("6 weeks")
+    person.click(dialog.save_button)
+    row = dialog.form.rows["every"]
+    qtbot.waitUntil(row.error.isVisible, timeout=WAIT_MS)
+    assert "not an interval" in row.error.text()
+    person.click(dialog.every)
+    person.clear_and_type("6m")
+    person.click(dialog.save_button)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Maintenance schedule set" in window.status.currentMessage())
+    kinds = {s.kind: s for s in app.schedules.list("REF-1")}
+    assert kinds["maintenance"].interval == "6m"
+    assert kinds["maintenance"].next_due == date(2027, 5, 23)
+
+    person.menu(window, "Instrument", "Schedules…")
+    dialog = person.wait_for(ScheduleDialog)
+    person.press(Qt.Key.Key_K, Qt.KeyboardModifier.AltModifier)
+    person.write("M")
+    assert dialog.every.text() == "6m"  # what is set now
+    person.click(dialog.clear_button)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
+    assert [s.kind for s in app.schedules.list("REF-1")] == ["calibration"]
