@@ -8,6 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from app.clock import FixedClock
+from app.identity import Identity
+from app.services.checks import CheckInput
+from app.services.schedules import ScheduleInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import (
     assert_one_error_line,
@@ -16,6 +20,7 @@ from tests.integration.helpers import (
     open_lab,
     run_cli,
     run_python,
+    tamper,
 )
 
 # Each step: the CLI's main() with stdout and stderr caught; argparse's exits count too.
@@ -127,3 +132,22 @@ def test_schedules_and_checks_through_the_cli(tmp_path: Path) -> None:
         run_cli(db, "schedules", "set", "TH-001", "--kind", "check", "--every", "6 weeks"), 2
     )
     assert fingerprint(db) == before
+
+
+def test_db_verify_notices_checks_and_schedules_changed_behind_caltracks_back(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        add_thermometer(app, "TH-001")
+        app.schedules.set("TH-001", ScheduleInput("check", every="1m"))
+        app.checks.add("TH-001", CheckInput(clock.today(), result="fail", standard="A-1"))
+        assert app.maintenance.verify().problems == []
+    tamper(
+        db_url,
+        "UPDATE intermediate_check SET result = 'pass'",
+        "UPDATE instrument_schedule SET interval_count = 12",
+    )
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        problems = app.maintenance.verify().problems
+    assert any(p.startswith("check #1 differs from its audit trail in result") for p in problems)
+    assert any("schedule #1 differs from its audit trail in interval_count" in p for p in problems)
