@@ -26,7 +26,7 @@ from app.services.audit import AuditChainWriter, canonical_json
 from app.services.bounds import day_problem, id_problem
 from app.services.dto import CheckReading, CheckView
 from app.services.lookups import require_instrument
-from app.services.schedules import done_in
+from app.services.schedules import done_in, undone_in
 from app.services.snapshots import check_snapshot, created, diff, instrument_snapshot
 from app.services.validation import clean_text
 from app.services.voiding import touch_instrument
@@ -198,8 +198,9 @@ class CheckService:
         return self._uow.read(read)
 
     def void(self, check_id: int, reason: str) -> CheckView:
-        """Void a check (never delete). The instrument's status and its check schedule
-        stay as they are: putting it back in service is a decision of its own."""
+        """Void a check (never delete); the check schedule falls back to the latest
+        valid check. The instrument's status stays: putting it back in service is a
+        decision of its own."""
         errors: dict[str, str] = {}
         problem = id_problem(check_id, "check number")
         if problem:
@@ -227,6 +228,12 @@ class CheckService:
             tags = uow.instruments.tags_by_id([check.instrument_id])
             label = f"{tags.get(check.instrument_id, '?')} check #{check.id}"
             audit.record(ENTITY, check.id, label, "void", diff(before, check_snapshot(check)), why)
+            instrument = uow.instruments.get(check.instrument_id)
+            if instrument is not None:
+                valid = [c for c in uow.checks.history(instrument.id) if c.voided_at is None]
+                latest = valid[0].performed_on if valid else None
+                moved = f"check #{check.id} voided"
+                undone_in(uow, audit, self._identity, instrument, "check", latest, moved)
             audit.flush()
             return check_views(uow, [check])[0]
 

@@ -203,6 +203,33 @@ def done_in(
     return True
 
 
+def undone_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    kind: str,
+    latest: date | None,
+    why: str,
+) -> bool:
+    """What moved the ``kind`` schedule was voided: it falls back to ``latest``, the
+    latest valid one still on record (none: its next due stays, its last done goes).
+    True when it changed."""
+    row = uow.schedules.get(instrument.id, _kind(kind))
+    if row is None or not row.active or row.last_done == latest:
+        return False
+    before = schedule_snapshot(row)
+    interval = _interval_of(row)
+    row.last_done = latest
+    if latest is not None and interval is not None:
+        row.next_due = advance(latest, interval)
+    row.updated_at = audit.now
+    row.updated_by = identity.user
+    uow.schedules.flush()
+    _audit(audit, row, instrument.asset_tag, "update", diff(before, schedule_snapshot(row)), why)
+    return True
+
+
 def used_in(
     uow: UnitOfWork,
     audit: AuditChainWriter,

@@ -149,3 +149,20 @@ def test_export_carries_schedules_and_checks(app: CalTrack, tmp_path: Path) -> N
         "flat-checks.csv",
     ]
     assert "TH-001,check,6m,2" in (tmp_path / "flat-schedules.csv").read_text("utf-8-sig")
+
+
+def test_voiding_the_latest_check_moves_the_schedule_back(app: CalTrack) -> None:
+    add_thermometer(app, "TH-001")
+    app.schedules.set("TH-001", ScheduleInput("check", every="1m"))
+    app.checks.add("TH-001", CheckInput(date(2026, 8, 31), result="pass", standard="A-1"))
+    late = app.checks.add("TH-001", CheckInput(date(2026, 10, 31), result="pass", standard="A-1"))
+    assert app.schedules.list("TH-001")[1].next_due == date(2026, 11, 30)
+    app.checks.void(late.id, "entered on the wrong instrument")
+    check = app.schedules.list("TH-001")[1]
+    # Back to Aug 31 + 1 month: Sep 30 (held at the month's end), overdue by now.
+    assert (check.last_done, check.next_due, check.status) == (
+        date(2026, 8, 31),
+        date(2026, 9, 30),
+        "overdue",
+    )
+    assert app.maintenance.verify().problems == []
