@@ -282,7 +282,10 @@ def due_rows_in(
 
 @dataclass(frozen=True)
 class DueCounts:
-    """How many schedules of each kind are due soon and overdue (instruments in service)."""
+    """How many schedules of each kind are due soon and overdue (instruments in service).
+
+    For checks and maintenance "overdue" counts every schedule that must be done before
+    the instrument is used: past its date (in grace or beyond) or due before use."""
 
     due_soon: dict[str, int]
     overdue: dict[str, int]
