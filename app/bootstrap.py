@@ -27,6 +27,7 @@ from app.services.attachments import AttachmentService
 from app.services.audit import AuditService
 from app.services.calibrations import CalibrationService
 from app.services.changes import ChangeWatcher, LiveChanges
+from app.services.checks import CheckService
 from app.services.custody import CustodyService
 from app.services.demo import DemoService
 from app.services.editing import EditingOptions, EditingSession
@@ -43,6 +44,7 @@ from app.services.opening import (
 )
 from app.services.providers import ProviderService
 from app.services.reports import ReportService
+from app.services.schedules import ScheduleService
 from app.services.sendouts import SendoutService
 from app.services.settings import SharedSettingsService
 from app.services.signatures import SignatureService
@@ -81,6 +83,8 @@ class CalTrack:
     signatures: SignatureService
     oot: OotService
     settings: SharedSettingsService
+    schedules: ScheduleService
+    checks: CheckService
     reports: ReportService
     transfer: TransferService
     types: TypeService
@@ -246,6 +250,8 @@ def _wire(opened: OpenedDatabase, identity: Identity, clock: Clock) -> CalTrack:
         sendouts=SendoutService(uow=uow, identity=identity, clock=clock, calibrations=calibrations),
         custody=CustodyService(uow=uow, identity=identity, clock=clock),
         upkeep=UpkeepService(uow=uow, identity=identity, clock=clock),
+        schedules=ScheduleService(uow=uow, identity=identity, clock=clock),
+        checks=CheckService(uow=uow, identity=identity, clock=clock),
         uow=uow,
         notices=opened.notices,
         problems=opened.problems,

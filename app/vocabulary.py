@@ -59,3 +59,8 @@ MaintenanceKind = Literal[
     "firmware_update",
 ]
 MAINTENANCE_KINDS: tuple[MaintenanceKind, ...] = get_args(MaintenanceKind)
+# The schedules an instrument has besides its calibration (issue 15), and a check's verdict.
+ScheduleRowKind = Literal["check", "maintenance"]
+SCHEDULE_ROW_KINDS: tuple[ScheduleRowKind, ...] = get_args(ScheduleRowKind)
+CheckResult = Literal["pass", "fail"]
+CHECK_RESULTS: tuple[CheckResult, ...] = get_args(CheckResult)

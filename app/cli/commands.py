@@ -14,6 +14,7 @@ from app.cli import (
     provider_commands,
     qa_commands,
     report_commands,
+    schedule_commands,
     transfer_commands,
     type_commands,
     upkeep_commands,
@@ -52,7 +53,7 @@ from app.settings.paths import default_database_path
 
 # `instruments list --status`: a due status, or "to-review" (data flagged for QA review,
 # across statuses)
-STATUSES = (*DUE_STATUSES, "to-review")
+STATUSES = (*DUE_STATUSES, "to-review", "check-due", "maintenance-due")
 
 # CLI option -> instrument field, shared by `instruments add` and `instruments edit`.
 INSTRUMENT_OPTIONS: dict[str, str] = {
@@ -1065,6 +1066,7 @@ def register(sub: Any) -> None:
     provider_commands.register(sub)
     custody_commands.register(sub)
     upkeep_commands.register(sub)
+    schedule_commands.register(sub)
 
 
 _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items()} | {

@@ -7,17 +7,19 @@ command module, so ``app/cli`` has no import cycle.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from app.bootstrap import CalTrack, open_caltrack
 from app.db.engine import EngineOptions, database_url
 from app.db.server import password_in, password_warning
 from app.errors import UsageError
-from app.services.bounds import count_problem, id_problem, seconds_problem
+from app.services.bounds import count_problem, day_problem, id_problem, seconds_problem
 from app.services.calibrations import parse_point
 from app.services.decision_rules import ACCEPTED_CODES
 from app.services.dto import CalibrationInput, number_text
@@ -88,6 +90,24 @@ def whole_number(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def iso_day(text: str) -> date:
+    """argparse type: a calendar date written YYYY-MM-DD."""
+    if _ISO_DATE.fullmatch(text.strip()):
+        try:
+            day = date.fromisoformat(text.strip())
+        except ValueError:
+            pass
+        else:
+            problem = day_problem(day)
+            if problem:
+                raise argparse.ArgumentTypeError(problem)
+            return day
+    raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD")
 
 
 def positive_int(text: str) -> int:

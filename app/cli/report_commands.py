@@ -11,37 +11,17 @@ with one line before any file is written.
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from app.cli.common import add_command, add_group, id_of, open_app, positive_int
+from app.cli.common import add_command, add_group, id_of, iso_day, open_app, positive_int
 from app.cli.output import print_table
 from app.errors import UsageError
 from app.reports.output import FORMATS, check_output_path, format_for, write_atomically
 from app.reports.output import write_report as write_report_file
-from app.services.bounds import day_problem
 from app.services.report_model import Report
 from app.services.reports import LABEL_STATUSES
 from app.vocabulary import CASE_STATES
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _date(text: str) -> date:
-    """argparse type: a calendar date written YYYY-MM-DD."""
-    if _ISO_DATE.fullmatch(text.strip()):
-        try:
-            day = date.fromisoformat(text.strip())
-        except ValueError:
-            pass
-        else:
-            problem = day_problem(day)
-            if problem:
-                raise argparse.ArgumentTypeError(problem)
-            return day
-    raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD")
 
 
 def _prepare_output(args: argparse.Namespace) -> tuple[Path, str]:
@@ -195,10 +175,10 @@ def _output_args(parser: argparse.ArgumentParser) -> None:
 
 def _period_args(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
-        "--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help=f"{what} on or after"
+        "--from", dest="date_from", type=iso_day, metavar="YYYY-MM-DD", help=f"{what} on or after"
     )
     parser.add_argument(
-        "--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help=f"{what} on or before"
+        "--to", dest="date_to", type=iso_day, metavar="YYYY-MM-DD", help=f"{what} on or before"
     )
 
 
@@ -239,7 +219,7 @@ def register(sub: Any) -> None:
         rep, "providers", cmd_report_providers, "turnaround and cost per external provider"
     )
     providers.add_argument(
-        "--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="sent on or after"
+        "--from", dest="date_from", type=iso_day, metavar="YYYY-MM-DD", help="sent on or after"
     )
     _output_args(providers)
     custody = add_command(

@@ -691,6 +691,86 @@ class MaintenanceEvent(Base):
     )
 
 
+class InstrumentSchedule(Base):
+    """A schedule of an instrument besides its calibration (issue 15): intermediate
+    checks or maintenance, each with its own interval, due date, due-soon window, grace
+    and "before next use" mode.
+
+    The calibration schedule stays in the instrument's own columns (interval, grace,
+    next due): it is the first schedule, unchanged. One row per instrument and kind,
+    never deleted: clearing a schedule marks it inactive (audited), setting it again
+    makes it active.
+    """
+
+    __tablename__ = "instrument_schedule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # Every N days ("d") or months ("m"); both NULL for a before-use-only schedule.
+    interval_count: Mapped[int | None] = mapped_column(Integer)
+    interval_unit: Mapped[str | None] = mapped_column(String(1))
+    # NULL: the lab's due-soon window (the shared setting).
+    soon_days: Mapped[int | None] = mapped_column(Integer)
+    grace_days: Mapped[int] = mapped_column(Integer, default=0)
+    # Due whenever the instrument is next checked out (again after each check-out).
+    before_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A before-use schedule not yet done since the instrument was last checked out.
+    due_before_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_done: Mapped[date | None] = mapped_column(Date)
+    next_due: Mapped[date | None] = mapped_column(Date, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("kind IN ('check', 'maintenance')", name="kind"),
+        CheckConstraint(
+            "(interval_count IS NULL AND interval_unit IS NULL) OR "
+            "(interval_count > 0 AND interval_unit IN ('d', 'm'))",
+            name="interval",
+        ),
+        Index("uq_instrument_schedule_instrument_kind", "instrument_id", "kind", unique=True),
+    )
+
+
+class IntermediateCheck(Base):
+    """A quick check of an instrument against a check standard or artefact (17025
+    6.4.10): the readings against their limits, pass or fail. Never deleted: voided
+    with a reason.
+    """
+
+    __tablename__ = "intermediate_check"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"), index=True)
+    performed_on: Mapped[date] = mapped_column(Date)
+    performed_by: Mapped[str] = mapped_column(String(SHORT_LEN))
+    # The check standard: an instrument of the register, or free text (an artefact).
+    standard_id: Mapped[int | None] = mapped_column(ForeignKey("instrument.id"))
+    standard_text: Mapped[str] = mapped_column(String(SHORT_LEN), default="")
+    # Canonical JSON list of [nominal, reading, limit]: pass when |reading - nominal|
+    # is within the limit (app.services.checks computes the result from it).
+    readings: Mapped[str] = mapped_column(Text, default="[]")
+    result: Mapped[str] = mapped_column(String(10))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    voided_by: Mapped[str | None] = mapped_column(String(USER_LEN))
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(USER_LEN))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(USER_LEN))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (CheckConstraint("result IN ('pass', 'fail')", name="result"),)
+
+
 class Meta(Base):
     """Key/value facts about the database: id, lock epoch, shared settings."""
 

@@ -29,7 +29,7 @@ from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from app.db.models import Custody, Instrument, sync_id_sequence, table_of
+from app.db.models import Custody, Instrument, InstrumentSchedule, sync_id_sequence, table_of
 from app.plain_text import tag_key
 
 
@@ -47,6 +47,9 @@ class DueFilter(enum.Enum):
     LOST = "lost"
     # Not a due status: instruments whose data QA is to review, whatever their status.
     TO_REVIEW = "to-review"
+    # In service with a check or maintenance schedule due soon, late or before use.
+    CHECK_DUE = "check-due"
+    MAINTENANCE_DUE = "maintenance-due"
 
 
 # The list reads are built from the Core table, not the mapped class: an ORM-enabled
@@ -165,8 +168,28 @@ def due_condition(due: DueFilter, today: Any, soon_until: Any) -> ColumnElement[
         return and_(in_service, _C.calibration_requirement == due.value.replace("-", "_"))
     if due is DueFilter.TO_REVIEW:
         return _C.review_reason != ""
+    if due in (DueFilter.CHECK_DUE, DueFilter.MAINTENANCE_DUE):
+        return and_(in_service, _schedule_due(due.value.removesuffix("-due"), soon_until))
     lifecycle: ColumnElement[bool] = _C.status == due.value.replace("-", "_")
     return lifecycle
+
+
+_S = table_of(InstrumentSchedule).c
+
+
+def _schedule_due(kind: str, soon_until: Any) -> ColumnElement[bool]:
+    """The instrument has an active ``kind`` schedule due by ``soon_until`` (due soon,
+    in its grace or late: app.services.due.schedule_status) or due before its next use."""
+    return (
+        select(_S.id)
+        .where(
+            _S.instrument_id == _C.id,
+            _S.kind == kind,
+            _S.active.is_(True),
+            (_S.due_before_use.is_(True)) | (_S.next_due <= soon_until),
+        )
+        .exists()
+    )
 
 
 def like_pattern(term: str) -> str:

@@ -20,12 +20,14 @@ from app.repositories.attachment_content import AttachmentContentRepository
 from app.repositories.attachments import AttachmentRepository
 from app.repositories.audit import AuditRepository
 from app.repositories.calibrations import CalibrationRepository
+from app.repositories.checks import CheckRepository
 from app.repositories.custody import CustodyRepository
 from app.repositories.instruments import InstrumentRepository
 from app.repositories.maintenance_events import MaintenanceEventRepository
 from app.repositories.meta import MetaRepository
 from app.repositories.oot_cases import OotCaseRepository
 from app.repositories.providers import ProviderRepository, SendoutRepository
+from app.repositories.schedules import ScheduleRepository
 from app.repositories.signatures import SignatureRepository
 from app.repositories.types import TypeRepository
 
@@ -52,6 +54,8 @@ class UnitOfWork:
         self.sendouts = SendoutRepository(session)
         self.custody = CustodyRepository(session)
         self.maintenance_events = MaintenanceEventRepository(session)
+        self.schedules = ScheduleRepository(session)
+        self.checks = CheckRepository(session)
         self._session = session
         # What this transaction wrote to the audit trail, for the change notice.
         self.changed: dict[str, set[int]] = {}

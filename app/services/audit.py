@@ -23,7 +23,9 @@ from app.db.models import (
     CalibrationRecord,
     Custody,
     Instrument,
+    InstrumentSchedule,
     InstrumentType,
+    IntermediateCheck,
     MaintenanceEvent,
     OotCase,
     Provider,
@@ -44,11 +46,13 @@ from app.services.snapshots import (
     attachment_snapshot,
     batch_snapshot,
     case_full_snapshot,
+    check_snapshot,
     custody_snapshot,
     instrument_full_snapshot,
     maintenance_snapshot,
     provider_snapshot,
     record_snapshot,
+    schedule_snapshot,
     search_text_of,
     signature_snapshot,
     signed_record_content,
@@ -365,6 +369,8 @@ ENTITY_NAMES: dict[str, str] = {
     "settings": "Shared settings",
     "database": "Database",
     "lock": "Editor lock",
+    "schedule": "Schedule",
+    "check": "Intermediate check",
 }
 CREATING_ACTIONS = frozenset({"create", "attach", "sign", "open", "check_out"})
 # Fields holding a code ("in_service", "no_impact"): read with spaces for underscores.
@@ -595,6 +601,15 @@ def _custody_state(o: Custody) -> EntityState:
     )
 
 
+def _schedule_state(o: InstrumentSchedule) -> EntityState:
+    snap = schedule_snapshot(o)
+    return EntityState(o.id, f"#{o.id}", snap, (o.updated_by, o.updated_at), False)
+
+
+def _check_state(o: IntermediateCheck) -> EntityState:
+    return EntityState(o.id, f"#{o.id}", check_snapshot(o), (o.updated_by, o.updated_at), False)
+
+
 ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "instrument": lambda uow: (_instrument_state(o) for o in uow.instruments.iter_all()),
     "calibration": lambda uow: (_record_state(o) for o in uow.calibrations.iter_all()),
@@ -609,6 +624,8 @@ ENTITY_STATES: dict[str, Callable[[UnitOfWork], Iterator[EntityState]]] = {
     "maintenance_event": lambda uow: (
         _maintenance_state(o) for o in uow.maintenance_events.iter_all()
     ),
+    "schedule": lambda uow: (_schedule_state(o) for o in uow.schedules.iter_all()),
+    "check": lambda uow: (_check_state(o) for o in uow.checks.iter_all()),
 }
 
 
@@ -669,6 +686,8 @@ def instrument_trail(
         "sendout_batch": uow.sendouts.batch_ids_of(instrument_id),
         "custody": [c.id for c in uow.custody.history(instrument_id)],
         "maintenance_event": [e.id for e in uow.maintenance_events.history(instrument_id)],
+        "schedule": [s.id for s in uow.schedules.for_instrument(instrument_id)],
+        "check": [c.id for c in uow.checks.history(instrument_id)],
     }
 
 

@@ -406,6 +406,55 @@ class AuditView:
 
 
 @dataclass(frozen=True)
+class CheckReading:
+    """One value of a check: the nominal, what was read, and the ± limit around it."""
+
+    nominal: float
+    reading: float
+    limit: float
+
+    @property
+    def passed(self) -> bool:
+        return abs(self.reading - self.nominal) <= self.limit
+
+    def text(self) -> str:
+        """ "20:20.3:0.5" as `checks add --value` takes it."""
+        return f"{self.nominal:.10g}:{self.reading:.10g}:{self.limit:.10g}"
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """One schedule of an instrument as the register, the CLI and reports show it."""
+
+    kind: str  # calibration, check or maintenance
+    interval: str  # "365d", "6m"; "" for a before-use-only schedule
+    soon_days: int  # the window in force (the lab's when the schedule sets none)
+    grace_days: int
+    before_use: bool
+    last_done: date | None
+    next_due: date | None
+    status: str  # due_status for calibration, schedule_status for the others
+    version: int  # 0 for calibration (its version is the instrument's)
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """A check as the detail pane, the CLI and the history report show it."""
+
+    id: int
+    asset_tag: str
+    performed_on: date
+    performed_by: str
+    standard: str  # the standard's asset tag, or the free text
+    readings: tuple[CheckReading, ...]
+    result: str
+    notes: str
+    voided_at: datetime | None
+    void_reason: str
+    version: int
+
+
+@dataclass(frozen=True)
 class InstrumentHistory:
     """An instrument with its calibrations, attachments, maintenance log and audit trail."""
 
@@ -416,6 +465,9 @@ class InstrumentHistory:
     custody: list[CustodyView] = field(default_factory=list)  # newest first
     # Its maintenance, damage and repair log, newest first (issue 15).
     maintenance: list[MaintenanceView] = field(default_factory=list)
+    # Issue 15: its schedules (calibration first) and intermediate checks, newest first.
+    schedules: list[ScheduleView] = field(default_factory=list)
+    checks: list[CheckView] = field(default_factory=list)
 
 
 REQUIREMENT_TEXT = {

@@ -20,6 +20,7 @@ from app.repositories.instruments import DueFilter, ListQuery, ListRow
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter, decode_event, instrument_trail
+from app.services.checks import check_views
 from app.services.custody import custody_view
 from app.services.dto import (
     InstrumentChanges,
@@ -36,6 +37,7 @@ from app.services.instrument_rows_fast import fast_rows_agree, filled_rows
 from app.services.lookups import require_instrument
 from app.services.read_views import attachment_view, calibration_views
 from app.services.review import appended, instrument_problems, sentence
+from app.services.schedules import schedule_views
 from app.services.settings import due_soon_days
 from app.services.snapshots import (
     created,
@@ -300,6 +302,8 @@ class InstrumentService:
                     maintenance_view(obj.asset_tag, e)
                     for e in uow.maintenance_events.history(obj.id)
                 ],
+                schedules=schedule_views(uow, obj, today),
+                checks=check_views(uow, uow.checks.history(obj.id)),
             )
 
         return self._uow.read(read)

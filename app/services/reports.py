@@ -40,6 +40,7 @@ from app.services.dto import (
     MaintenanceView,
     OotCaseView,
     PointView,
+    ScheduleView,
     SignatureView,
     instrument_fields,
 )
@@ -49,6 +50,7 @@ from app.services.oot_impact import METHOD, CaseImpact
 from app.services.provider_report import providers_report
 from app.services.provider_views import ProviderTurnaround
 from app.services.report_model import Cell, LabelData, Report, Section, Table
+from app.services.schedules import due_rows_in
 from app.services.settings import due_soon_days
 from app.services.upkeep import KIND_LABELS, calibration_text, cost_text
 from app.words import count
@@ -133,8 +135,37 @@ def _register_cells(r: ListRow) -> tuple[Cell, ...]:
     )
 
 
-def due_report(rows: Sequence[ListRow], *, today: date, days: int, stamp: Stamp) -> Report:
-    """In-service instruments falling due in ``today .. today + days``, soonest first."""
+SCHEDULE_COLUMNS = ["Asset tag", "Schedule", "Every", "Last done", "Next due", "Status"]
+
+
+def _schedule_section(
+    heading: str, found: Sequence[tuple[str, ScheduleView]], sheet: str
+) -> list[Section]:
+    """The check and maintenance schedules beside the calibrations (issue 15): a
+    section only when there are some, so a lab without them reads its reports as before."""
+    if not found:
+        return []
+    counts = ", ".join(
+        f"{sum(1 for _t, v in found if v.kind == kind)} {kind}" for kind in ("check", "maintenance")
+    )
+    rows: list[tuple[Cell, ...]] = [
+        (tag, v.kind, v.interval + (" and before use" if v.before_use else ""), v.last_done,
+         v.next_due, v.status)
+        for tag, v in sorted(found, key=lambda f: (f[1].next_due or date.min, f[0]))
+    ]  # fmt: skip
+    return [Section(heading, [f"{counts}."], Table(SCHEDULE_COLUMNS, rows), sheet=sheet)]
+
+
+def due_report(
+    rows: Sequence[ListRow],
+    *,
+    today: date,
+    days: int,
+    stamp: Stamp,
+    schedules: Sequence[tuple[str, ScheduleView]] = (),
+) -> Report:
+    """In-service instruments falling due in ``today .. today + days``, soonest first;
+    then their checks and maintenance falling due in the same days."""
     until = today + timedelta(days=days)
     ordered = sorted(rows, key=lambda r: (r.next_due or date.min, r.asset_tag))
     table = Table(
@@ -155,13 +186,23 @@ def due_report(rows: Sequence[ListRow], *, today: date, days: int, stamp: Stamp)
         generated_by=stamp.generated_by,
         database=stamp.database,
         audit_head=stamp.audit_head,
-        sections=[Section("Due list", [summary], table, sheet="Due")],
+        sections=[
+            Section("Due list", [summary], table, sheet="Due"),
+            *_schedule_section("Checks and maintenance due", schedules, "Checks due"),
+        ],
         kind="due",
     )
 
 
-def overdue_report(rows: Sequence[ListRow], *, today: date, stamp: Stamp) -> Report:
-    """In-service instruments past their due date or never calibrated, worst first."""
+def overdue_report(
+    rows: Sequence[ListRow],
+    *,
+    today: date,
+    stamp: Stamp,
+    schedules: Sequence[tuple[str, ScheduleView]] = (),
+) -> Report:
+    """In-service instruments past their due date or never calibrated, worst first;
+    then their checks and maintenance late (in grace or past it) or due before use."""
     ordered = sorted(rows, key=lambda r: (r.next_due or date.min, r.asset_tag))
     never = sum(1 for r in ordered if r.next_due is None)
     table = Table(
@@ -192,7 +233,10 @@ def overdue_report(rows: Sequence[ListRow], *, today: date, stamp: Stamp) -> Rep
         generated_by=stamp.generated_by,
         database=stamp.database,
         audit_head=stamp.audit_head,
-        sections=[Section("Overdue list", [summary], table, sheet="Overdue")],
+        sections=[
+            Section("Overdue list", [summary], table, sheet="Overdue"),
+            *_schedule_section("Checks and maintenance late", schedules, "Checks late"),
+        ],
         kind="overdue",
     )
 
@@ -378,6 +422,41 @@ def _maintenance_section(events: list[MaintenanceView]) -> Section:
     )
 
 
+def _checks_sections(history: InstrumentHistory) -> list[Section]:
+    """Its schedules and intermediate checks (issue 15), when it has either beyond its
+    calibration: an instrument without them prints as before."""
+    if len(history.schedules) <= 1 and not history.checks:
+        return []
+    schedules = Table(
+        ["Schedule", "Every", "Before use", "Grace (days)", "Last done", "Next due", "Status"],
+        [
+            (s.kind, s.interval, s.before_use, s.grace_days, s.last_done, s.next_due, s.status)
+            for s in history.schedules
+        ],
+    )
+    voided = sum(1 for c in history.checks if c.voided_at)
+    summary = (
+        f"{_plural(len(history.checks), 'intermediate check')} on record"
+        + (f", {voided:,} of them voided" if voided else "")
+        + "."
+        if history.checks
+        else "No intermediate check on record."
+    )
+    checks = Table(
+        ["ID", "Date", "Result", "State", "By", "Standard", "Readings (nominal:reading:limit)",
+         "Notes"],
+        [
+            (c.id, c.performed_on, c.result, f"void: {c.void_reason}" if c.voided_at else "valid",
+             c.performed_by, c.standard, " ".join(r.text() for r in c.readings), c.notes)
+            for c in history.checks
+        ],
+    )  # fmt: skip
+    return [
+        Section("Schedules", [], schedules, sheet="Schedules"),
+        Section("Intermediate checks", [summary], checks, sheet="Checks"),
+    ]
+
+
 def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
     """Certificate-like: every instrument field, then each calibration with its details."""
     d = history.instrument
@@ -428,6 +507,7 @@ def history_report(history: InstrumentHistory, *, stamp: Stamp) -> Report:
             sheet="Calibrations",
         )
     )
+    sections += _checks_sections(history)
     for c in cals:
         sections.append(
             Section(
@@ -861,10 +941,13 @@ class ReportService:
             raise ValidationError({"days": f"must be between 0 and {MAX_DUE_DAYS}"})
         today = self._clock.today()
         query = ListQuery(due=DueFilter.DUE_SOON, sort="next_due", limit=None)
-        rows = self._uow.read(
-            lambda uow: uow.instruments.list_rows(query, today, today + timedelta(days=days))
+        rows, schedules = self._uow.read(
+            lambda uow: (
+                uow.instruments.list_rows(query, today, today + timedelta(days=days)),
+                due_rows_in(uow, today, days, ("due-soon",)),
+            )
         )
-        return due_report(rows, today=today, days=days, stamp=self.stamp())
+        return due_report(rows, today=today, days=days, stamp=self.stamp(), schedules=schedules)
 
     def overdue(self) -> Report:
         """In-service instruments past due or never calibrated."""
@@ -874,10 +957,14 @@ class ReportService:
             ListQuery(due=due, sort="next_due", limit=None)
             for due in (DueFilter.OVERDUE, DueFilter.NOT_CALIBRATED)
         ]
-        rows = self._uow.read(
-            lambda uow: [r for q in queries for r in uow.instruments.list_rows(q, today, today)]
+        late = ("in-grace", "overdue", "before-use")
+        rows, schedules = self._uow.read(
+            lambda uow: (
+                [r for q in queries for r in uow.instruments.list_rows(q, today, today)],
+                due_rows_in(uow, today, 0, late),
+            )
         )
-        return overdue_report(rows, today=today, stamp=self.stamp())
+        return overdue_report(rows, today=today, stamp=self.stamp(), schedules=schedules)
 
     def history(self, tag: str) -> Report:
         """An instrument's record, built from what the window's detail pane shows."""

@@ -16,7 +16,9 @@ from app.db.models import (
     CalibrationRecord,
     Custody,
     Instrument,
+    InstrumentSchedule,
     InstrumentType,
+    IntermediateCheck,
     MaintenanceEvent,
     MeasurementPoint,
     OotCase,
@@ -451,3 +453,42 @@ def diff(before: Snapshot, after: Snapshot) -> dict[str, list[Any]]:
         for k in sorted(set(before) | set(after))
         if before.get(k) != after.get(k)
     }
+
+
+SCHEDULE_AUDITED = (
+    "instrument_id",
+    "kind",
+    "interval_count",
+    "interval_unit",
+    "soon_days",
+    "grace_days",
+    "before_use",
+    "due_before_use",
+    "last_done",
+    "next_due",
+    "active",
+)
+
+CHECK_AUDITED = (
+    "instrument_id",
+    "performed_on",
+    "performed_by",
+    "standard_id",
+    "standard_text",
+    "readings",
+    "result",
+    "notes",
+    "voided_at",
+    "voided_by",
+    "void_reason",
+)
+
+
+def schedule_snapshot(obj: InstrumentSchedule) -> Snapshot:
+    """A check or maintenance schedule as audited."""
+    return {name: to_jsonable(getattr(obj, name)) for name in SCHEDULE_AUDITED}
+
+
+def check_snapshot(obj: IntermediateCheck) -> Snapshot:
+    """An intermediate check as audited (its readings as their stored JSON text)."""
+    return {name: to_jsonable(getattr(obj, name)) for name in CHECK_AUDITED}

@@ -43,6 +43,7 @@ from app.plain_text import tag_key
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
 from app.services.calibrations import CalibrationService
+from app.services.checks import check_views
 from app.services.dto import PointInput
 from app.services.due import next_due_from
 from app.services.instruments import UNCHANGED, InstrumentService
@@ -977,6 +978,9 @@ class TransferService:
                     yield maintenance_cells(event, tags)
 
             custody_header = [label for label, _width in CUSTODY_COLUMNS]
+            # Schedules besides calibration and intermediate checks, in sheets (or CSV
+            # files) of their own, written only when the lab has any.
+            scheduled = _schedule_and_check_rows(uow)
             if fmt == "xlsx":
                 write_xlsx_file(
                     files[0],
@@ -996,6 +1000,7 @@ class TransferService:
                             [width for _label, width in MAINTENANCE_COLUMNS],
                         ),
                         *(SheetSpec(PROVIDER_SHEETS[k], h, r) for k, h, r in more),
+                        *(SheetSpec(name, header, rows) for name, header, rows in scheduled),
                     ],
                 )
             else:
@@ -1008,6 +1013,12 @@ class TransferService:
                 for kind, titles, table in more:
                     path = files[0].with_name(files[0].name.replace("-instruments", f"-{kind}"))
                     write_csv_file(path, list(titles), ([csv_cell(v) for v in r] for r in table))
+                    extra.append(path)
+                base = files[0].with_name(files[0].name.removesuffix("-instruments.csv"))
+                for name, extra_header, extra_rows in scheduled:
+                    path = base.with_name(f"{base.name}-{name.lower()}.csv")
+                    lines = ([csv_cell(v) for v in r] for r in extra_rows)
+                    write_csv_file(path, extra_header, lines)
                     extra.append(path)
             return counts[0], counts[1], counts[2], counts[3]
 
@@ -1035,6 +1046,46 @@ class TransferService:
 
 EXPORT_BASE_NAME = "caltrack-export"
 MAINTENANCE_SHEET = "Maintenance"
+
+SCHEDULE_EXPORT_HEADER = (
+    "Asset tag", "Schedule", "Every", "Grace days", "Due-soon days", "Before use",
+    "Due before use", "Last done", "Next due", "Active",
+)  # fmt: skip
+CHECK_EXPORT_HEADER = (
+    "ID", "Asset tag", "Date", "By", "Standard", "Readings", "Result", "Notes",
+    "Voided at", "Voided by", "Void reason",
+)  # fmt: skip
+
+
+def _schedule_and_check_rows(
+    uow: UnitOfWork,
+) -> list[tuple[str, Sequence[str], list[tuple[Any, ...]]]]:
+    """(sheet name, header, rows) of the schedules and the checks that exist."""
+    schedules = list(uow.schedules.iter_all())
+    checks = list(uow.checks.iter_all())
+    ids = {s.instrument_id for s in schedules} | {c.instrument_id for c in checks}
+    ids |= {c.standard_id for c in checks if c.standard_id is not None}
+    tags = uow.instruments.tags_by_id(sorted(ids))
+    found: list[tuple[str, Sequence[str], list[tuple[Any, ...]]]] = []
+    if schedules:
+        schedule_rows: list[tuple[Any, ...]] = [
+            (tags.get(s.instrument_id, "?"), s.kind,
+             f"{s.interval_count}{s.interval_unit}" if s.interval_count else "",
+             s.grace_days, s.soon_days, s.before_use, s.due_before_use, s.last_done,
+             s.next_due, s.active)
+            for s in schedules
+        ]  # fmt: skip
+        found.append(("Schedules", SCHEDULE_EXPORT_HEADER, schedule_rows))
+    if checks:
+        views = {v.id: v for v in check_views(uow, checks)}
+        check_rows: list[tuple[Any, ...]] = [
+            (c.id, tags.get(c.instrument_id, "?"), c.performed_on, c.performed_by,
+             views[c.id].standard, " ".join(r.text() for r in views[c.id].readings), c.result,
+             c.notes, c.voided_at, c.voided_by or "", c.void_reason or "")
+            for c in checks
+        ]  # fmt: skip
+        found.append(("Checks", CHECK_EXPORT_HEADER, check_rows))
+    return found
 
 
 def _column_of(name: str) -> str:

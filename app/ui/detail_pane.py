@@ -32,8 +32,10 @@ from app.services.dto import (
     AttachmentView,
     AuditView,
     CalibrationView,
+    CheckView,
     CustodyView,
     InstrumentHistory,
+    ScheduleView,
     SignatureView,
     Traceability,
     TraceLink,
@@ -334,6 +336,26 @@ class DetailPane(QWidget):
         self.calibrations.customContextMenuRequested.connect(self._record_menu)
         self.cal_tab = self.tabs.addTab(cal_box, "&Calibrations")
 
+        # Issue 15: its schedules (calibration first) and intermediate checks.
+        checks_box = QWidget()
+        checks_layout = QVBoxLayout(checks_box)
+        self.schedules = _table(
+            ["Schedule", "Every", "Last done", "Next due", "Status"], "Schedules"
+        )
+        self.checks = _table(
+            ["Date", "Result", "By", "Standard", "Readings", "Notes"],
+            "Check history",
+        )
+        schedules_label = QLabel("Schedules:")
+        schedules_label.setBuddy(self.schedules)
+        checks_label = QLabel("Intermediate checks:")
+        checks_label.setBuddy(self.checks)
+        checks_layout.addWidget(schedules_label)
+        checks_layout.addWidget(self.schedules)
+        checks_layout.addWidget(checks_label)
+        checks_layout.addWidget(self.checks, 1)
+        self.checks_tab = self.tabs.addTab(checks_box, "Chec&ks")
+
         self.attachments = _table(
             ["Name", "Size", "Attached to", "Added", "By", "State"], "Attachments"
         )
@@ -452,6 +474,8 @@ class DetailPane(QWidget):
             self.review.hide()
             for table in (
                 self.calibrations,
+                self.schedules,
+                self.checks,
                 self.attachments,
                 self.custody,
                 self.audit,
@@ -494,6 +518,8 @@ class DetailPane(QWidget):
         self._fill_attachments(history.attachments)
         self._fill_custody(history.custody)
         self.maintenance.show_events(history.maintenance)
+        self._fill_schedules(history.schedules)
+        self._fill_checks(history.checks)
         self._fill_audit(history.audit)
         if self.trace is not None and self.trace.asset_tag != d.asset_tag:
             self.trace = None
@@ -526,6 +552,45 @@ class DetailPane(QWidget):
             broken = any(not s.intact for s in c.signatures)
             item.setForeground(status_color("overdue" if broken else "ok"))
             item.setToolTip("\n".join(s.manifestation for s in c.signatures))
+
+    def _fill_schedules(self, rows: list[ScheduleView]) -> None:
+        _fill(
+            self.schedules,
+            [
+                [
+                    s.kind.capitalize() + (" (before use)" if s.before_use else ""),
+                    s.interval or "-",
+                    _fmt(s.last_done),
+                    _fmt(s.next_due),
+                    STATUS_TEXT.get(s.status, s.status.replace("-", " ")),
+                ]
+                for s in rows
+            ],
+            list(range(len(rows))),
+            set(),
+        )
+
+    def _fill_checks(self, rows: list[CheckView]) -> None:
+        _fill(
+            self.checks,
+            [
+                [
+                    str(c.performed_on),
+                    f"VOID — {c.void_reason}" if c.voided_at else c.result,
+                    c.performed_by,
+                    c.standard,
+                    " ".join(r.text() for r in c.readings),
+                    c.notes,
+                ]
+                for c in rows
+            ],
+            [c.id for c in rows],
+            {i for i, c in enumerate(rows) if c.voided_at},
+        )
+        for r, c in enumerate(rows):
+            item = self.checks.item(r, 1)
+            if item is not None and not c.voided_at and c.result == "fail":
+                item.setForeground(status_color("overdue"))
 
     def _fill_attachments(self, rows: list[AttachmentView]) -> None:
         _fill(

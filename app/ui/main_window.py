@@ -48,6 +48,7 @@ from app.bootstrap import CalTrack
 from app.errors import ConflictError
 from app.locking.requests import EditRequest
 from app.services.changes import ChangeWatcher
+from app.services.checks import CheckInput
 from app.services.connecting import display_name
 from app.services.dto import (
     CalibrationInput,
@@ -57,21 +58,25 @@ from app.services.dto import (
     InstrumentHistory,
     InstrumentInput,
     InstrumentRow,
+    ScheduleView,
     TypeView,
 )
 from app.services.editing import RequestOutcome, RequestStatus
 from app.services.instruments import Unchanged
 from app.services.point_entry import EntryRules
+from app.services.schedules import ScheduleInput
 from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.custody_actions import CustodyActions
 from app.ui.detail_pane import DetailPane
 from app.ui.dialogs.calibration_dialog import CalibrationDialog, already_saved_text
+from app.ui.dialogs.check_dialog import CheckDialog
 from app.ui.dialogs.conflict_dialog import reapply_mine, resolve_conflict
 from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.providers_dialog import ProvidersDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
+from app.ui.dialogs.schedule_dialog import ScheduleDialog
 from app.ui.dialogs.server_dialog import ServerDialog
 from app.ui.dialogs.types_dialog import TypesDialog
 from app.ui.flow_layout import FlowLayout
@@ -106,10 +111,12 @@ FILTERS: tuple[tuple[str | None, str], ...] = (
     ("verify-before-use", "Verify before use"),
     ("not-required", "Not required"),
     ("to-review", "Data to review"),
+    ("check-due", "Check due"),
+    ("maintenance-due", "Maintenance due"),
 )
 # Chips shown only while some instrument is in them (or while one is the filter chosen):
 # most registers have none, and a chip that always says (0) is noise.
-WHEN_ANY = ("verify-before-use", "not-required", "to-review")
+WHEN_ANY = ("verify-before-use", "not-required", "to-review", "check-due", "maintenance-due")
 SEARCH_DEBOUNCE_MS = 250
 POLL_MS = 3000
 IDLE_CHECK_MS = 30_000
@@ -364,6 +371,17 @@ class MainWindow(QMainWindow):
             "Ctrl+K",
             "Record a calibration of the selected instrument (Ctrl+K)",
         )
+        self.act_check = self.add_action(
+            "Record c&heck…",
+            self.record_check,
+            "Ctrl+Shift+K",
+            "Record an intermediate check of the selected instrument (Ctrl+Shift+K)",
+        )
+        self.act_schedules = self.add_action(
+            "&Schedules…",
+            self.edit_schedules,
+            tip="Set or clear the check and maintenance schedules of the selected instrument",
+        )
         self.act_void = self.add_action(
             "&Void calibration…",
             self.void_selected_calibration,
@@ -413,6 +431,8 @@ class MainWindow(QMainWindow):
             self.act_new,
             self.act_edit,
             self.act_calibrate,
+            self.act_check,
+            self.act_schedules,
             self.act_void,
             self.act_attach,
             *self.qa.editing_actions(),
@@ -443,6 +463,8 @@ class MainWindow(QMainWindow):
             self.act_new,
             self.act_edit,
             self.act_calibrate,
+            self.act_check,
+            self.act_schedules,
             self.act_void,
             self.act_attach,
             self.upkeep.act_log,
@@ -1367,6 +1389,97 @@ class MainWindow(QMainWindow):
             load,
             open_dialog,
             lambda exc: messages.explain(self, exc, doing="opening the calibration form"),
+        )
+
+    def record_check(self) -> None:
+        self._with_detail(self._check_dialog)
+
+    def _check_dialog(self, detail: InstrumentDetail) -> None:
+        service = self.app.checks
+        instruments = self.app.instruments
+
+        def load() -> list[str]:
+            return [r.asset_tag for r in instruments.list(limit=None, sort="asset_tag").rows]
+
+        def open_dialog(standard_tags: list[str]) -> None:
+            def submit(
+                data: CheckInput,
+                ok: Callable[[Any], None],
+                fail: Callable[[BaseException], None],
+            ) -> None:
+                self.run_task(
+                    lambda: service.add(detail.asset_tag, data),
+                    ok,
+                    fail,
+                    changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),
+                )
+
+            dialog = CheckDialog(
+                instrument=detail,
+                today=self.app.clock.today(),
+                standard_tags=standard_tags,
+                submit=submit,
+                parent=self,
+            )
+
+            def done(result: int) -> None:
+                saved = dialog.saved
+                if not result or saved is None:
+                    return
+                failed = saved.result == "fail" and detail.lifecycle == "in_service"
+                self.status.showMessage(
+                    f"Check of {detail.asset_tag} recorded: {saved.result}"
+                    + (f"; {detail.asset_tag} is now out of service." if failed else "."),
+                    8000,
+                )
+
+            open_modal(dialog, done)
+
+        self.run_task(
+            load,
+            open_dialog,
+            lambda exc: messages.explain(self, exc, doing="opening the check form"),
+        )
+
+    def edit_schedules(self) -> None:
+        self._with_detail(self._schedule_dialog)
+
+    def _schedule_dialog(self, detail: InstrumentDetail) -> None:
+        service = self.app.schedules
+
+        def open_dialog(schedules: list[ScheduleView]) -> None:
+            def submit(
+                what: ScheduleInput | str,
+                ok: Callable[[Any], None],
+                fail: Callable[[BaseException], None],
+            ) -> None:
+                def write() -> ScheduleView | None:
+                    if isinstance(what, str):
+                        service.clear(detail.asset_tag, what)
+                        return None
+                    return service.set(detail.asset_tag, what)
+
+                self.run_task(
+                    write,
+                    ok,
+                    fail,
+                    changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),
+                )
+
+            dialog = ScheduleDialog(
+                instrument=detail, schedules=schedules, submit=submit, parent=self
+            )
+
+            def done(result: int) -> None:
+                if result and dialog.done_text:
+                    self.status.showMessage(f"{detail.asset_tag}: {dialog.done_text}.", 6000)
+
+            open_modal(dialog, done)
+
+        self.run_task(
+            lambda: service.list(detail.asset_tag),
+            open_dialog,
+            lambda exc: messages.explain(self, exc, doing="opening the schedules"),
         )
 
     def void_selected_calibration(self) -> None:

@@ -21,6 +21,7 @@ from app.db.migrate import SchemaStatus, downgrade, head_revision, schema_state,
 from app.db.models import Base
 from app.errors import DatabaseOpenError, ReadOnlyError, SchemaTooNewError
 from app.identity import Identity
+from app.services.checks import CheckInput
 from app.services.decision_rules import Verdict
 from app.services.dto import (
     CalibrationInput,
@@ -32,6 +33,7 @@ from app.services.dto import (
     TypePointInput,
 )
 from app.services.provider_views import ProviderInput
+from app.services.schedules import ScheduleInput
 from tests.conftest import add_thermometer, is_server
 from tests.integration.helpers import (
     assert_one_error_line,
@@ -56,7 +58,9 @@ CALTRACK_TABLES = {
     "calibration_standard",
     "custody",
     "instrument",
+    "instrument_schedule",
     "instrument_type",
+    "intermediate_check",
     "maintenance_event",
     "measurement_point",
     "meta",
@@ -813,3 +817,41 @@ def test_on_a_server_0017_grants_providers_to_qa_and_send_outs_to_technicians(
     assert rights(groups["qa"], "provider") == "t|t|t|f"
     for table in ("sendout_batch", "sendout_item"):
         assert rights(groups["technician"], table) == "t|t|t|f"
+
+
+# -- 0018: several schedules per instrument, intermediate checks -----------------------
+
+
+def test_0018_keeps_the_calibration_schedule_first_and_db_verify_clean(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        _fill_like_0001(app, clock)
+        before = app.instruments.list(limit=None)
+    url = database_url(db_url)
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0014")
+        assert not {"instrument_schedule", "intermediate_check"} & _tables(eng)
+    finally:
+        eng.dispose()
+
+    # A database of 0014 comes up: each instrument's calibration is its first (and only)
+    # schedule, with the interval, grace and next due it had; verify clean before and after.
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+        assert app.maintenance.verify(deep=True).problems == []
+        assert app.instruments.list(limit=None) == before
+        for row in before.rows:
+            (only,) = app.schedules.list(row.asset_tag)
+            detail = app.instruments.get(row.asset_tag)
+            assert (only.kind, only.next_due, only.grace_days) == (
+                "calibration",
+                detail.next_due,
+                detail.grace_days,
+            )
+            assert only.interval == f"{detail.calibration_interval_days}d"
+        tag = before.rows[0].asset_tag
+        app.schedules.set(tag, ScheduleInput("check", every="3m"))
+        app.checks.add(tag, CheckInput(clock.today(), result="pass", standard="artefact A"))
+        assert app.maintenance.verify(deep=True).problems == []

@@ -14,6 +14,7 @@ from app.db.models import OOT_DISPOSITIONS, Base
 from app.vocabulary import (
     APPROVALS,
     CASE_STATES,
+    CHECK_RESULTS,
     FIELD_KINDS,
     LIFECYCLES,
     MAINTENANCE_KINDS,
@@ -21,6 +22,7 @@ from app.vocabulary import (
     REQUIREMENTS,
     RESULTS,
     ROLES,
+    SCHEDULE_ROW_KINDS,
 )
 
 # (table, column) -> the values its CHECK constraint must allow, exactly and in order.
@@ -37,6 +39,8 @@ SCHEMA_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("sendout_item", "provider_result"): ("", *RESULTS),
     ("sendout_item", "lab_result"): ("", *RESULTS),
     ("maintenance_event", "kind"): MAINTENANCE_KINDS,
+    ("instrument_schedule", "kind"): SCHEDULE_ROW_KINDS,
+    ("intermediate_check", "result"): CHECK_RESULTS,
     # Not yet in the vocabulary (empty until a case is closed), but held to its tuple too.
     ("oot_case", "disposition"): ("", *OOT_DISPOSITIONS),
 }

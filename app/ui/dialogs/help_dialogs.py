@@ -78,6 +78,14 @@ overdue is refused with the reason; QA may let it out with a reason of their own
 register's <i>With</i> column shows who has each instrument, the Custody tab of the
 pane its check-outs, and Reports → Custody what is out and what is late back.</p>
 
+<h3>Intermediate checks</h3>
+<p>Select the instrument and press <b>Ctrl+Shift+K</b> (Instrument, Record check): the
+day, the check standard (an asset tag) or artefact, and the readings as
+nominal:reading:limit. A reading outside ± its limit fails the check and takes the
+instrument out of service. The Checks tab shows its schedules (calibration first, then
+check and maintenance, set with <code>caltrack schedules set</code>) and its checks; the
+"Check due" and "Maintenance due" chips filter the register.</p>
+
 <h3>Certificates and other files</h3>
 <p>Press <b>Ctrl+Shift+A</b> or drop a file on the window to attach it to the selected
 instrument. Files are never deleted: a wrong one is voided with a reason.</p>

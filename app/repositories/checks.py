@@ -1,0 +1,41 @@
+"""Intermediate checks of instruments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import IntermediateCheck
+
+
+class CheckRepository:
+    """The intermediate_check table."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, check_id: int) -> IntermediateCheck | None:
+        return self._session.get(IntermediateCheck, check_id)
+
+    def history(self, instrument_id: int) -> list[IntermediateCheck]:
+        """An instrument's checks, newest first (voided ones included)."""
+        stmt = (
+            select(IntermediateCheck)
+            .where(IntermediateCheck.instrument_id == instrument_id)
+            .order_by(IntermediateCheck.performed_on.desc(), IntermediateCheck.id.desc())
+        )
+        return list(self._session.execute(stmt).scalars())
+
+    def add(self, check: IntermediateCheck) -> IntermediateCheck:
+        self._session.add(check)
+        self._session.flush()
+        return check
+
+    def flush(self) -> None:
+        self._session.flush()
+
+    def iter_all(self) -> Iterator[IntermediateCheck]:
+        stmt = select(IntermediateCheck).order_by(IntermediateCheck.id)
+        yield from self._session.execute(stmt.execution_options(yield_per=2000)).scalars()
