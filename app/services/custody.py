@@ -34,6 +34,7 @@ from app.services.bounds import add_days
 from app.services.dto import CustodyCheck, CustodyView, to_jsonable
 from app.services.due import due_status
 from app.services.lookups import require_instrument
+from app.services.schedules import due_before_use_in, used_in
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, custody_snapshot, diff
 from app.services.validation import clean_text, parse_date
@@ -51,8 +52,14 @@ def scanned_tag(text: str) -> str:
     return text.strip(" \t\r\n")
 
 
-def checkout_refusal(instrument: Instrument, today: date) -> str:
-    """Why the check-out rules refuse ``instrument`` today ("" when they do not)."""
+# What a schedule due before use asks for, in the words of a refusal.
+BEFORE_USE_WORDS = {"check": "intermediate check", "maintenance": "maintenance"}
+
+
+def checkout_refusal(uow: UnitOfWork, instrument: Instrument, today: date) -> str:
+    """Why the check-out rules refuse ``instrument`` today ("" when they do not): not in
+    service, overdue for calibration, or a check or maintenance due before use (an armed
+    before-use schedule, or one overdue past its grace)."""
     tag = instrument.asset_tag
     if instrument.status != "in_service":
         return f"{tag} is {instrument.status.replace('_', ' ')}: it may not be used"
@@ -61,6 +68,11 @@ def checkout_refusal(instrument: Instrument, today: date) -> str:
     if periodic and due is not None and add_days(due, instrument.grace_days) < today:
         grace = f" and {instrument.grace_days} days' grace" if instrument.grace_days else ""
         return f"{tag} is overdue for calibration (due {due}{grace}): calibrate it first"
+    pending = [
+        BEFORE_USE_WORDS.get(kind, kind) for kind in due_before_use_in(uow, instrument, today)
+    ]
+    if pending:
+        return f"{tag} needs its {' and '.join(pending)} before use: record it first"
     return ""
 
 
@@ -140,7 +152,7 @@ class CustodyService:
                     instrument.calibration_requirement,
                 ),
                 current=custody_view(current, instrument, today) if current else None,
-                refusal=checkout_refusal(instrument, today),
+                refusal=checkout_refusal(uow, instrument, today),
                 may_override=me.active and ROLE_RANK[me.role] >= ROLE_RANK["qa"],
             )
 
@@ -222,7 +234,7 @@ class CustodyService:
                         "check it in first"
                     }
                 )
-            refusal = checkout_refusal(instrument, today)
+            refusal = checkout_refusal(uow, instrument, today)
             if refusal and not why:
                 raise ValidationError({"check_out": refusal})
             if why and not refusal:
@@ -260,6 +272,8 @@ class CustodyService:
                 created(custody_snapshot(obj)),
                 f"override: {refusal}; {why}" if refusal else "",
             )
+            # Its before-use schedules are due again before the next check-out.
+            used_in(uow, audit, self._identity, instrument, f"checked out to {who}")
             audit.flush()
             return custody_view(obj, instrument, today)
 

@@ -27,6 +27,7 @@ from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
 from app.services.dto import MaintenanceInput, MaintenanceView
 from app.services.lookups import require_instrument
+from app.services.schedules import done_in
 from app.services.snapshots import created, diff, instrument_snapshot, maintenance_snapshot
 from app.services.upkeep_rules import force_in, label, settle_in, undo_in
 from app.services.validation import clean_text, parse_date
@@ -224,6 +225,11 @@ class UpkeepService:
             if event.calibrate_before_use:
                 why += " needs a calibration before use"
             settle_in(uow, audit, self._identity, instrument, why)
+            if event.kind == "maintenance":
+                # Routine maintenance is what the instrument's maintenance schedule asks
+                # for: it moves on from this day (cleaning, repairs and the rest do not).
+                done_in(uow, audit, self._identity, instrument, "maintenance",
+                        event.performed_on, f"maintenance M-{event.id}")  # fmt: skip
             touch_instrument(uow, audit, self._identity, instrument, before, why)
             audit.flush()
             return maintenance_view(instrument.asset_tag, event)

@@ -14,7 +14,9 @@ import pytest
 from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.errors import NotAllowedError, NotFoundError, ValidationError
+from app.services.checks import CheckInput
 from app.services.custody import scanned_tag
+from app.services.schedules import ScheduleInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import tamper
 from tests.unit.qa_helpers import ALICE, BOB, calibrate, open_as
@@ -194,3 +196,25 @@ def test_verify_finds_a_custody_entry_changed_behind_caltracks_back(
         "custody #1 differs from its audit trail in holder, open_instrument_id: "
         "changed outside CalTrack"
     )
+
+
+def test_a_check_due_before_use_refuses_the_next_check_out_until_it_is_recorded(
+    app: CalTrack, clock: FixedClock
+) -> None:
+    add_thermometer(app)
+    calibrate(app, "TH-001", "2026-11-01")
+    app.schedules.set("TH-001", ScheduleInput("check", before_use=True))
+    refusal = "TH-001 needs its intermediate check before use: record it first"
+    assert app.custody.check("TH-001").refusal == refusal
+    with pytest.raises(ValidationError) as refused:
+        app.custody.check_out("TH-001", holder="Dana")
+    assert "intermediate check before use" in str(refused.value)
+    app.checks.add("TH-001", CheckInput(clock.today(), result="pass", standard="artefact A"))
+    assert app.custody.check("TH-001").refusal == ""
+    # The check-out arms the schedule again: a check is due before the next one.
+    app.custody.check_out("TH-001", holder="Dana")
+    app.custody.check_in("TH-001")
+    assert app.custody.check("TH-001").refusal == refusal
+    app.checks.add("TH-001", CheckInput(clock.today(), result="pass", standard="artefact A"))
+    assert app.custody.check_out("TH-001", holder="Eve").holder == "Eve"
+    _verify_clean(app)

@@ -13,6 +13,7 @@ from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.errors import NotAllowedError, NotFoundError, ValidationError
 from app.services.dto import InstrumentChanges, MaintenanceInput
+from app.services.schedules import ScheduleInput
 from app.services.upkeep import parse_downtime
 from tests.conftest import add_thermometer
 from tests.unit.qa_helpers import BOB, calibrate, open_as
@@ -244,3 +245,21 @@ def test_the_xlsx_export_carries_the_log_on_a_sheet_of_its_own(
     assert (values["Cost"], values["Currency"], values["Downtime (hours)"]) == ("180.50", "EUR", 48)
     assert values["Calibrate before use"] == "yes"
     assert values["Void reason"] == "wrong instrument"
+
+
+def test_routine_maintenance_moves_the_maintenance_schedule_on(
+    app: CalTrack, clock: FixedClock
+) -> None:
+    add_thermometer(app)
+    app.schedules.set("TH-001", ScheduleInput("maintenance", every="6m"))
+    cleaning = MaintenanceInput(kind="cleaning", performed_on=clock.today(), what_done="Wiped")
+    app.upkeep.add("TH-001", cleaning)
+    (upkeep,) = [s for s in app.schedules.list("TH-001") if s.kind == "maintenance"]
+    assert upkeep.last_done is None, "cleaning is not the scheduled maintenance"
+    routine = MaintenanceInput(
+        kind="maintenance", performed_on=date(2026, 11, 20), what_done="Seals replaced"
+    )
+    app.upkeep.add("TH-001", routine)
+    (upkeep,) = [s for s in app.schedules.list("TH-001") if s.kind == "maintenance"]
+    assert (upkeep.last_done, upkeep.next_due) == (date(2026, 11, 20), date(2027, 5, 20))
+    assert app.audit.verify().problems == []

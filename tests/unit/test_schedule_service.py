@@ -145,6 +145,7 @@ def test_export_carries_schedules_and_checks(app: CalTrack, tmp_path: Path) -> N
     assert names == [
         "flat-instruments.csv",
         "flat-calibrations.csv",
+        "flat-custody.csv",
         "flat-schedules.csv",
         "flat-checks.csv",
     ]
