@@ -35,6 +35,7 @@ from app.services.dto import CustodyCheck, CustodyView, to_jsonable
 from app.services.due import due_status
 from app.services.lookups import require_instrument
 from app.services.schedules import due_before_use_in, used_in
+from app.services.sendouts import batch_label
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, custody_snapshot, diff
 from app.services.validation import clean_text, parse_date
@@ -61,6 +62,9 @@ def checkout_refusal(uow: UnitOfWork, instrument: Instrument, today: date) -> st
     service, overdue for calibration, or a check or maintenance due before use (an armed
     before-use schedule, or one overdue past its grace)."""
     tag = instrument.asset_tag
+    at_provider = uow.sendouts.open_items_of([instrument.id])
+    if at_provider:
+        return at_provider_text(tag, at_provider[instrument.id])
     if instrument.status != "in_service":
         return f"{tag} is {instrument.status.replace('_', ' ')}: it may not be used"
     due = instrument.next_due
@@ -74,6 +78,10 @@ def checkout_refusal(uow: UnitOfWork, instrument: Instrument, today: date) -> st
     if pending:
         return f"{tag} needs its {' and '.join(pending)} before use: record it first"
     return ""
+
+
+def at_provider_text(tag: str, batch_id: int) -> str:
+    return f"{tag} is at a provider ({batch_label(batch_id)}): receive it first"
 
 
 def custody_state(obj: Custody) -> CustodyState:
@@ -234,6 +242,11 @@ class CustodyService:
                         "check it in first"
                     }
                 )
+            at_provider = uow.sendouts.open_items_of([instrument.id])
+            if at_provider:
+                # Not a rule QA may override: the instrument is not in the lab.
+                text = at_provider_text(instrument.asset_tag, at_provider[instrument.id])
+                raise ValidationError({"check_out": text})
             refusal = checkout_refusal(uow, instrument, today)
             if refusal and not why:
                 raise ValidationError({"check_out": refusal})

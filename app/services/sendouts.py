@@ -498,8 +498,14 @@ class SendoutService:
         problems = []
         out = uow.sendouts.open_items_of([i.id for i in instruments])
         for obj in instruments:
+            held = uow.custody.open_for(obj.id)
             if obj.id in out:
                 problems.append(f"{obj.asset_tag} is already out in {batch_label(out[obj.id])}")
+            elif held is not None:
+                # Custody and send-outs are two ways out of the lab: one at a time.
+                problems.append(
+                    f"{obj.asset_tag} is checked out to {held.holder}: check it in first"
+                )
             elif obj.status in ("retired", "lost"):
                 problems.append(f"{obj.asset_tag} is {obj.status}")
         if problems:
