@@ -270,6 +270,10 @@ class UpkeepService:
                 )
             if event.voided_at is not None:
                 raise ValidationError({"event": f"M-{event.id} is already voided"})
+            if event.calibrate_before_use and event.released_by_record_id is None:
+                # Voiding it would return the instrument to use uncalibrated: the same
+                # step a technician may not take by editing its status.
+                require_role(uow, self._identity, "qa", "void an event that awaits its calibration")
             instrument = uow.instruments.get(event.instrument_id)
             if instrument is None:  # the foreign key forbids it
                 raise NotFoundError(f"M-{event.id}: its instrument no longer exists")

@@ -16,6 +16,7 @@ from app.clock import FixedClock
 from app.errors import NotAllowedError, NotFoundError, ValidationError
 from app.services.checks import CheckInput
 from app.services.custody import scanned_tag
+from app.services.provider_views import ProviderInput
 from app.services.schedules import ScheduleInput
 from tests.conftest import add_thermometer
 from tests.integration.helpers import tamper
@@ -217,4 +218,26 @@ def test_a_check_due_before_use_refuses_the_next_check_out_until_it_is_recorded(
     assert app.custody.check("TH-001").refusal == refusal
     app.checks.add("TH-001", CheckInput(clock.today(), result="pass", standard="artefact A"))
     assert app.custody.check_out("TH-001", holder="Eve").holder == "Eve"
+    _verify_clean(app)
+
+
+def test_custody_and_send_outs_take_an_instrument_out_one_way_at_a_time(
+    app: CalTrack,
+) -> None:
+    add_thermometer(app)
+    add_thermometer(app, "TH-002")
+    calibrate(app, "TH-001", "2026-11-01")
+    calibrate(app, "TH-002", "2026-11-01")
+    app.providers.add(ProviderInput(name="CalCo Labs"))
+    batch = app.sendouts.create("CalCo Labs", ["TH-001"])
+    at_provider = f"TH-001 is at a provider (SO-{batch.id}): receive it first"
+    assert app.custody.check("TH-001").refusal == at_provider
+    # Not even QA's override: the instrument is not in the lab.
+    with pytest.raises(ValidationError, match=r"at a provider"):
+        app.custody.check_out("TH-001", holder="Dana", override_reason="urgent")
+    app.custody.check_out("TH-002", holder="Eve")
+    with pytest.raises(ValidationError, match="TH-002 is checked out to Eve: check it in first"):
+        app.sendouts.create("CalCo Labs", ["TH-002"])
+    app.sendouts.receive(batch.id)
+    assert app.custody.check_out("TH-001", holder="Dana").holder == "Dana"
     _verify_clean(app)

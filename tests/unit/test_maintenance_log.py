@@ -132,11 +132,15 @@ def test_while_it_awaits_a_technician_cannot_put_it_back_nor_push_the_due_date(
     app: CalTrack, db_url: str, clock: FixedClock
 ) -> None:
     _calibrated(app)
-    app.upkeep.add("TH-001", REPAIR)
+    event = app.upkeep.add("TH-001", REPAIR)
     app.close()
     with open_as(db_url, BOB, clock) as bob:
         with pytest.raises(NotAllowedError, match="M-"):
             bob.instruments.edit("TH-001", InstrumentChanges(status="in_service"))
+        # Nor by voiding the event: that too would return it to use uncalibrated.
+        with pytest.raises(NotAllowedError, match="awaits its calibration"):
+            bob.upkeep.void(event.id, "not needed after all")
+        assert _state(bob)[0] == "out_of_service"
         bob.instruments.edit("TH-001", InstrumentChanges(calibration_interval_days=730))
         assert _state(bob)[1] == date(2026, 11, 20)
         assert bob.maintenance.verify().clean
