@@ -263,3 +263,32 @@ def test_routine_maintenance_moves_the_maintenance_schedule_on(
     (upkeep,) = [s for s in app.schedules.list("TH-001") if s.kind == "maintenance"]
     assert (upkeep.last_done, upkeep.next_due) == (date(2026, 11, 20), date(2027, 5, 20))
     assert app.audit.verify().problems == []
+
+
+def test_voiding_routine_maintenance_moves_the_schedule_back(app: CalTrack) -> None:
+    add_thermometer(app)
+    app.schedules.set("TH-001", ScheduleInput("maintenance", every="6m"))
+
+    def routine(day: date) -> int:
+        done = MaintenanceInput(kind="maintenance", performed_on=day, what_done="Seals")
+        return app.upkeep.add("TH-001", done).id
+
+    def schedule() -> tuple[date | None, date | None]:
+        (upkeep,) = [s for s in app.schedules.list("TH-001") if s.kind == "maintenance"]
+        return upkeep.last_done, upkeep.next_due
+
+    first = routine(date(2026, 5, 20))
+    second = routine(date(2026, 11, 20))
+    cleaning = MaintenanceInput(kind="cleaning", performed_on=date(2026, 11, 21), what_done="W")
+    wiped = app.upkeep.add("TH-001", cleaning).id
+    assert schedule() == (date(2026, 11, 20), date(2027, 5, 20))
+    app.upkeep.void(wiped, "not done")
+    assert schedule() == (date(2026, 11, 20), date(2027, 5, 20)), "cleaning moved nothing"
+    app.upkeep.void(second, "logged on the wrong instrument")
+    assert schedule() == (date(2026, 5, 20), date(2026, 11, 20))
+    moved = app.audit.recent(entity_type="schedule", limit=1)[0]
+    assert moved.changes["last_done"] == ["2026-11-20", "2026-05-20"]
+    assert moved.reason == f"maintenance M-{second} voided"
+    app.upkeep.void(first, "never done")
+    assert schedule() == (None, date(2026, 11, 20)), "none left: the next due stays"
+    assert app.maintenance.verify().problems == []
