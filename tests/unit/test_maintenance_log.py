@@ -3,6 +3,7 @@ rule (``app.services.upkeep_rules``) and voiding, on both backends, with `db ver
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 
@@ -227,7 +228,7 @@ def test_the_history_report_lists_the_log_with_voids(app: CalTrack) -> None:
     assert any(str(row[2]).startswith("Maintenance event TH-001 M-1") for row in audit.table.rows)
 
 
-def test_the_xlsx_export_carries_the_log_on_a_sheet_of_its_own(
+def test_the_export_carries_the_log_on_a_sheet_or_in_a_file_of_its_own(
     app: CalTrack, tmp_path: Path
 ) -> None:
     _calibrated(app)
@@ -245,6 +246,19 @@ def test_the_xlsx_export_carries_the_log_on_a_sheet_of_its_own(
     assert (values["Cost"], values["Currency"], values["Downtime (hours)"]) == ("180.50", "EUR", 48)
     assert values["Calibrate before use"] == "yes"
     assert values["Void reason"] == "wrong instrument"
+
+    flat = app.transfer.export("csv", tmp_path / "lab.csv")
+    assert flat.maintenance_events == 1
+    assert flat.files[3] == str(tmp_path / "lab-maintenance.csv")
+    log = tmp_path / "lab-maintenance.csv"
+    with log.open(encoding="utf-8-sig", newline="") as handle:
+        flat_header, flat_event = csv.reader(handle)
+    assert flat_header == header
+    assert flat_event[:10] == [
+        "M-1", "TH-001", "repair", "2026-11-20", "alice", "Replaced the probe cable",
+        "180.50", "EUR", "48.0", "yes",
+    ]  # fmt: skip
+    assert flat_event[header.index("Void reason")] == "wrong instrument"
 
 
 def test_routine_maintenance_moves_the_maintenance_schedule_on(
