@@ -326,5 +326,6 @@ def register(sub: Any) -> None:
         "--output",
         required=True,
         metavar="PATH",
-        help="xlsx: the workbook; csv: PATH-instruments.csv and PATH-calibrations.csv",
+        help="xlsx: the workbook; csv: PATH-instruments.csv, PATH-calibrations.csv, "
+        "PATH-custody.csv, PATH-maintenance.csv (and more when the lab has them)",
     )

@@ -918,14 +918,14 @@ class TransferService:
     # -- export ----------------------------------------------------------------------
 
     def export(self, fmt: str, target: Path, *, progress: Progress | None = None) -> ExportResult:
-        """Every instrument, calibration record and custody entry (voided included) to
-        XLSX or CSV.
+        """Every instrument, calibration record, custody entry and maintenance event
+        (voided included) to XLSX or CSV.
 
-        XLSX: one workbook, a sheet per kind, and the maintenance log's sheet (every
-        event, for reading; an import does not read it back). CSV:
-        ``<name>-instruments.csv``, ``<name>-calibrations.csv`` and ``<name>-custody.csv``
-        (UTF-8 with BOM, for Excel; no file for the maintenance log). ``target`` may be
-        a folder (files named ``caltrack-export...``). Read in one transaction: the files
+        XLSX: one workbook, a sheet per kind, the maintenance log's sheet among them
+        (for reading; an import does not read it back). CSV: ``<name>-instruments.csv``,
+        ``<name>-calibrations.csv``, ``<name>-custody.csv`` and
+        ``<name>-maintenance.csv`` (UTF-8 with BOM, for Excel). ``target`` may be a
+        folder (files named ``caltrack-export...``). Read in one transaction: the files
         agree with each other.
         """
         fmt = fmt.lower()
@@ -978,6 +978,7 @@ class TransferService:
                     yield maintenance_cells(event, tags)
 
             custody_header = [label for label, _width in CUSTODY_COLUMNS]
+            events_header = [label for label, _width in MAINTENANCE_COLUMNS]
             # Schedules besides calibration and intermediate checks, in sheets (or CSV
             # files) of their own, written only when the lab has any.
             scheduled = _schedule_and_check_rows(uow)
@@ -995,7 +996,7 @@ class TransferService:
                         ),
                         SheetSpec(
                             MAINTENANCE_SHEET,
-                            [label for label, _width in MAINTENANCE_COLUMNS],
+                            events_header,
                             events(),
                             [width for _label, width in MAINTENANCE_COLUMNS],
                         ),
@@ -1008,6 +1009,7 @@ class TransferService:
                     (files[0], self._export_header("instruments"), instruments()),
                     (files[1], self._export_header("calibrations"), records()),
                     (files[2], custody_header, custody()),
+                    (files[3], events_header, events()),
                 ):
                     write_csv_file(path, header, ([csv_cell(v) for v in r] for r in rows))
                 for kind, titles, table in more:
@@ -1029,7 +1031,7 @@ class TransferService:
             instruments=instruments_n,
             calibrations=records_n,
             custody=custody_n,
-            maintenance_events=events_n if fmt == "xlsx" else None,
+            maintenance_events=events_n,
         )
 
     @staticmethod
@@ -1110,8 +1112,8 @@ def _point_key(p: MeasurementPoint | PointInput) -> tuple[Any, ...]:
 
 def export_paths(fmt: str, target: Path) -> list[Path]:
     """The files an export to ``target`` writes: a folder gets ``caltrack-export…``; XLSX is
-    one workbook, CSV ``<name>-instruments.csv``, ``<name>-calibrations.csv`` and
-    ``<name>-custody.csv``."""
+    one workbook, CSV ``<name>-instruments.csv``, ``<name>-calibrations.csv``,
+    ``<name>-custody.csv`` and ``<name>-maintenance.csv``."""
     target = target.absolute()  # the result names the files wherever it is shown
     if target.is_dir():
         base = target / EXPORT_BASE_NAME
@@ -1119,5 +1121,5 @@ def export_paths(fmt: str, target: Path) -> list[Path]:
         base = target.with_suffix("") if target.suffix.lower() in (".csv", ".xlsx") else target
     if fmt == "xlsx":
         return [base.with_name(base.name + ".xlsx")]
-    kinds = ("instruments", "calibrations", "custody")
+    kinds = ("instruments", "calibrations", "custody", "maintenance")
     return [base.with_name(f"{base.name}-{kind}.csv") for kind in kinds]

@@ -327,6 +327,5 @@ class ExportResult:
     instruments: int
     calibrations: int
     custody: int = 0  # custody entries (check-outs), void ones included
-    # The events on the XLSX workbook's Maintenance sheet (issue 15); None for CSV,
-    # which has no file for them.
-    maintenance_events: int | None = None
+    # Maintenance events (issue 15) on the Maintenance sheet or in -maintenance.csv.
+    maintenance_events: int = 0

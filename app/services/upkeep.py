@@ -27,7 +27,7 @@ from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
 from app.services.dto import MaintenanceInput, MaintenanceView
 from app.services.lookups import require_instrument
-from app.services.schedules import done_in
+from app.services.schedules import done_in, undone_in
 from app.services.snapshots import created, diff, instrument_snapshot, maintenance_snapshot
 from app.services.upkeep_rules import force_in, label, settle_in, undo_in
 from app.services.validation import clean_text, parse_date
@@ -252,7 +252,9 @@ class UpkeepService:
         self, event_id: int, reason: str, *, expected_version: int | None = None
     ) -> MaintenanceView:
         """Void an event (never delete). What it forced is undone only while no
-        calibration has satisfied it (``app.services.upkeep_rules.undo_in``)."""
+        calibration has satisfied it (``app.services.upkeep_rules.undo_in``); a routine
+        maintenance moves the maintenance schedule back to the latest valid one
+        (``app.services.schedules.undone_in``)."""
         why = reason.strip()
         errors: dict[str, str] = {}
         clean_text("reason", why, NOTES_LEN, errors, multiline=True)
@@ -304,6 +306,17 @@ class UpkeepService:
                 why,
             )
             undo_in(uow, instrument, event)
+            if event.kind == "maintenance":
+                # What logging it moved on falls back to the latest valid routine
+                # maintenance (the same rule as a voided check).
+                valid = [
+                    e
+                    for e in uow.maintenance_events.history(instrument.id)
+                    if e.kind == "maintenance" and e.voided_at is None
+                ]
+                latest = valid[0].performed_on if valid else None
+                undone_in(uow, audit, self._identity, instrument, "maintenance", latest,
+                          f"maintenance M-{event.id} voided")  # fmt: skip
             touch_instrument(
                 uow, audit, self._identity, instrument, inst_before, f"M-{event.id} voided: {why}"
             )

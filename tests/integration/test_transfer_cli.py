@@ -232,11 +232,12 @@ def test_export_csv_and_xlsx(lab: Path) -> None:
             str(folder / "out" / "lab-instruments.csv"),
             str(folder / "out" / "lab-calibrations.csv"),
             str(folder / "out" / "lab-custody.csv"),
+            str(folder / "out" / "lab-maintenance.csv"),
         ],
         "instruments": 3,
         "calibrations": 0,
         "custody": 0,
-        "maintenance_events": None,  # the maintenance log goes in the XLSX export only
+        "maintenance_events": 0,
     }
     text = (folder / "out" / "lab-instruments.csv").read_bytes()
     assert text.startswith(b"\xef\xbb\xbfAsset tag,")

@@ -99,22 +99,24 @@ def test_csv_one_file_per_kind_read_back_and_imported_again(
     assert dialog.target.text() == str(tmp_path / "caltrack-export-2026-11-23")
     assert dialog.writes.text() == (
         "caltrack-export-2026-11-23-instruments.csv, "
-        "caltrack-export-2026-11-23-calibrations.csv and "
-        f"caltrack-export-2026-11-23-custody.csv in {tmp_path}"
+        "caltrack-export-2026-11-23-calibrations.csv, "
+        "caltrack-export-2026-11-23-custody.csv and "
+        f"caltrack-export-2026-11-23-maintenance.csv in {tmp_path}"
     )
     dialog.target.setText(f"{tmp_path}/")
     assert dialog.writes.text() == (
-        "caltrack-export-instruments.csv, caltrack-export-calibrations.csv and "
-        f"caltrack-export-custody.csv in {tmp_path}"
+        "caltrack-export-instruments.csv, caltrack-export-calibrations.csv, "
+        f"caltrack-export-custody.csv and caltrack-export-maintenance.csv in {tmp_path}"
     )
     dialog.target.setText(str(tmp_path / "lab.csv"))
     assert dialog.writes.text() == (
-        f"lab-instruments.csv, lab-calibrations.csv and lab-custody.csv in {tmp_path}"
+        "lab-instruments.csv, lab-calibrations.csv, lab-custody.csv and "
+        f"lab-maintenance.csv in {tmp_path}"
     )
     export(qtbot, dialog)
     assert dialog.saved.text().startswith(
-        "Saved lab-instruments.csv, lab-calibrations.csv and lab-custody.csv "
-        "(2 instruments, 1 calibration)."
+        "Saved lab-instruments.csv, lab-calibrations.csv, lab-custody.csv and "
+        "lab-maintenance.csv (2 instruments, 1 calibration)."
     )
     with (tmp_path / "lab-instruments.csv").open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))

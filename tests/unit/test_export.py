@@ -200,6 +200,7 @@ def test_csv_export_has_the_import_columns_and_everything_in_them(
         str(tmp_path / "lab-instruments.csv"),
         str(tmp_path / "lab-calibrations.csv"),
         str(tmp_path / "lab-custody.csv"),
+        str(tmp_path / "lab-maintenance.csv"),
     )
     assert (result.instruments, result.calibrations) == (62, 27)
     raw = (tmp_path / "lab-instruments.csv").read_bytes()
@@ -280,8 +281,8 @@ def round_trip(source: CalTrack, target: CalTrack, fmt: str, tmp_path: Path) -> 
     """Export ``source``, import it into ``target``, export that, and compare."""
     first = source.transfer.export(fmt, tmp_path / "first")
     if fmt == "csv":
-        # The third file, custody, is export only (see the README's Custody).
-        instruments_file, records_file, _custody = (Path(f) for f in first.files)
+        # Custody and the maintenance log are export only (see the README's Custody).
+        instruments_file, records_file, _custody, _log = (Path(f) for f in first.files)
         sheets: dict[str, str | None] = {"instruments": None, "calibrations": None}
     else:
         instruments_file = records_file = Path(first.files[0])

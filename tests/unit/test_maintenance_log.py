@@ -3,6 +3,7 @@ rule (``app.services.upkeep_rules``) and voiding, on both backends, with `db ver
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 
@@ -231,7 +232,7 @@ def test_the_history_report_lists_the_log_with_voids(app: CalTrack) -> None:
     assert any(str(row[2]).startswith("Maintenance event TH-001 M-1") for row in audit.table.rows)
 
 
-def test_the_xlsx_export_carries_the_log_on_a_sheet_of_its_own(
+def test_the_export_carries_the_log_on_a_sheet_or_in_a_file_of_its_own(
     app: CalTrack, tmp_path: Path
 ) -> None:
     _calibrated(app)
@@ -250,6 +251,19 @@ def test_the_xlsx_export_carries_the_log_on_a_sheet_of_its_own(
     assert values["Calibrate before use"] == "yes"
     assert values["Void reason"] == "wrong instrument"
 
+    flat = app.transfer.export("csv", tmp_path / "lab.csv")
+    assert flat.maintenance_events == 1
+    assert flat.files[3] == str(tmp_path / "lab-maintenance.csv")
+    log = tmp_path / "lab-maintenance.csv"
+    with log.open(encoding="utf-8-sig", newline="") as handle:
+        flat_header, flat_event = csv.reader(handle)
+    assert flat_header == header
+    assert flat_event[:10] == [
+        "M-1", "TH-001", "repair", "2026-11-20", "alice", "Replaced the probe cable",
+        "180.50", "EUR", "48.0", "yes",
+    ]  # fmt: skip
+    assert flat_event[header.index("Void reason")] == "wrong instrument"
+
 
 def test_routine_maintenance_moves_the_maintenance_schedule_on(
     app: CalTrack, clock: FixedClock
@@ -267,3 +281,32 @@ def test_routine_maintenance_moves_the_maintenance_schedule_on(
     (upkeep,) = [s for s in app.schedules.list("TH-001") if s.kind == "maintenance"]
     assert (upkeep.last_done, upkeep.next_due) == (date(2026, 11, 20), date(2027, 5, 20))
     assert app.audit.verify().problems == []
+
+
+def test_voiding_routine_maintenance_moves_the_schedule_back(app: CalTrack) -> None:
+    add_thermometer(app)
+    app.schedules.set("TH-001", ScheduleInput("maintenance", every="6m"))
+
+    def routine(day: date) -> int:
+        done = MaintenanceInput(kind="maintenance", performed_on=day, what_done="Seals")
+        return app.upkeep.add("TH-001", done).id
+
+    def schedule() -> tuple[date | None, date | None]:
+        (upkeep,) = [s for s in app.schedules.list("TH-001") if s.kind == "maintenance"]
+        return upkeep.last_done, upkeep.next_due
+
+    first = routine(date(2026, 5, 20))
+    second = routine(date(2026, 11, 20))
+    cleaning = MaintenanceInput(kind="cleaning", performed_on=date(2026, 11, 21), what_done="W")
+    wiped = app.upkeep.add("TH-001", cleaning).id
+    assert schedule() == (date(2026, 11, 20), date(2027, 5, 20))
+    app.upkeep.void(wiped, "not done")
+    assert schedule() == (date(2026, 11, 20), date(2027, 5, 20)), "cleaning moved nothing"
+    app.upkeep.void(second, "logged on the wrong instrument")
+    assert schedule() == (date(2026, 5, 20), date(2026, 11, 20))
+    moved = app.audit.recent(entity_type="schedule", limit=1)[0]
+    assert moved.changes["last_done"] == ["2026-11-20", "2026-05-20"]
+    assert moved.reason == f"maintenance M-{second} voided"
+    app.upkeep.void(first, "never done")
+    assert schedule() == (None, date(2026, 11, 20)), "none left: the next due stays"
+    assert app.maintenance.verify().problems == []

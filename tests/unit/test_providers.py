@@ -275,10 +275,11 @@ def test_the_export_carries_providers_and_send_outs(app: CalTrack, tmp_path: Pat
         "lab-instruments.csv",
         "lab-calibrations.csv",
         "lab-custody.csv",
+        "lab-maintenance.csv",
         "lab-providers.csv",
         "lab-sendouts.csv",
     ]
-    lines = Path(csv.files[4]).read_text(encoding="utf-8-sig").splitlines()
+    lines = Path(csv.files[5]).read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("Batch,Provider,Sent on,Expected return,PO number,Batch cost")
     assert lines[2].startswith("SO-1,CalCo Labs,2026-11-01,,PO-9,,")
 

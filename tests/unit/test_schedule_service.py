@@ -146,6 +146,7 @@ def test_export_carries_schedules_and_checks(app: CalTrack, tmp_path: Path) -> N
         "flat-instruments.csv",
         "flat-calibrations.csv",
         "flat-custody.csv",
+        "flat-maintenance.csv",
         "flat-schedules.csv",
         "flat-checks.csv",
     ]

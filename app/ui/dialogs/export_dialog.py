@@ -43,7 +43,7 @@ from app.ui.tasks import TaskRunner, run_for
 
 FILTERS = {
     "xlsx": "Excel workbook (*.xlsx)",
-    "csv": "CSV files: the name is the start of both file names (*.csv)",
+    "csv": "CSV files: the name is the start of each file name (*.csv)",
 }
 
 
@@ -106,9 +106,10 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export everything")
         self.setMinimumWidth(640)
         intro = QLabel(
-            "Every instrument, calibration record and custody entry (voided ones included), as "
-            "stored now and read in one snapshot. A file written by the export imports "
-            "again without losing anything."
+            "Every instrument, calibration record, custody entry and maintenance event (voided "
+            "ones included), as stored now and read in one snapshot. The instruments and "
+            "calibrations import again without losing anything; custody and the maintenance "
+            "log are for reading."
         )
         intro.setWordWrap(True)
         self.xlsx = QRadioButton("&Excel workbook (.xlsx): one workbook, a sheet per kind")
@@ -199,8 +200,8 @@ class ExportDialog(QDialog):
             self.writes.setText(f"{base.name}.xlsx in {base.parent}")
         else:
             self.writes.setText(
-                f"{base.name}-instruments.csv, {base.name}-calibrations.csv and "
-                f"{base.name}-custody.csv in {base.parent}"
+                f"{base.name}-instruments.csv, {base.name}-calibrations.csv, "
+                f"{base.name}-custody.csv and {base.name}-maintenance.csv in {base.parent}"
             )
         self.export_button.setEnabled(not self._job)
 
