@@ -1090,6 +1090,10 @@ _OPTION_OF_FIELD = {field: option for option, field in INSTRUMENT_OPTIONS.items(
     "check_out": "check-out refused",
     "check_in": "check-in refused",
     "void": "void refused",
+    # Send-outs and the maintenance log: what a positional argument named.
+    "instrument": "asset tag",
+    "batch": "send-out batch",
+    "event": "maintenance event",
 }
 
 

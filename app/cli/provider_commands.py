@@ -325,8 +325,11 @@ def register(sub: Any) -> None:
     create.add_argument("--provider", required=True, metavar="NAME")
     create.add_argument("tags", nargs="+", metavar="TAG")
     create.add_argument("--sent-on", metavar="YYYY-MM-DD", help="default: today")
-    create.add_argument("--po", metavar="NUMBER", help="purchase order number")
-    create.add_argument("--expected", metavar="YYYY-MM-DD", help="expected return")
+    # Also under the names the service's messages use (--po-number, --expected-return).
+    create.add_argument("--po", "--po-number", metavar="NUMBER", help="purchase order number")
+    create.add_argument(
+        "--expected", "--expected-return", metavar="YYYY-MM-DD", help="expected return"
+    )
     create.add_argument("--cost", metavar="AMOUNT")
     create.add_argument(
         "--reason", help="why, when the provider is not approved (kept in the audit trail)"

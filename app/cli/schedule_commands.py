@@ -155,9 +155,14 @@ def register(sub: Any) -> None:
     st.add_argument("tag")
     st.add_argument("--kind", required=True, choices=ROW_KINDS)
     st.add_argument("--every", metavar="N(d|m)", help="every N days (30d) or months (6m)")
-    st.add_argument("--grace", type=whole_number, default=0, metavar="DAYS")
+    # Also under the names the service's messages use (--grace-days, --soon-days).
+    st.add_argument("--grace", "--grace-days", type=whole_number, default=0, metavar="DAYS")
     st.add_argument(
-        "--soon", type=whole_number, metavar="DAYS", help="due-soon window (default: the lab's)"
+        "--soon",
+        "--soon-days",
+        type=whole_number,
+        metavar="DAYS",
+        help="due-soon window (default: the lab's)",
     )
     st.add_argument(
         "--before-use", action="store_true", help="due again each time the instrument goes out"
