@@ -6,7 +6,7 @@ instrument in the register and offers to check it out, or in when someone has it
 rules are the custody service's; this module only asks and shows. Every database call
 runs off the GUI thread through the window's task runner, and a write announces what
 it changed through the one change signal, so the register's "With" column and the
-detail pane's custody tab follow.
+Custody page of the detail pane's Log tab follow.
 """
 
 from __future__ import annotations

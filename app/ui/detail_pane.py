@@ -354,7 +354,11 @@ class DetailPane(QWidget):
         checks_layout.addWidget(self.schedules)
         checks_layout.addWidget(checks_label)
         checks_layout.addWidget(self.checks, 1)
-        self.checks_tab = self.tabs.addTab(checks_box, "Chec&ks")
+        # What happens between calibrations (issue 15) shares one tab of its own, so the
+        # pane's tabs still fit at 1280 px: the checks, the maintenance log, custody.
+        self.log_tabs = QTabWidget()
+        self.log_tabs.setDocumentMode(True)
+        self.checks_tab = self.log_tabs.addTab(checks_box, "Chec&ks")
 
         self.attachments = _table(
             ["Name", "Size", "Attached to", "Added", "By", "State"], "Attachments"
@@ -397,9 +401,13 @@ class DetailPane(QWidget):
         custody_layout.addLayout(custody_buttons)
         self.custody_void.clicked.connect(self._void_custody)
         self.custody.itemSelectionChanged.connect(self._custody_selected)
-        self.custody_tab = self.tabs.addTab(custody_box, "C&ustody")
         self.maintenance = MaintenanceTab(_table(MAINTENANCE_HEADERS, "Maintenance history"), _fit)
-        self.maintenance_tab = self.tabs.addTab(self.maintenance, "&Maintenance")
+        self.maintenance_tab = self.log_tabs.addTab(self.maintenance, "&Maintenance")
+        self.custody_tab = self.log_tabs.addTab(custody_box, "C&ustody")
+        self.log_tab = self.tabs.insertTab(self.cal_tab + 1, self.log_tabs, "&Log")
+        self.tabs.setTabToolTip(
+            self.log_tab, "Intermediate checks, maintenance and repairs, custody"
+        )
 
         self.audit = _table(
             ["When (UTC)", "Who", "Machine", "Subject", "Action", "What changed", "Reason"],

@@ -1,4 +1,5 @@
-"""The detail pane's Maintenance tab: an instrument's maintenance, damage and repair log.
+"""The Maintenance page of the detail pane's Log tab: an instrument's maintenance,
+damage and repair log.
 
 Newest first; a void event stays, greyed, with its reason. Its buttons ask to log a new
 event (the "Log maintenance…" dialog, Ctrl+M) and to void the selected one with a
@@ -59,7 +60,7 @@ class MaintenanceTab(QWidget):
         self.notes.setTextFormat(Qt.TextFormat.PlainText)
         self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notes.setAccessibleName("Selected maintenance event")
-        self.log_button = QPushButton("&Log maintenance…")
+        self.log_button = QPushButton("Lo&g maintenance…")
         self.log_button.setToolTip("Log maintenance, damage or a repair (Ctrl+M)")
         self.void_button = QPushButton("Vo&id event…")
         self.void_button.setAccessibleName("Void selected maintenance event")

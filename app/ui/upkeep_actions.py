@@ -1,6 +1,7 @@
 """The maintenance log's part of the main window: "Log maintenance…" (Ctrl+M) and voiding.
 
-Reached from the Instrument menu, the shortcut and the detail pane's Maintenance tab.
+Reached from the Instrument menu, the shortcut and the Maintenance page of the detail
+pane's Log tab.
 Every database call runs off the GUI thread through the window's task runner, and each
 write announces what it changed (the instrument's status and due date may move with
 an event that needs a calibration before use).

@@ -105,7 +105,9 @@ def test_a_failing_check_takes_the_instrument_out_of_service(
     tabs = window.detail.tabs
     titles = [tabs.tabText(i).replace("&", "") for i in range(tabs.count())]
     bar = tabs.tabBar()
-    person.click(bar, bar.tabRect(titles.index("Checks")).center())
+    person.click(bar, bar.tabRect(titles.index("Log")).center())
+    inner = window.detail.log_tabs.tabBar()
+    person.click(inner, inner.tabRect(window.detail.checks_tab).center())
     table = window.detail.checks
     qtbot.waitUntil(lambda: table.rowCount() == 1, timeout=WAIT_MS)
     cells = [table.item(0, c).text() for c in range(table.columnCount())]  # type: ignore[union-attr]

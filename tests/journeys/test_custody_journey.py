@@ -92,7 +92,9 @@ def test_scan_a_label_to_check_out_and_back_in(
     assert person.focused() is lab_window.scan
     detail = lab_window.detail
     bar = detail.tabs.tabBar()
-    person.click(bar, bar.tabRect(detail.custody_tab).center())
+    person.click(bar, bar.tabRect(detail.log_tab).center())
+    inner = detail.log_tabs.tabBar()
+    person.click(inner, inner.tabRect(detail.custody_tab).center())
     qtbot.waitUntil(
         lambda: detail.custody.rowCount() == 1 and cell(detail.custody, 0, 0) == "Dana Whitfield",
         timeout=WAIT_MS,

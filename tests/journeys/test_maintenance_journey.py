@@ -108,7 +108,9 @@ def test_a_repair_needing_calibration_takes_it_out_of_service_and_makes_it_due(
         timeout=10_000,
     )
     bar = detail.tabs.tabBar()
-    person.click(bar, bar.tabRect(detail.maintenance_tab).center())
+    person.click(bar, bar.tabRect(detail.log_tab).center())
+    inner = detail.log_tabs.tabBar()
+    person.click(inner, inner.tabRect(detail.maintenance_tab).center())
     table = detail.maintenance.table
     assert table.rowCount() == 1
     cells = [table.item(0, c).text() for c in range(table.columnCount())]  # type: ignore[union-attr]

@@ -75,14 +75,14 @@ compared with the lab's own limits, and a "pass" the lab's limits fail is said p
 Enter): CalTrack selects it and offers <b>Check out</b> (to whom, where, until when) or,
 when someone has it, <b>Check in</b>. An instrument out of service, retired, lost or
 overdue is refused with the reason; QA may let it out with a reason of their own. The
-register's <i>With</i> column shows who has each instrument, the Custody tab of the
-pane its check-outs, and Reports → Custody what is out and what is late back.</p>
+register's <i>With</i> column shows who has each instrument, the Custody page of the
+pane's Log tab its check-outs, and Reports → Custody what is out and what is late back.</p>
 
 <h3>Intermediate checks</h3>
 <p>Select the instrument and press <b>Ctrl+Shift+K</b> (Instrument, Record check): the
 day, the check standard (an asset tag) or artefact, and the readings as
 nominal:reading:limit. A reading outside ± its limit fails the check and takes the
-instrument out of service. The Checks tab shows its schedules (calibration first, then
+instrument out of service. The Log tab's Checks page shows its schedules (calibration first, then
 check and maintenance, set with <code>caltrack schedules set</code>) and its checks; the
 "Check due" and "Maintenance due" chips filter the register.</p>
 
@@ -95,7 +95,7 @@ instrument. Files are never deleted: a wrong one is voided with a reason.</p>
 or found on the selected instrument: the kind, date, what was done, cost, downtime in
 hours and notes. Tick “Calibrate before use” after a repair or damage: the
 instrument is then due at once and out of service until a calibration after it leaves
-it in tolerance. The Maintenance tab lists the log; a wrong event is voided with a
+it in tolerance. The Log tab's Maintenance page lists the log; a wrong event is voided with a
 reason.</p>
 
 <h3>Mistakes</h3>
