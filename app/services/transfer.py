@@ -939,14 +939,20 @@ class TransferService:
         extra: list[Path] = []
 
         def read(uow: UnitOfWork) -> tuple[int, int, int, int]:
-            # Providers and send-outs (issue 15): sheets of their own when the lab has any.
-            more = [
-                (kind, header, rows)
+            # Issue 15's providers, send-outs, schedules (besides calibration) and
+            # intermediate checks: a sheet (or CSV file) each, only when the lab has any.
+            # (sheet name, file name's kind, header, rows)
+            optional: list[tuple[str, str, Sequence[str], list[tuple[Any, ...]]]] = [
+                (PROVIDER_SHEETS[kind], kind, header, rows)
                 for kind, header, rows in (
                     ("providers", PROVIDER_HEADER, provider_rows(uow)),
                     ("sendouts", SENDOUT_HEADER, sendout_rows(uow)),
                 )
                 if rows
+            ]
+            optional += [
+                (name, name.lower(), header, rows)
+                for name, header, rows in _schedule_and_check_rows(uow)
             ]
             tags: dict[int, str] = {}
             type_names = {kind.id: kind.name for kind in uow.types.list_all()}
@@ -979,9 +985,6 @@ class TransferService:
 
             custody_header = [label for label, _width in CUSTODY_COLUMNS]
             events_header = [label for label, _width in MAINTENANCE_COLUMNS]
-            # Schedules besides calibration and intermediate checks, in sheets (or CSV
-            # files) of their own, written only when the lab has any.
-            scheduled = _schedule_and_check_rows(uow)
             if fmt == "xlsx":
                 write_xlsx_file(
                     files[0],
@@ -1000,8 +1003,7 @@ class TransferService:
                             events(),
                             [width for _label, width in MAINTENANCE_COLUMNS],
                         ),
-                        *(SheetSpec(PROVIDER_SHEETS[k], h, r) for k, h, r in more),
-                        *(SheetSpec(name, header, rows) for name, header, rows in scheduled),
+                        *(SheetSpec(name, header, rows) for name, _kind, header, rows in optional),
                     ],
                 )
             else:
@@ -1012,15 +1014,10 @@ class TransferService:
                     (files[3], events_header, events()),
                 ):
                     write_csv_file(path, header, ([csv_cell(v) for v in r] for r in rows))
-                for kind, titles, table in more:
-                    path = files[0].with_name(files[0].name.replace("-instruments", f"-{kind}"))
+                base = files[0].name.removesuffix("-instruments.csv")
+                for _name, kind, titles, table in optional:
+                    path = files[0].with_name(f"{base}-{kind}.csv")
                     write_csv_file(path, list(titles), ([csv_cell(v) for v in r] for r in table))
-                    extra.append(path)
-                base = files[0].with_name(files[0].name.removesuffix("-instruments.csv"))
-                for name, extra_header, extra_rows in scheduled:
-                    path = base.with_name(f"{base.name}-{name.lower()}.csv")
-                    lines = ([csv_cell(v) for v in r] for r in extra_rows)
-                    write_csv_file(path, extra_header, lines)
                     extra.append(path)
             return counts[0], counts[1], counts[2], counts[3]
 
