@@ -1,7 +1,8 @@
 """Splitting a tier over processes by how long its tests take (``CALTRACK_SHARD=K/N``).
 
-./run-tests runs the integration tier as two processes side by side, so both cores stay
-busy after the quicker tiers end. A split by test count left one share four minutes
+./run-tests runs the integration tier as several processes side by side (three unless
+``CALTRACK_INTEGRATION_SHARDS`` says), so both cores stay busy after the quicker tiers
+end. A split by test count left one share four minutes
 behind the other: a CLI test that starts ten processes weighs as much as one that reads
 a file. The shares are balanced by the seconds each test took in a measured run, kept in
 ``tests/integration/durations.json`` and refreshed with ``CALTRACK_RECORD_DURATIONS=1``
