@@ -64,7 +64,7 @@ def cmd_schedules_set(args: argparse.Namespace) -> int:
 
 def cmd_schedules_clear(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
-        app.schedules.clear(args.tag, args.kind, reason=args.reason or "")
+        app.schedules.clear(args.tag, args.kind, reason=args.reason)
     print(f"{args.tag}: {args.kind} schedule cleared")
     return 0
 
@@ -171,7 +171,7 @@ def register(sub: Any) -> None:
     clr = add_command(sched, "clear", cmd_schedules_clear, "stop a schedule (kept, audited)")
     clr.add_argument("tag")
     clr.add_argument("--kind", required=True, choices=ROW_KINDS)
-    clr.add_argument("--reason", metavar="TEXT")
+    clr.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the trail)")
     add_command(sched, "counts", cmd_schedules_counts, "due soon and overdue per kind", json=True)
     due = add_command(
         sched, "due", cmd_schedules_due, "check and maintenance due soon or late", json=True

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -166,6 +167,20 @@ class InstrumentType(Base):
     resolution: Mapped[str] = mapped_column(String(40), default="")
     # Canonical JSON list of the standard categories a calibration of it needs.
     standard_categories: Mapped[str] = mapped_column(Text, default="[]")
+    # Default check and maintenance schedules (revision 0020), given to an instrument
+    # when it gets this type and has no schedule of that kind (app.services.schedules):
+    # every "30d" / "6m" ("" none), due-soon window (NULL: the lab's), grace, before use.
+    # A default of a kind exists when it has an interval or is before use.
+    check_every: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    check_soon_days: Mapped[int | None] = mapped_column(Integer)
+    check_grace_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    check_before_use: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    maintenance_every: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    maintenance_soon_days: Mapped[int | None] = mapped_column(Integer)
+    maintenance_grace_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    maintenance_before_use: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(USER_LEN))
     updated_at: Mapped[datetime] = mapped_column(DateTime)

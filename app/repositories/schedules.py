@@ -49,6 +49,23 @@ class ScheduleRepository:
         )
         return [(s, str(tag)) for s, tag in self._session.execute(stmt).all()]
 
+    def lacking(self, type_id: int, kind: str, statuses: tuple[str, ...]) -> list[Instrument]:
+        """Instruments of a type, in one of ``statuses``, with no ``kind`` schedule at all
+        (not even a cleared one), by asset tag."""
+        has_one = select(InstrumentSchedule.id).where(
+            InstrumentSchedule.instrument_id == Instrument.id, InstrumentSchedule.kind == kind
+        )
+        stmt = (
+            select(Instrument)
+            .where(
+                Instrument.type_id == type_id,
+                Instrument.status.in_(statuses),
+                ~has_one.exists(),
+            )
+            .order_by(Instrument.asset_tag_key)
+        )
+        return list(self._session.execute(stmt).scalars())
+
     def iter_all(self) -> Iterator[InstrumentSchedule]:
         stmt = select(InstrumentSchedule).order_by(InstrumentSchedule.id)
         yield from self._session.execute(stmt.execution_options(yield_per=2000)).scalars()

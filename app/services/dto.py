@@ -630,6 +630,38 @@ class TypeFieldInput:
 
 
 @dataclass(frozen=True)
+class ScheduleDefault:
+    """A default check or maintenance schedule a type gives its instruments (issue 15).
+
+    ``every`` as ``schedules.parse_interval`` reads it ("30d", "6m"; "" with before use
+    only); ``soon_days`` None: the lab's due-soon window. Neither an interval nor before
+    use: no default (how an edit removes one).
+    """
+
+    every: str = ""
+    soon_days: int | None = None
+    grace_days: int = 0
+    before_use: bool = False
+
+    def is_set(self) -> bool:
+        """True when this is a schedule (an interval, or before use)."""
+        return bool(self.every.strip()) or self.before_use
+
+    def text(self) -> str:
+        """ "every 6m, grace 3 d, due-soon 10 d, before use" ("none" when not set)."""
+        if not self.is_set():
+            return "none"
+        parts = [f"every {self.every}"] if self.every else []
+        if self.grace_days:
+            parts.append(f"grace {self.grace_days} d")
+        if self.soon_days is not None:
+            parts.append(f"due-soon {self.soon_days} d")
+        if self.before_use:
+            parts.append("before use")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class TypeInput:
     """A new instrument type as entered (the CLI, an imported file, later the dialog).
 
@@ -649,6 +681,9 @@ class TypeInput:
     standard_categories: tuple[str, ...] = ()
     points: tuple[TypePointInput, ...] = ()
     fields: tuple[TypeFieldInput, ...] = ()
+    # Default schedules given to its instruments (None: none of that kind).
+    check: ScheduleDefault | None = None
+    maintenance: ScheduleDefault | None = None
 
 
 @dataclass(frozen=True)
@@ -657,7 +692,8 @@ class TypeChanges:
 
     An empty ``decision_rule`` returns to the lab default; ``default_interval_days`` 0
     removes the default interval. ``points`` and ``fields``, when given, replace the
-    type's whole list (an empty tuple removes them all).
+    type's whole list (an empty tuple removes them all). ``check`` and ``maintenance``,
+    when given, replace that default schedule (an empty ``ScheduleDefault()`` removes it).
     """
 
     name: str | None = None
@@ -672,6 +708,8 @@ class TypeChanges:
     standard_categories: tuple[str, ...] | None = None
     points: tuple[TypePointInput, ...] | None = None
     fields: tuple[TypeFieldInput, ...] | None = None
+    check: ScheduleDefault | None = None
+    maintenance: ScheduleDefault | None = None
 
     def given(self) -> dict[str, Any]:
         """The fields to change, by name."""
@@ -720,6 +758,9 @@ class TypeView:
     standard_categories: tuple[str, ...]
     points: tuple[TypePointView, ...]
     fields: tuple[TypeFieldView, ...]
+    # Default schedules given to its instruments (None: none of that kind).
+    check: ScheduleDefault | None
+    maintenance: ScheduleDefault | None
     instruments: int
     created_at: datetime
     created_by: str

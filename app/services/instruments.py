@@ -37,7 +37,7 @@ from app.services.instrument_rows_fast import fast_rows_agree, filled_rows
 from app.services.lookups import require_instrument
 from app.services.read_views import attachment_view, calibration_views
 from app.services.review import appended, instrument_problems, sentence
-from app.services.schedules import schedule_views
+from app.services.schedules import give_type_defaults_in, schedule_views
 from app.services.settings import due_soon_days
 from app.services.snapshots import (
     created,
@@ -419,8 +419,7 @@ class InstrumentService:
             updated_at=audit.now,
             updated_by=self._identity.user,
         )
-        if type_name or custom:
-            apply_type(uow, obj, type_name, custom)
+        kind = apply_type(uow, obj, type_name, custom) if type_name or custom else None
         set_stated(obj, checked_stated(stated) if stated is not None else None)
         self._flush_unique(uow, lambda: uow.instruments.add(obj), clean["asset_tag"])
         audit.record(
@@ -431,6 +430,9 @@ class InstrumentService:
             created(instrument_snapshot(obj)),
             reason,
         )
+        if kind is not None:
+            # Its type's default check and maintenance schedules, in this transaction.
+            give_type_defaults_in(uow, audit, self._identity, obj, kind, self._clock.today())
         return obj
 
     def edit(
@@ -534,10 +536,12 @@ class InstrumentService:
         # Read before any change (a query after them would flush them early).
         awaiting = awaiting_before_use(uow, obj)
         before = instrument_snapshot(obj)
+        type_before = obj.type_id
+        kind = None
         if type_name is not None or custom:
             # First: it reads the types, and a query after the changes below would flush
             # them early and bump the version twice.
-            apply_type(uow, obj, type_name, custom)
+            kind = apply_type(uow, obj, type_name, custom)
         for name, value in clean.items():
             setattr(obj, name, value)
         if not isinstance(stated, Unchanged):
@@ -559,6 +563,10 @@ class InstrumentService:
         obj.updated_by = self._identity.user
         self._flush_unique(uow, uow.instruments.flush, obj.asset_tag)
         audit.record("instrument", obj.id, obj.asset_tag, "update", changed, reason)
+        if kind is not None and obj.type_id != type_before:
+            # A new type: the default schedules of kinds the instrument has none of
+            # (its own are never overwritten), in this transaction.
+            give_type_defaults_in(uow, audit, self._identity, obj, kind, self._clock.today())
         return obj
 
     def clear_review(

@@ -10,6 +10,13 @@ Other features meet the schedules through three calls: ``done_in`` (a check was
 recorded, a maintenance event logged: the schedule moves on), ``used_in`` (the
 instrument was checked out: its before-use schedules become due) and
 ``due_before_use`` (what must be done before it may be checked out).
+
+An instrument type may give default check and maintenance schedules
+(``type_default``): an instrument that gets the type (created with it, edited or
+imported into it) gets each default of a kind it has no schedule of
+(``give_type_defaults_in``), and ``TypeService.apply_defaults`` gives them to the
+instruments of a type that lack them, on request. An instrument's own schedule, even a
+cleared one (someone stopped it, with a reason), is never overwritten by a type.
 """
 
 from __future__ import annotations
@@ -21,14 +28,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from app.clock import Clock
-from app.db.models import Instrument, InstrumentSchedule
+from app.db.models import Instrument, InstrumentSchedule, InstrumentType
 from app.errors import NotFoundError, ValidationError
 from app.identity import Identity
 from app.repositories.instruments import DueFilter
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.audit import AuditChainWriter
 from app.services.bounds import add_days, day_problem
-from app.services.dto import ScheduleView
+from app.services.dto import ScheduleDefault, ScheduleView
 from app.services.due import (
     Interval,
     IntervalUnit,
@@ -80,6 +87,27 @@ def parse_interval(text: str) -> Interval:
         what = "months" if unit == "m" else "days"
         raise ValidationError({"every": f"must be between 1 and {limit} {what}"})
     return Interval(count, unit)
+
+
+def checked_values(
+    every: str, grace_days: int, soon_days: int | None, before_use: bool
+) -> Interval | None:
+    """The one check of a schedule's values (an instrument's or a type's default): its
+    interval, or None for before use only; ValidationError names each field wrong."""
+    errors: dict[str, str] = {}
+    interval: Interval | None = None
+    if every.strip():
+        try:
+            interval = parse_interval(every)
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    elif not before_use:
+        errors["every"] = "give an interval (as 30d or 6m), or before use, or both"
+    _window("grace_days", grace_days, errors)
+    _window("soon_days", soon_days, errors)
+    if errors:
+        raise ValidationError(errors)
+    return interval
 
 
 def _kind(text: str) -> ScheduleKind:
@@ -171,6 +199,119 @@ def _audit(
     audit.record(ENTITY, row.id, f"{tag} {row.kind}", action, changes, reason)
 
 
+def new_schedule_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    kind: ScheduleKind,
+    values: ScheduleDefault,
+    today: date,
+    reason: str,
+) -> InstrumentSchedule:
+    """A first schedule of ``kind`` (checked values): due one interval from ``today``
+    (so it is not overdue the day it is set) and, when before use, due before the next
+    use. Audited as created."""
+    interval = parse_interval(values.every) if values.every else None
+    row = InstrumentSchedule(
+        instrument_id=instrument.id,
+        kind=kind,
+        interval_count=interval.count if interval else None,
+        interval_unit=interval.unit if interval else None,
+        soon_days=values.soon_days,
+        grace_days=values.grace_days,
+        before_use=values.before_use,
+        due_before_use=values.before_use,
+        last_done=None,
+        next_due=advance(today, interval) if interval else None,
+        active=True,
+        created_at=audit.now,
+        created_by=identity.user,
+        updated_at=audit.now,
+        updated_by=identity.user,
+    )
+    uow.schedules.add(row)
+    _audit(audit, row, instrument.asset_tag, "create", created(schedule_snapshot(row)), reason)
+    return row
+
+
+# -- a type's default schedules ----------------------------------------------------------
+
+
+def type_default(kind_obj: InstrumentType, kind: str) -> ScheduleDefault | None:
+    """The type's default ``kind`` schedule as stored, or None when it gives none."""
+    value = ScheduleDefault(
+        every=str(getattr(kind_obj, f"{kind}_every") or ""),
+        soon_days=getattr(kind_obj, f"{kind}_soon_days"),
+        grace_days=int(getattr(kind_obj, f"{kind}_grace_days") or 0),
+        before_use=bool(getattr(kind_obj, f"{kind}_before_use")),
+    )
+    return value if value.is_set() else None
+
+
+def checked_default(kind: str, value: ScheduleDefault | None) -> ScheduleDefault | None:
+    """A type's default ``kind`` schedule checked by the rule of every schedule and made
+    canonical ("6M " → "6m"); None when it is none. ValidationError names the fields as
+    ``check_every``, ``maintenance_grace_days`` ..."""
+    if value is None or not value.is_set():
+        return None
+    errors: dict[str, str] = {}
+    interval: Interval | None = None
+    for name in ("grace_days", "soon_days"):
+        number = getattr(value, name)
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+            errors[f"{kind}_{name}"] = f"a whole number of days (got {number!r})"
+    if not errors:
+        try:
+            interval = checked_values(
+                value.every, value.grace_days, value.soon_days, value.before_use
+            )
+        except ValidationError as exc:
+            errors = {f"{kind}_{name}": message for name, message in exc.fields.items()}
+    if errors:
+        raise ValidationError(errors)
+    return ScheduleDefault(
+        every=interval.text() if interval else "",
+        soon_days=value.soon_days,
+        grace_days=value.grace_days,
+        before_use=bool(value.before_use),
+    )
+
+
+def set_type_default(kind_obj: InstrumentType, kind: str, value: ScheduleDefault | None) -> None:
+    """Store a checked default ``kind`` schedule on the type (None: none)."""
+    value = value or ScheduleDefault()
+    setattr(kind_obj, f"{kind}_every", value.every)
+    setattr(kind_obj, f"{kind}_soon_days", value.soon_days)
+    setattr(kind_obj, f"{kind}_grace_days", value.grace_days)
+    setattr(kind_obj, f"{kind}_before_use", value.before_use)
+
+
+def give_type_defaults_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    kind_obj: InstrumentType,
+    today: date,
+    reason: str = "",
+    kinds: Sequence[str] = ROW_KINDS,
+) -> list[str]:
+    """Give ``instrument`` each default schedule of its type ``kind_obj`` of a kind it
+    has no schedule of (none at all: a cleared one is the instrument's own choice and
+    stays cleared), in the caller's transaction, each audited. The kinds given."""
+    why = "; ".join(r for r in (f"default schedule of type {kind_obj.name}", reason) if r)
+    given: list[str] = []
+    for kind in kinds:
+        checked = _kind(kind)
+        default = type_default(kind_obj, checked)
+        if default is None or uow.schedules.get(instrument.id, checked) is not None:
+            continue
+        new_schedule_in(uow, audit, identity, instrument, checked, default, today, why)
+        given.append(checked)
+    return given
+
+
 def done_in(
     uow: UnitOfWork,
     audit: AuditChainWriter,
@@ -181,17 +322,27 @@ def done_in(
     why: str,
 ) -> bool:
     """A check or maintenance of ``kind`` was done on ``on``: its schedule (if active)
-    moves its next due on from that day and is no longer due before use. A record
-    entered late (before the last one done) moves nothing. True when it moved."""
+    moves its next due on from that day and is no longer due before use. True when it
+    moved.
+
+    A schedule only moves forward. A record entered late moves nothing when it is dated
+    before the schedule's last done, or when its next due would come before the one in
+    force: it was done before the schedule was set (or last set), which started the
+    schedule from that day, so it cannot make the schedule due earlier nor count as
+    the work done before the next use.
+    """
     row = uow.schedules.get(instrument.id, _kind(kind))
     if row is None or not row.active:
         return False
+    interval = _interval_of(row)
+    next_due = advance(on, interval) if interval else None
     if row.last_done is not None and on < row.last_done:
         return False
+    if next_due is not None and row.next_due is not None and next_due < row.next_due:
+        return False
     before = schedule_snapshot(row)
-    interval = _interval_of(row)
     row.last_done = on
-    row.next_due = advance(on, interval) if interval else None
+    row.next_due = next_due
     row.due_before_use = False
     changed = diff(before, schedule_snapshot(row))
     if not changed:
@@ -323,19 +474,7 @@ class ScheduleService:
         the next due from the last time it was done (none yet: due in one interval
         from today, so a new schedule is not overdue the day it is set)."""
         kind = _kind(data.kind)
-        errors: dict[str, str] = {}
-        interval: Interval | None = None
-        if data.every:
-            try:
-                interval = parse_interval(data.every)
-            except ValidationError as exc:
-                errors.update(exc.fields)
-        elif not data.before_use:
-            errors["every"] = "give an interval (as 30d or 6m), or before use, or both"
-        _window("grace_days", data.grace_days, errors)
-        _window("soon_days", data.soon_days, errors)
-        if errors:
-            raise ValidationError(errors)
+        interval = checked_values(data.every, data.grace_days, data.soon_days, data.before_use)
 
         def write(uow: UnitOfWork) -> ScheduleView:
             instrument = require_instrument(uow, tag)
@@ -353,24 +492,14 @@ class ScheduleService:
                 "active": True,
             }
             if row is None:
-                row = InstrumentSchedule(
-                    instrument_id=instrument.id,
-                    kind=kind,
-                    due_before_use=data.before_use,
-                    last_done=None,
-                    created_at=audit.now,
-                    created_by=self._identity.user,
-                    updated_at=audit.now,
-                    updated_by=self._identity.user,
-                    **values,
-                )
-                uow.schedules.add(row)
-                _audit(
+                row = new_schedule_in(
+                    uow,
                     audit,
-                    row,
-                    instrument.asset_tag,
-                    "create",
-                    created(schedule_snapshot(row)),
+                    self._identity,
+                    instrument,
+                    kind,
+                    ScheduleDefault(data.every, data.soon_days, data.grace_days, data.before_use),
+                    today,
                     reason,
                 )
             else:
@@ -392,9 +521,19 @@ class ScheduleService:
 
         return self._uow.write(write, label=f"set {kind} schedule")
 
-    def clear(self, tag: str, kind: str, *, reason: str = "") -> None:
-        """Stop the ``kind`` schedule of ``tag`` (kept, inactive; audited)."""
+    def clear(self, tag: str, kind: str, *, reason: str) -> None:
+        """Stop the ``kind`` schedule of ``tag`` (kept, inactive; audited).
+
+        A reason is required, as for every removal from what QA relies on (voiding a
+        record, a check or an attachment, retiring a provider): a stopped check or
+        maintenance schedule is a change to how the instrument is kept fit for use.
+        """
         checked = _kind(kind)
+        why = reason.strip()
+        if not why:
+            raise ValidationError(
+                {"reason": "a reason is required to clear a schedule (kept in the audit trail)"}
+            )
 
         def write(uow: UnitOfWork) -> None:
             instrument = require_instrument(uow, tag)
@@ -409,7 +548,7 @@ class ScheduleService:
             row.updated_by = self._identity.user
             uow.schedules.flush()
             changed = diff(before, schedule_snapshot(row))
-            _audit(audit, row, instrument.asset_tag, "clear", changed, reason)
+            _audit(audit, row, instrument.asset_tag, "clear", changed, why)
             audit.flush()
 
         self._uow.write(write, label=f"clear {checked} schedule")

@@ -81,6 +81,19 @@ RECORD_AUDITED = (
 # stored rule (NULL, before revision 0010) was judged by, and how its snapshot says so.
 SIMPLE_RULE = "simple"
 
+# A type's default check and maintenance schedules (revision 0020), as stored and audited.
+TYPE_SCHEDULE_DEFAULTS: dict[str, Any] = {
+    f"{kind}_{name}": value
+    for kind in ("check", "maintenance")
+    for name, value in (
+        ("every", ""),
+        ("soon_days", None),
+        ("grace_days", 0),
+        ("before_use", False),
+    )
+}
+TYPE_SCHEDULE_FIELDS = tuple(TYPE_SCHEDULE_DEFAULTS)
+
 # Fields added to an entity after its first release: events written before them do not
 # name them, and replaying such a trail must take the column's default, not "changed".
 ADDED_LATER: dict[str, dict[str, Any]] = {
@@ -104,6 +117,8 @@ ADDED_LATER: dict[str, dict[str, Any]] = {
     },
     # The OOT impact (revision 0012): named in an event only once set (case_snapshot).
     "oot_case": {"impact_snapshot": "", "origin_case_id": None},
+    # Default schedules (revision 0020): none on a type created before them.
+    "instrument_type": TYPE_SCHEDULE_DEFAULTS,
 }
 
 # An instrument type's scalar fields; its points and fields join them in type_snapshot.
@@ -117,6 +132,8 @@ TYPE_AUDITED = (
     "range_low",
     "range_high",
     "resolution",
+    # Default schedules (revision 0020): app.services.schedules gives them to instruments.
+    *TYPE_SCHEDULE_FIELDS,
 )
 
 # What a signature on a calibration record covers, fixed for good: a later CalTrack

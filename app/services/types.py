@@ -4,8 +4,10 @@ A type ("Digital thermometer, 0-150 °C") holds a default interval, a decision r
 (``decision_rules.parse_rule``'s code; none: the lab's default), the procedure it is
 calibrated by (document id and revision), the range and resolution its tolerances need,
 the standard categories a calibration of it needs, its test points (nominal, tolerance
-as written, read by ``tolerance_spec.parse_tolerance``, unit) and the custom fields its
-instruments carry (text, number, date or choice; required or not).
+as written, read by ``tolerance_spec.parse_tolerance``, unit), the custom fields its
+instruments carry (text, number, date or choice; required or not) and its default check
+and maintenance schedules (issue 15; ``app.services.schedules`` gives them to an
+instrument that gets the type and has no schedule of that kind).
 
 Who keeps types: QA (and admins, who rank above). A type states how the lab calibrates
 and judges a kind of instrument — the documented method and decision rule ISO/IEC
@@ -16,8 +18,11 @@ server the same split is enforced by the grants of revision 0011.
 
 Every add and edit is audited as entity ``instrument_type`` with the whole plan in its
 snapshot, and ``db verify`` replays it against the table. Editing a type never changes
-a calibration already recorded, nor an instrument's stored custom values: it changes
-only what the next calibration starts from (``prefill``).
+a calibration already recorded, nor an instrument's stored custom values or schedules:
+it changes only what the next calibration starts from (``prefill``) and what an
+instrument gets when it is given the type. Giving a changed default schedule to the
+instruments of a type that have none of that kind is an explicit action of its own
+(``apply_defaults``), audited per schedule.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from app.services.decision_rules import parse_rule
 from app.services.dto import (
     CalibrationPrefill,
     PrefillPoint,
+    ScheduleDefault,
     TypeChanges,
     TypeFieldInput,
     TypeFieldView,
@@ -58,8 +64,16 @@ from app.services.dto import (
 )
 from app.services.lookups import require_instrument
 from app.services.point_entry import read_number
+from app.services.schedules import (
+    ROW_KINDS,
+    checked_default,
+    give_type_defaults_in,
+    set_type_default,
+    type_default,
+)
 from app.services.snapshots import (
     TYPE_AUDITED,
+    TYPE_SCHEDULE_FIELDS,
     created,
     custom_values,
     diff,
@@ -85,6 +99,8 @@ KEEPER_ROLE = "qa"  # who adds and edits types (see the module's notes)
 MAX_POINTS = 200
 MAX_FIELDS = 50
 MAX_CATEGORIES = 20
+# Instruments ``apply_defaults`` gives schedules to: not retired or lost ones.
+APPLY_STATUSES = ("in_service", "out_of_service")
 
 
 def canonical(value: Any) -> str:
@@ -271,6 +287,11 @@ def checked_type(data: TypeInput) -> dict[str, Any]:
         "points": _points(data.points, measuring, step, errors),
         "fields": _fields(data.fields, errors),
     }
+    for kind in ROW_KINDS:
+        try:
+            clean[kind] = checked_default(kind, getattr(data, kind))
+        except ValidationError as exc:
+            errors.update(exc.fields)
     if errors:
         raise ValidationError(errors)
     return clean
@@ -498,6 +519,8 @@ def type_view(kind: InstrumentType, instruments: int) -> TypeView:
             TypeFieldView(f.seq, f.name, f.kind, bool(f.required), tuple(stored_list(f.choices)))
             for f in kind.fields
         ),
+        check=type_default(kind, "check"),
+        maintenance=type_default(kind, "maintenance"),
         instruments=instruments,
         created_at=kind.created_at,
         created_by=kind.created_by,
@@ -519,6 +542,46 @@ def procedure_text(kind: InstrumentType) -> str:
 
 
 # -- import and export ----------------------------------------------------------------
+
+
+def _default_entries(view: TypeView) -> dict[str, Any]:
+    """A type's default schedules in the document: written only when it has one, so a
+    file of types without any stays the file an older CalTrack reads."""
+    entries: dict[str, Any] = {}
+    for kind in ROW_KINDS:
+        value: ScheduleDefault | None = getattr(view, kind)
+        if value is not None:
+            entries[kind] = {
+                "every": value.every,
+                "soon_days": value.soon_days,
+                "grace_days": value.grace_days,
+                "before_use": value.before_use,
+            }
+    return entries
+
+
+def _default_entry(name: str, kind: str, raw: Any) -> ScheduleDefault | None:
+    """A default schedule of an imported type (null: none); its values are checked with
+    the type's other fields."""
+    if raw is None:
+        return None
+    shape = (
+        f'{name}: {kind} is {{"every": "30d" or "6m" or "", "soon_days": days or null, '
+        '"grace_days": days, "before_use": true or false}'
+    )
+    if not isinstance(raw, dict) or set(raw) - {"every", "soon_days", "grace_days", "before_use"}:
+        raise ValidationError({"file": shape})
+    every, soon = raw.get("every") or "", raw.get("soon_days")
+    grace, before = raw.get("grace_days") or 0, raw.get("before_use", False)
+    if not (
+        isinstance(every, str)
+        and (soon is None or (isinstance(soon, int) and not isinstance(soon, bool)))
+        and isinstance(grace, int)
+        and not isinstance(grace, bool)
+        and isinstance(before, bool)
+    ):
+        raise ValidationError({"file": shape})
+    return ScheduleDefault(every, soon, grace, before)
 
 
 def type_document(views: Sequence[TypeView]) -> dict[str, Any]:
@@ -551,6 +614,7 @@ def type_document(views: Sequence[TypeView]) -> dict[str, Any]:
                     }
                     for f in v.fields
                 ],
+                **_default_entries(v),
             }
             for v in views
         ],
@@ -585,6 +649,7 @@ def _entry(n: int, raw: Any) -> TypeInput:
             "standard_categories",
             "points",
             "fields",
+            *ROW_KINDS,
             *_TEXT_KEYS,
         }
     )
@@ -636,14 +701,26 @@ def _entry(n: int, raw: Any) -> TypeInput:
         field_inputs.append(
             TypeFieldInput(f["name"], f["kind"], f.get("required", False), tuple(choices))
         )
+    try:
+        check = _default_entry(raw["name"], "check", raw.get("check"))
+        maintenance = _default_entry(raw["name"], "maintenance", raw.get("maintenance"))
+    except ValidationError as exc:
+        raise wrong(next(iter(exc.fields.values()))) from None
     return TypeInput(
         name=raw["name"],
+        description=texts["description"],
         default_interval_days=interval,
         decision_rule=rule,
+        procedure_id=texts["procedure_id"],
+        procedure_revision=texts["procedure_revision"],
+        range_low=texts["range_low"],
+        range_high=texts["range_high"],
+        resolution=texts["resolution"],
         standard_categories=tuple(categories),
         points=tuple(point_inputs),
         fields=tuple(field_inputs),
-        **texts,
+        check=check,
+        maintenance=maintenance,
     )
 
 
@@ -832,6 +909,49 @@ class TypeService:
                 ),
             ) from None
 
+    def apply_defaults(
+        self, name: str, *, dry_run: bool = False, reason: str = ""
+    ) -> dict[str, builtins.list[str]]:
+        """Give the type's default schedules to its instruments that have no schedule
+        of that kind (none at all: a cleared one stays cleared), leaving out retired and
+        lost ones. Asked for explicitly (editing a type never rewrites instruments);
+        each schedule given is audited. The asset tags given (or, with ``dry_run``, that
+        would be), by kind; a kind the type gives no default of is not named.
+        """
+
+        def work(uow: UnitOfWork) -> dict[str, builtins.list[str]]:
+            kind = require_type(uow, name)
+            lacking = {
+                row_kind: uow.schedules.lacking(kind.id, row_kind, APPLY_STATUSES)
+                for row_kind in ROW_KINDS
+                if type_default(kind, row_kind) is not None
+            }
+            found: dict[str, builtins.list[str]] = {
+                k: [i.asset_tag for i in objs] for k, objs in lacking.items()
+            }
+            if dry_run or not any(found.values()):
+                return found
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            today = self._clock.today()
+            for kind_name, instruments in lacking.items():
+                for instrument in instruments:
+                    give_type_defaults_in(
+                        uow,
+                        audit,
+                        self._identity,
+                        instrument,
+                        kind,
+                        today,
+                        reason,
+                        kinds=(kind_name,),
+                    )
+            audit.flush()
+            return found
+
+        if dry_run:
+            return self._uow.read(work)
+        return self._uow.write(work, label="give instruments their type's schedules")
+
     def export_document(self) -> dict[str, Any]:
         """Every type as the JSON document ``types export`` writes."""
         return type_document(self.list())
@@ -898,6 +1018,8 @@ class TypeService:
                 TypeFieldInput(f.name, f.kind, bool(f.required), tuple(stored_list(f.choices)))
                 for f in kind.fields
             ),
+            check=type_default(kind, "check"),
+            maintenance=type_default(kind, "maintenance"),
         )
         given = changes.given()
         if given.get("default_interval_days") == 0:
@@ -910,7 +1032,10 @@ class TypeService:
     @staticmethod
     def _set(kind: InstrumentType, clean: Mapping[str, Any]) -> None:
         for name in TYPE_AUDITED:
-            setattr(kind, name, clean[name])
+            if name not in TYPE_SCHEDULE_FIELDS:
+                setattr(kind, name, clean[name])
+        for row_kind in ROW_KINDS:
+            set_type_default(kind, row_kind, clean[row_kind])
         kind.standard_categories = canonical(clean["standard_categories"])
         points = [(p.nominal, p.tolerance, p.unit) for p in kind.points]
         if points != clean["points"]:

@@ -76,7 +76,7 @@ from app.ui.dialogs.help_dialogs import ShortcutsDialog, UserGuide
 from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.providers_dialog import ProvidersDialog
 from app.ui.dialogs.reason_dialog import ReasonDialog
-from app.ui.dialogs.schedule_dialog import ScheduleDialog
+from app.ui.dialogs.schedule_dialog import ClearRequest, ScheduleDialog
 from app.ui.dialogs.server_dialog import ServerDialog
 from app.ui.dialogs.types_dialog import TypesDialog
 from app.ui.flow_layout import FlowLayout
@@ -1449,13 +1449,13 @@ class MainWindow(QMainWindow):
 
         def open_dialog(schedules: list[ScheduleView]) -> None:
             def submit(
-                what: ScheduleInput | str,
+                what: ScheduleInput | ClearRequest,
                 ok: Callable[[Any], None],
                 fail: Callable[[BaseException], None],
             ) -> None:
                 def write() -> ScheduleView | None:
-                    if isinstance(what, str):
-                        service.clear(detail.asset_tag, what)
+                    if isinstance(what, ClearRequest):
+                        service.clear(detail.asset_tag, what.kind, reason=what.reason)
                         return None
                     return service.set(detail.asset_tag, what)
 

@@ -60,7 +60,8 @@ STORY = [
     ["schedules", "set", "TH-001", "--kind", "check", "--every", "9999999999d"],
     ["schedules", "set", "TH-001", "--kind", "check", "--every", "1m", "--grace", "10**9"],
     ["schedules", "set", "NOPE-9", "--kind", "check", "--every", "1m"],
-    ["schedules", "clear", "TH-001", "--kind", "maintenance"],
+    ["schedules", "clear", "TH-001", "--kind", "maintenance", "--reason", "again"],
+    ["schedules", "clear", "TH-001", "--kind", "check", "--reason", "  "],
     ["checks", "add", "TH-001", "--date", "2026-02-30", "--result", "pass", "--standard", "x"],
     ["checks", "add", "TH-001", "--date", "2026-02-03", "--value", "1:1", "--standard", "x"],
     ["checks", "add", "TH-001", "--date", "2026-02-03", "--standard", "x"],
@@ -98,10 +99,11 @@ def test_schedules_and_checks_through_the_cli(tmp_path: Path) -> None:
         ("pass", "REF-1"),
     ]
     after = {s["kind"]: s for s in json.loads(good[6][1])["schedules"]}
-    # The last check (Feb 1) moved it: one month on.
+    # The checks (Jan 31, Feb 1) were done before the schedule was set (today): they
+    # would make it due earlier, so they move nothing (a schedule only moves forward).
     assert (after["check"]["last_done"], after["check"]["next_due"]) == (
-        "2026-02-01",
-        "2026-03-01",
+        None,
+        first[1]["next_due"],
     )
     assert "voided: wrong instrument" in good[7][1]
     # REF-1's check is due in 10 days; TH-001 is out of service, so not in the filter.
@@ -118,12 +120,13 @@ def test_schedules_and_checks_through_the_cli(tmp_path: Path) -> None:
     assert "'10**9' is not a whole number" in messages[2]
     assert "no instrument with asset tag 'NOPE-9'" in messages[3]
     assert "has no maintenance schedule" in messages[4]
-    assert "is not a date" in messages[5]
-    assert "NOMINAL:READING:LIMIT" in messages[6]
-    assert "give readings, or the result" in messages[7]
-    assert "the readings say pass, not fail" in messages[8]
-    assert "already voided" in messages[9]
-    assert "is not a check number" in messages[10]
+    assert "a reason is required to clear a schedule" in messages[5]
+    assert "is not a date" in messages[6]
+    assert "NOMINAL:READING:LIMIT" in messages[7]
+    assert "give readings, or the result" in messages[8]
+    assert "the readings say pass, not fail" in messages[9]
+    assert "already voided" in messages[10]
+    assert "is not a check number" in messages[11]
     assert verify[0] == 0 and verify[1].startswith("clean"), verify
 
     # A real `caltrack` process: bad input exits 2 with one line and changes nothing.

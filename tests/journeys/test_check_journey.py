@@ -21,6 +21,7 @@ from app.bootstrap import CalTrack
 from app.services.schedules import ScheduleInput
 from app.settings.user_settings import UserSettings
 from app.ui.dialogs.check_dialog import CheckDialog
+from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.schedule_dialog import ScheduleDialog
 from app.ui.main_window import MainWindow
 from tests.conftest import add_thermometer
@@ -151,5 +152,13 @@ def test_a_maintenance_schedule_set_and_cleared_through_the_dialog(
     person.write("M")
     assert dialog.every.text() == "6m"  # what is set now
     person.click(dialog.clear_button)
+    # Clearing asks why (required, as for a void); OK waits for a reason.
+    reason = person.wait_for(ReasonDialog)
+    assert reason.windowTitle() == "Clear schedule" and not reason.ok.isEnabled()
+    assert person.focused() is reason.text
+    person.write("pump sold")
+    person.click(reason.ok)
     qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
     assert [s.kind for s in app.schedules.list("REF-1")] == ["calibration"]
+    cleared = next(e for e in app.audit.recent(limit=10) if e.action == "clear")
+    assert cleared.reason == "pump sold"

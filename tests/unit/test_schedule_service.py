@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from app.bootstrap import CalTrack
+from app.bootstrap import CalTrack, open_caltrack
+from app.clock import FixedClock
 from app.errors import NotFoundError, ValidationError
+from app.identity import Identity
 from app.services.checks import CheckInput, parse_reading
 from app.services.schedules import ScheduleInput
-from tests.conftest import add_thermometer
+from tests.conftest import NOW, add_thermometer, state_for
 
 TODAY = date(2026, 11, 23)  # the fixture clock's day
 
@@ -37,7 +39,12 @@ def test_calibration_is_the_first_schedule_and_others_follow(app: CalTrack) -> N
     app.schedules.clear("TH-001", "maintenance", reason="sold the pump")
     assert [s.kind for s in app.schedules.list("TH-001")] == ["calibration", "check"]
     with pytest.raises(NotFoundError):
-        app.schedules.clear("TH-001", "maintenance")
+        app.schedules.clear("TH-001", "maintenance", reason="again")
+    # Clearing stops what QA relies on: a reason is required, as for a void.
+    with pytest.raises(ValidationError) as blank:
+        app.schedules.clear("TH-001", "check", reason=" \t")
+    assert "reason is required" in blank.value.fields["reason"]
+    assert [s.kind for s in app.schedules.list("TH-001")] == ["calibration", "check"]
     with pytest.raises(ValidationError) as bad:
         app.schedules.set("TH-001", ScheduleInput("check", every="", grace_days=-1))
     assert set(bad.value.fields) == {"every", "grace_days"}
@@ -66,8 +73,10 @@ def test_a_failing_check_takes_the_instrument_out_of_service_and_moves_the_sched
         CheckInput(date(2026, 10, 31), (parse_reading("20:20.2:0.5"),), standard="ref-1"),
     )
     assert (passed.result, passed.standard) == ("pass", "REF-1")
-    # Oct 31 + 3 months: Jan 31.
-    assert app.schedules.list("TH-001")[1].next_due == date(2027, 1, 31)
+    # Oct 31 is before the schedule was set (today, due Feb 23): Oct 31 + 3 months would
+    # make it due earlier, Jan 31, so the late entry moves nothing (only forward).
+    check = app.schedules.list("TH-001")[1]
+    assert (check.last_done, check.next_due) == (None, date(2027, 2, 23))
     assert app.instruments.get("TH-001").lifecycle == "in_service"
 
     failed = app.checks.add(
@@ -153,9 +162,42 @@ def test_export_carries_schedules_and_checks(app: CalTrack, tmp_path: Path) -> N
     assert "TH-001,check,6m,2" in (tmp_path / "flat-schedules.csv").read_text("utf-8-sig")
 
 
-def test_voiding_the_latest_check_moves_the_schedule_back(app: CalTrack) -> None:
+def test_a_record_dated_before_the_schedule_or_its_last_done_moves_nothing(
+    app: CalTrack,
+) -> None:
     add_thermometer(app, "TH-001")
-    app.schedules.set("TH-001", ScheduleInput("check", every="1m"))
+    app.schedules.set("TH-001", ScheduleInput("maintenance", every="1m", before_use=True))
+    app.schedules.used("TH-001")
+    # Done before the schedule was set today (due Dec 23): it would move it back.
+    assert not app.schedules.done("TH-001", "maintenance", date(2026, 11, 1))
+    view = app.schedules.list("TH-001")[1]
+    assert (view.last_done, view.next_due, view.status) == (None, date(2026, 12, 23), "before-use")
+    # Done today: forward (the same day), and no longer due before use.
+    assert app.schedules.done("TH-001", "maintenance", TODAY)
+    view = app.schedules.list("TH-001")[1]
+    assert (view.last_done, view.next_due) == (TODAY, date(2026, 12, 23))
+    assert view.status != "before-use"
+    # Before the last done: nothing moves either.
+    assert not app.schedules.done("TH-001", "maintenance", date(2026, 11, 22))
+    assert app.schedules.list("TH-001")[1].last_done == TODAY
+    assert app.maintenance.verify().problems == []
+
+
+def test_voiding_the_latest_check_moves_the_schedule_back(db_url: str, alice: Identity) -> None:
+    # The schedule was set on Aug 1, so the checks after it move it.
+    august = FixedClock(datetime(2026, 8, 1, 9, tzinfo=UTC))
+    with open_caltrack(
+        db_url, create=True, identity=alice, clock=august, state_dir=state_for(db_url)
+    ) as app:
+        add_thermometer(app, "TH-001")
+        app.schedules.set("TH-001", ScheduleInput("check", every="1m"))
+    with open_caltrack(
+        db_url, identity=alice, clock=FixedClock(NOW), state_dir=state_for(db_url)
+    ) as app:
+        _void_the_latest_check(app)
+
+
+def _void_the_latest_check(app: CalTrack) -> None:
     app.checks.add("TH-001", CheckInput(date(2026, 8, 31), result="pass", standard="A-1"))
     late = app.checks.add("TH-001", CheckInput(date(2026, 10, 31), result="pass", standard="A-1"))
     assert app.schedules.list("TH-001")[1].next_due == date(2026, 11, 30)

@@ -2,13 +2,15 @@
 
 The calibration schedule is the instrument's own (the instrument form's interval and
 grace); this dialog keeps the other two. The kind chosen fills the form from what is
-set now; Save sets it, Clear schedule stops it (kept, audited). Rules and messages are
+set now; Save sets it, Clear schedule stops it (kept, audited; it asks for the
+reason the service requires). Rules and messages are
 the service's (``app.services.schedules``), shown at their fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -27,10 +29,21 @@ from app.services.dto import InstrumentDetail, ScheduleView
 from app.services.schedules import ROW_KINDS, ScheduleInput
 from app.ui import messages
 from app.ui.dialogs.form import ValidatingForm, dialog_layout, notice_box
+from app.ui.dialogs.reason_dialog import ReasonDialog
+from app.ui.modal import open_modal
+
+
+@dataclass(frozen=True)
+class ClearRequest:
+    """Clear the ``kind`` schedule, for ``reason`` (required, as the service says)."""
+
+    kind: str
+    reason: str
+
 
 Submit = Callable[
-    [ScheduleInput | str, Callable[[Any], None], Callable[[BaseException], None]], None
-]  # a ScheduleInput to set, or the kind (a str) to clear
+    [ScheduleInput | ClearRequest, Callable[[Any], None], Callable[[BaseException], None]], None
+]  # a ScheduleInput to set, or a ClearRequest
 
 
 class ScheduleDialog(QDialog):
@@ -128,8 +141,22 @@ class ScheduleDialog(QDialog):
         self._submit(data, self._saved, self._failed)
 
     def _clear(self) -> None:
-        self.clear_button.setEnabled(False)
-        self._submit(self.chosen_kind(), self._saved, self._failed)
+        kind = self.chosen_kind()
+        label = "intermediate check" if kind == "check" else "maintenance"
+        dialog = ReasonDialog(
+            "Clear schedule",
+            f"Stop the {label} schedule? It is kept, marked cleared, and the audit trail "
+            "keeps your reason.",
+            self,
+        )
+
+        def answered(result: int) -> None:
+            if not result:
+                return
+            self.clear_button.setEnabled(False)
+            self._submit(ClearRequest(kind, dialog.reason), self._saved, self._failed)
+
+        open_modal(dialog, answered)
 
     def _saved(self, result: Any) -> None:
         self.save_button.setEnabled(True)
