@@ -7,6 +7,12 @@ and the custom fields as repeated ``--field NAME:KIND[:required]`` (KIND text, n
 date, or ``choice=A|B|C``). On ``edit``, the points (or fields, or standard categories)
 given replace the type's whole list; ``--no-points`` and the like empty it.
 ``types export`` / ``types import`` move the register as a JSON file, all types or none.
+
+A type's default schedules: ``--check-every 6m`` (or ``--maintenance-every``) with
+``--check-grace-days``, ``--check-soon-days`` and ``--check-before-use``; on ``edit``
+the options given for a kind replace that default whole and ``--no-check`` removes it.
+Editing a default changes no instrument: ``--apply-schedules`` gives the type's defaults
+to its instruments that have no schedule of that kind (audited, one schedule each).
 """
 
 from __future__ import annotations
@@ -16,16 +22,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.cli.common import add_command, add_group, open_app, version_number
+from app.cli.common import add_command, add_group, open_app, version_number, whole_number
 from app.cli.output import print_fields, print_json, print_table
 from app.errors import UsageError, ValidationError
 from app.services.dto import (
+    ScheduleDefault,
     TypeChanges,
     TypeFieldInput,
     TypeInput,
     TypePointInput,
     TypeView,
 )
+from app.services.schedules import ROW_KINDS
 from app.services.validation import parse_float
 from app.storage.atomic import atomic_write_text
 
@@ -92,6 +100,29 @@ def _categories(args: argparse.Namespace) -> tuple[str, ...] | None:
     return None if args.standard_category is None else tuple(args.standard_category)
 
 
+def _default(args: argparse.Namespace, kind: str) -> ScheduleDefault | None:
+    """The ``kind`` default the options give; None when none of its options is given.
+    ``--no-KIND``: an empty default, which removes it."""
+    if getattr(args, f"no_{kind}", False):
+        return ScheduleDefault()
+    every = getattr(args, f"{kind}_every")
+    grace = getattr(args, f"{kind}_grace_days")
+    soon = getattr(args, f"{kind}_soon_days")
+    before_use = bool(getattr(args, f"{kind}_before_use"))
+    if every is None and grace is None and soon is None and not before_use:
+        return None
+    if not (every or "").strip() and not before_use:
+        # Named here, or a grace alone would read as "remove the default".
+        raise ValidationError(
+            {f"{kind}_every": "give an interval (as 30d or 6m), or before use, or both"}
+        )
+    return ScheduleDefault(every or "", soon, grace or 0, before_use)
+
+
+def _default_text(value: ScheduleDefault | None) -> str:
+    return value.text() if value is not None else "none"
+
+
 def _print_type(v: TypeView) -> None:
     procedure = f"{v.procedure_id} rev {v.procedure_revision}".strip() if v.procedure_id else ""
     print_fields(
@@ -109,6 +140,8 @@ def _print_type(v: TypeView) -> None:
             ("Range", f"{v.range_low} … {v.range_high}" if v.range_low else ""),
             ("Resolution", v.resolution),
             ("Standards needed", ", ".join(v.standard_categories)),
+            ("Check schedule", _default_text(v.check)),
+            ("Maintenance schedule", _default_text(v.maintenance)),
             ("Instruments", v.instruments),
             ("Updated", f"{v.updated_at:%Y-%m-%d %H:%M} UTC by {v.updated_by}"),
             ("Version", v.version),
@@ -180,6 +213,8 @@ def cmd_types_add(args: argparse.Namespace) -> int:
         standard_categories=_categories(args) or (),
         points=_points(args) or (),
         fields=_fields(args) or (),
+        check=_default(args, "check"),
+        maintenance=_default(args, "maintenance"),
     )
     with open_app(args, edit=True) as app:
         view = app.types.add(data, reason=args.reason or "")
@@ -204,15 +239,40 @@ def cmd_types_edit(args: argparse.Namespace) -> int:
         standard_categories=_categories(args),
         points=_points(args),
         fields=_fields(args),
+        check=_default(args, "check"),
+        maintenance=_default(args, "maintenance"),
     )
+    reason = args.reason or ""
+    if not changes.given() and not args.apply_schedules:
+        raise ValidationError({"fields": "nothing to change"})
     with open_app(args, edit=True) as app:
-        view = app.types.edit(
-            args.name, changes, expected_version=args.expect_version, reason=args.reason or ""
-        )
+        name = args.name
+        view = None
+        if changes.given():
+            view = app.types.edit(
+                name, changes, expected_version=args.expect_version, reason=reason
+            )
+            name = view.name
+        # Given to instruments only when asked (--apply-schedules); else how many lack it.
+        lacking = app.types.apply_defaults(name, dry_run=not args.apply_schedules, reason=reason)
+        if view is None:
+            view = app.types.get(name)
     if args.json:
-        print_json(view)
-    else:
+        # The type as before; with --apply-schedules, and the schedules given.
+        print_json({"type": view, "schedules_given": lacking} if args.apply_schedules else view)
+        return 0
+    if changes.given():
         print(f"saved type {view.name} (version {view.version})")
+    for kind, tags in lacking.items():
+        if args.apply_schedules and not tags:
+            print(f"none of its instruments lacks a {kind} schedule: none given")
+        elif args.apply_schedules:
+            print(f"gave the default {kind} schedule to {len(tags)} instruments: {', '.join(tags)}")
+        elif tags and (changes.check if kind == "check" else changes.maintenance) is not None:
+            print(
+                f"{len(tags)} instruments of this type have no {kind} schedule and were not "
+                "changed; --apply-schedules gives them the default"
+            )
     return 0
 
 
@@ -317,7 +377,36 @@ def _type_args(parser: argparse.ArgumentParser, *, adding: bool) -> None:
     if not adding:
         for what in ("points", "fields", "standard-categories"):
             parser.add_argument(f"--no-{what}", action="store_true", help=f"remove every {what}")
+    for kind in ROW_KINDS:
+        _default_args(parser, kind, adding=adding)
     parser.add_argument("--reason", help="why (kept in the audit trail)")
+
+
+def _default_args(parser: argparse.ArgumentParser, kind: str, *, adding: bool) -> None:
+    """The options of a type's default ``kind`` schedule (as `schedules set` has them)."""
+    what = "intermediate check" if kind == "check" else "maintenance"
+    parser.add_argument(
+        f"--{kind}-every",
+        metavar="N(d|m)",
+        help=f"default {what} schedule of its instruments: every N days (30d) or months (6m)"
+        + ("" if adding else "; the options of a kind given replace its default whole"),
+    )
+    parser.add_argument(f"--{kind}-grace-days", type=whole_number, metavar="DAYS")
+    parser.add_argument(
+        f"--{kind}-soon-days",
+        type=whole_number,
+        metavar="DAYS",
+        help="due-soon window (default: the lab's)",
+    )
+    parser.add_argument(
+        f"--{kind}-before-use",
+        action="store_true",
+        help=f"the default {what} is due again each time an instrument goes out",
+    )
+    if not adding:
+        parser.add_argument(
+            f"--no-{kind}", action="store_true", help=f"remove the default {what} schedule"
+        )
 
 
 def register(sub: Any) -> None:
@@ -334,6 +423,12 @@ def register(sub: Any) -> None:
     edit.add_argument("name")
     edit.add_argument("--rename", metavar="NEW_NAME")
     _type_args(edit, adding=False)
+    edit.add_argument(
+        "--apply-schedules",
+        action="store_true",
+        help="give the type's default schedules to its instruments (not retired or lost) "
+        "that have no schedule of that kind; audited, their own schedules are kept",
+    )
     edit.add_argument(
         "--expect-version",
         type=version_number,
