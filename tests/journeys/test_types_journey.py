@@ -24,6 +24,7 @@ is proven here is what the person can do with the window.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from PySide6.QtCore import Qt
@@ -31,11 +32,14 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import CalTrack
+from app.services.dto import ScheduleDefault, TypeInput
 from app.services.types import limits_preview
+from app.services.validation import instrument_input
+from app.ui.dialogs.instrument_dialog import InstrumentDialog
 from app.ui.dialogs.types_dialog import TypesDialog
 from app.ui.main_window import MainWindow
 from app.ui.models.types_table import COL_LIMITS, COL_TOLERANCE, COL_TYPE_NAME
-from tests.journeys.person import Person, gone
+from tests.journeys.person import WAIT_MS, Person, gone
 
 pytestmark = pytest.mark.sqlite_only(
     "the dialog writes through TypeService, tested on both backends in the unit and "
@@ -80,6 +84,10 @@ def test_qa_types_a_type_edits_a_tolerance_and_a_bad_one_stores_nothing(
     assert person.focused() is dialog.edits["name"]
     for text in (NAME, "365", "WI-12", "C", "0", "150", "0.01", "PRT, bath"):
         person.write(text)
+        person.press(Qt.Key.Key_Tab)
+    # The default schedules come next (left empty here: none), then the rule.
+    assert person.focused() is dialog.defaults["check"].every
+    for _field in range(8):
         person.press(Qt.Key.Key_Tab)
     assert person.focused() is dialog.rule
     person.write("G")  # the first "Guarded acceptance …": w = U, binary
@@ -164,3 +172,85 @@ def test_qa_types_a_type_edits_a_tolerance_and_a_bad_one_stores_nothing(
     assert limits(dialog)[2] == "99.88 … 100.12"
     person.press(Qt.Key.Key_Escape)  # reverted: nothing to ask about
     qtbot.waitUntil(lambda: gone(dialog), timeout=10_000)
+
+
+def test_a_types_check_interval_reaches_a_new_instrument_of_that_type(
+    qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack, screenshot: Screenshot
+) -> None:
+    """QA gives a type a check every 3 months by keyboard; an instrument created with
+    the type has that check schedule in its detail pane. The Apply button offers the
+    default to the type's instrument that existed before and had none."""
+    app.types.add(TypeInput(name="Balance"))
+    app.instruments.add(
+        instrument_input({"asset_tag": "BAL-OLD", "description": "Balance"}),
+        type_name="Balance",
+    )
+    person.shortcut("Ctrl+T")
+    dialog = person.wait_for(TypesDialog)
+    qtbot.waitUntil(dialog.may_edit, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: dialog.current is not None, timeout=WAIT_MS)
+    assert not dialog.apply_button.isEnabled()  # no defaults yet: nothing to give
+    person.shortcut("Alt+K")  # Chec&k every
+    check = dialog.defaults["check"]
+    assert person.focused() is check.every
+    person.write("3 weeks")
+    person.shortcut("Ctrl+S")
+    row = dialog.form.rows["check_every"]
+    qtbot.waitUntil(row.error.isVisible, timeout=WAIT_MS)
+    assert "not an interval" in row.error.text()
+    assert app.types.get("Balance").check is None, "nothing stored"
+    person.shortcut("Alt+K")
+    person.clear_and_type("3m")
+    person.press(Qt.Key.Key_Tab)
+    assert person.focused() is check.grace
+    person.shortcut("Ctrl+S")
+    qtbot.waitUntil(lambda: app.types.get("Balance").check is not None, timeout=WAIT_MS)
+    assert app.types.get("Balance").check == ScheduleDefault("3m")
+    # Saving the default changed no instrument; the button offers it to the one lacking it.
+    assert [s.kind for s in app.schedules.list("BAL-OLD")] == ["calibration"]
+    qtbot.waitUntil(dialog.apply_button.isEnabled, timeout=WAIT_MS)
+    assert dialog.apply_button.text().replace("&", "") == "Apply default schedules to 1 instrument"
+    screenshot(dialog, "type-schedules")
+    person.shortcut("Alt+A")
+    qtbot.waitUntil(lambda: "check to BAL-OLD" in dialog.banner.text(), timeout=WAIT_MS)
+    assert [s.kind for s in app.schedules.list("BAL-OLD")] == ["calibration", "check"]
+    qtbot.waitUntil(lambda: not dialog.apply_button.isEnabled(), timeout=WAIT_MS)
+    person.press(Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT_MS)
+
+    # A new instrument of the type, on the form, by keyboard.
+    person.menu(window, "Instrument", "New instrument…")
+    form = person.wait_for(InstrumentDialog)
+    person.write("BAL-0001")
+    person.press(Qt.Key.Key_Tab)
+    person.write("Analytical balance")
+    person.shortcut("Alt+Y")
+    assert person.focused() is form.type_box
+    person.press(Qt.Key.Key_Down)
+    assert form.type_box.currentText() == "Balance"
+    person.press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: gone(form), timeout=WAIT_MS)
+    (stored,) = [s for s in app.schedules.list("BAL-0001") if s.kind == "check"]
+    assert (stored.interval, stored.next_due) == ("3m", date(2027, 2, 23))  # Nov 23 + 3 months
+
+    # What the person sees: the check schedule in the detail pane's Log → Checks page.
+    def rows() -> list[int]:
+        model = window.model
+        return [r for r in range(model.rowCount()) if model.index(r, 0).data() == "BAL-0001"]
+
+    qtbot.waitUntil(lambda: bool(rows()), timeout=WAIT_MS)
+    person.click_cell(window.table, rows()[0], 0)
+    qtbot.waitUntil(
+        lambda: window.history is not None and window.history.instrument.asset_tag == "BAL-0001",
+        timeout=WAIT_MS,
+    )
+    tabs = window.detail.tabs
+    titles = [tabs.tabText(i).replace("&", "") for i in range(tabs.count())]
+    bar = tabs.tabBar()
+    person.click(bar, bar.tabRect(titles.index("Log")).center())
+    inner = window.detail.log_tabs.tabBar()
+    person.click(inner, inner.tabRect(window.detail.checks_tab).center())
+    table = window.detail.schedules
+    qtbot.waitUntil(lambda: table.isVisible() and table.rowCount() == 2, timeout=WAIT_MS)
+    cells = [table.item(1, c).text() for c in range(table.columnCount())]  # type: ignore[union-attr]
+    assert cells[0] == "Check" and "2027-02-23" in cells, cells

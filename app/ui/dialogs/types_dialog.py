@@ -55,6 +55,7 @@ from app.limits import SHORT_LEN, TEXT_LEN
 from app.services.accounts import ROLE_NAMES, ROLE_RANK
 from app.services.decision_rules import DecisionRule
 from app.services.dto import (
+    ScheduleDefault,
     TypeChanges,
     TypeFieldInput,
     TypeInput,
@@ -63,11 +64,13 @@ from app.services.dto import (
     UserView,
 )
 from app.services.point_entry import LAB_DEFAULT_CODE, read_number, type_rule_choices
+from app.services.schedules import ROW_KINDS
 from app.services.types import KEEPER_ROLE, limits_preview
 from app.services.validation import MAX_INTERVAL_DAYS
 from app.ui import messages
 from app.ui.dialogs.conflict_dialog import resolve_conflict
 from app.ui.dialogs.form import FieldRow, ValidatingForm, notice_box
+from app.ui.dialogs.type_schedule_fields import DefaultScheduleFields
 from app.ui.models.types_table import (
     COL_FIELD_NAME,
     COL_KIND,
@@ -191,6 +194,8 @@ def _as_input(view: TypeView) -> TypeInput:
         standard_categories=view.standard_categories,
         points=tuple(TypePointInput(p.nominal, p.tolerance, p.unit) for p in view.points),
         fields=tuple(TypeFieldInput(f.name, f.kind, f.required, f.choices) for f in view.fields),
+        check=view.check,
+        maintenance=view.maintenance,
     )
 
 
@@ -202,6 +207,8 @@ def _shown(value: Any) -> Any:
         return "; ".join(f"{f.name} ({f.kind}{', required' if f.required else ''})" for f in value)
     if isinstance(value, tuple):
         return ", ".join(map(str, value))
+    if isinstance(value, ScheduleDefault):
+        return value.text()
     return value
 
 
@@ -216,6 +223,18 @@ def _theirs_shown(values: Mapping[str, Any]) -> dict[str, Any]:
         )
     if isinstance(values.get("standard_categories"), list):
         shown["standard_categories"] = _shown(tuple(values["standard_categories"]))
+    for kind in ROW_KINDS:
+        # Stored as four columns each; the form shows (and changes) one default.
+        every, soon, grace = (
+            shown.pop(f"{kind}_{n}", None) for n in ("every", "soon_days", "grace_days")
+        )
+        before = bool(shown.pop(f"{kind}_before_use", False))
+        shown[kind] = ScheduleDefault(
+            str(every or ""),
+            soon if isinstance(soon, int) else None,
+            grace if isinstance(grace, int) else 0,
+            before,
+        ).text()
     return shown
 
 
@@ -240,6 +259,10 @@ class TypesDialog(QDialog):
         self._baseline: tuple[Any, ...] = ()
         self._selecting = False  # the list's selection is being set, not chosen
         self.saved: TypeView | None = None  # the last type saved here
+        # The shown type's instruments lacking a schedule it gives, by kind; what the
+        # Apply button gave last ("" none yet).
+        self.lacking: dict[str, list[str]] = {}
+        self.apply_done = ""
         self.setWindowTitle("Instrument types")
         self.resize(1200, 720)
 
@@ -326,6 +349,11 @@ class TypesDialog(QDialog):
         self.categories.setMaxLength(SHORT_LEN * 4)
         self.categories.setPlaceholderText("comma-separated, e.g. PRT, bath")
         self.form.add("standard_categories", "Standard &categories:", self.categories, column=1)
+        # Default schedules its instruments get (issue 15): check left, maintenance right.
+        self.defaults = {
+            kind: DefaultScheduleFields(kind, self.form, column)
+            for column, kind in enumerate(ROW_KINDS)
+        }
         self.rule = QComboBox()
         self.rule.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -376,6 +404,11 @@ class TypesDialog(QDialog):
         self.save_button.setToolTip("Save this type (Ctrl+S)")
         self.revert_button = QPushButton("&Revert")
         self.revert_button.setToolTip("Drop what you typed: show the type as stored")
+        # Editing a type's defaults changes no instrument: giving them is asked for here.
+        self.apply_button = QPushButton("&Apply default schedules")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(self.apply_defaults)
+        self.apply_button.setAutoDefault(False)
         self._tips = {
             b: b.toolTip() for b in (self.new_button, self.save_button, self.revert_button)
         }
@@ -392,6 +425,7 @@ class TypesDialog(QDialog):
         self.button_row = QHBoxLayout()
         for button in (self.new_button, self.save_button, self.revert_button):
             self.button_row.addWidget(button)
+        self.button_row.addWidget(self.apply_button)
         self.button_row.addStretch(1)
         self.button_row.addWidget(close)
 
@@ -407,6 +441,7 @@ class TypesDialog(QDialog):
             self.edits["range_high"],
             self.edits["resolution"],
             self.categories,
+            *(w for fields in self.defaults.values() for w in fields.widgets()),
             self.rule,
             self.description,
             self.points_table,
@@ -414,6 +449,7 @@ class TypesDialog(QDialog):
             self.new_button,
             self.save_button,
             self.revert_button,
+            self.apply_button,
             self.close_button,
         ]
         for first, second in pairwise(chain):
@@ -537,6 +573,8 @@ class TypesDialog(QDialog):
             edit.setReadOnly(not may)
         self.description.setReadOnly(not may)
         self.interval.setReadOnly(not may)
+        for fields in self.defaults.values():
+            fields.set_read_only(not may)
         self.rule.setEnabled(may)
         for model in (self.points, self.fields):
             model.read_only = not may
@@ -579,6 +617,8 @@ class TypesDialog(QDialog):
             self.set_value(name, getattr(data, name))
         self.set_value("points", data.points)
         self.set_value("fields", data.fields)
+        for kind in ROW_KINDS:
+            self.set_value(kind, getattr(data, kind))
         self.form.show_errors({})
         self._table_errors({})
         self.show_banner("")
@@ -592,6 +632,7 @@ class TypesDialog(QDialog):
             )
         self._baseline = self.state()
         self._edited()
+        self._count_lacking()
 
     def set_value(self, name: str, value: Any) -> None:
         """Put one value into its editor (loading a type, or re-applying the user's)."""
@@ -607,6 +648,8 @@ class TypesDialog(QDialog):
             self.categories.setText(", ".join(value or ()))
         elif name == "points":
             self.points.set_rows([[nominal_text(p.nominal), p.tolerance, p.unit] for p in value])
+        elif name in self.defaults:
+            self.defaults[name].set_value(value)
         elif name == "fields":
             self.fields.set_rows(
                 [[f.name, f.kind, "|".join(f.choices), bool(f.required)] for f in value]
@@ -622,6 +665,7 @@ class TypesDialog(QDialog):
             self.categories.text(),
             tuple(tuple(r) for r in self.points.rows),
             tuple(tuple(r) for r in self.fields.rows),
+            tuple(fields.state() for fields in self.defaults.values()),
         )
 
     def dirty(self) -> bool:
@@ -629,6 +673,7 @@ class TypesDialog(QDialog):
 
     def _edited(self) -> None:
         self.revert_button.setEnabled(self.may_edit() and self.state() != self._baseline)
+        self._show_lacking()
 
     def typed(self) -> tuple[TypeInput | None, dict[str, str]]:
         """What the form holds as the service's input, or the rows it cannot send."""
@@ -651,6 +696,7 @@ class TypesDialog(QDialog):
             for f in self.fields.field_rows()
             if f.name.strip() or f.choices.strip()
         ]
+        defaults = {kind: fields.value(errors) for kind, fields in self.defaults.items()}
         if errors:
             return None, errors
         interval = self.interval.value()
@@ -667,6 +713,8 @@ class TypesDialog(QDialog):
             standard_categories=_split(self.categories.text(), ","),
             points=tuple(points),
             fields=tuple(fields),
+            check=defaults["check"],
+            maintenance=defaults["maintenance"],
         ), {}
 
     def changes(self, typed: TypeInput) -> dict[str, Any]:
@@ -687,6 +735,9 @@ class TypesDialog(QDialog):
             changed["default_interval_days"] = 0  # the service's "no default interval"
         if "decision_rule" in changed and changed["decision_rule"] is None:
             changed["decision_rule"] = LAB_DEFAULT_CODE
+        for kind in ROW_KINDS:
+            if kind in changed and changed[kind] is None:
+                changed[kind] = ScheduleDefault()  # the service's "no default"
         return changed
 
     # -- actions -----------------------------------------------------------------------
@@ -741,6 +792,82 @@ class TypesDialog(QDialog):
             # A type's name shows on its instruments.
             changes=Changes(types=True, instruments=True),
         )
+
+    # -- giving the defaults to instruments ------------------------------------------------
+
+    def _count_lacking(self) -> None:
+        """How many of the shown type's instruments lack a schedule it gives (read off
+        the GUI thread); the Apply button says it."""
+        self.lacking = {}
+        self._show_lacking()
+        view = self.current
+        if view is None or (view.check is None and view.maintenance is None):
+            return
+        types, name = self._app.types, view.name
+
+        def counted(found: dict[str, list[str]]) -> None:
+            if self.current is not None and self.current.name == name:
+                self.lacking = found
+                self._show_lacking()
+
+        self._run(
+            lambda: types.apply_defaults(name, dry_run=True),
+            counted,
+            lambda exc: messages.explain(self, exc, doing="counting the instruments"),
+        )
+
+    def lacking_count(self) -> int:
+        """The instruments the Apply button would give a schedule to."""
+        return len({tag for tags in self.lacking.values() for tag in tags})
+
+    def _show_lacking(self) -> None:
+        count = self.lacking_count()
+        stored = self.current is not None and self.state() == self._baseline
+        self.apply_button.setEnabled(self._editing and stored and count > 0)
+        kinds = " and ".join(k for k, tags in self.lacking.items() if tags)
+        self.apply_button.setText(
+            f"&Apply default schedules to {count} instrument{'s' if count != 1 else ''}"
+            if count
+            else "&Apply default schedules"
+        )
+        self.apply_button.setToolTip(
+            f"Give this type's default {kinds} schedule to its {count} instruments that have "
+            "none of that kind (their own schedules are kept; audited)"
+            if count and stored
+            else "Save the type first: the stored defaults are given"
+            if count
+            else "Every instrument of this type has its schedules: nothing to give"
+        )
+
+    def apply_defaults(self) -> None:
+        """Give the stored defaults to the instruments lacking them: an explicit action."""
+        view = self.current
+        if view is None or not self.apply_button.isEnabled():
+            return
+        types, name = self._app.types, view.name
+
+        def given(found: dict[str, list[str]]) -> None:
+            self._busy(False)
+            parts = [f"{kind} to {', '.join(tags)}" for kind, tags in found.items() if tags]
+            self.show_banner(
+                "Gave the default schedules: " + "; ".join(parts) + "."
+                if parts
+                else "No instrument lacked a schedule: nothing given."
+            )
+            self.apply_done = "; ".join(parts)
+            self._count_lacking()
+
+        self._busy(True)
+        self._run(
+            lambda: types.apply_defaults(name, reason="given from the types dialog"),
+            given,
+            self._apply_failed,
+            changes=Changes(instruments=True),
+        )
+
+    def _apply_failed(self, exc: BaseException) -> None:
+        self._busy(False)
+        messages.explain(self, exc, doing="giving the default schedules")
 
     def save_now(self) -> None:
         """Save again (the conflict flow, after re-applying the user's changes)."""
