@@ -28,7 +28,9 @@ from app.services.dto import (
     InstrumentChanges,
     MaintenanceInput,
     PointInput,
+    ScheduleDefault,
     StatedUncertainty,
+    TypeChanges,
     TypeInput,
     TypePointInput,
 )
@@ -854,4 +856,41 @@ def test_0018_keeps_the_calibration_schedule_first_and_db_verify_clean(
         tag = before.rows[0].asset_tag
         app.schedules.set(tag, ScheduleInput("check", every="3m"))
         app.checks.add(tag, CheckInput(clock.today(), result="pass", standard="artefact A"))
+        assert app.maintenance.verify(deep=True).problems == []
+
+
+# -- 0020: default schedules of a type ----------------------------------------------------
+
+
+def test_0020_types_come_up_without_default_schedules_and_db_verify_clean(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        _fill_like_0001(app, clock)
+        app.types.add(TypeInput(name="Thermometer", default_interval_days=180))
+        tag = app.instruments.list(limit=None).rows[0].asset_tag
+        app.instruments.edit(tag, InstrumentChanges(), type_name="Thermometer")
+        app.schedules.set(tag, ScheduleInput("maintenance", every="6m"))
+        before = app.instruments.list(limit=None)
+        types_before = app.types.list()
+    url = database_url(db_url)
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0018")
+        assert not {c for c in _columns(eng, "instrument_type") if c.startswith("check_")}
+        assert "maintenance_every" not in _columns(eng, "instrument_type")
+    finally:
+        eng.dispose()
+
+    # A database of 0018 comes up: its types give no schedule, nothing else changed; the
+    # old trail (events without the new fields) replays clean.
+    with open_lab(db_url, identity=alice, clock=clock) as app:
+        assert app.schema.status is SchemaStatus.CURRENT
+        assert app.maintenance.verify(deep=True).problems == []
+        assert app.instruments.list(limit=None) == before
+        assert app.types.list() == types_before
+        assert (types_before[0].check, types_before[0].maintenance) == (None, None)
+        app.types.edit("Thermometer", TypeChanges(check=ScheduleDefault("1m")))
+        assert app.types.apply_defaults("Thermometer") == {"check": [tag]}
+        assert [s.kind for s in app.schedules.list(tag)] == ["calibration", "check", "maintenance"]
         assert app.maintenance.verify(deep=True).problems == []

@@ -29,6 +29,7 @@ from app.services.dto import (
     InstrumentChanges,
     MaintenanceInput,
     PointInput,
+    ScheduleDefault,
     TypeChanges,
     TypeFieldInput,
     TypeInput,
@@ -132,7 +133,9 @@ def test_a_technician_works_through_caltrack_under_their_server_login(
 def test_qa_keeps_the_types_and_a_technician_assigns_them_under_their_logins(
     lab: Lab, clock: FixedClock
 ) -> None:
-    """Revision 0011: the QA group writes the type tables, the technician group reads them."""
+    """Revision 0011: the QA group writes the type tables, the technician group reads them;
+    revision 0020's default schedules are columns of the type, under the same grants, and
+    the schedules they give are written under the technician's own rights (0018)."""
     plan = TypeInput(
         name="Thermometer",
         points=(TypePointInput(20, "±0.5", "°C"),),
@@ -146,15 +149,25 @@ def test_qa_keeps_the_types_and_a_technician_assigns_them_under_their_logins(
     with lab.open_as(lab.qa, clock) as app:
         app.types.add(plan)
         app.types.edit("Thermometer", TypeChanges(points=(TypePointInput(25, "±0.2", "°C"),)))
+        app.types.edit("Thermometer", TypeChanges(check=ScheduleDefault("3m")))
     with lab.open_as(lab.tech, clock) as app:
         app.instruments.edit(
             "TH-001", InstrumentChanges(), type_name="thermometer", custom={"Probe": "Pt100"}
         )
         assert app.types.prefill("TH-001").points[0].nominal == 25.0
+        assert [s.interval for s in app.schedules.list("TH-001")][1:] == ["3m"]
+        assert app.maintenance.verify().clean
+    with lab.open_as(lab.qa, clock) as app:
+        app.types.edit("Thermometer", TypeChanges(maintenance=ScheduleDefault("1m")))
+        assert app.types.apply_defaults("Thermometer") == {
+            "check": [],
+            "maintenance": ["TH-001"],
+        }
         assert app.maintenance.verify().clean
     with lab.raw(lab.tech) as conn:
         for sql in (
             "UPDATE instrument_type SET decision_rule = 'simple'",
+            "UPDATE instrument_type SET check_every = '1d'",
             "DELETE FROM type_point",
             "INSERT INTO type_field (type_id, seq, name, kind, required, choices) "
             "SELECT id, 9, 'x', 'text', false, '[]' FROM instrument_type",

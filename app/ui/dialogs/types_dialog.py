@@ -71,6 +71,7 @@ from app.ui import messages
 from app.ui.dialogs.conflict_dialog import resolve_conflict
 from app.ui.dialogs.form import FieldRow, ValidatingForm, notice_box
 from app.ui.dialogs.type_schedule_fields import DefaultScheduleFields
+from app.ui.dialogs.type_schedule_fields import form_key as schedule_row
 from app.ui.models.types_table import (
     COL_FIELD_NAME,
     COL_KIND,
@@ -349,11 +350,8 @@ class TypesDialog(QDialog):
         self.categories.setMaxLength(SHORT_LEN * 4)
         self.categories.setPlaceholderText("comma-separated, e.g. PRT, bath")
         self.form.add("standard_categories", "Standard &categories:", self.categories, column=1)
-        # Default schedules its instruments get (issue 15): check left, maintenance right.
-        self.defaults = {
-            kind: DefaultScheduleFields(kind, self.form, column)
-            for column, kind in enumerate(ROW_KINDS)
-        }
+        # Default schedules its instruments get (issue 15), a row each.
+        self.defaults = {kind: DefaultScheduleFields(kind, self.form) for kind in ROW_KINDS}
         self.rule = QComboBox()
         self.rule.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -906,11 +904,14 @@ class TypesDialog(QDialog):
 
     def _show_problems(self, errors: dict[str, str]) -> None:
         """Each problem at its field, and all of them, named, in the notice above."""
-        on_form = {}
+        on_form: dict[str, str] = {}
         for key, message in errors.items():
-            form_key = "standard_categories" if key.startswith("standard categor") else key
+            form_key = (
+                "standard_categories" if key.startswith("standard categor") else schedule_row(key)
+            )
             if form_key in self.form.rows:
-                on_form[form_key] = message
+                # A default schedule's row holds its every, grace and window: all said.
+                on_form[form_key] = "; ".join(m for m in (on_form.get(form_key), message) if m)
         self.form.show_errors(on_form)
         self._table_errors(errors)
         count = len(errors)
