@@ -4,19 +4,20 @@ rule (``app.services.upkeep_rules``) and voiding, on both backends, with `db ver
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from app.bootstrap import CalTrack
+from app.bootstrap import CalTrack, open_caltrack
 from app.clock import FixedClock
 from app.errors import NotAllowedError, NotFoundError, ValidationError
+from app.identity import Identity
 from app.services.dto import InstrumentChanges, MaintenanceInput
 from app.services.schedules import ScheduleInput
 from app.services.upkeep import parse_downtime
-from tests.conftest import add_thermometer
+from tests.conftest import NOW, add_thermometer, state_for
 from tests.unit.qa_helpers import BOB, calibrate, open_as
 
 REPAIR = MaintenanceInput(
@@ -274,18 +275,36 @@ def test_routine_maintenance_moves_the_maintenance_schedule_on(
     app.upkeep.add("TH-001", cleaning)
     (upkeep,) = [s for s in app.schedules.list("TH-001") if s.kind == "maintenance"]
     assert upkeep.last_done is None, "cleaning is not the scheduled maintenance"
+    # Done before the schedule was set today (due May 23): it would move it back, so it
+    # moves nothing (app.services.schedules.done_in: only forward).
+    early = MaintenanceInput(kind="maintenance", performed_on=date(2026, 11, 20), what_done="S")
+    app.upkeep.add("TH-001", early)
+    (upkeep,) = [s for s in app.schedules.list("TH-001") if s.kind == "maintenance"]
+    assert (upkeep.last_done, upkeep.next_due) == (None, date(2027, 5, 23))
     routine = MaintenanceInput(
-        kind="maintenance", performed_on=date(2026, 11, 20), what_done="Seals replaced"
+        kind="maintenance", performed_on=clock.today(), what_done="Seals replaced"
     )
     app.upkeep.add("TH-001", routine)
     (upkeep,) = [s for s in app.schedules.list("TH-001") if s.kind == "maintenance"]
-    assert (upkeep.last_done, upkeep.next_due) == (date(2026, 11, 20), date(2027, 5, 20))
+    assert (upkeep.last_done, upkeep.next_due) == (date(2026, 11, 23), date(2027, 5, 23))
     assert app.audit.verify().problems == []
 
 
-def test_voiding_routine_maintenance_moves_the_schedule_back(app: CalTrack) -> None:
-    add_thermometer(app)
-    app.schedules.set("TH-001", ScheduleInput("maintenance", every="6m"))
+def test_voiding_routine_maintenance_moves_the_schedule_back(db_url: str, alice: Identity) -> None:
+    # The schedule was set on May 1, so the maintenance done after it moves it.
+    may = FixedClock(datetime(2026, 5, 1, 9, tzinfo=UTC))
+    with open_caltrack(
+        db_url, create=True, identity=alice, clock=may, state_dir=state_for(db_url)
+    ) as app:
+        add_thermometer(app)
+        app.schedules.set("TH-001", ScheduleInput("maintenance", every="6m"))
+    with open_caltrack(
+        db_url, identity=alice, clock=FixedClock(NOW), state_dir=state_for(db_url)
+    ) as app:
+        _void_routine_maintenance(app)
+
+
+def _void_routine_maintenance(app: CalTrack) -> None:
 
     def routine(day: date) -> int:
         done = MaintenanceInput(kind="maintenance", performed_on=day, what_done="Seals")

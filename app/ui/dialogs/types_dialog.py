@@ -230,12 +230,13 @@ def _theirs_shown(values: Mapping[str, Any]) -> dict[str, Any]:
             shown.pop(f"{kind}_{n}", None) for n in ("every", "soon_days", "grace_days")
         )
         before = bool(shown.pop(f"{kind}_before_use", False))
-        shown[kind] = ScheduleDefault(
+        default = ScheduleDefault(
             str(every or ""),
             soon if isinstance(soon, int) else None,
             grace if isinstance(grace, int) else 0,
             before,
-        ).text()
+        )
+        shown[kind] = _shown(default) if default.is_set() else None  # as the form's None
     return shown
 
 
