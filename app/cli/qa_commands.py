@@ -232,7 +232,7 @@ def _print_case(case: OotCaseView) -> None:
         [
             ("Case", f"OOT-{case.id} ({case.status})"),
             ("Instrument", f"{case.asset_tag} — {case.description}"),
-            ("Found on", f"{case.found_on} by calibration #{case.record_id}"),
+            ("Found on", f"{case.found_on} by {case.found_by}"),
             ("Last good", case.last_good_on or "none recorded: everything before is suspect"),
             ("Summary", case.summary),
             ("Follows", f"OOT-{case.origin_case_id}" if case.origin_case_id else "-"),
@@ -283,7 +283,7 @@ def _print_impact(impact: CaseImpact) -> None:
     print_fields(
         [
             ("Method", impact.method),
-            ("Errors", f"{errors or 'none readable'} (calibration #{impact.standard_record_id})"),
+            ("Errors", f"{errors or 'none readable'} ({impact.error_source})"),
             ("Summary", impact.summary),
         ]
     )

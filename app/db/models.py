@@ -464,12 +464,8 @@ class OotCase(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"), index=True)
     # What found it: a calibration, or (revision 0019) a failing intermediate check.
-    record_id: Mapped[int | None] = mapped_column(
-        ForeignKey("calibration_record.id"), unique=True
-    )
-    check_id: Mapped[int | None] = mapped_column(
-        ForeignKey("intermediate_check.id"), unique=True
-    )
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_record.id"), unique=True)
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("intermediate_check.id"), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     found_on: Mapped[date] = mapped_column(Date)
     last_good_on: Mapped[date | None] = mapped_column(Date)

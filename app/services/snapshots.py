@@ -103,7 +103,8 @@ ADDED_LATER: dict[str, dict[str, Any]] = {
         "stated_uncertainty": None,
     },
     # The OOT impact (revision 0012): named in an event only once set (case_snapshot).
-    "oot_case": {"impact_snapshot": "", "origin_case_id": None},
+    # A case a failing check opened (revision 0019): named only when set (case_snapshot).
+    "oot_case": {"impact_snapshot": "", "origin_case_id": None, "check_id": None},
 }
 
 # An instrument type's scalar fields; its points and fields join them in type_snapshot.
@@ -418,6 +419,8 @@ def case_snapshot(obj: OotCase) -> Snapshot:
         snap["impact_snapshot"] = obj.impact_snapshot
     if obj.origin_case_id is not None:
         snap["origin_case_id"] = obj.origin_case_id
+    if obj.check_id is not None:  # revision 0019: calibration cases hash as before
+        snap["check_id"] = obj.check_id
     return snap
 
 
@@ -426,6 +429,7 @@ def case_full_snapshot(obj: OotCase) -> Snapshot:
     snap = case_snapshot(obj)
     snap.setdefault("impact_snapshot", "")
     snap.setdefault("origin_case_id", None)
+    snap.setdefault("check_id", None)
     return snap
 
 
