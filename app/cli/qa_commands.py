@@ -355,13 +355,23 @@ def cmd_oot_list(args: argparse.Namespace) -> int:
         print_json(cases)
         return 0
     print_table(
-        ("CASE", "STATUS", "INSTRUMENT", "FOUND", "LAST GOOD", "AFFECTED", "DISPOSITION"),
+        (
+            "CASE",
+            "STATUS",
+            "INSTRUMENT",
+            "FOUND",
+            "FOUND BY",
+            "LAST GOOD",
+            "AFFECTED",
+            "DISPOSITION",
+        ),
         [
             (
                 f"OOT-{c.id}",
                 c.status,
                 c.asset_tag,
                 c.found_on,
+                c.found_by,
                 c.last_good_on or "-",
                 len(c.affected),
                 DISPOSITION_LABELS.get(c.disposition, "-"),
