@@ -449,6 +449,7 @@ def case_views(
         if instrument is None or (record is None and check is None):  # the foreign keys
             raise NotFoundError(f"OOT-{case.id}: its instrument, calibration or check is gone")
         failing: list[PointView] = []
+        found_by, voided = "", False
         if record is not None:
             # The points out of tolerance; when none is, those that opened the case by
             # the lab's indeterminate-result setting.
@@ -463,8 +464,7 @@ def case_views(
             ]
             found_by = f"calibration #{record.id}"
             voided = record.voided_at is not None
-        else:
-            assert check is not None  # one of the two, by the schema's CHECK
+        elif check is not None:  # else the record: one of the two, by the schema's CHECK
             found_by = check_found(check)
             voided = check.voided_at is not None
         digest = case_content_hash(case)
