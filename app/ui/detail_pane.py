@@ -343,7 +343,7 @@ class DetailPane(QWidget):
             ["Schedule", "Every", "Last done", "Next due", "Status"], "Schedules"
         )
         self.checks = _table(
-            ["Date", "Result", "By", "Standard", "Readings", "Notes"],
+            ["Date", "Result", "By", "Standard", "Readings", "Notes", "Case"],
             "Check history",
         )
         schedules_label = QLabel("Schedules:")
@@ -589,6 +589,7 @@ class DetailPane(QWidget):
                     c.standard,
                     " ".join(r.text() for r in c.readings),
                     c.notes,
+                    f"OOT-{c.oot_case_id}" if c.oot_case_id is not None else "",
                 ]
                 for c in rows
             ],

@@ -1411,7 +1411,10 @@ class MainWindow(QMainWindow):
                     lambda: service.add(detail.asset_tag, data),
                     ok,
                     fail,
-                    changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),
+                    # A failing check opens a case (issue 15): the cases window follows.
+                    changes=Changes(
+                        instruments=True, cases=True, instrument_ids=frozenset({detail.id})
+                    ),
                 )
 
             dialog = CheckDialog(
@@ -1432,6 +1435,7 @@ class MainWindow(QMainWindow):
                     + (f"; {detail.asset_tag} is now out of service." if failed else "."),
                     8000,
                 )
+                self.qa.check_saved(saved)
 
             open_modal(dialog, done)
 
