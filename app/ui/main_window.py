@@ -53,6 +53,7 @@ from app.services.connecting import display_name
 from app.services.dto import (
     CalibrationInput,
     CalibrationPrefill,
+    CheckView,
     InstrumentChanges,
     InstrumentDetail,
     InstrumentHistory,
@@ -626,6 +627,7 @@ class MainWindow(QMainWindow):
 
         self.detail = DetailPane()
         self.detail.void_calibration_requested.connect(self.void_calibration)
+        self.detail.void_check_requested.connect(self.void_check)
         self.detail.add_attachment_requested.connect(self.attach_file)
         self.detail.open_attachment_requested.connect(self.open_attachment)
         self.detail.save_attachment_requested.connect(self.save_attachment)
@@ -1444,6 +1446,37 @@ class MainWindow(QMainWindow):
             open_dialog,
             lambda exc: messages.explain(self, exc, doing="opening the check form"),
         )
+
+    def void_check(self, check_id: int) -> None:
+        """Void an intermediate check with a reason, as ``checks void`` does."""
+        dialog = ReasonDialog(
+            "Void check",
+            f"Why is check #{check_id} void? It stays in the history, marked void; an "
+            "out-of-tolerance case it opened stays open for QA to close.",
+            self,
+        )
+        service = self.app.checks
+
+        def saved(view: CheckView) -> None:
+            stays = (
+                f"; its case OOT-{view.oot_case_id} stays open for QA"
+                if view.oot_case_id is not None
+                else ""
+            )
+            self.status.showMessage(f"Check #{view.id} of {view.asset_tag} voided{stays}.", 8000)
+
+        def done(result: int) -> None:
+            if not result:
+                return
+            reason = dialog.reason
+            self.run_task(
+                lambda: service.void(check_id, reason),
+                saved,
+                lambda exc: messages.explain(self, exc, doing="voiding the check"),
+                changes=Changes(instruments=True, cases=True),
+            )
+
+        open_modal(dialog, done)
 
     def edit_schedules(self) -> None:
         self._with_detail(self._schedule_dialog)

@@ -24,6 +24,7 @@ from app.services.schedules import ScheduleInput
 from app.settings.user_settings import UserSettings
 from app.ui.dialogs.check_dialog import CheckDialog
 from app.ui.dialogs.oot_dialogs import OotWindow
+from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.schedule_dialog import ScheduleDialog
 from app.ui.main_window import MainWindow
 from app.ui.models.oot_table import COL_FOUND
@@ -148,6 +149,34 @@ def test_a_failing_check_takes_the_instrument_out_of_service(
     assert found.data(Qt.ItemDataRole.ToolTipRole) == "Found by intermediate check #1 on 2026-11-23"
     assert "by intermediate check #1 on 2026-11-23" in cases.facts.text()
     assert "out of limits at 1 of 2 readings" in cases.facts.text()
+
+    # Entered by mistake: voided from the Checks tab with a reason. As for a failed
+    # calibration, the case stays open for QA and TH-001 stays out of service.
+    _select(person, window, "TH-001")
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    person.click(bar, bar.tabRect(titles.index("Log")).center())
+    person.click(inner, inner.tabRect(window.detail.checks_tab).center())
+    qtbot.waitUntil(lambda: table.rowCount() == 1, timeout=WAIT_MS)
+    person.click_cell(table, 0, 0)
+    qtbot.waitUntil(window.detail.check_void.isEnabled, timeout=WAIT_MS)
+    person.click(window.detail.check_void)
+    reason = person.wait_for(ReasonDialog)
+    person.write("checked the wrong thermometer")
+    person.click_button("OK")
+    qtbot.waitUntil(lambda: gone(reason), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "stays open for QA" in window.status.currentMessage())
+    assert f"its case OOT-{case.id}" in window.status.currentMessage()
+
+    def shows_void() -> bool:
+        item = table.item(0, 1)
+        return table.rowCount() == 1 and item is not None and item.text().startswith("VOID")
+
+    qtbot.waitUntil(shows_void, timeout=WAIT_MS)
+    assert app.checks.list("TH-001")[0].void_reason == "checked the wrong thermometer"
+    assert app.oot.get(case.id).status == "open"
+    assert app.instruments.get("TH-001").lifecycle == "out_of_service"
+    # The open cases window followed the write: the case says its check is void.
+    qtbot.waitUntil(lambda: "(voided since)" in cases.facts.text(), timeout=WAIT_MS)
 
 
 def test_a_maintenance_schedule_set_and_cleared_through_the_dialog(
