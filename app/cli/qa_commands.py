@@ -232,7 +232,7 @@ def _print_case(case: OotCaseView) -> None:
         [
             ("Case", f"OOT-{case.id} ({case.status})"),
             ("Instrument", f"{case.asset_tag} — {case.description}"),
-            ("Found on", f"{case.found_on} by {case.found_by}"),
+            ("Found on", case.found_text),
             ("Last good", case.last_good_on or "none recorded: everything before is suspect"),
             ("Summary", case.summary),
             ("Follows", f"OOT-{case.origin_case_id}" if case.origin_case_id else "-"),

@@ -586,6 +586,13 @@ class OotCaseView:
     found_by: str = ""
 
     @property
+    def found_text(self) -> str:
+        """ "2026-03-02 by calibration #12", or "intermediate check #5 on 2026-03-02"."""
+        if self.check_id is not None:
+            return self.found_by
+        return f"{self.found_on} by {self.found_by}"
+
+    @property
     def affected_instruments(self) -> list[str]:
         """Asset tags of the instruments the affected calibrations were for, sorted."""
         return sorted({a.asset_tag for a in self.affected})

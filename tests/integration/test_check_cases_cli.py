@@ -52,7 +52,7 @@ def test_a_failing_check_opens_a_case_through_the_cli(tmp_path: Path) -> None:
     assert (case["check_id"], case["record_id"], case["status"]) == (2, None, "open")
     assert (case["found_on"], case["last_good_on"]) == ("2026-06-01", "2026-04-01")
     assert case["found_by"] == "intermediate check #2 on 2026-06-01"
-    assert "2026-06-01 by intermediate check #2 on 2026-06-01" in out[3]
+    assert "Found on     intermediate check #2 on 2026-06-01" in out[3]
     assert "TH-001" in out[3]  # calibrated with REF-1 since the passing check
     assert "(intermediate check #2)" in out[4] and "TH-001" in out[4]
     assert "OOT-1" in out[5]

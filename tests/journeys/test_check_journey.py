@@ -147,7 +147,7 @@ def test_a_failing_check_takes_the_instrument_out_of_service(
     found = cases.model.index(0, COL_FOUND)
     assert found.data() == "2026-11-23 (check)"
     assert found.data(Qt.ItemDataRole.ToolTipRole) == "Found by intermediate check #1 on 2026-11-23"
-    assert "by intermediate check #1 on 2026-11-23" in cases.facts.text()
+    assert "intermediate check #1 on 2026-11-23" in cases.facts.text()
     assert "out of limits at 1 of 2 readings" in cases.facts.text()
 
     # Entered by mistake: voided from the Checks tab with a reason. As for a failed

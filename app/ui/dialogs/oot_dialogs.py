@@ -194,7 +194,7 @@ class CloseCaseDialog(QDialog):
         facts = QFormLayout(what)
         for label, value in (
             ("Case:", f"OOT-{case.id}, {case.asset_tag} — {case.description}"),
-            ("Found:", f"{case.found_on} by {case.found_by}: {case.summary}"),
+            ("Found:", f"{case.found_text}: {case.summary}"),
             ("Affected:", f"{count(len(case.affected), 'calibration')} since the last good one"),
             ("Assessment:", case.impact_assessment or "—"),
             ("Disposition:", DISPOSITION_LABELS.get(case.disposition, "—")),
@@ -679,7 +679,7 @@ class OotWindow(QWidget):
             )
         return (
             "<table>"
-            + row("Found on:", html.escape(f"{case.found_on} by {case.found_by}"))
+            + row("Found on:", html.escape(case.found_text))
             + row("Last good:", html.escape(last_good))
             + row("Summary:", html.escape(case.summary))
             + row("Failing points:", failing)
