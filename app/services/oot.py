@@ -153,9 +153,27 @@ def open_check_case_in(
     last_good = last_good_before_check(
         uow.calibrations.history(instrument.id), uow.checks.history(instrument.id), check
     )
-    case = _new_case(instrument, check.performed_on, last_good, _check_summary(check), audit)
-    case.check_id = check.id
-    case.created_by = case.updated_by = identity.user
+    case = OotCase(
+        instrument_id=instrument.id,
+        record_id=None,
+        check_id=check.id,
+        status="open",
+        found_on=check.performed_on,
+        last_good_on=last_good,
+        summary=_check_summary(check),
+        impact_assessment="",
+        disposition="",
+        affected_snapshot="",
+        impact_snapshot="",
+        origin_case_id=None,
+        returned_to_service=False,
+        closed_at=None,
+        closed_by=None,
+        created_at=audit.now,
+        created_by=identity.user,
+        updated_at=audit.now,
+        updated_by=identity.user,
+    )
     uow.oot_cases.add(case)
     audit.record(
         "oot_case",
@@ -166,34 +184,6 @@ def open_check_case_in(
         f"opened by {check_found(check)}",
     )
     return case
-
-
-def _new_case(
-    instrument: Instrument,
-    found_on: date,
-    last_good: date | None,
-    summary: str,
-    audit: AuditChainWriter,
-) -> OotCase:
-    return OotCase(
-        instrument_id=instrument.id,
-        record_id=None,
-        check_id=None,
-        status="open",
-        found_on=found_on,
-        last_good_on=last_good,
-        summary=summary,
-        impact_assessment="",
-        disposition="",
-        affected_snapshot="",
-        impact_snapshot="",
-        origin_case_id=None,
-        returned_to_service=False,
-        closed_at=None,
-        closed_by=None,
-        created_at=audit.now,
-        updated_at=audit.now,
-    )
 
 
 def open_case_in(
