@@ -232,7 +232,7 @@ def _print_case(case: OotCaseView) -> None:
         [
             ("Case", f"OOT-{case.id} ({case.status})"),
             ("Instrument", f"{case.asset_tag} — {case.description}"),
-            ("Found on", f"{case.found_on} by calibration #{case.record_id}"),
+            ("Found on", case.found_text),
             ("Last good", case.last_good_on or "none recorded: everything before is suspect"),
             ("Summary", case.summary),
             ("Follows", f"OOT-{case.origin_case_id}" if case.origin_case_id else "-"),
@@ -283,7 +283,7 @@ def _print_impact(impact: CaseImpact) -> None:
     print_fields(
         [
             ("Method", impact.method),
-            ("Errors", f"{errors or 'none readable'} (calibration #{impact.standard_record_id})"),
+            ("Errors", f"{errors or 'none readable'} ({impact.error_source})"),
             ("Summary", impact.summary),
         ]
     )
@@ -355,13 +355,23 @@ def cmd_oot_list(args: argparse.Namespace) -> int:
         print_json(cases)
         return 0
     print_table(
-        ("CASE", "STATUS", "INSTRUMENT", "FOUND", "LAST GOOD", "AFFECTED", "DISPOSITION"),
+        (
+            "CASE",
+            "STATUS",
+            "INSTRUMENT",
+            "FOUND",
+            "FOUND BY",
+            "LAST GOOD",
+            "AFFECTED",
+            "DISPOSITION",
+        ),
         [
             (
                 f"OOT-{c.id}",
                 c.status,
                 c.asset_tag,
                 c.found_on,
+                c.found_by,
                 c.last_good_on or "-",
                 len(c.affected),
                 DISPOSITION_LABELS.get(c.disposition, "-"),

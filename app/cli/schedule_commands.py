@@ -101,6 +101,7 @@ def _check_row(v: CheckView) -> tuple[Any, ...]:
         v.standard,
         " ".join(r.text() for r in v.readings) or "-",
         v.result,
+        f"OOT-{v.oot_case_id}" if v.oot_case_id is not None else "-",
         f"VOID: {v.void_reason}" if v.voided_at else v.notes,
     )
 
@@ -121,6 +122,10 @@ def cmd_checks_add(args: argparse.Namespace) -> int:
         print_json(view)
         return 0
     print(f"check #{view.id} of {view.asset_tag} on {view.performed_on}: {view.result}")
+    if view.oot_case_id is not None:
+        print(
+            f"opened out-of-tolerance case OOT-{view.oot_case_id} (`oot show {view.oot_case_id}`)"
+        )
     if status:
         print(f"{view.asset_tag} is now {status.replace('_', ' ')}")
     return 0
@@ -133,7 +138,7 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
         print_json({"checks": views})
         return 0
     print_table(
-        ("ID", "DATE", "BY", "STANDARD", "NOMINAL:READING:LIMIT", "RESULT", "NOTES"),
+        ("ID", "DATE", "BY", "STANDARD", "NOMINAL:READING:LIMIT", "RESULT", "CASE", "NOTES"),
         [_check_row(v) for v in views],
     )
     return 0
@@ -143,6 +148,9 @@ def cmd_checks_void(args: argparse.Namespace) -> int:
     with open_app(args, edit=True) as app:
         view = app.checks.void(args.id, args.reason)
     print(f"check #{view.id} of {view.asset_tag} voided: {view.void_reason}")
+    if view.oot_case_id is not None:
+        # As for a voided calibration: the case is QA's to close, the status stays.
+        print(f"its out-of-tolerance case OOT-{view.oot_case_id} stays open for QA to close")
     return 0
 
 

@@ -467,7 +467,8 @@ OOT_DISPOSITIONS = ("no_impact", "results_reassessed", "results_recalled", "othe
 
 
 class OotCase(Base):
-    """An out-of-tolerance case: a calibration found the instrument outside its limits.
+    """An out-of-tolerance case: a calibration or an intermediate check found the
+    instrument outside its limits (exactly one of ``record_id`` and ``check_id``).
 
     QA assesses what the instrument may have affected since its last good calibration
     (ISO/IEC 17025 6.4.9 / 7.10) and closes the case with a signature.
@@ -477,7 +478,9 @@ class OotCase(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instrument_id: Mapped[int] = mapped_column(ForeignKey("instrument.id"), index=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("calibration_record.id"), unique=True)
+    # What found it: a calibration, or (revision 0019) a failing intermediate check.
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_record.id"), unique=True)
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("intermediate_check.id"), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     found_on: Mapped[date] = mapped_column(Date)
     last_good_on: Mapped[date | None] = mapped_column(Date)
@@ -508,6 +511,7 @@ class OotCase(Base):
             "disposition IN ('', 'no_impact', 'results_reassessed', 'results_recalled', 'other')",
             name="disposition",
         ),
+        CheckConstraint("(record_id IS NULL) <> (check_id IS NULL)", name="one_source"),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +27,16 @@ class CheckRepository:
             .order_by(IntermediateCheck.performed_on.desc(), IntermediateCheck.id.desc())
         )
         return list(self._session.execute(stmt).scalars())
+
+    def by_ids(self, check_ids: Sequence[int]) -> dict[int, IntermediateCheck]:
+        found: dict[int, IntermediateCheck] = {}
+        ids = sorted(set(check_ids))
+        for start in range(0, len(ids), 500):
+            stmt = select(IntermediateCheck).where(
+                IntermediateCheck.id.in_(ids[start : start + 500])
+            )
+            found.update({c.id: c for c in self._session.execute(stmt).scalars()})
+        return found
 
     def add(self, check: IntermediateCheck) -> IntermediateCheck:
         self._session.add(check)

@@ -23,6 +23,21 @@ class OotCaseRepository:
         stmt = select(OotCase).where(OotCase.record_id == record_id)
         return self._session.execute(stmt).scalar_one_or_none()
 
+    def for_check(self, check_id: int) -> OotCase | None:
+        stmt = select(OotCase).where(OotCase.check_id == check_id)
+        return self._session.execute(stmt).scalar_one_or_none()
+
+    def by_check_ids(self, check_ids: Sequence[int]) -> dict[int, int]:
+        """check id → case id, for the intermediate checks that opened a case."""
+        found: dict[int, int] = {}
+        ids = list(check_ids)
+        for start in range(0, len(ids), 500):
+            stmt = select(OotCase.check_id, OotCase.id).where(
+                OotCase.check_id.in_(ids[start : start + 500])
+            )
+            found.update({int(k): c for k, c in self._session.execute(stmt) if k is not None})
+        return found
+
     def by_record_ids(self, record_ids: Sequence[int]) -> dict[int, int]:
         """record id → case id, for the records that opened a case."""
         found: dict[int, int] = {}
@@ -31,7 +46,7 @@ class OotCaseRepository:
             stmt = select(OotCase.record_id, OotCase.id).where(
                 OotCase.record_id.in_(ids[start : start + 500])
             )
-            found.update({r: c for r, c in self._session.execute(stmt)})
+            found.update({int(r): c for r, c in self._session.execute(stmt) if r is not None})
         return found
 
     def add(self, case: OotCase) -> OotCase:

@@ -3,15 +3,17 @@ calibrations against a check standard or artefact.
 
 A check records the day, who, the readings against their limits and notes; it passes
 when every reading is within its limit (or as stated when no readings are given). A
-failing check takes the instrument out of service, as a failing calibration does. A
-check moves the instrument's check schedule on (``app.services.schedules.done_in``).
-Checks are never deleted: they are voided with a reason.
+failing check takes the instrument out of service and opens an out-of-tolerance case,
+as a failing calibration does (``app.services.oot.open_check_case_in``). A check moves
+the instrument's check schedule on (``app.services.schedules.done_in``). Checks are
+never deleted: they are voided with a reason, as calibrations are: the case a voided
+check opened stays open for QA (voiding is no assessment of impact), the open cases'
+last good day follows the checks still valid, and the status stays as it is.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -22,10 +24,13 @@ from app.errors import NotFoundError, ValidationError
 from app.identity import Identity
 from app.limits import NOTES_LEN, SHORT_LEN
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter, canonical_json
 from app.services.bounds import day_problem, id_problem
+from app.services.check_readings import readings_of
 from app.services.dto import CheckReading, CheckView
 from app.services.lookups import require_instrument
+from app.services.oot import open_check_case_in, refresh_open_cases_in
 from app.services.schedules import done_in, undone_in
 from app.services.snapshots import check_snapshot, created, diff, instrument_snapshot
 from app.services.validation import clean_text
@@ -86,19 +91,12 @@ def _readings_json(readings: tuple[CheckReading, ...]) -> str:
     return canonical_json([[r.nominal, r.reading, r.limit] for r in readings])
 
 
-def _readings_of(stored: str) -> tuple[CheckReading, ...]:
-    try:
-        rows = json.loads(stored or "[]")
-        return tuple(CheckReading(float(a), float(b), float(c)) for a, b, c in rows)
-    except (ValueError, TypeError):
-        return ()  # changed outside CalTrack: verify's replay says so
-
-
 def check_views(
     uow: UnitOfWork, checks: builtins.list[IntermediateCheck]
 ) -> builtins.list[CheckView]:
     ids = {c.instrument_id for c in checks} | {c.standard_id for c in checks if c.standard_id}
     tags = uow.instruments.tags_by_id(sorted(ids))
+    cases = uow.oot_cases.by_check_ids([c.id for c in checks if c.result == "fail"])
     return [
         CheckView(
             id=c.id,
@@ -106,12 +104,13 @@ def check_views(
             performed_on=c.performed_on,
             performed_by=c.performed_by,
             standard=tags.get(c.standard_id, "?") if c.standard_id else c.standard_text,
-            readings=_readings_of(c.readings),
+            readings=readings_of(c.readings),
             result=c.result,
             notes=c.notes,
             voided_at=c.voided_at,
             void_reason=c.void_reason or "",
             version=c.version,
+            oot_case_id=cases.get(c.id),
         )
         for c in checks
     ]
@@ -126,7 +125,8 @@ class CheckService:
         self._clock = clock
 
     def add(self, tag: str, data: CheckInput) -> CheckView:
-        """Record a check; a failing one takes the instrument out of service."""
+        """Record a check; a failing one opens an out-of-tolerance case and takes the
+        instrument out of service, as a failing calibration does."""
         errors: dict[str, str] = {}
         problem = day_problem(data.performed_on)
         if problem:
@@ -178,11 +178,17 @@ class CheckService:
             audit.record(ENTITY, check.id, label, "create", created(check_snapshot(check)))
             why = f"check #{check.id}"
             done_in(uow, audit, self._identity, instrument, "check", data.performed_on, why)
-            if result == "fail" and instrument.status == "in_service":
-                # Out of use until someone has looked, as after a failing calibration.
-                before = instrument_snapshot(instrument)
-                instrument.status = "out_of_service"
-                touch_instrument(uow, audit, self._identity, instrument, before, f"{why} failed")
+            if result == "fail":
+                open_check_case_in(uow, audit, self._identity, check, instrument)
+                if instrument.status == "in_service":
+                    # Out of use until QA has looked, as after a failing calibration.
+                    before = instrument_snapshot(instrument)
+                    instrument.status = "out_of_service"
+                    touch_instrument(
+                        uow, audit, self._identity, instrument, before, f"{why} failed"
+                    )
+            else:  # a passing check entered late narrows what open cases may have affected
+                refresh_open_cases_in(uow, audit, self._identity, instrument, f"{why} recorded")
             audit.flush()
             return check_views(uow, [check])[0]
 
@@ -199,8 +205,10 @@ class CheckService:
 
     def void(self, check_id: int, reason: str) -> CheckView:
         """Void a check (never delete); the check schedule falls back to the latest
-        valid check. The instrument's status stays: putting it back in service is a
-        decision of its own."""
+        valid check. As when a calibration is voided (``app.services.voiding``): the
+        case a failing check opened stays open for QA to close, the open cases' last
+        good day follows the checks still valid, and the instrument's status stays
+        (putting it back in service is QA's, when it closes the case)."""
         errors: dict[str, str] = {}
         problem = id_problem(check_id, "check number")
         if problem:
@@ -217,6 +225,16 @@ class CheckService:
                 raise NotFoundError(f"no check #{check_id}; `checks list TAG` shows them")
             if check.voided_at is not None:
                 raise ValidationError({"id": f"check #{check_id} is already voided"})
+            case = uow.oot_cases.for_check(check.id)
+            if case is not None and case.status == "open":
+                # As for a failing calibration: an open case is QA's to settle, and a
+                # technician voiding the check must not make it look settled.
+                require_role(
+                    uow,
+                    self._identity,
+                    "qa",
+                    f"void check #{check.id} while its out-of-tolerance case OOT-{case.id} is open",
+                )
             audit = AuditChainWriter(uow, self._identity, self._clock)
             before = check_snapshot(check)
             check.voided_at = audit.now
@@ -234,6 +252,7 @@ class CheckService:
                 latest = valid[0].performed_on if valid else None
                 moved = f"check #{check.id} voided"
                 undone_in(uow, audit, self._identity, instrument, "check", latest, moved)
+                refresh_open_cases_in(uow, audit, self._identity, instrument, moved)
             audit.flush()
             return check_views(uow, [check])[0]
 

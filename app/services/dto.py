@@ -452,6 +452,7 @@ class CheckView:
     voided_at: datetime | None
     void_reason: str
     version: int
+    oot_case_id: int | None = None  # the out-of-tolerance case a failing check opened
 
 
 @dataclass(frozen=True)
@@ -556,7 +557,7 @@ class OotCaseView:
     instrument_id: int
     asset_tag: str
     description: str
-    record_id: int
+    record_id: int | None  # the calibration that found it; None when a check did
     status: CaseState
     found_on: date
     last_good_on: date | None
@@ -579,6 +580,17 @@ class OotCaseView:
     return_to_service_note: str = ""
     # A follow-up case: the case whose impact list it was opened from (revision 0012).
     origin_case_id: int | None = None
+    # Issue 15: the failing intermediate check that found it (else ``record_id``), and
+    # where it came from in words: "calibration #12" or "intermediate check #5 on 2026-03-02".
+    check_id: int | None = None
+    found_by: str = ""
+
+    @property
+    def found_text(self) -> str:
+        """ "2026-03-02 by calibration #12", or "intermediate check #5 on 2026-03-02"."""
+        if self.check_id is not None:
+            return self.found_by
+        return f"{self.found_on} by {self.found_by}"
 
     @property
     def affected_instruments(self) -> list[str]:

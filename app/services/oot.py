@@ -1,7 +1,9 @@
 """Out-of-tolerance cases (ISO/IEC 17025 6.4.9 and 7.10).
 
 A calibration whose as-found readings fail (or whose result is fail) opens a case and
-takes the instrument out of service. The case lists what the instrument may have
+takes the instrument out of service; so does a failing intermediate check (issue 15,
+``open_check_case_in``), whose last good day is that of the latest passing check or
+calibration before it. The case lists what the instrument may have
 affected since its last good calibration: every valid calibration in which it served as
 a standard, and the instruments those calibrated (reverse traceability). QA records an
 impact assessment and a disposition, and closes the case with a signature; closing may
@@ -21,6 +23,7 @@ from app.db.models import (
     OOT_DISPOSITIONS,
     CalibrationRecord,
     Instrument,
+    IntermediateCheck,
     OotCase,
     UserAccount,
 )
@@ -30,7 +33,8 @@ from app.limits import NOTES_LEN
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
-from app.services.dto import AffectedCalibration, OotCaseView, to_jsonable
+from app.services.check_readings import check_found, readings_of
+from app.services.dto import AffectedCalibration, OotCaseView, PointView, to_jsonable
 from app.services.lookups import require_instrument
 from app.services.oot_impact import (
     CaseImpact,
@@ -97,6 +101,89 @@ def _last_good_before(history: list[CalibrationRecord], record: CalibrationRecor
         and (r.performed_on, r.id) < (record.performed_on, record.id)
     ]
     return next((r.performed_on for r in earlier if left_good(r)), None)
+
+
+def last_good_before_check(
+    records: list[CalibrationRecord],
+    checks: list[IntermediateCheck],
+    check: IntermediateCheck,
+) -> date | None:
+    """The day of the latest valid passing check, or valid calibration that left it
+    good, before the failing ``check``. A calibration on the check's own day does not
+    count: nothing records which came first, and the earlier day is the safe side."""
+    calibrated = (
+        r.performed_on
+        for r in sorted(records, key=lambda r: (r.performed_on, r.id), reverse=True)
+        if r.voided_at is None and r.performed_on < check.performed_on and left_good(r)
+    )
+    checked = (
+        c.performed_on
+        for c in sorted(checks, key=lambda c: (c.performed_on, c.id), reverse=True)
+        if c.id != check.id
+        and c.voided_at is None
+        and c.result == "pass"
+        and (c.performed_on, c.id) < (check.performed_on, check.id)
+    )
+    found = [d for d in (next(calibrated, None), next(checked, None)) if d is not None]
+    return max(found) if found else None
+
+
+def _check_summary(check: IntermediateCheck) -> str:
+    readings = readings_of(check.readings)
+    failed = [r for r in readings if not r.passed]
+    if not failed:
+        return "Intermediate check result: fail"
+    found = ", ".join(
+        f"{r.nominal:.10g} read {r.reading:.10g} (limit ±{r.limit:.10g})" for r in failed
+    )
+    return (
+        f"Intermediate check out of limits at {len(failed)} of {len(readings)} readings ({found})"
+    )
+
+
+def open_check_case_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    check: IntermediateCheck,
+    instrument: Instrument,
+) -> OotCase:
+    """Open the case of a failing intermediate check inside the caller's transaction,
+    as ``open_case_in`` does for a failing calibration."""
+    last_good = last_good_before_check(
+        uow.calibrations.history(instrument.id), uow.checks.history(instrument.id), check
+    )
+    case = OotCase(
+        instrument_id=instrument.id,
+        record_id=None,
+        check_id=check.id,
+        status="open",
+        found_on=check.performed_on,
+        last_good_on=last_good,
+        summary=_check_summary(check),
+        impact_assessment="",
+        disposition="",
+        affected_snapshot="",
+        impact_snapshot="",
+        origin_case_id=None,
+        returned_to_service=False,
+        closed_at=None,
+        closed_by=None,
+        created_at=audit.now,
+        created_by=identity.user,
+        updated_at=audit.now,
+        updated_by=identity.user,
+    )
+    uow.oot_cases.add(case)
+    audit.record(
+        "oot_case",
+        case.id,
+        f"OOT-{case.id} {instrument.asset_tag}",
+        "create",
+        created(case_snapshot(case)),
+        f"opened by {check_found(check)}",
+    )
+    return case
 
 
 def open_case_in(
@@ -169,11 +256,20 @@ def refresh_open_cases_in(
     if history is None:
         history = uow.calibrations.history(instrument.id)
     records = {r.id: r for r in history}
+    checks: dict[int, IntermediateCheck] | None = None
     for case in cases:
-        failing = records.get(case.record_id)
-        if failing is None:
-            continue
-        last_good = _last_good_before(history, failing)
+        if case.check_id is not None:
+            if checks is None:
+                checks = {c.id: c for c in uow.checks.history(instrument.id)}
+            failing_check = checks.get(case.check_id)
+            if failing_check is None:
+                continue
+            last_good = last_good_before_check(history, list(checks.values()), failing_check)
+        else:
+            failing = records.get(case.record_id) if case.record_id is not None else None
+            if failing is None:
+                continue
+            last_good = _last_good_before(history, failing)
         if last_good == case.last_good_on:
             continue
         before = case_snapshot(case)
@@ -292,12 +388,29 @@ def _anchor(rows: list[ImpactRow]) -> int:
     return max((r.performed_on, r.record_id) for r in rows)[1]
 
 
-def return_check(uow: UnitOfWork, instrument: Instrument) -> tuple[bool, str]:
-    """Whether closing a case may put the instrument back in service, and why (not)."""
+def return_check(
+    uow: UnitOfWork, instrument: Instrument, case: OotCase | None = None
+) -> tuple[bool, str]:
+    """Whether closing a case may put the instrument back in service, and why (not).
+
+    A case a check opened: the newer of the latest valid check and the latest valid
+    calibration must leave it good (a calibration wins a tie of days); else, as for a
+    calibration's case, the latest valid calibration must.
+    """
     tag = instrument.asset_tag
     if instrument.status != "out_of_service":
         return False, f"{tag} is {instrument.status.replace('_', ' ')}, not out of service"
     latest = next((r for r in uow.calibrations.history(instrument.id) if r.voided_at is None), None)
+    if case is not None and case.check_id is not None:
+        check = next((c for c in uow.checks.history(instrument.id) if c.voided_at is None), None)
+        if check is not None and (latest is None or check.performed_on > latest.performed_on):
+            if check.result != "pass":
+                return False, (
+                    f"the latest check of {tag} (#{check.id}, {check.performed_on}) failed; "
+                    "record a passing check or calibration first (or close without returning "
+                    "it to service)"
+                )
+            return True, f"its latest check (#{check.id}, {check.performed_on}) passed"
     if latest is None or not left_good(latest):
         return False, (
             f"the latest calibration of {tag} does not leave it within tolerance; record a "
@@ -313,25 +426,40 @@ def case_views(
     uow: UnitOfWork, cases: list[OotCase], *, with_return_check: bool = False
 ) -> list[OotCaseView]:
     """Views of many cases in a few queries (the return check costs one per open case)."""
-    records = uow.calibrations.by_ids([c.record_id for c in cases])
+    records = uow.calibrations.by_ids([c.record_id for c in cases if c.record_id is not None])
+    checks = uow.checks.by_ids([c.check_id for c in cases if c.check_id is not None])
     signatures = uow.signatures.for_cases([c.id for c in cases])
     open_ids = [c.instrument_id for c in cases if c.status == "open" or not c.affected_snapshot]
     used = uow.oot_cases.used_by_standards(open_ids)
     views = []
     for case in cases:
         instrument = uow.instruments.get(case.instrument_id)
-        record = records.get(case.record_id)
-        if instrument is None or record is None:  # the foreign keys forbid it
-            raise NotFoundError(f"OOT-{case.id}: its instrument or calibration no longer exists")
-        # The points out of tolerance; when none is, those that opened the case by the
-        # lab's indeterminate-result setting.
-        failed = set(
-            failed_points(record, "as_found")
-            or failed_points(record, "as_found", indeterminate=True)
-        )
+        record = records.get(case.record_id) if case.record_id is not None else None
+        check = checks.get(case.check_id) if case.check_id is not None else None
+        if instrument is None or (record is None and check is None):  # the foreign keys
+            raise NotFoundError(f"OOT-{case.id}: its instrument, calibration or check is gone")
+        failing: list[PointView] = []
+        found_by, voided = "", False
+        if record is not None:
+            # The points out of tolerance; when none is, those that opened the case by
+            # the lab's indeterminate-result setting.
+            failed = set(
+                failed_points(record, "as_found")
+                or failed_points(record, "as_found", indeterminate=True)
+            )
+            failing = [
+                point_view(p.seq, p, record_rule(record.decision_rule))
+                for p in sorted(record.points, key=lambda p: p.seq)
+                if p.seq in failed
+            ]
+            found_by = f"calibration #{record.id}"
+            voided = record.voided_at is not None
+        elif check is not None:  # else the record: one of the two, by the schema's CHECK
+            found_by = check_found(check)
+            voided = check.voided_at is not None
         digest = case_content_hash(case)
         may_return, note = (
-            return_check(uow, instrument)
+            return_check(uow, instrument, case)
             if with_return_check and case.status == "open"
             else (False, "")
         )
@@ -341,16 +469,12 @@ def case_views(
                 instrument_id=instrument.id,
                 asset_tag=instrument.asset_tag,
                 description=instrument.description,
-                record_id=record.id,
+                record_id=case.record_id,
                 status=cast(CaseState, case.status),  # the schema's CHECK allows only these
                 found_on=case.found_on,
                 last_good_on=case.last_good_on,
                 summary=case.summary,
-                failing_points=[
-                    point_view(p.seq, p, record_rule(record.decision_rule))
-                    for p in sorted(record.points, key=lambda p: p.seq)
-                    if p.seq in failed
-                ],
+                failing_points=failing,
                 impact_assessment=case.impact_assessment,
                 disposition=case.disposition,
                 affected=_affected(uow, case, used.get(case.instrument_id, [])),
@@ -369,6 +493,8 @@ def case_views(
                 may_return_to_service=may_return,
                 return_to_service_note=note,
                 origin_case_id=case.origin_case_id,
+                check_id=case.check_id,
+                found_by=found_by + (" (voided since)" if voided else ""),
             )
         )
     return views
@@ -635,7 +761,7 @@ class OotService:
     def _return_to_service(
         self, uow: UnitOfWork, audit: AuditChainWriter, instrument: Instrument, case: OotCase
     ) -> None:
-        may, note = return_check(uow, instrument)
+        may, note = return_check(uow, instrument, case)
         if not may:
             raise ValidationError({"return_to_service": note})
         before = instrument_snapshot(instrument)

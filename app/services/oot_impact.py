@@ -30,6 +30,11 @@ chosen once here and printed with every list (``METHOD``):
   compared with the verdict of the stored reading. A verdict that differs "flips".
   Only this standard's error is applied, not that of other standards the record used.
 
+A case a failing intermediate check opened (issue 15) takes the error from the check's
+readings instead (``reading − nominal`` at each nominal, as above). A check's readings
+carry no unit: they are taken to be in the unit of each calibrated point (the check is
+of the standard's own quantity), and the method printed with the list says so.
+
 The list is live while its case is open, and frozen into the case when it closes
 (``impact_snapshot``), so a later edit never changes what QA saw and signed.
 """
@@ -46,6 +51,7 @@ from typing import Any
 
 from app.db.models import CalibrationRecord, MeasurementPoint, OotCase
 from app.repositories.unit_of_work import UnitOfWork
+from app.services.check_readings import readings_of
 from app.services.decision_rules import DecisionRule
 from app.services.dto import AffectedCalibration, to_jsonable
 from app.services.tolerance import judge_point, judge_stored, record_rule
@@ -57,6 +63,10 @@ METHOD = (
     "instrument under test), linear between the standard's two nominals around it in "
     "the same unit (the nearest end's error beyond them), re-judged by the record's own "
     "decision rule, limits, U and k"
+)
+CHECK_METHOD = (
+    f"{METHOD}; the error is that read in the failing intermediate check, whose readings "
+    "carry no unit: taken to be in each point's unit"
 )
 
 COMPARED = "compared"
@@ -127,12 +137,20 @@ class CaseImpact:
 
     case_id: int
     standard_tag: str
-    standard_record_id: int
+    standard_record_id: int | None  # the failing calibration; None when a check failed
     method: str
     errors: list[StandardError]
     rows: list[ImpactRow]
     summary: str
     frozen: bool
+    standard_check_id: int | None = None  # the failing intermediate check (issue 15)
+
+    @property
+    def error_source(self) -> str:
+        """Where the standard's error comes from, in words."""
+        if self.standard_check_id is not None:
+            return f"intermediate check #{self.standard_check_id}"
+        return f"calibration #{self.standard_record_id}"
 
     @property
     def flipped(self) -> list[ImpactRow]:
@@ -337,13 +355,32 @@ def _summary(standard_tag: str, records: int, rows: list[ImpactRow]) -> str:
     return f"{head}: {body}" + (f"; {'; '.join(extra)}" if extra else "")
 
 
+def check_errors(stored: str, units: set[str]) -> dict[str, list[tuple[Decimal, Decimal]]]:
+    """The errors a check read (``stored``: its readings), in each of ``units``."""
+    by_nominal: dict[Decimal, list[Decimal]] = {}
+    for r in readings_of(stored):
+        n = as_decimal(r.nominal, "nominal")
+        with localcontext(DECIMAL_CONTEXT):
+            by_nominal.setdefault(n, []).append(as_decimal(r.reading, "reading") - n)
+    with localcontext(DECIMAL_CONTEXT):
+        points = sorted((n, sum(es, Decimal(0)) / len(es)) for n, es in by_nominal.items())
+    return {unit: points for unit in units} if points else {}
+
+
 def compute_impact(
     uow: UnitOfWork, case: OotCase, affected: list[AffectedCalibration], standard_tag: str
 ) -> CaseImpact:
     """The impact list of ``case`` over ``affected`` (its affected calibrations), now."""
-    records = uow.calibrations.by_ids([case.record_id] + [a.record_id for a in affected])
-    failing = records.get(case.record_id)
-    errors = standard_errors(failing) if failing is not None else {}
+    ids = [a.record_id for a in affected]
+    records = uow.calibrations.by_ids(ids + ([case.record_id] if case.record_id else []))
+    errors: dict[str, list[tuple[Decimal, Decimal]]] = {}
+    if case.check_id is not None:
+        check = uow.checks.get(case.check_id)
+        units = {p.unit.strip() for i in ids if i in records for p in records[i].points}
+        errors = check_errors(check.readings, units) if check is not None else {}
+    else:
+        failing = records.get(case.record_id) if case.record_id is not None else None
+        errors = standard_errors(failing) if failing is not None else {}
     rows: list[ImpactRow] = []
     for a in affected:
         record = records.get(a.record_id)
@@ -354,15 +391,20 @@ def compute_impact(
         for unit, points in sorted(errors.items())
         for n, e in points
     ]
+    if case.check_id is not None:  # one list of errors, whatever the points' units
+        listed = list(
+            {(e.nominal, e.error): StandardError(e.nominal, "", e.error) for e in listed}.values()
+        )
     return CaseImpact(
         case_id=case.id,
         standard_tag=standard_tag,
         standard_record_id=case.record_id,
-        method=METHOD,
+        method=CHECK_METHOD if case.check_id is not None else METHOD,
         errors=listed,
         rows=rows,
         summary=_summary(standard_tag, len(affected), rows),
         frozen=False,
+        standard_check_id=case.check_id,
     )
 
 
@@ -381,10 +423,14 @@ def impact_from_json(text: str) -> CaseImpact:
     return CaseImpact(
         case_id=int(item["case_id"]),
         standard_tag=str(item["standard_tag"]),
-        standard_record_id=int(item["standard_record_id"]),
+        standard_record_id=(
+            None if item["standard_record_id"] is None else int(item["standard_record_id"])
+        ),
         method=str(item["method"]),
         errors=[StandardError(**e) for e in item["errors"]],
         rows=rows,
         summary=str(item["summary"]),
         frozen=True,
+        # Lists frozen before revision 0019 name no check.
+        standard_check_id=item.get("standard_check_id"),
     )

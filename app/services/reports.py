@@ -444,10 +444,11 @@ def _checks_sections(history: InstrumentHistory) -> list[Section]:
     )
     checks = Table(
         ["ID", "Date", "Result", "State", "By", "Standard", "Readings (nominal:reading:limit)",
-         "Notes"],
+         "Notes", "OOT case"],
         [
             (c.id, c.performed_on, c.result, f"void: {c.void_reason}" if c.voided_at else "valid",
-             c.performed_by, c.standard, " ".join(r.text() for r in c.readings), c.notes)
+             c.performed_by, c.standard, " ".join(r.text() for r in c.readings), c.notes,
+             f"OOT-{c.oot_case_id}" if c.oot_case_id is not None else "")
             for c in history.checks
         ],
     )  # fmt: skip
@@ -587,6 +588,7 @@ OOT_COLUMNS = [
     "Instrument",
     "Description",
     "Found on",
+    "Found by",
     "What was found",
     "Last good",
     "Status",
@@ -685,6 +687,7 @@ def oot_log_report(
                 c.asset_tag,
                 c.description,
                 c.found_on,
+                c.found_by,
                 c.summary,
                 c.last_good_on,
                 c.status,

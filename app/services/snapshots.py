@@ -116,7 +116,8 @@ ADDED_LATER: dict[str, dict[str, Any]] = {
         "stated_uncertainty": None,
     },
     # The OOT impact (revision 0012): named in an event only once set (case_snapshot).
-    "oot_case": {"impact_snapshot": "", "origin_case_id": None},
+    # A case a failing check opened (revision 0019): named only when set (case_snapshot).
+    "oot_case": {"impact_snapshot": "", "origin_case_id": None, "check_id": None},
     # Default schedules (revision 0020): none on a type created before them.
     "instrument_type": TYPE_SCHEDULE_DEFAULTS,
 }
@@ -435,6 +436,8 @@ def case_snapshot(obj: OotCase) -> Snapshot:
         snap["impact_snapshot"] = obj.impact_snapshot
     if obj.origin_case_id is not None:
         snap["origin_case_id"] = obj.origin_case_id
+    if obj.check_id is not None:  # revision 0019: calibration cases hash as before
+        snap["check_id"] = obj.check_id
     return snap
 
 
@@ -443,6 +446,7 @@ def case_full_snapshot(obj: OotCase) -> Snapshot:
     snap = case_snapshot(obj)
     snap.setdefault("impact_snapshot", "")
     snap.setdefault("origin_case_id", None)
+    snap.setdefault("check_id", None)
     return snap
 
 

@@ -1052,7 +1052,7 @@ SCHEDULE_EXPORT_HEADER = (
 )  # fmt: skip
 CHECK_EXPORT_HEADER = (
     "ID", "Asset tag", "Date", "By", "Standard", "Readings", "Result", "Notes",
-    "Voided at", "Voided by", "Void reason",
+    "Voided at", "Voided by", "Void reason", "OOT case",
 )  # fmt: skip
 
 
@@ -1080,7 +1080,8 @@ def _schedule_and_check_rows(
         check_rows: list[tuple[Any, ...]] = [
             (c.id, tags.get(c.instrument_id, "?"), c.performed_on, c.performed_by,
              views[c.id].standard, " ".join(r.text() for r in views[c.id].readings), c.result,
-             c.notes, c.voided_at, c.voided_by or "", c.void_reason or "")
+             c.notes, c.voided_at, c.voided_by or "", c.void_reason or "",
+             f"OOT-{views[c.id].oot_case_id}" if views[c.id].oot_case_id is not None else "")
             for c in checks
         ]  # fmt: skip
         found.append(("Checks", CHECK_EXPORT_HEADER, check_rows))

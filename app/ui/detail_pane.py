@@ -257,6 +257,7 @@ class DetailPane(QWidget):
     add_attachment_requested = Signal()
     clear_review_requested = Signal()
     void_custody_requested = Signal(int, int)  # custody entry id, version
+    void_check_requested = Signal(int)  # intermediate check id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -343,7 +344,7 @@ class DetailPane(QWidget):
             ["Schedule", "Every", "Last done", "Next due", "Status"], "Schedules"
         )
         self.checks = _table(
-            ["Date", "Result", "By", "Standard", "Readings", "Notes"],
+            ["Date", "Result", "By", "Standard", "Readings", "Notes", "Case"],
             "Check history",
         )
         schedules_label = QLabel("Schedules:")
@@ -354,6 +355,17 @@ class DetailPane(QWidget):
         checks_layout.addWidget(self.schedules)
         checks_layout.addWidget(checks_label)
         checks_layout.addWidget(self.checks, 1)
+        check_buttons = QHBoxLayout()
+        self.check_void = QPushButton("Void check…")
+        self.check_void.setToolTip(
+            "Void the selected check, entered by mistake (a case it opened stays open for QA)"
+        )
+        self.check_void.setEnabled(False)
+        check_buttons.addWidget(self.check_void)
+        check_buttons.addStretch(1)
+        checks_layout.addLayout(check_buttons)
+        self.check_void.clicked.connect(self._void_check)
+        self.checks.itemSelectionChanged.connect(self._check_selected)
         # What happens between calibrations (issue 15) shares one tab of its own, so the
         # pane's tabs still fit at 1280 px: the checks, the maintenance log, custody.
         self.log_tabs = QTabWidget()
@@ -589,6 +601,7 @@ class DetailPane(QWidget):
                     c.standard,
                     " ".join(r.text() for r in c.readings),
                     c.notes,
+                    f"OOT-{c.oot_case_id}" if c.oot_case_id is not None else "",
                 ]
                 for c in rows
             ],
@@ -657,6 +670,21 @@ class DetailPane(QWidget):
         chosen = self.selected_custody()
         self.custody_void.setEnabled(chosen is not None and chosen.state != "void" and self.editing)
 
+    def selected_check(self) -> CheckView | None:
+        rows = self.checks.selectionModel().selectedRows()
+        if not rows or self.history is None:
+            return None
+        return self.history.checks[rows[0].row()]
+
+    def _check_selected(self) -> None:
+        chosen = self.selected_check()
+        self.check_void.setEnabled(chosen is not None and not chosen.voided_at and self.editing)
+
+    def _void_check(self) -> None:
+        chosen = self.selected_check()
+        if chosen is not None:
+            self.void_check_requested.emit(chosen.id)
+
     def _void_custody(self) -> None:
         chosen = self.selected_custody()
         if chosen is not None:
@@ -715,6 +743,7 @@ class DetailPane(QWidget):
         self._calibration_selected()
         self._attachment_selected()
         self._custody_selected()
+        self._check_selected()
         self.maintenance.set_editing(editing)
 
     def selected_attachment(self) -> AttachmentView | None:

@@ -53,6 +53,7 @@ from app.services.connecting import display_name
 from app.services.dto import (
     CalibrationInput,
     CalibrationPrefill,
+    CheckView,
     InstrumentChanges,
     InstrumentDetail,
     InstrumentHistory,
@@ -626,6 +627,7 @@ class MainWindow(QMainWindow):
 
         self.detail = DetailPane()
         self.detail.void_calibration_requested.connect(self.void_calibration)
+        self.detail.void_check_requested.connect(self.void_check)
         self.detail.add_attachment_requested.connect(self.attach_file)
         self.detail.open_attachment_requested.connect(self.open_attachment)
         self.detail.save_attachment_requested.connect(self.save_attachment)
@@ -1411,7 +1413,10 @@ class MainWindow(QMainWindow):
                     lambda: service.add(detail.asset_tag, data),
                     ok,
                     fail,
-                    changes=Changes(instruments=True, instrument_ids=frozenset({detail.id})),
+                    # A failing check opens a case (issue 15): the cases window follows.
+                    changes=Changes(
+                        instruments=True, cases=True, instrument_ids=frozenset({detail.id})
+                    ),
                 )
 
             dialog = CheckDialog(
@@ -1432,6 +1437,7 @@ class MainWindow(QMainWindow):
                     + (f"; {detail.asset_tag} is now out of service." if failed else "."),
                     8000,
                 )
+                self.qa.check_saved(saved)
 
             open_modal(dialog, done)
 
@@ -1440,6 +1446,37 @@ class MainWindow(QMainWindow):
             open_dialog,
             lambda exc: messages.explain(self, exc, doing="opening the check form"),
         )
+
+    def void_check(self, check_id: int) -> None:
+        """Void an intermediate check with a reason, as ``checks void`` does."""
+        dialog = ReasonDialog(
+            "Void check",
+            f"Why is check #{check_id} void? It stays in the history, marked void; an "
+            "out-of-tolerance case it opened stays open for QA to close.",
+            self,
+        )
+        service = self.app.checks
+
+        def saved(view: CheckView) -> None:
+            stays = (
+                f"; its case OOT-{view.oot_case_id} stays open for QA"
+                if view.oot_case_id is not None
+                else ""
+            )
+            self.status.showMessage(f"Check #{view.id} of {view.asset_tag} voided{stays}.", 8000)
+
+        def done(result: int) -> None:
+            if not result:
+                return
+            reason = dialog.reason
+            self.run_task(
+                lambda: service.void(check_id, reason),
+                saved,
+                lambda exc: messages.explain(self, exc, doing="voiding the check"),
+                changes=Changes(instruments=True, cases=True),
+            )
+
+        open_modal(dialog, done)
 
     def edit_schedules(self) -> None:
         self._with_detail(self._schedule_dialog)

@@ -19,7 +19,13 @@ from PySide6.QtWidgets import QLabel, QMenu, QWidget
 
 from app.errors import ConflictError, NotFoundError
 from app.services.accounts import ROLE_NAMES, ROLE_RANK
-from app.services.dto import CalibrationInput, CalibrationView, Traceability, UserView
+from app.services.dto import (
+    CalibrationInput,
+    CalibrationView,
+    CheckView,
+    Traceability,
+    UserView,
+)
 from app.services.point_entry import EntryRules
 from app.services.standard_uncertainty import StandardUncertainty
 from app.ui import messages
@@ -604,6 +610,29 @@ class QaActions(QObject):
             detail=f"{view.asset_tag} stays out of service until QA closes the case."
             if view.as_found_failed or view.result == "fail"
             else "",
+            object_name="ootNotice",
+        )
+        self.refresh_status()
+
+    def check_saved(self, view: CheckView) -> None:
+        """After an intermediate check was recorded: offer the case a failing one opened,
+        as after a failing calibration."""
+        if view.oot_case_id is None:
+            return
+        case_id = view.oot_case_id
+        self.case_notice = messages.choose(
+            self.window.as_widget(),
+            "Out-of-tolerance case opened",
+            f"Intermediate check #{view.id} on {view.performed_on} found {view.asset_tag} "
+            f"out of its limits: case OOT-{case_id} is open. QA assesses what it may have "
+            "affected as a standard.",
+            [
+                (f"Open OOT-{case_id}", messages.Role.AcceptRole),
+                ("Later", messages.Role.RejectRole),
+            ],
+            lambda chosen: self.show_oot_window(case_id) if chosen == 0 else None,
+            icon=messages.Icon.Warning,
+            detail=f"{view.asset_tag} stays out of service until QA closes the case.",
             object_name="ootNotice",
         )
         self.refresh_status()

@@ -20,7 +20,7 @@ on ``instrument_type`` (INSERT and UPDATE for the QA group, SELECT for technicia
 cover the new columns; nothing is granted here.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-08 00:30:00
 """
 
@@ -32,8 +32,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-# After 0018 (schedules); 0019 (another change of issue 15) is chained at the merge.
-down_revision: str | None = "0018"
+# After 0019 (a failing check opens a case), itself after 0018 (schedules).
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -49,6 +49,7 @@ from tests.integration.helpers import (
 )
 from tests.pg_server import PgServer
 from tests.unit.impact_helpers import FLIPS, build_failed_standard
+from tests.unit.qa_helpers import PASSWORD, QUINN, calibrate, make_qa, open_as, reading
 
 CALTRACK_TABLES = {
     "alembic_version",
@@ -857,6 +858,56 @@ def test_0018_keeps_the_calibration_schedule_first_and_db_verify_clean(
         app.schedules.set(tag, ScheduleInput("check", every="3m"))
         app.checks.add(tag, CheckInput(clock.today(), result="pass", standard="artefact A"))
         assert app.maintenance.verify(deep=True).problems == []
+
+
+# -- 0019: a failing intermediate check opens an out-of-tolerance case -------------------
+
+
+def test_0019_cases_of_0018_come_up_intact_and_checks_open_cases_after(
+    db_url: str, clock: FixedClock, alice: Identity
+) -> None:
+    # An open case and a closed one with its signature (the SQLite rebuild of oot_case
+    # sets the closing signatures aside and puts them back).
+    with open_lab(db_url, create=True, identity=alice, clock=clock) as app:
+        build_failed_standard(app)
+        calibrate(app, "TH-A", "2026-11-01", "fail", points=(reading(0, 0.9),))
+        first, second = sorted(app.oot.list(), key=lambda c: c.id)
+        make_qa(app, db_url, clock)
+    with open_as(db_url, QUINN, clock) as qa:
+        qa.oot.assess(first.id, impact_assessment="Re-assessed", disposition="no_impact")
+        qa.oot.close(first.id, password=PASSWORD)
+        before = sorted(qa.oot.list(), key=lambda c: c.id)
+        assert qa.maintenance.verify(deep=True).problems == []
+    url = database_url(db_url)
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        downgrade(eng, url, "0018")
+        assert "check_id" not in _columns(eng, "oot_case")
+    finally:
+        eng.dispose()
+
+    with open_as(db_url, QUINN, clock) as qa:
+        assert qa.schema.status is SchemaStatus.CURRENT
+        after = sorted(qa.oot.list(), key=lambda c: c.id)
+        assert after == before  # ids, record ids, signatures (intact), all alike
+        assert [c.record_id for c in after] == [first.record_id, second.record_id]
+        assert {c.check_id for c in after} == {None}
+        assert after[0].signatures[0].intact
+        assert qa.maintenance.verify(deep=True).problems == []
+        failed = qa.checks.add(
+            "TH-B", CheckInput(clock.today(), result="fail", standard="artefact A")
+        )
+        assert failed.oot_case_id is not None
+        assert qa.oot.get(failed.oot_case_id).check_id == failed.id
+        assert qa.maintenance.verify(deep=True).problems == []
+    # A case a check opened has no place in 0018: the downgrade refuses and changes nothing.
+    eng, _ = build_engine(url, EngineOptions())
+    try:
+        with pytest.raises(RuntimeError, match="opened by an intermediate check"):
+            downgrade(eng, url, "0018")
+        assert "check_id" in _columns(eng, "oot_case")
+    finally:
+        eng.dispose()
 
 
 # -- 0020: default schedules of a type ----------------------------------------------------

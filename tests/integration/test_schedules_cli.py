@@ -6,6 +6,7 @@ then one real `caltrack` process shows the exit code of bad input from the outsi
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from app.clock import FixedClock
@@ -144,13 +145,18 @@ def test_db_verify_notices_checks_and_schedules_changed_behind_caltracks_back(
         add_thermometer(app, "TH-001")
         app.schedules.set("TH-001", ScheduleInput("check", every="1m"))
         app.checks.add("TH-001", CheckInput(clock.today(), result="fail", standard="A-1"))
+        earlier = clock.today() - timedelta(days=1)
+        app.checks.add("TH-001", CheckInput(earlier, result="pass", standard="A-1"))
         assert app.maintenance.verify().problems == []
     tamper(
         db_url,
-        "UPDATE intermediate_check SET result = 'pass'",
+        "UPDATE intermediate_check SET result = 'pass' WHERE id = 1",
         "UPDATE instrument_schedule SET interval_count = 12",
+        # The case the failing check opened (revision 0019), moved onto the passing one.
+        "UPDATE oot_case SET check_id = 2",
     )
     with open_lab(db_url, identity=alice, clock=clock) as app:
         problems = app.maintenance.verify().problems
     assert any(p.startswith("check #1 differs from its audit trail in result") for p in problems)
     assert any("schedule #1 differs from its audit trail in interval_count" in p for p in problems)
+    assert any("OOT-1 (#1) differs from its audit trail in check_id" in p for p in problems)

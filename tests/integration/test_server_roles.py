@@ -12,6 +12,7 @@ import importlib
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -23,6 +24,7 @@ from app.clock import FixedClock
 from app.db.engine import EngineOptions, build_engine
 from app.db.migrate import SchemaStatus, downgrade, upgrade
 from app.errors import NotAllowedError, ReadOnlyError, ValidationError
+from app.services.checks import CheckInput, parse_reading
 from app.services.decision_rules import Verdict
 from app.services.dto import (
     CalibrationInput,
@@ -513,6 +515,26 @@ def test_users_set_refuses_logins_that_differ_only_in_case(
     assert lab.groups_of(twins[0]) == lab.groups_of(twins[1]) == []
     refused = _cli(lab.url, tmp_path, "users", "set", twins[0], "--role", "qa")
     assert "differ only in case" in assert_one_error_line(refused, 2)
+
+
+def test_a_technicians_failing_check_opens_a_case_under_their_login(
+    lab: Lab, clock: FixedClock
+) -> None:
+    # Revision 0019: a case a check opened is an oot_case row like any other; the
+    # technician group inserts it, and only QA voids the check while it is open.
+    with lab.open_as(lab.tech, clock) as app:
+        failed = app.checks.add(
+            "TH-001",
+            CheckInput(date(2026, 11, 20), (parse_reading("20:21:0.5"),), standard="Ice cell"),
+        )
+        assert failed.oot_case_id is not None
+        assert app.oot.get(failed.oot_case_id).check_id == failed.id
+        with pytest.raises(NotAllowedError):
+            app.checks.void(failed.id, "wrong instrument")
+    with lab.open_as(lab.qa, clock) as app:
+        app.checks.void(failed.id, "wrong instrument")
+        assert app.oot.get(failed.oot_case_id).status == "open"
+        assert app.maintenance.verify().clean
 
 
 def test_the_roles_revision_downgrades_and_upgrades_again(pg_server: PgServer, pg_url: str) -> None:

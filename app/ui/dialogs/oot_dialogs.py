@@ -127,8 +127,8 @@ def impact_header(case: OotCaseView, impact: CaseImpact) -> str:
     errors = "; ".join(f"{e.error} {e.unit} at {e.nominal} {e.unit}" for e in impact.errors)
     return (
         f"{when}.\n{impact.summary}.\n"
-        f"Standard {impact.standard_tag}'s as-found error, from its calibration "
-        f"#{impact.standard_record_id}: {errors or 'none (no as-found readings)'}.\n"
+        f"Standard {impact.standard_tag}'s as-found error, from its {impact.error_source}: "
+        f"{errors or 'none (no as-found readings)'}.\n"
         f"Method: {impact.method}."
     )
 
@@ -194,7 +194,7 @@ class CloseCaseDialog(QDialog):
         facts = QFormLayout(what)
         for label, value in (
             ("Case:", f"OOT-{case.id}, {case.asset_tag} — {case.description}"),
-            ("Found:", f"{case.found_on} by calibration #{case.record_id}: {case.summary}"),
+            ("Found:", f"{case.found_text}: {case.summary}"),
             ("Affected:", f"{count(len(case.affected), 'calibration')} since the last good one"),
             ("Assessment:", case.impact_assessment or "—"),
             ("Disposition:", DISPOSITION_LABELS.get(case.disposition, "—")),
@@ -679,7 +679,7 @@ class OotWindow(QWidget):
             )
         return (
             "<table>"
-            + row("Found on:", f"{case.found_on} by calibration #{case.record_id}")
+            + row("Found on:", html.escape(case.found_text))
             + row("Last good:", html.escape(last_good))
             + row("Summary:", html.escape(case.summary))
             + row("Failing points:", failing)

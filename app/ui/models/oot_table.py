@@ -59,7 +59,9 @@ def _display(case: OotCaseView, column: int) -> str:
     if column == COL_INSTRUMENT:
         return f"{case.asset_tag} — {case.description}" if case.description else case.asset_tag
     if column == COL_FOUND:
-        return case.found_on.isoformat()
+        # Issue 15: a case a failing intermediate check opened says so in the list.
+        by_check = " (check)" if case.check_id is not None else ""
+        return case.found_on.isoformat() + by_check
     if column == COL_LAST_GOOD:
         return case.last_good_on.isoformat() if case.last_good_on else "none recorded"
     if column == COL_AFFECTED:
@@ -138,6 +140,8 @@ class OotTableModel(SortedListModel[OotCaseView]):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == COL_LAST_GOOD and case.last_good_on is None:
                 return "No earlier calibration left it in tolerance: everything before is suspect"
+            if column == COL_FOUND and case.found_by:
+                return f"Found by {case.found_by}"
             if column == COL_AFFECTED:
                 tags = ", ".join(case.affected_instruments) or "none"
                 return f"Calibrations it served in since the last good one; instruments: {tags}"
