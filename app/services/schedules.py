@@ -171,6 +171,152 @@ def _audit(
     audit.record(ENTITY, row.id, f"{tag} {row.kind}", action, changes, reason)
 
 
+@dataclass(frozen=True)
+class RecordedState:
+    """A schedule's state as another CalTrack recorded it (an import of its export):
+    kept as recorded on a new schedule, as history keeps its own due dates."""
+
+    last_done: date | None
+    next_due: date | None
+    due_before_use: bool
+    active: bool
+
+
+def schedule_fields(data: ScheduleInput) -> Interval | None:
+    """The rules of a schedule's settings: its interval (None: before use only), or
+    ValidationError naming each field that is wrong."""
+    errors: dict[str, str] = {}
+    try:
+        _kind(data.kind)
+    except ValidationError as exc:
+        errors.update(exc.fields)
+    interval: Interval | None = None
+    if data.every:
+        try:
+            interval = parse_interval(data.every)
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    elif not data.before_use:
+        errors["every"] = "give an interval (as 30d or 6m), or before use, or both"
+    _window("grace_days", data.grace_days, errors)
+    _window("soon_days", data.soon_days, errors)
+    if errors:
+        raise ValidationError(errors)
+    return interval
+
+
+def set_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    today: date,
+    instrument: Instrument,
+    data: ScheduleInput,
+    interval: Interval | None,
+    reason: str,
+    recorded: RecordedState | None = None,
+) -> InstrumentSchedule:
+    """Add or change a schedule in the caller's transaction (``interval`` from
+    ``schedule_fields(data)``). ``recorded``: a new schedule takes that state as it is
+    (an existing one keeps its own: it follows what was done here)."""
+    kind = _kind(data.kind)
+    row = uow.schedules.get(instrument.id, kind)
+    start = row.last_done if row is not None and row.last_done else today
+    values: dict[str, object] = {
+        "interval_count": interval.count if interval else None,
+        "interval_unit": interval.unit if interval else None,
+        "soon_days": data.soon_days,
+        "grace_days": data.grace_days,
+        "before_use": data.before_use,
+        "next_due": advance(start, interval) if interval else None,
+        "active": True,
+    }
+    if row is None:
+        due_before_use = data.before_use
+        last_done = None
+        if recorded is not None:
+            errors = recorded_problems(recorded, today)
+            if errors:
+                raise ValidationError(errors)
+            if recorded.next_due is not None or interval is None:
+                values["next_due"] = recorded.next_due
+            else:  # no next due given: one interval after it was last done
+                values["next_due"] = advance(recorded.last_done or today, interval)
+            values["active"] = recorded.active
+            due_before_use = recorded.due_before_use
+            last_done = recorded.last_done
+        row = InstrumentSchedule(
+            instrument_id=instrument.id,
+            kind=kind,
+            due_before_use=due_before_use,
+            last_done=last_done,
+            created_at=audit.now,
+            created_by=identity.user,
+            updated_at=audit.now,
+            updated_by=identity.user,
+            **values,
+        )
+        uow.schedules.add(row)
+        _audit(audit, row, instrument.asset_tag, "create", created(schedule_snapshot(row)), reason)
+        return row
+    before = schedule_snapshot(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    if not data.before_use:
+        row.due_before_use = False
+    elif not before["before_use"] or not before["active"]:
+        row.due_before_use = True  # newly before use: due before the next use
+    changed = diff(before, schedule_snapshot(row))
+    if changed:
+        row.updated_at = audit.now
+        row.updated_by = identity.user
+        uow.schedules.flush()
+        _audit(audit, row, instrument.asset_tag, "update", changed, reason)
+    return row
+
+
+def clear_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    row: InstrumentSchedule,
+    reason: str,
+) -> None:
+    """Stop an active schedule in the caller's transaction (kept, inactive; audited)."""
+    before = schedule_snapshot(row)
+    row.active = False
+    row.due_before_use = False
+    row.updated_at = audit.now
+    row.updated_by = identity.user
+    uow.schedules.flush()
+    changed = diff(before, schedule_snapshot(row))
+    _audit(audit, row, instrument.asset_tag, "clear", changed, reason)
+
+
+def same_settings(row: InstrumentSchedule, data: ScheduleInput, interval: Interval | None) -> bool:
+    """Whether ``data`` (checked: ``interval`` from ``schedule_fields``) is what ``row``
+    already says: setting it again would change nothing but its dates."""
+    return (
+        _interval_of(row) == interval
+        and row.grace_days == data.grace_days
+        and row.soon_days == data.soon_days
+        and row.before_use == data.before_use
+    )
+
+
+def recorded_problems(recorded: RecordedState, today: date) -> dict[str, str]:
+    """What is wrong with a recorded state's days (the field they came from → why)."""
+    errors: dict[str, str] = {}
+    for name, day in (("last_done", recorded.last_done), ("next_due", recorded.next_due)):
+        problem = day_problem(day) if day is not None else ""
+        if problem:
+            errors[name] = problem
+    if recorded.last_done is not None and "last_done" not in errors and recorded.last_done > today:
+        errors["last_done"] = f"{recorded.last_done} is in the future"
+    return errors
+
+
 def done_in(
     uow: UnitOfWork,
     audit: AuditChainWriter,
@@ -322,75 +468,17 @@ class ScheduleService:
         """Add or change the ``data.kind`` schedule of ``tag``. A changed interval moves
         the next due from the last time it was done (none yet: due in one interval
         from today, so a new schedule is not overdue the day it is set)."""
-        kind = _kind(data.kind)
-        errors: dict[str, str] = {}
-        interval: Interval | None = None
-        if data.every:
-            try:
-                interval = parse_interval(data.every)
-            except ValidationError as exc:
-                errors.update(exc.fields)
-        elif not data.before_use:
-            errors["every"] = "give an interval (as 30d or 6m), or before use, or both"
-        _window("grace_days", data.grace_days, errors)
-        _window("soon_days", data.soon_days, errors)
-        if errors:
-            raise ValidationError(errors)
+        interval = schedule_fields(data)
 
         def write(uow: UnitOfWork) -> ScheduleView:
             instrument = require_instrument(uow, tag)
             audit = AuditChainWriter(uow, self._identity, self._clock)
             today = self._clock.today()
-            row = uow.schedules.get(instrument.id, kind)
-            start = row.last_done if row is not None and row.last_done else today
-            values = {
-                "interval_count": interval.count if interval else None,
-                "interval_unit": interval.unit if interval else None,
-                "soon_days": data.soon_days,
-                "grace_days": data.grace_days,
-                "before_use": data.before_use,
-                "next_due": advance(start, interval) if interval else None,
-                "active": True,
-            }
-            if row is None:
-                row = InstrumentSchedule(
-                    instrument_id=instrument.id,
-                    kind=kind,
-                    due_before_use=data.before_use,
-                    last_done=None,
-                    created_at=audit.now,
-                    created_by=self._identity.user,
-                    updated_at=audit.now,
-                    updated_by=self._identity.user,
-                    **values,
-                )
-                uow.schedules.add(row)
-                _audit(
-                    audit,
-                    row,
-                    instrument.asset_tag,
-                    "create",
-                    created(schedule_snapshot(row)),
-                    reason,
-                )
-            else:
-                before = schedule_snapshot(row)
-                for name, value in values.items():
-                    setattr(row, name, value)
-                if not data.before_use:
-                    row.due_before_use = False
-                elif not before["before_use"] or not before["active"]:
-                    row.due_before_use = True  # newly before use: due before the next use
-                changed = diff(before, schedule_snapshot(row))
-                if changed:
-                    row.updated_at = audit.now
-                    row.updated_by = self._identity.user
-                    uow.schedules.flush()
-                    _audit(audit, row, instrument.asset_tag, "update", changed, reason)
+            row = set_in(uow, audit, self._identity, today, instrument, data, interval, reason)
             audit.flush()
             return row_view(row, today, due_soon_days(uow))
 
-        return self._uow.write(write, label=f"set {kind} schedule")
+        return self._uow.write(write, label=f"set {_kind(data.kind)} schedule")
 
     def clear(self, tag: str, kind: str, *, reason: str = "") -> None:
         """Stop the ``kind`` schedule of ``tag`` (kept, inactive; audited)."""
@@ -402,14 +490,7 @@ class ScheduleService:
             if row is None or not row.active:
                 raise NotFoundError(f"{instrument.asset_tag} has no {checked} schedule")
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            before = schedule_snapshot(row)
-            row.active = False
-            row.due_before_use = False
-            row.updated_at = audit.now
-            row.updated_by = self._identity.user
-            uow.schedules.flush()
-            changed = diff(before, schedule_snapshot(row))
-            _audit(audit, row, instrument.asset_tag, "clear", changed, reason)
+            clear_in(uow, audit, self._identity, instrument, row, reason)
             audit.flush()
 
         self._uow.write(write, label=f"clear {checked} schedule")

@@ -41,7 +41,14 @@ from app.services.transfer_rows import (
     non_positive,
 )
 from app.storage.tables import RawRow
-from app.vocabulary import LIFECYCLES, PROVIDER_KINDS, REQUIREMENTS, RESULTS
+from app.vocabulary import (
+    CHECK_RESULTS,
+    LIFECYCLES,
+    PROVIDER_KINDS,
+    REQUIREMENTS,
+    RESULTS,
+    SCHEDULE_ROW_KINDS,
+)
 
 # (kind, field) → the values it takes, in the order the services list them.
 FIXED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -49,6 +56,8 @@ FIXED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("calibrations", "result"): RESULTS,
     ("calibrations", "provider_kind"): PROVIDER_KINDS,
     ("instruments", "calibration_requirement"): REQUIREMENTS,
+    ("schedules", "kind"): SCHEDULE_ROW_KINDS,
+    ("checks", "result"): CHECK_RESULTS,
 }
 
 
@@ -197,6 +206,14 @@ SYNONYMS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
             "outsourced",
             "accredited lab",
         ),
+    },
+    ("schedules", "kind"): {
+        "check": ("intermediate check", "interim check", "verification", "functional check"),
+        "maintenance": ("preventive maintenance", "service", "servicing", "pm", "wartung"),
+    },
+    ("checks", "result"): {
+        "pass": ("passed", "ok", "in tolerance", "good", "accept", "bestanden"),
+        "fail": ("failed", "nok", "not ok", "out of tolerance", "oot", "reject"),
     },
 }
 

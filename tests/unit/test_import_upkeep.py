@@ -1,0 +1,207 @@
+"""Importing issue 15's schedules and intermediate checks: the rules, the keys, the round
+trip of an export into a fresh database."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from app.bootstrap import CalTrack
+from app.clock import FixedClock
+from app.identity import Identity
+from app.services.checks import CheckInput, parse_reading
+from app.services.dto import InstrumentInput
+from app.services.schedules import ScheduleInput
+from app.services.transfer_model import ImportOptions, ImportPreview
+from tests.conftest import add_thermometer
+from tests.integration.helpers import open_lab
+
+SCHEDULES = ImportOptions(kind="schedules")
+CHECKS = ImportOptions(kind="checks")
+
+
+def errors_by_line(preview: ImportPreview) -> dict[int | None, list[str]]:
+    found: dict[int | None, list[str]] = {}
+    for issue in preview.issues:
+        found.setdefault(issue.line, []).append(
+            f"{issue.column}: {issue.message}" if issue.column else issue.message
+        )
+    return found
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def lab(app: CalTrack) -> CalTrack:
+    add_thermometer(app, "TH-001")
+    add_thermometer(app, "TH-002")
+    app.instruments.add(
+        InstrumentInput(
+            asset_tag="REF-1", description="Reference PRT", calibration_interval_days=365
+        )
+    )
+    return app
+
+
+def test_schedule_rows_go_through_the_schedule_rules(lab: CalTrack, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "schedules.csv",
+        "Asset tag,Schedule,Every,Grace days,Due-soon days,Before use,Last done\n"
+        "TH-001,check,1m,3,,no,\n"
+        "TH-002,Maintenance,6m,,7,,\n"
+        "NOPE-1,check,1m,,,,\n"
+        "\u0422\u041d-001,check,1m,,,,\n"
+        "REF-1,check,3x,,,,\n"
+        "REF-1,maintenance,1m,99999999999999999999,,,\n"
+        "TH-001,check,2m,,,,\n"
+        "TH-001,,1m,,,,\n"
+        "TH-002,calibration,1m,,,,\n"
+        "TH-002,check,1m,,,,2026-02-31\n",
+    )
+    preview = lab.transfer.preview(path, SCHEDULES)
+    assert errors_by_line(preview) == {
+        None: [
+            "Schedule: 'calibration' (1 row: line 10) is not a schedule kind CalTrack knows; "
+            "map it to one of check, maintenance, or leave those lines out"
+        ],
+        4: [
+            "Asset tag: no instrument 'NOPE-1' in the database; import the instruments "
+            "first or correct the tag"
+        ],
+        # Cyrillic letters that look like TH-001 are another tag, named as written.
+        5: [
+            "Asset tag: no instrument '\u0422\u041d-001' in the database; import the "
+            "instruments first or correct the tag"
+        ],
+        6: ["Every: '3x' is not an interval: a whole number and d or m, as 30d or 6m"],
+        7: ["Grace days: must be between 0 and 3650 days"],
+        8: [
+            "Schedule: repeats the schedule on line 2 (same tag and schedule); keep one of "
+            "them and leave the other line out"
+        ],
+        9: ["Schedule: required: which schedule (check or maintenance)"],
+        11: ["Last done: '2026-02-31' is not a valid date (day is out of range for month)"],
+    }
+    assert [r.action for r in preview.rows][:2] == ["add", "add"]
+    result = lab.transfer.import_file(
+        path, replace(SCHEDULES, exclude_lines=frozenset(range(4, 12)))
+    )
+    assert result.committed
+    (_calibration, check) = lab.schedules.list("TH-001")
+    assert (check.kind, check.interval, check.grace_days, check.next_due) == (
+        "check",
+        "1m",
+        3,
+        date(2026, 12, 23),  # set today: the rule of a typed schedule
+    )
+    assert lab.schedules.list("TH-002")[1].soon_days == 7
+    assert lab.maintenance.verify().problems == []
+
+
+def test_check_rows_go_through_the_check_rules(lab: CalTrack, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "checks.csv",
+        "Asset tag,Date,Standard,Readings,Result\n"
+        "TH-001,2026-11-01,REF-1,20:20.1:0.5,\n"
+        "TH-002,2026-11-02,gauge block,,ok\n"
+        "TH-001,2026-02-31,REF-1,20:20.1:0.5,\n"
+        "TH-001,2026-12-24,REF-1,20:20.1:0.5,\n"
+        "TH-001,2026-11-03,REF-1,20:1e400:0.5,\n"
+        "TH-001,2026-11-03,REF-1,20:21:0.5,pass\n"
+        "TH-001,2026-11-03,TH-001,,pass\n"
+        "TH-001,2026-11-03,,,pass\n"
+        "TH-001,2026-11-01,ref-1,20:20.1:0.5,\n"
+        "TH-001,2026-11-04,REF-1,,maybe\n",
+    )
+    preview = lab.transfer.preview(path, CHECKS)
+    assert errors_by_line(preview) == {
+        None: [
+            "Result: 'maybe' (1 row: line 11) is not a result CalTrack knows; map it to one "
+            "of pass, fail, or leave those lines out"
+        ],
+        4: ["Date: '2026-02-31' is not a valid date (day is out of range for month)"],
+        5: ["Date: 2026-12-24 is in the future"],
+        6: ["Readings: reading 1 of 1: '1e400' in '20:1e400:0.5' is out of range"],
+        7: ["Result: the readings say fail, not pass"],
+        8: ["Standard: an instrument cannot be its own check standard"],
+        9: ["Standard: name the check standard or artefact"],
+        10: [
+            "Date: repeats the check on line 2 (same tag, date, standard and readings); keep "
+            "one of them and leave the other line out"
+        ],
+    }
+    good = replace(CHECKS, exclude_lines=frozenset(range(4, 12)))
+    result = lab.transfer.import_file(path, good)
+    assert result.committed
+    assert [(r.line, r.action) for r in result.rows[:2]] == [(2, "add"), (3, "add")]
+    (check,) = lab.checks.list("TH-001")
+    assert (check.standard, check.result, check.performed_by) == ("REF-1", "pass", "alice")
+    assert lab.checks.list("TH-002")[0].result == "pass"  # "ok", guessed as pass
+    # The same rows again: recognised, not added twice.
+    again = lab.transfer.import_file(path, good)
+    assert [r.action for r in again.rows[:2]] == ["unchanged", "unchanged"]
+    assert len(lab.checks.list("TH-001")) == 1
+    assert lab.maintenance.verify().problems == []
+
+
+def _sheet(path: Path, name: str, drop: int | None = None) -> list[tuple[object, ...]]:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        rows = [tuple(r) for r in workbook[name].iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    if drop is not None:
+        rows = [r[:drop] + r[drop + 1 :] for r in rows]
+    return [rows[0], *sorted(rows[1:], key=repr)]
+
+
+def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
+    lab: CalTrack, tmp_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    app = lab
+    app.schedules.set("TH-001", ScheduleInput("check", every="1m", grace_days=3))
+    app.schedules.set("TH-001", ScheduleInput("maintenance", every="6m", soon_days=7))
+    app.schedules.set("TH-002", ScheduleInput("check", before_use=True))
+    app.schedules.set("TH-002", ScheduleInput("maintenance", every="12m"))
+    app.schedules.clear("TH-002", "maintenance", reason="sold the pump")
+    reading = parse_reading("20:20.1:0.5")
+    app.checks.add("TH-001", CheckInput(date(2026, 11, 1), (reading,), standard="REF-1"))
+    app.checks.add("TH-001", CheckInput(date(2026, 11, 20), standard="gauge block", result="pass"))
+    voided = app.checks.add(
+        "TH-001", CheckInput(date(2026, 11, 15), (reading,), standard="REF-1", notes="two\nlines")
+    )
+    app.checks.void(voided.id, "wrong instrument")
+    app.checks.add(
+        "TH-002", CheckInput(date(2026, 11, 10), (parse_reading("20:21:0.5"),), standard="REF-1")
+    )
+    source = tmp_path / "lab.xlsx"
+    app.transfer.export("xlsx", source)
+
+    with open_lab(tmp_path / "copy.db", create=True, identity=alice, clock=clock) as copy:
+        for kind in ("instruments", "schedules", "checks"):
+            result = copy.transfer.import_file(source, ImportOptions(kind=kind))
+            assert result.committed, (kind, [str(i) for i in result.issues])
+            assert result.sheet == kind.capitalize()
+        # The same file again adds nothing.
+        for kind in ("schedules", "checks"):
+            again = copy.transfer.import_file(source, ImportOptions(kind=kind))
+            assert again.committed
+            assert {r.action for r in again.rows} == {"unchanged"}, again.rows
+        target = tmp_path / "copy.xlsx"
+        copy.transfer.export("xlsx", target)
+        for tag in ("TH-001", "TH-002", "REF-1"):
+            assert [replace(v, version=0) for v in copy.schedules.list(tag)] == [
+                replace(v, version=0) for v in app.schedules.list(tag)
+            ]
+            assert copy.instruments.get(tag).lifecycle == app.instruments.get(tag).lifecycle
+        assert copy.maintenance.verify().problems == []
+    assert _sheet(target, "Schedules") == _sheet(source, "Schedules")
+    # Check ids differ (a fresh database numbers them in date order).
+    assert _sheet(target, "Checks", drop=0) == _sheet(source, "Checks", drop=0)
