@@ -1,4 +1,5 @@
-"""Import and export of instruments and calibration history (CSV and XLSX).
+"""Import and export of instruments and calibration history (CSV and XLSX), and
+issue 15's check and maintenance schedules and intermediate checks (``transfer_upkeep``).
 
 An import reads the file (``app.storage.tables``), finds the header and maps its
 columns (``transfer_mapping``), converts each row (``transfer_rows``), then hands the
