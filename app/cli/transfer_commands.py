@@ -1,5 +1,5 @@
 """CLI commands: import and export of instruments, calibration history, and issue 15's
-check and maintenance schedules and intermediate checks.
+check and maintenance schedules, intermediate checks and maintenance log.
 
 ``import`` prints the preview (how the file was read, the mapping, every row's
 problem with its line and column) and writes only when every row is fine: exit 2 and
@@ -257,8 +257,8 @@ def register(sub: Any) -> None:
         sub,
         "import",
         cmd_import,
-        "import instruments, calibration history, schedules or intermediate checks from CSV "
-        "or XLSX (all rows or none)",
+        "import instruments, calibration history, schedules, intermediate checks or the "
+        "maintenance log from CSV or XLSX (all rows or none)",
         json=True,
     )
     imp.add_argument("kind", choices=KINDS)
@@ -273,8 +273,8 @@ def register(sub: Any) -> None:
         "--value",
         action="append",
         metavar='"COLUMN:VALUE=TARGET"',
-        help="read this value of this column (status, result, provider kind, schedule kind) "
-        "as TARGET, "
+        help="read this value of this column (status, result, provider kind, schedule or "
+        "event kind) as TARGET, "
         'e.g. "Status:EXTENDED=in_service"; VALUE in any case; repeatable',
     )
     imp.add_argument(
@@ -302,9 +302,9 @@ def register(sub: Any) -> None:
     imp.add_argument(
         "--keep-status",
         action="store_true",
-        help="calibrations and checks: history for instruments whose status is already "
-        "registered; a failure in it (a calibration's opens its OOT case) does not take the "
-        "instrument out of service",
+        help="calibrations, checks, maintenance: history for instruments whose status is "
+        "already registered; a failure in it (a calibration's opens its OOT case) does not "
+        "take the instrument out of service",
     )
     imp.add_argument(
         "--inconsistent",

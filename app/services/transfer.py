@@ -97,9 +97,10 @@ from app.services.transfer_rows import (
     date_samples,
     instrument_row,
     interval_looks_like_months,
+    maintenance_row,
     schedule_row,
 )
-from app.services.transfer_upkeep import UpkeepRows, recorded_checks
+from app.services.transfer_upkeep import UPKEEP_KINDS, UpkeepRows, recorded_checks, recorded_events
 from app.services.transfer_values import value_tables
 from app.services.validation import (
     instrument_changes,
@@ -127,6 +128,7 @@ SHEET_NAMES = {
     "calibrations": "Calibrations",
     "schedules": "Schedules",
     "checks": "Checks",
+    "maintenance": "Maintenance",
 }
 # Instrument fields the preview names by their column label.
 _LABELLED = frozenset(c.field for c in COLUMNS["instruments"])
@@ -135,6 +137,7 @@ DATE_FIELDS = {
     "calibrations": ("performed_on", "next_due", "voided_at"),
     "schedules": ("last_done", "next_due"),
     "checks": ("performed_on", "voided_at"),
+    "maintenance": ("performed_on", "voided_at"),
 }
 # How each kind's rows are converted (transfer_rows).
 CONVERTERS = {
@@ -142,6 +145,7 @@ CONVERTERS = {
     "calibrations": calibration_row,
     "schedules": schedule_row,
     "checks": check_row,
+    "maintenance": maintenance_row,
 }
 # What the duplicate of a row in the same file repeats: (its column's field, sentence).
 DUPLICATE_OF = {
@@ -153,6 +157,10 @@ DUPLICATE_OF = {
     "checks": (
         "performed_on",
         "repeats the check on line {line} (same tag, date, standard and readings)",
+    ),
+    "maintenance": (
+        "performed_on",
+        "repeats the event on line {line} (same tag, date, kind and what was done)",
     ),
 }
 
@@ -681,7 +689,7 @@ class TransferService:
     def _inconsistent(self, plan: _Plan, row: PlannedRow) -> str:
         """The row's contradictory dates as one sentence ("" when they agree)."""
         today = self._clock.today()
-        if plan.options.kind in ("schedules", "checks"):
+        if plan.options.kind in UPKEEP_KINDS:
             return ""  # their dates are checked by their services' rules
         if plan.options.kind == "instruments":
             return sentence(
@@ -922,9 +930,13 @@ class TransferService:
         kind = plan.options.kind
         rows = [r for r in plan.rows if r.line not in plan.excluded]
         instruments = self._existing(uow, [r.tag for r in rows])
-        recorded = recorded_checks(uow, instruments) if kind == "checks" else {}
-        if kind == "checks":
-            # Date order: each check moves its schedule on from the one before.
+        recorded = {
+            "checks": recorded_checks,
+            "maintenance": recorded_events,
+        }.get(kind, lambda _uow, _found: {})(uow, instruments)
+        if kind != "schedules":
+            # Date order: each check or maintenance moves its schedule on from the one
+            # before, and an event after a calibration finds it.
             rows.sort(key=lambda r: (r.performed_on or date.max, r.line))
         writer = UpkeepRows(
             uow, audit, self._identity, self._clock.today(), plan.options.keep_status
@@ -952,10 +964,10 @@ class TransferService:
                     row.line,
                     "unchanged",
                     instrument.asset_tag,
-                    f"already recorded as check #{recorded[row.duplicate_key]}",
+                    f"already recorded as {recorded[row.duplicate_key]}",
                 )
                 continue
-            write = writer.check if kind == "checks" else writer.schedule
+            write = {"checks": writer.check, "maintenance": writer.event}.get(kind, writer.schedule)
             apply = partial(write, row, instrument, self._reason(plan, row))
             if not self._applied(outcome, plan, row, apply):
                 break
@@ -1010,7 +1022,7 @@ class TransferService:
         (voided included) to XLSX or CSV.
 
         XLSX: one workbook, a sheet per kind, the maintenance log's sheet among them
-        (for reading; an import does not read it back). CSV: ``<name>-instruments.csv``,
+        (an import reads it back; custody's is for reading). CSV: ``<name>-instruments.csv``,
         ``<name>-calibrations.csv``, ``<name>-custody.csv`` and
         ``<name>-maintenance.csv`` (UTF-8 with BOM, for Excel). ``target`` may be a
         folder (files named ``caltrack-export...``). Read in one transaction: the files

@@ -22,7 +22,7 @@ from app.services.transfer_model import ColumnMap, ImportMapping
 
 # What an import reads: the register, calibration history, and issue 15's check and
 # maintenance schedules and intermediate checks (the sheets an export writes).
-KINDS = ("instruments", "calibrations", "schedules", "checks")
+KINDS = ("instruments", "calibrations", "schedules", "checks", "maintenance")
 IGNORE = ("", "-", "ignore", "none")
 # How far down a sheet the header row may be (title rows, merged banners above it).
 HEADER_SEARCH_ROWS = 30
@@ -425,11 +425,52 @@ CHECK_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("void_reason", "Void reason", ("reasonvoided", "voidedbecause"), width=30),
 )
 
+# Issue 15: the maintenance log (maintenance, damage, repairs...), one event per row,
+# voided ones with their void; the export's bookkeeping columns are recognised.
+MAINTENANCE_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("event_id", "Event", ("eventid", "eventno"), informational=True, width=8),
+    _TAG,
+    ColumnSpec("kind", "Kind", ("eventkind", "type", "eventtype"), required=True, width=16),
+    ColumnSpec(
+        "performed_on",
+        "Date",
+        ("performedon", "eventdate", "dateperformed", "datum"),
+        kind="date",
+        required=True,
+        width=12,
+    ),
+    ColumnSpec("performed_by", "Logged by", ("loggedby", "by", "performedby", "technician")),
+    ColumnSpec(
+        "what",
+        "What was done",
+        ("what", "whatdone", "workdone", "description", "findings", "work"),
+        required=True,
+        width=40,
+    ),
+    ColumnSpec("cost", "Cost", ("costs", "price", "amount"), width=12),
+    ColumnSpec("currency", "Currency", ("curr",), width=9),
+    ColumnSpec("downtime", "Downtime (hours)", ("downtime", "downtimehours", "hoursdown")),
+    ColumnSpec(
+        "calibrate_before_use",
+        "Calibrate before use",
+        ("calibratebeforeuse", "calibrationneeded", "needscalibration"),
+        kind="bool",
+        width=10,
+    ),
+    ColumnSpec("released_by", "Calibrated by record", ("calibratedbyrecord",), informational=True),
+    ColumnSpec("notes", "Notes", ("note", "comments", "comment", "remarks"), width=30),
+    ColumnSpec("voided_at", "Voided at (UTC)", ("voidedat", "voidedon"), kind="moment", width=20),
+    ColumnSpec("voided_by", "Voided by", ()),
+    ColumnSpec("void_reason", "Void reason", ("reasonvoided", "voidedbecause"), width=30),
+    ColumnSpec("created_at", "Logged at (UTC)", ("loggedat",), informational=True, width=20),
+)
+
 COLUMNS: dict[str, tuple[ColumnSpec, ...]] = {
     "instruments": INSTRUMENT_COLUMNS,
     "calibrations": CALIBRATION_COLUMNS,
     "schedules": SCHEDULE_COLUMNS,
     "checks": CHECK_COLUMNS,
+    "maintenance": MAINTENANCE_COLUMNS,
 }
 
 # The interval fields: at most one of them may be mapped.

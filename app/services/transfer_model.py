@@ -114,7 +114,7 @@ VALUE_NAMES = {
     "status": "status",
     "result": "result",
     "provider_kind": "provider kind",
-    "kind": "schedule kind",
+    "kind": "kind",
     "calibration_requirement": "calibration requirement",
     "calibration_interval_days": "calibration requirement for a 0 or blank interval",
 }

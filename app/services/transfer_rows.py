@@ -19,7 +19,13 @@ from app.errors import ValidationError
 from app.plain_text import control_problem, tag_key, tag_problem
 from app.services.calibrations import parse_point
 from app.services.checks import CheckInput, parse_reading
-from app.services.dto import CalibrationInput, CheckReading, PointInput, StatedUncertainty
+from app.services.dto import (
+    CalibrationInput,
+    CheckReading,
+    MaintenanceInput,
+    PointInput,
+    StatedUncertainty,
+)
 from app.services.schedules import RecordedState, ScheduleInput
 from app.services.standard_uncertainty import parse_stated
 from app.services.transfer_dates import DateProblem, in_calendar, parse_day, parse_moment
@@ -65,6 +71,9 @@ class PlannedRow:
     active: bool = True
     # intermediate checks (issue 15)
     check: CheckInput | None = None
+    # maintenance events (issue 15); who logged it ("" : the importing user)
+    event: MaintenanceInput | None = None
+    performed_by: str = ""
 
 
 def cell_text(value: Cell) -> str:
@@ -613,6 +622,56 @@ def check_row(
     )
     planned.issues = row.issues
     return planned
+
+
+def maintenance_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
+    """The ``MaintenanceInput`` of one row (issue 15), plus who logged it and its void."""
+    row = _Row(raw, mapping, order, width, choices or {})
+    tag = row.text("asset_tag")
+    if problem := tag_problem(tag):
+        row.issue("asset_tag", problem)
+    performed_on = row.day("performed_on")
+    if performed_on is None and not any(i.field == "performed_on" for i in row.issues):
+        row.issue("performed_on", "required: the date of the event")
+    written = row.text("kind")
+    kind = row.choice("kind") if "kind" in row.choices else written
+    if not written:
+        row.issue("kind", "required: what kind of event (maintenance, repair, ...)")
+    what = cell_text(row.cell("what"))
+    planned = PlannedRow(line=raw.line, tag=tag, performed_on=performed_on)
+    if performed_on is not None:
+        planned.event = MaintenanceInput(
+            kind=kind,
+            performed_on=performed_on,
+            what_done=what,
+            cost=row.text("cost"),
+            currency=row.text("currency"),
+            downtime=row.text("downtime"),
+            notes=cell_text(row.cell("notes")),
+            calibrate_before_use=row.flag("calibrate_before_use"),
+        )
+    planned.performed_by = " ".join(row.text("performed_by").split())
+    if problem := control_problem(planned.performed_by):
+        row.issue("performed_by", problem)
+    _void_columns(row, planned)
+    planned.duplicate_key = maintenance_key(tag, performed_on, kind, what)
+    when = performed_on.isoformat() if performed_on else "?"
+    planned.summary = f"{(kind or written or '?').replace('_', ' ')} on {when}" + (
+        " (voided)" if planned.void_reason else ""
+    )
+    planned.issues = row.issues
+    return planned
+
+
+def maintenance_key(tag: str, performed_on: date | None, kind: str, what: str) -> tuple[Any, ...]:
+    """How an event is recognised as already logged: instrument, day, kind, what was done."""
+    return (tag_key(tag), performed_on, kind, " ".join(what.split()).casefold())
 
 
 def check_key(

@@ -1,14 +1,17 @@
-"""Importing issue 15's schedules and intermediate checks: one row through the services.
+"""Importing issue 15's schedules, intermediate checks and maintenance events: one row
+through the services.
 
 ``TransferService`` reads, maps and converts the file as for any kind and calls these
 inside its one write transaction; each row goes through the same in-transaction
 functions a typed entry does (``schedules.schedule_fields`` / ``set_in`` / ``clear_in``,
-``checks.check_fields`` / ``add_in`` / ``void_in``), so every field rule has one home
+``checks.check_fields`` / ``add_in`` / ``void_in``, ``upkeep.event_fields`` /
+``add_in``), so every field rule has one home
 and every write is audited with the file's line as its reason.
 
 What is already there is not added twice: a schedule is keyed by its instrument and
 kind (the same settings: unchanged; other settings: updated as ``schedules set`` would),
-a check by its instrument, day, standard and readings (``transfer_rows.check_key``).
+a check by its instrument, day, standard and readings (``transfer_rows.check_key``),
+an event by its instrument, day, kind and what was done (``maintenance_key``).
 """
 
 from __future__ import annotations
@@ -34,9 +37,14 @@ from app.services.schedules import (
 from app.services.settings import due_soon_days
 from app.services.snapshots import diff, schedule_snapshot
 from app.services.transfer_model import PreviewRow
-from app.services.transfer_rows import PlannedRow, check_key
+from app.services.transfer_rows import PlannedRow, check_key, maintenance_key
+from app.services.upkeep import add_in as log_in
+from app.services.upkeep import event_fields, void_imported_in
+from app.services.upkeep import void_reason as event_void_reason
 
 T = TypeVar("T")
+# The kinds this module applies (TransferService applies the others itself).
+UPKEEP_KINDS = ("schedules", "checks", "maintenance")
 
 # The services name some fields as their forms do; the import names them by its columns.
 _FIELD_OF = {"date": "performed_on", "value": "readings", "reason": "void_reason"}
@@ -51,17 +59,33 @@ def _as_columns(call: Callable[[], T], renamed: Mapping[str, str] = _FIELD_OF) -
         raise ValidationError(fields, str(exc)) from exc
 
 
+def recorded_events(
+    uow: UnitOfWork, instruments: Mapping[str, Instrument]
+) -> dict[tuple[Any, ...], str]:
+    """The keys (``maintenance_key``) of the events already logged for these
+    instruments → their name ("M-3")."""
+    found: dict[tuple[Any, ...], str] = {}
+    for instrument in instruments.values():
+        for event in uow.maintenance_events.history(instrument.id):
+            key = maintenance_key(
+                instrument.asset_tag, event.performed_on, event.kind, event.what_done
+            )
+            found[key] = f"M-{event.id}"
+    return found
+
+
 def recorded_checks(
     uow: UnitOfWork, instruments: Mapping[str, Instrument]
-) -> dict[tuple[Any, ...], int]:
-    """The keys (``check_key``) of the checks already stored for these instruments → id."""
-    found: dict[tuple[Any, ...], int] = {}
+) -> dict[tuple[Any, ...], str]:
+    """The keys (``check_key``) of the checks already stored for these instruments →
+    their name ("check #3")."""
+    found: dict[tuple[Any, ...], str] = {}
     for instrument in instruments.values():
         for view in check_views(uow, uow.checks.history(instrument.id)):
             key = check_key(
                 instrument.asset_tag, view.performed_on, view.standard, view.readings, view.result
             )
-            found[key] = view.id
+            found[key] = f"check #{view.id}"
     return found
 
 
@@ -140,4 +164,41 @@ class UpkeepRows:
             void_in(self.uow, self.audit, self.identity, check, why, (row.voided_at, row.voided_by))
         elif instrument.status != before:
             notes.append(f"takes {instrument.asset_tag} {instrument.status.replace('_', ' ')}")
+        return PreviewRow(row.line, "add", instrument.asset_tag, row.summary, notes=tuple(notes))
+
+    def event(self, row: PlannedRow, instrument: Instrument, reason: str) -> PreviewRow:
+        """Log the row's maintenance event (and void it when it arrives voided)."""
+        data = row.event
+        if data is None:  # never: a row without issues has its day
+            raise ValidationError({"performed_on": "required: the date of the event"})
+        by = row.performed_by or self.identity.user
+        fields = _as_columns(lambda: event_fields(data, by, self.today))
+        why = _as_columns(lambda: event_void_reason(row.void_reason)) if row.void_reason else ""
+        before = instrument.status, instrument.next_due
+        event = log_in(
+            self.uow,
+            self.audit,
+            self.identity,
+            instrument,
+            fields,
+            reason=reason,
+            keep_status=self.keep_status,
+            effects=not why,
+        )
+        notes: list[str] = []
+        if why:
+            void_imported_in(
+                self.uow,
+                self.audit,
+                self.identity,
+                instrument,
+                event,
+                why,
+                (row.voided_at, row.voided_by),
+            )
+        else:
+            if instrument.status != before[0]:
+                notes.append(f"takes {instrument.asset_tag} {instrument.status.replace('_', ' ')}")
+            if instrument.next_due != before[1]:
+                notes.append(f"{instrument.asset_tag} is due on {instrument.next_due}")
         return PreviewRow(row.line, "add", instrument.asset_tag, row.summary, notes=tuple(notes))

@@ -44,6 +44,7 @@ from app.storage.tables import RawRow
 from app.vocabulary import (
     CHECK_RESULTS,
     LIFECYCLES,
+    MAINTENANCE_KINDS,
     PROVIDER_KINDS,
     REQUIREMENTS,
     RESULTS,
@@ -58,6 +59,7 @@ FIXED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("instruments", "calibration_requirement"): REQUIREMENTS,
     ("schedules", "kind"): SCHEDULE_ROW_KINDS,
     ("checks", "result"): CHECK_RESULTS,
+    ("maintenance", "kind"): MAINTENANCE_KINDS,
 }
 
 
@@ -210,6 +212,15 @@ SYNONYMS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("schedules", "kind"): {
         "check": ("intermediate check", "interim check", "verification", "functional check"),
         "maintenance": ("preventive maintenance", "service", "servicing", "pm", "wartung"),
+    },
+    ("maintenance", "kind"): {
+        "maintenance": ("preventive maintenance", "pm", "service", "servicing", "wartung"),
+        "cleaning": ("clean", "cleaned", "reinigung"),
+        "damage_found": ("damage", "damaged", "dropped"),
+        "malfunction": ("fault", "faulty", "defect", "broken"),
+        "repair": ("repaired", "fixed", "reparatur"),
+        "modification": ("modified", "change", "upgrade"),
+        "firmware_update": ("firmware", "software update", "update"),
     },
     ("checks", "result"): {
         "pass": ("passed", "ok", "in tolerance", "good", "accept", "bestanden"),

@@ -14,7 +14,7 @@ from app.bootstrap import CalTrack
 from app.clock import FixedClock
 from app.identity import Identity
 from app.services.checks import CheckInput, parse_reading
-from app.services.dto import InstrumentInput
+from app.services.dto import InstrumentInput, MaintenanceInput
 from app.services.schedules import ScheduleInput
 from app.services.transfer_model import ImportOptions, ImportPreview
 from tests.conftest import add_thermometer
@@ -68,7 +68,7 @@ def test_schedule_rows_go_through_the_schedule_rules(lab: CalTrack, tmp_path: Pa
     preview = lab.transfer.preview(path, SCHEDULES)
     assert errors_by_line(preview) == {
         None: [
-            "Schedule: 'calibration' (1 row: line 10) is not a schedule kind CalTrack knows; "
+            "Schedule: 'calibration' (1 row: line 10) is not a kind CalTrack knows; "
             "map it to one of check, maintenance, or leave those lines out"
         ],
         4: [
@@ -151,12 +151,15 @@ def test_check_rows_go_through_the_check_rules(lab: CalTrack, tmp_path: Path) ->
     assert lab.maintenance.verify().problems == []
 
 
-def _sheet(path: Path, name: str, drop: int | None = None) -> list[tuple[object, ...]]:
+def _sheet(
+    path: Path, name: str, drop: int | None = None, last: int | None = None
+) -> list[tuple[object, ...]]:
     workbook = openpyxl.load_workbook(path, read_only=True)
     try:
         rows = [tuple(r) for r in workbook[name].iter_rows(values_only=True)]
     finally:
         workbook.close()
+    rows = [r[:last] for r in rows]
     if drop is not None:
         rows = [r[:drop] + r[drop + 1 :] for r in rows]
     return [rows[0], *sorted(rows[1:], key=repr)]
@@ -181,16 +184,32 @@ def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
     app.checks.add(
         "TH-002", CheckInput(date(2026, 11, 10), (parse_reading("20:21:0.5"),), standard="REF-1")
     )
+    app.upkeep.add("TH-001", MaintenanceInput("maintenance", date(2026, 11, 5), "seals greased"))
+    cleaning = app.upkeep.add(
+        "TH-001",
+        MaintenanceInput("cleaning", date(2026, 11, 6), "probe", cost="12.50", currency="EUR"),
+    )
+    app.upkeep.void(cleaning.id, "logged twice")
+    app.upkeep.add(
+        "TH-002",
+        MaintenanceInput(
+            "damage_found",
+            date(2026, 11, 12),
+            "dropped",
+            downtime="1.5d",
+            calibrate_before_use=True,
+        ),
+    )
     source = tmp_path / "lab.xlsx"
     app.transfer.export("xlsx", source)
 
     with open_lab(tmp_path / "copy.db", create=True, identity=alice, clock=clock) as copy:
-        for kind in ("instruments", "schedules", "checks"):
+        for kind in ("instruments", "schedules", "checks", "maintenance"):
             result = copy.transfer.import_file(source, ImportOptions(kind=kind))
             assert result.committed, (kind, [str(i) for i in result.issues])
-            assert result.sheet == kind.capitalize()
+            assert result.sheet == kind.capitalize(), result.sheet
         # The same file again adds nothing.
-        for kind in ("schedules", "checks"):
+        for kind in ("schedules", "checks", "maintenance"):
             again = copy.transfer.import_file(source, ImportOptions(kind=kind))
             assert again.committed
             assert {r.action for r in again.rows} == {"unchanged"}, again.rows
@@ -200,8 +219,58 @@ def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
             assert [replace(v, version=0) for v in copy.schedules.list(tag)] == [
                 replace(v, version=0) for v in app.schedules.list(tag)
             ]
-            assert copy.instruments.get(tag).lifecycle == app.instruments.get(tag).lifecycle
+            mine, theirs = copy.instruments.get(tag), app.instruments.get(tag)
+            assert (mine.lifecycle, mine.next_due) == (theirs.lifecycle, theirs.next_due)
         assert copy.maintenance.verify().problems == []
     assert _sheet(target, "Schedules") == _sheet(source, "Schedules")
     # Check ids differ (a fresh database numbers them in date order).
     assert _sheet(target, "Checks", drop=0) == _sheet(source, "Checks", drop=0)
+    # Event ids and the moment each was logged are the new database's own.
+    assert _sheet(target, "Maintenance", drop=0, last=-1) == _sheet(
+        source, "Maintenance", drop=0, last=-1
+    )
+
+
+def test_maintenance_rows_go_through_the_maintenance_rules(lab: CalTrack, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "maintenance.csv",
+        "Asset tag,Kind,Date,Logged by,What was done,Cost,Currency,Downtime (hours),"
+        "Calibrate before use\n"
+        "TH-001,Repair,2026-11-02,bob,new cable,180.5,eur,4,yes\n"
+        "TH-002,PM,2026-11-03,,seals,,,,\n"
+        "TH-001,repair,2026-11-04,,x,1e999,EUR,,\n"
+        "TH-001,repair,2026-11-04,,y,,EUR,,\n"
+        "TH-001,repair,2026-11-04,,z,,,99999999999,\n"
+        "TH-001,teleport,2026-11-04,,z,,,,\n"
+        "TH-001,repair,2026-11-04,,,,,,maybe\n",
+    )
+    options = ImportOptions(kind="maintenance")
+    preview = lab.transfer.preview(path, options)
+    assert errors_by_line(preview) == {
+        None: [
+            "Kind: 'teleport' (1 row: line 7) is not a kind CalTrack knows; map it to one of "
+            "maintenance, cleaning, damage_found, malfunction, repair, modification, "
+            "firmware_update, or leave those lines out"
+        ],
+        4: ["Cost: must be at most 1,000,000,000 (got 1e999)"],
+        5: ["Currency: goes with a cost; give the cost too"],
+        6: ["Downtime (hours): must be at most 87840 hours (ten years)"],
+        8: ["Calibrate before use: 'maybe' is neither yes nor no"],
+    }
+    assert preview.rows[0].notes == ("takes TH-001 out of service", "TH-001 is due on 2026-11-02")
+    good = replace(options, exclude_lines=frozenset(range(4, 9)))
+    assert lab.transfer.import_file(path, good).committed
+    (repair,) = lab.upkeep.history("TH-001")
+    assert (repair.kind, repair.performed_by, repair.cost, repair.currency) == (
+        "repair",
+        "bob",
+        "180.50",
+        "EUR",
+    )
+    assert repair.downtime_hours == 4 and repair.calibrate_before_use
+    assert lab.instruments.get("TH-001").lifecycle == "out_of_service"
+    assert lab.upkeep.history("TH-002")[0].kind == "maintenance"  # "PM", guessed
+    again = lab.transfer.import_file(path, good)
+    assert [r.action for r in again.rows[:2]] == ["unchanged", "unchanged"]
+    assert len(lab.upkeep.history("TH-001")) == 1
+    assert lab.maintenance.verify().problems == []

@@ -28,6 +28,7 @@ KIND_NAMES = {
     "calibrations": "calibration history",
     "schedules": "check and maintenance schedules",
     "checks": "intermediate check history",
+    "maintenance": "the maintenance log",
 }
 TABLE_SUFFIXES = (".csv", ".xlsx", ".txt", ".tsv")
 

@@ -59,7 +59,7 @@ FIELD_TITLES = {
     "status": "Status",
     "result": "Result",
     "provider_kind": "Provider kind",
-    "kind": "Schedule kind",
+    "kind": "Kind",
 }
 
 

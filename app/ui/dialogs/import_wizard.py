@@ -126,11 +126,13 @@ class FilePage(QWizardPage):
         # Issue 15: what an export writes besides (the Schedules and Checks sheets).
         self.schedules = QRadioButton("Check and maintenance &schedules")
         self.checks = QRadioButton("Intermediate chec&k history")
+        self.maintenance = QRadioButton("Maintenance &log (maintenance, damage, repairs)")
         self.kinds = {
             "instruments": self.instruments,
             "calibrations": self.calibrations,
             "schedules": self.schedules,
             "checks": self.checks,
+            "maintenance": self.maintenance,
         }
         group = QButtonGroup(self)
         for kind, button in self.kinds.items():
@@ -456,6 +458,7 @@ def summary_line(result: ImportPreview) -> str:
         "calibrations": "calibration record",
         "schedules": "schedule",
         "checks": "intermediate check",
+        "maintenance": "maintenance event",
     }[result.kind] + ("s" if n != 1 else "")
     return f"Imported {n:,} {what} from {result.source}; every row is in the audit trail."
 
