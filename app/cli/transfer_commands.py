@@ -1,5 +1,5 @@
 """CLI commands: import and export of instruments, calibration history, and issue 15's
-check and maintenance schedules, intermediate checks and maintenance log.
+check and maintenance schedules, intermediate checks, maintenance log and providers.
 
 ``import`` prints the preview (how the file was read, the mapping, every row's
 problem with its line and column) and writes only when every row is fine: exit 2 and
@@ -257,8 +257,8 @@ def register(sub: Any) -> None:
         sub,
         "import",
         cmd_import,
-        "import instruments, calibration history, schedules, intermediate checks or the "
-        "maintenance log from CSV or XLSX (all rows or none)",
+        "import instruments, calibration history, schedules, intermediate checks, the "
+        "maintenance log or providers from CSV or XLSX (all rows or none)",
         json=True,
     )
     imp.add_argument("kind", choices=KINDS)
@@ -274,7 +274,7 @@ def register(sub: Any) -> None:
         action="append",
         metavar='"COLUMN:VALUE=TARGET"',
         help="read this value of this column (status, result, provider kind, schedule or "
-        "event kind) as TARGET, "
+        "event kind, approval) as TARGET, "
         'e.g. "Status:EXTENDED=in_service"; VALUE in any case; repeatable',
     )
     imp.add_argument(

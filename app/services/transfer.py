@@ -1,5 +1,6 @@
 """Import and export of instruments and calibration history (CSV and XLSX), and
-issue 15's check and maintenance schedules and intermediate checks (``transfer_upkeep``).
+issue 15's check and maintenance schedules, intermediate checks, maintenance log and
+providers (``transfer_upkeep``).
 
 An import reads the file (``app.storage.tables``), finds the header and maps its
 columns (``transfer_mapping``), converts each row (``transfer_rows``), then hands the
@@ -98,6 +99,7 @@ from app.services.transfer_rows import (
     instrument_row,
     interval_looks_like_months,
     maintenance_row,
+    provider_row,
     schedule_row,
 )
 from app.services.transfer_upkeep import UPKEEP_KINDS, UpkeepRows, recorded_checks, recorded_events
@@ -129,6 +131,7 @@ SHEET_NAMES = {
     "schedules": "Schedules",
     "checks": "Checks",
     "maintenance": "Maintenance",
+    "providers": "Providers",
 }
 # Instrument fields the preview names by their column label.
 _LABELLED = frozenset(c.field for c in COLUMNS["instruments"])
@@ -138,6 +141,7 @@ DATE_FIELDS = {
     "schedules": ("last_done", "next_due"),
     "checks": ("performed_on", "voided_at"),
     "maintenance": ("performed_on", "voided_at"),
+    "providers": ("review_date", "retired_at"),
 }
 # How each kind's rows are converted (transfer_rows).
 CONVERTERS = {
@@ -146,6 +150,7 @@ CONVERTERS = {
     "schedules": schedule_row,
     "checks": check_row,
     "maintenance": maintenance_row,
+    "providers": provider_row,
 }
 # What the duplicate of a row in the same file repeats: (its column's field, sentence).
 DUPLICATE_OF = {
@@ -162,6 +167,7 @@ DUPLICATE_OF = {
         "performed_on",
         "repeats the event on line {line} (same tag, date, kind and what was done)",
     ),
+    "providers": ("name", "repeats the provider on line {line} (the same name)"),
 }
 
 
@@ -381,6 +387,7 @@ class TransferService:
         apply = {
             "instruments": self._apply_instruments,
             "calibrations": self._apply_records,
+            "providers": self._apply_providers,
         }.get(options.kind, self._apply_upkeep)
 
         def write(uow: UnitOfWork) -> _Outcome:
@@ -561,7 +568,7 @@ class TransferService:
                 what = f"asset tag {row.tag!r} is already on line {{line}} of this file"
                 field_name = "asset_tag"
             else:
-                dated = kind == "schedules" or row.performed_on is not None
+                dated = kind in ("schedules", "providers") or row.performed_on is not None
                 key = row.duplicate_key if dated and row.tag else None
                 field_name, what = DUPLICATE_OF[kind]
             if not key:
@@ -973,6 +980,28 @@ class TransferService:
                 break
         return outcome
 
+    def _apply_providers(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        plan: _Plan,
+        progress: Progress | None,
+    ) -> _Outcome:
+        outcome = _Outcome()
+        writer = UpkeepRows(
+            uow, audit, self._identity, self._clock.today(), plan.options.keep_status
+        )
+        for row in (r for r in plan.rows if r.line not in plan.excluded):
+            if row.issues:
+                outcome.rows[row.line] = PreviewRow(
+                    row.line, "error", row.tag, row.summary, tuple(row.issues)
+                )
+                continue
+            apply = partial(writer.provider, row, self._reason(plan, row))
+            if not self._applied(outcome, plan, row, apply):
+                break
+        return outcome
+
     # -- read-only preview -----------------------------------------------------------
 
     def _check_read_only(self, uow: UnitOfWork, plan: _Plan) -> _Outcome:
@@ -982,7 +1011,12 @@ class TransferService:
         existing = self._existing(uow, [r.tag for r in rows])
         for row in rows:
             current = existing.get(tag_key(row.tag))
-            if plan.options.kind == "instruments":
+            if plan.options.kind == "providers":
+                outcome.rows[row.line] = PreviewRow(
+                    row.line, "error" if row.issues else "add", row.tag, row.summary,
+                    tuple(row.issues),
+                )  # fmt: skip
+            elif plan.options.kind == "instruments":
                 if row.issues:
                     outcome.rows[row.line] = self._failed_instrument(plan, row, current)
                 elif current is not None and not plan.options.update_existing:

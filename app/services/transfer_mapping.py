@@ -22,7 +22,7 @@ from app.services.transfer_model import ColumnMap, ImportMapping
 
 # What an import reads: the register, calibration history, and issue 15's check and
 # maintenance schedules and intermediate checks (the sheets an export writes).
-KINDS = ("instruments", "calibrations", "schedules", "checks", "maintenance")
+KINDS = ("instruments", "calibrations", "schedules", "checks", "maintenance", "providers")
 IGNORE = ("", "-", "ignore", "none")
 # How far down a sheet the header row may be (title rows, merged banners above it).
 HEADER_SEARCH_ROWS = 30
@@ -465,12 +465,37 @@ MAINTENANCE_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("created_at", "Logged at (UTC)", ("loggedat",), informational=True, width=20),
 )
 
+# Issue 15: the register of external providers, one per row, keyed by its name (folded
+# as asset tags are); a retired one with its retirement.
+PROVIDER_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(
+        "name",
+        "Provider",
+        ("providername", "name", "supplier", "laboratory", "lab", "vendor"),
+        required=True,
+        width=24,
+    ),
+    ColumnSpec("approval", "Approval", ("approvalstatus", "status", "approved"), width=20),
+    ColumnSpec("review_date", "Review date", ("nextreview", "reviewdue", "review"), kind="date"),
+    ColumnSpec("accreditation_body", "Accreditation body", ("accreditedby", "body")),
+    ColumnSpec(
+        "accreditation_number",
+        "Accreditation number",
+        ("accreditationno", "accreditationid", "certificateno"),
+    ),
+    ColumnSpec("scope", "Scope", ("accreditationscope",), width=30),
+    ColumnSpec("contact", "Contact", ("contacts", "email", "phone", "address"), width=30),
+    ColumnSpec("retired_at", "Retired", ("retiredat", "retiredon"), kind="moment", width=20),
+    ColumnSpec("retire_reason", "Retire reason", ("retiredbecause", "whyretired"), width=30),
+)
+
 COLUMNS: dict[str, tuple[ColumnSpec, ...]] = {
     "instruments": INSTRUMENT_COLUMNS,
     "calibrations": CALIBRATION_COLUMNS,
     "schedules": SCHEDULE_COLUMNS,
     "checks": CHECK_COLUMNS,
     "maintenance": MAINTENANCE_COLUMNS,
+    "providers": PROVIDER_COLUMNS,
 }
 
 # The interval fields: at most one of them may be mapped.

@@ -115,6 +115,7 @@ VALUE_NAMES = {
     "result": "result",
     "provider_kind": "provider kind",
     "kind": "kind",
+    "approval": "provider approval",
     "calibration_requirement": "calibration requirement",
     "calibration_interval_days": "calibration requirement for a 0 or blank interval",
 }

@@ -26,6 +26,7 @@ from app.services.dto import (
     PointInput,
     StatedUncertainty,
 )
+from app.services.provider_views import ProviderInput
 from app.services.schedules import RecordedState, ScheduleInput
 from app.services.standard_uncertainty import parse_stated
 from app.services.transfer_dates import DateProblem, in_calendar, parse_day, parse_moment
@@ -71,6 +72,9 @@ class PlannedRow:
     active: bool = True
     # intermediate checks (issue 15)
     check: CheckInput | None = None
+    # providers (issue 15): its fields; the name is the row's ``tag``, a retirement
+    # its ``voided_at`` and ``void_reason``
+    provider: ProviderInput | None = None
     # maintenance events (issue 15); who logged it ("" : the importing user)
     event: MaintenanceInput | None = None
     performed_by: str = ""
@@ -664,6 +668,42 @@ def maintenance_row(
     when = performed_on.isoformat() if performed_on else "?"
     planned.summary = f"{(kind or written or '?').replace('_', ' ')} on {when}" + (
         " (voided)" if planned.void_reason else ""
+    )
+    planned.issues = row.issues
+    return planned
+
+
+def provider_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
+    """The ``ProviderInput`` of one row (issue 15), plus its retirement."""
+    row = _Row(raw, mapping, order, width, choices or {})
+    name = " ".join(row.text("name").split())
+    written = row.text("approval")
+    approval = row.choice("approval") if "approval" in row.choices else written
+    planned = PlannedRow(line=raw.line, tag=name)
+    planned.provider = ProviderInput(
+        name=name,
+        contact=cell_text(row.cell("contact")),
+        accreditation_body=row.text("accreditation_body"),
+        accreditation_number=row.text("accreditation_number"),
+        scope=cell_text(row.cell("scope")),
+        approval=approval or "approved",
+        review_date=row.day("review_date"),
+    )
+    planned.void_reason = row.text("retire_reason")
+    planned.voided_at = row.moment("retired_at")
+    if problem := control_problem(planned.void_reason):
+        row.issue("retire_reason", problem)
+    if planned.voided_at and not planned.void_reason:
+        row.issue("retire_reason", "the provider is marked retired but has no retire reason")
+    planned.duplicate_key = (tag_key(name),)
+    planned.summary = f"provider {name or '?'}: {(approval or 'approved').replace('_', ' ')}" + (
+        " (retired)" if planned.void_reason else ""
     )
     planned.issues = row.issues
     return planned

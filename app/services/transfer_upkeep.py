@@ -27,6 +27,8 @@ from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.audit import AuditChainWriter
 from app.services.checks import add_in, check_fields, check_views, void_in, void_reason
+from app.services.providers import add_in as register_in
+from app.services.providers import checked_provider, edit_in, retire_in
 from app.services.schedules import (
     clear_in,
     row_view,
@@ -44,7 +46,7 @@ from app.services.upkeep import void_reason as event_void_reason
 
 T = TypeVar("T")
 # The kinds this module applies (TransferService applies the others itself).
-UPKEEP_KINDS = ("schedules", "checks", "maintenance")
+UPKEEP_KINDS = ("schedules", "checks", "maintenance", "providers")
 
 # The services name some fields as their forms do; the import names them by its columns.
 _FIELD_OF = {"date": "performed_on", "value": "readings", "reason": "void_reason"}
@@ -202,3 +204,30 @@ class UpkeepRows:
             if instrument.next_due != before[1]:
                 notes.append(f"{instrument.asset_tag} is due on {instrument.next_due}")
         return PreviewRow(row.line, "add", instrument.asset_tag, row.summary, notes=tuple(notes))
+
+    def provider(self, row: PlannedRow, reason: str) -> PreviewRow:
+        """Register the row's provider, or bring the one of its name to the row."""
+        data = row.provider
+        if data is None:  # never: every provider row has its input
+            raise ValidationError({"name": "required: give the provider's name"})
+        clean = checked_provider(data)
+        current = self.uow.providers.get_by_name(clean["name"])
+        retired = (row.voided_at, "") if row.void_reason else None
+        if current is None:
+            provider = register_in(self.uow, self.audit, self.identity, clean, reason)
+            if retired is not None:
+                retire_in(self.uow, self.audit, self.identity, provider, row.void_reason, retired)
+            return PreviewRow(row.line, "add", provider.name, row.summary)
+        # The name is the key: an import never renames (not even its case).
+        clean = {**clean, "name": current.name}
+        changed = list(edit_in(self.uow, self.audit, self.identity, current, clean, reason))
+        notes: tuple[str, ...] = ()
+        if retired is not None and current.retired_at is None:
+            retire_in(self.uow, self.audit, self.identity, current, row.void_reason, retired)
+            changed.append("retired")
+        elif retired is None and current.retired_at is not None:
+            notes = (f"{current.name} is retired here; it stays retired",)
+        if not changed:
+            return PreviewRow(row.line, "unchanged", current.name, "no change", notes=notes)
+        what = ", ".join(c.replace("_", " ") for c in changed)
+        return PreviewRow(row.line, "update", current.name, f"changes {what}", notes=notes)

@@ -42,6 +42,7 @@ from app.services.transfer_rows import (
 )
 from app.storage.tables import RawRow
 from app.vocabulary import (
+    APPROVALS,
     CHECK_RESULTS,
     LIFECYCLES,
     MAINTENANCE_KINDS,
@@ -60,6 +61,7 @@ FIXED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("schedules", "kind"): SCHEDULE_ROW_KINDS,
     ("checks", "result"): CHECK_RESULTS,
     ("maintenance", "kind"): MAINTENANCE_KINDS,
+    ("providers", "approval"): APPROVALS,
 }
 
 
@@ -221,6 +223,11 @@ SYNONYMS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
         "repair": ("repaired", "fixed", "reparatur"),
         "modification": ("modified", "change", "upgrade"),
         "firmware_update": ("firmware", "software update", "update"),
+    },
+    ("providers", "approval"): {
+        "approved": ("qualified", "accepted", "preferred", "freigegeben"),
+        "conditionally_approved": ("conditional", "conditionally", "provisional", "on probation"),
+        "not_approved": ("rejected", "disqualified", "blocked", "gesperrt"),
     },
     ("checks", "result"): {
         "pass": ("passed", "ok", "in tolerance", "good", "accept", "bestanden"),

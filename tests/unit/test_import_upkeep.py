@@ -15,6 +15,7 @@ from app.clock import FixedClock
 from app.identity import Identity
 from app.services.checks import CheckInput, parse_reading
 from app.services.dto import InstrumentInput, MaintenanceInput
+from app.services.provider_views import ProviderInput
 from app.services.schedules import ScheduleInput
 from app.services.transfer_model import ImportOptions, ImportPreview
 from tests.conftest import add_thermometer
@@ -200,16 +201,21 @@ def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
             calibrate_before_use=True,
         ),
     )
+    app.providers.add(
+        ProviderInput("Acme Calibration", approval="conditionally_approved", scope="temperature")
+    )
+    app.providers.add(ProviderInput("Old Lab", accreditation_body="DAkkS"))
+    app.providers.retire("Old Lab", reason="closed down")
     source = tmp_path / "lab.xlsx"
     app.transfer.export("xlsx", source)
 
     with open_lab(tmp_path / "copy.db", create=True, identity=alice, clock=clock) as copy:
-        for kind in ("instruments", "schedules", "checks", "maintenance"):
+        for kind in ("instruments", "schedules", "checks", "maintenance", "providers"):
             result = copy.transfer.import_file(source, ImportOptions(kind=kind))
             assert result.committed, (kind, [str(i) for i in result.issues])
             assert result.sheet == kind.capitalize(), result.sheet
         # The same file again adds nothing.
-        for kind in ("schedules", "checks", "maintenance"):
+        for kind in ("schedules", "checks", "maintenance", "providers"):
             again = copy.transfer.import_file(source, ImportOptions(kind=kind))
             assert again.committed
             assert {r.action for r in again.rows} == {"unchanged"}, again.rows
@@ -223,6 +229,7 @@ def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
             assert (mine.lifecycle, mine.next_due) == (theirs.lifecycle, theirs.next_due)
         assert copy.maintenance.verify().problems == []
     assert _sheet(target, "Schedules") == _sheet(source, "Schedules")
+    assert _sheet(target, "Providers") == _sheet(source, "Providers")
     # Check ids differ (a fresh database numbers them in date order).
     assert _sheet(target, "Checks", drop=0) == _sheet(source, "Checks", drop=0)
     # Event ids and the moment each was logged are the new database's own.
@@ -273,4 +280,56 @@ def test_maintenance_rows_go_through_the_maintenance_rules(lab: CalTrack, tmp_pa
     again = lab.transfer.import_file(path, good)
     assert [r.action for r in again.rows[:2]] == ["unchanged", "unchanged"]
     assert len(lab.upkeep.history("TH-001")) == 1
+    assert lab.maintenance.verify().problems == []
+
+
+def test_provider_rows_go_through_the_provider_rules(lab: CalTrack, tmp_path: Path) -> None:
+    lab.providers.add(ProviderInput("Acme Calibration"))
+    path = write(
+        tmp_path / "providers.csv",
+        "Provider,Approval,Review date,Scope,Retired,Retire reason\n"
+        "ACME calibration,Conditional,2027-01-31,temperature,,\n"
+        "Beta Labs,approved,,,,\n"
+        "Gamma,approved,,,2026-01-02 10:00:00,gone\n"
+        "Beta Labs,approved,,,,\n"
+        "Delta,maybe,,,,\n"
+        ",approved,,,,\n"
+        "Eps\u200bilon,approved,,,,\n",
+    )
+    options = ImportOptions(kind="providers")
+    preview = lab.transfer.preview(path, options)
+    assert errors_by_line(preview) == {
+        None: [
+            "Approval: 'maybe' (1 row: line 6) is not a provider approval CalTrack knows; map "
+            "it to one of approved, conditionally_approved, not_approved, or leave those "
+            "lines out"
+        ],
+        5: [
+            "Provider: repeats the provider on line 3 (the same name); keep one of them and "
+            "leave the other line out"
+        ],
+        7: ["Provider: required: give the provider's name"],
+        8: [
+            "Provider: contains an invisible character U+200B (ZERO WIDTH SPACE) at position "
+            "4; type the tag again without it"
+        ],
+    }
+    good = replace(options, exclude_lines=frozenset(range(5, 9)))
+    result = lab.transfer.import_file(path, good)
+    assert result.committed
+    assert [(r.action, r.asset_tag) for r in result.rows[:3]] == [
+        ("update", "Acme Calibration"),  # the stored name stays (not renamed)
+        ("add", "Beta Labs"),
+        ("add", "Gamma"),
+    ]
+    acme = lab.providers.get("Acme Calibration")
+    assert (acme.approval, acme.review_date, acme.scope) == (
+        "conditionally_approved",
+        date(2027, 1, 31),
+        "temperature",
+    )
+    gamma = lab.providers.get("Gamma")
+    assert (gamma.retired, gamma.retire_reason) == (True, "gone")
+    again = lab.transfer.import_file(path, good)
+    assert [r.action for r in again.rows[:3]] == ["unchanged"] * 3
     assert lab.maintenance.verify().problems == []

@@ -149,7 +149,7 @@ class MappingPage(QWizardPage):
             else f"{KIND_NAMES[state.kind].capitalize()} and the instruments' status"
         )
         # Schedules change no instrument's status: nothing to choose.
-        self.mode_box.setVisible(state.kind != "schedules")
+        self.mode_box.setVisible(state.kind not in ("schedules", "providers"))
         self._filling = True
         try:
             self.add_only.setVisible(instruments)

@@ -46,7 +46,7 @@ from app.ui.models.import_preview_table import (
 
 RECHECK_MS = 600
 # The kinds whose rows may update what is already stored.
-UPDATING = ("instruments", "schedules")
+UPDATING = ("instruments", "schedules", "providers")
 
 
 def counts_text(preview: ImportPreview) -> str:

@@ -29,6 +29,7 @@ KIND_NAMES = {
     "schedules": "check and maintenance schedules",
     "checks": "intermediate check history",
     "maintenance": "the maintenance log",
+    "providers": "external providers",
 }
 TABLE_SUFFIXES = (".csv", ".xlsx", ".txt", ".tsv")
 

@@ -60,6 +60,7 @@ FIELD_TITLES = {
     "result": "Result",
     "provider_kind": "Provider kind",
     "kind": "Kind",
+    "approval": "Approval",
 }
 
 

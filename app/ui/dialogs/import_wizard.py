@@ -48,7 +48,7 @@ from app.storage.tables import DELIMITER_NAMES
 from app.ui import messages
 from app.ui.dialogs.form import notice_box
 from app.ui.dialogs.import_mapping_page import MappingPage, _cell_text
-from app.ui.dialogs.import_preview_page import PreviewPage
+from app.ui.dialogs.import_preview_page import UPDATING, PreviewPage
 from app.ui.dialogs.import_state import (
     KIND_NAMES,
     TABLE_SUFFIXES,
@@ -127,12 +127,14 @@ class FilePage(QWizardPage):
         self.schedules = QRadioButton("Check and maintenance &schedules")
         self.checks = QRadioButton("Intermediate chec&k history")
         self.maintenance = QRadioButton("Maintenance &log (maintenance, damage, repairs)")
+        self.providers = QRadioButton("External calibration &providers")
         self.kinds = {
             "instruments": self.instruments,
             "calibrations": self.calibrations,
             "schedules": self.schedules,
             "checks": self.checks,
             "maintenance": self.maintenance,
+            "providers": self.providers,
         }
         group = QButtonGroup(self)
         for kind, button in self.kinds.items():
@@ -459,6 +461,7 @@ def summary_line(result: ImportPreview) -> str:
         "schedules": "schedule",
         "checks": "intermediate check",
         "maintenance": "maintenance event",
+        "providers": "provider",
     }[result.kind] + ("s" if n != 1 else "")
     return f"Imported {n:,} {what} from {result.source}; every row is in the audit trail."
 
@@ -466,7 +469,7 @@ def summary_line(result: ImportPreview) -> str:
 def detail_lines(result: ImportPreview) -> str:
     counts = result.counts()
     parts = [f"{counts['add']:,} added"]
-    if result.kind in ("instruments", "schedules"):
+    if result.kind in UPDATING:
         parts.append(f"{counts['update']:,} updated")
     if result.kind != "calibrations":
         parts.append(f"{counts['unchanged']:,} unchanged")
