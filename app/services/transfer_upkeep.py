@@ -93,7 +93,7 @@ def recorded_checks(
 
 @dataclass
 class UpkeepRows:
-    """Applies schedule and check rows in one import's transaction."""
+    """Applies schedule, check, maintenance and provider rows in one import's transaction."""
 
     uow: UnitOfWork
     audit: AuditChainWriter
