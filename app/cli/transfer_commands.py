@@ -1,4 +1,5 @@
-"""CLI commands: import and export of instruments and calibration history.
+"""CLI commands: import and export of instruments, calibration history, and issue 15's
+check and maintenance schedules, intermediate checks, maintenance log and providers.
 
 ``import`` prints the preview (how the file was read, the mapping, every row's
 problem with its line and column) and writes only when every row is fine: exit 2 and
@@ -256,7 +257,8 @@ def register(sub: Any) -> None:
         sub,
         "import",
         cmd_import,
-        "import instruments or calibration history from CSV or XLSX (all rows or none)",
+        "import instruments, calibration history, schedules, intermediate checks, the "
+        "maintenance log or providers from CSV or XLSX (all rows or none)",
         json=True,
     )
     imp.add_argument("kind", choices=KINDS)
@@ -271,7 +273,8 @@ def register(sub: Any) -> None:
         "--value",
         action="append",
         metavar='"COLUMN:VALUE=TARGET"',
-        help="read this value of this column (status, result, provider kind) as TARGET, "
+        help="read this value of this column (status, result, provider kind, schedule or "
+        "event kind, approval) as TARGET, "
         'e.g. "Status:EXTENDED=in_service"; VALUE in any case; repeatable',
     )
     imp.add_argument(
@@ -282,7 +285,12 @@ def register(sub: Any) -> None:
     )
     imp.add_argument("--encoding", metavar="E", help="e.g. utf-8, cp1252, utf-16 (default: detect)")
     imp.add_argument("--delimiter", metavar="D", help="; , | or tab (default: detect)")
-    imp.add_argument("--sheet", metavar="NAME", help="XLSX: the sheet to read")
+    imp.add_argument(
+        "--sheet",
+        metavar="NAME",
+        help="XLSX: the sheet to read (default: the one named like the kind, as an export "
+        "writes it, else the first)",
+    )
     imp.add_argument(
         "--header-line", type=id_of("line number"), metavar="N", help="the line of the column names"
     )
@@ -294,8 +302,9 @@ def register(sub: Any) -> None:
     imp.add_argument(
         "--keep-status",
         action="store_true",
-        help="calibrations: history for instruments whose status is already registered; "
-        "a failure in it opens its OOT case but does not take the instrument out of service",
+        help="calibrations, checks, maintenance: history for instruments whose status is "
+        "already registered; a failure in it (a calibration's opens its OOT case) does not "
+        "take the instrument out of service",
     )
     imp.add_argument(
         "--inconsistent",

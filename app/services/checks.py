@@ -16,10 +16,10 @@ from __future__ import annotations
 import builtins
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from app.clock import Clock
-from app.db.models import IntermediateCheck
+from app.db.models import Instrument, IntermediateCheck
 from app.errors import NotFoundError, ValidationError
 from app.identity import Identity
 from app.limits import NOTES_LEN, SHORT_LEN
@@ -116,6 +116,146 @@ def check_views(
     ]
 
 
+@dataclass(frozen=True)
+class CheckedInput:
+    """A check's fields after the rules: cleaned text and the result that stands."""
+
+    data: CheckInput
+    standard: str
+    performed_by: str
+    notes: str
+    result: str
+
+
+def check_fields(data: CheckInput, today: date) -> CheckedInput:
+    """The rules of a check's fields (the form's, the CLI's and an import's), or
+    ValidationError naming each field that is wrong."""
+    errors: dict[str, str] = {}
+    problem = day_problem(data.performed_on)
+    if problem:
+        errors["date"] = problem
+    elif data.performed_on > today:
+        errors["date"] = f"{data.performed_on} is in the future"
+    if len(data.readings) > MAX_READINGS:
+        errors["value"] = f"at most {MAX_READINGS} readings"
+    standard = clean_text("standard", data.standard, SHORT_LEN, errors)
+    by = clean_text("performed_by", data.performed_by, SHORT_LEN, errors)
+    notes = clean_text("notes", data.notes, NOTES_LEN, errors, multiline=True)
+    if not standard and "standard" not in errors:
+        errors["standard"] = "name the check standard or artefact"
+    try:
+        result = check_result(data.readings, data.result)
+    except ValidationError as exc:
+        errors.update(exc.fields)
+        result = ""
+    if errors:
+        raise ValidationError(errors)
+    return CheckedInput(data, standard, by, notes, result)
+
+
+def void_reason(reason: str) -> str:
+    """The reason a check is voided, cleaned (required), or ValidationError."""
+    errors: dict[str, str] = {}
+    why = clean_text("reason", reason, NOTES_LEN, errors)
+    if not why and "reason" not in errors:
+        errors["reason"] = "a reason is required to void a check"
+    if errors:
+        raise ValidationError(errors)
+    return why
+
+
+def add_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    checked: CheckedInput,
+    *,
+    reason: str = "",
+    keep_status: bool = False,
+    moves_schedule: bool = True,
+) -> IntermediateCheck:
+    """Record a check in the caller's transaction (``checked`` from ``check_fields``).
+    A failing one takes the instrument out of service unless ``keep_status`` (history
+    for an instrument whose status is already registered); ``moves_schedule`` False:
+    the check schedule stays (a check that arrives voided)."""
+    reference = uow.instruments.get_by_tag(checked.standard)
+    if reference is not None and reference.id == instrument.id:
+        raise ValidationError({"standard": "an instrument cannot be its own check standard"})
+    check = IntermediateCheck(
+        instrument_id=instrument.id,
+        performed_on=checked.data.performed_on,
+        performed_by=checked.performed_by or identity.user,
+        standard_id=reference.id if reference else None,
+        standard_text="" if reference else checked.standard,
+        readings=_readings_json(checked.data.readings),
+        result=checked.result,
+        notes=checked.notes,
+        voided_at=None,
+        voided_by=None,
+        void_reason=None,
+        created_at=audit.now,
+        created_by=identity.user,
+        updated_at=audit.now,
+        updated_by=identity.user,
+    )
+    uow.checks.add(check)
+    label = f"{instrument.asset_tag} check #{check.id}"
+    audit.record(ENTITY, check.id, label, "create", created(check_snapshot(check)), reason)
+    why = f"check #{check.id}"
+    if moves_schedule:
+        done_in(uow, audit, identity, instrument, "check", checked.data.performed_on, why)
+    if checked.result == "fail" and instrument.status == "in_service" and not keep_status:
+        # Out of use until QA has looked, as after a failing calibration.
+        before = instrument_snapshot(instrument)
+        instrument.status = "out_of_service"
+        touch_instrument(uow, audit, identity, instrument, before, f"{why} failed")
+    return check
+
+
+def void_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    check: IntermediateCheck,
+    why: str,
+    imported: tuple[datetime | None, str] | None = None,
+) -> None:
+    """Void a check in the caller's transaction; the check schedule falls back to the
+    latest valid check. ``imported``: (voided at, voided by) as another CalTrack
+    recorded them (None parts: now, this user); the schedule is left as it is."""
+    if check.voided_at is not None:
+        raise ValidationError({"id": f"check #{check.id} is already voided"})
+    case = uow.oot_cases.for_check(check.id)
+    if case is not None and case.status == "open":
+        # As for a failing calibration: an open case is QA's to settle, and a
+        # technician voiding the check must not make it look settled.
+        require_role(
+            uow,
+            identity,
+            "qa",
+            f"void check #{check.id} while its out-of-tolerance case OOT-{case.id} is open",
+        )
+    before = check_snapshot(check)
+    voided_at, voided_by = imported if imported is not None else (None, "")
+    check.voided_at = voided_at or audit.now
+    check.voided_by = voided_by or identity.user
+    check.void_reason = why
+    check.updated_at = audit.now
+    check.updated_by = identity.user
+    uow.checks.flush()
+    tags = uow.instruments.tags_by_id([check.instrument_id])
+    label = f"{tags.get(check.instrument_id, '?')} check #{check.id}"
+    audit.record(ENTITY, check.id, label, "void", diff(before, check_snapshot(check)), why)
+    instrument = uow.instruments.get(check.instrument_id)
+    if instrument is not None and imported is None:
+        valid = [c for c in uow.checks.history(instrument.id) if c.voided_at is None]
+        latest = valid[0].performed_on if valid else None
+        moved = f"check #{check.id} voided"
+        undone_in(uow, audit, identity, instrument, "check", latest, moved)
+        refresh_open_cases_in(uow, audit, identity, instrument, moved)
+
+
 class CheckService:
     """Record, list and void intermediate checks."""
 
@@ -126,69 +266,19 @@ class CheckService:
 
     def add(self, tag: str, data: CheckInput) -> CheckView:
         """Record a check; a failing one opens an out-of-tolerance case and takes the
-        instrument out of service, as a failing calibration does."""
-        errors: dict[str, str] = {}
-        problem = day_problem(data.performed_on)
-        if problem:
-            errors["date"] = problem
-        elif data.performed_on > self._clock.today():
-            errors["date"] = f"{data.performed_on} is in the future"
-        if len(data.readings) > MAX_READINGS:
-            errors["value"] = f"at most {MAX_READINGS} readings"
-        standard = clean_text("standard", data.standard, SHORT_LEN, errors)
-        by = clean_text("performed_by", data.performed_by, SHORT_LEN, errors)
-        notes = clean_text("notes", data.notes, NOTES_LEN, errors, multiline=True)
-        if not standard:
-            errors["standard"] = "name the check standard or artefact"
-        try:
-            result = check_result(data.readings, data.result)
-        except ValidationError as exc:
-            errors.update(exc.fields)
-            result = ""
-        if errors:
-            raise ValidationError(errors)
+        instrument out of service, as a failing calibration does (an imported one, as an
+        imported calibration, opens none)."""
+        checked = check_fields(data, self._clock.today())
 
         def write(uow: UnitOfWork) -> CheckView:
             instrument = require_instrument(uow, tag)
-            reference = uow.instruments.get_by_tag(standard)
-            if reference is not None and reference.id == instrument.id:
-                raise ValidationError(
-                    {"standard": "an instrument cannot be its own check standard"}
-                )
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            check = IntermediateCheck(
-                instrument_id=instrument.id,
-                performed_on=data.performed_on,
-                performed_by=by or self._identity.user,
-                standard_id=reference.id if reference else None,
-                standard_text="" if reference else standard,
-                readings=_readings_json(data.readings),
-                result=result,
-                notes=notes,
-                voided_at=None,
-                voided_by=None,
-                void_reason=None,
-                created_at=audit.now,
-                created_by=self._identity.user,
-                updated_at=audit.now,
-                updated_by=self._identity.user,
-            )
-            uow.checks.add(check)
-            label = f"{instrument.asset_tag} check #{check.id}"
-            audit.record(ENTITY, check.id, label, "create", created(check_snapshot(check)))
-            why = f"check #{check.id}"
-            done_in(uow, audit, self._identity, instrument, "check", data.performed_on, why)
-            if result == "fail":
+            check = add_in(uow, audit, self._identity, instrument, checked)
+            if check.result == "fail":
                 open_check_case_in(uow, audit, self._identity, check, instrument)
-                if instrument.status == "in_service":
-                    # Out of use until QA has looked, as after a failing calibration.
-                    before = instrument_snapshot(instrument)
-                    instrument.status = "out_of_service"
-                    touch_instrument(
-                        uow, audit, self._identity, instrument, before, f"{why} failed"
-                    )
             else:  # a passing check entered late narrows what open cases may have affected
-                refresh_open_cases_in(uow, audit, self._identity, instrument, f"{why} recorded")
+                why = f"check #{check.id} recorded"
+                refresh_open_cases_in(uow, audit, self._identity, instrument, why)
             audit.flush()
             return check_views(uow, [check])[0]
 
@@ -213,9 +303,10 @@ class CheckService:
         problem = id_problem(check_id, "check number")
         if problem:
             errors["id"] = problem
-        why = clean_text("reason", reason, NOTES_LEN, errors)
-        if not why and "reason" not in errors:
-            errors["reason"] = "a reason is required to void a check"
+        try:
+            why = void_reason(reason)
+        except ValidationError as exc:
+            errors.update(exc.fields)
         if errors:
             raise ValidationError(errors)
 
@@ -223,36 +314,8 @@ class CheckService:
             check = uow.checks.get(check_id)
             if check is None:
                 raise NotFoundError(f"no check #{check_id}; `checks list TAG` shows them")
-            if check.voided_at is not None:
-                raise ValidationError({"id": f"check #{check_id} is already voided"})
-            case = uow.oot_cases.for_check(check.id)
-            if case is not None and case.status == "open":
-                # As for a failing calibration: an open case is QA's to settle, and a
-                # technician voiding the check must not make it look settled.
-                require_role(
-                    uow,
-                    self._identity,
-                    "qa",
-                    f"void check #{check.id} while its out-of-tolerance case OOT-{case.id} is open",
-                )
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            before = check_snapshot(check)
-            check.voided_at = audit.now
-            check.voided_by = self._identity.user
-            check.void_reason = why
-            check.updated_at = audit.now
-            check.updated_by = self._identity.user
-            uow.checks.flush()
-            tags = uow.instruments.tags_by_id([check.instrument_id])
-            label = f"{tags.get(check.instrument_id, '?')} check #{check.id}"
-            audit.record(ENTITY, check.id, label, "void", diff(before, check_snapshot(check)), why)
-            instrument = uow.instruments.get(check.instrument_id)
-            if instrument is not None:
-                valid = [c for c in uow.checks.history(instrument.id) if c.voided_at is None]
-                latest = valid[0].performed_on if valid else None
-                moved = f"check #{check.id} voided"
-                undone_in(uow, audit, self._identity, instrument, "check", latest, moved)
-                refresh_open_cases_in(uow, audit, self._identity, instrument, moved)
+            void_in(uow, audit, self._identity, check, why)
             audit.flush()
             return check_views(uow, [check])[0]
 

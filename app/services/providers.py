@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
@@ -102,6 +102,107 @@ def require_provider(uow: UnitOfWork, name: str) -> Provider:
     return provider
 
 
+def _check_name_free(uow: UnitOfWork, name: str, own_id: int | None) -> None:
+    existing = uow.providers.get_by_name(name)
+    if existing is not None and existing.id != own_id:
+        raise ValidationError(
+            {
+                "name": f"{name!r} is already the provider {existing.name!r}; provider "
+                "names are unique ignoring case and look-alike characters"
+            }
+        )
+
+
+def _flush_unique(flush: Any, name: str) -> None:
+    try:
+        flush()
+    except IntegrityError as exc:
+        if "name_key" in str(exc.orig).lower():
+            raise ValidationError({"name": f"{name!r} is already a provider"}) from None
+        raise
+
+
+def add_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    clean: dict[str, Any],
+    reason: str,
+) -> Provider:
+    """Register a provider in the caller's transaction (QA; ``clean`` from
+    ``checked_provider``)."""
+    require_role(uow, identity, KEEPER_ROLE, "add providers")
+    _check_name_free(uow, clean["name"], None)
+    provider = Provider(
+        name_key=tag_key(clean["name"]),
+        created_at=audit.now,
+        created_by=identity.user,
+        updated_at=audit.now,
+        updated_by=identity.user,
+        **clean,
+    )
+    _flush_unique(lambda: uow.providers.add(provider), clean["name"])
+    audit.record(
+        ENTITY, provider.id, provider.name, "create", created(provider_snapshot(provider)), reason
+    )
+    return provider
+
+
+def edit_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    provider: Provider,
+    clean: dict[str, Any],
+    reason: str,
+) -> dict[str, list[Any]]:
+    """Bring a provider to ``clean`` (from ``checked_provider``) in the caller's
+    transaction (QA); what changed (nothing: no audit event)."""
+    require_role(uow, identity, KEEPER_ROLE, "edit providers")
+    if clean["name"] != provider.name:
+        _check_name_free(uow, clean["name"], provider.id)
+    before = provider_snapshot(provider)
+    for field, value in clean.items():
+        setattr(provider, field, value)
+    changed = diff(before, provider_snapshot(provider))
+    if changed:
+        provider.name_key = tag_key(provider.name)
+        provider.updated_at = audit.now
+        provider.updated_by = identity.user
+        _flush_unique(uow.providers.flush, provider.name)
+        audit.record(ENTITY, provider.id, provider.name, "update", changed, reason)
+    return changed
+
+
+def retire_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    provider: Provider,
+    reason: str,
+    imported: tuple[datetime | None, str] | None = None,
+) -> None:
+    """Retire a provider in the caller's transaction (QA); ``imported``: (retired at,
+    retired by) as another CalTrack recorded them (None, "": now, this user)."""
+    require_role(uow, identity, KEEPER_ROLE, "retire providers")
+    at, by = imported if imported is not None else (None, "")
+    before = provider_snapshot(provider)
+    provider.retired_at = at or audit.now
+    provider.retired_by = by or identity.user
+    provider.retire_reason = reason
+    provider.updated_at = audit.now
+    provider.updated_by = identity.user
+    uow.providers.flush()
+    audit.record(
+        ENTITY,
+        provider.id,
+        provider.name,
+        "void",
+        diff(before, provider_snapshot(provider)),
+        reason,
+    )
+
+
 class ProviderService:
     """Add, edit, retire, list and show external calibration providers."""
 
@@ -134,26 +235,8 @@ class ProviderService:
         clean = checked_provider(data)  # fail before any transaction
 
         def write(uow: UnitOfWork) -> ProviderView:
-            require_role(uow, self._identity, KEEPER_ROLE, "add providers")
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            self._check_name_free(uow, clean["name"], None)
-            provider = Provider(
-                name_key=tag_key(clean["name"]),
-                created_at=audit.now,
-                created_by=self._identity.user,
-                updated_at=audit.now,
-                updated_by=self._identity.user,
-                **clean,
-            )
-            self._flush_unique(lambda: uow.providers.add(provider), clean["name"])
-            audit.record(
-                ENTITY,
-                provider.id,
-                provider.name,
-                "create",
-                created(provider_snapshot(provider)),
-                reason,
-            )
+            provider = add_in(uow, audit, self._identity, clean, reason)
             audit.flush()
             return provider_view(provider)
 
@@ -188,18 +271,7 @@ class ProviderService:
                 "review_date": provider.review_date,
             }
             clean = checked_provider(ProviderInput(**{**current, **given}))
-            if clean["name"] != provider.name:
-                self._check_name_free(uow, clean["name"], provider.id)
-            before = provider_snapshot(provider)
-            for field, value in clean.items():
-                setattr(provider, field, value)
-            changed = diff(before, provider_snapshot(provider))
-            if changed:
-                provider.name_key = tag_key(provider.name)
-                provider.updated_at = audit.now
-                provider.updated_by = self._identity.user
-                self._flush_unique(uow.providers.flush, provider.name)
-                audit.record(ENTITY, provider.id, provider.name, "update", changed, reason)
+            edit_in(uow, audit, self._identity, provider, clean, reason)
             audit.flush()
             return provider_view(provider)
 
@@ -222,21 +294,7 @@ class ProviderService:
                     {"provider": f"{provider.name} was already retired: {provider.retire_reason}"}
                 )
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            before = provider_snapshot(provider)
-            provider.retired_at = audit.now
-            provider.retired_by = self._identity.user
-            provider.retire_reason = reason.strip()
-            provider.updated_at = audit.now
-            provider.updated_by = self._identity.user
-            uow.providers.flush()
-            audit.record(
-                ENTITY,
-                provider.id,
-                provider.name,
-                "void",
-                diff(before, provider_snapshot(provider)),
-                reason.strip(),
-            )
+            retire_in(uow, audit, self._identity, provider, reason.strip())
             audit.flush()
             return provider_view(provider)
 
@@ -264,26 +322,6 @@ class ProviderService:
                     current.version, {}, current.updated_by, to_jsonable(current.updated_at)
                 ),
             ) from None
-
-    @staticmethod
-    def _check_name_free(uow: UnitOfWork, name: str, own_id: int | None) -> None:
-        existing = uow.providers.get_by_name(name)
-        if existing is not None and existing.id != own_id:
-            raise ValidationError(
-                {
-                    "name": f"{name!r} is already the provider {existing.name!r}; provider "
-                    "names are unique ignoring case and look-alike characters"
-                }
-            )
-
-    @staticmethod
-    def _flush_unique(flush: Any, name: str) -> None:
-        try:
-            flush()
-        except IntegrityError as exc:
-            if "name_key" in str(exc.orig).lower():
-                raise ValidationError({"name": f"{name!r} is already a provider"}) from None
-            raise
 
     @staticmethod
     def _conflict(provider: Provider, given: dict[str, Any], expected: int) -> ConflictError:

@@ -10,7 +10,6 @@ Other features meet the schedules through three calls: ``done_in`` (a check was
 recorded, a maintenance event logged: the schedule moves on), ``used_in`` (the
 instrument was checked out: its before-use schedules become due) and
 ``due_before_use`` (what must be done before it may be checked out).
-
 An instrument type may give default check and maintenance schedules
 (``type_default``): an instrument that gets the type (created with it, edited or
 imported into it) gets each default of a kind it has no schedule of
@@ -199,6 +198,124 @@ def _audit(
     audit.record(ENTITY, row.id, f"{tag} {row.kind}", action, changes, reason)
 
 
+@dataclass(frozen=True)
+class RecordedState:
+    """A schedule's state as another CalTrack recorded it (an import of its export):
+    kept as recorded on a new schedule, as history keeps its own due dates."""
+
+    last_done: date | None
+    next_due: date | None
+    due_before_use: bool
+    active: bool
+
+
+def schedule_fields(data: ScheduleInput) -> Interval | None:
+    """The rules of a schedule's settings: its interval (None: before use only), or
+    ValidationError naming each field that is wrong."""
+    errors: dict[str, str] = {}
+    try:
+        _kind(data.kind)
+    except ValidationError as exc:
+        errors.update(exc.fields)
+    interval: Interval | None = None
+    try:
+        interval = checked_values(data.every, data.grace_days, data.soon_days, data.before_use)
+    except ValidationError as exc:
+        errors.update(exc.fields)
+    if errors:
+        raise ValidationError(errors)
+    return interval
+
+
+def set_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    today: date,
+    instrument: Instrument,
+    data: ScheduleInput,
+    interval: Interval | None,
+    reason: str,
+    recorded: RecordedState | None = None,
+) -> InstrumentSchedule:
+    """Add or change a schedule in the caller's transaction (``interval`` from
+    ``schedule_fields(data)``). ``recorded``: a new schedule takes that state as it is
+    (an existing one keeps its own: it follows what was done here)."""
+    kind = _kind(data.kind)
+    row = uow.schedules.get(instrument.id, kind)
+    if row is None:
+        values_set = ScheduleDefault(data.every, data.soon_days, data.grace_days, data.before_use)
+        return new_schedule_in(
+            uow, audit, identity, instrument, kind, values_set, today, reason, recorded
+        )
+    start = row.last_done or today
+    values: dict[str, object] = {
+        "interval_count": interval.count if interval else None,
+        "interval_unit": interval.unit if interval else None,
+        "soon_days": data.soon_days,
+        "grace_days": data.grace_days,
+        "before_use": data.before_use,
+        "next_due": advance(start, interval) if interval else None,
+        "active": True,
+    }
+    before = schedule_snapshot(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    if not data.before_use:
+        row.due_before_use = False
+    elif not before["before_use"] or not before["active"]:
+        row.due_before_use = True  # newly before use: due before the next use
+    changed = diff(before, schedule_snapshot(row))
+    if changed:
+        row.updated_at = audit.now
+        row.updated_by = identity.user
+        uow.schedules.flush()
+        _audit(audit, row, instrument.asset_tag, "update", changed, reason)
+    return row
+
+
+def clear_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    row: InstrumentSchedule,
+    reason: str,
+) -> None:
+    """Stop an active schedule in the caller's transaction (kept, inactive; audited)."""
+    before = schedule_snapshot(row)
+    row.active = False
+    row.due_before_use = False
+    row.updated_at = audit.now
+    row.updated_by = identity.user
+    uow.schedules.flush()
+    changed = diff(before, schedule_snapshot(row))
+    _audit(audit, row, instrument.asset_tag, "clear", changed, reason)
+
+
+def same_settings(row: InstrumentSchedule, data: ScheduleInput, interval: Interval | None) -> bool:
+    """Whether ``data`` (checked: ``interval`` from ``schedule_fields``) is what ``row``
+    already says: setting it again would change nothing but its dates."""
+    return (
+        _interval_of(row) == interval
+        and row.grace_days == data.grace_days
+        and row.soon_days == data.soon_days
+        and row.before_use == data.before_use
+    )
+
+
+def recorded_problems(recorded: RecordedState, today: date) -> dict[str, str]:
+    """What is wrong with a recorded state's days (the field they came from → why)."""
+    errors: dict[str, str] = {}
+    for name, day in (("last_done", recorded.last_done), ("next_due", recorded.next_due)):
+        problem = day_problem(day) if day is not None else ""
+        if problem:
+            errors[name] = problem
+    if recorded.last_done is not None and "last_done" not in errors and recorded.last_done > today:
+        errors["last_done"] = f"{recorded.last_done} is in the future"
+    return errors
+
+
 def new_schedule_in(
     uow: UnitOfWork,
     audit: AuditChainWriter,
@@ -208,11 +325,26 @@ def new_schedule_in(
     values: ScheduleDefault,
     today: date,
     reason: str,
+    recorded: RecordedState | None = None,
 ) -> InstrumentSchedule:
     """A first schedule of ``kind`` (checked values): due one interval from ``today``
     (so it is not overdue the day it is set) and, when before use, due before the next
-    use. Audited as created."""
+    use. ``recorded``: the state as another CalTrack recorded it (an import), kept as it
+    is. Audited as created."""
     interval = parse_interval(values.every) if values.every else None
+    next_due = advance(today, interval) if interval else None
+    last_done: date | None = None
+    due_before_use, active = values.before_use, True
+    if recorded is not None:
+        errors = recorded_problems(recorded, today)
+        if errors:
+            raise ValidationError(errors)
+        if recorded.next_due is not None or interval is None:
+            next_due = recorded.next_due
+        else:  # no next due given: one interval after it was last done
+            next_due = advance(recorded.last_done or today, interval)
+        last_done, due_before_use = recorded.last_done, recorded.due_before_use
+        active = recorded.active
     row = InstrumentSchedule(
         instrument_id=instrument.id,
         kind=kind,
@@ -221,10 +353,10 @@ def new_schedule_in(
         soon_days=values.soon_days,
         grace_days=values.grace_days,
         before_use=values.before_use,
-        due_before_use=values.before_use,
-        last_done=None,
-        next_due=advance(today, interval) if interval else None,
-        active=True,
+        due_before_use=due_before_use,
+        last_done=last_done,
+        next_due=next_due,
+        active=active,
         created_at=audit.now,
         created_by=identity.user,
         updated_at=audit.now,
@@ -473,53 +605,17 @@ class ScheduleService:
         """Add or change the ``data.kind`` schedule of ``tag``. A changed interval moves
         the next due from the last time it was done (none yet: due in one interval
         from today, so a new schedule is not overdue the day it is set)."""
-        kind = _kind(data.kind)
-        interval = checked_values(data.every, data.grace_days, data.soon_days, data.before_use)
+        interval = schedule_fields(data)
 
         def write(uow: UnitOfWork) -> ScheduleView:
             instrument = require_instrument(uow, tag)
             audit = AuditChainWriter(uow, self._identity, self._clock)
             today = self._clock.today()
-            row = uow.schedules.get(instrument.id, kind)
-            start = row.last_done if row is not None and row.last_done else today
-            values = {
-                "interval_count": interval.count if interval else None,
-                "interval_unit": interval.unit if interval else None,
-                "soon_days": data.soon_days,
-                "grace_days": data.grace_days,
-                "before_use": data.before_use,
-                "next_due": advance(start, interval) if interval else None,
-                "active": True,
-            }
-            if row is None:
-                row = new_schedule_in(
-                    uow,
-                    audit,
-                    self._identity,
-                    instrument,
-                    kind,
-                    ScheduleDefault(data.every, data.soon_days, data.grace_days, data.before_use),
-                    today,
-                    reason,
-                )
-            else:
-                before = schedule_snapshot(row)
-                for name, value in values.items():
-                    setattr(row, name, value)
-                if not data.before_use:
-                    row.due_before_use = False
-                elif not before["before_use"] or not before["active"]:
-                    row.due_before_use = True  # newly before use: due before the next use
-                changed = diff(before, schedule_snapshot(row))
-                if changed:
-                    row.updated_at = audit.now
-                    row.updated_by = self._identity.user
-                    uow.schedules.flush()
-                    _audit(audit, row, instrument.asset_tag, "update", changed, reason)
+            row = set_in(uow, audit, self._identity, today, instrument, data, interval, reason)
             audit.flush()
             return row_view(row, today, due_soon_days(uow))
 
-        return self._uow.write(write, label=f"set {kind} schedule")
+        return self._uow.write(write, label=f"set {_kind(data.kind)} schedule")
 
     def clear(self, tag: str, kind: str, *, reason: str) -> None:
         """Stop the ``kind`` schedule of ``tag`` (kept, inactive; audited).
@@ -541,14 +637,7 @@ class ScheduleService:
             if row is None or not row.active:
                 raise NotFoundError(f"{instrument.asset_tag} has no {checked} schedule")
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            before = schedule_snapshot(row)
-            row.active = False
-            row.due_before_use = False
-            row.updated_at = audit.now
-            row.updated_by = self._identity.user
-            uow.schedules.flush()
-            changed = diff(before, schedule_snapshot(row))
-            _audit(audit, row, instrument.asset_tag, "clear", changed, why)
+            clear_in(uow, audit, self._identity, instrument, row, why)
             audit.flush()
 
         self._uow.write(write, label=f"clear {checked} schedule")

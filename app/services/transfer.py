@@ -1,4 +1,6 @@
-"""Import and export of instruments and calibration history (CSV and XLSX).
+"""Import and export of instruments and calibration history (CSV and XLSX), and
+issue 15's check and maintenance schedules, intermediate checks, maintenance log and
+providers (``transfer_upkeep``).
 
 An import reads the file (``app.storage.tables``), finds the header and maps its
 columns (``transfer_mapping``), converts each row (``transfer_rows``), then hands the
@@ -92,10 +94,15 @@ from app.services.transfer_rows import (
     PlannedRow,
     calibration_row,
     cell_text,
+    check_row,
     date_samples,
     instrument_row,
     interval_looks_like_months,
+    maintenance_row,
+    provider_row,
+    schedule_row,
 )
+from app.services.transfer_upkeep import UPKEEP_KINDS, UpkeepRows, recorded_checks, recorded_events
 from app.services.transfer_values import value_tables
 from app.services.validation import (
     instrument_changes,
@@ -116,12 +123,51 @@ EXPORT_FORMATS = ("csv", "xlsx")
 INCONSISTENT = ("flag", "leave_out")
 FLAG_NOTE = "flagged for QA review: "
 LEFT_OUT_NOTE = "left out (its dates contradict each other): "
-SHEET_NAMES = {"instruments": "Instruments", "calibrations": "Calibrations"}
+# The sheet an import of each kind reads from a workbook (unless --sheet names one):
+# the sheet an export writes for it.
+SHEET_NAMES = {
+    "instruments": "Instruments",
+    "calibrations": "Calibrations",
+    "schedules": "Schedules",
+    "checks": "Checks",
+    "maintenance": "Maintenance",
+    "providers": "Providers",
+}
 # Instrument fields the preview names by their column label.
 _LABELLED = frozenset(c.field for c in COLUMNS["instruments"])
 DATE_FIELDS = {
     "instruments": ("last_calibrated", "next_due"),
     "calibrations": ("performed_on", "next_due", "voided_at"),
+    "schedules": ("last_done", "next_due"),
+    "checks": ("performed_on", "voided_at"),
+    "maintenance": ("performed_on", "voided_at"),
+    "providers": ("review_date", "retired_at"),
+}
+# How each kind's rows are converted (transfer_rows).
+CONVERTERS = {
+    "instruments": instrument_row,
+    "calibrations": calibration_row,
+    "schedules": schedule_row,
+    "checks": check_row,
+    "maintenance": maintenance_row,
+    "providers": provider_row,
+}
+# What the duplicate of a row in the same file repeats: (its column's field, sentence).
+DUPLICATE_OF = {
+    "calibrations": (
+        "performed_on",
+        "repeats the calibration on line {line} (same tag, date, certificate, result and readings)",
+    ),
+    "schedules": ("kind", "repeats the schedule on line {line} (same tag and schedule)"),
+    "checks": (
+        "performed_on",
+        "repeats the check on line {line} (same tag, date, standard and readings)",
+    ),
+    "maintenance": (
+        "performed_on",
+        "repeats the event on line {line} (same tag, date, kind and what was done)",
+    ),
+    "providers": ("name", "repeats the provider on line {line} (the same name)"),
 }
 
 
@@ -338,7 +384,11 @@ class TransferService:
                 f"fields only — the database is read-only ({database.read_only_reason}); "
                 "existing tags, standards and due rules were not checked",
             )
-        apply = self._apply_instruments if options.kind == "instruments" else self._apply_records
+        apply = {
+            "instruments": self._apply_instruments,
+            "calibrations": self._apply_records,
+            "providers": self._apply_providers,
+        }.get(options.kind, self._apply_upkeep)
 
         def write(uow: UnitOfWork) -> _Outcome:
             audit = AuditChainWriter(uow, self._identity, self._clock)
@@ -449,7 +499,7 @@ class TransferService:
         problems += [RowIssue(None, None, None, p) for p in value_problems]
         warnings += value_warnings
         choices = {t.field: t for t in tables}
-        convert = instrument_row if kind == "instruments" else calibration_row
+        convert = CONVERTERS[kind]
         planned = [convert(r, mapping, order.order, len(headers), choices) for r in data]
         self._mark_duplicates(
             [p for p in planned if p.line not in options.exclude_lines], kind, mapping
@@ -458,7 +508,7 @@ class TransferService:
             months = interval_looks_like_months(kept, mapping)
             if months:
                 warnings.append(months)
-        else:
+        elif kind == "calibrations":
             nobody = [
                 p.line
                 for p in planned
@@ -518,10 +568,9 @@ class TransferService:
                 what = f"asset tag {row.tag!r} is already on line {{line}} of this file"
                 field_name = "asset_tag"
             else:
-                key = row.duplicate_key if row.performed_on else None
-                what = "repeats the calibration on line {line} (same tag, date, certificate, "
-                what += "result and readings)"
-                field_name = "performed_on"
+                dated = kind in ("schedules", "providers") or row.performed_on is not None
+                key = row.duplicate_key if dated and row.tag else None
+                field_name, what = DUPLICATE_OF[kind]
             if not key:
                 continue
             if key in first:
@@ -647,6 +696,8 @@ class TransferService:
     def _inconsistent(self, plan: _Plan, row: PlannedRow) -> str:
         """The row's contradictory dates as one sentence ("" when they agree)."""
         today = self._clock.today()
+        if plan.options.kind in UPKEEP_KINDS:
+            return ""  # their dates are checked by their services' rules
         if plan.options.kind == "instruments":
             return sentence(
                 instrument_problems(row.due.get("last_calibrated"), row.due.get("next_due"), today)
@@ -873,6 +924,84 @@ class TransferService:
             row.line, "add", instrument.asset_tag, row.summary, notes=tuple(notes), review=review
         )
 
+    # -- applying schedules and checks (issue 15) -------------------------------------
+
+    def _apply_upkeep(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        plan: _Plan,
+        progress: Progress | None,
+    ) -> _Outcome:
+        outcome = _Outcome()
+        kind = plan.options.kind
+        rows = [r for r in plan.rows if r.line not in plan.excluded]
+        instruments = self._existing(uow, [r.tag for r in rows])
+        recorded = {
+            "checks": recorded_checks,
+            "maintenance": recorded_events,
+        }.get(kind, lambda _uow, _found: {})(uow, instruments)
+        if kind != "schedules":
+            # Date order: each check or maintenance moves its schedule on from the one
+            # before, and an event after a calibration finds it.
+            rows.sort(key=lambda r: (r.performed_on or date.max, r.line))
+        writer = UpkeepRows(
+            uow, audit, self._identity, self._clock.today(), plan.options.keep_status
+        )
+        for n, row in enumerate(rows, start=1):
+            if progress and n % PROGRESS_EVERY == 0:
+                progress("saving", n, len(rows))
+            if row.issues:
+                outcome.rows[row.line] = PreviewRow(
+                    row.line, "error", row.tag, row.summary, tuple(row.issues)
+                )
+                continue
+            instrument = instruments.get(tag_key(row.tag))
+            if instrument is None:
+                outcome.rows[row.line] = self._error(
+                    plan,
+                    row,
+                    "asset_tag",
+                    f"no instrument {row.tag!r} in the database; import the instruments first "
+                    "or correct the tag",
+                )
+                continue
+            if row.duplicate_key in recorded:
+                outcome.rows[row.line] = PreviewRow(
+                    row.line,
+                    "unchanged",
+                    instrument.asset_tag,
+                    f"already recorded as {recorded[row.duplicate_key]}",
+                )
+                continue
+            write = {"checks": writer.check, "maintenance": writer.event}.get(kind, writer.schedule)
+            apply = partial(write, row, instrument, self._reason(plan, row))
+            if not self._applied(outcome, plan, row, apply):
+                break
+        return outcome
+
+    def _apply_providers(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        plan: _Plan,
+        progress: Progress | None,
+    ) -> _Outcome:
+        outcome = _Outcome()
+        writer = UpkeepRows(
+            uow, audit, self._identity, self._clock.today(), plan.options.keep_status
+        )
+        for row in (r for r in plan.rows if r.line not in plan.excluded):
+            if row.issues:
+                outcome.rows[row.line] = PreviewRow(
+                    row.line, "error", row.tag, row.summary, tuple(row.issues)
+                )
+                continue
+            apply = partial(writer.provider, row, self._reason(plan, row))
+            if not self._applied(outcome, plan, row, apply):
+                break
+        return outcome
+
     # -- read-only preview -----------------------------------------------------------
 
     def _check_read_only(self, uow: UnitOfWork, plan: _Plan) -> _Outcome:
@@ -882,7 +1011,12 @@ class TransferService:
         existing = self._existing(uow, [r.tag for r in rows])
         for row in rows:
             current = existing.get(tag_key(row.tag))
-            if plan.options.kind == "instruments":
+            if plan.options.kind == "providers":
+                outcome.rows[row.line] = PreviewRow(
+                    row.line, "error" if row.issues else "add", row.tag, row.summary,
+                    tuple(row.issues),
+                )  # fmt: skip
+            elif plan.options.kind == "instruments":
                 if row.issues:
                     outcome.rows[row.line] = self._failed_instrument(plan, row, current)
                 elif current is not None and not plan.options.update_existing:
@@ -922,7 +1056,7 @@ class TransferService:
         (voided included) to XLSX or CSV.
 
         XLSX: one workbook, a sheet per kind, the maintenance log's sheet among them
-        (for reading; an import does not read it back). CSV: ``<name>-instruments.csv``,
+        (an import reads it back; custody's is for reading). CSV: ``<name>-instruments.csv``,
         ``<name>-calibrations.csv``, ``<name>-custody.csv`` and
         ``<name>-maintenance.csv`` (UTF-8 with BOM, for Excel). ``target`` may be a
         folder (files named ``caltrack-export...``). Read in one transaction: the files
@@ -1046,14 +1180,9 @@ class TransferService:
 EXPORT_BASE_NAME = "caltrack-export"
 MAINTENANCE_SHEET = "Maintenance"
 
-SCHEDULE_EXPORT_HEADER = (
-    "Asset tag", "Schedule", "Every", "Grace days", "Due-soon days", "Before use",
-    "Due before use", "Last done", "Next due", "Active",
-)  # fmt: skip
-CHECK_EXPORT_HEADER = (
-    "ID", "Asset tag", "Date", "By", "Standard", "Readings", "Result", "Notes",
-    "Voided at", "Voided by", "Void reason", "OOT case",
-)  # fmt: skip
+# One catalogue for both directions (transfer_mapping): what is written is read back.
+SCHEDULE_EXPORT_HEADER = tuple(c.label for c in exported_columns("schedules"))
+CHECK_EXPORT_HEADER = tuple(c.label for c in exported_columns("checks"))
 
 
 def _schedule_and_check_rows(

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 from app.services.transfer_model import ColumnMap, ImportMapping
 
-KINDS = ("instruments", "calibrations")
+# What an import reads: the register, calibration history, and issue 15's check and
+# maintenance schedules and intermediate checks (the sheets an export writes).
+KINDS = ("instruments", "calibrations", "schedules", "checks", "maintenance", "providers")
 IGNORE = ("", "-", "ignore", "none")
 # How far down a sheet the header row may be (title rows, merged banners above it).
 HEADER_SEARCH_ROWS = 30
@@ -379,9 +381,124 @@ CALIBRATION_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("created_by", "Created by", (), informational=True),
 )
 
+# Issue 15: a check or maintenance schedule per row (the instrument's calibration is its
+# own columns). The state columns (last done, next due, due before use, active) are kept
+# as recorded on a new schedule, as history keeps its own due dates.
+SCHEDULE_COLUMNS: tuple[ColumnSpec, ...] = (
+    _TAG,
+    ColumnSpec("kind", "Schedule", ("kind", "schedulekind", "scheduletype"), required=True),
+    ColumnSpec("every", "Every", ("interval", "frequency", "period"), width=10),
+    ColumnSpec("grace_days", "Grace days", ("grace", "graceperiod"), kind="int", width=10),
+    ColumnSpec("soon_days", "Due-soon days", ("duesoon", "soondays", "window"), kind="int"),
+    ColumnSpec("before_use", "Before use", ("beforenextuse",), kind="bool", width=10),
+    ColumnSpec("due_before_use", "Due before use", (), kind="bool", width=10),
+    ColumnSpec("last_done", "Last done", ("lastdate", "done"), kind="date", width=12),
+    ColumnSpec("next_due", "Next due", ("due", "duedate", "nextduedate"), kind="date", width=12),
+    ColumnSpec("active", "Active", ("inuse",), kind="bool", width=8),
+)
+
+# Issue 15: intermediate checks, one per row, voided ones with their void.
+CHECK_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("check_id", "ID", ("checkid", "checkno"), informational=True, width=8),
+    _TAG,
+    ColumnSpec(
+        "performed_on",
+        "Date",
+        ("performedon", "checkdate", "checkedon", "dateperformed", "datum"),
+        kind="date",
+        required=True,
+        width=12,
+    ),
+    ColumnSpec("performed_by", "By", ("performedby", "checkedby", "technician", "operator")),
+    ColumnSpec(
+        "standard",
+        "Standard",
+        ("checkstandard", "artefact", "artifact", "reference"),
+        required=True,
+        width=20,
+    ),
+    ColumnSpec("readings", "Readings", ("values", "points", "measurements"), width=30),
+    ColumnSpec("result", "Result", ("outcome", "passfail", "ergebnis")),
+    ColumnSpec("notes", "Notes", ("note", "comments", "comment", "remarks"), width=30),
+    ColumnSpec("voided_at", "Voided at", ("voidedat", "voidedon"), kind="moment", width=20),
+    ColumnSpec("voided_by", "Voided by", ()),
+    ColumnSpec("void_reason", "Void reason", ("reasonvoided", "voidedbecause"), width=30),
+    # The case a failing check opened here: a case is QA's, opened by the check when it
+    # is entered (an imported check, like an imported calibration, opens none).
+    ColumnSpec("oot_case", "OOT case", ("ootcase",), informational=True, width=10),
+)
+
+# Issue 15: the maintenance log (maintenance, damage, repairs...), one event per row,
+# voided ones with their void; the export's bookkeeping columns are recognised.
+MAINTENANCE_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("event_id", "Event", ("eventid", "eventno"), informational=True, width=8),
+    _TAG,
+    ColumnSpec("kind", "Kind", ("eventkind", "type", "eventtype"), required=True, width=16),
+    ColumnSpec(
+        "performed_on",
+        "Date",
+        ("performedon", "eventdate", "dateperformed", "datum"),
+        kind="date",
+        required=True,
+        width=12,
+    ),
+    ColumnSpec("performed_by", "Logged by", ("loggedby", "by", "performedby", "technician")),
+    ColumnSpec(
+        "what",
+        "What was done",
+        ("what", "whatdone", "workdone", "description", "findings", "work"),
+        required=True,
+        width=40,
+    ),
+    ColumnSpec("cost", "Cost", ("costs", "price", "amount"), width=12),
+    ColumnSpec("currency", "Currency", ("curr",), width=9),
+    ColumnSpec("downtime", "Downtime (hours)", ("downtime", "downtimehours", "hoursdown")),
+    ColumnSpec(
+        "calibrate_before_use",
+        "Calibrate before use",
+        ("calibratebeforeuse", "calibrationneeded", "needscalibration"),
+        kind="bool",
+        width=10,
+    ),
+    ColumnSpec("released_by", "Calibrated by record", ("calibratedbyrecord",), informational=True),
+    ColumnSpec("notes", "Notes", ("note", "comments", "comment", "remarks"), width=30),
+    ColumnSpec("voided_at", "Voided at (UTC)", ("voidedat", "voidedon"), kind="moment", width=20),
+    ColumnSpec("voided_by", "Voided by", ()),
+    ColumnSpec("void_reason", "Void reason", ("reasonvoided", "voidedbecause"), width=30),
+    ColumnSpec("created_at", "Logged at (UTC)", ("loggedat",), informational=True, width=20),
+)
+
+# Issue 15: the register of external providers, one per row, keyed by its name (folded
+# as asset tags are); a retired one with its retirement.
+PROVIDER_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(
+        "name",
+        "Provider",
+        ("providername", "name", "supplier", "laboratory", "lab", "vendor"),
+        required=True,
+        width=24,
+    ),
+    ColumnSpec("approval", "Approval", ("approvalstatus", "status", "approved"), width=20),
+    ColumnSpec("review_date", "Review date", ("nextreview", "reviewdue", "review"), kind="date"),
+    ColumnSpec("accreditation_body", "Accreditation body", ("accreditedby", "body")),
+    ColumnSpec(
+        "accreditation_number",
+        "Accreditation number",
+        ("accreditationno", "accreditationid", "certificateno"),
+    ),
+    ColumnSpec("scope", "Scope", ("accreditationscope",), width=30),
+    ColumnSpec("contact", "Contact", ("contacts", "email", "phone", "address"), width=30),
+    ColumnSpec("retired_at", "Retired", ("retiredat", "retiredon"), kind="moment", width=20),
+    ColumnSpec("retire_reason", "Retire reason", ("retiredbecause", "whyretired"), width=30),
+)
+
 COLUMNS: dict[str, tuple[ColumnSpec, ...]] = {
     "instruments": INSTRUMENT_COLUMNS,
     "calibrations": CALIBRATION_COLUMNS,
+    "schedules": SCHEDULE_COLUMNS,
+    "checks": CHECK_COLUMNS,
+    "maintenance": MAINTENANCE_COLUMNS,
+    "providers": PROVIDER_COLUMNS,
 }
 
 # The interval fields: at most one of them may be mapped.
@@ -564,9 +681,13 @@ def build_mapping(
 
 
 def looks_like_other_kind(kind: str, headers: Sequence[str]) -> str | None:
-    """The other kind when its required columns are all there and ours are not."""
-    other = "calibrations" if kind == "instruments" else "instruments"
-    known = _by_name(other)
-    found = {known[n].field for n in (normalise(h) for h in headers) if n in known}
-    needed = {c.field for c in COLUMNS[other] if c.required}
-    return other if needed <= found else None
+    """Another kind whose required columns are all there (ours are not)."""
+    for other in KINDS:
+        if other == kind:
+            continue
+        known = _by_name(other)
+        found = {known[n].field for n in (normalise(h) for h in headers) if n in known}
+        needed = {c.field for c in COLUMNS[other] if c.required}
+        if needed <= found:
+            return other
+    return None

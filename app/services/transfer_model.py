@@ -23,7 +23,7 @@ ACTIONS = ("add", "update", "unchanged", "error", "excluded", "not checked")
 class ImportOptions:
     """What the caller decided; everything else is detected and shown in the preview."""
 
-    kind: str  # "instruments" or "calibrations"
+    kind: str  # one of transfer_mapping.KINDS
     # header -> field ("" or "-" leaves the column out); wins over memory and guess
     mapping: Mapping[str, str] = field(default_factory=dict)
     # what this user confirmed earlier for the same layout (app.settings.import_mappings)
@@ -38,8 +38,9 @@ class ImportOptions:
     sheet: str | None = None
     header_line: int | None = None  # the file's line (CSV) or row (XLSX) of the header
     update_existing: bool = False  # instruments: existing tags are updated, not refused
-    # calibrations: history whose register already says each instrument's status; a
-    # failure found in it opens its case but does not take the instrument out of service
+    # calibrations and checks: history whose register already says each instrument's
+    # status; a failure found in it (a calibration's opens its case) does not take the
+    # instrument out of service
     keep_status: bool = False
     # rows whose old history contradicts itself (a next due before the last calibration,
     # a calibration in the future, a 1970-01-01 placeholder): "flag" keeps them as
@@ -113,6 +114,8 @@ VALUE_NAMES = {
     "status": "status",
     "result": "result",
     "provider_kind": "provider kind",
+    "kind": "kind",
+    "approval": "provider approval",
     "calibration_requirement": "calibration requirement",
     "calibration_interval_days": "calibration requirement for a 0 or blank interval",
 }

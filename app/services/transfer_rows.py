@@ -18,7 +18,16 @@ from typing import Any
 from app.errors import ValidationError
 from app.plain_text import control_problem, tag_key, tag_problem
 from app.services.calibrations import parse_point
-from app.services.dto import CalibrationInput, PointInput, StatedUncertainty
+from app.services.checks import CheckInput, parse_reading
+from app.services.dto import (
+    CalibrationInput,
+    CheckReading,
+    MaintenanceInput,
+    PointInput,
+    StatedUncertainty,
+)
+from app.services.provider_views import ProviderInput
+from app.services.schedules import RecordedState, ScheduleInput
 from app.services.standard_uncertainty import parse_stated
 from app.services.transfer_dates import DateProblem, in_calendar, parse_day, parse_moment
 from app.services.transfer_mapping import spec_of
@@ -29,6 +38,8 @@ TRUE_WORDS = frozenset({"yes", "y", "true", "1", "x", "ja", "j", "oui", "si", "w
 FALSE_WORDS = frozenset({"no", "n", "false", "0", "nein", "non", "falsch"})
 _ITEM_SPLIT = re.compile(r"[;|]")
 _TAG_SPLIT = re.compile(r"[;,|]")
+# Between a check's readings: spaces (as the export writes them), ";" or "|".
+_READING_SPLIT = re.compile(r"[\s;|]+")
 _NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
 
 
@@ -55,6 +66,18 @@ class PlannedRow:
     voided_by: str = ""
     duplicate_key: tuple[Any, ...] = ()
     summary: str = ""
+    # schedules (issue 15): the settings, and the state a new schedule keeps as recorded
+    schedule: ScheduleInput | None = None
+    schedule_state: RecordedState | None = None
+    active: bool = True
+    # intermediate checks (issue 15)
+    check: CheckInput | None = None
+    # providers (issue 15): its fields; the name is the row's ``tag``, a retirement
+    # its ``voided_at`` and ``void_reason``
+    provider: ProviderInput | None = None
+    # maintenance events (issue 15); who logged it ("" : the importing user)
+    event: MaintenanceInput | None = None
+    performed_by: str = ""
 
 
 def cell_text(value: Cell) -> str:
@@ -471,18 +494,7 @@ def calibration_row(
         tur_justification=row.text("tur_justification"),
     )
     planned = PlannedRow(line=raw.line, tag=tag, calibration=data, performed_on=performed_on)
-    planned.void_reason = row.text("void_reason")
-    planned.voided_at = row.moment("voided_at")
-    planned.voided_by = row.text("voided_by")
-    # Stored as they are and printed as lines: the one rule for such text applies.
-    for name in ("voided_by", "void_reason"):
-        if problem := control_problem(row.text(name)):
-            row.issue(name, problem)
-    if not planned.void_reason and (planned.voided_at or planned.voided_by):
-        row.issue(
-            "void_reason",
-            "the record is marked voided but has no void reason; a voided record needs one",
-        )
+    _void_columns(row, planned)
     planned.duplicate_key = (
         tag_key(tag),
         performed_on,
@@ -496,6 +508,239 @@ def calibration_row(
     )
     planned.issues = row.issues
     return planned
+
+
+def _days(row: _Row, field_name: str) -> int | None:
+    """A whole number of days (None: blank); anything else is the row's issue."""
+    value = row.whole(field_name)
+    if value is None or isinstance(value, int):
+        return value
+    text = " ".join(value.split())
+    if re.fullmatch(r"[+-]?\d+", text, re.ASCII):
+        # Digits as text: the service's window rule says whether the number is sensible
+        # (a run of digits too long to be days is simply too many).
+        return int(text) if len(text.lstrip("+-")) <= 9 else 10**9
+    row.issue(field_name, f"{text[:40]!r} is not a whole number of days")
+    return None
+
+
+def _flag_or(row: _Row, field_name: str, blank: bool) -> bool:
+    """A yes/no cell; ``blank`` when the cell is empty (or the column not there)."""
+    return blank if _blank(row.cell(field_name)) else row.flag(field_name)
+
+
+def schedule_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
+    """The ``ScheduleInput`` of one row, and the state it keeps as recorded (issue 15)."""
+    row = _Row(raw, mapping, order, width, choices or {})
+    tag = row.text("asset_tag")
+    if problem := tag_problem(tag):
+        row.issue("asset_tag", problem)
+    written = row.text("kind")
+    kind = row.choice("kind") if "kind" in row.choices else written.casefold()
+    if not written:
+        row.issue("kind", "required: which schedule (check or maintenance)")
+    before_use = _flag_or(row, "before_use", False)
+    data = ScheduleInput(
+        kind=kind,
+        every=" ".join(row.text("every").split()),
+        grace_days=_days(row, "grace_days") or 0,
+        soon_days=_days(row, "soon_days"),
+        before_use=before_use,
+    )
+    planned = PlannedRow(line=raw.line, tag=tag, schedule=data)
+    last_done, next_due = row.day("last_done"), row.day("next_due")
+    planned.active = _flag_or(row, "active", True)
+    state_given = any(
+        not _blank(row.cell(name)) for name in ("last_done", "next_due", "due_before_use", "active")
+    )
+    if state_given:
+        planned.schedule_state = RecordedState(
+            last_done=last_done,
+            next_due=next_due,
+            due_before_use=_flag_or(row, "due_before_use", before_use) and planned.active,
+            active=planned.active,
+        )
+    planned.duplicate_key = (tag_key(tag), kind or written.casefold())
+    every = data.every or ("before use" if before_use else "?")
+    planned.summary = f"{kind or written or '?'} schedule: {every}" + (
+        "" if planned.active else " (not active)"
+    )
+    planned.issues = row.issues
+    return planned
+
+
+def _check_readings(row: _Row) -> tuple[CheckReading, ...]:
+    items = [item for item in _READING_SPLIT.split(row.text("readings")) if item]
+    readings: list[CheckReading] = []
+    for n, item in enumerate(items, start=1):
+        try:
+            readings.append(parse_reading(item))
+        except ValidationError as exc:
+            detail = "; ".join(exc.fields.values())
+            row.issue("readings", f"reading {n} of {len(items)}: {detail}")
+    return tuple(readings)
+
+
+def check_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
+    """The ``CheckInput`` of one row (issue 15), plus what voiding it needs."""
+    row = _Row(raw, mapping, order, width, choices or {})
+    tag = row.text("asset_tag")
+    if problem := tag_problem(tag):
+        row.issue("asset_tag", problem)
+    performed_on = row.day("performed_on")
+    if performed_on is None and not any(i.field == "performed_on" for i in row.issues):
+        row.issue("performed_on", "required: the date of the check")
+    written = row.text("result")
+    result = row.choice("result") if "result" in row.choices else written.casefold()
+    readings = _check_readings(row)
+    standard = " ".join(row.text("standard").split())
+    planned = PlannedRow(line=raw.line, tag=tag, performed_on=performed_on)
+    if performed_on is not None:
+        planned.check = CheckInput(
+            performed_on=performed_on,
+            readings=readings,
+            standard=standard,
+            performed_by=row.text("performed_by"),
+            notes=cell_text(row.cell("notes")),
+            result=result,
+        )
+    _void_columns(row, planned)
+    planned.duplicate_key = check_key(tag, performed_on, standard, readings, result)
+    when = performed_on.isoformat() if performed_on else "?"
+    planned.summary = (
+        f"check on {when} against {standard or '?'}: "
+        + (result or ("computed from the readings" if readings else "?"))
+        + (" (voided)" if planned.void_reason else "")
+    )
+    planned.issues = row.issues
+    return planned
+
+
+def maintenance_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
+    """The ``MaintenanceInput`` of one row (issue 15), plus who logged it and its void."""
+    row = _Row(raw, mapping, order, width, choices or {})
+    tag = row.text("asset_tag")
+    if problem := tag_problem(tag):
+        row.issue("asset_tag", problem)
+    performed_on = row.day("performed_on")
+    if performed_on is None and not any(i.field == "performed_on" for i in row.issues):
+        row.issue("performed_on", "required: the date of the event")
+    written = row.text("kind")
+    kind = row.choice("kind") if "kind" in row.choices else written
+    if not written:
+        row.issue("kind", "required: what kind of event (maintenance, repair, ...)")
+    what = cell_text(row.cell("what"))
+    planned = PlannedRow(line=raw.line, tag=tag, performed_on=performed_on)
+    if performed_on is not None:
+        planned.event = MaintenanceInput(
+            kind=kind,
+            performed_on=performed_on,
+            what_done=what,
+            cost=row.text("cost"),
+            currency=row.text("currency"),
+            downtime=row.text("downtime"),
+            notes=cell_text(row.cell("notes")),
+            calibrate_before_use=row.flag("calibrate_before_use"),
+        )
+    planned.performed_by = " ".join(row.text("performed_by").split())
+    if problem := control_problem(planned.performed_by):
+        row.issue("performed_by", problem)
+    _void_columns(row, planned)
+    planned.duplicate_key = maintenance_key(tag, performed_on, kind, what)
+    when = performed_on.isoformat() if performed_on else "?"
+    planned.summary = f"{(kind or written or '?').replace('_', ' ')} on {when}" + (
+        " (voided)" if planned.void_reason else ""
+    )
+    planned.issues = row.issues
+    return planned
+
+
+def provider_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
+    """The ``ProviderInput`` of one row (issue 15), plus its retirement."""
+    row = _Row(raw, mapping, order, width, choices or {})
+    name = " ".join(row.text("name").split())
+    written = row.text("approval")
+    approval = row.choice("approval") if "approval" in row.choices else written
+    planned = PlannedRow(line=raw.line, tag=name)
+    planned.provider = ProviderInput(
+        name=name,
+        contact=cell_text(row.cell("contact")),
+        accreditation_body=row.text("accreditation_body"),
+        accreditation_number=row.text("accreditation_number"),
+        scope=cell_text(row.cell("scope")),
+        approval=approval or "approved",
+        review_date=row.day("review_date"),
+    )
+    planned.void_reason = row.text("retire_reason")
+    planned.voided_at = row.moment("retired_at")
+    if problem := control_problem(planned.void_reason):
+        row.issue("retire_reason", problem)
+    if planned.voided_at and not planned.void_reason:
+        row.issue("retire_reason", "the provider is marked retired but has no retire reason")
+    planned.duplicate_key = (tag_key(name),)
+    planned.summary = f"provider {name or '?'}: {(approval or 'approved').replace('_', ' ')}" + (
+        " (retired)" if planned.void_reason else ""
+    )
+    planned.issues = row.issues
+    return planned
+
+
+def maintenance_key(tag: str, performed_on: date | None, kind: str, what: str) -> tuple[Any, ...]:
+    """How an event is recognised as already logged: instrument, day, kind, what was done."""
+    return (tag_key(tag), performed_on, kind, " ".join(what.split()).casefold())
+
+
+def check_key(
+    tag: str,
+    performed_on: date | None,
+    standard: str,
+    readings: tuple[CheckReading, ...],
+    result: str,
+) -> tuple[Any, ...]:
+    """How a check is recognised as already recorded: its instrument, day, standard and
+    readings (the readings decide the result; without readings, the result)."""
+    values = tuple((r.nominal, r.reading, r.limit) for r in readings)
+    return (tag_key(tag), performed_on, standard.casefold(), values, "" if readings else result)
+
+
+def _void_columns(row: _Row, planned: PlannedRow) -> None:
+    """A row that arrives voided: its reason, time and voider (one rule for all kinds)."""
+    planned.void_reason = row.text("void_reason")
+    planned.voided_at = row.moment("voided_at")
+    planned.voided_by = row.text("voided_by")
+    # Stored as they are and printed as lines: the one rule for such text applies.
+    for name in ("voided_by", "void_reason"):
+        if problem := control_problem(row.text(name)):
+            row.issue(name, problem)
+    if not planned.void_reason and (planned.voided_at or planned.voided_by):
+        row.issue(
+            "void_reason",
+            "the record is marked voided but has no void reason; a voided record needs one",
+        )
 
 
 def date_samples(

@@ -41,7 +41,16 @@ from app.services.transfer_rows import (
     non_positive,
 )
 from app.storage.tables import RawRow
-from app.vocabulary import LIFECYCLES, PROVIDER_KINDS, REQUIREMENTS, RESULTS
+from app.vocabulary import (
+    APPROVALS,
+    CHECK_RESULTS,
+    LIFECYCLES,
+    MAINTENANCE_KINDS,
+    PROVIDER_KINDS,
+    REQUIREMENTS,
+    RESULTS,
+    SCHEDULE_ROW_KINDS,
+)
 
 # (kind, field) → the values it takes, in the order the services list them.
 FIXED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -49,6 +58,10 @@ FIXED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     ("calibrations", "result"): RESULTS,
     ("calibrations", "provider_kind"): PROVIDER_KINDS,
     ("instruments", "calibration_requirement"): REQUIREMENTS,
+    ("schedules", "kind"): SCHEDULE_ROW_KINDS,
+    ("checks", "result"): CHECK_RESULTS,
+    ("maintenance", "kind"): MAINTENANCE_KINDS,
+    ("providers", "approval"): APPROVALS,
 }
 
 
@@ -197,6 +210,28 @@ SYNONYMS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
             "outsourced",
             "accredited lab",
         ),
+    },
+    ("schedules", "kind"): {
+        "check": ("intermediate check", "interim check", "verification", "functional check"),
+        "maintenance": ("preventive maintenance", "service", "servicing", "pm", "wartung"),
+    },
+    ("maintenance", "kind"): {
+        "maintenance": ("preventive maintenance", "pm", "service", "servicing", "wartung"),
+        "cleaning": ("clean", "cleaned", "reinigung"),
+        "damage_found": ("damage", "damaged", "dropped"),
+        "malfunction": ("fault", "faulty", "defect", "broken"),
+        "repair": ("repaired", "fixed", "reparatur"),
+        "modification": ("modified", "change", "upgrade"),
+        "firmware_update": ("firmware", "software update", "update"),
+    },
+    ("providers", "approval"): {
+        "approved": ("qualified", "accepted", "preferred", "freigegeben"),
+        "conditionally_approved": ("conditional", "conditionally", "provisional", "on probation"),
+        "not_approved": ("rejected", "disqualified", "blocked", "gesperrt"),
+    },
+    ("checks", "result"): {
+        "pass": ("passed", "ok", "in tolerance", "good", "accept", "bestanden"),
+        "fail": ("failed", "nok", "not ok", "out of tolerance", "oot", "reject"),
     },
 }
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import Clock
-from app.db.models import MaintenanceEvent
+from app.db.models import Instrument, MaintenanceEvent
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
 from app.limits import COST_LEN, CURRENCY_LEN, NOTES_LEN
@@ -142,6 +144,142 @@ def maintenance_view(asset_tag: str, event: MaintenanceEvent) -> MaintenanceView
     )
 
 
+def event_fields(data: MaintenanceInput, user: str, today: date) -> dict[str, object]:
+    """The rules of an event's fields (the form's, the CLI's and an import's): the
+    columns of its row, logged by ``user``, or ValidationError naming each field."""
+    errors: dict[str, str] = {}
+    kind = parse_kind(data.kind)
+    if kind is None:
+        errors["kind"] = "must be one of: " + ", ".join(
+            k.replace("_", "-") for k in MAINTENANCE_KINDS
+        )
+    # Field names as the command line's options (--date, --what) and the dialog's.
+    day = parse_date("date", data.performed_on, errors)
+    if day is None and "date" not in errors:
+        errors["date"] = "the date is required (YYYY-MM-DD)"
+    elif day is not None and day > today:
+        errors["date"] = f"must not be in the future (today is {today})"
+    what = clean_text("what", data.what_done, NOTES_LEN, errors, multiline=True)
+    if not what and "what" not in errors:
+        errors["what"] = "say what was done or found"
+    cost = parse_cost(data.cost, errors)
+    currency = clean_text("currency", data.currency, CURRENCY_LEN, errors).upper()
+    if currency and "currency" not in errors and not _CURRENCY.match(currency):
+        errors["currency"] = f"must be a currency code such as EUR (got {currency!r})"
+    elif currency and not cost and "cost" not in errors:
+        errors["currency"] = "goes with a cost; give the cost too"
+    downtime = parse_downtime(data.downtime, errors)
+    notes = clean_text("notes", data.notes, NOTES_LEN, errors, multiline=True)
+    if errors or kind is None or day is None:  # kind and day are set when no error is
+        raise ValidationError(errors)
+    return {
+        "kind": kind,
+        "performed_on": day,
+        "performed_by": user,
+        "what_done": what,
+        "cost": cost,
+        "currency": currency,
+        "downtime_hours": downtime,
+        "notes": notes,
+        "calibrate_before_use": data.calibrate_before_use,
+        "due_before": None,
+        "took_out_of_service": False,
+        "released_by_record_id": None,
+    }
+
+
+def add_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    fields: Mapping[str, object],
+    *,
+    reason: str = "",
+    keep_status: bool = False,
+    effects: bool = True,
+) -> MaintenanceEvent:
+    """Log an event in the caller's transaction (``fields`` from ``event_fields``).
+    ``keep_status``: an import whose register already says the status (the dates still
+    follow the rule); ``effects`` False: an event that arrives voided, which changes
+    nothing on its instrument or schedule."""
+    require_role(uow, identity, "technician", "log maintenance")
+    before = instrument_snapshot(instrument)
+    # Built here, not before: a busy database runs the caller's function again.
+    event = MaintenanceEvent(
+        instrument_id=instrument.id,
+        created_at=audit.now,
+        created_by=identity.user,
+        updated_at=audit.now,
+        updated_by=identity.user,
+        **fields,
+    )
+    if event.calibrate_before_use and effects:
+        force_in(instrument, event, keep_status=keep_status)
+    uow.maintenance_events.add(event)
+    audit.record(
+        "maintenance_event",
+        event.id,
+        label(instrument.asset_tag, event),
+        "create",
+        created(maintenance_snapshot(event)),
+        reason,
+    )
+    if not effects:
+        return event
+    why = f"{KIND_LABELS[event.kind].lower()} M-{event.id}"
+    if event.calibrate_before_use:
+        why += " needs a calibration before use"
+    settle_in(uow, audit, identity, instrument, why, keep_status=keep_status)
+    if event.kind == "maintenance":
+        # Routine maintenance is what the instrument's maintenance schedule asks
+        # for: it moves on from this day (cleaning, repairs and the rest do not).
+        done_in(uow, audit, identity, instrument, "maintenance",
+                event.performed_on, f"maintenance M-{event.id}")  # fmt: skip
+    touch_instrument(uow, audit, identity, instrument, before, why)
+    return event
+
+
+def void_imported_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    event: MaintenanceEvent,
+    why: str,
+    voided: tuple[datetime | None, str],
+) -> None:
+    """Void an event that arrived voided (logged with ``effects`` False), with the time
+    and voider another CalTrack recorded (None, "": now, this user)."""
+    before = maintenance_snapshot(event)
+    event.voided_at = voided[0] or audit.now
+    event.voided_by = voided[1] or identity.user
+    event.void_reason = why
+    event.updated_at = audit.now
+    event.updated_by = identity.user
+    uow.maintenance_events.flush()
+    audit.record(
+        "maintenance_event",
+        event.id,
+        label(instrument.asset_tag, event),
+        "void",
+        diff(before, maintenance_snapshot(event)),
+        why,
+    )
+
+
+def void_reason(reason: str) -> str:
+    """The reason an event is voided, cleaned (required), or ValidationError."""
+    why = reason.strip()
+    errors: dict[str, str] = {}
+    clean_text("reason", why, NOTES_LEN, errors, multiline=True)
+    if not why and not errors:
+        errors["reason"] = "a reason is required to void a maintenance event"
+    if errors:
+        raise ValidationError(errors)
+    return why
+
+
 class UpkeepService:
     """Log, list and void maintenance, damage and repair events of instruments."""
 
@@ -150,87 +288,15 @@ class UpkeepService:
         self._identity = identity
         self._clock = clock
 
-    def _clean(self, data: MaintenanceInput) -> dict[str, object]:
-        errors: dict[str, str] = {}
-        kind = parse_kind(data.kind)
-        if kind is None:
-            errors["kind"] = "must be one of: " + ", ".join(
-                k.replace("_", "-") for k in MAINTENANCE_KINDS
-            )
-        # Field names as the command line's options (--date, --what) and the dialog's.
-        day = parse_date("date", data.performed_on, errors)
-        if day is None and "date" not in errors:
-            errors["date"] = "the date is required (YYYY-MM-DD)"
-        elif day is not None and day > self._clock.today():
-            errors["date"] = f"must not be in the future (today is {self._clock.today()})"
-        what = clean_text("what", data.what_done, NOTES_LEN, errors, multiline=True)
-        if not what and "what" not in errors:
-            errors["what"] = "say what was done or found"
-        cost = parse_cost(data.cost, errors)
-        currency = clean_text("currency", data.currency, CURRENCY_LEN, errors).upper()
-        if currency and "currency" not in errors and not _CURRENCY.match(currency):
-            errors["currency"] = f"must be a currency code such as EUR (got {currency!r})"
-        elif currency and not cost and "cost" not in errors:
-            errors["currency"] = "goes with a cost; give the cost too"
-        downtime = parse_downtime(data.downtime, errors)
-        notes = clean_text("notes", data.notes, NOTES_LEN, errors, multiline=True)
-        if errors or kind is None or day is None:  # kind and day are set when no error is
-            raise ValidationError(errors)
-        return {
-            "kind": kind,
-            "performed_on": day,
-            "performed_by": self._identity.user,
-            "what_done": what,
-            "cost": cost,
-            "currency": currency,
-            "downtime_hours": downtime,
-            "notes": notes,
-            "calibrate_before_use": data.calibrate_before_use,
-            "due_before": None,
-            "took_out_of_service": False,
-            "released_by_record_id": None,
-        }
-
     def add(self, tag: str, data: MaintenanceInput) -> MaintenanceView:
         """Log an event; with "calibrate before use" the instrument is due on its day and
         out of service until a calibration after it (``app.services.upkeep_rules``)."""
-        fields = self._clean(data)
+        fields = event_fields(data, self._identity.user, self._clock.today())
 
         def write(uow: UnitOfWork) -> MaintenanceView:
-            require_role(uow, self._identity, "technician", "log maintenance")
             instrument = require_instrument(uow, tag)
             audit = AuditChainWriter(uow, self._identity, self._clock)
-            before = instrument_snapshot(instrument)
-            # Built here, not before: a busy database runs this function again.
-            event = MaintenanceEvent(
-                instrument_id=instrument.id,
-                created_at=audit.now,
-                created_by=self._identity.user,
-                updated_at=audit.now,
-                updated_by=self._identity.user,
-                **fields,
-            )
-            if event.calibrate_before_use:
-                force_in(instrument, event)
-            uow.maintenance_events.add(event)
-            audit.record(
-                "maintenance_event",
-                event.id,
-                label(instrument.asset_tag, event),
-                "create",
-                created(maintenance_snapshot(event)),
-                "",
-            )
-            why = f"{KIND_LABELS[event.kind].lower()} M-{event.id}"
-            if event.calibrate_before_use:
-                why += " needs a calibration before use"
-            settle_in(uow, audit, self._identity, instrument, why)
-            if event.kind == "maintenance":
-                # Routine maintenance is what the instrument's maintenance schedule asks
-                # for: it moves on from this day (cleaning, repairs and the rest do not).
-                done_in(uow, audit, self._identity, instrument, "maintenance",
-                        event.performed_on, f"maintenance M-{event.id}")  # fmt: skip
-            touch_instrument(uow, audit, self._identity, instrument, before, why)
+            event = add_in(uow, audit, self._identity, instrument, fields)
             audit.flush()
             return maintenance_view(instrument.asset_tag, event)
 
@@ -255,13 +321,7 @@ class UpkeepService:
         calibration has satisfied it (``app.services.upkeep_rules.undo_in``); a routine
         maintenance moves the maintenance schedule back to the latest valid one
         (``app.services.schedules.undone_in``)."""
-        why = reason.strip()
-        errors: dict[str, str] = {}
-        clean_text("reason", why, NOTES_LEN, errors, multiline=True)
-        if not why and not errors:
-            errors["reason"] = "a reason is required to void a maintenance event"
-        if errors:
-            raise ValidationError(errors)
+        why = void_reason(reason)
 
         def write(uow: UnitOfWork) -> MaintenanceView:
             require_role(uow, self._identity, "technician", "void maintenance events")

@@ -137,12 +137,13 @@ def settle_in(
         instrument.status = "in_service"
 
 
-def force_in(instrument: Instrument, event: MaintenanceEvent) -> None:
+def force_in(instrument: Instrument, event: MaintenanceEvent, *, keep_status: bool = False) -> None:
     """What logging an event that asks for a calibration before use does at once:
-    remember the instrument's state, and take it out of service. ``settle_in`` then
+    remember the instrument's state, and take it out of service (not with
+    ``keep_status``: an import whose register says the status). ``settle_in`` then
     makes it due (or finds a calibration after it already recorded)."""
     event.due_before = instrument.next_due
-    event.took_out_of_service = instrument.status == "in_service"
+    event.took_out_of_service = instrument.status == "in_service" and not keep_status
     if event.took_out_of_service:
         instrument.status = "out_of_service"
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from app.services.checks import CheckInput, parse_reading
 from app.services.dto import InstrumentInput
+from app.services.schedules import ScheduleInput
+from app.services.transfer_model import ImportOptions
 from tests.conftest import add_thermometer
 from tests.integration.helpers import (
     assert_one_error_line,
@@ -357,3 +362,50 @@ def test_a_labs_own_status_words_are_mapped_with_value(lab: Path) -> None:
     assert query(
         lab, "SELECT status FROM instrument WHERE asset_tag IN ('G-0101', 'G-0102') ORDER BY 1"
     ) == [("in_service",), ("out_of_service",)]
+
+
+def test_schedules_and_checks_of_an_export_import_into_a_fresh_database(tmp_path: Path) -> None:
+    """Issue 15: the Schedules and Checks sheets of an export, imported by `caltrack
+    import schedules|checks` (the kind chooses the sheet), bad rows refused by line."""
+    source, target = tmp_path / "source.db", tmp_path / "target.db"
+    workbook = tmp_path / "export.xlsx"
+    with open_lab(source, create=True) as app:
+        add_thermometer(app, "TH-001")
+        app.schedules.set("TH-001", ScheduleInput("check", every="1m", grace_days=2))
+        app.checks.add(
+            "TH-001",
+            CheckInput(date(2026, 6, 1), (parse_reading("20:20.2:0.5"),), standard="gauge"),
+        )
+        app.transfer.export("xlsx", workbook)
+    with open_lab(target, create=True) as app:
+        assert app.transfer.import_file(workbook, ImportOptions(kind="instruments")).committed
+    bad = tmp_path / "checks.csv"
+    bad.write_text(
+        "Asset tag,Date,Standard,Readings\n"
+        "TH-001,2026-06-02,gauge,20:20.1:0.5\n"
+        "\u0422\u041d-001,2026-06-03,gauge,20:20.1:0.5\n"
+        "TH-001,31.02.2026,gauge,20:20.1:0.5\n"
+        "TH-001,2026-06-04,gauge,20:1e999:0.5\n",
+        encoding="utf-8",
+    )
+    before = fingerprint(target)
+    line = assert_one_error_line(run_cli(target, "import", "checks", str(bad)), 2)
+    assert line == (
+        "caltrack: checks.csv: 3 line(s) have errors (3, 4, 5); nothing was written — fix "
+        "them, or leave those lines out of the import"
+    )
+    assert fingerprint(target) == before
+    schedules = ok(run_cli(target, "import", "schedules", str(workbook)))
+    assert "schedules from export.xlsx: XLSX, sheet 'Schedules'" in schedules.stdout
+    assert "saved: 1 added, 0 updated, 0 unchanged" in schedules.stdout
+    checks = ok(run_cli(target, "import", "checks", str(workbook), "--json"))
+    preview = json.loads(checks.stdout)
+    assert (preview["sheet"], preview["committed"], preview["counts"]["add"]) == ("Checks", True, 1)
+    with open_lab(target, edit=False) as copy, open_lab(source, edit=False) as original:
+        assert [replace(s, version=0) for s in copy.schedules.list("TH-001")] == [
+            replace(s, version=0) for s in original.schedules.list("TH-001")
+        ]
+        assert [c.readings for c in copy.checks.list("TH-001")] == [
+            c.readings for c in original.checks.list("TH-001")
+        ]
+        assert copy.maintenance.verify().problems == []

@@ -20,9 +20,11 @@ from app.ui.dialogs.import_wizard import (
     PAGE_MAPPING,
     PAGE_PREVIEW,
     PAGE_READING,
+    PAGE_VALUES,
     ImportWizard,
 )
 from app.ui.main_window import MainWindow
+from tests.conftest import add_thermometer
 from tests.journeys.person import Person, gone
 
 CSV = (
@@ -114,3 +116,61 @@ def test_browse_for_the_file_by_keyboard(
     person.click_button("Cancel", wizard)
     qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)
     assert app.instruments.status_counts()["all"] == 0
+
+
+CHECKS_CSV = (
+    "Asset tag,Date,Standard,Readings,Result\n"
+    "TH-101,2026-11-02,gauge block,,pass\n"
+    "TH-101,2026-11-09,REF-9,20:20.9:0.5,\n"
+)
+
+
+def test_import_intermediate_checks_with_the_wizard(
+    qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack, tmp_path: Path
+) -> None:
+    add_thermometer(app, "TH-101")
+    path = tmp_path / "checks.csv"
+    path.write_text(CHECKS_CSV, encoding="utf-8")
+
+    person.menu(window, "File", "Import instruments…")
+    wizard = person.wait_for(ImportWizard)
+    person.press(Qt.Key.Key_K, Qt.KeyboardModifier.AltModifier)  # Intermediate chec&k history
+    # A mnemonic clicks the button as the mouse would: after a short animation.
+    qtbot.waitUntil(wizard.file_page.checks.isChecked, timeout=10_000)
+    assert wizard.windowTitle() == "Import intermediate check history"
+    person.press(Qt.Key.Key_F, Qt.KeyboardModifier.AltModifier)  # &File:
+    person.write(str(path))
+
+    next_ = next_button(wizard, QWizard.WizardButton.NextButton)
+    person.click(next_)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_READING, timeout=20_000)
+    person.click(next_)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_MAPPING, timeout=20_000)
+    readings = wizard.mapping_page.combo_for("Readings")
+    assert readings is not None and readings.currentData() == "readings"
+    person.click(next_)
+    # The result column takes pass or fail: its values are shown before the check.
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_VALUES, timeout=20_000)
+    view = wizard.values_page.view_for("Result")
+    assert view is not None
+    qtbot.waitUntil(view.isVisible, timeout=20_000)
+    person.click(next_)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_PREVIEW, timeout=20_000)
+    page = wizard.preview_page
+    qtbot.waitUntil(lambda: page.counts.text() == "2 to add · 0 with errors", timeout=20_000)
+    commit = next_button(wizard, QWizard.WizardButton.CommitButton)
+    qtbot.waitUntil(commit.isEnabled, timeout=20_000)
+    assert app.checks.list("TH-101") == [], "the dry run writes nothing"
+
+    person.click(commit)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_DONE, timeout=20_000)
+    assert wizard.done_page.summary.text() == (
+        "Imported 2 intermediate checks from checks.csv; every row is in the audit trail."
+    )
+    # The readings decide: 20.9 is outside 20 ± 0.5, so the check failed and the
+    # thermometer is out of service, as when the check is typed in.
+    assert [c.result for c in app.checks.list("TH-101")] == ["fail", "pass"]
+    assert app.instruments.get("TH-101").lifecycle == "out_of_service"
+    assert "Imported 2 intermediate checks" in window.status.currentMessage()
+    person.click(next_button(wizard, QWizard.WizardButton.FinishButton))
+    qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.services.transfer_mapping import COLUMNS, INTERVAL_FIELDS, looks_like_other_kind
 from app.services.transfer_model import ColumnMap
 from app.storage.tables import Cell
-from app.ui.dialogs.import_state import ImportHost
+from app.ui.dialogs.import_state import KIND_NAMES, ImportHost
 from app.ui.jobs import BusyBar
 
 MAP_COLUMNS = ("Column in the file", "First values", "Imported as", "From")
@@ -95,7 +95,8 @@ class MappingPage(QWizardPage):
         self.add_or_update.toggled.connect(self._mode_changed)
         self.keep_status = QCheckBox(
             "&History of instruments whose status is already registered: a failure in it "
-            "opens its out-of-tolerance case but does not take the instrument out of service"
+            "does not take the instrument out of service (a failed calibration still opens "
+            "its out-of-tolerance case)"
         )
         self.keep_status.toggled.connect(self._mode_changed)
         box = QVBoxLayout(self.mode_box)
@@ -145,8 +146,10 @@ class MappingPage(QWizardPage):
         self.mode_box.setTitle(
             "Rows whose asset tag is already registered"
             if instruments
-            else "Calibration history and the instruments' status"
+            else f"{KIND_NAMES[state.kind].capitalize()} and the instruments' status"
         )
+        # Schedules change no instrument's status: nothing to choose.
+        self.mode_box.setVisible(state.kind not in ("schedules", "providers"))
         self._filling = True
         try:
             self.add_only.setVisible(instruments)

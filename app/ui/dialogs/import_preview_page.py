@@ -45,13 +45,15 @@ from app.ui.models.import_preview_table import (
 )
 
 RECHECK_MS = 600
+# The kinds whose rows may update what is already stored.
+UPDATING = ("instruments", "schedules", "providers")
 
 
 def counts_text(preview: ImportPreview) -> str:
     counts = preview.counts()
     parts = [
         f"{counts['add']:,} to add",
-        *([f"{counts['update']:,} to update"] if preview.kind == "instruments" else []),
+        *([f"{counts['update']:,} to update"] if preview.kind in UPDATING else []),
         *([f"{counts['unchanged']:,} unchanged"] if counts["unchanged"] else []),
         f"{counts['error']:,} with errors",
         *([f"{counts['excluded']:,} left out"] if counts["excluded"] else []),

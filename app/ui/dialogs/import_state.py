@@ -23,7 +23,14 @@ from app.storage.tables import RawTable
 from app.ui.jobs import BusyBar
 
 Progress = Callable[[str, int, int], None]
-KIND_NAMES = {"instruments": "instruments", "calibrations": "calibration history"}
+KIND_NAMES = {
+    "instruments": "instruments",
+    "calibrations": "calibration history",
+    "schedules": "check and maintenance schedules",
+    "checks": "intermediate check history",
+    "maintenance": "the maintenance log",
+    "providers": "external providers",
+}
 TABLE_SUFFIXES = (".csv", ".xlsx", ".txt", ".tsv")
 
 

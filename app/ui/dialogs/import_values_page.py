@@ -55,7 +55,13 @@ from app.ui.models.import_values_table import (
 ModelIndex = QModelIndex | QPersistentModelIndex
 ARROW_WIDTH = 18
 OPEN_KEYS = (Qt.Key.Key_F2, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
-FIELD_TITLES = {"status": "Status", "result": "Result", "provider_kind": "Provider kind"}
+FIELD_TITLES = {
+    "status": "Status",
+    "result": "Result",
+    "provider_kind": "Provider kind",
+    "kind": "Kind",
+    "approval": "Approval",
+}
 
 
 def unmapped_lines(preview: ImportPreview) -> frozenset[int]:

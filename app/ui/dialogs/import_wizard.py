@@ -48,7 +48,7 @@ from app.storage.tables import DELIMITER_NAMES
 from app.ui import messages
 from app.ui.dialogs.form import notice_box
 from app.ui.dialogs.import_mapping_page import MappingPage, _cell_text
-from app.ui.dialogs.import_preview_page import PreviewPage
+from app.ui.dialogs.import_preview_page import UPDATING, PreviewPage
 from app.ui.dialogs.import_state import (
     KIND_NAMES,
     TABLE_SUFFIXES,
@@ -123,12 +123,24 @@ class FilePage(QWizardPage):
         )
         self.instruments = QRadioButton("&Instruments (the register)")
         self.calibrations = QRadioButton("&Calibration history (of registered instruments)")
+        # Issue 15: what an export writes besides (the Schedules and Checks sheets).
+        self.schedules = QRadioButton("Check and maintenance &schedules")
+        self.checks = QRadioButton("Intermediate chec&k history")
+        self.maintenance = QRadioButton("Maintenance &log (maintenance, damage, repairs)")
+        self.providers = QRadioButton("External calibration &providers")
+        self.kinds = {
+            "instruments": self.instruments,
+            "calibrations": self.calibrations,
+            "schedules": self.schedules,
+            "checks": self.checks,
+            "maintenance": self.maintenance,
+            "providers": self.providers,
+        }
         group = QButtonGroup(self)
-        group.addButton(self.instruments)
-        group.addButton(self.calibrations)
-        self.instruments.setChecked(wizard.state.kind == "instruments")
-        self.calibrations.setChecked(wizard.state.kind == "calibrations")
-        self.instruments.toggled.connect(lambda _on: self._changed())
+        for kind, button in self.kinds.items():
+            group.addButton(button)
+            button.setChecked(wizard.state.kind == kind)
+            button.toggled.connect(self._toggled)
         self.path = QLineEdit(wizard.state.path)
         self.path.setAccessibleName("File to import")
         self.path.setPlaceholderText("A .csv or .xlsx file")
@@ -152,8 +164,8 @@ class FilePage(QWizardPage):
         what = QLabel("Import:")
         layout = QVBoxLayout(self)
         layout.addWidget(what)
-        layout.addWidget(self.instruments)
-        layout.addWidget(self.calibrations)
+        for button in self.kinds.values():
+            layout.addWidget(button)
         layout.addSpacing(12)
         layout.addWidget(file_label)
         layout.addLayout(file_row)
@@ -162,8 +174,12 @@ class FilePage(QWizardPage):
         layout.addStretch(1)
         layout.addWidget(self.busy_bar)
 
+    def _toggled(self, on: bool) -> None:
+        if on:  # the button turned off says nothing the one turned on does not
+            self._changed()
+
     def kind(self) -> str:
-        return "instruments" if self.instruments.isChecked() else "calibrations"
+        return next(k for k, b in self.kinds.items() if b.isChecked())
 
     def set_path(self, path: str) -> None:
         self.path.setText(path)
@@ -439,19 +455,23 @@ def summary_line(result: ImportPreview) -> str:
     """What was imported, as in "Imported 214 instruments from register.csv; …"."""
     counts = result.counts()
     n = counts["add"] + counts["update"]
-    what = (
-        f"instrument{'s' if n != 1 else ''}"
-        if result.kind == "instruments"
-        else f"calibration record{'s' if n != 1 else ''}"
-    )
+    what = {
+        "instruments": "instrument",
+        "calibrations": "calibration record",
+        "schedules": "schedule",
+        "checks": "intermediate check",
+        "maintenance": "maintenance event",
+        "providers": "provider",
+    }[result.kind] + ("s" if n != 1 else "")
     return f"Imported {n:,} {what} from {result.source}; every row is in the audit trail."
 
 
 def detail_lines(result: ImportPreview) -> str:
     counts = result.counts()
     parts = [f"{counts['add']:,} added"]
-    if result.kind == "instruments":
+    if result.kind in UPDATING:
         parts.append(f"{counts['update']:,} updated")
+    if result.kind != "calibrations":
         parts.append(f"{counts['unchanged']:,} unchanged")
     lines = [", ".join(parts) + "."]
     if result.excluded_lines:

@@ -1,0 +1,335 @@
+"""Importing issue 15's schedules and intermediate checks: the rules, the keys, the round
+trip of an export into a fresh database."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from app.bootstrap import CalTrack
+from app.clock import FixedClock
+from app.identity import Identity
+from app.services.checks import CheckInput, parse_reading
+from app.services.dto import InstrumentInput, MaintenanceInput
+from app.services.provider_views import ProviderInput
+from app.services.schedules import ScheduleInput
+from app.services.transfer_model import ImportOptions, ImportPreview
+from tests.conftest import add_thermometer
+from tests.integration.helpers import open_lab
+
+SCHEDULES = ImportOptions(kind="schedules")
+CHECKS = ImportOptions(kind="checks")
+
+
+def errors_by_line(preview: ImportPreview) -> dict[int | None, list[str]]:
+    found: dict[int | None, list[str]] = {}
+    for issue in preview.issues:
+        found.setdefault(issue.line, []).append(
+            f"{issue.column}: {issue.message}" if issue.column else issue.message
+        )
+    return found
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def lab(app: CalTrack) -> CalTrack:
+    add_thermometer(app, "TH-001")
+    add_thermometer(app, "TH-002")
+    app.instruments.add(
+        InstrumentInput(
+            asset_tag="REF-1", description="Reference PRT", calibration_interval_days=365
+        )
+    )
+    return app
+
+
+def test_schedule_rows_go_through_the_schedule_rules(lab: CalTrack, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "schedules.csv",
+        "Asset tag,Schedule,Every,Grace days,Due-soon days,Before use,Last done\n"
+        "TH-001,check,1m,3,,no,\n"
+        "TH-002,Maintenance,6m,,7,,\n"
+        "NOPE-1,check,1m,,,,\n"
+        "\u0422\u041d-001,check,1m,,,,\n"
+        "REF-1,check,3x,,,,\n"
+        "REF-1,maintenance,1m,99999999999999999999,,,\n"
+        "TH-001,check,2m,,,,\n"
+        "TH-001,,1m,,,,\n"
+        "TH-002,calibration,1m,,,,\n"
+        "TH-002,check,1m,,,,2026-02-31\n",
+    )
+    preview = lab.transfer.preview(path, SCHEDULES)
+    assert errors_by_line(preview) == {
+        None: [
+            "Schedule: 'calibration' (1 row: line 10) is not a kind CalTrack knows; "
+            "map it to one of check, maintenance, or leave those lines out"
+        ],
+        4: [
+            "Asset tag: no instrument 'NOPE-1' in the database; import the instruments "
+            "first or correct the tag"
+        ],
+        # Cyrillic letters that look like TH-001 are another tag, named as written.
+        5: [
+            "Asset tag: no instrument '\u0422\u041d-001' in the database; import the "
+            "instruments first or correct the tag"
+        ],
+        6: ["Every: '3x' is not an interval: a whole number and d or m, as 30d or 6m"],
+        7: ["Grace days: must be between 0 and 3650 days"],
+        8: [
+            "Schedule: repeats the schedule on line 2 (same tag and schedule); keep one of "
+            "them and leave the other line out"
+        ],
+        9: ["Schedule: required: which schedule (check or maintenance)"],
+        11: ["Last done: '2026-02-31' is not a valid date (day is out of range for month)"],
+    }
+    assert [r.action for r in preview.rows][:2] == ["add", "add"]
+    result = lab.transfer.import_file(
+        path, replace(SCHEDULES, exclude_lines=frozenset(range(4, 12)))
+    )
+    assert result.committed
+    (_calibration, check) = lab.schedules.list("TH-001")
+    assert (check.kind, check.interval, check.grace_days, check.next_due) == (
+        "check",
+        "1m",
+        3,
+        date(2026, 12, 23),  # set today: the rule of a typed schedule
+    )
+    assert lab.schedules.list("TH-002")[1].soon_days == 7
+    assert lab.maintenance.verify().problems == []
+
+
+def test_check_rows_go_through_the_check_rules(lab: CalTrack, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "checks.csv",
+        "Asset tag,Date,Standard,Readings,Result\n"
+        "TH-001,2026-11-01,REF-1,20:20.1:0.5,\n"
+        "TH-002,2026-11-02,gauge block,,ok\n"
+        "TH-001,2026-02-31,REF-1,20:20.1:0.5,\n"
+        "TH-001,2026-12-24,REF-1,20:20.1:0.5,\n"
+        "TH-001,2026-11-03,REF-1,20:1e400:0.5,\n"
+        "TH-001,2026-11-03,REF-1,20:21:0.5,pass\n"
+        "TH-001,2026-11-03,TH-001,,pass\n"
+        "TH-001,2026-11-03,,,pass\n"
+        "TH-001,2026-11-01,ref-1,20:20.1:0.5,\n"
+        "TH-001,2026-11-04,REF-1,,maybe\n",
+    )
+    preview = lab.transfer.preview(path, CHECKS)
+    assert errors_by_line(preview) == {
+        None: [
+            "Result: 'maybe' (1 row: line 11) is not a result CalTrack knows; map it to one "
+            "of pass, fail, or leave those lines out"
+        ],
+        4: ["Date: '2026-02-31' is not a valid date (day is out of range for month)"],
+        5: ["Date: 2026-12-24 is in the future"],
+        6: ["Readings: reading 1 of 1: '1e400' in '20:1e400:0.5' is out of range"],
+        7: ["Result: the readings say fail, not pass"],
+        8: ["Standard: an instrument cannot be its own check standard"],
+        9: ["Standard: name the check standard or artefact"],
+        10: [
+            "Date: repeats the check on line 2 (same tag, date, standard and readings); keep "
+            "one of them and leave the other line out"
+        ],
+    }
+    good = replace(CHECKS, exclude_lines=frozenset(range(4, 12)))
+    result = lab.transfer.import_file(path, good)
+    assert result.committed
+    assert [(r.line, r.action) for r in result.rows[:2]] == [(2, "add"), (3, "add")]
+    (check,) = lab.checks.list("TH-001")
+    assert (check.standard, check.result, check.performed_by) == ("REF-1", "pass", "alice")
+    assert lab.checks.list("TH-002")[0].result == "pass"  # "ok", guessed as pass
+    # The same rows again: recognised, not added twice.
+    again = lab.transfer.import_file(path, good)
+    assert [r.action for r in again.rows[:2]] == ["unchanged", "unchanged"]
+    assert len(lab.checks.list("TH-001")) == 1
+    assert lab.maintenance.verify().problems == []
+
+
+def _sheet(
+    path: Path, name: str, drop: int | None = None, last: int | None = None
+) -> list[tuple[object, ...]]:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        rows = [tuple(r) for r in workbook[name].iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    rows = [r[:last] for r in rows]
+    if drop is not None:
+        rows = [r[:drop] + r[drop + 1 :] for r in rows]
+    return [rows[0], *sorted(rows[1:], key=repr)]
+
+
+def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
+    lab: CalTrack, tmp_path: Path, clock: FixedClock, alice: Identity
+) -> None:
+    app = lab
+    app.schedules.set("TH-001", ScheduleInput("check", every="1m", grace_days=3))
+    app.schedules.set("TH-001", ScheduleInput("maintenance", every="6m", soon_days=7))
+    app.schedules.set("TH-002", ScheduleInput("check", before_use=True))
+    app.schedules.set("TH-002", ScheduleInput("maintenance", every="12m"))
+    app.schedules.clear("TH-002", "maintenance", reason="sold the pump")
+    reading = parse_reading("20:20.1:0.5")
+    app.checks.add("TH-001", CheckInput(date(2026, 11, 1), (reading,), standard="REF-1"))
+    app.checks.add("TH-001", CheckInput(date(2026, 11, 20), standard="gauge block", result="pass"))
+    voided = app.checks.add(
+        "TH-001", CheckInput(date(2026, 11, 15), (reading,), standard="REF-1", notes="two\nlines")
+    )
+    app.checks.void(voided.id, "wrong instrument")
+    app.checks.add(
+        "TH-002", CheckInput(date(2026, 11, 10), (parse_reading("20:21:0.5"),), standard="REF-1")
+    )
+    app.upkeep.add("TH-001", MaintenanceInput("maintenance", date(2026, 11, 5), "seals greased"))
+    cleaning = app.upkeep.add(
+        "TH-001",
+        MaintenanceInput("cleaning", date(2026, 11, 6), "probe", cost="12.50", currency="EUR"),
+    )
+    app.upkeep.void(cleaning.id, "logged twice")
+    app.upkeep.add(
+        "TH-002",
+        MaintenanceInput(
+            "damage_found",
+            date(2026, 11, 12),
+            "dropped",
+            downtime="1.5d",
+            calibrate_before_use=True,
+        ),
+    )
+    app.providers.add(
+        ProviderInput("Acme Calibration", approval="conditionally_approved", scope="temperature")
+    )
+    app.providers.add(ProviderInput("Old Lab", accreditation_body="DAkkS"))
+    app.providers.retire("Old Lab", reason="closed down")
+    source = tmp_path / "lab.xlsx"
+    app.transfer.export("xlsx", source)
+
+    with open_lab(tmp_path / "copy.db", create=True, identity=alice, clock=clock) as copy:
+        for kind in ("instruments", "schedules", "checks", "maintenance", "providers"):
+            result = copy.transfer.import_file(source, ImportOptions(kind=kind))
+            assert result.committed, (kind, [str(i) for i in result.issues])
+            assert result.sheet == kind.capitalize(), result.sheet
+        # The same file again adds nothing.
+        for kind in ("schedules", "checks", "maintenance", "providers"):
+            again = copy.transfer.import_file(source, ImportOptions(kind=kind))
+            assert again.committed
+            assert {r.action for r in again.rows} == {"unchanged"}, again.rows
+        target = tmp_path / "copy.xlsx"
+        copy.transfer.export("xlsx", target)
+        for tag in ("TH-001", "TH-002", "REF-1"):
+            assert [replace(v, version=0) for v in copy.schedules.list(tag)] == [
+                replace(v, version=0) for v in app.schedules.list(tag)
+            ]
+            mine, theirs = copy.instruments.get(tag), app.instruments.get(tag)
+            assert (mine.lifecycle, mine.next_due) == (theirs.lifecycle, theirs.next_due)
+        assert copy.maintenance.verify().problems == []
+    assert _sheet(target, "Schedules") == _sheet(source, "Schedules")
+    assert _sheet(target, "Providers") == _sheet(source, "Providers")
+    # Check ids differ (a fresh database numbers them in date order).
+    assert _sheet(target, "Checks", drop=0) == _sheet(source, "Checks", drop=0)
+    # Event ids and the moment each was logged are the new database's own.
+    assert _sheet(target, "Maintenance", drop=0, last=-1) == _sheet(
+        source, "Maintenance", drop=0, last=-1
+    )
+
+
+def test_maintenance_rows_go_through_the_maintenance_rules(lab: CalTrack, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "maintenance.csv",
+        "Asset tag,Kind,Date,Logged by,What was done,Cost,Currency,Downtime (hours),"
+        "Calibrate before use\n"
+        "TH-001,Repair,2026-11-02,bob,new cable,180.5,eur,4,yes\n"
+        "TH-002,PM,2026-11-03,,seals,,,,\n"
+        "TH-001,repair,2026-11-04,,x,1e999,EUR,,\n"
+        "TH-001,repair,2026-11-04,,y,,EUR,,\n"
+        "TH-001,repair,2026-11-04,,z,,,99999999999,\n"
+        "TH-001,teleport,2026-11-04,,z,,,,\n"
+        "TH-001,repair,2026-11-04,,,,,,maybe\n",
+    )
+    options = ImportOptions(kind="maintenance")
+    preview = lab.transfer.preview(path, options)
+    assert errors_by_line(preview) == {
+        None: [
+            "Kind: 'teleport' (1 row: line 7) is not a kind CalTrack knows; map it to one of "
+            "maintenance, cleaning, damage_found, malfunction, repair, modification, "
+            "firmware_update, or leave those lines out"
+        ],
+        4: ["Cost: must be at most 1,000,000,000 (got 1e999)"],
+        5: ["Currency: goes with a cost; give the cost too"],
+        6: ["Downtime (hours): must be at most 87840 hours (ten years)"],
+        8: ["Calibrate before use: 'maybe' is neither yes nor no"],
+    }
+    assert preview.rows[0].notes == ("takes TH-001 out of service", "TH-001 is due on 2026-11-02")
+    good = replace(options, exclude_lines=frozenset(range(4, 9)))
+    assert lab.transfer.import_file(path, good).committed
+    (repair,) = lab.upkeep.history("TH-001")
+    assert (repair.kind, repair.performed_by, repair.cost, repair.currency) == (
+        "repair",
+        "bob",
+        "180.50",
+        "EUR",
+    )
+    assert repair.downtime_hours == 4 and repair.calibrate_before_use
+    assert lab.instruments.get("TH-001").lifecycle == "out_of_service"
+    assert lab.upkeep.history("TH-002")[0].kind == "maintenance"  # "PM", guessed
+    again = lab.transfer.import_file(path, good)
+    assert [r.action for r in again.rows[:2]] == ["unchanged", "unchanged"]
+    assert len(lab.upkeep.history("TH-001")) == 1
+    assert lab.maintenance.verify().problems == []
+
+
+def test_provider_rows_go_through_the_provider_rules(lab: CalTrack, tmp_path: Path) -> None:
+    lab.providers.add(ProviderInput("Acme Calibration"))
+    path = write(
+        tmp_path / "providers.csv",
+        "Provider,Approval,Review date,Scope,Retired,Retire reason\n"
+        "ACME calibration,Conditional,2027-01-31,temperature,,\n"
+        "Beta Labs,approved,,,,\n"
+        "Gamma,approved,,,2026-01-02 10:00:00,gone\n"
+        "Beta Labs,approved,,,,\n"
+        "Delta,maybe,,,,\n"
+        ",approved,,,,\n"
+        "Eps\u200bilon,approved,,,,\n",
+    )
+    options = ImportOptions(kind="providers")
+    preview = lab.transfer.preview(path, options)
+    assert errors_by_line(preview) == {
+        None: [
+            "Approval: 'maybe' (1 row: line 6) is not a provider approval CalTrack knows; map "
+            "it to one of approved, conditionally_approved, not_approved, or leave those "
+            "lines out"
+        ],
+        5: [
+            "Provider: repeats the provider on line 3 (the same name); keep one of them and "
+            "leave the other line out"
+        ],
+        7: ["Provider: required: give the provider's name"],
+        8: [
+            "Provider: contains an invisible character U+200B (ZERO WIDTH SPACE) at position "
+            "4; type the tag again without it"
+        ],
+    }
+    good = replace(options, exclude_lines=frozenset(range(5, 9)))
+    result = lab.transfer.import_file(path, good)
+    assert result.committed
+    assert [(r.action, r.asset_tag) for r in result.rows[:3]] == [
+        ("update", "Acme Calibration"),  # the stored name stays (not renamed)
+        ("add", "Beta Labs"),
+        ("add", "Gamma"),
+    ]
+    acme = lab.providers.get("Acme Calibration")
+    assert (acme.approval, acme.review_date, acme.scope) == (
+        "conditionally_approved",
+        date(2027, 1, 31),
+        "temperature",
+    )
+    gamma = lab.providers.get("Gamma")
+    assert (gamma.retired, gamma.retire_reason) == (True, "gone")
+    again = lab.transfer.import_file(path, good)
+    assert [r.action for r in again.rows[:3]] == ["unchanged"] * 3
+    assert lab.maintenance.verify().problems == []
