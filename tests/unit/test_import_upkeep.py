@@ -230,8 +230,14 @@ def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
         assert copy.maintenance.verify().problems == []
     assert _sheet(target, "Schedules") == _sheet(source, "Schedules")
     assert _sheet(target, "Providers") == _sheet(source, "Providers")
-    # Check ids differ (a fresh database numbers them in date order).
-    assert _sheet(target, "Checks", drop=0) == _sheet(source, "Checks", drop=0)
+    # Check ids differ (a fresh database numbers them in date order), and the case a
+    # failing check opened is the source's own: an imported check, as an imported
+    # calibration, opens none (a case is QA's, opened when the check is entered).
+    source_checks = _sheet(source, "Checks", drop=0, last=-1)
+    assert _sheet(target, "Checks", drop=0, last=-1) == source_checks
+    assert source_checks[0][-1] == "Void reason"
+    assert {r[-1] for r in _sheet(source, "Checks")[1:] if r[6] == "fail"} == {"OOT-1"}
+    assert {r[-1] for r in _sheet(target, "Checks")[1:]} == {None}
     # Event ids and the moment each was logged are the new database's own.
     assert _sheet(target, "Maintenance", drop=0, last=-1) == _sheet(
         source, "Maintenance", drop=0, last=-1
