@@ -177,6 +177,14 @@ class ProviderService:
             provider = require_provider(uow, name)
             if expected_version is not None and provider.version != expected_version:
                 raise self._conflict(provider, given, expected_version)
+            if provider.retired_at is not None:
+                # Retired is kept as it was when retired: what the audit shows of it.
+                raise ValidationError(
+                    {
+                        "provider": f"{provider.name} is retired ({provider.retire_reason}); "
+                        "reinstate it before changing it"
+                    }
+                )
             audit = AuditChainWriter(uow, self._identity, self._clock)
             current = {
                 "name": provider.name,
@@ -241,6 +249,44 @@ class ProviderService:
             return provider_view(provider)
 
         return self._guarded(write, name, {"retired": True}, expected_version, "retire provider")
+
+    def reinstate(
+        self, name: str, *, reason: str, expected_version: int | None = None
+    ) -> ProviderView:
+        """Take a retired provider back into use with a reason (QA): the only change a
+        retired provider accepts."""
+        if not reason.strip():
+            raise ValidationError({"reason": "required: say why the provider is back in use"})
+
+        def write(uow: UnitOfWork) -> ProviderView:
+            require_role(uow, self._identity, KEEPER_ROLE, "reinstate providers")
+            provider = require_provider(uow, name)
+            if expected_version is not None and provider.version != expected_version:
+                raise self._conflict(provider, {"retired": False}, expected_version)
+            if provider.retired_at is None:
+                raise ValidationError({"provider": f"{provider.name} is not retired"})
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            before = provider_snapshot(provider)
+            provider.retired_at = None
+            provider.retired_by = None
+            provider.retire_reason = None
+            provider.updated_at = audit.now
+            provider.updated_by = self._identity.user
+            uow.providers.flush()
+            audit.record(
+                ENTITY,
+                provider.id,
+                provider.name,
+                "reinstate",
+                diff(before, provider_snapshot(provider)),
+                reason.strip(),
+            )
+            audit.flush()
+            return provider_view(provider)
+
+        return self._guarded(
+            write, name, {"retired": False}, expected_version, "reinstate provider"
+        )
 
     # -- helpers -------------------------------------------------------------------
 
