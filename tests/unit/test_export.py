@@ -335,6 +335,17 @@ def test_a_round_trip_of_a_demo_database_loses_nothing(
     app: CalTrack, bob_app: CalTrack, tmp_path: Path
 ) -> None:
     app.demo.generate(60, seed=3)
+    # The demo's repair that needs a calibration before use set its instrument due on the
+    # repair's day; the maintenance log is export only, so no import could bring that
+    # due date back (an import derives it from the history). Voided, the rest goes round.
+    forced = [
+        event
+        for row in app.instruments.list(limit=None).rows
+        for event in app.upkeep.history(row.asset_tag)
+        if event.awaiting_calibration
+    ]
+    assert len(forced) == 1
+    app.upkeep.void(forced[0].id, "not part of the import round trip")
     fill(app)
     round_trip(app, bob_app, "csv", tmp_path)
 
