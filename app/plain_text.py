@@ -69,9 +69,57 @@ _BIDI = {
 _INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", *map(chr, range(0xFE00, 0xFE10))}
 
 
+# Cyrillic and Greek letters drawn like a Latin one (Unicode's confusables for the
+# letters a tag or a name is typed in): "ТН-001" in Cyrillic looks exactly like "TH-001".
+_LATIN_TWINS = set(
+    "АВЕКМНОРСТХаеорсухіјѕІЈЅԁһԛԝӀ"  # Cyrillic
+    "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧαικνορυχ"  # Greek
+)
+_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+
+
+def _script(char: str) -> str | None:
+    """LATIN, CYRILLIC or GREEK for a letter of those alphabets (None otherwise)."""
+    if not unicodedata.category(char).startswith("L"):
+        return None
+    word = unicodedata.name(char, "").split(" ", 1)[0]
+    return word if word in _SCRIPTS else None
+
+
+def lookalike_problem(text: str) -> str | None:
+    """Why ``text`` could pass for another that reads the same: it mixes Latin, Cyrillic
+    and Greek letters ("Тrescal" with a Cyrillic Т), or every Cyrillic or Greek letter in
+    it is the twin of a Latin one ("ТН-001" all in Cyrillic). None when neither."""
+    scripts: dict[str, tuple[int, str]] = {}
+    foreign: list[str] = []
+    for position, char in enumerate(text, start=1):
+        script = _script(char)
+        if script is None:
+            continue
+        scripts.setdefault(script, (position, char))
+        if script != "LATIN":
+            foreign.append(char)
+    if not foreign:
+        return None
+    if len(scripts) > 1 or all(char in _LATIN_TWINS for char in foreign):
+        script, (position, char) = next((k, v) for k, v in scripts.items() if k != "LATIN")
+        mixed = " ".join(s.title() for s in scripts)
+        why = (
+            f"mixes {mixed.replace(' ', ' and ')} letters"
+            if len(scripts) > 1
+            else f"is written in {script.title()} letters that look like Latin ones"
+        )
+        return (
+            f"{why} ({describe_character(char)} at position {position}), so it could "
+            "pass for another; type it again in one alphabet"
+        )
+    return None
+
+
 def tag_problem(tag: str) -> str | None:
-    """Why ``tag`` cannot be an asset tag: an invisible or bidirectional control
-    character, named with its position; None when it can."""
+    """Why ``tag`` cannot be an asset tag (or a name that compares like one: providers,
+    instrument types): an invisible or bidirectional control character, or look-alike
+    letters of another alphabet (``lookalike_problem``); None when it can."""
     for position, char in enumerate(tag, start=1):
         if char in _BIDI:
             kind = "a bidirectional control character"
@@ -83,7 +131,7 @@ def tag_problem(tag: str) -> str | None:
             f"contains {kind} {describe_character(char)} at position {position}; "
             "type the tag again without it"
         )
-    return None
+    return lookalike_problem(tag)
 
 
 def tag_key(tag: str) -> str:

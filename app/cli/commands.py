@@ -153,6 +153,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"calibrations, {counts['points']:,} measurement points, "
             f"{counts.get('oot_cases', 0):,} open out-of-tolerance cases"
         )
+        if counts.get("providers"):
+            print(
+                f"and between calibrations: {counts['schedules']} check and maintenance "
+                f"schedules, {counts['checks']} checks, {counts['maintenance']} maintenance "
+                f"events, {counts['providers']} providers, {counts['sendouts']} send-outs, "
+                f"{counts['check_outs']} check-outs"
+            )
     return 0
 
 

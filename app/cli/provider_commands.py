@@ -1,17 +1,19 @@
 """CLI commands: the provider register and send-out batches (issue 15, ISO/IEC 17025 6.6).
 
-``providers add|list|show|edit|retire`` keep the register of external calibration
-providers (QA adds, edits and retires; everyone reads). ``sendout create --provider P
-TAG...`` sends instruments out (a provider that is not approved needs ``--reason``),
-``sendout receive BATCH [TAG...]`` marks them back (all still out when no tag is
-given), and ``sendout certificate BATCH TAG --result R ...`` records the provider's
-certificate as a calibration (external, the provider's name) and compares the result it
-states with what the lab's own limits make of its readings.
+``providers add|list|show|edit|retire|reinstate`` keep the register of external
+calibration providers (QA adds, edits, retires and reinstates; everyone reads); a
+provider whose review date has passed is pointed out where it is listed or used.
+``sendout create --provider P TAG...`` sends instruments out (a provider that is not
+approved needs ``--reason``), ``sendout receive BATCH [TAG...]`` marks them back (all
+still out when no tag is given), and ``sendout certificate BATCH TAG --result R ...``
+records the provider's certificate as a calibration (external, the provider's name) and
+compares the result it states with what the lab's own limits make of its readings.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from app.services.provider_views import (
     ProviderInput,
     ProviderView,
     SendoutView,
+    review_warning,
 )
 from app.services.sendouts import parse_batch_id
 from app.vocabulary import APPROVALS
@@ -112,6 +115,9 @@ def cmd_providers_list(args: argparse.Namespace) -> int:
         ],
     )
     print(f"{len(views)} providers")
+    for v in views:
+        if not v.retired and (warning := v.review_warning(today)):
+            print(f"warning: {warning}")
     return 0
 
 
@@ -174,6 +180,15 @@ def cmd_providers_retire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_providers_reinstate(args: argparse.Namespace) -> int:
+    with open_app(args, edit=True) as app:
+        view = app.providers.reinstate(
+            args.name, reason=args.reason, expected_version=args.expect_version
+        )
+    print(f"reinstated provider {view.name} ({view.approval_label.lower()})")
+    return 0
+
+
 # -- send-outs ---------------------------------------------------------------------------
 
 
@@ -189,6 +204,10 @@ def cmd_sendout_create(args: argparse.Namespace) -> int:
             reason=args.reason or "",
             notes=args.notes or "",
         )
+        today = app.clock.today()
+    # On stderr: the batch is made (exit 0), and --json's stdout stays one document.
+    if warning := review_warning(view.provider, view.provider_review_date, today):
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print_json(view)
     else:
@@ -319,6 +338,12 @@ def register(sub: Any) -> None:
     retire.add_argument("name")
     retire.add_argument("--reason", required=True)
     retire.add_argument("--expect-version", type=version_number, metavar="V")
+    reinstate = add_command(
+        prov, "reinstate", cmd_providers_reinstate, "take a retired provider back into use (QA)"
+    )
+    reinstate.add_argument("name")
+    reinstate.add_argument("--reason", required=True)
+    reinstate.add_argument("--expect-version", type=version_number, metavar="V")
 
     so = add_group(sub, "sendout", "instruments sent out to providers for calibration")
     create = add_command(so, "create", cmd_sendout_create, "send instruments out", json=True)

@@ -54,10 +54,18 @@ def to_lock_holder(info: HolderInfo) -> LockHolder:
     )
 
 
+def live_holder(info: HolderInfo | None) -> HolderInfo | None:
+    """The record of the session holding the lock; None when the record is one that says
+    it released the lock: it names the last holder, who has gone (the new one is between
+    taking the OS lock and writing its record)."""
+    return None if info is None or info.released else info
+
+
 def held_message(info: HolderInfo | None) -> str:
-    if info is None:
+    holder = live_holder(info)
+    if holder is None:
         return "Database is locked for editing by another CalTrack session"
-    return f"Database is locked for editing by {info.describe()}"
+    return f"Database is locked for editing by {holder.describe()}"
 
 
 def _open_lock_file(path: Path) -> IO[bytes]:
@@ -203,7 +211,7 @@ class EditorLock:
             if result is not None:
                 return result
             if time.monotonic() >= deadline:
-                holder = self.current_holder()
+                holder = live_holder(self.current_holder())
                 raise LockHeldError(
                     held_message(holder), to_lock_holder(holder) if holder else None
                 )

@@ -333,6 +333,9 @@ class CustodyService:
             raise ValidationError(errors)
 
         def write(uow: UnitOfWork) -> CustodyView:
+            # The chain lock first (as check-out): two voids of one entry then queue, and
+            # the second reads the entry as the first left it and is told it is void.
+            audit = AuditChainWriter(uow, self._identity, self._clock)
             require_role(uow, self._identity, "technician", "void custody entries")
             obj = uow.custody.get(custody_id)
             if obj is None:
@@ -356,7 +359,6 @@ class CustodyService:
                         to_jsonable(obj.updated_at),
                     ),
                 )
-            audit = AuditChainWriter(uow, self._identity, self._clock)
             before = custody_snapshot(obj)
             obj.voided_at = audit.now
             obj.voided_by = self._identity.user

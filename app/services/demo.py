@@ -17,11 +17,13 @@ from typing import Any
 
 from app.clock import Clock
 from app.db.models import CalibrationRecord
-from app.errors import ValidationError
+from app.errors import NotAllowedError, ValidationError
 from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
 from app.services.demo_json import chunk_json
+from app.services.demo_upkeep import UPKEEP_INSTRUMENTS, add_upkeep_demo
 from app.services.due import next_due_from
 from app.services.oot import open_case_in
 from app.services.snapshots import search_text_of
@@ -238,7 +240,11 @@ class DemoService:
         seed: int = 1,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, int]:
-        """Add ``instruments`` instruments (about five calibrations each)."""
+        """Add ``instruments`` instruments (about five calibrations each).
+
+        The first demo data of a database also gets the life between calibrations
+        (``app.services.demo_upkeep``) on a few of its instruments, given enough of them.
+        """
         if not 1 <= instruments <= MAX_DEMO_INSTRUMENTS:
             raise ValidationError(
                 {"instruments": f"must be between 1 and {MAX_DEMO_INSTRUMENTS:,}"}
@@ -247,6 +253,9 @@ class DemoService:
         def write(uow: UnitOfWork) -> dict[str, int]:
             with _no_cyclic_gc():
                 return fill(uow)
+
+        first = not self.holds_demo_data()
+        spare: list[str] = []
 
         def fill(uow: UnitOfWork) -> dict[str, int]:
             builder = _Builder(uow, random.Random(seed), self._clock.today(), self._identity)
@@ -262,9 +271,26 @@ class DemoService:
             audit.flush()
             if uow.meta.get(DEMO_DATA_KEY) is None:
                 uow.meta.set(DEMO_DATA_KEY, audit.now.isoformat(timespec="seconds"))
+            spare[:] = builder.spare[-UPKEEP_INSTRUMENTS:]
             return builder.counts
 
-        return self._uow.write(write, label="demo data")
+        counts = self._uow.write(write, label="demo data")
+        if first and self._may_keep_providers():
+            counts.update(add_upkeep_demo(self._uow, self._identity, self._clock, spare))
+        return counts
+
+    def _may_keep_providers(self) -> bool:
+        """The demo's providers are QA's to add: a lab with accounts where this user is
+        below QA gets the calibration history only."""
+
+        def read(uow: UnitOfWork) -> bool:
+            try:
+                require_role(uow, self._identity, "qa", "add providers")
+            except NotAllowedError:
+                return False
+            return True
+
+        return self._uow.read(read)
 
     def holds_demo_data(self) -> bool:
         """Was demo data ever added here (so nobody takes it for a real register)?"""
@@ -303,6 +329,10 @@ class _Builder:
         }
         self.fixed = {c.prefix: _fixed(c) for c in CATEGORIES}
         self.counts = {"instruments": 0, "calibrations": 0, "points": 0, "oot_cases": 0}
+        # Plain instruments in service, in date beyond the due-soon window: where the
+        # demo's checks, repairs, send-outs and check-outs go (``demo_upkeep``).
+        self.spare: list[str] = []
+        self.spare_after = today + timedelta(days=90)
 
     def chunk(self, n: int, audit: AuditChainWriter) -> None:
         instruments: list[dict[str, Any]] = []
@@ -449,6 +479,8 @@ class _Builder:
             "version": 1,
         }
         inst["search_text"] = search_text_of(inst)
+        if status == "in_service" and not is_reference and inst["next_due"] > self.spare_after:
+            self.spare.append(inst["asset_tag"])
         if is_reference and status == "in_service":
             refs.append(iid)
             days: set[int] = set()

@@ -77,6 +77,20 @@ class ProviderView:
         """Whether the provider's periodic review date has passed."""
         return self.review_date is not None and self.review_date < today
 
+    def review_warning(self, today: date) -> str:
+        """What the register, the CLI and a send-out say of a review date passed ("")."""
+        return review_warning(self.name, self.review_date, today)
+
+
+def review_warning(name: str, review_date: date | None, today: date) -> str:
+    """ "The review of Trescal was due on 2026-11-08: ..." when the date has passed."""
+    if review_date is None or review_date >= today:
+        return ""
+    return (
+        f"the review of {name} was due on {review_date}: QA should review the provider "
+        "(ISO/IEC 17025 6.6.2) and set its next review date"
+    )
+
 
 @dataclass(frozen=True)
 class SendoutItemView:
@@ -126,6 +140,7 @@ class SendoutView:
     items: tuple[SendoutItemView, ...]
     created_by: str
     version: int
+    provider_review_date: date | None = None
 
     @property
     def label(self) -> str:

@@ -159,6 +159,17 @@ def edit_in(
     """Bring a provider to ``clean`` (from ``checked_provider``) in the caller's
     transaction (QA); what changed (nothing: no audit event)."""
     require_role(uow, identity, KEEPER_ROLE, "edit providers")
+    if provider.retired_at is not None and any(
+        getattr(provider, field) != value for field, value in clean.items()
+    ):
+        # Retired is kept as it was when retired: what the audit shows of it (a typed
+        # edit and an import's row alike).
+        raise ValidationError(
+            {
+                "provider": f"{provider.name} is retired ({provider.retire_reason}); "
+                "reinstate it before changing it"
+            }
+        )
     if clean["name"] != provider.name:
         _check_name_free(uow, clean["name"], provider.id)
     before = provider_snapshot(provider)
@@ -299,6 +310,44 @@ class ProviderService:
             return provider_view(provider)
 
         return self._guarded(write, name, {"retired": True}, expected_version, "retire provider")
+
+    def reinstate(
+        self, name: str, *, reason: str, expected_version: int | None = None
+    ) -> ProviderView:
+        """Take a retired provider back into use with a reason (QA): the only change a
+        retired provider accepts."""
+        if not reason.strip():
+            raise ValidationError({"reason": "required: say why the provider is back in use"})
+
+        def write(uow: UnitOfWork) -> ProviderView:
+            require_role(uow, self._identity, KEEPER_ROLE, "reinstate providers")
+            provider = require_provider(uow, name)
+            if expected_version is not None and provider.version != expected_version:
+                raise self._conflict(provider, {"retired": False}, expected_version)
+            if provider.retired_at is None:
+                raise ValidationError({"provider": f"{provider.name} is not retired"})
+            audit = AuditChainWriter(uow, self._identity, self._clock)
+            before = provider_snapshot(provider)
+            provider.retired_at = None
+            provider.retired_by = None
+            provider.retire_reason = None
+            provider.updated_at = audit.now
+            provider.updated_by = self._identity.user
+            uow.providers.flush()
+            audit.record(
+                ENTITY,
+                provider.id,
+                provider.name,
+                "reinstate",
+                diff(before, provider_snapshot(provider)),
+                reason.strip(),
+            )
+            audit.flush()
+            return provider_view(provider)
+
+        return self._guarded(
+            write, name, {"retired": False}, expected_version, "reinstate provider"
+        )
 
     # -- helpers -------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from typing import cast
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -46,12 +47,11 @@ from app.services.provider_views import (
 )
 from app.services.providers import require_provider
 from app.services.snapshots import batch_snapshot, created, diff
-from app.services.validation import clean_text, parse_date
+from app.services.validation import clean_text, cost_problem, parse_date
 from app.vocabulary import RESULTS, Approval
 
 ENTITY = "sendout_batch"
 MAX_INSTRUMENTS = 500
-MAX_COST = 1e12  # more than any calibration bill; a typo of many digits is refused
 
 
 def batch_label(batch_id: int) -> str:
@@ -75,8 +75,11 @@ def _cost(value: float | str | None, errors: dict[str, str]) -> float | None:
     except ValueError:
         errors["cost"] = f"must be a number (got {value!r})"
         return None
-    if isinstance(number, bool) or not math.isfinite(number) or not 0 <= number < MAX_COST:
-        errors["cost"] = f"must be a number from 0 to {MAX_COST:,.0f}"
+    if isinstance(number, bool) or not math.isfinite(number):
+        errors["cost"] = f"must be a number (got {value!r})"
+        return None
+    if problem := cost_problem(Decimal(repr(float(number)))):
+        errors["cost"] = problem
         return None
     return round(float(number), 2)
 
@@ -113,6 +116,7 @@ def batch_views(uow: UnitOfWork, batches: Sequence[SendoutBatch]) -> list[Sendou
                 ),
                 created_by=b.created_by,
                 version=b.version,
+                provider_review_date=provider.review_date,
             )
         )
     return views

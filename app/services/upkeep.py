@@ -23,7 +23,7 @@ from app.clock import Clock
 from app.db.models import Instrument, MaintenanceEvent
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
-from app.limits import COST_LEN, CURRENCY_LEN, NOTES_LEN
+from app.limits import COST_LEN, NOTES_LEN
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import require_role
 from app.services.audit import AuditChainWriter
@@ -32,7 +32,7 @@ from app.services.lookups import require_instrument
 from app.services.schedules import done_in, undone_in
 from app.services.snapshots import created, diff, instrument_snapshot, maintenance_snapshot
 from app.services.upkeep_rules import force_in, label, settle_in, undo_in
-from app.services.validation import clean_text, parse_date
+from app.services.validation import clean_currency, clean_text, cost_problem, parse_date
 from app.services.voiding import touch_instrument
 from app.vocabulary import MAINTENANCE_KINDS, MaintenanceKind
 
@@ -46,12 +46,9 @@ KIND_LABELS: dict[str, str] = {
     "modification": "Modification",
     "firmware_update": "Firmware update",
 }
-# A cost above this is a typing slip, not an invoice (and stays exact in 40 characters).
-MAX_COST = Decimal("1000000000")
 # Downtime of more than ten years is a typing slip too.
 MAX_DOWNTIME_HOURS = 24 * 366 * 10
 _DOWNTIME = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(h|hours?|d|days?)?\s*$", re.IGNORECASE)
-_CURRENCY = re.compile(r"^[A-Z]{3}$|^[^\s\d]{1,3}$")
 
 
 def parse_kind(text: str) -> MaintenanceKind | None:
@@ -73,10 +70,8 @@ def parse_cost(text: str, errors: dict[str, str]) -> str:
     except InvalidOperation:
         errors["cost"] = f"must be an amount such as 1250.50 (got {text.strip()!r})"
         return ""
-    if not value.is_finite() or value < 0:
-        errors["cost"] = "must be an amount of 0 or more"
-    elif value > MAX_COST:
-        errors["cost"] = f"must be at most {MAX_COST:,} (got {text.strip()})"
+    if problem := cost_problem(value):
+        errors["cost"] = f"{problem} (got {text.strip()})"
     elif value != value.quantize(Decimal("0.01")):
         errors["cost"] = "has at most 2 decimals (cents)"
     else:
@@ -163,10 +158,8 @@ def event_fields(data: MaintenanceInput, user: str, today: date) -> dict[str, ob
     if not what and "what" not in errors:
         errors["what"] = "say what was done or found"
     cost = parse_cost(data.cost, errors)
-    currency = clean_text("currency", data.currency, CURRENCY_LEN, errors).upper()
-    if currency and "currency" not in errors and not _CURRENCY.match(currency):
-        errors["currency"] = f"must be a currency code such as EUR (got {currency!r})"
-    elif currency and not cost and "cost" not in errors:
+    currency = clean_currency(data.currency, errors)
+    if currency and not cost and "cost" not in errors and "currency" not in errors:
         errors["currency"] = "goes with a cost; give the cost too"
     downtime = parse_downtime(data.downtime, errors)
     notes = clean_text("notes", data.notes, NOTES_LEN, errors, multiline=True)

@@ -7,13 +7,16 @@ to its field and the CLI can name them all in one line.
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from app.errors import ValidationError
-from app.limits import NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
+from app.limits import CURRENCY_LEN, NOTES_LEN, SHORT_LEN, TAG_LEN, TEXT_LEN
 from app.plain_text import control_problem, tag_problem
 from app.services.bounds import day_problem
 from app.services.dto import InstrumentChanges, InstrumentInput
@@ -21,6 +24,10 @@ from app.vocabulary import LIFECYCLES, REQUIREMENTS
 
 MAX_INTERVAL_DAYS = 3650 * 2
 MAX_GRACE_DAYS = 365
+# The one cap on a cost (maintenance, repairs, send-outs): above it is a typing slip,
+# not an invoice, and it stays exact as a float and in the cost column's 40 characters.
+MAX_COST = Decimal("1000000000")
+_ISO_CURRENCY = re.compile(r"^[A-Z]{3}$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,26 @@ def clean_text(
         errors[name] = f"at most {max_len} characters (got {len(text)})"
     elif problem := control_problem(text, multiline=multiline):
         errors[name] = problem
+    return text
+
+
+def cost_problem(value: Decimal) -> str | None:
+    """Why an amount cannot be a cost (negative, not a number, above ``MAX_COST``)."""
+    if not value.is_finite() or not 0 <= value <= MAX_COST:
+        return f"must be an amount from 0 to {MAX_COST:,}"
+    return None
+
+
+def clean_currency(value: Any, errors: dict[str, str]) -> str:
+    """An ISO 4217 code in capitals ("eur" → "EUR") or a currency sign ("€"); "" when
+    none is given. Letters of other alphabets that look like Latin ones ("ЕUR") and
+    anything else are refused under ``currency``."""
+    text = clean_text("currency", value, CURRENCY_LEN, errors).upper()
+    if not text or "currency" in errors:
+        return text
+    if _ISO_CURRENCY.match(text) or all(unicodedata.category(c) == "Sc" for c in text):
+        return text
+    errors["currency"] = f"must be a currency code such as EUR, or a sign such as € (got {text!r})"
     return text
 
 

@@ -65,7 +65,7 @@ from app.services.dto import (
 from app.services.editing import RequestOutcome, RequestStatus
 from app.services.instruments import Unchanged
 from app.services.point_entry import EntryRules
-from app.services.schedules import ScheduleInput
+from app.services.schedules import DueCounts, ScheduleInput
 from app.settings.user_settings import UserSettings
 from app.ui import messages
 from app.ui.custody_actions import CustodyActions
@@ -1131,26 +1131,37 @@ class MainWindow(QMainWindow):
     def remind(self) -> None:
         if not self.settings.reminders or in_quiet_hours(self.settings, datetime.now().time()):
             return
-        service = self.app.instruments
-        self.run_task(service.status_counts, self._show_reminder, lambda exc: None, key="remind")
+        service = self.app.schedules
+        self.run_task(service.counts, self._show_reminder, lambda exc: None, key="remind")
 
-    def _show_reminder(self, counts: dict[str, int]) -> None:
-        overdue, soon = counts.get("overdue", 0), counts.get("due-soon", 0)
-        if not overdue and not soon:
+    def _show_reminder(self, counts: DueCounts) -> None:
+        """Every schedule kind in the reminder (issue 15): calibrations, checks and
+        maintenance, each with a button to its filter chip when any is due."""
+        overdue, soon = counts.overdue, counts.due_soon
+        if not any(overdue.values()) and not any(soon.values()):
             return
-        filters = ("overdue", "due-soon")
+        # A button per filter with something in it; "Later" always.
+        offered: list[tuple[str, str]] = []
+        if overdue.get("calibration"):
+            offered.append(("overdue", "Show overdue"))
+        if soon.get("calibration"):
+            offered.append(("due-soon", "Show due soon"))
+        if overdue.get("check") or soon.get("check"):
+            offered.append(("check-due", "Show checks due"))
+        if overdue.get("maintenance") or soon.get("maintenance"):
+            offered.append(("maintenance-due", "Show maintenance due"))
 
         def chosen(index: int) -> None:
-            if index < len(filters):
-                self.set_filter(filters[index])
+            if index < len(offered):
+                self.set_filter(offered[index][0])
 
+        roles = [messages.Role.AcceptRole] + [messages.Role.ActionRole] * (len(offered) - 1)
         box = messages.choose(
             self,
-            "Calibrations due",
-            f"{count(overdue, 'instrument')} overdue, {soon:,} due soon.",
+            "Schedules due",
+            f"{counts.sentence('overdue')}.\n{counts.sentence('due_soon')}.",
             [
-                ("Show overdue", messages.Role.AcceptRole),
-                ("Show due soon", messages.Role.ActionRole),
+                *((label, role) for (_key, label), role in zip(offered, roles, strict=False)),
                 ("Later", messages.Role.RejectRole),
             ],
             chosen,

@@ -26,8 +26,10 @@ from app.services.upkeep import KIND_LABELS, calibration_text, cost_text
 from app.ui.look import muted_color, status_color
 
 # What a row is (date, kind) and what it asks of the calibration first: the pane is
-# narrow, and the widest columns (what was done) are the ones elided.
-HEADERS = ["Date", "Kind", "Calibration", "What was done", "By", "Cost", "Downtime (h)"]
+# narrow, and the widest columns (what was done) are the ones elided. As many columns as
+# the calibration history's, so every title reads whole at 1280 px; who logged it and
+# the downtime are in the line under the table, for the selected event.
+HEADERS = ["Date", "Kind", "Calibration", "What was done", "Cost"]
 CALIBRATION_COLUMN = 2
 READ_ONLY = "Read-only: another session edits this database"
 
@@ -88,9 +90,7 @@ class MaintenanceTab(QWidget):
                 KIND_LABELS[v.kind],
                 calibration_text(v),
                 v.what_done.replace("\n", " "),
-                v.performed_by,
                 cost_text(v),
-                downtime_text(v),
             ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -137,13 +137,14 @@ class MaintenanceTab(QWidget):
             return
         lines = [
             f"M-{chosen.id} · logged {chosen.created_at:%Y-%m-%d %H:%M} UTC by "
-            f"{chosen.performed_by}: {chosen.what_done}"
+            f"{chosen.performed_by}: {chosen.what_done}",
+            f"Downtime: {downtime_text(chosen)} h" if chosen.downtime_hours is not None else "",
         ]
         if chosen.notes:
             lines.append(f"Notes: {chosen.notes}")
         if chosen.voided_at is not None:
             lines.append(f"Void ({chosen.voided_by}): {chosen.void_reason}")
-        self.notes.setText("\n".join(lines))
+        self.notes.setText("\n".join(line for line in lines if line))
 
     def _void_selected(self) -> None:
         chosen = self.selected()

@@ -45,17 +45,16 @@ import sys
 from app.cli.main import main
 print("ready", flush=True)
 sys.stdin.readline()
-argv = ["--db", sys.argv[1], "--wait", "120", "checkout", "TH-001", "--to", sys.argv[2]]
-raise SystemExit(main(argv))
+raise SystemExit(main(["--db", sys.argv[1], "--wait", "120", *sys.argv[2:]]))
 """
 
 HOLDERS = ("Dana", "Eve")
 
 
-def _start(db: str, holder: str) -> subprocess.Popen[str]:
+def _start(db: str, *command: str) -> subprocess.Popen[str]:
     work = home_for(db)
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, db, holder],
+        [sys.executable, "-c", CHILD, db, *command],
         cwd=work,
         env=child_env(work),
         stdin=subprocess.PIPE,
@@ -92,13 +91,10 @@ def _waiting_for_the_chain(url: str) -> int:
     return int(str(found[0][0]))
 
 
-def test_two_checkouts_at_once_one_wins_the_other_is_told(app: CalTrack, db_url: str) -> None:
-    add_thermometer(app)
-    login = make_url(db_url).username if is_server(db_url) else get_current_user_id().user
-    app.accounts.set_role(str(login), "technician")
-    app.close()
-
-    children = [_start(db_url, holder) for holder in HOLDERS]
+def _together(
+    db_url: str, children: list[subprocess.Popen[str]]
+) -> list[subprocess.CompletedProcess[str]]:
+    """Let ``children`` go at once (on a server: all queued on the chain lock first)."""
     try:
         for child in children:  # the barrier: both have the CLI loaded and wait
             assert child.stdout is not None and child.stdin is not None
@@ -111,7 +107,7 @@ def test_two_checkouts_at_once_one_wins_the_other_is_told(app: CalTrack, db_url:
                     child.stdin.flush()
                 wait_until(
                     lambda: _waiting_for_the_chain(db_url) == len(children),
-                    "both check-outs waiting for the chain lock",
+                    "both commands waiting for the chain lock",
                 )
         else:
             for child in children:
@@ -124,7 +120,17 @@ def test_two_checkouts_at_once_one_wins_the_other_is_told(app: CalTrack, db_url:
             if child.poll() is None:
                 child.kill()
                 child.wait()
+    return done
 
+
+def test_two_checkouts_at_once_one_wins_the_other_is_told(app: CalTrack, db_url: str) -> None:
+    add_thermometer(app)
+    login = make_url(db_url).username if is_server(db_url) else get_current_user_id().user
+    app.accounts.set_role(str(login), "technician")
+    app.close()
+
+    children = [_start(db_url, "checkout", "TH-001", "--to", holder) for holder in HOLDERS]
+    done = _together(db_url, children)
     codes = sorted(result.returncode for result in done)
     assert codes == [0, 2], [(r.returncode, r.stdout, r.stderr) for r in done]
     won = next(i for i, result in enumerate(done) if result.returncode == 0)
@@ -136,5 +142,27 @@ def test_two_checkouts_at_once_one_wins_the_other_is_told(app: CalTrack, db_url:
     assert query(db_url, "SELECT holder FROM custody WHERE open_instrument_id IS NOT NULL") == [
         (HOLDERS[won],)
     ]
+    verify = run_cli(db_url, "db", "verify")
+    assert verify.returncode == 0, (verify.stdout, verify.stderr)
+
+
+def test_two_voids_of_one_check_out_at_once_the_second_is_told(app: CalTrack, db_url: str) -> None:
+    """The void reads the entry inside its write, after the chain lock: the second of two
+    voids at once is told it is void already (one line, exit 2). Read before the lock,
+    both would read it open and the second would fail on the version column."""
+    add_thermometer(app)
+    entry = app.custody.check_out("TH-001", holder="Dana").id
+    app.close()
+
+    children = [
+        _start(db_url, "custody", "void", str(entry), "--reason", why)
+        for why in ("typo", "wrong tag")
+    ]
+    done = _together(db_url, children)
+    codes = sorted(result.returncode for result in done)
+    assert codes == [0, 2], [(r.returncode, r.stdout, r.stderr) for r in done]
+    lost = next(result for result in done if result.returncode == 2)
+    line = assert_one_error_line(lost, 2)
+    assert f"custody entry #{entry} is void already" in line
     verify = run_cli(db_url, "db", "verify")
     assert verify.returncode == 0, (verify.stdout, verify.stderr)

@@ -79,10 +79,23 @@ def test_the_register_a_batch_sent_received_and_compared(
         ["sendout", "show", "SO-x"],
         ["report", "providers", "-o", str(tmp_path / "providers.csv")],
         ["db", "verify"],
+        # 19-23: retired is frozen until reinstated; a review date passed is pointed out
+        ["providers", "retire", "Cheap Cal", "--reason", "lost its accreditation"],
+        ["providers", "edit", "Cheap Cal", "--contact", "x"],
+        ["providers", "reinstate", "Cheap Cal", "--reason", "accreditation restored"],
+        ["providers", "edit", "Cheap Cal", "--review-date", "2026-01-31"],
+        ["providers", "list"],
+        # 24-27: sending to it warns; a look-alike name; reinstating twice; verify
+        ["sendout", "create", "--provider", "Cheap Cal", "TH-001", "--reason", "urgent"],
+        ["providers", "add", "--name", "\u0421heap Cal"],
+        ["providers", "reinstate", "Cheap Cal", "--reason", "again"],
+        ["db", "verify"],
     ]  # fmt: skip
     answers = run_steps(db_url, steps)
     codes = [a[0] for a in answers]
-    assert codes == [0, 2, 2, 2, 0, 2, 0, 0, 2, 2, 2, 0, 1, 0, 2, 0, 2, 0, 0], answers
+    expected = [0, 2, 2, 2, 0, 2, 0, 0, 2, 2, 2, 0, 1, 0, 2, 0, 2, 0, 0]
+    expected += [0, 2, 0, 0, 0, 0, 2, 2, 0]
+    assert codes == expected, answers
     for code, _, err in answers:
         if code == 2:  # one line, never a traceback
             assert err.count("\n") == 1 and err.startswith("caltrack: "), err
@@ -94,7 +107,7 @@ def test_the_register_a_batch_sent_received_and_compared(
     batch = json.loads(answers[7][1])
     assert [i["asset_tag"] for i in batch["items"]] == ["TH-001", "TH-002"]
     assert (batch["po_number"], batch["cost"]) == ("PO-77", 250.0)
-    assert "cost: must be a number from 0" in answers[8][2]
+    assert "cost: must be an amount from 0 to 1,000,000,000" in answers[8][2]
     assert "no instrument with asset tag 'NOPE-1'" in answers[9][2]
     assert "TH-001 is already out in SO-1" in answers[10][2]
     assert "received TH-002 from CalCo Labs (SO-1: partly back)" in answers[11][1]
@@ -113,6 +126,14 @@ def test_the_register_a_batch_sent_received_and_compared(
     report = (tmp_path / "providers.csv").read_text(encoding="utf-8-sig")
     assert "CalCo Labs,Approved,1,2,2,0," in report
     assert answers[18][1].startswith("clean:"), answers[18]
+    assert "Cheap Cal is retired (lost its accreditation); reinstate it" in answers[20][2]
+    assert "reinstated provider Cheap Cal" in answers[21][1]
+    review = "warning: the review of Cheap Cal was due on 2026-01-31: QA should review"
+    assert review in answers[23][1]
+    assert review in answers[24][2] and "sent 1 instrument to Cheap Cal" in answers[24][1]
+    assert "mixes Cyrillic and Latin letters (U+0421" in answers[25][2]
+    assert "Cheap Cal is not retired" in answers[26][2]
+    assert answers[27][1].startswith("clean:"), answers[27]
     with open_lab(db_url, edit=False) as app:
         (record,) = app.calibrations.history("TH-002")
         assert (record.result, record.provider_kind, record.provider_name) == (

@@ -28,7 +28,7 @@ from app.ui.maintenance_tab import CALIBRATION_COLUMN
 from app.ui.models.instrument_table import COL_NEXT_DUE, COL_STATUS
 from tests.conftest import add_thermometer
 from tests.journeys.conftest import open_window
-from tests.journeys.person import Person, gone
+from tests.journeys.person import Person, gone, whole_headers
 
 TAG = "TH-001"
 Screenshot = Callable[[QWidget, str], None]
@@ -119,11 +119,14 @@ def test_a_repair_needing_calibration_takes_it_out_of_service_and_makes_it_due(
         "Repair",
         "needed before use",
         "Replaced the probe cable",
-        "alice",
         "180.50 EUR",
-        "48",
     ]
     assert "Out of service" in detail.status.text() and f"next due {today}" in detail.status.text()
+    # At 1280x800 every column title reads whole, and nothing scrolls sideways.
+    assert (window.width(), window.height()) == (1280, 800)
+    qtbot.waitUntil(lambda: table.horizontalHeader().length() <= table.viewport().width())
+    assert whole_headers(table) == [], "column titles cut off"
+    assert not table.horizontalScrollBar().isVisible(), "the log scrolls sideways"
     screenshot(window, "maintenance-log")
     # What is stored is what was shown.
     [stored] = app.upkeep.history(TAG)
@@ -137,6 +140,9 @@ def test_a_repair_needing_calibration_takes_it_out_of_service_and_makes_it_due(
 
     # Void it from the tab, with a reason: the thermometer is back as it was.
     person.click_cell(table, 0, 0)
+    # Who logged it and the downtime: under the table, for the event selected.
+    notes = detail.maintenance.notes.text()
+    assert "UTC by alice: Replaced the probe cable" in notes and "Downtime: 48 h" in notes
     person.click_button("Void event", within=window)
     reason = person.wait_for(ReasonDialog)
     person.write("logged on the wrong thermometer")

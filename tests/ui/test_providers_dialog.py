@@ -125,3 +125,36 @@ def test_what_is_typed_is_not_dropped_without_asking(
     dialog.provider_list.selectRow(1)
     assert dialog.name.text() == "Beta Cal" and dialog.number.text() == ""
     assert app.providers.get("Alpha Cal").accreditation_number == "", "nothing stored"
+
+
+def test_a_review_date_passed_is_pointed_out_and_a_retired_provider_is_only_reinstated(
+    qtbot: QtBot, app: CalTrack, runner: TaskRunner
+) -> None:
+    app.providers.add(ProviderInput(name="Late Review Cal", review_date="2026-01-31"))
+    app.providers.add(ProviderInput(name="Old Cal"))
+    app.providers.retire("Old Cal", reason="closed down")
+    dialog = open_dialog(qtbot, app, runner, editing=True)
+    table = dialog.provider_list
+    cells = [[table.item(r, c) for c in (0, 3)] for r in range(table.rowCount())]
+    states = {name.text(): state.text() for name, state in cells if name and state}
+    assert states == {"Late Review Cal": "review overdue", "Old Cal": "retired"}
+    table.selectRow(0)
+    assert dialog.current is not None and dialog.current.name == "Late Review Cal"
+    warning = "Warning: the review of Late Review Cal was due on 2026-01-31"
+    assert warning in dialog.heading.text()
+    # Choosing it to send out to says so too.
+    dialog.tabs.setCurrentIndex(1)
+    assert dialog.send_provider.currentData() == "Late Review Cal"
+    assert dialog.send_warning.isVisibleTo(dialog) and warning in dialog.send_warning.text()
+    dialog.tabs.setCurrentIndex(0)
+    # A retired provider cannot be edited: only reinstated.
+    table.selectRow(1)
+    assert dialog.current is not None and dialog.current.name == "Old Cal"
+    assert dialog.name.isReadOnly() and not dialog.approval.isEnabled()
+    assert not dialog.save_button.isEnabled() and not dialog.retire_button.isVisibleTo(dialog)
+    assert dialog.reinstate_button.isVisibleTo(dialog) and dialog.reinstate_button.isEnabled()
+    assert "Reinstate it to change it" in dialog.heading.text()
+    table.selectRow(0)
+    assert not dialog.name.isReadOnly() and dialog.retire_button.isVisibleTo(dialog)
+    assert not dialog.reinstate_button.isVisibleTo(dialog)
+    dialog.close()

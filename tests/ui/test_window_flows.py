@@ -23,7 +23,6 @@ from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.settings_dialog import SettingsDialog
 from app.ui.main_window import MainWindow
 from app.ui.tasks import Changes, TaskRunner
-from app.words import count
 from tests.ui.conftest import Shown
 from tests.ui.opened import closed, opened
 from tests.unit.qa_helpers import BOB, open_as, png
@@ -50,11 +49,36 @@ def test_reminder_is_non_modal_and_leads_to_the_list(
     qtbot.waitUntil(lambda: getattr(window, "reminder", None) is not None, timeout=5000)
     box: QMessageBox = window.reminder
     assert not box.isModal()
-    assert f"{count(counts['overdue'], 'instrument')} overdue" in box.text()
+    assert f"Overdue: {counts['overdue']:,} calibrations" in box.text()
     show = next(b for b in box.buttons() if b.text() == "Show overdue")
     show.click()
     qtbot.waitUntil(lambda: window.model.rowCount() == counts["overdue"], timeout=5000)
     assert window.status_filter == "overdue"
+
+
+def test_reminder_counts_every_schedule_kind(
+    qtbot: QtBot, window: MainWindow, demo_app: CalTrack
+) -> None:
+    """Issue 15: checks and maintenance have their place in the reminder beside the
+    calibrations, and a button to their filter chip."""
+    due = demo_app.schedules.counts()
+    # The demo lab has a check overdue, one due soon and a maintenance due soon.
+    assert (due.overdue["check"], due.due_soon["check"], due.due_soon["maintenance"]) == (1, 1, 1)
+    window.settings = UserSettings(reminders=True)
+    window.remind()
+    qtbot.waitUntil(lambda: getattr(window, "reminder", None) is not None, timeout=5000)
+    box: QMessageBox = window.reminder
+    soon, late = due.due_soon["calibration"], due.overdue["calibration"]
+    assert box.text() == (
+        f"Overdue: {late:,} calibrations, 1 checks, 0 maintenance.\n"
+        f"Due soon: {soon:,} calibrations, 1 checks, 1 maintenance."
+    )
+    labels = [b.text() for b in box.buttons()]
+    assert {"Show checks due", "Show maintenance due", "Later"} <= set(labels)
+    next(b for b in box.buttons() if b.text() == "Show checks due").click()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=5000)
+    assert window.status_filter == "check-due"
+    assert window.filter_buttons["check-due"].isChecked()
 
 
 def test_reminder_is_quiet_during_quiet_hours(qtbot: QtBot, window: MainWindow) -> None:

@@ -63,6 +63,22 @@ def test_second_session_is_refused_with_holder_named(db_file: Path) -> None:
         assert info.value.holder is not None and info.value.holder.user == "alice"
 
 
+def test_a_released_record_is_not_named_as_the_holder(db_file: Path) -> None:
+    """The OS lock is held but the holder record still is the last session's, which
+    released it (the new holder is between taking the lock and writing its record): the
+    refusal names nobody rather than someone who has gone."""
+    with EditorLock(db_file, ALICE, heartbeat_s=60) as held:
+        assert held.info is not None
+        gone = replace(held.info, user="carol", machine="LAB-PC-9", released=True)
+        write_holder(holder_path(db_file), gone)
+        other = EditorLock(db_file, BOB, heartbeat_s=60)
+        with pytest.raises(LockHeldError) as info:
+            other.acquire(timeout=0.1, poll_s=0.05)
+        assert "carol" not in str(info.value)
+        assert str(info.value) == "Database is locked for editing by another CalTrack session"
+        assert info.value.holder is None
+
+
 def test_waiting_acquire_gets_the_lock_when_freed(db_file: Path) -> None:
     first = EditorLock(db_file, ALICE, heartbeat_s=60)
     first.acquire()

@@ -281,8 +281,9 @@ def round_trip(source: CalTrack, target: CalTrack, fmt: str, tmp_path: Path) -> 
     """Export ``source``, import it into ``target``, export that, and compare."""
     first = source.transfer.export(fmt, tmp_path / "first")
     if fmt == "csv":
-        # Custody and the maintenance log are export only (see the README's Custody).
-        instruments_file, records_file, _custody, _log = (Path(f) for f in first.files)
+        # Custody, the maintenance log and the rest of issue 15's files are export only
+        # (see the README's Custody): only the register and the history go round.
+        instruments_file, records_file = (Path(f) for f in first.files[:2])
         sheets: dict[str, str | None] = {"instruments": None, "calibrations": None}
     else:
         instruments_file = records_file = Path(first.files[0])
@@ -296,7 +297,7 @@ def round_trip(source: CalTrack, target: CalTrack, fmt: str, tmp_path: Path) -> 
     second = target.transfer.export(fmt, tmp_path / "second")
     assert (second.instruments, second.calibrations) == (first.instruments, first.calibrations)
     if fmt == "csv":
-        for a, b in zip(first.files, second.files, strict=True):
+        for a, b in zip(first.files[:2], second.files[:2], strict=True):
             assert comparable(load_csv(Path(a))) == comparable(load_csv(Path(b)))
     else:
         for sheet in ("Instruments", "Calibrations"):
@@ -334,6 +335,17 @@ def test_a_round_trip_of_a_demo_database_loses_nothing(
     app: CalTrack, bob_app: CalTrack, tmp_path: Path
 ) -> None:
     app.demo.generate(60, seed=3)
+    # The demo's repair that needs a calibration before use set its instrument due on the
+    # repair's day; the maintenance log is export only, so no import could bring that
+    # due date back (an import derives it from the history). Voided, the rest goes round.
+    forced = [
+        event
+        for row in app.instruments.list(limit=None).rows
+        for event in app.upkeep.history(row.asset_tag)
+        if event.awaiting_calibration
+    ]
+    assert len(forced) == 1
+    app.upkeep.void(forced[0].id, "not part of the import round trip")
     fill(app)
     round_trip(app, bob_app, "csv", tmp_path)
 

@@ -17,6 +17,7 @@ from app.identity import Identity
 from app.services.dto import InstrumentChanges, MaintenanceInput
 from app.services.schedules import ScheduleInput
 from app.services.upkeep import parse_downtime
+from app.services.validation import clean_currency
 from tests.conftest import NOW, add_thermometer, state_for
 from tests.unit.qa_helpers import BOB, calibrate, open_as
 
@@ -329,3 +330,13 @@ def _void_routine_maintenance(app: CalTrack) -> None:
     app.upkeep.void(first, "never done")
     assert schedule() == (None, date(2026, 11, 20)), "none left: the next due stays"
     assert app.maintenance.verify().problems == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [("eur", "EUR"), (" chf ", "CHF"), ("€", "€"), ("", ""), ("\u0415UR", None), ("!!!", None)],
+)
+def test_a_currency_is_a_code_or_a_sign(text: str, kept: str | None) -> None:
+    errors: dict[str, str] = {}
+    assert clean_currency(text, errors) == (kept if kept is not None else text.strip().upper())
+    assert ("currency" in errors) == (kept is None), errors

@@ -58,6 +58,12 @@ def test_the_register_keeps_a_provider_edits_it_and_retires_it(app: CalTrack, db
     # Names compare like tags: case and look-alike letters are the same provider.
     with pytest.raises(ValidationError, match="already the provider 'CalCo Labs'"):
         app.providers.add(ProviderInput(name="CALCO LABS"))
+    # A Cyrillic С and а in "СаlCo Labs" would make a second provider that reads the
+    # same: refused as such a tag is, on add and on edit.
+    with pytest.raises(ValidationError, match="name: mixes Cyrillic and Latin letters"):
+        app.providers.add(ProviderInput(name="\u0421\u0430lCo Labs"))
+    with pytest.raises(ValidationError, match="name: mixes Latin and Cyrillic letters"):
+        app.providers.edit("CalCo Labs", ProviderChanges(name="Cal\u0421o Labs"))
     edited = app.providers.edit(
         "calco labs",
         ProviderChanges(approval="conditionally approved", scope="Temperature only"),
@@ -79,7 +85,20 @@ def test_the_register_keeps_a_provider_edits_it_and_retires_it(app: CalTrack, db
     assert [p.name for p in app.providers.list(include_retired=False)] == []
     with pytest.raises(ValidationError, match="retired"):
         app.sendouts.create("CalCo Labs", ["TH-001"])
+    # Retired stays as it was retired: only reinstating (QA, with a reason) changes it.
+    with pytest.raises(ValidationError, match=r"is retired .*reinstate it before changing"):
+        app.providers.edit("CalCo Labs", ProviderChanges(contact="new number"))
+    with pytest.raises(ValidationError, match="reason"):
+        app.providers.reinstate("CalCo Labs", reason="")
+    back = app.providers.reinstate("CalCo Labs", reason="accreditation renewed")
+    assert (back.retired, back.retire_reason, back.version) == (False, "", retired.version + 1)
+    with pytest.raises(ValidationError, match="CalCo Labs is not retired"):
+        app.providers.reinstate("CalCo Labs", reason="again")
+    assert app.providers.edit("CalCo Labs", ProviderChanges(contact="new number")).contact == (
+        "new number"
+    )
     assert app.maintenance.verify().clean
+    app.providers.retire("CalCo Labs", reason="accreditation withdrawn")
     # Changed behind CalTrack's back: verify's replay says so.
     tamper(db_url, "UPDATE provider SET approval = 'approved'")
     assert any("provider CalCo Labs" in p for p in app.maintenance.verify().problems)
@@ -131,8 +150,11 @@ def test_bad_input_to_a_batch_is_refused_with_the_reason(app: CalTrack) -> None:
     add_thermometer(app)
     add_thermometer(app, "TH-002")
     for kwargs, message in (
-        ({"cost": "-5"}, "cost: must be a number from 0"),
-        ({"cost": "1e99"}, "cost: must be a number from 0"),
+        ({"cost": "-5"}, "cost: must be an amount from 0 to 1,000,000,000"),
+        ({"cost": "1e99"}, "cost: must be an amount from 0"),
+        # The one cap of every cost (maintenance has it too): validation.MAX_COST.
+        ({"cost": "1000000000.01"}, "cost: must be an amount from 0 to 1,000,000,000"),
+        ({"cost": "nan"}, "cost: must be a number"),
         ({"cost": "lots"}, "cost: must be a number"),
         ({"sent_on": "2026-13-40"}, "sent_on"),
         ({"sent_on": "2099-01-01"}, "in the future"),

@@ -39,7 +39,24 @@ REFUSED = {
     "word joiner": ("TH-\u2060001", "U+2060 (WORD JOINER) at position 4"),
     "soft hyphen": ("TH\u00ad001", "U+00AD (SOFT HYPHEN) at position 3"),
     "hangul filler": ("TH-\u3164", "U+3164 (HANGUL FILLER) at position 4"),
+    # Letters of another alphabet drawn like Latin ones: no folding makes them the same.
+    "Cyrillic Т among Latin": (
+        "\u0422H-001",
+        "mixes Cyrillic and Latin letters (U+0422 (CYRILLIC CAPITAL LETTER TE) at position 1)",
+    ),
+    "all Cyrillic twins": ("\u0422\u041d-001", "written in Cyrillic letters that look like Latin"),
+    "Greek Η among Latin": ("T\u0397-001", "mixes Latin and Greek letters"),
 }
+
+
+ONE_ALPHABET = ["\u0422\u0435\u0441\u0442-1", "\u0394-1", "M\u00dcLLER-1", "\u00b5P-1"]
+
+
+@pytest.mark.parametrize("tag", ONE_ALPHABET)
+def test_a_tag_in_one_alphabet_is_kept(app: CalTrack, tag: str) -> None:
+    """Cyrillic or Greek that reads as itself (Тест, Δ), Latin with accents, a micro sign."""
+    add_thermometer(app, tag)
+    assert app.instruments.get(tag).asset_tag == tag
 
 
 @pytest.mark.parametrize("case", list(REFUSED))

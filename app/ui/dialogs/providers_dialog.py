@@ -179,11 +179,21 @@ class ProvidersDialog(QDialog):
         self.save_button.setToolTip("Save this provider (Ctrl+S)")
         self.retire_button = QPushButton("Re&tire…")
         self.retire_button.setToolTip("Stop using this provider (kept, with the reason)")
+        # A retired provider is kept as it was: taking it back into use is its one change.
+        self.reinstate_button = QPushButton("Re&instate…")
+        self.reinstate_button.setToolTip("Take this retired provider back into use")
+        self.reinstate_button.hide()
         self.new_button.clicked.connect(self.new_provider)
         self.save_button.clicked.connect(self.save_provider)
         self.retire_button.clicked.connect(self.retire_provider)
+        self.reinstate_button.clicked.connect(self.reinstate_provider)
         buttons = QHBoxLayout()
-        for button in (self.new_button, self.save_button, self.retire_button):
+        for button in (
+            self.new_button,
+            self.save_button,
+            self.retire_button,
+            self.reinstate_button,
+        ):
             button.setAutoDefault(False)
             buttons.addWidget(button)
         buttons.addStretch(1)
@@ -217,6 +227,13 @@ class ProvidersDialog(QDialog):
         self.send_reason.setMaxLength(NOTES_LEN)
         self.send_reason.setPlaceholderText("needed when the provider is not approved")
         self.send_form.add("reason", "Reaso&n:", self.send_reason, column=1)
+        self.send_provider.currentIndexChanged.connect(lambda _i: self._warn_review())
+        self.send_warning = QLabel("")
+        self.send_warning.setObjectName("noticeBox")
+        self.send_warning.setWordWrap(True)
+        self.send_warning.setTextFormat(Qt.TextFormat.PlainText)
+        self.send_warning.setAccessibleName("Provider review")
+        self.send_warning.hide()
         self.send_button = QPushButton("Sen&d out")
         self.send_button.setAutoDefault(False)
         self.send_button.clicked.connect(self.send_out)
@@ -248,6 +265,7 @@ class ProvidersDialog(QDialog):
         tab = QWidget()
         layout = QVBoxLayout(tab)
         layout.addLayout(send_row)
+        layout.addWidget(self.send_warning)
         layout.addWidget(QLabel("Batches (newest first):"))
         layout.addWidget(self.batch_list, 2)
         layout.addWidget(QLabel("Its instruments:"))
@@ -280,6 +298,7 @@ class ProvidersDialog(QDialog):
     def _loaded(self, loaded: Loaded, provider: str | None, batch: int | None) -> None:
         self.me, self.providers, self.batches = loaded
         self._show_role()
+        today = self._app.providers.today()
         _fill(
             self.provider_list,
             [
@@ -287,7 +306,9 @@ class ProvidersDialog(QDialog):
                     p.name,
                     p.approval_label,
                     p.review_date or "",
-                    "retired" if p.retired else "in use",
+                    "retired"
+                    if p.retired
+                    else ("review overdue" if p.review_overdue(today) else "in use"),
                 )
                 for p in self.providers
             ],
@@ -302,6 +323,7 @@ class ProvidersDialog(QDialog):
         for p in self.providers:
             if not p.retired:
                 self.send_provider.addItem(f"{p.name} ({p.approval_label.lower()})", p.name)
+        self._warn_review()
         _fill(
             self.batch_list,
             [
@@ -364,14 +386,19 @@ class ProvidersDialog(QDialog):
         self._set_may_edit()
 
     def _set_may_edit(self) -> None:
-        may = self.may_edit()
+        retired = self.current is not None and self.current.retired
+        may = self.may_edit() and not retired
         for edit in (self.name, self.review_date, self.body, self.number):
             edit.setReadOnly(not may)
         for text in (self.scope, self.contact):
             text.setReadOnly(not may)
         self.approval.setEnabled(may)
-        for button in (self.new_button, self.save_button, self.retire_button):
+        for button in (self.save_button, self.retire_button):
             button.setEnabled(may)
+        self.new_button.setEnabled(self.may_edit())
+        self.retire_button.setVisible(not retired)
+        self.reinstate_button.setVisible(retired)
+        self.reinstate_button.setEnabled(self.may_edit() and retired)
         sending = self.may_send()
         for widget in (
             self.send_button,
@@ -466,11 +493,17 @@ class ProvidersDialog(QDialog):
         if view is None:
             self.heading.setText("New provider")
         elif view.retired:
-            self.heading.setText(f"{view.name} — retired: {view.retire_reason}")
+            self.heading.setText(
+                f"{view.name} — retired: {view.retire_reason}. Reinstate it to change it."
+            )
         else:
             self.heading.setText(
                 f"{view.name} — saved by {view.updated_by} {view.updated_at:%Y-%m-%d %H:%M} UTC"
             )
+        warning = view.review_warning(self._app.providers.today()) if view else ""
+        if view is not None and not view.retired and warning:
+            self.heading.setText(f"{self.heading.text()}\nWarning: {warning}.")
+        self._set_may_edit()
 
     def _typed(self) -> ProviderInput:
         return ProviderInput(
@@ -542,6 +575,39 @@ class ProvidersDialog(QDialog):
                 )
 
         open_modal(dialog, done)
+
+    def reinstate_provider(self) -> None:
+        loaded = self.current
+        if not self.may_edit() or loaded is None or not loaded.retired:
+            return
+        dialog = ReasonDialog(
+            "Reinstate provider",
+            f"Why does the lab use {loaded.name} again? (It was retired: {loaded.retire_reason}.)",
+            parent=self,
+        )
+        providers = self._app.providers
+
+        def done(result: int) -> None:
+            if result:
+                reason = dialog.reason
+                self._run(
+                    lambda: providers.reinstate(
+                        loaded.name, reason=reason, expected_version=loaded.version
+                    ),
+                    self._provider_saved,
+                    "reinstating the provider",
+                    changes=Changes(providers=True),
+                )
+
+        open_modal(dialog, done)
+
+    def _warn_review(self) -> None:
+        """Under the send-out form: the chosen provider's review date has passed."""
+        name = str(self.send_provider.currentData() or "")
+        view = next((p for p in self.providers if p.name == name), None)
+        warning = view.review_warning(self._app.providers.today()) if view else ""
+        self.send_warning.setText(f"Warning: {warning}." if warning else "")
+        self.send_warning.setVisible(bool(warning))
 
     def _provider_saved(self, view: ProviderView) -> None:
         self.show_banner("")
