@@ -274,6 +274,10 @@ def _server_half_left_out(item: pytest.Item) -> bool:
     return SERVER_HALVES == "window" and INTEGRATION in path.parents
 
 
+def _in_journeys(item: pytest.Item) -> bool:
+    return JOURNEYS in Path(str(item.path)).resolve().parents
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything under tests/integration is the ``integration`` tier (``-m "not
     integration"`` runs the unit and window tiers only).
@@ -281,7 +285,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     The PostgreSQL half of a ``sqlite_only`` test is skipped with the marker's reason. A
     test on both backends that also takes ``db_path`` would read or write a file the
     server half never made: a mistake in the test, reported at collection.
+
+    A file named on the command line is collected even where ``pytest_ignore_collect``
+    would leave it out, so ``./run-tests tests/unit/test_x.py`` ran it twice (offscreen
+    and again beside the journeys): each process keeps only its own side.
     """
+    journeys_run = os.environ.get("CALTRACK_JOURNEYS") == "1"
+    other_side = [i for i in items if _in_journeys(i) != journeys_run]
+    if other_side:
+        config.hook.pytest_deselected(items=other_side)
+        items[:] = [i for i in items if _in_journeys(i) == journeys_run]
     for item in items:
         if INTEGRATION in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.integration)

@@ -48,6 +48,7 @@ from app.services.lookups import require_instrument
 from app.services.settings import due_soon_days
 from app.services.snapshots import created, diff, schedule_snapshot
 from app.vocabulary import SCHEDULE_ROW_KINDS, ScheduleRowKind
+from app.words import count
 
 ENTITY = "schedule"
 # The kinds a schedule row may have; calibration's schedule is the instrument's own.
@@ -577,7 +578,7 @@ class DueCounts:
         """ "Due soon: 175 calibrations, 12 checks, 3 maintenance"."""
         counts = self.due_soon if which == "due_soon" else self.overdue
         title = "Due soon" if which == "due_soon" else "Overdue"
-        parts = [f"{counts.get(k, 0)} {KIND_PLURALS[k]}" for k in KIND_PLURALS]
+        parts = [count(counts.get(k, 0), k, KIND_PLURALS[k]) for k in KIND_PLURALS]
         return f"{title}: {', '.join(parts)}"
 
 

@@ -23,6 +23,7 @@ from app.ui.dialogs.reason_dialog import ReasonDialog
 from app.ui.dialogs.settings_dialog import SettingsDialog
 from app.ui.main_window import MainWindow
 from app.ui.tasks import Changes, TaskRunner
+from app.words import count
 from tests.ui.conftest import Shown
 from tests.ui.opened import closed, opened
 from tests.unit.qa_helpers import BOB, open_as, png
@@ -49,7 +50,7 @@ def test_reminder_is_non_modal_and_leads_to_the_list(
     qtbot.waitUntil(lambda: getattr(window, "reminder", None) is not None, timeout=5000)
     box: QMessageBox = window.reminder
     assert not box.isModal()
-    assert f"Overdue: {counts['overdue']:,} calibrations" in box.text()
+    assert f"Overdue: {count(counts['overdue'], 'calibration')}" in box.text()
     show = next(b for b in box.buttons() if b.text() == "Show overdue")
     show.click()
     qtbot.waitUntil(lambda: window.model.rowCount() == counts["overdue"], timeout=5000)
@@ -70,8 +71,8 @@ def test_reminder_counts_every_schedule_kind(
     box: QMessageBox = window.reminder
     soon, late = due.due_soon["calibration"], due.overdue["calibration"]
     assert box.text() == (
-        f"Overdue: {late:,} calibrations, 1 checks, 0 maintenance.\n"
-        f"Due soon: {soon:,} calibrations, 1 checks, 1 maintenance."
+        f"Overdue: {count(late, 'calibration')}, 1 check, 0 maintenance.\n"
+        f"Due soon: {count(soon, 'calibration')}, 1 check, 1 maintenance."
     )
     labels = [b.text() for b in box.buttons()]
     assert {"Show checks due", "Show maintenance due", "Later"} <= set(labels)

@@ -34,7 +34,7 @@ def test_calibration_is_the_first_schedule_and_others_follow(app: CalTrack) -> N
     kinds = [s.kind for s in app.schedules.list("TH-001")]
     assert kinds == ["calibration", "check", "maintenance"]
     counts = app.schedules.counts()
-    assert counts.sentence() == "Due soon: 0 calibrations, 1 checks, 0 maintenance"
+    assert counts.sentence() == "Due soon: 0 calibrations, 1 check, 0 maintenance"
 
     app.schedules.clear("TH-001", "maintenance", reason="sold the pump")
     assert [s.kind for s in app.schedules.list("TH-001")] == ["calibration", "check"]
