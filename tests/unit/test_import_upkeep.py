@@ -76,10 +76,11 @@ def test_schedule_rows_go_through_the_schedule_rules(lab: CalTrack, tmp_path: Pa
             "Asset tag: no instrument 'NOPE-1' in the database; import the instruments "
             "first or correct the tag"
         ],
-        # Cyrillic letters that look like TH-001 are another tag, named as written.
+        # Cyrillic letters that look like TH-001 are refused as the typed tag is.
         5: [
-            "Asset tag: no instrument '\u0422\u041d-001' in the database; import the "
-            "instruments first or correct the tag"
+            "Asset tag: is written in Cyrillic letters that look like Latin ones (U+0422 "
+            "(CYRILLIC CAPITAL LETTER TE) at position 1), so it could pass for another; "
+            "type it again in one alphabet"
         ],
         6: ["Every: '3x' is not an interval: a whole number and d or m, as 30d or 6m"],
         7: ["Grace days: must be between 0 and 3650 days"],
@@ -265,7 +266,7 @@ def test_maintenance_rows_go_through_the_maintenance_rules(lab: CalTrack, tmp_pa
             "maintenance, cleaning, damage_found, malfunction, repair, modification, "
             "firmware_update, or leave those lines out"
         ],
-        4: ["Cost: must be at most 1,000,000,000 (got 1e999)"],
+        4: ["Cost: must be an amount from 0 to 1,000,000,000 (got 1e999)"],
         5: ["Currency: goes with a cost; give the cost too"],
         6: ["Downtime (hours): must be at most 87840 hours (ten years)"],
         8: ["Calibrate before use: 'maybe' is neither yes nor no"],
