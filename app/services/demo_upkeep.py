@@ -36,7 +36,9 @@ LATE_OUT_DAYS = 12
 
 class _Earlier:
     """The demo's clock moved back ``days`` days: a check-out made then (the only way
-    to have one late back today is to have taken it out in the past)."""
+    to have one late back today is to have taken it out in the past), a schedule set
+    before the work that moved it (a schedule only moves forward: work dated before it
+    was set does not count)."""
 
     def __init__(self, clock: Clock, days: int) -> None:
         self._clock = clock
@@ -64,7 +66,10 @@ def add_upkeep_demo(
     def ago(days: int) -> date:
         return today - timedelta(days=days)
 
-    schedules = ScheduleService(uow=uow, identity=identity, clock=clock)
+    def schedules_then(days: int) -> ScheduleService:
+        """Schedules as set ``days`` days ago."""
+        return ScheduleService(uow=uow, identity=identity, clock=_Earlier(clock, days))
+
     checks = CheckService(uow=uow, identity=identity, clock=clock)
     upkeep = UpkeepService(uow=uow, identity=identity, clock=clock)
     providers = ProviderService(uow=uow, identity=identity, clock=clock)
@@ -76,7 +81,7 @@ def add_upkeep_demo(
 
     # Intermediate checks: one due soon, one overdue, one done lately.
     for tag, every, done in ((t[0], "90d", 80), (t[1], "90d", 104), (t[2], "6m", 20)):
-        schedules.set(tag, ScheduleInput(kind="check", every=every, grace_days=3))
+        schedules_then(done + 10).set(tag, ScheduleInput("check", every=every, grace_days=3))
         checks.add(
             tag,
             CheckInput(
@@ -90,7 +95,7 @@ def add_upkeep_demo(
         counts["checks"] += 1
     # Maintenance schedules: one due soon, one done lately.
     for tag, every, done in ((t[3], "12m", 350), (t[4], "6m", 25)):
-        schedules.set(tag, ScheduleInput(kind="maintenance", every=every))
+        schedules_then(done + 10).set(tag, ScheduleInput(kind="maintenance", every=every))
         upkeep.add(
             tag,
             MaintenanceInput(
