@@ -60,7 +60,18 @@ _C = INSTRUMENTS.c
 # (one indexed probe per row, and never more than one match).
 CUSTODY = table_of(Custody)
 HOLDER = CUSTODY.c.holder
-WITH_HOLDER = INSTRUMENTS.outerjoin(CUSTODY, CUSTODY.c.open_instrument_id == _C.id)
+# When its next intermediate check is due: its active check schedule, one at most (the
+# schedule table is unique by instrument and kind), read with the holder.
+CHECK_SCHEDULE = table_of(InstrumentSchedule).alias("check_schedule")
+NEXT_CHECK = CHECK_SCHEDULE.c.next_due
+WITH_HOLDER = INSTRUMENTS.outerjoin(CUSTODY, CUSTODY.c.open_instrument_id == _C.id).outerjoin(
+    CHECK_SCHEDULE,
+    and_(
+        CHECK_SCHEDULE.c.instrument_id == _C.id,
+        CHECK_SCHEDULE.c.kind == "check",
+        CHECK_SCHEDULE.c.active.is_(True),
+    ),
+)
 
 SORT_COLUMNS: dict[str, Any] = {
     name: _C[name]
@@ -75,7 +86,7 @@ SORT_COLUMNS: dict[str, Any] = {
         "last_calibrated",
         "next_due",
     )
-} | {"holder": HOLDER}
+} | {"holder": HOLDER, "next_check": NEXT_CHECK}
 
 LIST_COLUMNS = (
     *(
@@ -98,6 +109,8 @@ LIST_COLUMNS = (
         )
     ),
     HOLDER,
+    NEXT_CHECK.label("next_check"),
+    CHECK_SCHEDULE.c.due_before_use.label("check_before_use"),
 )
 
 
@@ -123,6 +136,8 @@ class ListRow(NamedTuple):
     calibration_requirement: str
     review_reason: str
     holder: str | None  # who has it now (issue 15); None: nobody
+    next_check: date | None  # its active check schedule's next due (issue 15)
+    check_before_use: bool | None  # that schedule is due before the next use; None: none
 
 
 def _row_by_name(row: Any) -> ListRow:
@@ -223,8 +238,9 @@ def list_statement(
         )
         for i in range(terms)
     ]
-    # The holder's join only where the holder is read, searched or sorted by.
-    source = WITH_HOLDER if what == "rows" or terms or sort == "holder" else INSTRUMENTS
+    # The holder's (and next check's) join only where they are read, searched or sorted by.
+    joined = what == "rows" or terms or sort in ("holder", "next_check")
+    source = WITH_HOLDER if joined else INSTRUMENTS
     if what == "count":
         return select(func.count()).select_from(source).where(*conds)
     column = SORT_COLUMNS.get(sort, _C.next_due)

@@ -56,6 +56,10 @@ class InstrumentRow:
     requirement: Requirement
     review_reason: str  # why QA is to review its data; "" when nothing is to review
     holder: str | None = None  # who has it now (its open check-out); None: nobody
+    # When its next intermediate check is due (its active check schedule), and whether
+    # that check is due before the next use; None, None: no check schedule.
+    next_check: date | None = None
+    check_before_use: bool | None = None
 
 
 @dataclass(frozen=True)

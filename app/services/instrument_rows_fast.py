@@ -36,6 +36,8 @@ _ROW_SOURCES = {
     "requirement": "calibration_requirement",
     "review_reason": "review_reason",
     "holder": "holder",
+    "next_check": "next_check",
+    "check_before_use": "check_before_use",
 }
 
 
@@ -91,6 +93,8 @@ def fast_rows_agree(row_of: Callable[[ListRow, date, int], InstrumentRow]) -> bo
             "periodic",
             "",
             "Dana",
+            date(2026, 2, 20),
+            False,
         ),
         ListRow(
             8,
@@ -107,6 +111,8 @@ def fast_rows_agree(row_of: Callable[[ListRow, date, int], InstrumentRow]) -> bo
             1,
             "not_required",
             "next due before last calibration",
+            None,
+            None,
             None,
         ),
         ListRow(
@@ -125,6 +131,8 @@ def fast_rows_agree(row_of: Callable[[ListRow, date, int], InstrumentRow]) -> bo
             "verify_before_use",
             "",
             None,
+            None,
+            True,
         ),
     ]
     return filled_rows(samples, today, 30) == [row_of(r, today, 30) for r in samples]

@@ -107,6 +107,8 @@ def row_of(r: Any, today: date, soon_days: int) -> InstrumentRow:
         requirement=r.calibration_requirement,
         review_reason=r.review_reason,
         holder=r.holder,
+        next_check=r.next_check,
+        check_before_use=r.check_before_use,
     )
 
 

@@ -639,8 +639,9 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         # The detail pane's readings table needs about 520 px for its eight columns; the
-        # register's five important columns fit in the rest at 1280 px.
-        self.splitter.setSizes([740, 540])
+        # register's important columns (issue 15 added the next check and who has it)
+        # fit in the rest at 1280 px.
+        self.splitter.setSizes([760, 520])
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 

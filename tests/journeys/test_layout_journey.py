@@ -74,7 +74,16 @@ def test_register_at_laptop_size_shows_the_important_columns_whole(
 ) -> None:
     assert (demo_window.width(), demo_window.height()) == LAPTOP
     columns = visible_columns(demo_window)
-    assert columns[:5] == ["asset_tag", "description", "status", "next_due", "location"]
+    # Issue 15: who has it and when its next check is due, beside when its calibration is.
+    assert columns == [
+        "asset_tag",
+        "description",
+        "status",
+        "next_due",
+        "next_check",
+        "location",
+        "holder",
+    ]
     header = demo_window.table.horizontalHeader()
     viewport = demo_window.table.viewport().width()
     keys = [key for key, _label, _sort in COLUMNS]

@@ -11,6 +11,7 @@ from app.bootstrap import CalTrack
 from app.ui.models.instrument_table import (
     COL_STATUS,
     COL_TAG,
+    COLUMNS,
     ID_ROLE,
     LOADING,
     PAGE,
@@ -59,6 +60,25 @@ def test_status_has_text_icon_and_colour(demo_app: CalTrack) -> None:
     assert not model.data(index, Qt.ItemDataRole.DecorationRole).isNull()
     assert model.data(index, Qt.ItemDataRole.ForegroundRole).name() == "#c62828"
     assert "due" in model.data(index, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_next_check_shows_the_check_schedule(demo_app: CalTrack) -> None:
+    """The demo's check schedules show in the register's Next check column (issue 15);
+    an instrument without one shows nothing there."""
+    model = loaded_model(demo_app)
+    column = [key for key, _label, _sort in COLUMNS].index("next_check")
+    due = dict(demo_app.schedules.due(["check"]))
+    assert due, "the demo has checks due"
+    for tag, view in due.items():
+        row = model.row_of(demo_app.instruments.get(tag).id)
+        assert row is not None
+        index = model.index(row, column)
+        model.data(index)  # ask for the page
+        shown = "before use" if view.status == "before-use" else str(view.next_due)
+        assert model.data(index) == shown, tag
+    without = demo_app.instruments.list(status="retired", limit=1).rows[0]
+    row = model.row_of(without.id)
+    assert row is not None and model.data(model.index(row, column)) == ""
 
 
 def test_header_click_asks_the_database_to_sort(qtbot: QtBot, demo_app: CalTrack) -> None:

@@ -210,3 +210,26 @@ def _void_the_latest_check(app: CalTrack) -> None:
         "overdue",
     )
     assert app.maintenance.verify().problems == []
+
+
+def test_the_register_shows_when_the_next_check_is_due_and_sorts_by_it(app: CalTrack) -> None:
+    """Issue 15's "the register shows ... when its next check is due": the list rows
+    carry the active check schedule's next due (before use when that comes first)."""
+    for tag in ("TH-001", "TH-002", "TH-003"):
+        add_thermometer(app, tag)
+    app.schedules.set("TH-001", ScheduleInput("check", every="3m"))
+    app.schedules.set("TH-002", ScheduleInput("check", every="1m", before_use=True))
+    app.schedules.set("TH-003", ScheduleInput("maintenance", every="1m"))
+    ids = app.instruments.list_ids(sort="next_check")
+    rows = app.instruments.rows(ids)
+    seen = {rows[i].asset_tag: (rows[i].next_check, rows[i].check_before_use) for i in ids}
+    assert seen == {
+        "TH-001": (date(2027, 2, 23), False),
+        "TH-002": (date(2026, 12, 23), True),
+        "TH-003": (None, None),  # a maintenance schedule is no check
+    }
+    with_check = [rows[i].asset_tag for i in ids if rows[i].next_check is not None]
+    assert with_check == ["TH-002", "TH-001"]  # soonest first
+    app.schedules.clear("TH-001", "check", reason="checked by calibration only")
+    (row,) = app.instruments.rows(app.instruments.list_ids(search="TH-001")).values()
+    assert (row.next_check, row.check_before_use) == (None, None)  # cleared: none shown

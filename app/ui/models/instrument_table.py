@@ -50,25 +50,37 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("interval_days", "Interval (days)", None),
     # Who has it now (its open check-out, issue 15); empty while nobody has it out.
     ("holder", "With", "holder"),
+    # When its next intermediate check is due (its check schedule, issue 15).
+    ("next_check", "Next check", "next_check"),
 )
 COL_TAG, COL_STATUS, COL_NEXT_DUE, COL_DESCRIPTION = 0, 1, 2, 3
 # What a register shows before the person picks columns (View → Columns): what they
 # look for first. The rest stays one click away rather than pushed off the right edge.
-SHOWN_FIRST = ("asset_tag", "description", "status", "next_due", "location", "holder")
+SHOWN_FIRST = (
+    "asset_tag",
+    "description",
+    "status",
+    "next_due",
+    "next_check",
+    "location",
+    "holder",
+)
 # Widths from a sample of typical content (in the window's font), so they fit any DPI.
 WIDTH_SAMPLES = {
     "asset_tag": "TH-000042",
     "status": "Not yet calibrated",
     "next_due": "2026-12-31",
-    # Leaves room for the "With" column at 1280 px (issue 15); longer ones are elided.
-    "description": "GPS-disciplined clock",
+    # Leaves room for the "Next check" and "With" columns at 1280 px (issue 15); longer
+    # descriptions are elided (the whole text is in the detail pane).
+    "description": "Digital multimeter",
     "manufacturer": "Fluke Calibration",
     "model": "1524-P1-256",
     "serial_number": "SN-12345678",
-    "location": "Incoming inspection",
+    "location": "Metrology room",
     "last_calibrated": "Last calibrated",
     "interval_days": "Interval (days)",
-    "holder": "Dana W.",
+    "holder": "Dana",
+    "next_check": "2026-12-31",
 }
 LOADING = "…"
 
@@ -78,6 +90,11 @@ def _display(row: InstrumentRow, key: str) -> str:
         return STATUS_TEXT.get(row.due_status, row.due_status)
     if key == "next_due":
         return row.next_due.isoformat() if row.next_due else "—"
+    if key == "next_check":
+        # Due before the next use comes first: it must be done before anyone takes it.
+        if row.check_before_use:
+            return "before use"
+        return row.next_check.isoformat() if row.next_check else ""
     value = getattr(row, key)
     if isinstance(value, date):
         return value.isoformat()
