@@ -57,6 +57,7 @@ from app.services.provider_export import (
 )
 from app.services.provider_export import SHEETS as PROVIDER_SHEETS
 from app.services.review import instrument_problems, record_problems, sentence
+from app.services.sendouts import recorded_batches
 from app.services.settings import lab_metrology
 from app.services.snapshots import diff, instrument_snapshot
 from app.services.tolerance import opens_case
@@ -1039,7 +1040,12 @@ class TransferService:
         rows = [r for r in plan.rows if r.line not in plan.excluded]
         instruments = self._existing(uow, [r.tag for r in rows])
         writer = SendoutRows(
-            uow, audit, self._identity, self._clock.today(), plan.mapping.header_of
+            uow,
+            audit,
+            self._identity,
+            self._clock.today(),
+            plan.mapping.header_of,
+            recorded_batches(uow),
         )
         done = 0
         for batch in batches_of(rows):

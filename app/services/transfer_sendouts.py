@@ -24,7 +24,7 @@ from app.identity import Identity
 from app.plain_text import tag_key
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.audit import AuditChainWriter
-from app.services.sendouts import ImportedBatch, batch_key, import_batch_in, recorded_batches
+from app.services.sendouts import ImportedBatch, batch_key, import_batch_in
 from app.services.transfer_model import PreviewRow, RowIssue
 from app.services.transfer_rows import PlannedRow
 
@@ -50,6 +50,8 @@ class SendoutRows:
     identity: Identity
     today: date
     header_of: Callable[[str], str | None]
+    # The batches already here (``recorded_batches``), read once per import.
+    recorded: Mapping[tuple[object, ...], str]
 
     def batch(
         self, rows: Sequence[PlannedRow], instruments: Mapping[str, Instrument], reason: str
@@ -92,10 +94,10 @@ class SendoutRows:
         provider = self.uow.providers.get_by_name(str(first.values.get("provider", "")))
         if provider is not None:
             key = batch_key(provider.id, first.batch_fields[1], [i.id for i in found])
-            name = recorded_batches(self.uow).get(key)
-            if name is not None:
+            known = self.recorded.get(key)
+            if known is not None:
                 return {
-                    r.line: PreviewRow(r.line, "unchanged", r.tag, f"already recorded as {name}")
+                    r.line: PreviewRow(r.line, "unchanged", r.tag, f"already recorded as {known}")
                     for r in rows
                 }, True
         entry = ImportedBatch(

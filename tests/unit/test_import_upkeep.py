@@ -77,10 +77,11 @@ def test_schedule_rows_go_through_the_schedule_rules(lab: CalTrack, tmp_path: Pa
             "Asset tag: no instrument 'NOPE-1' in the database; import the instruments "
             "first or correct the tag"
         ],
-        # Cyrillic letters that look like TH-001 are another tag, named as written.
+        # Cyrillic letters that look like TH-001 are refused as a look-alike.
         5: [
-            "Asset tag: no instrument '\u0422\u041d-001' in the database; import the "
-            "instruments first or correct the tag"
+            "Asset tag: is written in Cyrillic letters that look like Latin ones (U+0422 "
+            "(CYRILLIC CAPITAL LETTER TE) at position 1), so it could pass for another; type "
+            "it again in one alphabet"
         ],
         6: ["Every: '3x' is not an interval: a whole number and d or m, as 30d or 6m"],
         7: ["Grace days: must be between 0 and 3650 days"],
@@ -294,7 +295,7 @@ def test_maintenance_rows_go_through_the_maintenance_rules(lab: CalTrack, tmp_pa
             "maintenance, cleaning, damage_found, malfunction, repair, modification, "
             "firmware_update, or leave those lines out"
         ],
-        4: ["Cost: must be at most 1,000,000,000 (got 1e999)"],
+        4: ["Cost: must be an amount from 0 to 1,000,000,000 (got 1e999)"],
         5: ["Currency: goes with a cost; give the cost too"],
         6: ["Downtime (hours): must be at most 87840 hours (ten years)"],
         8: ["Calibrate before use: 'maybe' is neither yes nor no"],
@@ -392,7 +393,7 @@ def test_custody_rows_are_history_and_only_an_open_one_meets_todays_rules(
         "NOPE-1,Sam,,2026-11-01 08:00:00,,,,,\n"
         "\u0422\u041d-002,Sam,,2026-11-01 08:00:00,,,,,\n"
         "TH-002,Sam,,2026-02-30 08:00:00,,,,,\n"
-        "TH-002,Sam,,2026-11-01 08:00:00,,2026-10-01 08:00:00,,,\n"
+        "TH-002,Sam,,2026-11-01 08:30:00,,2026-10-01 08:00:00,,,\n"
         "TH-002,Sam,,2026-11-02 08:00:00,,,,2026-11-03 08:00:00,\n"
         "TH-002,Sam,,2026-11-04 08:00:00,,,,2026-11-05 10:00:00,scanned the wrong one\n"
         "X-oos,Sam,,2026-11-06 08:00:00,,,,,\n",
@@ -400,7 +401,7 @@ def test_custody_rows_are_history_and_only_an_open_one_meets_todays_rules(
     options = ImportOptions(kind="custody")
     preview = lab.transfer.preview(path, options)
     errors = errors_by_line(preview)
-    assert errors.pop(8)[0].startswith("Asset tag: contains")
+    assert errors.pop(8)[0].startswith("Asset tag: is written in Cyrillic letters")
     assert errors.pop(9)[0].startswith("Out (UTC): ")
     assert errors == {
         4: [
@@ -412,7 +413,7 @@ def test_custody_rows_are_history_and_only_an_open_one_meets_todays_rules(
             "Asset tag: no instrument 'NOPE-1' in the database; import the instruments first "
             "or correct the tag"
         ],
-        10: ["Back (UTC): 2026-10-01 08:00:00 is before it was checked out (2026-11-01 08:00:00)"],
+        10: ["Back (UTC): 2026-10-01 08:00:00 is before it was checked out (2026-11-01 08:30:00)"],
         11: [
             "Void reason: the record is marked voided but has no void reason; a voided record "
             "needs one"
