@@ -1,5 +1,6 @@
 """CLI commands: import and export of instruments, calibration history, and issue 15's
-check and maintenance schedules, intermediate checks, maintenance log and providers.
+check and maintenance schedules, intermediate checks, maintenance log, providers, custody
+and send-outs.
 
 ``import`` prints the preview (how the file was read, the mapping, every row's
 problem with its line and column) and writes only when every row is fine: exit 2 and
@@ -258,7 +259,7 @@ def register(sub: Any) -> None:
         "import",
         cmd_import,
         "import instruments, calibration history, schedules, intermediate checks, the "
-        "maintenance log or providers from CSV or XLSX (all rows or none)",
+        "maintenance log, providers, custody or send-outs from CSV or XLSX (all rows or none)",
         json=True,
     )
     imp.add_argument("kind", choices=KINDS)

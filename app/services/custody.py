@@ -10,7 +10,11 @@ The one home of the custody rules, for the window, the command line and an impor
 - an instrument has one holder at a time: checking out one that is out, or checking
   in one that is not, is an error that says who has it or that nobody does;
 - a wrong entry is voided with a reason, never deleted (voiding an open check-out
-  leaves the instrument with nobody).
+  leaves the instrument with nobody);
+- an imported check-out (``import_in``) is history, as an imported calibration is: a
+  returned or voided one is kept as it was (the check-out rules judged it then), and
+  an open one is refused only for what is true now: someone has the instrument here,
+  it is at a provider, or it is retired or lost (``gone_refusal``).
 
 Every change is audited in its own transaction (entity ``custody``), and ``db verify``
 replays the trail against the table.
@@ -19,14 +23,15 @@ replays the trail against the table.
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from app.clock import Clock
 from app.db.models import Custody, Instrument
 from app.errors import ConflictError, ConflictSide, NotFoundError, ValidationError
 from app.identity import Identity
-from app.limits import NOTES_LEN, SHORT_LEN
-from app.plain_text import tag_problem
+from app.limits import NOTES_LEN, SHORT_LEN, USER_LEN
+from app.plain_text import tag_key, tag_problem
 from app.repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from app.services.accounts import ROLE_RANK, require_role, user_view
 from app.services.audit import AuditChainWriter
@@ -66,7 +71,7 @@ def checkout_refusal(uow: UnitOfWork, instrument: Instrument, today: date) -> st
     if at_provider:
         return at_provider_text(tag, at_provider[instrument.id])
     if instrument.status != "in_service":
-        return f"{tag} is {instrument.status.replace('_', ' ')}: it may not be used"
+        return status_refusal(instrument)
     due = instrument.next_due
     periodic = instrument.calibration_requirement == "periodic"
     if periodic and due is not None and add_days(due, instrument.grace_days) < today:
@@ -78,6 +83,20 @@ def checkout_refusal(uow: UnitOfWork, instrument: Instrument, today: date) -> st
     if pending:
         return f"{tag} needs its {' and '.join(pending)} before use: record it first"
     return ""
+
+
+# The states no check-out may start from, whenever it was made (what an imported open
+# check-out is judged by: the others are about the day it went out).
+GONE = ("retired", "lost")
+
+
+def status_refusal(instrument: Instrument) -> str:
+    return f"{instrument.asset_tag} is {instrument.status.replace('_', ' ')}: it may not be used"
+
+
+def gone_refusal(instrument: Instrument) -> str:
+    """Why an instrument may not be out at all now ("" when it may): retired or lost."""
+    return status_refusal(instrument) if instrument.status in GONE else ""
 
 
 def at_provider_text(tag: str, batch_id: int) -> str:
@@ -128,6 +147,115 @@ def _require_tag(uow: UnitOfWork, tag: str) -> Instrument:
     if not text:
         raise ValidationError({"scanned_tag": "give an asset tag"})
     return require_instrument(uow, text)
+
+
+@dataclass(frozen=True)
+class ImportedCheckout:
+    """A check-out as a file records it (an export's Custody sheet): see ``import_in``."""
+
+    holder: str
+    out_at: datetime
+    place: str = ""
+    out_by: str = ""  # "": the importing user
+    due_back: date | None = None
+    in_at: datetime | None = None  # None: still out (unless voided)
+    in_by: str = ""
+    override_reason: str = ""
+    voided_at: datetime | None = None
+    voided_by: str = ""
+    void_reason: str = ""
+
+
+def custody_key(tag: str, out_at: datetime | None) -> tuple[object, ...]:
+    """How an imported check-out is recognised as already here: its instrument and the
+    second it went out (a spreadsheet keeps no microseconds)."""
+    return (tag_key(tag), out_at.replace(microsecond=0) if out_at else None)
+
+
+def import_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    instrument: Instrument,
+    entry: ImportedCheckout,
+    reason: str,
+) -> Custody:
+    """Record an imported check-out as history, in the caller's transaction.
+
+    A returned or voided one is kept as it was: the check-out rules judged it on the
+    day it went out, and it arms no before-use schedule. An open one is refused when
+    someone has the instrument here, when it is at a provider, or when it is retired or
+    lost (``gone_refusal``); its recorded QA override reason is kept.
+    """
+    require_role(uow, identity, "technician", "import check-outs")
+    errors: dict[str, str] = {}
+    who = clean_text("holder", entry.holder, SHORT_LEN, errors)
+    if not who and "holder" not in errors:
+        errors["holder"] = "say who had the instrument"
+    where = clean_text("place", entry.place, SHORT_LEN, errors)
+    why = clean_text("override_reason", entry.override_reason, NOTES_LEN, errors)
+    out_by = clean_text("out_by", entry.out_by, USER_LEN, errors) or identity.user
+    in_by = clean_text("in_by", entry.in_by, USER_LEN, errors) or identity.user
+    voided_by = clean_text("voided_by", entry.voided_by, USER_LEN, errors) or identity.user
+    void_reason = clean_text("void_reason", entry.void_reason, NOTES_LEN, errors, multiline=True)
+    now = audit.now
+    if entry.out_at > now:
+        errors["out_at"] = f"{entry.out_at} is in the future; give when it went out"
+    for name, moment in (("in_at", entry.in_at), ("voided_at", entry.voided_at)):
+        if moment is not None and moment < entry.out_at:
+            errors[name] = f"{moment} is before it was checked out ({entry.out_at})"
+        elif moment is not None and moment > now:
+            errors[name] = f"{moment} is in the future"
+    if entry.due_back is not None and entry.due_back < entry.out_at.date():
+        errors["due_back"] = f"{entry.due_back} is before it was checked out ({entry.out_at})"
+    voided = bool(void_reason) or entry.voided_at is not None
+    if voided and not void_reason and "void_reason" not in errors:
+        errors["void_reason"] = "the check-out is marked voided but has no void reason"
+    if errors:
+        raise ValidationError(errors)
+    still_out = entry.in_at is None and not voided
+    tag = instrument.asset_tag
+    if still_out:
+        current = uow.custody.open_for(instrument.id)
+        if current is not None:
+            raise ValidationError(
+                {
+                    "in_at": f"{tag} is checked out here already (to {current.holder}); an "
+                    "open check-out is imported only for an instrument nobody has"
+                }
+            )
+        at_provider = uow.sendouts.open_items_of([instrument.id])
+        if at_provider:
+            raise ValidationError({"in_at": at_provider_text(tag, at_provider[instrument.id])})
+        if refusal := gone_refusal(instrument):
+            raise ValidationError({"asset_tag": refusal})
+    obj = Custody(
+        instrument_id=instrument.id,
+        holder=who,
+        place=where,
+        due_back=entry.due_back,
+        override_reason=why,
+        out_at=entry.out_at,
+        out_by=out_by,
+        in_at=entry.in_at,
+        in_by=in_by if entry.in_at is not None else None,
+        open_instrument_id=instrument.id if still_out else None,
+        voided_at=(entry.voided_at or now) if voided else None,
+        voided_by=voided_by if voided else None,
+        void_reason=void_reason if voided else None,
+        updated_at=now,
+        updated_by=identity.user,
+    )
+    uow.custody.add(obj)
+    audit.record(
+        ENTITY,
+        obj.id,
+        custody_label(instrument, obj.id),
+        "check_out",
+        created(custody_snapshot(obj)),
+        reason,
+    )
+    return obj
 
 
 class CustodyService:

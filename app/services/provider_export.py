@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.provider_views import APPROVAL_LABELS
+from app.services.transfer_mapping import exported_columns
 from app.storage.tables import Cell
 
 PROVIDER_HEADER = (
@@ -23,20 +24,8 @@ PROVIDER_HEADER = (
     "Retired",
     "Retire reason",
 )
-SENDOUT_HEADER = (
-    "Batch",
-    "Provider",
-    "Sent on",
-    "Expected return",
-    "PO number",
-    "Batch cost",
-    "Why a provider not approved",
-    "Asset tag",
-    "Received on",
-    "Calibration",
-    "Provider's result",
-    "Lab's result",
-)
+# One catalogue for both directions (transfer_mapping): what is written is read back.
+SENDOUT_HEADER = tuple(c.label for c in exported_columns("sendouts"))
 SHEETS = {"providers": "Providers", "sendouts": "Send-outs"}
 
 

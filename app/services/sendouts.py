@@ -13,6 +13,12 @@ failure found as-found opens an out-of-tolerance case as any failed calibration 
 
 Every write is audited as entity ``sendout_batch`` (its instruments in its snapshot)
 and ``db verify`` replays it. Batches are never deleted.
+
+An imported batch (``import_batch_in``) is history: it keeps its recorded reason for a
+provider not approved (one without a reason to such a provider is refused), its
+instruments come back on their recorded days, and only the instruments still out are
+judged as a new batch's are (``sendable_problems``: not out elsewhere, not checked out,
+not retired or lost).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import cast
@@ -120,6 +126,128 @@ def batch_views(uow: UnitOfWork, batches: Sequence[SendoutBatch]) -> list[Sendou
             )
         )
     return views
+
+
+@dataclass(frozen=True)
+class ImportedBatch:
+    """A send-out batch as a file records it (an export's Send-outs sheet)."""
+
+    provider: str
+    sent_on: date
+    # Its instruments and the day each came back (None: still out), in the file's order.
+    items: tuple[tuple[Instrument, date | None], ...]
+    po_number: str = ""
+    expected_return: date | None = None
+    cost: float | str | None = None
+    approval_reason: str = ""
+
+
+def batch_key(provider_id: int, sent_on: date, instrument_ids: Sequence[int]) -> tuple[object, ...]:
+    """How an imported batch is recognised as already here: provider, day sent and
+    instruments (batch numbers are each database's own)."""
+    return (provider_id, sent_on, frozenset(instrument_ids))
+
+
+def sendable_problems(uow: UnitOfWork, instruments: Sequence[Instrument]) -> list[str]:
+    """Why these instruments may not go out now (one line each; none when they may)."""
+    problems = []
+    out = uow.sendouts.open_items_of([i.id for i in instruments])
+    for obj in instruments:
+        held = uow.custody.open_for(obj.id)
+        if obj.id in out:
+            problems.append(f"{obj.asset_tag} is already out in {batch_label(out[obj.id])}")
+        elif held is not None:
+            # Custody and send-outs are two ways out of the lab: one at a time.
+            problems.append(f"{obj.asset_tag} is checked out to {held.holder}: check it in first")
+        elif obj.status in ("retired", "lost"):
+            problems.append(f"{obj.asset_tag} is {obj.status}")
+    return problems
+
+
+def import_batch_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    today: date,
+    entry: ImportedBatch,
+    reason: str,
+) -> SendoutBatch:
+    """Record an imported batch as history, in the caller's transaction."""
+    require_role(uow, identity, "technician", "import send-outs")
+    errors: dict[str, str] = {}
+    po = clean_text("po_number", entry.po_number, SHORT_LEN, errors)
+    why = clean_text("approval_reason", entry.approval_reason, NOTES_LEN, errors, multiline=True)
+    amount = _cost(entry.cost, errors)
+    if entry.sent_on > today:
+        errors["sent_on"] = f"{entry.sent_on} is in the future; give the day they were sent"
+    if entry.expected_return is not None and entry.expected_return < entry.sent_on:
+        errors["expected_return"] = (
+            f"{entry.expected_return} is before the day they were sent ({entry.sent_on})"
+        )
+    for obj, day in entry.items:
+        if day is not None and day < entry.sent_on:
+            errors["received_on"] = (
+                f"{obj.asset_tag}: {day} is before the batch was sent ({entry.sent_on})"
+            )
+        elif day is not None and day > today:
+            errors["received_on"] = f"{obj.asset_tag}: {day} is in the future"
+    if len(entry.items) > MAX_INSTRUMENTS:
+        errors["asset_tag"] = f"at most {MAX_INSTRUMENTS} instruments in one batch"
+    if errors:
+        raise ValidationError(errors)
+    provider = uow.providers.get_by_name(entry.provider)
+    if provider is None:
+        raise ValidationError(
+            {
+                "provider_name": f"no provider named {entry.provider!r} in this database; "
+                "import the providers first (`import providers`) or correct the name"
+            }
+        )
+    if provider.approval == "not_approved" and not why:
+        raise ValidationError(
+            {
+                "approval_reason": f"{provider.name} is not an approved provider and the batch "
+                "gives no reason for sending instruments there; give the recorded reason"
+            }
+        )
+    problems = sendable_problems(uow, [obj for obj, day in entry.items if day is None])
+    if problems:
+        raise ValidationError({"asset_tag": "; ".join(problems)})
+    batch = SendoutBatch(
+        provider_id=provider.id,
+        sent_on=entry.sent_on,
+        po_number=po,
+        expected_return=entry.expected_return,
+        cost=amount,
+        approval_reason=why,
+        notes="",
+        created_at=audit.now,
+        created_by=identity.user,
+        updated_at=audit.now,
+        updated_by=identity.user,
+    )
+    batch.items = [
+        SendoutItem(seq=n, instrument_id=obj.id, received_on=day, provider_result="", lab_result="")
+        for n, (obj, day) in enumerate(entry.items, start=1)
+    ]
+    uow.sendouts.add(batch)
+    audit.record(
+        ENTITY,
+        batch.id,
+        f"{batch_label(batch.id)} {provider.name}",
+        "create",
+        created(batch_snapshot(batch)),
+        reason,
+    )
+    return batch
+
+
+def recorded_batches(uow: UnitOfWork) -> dict[tuple[object, ...], str]:
+    """The keys (``batch_key``) of the batches here → their name ("SO-3")."""
+    return {
+        batch_key(b.provider_id, b.sent_on, [i.instrument_id for i in b.items]): batch_label(b.id)
+        for b in uow.sendouts.find()
+    }
 
 
 class SendoutService:
@@ -499,19 +627,7 @@ class SendoutService:
 
     @staticmethod
     def _check_sendable(uow: UnitOfWork, instruments: builtins.list[Instrument]) -> None:
-        problems = []
-        out = uow.sendouts.open_items_of([i.id for i in instruments])
-        for obj in instruments:
-            held = uow.custody.open_for(obj.id)
-            if obj.id in out:
-                problems.append(f"{obj.asset_tag} is already out in {batch_label(out[obj.id])}")
-            elif held is not None:
-                # Custody and send-outs are two ways out of the lab: one at a time.
-                problems.append(
-                    f"{obj.asset_tag} is checked out to {held.holder}: check it in first"
-                )
-            elif obj.status in ("retired", "lost"):
-                problems.append(f"{obj.asset_tag} is {obj.status}")
+        problems = sendable_problems(uow, instruments)
         if problems:
             raise ValidationError({"instruments": "; ".join(problems)})
 

@@ -1,6 +1,6 @@
 """Import and export of instruments and calibration history (CSV and XLSX), and
-issue 15's check and maintenance schedules, intermediate checks, maintenance log and
-providers (``transfer_upkeep``).
+issue 15's check and maintenance schedules, intermediate checks, maintenance log,
+providers, custody (``transfer_upkeep``) and send-out batches (``transfer_sendouts``).
 
 An import reads the file (``app.storage.tables``), finds the header and maps its
 columns (``transfer_mapping``), converts each row (``transfer_rows``), then hands the
@@ -57,6 +57,7 @@ from app.services.provider_export import (
 )
 from app.services.provider_export import SHEETS as PROVIDER_SHEETS
 from app.services.review import instrument_problems, record_problems, sentence
+from app.services.sendouts import recorded_batches
 from app.services.settings import lab_metrology
 from app.services.snapshots import diff, instrument_snapshot
 from app.services.tolerance import opens_case
@@ -95,14 +96,23 @@ from app.services.transfer_rows import (
     calibration_row,
     cell_text,
     check_row,
+    custody_row,
     date_samples,
     instrument_row,
     interval_looks_like_months,
     maintenance_row,
     provider_row,
     schedule_row,
+    sendout_row,
 )
-from app.services.transfer_upkeep import UPKEEP_KINDS, UpkeepRows, recorded_checks, recorded_events
+from app.services.transfer_sendouts import SendoutRows, batches_of
+from app.services.transfer_upkeep import (
+    UPKEEP_KINDS,
+    UpkeepRows,
+    recorded_checks,
+    recorded_custody,
+    recorded_events,
+)
 from app.services.transfer_values import value_tables
 from app.services.validation import (
     instrument_changes,
@@ -132,6 +142,8 @@ SHEET_NAMES = {
     "checks": "Checks",
     "maintenance": "Maintenance",
     "providers": "Providers",
+    "custody": "Custody",
+    "sendouts": "Send-outs",
 }
 # Instrument fields the preview names by their column label.
 _LABELLED = frozenset(c.field for c in COLUMNS["instruments"])
@@ -142,6 +154,8 @@ DATE_FIELDS = {
     "checks": ("performed_on", "voided_at"),
     "maintenance": ("performed_on", "voided_at"),
     "providers": ("review_date", "retired_at"),
+    "custody": ("out_at", "due_back", "in_at", "voided_at"),
+    "sendouts": ("sent_on", "expected_return", "received_on"),
 }
 # How each kind's rows are converted (transfer_rows).
 CONVERTERS = {
@@ -151,6 +165,8 @@ CONVERTERS = {
     "checks": check_row,
     "maintenance": maintenance_row,
     "providers": provider_row,
+    "custody": custody_row,
+    "sendouts": sendout_row,
 }
 # What the duplicate of a row in the same file repeats: (its column's field, sentence).
 DUPLICATE_OF = {
@@ -168,6 +184,11 @@ DUPLICATE_OF = {
         "repeats the event on line {line} (same tag, date, kind and what was done)",
     ),
     "providers": ("name", "repeats the provider on line {line} (the same name)"),
+    "custody": (
+        "out_at",
+        "repeats the check-out on line {line} (same tag and time out)",
+    ),
+    "sendouts": ("asset_tag", "names the instrument of line {line} again in the same batch"),
 }
 
 
@@ -388,6 +409,7 @@ class TransferService:
             "instruments": self._apply_instruments,
             "calibrations": self._apply_records,
             "providers": self._apply_providers,
+            "sendouts": self._apply_sendouts,
         }.get(options.kind, self._apply_upkeep)
 
         def write(uow: UnitOfWork) -> _Outcome:
@@ -940,6 +962,7 @@ class TransferService:
         recorded = {
             "checks": recorded_checks,
             "maintenance": recorded_events,
+            "custody": recorded_custody,
         }.get(kind, lambda _uow, _found: {})(uow, instruments)
         if kind != "schedules":
             # Date order: each check or maintenance moves its schedule on from the one
@@ -974,7 +997,11 @@ class TransferService:
                     f"already recorded as {recorded[row.duplicate_key]}",
                 )
                 continue
-            write = {"checks": writer.check, "maintenance": writer.event}.get(kind, writer.schedule)
+            write = {
+                "checks": writer.check,
+                "maintenance": writer.event,
+                "custody": writer.custody,
+            }.get(kind, writer.schedule)
             apply = partial(write, row, instrument, self._reason(plan, row))
             if not self._applied(outcome, plan, row, apply):
                 break
@@ -999,6 +1026,35 @@ class TransferService:
                 continue
             apply = partial(writer.provider, row, self._reason(plan, row))
             if not self._applied(outcome, plan, row, apply):
+                break
+        return outcome
+
+    def _apply_sendouts(
+        self,
+        uow: UnitOfWork,
+        audit: AuditChainWriter,
+        plan: _Plan,
+        progress: Progress | None,
+    ) -> _Outcome:
+        outcome = _Outcome()
+        rows = [r for r in plan.rows if r.line not in plan.excluded]
+        instruments = self._existing(uow, [r.tag for r in rows])
+        writer = SendoutRows(
+            uow,
+            audit,
+            self._identity,
+            self._clock.today(),
+            plan.mapping.header_of,
+            recorded_batches(uow),
+        )
+        done = 0
+        for batch in batches_of(rows):
+            done += len(batch)
+            if progress:
+                progress("saving", done, len(rows))
+            found, usable = writer.batch(batch, instruments, self._reason(plan, batch[0]))
+            outcome.rows.update(found)
+            if not usable:
                 break
         return outcome
 
@@ -1055,9 +1111,8 @@ class TransferService:
         """Every instrument, calibration record, custody entry and maintenance event
         (voided included) to XLSX or CSV.
 
-        XLSX: one workbook, a sheet per kind, the maintenance log's sheet among them
-        (an import reads it back; custody's is for reading). CSV: ``<name>-instruments.csv``,
-        ``<name>-calibrations.csv``, ``<name>-custody.csv`` and
+        XLSX: one workbook, a sheet per kind (an import reads each back). CSV:
+        ``<name>-instruments.csv``, ``<name>-calibrations.csv``, ``<name>-custody.csv`` and
         ``<name>-maintenance.csv`` (UTF-8 with BOM, for Excel). ``target`` may be a
         folder (files named ``caltrack-export...``). Read in one transaction: the files
         agree with each other.

@@ -92,21 +92,9 @@ def calibration_cells(record: CalibrationRecord, tags: Mapping[int, str]) -> tup
 
 
 # Custody (issue 15): every check-out, void ones too, in a sheet (a CSV file) of its
-# own. Export only: the import reads instruments and calibrations (see the README).
-CUSTODY_COLUMNS: tuple[tuple[str, int], ...] = (
-    ("Entry", 8),
-    ("Asset tag", 14),
-    ("With", 20),
-    ("Place", 16),
-    ("Out (UTC)", 20),
-    ("Checked out by", 14),
-    ("Due back", 12),
-    ("Back (UTC)", 20),
-    ("Checked in by", 14),
-    ("QA override reason", 30),
-    ("Voided (UTC)", 20),
-    ("Voided by", 14),
-    ("Void reason", 30),
+# own; its columns are the import's catalogue, so an import reads it back.
+CUSTODY_COLUMNS: tuple[tuple[str, int], ...] = tuple(
+    (c.label, c.width) for c in exported_columns("custody")
 )
 
 

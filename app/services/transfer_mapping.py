@@ -21,8 +21,18 @@ from dataclasses import dataclass
 from app.services.transfer_model import ColumnMap, ImportMapping
 
 # What an import reads: the register, calibration history, and issue 15's check and
-# maintenance schedules and intermediate checks (the sheets an export writes).
-KINDS = ("instruments", "calibrations", "schedules", "checks", "maintenance", "providers")
+# maintenance schedules, intermediate checks, maintenance log, providers, custody and
+# send-outs (the sheets an export writes).
+KINDS = (
+    "instruments",
+    "calibrations",
+    "schedules",
+    "checks",
+    "maintenance",
+    "providers",
+    "custody",
+    "sendouts",
+)
 IGNORE = ("", "-", "ignore", "none")
 # How far down a sheet the header row may be (title rows, merged banners above it).
 HEADER_SEARCH_ROWS = 30
@@ -492,6 +502,94 @@ PROVIDER_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("retire_reason", "Retire reason", ("retiredbecause", "whyretired"), width=30),
 )
 
+# Issue 15: custody, one check-out per row as the export's Custody sheet writes it; an
+# open one has no back time, a voided one its void. History: see ``custody.import_in``.
+CUSTODY_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("custody_id", "Entry", ("entryno", "custodyid"), informational=True, width=8),
+    _TAG,
+    ColumnSpec(
+        "holder",
+        "With",
+        ("holder", "to", "checkedoutto", "person", "borrower", "user"),
+        required=True,
+        width=20,
+    ),
+    ColumnSpec("place", "Place", ("location", "where"), width=16),
+    ColumnSpec(
+        "out_at",
+        "Out (UTC)",
+        ("out", "outat", "checkedout", "checkedoutat", "checkout", "oututc"),
+        kind="moment",
+        required=True,
+        width=20,
+    ),
+    ColumnSpec("out_by", "Checked out by", ("outby",), width=14),
+    ColumnSpec("due_back", "Due back", ("until", "dueback", "returnby"), kind="date", width=12),
+    ColumnSpec(
+        "in_at",
+        "Back (UTC)",
+        ("back", "backat", "inat", "checkedin", "checkedinat", "returnedat", "backutc"),
+        kind="moment",
+        width=20,
+    ),
+    ColumnSpec("in_by", "Checked in by", ("inby",), width=14),
+    ColumnSpec("override_reason", "QA override reason", ("override", "overridereason"), width=30),
+    ColumnSpec(
+        "voided_at", "Voided (UTC)", ("voidedat", "voidedon", "voided"), kind="moment", width=20
+    ),
+    ColumnSpec("voided_by", "Voided by", (), width=14),
+    ColumnSpec("void_reason", "Void reason", ("reasonvoided", "voidedbecause"), width=30),
+)
+
+# Issue 15: send-outs, one instrument of a batch per row as the export's Send-outs sheet
+# writes it (the batch's fields on each row, its cost on its first). Rows of one Batch
+# value are one batch. The certificate columns come with a calibration record, which
+# is not imported: they are recognised and left out.
+SENDOUT_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("batch", "Batch", ("batchno", "batchnumber", "sendout", "sendoutno"), width=10),
+    ColumnSpec(
+        "provider_name",
+        "Provider",
+        ("providername", "lab", "laboratory", "supplier", "vendor"),
+        required=True,
+        width=24,
+    ),
+    ColumnSpec(
+        "sent_on",
+        "Sent on",
+        ("sent", "senton", "shipped", "shippedon", "datesent"),
+        kind="date",
+        required=True,
+        width=12,
+    ),
+    ColumnSpec(
+        "expected_return",
+        "Expected return",
+        ("expected", "expectedback", "dueback"),
+        kind="date",
+        width=12,
+    ),
+    ColumnSpec("po_number", "PO number", ("po", "pono", "purchaseorder", "ordernumber")),
+    ColumnSpec("cost", "Batch cost", ("cost", "costs", "price", "amount"), kind="number"),
+    ColumnSpec(
+        "approval_reason",
+        "Why a provider not approved",
+        ("approvalreason", "reason", "whynotapproved"),
+        width=30,
+    ),
+    _TAG,
+    ColumnSpec(
+        "received_on",
+        "Received on",
+        ("received", "receivedon", "returnedon", "returned"),
+        kind="date",
+        width=12,
+    ),
+    ColumnSpec("record_id", "Calibration", ("calibrationrecord",), informational=True),
+    ColumnSpec("provider_result", "Provider's result", (), informational=True),
+    ColumnSpec("lab_result", "Lab's result", (), informational=True),
+)
+
 COLUMNS: dict[str, tuple[ColumnSpec, ...]] = {
     "instruments": INSTRUMENT_COLUMNS,
     "calibrations": CALIBRATION_COLUMNS,
@@ -499,6 +597,8 @@ COLUMNS: dict[str, tuple[ColumnSpec, ...]] = {
     "checks": CHECK_COLUMNS,
     "maintenance": MAINTENANCE_COLUMNS,
     "providers": PROVIDER_COLUMNS,
+    "custody": CUSTODY_COLUMNS,
+    "sendouts": SENDOUT_COLUMNS,
 }
 
 # The interval fields: at most one of them may be mapped.

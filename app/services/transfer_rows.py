@@ -19,6 +19,7 @@ from app.errors import ValidationError
 from app.plain_text import control_problem, tag_key, tag_problem
 from app.services.calibrations import parse_point
 from app.services.checks import CheckInput, parse_reading
+from app.services.custody import ImportedCheckout, custody_key
 from app.services.dto import (
     CalibrationInput,
     CheckReading,
@@ -78,6 +79,14 @@ class PlannedRow:
     # maintenance events (issue 15); who logged it ("" : the importing user)
     event: MaintenanceInput | None = None
     performed_by: str = ""
+    # custody (issue 15): the check-out; its void in the void fields
+    custody: ImportedCheckout | None = None
+    # send-outs (issue 15): the row's batch (``batch_fields``, equal on each row of one
+    # batch; the file's batch key in ``duplicate_key[0]``) and the day its instrument
+    # came back
+    batch_fields: tuple[Any, ...] = ()
+    cost: float | str | None = None
+    received_on: date | None = None
 
 
 def cell_text(value: Cell) -> str:
@@ -704,6 +713,97 @@ def provider_row(
     planned.duplicate_key = (tag_key(name),)
     planned.summary = f"provider {name or '?'}: {(approval or 'approved').replace('_', ' ')}" + (
         " (retired)" if planned.void_reason else ""
+    )
+    planned.issues = row.issues
+    return planned
+
+
+def custody_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
+    """The ``ImportedCheckout`` of one row (issue 15), its void included."""
+    row = _Row(raw, mapping, order, width, choices or {})
+    tag = row.text("asset_tag")
+    if problem := tag_problem(tag):
+        row.issue("asset_tag", problem)
+    out_at = row.moment("out_at")
+    if out_at is None and not any(i.field == "out_at" for i in row.issues):
+        row.issue("out_at", "required: when it was checked out")
+    holder = " ".join(row.text("holder").split())
+    in_at = row.moment("in_at")
+    planned = PlannedRow(line=raw.line, tag=tag, performed_on=out_at.date() if out_at else None)
+    _void_columns(row, planned)
+    if out_at is not None:
+        planned.custody = ImportedCheckout(
+            holder=holder,
+            out_at=out_at,
+            place=" ".join(row.text("place").split()),
+            out_by=row.text("out_by"),
+            due_back=row.day("due_back"),
+            in_at=in_at,
+            in_by=row.text("in_by"),
+            override_reason=row.text("override_reason"),
+            voided_at=planned.voided_at,
+            voided_by=planned.voided_by,
+            void_reason=planned.void_reason,
+        )
+    planned.duplicate_key = custody_key(tag, out_at)
+    when = out_at.isoformat(sep=" ", timespec="minutes") if out_at else "?"
+    state = (
+        " (voided)"
+        if planned.void_reason
+        else f", back {in_at.date().isoformat()}"
+        if in_at
+        else " (still out)"
+    )
+    planned.summary = f"out to {holder or '?'} on {when}{state}"
+    planned.issues = row.issues
+    return planned
+
+
+def sendout_row(
+    raw: RawRow,
+    mapping: ImportMapping,
+    order: str,
+    width: int,
+    choices: Mapping[str, ColumnValues] | None = None,
+) -> PlannedRow:
+    """One instrument of a send-out batch (issue 15) and its batch's fields."""
+    row = _Row(raw, mapping, order, width, choices or {})
+    tag = row.text("asset_tag")
+    if problem := tag_problem(tag):
+        row.issue("asset_tag", problem)
+    elif not tag:
+        row.issue("asset_tag", "required: the asset tag of the instrument sent")
+    provider = " ".join(row.text("provider_name").split())
+    if not provider:
+        row.issue("provider_name", "required: the provider the batch went to")
+    sent_on = row.day("sent_on")
+    if sent_on is None and not any(i.field == "sent_on" for i in row.issues):
+        row.issue("sent_on", "required: the day the batch was sent")
+    po = row.text("po_number")
+    planned = PlannedRow(line=raw.line, tag=tag, performed_on=sent_on)
+    planned.batch_fields = (
+        tag_key(provider),
+        sent_on,
+        row.day("expected_return"),
+        po,
+        row.text("approval_reason"),
+    )
+    planned.cost = row.number("cost")
+    planned.received_on = row.day("received_on")
+    planned.values["provider"] = provider
+    # Rows of one Batch value are one batch; without one, of one provider, day and PO.
+    batch = " ".join(row.text("batch").split()).casefold()
+    group = ("batch", batch) if batch else ("sent", tag_key(provider), sent_on, po.casefold())
+    planned.duplicate_key = (group, tag_key(tag))
+    back = planned.received_on
+    planned.summary = f"sent to {provider or '?'} on {sent_on or '?'}" + (
+        f", back {back}" if back else " (still out)"
     )
     planned.issues = row.issues
     return planned

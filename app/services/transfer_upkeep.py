@@ -1,5 +1,5 @@
-"""Importing issue 15's schedules, intermediate checks and maintenance events: one row
-through the services.
+"""Importing issue 15's schedules, intermediate checks, maintenance events, providers and
+check-outs: one row through the services (send-out batches: ``transfer_sendouts``).
 
 ``TransferService`` reads, maps and converts the file as for any kind and calls these
 inside its one write transaction; each row goes through the same in-transaction
@@ -11,7 +11,8 @@ and every write is audited with the file's line as its reason.
 What is already there is not added twice: a schedule is keyed by its instrument and
 kind (the same settings: unchanged; other settings: updated as ``schedules set`` would),
 a check by its instrument, day, standard and readings (``transfer_rows.check_key``),
-an event by its instrument, day, kind and what was done (``maintenance_key``).
+an event by its instrument, day, kind and what was done (``maintenance_key``), a
+check-out by its instrument and the second it went out (``custody_key``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from app.identity import Identity
 from app.repositories.unit_of_work import UnitOfWork
 from app.services.audit import AuditChainWriter
 from app.services.checks import add_in, check_fields, check_views, void_in, void_reason
+from app.services.custody import custody_key
+from app.services.custody import import_in as check_out_in
 from app.services.providers import add_in as register_in
 from app.services.providers import checked_provider, edit_in, retire_in
 from app.services.schedules import (
@@ -46,7 +49,7 @@ from app.services.upkeep import void_reason as event_void_reason
 
 T = TypeVar("T")
 # The kinds this module applies (TransferService applies the others itself).
-UPKEEP_KINDS = ("schedules", "checks", "maintenance", "providers")
+UPKEEP_KINDS = ("schedules", "checks", "maintenance", "providers", "custody", "sendouts")
 
 # The services name some fields as their forms do; the import names them by its columns.
 _FIELD_OF = {"date": "performed_on", "value": "readings", "reason": "void_reason"}
@@ -88,6 +91,18 @@ def recorded_checks(
                 instrument.asset_tag, view.performed_on, view.standard, view.readings, view.result
             )
             found[key] = f"check #{view.id}"
+    return found
+
+
+def recorded_custody(
+    uow: UnitOfWork, instruments: Mapping[str, Instrument]
+) -> dict[tuple[Any, ...], str]:
+    """The keys (``custody_key``) of the check-outs already here → their name."""
+    found: dict[tuple[Any, ...], str] = {}
+    for instrument in instruments.values():
+        for entry in uow.custody.history(instrument.id):
+            key = custody_key(instrument.asset_tag, entry.out_at)
+            found[key] = f"custody #{entry.id}"
     return found
 
 
@@ -204,6 +219,14 @@ class UpkeepRows:
             if instrument.next_due != before[1]:
                 notes.append(f"{instrument.asset_tag} is due on {instrument.next_due}")
         return PreviewRow(row.line, "add", instrument.asset_tag, row.summary, notes=tuple(notes))
+
+    def custody(self, row: PlannedRow, instrument: Instrument, reason: str) -> PreviewRow:
+        """Record the row's check-out as history (``custody.import_in``)."""
+        data = row.custody
+        if data is None:  # never: a row without issues has its time out
+            raise ValidationError({"out_at": "required: when it was checked out"})
+        check_out_in(self.uow, self.audit, self.identity, instrument, data, reason)
+        return PreviewRow(row.line, "add", instrument.asset_tag, row.summary)
 
     def provider(self, row: PlannedRow, reason: str) -> PreviewRow:
         """Register the row's provider, or bring the one of its name to the row."""

@@ -13,6 +13,7 @@ import pytest
 
 from app.services.checks import CheckInput, parse_reading
 from app.services.dto import InstrumentInput
+from app.services.provider_views import ProviderInput
 from app.services.schedules import ScheduleInput
 from app.services.transfer_model import ImportOptions
 from tests.conftest import add_thermometer
@@ -408,4 +409,46 @@ def test_schedules_and_checks_of_an_export_import_into_a_fresh_database(tmp_path
         assert [c.readings for c in copy.checks.list("TH-001")] == [
             c.readings for c in original.checks.list("TH-001")
         ]
+        assert copy.maintenance.verify().problems == []
+
+
+def test_custody_and_send_outs_of_an_export_import_by_the_cli(tmp_path: Path) -> None:
+    """Issue 15: `caltrack import custody|sendouts` read an export's Custody and Send-outs
+    sheets; a batch to a provider not registered yet is refused by its line."""
+    source, target = tmp_path / "source.db", tmp_path / "target.db"
+    workbook = tmp_path / "export.xlsx"
+    with open_lab(source, create=True) as app:
+        add_thermometer(app, "TH-001")
+        add_thermometer(app, "TH-002")
+        app.custody.check_out("TH-001", holder="Dana")
+        app.custody.check_in("TH-001")
+        app.custody.check_out("TH-002", holder="Kim")
+        app.providers.add(ProviderInput("Acme"))
+        app.sendouts.create("Acme", ["TH-001"], po_number="PO-1")
+        app.transfer.export("xlsx", workbook)
+    with open_lab(target, create=True) as app:
+        assert app.transfer.import_file(workbook, ImportOptions(kind="instruments")).committed
+    before = fingerprint(target)
+    refused = run_cli(target, "import", "sendouts", str(workbook))
+    assert assert_one_error_line(refused, 2) == (
+        "caltrack: export.xlsx: 1 line(s) have errors (2); nothing was written — fix them, "
+        "or leave those lines out of the import"
+    )
+    assert "no provider named 'Acme' in this database" in refused.stdout
+    assert fingerprint(target) == before
+    custody = ok(run_cli(target, "import", "custody", str(workbook)))
+    assert "custody from export.xlsx: XLSX, sheet 'Custody'" in custody.stdout
+    assert "saved: 2 added" in custody.stdout
+    with open_lab(target) as app:
+        assert app.transfer.import_file(workbook, ImportOptions(kind="providers")).committed
+    sendouts = ok(run_cli(target, "import", "sendouts", str(workbook), "--json"))
+    preview = json.loads(sendouts.stdout)
+    assert (preview["sheet"], preview["committed"], preview["counts"]["add"]) == (
+        "Send-outs",
+        True,
+        1,
+    )
+    with open_lab(target, edit=False) as copy:
+        assert [v.holder for v in copy.custody.out_now()] == ["Kim"]
+        assert [(b.provider, b.po_number) for b in copy.sendouts.list()] == [("Acme", "PO-1")]
         assert copy.maintenance.verify().problems == []

@@ -174,3 +174,55 @@ def test_import_intermediate_checks_with_the_wizard(
     assert "Imported 2 intermediate checks" in window.status.currentMessage()
     person.click(next_button(wizard, QWizard.WizardButton.FinishButton))
     qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)
+
+
+CUSTODY_CSV = (
+    "Asset tag,With,Place,Out (UTC),Due back,Back (UTC)\n"
+    "TH-101,Dana,Line 2,2026-10-01 08:00:00,,2026-10-02 16:00:00\n"
+    "TH-101,Eve,,2026-11-20 09:00:00,2026-12-01,\n"
+)
+
+
+def test_import_custody_history_with_the_wizard(
+    qtbot: QtBot, person: Person, window: MainWindow, app: CalTrack, tmp_path: Path
+) -> None:
+    add_thermometer(app, "TH-101")
+    path = tmp_path / "custody.csv"
+    path.write_text(CUSTODY_CSV, encoding="utf-8")
+
+    person.menu(window, "File", "Import instruments…")
+    wizard = person.wait_for(ImportWizard)
+    person.press(Qt.Key.Key_U, Qt.KeyboardModifier.AltModifier)  # C&ustody history
+    qtbot.waitUntil(wizard.file_page.custody.isChecked, timeout=10_000)
+    assert wizard.windowTitle() == "Import custody history"
+    person.press(Qt.Key.Key_F, Qt.KeyboardModifier.AltModifier)  # &File:
+    person.write(str(path))
+
+    next_ = next_button(wizard, QWizard.WizardButton.NextButton)
+    person.click(next_)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_READING, timeout=20_000)
+    person.click(next_)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_MAPPING, timeout=20_000)
+    back = wizard.mapping_page.combo_for("Back (UTC)")
+    assert back is not None and back.currentData() == "in_at"
+    # History changes no instrument's status: nothing to choose about it.
+    assert not wizard.mapping_page.mode_box.isVisible()
+    person.click(next_)
+    # No fixed-set column: straight to the check.
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_PREVIEW, timeout=20_000)
+    page = wizard.preview_page
+    qtbot.waitUntil(lambda: page.counts.text() == "2 to add · 0 with errors", timeout=20_000)
+    commit = next_button(wizard, QWizard.WizardButton.CommitButton)
+    qtbot.waitUntil(commit.isEnabled, timeout=20_000)
+    assert app.custody.history("TH-101") == [], "the dry run writes nothing"
+
+    person.click(commit)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_DONE, timeout=20_000)
+    assert wizard.done_page.summary.text() == (
+        "Imported 2 check-outs from custody.csv; every row is in the audit trail."
+    )
+    assert [(v.holder, v.state) for v in app.custody.history("TH-101")] == [
+        ("Eve", "out"),
+        ("Dana", "returned"),
+    ]
+    person.click(next_button(wizard, QWizard.WizardButton.FinishButton))

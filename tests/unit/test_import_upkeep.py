@@ -1,5 +1,5 @@
-"""Importing issue 15's schedules and intermediate checks: the rules, the keys, the round
-trip of an export into a fresh database."""
+"""Importing issue 15's schedules, intermediate checks, maintenance, providers, custody
+and send-outs: the rules, the keys, the round trip of an export into a fresh database."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from app.services.checks import CheckInput, parse_reading
 from app.services.dto import InstrumentInput, MaintenanceInput
 from app.services.provider_views import ProviderInput
 from app.services.schedules import ScheduleInput
+from app.services.transfer import SHEET_NAMES
 from app.services.transfer_model import ImportOptions, ImportPreview
 from tests.conftest import add_thermometer
 from tests.integration.helpers import open_lab
@@ -171,6 +172,28 @@ def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
     lab: CalTrack, tmp_path: Path, clock: FixedClock, alice: Identity
 ) -> None:
     app = lab
+    # Custody: one returned, one voided, one still out; send-outs: one back, one out.
+    for tag in ("TH-003", "TH-004", "TH-005"):
+        add_thermometer(app, tag)
+    app.custody.check_out("TH-003", holder="Dana", place="Line 2")
+    app.custody.check_in("TH-003")
+    wrong = app.custody.check_out("TH-004", holder="Sam")
+    app.custody.void(wrong.id, reason="scanned the wrong one")
+    app.custody.check_out("TH-005", holder="Kim", due_back=date(2026, 12, 1))
+    app.providers.add(ProviderInput("Good Lab"))
+    app.providers.add(ProviderInput("Cheap Lab", approval="not_approved"))
+    back = app.sendouts.create(
+        "Good Lab",
+        ["TH-003"],
+        sent_on=date(2026, 11, 2),
+        po_number="PO-1",
+        expected_return=date(2026, 11, 20),
+        cost=250,
+    )
+    app.sendouts.receive(back.id, received_on=date(2026, 11, 9))
+    app.sendouts.create(
+        "Cheap Lab", ["TH-004"], sent_on=date(2026, 11, 15), reason="the only lab with the range"
+    )
     app.schedules.set("TH-001", ScheduleInput("check", every="1m", grace_days=3))
     app.schedules.set("TH-001", ScheduleInput("maintenance", every="6m", soon_days=7))
     app.schedules.set("TH-002", ScheduleInput("check", before_use=True))
@@ -211,12 +234,13 @@ def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
     app.transfer.export("xlsx", source)
 
     with open_lab(tmp_path / "copy.db", create=True, identity=alice, clock=clock) as copy:
-        for kind in ("instruments", "schedules", "checks", "maintenance", "providers"):
+        history = ("schedules", "checks", "maintenance", "providers", "custody", "sendouts")
+        for kind in ("instruments", *history):
             result = copy.transfer.import_file(source, ImportOptions(kind=kind))
             assert result.committed, (kind, [str(i) for i in result.issues])
-            assert result.sheet == kind.capitalize(), result.sheet
+            assert result.sheet == SHEET_NAMES[kind], result.sheet
         # The same file again adds nothing.
-        for kind in ("schedules", "checks", "maintenance", "providers"):
+        for kind in history:
             again = copy.transfer.import_file(source, ImportOptions(kind=kind))
             assert again.committed
             assert {r.action for r in again.rows} == {"unchanged"}, again.rows
@@ -239,6 +263,11 @@ def test_an_export_imports_into_a_fresh_database_with_the_same_rows(
     assert source_checks[0][-1] == "Void reason"
     assert {r[-1] for r in _sheet(source, "Checks")[1:] if r[6] == "fail"} == {"OOT-1"}
     assert {r[-1] for r in _sheet(target, "Checks")[1:]} == {None}
+    # Entry and batch numbers are the new database's own.
+    assert _sheet(target, "Custody", drop=0) == _sheet(source, "Custody", drop=0)
+    assert len(_sheet(source, "Custody")) == 4
+    assert _sheet(target, "Send-outs", drop=0) == _sheet(source, "Send-outs", drop=0)
+    assert len(_sheet(source, "Send-outs")) == 3
     # Event ids and the moment each was logged are the new database's own.
     assert _sheet(target, "Maintenance", drop=0, last=-1) == _sheet(
         source, "Maintenance", drop=0, last=-1
@@ -339,4 +368,140 @@ def test_provider_rows_go_through_the_provider_rules(lab: CalTrack, tmp_path: Pa
     assert (gamma.retired, gamma.retire_reason) == (True, "gone")
     again = lab.transfer.import_file(path, good)
     assert [r.action for r in again.rows[:3]] == ["unchanged"] * 3
+    assert lab.maintenance.verify().problems == []
+
+
+def test_custody_rows_are_history_and_only_an_open_one_meets_todays_rules(
+    lab: CalTrack, tmp_path: Path, clock: FixedClock
+) -> None:
+    add_thermometer(lab, "X-retired", status="retired")
+    add_thermometer(lab, "X-oos", status="out_of_service")
+    lab.custody.check_out("TH-002", holder="Kim")
+    # TH-001's check before use is recorded: a check-out (not an import) would arm it.
+    lab.schedules.set("TH-001", ScheduleInput("check", before_use=True))
+    lab.checks.add("TH-001", CheckInput(clock.today(), result="pass", standard="artefact A"))
+    assert lab.custody.check("TH-001").refusal == ""
+    path = write(
+        tmp_path / "custody.csv",
+        "Asset tag,With,Place,Out (UTC),Due back,Back (UTC),Checked in by,Voided (UTC),"
+        "Void reason\n"
+        "TH-001,Dana,Lab 2,2026-10-01 08:00:00,2026-10-05,2026-10-04 16:00:00,bob,,\n"
+        "TH-001,Eve,,2026-11-20 09:00:00,,,,,\n"
+        "TH-002,Sam,,2026-11-01 08:00:00,,,,,\n"
+        "X-retired,Sam,,2026-11-01 08:00:00,,,,,\n"
+        "X-retired,Sam,,2026-01-01 08:00:00,,2026-01-02 08:00:00,,,\n"
+        "NOPE-1,Sam,,2026-11-01 08:00:00,,,,,\n"
+        "\u0422\u041d-002,Sam,,2026-11-01 08:00:00,,,,,\n"
+        "TH-002,Sam,,2026-02-30 08:00:00,,,,,\n"
+        "TH-002,Sam,,2026-11-01 08:30:00,,2026-10-01 08:00:00,,,\n"
+        "TH-002,Sam,,2026-11-02 08:00:00,,,,2026-11-03 08:00:00,\n"
+        "TH-002,Sam,,2026-11-04 08:00:00,,,,2026-11-05 10:00:00,scanned the wrong one\n"
+        "X-oos,Sam,,2026-11-06 08:00:00,,,,,\n",
+    )
+    options = ImportOptions(kind="custody")
+    preview = lab.transfer.preview(path, options)
+    errors = errors_by_line(preview)
+    assert errors.pop(8)[0].startswith("Asset tag: is written in Cyrillic letters")
+    assert errors.pop(9)[0].startswith("Out (UTC): ")
+    assert errors == {
+        4: [
+            "Back (UTC): TH-002 is checked out here already (to Kim); an open check-out is "
+            "imported only for an instrument nobody has"
+        ],
+        5: ["Asset tag: X-retired is retired: it may not be used"],
+        7: [
+            "Asset tag: no instrument 'NOPE-1' in the database; import the instruments first "
+            "or correct the tag"
+        ],
+        10: ["Back (UTC): 2026-10-01 08:00:00 is before it was checked out (2026-11-01 08:30:00)"],
+        11: [
+            "Void reason: the record is marked voided but has no void reason; a voided record "
+            "needs one"
+        ],
+    }
+    good = replace(options, exclude_lines=frozenset({4, 5, 7, 8, 9, 10, 11}))
+    result = lab.transfer.import_file(path, good)
+    assert result.committed
+    assert result.counts()["add"] == 5
+    returned, still_out = sorted(lab.custody.history("TH-001"), key=lambda v: v.out_at)
+    assert (returned.state, returned.holder, returned.place, returned.in_by) == (
+        "returned",
+        "Dana",
+        "Lab 2",
+        "bob",
+    )
+    assert (still_out.state, still_out.holder, still_out.out_by) == ("out", "Eve", "alice")
+    # History arms no before-use schedule; an out-of-service one went out then.
+    assert lab.custody.check("TH-001").refusal == ""
+    assert [v.state for v in lab.custody.history("X-retired")] == ["returned"]
+    assert [v.state for v in lab.custody.history("X-oos")] == ["out"]
+    voided = [v for v in lab.custody.history("TH-002") if v.state == "void"]
+    assert [v.void_reason for v in voided] == ["scanned the wrong one"]
+    again = lab.transfer.import_file(path, good)
+    assert {r.action for r in again.rows if r.action != "excluded"} == {"unchanged"}
+    assert lab.maintenance.verify().problems == []
+
+
+def test_sendout_rows_are_imported_a_batch_at_a_time(lab: CalTrack, tmp_path: Path) -> None:
+    add_thermometer(lab, "TH-003")
+    add_thermometer(lab, "X-oos", status="out_of_service")
+    lab.providers.add(ProviderInput("Acme"))
+    lab.providers.add(ProviderInput("Cheap Lab", approval="not_approved"))
+    path = write(
+        tmp_path / "sendouts.csv",
+        "Batch,Provider,Sent on,Expected return,PO number,Batch cost,"
+        "Why a provider not approved,Asset tag,Received on,Calibration\n"
+        "SO-1,Acme,2026-11-01,2026-11-20,PO-7,250.5,,TH-001,2026-11-10,12\n"
+        "SO-1,Acme,2026-11-01,2026-11-20,PO-7,,,TH-002,,\n"
+        "SO-2,Cheap Lab,2026-11-02,,,,,TH-003,,\n"
+        "SO-3,Nobody Cal,2026-11-02,,,,,TH-003,,\n"
+        "SO-4,Acme,2026-11-05,2026-11-01,,,,TH-003,,\n"
+        "SO-5,Acme,2026-11-05,,,,,NOPE-1,,\n"
+        "SO-6,Acme,2026-11-05,,,,,TH-003,,\n"
+        "SO-6,Acme,2026-11-06,,,,,X-oos,,\n"
+        "SO-7,Cheap Lab,2026-11-03,,,,the only lab with the range,TH-003,2026-11-04,\n"
+        "SO-8,Acme,2026-11-07,,,,,TH-002,,\n"
+        "SO-9,Acme,2026-02-30,,,,,TH-003,,\n",
+    )
+    options = ImportOptions(kind="sendouts")
+    preview = lab.transfer.preview(path, options)
+    errors = errors_by_line(preview)
+    assert errors.pop(12)[0].startswith("Sent on: ")
+    assert errors == {
+        4: [
+            "Why a provider not approved: Cheap Lab is not an approved provider and the batch "
+            "gives no reason for sending instruments there; give the recorded reason"
+        ],
+        5: [
+            "Provider: no provider named 'Nobody Cal' in this database; import the providers "
+            "first (`import providers`) or correct the name"
+        ],
+        6: ["Expected return: 2026-11-01 is before the day they were sent (2026-11-05)"],
+        7: [
+            "Asset tag: no instrument 'NOPE-1' in the database; import the instruments first "
+            "or correct the tag"
+        ],
+        8: ["its batch is not imported: line 9 of the batch has an error"],
+        9: ["Sent on: differs from its batch's first row (line 8)"],
+        11: ["Asset tag: TH-002 is already out in SO-1"],
+    }
+    good = replace(options, exclude_lines=frozenset({4, 5, 6, 7, 8, 9, 11, 12}))
+    result = lab.transfer.import_file(path, good)
+    assert result.committed
+    assert result.counts()["add"] == 3
+    acme, cheap = sorted(lab.sendouts.list(), key=lambda b: b.sent_on)
+    assert (acme.provider, acme.po_number, acme.cost, acme.expected_return) == (
+        "Acme",
+        "PO-7",
+        250.5,
+        date(2026, 11, 20),
+    )
+    assert [(i.asset_tag, i.received_on, i.record_id) for i in acme.items] == [
+        ("TH-001", date(2026, 11, 10), None),  # the calibration link is not imported
+        ("TH-002", None, None),
+    ]
+    assert (cheap.provider, cheap.approval_reason) == ("Cheap Lab", "the only lab with the range")
+    again = lab.transfer.import_file(path, good)
+    assert {r.action for r in again.rows if r.action != "excluded"} == {"unchanged"}
+    assert len(lab.sendouts.list()) == 2
     assert lab.maintenance.verify().problems == []

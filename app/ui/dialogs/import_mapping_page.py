@@ -148,8 +148,11 @@ class MappingPage(QWizardPage):
             if instruments
             else f"{KIND_NAMES[state.kind].capitalize()} and the instruments' status"
         )
-        # Schedules change no instrument's status: nothing to choose.
-        self.mode_box.setVisible(state.kind not in ("schedules", "providers"))
+        # Schedules, providers and custody and send-out history change no instrument's
+        # status: nothing to choose.
+        self.mode_box.setVisible(
+            state.kind not in ("schedules", "providers", "custody", "sendouts")
+        )
         self._filling = True
         try:
             self.add_only.setVisible(instruments)

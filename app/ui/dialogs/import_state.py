@@ -30,6 +30,8 @@ KIND_NAMES = {
     "checks": "intermediate check history",
     "maintenance": "the maintenance log",
     "providers": "external providers",
+    "custody": "custody history",
+    "sendouts": "send-outs to providers",
 }
 TABLE_SUFFIXES = (".csv", ".xlsx", ".txt", ".tsv")
 

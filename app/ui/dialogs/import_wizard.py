@@ -128,6 +128,8 @@ class FilePage(QWizardPage):
         self.checks = QRadioButton("Intermediate chec&k history")
         self.maintenance = QRadioButton("Maintenance &log (maintenance, damage, repairs)")
         self.providers = QRadioButton("External calibration &providers")
+        self.custody = QRadioButton("C&ustody history (check-outs)")
+        self.sendouts = QRadioButton("Sen&d-outs to providers (import the providers first)")
         self.kinds = {
             "instruments": self.instruments,
             "calibrations": self.calibrations,
@@ -135,6 +137,8 @@ class FilePage(QWizardPage):
             "checks": self.checks,
             "maintenance": self.maintenance,
             "providers": self.providers,
+            "custody": self.custody,
+            "sendouts": self.sendouts,
         }
         group = QButtonGroup(self)
         for kind, button in self.kinds.items():
@@ -462,6 +466,8 @@ def summary_line(result: ImportPreview) -> str:
         "checks": "intermediate check",
         "maintenance": "maintenance event",
         "providers": "provider",
+        "custody": "check-out",
+        "sendouts": "sent instrument",
     }[result.kind] + ("s" if n != 1 else "")
     return f"Imported {n:,} {what} from {result.source}; every row is in the audit trail."
 
