@@ -116,25 +116,10 @@ def custody_cells(obj: Custody, tags: Mapping[int, str]) -> tuple[Cell, ...]:
     )
 
 
-# The maintenance log's sheet (issue 15): every event, voided included, as stored. Not
-# read back by an import (see the README): its columns are not in the import catalogue.
-MAINTENANCE_COLUMNS: tuple[tuple[str, int], ...] = (
-    ("Event", 8),
-    ("Asset tag", 14),
-    ("Kind", 16),
-    ("Date", 12),
-    ("Logged by", 14),
-    ("What was done", 40),
-    ("Cost", 12),
-    ("Currency", 9),
-    ("Downtime (hours)", 10),
-    ("Calibrate before use", 10),
-    ("Calibrated by record", 10),
-    ("Notes", 30),
-    ("Voided at (UTC)", 18),
-    ("Voided by", 14),
-    ("Void reason", 30),
-    ("Logged at (UTC)", 18),
+# The maintenance log's sheet (issue 15): every event, voided included, as stored; its
+# columns are the import's catalogue, so an import reads it back.
+MAINTENANCE_COLUMNS: tuple[tuple[str, int], ...] = tuple(
+    (c.label, c.width) for c in exported_columns("maintenance")
 )
 
 
