@@ -311,10 +311,12 @@ class CheckService:
             raise ValidationError(errors)
 
         def write(uow: UnitOfWork) -> CheckView:
+            # The chain lock first (as custody's void): two voids of one check then
+            # queue, and the second reads it as the first left it and is told it is void.
+            audit = AuditChainWriter(uow, self._identity, self._clock)
             check = uow.checks.get(check_id)
             if check is None:
                 raise NotFoundError(f"no check #{check_id}; `checks list TAG` shows them")
-            audit = AuditChainWriter(uow, self._identity, self._clock)
             void_in(uow, audit, self._identity, check, why)
             audit.flush()
             return check_views(uow, [check])[0]

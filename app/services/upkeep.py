@@ -317,6 +317,9 @@ class UpkeepService:
         why = void_reason(reason)
 
         def write(uow: UnitOfWork) -> MaintenanceView:
+            # The chain lock first (as custody's void): two voids of one event then
+            # queue, and the second reads it as the first left it and is told it is void.
+            audit = AuditChainWriter(uow, self._identity, self._clock)
             require_role(uow, self._identity, "technician", "void maintenance events")
             event = uow.maintenance_events.get(event_id)
             if event is None:
@@ -341,7 +344,6 @@ class UpkeepService:
                         event.version, maintenance_snapshot(event), event.updated_by
                     ),
                 )
-            audit = AuditChainWriter(uow, self._identity, self._clock)
             before = maintenance_snapshot(event)
             inst_before = instrument_snapshot(instrument)
             event.voided_at = audit.now

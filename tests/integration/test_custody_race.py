@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -26,7 +27,9 @@ from sqlalchemy.pool import NullPool
 from app.bootstrap import CalTrack
 from app.identity import get_current_user_id
 from app.repositories.audit import CHAIN_LOCK_KEY
-from tests.conftest import add_thermometer, is_server
+from app.services.checks import CheckInput
+from app.services.dto import MaintenanceInput
+from tests.conftest import NOW, add_thermometer, is_server
 from tests.integration.helpers import (
     CHILD_TIMEOUT_S,
     assert_one_error_line,
@@ -146,23 +149,39 @@ def test_two_checkouts_at_once_one_wins_the_other_is_told(app: CalTrack, db_url:
     assert verify.returncode == 0, (verify.stdout, verify.stderr)
 
 
-def test_two_voids_of_one_check_out_at_once_the_second_is_told(app: CalTrack, db_url: str) -> None:
-    """The void reads the entry inside its write, after the chain lock: the second of two
+def _voidable(app: CalTrack, kind: str) -> tuple[list[str], str]:
+    """A record of ``kind`` on TH-001: (the void command without its reason, what the
+    second void is told)."""
+    if kind == "custody":
+        entry = app.custody.check_out("TH-001", holder="Dana").id
+        return ["custody", "void", str(entry)], f"custody entry #{entry} is void already"
+    if kind == "check":
+        check = app.checks.add("TH-001", CheckInput(NOW.date(), result="pass", standard="A"))
+        return ["checks", "void", str(check.id)], f"check #{check.id} is already voided"
+    event = app.upkeep.add("TH-001", MaintenanceInput("cleaning", NOW.date(), "probe"))
+    return ["maintenance", "void", str(event.id)], f"M-{event.id} is already voided"
+
+
+@pytest.mark.parametrize("kind", ["custody", "check", "maintenance"])
+def test_two_voids_of_one_record_at_once_the_second_is_told(
+    app: CalTrack, db_url: str, kind: str
+) -> None:
+    """A void reads its record inside its write, after the chain lock: the second of two
     voids at once is told it is void already (one line, exit 2). Read before the lock,
-    both would read it open and the second would fail on the version column."""
+    both would read it valid and the second would fail on the version column (exit 70
+    on a server)."""
     add_thermometer(app)
-    entry = app.custody.check_out("TH-001", holder="Dana").id
+    login = make_url(db_url).username if is_server(db_url) else get_current_user_id().user
+    app.accounts.set_role(str(login), "technician")
+    command, told = _voidable(app, kind)
     app.close()
 
-    children = [
-        _start(db_url, "custody", "void", str(entry), "--reason", why)
-        for why in ("typo", "wrong tag")
-    ]
+    children = [_start(db_url, *command, "--reason", why) for why in ("typo", "wrong tag")]
     done = _together(db_url, children)
     codes = sorted(result.returncode for result in done)
     assert codes == [0, 2], [(r.returncode, r.stdout, r.stderr) for r in done]
     lost = next(result for result in done if result.returncode == 2)
     line = assert_one_error_line(lost, 2)
-    assert f"custody entry #{entry} is void already" in line
+    assert told in line
     verify = run_cli(db_url, "db", "verify")
     assert verify.returncode == 0, (verify.stdout, verify.stderr)

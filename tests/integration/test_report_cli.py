@@ -198,7 +198,8 @@ def test_due_list_csv_and_xlsx_agree_with_the_register(made: Made, lab: Lab) -> 
     assert days == sorted(days)
 
     book = load_workbook(made.file("due.xlsx"))
-    assert book.sheetnames == ["Report", "Due"]
+    # The demo's checks and maintenance due soon follow the calibrations (issue 15).
+    assert book.sheetnames == ["Report", "Due", "Checks due"]
     sheet = book["Due"]
     header = [c.value for c in sheet[1]]
     assert header[:2] == ["Asset tag", "Description"] and sheet.freeze_panes == "A2"
