@@ -141,26 +141,28 @@ def _check_summary(check: IntermediateCheck) -> str:
     )
 
 
-def open_check_case_in(
+def _new_case_in(
     uow: UnitOfWork,
     audit: AuditChainWriter,
     identity: Identity,
-    check: IntermediateCheck,
     instrument: Instrument,
+    *,
+    found_by: tuple[int | None, int | None],
+    found_on: date,
+    last_good: date | None,
+    summary: str,
+    why: str,
 ) -> OotCase:
-    """Open the case of a failing intermediate check inside the caller's transaction,
-    as ``open_case_in`` does for a failing calibration."""
-    last_good = last_good_before_check(
-        uow.calibrations.history(instrument.id), uow.checks.history(instrument.id), check
-    )
+    """An open case found by (calibration record id, check id): one of the two is set."""
+    record_id, check_id = found_by
     case = OotCase(
         instrument_id=instrument.id,
-        record_id=None,
-        check_id=check.id,
+        record_id=record_id,
+        check_id=check_id,
         status="open",
-        found_on=check.performed_on,
+        found_on=found_on,
         last_good_on=last_good,
-        summary=_check_summary(check),
+        summary=summary,
         impact_assessment="",
         disposition="",
         affected_snapshot="",
@@ -175,15 +177,34 @@ def open_check_case_in(
         updated_by=identity.user,
     )
     uow.oot_cases.add(case)
-    audit.record(
-        "oot_case",
-        case.id,
-        f"OOT-{case.id} {instrument.asset_tag}",
-        "create",
-        created(case_snapshot(case)),
-        f"opened by {check_found(check)}",
-    )
+    label = f"OOT-{case.id} {instrument.asset_tag}"
+    audit.record("oot_case", case.id, label, "create", created(case_snapshot(case)), why)
     return case
+
+
+def open_check_case_in(
+    uow: UnitOfWork,
+    audit: AuditChainWriter,
+    identity: Identity,
+    check: IntermediateCheck,
+    instrument: Instrument,
+) -> OotCase:
+    """Open the case of a failing intermediate check inside the caller's transaction,
+    as ``open_case_in`` does for a failing calibration."""
+    last_good = last_good_before_check(
+        uow.calibrations.history(instrument.id), uow.checks.history(instrument.id), check
+    )
+    return _new_case_in(
+        uow,
+        audit,
+        identity,
+        instrument,
+        found_by=(None, check.id),
+        found_on=check.performed_on,
+        last_good=last_good,
+        summary=_check_summary(check),
+        why=f"opened by {check_found(check)}",
+    )
 
 
 def open_case_in(
@@ -203,36 +224,17 @@ def open_case_in(
     if history is None:
         history = uow.calibrations.history(instrument.id)
     last_good = _last_good_before(history, record)
-    case = OotCase(
-        instrument_id=instrument.id,
-        record_id=record.id,
-        status="open",
+    return _new_case_in(
+        uow,
+        audit,
+        identity,
+        instrument,
+        found_by=(record.id, None),
         found_on=record.performed_on,
-        last_good_on=last_good,
+        last_good=last_good,
         summary=_summary(record),
-        impact_assessment="",
-        disposition="",
-        affected_snapshot="",
-        impact_snapshot="",
-        origin_case_id=None,
-        returned_to_service=False,
-        closed_at=None,
-        closed_by=None,
-        created_at=audit.now,
-        created_by=identity.user,
-        updated_at=audit.now,
-        updated_by=identity.user,
+        why=f"opened by calibration #{record.id}",
     )
-    uow.oot_cases.add(case)
-    audit.record(
-        "oot_case",
-        case.id,
-        f"OOT-{case.id} {instrument.asset_tag}",
-        "create",
-        created(case_snapshot(case)),
-        f"opened by calibration #{record.id}",
-    )
-    return case
 
 
 def refresh_open_cases_in(
